@@ -1,0 +1,20 @@
+/* tfattest: common definitions shared by every public header. */
+#ifndef TFATTEST_COMMON_H
+#define TFATTEST_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TFA_WUR __attribute__((warn_unused_result))
+#define TFA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TFA_WUR
+#define TFA_PRINTF(f, a)
+#endif
+
+#define TFA_SHA256_LEN 32
+/* "sha256:" + 64 hex digits + NUL */
+#define TFA_FPR_STRLEN 72
+
+#endif
