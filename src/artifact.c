@@ -1,1 +1,98 @@
-/* to be written */
+#include <string.h>
+
+#include "jfield.h"
+#include "timefmt.h"
+#include "tfattest/artifact.h"
+#include "tfattest/jcs.h"
+#include "tfattest/sys/guard.h"
+
+tfa_err tfa_chain_id_check(const char *s, size_t len)
+{
+	if (len == 0 || len > TFA_CHAIN_ID_MAX)
+		return tfa_error_set(TFA_EFORMAT, "chain id must be 1 to %d characters",
+				     TFA_CHAIN_ID_MAX);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return tfa_error_set(TFA_EFORMAT,
+					     "chain id may hold only letters, digits, '.', '_' and '-'");
+	}
+	return TFA_OK;
+}
+
+static const char *const top_members[] = { "chain_id", "context", "event",  "prev_hash",
+					   "schema_version", "seq", "signer", "terraform",
+					   "time", "type", NULL };
+
+static int one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
+{
+	static const char *const events[] = { "apply", "destroy", "rollback", "import", NULL };
+	static const char *const statuses[] = { "succeeded", "failed", NULL };
+	tfa_err rc = TFA_OK;
+	tfa_json *doc = NULL;
+	const tfa_json_value *root, *ev, *sg;
+	const char *s;
+	size_t n;
+	int64_t i64;
+	char alg[40];
+	tfa_buf canon;
+
+	memset(out, 0, sizeof(*out));
+	tfa_buf_init(&canon, len + 1);
+	TFA_ENSURE(len <= TFA_ARTIFACT_MAX, TFA_EFORMAT, "artifact is larger than %u bytes",
+		   TFA_ARTIFACT_MAX);
+	TFA_GUARD(tfa_json_parse(&doc, bytes, len));
+	root = tfa_json_root(doc);
+	TFA_ENSURE(tfa_json_type_of(root) == TFA_JSON_OBJECT, TFA_EFORMAT,
+		   "artifact is not a JSON object");
+	TFA_GUARD(tfa_jf_only(root, top_members, "artifact"));
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "type", 64, "artifact"));
+	TFA_ENSURE(n == strlen(TFA_ARTIFACT_TYPE) && memcmp(s, TFA_ARTIFACT_TYPE, n) == 0,
+		   TFA_EFORMAT, "artifact type is not %s", TFA_ARTIFACT_TYPE);
+	TFA_GUARD(tfa_jf_int(&i64, root, "schema_version", 0, 1000, "artifact"));
+	TFA_ENSURE(i64 == TFA_ARTIFACT_SCHEMA, TFA_EFORMAT, "unsupported artifact schema version %lld",
+		   (long long)i64);
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "chain_id", TFA_CHAIN_ID_MAX, "artifact"));
+	TFA_GUARD(tfa_chain_id_check(s, n));
+	memcpy(out->chain_id, s, n);
+	TFA_GUARD(tfa_jf_int(&i64, root, "seq", 1, (int64_t)TFA_SEQ_MAX, "artifact"));
+	out->seq = (uint64_t)i64;
+	TFA_GUARD(tfa_jf_hash(out->prev_hash, root, "prev_hash", "artifact"));
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "time", 32, "artifact"));
+	TFA_GUARD(tfa_time_parse(&out->time, s, n));
+
+	TFA_GUARD(tfa_jf_obj(&ev, root, "event", "artifact"));
+	TFA_GUARD(tfa_jf_strcpy(out->event, sizeof(out->event), ev, "type", "artifact event"));
+	TFA_ENSURE(one_of(out->event, events), TFA_EFORMAT, "artifact event type is unknown");
+	TFA_GUARD(tfa_jf_strcpy(out->status, sizeof(out->status), ev, "status", "artifact event"));
+	TFA_ENSURE(one_of(out->status, statuses), TFA_EFORMAT, "artifact event status is unknown");
+	TFA_GUARD(tfa_jf_int(&i64, ev, "exit_code", -2147483648LL, 2147483647LL, "artifact event"));
+
+	TFA_GUARD(tfa_jf_obj(&sg, root, "signer", "artifact"));
+	TFA_GUARD(tfa_jf_strcpy(out->key_fpr, sizeof(out->key_fpr), sg, "key_fingerprint",
+				"artifact signer"));
+	{
+		uint8_t tmp[TFA_SHA256_LEN];
+		TFA_GUARD(tfa_jf_hash(tmp, sg, "key_fingerprint", "artifact signer"));
+	}
+	TFA_GUARD(tfa_jf_strcpy(alg, sizeof(alg), sg, "algorithm", "artifact signer"));
+	TFA_GUARD(tfa_sig_alg_from_name(&out->alg, alg));
+
+	/* The bytes hashed and signed must be exactly the canonical form. */
+	TFA_GUARD(tfa_jcs_write(&canon, root));
+	if (canon.len != len || memcmp(canon.data, bytes, len) != 0)
+		TFA_BAIL(TFA_EFORMAT, "artifact bytes are not in RFC 8785 canonical form");
+out:
+	tfa_buf_free(&canon);
+	tfa_json_free(doc);
+	return rc;
+}

@@ -1,1 +1,523 @@
-/* to be written */
+/*
+ * Capture: the facts of one deployment, read from `terraform show -json`
+ * output, the state file and the run's environment.
+ *
+ * Only names are copied, never values: resource addresses, action names,
+ * versions, serials and hashes. Plans and states hold secrets, and a
+ * write-once store can never delete what it was given.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "crypto.h"
+#include "jfield.h"
+#include "timefmt.h"
+#include "tfattest/artifact.h"
+#include "tfattest/jcs.h"
+#include "tfattest/sys/guard.h"
+
+extern char **environ;
+
+/* Plans of large estates run to hundreds of megabytes. */
+#define PLAN_MAX ((size_t)512 << 20)
+#define STATE_MAX ((size_t)512 << 20)
+/* Longest string copied from the environment or git. */
+#define CTX_STR_MAX 1024
+
+struct tfa_capture {
+	cJSON *event;
+	cJSON *terraform;
+	cJSON *context;
+};
+
+void tfa_capture_free(tfa_capture *c)
+{
+	if (c == NULL)
+		return;
+	cJSON_Delete(c->event);
+	cJSON_Delete(c->terraform);
+	cJSON_Delete(c->context);
+	free(c);
+}
+
+/* Adds a string, replacing bytes that are not valid UTF-8 or are NUL with '?'. */
+static tfa_err add_text(cJSON *obj, const char *key, const char *s, size_t len)
+{
+	char *copy;
+	size_t i = 0;
+	cJSON *item;
+
+	if (len > CTX_STR_MAX)
+		len = CTX_STR_MAX;
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return tfa_error_set(TFA_EINTERNAL, "out of memory");
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	while (i < len) {
+		unsigned char c = (unsigned char)copy[i];
+		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		int ok = n > 0 && i + n <= len && c != 0;
+		for (size_t k = 1; ok && k < n; k++)
+			ok = ((unsigned char)copy[i + k] >> 6) == 2;
+		if (ok && n == 2)
+			ok = c >= 0xc2;
+		if (ok && n == 3) {
+			unsigned c1 = (unsigned char)copy[i + 1];
+			ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+		}
+		if (ok && n == 4) {
+			unsigned c1 = (unsigned char)copy[i + 1];
+			ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+		}
+		if (!ok) {
+			copy[i] = '?';
+			n = 1;
+		}
+		i += n;
+	}
+	item = cJSON_CreateString(copy);
+	free(copy);
+	if (item == NULL || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return tfa_error_set(TFA_EINTERNAL, "out of memory");
+	}
+	return TFA_OK;
+}
+
+static tfa_err add_str(cJSON *obj, const char *key, const char *s)
+{
+	return add_text(obj, key, s, strlen(s));
+}
+
+static tfa_err add_num(cJSON *obj, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(obj, key, v) ? TFA_OK
+						    : tfa_error_set(TFA_EINTERNAL, "out of memory");
+}
+
+static tfa_err add_hash(cJSON *obj, const char *key, const uint8_t *data, size_t len)
+{
+	uint8_t d[TFA_SHA256_LEN];
+	char s[TFA_FPR_STRLEN];
+
+	tfa_sha256(d, data, len);
+	tfa_hash_str(s, d);
+	return add_str(obj, key, s);
+}
+
+static cJSON *new_obj(cJSON *parent, const char *key)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && parent && !cJSON_AddItemToObject(parent, key, o)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The one word for a change's action list, as the plan renderer shows it. */
+static const char *action_word(const tfa_json_value *actions)
+{
+	size_t n = tfa_json_count(actions);
+	const char *a0 = n > 0 ? tfa_json_string(tfa_json_at(actions, 0), NULL) : NULL;
+	const char *a1 = n > 1 ? tfa_json_string(tfa_json_at(actions, 1), NULL) : NULL;
+	static const char *const single[] = { "create", "update", "delete", "read", "no-op", "forget" };
+
+	if (n == 1 && a0) {
+		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+			if (strcmp(a0, single[i]) == 0)
+				return single[i];
+	}
+	if (n == 2 && a0 && a1 &&
+	    ((strcmp(a0, "delete") == 0 && strcmp(a1, "create") == 0) ||
+	     (strcmp(a0, "create") == 0 && strcmp(a1, "delete") == 0)))
+		return "replace";
+	return "other";
+}
+
+static const char *const count_keys[] = { "create", "update", "delete", "replace", "read",
+					  "no-op", "forget", "other" };
+
+static tfa_err capture_plan(cJSON *tf, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf raw;
+	tfa_json *doc = NULL;
+	const tfa_json_value *root, *rcs, *v;
+	cJSON *changes, *counts;
+	double count[sizeof(count_keys) / sizeof(count_keys[0])] = { 0 };
+	const char *s;
+	size_t n;
+
+	tfa_buf_init(&raw, PLAN_MAX);
+	rc = tfa_buf_read_file(&raw, path, PLAN_MAX);
+	if (rc != TFA_OK)
+		TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read plan: %s",
+			 tfa_error_last()->message);
+	TFA_GUARD(add_hash(tf, "plan_sha256", raw.data, raw.len));
+	rc = tfa_json_parse(&doc, raw.data, raw.len);
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "plan %s is not valid JSON: %s", path, tfa_error_last()->message);
+	root = tfa_json_root(doc);
+	TFA_ENSURE(tfa_json_type_of(root) == TFA_JSON_OBJECT &&
+			   tfa_json_get(root, "format_version") != NULL,
+		   TFA_EFORMAT, "%s is not `terraform show -json` plan output", path);
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "format_version", 32, "plan"));
+	TFA_GUARD(add_text(tf, "plan_format_version", s, n));
+	if (tfa_json_get(root, "terraform_version")) {
+		TFA_GUARD(tfa_jf_str(&s, &n, root, "terraform_version", 64, "plan"));
+		TFA_GUARD(add_text(tf, "version", s, n));
+	}
+	if ((v = tfa_json_get(root, "errored")) != NULL) {
+		TFA_ENSURE(tfa_json_type_of(v) == TFA_JSON_TRUE || tfa_json_type_of(v) == TFA_JSON_FALSE,
+			   TFA_EFORMAT, "plan: \"errored\" is not a boolean");
+		TFA_ENSURE(cJSON_AddBoolToObject(tf, "plan_errored", tfa_json_type_of(v) == TFA_JSON_TRUE),
+			   TFA_EINTERNAL, "out of memory");
+	}
+	changes = cJSON_AddArrayToObject(tf, "changes");
+	TFA_ENSURE(changes != NULL, TFA_EINTERNAL, "out of memory");
+	if (tfa_json_get(root, "resource_changes")) {
+		TFA_GUARD(tfa_jf_arr(&rcs, root, "resource_changes", "plan"));
+		for (size_t i = 0; i < tfa_json_count(rcs); i++) {
+			const tfa_json_value *rch = tfa_json_at(rcs, i), *chg, *acts;
+			const char *word;
+			cJSON *item;
+
+			TFA_GUARD(tfa_jf_obj(&chg, rch, "change", "plan resource change"));
+			TFA_GUARD(tfa_jf_arr(&acts, chg, "actions", "plan resource change"));
+			word = action_word(acts);
+			for (size_t k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++)
+				if (strcmp(word, count_keys[k]) == 0)
+					count[k]++;
+			if (strcmp(word, "no-op") == 0)
+				continue;
+			item = new_obj(NULL, NULL);
+			TFA_ENSURE(item && cJSON_AddItemToArray(changes, item), TFA_EINTERNAL,
+				   "out of memory");
+			TFA_GUARD(tfa_jf_str(&s, &n, rch, "address", 4096, "plan resource change"));
+			TFA_GUARD(add_text(item, "address", s, n));
+			TFA_GUARD(add_str(item, "action", word));
+			if (tfa_json_get(rch, "action_reason") &&
+			    tfa_jf_str(&s, &n, rch, "action_reason", 128, "plan") == TFA_OK)
+				TFA_GUARD(add_text(item, "reason", s, n));
+		}
+	}
+	counts = new_obj(tf, "counts");
+	TFA_ENSURE(counts != NULL, TFA_EINTERNAL, "out of memory");
+	for (size_t k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++)
+		TFA_GUARD(add_num(counts, count_keys[k], count[k]));
+out:
+	tfa_json_free(doc);
+	tfa_buf_free(&raw);
+	return rc;
+}
+
+static tfa_err capture_state(cJSON *tf, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf raw;
+	tfa_json *doc = NULL;
+	const tfa_json_value *root;
+	cJSON *st;
+	const char *s;
+	size_t n;
+	int64_t serial;
+
+	tfa_buf_init(&raw, STATE_MAX);
+	rc = tfa_buf_read_file(&raw, path, STATE_MAX);
+	if (rc != TFA_OK)
+		TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read state: %s",
+			 tfa_error_last()->message);
+	rc = tfa_json_parse(&doc, raw.data, raw.len);
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "state %s is not valid JSON: %s", path, tfa_error_last()->message);
+	root = tfa_json_root(doc);
+	st = new_obj(tf, "state");
+	TFA_ENSURE(st != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_hash(st, "sha256", raw.data, raw.len));
+	TFA_GUARD(tfa_jf_int(&serial, root, "serial", 0, (int64_t)1 << 53, "state"));
+	TFA_GUARD(add_num(st, "serial", (double)serial));
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "lineage", 256, "state"));
+	TFA_GUARD(add_text(st, "lineage", s, n));
+	if (tfa_json_get(root, "terraform_version") &&
+	    tfa_jf_str(&s, &n, root, "terraform_version", 64, "state") == TFA_OK)
+		TFA_GUARD(add_text(st, "terraform_version", s, n));
+out:
+	tfa_json_free(doc);
+	tfa_buf_free(&raw);
+	return rc;
+}
+
+/*
+ * Runs argv (no shell) and returns its first line of stdout, or "" when it
+ * fails or is absent. Never used with secrets.
+ */
+static void run_line(char *out, size_t cap, char *const argv[])
+{
+	int pipefd[2];
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	int status;
+
+	out[0] = '\0';
+	if (pipe(pipefd) != 0)
+		return;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n = read(pipefd[0], out + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == cap - 1) {
+			char sink[256];
+			while (read(pipefd[0], sink, sizeof(sink)) > 0)
+				;
+			break;
+		}
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	out[len] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		out[0] = '\0';
+		return;
+	}
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* Removes credentials from a remote URL: userinfo of scheme://user:pw@host, and any query. */
+static void strip_credentials(char *url)
+{
+	char *scheme = strstr(url, "://");
+	char *host, *at, *slash, *q;
+
+	if ((q = strchr(url, '?')) != NULL)
+		*q = '\0';
+	if (scheme == NULL) {
+		/* scp-like user@host:path carries a user name, never a password. */
+		return;
+	}
+	host = scheme + 3;
+	slash = strchr(host, '/');
+	at = strchr(host, '@');
+	if (at && (slash == NULL || at < slash))
+		memmove(host, at + 1, strlen(at + 1) + 1);
+}
+
+static tfa_err capture_git(cJSON *ctxobj)
+{
+	tfa_err rc = TFA_OK;
+	char line[CTX_STR_MAX + 1];
+	cJSON *git = NULL;
+	char *argv_head[] = { "git", "rev-parse", "--verify", "-q", "HEAD", NULL };
+	char *argv_ref[] = { "git", "symbolic-ref", "-q", "HEAD", NULL };
+	char *argv_remote[] = { "git", "config", "--get", "remote.origin.url", NULL };
+
+	run_line(line, sizeof(line), argv_head);
+	if (line[0] == '\0')
+		return TFA_OK; /* not a git work tree, or no git */
+	git = new_obj(ctxobj, "git");
+	TFA_ENSURE(git != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(git, "commit", line));
+	run_line(line, sizeof(line), argv_ref);
+	if (line[0])
+		TFA_GUARD(add_str(git, "ref", line));
+	run_line(line, sizeof(line), argv_remote);
+	if (line[0]) {
+		strip_credentials(line);
+		TFA_GUARD(add_str(git, "remote", line));
+	}
+out:
+	return rc;
+}
+
+typedef struct env_field {
+	const char *key;
+	const char *var;
+} env_field;
+
+static tfa_err add_env_fields(cJSON *obj, const env_field *f)
+{
+	tfa_err rc = TFA_OK;
+
+	for (; f->key; f++) {
+		const char *v = getenv(f->var);
+		if (v && *v)
+			TFA_GUARD(add_str(obj, f->key, v));
+	}
+out:
+	return rc;
+}
+
+static tfa_err capture_ci(cJSON *ctxobj, int *found)
+{
+	static const env_field github[] = {
+		{ "repository", "GITHUB_REPOSITORY" }, { "workflow_ref", "GITHUB_WORKFLOW_REF" },
+		{ "run_id", "GITHUB_RUN_ID" },         { "run_attempt", "GITHUB_RUN_ATTEMPT" },
+		{ "actor", "GITHUB_ACTOR" },           { "sha", "GITHUB_SHA" },
+		{ "ref", "GITHUB_REF" },               { "server_url", "GITHUB_SERVER_URL" },
+		{ "event_name", "GITHUB_EVENT_NAME" }, { NULL, NULL },
+	};
+	static const env_field gitlab[] = {
+		{ "project", "CI_PROJECT_PATH" }, { "pipeline_id", "CI_PIPELINE_ID" },
+		{ "job_id", "CI_JOB_ID" },        { "job_url", "CI_JOB_URL" },
+		{ "user", "GITLAB_USER_LOGIN" },  { "sha", "CI_COMMIT_SHA" },
+		{ "ref", "CI_COMMIT_REF_NAME" },  { "server_url", "CI_SERVER_URL" },
+		{ NULL, NULL },
+	};
+	tfa_err rc = TFA_OK;
+	cJSON *ci;
+	const char *v;
+
+	*found = 0;
+	if ((v = getenv("GITHUB_ACTIONS")) && strcmp(v, "true") == 0) {
+		ci = new_obj(ctxobj, "ci");
+		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
+		TFA_GUARD(add_str(ci, "provider", "github-actions"));
+		TFA_GUARD(add_env_fields(ci, github));
+		*found = 1;
+	} else if ((v = getenv("GITLAB_CI")) && strcmp(v, "true") == 0) {
+		ci = new_obj(ctxobj, "ci");
+		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
+		TFA_GUARD(add_str(ci, "provider", "gitlab-ci"));
+		TFA_GUARD(add_env_fields(ci, gitlab));
+		*found = 1;
+	}
+out:
+	return rc;
+}
+
+static tfa_err capture_host(cJSON *ctxobj)
+{
+	char host[256] = "unknown", who[320];
+	struct passwd *pw = getpwuid(geteuid());
+	const char *user = pw && pw->pw_name ? pw->pw_name : getenv("USER");
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(who, sizeof(who), "%s@%s", user ? user : "unknown", host);
+	return add_str(ctxobj, "host", who);
+}
+
+tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan_path,
+			const char *state_path)
+{
+	static const char *const events[] = { "apply", "destroy", "rollback", "import", NULL };
+	static const char *const statuses[] = { "succeeded", "failed", NULL };
+	tfa_err rc = TFA_OK;
+	tfa_capture *c = NULL;
+	const char *type, *status;
+	int ok = 0, ci = 0;
+
+	TFA_ENSURE_ARG(out);
+	*out = NULL;
+	TFA_ENSURE_ARG(ev);
+	TFA_ENSURE(plan_path != NULL, TFA_EUSAGE, "no plan given (--plan FILE)");
+	type = ev->type ? ev->type : "apply";
+	status = ev->status ? ev->status : "succeeded";
+	for (const char *const *p = events; *p; p++)
+		ok |= strcmp(*p, type) == 0;
+	TFA_ENSURE(ok, TFA_EUSAGE, "--event must be apply, destroy, rollback or import");
+	ok = 0;
+	for (const char *const *p = statuses; *p; p++)
+		ok |= strcmp(*p, status) == 0;
+	TFA_ENSURE(ok, TFA_EUSAGE, "--status must be succeeded or failed");
+
+	c = calloc(1, sizeof(*c));
+	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
+	c->event = new_obj(NULL, NULL);
+	c->terraform = new_obj(NULL, NULL);
+	c->context = new_obj(NULL, NULL);
+	TFA_ENSURE(c->event && c->terraform && c->context, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(c->event, "type", type));
+	TFA_GUARD(add_str(c->event, "status", status));
+	TFA_GUARD(add_num(c->event, "exit_code", ev->exit_code));
+	TFA_GUARD(capture_plan(c->terraform, plan_path));
+	if (state_path)
+		TFA_GUARD(capture_state(c->terraform, state_path));
+	TFA_GUARD(capture_git(c->context));
+	TFA_GUARD(capture_ci(c->context, &ci));
+	if (!ci)
+		TFA_GUARD(capture_host(c->context));
+	*out = c;
+	c = NULL;
+out:
+	tfa_capture_free(c);
+	return rc;
+}
+
+tfa_err tfa_artifact_build(tfa_buf *out, const tfa_capture *c, const tfa_artifact_head *h)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *root = NULL, *signer, *prov;
+	char *text = NULL;
+	char when[TFA_TIME_STRLEN];
+	const tfa_kv *kv;
+	size_t nkv;
+
+	TFA_ENSURE_ARG(out);
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(h);
+	TFA_ENSURE(h->seq >= 1 && h->seq <= TFA_SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
+	root = cJSON_CreateObject();
+	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(root, "type", TFA_ARTIFACT_TYPE));
+	TFA_GUARD(add_num(root, "schema_version", TFA_ARTIFACT_SCHEMA));
+	TFA_GUARD(add_str(root, "chain_id", h->chain_id));
+	TFA_GUARD(add_num(root, "seq", (double)h->seq));
+	TFA_GUARD(add_str(root, "prev_hash", h->prev_hash));
+	tfa_time_format(when, h->time);
+	TFA_GUARD(add_str(root, "time", when));
+	TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "event", c->event) &&
+			   cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
+			   cJSON_AddItemReferenceToObject(root, "context", c->context),
+		   TFA_EINTERNAL, "out of memory");
+	signer = new_obj(root, "signer");
+	TFA_ENSURE(signer != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(signer, "key_fingerprint", tfa_signer_fingerprint(h->signer)));
+	TFA_GUARD(add_str(signer, "algorithm", tfa_sig_alg_name(h->alg)));
+	TFA_GUARD(add_str(signer, "backend", tfa_signer_backend_name(h->signer)));
+	kv = tfa_signer_provenance(h->signer, &nkv);
+	if (nkv) {
+		prov = new_obj(signer, "provenance");
+		TFA_ENSURE(prov != NULL, TFA_EINTERNAL, "out of memory");
+		for (size_t i = 0; i < nkv; i++)
+			TFA_GUARD(add_str(prov, kv[i].name, kv[i].value));
+	}
+	text = cJSON_PrintUnformatted(root);
+	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(tfa_jcs_canonicalize(out, (const uint8_t *)text, strlen(text)));
+	TFA_ENSURE(out->len <= TFA_ARTIFACT_MAX, TFA_EFORMAT,
+		   "the artifact would exceed %u bytes (too many resource changes)", TFA_ARTIFACT_MAX);
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return rc;
+}

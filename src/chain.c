@@ -1,1 +1,230 @@
-/* to be written */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/rand.h>
+
+#include "crypto.h"
+#include "jfield.h"
+#include "timefmt.h"
+#include "tfattest/chain.h"
+#include "tfattest/jcs.h"
+#include "tfattest/sys/guard.h"
+
+/* Appends race only with other writers; each retry re-reads the head. */
+#define APPEND_ATTEMPTS 1000
+
+tfa_err tfa_chain_info_read(tfa_chain_info *out, tfa_store *st)
+{
+	static const char *const members[] = { "anchor_key_fingerprint", "chain_id", "created",
+					       "schema_version", "type", NULL };
+	tfa_err rc = TFA_OK;
+	tfa_buf raw;
+	tfa_json *doc = NULL;
+	const tfa_json_value *root;
+	const char *s;
+	size_t n;
+	int64_t v;
+	uint8_t tmp[TFA_SHA256_LEN];
+
+	memset(out, 0, sizeof(*out));
+	tfa_buf_init(&raw, 0);
+	TFA_GUARD(tfa_store_read_chain(st, &raw));
+	rc = tfa_json_parse(&doc, raw.data, raw.len);
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "chain metadata is corrupt: %s", tfa_error_last()->message);
+	root = tfa_json_root(doc);
+	TFA_GUARD(tfa_jf_only(root, members, "chain metadata"));
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "type", 64, "chain metadata"));
+	TFA_ENSURE(n == strlen(TFA_CHAIN_TYPE) && memcmp(s, TFA_CHAIN_TYPE, n) == 0, TFA_EFORMAT,
+		   "chain metadata has the wrong type");
+	TFA_GUARD(tfa_jf_int(&v, root, "schema_version", 1, 1, "chain metadata"));
+	TFA_GUARD(tfa_jf_strcpy(out->chain_id, sizeof(out->chain_id), root, "chain_id",
+				"chain metadata"));
+	TFA_GUARD(tfa_chain_id_check(out->chain_id, strlen(out->chain_id)));
+	TFA_GUARD(tfa_jf_hash(tmp, root, "anchor_key_fingerprint", "chain metadata"));
+	TFA_GUARD(tfa_jf_strcpy(out->anchor_fpr, sizeof(out->anchor_fpr), root,
+				"anchor_key_fingerprint", "chain metadata"));
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "created", 32, "chain metadata"));
+	TFA_GUARD(tfa_time_parse(&out->created, s, n));
+out:
+	tfa_json_free(doc);
+	tfa_buf_free(&raw);
+	return rc;
+}
+
+tfa_err tfa_chain_init(tfa_store *st, const char *chain_id, const tfa_signer *signer)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *root = NULL;
+	char *text = NULL;
+	char when[TFA_TIME_STRLEN];
+	tfa_buf canon;
+
+	tfa_buf_init(&canon, 0);
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_ENSURE(chain_id != NULL, TFA_EUSAGE, "no chain name given (--chain NAME)");
+	if (tfa_chain_id_check(chain_id, strlen(chain_id)) != TFA_OK)
+		TFA_BAIL(TFA_EUSAGE, "%s", tfa_error_last()->message);
+	tfa_time_format(when, (int64_t)time(NULL));
+	root = cJSON_CreateObject();
+	TFA_ENSURE(root != NULL && cJSON_AddStringToObject(root, "type", TFA_CHAIN_TYPE) &&
+			   cJSON_AddNumberToObject(root, "schema_version", 1) &&
+			   cJSON_AddStringToObject(root, "chain_id", chain_id) &&
+			   cJSON_AddStringToObject(root, "anchor_key_fingerprint",
+						   tfa_signer_fingerprint(signer)) &&
+			   cJSON_AddStringToObject(root, "created", when),
+		   TFA_EINTERNAL, "out of memory");
+	text = cJSON_PrintUnformatted(root);
+	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(tfa_jcs_canonicalize(&canon, (const uint8_t *)text, strlen(text)));
+	TFA_GUARD(tfa_buf_putc(&canon, '\n'));
+	TFA_GUARD(tfa_store_create_chain(st, canon.data, canon.len));
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	tfa_buf_free(&canon);
+	return rc;
+}
+
+/* Reads and checks the head record; fills its hash and signing key. */
+static tfa_err read_head(tfa_store *st, const tfa_chain_info *info, uint64_t head,
+			 char head_hash[TFA_FPR_STRLEN], char key_fpr[TFA_FPR_STRLEN],
+			 tfa_artifact *art, tfa_buf *sig)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf bytes;
+	uint8_t d[TFA_SHA256_LEN];
+
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	TFA_GUARD(tfa_store_get(st, head, &bytes, sig));
+	rc = tfa_artifact_parse(art, bytes.data, bytes.len);
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EVERIFY, "the store's head record %llu is invalid: %s",
+			 (unsigned long long)head, tfa_error_last()->message);
+	TFA_ENSURE(art->seq == head && strcmp(art->chain_id, info->chain_id) == 0, TFA_EVERIFY,
+		   "the store's head record %llu does not belong at its place in chain %s",
+		   (unsigned long long)head, info->chain_id);
+	tfa_sha256(d, bytes.data, bytes.len);
+	tfa_hash_str(head_hash, d);
+	memcpy(key_fpr, art->key_fpr, TFA_FPR_STRLEN);
+out:
+	tfa_buf_free(&bytes);
+	return rc;
+}
+
+tfa_err tfa_chain_head(tfa_store *st, const tfa_chain_info *info, uint64_t *head,
+		       char head_hash[TFA_FPR_STRLEN], char key_fpr[TFA_FPR_STRLEN])
+{
+	tfa_err rc = TFA_OK;
+	tfa_artifact art;
+	tfa_buf sig;
+
+	tfa_buf_init(&sig, 0);
+	TFA_GUARD(tfa_store_head(st, head));
+	if (*head == 0) {
+		memcpy(head_hash, TFA_GENESIS_HASH, sizeof(TFA_GENESIS_HASH));
+		memcpy(key_fpr, info->anchor_fpr, TFA_FPR_STRLEN);
+	} else {
+		TFA_GUARD(read_head(st, info, *head, head_hash, key_fpr, &art, &sig));
+	}
+out:
+	tfa_buf_free(&sig);
+	return rc;
+}
+
+/* A short random pause after losing a race, so that writers spread out. */
+static void backoff(unsigned attempt)
+{
+	unsigned char r = 0;
+	struct timespec ts;
+
+	if (RAND_bytes(&r, 1) != 1)
+		r = (unsigned char)getpid();
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)((attempt < 8 ? attempt : 8) * 100000L + r * 2000L);
+	nanosleep(&ts, NULL);
+}
+
+tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, tfa_sig_alg alg,
+			 const tfa_capture *c)
+{
+	tfa_err rc = TFA_OK;
+	tfa_chain_info info;
+	tfa_buf bytes, sig, hsig;
+	tfa_artifact art;
+	uint8_t digest[TFA_SHA256_LEN];
+	char head_hash[TFA_FPR_STRLEN], key_fpr[TFA_FPR_STRLEN];
+	uint64_t head = 0;
+	unsigned attempt;
+
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, 0);
+	tfa_buf_init(&hsig, 0);
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_ENSURE_ARG(c);
+	if (alg == TFA_ALG_NONE)
+		alg = tfa_signer_default_alg(signer);
+	TFA_GUARD(tfa_signer_check_alg(signer, alg));
+	TFA_GUARD(tfa_chain_info_read(&info, st));
+	for (attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+		tfa_artifact_head h;
+
+		tfa_buf_clear(&bytes);
+		tfa_buf_clear(&sig);
+		tfa_buf_clear(&hsig);
+		TFA_GUARD(tfa_store_head(st, &head));
+		if (head == 0) {
+			memcpy(head_hash, TFA_GENESIS_HASH, sizeof(TFA_GENESIS_HASH));
+			memcpy(key_fpr, info.anchor_fpr, TFA_FPR_STRLEN);
+		} else {
+			TFA_GUARD(read_head(st, &info, head, head_hash, key_fpr, &art, &hsig));
+		}
+		if (strcmp(key_fpr, tfa_signer_fingerprint(signer)) != 0)
+			TFA_BAIL(TFA_EVERIFY, "key %s is not the current key of chain %s (%s)",
+				 tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
+		if (head > 0) {
+			/* The head was signed by this key: check it, so a tampered
+			 * head is noticed before anything links to it. */
+			uint8_t hd[TFA_SHA256_LEN];
+			TFA_GUARD(tfa_hash_parse(hd, head_hash, strlen(head_hash)));
+			EVP_PKEY *pub = NULL;
+			size_t spki_len;
+			const uint8_t *spki = tfa_signer_spki(signer, &spki_len);
+			TFA_GUARD(tfa_pkey_from_spki(&pub, spki, spki_len));
+			rc = tfa_verify_digest(pub, art.alg, hd, hsig.data, hsig.len);
+			EVP_PKEY_free(pub);
+			if (rc != TFA_OK)
+				TFA_BAIL(TFA_EVERIFY, "the signature of the store's head record %llu is invalid",
+					 (unsigned long long)head);
+		}
+		TFA_ENSURE(head < TFA_SEQ_MAX, TFA_EUSAGE, "chain %s is full", info.chain_id);
+		h.chain_id = info.chain_id;
+		h.seq = head + 1;
+		h.prev_hash = head_hash;
+		h.time = (int64_t)time(NULL);
+		h.signer = signer;
+		h.alg = alg;
+		TFA_GUARD(tfa_artifact_build(&bytes, c, &h));
+		tfa_sha256(digest, bytes.data, bytes.len);
+		TFA_GUARD(tfa_signer_sign(&sig, signer, alg, digest));
+		rc = tfa_store_append(st, h.seq, bytes.data, bytes.len, sig.data, sig.len);
+		if (rc == TFA_OK) {
+			if (seq_out)
+				*seq_out = h.seq;
+			goto out;
+		}
+		if (rc != TFA_ECONFLICT)
+			goto out;
+		backoff(attempt);
+	}
+	TFA_BAIL(TFA_EBACKEND, "gave up after %u attempts to append: too much contention", attempt);
+out:
+	tfa_buf_free(&bytes);
+	tfa_buf_free(&sig);
+	tfa_buf_free(&hsig);
+	return rc;
+}

@@ -1,1 +1,222 @@
-/* to be written */
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "crypto.h"
+#include "tfattest/sys/guard.h"
+
+static const char *const alg_names[] = {
+	[TFA_ALG_NONE] = "NONE",
+	[TFA_ALG_RSASSA_PSS_SHA_256] = "RSASSA_PSS_SHA_256",
+	[TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256] = "RSASSA_PKCS1_V1_5_SHA_256",
+	[TFA_ALG_ECDSA_SHA_256] = "ECDSA_SHA_256",
+};
+
+const char *tfa_sig_alg_name(tfa_sig_alg alg)
+{
+	if ((unsigned)alg >= sizeof(alg_names) / sizeof(alg_names[0]))
+		return "NONE";
+	return alg_names[alg];
+}
+
+tfa_err tfa_sig_alg_from_name(tfa_sig_alg *out, const char *name)
+{
+	for (unsigned i = 1; i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
+		if (strcmp(name, alg_names[i]) == 0) {
+			*out = (tfa_sig_alg)i;
+			return TFA_OK;
+		}
+	}
+	*out = TFA_ALG_NONE;
+	return tfa_error_set(TFA_EFORMAT, "unknown signature algorithm");
+}
+
+void tfa_sha256(uint8_t out[TFA_SHA256_LEN], const void *data, size_t len)
+{
+	SHA256(data, len, out);
+}
+
+void tfa_spki_fingerprint(char out[TFA_FPR_STRLEN], const uint8_t *spki, size_t len)
+{
+	uint8_t d[TFA_SHA256_LEN];
+
+	tfa_sha256(d, spki, len);
+	tfa_hash_str(out, d);
+}
+
+tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pkey;
+
+	*out = NULL;
+	if (len == 0 || len > 16384)
+		return tfa_error_set(TFA_EFORMAT, "public key has an invalid size");
+	pkey = d2i_PUBKEY(NULL, &p, (long)len);
+	if (pkey == NULL)
+		return tfa_error_openssl(TFA_EFORMAT, "public key is not a valid DER SubjectPublicKeyInfo");
+	if (p != der + len) {
+		EVP_PKEY_free(pkey);
+		return tfa_error_set(TFA_EFORMAT, "public key has trailing bytes");
+	}
+	if (tfa_pkey_default_alg(pkey) == TFA_ALG_NONE) {
+		EVP_PKEY_free(pkey);
+		return tfa_error_set(TFA_EFORMAT,
+				     "unsupported public key: need RSA 2048-4096 or EC P-256");
+	}
+	*out = pkey;
+	return TFA_OK;
+}
+
+tfa_err tfa_pkey_to_spki(tfa_buf *der, EVP_PKEY *pkey)
+{
+	unsigned char *p = NULL;
+	int n = i2d_PUBKEY(pkey, &p);
+	tfa_err rc;
+
+	if (n <= 0)
+		return tfa_error_openssl(TFA_ECRYPTO, "cannot encode the public key");
+	rc = tfa_buf_append(der, p, (size_t)n);
+	OPENSSL_free(p);
+	return rc;
+}
+
+tfa_err tfa_spki_from_pem(tfa_buf *der, const uint8_t *pem, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	BIO *bio = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if (len > 65536)
+		TFA_BAIL(TFA_EFORMAT, "public key file is too large");
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL)
+		TFA_BAIL(TFA_EINTERNAL, "out of memory");
+	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	if (pkey == NULL)
+		TFA_BAIL(TFA_EFORMAT, "not a PEM public key");
+	if (tfa_pkey_default_alg(pkey) == TFA_ALG_NONE)
+		TFA_BAIL(TFA_EFORMAT, "unsupported public key: need RSA 2048-4096 or EC P-256");
+	TFA_GUARD(tfa_pkey_to_spki(der, pkey));
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	return rc;
+}
+
+tfa_err tfa_spki_to_pem(tfa_buf *out, const uint8_t *spki, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	EVP_PKEY *pkey = NULL;
+	BIO *bio = NULL;
+	char *p;
+	long n;
+
+	TFA_GUARD(tfa_pkey_from_spki(&pkey, spki, len));
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL || !PEM_write_bio_PUBKEY(bio, pkey))
+		TFA_BAIL(TFA_EINTERNAL, "cannot write PEM");
+	n = BIO_get_mem_data(bio, &p);
+	TFA_GUARD(tfa_buf_append(out, p, (size_t)n));
+out:
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+static int is_p256(EVP_PKEY *pkey)
+{
+	char name[64];
+	size_t len = 0;
+
+	if (!EVP_PKEY_is_a(pkey, "EC"))
+		return 0;
+	if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name),
+					    &len))
+		return 0;
+	return strcmp(name, "prime256v1") == 0 || strcmp(name, "P-256") == 0;
+}
+
+tfa_sig_alg tfa_pkey_default_alg(EVP_PKEY *pkey)
+{
+	if (EVP_PKEY_is_a(pkey, "RSA")) {
+		int bits = EVP_PKEY_get_bits(pkey);
+		return bits >= 2048 && bits <= 4096 ? TFA_ALG_RSASSA_PSS_SHA_256 : TFA_ALG_NONE;
+	}
+	if (is_p256(pkey))
+		return TFA_ALG_ECDSA_SHA_256;
+	return TFA_ALG_NONE;
+}
+
+tfa_err tfa_pkey_check_alg(EVP_PKEY *pkey, tfa_sig_alg alg)
+{
+	tfa_sig_alg def = tfa_pkey_default_alg(pkey);
+
+	switch (alg) {
+	case TFA_ALG_RSASSA_PSS_SHA_256:
+	case TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256:
+		if (def == TFA_ALG_RSASSA_PSS_SHA_256)
+			return TFA_OK;
+		break;
+	case TFA_ALG_ECDSA_SHA_256:
+		if (def == TFA_ALG_ECDSA_SHA_256)
+			return TFA_OK;
+		break;
+	default:
+		break;
+	}
+	return tfa_error_set(TFA_EVERIFY, "algorithm %s does not fit the key", tfa_sig_alg_name(alg));
+}
+
+tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg)
+{
+	if (EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0)
+		return tfa_error_openssl(TFA_ECRYPTO, "cannot select SHA-256");
+	switch (alg) {
+	case TFA_ALG_RSASSA_PSS_SHA_256:
+		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, 32) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) <= 0)
+			return tfa_error_openssl(TFA_ECRYPTO, "cannot set up RSASSA-PSS");
+		break;
+	case TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256:
+		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
+			return tfa_error_openssl(TFA_ECRYPTO, "cannot set up RSASSA-PKCS1-v1_5");
+		break;
+	case TFA_ALG_ECDSA_SHA_256:
+		break;
+	default:
+		return tfa_error_set(TFA_EUSAGE, "unknown signature algorithm");
+	}
+	return TFA_OK;
+}
+
+tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t digest[TFA_SHA256_LEN],
+			  const uint8_t *sig, size_t siglen)
+{
+	tfa_err rc = TFA_OK;
+	EVP_PKEY_CTX *ctx = NULL;
+	int ok;
+
+	TFA_GUARD(tfa_pkey_check_alg(pkey, alg));
+	if (siglen == 0 || siglen > 1024)
+		TFA_BAIL(TFA_EVERIFY, "signature has an invalid length (%zu bytes)", siglen);
+	ctx = EVP_PKEY_CTX_new(pkey, NULL);
+	if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0)
+		TFA_BAIL(TFA_ECRYPTO, "cannot set up signature verification");
+	TFA_GUARD(tfa_pkey_ctx_set_alg(ctx, alg));
+	ok = EVP_PKEY_verify(ctx, sig, siglen, digest, TFA_SHA256_LEN);
+	if (ok != 1)
+		TFA_BAIL(TFA_EVERIFY, "signature is invalid");
+out:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}

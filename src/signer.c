@@ -1,1 +1,174 @@
-/* to be written */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+
+#include "crypto.h"
+#include "tfattest/sys/guard.h"
+#include "tfattest/sys/signer.h"
+
+struct tfa_signer {
+	const tfa_signer_backend *backend;
+	void *ctx;
+	tfa_buf spki;
+	EVP_PKEY *pub;
+	char fpr[TFA_FPR_STRLEN];
+};
+
+static const tfa_signer_backend *find_backend(const char *uri)
+{
+	for (const tfa_signer_backend *const *b = tfa_signer_backends; *b; b++)
+		if (strncmp(uri, (*b)->scheme, strlen((*b)->scheme)) == 0)
+			return *b;
+	return NULL;
+}
+
+tfa_err tfa_signer_open(tfa_signer **out, const char *uri)
+{
+	tfa_err rc = TFA_OK;
+	tfa_signer *s = NULL;
+	const tfa_signer_backend *b;
+
+	TFA_ENSURE_ARG(out);
+	*out = NULL;
+	TFA_ENSURE(uri != NULL && *uri, TFA_EUSAGE, "no signing key given (--key or TFATTEST_KEY)");
+	b = find_backend(uri);
+	if (b == NULL) {
+		const char *colon = strchr(uri, ':');
+		int n = colon ? (int)(colon - uri) : (int)strlen(uri);
+		if (n > 32)
+			n = 32;
+		TFA_BAIL(TFA_EUSAGE, "unsupported key URI scheme '%.*s': this build knows file:%s%s",
+			 n, uri,
+#ifdef TFATTEST_WITH_PKCS11
+			 ", pkcs11:",
+#else
+			 "",
+#endif
+#ifdef TFATTEST_WITH_AWS
+			 ", awskms://"
+#else
+			 ""
+#endif
+		);
+	}
+	if (b->abi != TFA_SIGNER_ABI)
+		TFA_BAIL(TFA_EINTERNAL, "signer backend %s has ABI %u, expected %u", b->name, b->abi,
+			 TFA_SIGNER_ABI);
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		TFA_BAIL(TFA_EINTERNAL, "out of memory");
+	s->backend = b;
+	tfa_buf_init(&s->spki, 16384);
+	TFA_GUARD(b->open(&s->ctx, uri));
+	TFA_GUARD(b->public_key(s->ctx, &s->spki));
+	TFA_GUARD(tfa_pkey_from_spki(&s->pub, s->spki.data, s->spki.len));
+	tfa_spki_fingerprint(s->fpr, s->spki.data, s->spki.len);
+	*out = s;
+	s = NULL;
+out:
+	tfa_signer_free(s);
+	return rc;
+}
+
+tfa_err tfa_signer_check_alg(const tfa_signer *s, tfa_sig_alg alg)
+{
+	if (tfa_pkey_check_alg(s->pub, alg) != TFA_OK)
+		return tfa_error_set(TFA_EUSAGE, "algorithm %s does not fit this %s key",
+				     tfa_sig_alg_name(alg),
+				     tfa_signer_default_alg(s) == TFA_ALG_ECDSA_SHA_256 ? "EC P-256"
+											 : "RSA");
+	return TFA_OK;
+}
+
+tfa_err tfa_signer_sign(tfa_buf *sig, tfa_signer *s, tfa_sig_alg alg,
+			const uint8_t digest[TFA_SHA256_LEN])
+{
+	tfa_err rc = TFA_OK;
+	size_t start;
+
+	TFA_ENSURE_ARG(sig);
+	TFA_ENSURE_ARG(s);
+	TFA_ENSURE_ARG(digest);
+	TFA_GUARD(tfa_signer_check_alg(s, alg));
+	start = sig->len;
+	TFA_GUARD(s->backend->sign(s->ctx, alg, digest, sig));
+	/* A token that signs with another key, or returns garbage, is caught here. */
+	if (tfa_verify_digest(s->pub, alg, digest, sig->data + start, sig->len - start) != TFA_OK) {
+		sig->len = start;
+		TFA_BAIL(TFA_EBACKEND,
+			 "the %s signer returned a signature that does not verify under its public key",
+			 s->backend->name);
+	}
+out:
+	return rc;
+}
+
+const uint8_t *tfa_signer_spki(const tfa_signer *s, size_t *len)
+{
+	*len = s->spki.len;
+	return s->spki.data;
+}
+
+const char *tfa_signer_fingerprint(const tfa_signer *s)
+{
+	return s->fpr;
+}
+
+tfa_sig_alg tfa_signer_default_alg(const tfa_signer *s)
+{
+	return tfa_pkey_default_alg(s->pub);
+}
+
+const char *tfa_signer_backend_name(const tfa_signer *s)
+{
+	return s->backend->name;
+}
+
+const tfa_kv *tfa_signer_provenance(const tfa_signer *s, size_t *n)
+{
+	*n = 0;
+	if (s->backend->provenance == NULL)
+		return NULL;
+	return s->backend->provenance(s->ctx, n);
+}
+
+void tfa_signer_free(tfa_signer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ctx)
+		s->backend->close(s->ctx);
+	EVP_PKEY_free(s->pub);
+	tfa_buf_free(&s->spki);
+	free(s);
+}
+
+tfa_err tfa_ecdsa_raw_to_der(tfa_buf *out, const uint8_t *raw, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *sv = NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	if (len == 0 || len % 2 != 0 || len > 132)
+		TFA_BAIL(TFA_EBACKEND, "raw ECDSA signature has an invalid length (%zu bytes)", len);
+	r = BN_bin2bn(raw, (int)(len / 2), NULL);
+	sv = BN_bin2bn(raw + len / 2, (int)(len / 2), NULL);
+	es = ECDSA_SIG_new();
+	if (r == NULL || sv == NULL || es == NULL || !ECDSA_SIG_set0(es, r, sv))
+		TFA_BAIL(TFA_EINTERNAL, "out of memory");
+	r = sv = NULL; /* owned by es now */
+	n = i2d_ECDSA_SIG(es, &der);
+	if (n <= 0)
+		TFA_BAIL(TFA_ECRYPTO, "cannot DER-encode the ECDSA signature");
+	TFA_GUARD(tfa_buf_append(out, der, (size_t)n));
+out:
+	OPENSSL_free(der);
+	BN_free(r);
+	BN_free(sv);
+	ECDSA_SIG_free(es);
+	return rc;
+}

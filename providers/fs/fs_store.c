@@ -1,1 +1,451 @@
-/* to be written */
+/*
+ * The local-directory store, which is also its own sequencer.
+ *
+ *   DIR/chain.json                 chain metadata, written once, mode 0444
+ *   DIR/records/NNNNNNNNNNNN.rec   one record per seq (12 digits), mode 0444:
+ *                                  line 1 the artifact's canonical bytes,
+ *                                  line 2 the signature in lowercase hex
+ *   DIR/HEAD                       a hint: the last seq known to exist
+ *   DIR/tmp/                       files being written
+ *
+ * Appending seq n is a create-if-absent: the record is written in full to a
+ * temp file created mode 0444, fsynced, then link()ed to its final name,
+ * which fails with EEXIST if another writer got there first; then the
+ * records directory is fsynced. A record therefore either exists complete or
+ * not at all, whenever the writer is killed.
+ *
+ * HEAD is only a hint (rename()d into place, not fsynced): the head is found
+ * by probing forward from it, so a stale or lost hint costs a few stat()s,
+ * never correctness. Leftover temp files of dead writers are removed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "tfattest/sys/guard.h"
+#include "tfattest/sys/store.h"
+
+#define SEQ_DIGITS 12
+#define SEQ_MAX UINT64_C(999999999999)
+
+typedef struct fs_ctx {
+	char *root;
+	int rootfd;
+	int recfd; /* DIR/records, -1 until the chain exists */
+	int tmpfd; /* DIR/tmp */
+	char host[64];
+} fs_ctx;
+
+static void fs_close(void *vctx)
+{
+	fs_ctx *ctx = vctx;
+
+	if (ctx == NULL)
+		return;
+	if (ctx->rootfd >= 0)
+		close(ctx->rootfd);
+	if (ctx->recfd >= 0)
+		close(ctx->recfd);
+	if (ctx->tmpfd >= 0)
+		close(ctx->tmpfd);
+	free(ctx->root);
+	free(ctx);
+}
+
+static tfa_err open_subdirs(fs_ctx *ctx)
+{
+	if (ctx->rootfd < 0)
+		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+	if (ctx->recfd < 0) {
+		ctx->recfd = openat(ctx->rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ctx->recfd < 0)
+			return errno == ENOENT ? tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root)
+					       : tfa_error_set(TFA_EIO, "cannot open %s/records: %s", ctx->root, strerror(errno));
+	}
+	if (ctx->tmpfd < 0) {
+		ctx->tmpfd = openat(ctx->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ctx->tmpfd < 0)
+			return tfa_error_set(TFA_EIO, "cannot open %s/tmp: %s", ctx->root, strerror(errno));
+	}
+	return TFA_OK;
+}
+
+static tfa_err fs_open(void **out, const char *uri)
+{
+	tfa_err rc = TFA_OK;
+	fs_ctx *ctx = NULL;
+	const char *path = uri;
+
+	*out = NULL;
+	if (strncmp(path, "fs:", 3) == 0)
+		path += 3;
+	if (strncmp(path, "//", 2) == 0)
+		path += 2;
+	TFA_ENSURE(*path, TFA_EUSAGE, "store path is empty");
+	TFA_ENSURE(strstr(path, "://") == NULL, TFA_EUSAGE, "unsupported store URI scheme");
+	ctx = calloc(1, sizeof(*ctx));
+	TFA_ENSURE(ctx != NULL, TFA_EINTERNAL, "out of memory");
+	ctx->rootfd = ctx->recfd = ctx->tmpfd = -1;
+	ctx->root = strdup(path);
+	TFA_ENSURE(ctx->root != NULL, TFA_EINTERNAL, "out of memory");
+	if (gethostname(ctx->host, sizeof(ctx->host) - 1) != 0)
+		snprintf(ctx->host, sizeof(ctx->host), "localhost");
+	for (char *p = ctx->host; *p; p++)
+		if (*p == '/' || *p == '.')
+			*p = '_';
+	/* Only init creates the directory; the others find it or report no chain. */
+	ctx->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0 && errno != ENOENT)
+		TFA_BAIL(TFA_EIO, "cannot open store directory %s: %s", path, strerror(errno));
+	*out = ctx;
+	ctx = NULL;
+out:
+	fs_close(ctx);
+	return rc;
+}
+
+static tfa_err write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return tfa_error_set(TFA_EIO, "write failed: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return TFA_OK;
+}
+
+/*
+ * Writes data to a new temp file in dirfd (mode 0444, fsynced) and links it
+ * to `name` in destfd. TFA_ECONFLICT when `name` exists.
+ */
+static tfa_err create_once(fs_ctx *ctx, int destfd, const char *name, const uint8_t *a, size_t alen,
+			   const uint8_t *b, size_t blen)
+{
+	tfa_err rc = TFA_OK;
+	char tmp[160];
+	int fd = -1, created = 0;
+	static unsigned counter;
+
+	snprintf(tmp, sizeof(tmp), "%s.%s.%ld.%u.tmp", name, ctx->host, (long)getpid(), counter++);
+	fd = openat(ctx->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+	if (fd < 0)
+		TFA_BAIL(TFA_EIO, "cannot create a temp file in %s/tmp: %s", ctx->root, strerror(errno));
+	created = 1;
+	TFA_GUARD(write_all(fd, a, alen));
+	if (b)
+		TFA_GUARD(write_all(fd, b, blen));
+	if (fsync(fd) != 0)
+		TFA_BAIL(TFA_EIO, "fsync failed: %s", strerror(errno));
+	if (close(fd) != 0) {
+		fd = -1;
+		TFA_BAIL(TFA_EIO, "close failed: %s", strerror(errno));
+	}
+	fd = -1;
+	if (linkat(ctx->tmpfd, tmp, destfd, name, 0) != 0) {
+		if (errno == EEXIST)
+			TFA_BAIL(TFA_ECONFLICT, "%s already exists", name);
+		TFA_BAIL(TFA_EIO, "cannot link %s into place: %s", name, strerror(errno));
+	}
+	if (fsync(destfd) != 0)
+		TFA_BAIL(TFA_EIO, "fsync of the store directory failed: %s", strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlinkat(ctx->tmpfd, tmp, 0);
+	return rc;
+}
+
+static tfa_err fs_create_chain(void *vctx, const uint8_t *meta, size_t len)
+{
+	fs_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+
+	if (ctx->rootfd < 0) {
+		if (mkdir(ctx->root, 0755) != 0 && errno != EEXIST)
+			TFA_BAIL(TFA_EIO, "cannot create store directory %s: %s", ctx->root,
+				 strerror(errno));
+		ctx->rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ctx->rootfd < 0)
+			TFA_BAIL(TFA_EIO, "cannot open store directory %s: %s", ctx->root,
+				 strerror(errno));
+	}
+	if (mkdirat(ctx->rootfd, "tmp", 0755) != 0 && errno != EEXIST)
+		TFA_BAIL(TFA_EIO, "cannot create %s/tmp: %s", ctx->root, strerror(errno));
+	if (mkdirat(ctx->rootfd, "records", 0755) != 0 && errno != EEXIST)
+		TFA_BAIL(TFA_EIO, "cannot create %s/records: %s", ctx->root, strerror(errno));
+	TFA_GUARD(open_subdirs(ctx));
+	rc = create_once(ctx, ctx->rootfd, "chain.json", meta, len, NULL, 0);
+	if (rc == TFA_ECONFLICT)
+		rc = tfa_error_set(TFA_ECONFLICT, "%s already holds a chain", ctx->root);
+out:
+	return rc;
+}
+
+static tfa_err fs_read_chain(void *vctx, tfa_buf *meta)
+{
+	fs_ctx *ctx = vctx;
+	char path[PATH_MAX];
+	tfa_err rc;
+
+	if (ctx->rootfd < 0)
+		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+	snprintf(path, sizeof(path), "%s/chain.json", ctx->root);
+	rc = tfa_buf_read_file(meta, path, TFA_CHAIN_META_MAX);
+	if (rc == TFA_ENOTFOUND)
+		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+	return rc;
+}
+
+static void record_name(char out[32], uint64_t seq)
+{
+	snprintf(out, 32, "%0*" PRIu64 ".rec", SEQ_DIGITS, seq);
+}
+
+static int record_exists(fs_ctx *ctx, uint64_t seq)
+{
+	char name[32];
+	struct stat st;
+
+	record_name(name, seq);
+	return fstatat(ctx->recfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Parses a decimal seq of exactly SEQ_DIGITS digits followed by suffix. */
+static int parse_seq_name(const char *name, const char *suffix, uint64_t *seq)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < SEQ_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (strcmp(name + i, suffix) != 0)
+		return 0;
+	*seq = v;
+	return 1;
+}
+
+/* The slow path, for a lost hint: the highest record in the directory. */
+static tfa_err scan_head(fs_ctx *ctx, uint64_t *head)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(ctx->recfd);
+
+	*head = 0;
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return tfa_error_set(TFA_EIO, "cannot list %s/records: %s", ctx->root, strerror(errno));
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		uint64_t s;
+		if (parse_seq_name(de->d_name, ".rec", &s) && s > *head)
+			*head = s;
+	}
+	closedir(d);
+	return TFA_OK;
+}
+
+/* Removes temp files left on this host by writers that no longer run. */
+static void sweep_tmp(fs_ctx *ctx)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(ctx->tmpfd);
+	size_t hlen = strlen(ctx->host);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		/* name.HOST.PID.N.tmp */
+		char *p = strchr(de->d_name, '.');
+		if (p == NULL || strncmp(p + 1, ctx->host, hlen) != 0 || p[1 + hlen] != '.')
+			continue;
+		p = strchr(p + 1 + hlen, '.');
+		if (p == NULL)
+			continue;
+		char *end;
+		long pid = strtol(p + 1, &end, 10);
+		if (end == p + 1 || *end != '.' || pid <= 0 || pid > INT_MAX)
+			continue;
+		if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			unlinkat(ctx->tmpfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static void write_hint(fs_ctx *ctx, uint64_t seq)
+{
+	char tmp[160], text[32];
+	int fd, n;
+	static unsigned counter;
+
+	snprintf(tmp, sizeof(tmp), "HEAD.%s.%ld.%u.tmp", ctx->host, (long)getpid(), counter++);
+	n = snprintf(text, sizeof(text), "%" PRIu64 "\n", seq);
+	fd = openat(ctx->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write_all(fd, text, (size_t)n) != TFA_OK || close(fd) != 0 ||
+	    renameat(ctx->tmpfd, tmp, ctx->rootfd, "HEAD") != 0)
+		unlinkat(ctx->tmpfd, tmp, 0);
+	tfa_error_clear();
+}
+
+static uint64_t read_hint(fs_ctx *ctx)
+{
+	char text[32];
+	ssize_t n;
+	uint64_t v = 0;
+	int fd = openat(ctx->rootfd, "HEAD", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 1 || text[n - 1] != '\n')
+		return 0;
+	for (ssize_t i = 0; i < n - 1; i++) {
+		if (text[i] < '0' || text[i] > '9' || v > SEQ_MAX / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(text[i] - '0');
+	}
+	return v <= SEQ_MAX ? v : 0;
+}
+
+static tfa_err fs_head(void *vctx, uint64_t *seq)
+{
+	fs_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	uint64_t hint, h;
+
+	TFA_GUARD(open_subdirs(ctx));
+	hint = read_hint(ctx);
+	h = hint;
+	if (h > 0 && !record_exists(ctx, h)) {
+		/* The hint points past the records: it cannot be trusted. */
+		TFA_GUARD(scan_head(ctx, &h));
+	} else if (h == 0 && record_exists(ctx, 1)) {
+		TFA_GUARD(scan_head(ctx, &h));
+	}
+	while (h < SEQ_MAX && record_exists(ctx, h + 1))
+		h++;
+	/* A writer killed mid-append leaves at most a temp file and a stale hint. */
+	sweep_tmp(ctx);
+	if (h != hint)
+		write_hint(ctx, h);
+	*seq = h;
+out:
+	return rc;
+}
+
+static tfa_err fs_get(void *vctx, uint64_t seq, tfa_buf *artifact, tfa_buf *sig)
+{
+	fs_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	char name[32];
+	tfa_buf raw;
+	int fd = -1;
+	struct stat st;
+	uint8_t *nl, *end;
+	size_t hexlen;
+
+	tfa_buf_init(&raw, TFA_RECORD_MAX * 2 + 4);
+	TFA_GUARD(open_subdirs(ctx));
+	TFA_ENSURE(seq <= SEQ_MAX, TFA_ENOTFOUND, "no record %" PRIu64, seq);
+	record_name(name, seq);
+	fd = openat(ctx->recfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		TFA_BAIL(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO, "cannot open record %" PRIu64 ": %s",
+			 seq, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > raw.max)
+		TFA_BAIL(TFA_EFORMAT, "record %" PRIu64 " is not a regular file of a sane size", seq);
+	TFA_GUARD(tfa_buf_reserve(&raw, (size_t)st.st_size));
+	while (raw.len < (size_t)st.st_size) {
+		ssize_t n = read(fd, raw.data + raw.len, (size_t)st.st_size - raw.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			TFA_BAIL(TFA_EIO, "cannot read record %" PRIu64, seq);
+		raw.len += (size_t)n;
+	}
+	end = raw.data + raw.len;
+	nl = memchr(raw.data, '\n', raw.len);
+	TFA_ENSURE(nl != NULL && nl > raw.data && raw.len >= 2 && end[-1] == '\n' && nl < end - 1,
+		   TFA_EFORMAT, "record %" PRIu64 " is malformed", seq);
+	hexlen = (size_t)(end - 1 - (nl + 1));
+	TFA_ENSURE(hexlen % 2 == 0 && hexlen > 0, TFA_EFORMAT, "record %" PRIu64 " is malformed", seq);
+	TFA_GUARD(tfa_buf_append(artifact, raw.data, (size_t)(nl - raw.data)));
+	TFA_GUARD(tfa_buf_reserve(sig, hexlen / 2));
+	if (tfa_hex_decode(sig->data + sig->len, hexlen / 2, (const char *)nl + 1, hexlen) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "record %" PRIu64 " has a malformed signature line", seq);
+	sig->len += hexlen / 2;
+out:
+	if (fd >= 0)
+		close(fd);
+	tfa_buf_free(&raw);
+	return rc;
+}
+
+static tfa_err fs_append(void *vctx, uint64_t seq, const uint8_t *artifact, size_t artifact_len,
+			 const uint8_t *sig, size_t sig_len)
+{
+	fs_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	char name[32];
+	tfa_buf tail;
+
+	tfa_buf_init(&tail, 0);
+	TFA_GUARD(open_subdirs(ctx));
+	TFA_ENSURE(seq <= SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
+	TFA_ENSURE(memchr(artifact, '\n', artifact_len) == NULL, TFA_EUSAGE,
+		   "artifact bytes contain a newline");
+	TFA_GUARD(tfa_buf_reserve(&tail, 2 * sig_len + 2));
+	tail.data[0] = '\n';
+	tfa_hex_encode((char *)tail.data + 1, sig, sig_len);
+	tail.len = 1 + 2 * sig_len;
+	TFA_GUARD(tfa_buf_putc(&tail, '\n'));
+	record_name(name, seq);
+	TFA_GUARD(create_once(ctx, ctx->recfd, name, artifact, artifact_len, tail.data, tail.len));
+	write_hint(ctx, seq);
+out:
+	tfa_buf_free(&tail);
+	return rc;
+}
+
+const tfa_store_backend tfa_store_backend_fs = {
+	.abi = TFA_STORE_ABI,
+	.name = "fs",
+	.scheme = "",
+	.caps = 0,
+	.open = fs_open,
+	.create_chain = fs_create_chain,
+	.read_chain = fs_read_chain,
+	.head = fs_head,
+	.get = fs_get,
+	.append = fs_append,
+	.close = fs_close,
+};

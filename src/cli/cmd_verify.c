@@ -1,1 +1,160 @@
-/* to be written */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "tfattest/buffer.h"
+#include "tfattest/verify.h"
+
+static void print_line(void *ud, const char *tag, const char *text)
+{
+	(void)ud;
+	printf("[%s] %s\n", tag, text);
+	fflush(stdout);
+}
+
+/* --expect-key-fingerprint takes the value itself, or a file holding it. */
+static int load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
+{
+	tfa_buf b;
+	size_t n;
+
+	if (strncmp(arg, "sha256:", 7) == 0) {
+		if (strlen(arg) >= TFA_FPR_STRLEN)
+			return -1;
+		snprintf(out, TFA_FPR_STRLEN, "%s", arg);
+		return 0;
+	}
+	tfa_buf_init(&b, 4096);
+	if (tfa_buf_read_file(&b, arg, 4096) != TFA_OK) {
+		tfa_buf_free(&b);
+		return -1;
+	}
+	n = b.len;
+	while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r' || b.data[n - 1] == ' '))
+		n--;
+	if (n >= TFA_FPR_STRLEN || strncmp((char *)b.data, "sha256:", 7) != 0) {
+		tfa_buf_free(&b);
+		return -1;
+	}
+	memcpy(out, b.data, n);
+	out[n] = '\0';
+	tfa_buf_free(&b);
+	return 0;
+}
+
+static const char *layer_name(tfa_layer l)
+{
+	switch (l) {
+	case TFA_LAYER_MANIFEST: return "manifest_signature";
+	case TFA_LAYER_FILES: return "file_hashes";
+	case TFA_LAYER_CHAIN: return "hash_chain";
+	case TFA_LAYER_SIGNATURES: return "artifact_signatures";
+	default: return "none";
+	}
+}
+
+static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
+{
+	cJSON *root = cJSON_CreateObject(), *layers, *f;
+	char *text;
+
+	if (root == NULL)
+		return;
+	cJSON_AddStringToObject(root, "bundle", path);
+	cJSON_AddStringToObject(root, "result",
+				rc == TFA_OK ? "verified" : rc == TFA_EVERIFY ? "failed" : "error");
+	layers = cJSON_AddObjectToObject(root, "layers");
+	for (int l = TFA_LAYER_MANIFEST; l <= TFA_LAYER_SIGNATURES; l++) {
+		const char *st;
+		if (rc == TFA_OK)
+			st = "passed";
+		else if (rc != TFA_EVERIFY)
+			st = "not_checked";
+		else if ((int)r->failed_layer == l)
+			st = "failed";
+		else if ((int)r->failed_layer > l)
+			st = "passed";
+		else
+			st = "not_checked";
+		cJSON_AddStringToObject(layers, layer_name((tfa_layer)l), st);
+	}
+	if (rc != TFA_OK) {
+		f = cJSON_AddObjectToObject(root, "failure");
+		cJSON_AddStringToObject(f, "layer", layer_name(r->failed_layer));
+		cJSON_AddStringToObject(f, "file", r->failed_file);
+		cJSON_AddNumberToObject(f, "seq", (double)r->failed_seq);
+		cJSON_AddStringToObject(f, "message", r->message);
+	}
+	cJSON_AddStringToObject(root, "chain_id", r->chain_id);
+	cJSON_AddNumberToObject(root, "from_seq", (double)r->from_seq);
+	cJSON_AddNumberToObject(root, "to_seq", (double)r->to_seq);
+	cJSON_AddNumberToObject(root, "artifacts", (double)r->artifacts);
+	cJSON_AddNumberToObject(root, "files", (double)r->files);
+	cJSON_AddStringToObject(root, "trusted_key_fingerprint", r->trusted_fpr);
+	cJSON_AddBoolToObject(root, "key_pinned", r->key_pinned);
+	text = cJSON_Print(root);
+	if (text)
+		printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(root);
+}
+
+int tfa_cli_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "expect-key-fingerprint", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	tfa_verify_opts o;
+	tfa_verify_report rep;
+	char fpr[TFA_FPR_STRLEN];
+	int json = 0, c;
+	long long th;
+	tfa_err rc;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (load_fpr(fpr, optarg) != 0)
+				return tfa_cli_usage("--expect-key-fingerprint takes sha256:<hex> or a file holding it");
+			o.expect_fpr = fpr;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 't':
+			if (tfa_cli_parse_int(optarg, 1, 64, &th) != 0)
+				return tfa_cli_usage("--threads takes 1 to 64");
+			o.threads = (unsigned)th;
+			break;
+		case 'h':
+			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--json]\n");
+			return 0;
+		default:
+			return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--json]");
+	if (!json)
+		o.line = print_line;
+	rc = tfa_verify_bundle(&rep, argv[optind], &o);
+	if (json) {
+		print_json(argv[optind], rc, &rep);
+		return tfa_err_exit_status(rc);
+	}
+	if (rc == TFA_EVERIFY)
+		return 1; /* the [ERROR] line has been printed */
+	if (rc != TFA_OK)
+		return tfa_cli_fail(rc);
+	return 0;
+}

@@ -1,1 +1,77 @@
-int main(void) { return 2; }
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define TFA_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tfattest <command> [options]\n"
+		"\n"
+		"Commands:\n"
+#ifndef TFATTEST_VERIFIER_ONLY
+		"  init    --store S --chain NAME --key K         create a chain, pin its first key\n"
+		"  record  --store S --key K --plan PLAN.json     append one signed record\n"
+		"          [--state F] [--event apply|destroy|rollback|import]\n"
+		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
+		"  export  --store S --key K --out DIR            write a signed bundle\n"
+		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+		"  pubkey  --key K                                print the public key and fingerprint\n"
+#ifdef TFATTEST_CLI_PKCS11
+		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
+#endif
+#endif
+		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--json]\n"
+		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
+		"\n"
+		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
+		"Exit status: 0 ok, 1 verification failed or input rejected, 2 usage or environment error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("tfattest %s%s\n", TFA_VERSION,
+#ifdef TFATTEST_VERIFIER_ONLY
+		       " (verifier only)"
+#else
+		       ""
+#endif
+		);
+		return 0;
+	}
+	if (strcmp(cmd, "verify") == 0)
+		return tfa_cli_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "canon") == 0)
+		return tfa_cli_canon(argc - 1, argv + 1);
+#ifndef TFATTEST_VERIFIER_ONLY
+	if (strcmp(cmd, "init") == 0)
+		return tfa_cli_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "record") == 0)
+		return tfa_cli_record(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return tfa_cli_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "pubkey") == 0)
+		return tfa_cli_pubkey(argc - 1, argv + 1);
+#ifdef TFATTEST_CLI_PKCS11
+	if (strcmp(cmd, "pkcs11") == 0)
+		return tfa_cli_pkcs11(argc - 1, argv + 1);
+#endif
+#endif
+	fprintf(stderr, "tfattest: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,1 +1,52 @@
-/* to be written */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+int tfa_cli_fail(tfa_err rc)
+{
+	const tfa_error *e = tfa_error_last();
+
+	if (e->detail[0])
+		fprintf(stderr, "tfattest: error: %s (%s)\n", e->message, e->detail);
+	else
+		fprintf(stderr, "tfattest: error: %s\n", e->message[0] ? e->message : tfa_err_name(rc));
+	return tfa_err_exit_status(rc);
+}
+
+int tfa_cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tfattest: usage error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return 2;
+}
+
+const char *tfa_cli_opt_env(const char *opt, const char *env)
+{
+	if (opt && *opt)
+		return opt;
+	opt = getenv(env);
+	return opt && *opt ? opt : NULL;
+}
+
+int tfa_cli_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

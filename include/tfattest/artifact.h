@@ -1,0 +1,91 @@
+/*
+ * Artifacts: the signed, canonical JSON document of one deployment event.
+ * docs/FORMAT.md is the normative description; this header gives the C view.
+ */
+#ifndef TFATTEST_ARTIFACT_H
+#define TFATTEST_ARTIFACT_H
+
+#include <stdbool.h>
+
+#include "buffer.h"
+#include "common.h"
+#include "error.h"
+#include "signer.h"
+
+#define TFA_ARTIFACT_TYPE "tfattest.artifact"
+#define TFA_ARTIFACT_SCHEMA 1
+/* Artifacts are at most this large. */
+#define TFA_ARTIFACT_MAX (8u << 20)
+/* Chain ids: 1 to 64 characters from [A-Za-z0-9._-]. */
+#define TFA_CHAIN_ID_MAX 64
+/* Sequence numbers run from 1 to this (12 decimal digits). */
+#define TFA_SEQ_MAX UINT64_C(999999999999)
+/* prev_hash of seq 1. */
+#define TFA_GENESIS_HASH "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+/* The fields of a validated artifact that chains and verification use. */
+typedef struct tfa_artifact {
+	char chain_id[TFA_CHAIN_ID_MAX + 1];
+	uint64_t seq;
+	uint8_t prev_hash[TFA_SHA256_LEN];
+	int64_t time; /* seconds since the epoch, UTC */
+	char key_fpr[TFA_FPR_STRLEN];
+	tfa_sig_alg alg;
+	char event[16];  /* apply, destroy, rollback, import */
+	char status[16]; /* succeeded, failed */
+} tfa_artifact;
+
+/*
+ * Parses and validates artifact bytes: canonical RFC 8785 JSON, no duplicate
+ * keys, the right type tag and schema version, every required field present
+ * with the right type and range, and no unknown top-level members.
+ * TFA_EFORMAT with a one-line reason otherwise.
+ */
+TFA_WUR tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len);
+
+/* Parses exactly YYYY-MM-DDTHH:MM:SSZ (UTC), a valid date and time. TFA_EFORMAT otherwise. */
+TFA_WUR tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len);
+
+/* TFA_OK if s is a valid chain id. */
+TFA_WUR tfa_err tfa_chain_id_check(const char *s, size_t len);
+
+#ifndef TFATTEST_VERIFIER_ONLY
+
+/* What happened. */
+typedef struct tfa_event {
+	const char *type;   /* apply (default), destroy, rollback, import */
+	const char *status; /* succeeded (default), failed */
+	int exit_code;
+} tfa_event;
+
+/*
+ * The facts of one deployment, captured before a sequence number is known:
+ * the event, the Terraform facts from `terraform show -json` output (and the
+ * state file after apply, when given), and the run's context (git, CI, host).
+ * No attribute value from the plan or state is ever copied.
+ */
+typedef struct tfa_capture tfa_capture;
+
+/* Reads and summarises the inputs. state_path may be NULL. */
+TFA_WUR tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan_path,
+				const char *state_path);
+
+/* Accepts NULL. */
+void tfa_capture_free(tfa_capture *c);
+
+/* The chain fields that make a capture an artifact. */
+typedef struct tfa_artifact_head {
+	const char *chain_id;
+	uint64_t seq;
+	const char *prev_hash; /* "sha256:..." */
+	int64_t time;
+	const tfa_signer *signer;
+	tfa_sig_alg alg;
+} tfa_artifact_head;
+
+/* Writes the canonical bytes of the artifact to out. */
+TFA_WUR tfa_err tfa_artifact_build(tfa_buf *out, const tfa_capture *c, const tfa_artifact_head *h);
+
+#endif
+
+#endif

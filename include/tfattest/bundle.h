@@ -1,0 +1,62 @@
+/*
+ * Bundles: what an auditor receives. A directory holding
+ *
+ *   manifest.json          canonical JSON: every other file with its SHA-256
+ *   manifest.sig           signature over manifest.json by the chain's current key
+ *   public_key.pem         the signing key
+ *   VERIFY.md              how to check all of it by hand with openssl and sha256sum
+ *   artifacts/NNNNNNNNNNNN.json and .sig   the records, seq zero-padded to 12 digits
+ *
+ * docs/FORMAT.md is the normative description.
+ */
+#ifndef TFATTEST_BUNDLE_H
+#define TFATTEST_BUNDLE_H
+
+#include <stdbool.h>
+
+#include "common.h"
+#include "error.h"
+
+#define TFA_MANIFEST_TYPE "tfattest.manifest"
+#define TFA_MANIFEST_SCHEMA 1
+#define TFA_BUNDLE_MANIFEST "manifest.json"
+#define TFA_BUNDLE_MANIFEST_SIG "manifest.sig"
+#define TFA_BUNDLE_PUBKEY "public_key.pem"
+#define TFA_BUNDLE_README "VERIFY.md"
+/* A manifest lists at most this many files, and is at most this large. */
+#define TFA_MANIFEST_MAX_FILES 4000000u
+#define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)
+
+#ifndef TFATTEST_VERIFIER_ONLY
+
+#include "signer.h"
+#include "store.h"
+
+typedef struct tfa_export_opts {
+	const char *out_dir; /* must not exist yet */
+	uint64_t from;       /* 0: the first record */
+	uint64_t to;         /* 0: the head */
+	bool has_since;
+	int64_t since; /* first record with time >= since */
+	bool has_until;
+	int64_t until;   /* last record with time <= until */
+	tfa_sig_alg alg; /* for the manifest; TFA_ALG_NONE: the key's default */
+} tfa_export_opts;
+
+typedef struct tfa_export_result {
+	uint64_t from, to;
+	size_t files;
+} tfa_export_result;
+
+/*
+ * Writes a bundle of the chosen range. The manifest is signed by `signer`,
+ * which must be the chain's current key. The bundle is assembled in a
+ * temporary directory beside out_dir and renamed into place only when
+ * complete, so a crash never leaves a partial bundle under that name.
+ */
+TFA_WUR tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *signer,
+				  const tfa_export_opts *opts);
+
+#endif
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * Chains: records appended to a store, each linking to its predecessor by
+ * SHA-256, each signed by the chain's current key.
+ */
+#ifndef TFATTEST_CHAIN_H
+#define TFATTEST_CHAIN_H
+
+#include "artifact.h"
+#include "common.h"
+#include "error.h"
+#include "signer.h"
+#include "store.h"
+
+#define TFA_CHAIN_TYPE "tfattest.chain"
+
+/* What a store's chain metadata says. */
+typedef struct tfa_chain_info {
+	char chain_id[TFA_CHAIN_ID_MAX + 1];
+	char anchor_fpr[TFA_FPR_STRLEN]; /* the first key, pinned at init */
+	int64_t created;
+} tfa_chain_info;
+
+/* Reads and validates the store's chain metadata. */
+TFA_WUR tfa_err tfa_chain_info_read(tfa_chain_info *out, tfa_store *st);
+
+#ifndef TFATTEST_VERIFIER_ONLY
+
+/* Creates a chain in an empty store and pins the signer's key as its anchor. */
+TFA_WUR tfa_err tfa_chain_init(tfa_store *st, const char *chain_id, const tfa_signer *signer);
+
+/*
+ * The key in force at the head: the anchor for an empty chain, else the key
+ * that signed the head record (which is checked on the way). `head` gets the
+ * head seq and `head_hash` its "sha256:" hash (the genesis value when empty).
+ */
+TFA_WUR tfa_err tfa_chain_head(tfa_store *st, const tfa_chain_info *info, uint64_t *head,
+			       char head_hash[TFA_FPR_STRLEN], char key_fpr[TFA_FPR_STRLEN]);
+
+/*
+ * Appends one record for a capture: builds the artifact at seq head+1,
+ * signs it and creates it in the store, retrying from the new head when
+ * another writer won the race. Refuses (TFA_EVERIFY) a signer that is not
+ * the chain's current key. alg TFA_ALG_NONE means the key's default.
+ */
+TFA_WUR tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer,
+				 tfa_sig_alg alg, const tfa_capture *c);
+
+#endif
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * For authors of store backends. The core goes through tfa_store_*() in
+ * store.c and never calls these pointers directly.
+ */
+#ifndef TFATTEST_SYS_STORE_H
+#define TFATTEST_SYS_STORE_H
+
+#include "../store.h"
+
+#define TFA_STORE_ABI 1
+
+/* Records are at most this large (artifact + signature). */
+#define TFA_RECORD_MAX (9u << 20)
+/* Chain metadata documents are at most this large. */
+#define TFA_CHAIN_META_MAX (64u << 10)
+
+typedef struct tfa_store_backend {
+	unsigned abi;       /* TFA_STORE_ABI */
+	const char *name;   /* "fs" */
+	const char *scheme; /* URI prefix including the colon, e.g. "s3:" */
+	unsigned caps;
+
+	/* Required. */
+	tfa_err (*open)(void **ctx, const char *uri);
+	/* Required. Write-once; TFA_ECONFLICT when a chain exists. */
+	tfa_err (*create_chain)(void *ctx, const uint8_t *meta, size_t len);
+	/* Required. TFA_ENOTFOUND when there is no chain. */
+	tfa_err (*read_chain)(void *ctx, tfa_buf *meta);
+	/* Required. Exact head seq, 0 when empty; must not scan the whole chain. */
+	tfa_err (*head)(void *ctx, uint64_t *seq);
+	/* Required. TFA_ENOTFOUND when absent. */
+	tfa_err (*get)(void *ctx, uint64_t seq, tfa_buf *artifact, tfa_buf *sig);
+	/* Required. Create-if-absent, durable on TFA_OK; TFA_ECONFLICT when taken. */
+	tfa_err (*append)(void *ctx, uint64_t seq, const uint8_t *artifact, size_t artifact_len,
+			  const uint8_t *sig, size_t sig_len);
+	/* Required. Accepts NULL. */
+	void (*close)(void *ctx);
+} tfa_store_backend;
+
+/* The backends this build includes, NULL-terminated. A backend with an empty
+ * scheme takes URIs no other backend claims. */
+extern const tfa_store_backend *const tfa_store_backends[];
+
+#endif

@@ -1,0 +1,31 @@
+/* The tfattest command line: built on the library's public API only. */
+#ifndef TFA_CLI_H
+#define TFA_CLI_H
+
+#include "tfattest/error.h"
+
+/* Prints "tfattest: error: <message> (<detail>)" for the last error and returns the exit status. */
+int tfa_cli_fail(tfa_err rc);
+
+/* Prints a usage error and returns 2. */
+int tfa_cli_usage(const char *fmt, ...) TFA_PRINTF(1, 2);
+
+/* The value of --opt, else the environment variable, else NULL. */
+const char *tfa_cli_opt_env(const char *opt, const char *env);
+
+/* Parses a decimal integer in [min, max]; 0 on success. */
+int tfa_cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+int tfa_cli_verify(int argc, char **argv);
+int tfa_cli_canon(int argc, char **argv);
+#ifndef TFATTEST_VERIFIER_ONLY
+int tfa_cli_init(int argc, char **argv);
+int tfa_cli_record(int argc, char **argv);
+int tfa_cli_export(int argc, char **argv);
+int tfa_cli_pubkey(int argc, char **argv);
+#ifdef TFATTEST_CLI_PKCS11
+int tfa_cli_pkcs11(int argc, char **argv);
+#endif
+#endif
+
+#endif

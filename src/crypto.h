@@ -1,0 +1,56 @@
+/* Library-private helpers around libcrypto. */
+#ifndef TFA_CRYPTO_H
+#define TFA_CRYPTO_H
+
+#include <openssl/evp.h>
+
+#include "tfattest/buffer.h"
+#include "tfattest/common.h"
+#include "tfattest/error.h"
+#include "tfattest/signer.h"
+
+void tfa_sha256(uint8_t out[TFA_SHA256_LEN], const void *data, size_t len);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void tfa_hex_encode(char *out, const uint8_t *in, size_t len);
+
+/* Decodes exactly 2*len lowercase hex digits; TFA_EFORMAT otherwise. */
+TFA_WUR tfa_err tfa_hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
+
+/* "sha256:<64 lowercase hex>" of a digest. */
+void tfa_hash_str(char out[TFA_FPR_STRLEN], const uint8_t digest[TFA_SHA256_LEN]);
+
+/* Parses "sha256:<64 lowercase hex>"; TFA_EFORMAT otherwise. */
+TFA_WUR tfa_err tfa_hash_parse(uint8_t out[TFA_SHA256_LEN], const char *s, size_t len);
+
+/* Parses a DER SubjectPublicKeyInfo; the key must be usable by some algorithm. */
+TFA_WUR tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t len);
+
+/* Parses one PEM public key (SPKI) into DER. */
+TFA_WUR tfa_err tfa_spki_from_pem(tfa_buf *der, const uint8_t *pem, size_t len);
+
+/* The DER SPKI of a key. */
+TFA_WUR tfa_err tfa_pkey_to_spki(tfa_buf *der, EVP_PKEY *pkey);
+
+/*
+ * TFA_OK when `alg` fits the key: RSA 2048..4096 bits for the RSA algorithms,
+ * EC on P-256 for ECDSA_SHA_256. TFA_EVERIFY otherwise.
+ */
+TFA_WUR tfa_err tfa_pkey_check_alg(EVP_PKEY *pkey, tfa_sig_alg alg);
+
+/* The default algorithm for a key type, or TFA_ALG_NONE for unsupported keys. */
+tfa_sig_alg tfa_pkey_default_alg(EVP_PKEY *pkey);
+
+/*
+ * Verifies a signature over a SHA-256 digest. TFA_OK when valid, TFA_EVERIFY
+ * when invalid (including an algorithm that does not fit the key), TFA_ECRYPTO
+ * when the check could not be made.
+ */
+TFA_WUR tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg,
+				  const uint8_t digest[TFA_SHA256_LEN], const uint8_t *sig,
+				  size_t siglen);
+
+/* Sets up a signing or verifying context's padding for alg. */
+TFA_WUR tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg);
+
+#endif
