@@ -131,7 +131,7 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 	tfa_err rc = TFA_OK;
 	struct stat st;
 	int fd = -1;
-	size_t want;
+	size_t start = b->len, got;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -143,14 +143,31 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 		TFA_BAIL(TFA_EFORMAT, "%s is not a regular file", path);
 	if ((uint64_t)st.st_size > max)
 		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", path, max);
-	want = (size_t)st.st_size;
-	TFA_GUARD(tfa_buf_reserve(b, want));
-	/* Read to EOF, not just st_size bytes: the file may change under us. */
+	TFA_GUARD(tfa_buf_reserve(b, (size_t)st.st_size));
+	/* Read to EOF, not just st_size bytes: the file may grow under us. */
 	for (;;) {
 		ssize_t n;
+		size_t room;
 
-		TFA_GUARD(tfa_buf_reserve(b, 4096));
-		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		got = b->len - start;
+		if (got == max) {
+			char c;
+			n = read(fd, &c, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				break;
+			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", path, max);
+		}
+		room = b->cap - b->len - 1;
+		if (room == 0) {
+			size_t want = max - got < 65536 ? max - got : 65536;
+			TFA_GUARD(tfa_buf_reserve(b, want));
+			room = b->cap - b->len - 1;
+		}
+		if (room > max - got)
+			room = max - got;
+		n = read(fd, b->data + b->len, room);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -159,8 +176,6 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 		if (n == 0)
 			break;
 		b->len += (size_t)n;
-		if (b->len > max)
-			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", path, max);
 	}
 	b->data[b->len] = '\0';
 out:

@@ -267,13 +267,42 @@ static tfa_err scan_head(fs_ctx *ctx, uint64_t *head)
 	return TFA_OK;
 }
 
+/*
+ * The pid in a temp file name NAME.HOST.PID.N.tmp when HOST is this host,
+ * else 0. NAME may hold dots; HOST, PID and N do not.
+ */
+static long tmp_owner(const char *name, const char *host)
+{
+	char buf[256];
+	char *dot[4];
+	size_t len = strlen(name);
+	long pid;
+	char *end;
+
+	if (len >= sizeof(buf) || len < 5 || strcmp(name + len - 4, ".tmp") != 0)
+		return 0;
+	memcpy(buf, name, len - 4);
+	buf[len - 4] = '\0';
+	for (int i = 0; i < 3; i++) { /* the dots before N, PID and HOST */
+		dot[i] = strrchr(buf, '.');
+		if (dot[i] == NULL)
+			return 0;
+		*dot[i] = '\0';
+	}
+	if (strcmp(dot[2] + 1, host) != 0)
+		return 0;
+	pid = strtol(dot[1] + 1, &end, 10);
+	if (end == dot[1] + 1 || *end != '\0' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return pid;
+}
+
 /* Removes temp files left on this host by writers that no longer run. */
 static void sweep_tmp(fs_ctx *ctx)
 {
 	DIR *d;
 	struct dirent *de;
 	int fd = dup(ctx->tmpfd);
-	size_t hlen = strlen(ctx->host);
 
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
@@ -281,18 +310,8 @@ static void sweep_tmp(fs_ctx *ctx)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		/* name.HOST.PID.N.tmp */
-		char *p = strchr(de->d_name, '.');
-		if (p == NULL || strncmp(p + 1, ctx->host, hlen) != 0 || p[1 + hlen] != '.')
-			continue;
-		p = strchr(p + 1 + hlen, '.');
-		if (p == NULL)
-			continue;
-		char *end;
-		long pid = strtol(p + 1, &end, 10);
-		if (end == p + 1 || *end != '.' || pid <= 0 || pid > INT_MAX)
-			continue;
-		if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		long pid = tmp_owner(de->d_name, ctx->host);
+		if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
 			unlinkat(ctx->tmpfd, de->d_name, 0);
 	}
 	closedir(d);

@@ -20,10 +20,32 @@ static void test_read_file_limits(void)
 {
 	tfa_buf b;
 
+	char *dir = tfa_test_tmpdir(), path[4200];
+	FILE *f;
+
 	tfa_buf_init(&b, 0);
 	CHECK_RC(tfa_buf_read_file(&b, "/nonexistent/file", 100), TFA_ENOTFOUND);
 	CHECK_RC(tfa_buf_read_file(&b, "/", 100), TFA_EFORMAT);
 	tfa_buf_free(&b);
+
+	/* A file of exactly the limit fits in a buffer capped at the limit; one byte more does not. */
+	snprintf(path, sizeof(path), "%s/f", dir);
+	f = fopen(path, "wb");
+	fwrite("0123456789", 1, 10, f);
+	fclose(f);
+	tfa_buf_init(&b, 10);
+	CHECK_OK(tfa_buf_read_file(&b, path, 10));
+	CHECK(b.len == 10 && memcmp(b.data, "0123456789", 10) == 0 && b.data[10] == 0);
+	tfa_buf_free(&b);
+	tfa_buf_init(&b, 4096);
+	CHECK_OK(tfa_buf_read_file(&b, path, 4096));
+	CHECK(b.len == 10);
+	tfa_buf_free(&b);
+	tfa_buf_init(&b, 0);
+	CHECK_RC(tfa_buf_read_file(&b, path, 9), TFA_EFORMAT);
+	tfa_buf_free(&b);
+	tfa_test_rmtree(dir);
+	free(dir);
 }
 
 TFA_TEST_MAIN(T(test_append_and_cap), T(test_read_file_limits))
