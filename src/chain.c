@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "jfield.h"
+#include "signer_int.h"
 #include "timefmt.h"
 #include "tfattest/chain.h"
 #include "tfattest/jcs.h"
@@ -191,12 +192,7 @@ tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, t
 			 * head is noticed before anything links to it. */
 			uint8_t hd[TFA_SHA256_LEN];
 			TFA_GUARD(tfa_hash_parse(hd, head_hash, strlen(head_hash)));
-			EVP_PKEY *pub = NULL;
-			size_t spki_len;
-			const uint8_t *spki = tfa_signer_spki(signer, &spki_len);
-			TFA_GUARD(tfa_pkey_from_spki(&pub, spki, spki_len));
-			rc = tfa_verify_digest(pub, art.alg, hd, hsig.data, hsig.len);
-			EVP_PKEY_free(pub);
+			rc = tfa_verify_digest(tfa_signer_pkey(signer), art.alg, hd, hsig.data, hsig.len);
 			if (rc != TFA_OK)
 				TFA_BAIL(TFA_EVERIFY, "the signature of the store's head record %llu is invalid",
 					 (unsigned long long)head);

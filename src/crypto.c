@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -37,9 +38,20 @@ tfa_err tfa_sig_alg_from_name(tfa_sig_alg *out, const char *name)
 	return tfa_error_set(TFA_EFORMAT, "unknown signature algorithm");
 }
 
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
 void tfa_sha256(uint8_t out[TFA_SHA256_LEN], const void *data, size_t len)
 {
-	SHA256(data, len, out);
+	/* One fetch per process: SHA256() fetches the implementation on every call. */
+	pthread_once(&sha256_once, fetch_sha256);
+	if (sha256_md == NULL || !EVP_Digest(data, len, out, NULL, sha256_md, NULL))
+		SHA256(data, len, out);
 }
 
 void tfa_spki_fingerprint(char out[TFA_FPR_STRLEN], const uint8_t *spki, size_t len)
@@ -220,3 +232,53 @@ out:
 	EVP_PKEY_CTX_free(ctx);
 	return rc;
 }
+
+void tfa_verifier_init(tfa_verifier *v, EVP_PKEY *pkey)
+{
+	memset(v, 0, sizeof(*v));
+	v->pkey = pkey;
+}
+
+void tfa_verifier_clear(tfa_verifier *v)
+{
+	for (size_t i = 0; i < sizeof(v->ctx) / sizeof(v->ctx[0]); i++)
+		EVP_PKEY_CTX_free(v->ctx[i]);
+	memset(v, 0, sizeof(*v));
+}
+
+tfa_err tfa_verifier_check(tfa_verifier *v, tfa_sig_alg alg, const uint8_t digest[TFA_SHA256_LEN],
+			   const uint8_t *sig, size_t siglen)
+{
+	tfa_err rc = TFA_OK;
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	TFA_GUARD(tfa_pkey_check_alg(v->pkey, alg));
+	if (siglen == 0 || siglen > 1024)
+		TFA_BAIL(TFA_EVERIFY, "signature has an invalid length (%zu bytes)", siglen);
+	if ((unsigned)alg >= sizeof(v->ctx) / sizeof(v->ctx[0]))
+		TFA_BAIL(TFA_EUSAGE, "unknown signature algorithm");
+	if (v->ctx[alg] == NULL) {
+		ctx = EVP_PKEY_CTX_new(v->pkey, NULL);
+		if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0) {
+			EVP_PKEY_CTX_free(ctx);
+			TFA_BAIL(TFA_ECRYPTO, "cannot set up signature verification");
+		}
+		if ((rc = tfa_pkey_ctx_set_alg(ctx, alg)) != TFA_OK) {
+			EVP_PKEY_CTX_free(ctx);
+			goto out;
+		}
+		v->ctx[alg] = ctx;
+	}
+	ok = EVP_PKEY_verify(v->ctx[alg], sig, siglen, digest, TFA_SHA256_LEN);
+	if (ok != 1) {
+		/* Start afresh after a failure rather than trust the context's state. */
+		EVP_PKEY_CTX_free(v->ctx[alg]);
+		v->ctx[alg] = NULL;
+		TFA_BAIL(TFA_EVERIFY, "signature is invalid");
+	}
+out:
+	ERR_clear_error();
+	return rc;
+}
+

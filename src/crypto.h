@@ -50,6 +50,23 @@ TFA_WUR tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg,
 				  const uint8_t digest[TFA_SHA256_LEN], const uint8_t *sig,
 				  size_t siglen);
 
+/*
+ * A reusable signature checker for one key: keeps one initialized context per
+ * algorithm, since setting one up costs a fair part of an RSA verification.
+ * Not thread-safe: one per thread.
+ */
+typedef struct tfa_verifier {
+	EVP_PKEY *pkey; /* borrowed */
+	EVP_PKEY_CTX *ctx[4];
+} tfa_verifier;
+
+void tfa_verifier_init(tfa_verifier *v, EVP_PKEY *pkey);
+/* As tfa_verify_digest. */
+TFA_WUR tfa_err tfa_verifier_check(tfa_verifier *v, tfa_sig_alg alg,
+				   const uint8_t digest[TFA_SHA256_LEN], const uint8_t *sig,
+				   size_t siglen);
+void tfa_verifier_clear(tfa_verifier *v);
+
 /* Sets up a signing or verifying context's padding for alg. */
 TFA_WUR tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg);
 

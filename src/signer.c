@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 
 #include "crypto.h"
+#include "signer_int.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"
 
@@ -109,6 +110,11 @@ const uint8_t *tfa_signer_spki(const tfa_signer *s, size_t *len)
 {
 	*len = s->spki.len;
 	return s->spki.data;
+}
+
+EVP_PKEY *tfa_signer_pkey(const tfa_signer *s)
+{
+	return s->pub;
 }
 
 const char *tfa_signer_fingerprint(const tfa_signer *s)

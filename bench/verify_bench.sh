@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Verify benchmark: bundles of 2,000 and 20,000 artifacts (about 1 KiB each)
+# signed with RSA-3072 RSASSA-PKCS1-v1_5, verified by `tfattest verify`,
+# side by side with the machine's RSA-3072 verify limit measured in the same
+# run by `openssl speed -seconds 3 -multi 2 rsa3072`. Reports artifacts per
+# second, the ratio to the limit, and peak RSS.
+#
+# usage: bench/verify_bench.sh [BUILD_DIR]
+# The bundles are cached in BUILD_DIR/verify-bench/ (building the 20,000 one
+# takes about a minute of signing).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+T=$build/tfattest
+cache=$build/verify-bench
+plan=$root/tests/fixtures/terraform/plans/show-modules.json
+reps=${REPS:-5}
+mkdir -p "$cache"
+[ -f "$cache/k.pem" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$cache/k.pem" 2>/dev/null
+
+make_bundle() { # N
+	local n=$1 s=/dev/shm/tfa-verify-bench-store-$1-$$
+	[ -d "$cache/b$n" ] && return
+	echo "building a bundle of $n artifacts (2 writers on one store)..."
+	rm -rf "$s"
+	"$build/bench/bench_gen" "$s" "file:$cache/k.pem" "$plan" 1 RSASSA_PKCS1_V1_5_SHA_256 bench
+	"$build/bench/bench_gen" "$s" "file:$cache/k.pem" "$plan" $(((n - 1) / 2)) RSASSA_PKCS1_V1_5_SHA_256 &
+	"$build/bench/bench_gen" "$s" "file:$cache/k.pem" "$plan" $((n - 1 - (n - 1) / 2)) RSASSA_PKCS1_V1_5_SHA_256
+	wait
+	"$T" export --store "$s" --key "file:$cache/k.pem" --algorithm RSASSA_PKCS1_V1_5_SHA_256 --out "$cache/b$n" > /dev/null
+	chmod -R u+w "$s"
+	rm -rf "$s"
+}
+
+make_bundle 2000
+make_bundle 20000
+echo "artifact size: $(stat -c %s "$cache/b20000/artifacts/000000000002.json") bytes"
+echo "machine: $(nproc) cores; $(openssl version)"
+echo
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+for n in 2000 20000; do
+	echo "\$ openssl speed -seconds 3 -multi 2 rsa3072"
+	limit=$(openssl speed -seconds 3 -multi 2 rsa3072 2>/dev/null | awk '/^rsa 3072/ {print $NF}')
+	echo "  RSA-3072 verifies/s (2 processes): $limit"
+	echo "\$ $T verify $cache/b$n   (x$reps, /usr/bin/time -f '%e %M')"
+	: > "$cache/times"
+	for r in $(seq "$reps"); do
+		/usr/bin/time -f '%e %M' -o "$cache/t1" "$T" verify "$cache/b$n" > "$cache/out" || { cat "$cache/out"; exit 1; }
+		cat "$cache/t1" >> "$cache/times"
+	done
+	grep -q 'All verification checks passed' "$cache/out"
+	wall=$(cut -d' ' -f1 "$cache/times" | median)
+	rss=$(cut -d' ' -f2 "$cache/times" | sort -n | tail -1)
+	awk -v n="$n" -v w="$wall" -v l="$limit" -v rss="$rss" 'BEGIN {
+		rate = n / w
+		printf "  %d artifacts: median wall %.3f s -> %.0f artifacts/s; limit %.0f/s; ratio %.2f; peak RSS %.1f MiB\n",
+			n, w, rate, l, rate / l, rss / 1024 }'
+	echo
+done

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what tfattest needs to build, test and run its demo on Debian 12.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+PKGS=(
+	build-essential cmake pkg-config          # toolchain
+	libssl-dev libcjson-dev                   # the verifier: OpenSSL 3 and cJSON
+	libp11-dev softhsm2 opensc                # pkcs11: signer, test token, pkcs11-tool
+	libcurl4-openssl-dev libarchive-dev       # network backends, archives
+	clang libclang-rt-14-dev                  # libFuzzer builds
+	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks
+	python3 python3-cryptography python3-botocore
+	git ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+	missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	echo "installing: ${missing[*]}"
+	$SUDO apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Test emulators and reference implementations, pinned in package-lock.json.
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$root/package-lock.json" ] && [ ! -f "$root/node_modules/.package-lock.json" ]; then
+	(cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#   1. the normal build and every test (unit, integration, fuzz corpora)
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, no recovery
+#   3. the unit tests under valgrind (leaks and memory errors)
+#   4. the verifier-only build, checked to link neither libcurl nor libp11
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+
+bash scripts/deps.sh
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "normal build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build -j"$jobs" --output-on-failure
+
+step "ASan + UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTFATTEST_SANITIZE=ON -DTFATTEST_BUILD_BENCH=OFF > /dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0" \
+	ctest --test-dir build-asan -j"$jobs" --output-on-failure
+
+step "valgrind on the unit tests"
+supp=()
+for f in tests/valgrind*.supp; do [ -f "$f" ] && supp+=("--suppressions=$root/$f"); done
+failed=0
+for t in build/tests/test_*; do
+	[ -x "$t" ] || continue
+	if ! TFA_FIXTURES="$root/tests/fixtures" TFA_SOURCE_DIR="$root" TFA_CLI="$root/build/tfattest" \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=99 "${supp[@]}" "$t" > "build/valgrind-$(basename "$t").log" 2>&1; then
+		echo "valgrind: $(basename "$t") FAILED"; cat "build/valgrind-$(basename "$t").log"; failed=1
+	else
+		echo "valgrind: $(basename "$t") clean"
+	fi
+done
+[ $failed -eq 0 ]
+
+step "verifier-only build"
+cmake -S . -B build-verifier -DTFATTEST_VERIFIER_ONLY=ON -DTFATTEST_BUILD_TESTS=OFF > /dev/null
+cmake --build build-verifier -j"$jobs"
+if ldd build-verifier/tfattest | grep -E 'libcurl|libp11'; then
+	echo "verifier-only binary links libcurl or libp11"; exit 1
+fi
+echo "verifier-only binary links: $(ldd build-verifier/tfattest | awk '{print $1}' | tr '\n' ' ')"
+build-verifier/tfattest verify examples/demo | tail -1
+printf '{"b":2,"a":1}' | build-verifier/tfattest canon; echo
+
+step "done"
+echo "all test stages passed"
