@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Benchmark: `tfattest canon FILE` against the npm `canonicalize` package
+# (RFC 8785 reference in JavaScript) on the same generated ~20 MB
+# Terraform-plan-shaped document.
+#
+# Usage: bench/canon_bench.sh [TFATTEST_BINARY]
+#        bench/canon_bench.sh --driver
+#   TFATTEST_BINARY  defaults to build/tfattest; it is run as `BINARY canon FILE`.
+#   --driver         build bench/canon_driver.c (the library's canonicalizer
+#                    behind the same `canon FILE` interface) and time that
+#                    instead, for trees where the CLI command is not built.
+# Environment: SEED (default 20261127), SIZE_MB (20), REPS (5), KEEP=1 keeps
+# the work directory.
+# Needs node and `npm ci` run at the project root (for node_modules/canonicalize).
+#
+# Prints the exact commands, each run's wall time, the medians, the ratio,
+# and whether the two outputs are byte-identical (cmp). Exits non-zero when a
+# command fails or the outputs differ.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+seed=${SEED:-20261127}
+size_mb=${SIZE_MB:-20}
+reps=${REPS:-5}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tfa-canon-bench.XXXXXX")
+cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi; }
+trap cleanup EXIT
+
+if [ "${1:-}" = "--driver" ]; then
+	bin="$work/canon_driver"
+	cc_cmd=(cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include"
+		-o "$bin" "$here/canon_driver.c" "$root/src/jcs.c" "$root/src/jcs_number.c"
+		"$root/src/error.c" "$root/src/buffer.c" -lcrypto -lm)
+	echo "building driver: ${cc_cmd[*]}"
+	"${cc_cmd[@]}"
+else
+	bin=${1:-$root/build/tfattest}
+fi
+if [ ! -x "$bin" ]; then
+	echo "error: $bin is not an executable (build the project, pass the binary, or use --driver)" >&2
+	exit 2
+fi
+if [ ! -f "$root/node_modules/canonicalize/package.json" ]; then
+	echo "error: node_modules/canonicalize is missing: run 'npm ci' in $root" >&2
+	exit 2
+fi
+node_ver=$(node --version)
+canon_ver=$(node -p "require('$root/node_modules/canonicalize/package.json').version")
+
+# The binary must speak `canon FILE`.
+printf '{"b":1,"a":[2.50,"\\u0041"]}' >"$work/probe.json"
+if ! probe=$("$bin" canon "$work/probe.json" 2>&1) || [ "${probe%$'\n'}" != '{"a":[2.5,"A"],"b":1}' ]; then
+	echo "error: '$bin canon FILE' does not canonicalize (got: $probe); try --driver" >&2
+	exit 2
+fi
+
+doc="$work/plan.json"
+gen_cmd=(node "$here/gen_plan.mjs" "$seed" "$((size_mb * 1024 * 1024))")
+echo "generating: ${gen_cmd[*]} > $doc"
+"${gen_cmd[@]}" >"$doc"
+doc_bytes=$(wc -c <"$doc")
+echo "document: $doc_bytes bytes, sha256 $(sha256sum "$doc" | cut -d' ' -f1)"
+
+tfa_cmd=("$bin" canon "$doc")
+node_cmd=(node "$here/canon_node.mjs" "$doc")
+echo "tfattest:  ${tfa_cmd[*]} > $work/tfattest.out"
+echo "reference: ${node_cmd[*]} > $work/node.out   (node $node_ver, canonicalize@$canon_ver)"
+
+# Wall time of one run, in seconds, output to $2.
+timed() {
+	local out=$1 t0 t1
+	shift
+	t0=$EPOCHREALTIME
+	"$@" >"$out"
+	t1=$EPOCHREALTIME
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
+		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+tfa_times=()
+node_times=()
+for ((i = 1; i <= reps; i++)); do
+	# Alternate which one goes first.
+	if ((i % 2)); then
+		t=$(timed "$work/tfattest.out" "${tfa_cmd[@]}")
+		n=$(timed "$work/node.out" "${node_cmd[@]}")
+	else
+		n=$(timed "$work/node.out" "${node_cmd[@]}")
+		t=$(timed "$work/tfattest.out" "${tfa_cmd[@]}")
+	fi
+	tfa_times+=("$t")
+	node_times+=("$n")
+	echo "run $i: tfattest ${t} s, node canonicalize ${n} s"
+	if ((i == 1)); then
+		cp "$work/tfattest.out" "$work/tfattest.first"
+	elif ! cmp -s "$work/tfattest.out" "$work/tfattest.first"; then
+		echo "error: tfattest output differs between runs" >&2
+		exit 1
+	fi
+done
+
+tm=$(printf '%s\n' "${tfa_times[@]}" | median)
+nm=$(printf '%s\n' "${node_times[@]}" | median)
+ratio=$(awk -v t="$tm" -v n="$nm" 'BEGIN { if (t > 0) printf "%.2f", n / t; else print "inf" }')
+echo "median over $reps runs: tfattest $tm s, node canonicalize $nm s"
+echo "ratio (node / tfattest): ${ratio}x (goal: at least 3x)"
+if cmp "$work/tfattest.out" "$work/node.out"; then
+	echo "outputs identical: yes ($(wc -c <"$work/tfattest.out") bytes, sha256 $(sha256sum "$work/tfattest.out" | cut -d' ' -f1))"
+else
+	echo "outputs identical: no"
+	exit 1
+fi
