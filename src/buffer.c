@@ -126,23 +126,18 @@ uint8_t *tfa_buf_detach(tfa_buf *b, size_t *len)
 	return p;
 }
 
-tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
+tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max)
 {
 	tfa_err rc = TFA_OK;
 	struct stat st;
-	int fd = -1;
 	size_t start = b->len, got;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		TFA_BAIL(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO, "cannot open %s: %s", path,
-			 strerror(errno));
 	if (fstat(fd, &st) != 0)
-		TFA_BAIL(TFA_EIO, "cannot stat %s: %s", path, strerror(errno));
+		TFA_BAIL(TFA_EIO, "cannot stat %s: %s", name, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		TFA_BAIL(TFA_EFORMAT, "%s is not a regular file", path);
+		TFA_BAIL(TFA_EFORMAT, "%s is not a regular file", name);
 	if ((uint64_t)st.st_size > max)
-		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", path, max);
+		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
 	TFA_GUARD(tfa_buf_reserve(b, (size_t)st.st_size));
 	/* Read to EOF, not just st_size bytes: the file may grow under us. */
 	for (;;) {
@@ -157,7 +152,7 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 				continue;
 			if (n == 0)
 				break;
-			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", path, max);
+			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
 		}
 		room = b->cap - b->len - 1;
 		if (room == 0) {
@@ -171,7 +166,7 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			TFA_BAIL(TFA_EIO, "cannot read %s: %s", path, strerror(errno));
+			TFA_BAIL(TFA_EIO, "cannot read %s: %s", name, strerror(errno));
 		}
 		if (n == 0)
 			break;
@@ -179,7 +174,18 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 	}
 	b->data[b->len] = '\0';
 out:
-	if (fd >= 0)
-		close(fd);
+	return rc;
+}
+
+tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
+{
+	tfa_err rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO, "cannot open %s: %s",
+				     path, strerror(errno));
+	rc = tfa_buf_read_fd(b, fd, path, max);
+	close(fd);
 	return rc;
 }

@@ -57,12 +57,15 @@ static void flatten(char *s)
 tfa_err tfa_error_set(tfa_err code, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[sizeof(last_error.message)];
 
+	/* Format first: the arguments often include the previous message. */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	last_error.code = code;
 	last_error.detail[0] = '\0';
-	va_start(ap, fmt);
-	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
-	va_end(ap);
+	memcpy(last_error.message, msg, sizeof(msg));
 	flatten(last_error.message);
 	return code;
 }
@@ -70,10 +73,12 @@ tfa_err tfa_error_set(tfa_err code, const char *fmt, ...)
 void tfa_error_detail(const char *fmt, ...)
 {
 	va_list ap;
+	char d[sizeof(last_error.detail)];
 
 	va_start(ap, fmt);
-	vsnprintf(last_error.detail, sizeof(last_error.detail), fmt, ap);
+	vsnprintf(d, sizeof(d), fmt, ap);
 	va_end(ap);
+	memcpy(last_error.detail, d, sizeof(d));
 	flatten(last_error.detail);
 }
 
@@ -81,11 +86,13 @@ tfa_err tfa_error_openssl(tfa_err code, const char *fmt, ...)
 {
 	va_list ap;
 	unsigned long e, first = 0;
+	char msg[sizeof(last_error.message)];
 
-	last_error.code = code;
 	va_start(ap, fmt);
-	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	last_error.code = code;
+	memcpy(last_error.message, msg, sizeof(msg));
 	flatten(last_error.message);
 	/* The earliest error in the queue is usually the root cause. */
 	while ((e = ERR_get_error()) != 0)

@@ -1,12 +1,13 @@
 /*
  * Offline bundle verification.
  *
- * Layer 1 runs first and alone. Layers 2-4 are computed in one parallel pass
- * over the artifacts, so each file is read once, but they are judged and
- * reported strictly in layer order: a hash mismatch anywhere outranks a
- * broken link, which outranks a bad signature, exactly as if each layer had
- * run to completion before the next. Memory per artifact is a few dozen
- * bytes of results; artifact bytes live only in per-thread buffers.
+ * Memory does not grow with the bundle: the manifest is read as a stream
+ * twice (once to check it and its signature, once to drive the file checks),
+ * and artifacts are checked in fixed-size batches by a few threads, each file
+ * read once. Layers 2-4 are computed together but judged strictly in layer
+ * order: the first hash mismatch anywhere outranks a broken link, which
+ * outranks a bad signature, exactly as if each layer had run to completion
+ * before the next.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "crypto.h"
+#include "jstream.h"
 #include "manifest.h"
 #include "pathsafe.h"
 #include "tfattest/artifact.h"
@@ -36,33 +38,70 @@
 #define PUBKEY_MAX 65536
 #define OTHER_FILE_MAX ((uint64_t)1 << 30)
 #define WALK_MAX_DEPTH 8
-#define THREADS_MAX 64
+#define THREADS_MAX 16
+#define BATCH 512
+#define MANIFEST_STRING_MAX 256
 
-/* Per-artifact outcome of the parallel pass. */
-enum { ST_UNCHECKED = 0, ST_OK, ST_FAIL };
+/* Why a file failed layer 2. */
+enum { FR_OK = 0, FR_MISSING, FR_UNSAFE, FR_MISMATCH };
 
-typedef struct art_result {
-	uint8_t files;     /* layer 2: both files present, sizes and hashes match */
-	uint8_t parse;     /* layer 3 prerequisite: artifact valid and canonical */
-	uint8_t sig;       /* layer 4 */
-	uint8_t chain_ok;  /* chain id and seq as expected */
+typedef struct job {
+	uint64_t seq;
+	tfa_manifest_file json, sig;
+	char jpath[48], spath[48];
+	/* results */
+	uint8_t files;    /* FR_* of the first failing file */
+	uint8_t bad_sig;  /* 1: the failing file is the .sig */
+	uint8_t parse_ok; /* valid, canonical artifact */
+	uint8_t place_ok; /* chain id and seq as expected */
+	uint8_t sig_ok;
 	uint8_t hash[TFA_SHA256_LEN];
 	uint8_t prev[TFA_SHA256_LEN];
-} art_result;
+} job;
+
+typedef struct worker {
+	struct vctx *v;
+	tfa_buf art, sig;
+	tfa_verifier ver;
+	int artfd;
+} worker;
 
 typedef struct vctx {
 	const char *path;
 	int rootfd;
-	tfa_manifest man;
-	EVP_PKEY *key;
-	char key_fpr[TFA_FPR_STRLEN];
-	size_t first_art;  /* index in man.files of the first artifact entry */
-	uint64_t nart;
-	art_result *res;
-	atomic_uint_fast64_t next;
-	atomic_int stop; /* a layer-2 failure was found: nothing later can matter */
 	const tfa_verify_opts *opts;
 	tfa_verify_report *rep;
+	tfa_manifest man;
+	uint8_t man_digest[TFA_SHA256_LEN];
+	EVP_PKEY *key;
+	char key_fpr[TFA_FPR_STRLEN];
+
+	/* pass 2 */
+	EVP_MD_CTX *md;
+	unsigned nthreads;
+	worker ws[THREADS_MAX];
+	job jobs[BATCH];
+	size_t njobs;
+	atomic_size_t next_job;
+	bool have_pending;
+	tfa_manifest_file pending;
+	char pending_path[48];
+	uint64_t expect_seq; /* the next seq the manifest should list */
+	uint64_t checked;    /* artifacts consumed */
+	uint8_t last_hash[TFA_SHA256_LEN];
+	tfa_buf other; /* buffer for non-artifact files */
+
+	/* first failures */
+	bool l2_failed;
+	tfa_layer fail_layer;
+	char l2_msg[512], l2_path[256];
+	uint64_t l2_seq;
+	bool l3_failed;
+	char l3_msg[512], l3_path[256];
+	uint64_t l3_seq; /* 0: message complete; else explain from the artifact */
+	bool l3_explain;
+	bool l4_failed;
+	uint64_t l4_seq;
 } vctx;
 
 static void emit(const vctx *v, const char *tag, const char *fmt, ...) TFA_PRINTF(3, 4);
@@ -79,7 +118,7 @@ static void emit(const vctx *v, const char *tag, const char *fmt, ...)
 	v->opts->line(v->opts->ud, tag, line);
 }
 
-/* Records the failure in the report and returns TFA_EVERIFY. */
+/* Records the failure in the report, prints it, and returns TFA_EVERIFY. */
 static tfa_err fail(vctx *v, tfa_layer layer, const char *file, uint64_t seq, const char *fmt, ...)
 	TFA_PRINTF(5, 6);
 static tfa_err fail(vctx *v, tfa_layer layer, const char *file, uint64_t seq, const char *fmt, ...)
@@ -99,28 +138,40 @@ static tfa_err fail(vctx *v, tfa_layer layer, const char *file, uint64_t seq, co
 /* Reads a whole small file through the safe opener. */
 static tfa_err read_small(tfa_buf *out, int rootfd, const char *path, size_t max)
 {
-	tfa_err rc = TFA_OK;
+	tfa_err rc;
 	int fd = -1;
-	struct stat st;
 
-	TFA_GUARD(tfa_path_open(&fd, rootfd, path));
-	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat %s", path);
-	TFA_ENSURE((uint64_t)st.st_size <= max, TFA_EVERIFY, "%s is larger than %zu bytes", path, max);
-	TFA_GUARD(tfa_buf_reserve(out, (size_t)st.st_size));
-	for (;;) {
-		ssize_t n;
-		TFA_GUARD(tfa_buf_reserve(out, 1));
-		n = read(fd, out->data + out->len, out->cap - out->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		TFA_ENSURE(n >= 0, TFA_EIO, "cannot read %s: %s", path, strerror(errno));
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-		TFA_ENSURE(out->len <= max, TFA_EVERIFY, "%s is larger than %zu bytes", path, max);
-	}
-	out->data[out->len] = '\0';
+	if ((rc = tfa_path_open(&fd, rootfd, path)) != TFA_OK)
+		return rc;
+	rc = tfa_buf_read_fd(out, fd, path, max);
+	close(fd);
+	return rc == TFA_EFORMAT ? tfa_error_set(TFA_EVERIFY, "%s", tfa_error_last()->message) : rc;
+}
+
+static void hash_bytes(void *ud, const uint8_t *p, size_t n)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)ud, p, n);
+}
+
+/* Streams manifest.json through a scan, hashing it on the way. */
+static tfa_err scan_manifest(vctx *v, tfa_manifest *m, tfa_manifest_file_fn fn, void *ud,
+			     uint8_t digest[TFA_SHA256_LEN])
+{
+	tfa_err rc = TFA_OK;
+	tfa_jstream *js = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int fd = -1;
+
+	TFA_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), TFA_EINTERNAL,
+		   "out of memory");
+	TFA_GUARD(tfa_path_open(&fd, v->rootfd, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(tfa_jstream_new_fd(&js, fd, MANIFEST_STRING_MAX, TFA_MANIFEST_MAX_BYTES));
+	tfa_jstream_on_bytes(js, hash_bytes, md);
+	TFA_GUARD(tfa_manifest_scan(m, js, fn, ud));
+	TFA_ENSURE(EVP_DigestFinal_ex(md, digest, NULL), TFA_ECRYPTO, "SHA-256 failed");
 out:
+	tfa_jstream_free(js);
+	EVP_MD_CTX_free(md);
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -130,31 +181,30 @@ out:
 static tfa_err check_manifest(vctx *v)
 {
 	tfa_err rc = TFA_OK;
-	tfa_buf mbytes, sig, pem, spki;
-	uint8_t d[TFA_SHA256_LEN];
+	tfa_buf sig, pem, spki;
 
-	tfa_buf_init(&mbytes, TFA_MANIFEST_MAX_BYTES);
 	tfa_buf_init(&sig, SIG_MAX);
 	tfa_buf_init(&pem, PUBKEY_MAX);
 	tfa_buf_init(&spki, PUBKEY_MAX);
-	rc = read_small(&mbytes, v->rootfd, TFA_BUNDLE_MANIFEST, TFA_MANIFEST_MAX_BYTES);
-	if (rc != TFA_OK) {
-		rc = rc == TFA_EIO ? rc
-				   : fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest unreadable: %s",
-					  tfa_error_last()->message);
+	rc = scan_manifest(v, &v->man, NULL, NULL, v->man_digest);
+	if (rc == TFA_ENOTFOUND) {
+		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest unreadable: %s",
+			  tfa_error_last()->message);
 		goto out;
 	}
-	if (tfa_manifest_parse(&v->man, mbytes.data, mbytes.len) != TFA_OK) {
+	if (rc == TFA_EFORMAT || rc == TFA_EVERIFY) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest invalid: %s",
 			  tfa_error_last()->message);
 		goto out;
 	}
+	if (rc != TFA_OK)
+		goto out;
 	snprintf(v->rep->chain_id, sizeof(v->rep->chain_id), "%s", v->man.chain_id);
 	v->rep->from_seq = v->man.from_seq;
 	v->rep->to_seq = v->man.to_seq;
 	v->rep->files = v->man.nfiles;
 
-	if (tfa_manifest_find(&v->man, TFA_BUNDLE_PUBKEY) < 0) {
+	if (!v->man.lists_pubkey) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0, "Manifest does not list %s",
 			  TFA_BUNDLE_PUBKEY);
 		goto out;
@@ -195,8 +245,7 @@ static tfa_err check_manifest(vctx *v)
 					  "Manifest signature unreadable: %s", tfa_error_last()->message);
 		goto out;
 	}
-	tfa_sha256(d, mbytes.data, mbytes.len);
-	rc = tfa_verify_digest(v->key, v->man.alg, d, sig.data, sig.len);
+	rc = tfa_verify_digest(v->key, v->man.alg, v->man_digest, sig.data, sig.len);
 	if (rc == TFA_EVERIFY) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST_SIG, 0,
 			  "Manifest signature invalid: %s", tfa_error_last()->message);
@@ -206,51 +255,19 @@ static tfa_err check_manifest(vctx *v)
 		goto out;
 	emit(v, "SUCCESS", "Manifest signature valid");
 out:
-	tfa_buf_free(&mbytes);
 	tfa_buf_free(&sig);
 	tfa_buf_free(&pem);
 	tfa_buf_free(&spki);
 	return rc;
 }
 
-/* Name of artifact i's files. */
-static void art_name(char out[48], const vctx *v, uint64_t i, const char *ext)
-{
-	snprintf(out, 48, "artifacts/%012" PRIu64 ".%s", v->man.from_seq + i, ext);
-}
-
 /*
- * The manifest must list, for each seq from..to, its .json and .sig, and
- * nothing else under artifacts/. Paths sort so those entries are contiguous.
+ * Walks the bundle: no symlinks or special files anywhere; counts regular
+ * files other than the manifest and its signature. With `index`, also checks
+ * each one is listed (the slow path, to name an unlisted file).
  */
-static tfa_err check_layout(vctx *v)
-{
-	size_t i = 0, n = v->man.nfiles;
-	char name[48];
-
-	while (i < n && strncmp(v->man.files[i].path, "artifacts/", 10) < 0)
-		i++;
-	v->first_art = i;
-	v->nart = v->man.to_seq - v->man.from_seq + 1;
-	for (uint64_t k = 0; k < v->nart; k++) {
-		for (int e = 0; e < 2; e++) {
-			size_t idx = i + 2 * k + (size_t)e;
-			art_name(name, v, k, e ? "sig" : "json");
-			if (idx >= n || strcmp(v->man.files[idx].path, name) != 0)
-				return fail(v, TFA_LAYER_CHAIN, name, v->man.from_seq + k,
-					    "Sequence gap: manifest does not list %s", name);
-		}
-	}
-	i += 2 * v->nart;
-	if (i < n && strncmp(v->man.files[i].path, "artifacts/", 10) == 0)
-		return fail(v, TFA_LAYER_CHAIN, v->man.files[i].path, 0,
-			    "Manifest lists %s outside the range %" PRIu64 "..%" PRIu64,
-			    v->man.files[i].path, v->man.from_seq, v->man.to_seq);
-	return TFA_OK;
-}
-
-/* Walks the bundle: every regular file must be listed; nothing else may exist. */
-static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t *count)
+static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t *count,
+		    const tfa_manifest *index)
 {
 	tfa_err rc = TFA_OK;
 	DIR *d = NULL;
@@ -262,6 +279,8 @@ static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t 
 			close(fd);
 		return tfa_error_set(TFA_EIO, "cannot list %s: %s", v->path, strerror(errno));
 	}
+	/* The duplicate shares its offset with dirfd, which an earlier walk may have moved. */
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		char rel[TFA_PATH_MAX_LEN * 2];
 		struct stat st;
@@ -273,15 +292,14 @@ static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t 
 				   strcmp(rel, TFA_BUNDLE_MANIFEST_SIG) == 0))
 			continue;
 		/* The entry type from readdir saves a stat per file where the file system gives it. */
-		if (de->d_type == DT_REG) {
+		if (de->d_type == DT_REG)
 			st.st_mode = S_IFREG;
-		} else if (de->d_type == DT_DIR) {
+		else if (de->d_type == DT_DIR)
 			st.st_mode = S_IFDIR;
-		} else if (de->d_type == DT_LNK) {
+		else if (de->d_type == DT_LNK)
 			st.st_mode = S_IFLNK;
-		} else if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		else if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			TFA_BAIL(TFA_EIO, "cannot stat %s: %s", rel, strerror(errno));
-		}
 		if (S_ISLNK(st.st_mode)) {
 			rc = fail(v, TFA_LAYER_FILES, rel, 0, "Symlink in bundle: %s", rel);
 			goto out;
@@ -296,7 +314,7 @@ static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t 
 			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			TFA_ENSURE(sub >= 0, TFA_EIO, "cannot open %s: %s", rel, strerror(errno));
 			snprintf(p2, sizeof(p2), "%s/", rel);
-			rc = walk(v, sub, p2, depth + 1, count);
+			rc = walk(v, sub, p2, depth + 1, count, index);
 			close(sub);
 			if (rc != TFA_OK)
 				goto out;
@@ -306,7 +324,7 @@ static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t 
 			rc = fail(v, TFA_LAYER_FILES, rel, 0, "Not a regular file: %s", rel);
 			goto out;
 		}
-		if (tfa_manifest_find(&v->man, rel) < 0) {
+		if (index && tfa_manifest_find(index, rel) < 0) {
 			rc = fail(v, TFA_LAYER_FILES, rel, 0, "File not listed in manifest: %s", rel);
 			goto out;
 		}
@@ -318,28 +336,36 @@ out:
 }
 
 /*
- * Reads a listed file fully (bounded) and checks its size and hash. With
- * leafdir >= 0, mf->path's last component is opened in that directory (which
- * was itself opened without following symlinks), saving a lookup per file.
+ * Reads a listed file fully (bounded) and checks its size and hash; returns
+ * an F_* code. With leafdir >= 0, the path's last component is opened in that
+ * directory (itself opened without following symlinks): one lookup per file.
  */
 static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manifest_file *mf,
 			  size_t max, uint8_t hash[TFA_SHA256_LEN])
 {
-	int fd = -1, ok = 0;
+	int fd = -1, res = FR_MISMATCH;
 	struct stat st;
 
 	tfa_buf_clear(buf);
-	if (mf->size > max)
-		goto out;
 	if (leafdir >= 0) {
 		fd = openat(leafdir, strrchr(mf->path, '/') + 1,
 			    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		if (fd < 0) {
+			res = errno == ENOENT ? FR_MISSING : FR_UNSAFE;
 			goto out;
-	} else if (tfa_path_open(&fd, rootfd, mf->path) != TFA_OK) {
-		goto out;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			res = FR_UNSAFE;
+			goto out;
+		}
+	} else {
+		tfa_err orc = tfa_path_open(&fd, rootfd, mf->path);
+		if (orc != TFA_OK) {
+			res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
+			goto out;
+		}
 	}
-	if (tfa_buf_reserve(buf, (size_t)mf->size + 1) != TFA_OK)
+	if (mf->size > max || tfa_buf_reserve(buf, (size_t)mf->size + 1) != TFA_OK)
 		goto out;
 	for (;;) {
 		ssize_t n = read(fd, buf->data + buf->len, (size_t)mf->size + 1 - buf->len);
@@ -354,56 +380,80 @@ static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manif
 	if (buf->len != mf->size)
 		goto out;
 	tfa_sha256(hash, buf->data, buf->len);
-	ok = CRYPTO_memcmp(hash, mf->sha256, TFA_SHA256_LEN) == 0;
+	if (CRYPTO_memcmp(hash, mf->sha256, TFA_SHA256_LEN) == 0)
+		res = FR_OK;
 out:
 	tfa_error_clear();
 	if (fd >= 0)
 		close(fd);
-	return ok;
+	return res;
 }
 
-static int read_listed(tfa_buf *buf, int rootfd, const tfa_manifest_file *mf, size_t max,
-		       uint8_t hash[TFA_SHA256_LEN])
+/* Streams a listed file of any size through SHA-256; returns an FR_* code. */
+static int hash_listed(int rootfd, const tfa_manifest_file *mf, tfa_buf *buf)
 {
-	return read_listed_at(buf, rootfd, -1, mf, max, hash);
+	int fd = -1, res = FR_MISMATCH;
+	uint64_t total = 0;
+	uint8_t d[TFA_SHA256_LEN];
+	EVP_MD_CTX *md = NULL;
+	tfa_err orc = tfa_path_open(&fd, rootfd, mf->path);
+
+	if (orc != TFA_OK) {
+		res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
+		goto out;
+	}
+	md = EVP_MD_CTX_new();
+	if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    tfa_buf_reserve(buf, 65536) != TFA_OK)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf->data, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > mf->size || total > OTHER_FILE_MAX)
+			goto out;
+		EVP_DigestUpdate(md, buf->data, (size_t)n);
+	}
+	if (total == mf->size && EVP_DigestFinal_ex(md, d, NULL) &&
+	    CRYPTO_memcmp(d, mf->sha256, TFA_SHA256_LEN) == 0)
+		res = FR_OK;
+out:
+	tfa_error_clear();
+	EVP_MD_CTX_free(md);
+	if (fd >= 0)
+		close(fd);
+	return res;
 }
 
-typedef struct worker {
-	vctx *v;
-	tfa_buf art, sig;
-	tfa_verifier ver;
-	int artfd; /* artifacts/, opened without following symlinks */
-} worker;
-
-static void check_artifact(worker *w, uint64_t i)
+static void check_job(worker *w, job *j)
 {
 	vctx *v = w->v;
-	art_result *r = &v->res[i];
-	const tfa_manifest_file *mj = &v->man.files[v->first_art + 2 * i];
-	const tfa_manifest_file *ms = mj + 1;
 	uint8_t sh[TFA_SHA256_LEN];
 	tfa_artifact a;
+	int r;
 
-	if (!read_listed_at(&w->art, v->rootfd, w->artfd, mj, TFA_ARTIFACT_MAX, r->hash) ||
-	    !read_listed_at(&w->sig, v->rootfd, w->artfd, ms, SIG_MAX, sh)) {
-		r->files = ST_FAIL;
-		atomic_store(&v->stop, 1);
-		return;
+	r = read_listed_at(&w->art, v->rootfd, w->artfd, &j->json, TFA_ARTIFACT_MAX, j->hash);
+	if (r == FR_OK) {
+		r = read_listed_at(&w->sig, v->rootfd, w->artfd, &j->sig, SIG_MAX, sh);
+		j->bad_sig = r != FR_OK;
 	}
-	r->files = ST_OK;
+	j->files = (uint8_t)r;
+	if (r != FR_OK)
+		return;
 	if (tfa_artifact_parse(&a, w->art.data, w->art.len) != TFA_OK) {
-		r->parse = ST_FAIL;
+		tfa_error_clear();
 		return;
 	}
-	r->parse = ST_OK;
-	memcpy(r->prev, a.prev_hash, TFA_SHA256_LEN);
-	r->chain_ok = a.seq == v->man.from_seq + i && strcmp(a.chain_id, v->man.chain_id) == 0
-			      ? ST_OK
-			      : ST_FAIL;
-	r->sig = strcmp(a.key_fpr, v->key_fpr) == 0 &&
-				 tfa_verifier_check(&w->ver, a.alg, r->hash, w->sig.data, w->sig.len) == TFA_OK
-			 ? ST_OK
-			 : ST_FAIL;
+	j->parse_ok = 1;
+	memcpy(j->prev, a.prev_hash, TFA_SHA256_LEN);
+	j->place_ok = a.seq == j->seq && strcmp(a.chain_id, v->man.chain_id) == 0;
+	j->sig_ok = strcmp(a.key_fpr, v->key_fpr) == 0 &&
+		    tfa_verifier_check(&w->ver, a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
 	tfa_error_clear();
 }
 
@@ -413,18 +463,173 @@ static void *worker_main(void *arg)
 	vctx *v = w->v;
 
 	for (;;) {
-		uint64_t i;
-		if (atomic_load(&v->stop))
+		size_t i = atomic_fetch_add(&v->next_job, 1);
+		if (i >= v->njobs)
 			break;
-		i = atomic_fetch_add(&v->next, 1);
-		if (i >= v->nart)
-			break;
-		check_artifact(w, i);
+		check_job(w, &v->jobs[i]);
 	}
 	return NULL;
 }
 
-static unsigned pick_threads(const tfa_verify_opts *o, uint64_t nart)
+static const char *const f_words[] = { "", "Missing file:", "Unsafe file:", "Hash mismatch for" };
+
+/* Records a layer-2 failure: the first in path order, since entries are handled in order. */
+static tfa_err l2_fail(vctx *v, const char *path, uint64_t seq, int why)
+{
+	v->l2_failed = true;
+	snprintf(v->l2_path, sizeof(v->l2_path), "%s", path);
+	v->l2_seq = seq;
+	if (seq)
+		snprintf(v->l2_msg, sizeof(v->l2_msg), "%s %s (seq %" PRIu64 ")", f_words[why], path, seq);
+	else
+		snprintf(v->l2_msg, sizeof(v->l2_msg), "%s %s", f_words[why], path);
+	return TFA_EVERIFY; /* stops the scan */
+}
+
+static void l3_fail(vctx *v, const char *path, uint64_t seq, bool explain, const char *fmt, ...)
+	TFA_PRINTF(5, 6);
+static void l3_fail(vctx *v, const char *path, uint64_t seq, bool explain, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->l3_failed)
+		return;
+	v->l3_failed = true;
+	v->l3_explain = explain;
+	v->l3_seq = seq;
+	snprintf(v->l3_path, sizeof(v->l3_path), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(v->l3_msg, sizeof(v->l3_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Checks the batched artifacts in parallel, then judges them in seq order. */
+static tfa_err run_batch(vctx *v)
+{
+	pthread_t tids[THREADS_MAX];
+	unsigned started = 0;
+
+	if (v->njobs == 0)
+		return TFA_OK;
+	atomic_store(&v->next_job, 0);
+	if (v->njobs > 1)
+		for (unsigned t = 1; t < v->nthreads; t++)
+			if (pthread_create(&tids[started], NULL, worker_main, &v->ws[t]) == 0)
+				started++;
+	worker_main(&v->ws[0]);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tids[t], NULL);
+
+	for (size_t i = 0; i < v->njobs; i++) {
+		job *j = &v->jobs[i];
+		uint8_t g[TFA_SHA256_LEN] = { 0 };
+
+		if (j->files != FR_OK) {
+			v->njobs = 0;
+			return l2_fail(v, j->bad_sig ? j->spath : j->jpath, j->seq, j->files);
+		}
+		if (!j->parse_ok || !j->place_ok) {
+			l3_fail(v, j->jpath, j->seq, true, "%s", "");
+		} else if (j->seq == v->man.from_seq) {
+			if (CRYPTO_memcmp(j->prev, v->man.base_hash, TFA_SHA256_LEN) != 0)
+				l3_fail(v, j->jpath, j->seq, false,
+					"Chain broken at %s (seq %" PRIu64 "): prev_hash is not the manifest's base_hash",
+					j->jpath, j->seq);
+			else if (j->seq == 1 && CRYPTO_memcmp(j->prev, g, TFA_SHA256_LEN) != 0)
+				l3_fail(v, j->jpath, j->seq, false,
+					"Chain broken at %s (seq 1): prev_hash is not the genesis value",
+					j->jpath);
+		} else if (CRYPTO_memcmp(j->prev, v->last_hash, TFA_SHA256_LEN) != 0) {
+			l3_fail(v, j->jpath, j->seq, false,
+				"Chain broken at %s (seq %" PRIu64 "): prev_hash does not match seq %" PRIu64,
+				j->jpath, j->seq, j->seq - 1);
+		}
+		memcpy(v->last_hash, j->hash, TFA_SHA256_LEN);
+		if (j->parse_ok && !j->sig_ok && !v->l4_failed) {
+			v->l4_failed = true;
+			v->l4_seq = j->seq;
+		}
+		v->checked++;
+	}
+	v->njobs = 0;
+	return TFA_OK;
+}
+
+static void art_names(char json[48], char sig[48], uint64_t seq)
+{
+	snprintf(json, 48, "artifacts/%012" PRIu64 ".json", seq);
+	snprintf(sig, 48, "artifacts/%012" PRIu64 ".sig", seq);
+}
+
+/* A file that is not an expected artifact file: hashed now, in order. */
+static tfa_err check_other(vctx *v, const tfa_manifest_file *f)
+{
+	tfa_err rc;
+	int r;
+
+	if ((rc = run_batch(v)) != TFA_OK)
+		return rc;
+	r = hash_listed(v->rootfd, f, &v->other);
+	return r == FR_OK ? TFA_OK : l2_fail(v, f->path, 0, r);
+}
+
+/* Pass 2's callback: each manifest entry in path order. */
+static tfa_err on_file(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	vctx *v = ud;
+	char ejson[48], esig[48];
+	tfa_err rc;
+
+	(void)index;
+	if (strncmp(f->path, "artifacts/", 10) != 0) {
+		if (v->have_pending) {
+			l3_fail(v, v->pending_path, v->expect_seq, false,
+				"Sequence gap: manifest does not list artifacts/%012" PRIu64 ".sig",
+				v->expect_seq);
+			v->have_pending = false;
+			if ((rc = check_other(v, &v->pending)) != TFA_OK)
+				return rc;
+		}
+		return check_other(v, f);
+	}
+	art_names(ejson, esig, v->expect_seq);
+	if (v->have_pending) {
+		if (strcmp(f->path, esig) == 0 && !v->l3_failed) {
+			job *j = &v->jobs[v->njobs++];
+			memset(j, 0, sizeof(*j));
+			j->seq = v->expect_seq;
+			snprintf(j->jpath, sizeof(j->jpath), "%s", ejson);
+			snprintf(j->spath, sizeof(j->spath), "%s", esig);
+			j->json = v->pending;
+			j->json.path = j->jpath;
+			j->sig = *f;
+			j->sig.path = j->spath;
+			v->have_pending = false;
+			v->expect_seq++;
+			return v->njobs == BATCH ? run_batch(v) : TFA_OK;
+		}
+		l3_fail(v, esig, v->expect_seq, false,
+			"Sequence gap: manifest does not list %s", esig);
+		v->have_pending = false;
+		if ((rc = check_other(v, &v->pending)) != TFA_OK)
+			return rc;
+	}
+	if (!v->l3_failed && v->expect_seq <= v->man.to_seq && strcmp(f->path, ejson) == 0) {
+		v->pending = *f;
+		snprintf(v->pending_path, sizeof(v->pending_path), "%s", f->path);
+		v->pending.path = v->pending_path;
+		v->have_pending = true;
+		return TFA_OK;
+	}
+	if (v->expect_seq > v->man.to_seq)
+		l3_fail(v, f->path, 0, false, "Manifest lists %s outside the range %" PRIu64 "..%" PRIu64,
+			f->path, v->man.from_seq, v->man.to_seq);
+	else
+		l3_fail(v, ejson, v->expect_seq, false, "Sequence gap: manifest does not list %s", ejson);
+	return check_other(v, f);
+}
+
+static unsigned pick_threads(const tfa_verify_opts *o)
 {
 	long n = o->threads ? (long)o->threads : sysconf(_SC_NPROCESSORS_ONLN);
 	const char *env = getenv("TFATTEST_THREADS");
@@ -439,214 +644,157 @@ static unsigned pick_threads(const tfa_verify_opts *o, uint64_t nart)
 		n = 1;
 	if (n > THREADS_MAX)
 		n = THREADS_MAX;
-	if ((uint64_t)n > nart)
-		n = (long)nart;
-	return (unsigned)(n ? n : 1);
+	return (unsigned)n;
 }
 
-/* Re-derives the message for artifact i's first failure in layer `layer`. */
-static tfa_err explain(vctx *v, uint64_t i, tfa_layer layer)
+/* The message for an artifact's layer-3 or layer-4 failure, re-derived from the file. */
+static tfa_err explain(vctx *v, tfa_layer layer, uint64_t seq)
 {
-	uint64_t seq = v->man.from_seq + i;
-	const tfa_manifest_file *mj = &v->man.files[v->first_art + 2 * i];
+	char jp[48], sp[48];
 	tfa_buf b;
 	tfa_artifact a;
-	uint8_t h[TFA_SHA256_LEN];
 	tfa_err rc;
 
-	tfa_buf_init(&b, 0);
-	if (layer == TFA_LAYER_FILES) {
-		for (int e = 0; e < 2; e++) {
-			int fd;
-			tfa_err orc = tfa_path_open(&fd, v->rootfd, mj[e].path);
-			if (orc == TFA_ENOTFOUND)
-				return fail(v, layer, mj[e].path, seq, "Missing file: %s", mj[e].path);
-			if (orc != TFA_OK)
-				return fail(v, layer, mj[e].path, seq, "%s", tfa_error_last()->message);
-			close(fd);
-			if (!read_listed(&b, v->rootfd, &mj[e], e ? SIG_MAX : TFA_ARTIFACT_MAX, h)) {
-				tfa_buf_free(&b);
-				return fail(v, layer, mj[e].path, seq, "Hash mismatch for %s (seq %" PRIu64 ")",
-					    mj[e].path, seq);
-			}
-		}
-		tfa_buf_free(&b);
-		return fail(v, layer, mj->path, seq, "Hash mismatch for %s (seq %" PRIu64 ")", mj->path, seq);
-	}
-	(void)read_listed(&b, v->rootfd, mj, TFA_ARTIFACT_MAX, h);
-	rc = tfa_artifact_parse(&a, b.data, b.len);
+	art_names(jp, sp, seq);
+	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+	rc = read_small(&b, v->rootfd, jp, TFA_ARTIFACT_MAX);
+	if (rc == TFA_OK)
+		rc = tfa_artifact_parse(&a, b.data, b.len);
 	tfa_buf_free(&b);
 	if (rc != TFA_OK)
-		return fail(v, layer, mj->path, seq, "Invalid artifact %s (seq %" PRIu64 "): %s", mj->path,
-			    seq, tfa_error_last()->message);
+		return fail(v, layer, jp, seq, "Invalid artifact %s (seq %" PRIu64 "): %s", jp, seq,
+			    tfa_error_last()->message);
 	if (layer == TFA_LAYER_CHAIN) {
 		if (strcmp(a.chain_id, v->man.chain_id) != 0)
-			return fail(v, layer, mj->path, seq,
-				    "Chain id mismatch in %s (seq %" PRIu64 "): %s, manifest says %s",
-				    mj->path, seq, a.chain_id, v->man.chain_id);
-		return fail(v, layer, mj->path, seq,
-			    "Sequence mismatch: %s holds seq %" PRIu64 ", expected %" PRIu64, mj->path,
-			    a.seq, seq);
+			return fail(v, layer, jp, seq,
+				    "Chain id mismatch in %s (seq %" PRIu64 "): %s, manifest says %s", jp,
+				    seq, a.chain_id, v->man.chain_id);
+		return fail(v, layer, jp, seq, "Sequence mismatch: %s holds seq %" PRIu64 ", expected %" PRIu64,
+			    jp, a.seq, seq);
 	}
 	if (strcmp(a.key_fpr, v->key_fpr) != 0)
-		return fail(v, layer, mj[1].path, seq,
+		return fail(v, layer, sp, seq,
 			    "Artifact %s (seq %" PRIu64 ") names signing key %s, not the bundle's key %s",
-			    mj->path, seq, a.key_fpr, v->key_fpr);
+			    jp, seq, a.key_fpr, v->key_fpr);
 	if (tfa_pkey_check_alg(v->key, a.alg) != TFA_OK)
-		return fail(v, layer, mj[1].path, seq,
-			    "Algorithm %s of %s (seq %" PRIu64 ") does not fit the key",
-			    tfa_sig_alg_name(a.alg), mj->path, seq);
-	return fail(v, layer, mj[1].path, seq, "Signature invalid for %s (seq %" PRIu64 ")", mj->path,
-		    seq);
+		return fail(v, layer, sp, seq, "Algorithm %s of %s (seq %" PRIu64 ") does not fit the key",
+			    tfa_sig_alg_name(a.alg), jp, seq);
+	return fail(v, layer, sp, seq, "Signature invalid for %s (seq %" PRIu64 ")", jp, seq);
+}
+
+/* The slow path when the bundle's file count differs from the manifest's. */
+static tfa_err name_count_mismatch(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf raw;
+	tfa_manifest full;
+	uint64_t count = 0;
+
+	memset(&full, 0, sizeof(full));
+	tfa_buf_init(&raw, TFA_MANIFEST_MAX_BYTES);
+	TFA_GUARD(read_small(&raw, v->rootfd, TFA_BUNDLE_MANIFEST, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(tfa_manifest_parse(&full, raw.data, raw.len));
+	TFA_GUARD(walk(v, v->rootfd, "", 0, &count, &full));
+	for (size_t i = 0; i < full.nfiles; i++) {
+		int fd;
+		tfa_err orc = tfa_path_open(&fd, v->rootfd, full.files[i].path);
+		if (orc == TFA_OK) {
+			close(fd);
+			continue;
+		}
+		rc = fail(v, TFA_LAYER_FILES, full.files[i].path, 0, "%s %s",
+			  orc == TFA_ENOTFOUND ? "Missing file:" : "Unsafe file:", full.files[i].path);
+		goto out;
+	}
+	rc = fail(v, TFA_LAYER_FILES, "", 0, "Bundle file count does not match the manifest");
+out:
+	tfa_manifest_clear(&full);
+	tfa_buf_free(&raw);
+	return rc;
 }
 
 /* Layers 2-4. */
 static tfa_err check_contents(vctx *v)
 {
 	tfa_err rc = TFA_OK;
-	unsigned nthreads = 0;
-	pthread_t tids[THREADS_MAX];
-	worker ws[THREADS_MAX];
 	uint64_t count = 0;
-	tfa_buf buf;
-	uint8_t h[TFA_SHA256_LEN];
-	long fail_idx = -1;
+	uint8_t digest[TFA_SHA256_LEN];
+	tfa_manifest again;
 
-	tfa_buf_init(&buf, 0);
-	memset(ws, 0, sizeof(ws));
-	TFA_GUARD(walk(v, v->rootfd, "", 0, &count));
+	tfa_buf_init(&v->other, 0);
+	TFA_GUARD(walk(v, v->rootfd, "", 0, &count, NULL));
 	if (count != v->man.nfiles) {
-		/* Something listed is absent: name the first. */
-		for (size_t i = 0; i < v->man.nfiles; i++) {
-			int fd;
-			tfa_err orc = tfa_path_open(&fd, v->rootfd, v->man.files[i].path);
-			if (orc == TFA_OK) {
-				close(fd);
-				continue;
-			}
-			rc = fail(v, TFA_LAYER_FILES, v->man.files[i].path, 0, "%s: %s",
-				  orc == TFA_ENOTFOUND ? "Missing file" : "Unsafe file",
-				  v->man.files[i].path);
-			goto out;
-		}
-		rc = fail(v, TFA_LAYER_FILES, "", 0, "Bundle file count does not match the manifest");
+		rc = name_count_mismatch(v);
 		goto out;
 	}
-	TFA_GUARD(check_layout(v));
-	v->res = calloc(v->nart, sizeof(*v->res));
-	TFA_ENSURE(v->res != NULL, TFA_EINTERNAL, "out of memory");
-
-	nthreads = pick_threads(v->opts, v->nart);
-	for (unsigned t = 0; t < nthreads; t++) {
-		ws[t].v = v;
-		tfa_buf_init(&ws[t].art, TFA_ARTIFACT_MAX + 1);
-		tfa_buf_init(&ws[t].sig, SIG_MAX + 1);
-		tfa_verifier_init(&ws[t].ver, v->key);
-		ws[t].artfd = openat(v->rootfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		TFA_ENSURE(ws[t].artfd >= 0, TFA_EIO, "cannot open artifacts/: %s", strerror(errno));
+	v->nthreads = pick_threads(v->opts);
+	for (unsigned t = 0; t < v->nthreads; t++) {
+		worker *w = &v->ws[t];
+		w->v = v;
+		w->artfd = -1;
+		tfa_buf_init(&w->art, TFA_ARTIFACT_MAX + 1);
+		tfa_buf_init(&w->sig, SIG_MAX + 1);
+		tfa_verifier_init(&w->ver, v->key);
 	}
-	atomic_store(&v->next, 0);
-	atomic_store(&v->stop, 0);
-	if (nthreads == 1) {
-		worker_main(&ws[0]);
-	} else {
-		unsigned started = 0;
-		for (; started < nthreads; started++)
-			if (pthread_create(&tids[started], NULL, worker_main, &ws[started]) != 0)
-				break;
-		if (started == 0)
-			worker_main(&ws[0]);
-		for (unsigned t = 0; t < started; t++)
-			pthread_join(tids[t], NULL);
+	for (unsigned t = 0; t < v->nthreads; t++) {
+		v->ws[t].artfd = openat(v->rootfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (v->ws[t].artfd < 0)
+			break; /* no artifacts/ directory: the scan reports what is missing */
 	}
-
-	/* Layer 2, in manifest path order: files before the artifacts, artifacts, files after. */
-	for (size_t i = 0; i < v->man.nfiles; i++) {
-		const tfa_manifest_file *mf = &v->man.files[i];
-		if (i == v->first_art) {
-			for (uint64_t k = 0; k < v->nart; k++) {
-				if (v->res[k].files == ST_FAIL) {
-					rc = explain(v, k, TFA_LAYER_FILES);
-					goto out;
-				}
-				if (v->res[k].files == ST_UNCHECKED)
-					TFA_BAIL(TFA_EINTERNAL, "artifact %" PRIu64 " was not checked", k);
-			}
-			i += 2 * v->nart - 1;
-			continue;
-		}
-		if (mf->size > OTHER_FILE_MAX || !read_listed(&buf, v->rootfd, mf, OTHER_FILE_MAX, h)) {
-			int fd;
-			tfa_err orc = tfa_path_open(&fd, v->rootfd, mf->path);
-			if (orc == TFA_OK)
-				close(fd);
-			rc = fail(v, TFA_LAYER_FILES, mf->path, 0, "%s %s",
-				  orc == TFA_ENOTFOUND ? "Missing file:" : "Hash mismatch for", mf->path);
-			goto out;
-		}
+	v->expect_seq = v->man.from_seq;
+	rc = scan_manifest(v, &again, on_file, v, digest);
+	if (rc == TFA_OK || (rc == TFA_EVERIFY && v->l2_failed))
+		rc = v->l2_failed ? TFA_EVERIFY : run_batch(v);
+	if (rc != TFA_OK && !v->l2_failed) {
+		/* The manifest was valid a moment ago: it changed under us. */
+		if (rc == TFA_EFORMAT || rc == TFA_EVERIFY)
+			rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+				  "Manifest changed during verification");
+		goto out;
 	}
+	if (!v->l2_failed && CRYPTO_memcmp(digest, v->man_digest, sizeof(digest)) != 0) {
+		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+			  "Manifest changed during verification");
+		goto out;
+	}
+	if (v->l2_failed) {
+		rc = fail(v, TFA_LAYER_FILES, v->l2_path, v->l2_seq, "%s", v->l2_msg);
+		goto out;
+	}
+	if (v->have_pending)
+		l3_fail(v, v->pending_path, v->expect_seq, false,
+			"Sequence gap: manifest does not list artifacts/%012" PRIu64 ".sig", v->expect_seq);
 	emit(v, "SUCCESS", "All %zu file hashes valid", v->man.nfiles);
 
-	/* Layer 3. */
-	for (uint64_t k = 0; k < v->nart; k++) {
-		const art_result *r = &v->res[k];
-		uint64_t seq = v->man.from_seq + k;
-		const char *name = v->man.files[v->first_art + 2 * k].path;
-		if (r->parse != ST_OK || r->chain_ok != ST_OK) {
-			rc = explain(v, k, TFA_LAYER_CHAIN);
-			goto out;
-		}
-		if (k == 0) {
-			if (CRYPTO_memcmp(r->prev, v->man.base_hash, TFA_SHA256_LEN) != 0) {
-				rc = fail(v, TFA_LAYER_CHAIN, name, seq,
-					  "Chain broken at %s (seq %" PRIu64 "): prev_hash is not the manifest's base_hash",
-					  name, seq);
-				goto out;
-			}
-			if (seq == 1) {
-				uint8_t g[TFA_SHA256_LEN];
-				if (tfa_hash_parse(g, TFA_GENESIS_HASH, strlen(TFA_GENESIS_HASH)) != TFA_OK ||
-				    CRYPTO_memcmp(r->prev, g, TFA_SHA256_LEN) != 0) {
-					rc = fail(v, TFA_LAYER_CHAIN, name, seq,
-						  "Chain broken at %s (seq 1): prev_hash is not the genesis value",
-						  name);
-					goto out;
-				}
-			}
-		} else if (CRYPTO_memcmp(r->prev, v->res[k - 1].hash, TFA_SHA256_LEN) != 0) {
-			rc = fail(v, TFA_LAYER_CHAIN, name, seq,
-				  "Chain broken at %s (seq %" PRIu64 "): prev_hash does not match seq %" PRIu64,
-				  name, seq, seq - 1);
-			goto out;
-		}
+	if (!v->l3_failed && v->expect_seq != v->man.to_seq + 1) {
+		char ejson[48], esig[48];
+		art_names(ejson, esig, v->expect_seq);
+		l3_fail(v, ejson, v->expect_seq, false, "Sequence gap: manifest does not list %s", ejson);
 	}
-	if (CRYPTO_memcmp(v->res[v->nart - 1].hash, v->man.head_hash, TFA_SHA256_LEN) != 0) {
-		rc = fail(v, TFA_LAYER_CHAIN, TFA_BUNDLE_MANIFEST, v->man.to_seq,
-			  "Head hash mismatch: the last artifact is not the manifest's head_hash");
+	if (!v->l3_failed && CRYPTO_memcmp(v->last_hash, v->man.head_hash, TFA_SHA256_LEN) != 0)
+		l3_fail(v, TFA_BUNDLE_MANIFEST, v->man.to_seq, false,
+			"Head hash mismatch: the last artifact is not the manifest's head_hash");
+	if (v->l3_failed) {
+		rc = v->l3_explain ? explain(v, TFA_LAYER_CHAIN, v->l3_seq)
+				   : fail(v, TFA_LAYER_CHAIN, v->l3_path, v->l3_seq, "%s", v->l3_msg);
 		goto out;
 	}
-	emit(v, "SUCCESS", "Hash chain valid (%" PRIu64 " artifacts)", v->nart);
-
-	/* Layer 4. */
-	for (uint64_t k = 0; k < v->nart; k++) {
-		if (v->res[k].sig != ST_OK) {
-			fail_idx = (long)k;
-			rc = explain(v, k, TFA_LAYER_SIGNATURES);
-			goto out;
-		}
+	emit(v, "SUCCESS", "Hash chain valid (%" PRIu64 " artifacts)", v->checked);
+	if (v->l4_failed) {
+		rc = explain(v, TFA_LAYER_SIGNATURES, v->l4_seq);
+		goto out;
 	}
-	emit(v, "SUCCESS", "All %" PRIu64 " artifact signatures valid", v->nart);
-	v->rep->artifacts = v->nart;
+	emit(v, "SUCCESS", "All %" PRIu64 " artifact signatures valid", v->checked);
+	v->rep->artifacts = v->checked;
 out:
-	(void)fail_idx;
-	for (unsigned t = 0; t < nthreads; t++) {
-		tfa_buf_free(&ws[t].art);
-		tfa_buf_free(&ws[t].sig);
-		tfa_verifier_clear(&ws[t].ver);
-		if (ws[t].artfd > 0)
-			close(ws[t].artfd);
+	for (unsigned t = 0; t < v->nthreads; t++) {
+		tfa_buf_free(&v->ws[t].art);
+		tfa_buf_free(&v->ws[t].sig);
+		tfa_verifier_clear(&v->ws[t].ver);
+		if (v->ws[t].artfd >= 0)
+			close(v->ws[t].artfd);
 	}
-	tfa_buf_free(&buf);
+	tfa_buf_free(&v->other);
 	return rc;
 }
 
@@ -654,36 +802,39 @@ tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_ve
 {
 	tfa_err rc = TFA_OK;
 	tfa_verify_opts none;
-	vctx v;
+	vctx *v = NULL;
 	uint8_t tmp[TFA_SHA256_LEN];
 
 	memset(&none, 0, sizeof(none));
-	memset(&v, 0, sizeof(v));
-	v.rootfd = -1;
 	TFA_ENSURE_ARG(rep);
 	memset(rep, 0, sizeof(*rep));
 	TFA_ENSURE(path != NULL, TFA_EUSAGE, "no bundle given");
-	v.opts = opts ? opts : &none;
-	v.rep = rep;
-	v.path = path;
-	if (v.opts->expect_fpr &&
-	    tfa_hash_parse(tmp, v.opts->expect_fpr, strlen(v.opts->expect_fpr)) != TFA_OK)
+	v = calloc(1, sizeof(*v));
+	TFA_ENSURE(v != NULL, TFA_EINTERNAL, "out of memory");
+	v->rootfd = -1;
+	v->opts = opts ? opts : &none;
+	v->rep = rep;
+	v->path = path;
+	if (v->opts->expect_fpr &&
+	    tfa_hash_parse(tmp, v->opts->expect_fpr, strlen(v->opts->expect_fpr)) != TFA_OK)
 		TFA_BAIL(TFA_EUSAGE, "--expect-key-fingerprint must be sha256:<64 lowercase hex digits>");
-	emit(&v, "INFO", "Verifying evidence bundle: %s", path);
-	v.rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (v.rootfd < 0)
+	emit(v, "INFO", "Verifying evidence bundle: %s", path);
+	v->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->rootfd < 0)
 		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
 			 strerror(errno));
-	TFA_GUARD(check_manifest(&v));
-	TFA_GUARD(check_contents(&v));
-	emit(&v, "SUCCESS", "All verification checks passed");
+	TFA_GUARD(check_manifest(v));
+	TFA_GUARD(check_contents(v));
+	emit(v, "SUCCESS", "All verification checks passed");
 out:
 	if (rc != TFA_OK && rc != TFA_EVERIFY && rep && rep->message[0] == '\0')
 		snprintf(rep->message, sizeof(rep->message), "%s", tfa_error_last()->message);
-	if (v.rootfd >= 0)
-		close(v.rootfd);
-	EVP_PKEY_free(v.key);
-	free(v.res);
-	tfa_manifest_clear(&v.man);
+	if (v) {
+		if (v->rootfd >= 0)
+			close(v->rootfd);
+		EVP_PKEY_free(v->key);
+		tfa_manifest_clear(&v->man);
+		free(v);
+	}
 	return rc;
 }

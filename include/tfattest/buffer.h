@@ -43,7 +43,13 @@ void tfa_buf_wipe_free(tfa_buf *b);
 /* Hands ownership of the data to the caller (free() it); the buffer is reset. */
 uint8_t *tfa_buf_detach(tfa_buf *b, size_t *len);
 
-/* Reads a whole regular file, refusing anything larger than max bytes. */
+/*
+ * Appends a whole regular file, refusing anything larger than max bytes
+ * (TFA_EFORMAT), or that is not a regular file. TFA_ENOTFOUND when absent.
+ */
 TFA_WUR tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max);
+
+/* The same for an open descriptor; `name` is for messages. */
+TFA_WUR tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max);
 
 #endif

@@ -41,7 +41,8 @@ for sc in openat write fsync linkat renameat unlinkat; do
 	killed=0
 	for n in $(seq "$start" "$calls"); do
 		(strace -f -qq -o /dev/null -e trace=$sc -e inject=$sc:signal=SIGKILL:when=$n \
-			"$T" record --store s --key file:k.pem --plan "$PLANS/show-basic-create.json") > /dev/null 2>&1
+			"$T" record --store s --key file:k.pem --plan "$PLANS/show-basic-create.json") > /dev/null 2>&1 &
+		wait $! 2> /dev/null
 		[ $? -ge 128 ] && killed=$((killed + 1))
 		check_store "kill at $sc #$n"
 	done

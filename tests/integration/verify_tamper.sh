@@ -47,7 +47,7 @@ delete_artifact|Missing file: artifacts/000000000002.json
 delete_artifact_sig|Missing file: artifacts/000000000003.sig
 extra_file|File not listed in manifest: artifacts/notes.txt
 extra_artifact|File not listed in manifest: artifacts/000000000005.json
-rename_artifact|File not listed in manifest: artifacts/000000000002.jsn
+rename_artifact|(File not listed in manifest: artifacts/000000000002.jsn|Missing file: artifacts/000000000002.json)
 symlink_artifact|Symlink in bundle: artifacts/000000000002.json
 symlink_dir|Symlink in bundle: artifacts
 fifo_in_bundle|Not a regular file: artifacts/pipe
@@ -67,8 +67,8 @@ chain_id_changed_resigned|Chain id mismatch in artifacts/000000000004.json
 seq_changed_resigned|Sequence mismatch: artifacts/000000000004.json holds seq 9
 noncanonical_artifact_resigned|Invalid artifact artifacts/000000000004.json \(seq 4\): artifact bytes are not in RFC 8785 canonical form
 duplicate_key_artifact_resigned|Invalid artifact artifacts/000000000004.json \(seq 4\): .*duplicate
-duplicate_key_manifest_resigned|Manifest invalid: .*duplicate
-noncanonical_manifest_resigned|Manifest invalid: manifest is not in RFC 8785 canonical form
+duplicate_key_manifest_resigned|Manifest invalid: manifest is not canonical JSON: .*(duplicate|order)
+noncanonical_manifest_resigned|Manifest invalid: manifest is not canonical JSON: .*white space
 unknown_member_manifest_resigned|Manifest invalid: manifest has an unknown member "extra"
 deep_nesting_artifact_resigned|Invalid artifact artifacts/000000000004.json \(seq 4\): .*(nest|depth)
 huge_artifact_resigned|Hash mismatch for artifacts/000000000004.json

@@ -1,5 +1,6 @@
 #include "tfa_test.h"
 #include "tfattest/buffer.h"
+#include "tfattest/sys/guard.h"
 
 static void test_append_and_cap(void)
 {
@@ -48,4 +49,23 @@ static void test_read_file_limits(void)
 	free(dir);
 }
 
-TFA_TEST_MAIN(T(test_append_and_cap), T(test_read_file_limits))
+/* Wrapping the previous error's message in a new one must not garble it. */
+static void test_error_wraps_previous_message(void)
+{
+	char want[600];
+
+	tfa_error_set(TFA_EFORMAT, "inner problem at byte %d", 102);
+	tfa_error_set(TFA_EVERIFY, "outer: %s", tfa_error_last()->message);
+	CHECK_STREQ(tfa_error_last()->message, "outer: inner problem at byte 102");
+	CHECK(tfa_error_last()->code == TFA_EVERIFY);
+	tfa_error_detail("CKR_%s", "PIN_INCORRECT");
+	tfa_error_detail("again: %s", tfa_error_last()->detail);
+	CHECK_STREQ(tfa_error_last()->detail, "again: CKR_PIN_INCORRECT");
+	/* Control characters from input never break the one-line rule. */
+	tfa_error_set(TFA_EFORMAT, "a\nb\tc");
+	snprintf(want, sizeof(want), "a b c");
+	CHECK_STREQ(tfa_error_last()->message, want);
+	tfa_error_clear();
+}
+
+TFA_TEST_MAIN(T(test_append_and_cap), T(test_read_file_limits), T(test_error_wraps_previous_message))
