@@ -47,7 +47,7 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	tfa_buf canon;
 
 	memset(out, 0, sizeof(*out));
-	tfa_buf_init(&canon, len + 1);
+	tfa_buf_init(&canon, len + 64);
 	TFA_ENSURE(len <= TFA_ARTIFACT_MAX, TFA_EFORMAT, "artifact is larger than %u bytes",
 		   TFA_ARTIFACT_MAX);
 	TFA_GUARD(tfa_json_parse(&doc, bytes, len));
@@ -87,9 +87,14 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_jf_strcpy(alg, sizeof(alg), sg, "algorithm", "artifact signer"));
 	TFA_GUARD(tfa_sig_alg_from_name(&out->alg, alg));
 
+	for (const char *const *k = (const char *const[]){ "terraform", "context", NULL }; *k; k++) {
+		const tfa_json_value *o = tfa_json_get(root, *k);
+		TFA_ENSURE(o == NULL || tfa_json_type_of(o) == TFA_JSON_OBJECT, TFA_EFORMAT,
+			   "artifact: \"%s\" is not an object", *k);
+	}
+
 	/* The bytes hashed and signed must be exactly the canonical form. */
-	TFA_GUARD(tfa_jcs_write(&canon, root));
-	if (canon.len != len || memcmp(canon.data, bytes, len) != 0)
+	if (tfa_jcs_write(&canon, root) != TFA_OK || canon.len != len || memcmp(canon.data, bytes, len) != 0)
 		TFA_BAIL(TFA_EFORMAT, "artifact bytes are not in RFC 8785 canonical form");
 out:
 	tfa_buf_free(&canon);

@@ -311,22 +311,26 @@ static void run_line(char *out, size_t cap, char *const argv[])
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* Removes credentials from a remote URL: userinfo of scheme://user:pw@host, and any query. */
+/*
+ * Removes credentials from a remote URL: the userinfo of scheme://user:pw@host
+ * (up to the authority's last '@', since a password may hold '@'), and any
+ * query or fragment. scp-like user@host:path carries a user name, never a
+ * password, and is kept.
+ */
 static void strip_credentials(char *url)
 {
 	char *scheme = strstr(url, "://");
-	char *host, *at, *slash, *q;
+	char *host, *at = NULL, *end;
 
-	if ((q = strchr(url, '?')) != NULL)
-		*q = '\0';
-	if (scheme == NULL) {
-		/* scp-like user@host:path carries a user name, never a password. */
+	url[strcspn(url, "?#")] = '\0';
+	if (scheme == NULL)
 		return;
-	}
 	host = scheme + 3;
-	slash = strchr(host, '/');
-	at = strchr(host, '@');
-	if (at && (slash == NULL || at < slash))
+	end = host + strcspn(host, "/");
+	for (char *p = host; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at)
 		memmove(host, at + 1, strlen(at + 1) + 1);
 }
 

@@ -52,6 +52,9 @@ tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len)
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 59 ||
 	    (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
 		return tfa_error_set(TFA_EFORMAT, "time is not a valid UTC date and time");
+	/* No deployment happened before 1970; refusing it keeps parse and format inverse. */
+	if (y < 1970)
+		return tfa_error_set(TFA_EFORMAT, "time is before 1970");
 	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	return TFA_OK;
 }

@@ -43,7 +43,7 @@ typedef struct tfa_artifact {
  */
 TFA_WUR tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len);
 
-/* Parses exactly YYYY-MM-DDTHH:MM:SSZ (UTC), a valid date and time. TFA_EFORMAT otherwise. */
+/* Parses exactly YYYY-MM-DDTHH:MM:SSZ (UTC), a valid date and time in 1970-9999. TFA_EFORMAT otherwise. */
 TFA_WUR tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len);
 
 /* TFA_OK if s is a valid chain id. */

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ typedef struct fs_ctx {
 	int tmpfd; /* DIR/tmp */
 	char host[64];
 } fs_ctx;
+
+/* Temp names are unique per process by pid, and within it by this counter. */
+static atomic_uint tmp_counter;
 
 static void fs_close(void *vctx)
 {
@@ -140,9 +144,9 @@ static tfa_err create_once(fs_ctx *ctx, int destfd, const char *name, const uint
 	tfa_err rc = TFA_OK;
 	char tmp[160];
 	int fd = -1, created = 0;
-	static unsigned counter;
 
-	snprintf(tmp, sizeof(tmp), "%s.%s.%ld.%u.tmp", name, ctx->host, (long)getpid(), counter++);
+	snprintf(tmp, sizeof(tmp), "%s.%s.%ld.%u.tmp", name, ctx->host, (long)getpid(),
+		 atomic_fetch_add(&tmp_counter, 1));
 	fd = openat(ctx->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd < 0)
 		TFA_BAIL(TFA_EIO, "cannot create a temp file in %s/tmp: %s", ctx->root, strerror(errno));
@@ -309,6 +313,8 @@ static void sweep_tmp(fs_ctx *ctx)
 			close(fd);
 		return;
 	}
+	/* The duplicate shares its offset with tmpfd: start from the top every time. */
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		long pid = tmp_owner(de->d_name, ctx->host);
 		if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
@@ -321,9 +327,9 @@ static void write_hint(fs_ctx *ctx, uint64_t seq)
 {
 	char tmp[160], text[32];
 	int fd, n;
-	static unsigned counter;
 
-	snprintf(tmp, sizeof(tmp), "HEAD.%s.%ld.%u.tmp", ctx->host, (long)getpid(), counter++);
+	snprintf(tmp, sizeof(tmp), "HEAD.%s.%ld.%u.tmp", ctx->host, (long)getpid(),
+		 atomic_fetch_add(&tmp_counter, 1));
 	n = snprintf(text, sizeof(text), "%" PRIu64 "\n", seq);
 	fd = openat(ctx->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
