@@ -463,6 +463,11 @@ static void test_sweeps_dead_writers_temp_files(void)
 	/* A leftover temp file never blocks the append of its seq. */
 	append_n(st, 1, 1);
 	CHECK(head_of(st) == 1);
+	/* The same open store sweeps again later: a writer that dies after the first sweep. */
+	snprintf(name, sizeof(name), "tmp/000000000002.rec.%s.%ld.3.tmp", host, (long)dead);
+	put_file(root, name, "x", 1);
+	CHECK(head_of(st) == 1);
+	CHECK(!exists(root, name));
 	done(st, dir, root);
 }
 
