@@ -1,0 +1,87 @@
+/*
+ * tfattest pkcs11 list [--module PATH] [--token LABEL] [--pin-source FILE]
+ *
+ * Lists the tokens of a PKCS#11 module and the keys on them, each with a
+ * ready-made pkcs11: URI for --key. The PIN comes from --pin-source (a file,
+ * never the command line, where other processes could read it) or
+ * TFATTEST_PKCS11_PIN; without one, the public keys are listed.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tfattest/pkcs11.h"
+
+int tfa_cli_pkcs11(int argc, char **argv);
+
+static const char pkcs11_usage[] =
+	"tfattest pkcs11 list [--module PATH] [--token LABEL] [--pin-source FILE]";
+
+static int pkcs11_list(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "module", required_argument, NULL, 'm' },
+		{ "token", required_argument, NULL, 't' },
+		{ "pin-source", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *module = NULL, *token = NULL, *pin_source = NULL, *env;
+	char *pin = NULL;
+	tfa_buf out;
+	tfa_err rc = TFA_OK;
+	int c, status = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': module = optarg; break;
+		case 't': token = optarg; break;
+		case 'p': pin_source = optarg; break;
+		default: return tfa_cli_usage("%s", pkcs11_usage);
+		}
+	}
+	if (optind != argc)
+		return tfa_cli_usage("%s", pkcs11_usage);
+	module = tfa_cli_opt_env(module, "TFATTEST_PKCS11_MODULE");
+	if (module == NULL)
+		return tfa_cli_usage("%s (or set TFATTEST_PKCS11_MODULE)", pkcs11_usage);
+	tfa_buf_init(&out, 0);
+	if (pin_source != NULL) {
+		/* On the command line a relative path is fine; in a URI it is not. */
+		char *abs = NULL;
+		if (pin_source[0] != '/' && strncmp(pin_source, "file:", 5) != 0)
+			abs = realpath(pin_source, NULL);
+		rc = tfa_pkcs11_pin_read(&pin, abs ? abs : pin_source);
+		free(abs);
+	} else if ((env = getenv("TFATTEST_PKCS11_PIN")) != NULL && *env != '\0') {
+		pin = strdup(env);
+		if (pin == NULL)
+			return tfa_cli_usage("out of memory");
+	}
+	if (rc == TFA_OK)
+		rc = tfa_pkcs11_list(&out, module, token, pin);
+	tfa_pkcs11_pin_free(pin);
+	if (rc != TFA_OK)
+		status = tfa_cli_fail(rc);
+	else if (out.len > 0 && fwrite(out.data, 1, out.len, stdout) != out.len)
+		status = 2;
+	tfa_buf_free(&out);
+	return status;
+}
+
+int tfa_cli_pkcs11(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		if (argc >= 2) {
+			printf("usage: %s\n", pkcs11_usage);
+			return 0;
+		}
+		return tfa_cli_usage("%s", pkcs11_usage);
+	}
+	if (strcmp(argv[1], "list") == 0)
+		return pkcs11_list(argc - 1, argv + 1);
+	return tfa_cli_usage("unknown pkcs11 command; %s", pkcs11_usage);
+}
