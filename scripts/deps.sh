@@ -6,7 +6,10 @@ set -euo pipefail
 PKGS=(
 	build-essential cmake pkg-config          # toolchain
 	libssl-dev libcjson-dev                   # the verifier: OpenSSL 3 and cJSON
-	libp11-dev softhsm2 opensc                # pkcs11: signer, test token, pkcs11-tool
+	libp11-dev libp11-kit-dev softhsm2 opensc # pkcs11: signer, pkcs11.h, test token, pkcs11-tool
+	swtpm swtpm-tools tpm2-tools tpm2-abrmd dbus  # a second PKCS#11 token, TPM-backed
+	libtpm2-pkcs11-1 libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools
+	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0
 	libcurl4-openssl-dev libarchive-dev       # network backends, archives
 	clang libclang-rt-14-dev                  # libFuzzer builds
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks

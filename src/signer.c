@@ -1,7 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 
 #include "crypto.h"
@@ -149,32 +148,4 @@ void tfa_signer_free(tfa_signer *s)
 	EVP_PKEY_free(s->pub);
 	tfa_buf_free(&s->spki);
 	free(s);
-}
-
-tfa_err tfa_ecdsa_raw_to_der(tfa_buf *out, const uint8_t *raw, size_t len)
-{
-	tfa_err rc = TFA_OK;
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *sv = NULL;
-	unsigned char *der = NULL;
-	int n;
-
-	if (len == 0 || len % 2 != 0 || len > 132)
-		TFA_BAIL(TFA_EBACKEND, "raw ECDSA signature has an invalid length (%zu bytes)", len);
-	r = BN_bin2bn(raw, (int)(len / 2), NULL);
-	sv = BN_bin2bn(raw + len / 2, (int)(len / 2), NULL);
-	es = ECDSA_SIG_new();
-	if (r == NULL || sv == NULL || es == NULL || !ECDSA_SIG_set0(es, r, sv))
-		TFA_BAIL(TFA_EINTERNAL, "out of memory");
-	r = sv = NULL; /* owned by es now */
-	n = i2d_ECDSA_SIG(es, &der);
-	if (n <= 0)
-		TFA_BAIL(TFA_ECRYPTO, "cannot DER-encode the ECDSA signature");
-	TFA_GUARD(tfa_buf_append(out, der, (size_t)n));
-out:
-	OPENSSL_free(der);
-	BN_free(r);
-	BN_free(sv);
-	ECDSA_SIG_free(es);
-	return rc;
 }

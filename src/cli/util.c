@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -9,7 +10,7 @@ int tfa_cli_fail(tfa_err rc)
 {
 	const tfa_error *e = tfa_error_last();
 
-	if (e->detail[0])
+	if (e->detail[0] && strstr(e->message, e->detail) == NULL)
 		fprintf(stderr, "tfattest: error: %s (%s)\n", e->message, e->detail);
 	else
 		fprintf(stderr, "tfattest: error: %s\n", e->message[0] ? e->message : tfa_err_name(rc));
