@@ -19,6 +19,12 @@ echo
 echo "\$ $build/bench/bench_record $work/s file:$work/k.pem $plan $n"
 "$build/bench/bench_record" "$work/s" "file:$work/k.pem" "$plan" "$n"
 echo
+echo "the same on tmpfs, where fsync costs nothing: the library's own cost"
+echo "\$ $build/bench/bench_record /dev/shm/tfa-record-bench-$$ file:$work/k.pem $plan $n"
+rm -rf /dev/shm/tfa-record-bench-$$
+"$build/bench/bench_record" "/dev/shm/tfa-record-bench-$$" "file:$work/k.pem" "$plan" "$n" | sed -n '2,4p;13,14p'
+chmod -R u+w /dev/shm/tfa-record-bench-$$ && rm -rf /dev/shm/tfa-record-bench-$$
+echo
 echo "one process per record (module load, key load, capture, append):"
 "$build/tfattest" init --store "$work/p" --chain p --key "file:$work/k.pem" > /dev/null
 cmd="$build/tfattest record --store $work/p --key file:$work/k.pem --plan $plan"
