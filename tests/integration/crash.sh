@@ -34,8 +34,9 @@ for sc in openat write fsync linkat renameat unlinkat; do
 	# strace counts calls per process: count the main process's only (git runs as children).
 	strace -f -qq -e trace=$sc -o trace.$sc "$T" record --store s --key file:k.pem \
 		--plan "$PLANS/show-basic-create.json" > /dev/null 2>&1
-	main=$(head -1 trace.$sc | cut -d' ' -f1)
-	calls=$(grep -c "^$main $sc(" trace.$sc)
+	# strace pads the pid column to five characters, so split on runs of blanks.
+	main=$(awk 'NR == 1 {print $1}' trace.$sc)
+	calls=$(awk -v p="$main" -v s="$sc(" '$1 == p && index($2, s) == 1' trace.$sc | wc -l)
 	# Only the last few calls of each kind are in the append path; kill at each.
 	start=$((calls > 4 ? calls - 3 : 1))
 	killed=0
