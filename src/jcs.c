@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jcs_int.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
 
@@ -92,31 +93,6 @@ static const double pow10_exact[23] = {
 /* 1 for JSON white space. */
 static const uint8_t is_ws[256] = { [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1 };
 
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-static inline uint64_t load64(const uint8_t *s)
-{
-	uint64_t w;
-
-	memcpy(&w, s, sizeof(w));
-	return w;
-}
-
-/* Non-zero when some byte of w is < n (n <= 0x80). */
-static inline uint64_t any_below(uint64_t w, uint8_t n)
-{
-	return (w - ONES * n) & ~w & HIGHS;
-}
-
-/* Non-zero when some byte of w equals c. */
-static inline uint64_t any_equal(uint64_t w, uint8_t c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return (x - ONES) & ~x & HIGHS;
-}
-
 static size_t off(const parser *ps, const uint8_t *at)
 {
 	return (size_t)(at - ps->base);
@@ -182,7 +158,7 @@ static tfa_err grow(void **arr, size_t *cap, size_t need, size_t elsize)
  * common prefix is at the same position in a character in both, so looking at
  * that byte alone decides.
  */
-static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+int tfa_jcs_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
 	size_t n = al < bl ? al : bl;
 	size_t i = 0;
@@ -190,7 +166,7 @@ static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	for (; i + 8 <= n; i += 8) {
-		uint64_t d = load64(a + i) ^ load64(b + i);
+		uint64_t d = tfa_load64(a + i) ^ tfa_load64(b + i);
 
 		if (d) {
 			i += (size_t)__builtin_ctzll(d) / 8;
@@ -214,7 +190,7 @@ differ:
 
 static inline int member_cmp(const jmember *m, uint32_t i, uint32_t j)
 {
-	return keycmp((const uint8_t *)m[i].key, m[i].keylen, (const uint8_t *)m[j].key,
+	return tfa_jcs_keycmp((const uint8_t *)m[i].key, m[i].keylen, (const uint8_t *)m[j].key,
 		      m[j].keylen);
 }
 
@@ -369,10 +345,10 @@ static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
 
 		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time. */
 		for (;;) {
-			uint64_t x = load64(r);
+			uint64_t x = tfa_load64(r);
 
-			if ((any_below(x, 0x20) | any_equal(x, '"') | any_equal(x, '\\') |
-			     (x & HIGHS)) != 0)
+			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\') |
+			     (x & TFA_SWAR_HIGHS)) != 0)
 				break;
 			r += 8;
 		}
@@ -912,7 +888,7 @@ const tfa_json_value *tfa_json_get(const tfa_json_value *obj, const char *key)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const jmember *x = &m[ord[mid]];
-		int c = keycmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)key, klen);
+		int c = tfa_jcs_keycmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)key, klen);
 
 		if (c == 0)
 			return &x->val;
@@ -988,9 +964,9 @@ static tfa_err write_string(writer *w, const uint8_t *s, size_t n)
 		uint8_t c = 0;
 
 		while (e - s >= 8) {
-			uint64_t x = load64(s);
+			uint64_t x = tfa_load64(s);
 
-			if ((any_below(x, 0x20) | any_equal(x, '"') | any_equal(x, '\\')) != 0)
+			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\')) != 0)
 				break;
 			s += 8;
 		}

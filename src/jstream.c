@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jcs_int.h"
 #include "jstream.h"
 #include "tfattest/sys/guard.h"
 
@@ -81,31 +82,6 @@ struct tfa_jstream {
 };
 
 /* ---- byte access ------------------------------------------------------------------------- */
-
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-static inline uint64_t load64(const uint8_t *s)
-{
-	uint64_t w;
-
-	memcpy(&w, s, sizeof(w));
-	return w;
-}
-
-/* Non-zero when some byte of w is < n (n <= 0x80). */
-static inline uint64_t any_below(uint64_t w, uint8_t n)
-{
-	return (w - ONES * n) & ~w & HIGHS;
-}
-
-/* Non-zero when some byte of w equals c. */
-static inline uint64_t any_equal(uint64_t w, uint8_t c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return (x - ONES) & ~x & HIGHS;
-}
 
 static inline uint64_t off(const tfa_jstream *js)
 {
@@ -367,10 +343,10 @@ static tfa_err read_string(tfa_jstream *js)
 		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time;
 		 * the NUL padding stops the scan at the end of the chunk. */
 		for (;;) {
-			uint64_t x = load64(p);
+			uint64_t x = tfa_load64(p);
 
-			if ((any_below(x, 0x20) | any_equal(x, '"') | any_equal(x, '\\') |
-			     (x & HIGHS)) != 0)
+			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\') |
+			     (x & TFA_SWAR_HIGHS)) != 0)
 				break;
 			p += 8;
 		}
@@ -404,34 +380,6 @@ out:
 	return rc;
 }
 
-/*
- * Orders keys by UTF-16 code units (as jcs.c does). UTF-8 byte order is code
- * point order, which agrees with UTF-16 order except that characters above
- * U+FFFF (lead bytes F0..F4, surrogate pairs in UTF-16) sort before
- * U+E000..U+FFFF (lead bytes EE, EF). The first differing byte of two valid
- * UTF-8 strings with a common prefix is at the same position in a character
- * in both, so that byte alone decides.
- */
-static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-	size_t n = al < bl ? al : bl;
-	uint8_t x, y;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (a[i] != b[i])
-			break;
-	if (i == n)
-		return al < bl ? -1 : al > bl;
-	x = a[i];
-	y = b[i];
-	if (x >= 0xF0 && (y == 0xEE || y == 0xEF))
-		return -1;
-	if (y >= 0xF0 && (x == 0xEE || x == 0xEF))
-		return 1;
-	return x < y ? -1 : 1;
-}
-
 /* Checks the key in js->str against the innermost object's previous key and replaces it. */
 static tfa_err key_order(tfa_jstream *js, uint64_t at)
 {
@@ -439,7 +387,7 @@ static tfa_err key_order(tfa_jstream *js, uint64_t at)
 	size_t d = js->depth - 1, ko = js->keyoff[d];
 
 	if (js->haskey[d]) {
-		int c = keycmp(js->str, js->slen, js->keys + ko, js->klen - ko);
+		int c = tfa_jcs_keycmp(js->str, js->slen, js->keys + ko, js->klen - ko);
 
 		if (c == 0)
 			TFA_BAIL(TFA_EFORMAT, "json: duplicate object key at byte %" PRIu64, at);

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,53 @@ char *tfa_test_tmpdir(void)
 		exit(2);
 	}
 	return strdup(d);
+}
+
+char *tfa_test_path(const char *dir, const char *rel)
+{
+	size_t n = strlen(dir) + strlen(rel) + 2;
+	char *p = malloc(n);
+
+	if (p == NULL)
+		exit(2);
+	snprintf(p, n, "%s/%s", dir, rel);
+	return p;
+}
+
+void tfa_test_put_file(const char *dir, const char *rel, const void *data, size_t len)
+{
+	char *p = tfa_test_path(dir, rel);
+	int fd;
+
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len)) {
+		fprintf(stderr, "cannot write %s: %s\n", p, strerror(errno));
+		exit(2);
+	}
+	close(fd);
+	free(p);
+}
+
+char *tfa_test_get_file(const char *dir, const char *rel, size_t *len)
+{
+	char *p = tfa_test_path(dir, rel);
+	FILE *f = fopen(p, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
+	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		fprintf(stderr, "cannot read %s\n", p);
+		exit(2);
+	}
+	fclose(f);
+	free(p);
+	buf[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+	return buf;
 }
 
 void tfa_test_rmtree(const char *path)

@@ -60,6 +60,15 @@ char *tfa_test_read_fixture(const char *rel, size_t *len);
 /* A fresh, empty temporary directory (removed by the caller). */
 char *tfa_test_tmpdir(void);
 
+/* "dir/rel", malloc'd. */
+char *tfa_test_path(const char *dir, const char *rel);
+
+/* Replaces dir/rel with len bytes of data; exits on failure. */
+void tfa_test_put_file(const char *dir, const char *rel, const void *data, size_t len);
+
+/* Reads dir/rel whole (NUL-terminated, malloc'd); exits on failure. */
+char *tfa_test_get_file(const char *dir, const char *rel, size_t *len);
+
 /* rm -rf */
 void tfa_test_rmtree(const char *path);
 

@@ -49,19 +49,10 @@ static const char *scratch(void)
 	return tmp;
 }
 
-static char *path_in(const char *dir, const char *rel)
-{
-	size_t n = strlen(dir) + strlen(rel) + 2;
-	char *p = malloc(n);
-
-	snprintf(p, n, "%s/%s", dir, rel);
-	return p;
-}
-
 /* Writes text to a scratch file and returns its path (malloc'd). */
 static char *scratch_file(const char *name, const char *text)
 {
-	char *p = path_in(scratch(), name);
+	char *p = tfa_test_path(scratch(), name);
 	FILE *f = fopen(p, "wb");
 
 	if (f == NULL || fputs(text, f) < 0) {
@@ -84,7 +75,7 @@ static tfa_signer *key(void)
 {
 	if (signer == NULL) {
 		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		char *p = path_in(scratch(), "key.pem"), uri[4200];
+		char *p = tfa_test_path(scratch(), "key.pem"), uri[4200];
 		FILE *f = fopen(p, "wb");
 
 		if (k == NULL || f == NULL || !PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL)) {
@@ -716,7 +707,7 @@ static void expect_remote(const char *repo, const char *url, const char *want, i
 
 static void test_git_context_strips_credentials(void)
 {
-	char *repo = path_in(scratch(), "repo"), head[64] = "";
+	char *repo = tfa_test_path(scratch(), "repo"), head[64] = "";
 	tfa_buf a;
 	FILE *f;
 	char cmd[4200];
@@ -775,7 +766,7 @@ static void test_git_context_strips_credentials(void)
 
 	/* Not a work tree: no git member at all. */
 	{
-		char *plain = path_in(scratch(), "plain");
+		char *plain = tfa_test_path(scratch(), "plain");
 		CHECK(mkdir(plain, 0755) == 0);
 		build_in(&a, plain);
 		EXPECT(&a, "context", "git", NULL, NULL);

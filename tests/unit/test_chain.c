@@ -26,50 +26,12 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static char *path_in(const char *dir, const char *rel)
-{
-	size_t n = strlen(dir) + strlen(rel) + 2;
-	char *p = malloc(n);
-
-	snprintf(p, n, "%s/%s", dir, rel);
-	return p;
-}
-
-static void put_file(const char *dir, const char *rel, const void *data, size_t len)
-{
-	char *p = path_in(dir, rel);
-	int fd;
-
-	unlink(p);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len)) {
-		fprintf(stderr, "cannot write %s: %s\n", p, strerror(errno));
-		exit(2);
-	}
-	close(fd);
-	free(p);
-}
-
-static char *get_file(const char *dir, const char *rel, size_t *len)
-{
-	char *p = path_in(dir, rel);
-	tfa_buf b;
-
-	tfa_buf_init(&b, 0);
-	if (tfa_buf_read_file(&b, p, 1 << 24) != TFA_OK) {
-		fprintf(stderr, "cannot read %s\n", p);
-		exit(2);
-	}
-	free(p);
-	return (char *)tfa_buf_detach(&b, len);
-}
-
 /* Generates a key ("EC" P-256 or "RSA" 2048) into dir/name and opens it as a file: signer. */
 static tfa_signer *new_key(const char *dir, const char *name, const char *type)
 {
 	EVP_PKEY *k = strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
 					       : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	char *p = path_in(dir, name), uri[4200];
+	char *p = tfa_test_path(dir, name), uri[4200];
 	FILE *f = fopen(p, "wb");
 	tfa_signer *s = NULL;
 
@@ -110,7 +72,7 @@ typedef struct fixture {
 static void setup(fixture *f, const char *keytype)
 {
 	f->dir = tfa_test_tmpdir();
-	f->root = path_in(f->dir, "store");
+	f->root = tfa_test_path(f->dir, "store");
 	f->st = NULL;
 	CHECK_OK(tfa_store_open(&f->st, f->root));
 	f->key = new_key(f->dir, "key.pem", keytype);
@@ -185,7 +147,7 @@ static void test_init_pins_first_key(void)
 	CHECK_STREQ(info.anchor_fpr, tfa_signer_fingerprint(f.key));
 	CHECK(info.created >= now - 5 && info.created <= now + 5);
 	/* The metadata is canonical JSON plus a newline. */
-	meta = get_file(f.root, "chain.json", &len);
+	meta = tfa_test_get_file(f.root, "chain.json", &len);
 	CHECK(len > 1 && meta[len - 1] == '\n');
 	CHECK_OK(tfa_jcs_check_canonical((const uint8_t *)meta, len - 1));
 	CHECK(strstr(meta, "\"type\":\"tfattest.chain\"") != NULL);
@@ -273,7 +235,7 @@ static void test_info_rejects_bad_metadata(void)
 	CHECK_OK(tfa_store_open(&st, dir));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		with_fpr(text, sizeof(text), bad[i].json, fpr);
-		put_file(dir, "chain.json", text, strlen(text));
+		tfa_test_put_file(dir, "chain.json", text, strlen(text));
 		tfa_error_clear();
 		CHECK_RC(tfa_chain_info_read(&info, st), TFA_EFORMAT);
 		if (strstr(tfa_error_last()->message, bad[i].msg) == NULL) {
@@ -285,7 +247,7 @@ static void test_info_rejects_bad_metadata(void)
 	with_fpr(text, sizeof(text),
 		 "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}\n",
 		 fpr);
-	put_file(dir, "chain.json", text, strlen(text));
+	tfa_test_put_file(dir, "chain.json", text, strlen(text));
 	CHECK_OK(tfa_chain_info_read(&info, st));
 	CHECK_STREQ(info.chain_id, "c");
 	CHECK_STREQ(info.anchor_fpr, fpr);
@@ -340,10 +302,10 @@ static void test_rewrapped_messages(void)
 
 	/* Corrupt chain metadata. */
 	CHECK_OK(tfa_chain_init(f.st, "t", f.key));
-	put_file(f.root, "chain.json", "not json", 8);
+	tfa_test_put_file(f.root, "chain.json", "not json", 8);
 	CHECK_RC(tfa_chain_info_read(&info, f.st), TFA_EFORMAT);
 	expect_wrapped("chain metadata is corrupt", "json: ", __LINE__);
-	put_file(f.root, "chain.json", "{\"chain_id\":\"a\",\"chain_id\":\"a\"}", 31);
+	tfa_test_put_file(f.root, "chain.json", "{\"chain_id\":\"a\",\"chain_id\":\"a\"}", 31);
 	CHECK_RC(tfa_chain_info_read(&info, f.st), TFA_EFORMAT);
 	expect_wrapped("chain metadata is corrupt", "duplicate object key", __LINE__);
 	tfa_signer_free(s);
@@ -357,11 +319,11 @@ static void test_rewrapped_messages(void)
 	CHECK_OK(tfa_chain_info_read(&info, f.st));
 	{
 		size_t n2;
-		char *rec2 = get_file(f.root, "records/000000000002.rec", &n2);
+		char *rec2 = tfa_test_get_file(f.root, "records/000000000002.rec", &n2);
 		char *t = malloc(n2 + 2);
 		t[0] = ' ';
 		memcpy(t + 1, rec2, n2);
-		put_file(f.root, "records/000000000002.rec", t, n2 + 1);
+		tfa_test_put_file(f.root, "records/000000000002.rec", t, n2 + 1);
 		free(t);
 		free(rec2);
 	}
@@ -482,7 +444,7 @@ static void test_algorithm_choice(void)
 	/* RSA: PSS by default, PKCS#1 v1.5 on request; each record names its own. */
 	rsa = new_key(f.dir, "rsa.pem", "RSA");
 	CHECK(tfa_signer_default_alg(rsa) == TFA_ALG_RSASSA_PSS_SHA_256);
-	root2 = path_in(f.dir, "rsa-store");
+	root2 = tfa_test_path(f.dir, "rsa-store");
 	CHECK_OK(tfa_store_open(&st2, root2));
 	CHECK_OK(tfa_chain_init(st2, "rsa", rsa));
 	CHECK_RC(tfa_chain_append(&seq, st2, rsa, TFA_ALG_ECDSA_SHA_256, f.cap), TFA_EUSAGE);
@@ -527,15 +489,15 @@ static void test_tampered_head_is_refused(void)
 	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
 	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
 	CHECK_OK(tfa_chain_info_read(&info, f.st));
-	rec1 = get_file(f.root, "records/000000000001.rec", &n1);
-	rec2 = get_file(f.root, "records/000000000002.rec", &n2);
+	rec1 = tfa_test_get_file(f.root, "records/000000000001.rec", &n1);
+	rec2 = tfa_test_get_file(f.root, "records/000000000002.rec", &n2);
 
 	/* 1. The signature line changed (still valid hex): appending refuses to link to it. */
 	{
 		char *t = malloc(n2 + 1);
 		memcpy(t, rec2, n2 + 1);
 		t[n2 - 2] = t[n2 - 2] == '0' ? '1' : '0';
-		put_file(f.root, "records/000000000002.rec", t, n2);
+		tfa_test_put_file(f.root, "records/000000000002.rec", t, n2);
 		free(t);
 	}
 	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
@@ -547,13 +509,13 @@ static void test_tampered_head_is_refused(void)
 	/* 2. The artifact bytes changed: in test_rewrapped_messages. */
 
 	/* 3. Record 1 copied into place 2: valid and signed, but at the wrong place. */
-	put_file(f.root, "records/000000000002.rec", rec1, n1);
+	tfa_test_put_file(f.root, "records/000000000002.rec", rec1, n1);
 	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
 	CHECK(strstr(tfa_error_last()->message, "does not belong at its place") != NULL);
 	CHECK_RC(tfa_chain_head(f.st, &info, &head, hash, fpr), TFA_EVERIFY);
 
 	/* Restored: appends again. */
-	put_file(f.root, "records/000000000002.rec", rec2, n2);
+	tfa_test_put_file(f.root, "records/000000000002.rec", rec2, n2);
 	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
 	CHECK(seq == 3);
 	check_chain(f.st, f.key, TFA_ALG_ECDSA_SHA_256, 3, "t");

@@ -16,33 +16,9 @@ static const char meta[] = "{\"chain_id\":\"t\",\"type\":\"tfattest.chain\"}\n";
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static char *path_in(const char *dir, const char *rel)
-{
-	size_t n = strlen(dir) + strlen(rel) + 2;
-	char *p = malloc(n);
-
-	snprintf(p, n, "%s/%s", dir, rel);
-	return p;
-}
-
-static void put_file(const char *dir, const char *rel, const void *data, size_t len)
-{
-	char *p = path_in(dir, rel);
-	int fd;
-
-	unlink(p);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len)) {
-		fprintf(stderr, "cannot write %s: %s\n", p, strerror(errno));
-		exit(2);
-	}
-	close(fd);
-	free(p);
-}
-
 static int exists(const char *dir, const char *rel)
 {
-	char *p = path_in(dir, rel);
+	char *p = tfa_test_path(dir, rel);
 	struct stat st;
 	int r = lstat(p, &st) == 0;
 
@@ -56,7 +32,7 @@ static tfa_store *new_store(char **dir, char **root)
 	tfa_store *st = NULL;
 
 	*dir = tfa_test_tmpdir();
-	*root = path_in(*dir, "s");
+	*root = tfa_test_path(*dir, "s");
 	CHECK_OK(tfa_store_open(&st, *root));
 	CHECK(st != NULL);
 	CHECK_OK(tfa_store_create_chain(st, (const uint8_t *)meta, sizeof(meta) - 1));
@@ -126,7 +102,7 @@ static void test_open_uris(void)
 
 static void test_no_chain(void)
 {
-	char *dir = tfa_test_tmpdir(), *root = path_in(dir, "absent");
+	char *dir = tfa_test_tmpdir(), *root = tfa_test_path(dir, "absent");
 	tfa_store *st = NULL;
 	tfa_buf a, s;
 	uint64_t h;
@@ -177,7 +153,7 @@ static void test_create_chain_once(void)
 	CHECK(m.len == sizeof(meta) - 1 && memcmp(m.data, meta, m.len) == 0);
 	tfa_store_free(st2);
 	/* The metadata file is read-only, and nothing is left in tmp/. */
-	p = path_in(root, "chain.json");
+	p = tfa_test_path(root, "chain.json");
 	CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0444);
 	free(p);
 	CHECK(exists(root, "records") && exists(root, "tmp"));
@@ -188,7 +164,7 @@ static void test_create_chain_once(void)
 
 static void test_create_chain_too_large(void)
 {
-	char *dir = tfa_test_tmpdir(), *root = path_in(dir, "s");
+	char *dir = tfa_test_tmpdir(), *root = tfa_test_path(dir, "s");
 	tfa_store *st = NULL;
 	uint8_t *big = calloc(1, TFA_CHAIN_META_MAX + 1);
 
@@ -249,7 +225,7 @@ static void test_append_get_head(void)
 	tfa_store_free(st2);
 	/* Nothing is left in tmp/. */
 	{
-		char *t = path_in(root, "tmp");
+		char *t = tfa_test_path(root, "tmp");
 		int n = 0;
 		FILE *f;
 		char cmd[4300];
@@ -325,33 +301,33 @@ static void test_head_hint_is_only_a_hint(void)
 	append_n(st, 1, 4);
 	CHECK(head_of(st) == 4);
 	/* A hint past the records. */
-	put_file(root, "HEAD", "99\n", 3);
+	tfa_test_put_file(root, "HEAD", "99\n", 3);
 	CHECK(head_of(st) == 4);
 	/* A lost hint. */
-	put_file(root, "HEAD", "", 0);
+	tfa_test_put_file(root, "HEAD", "", 0);
 	CHECK(head_of(st) == 4);
 	{
-		char *p = path_in(root, "HEAD");
+		char *p = tfa_test_path(root, "HEAD");
 		unlink(p);
 		free(p);
 	}
 	CHECK(head_of(st) == 4);
 	/* A stale hint, behind the records. */
-	put_file(root, "HEAD", "2\n", 2);
+	tfa_test_put_file(root, "HEAD", "2\n", 2);
 	CHECK(head_of(st) == 4);
 	/* Garbage. */
-	put_file(root, "HEAD", "4x\n", 3);
+	tfa_test_put_file(root, "HEAD", "4x\n", 3);
 	CHECK(head_of(st) == 4);
-	put_file(root, "HEAD", "-1\n", 3);
+	tfa_test_put_file(root, "HEAD", "-1\n", 3);
 	CHECK(head_of(st) == 4);
-	put_file(root, "HEAD", "4", 1); /* no newline */
+	tfa_test_put_file(root, "HEAD", "4", 1); /* no newline */
 	CHECK(head_of(st) == 4);
-	put_file(root, "HEAD", "99999999999999999999999\n", 24);
+	tfa_test_put_file(root, "HEAD", "99999999999999999999999\n", 24);
 	CHECK(head_of(st) == 4);
 	/* A hint written by head itself is right next time. */
 	{
 		char buf[32] = "";
-		char *p = path_in(root, "HEAD");
+		char *p = tfa_test_path(root, "HEAD");
 		FILE *f = fopen(p, "r");
 		CHECK(f != NULL && fgets(buf, sizeof(buf), f) != NULL);
 		CHECK_STREQ(buf, "4\n");
@@ -360,10 +336,10 @@ static void test_head_hint_is_only_a_hint(void)
 		free(p);
 	}
 	/* Files that are not records do not count. */
-	put_file(root, "records/000000000009.rec.tmp", "x", 1);
-	put_file(root, "records/00000000009.rec", "x", 1);
-	put_file(root, "records/notarecord", "x", 1);
-	put_file(root, "HEAD", "77\n", 3);
+	tfa_test_put_file(root, "records/000000000009.rec.tmp", "x", 1);
+	tfa_test_put_file(root, "records/00000000009.rec", "x", 1);
+	tfa_test_put_file(root, "records/notarecord", "x", 1);
+	tfa_test_put_file(root, "HEAD", "77\n", 3);
 	CHECK(head_of(st) == 4);
 	done(st, dir, root);
 }
@@ -393,7 +369,7 @@ static void test_malformed_records(void)
 	tfa_buf_init(&a, 0);
 	tfa_buf_init(&s, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		put_file(root, "records/000000000007.rec", bad[i].text, strlen(bad[i].text));
+		tfa_test_put_file(root, "records/000000000007.rec", bad[i].text, strlen(bad[i].text));
 		tfa_buf_clear(&a);
 		tfa_buf_clear(&s);
 		tfa_error_clear();
@@ -405,7 +381,7 @@ static void test_malformed_records(void)
 		}
 	}
 	/* A well-formed one for contrast. */
-	put_file(root, "records/000000000007.rec", "{}\nab\n", 6);
+	tfa_test_put_file(root, "records/000000000007.rec", "{}\nab\n", 6);
 	tfa_buf_clear(&a);
 	tfa_buf_clear(&s);
 	CHECK_OK(tfa_store_get(st, 7, &a, &s));
@@ -413,12 +389,12 @@ static void test_malformed_records(void)
 
 	/* A directory or a symlink where a record belongs. */
 	{
-		char *p = path_in(root, "records/000000000008.rec");
+		char *p = tfa_test_path(root, "records/000000000008.rec");
 		CHECK(mkdir(p, 0755) == 0);
 		CHECK_RC(tfa_store_get(st, 8, &a, &s), TFA_EFORMAT);
 		CHECK(strstr(tfa_error_last()->message, "not a regular file") != NULL);
 		free(p);
-		p = path_in(root, "records/000000000009.rec");
+		p = tfa_test_path(root, "records/000000000009.rec");
 		CHECK(symlink("000000000007.rec", p) == 0);
 		CHECK_RC(tfa_store_get(st, 9, &a, &s), TFA_EIO);
 		free(p);
@@ -451,10 +427,10 @@ static void test_sweeps_dead_writers_temp_files(void)
 	snprintf(mine, sizeof(mine), "tmp/000000000001.rec.%s.%ld.7.tmp", host, (long)getpid());
 	snprintf(other, sizeof(other), "tmp/000000000001.rec.other-host.%ld.0.tmp", (long)dead);
 	snprintf(notours, sizeof(notours), "tmp/somebody-elses-file");
-	put_file(root, name + 0, "x", 1);
-	put_file(root, mine, "x", 1);
-	put_file(root, other, "x", 1);
-	put_file(root, notours, "x", 1);
+	tfa_test_put_file(root, name + 0, "x", 1);
+	tfa_test_put_file(root, mine, "x", 1);
+	tfa_test_put_file(root, other, "x", 1);
+	tfa_test_put_file(root, notours, "x", 1);
 	CHECK(head_of(st) == 0);
 	CHECK(!exists(root, name));   /* dead writer on this host: removed */
 	CHECK(exists(root, mine));    /* a live writer: kept */
@@ -465,7 +441,7 @@ static void test_sweeps_dead_writers_temp_files(void)
 	CHECK(head_of(st) == 1);
 	/* The same open store sweeps again later: a writer that dies after the first sweep. */
 	snprintf(name, sizeof(name), "tmp/000000000002.rec.%s.%ld.3.tmp", host, (long)dead);
-	put_file(root, name, "x", 1);
+	tfa_test_put_file(root, name, "x", 1);
 	CHECK(head_of(st) == 1);
 	CHECK(!exists(root, name));
 	done(st, dir, root);

@@ -51,19 +51,10 @@ static void cleanup(void)
 	free(g.store);
 }
 
-static char *path_in(const char *dir, const char *rel)
-{
-	size_t n = strlen(dir) + strlen(rel) + 2;
-	char *p = malloc(n);
-
-	snprintf(p, n, "%s/%s", dir, rel);
-	return p;
-}
-
 static tfa_signer *make_key(const char *name)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	char *p = path_in(g.dir, name), uri[4200];
+	char *p = tfa_test_path(g.dir, name), uri[4200];
 	FILE *f = fopen(p, "wb");
 	tfa_signer *s = NULL;
 
@@ -95,7 +86,7 @@ static void golden_setup(void)
 		return;
 	atexit(cleanup);
 	g.dir = tfa_test_tmpdir();
-	g.store = path_in(g.dir, "store");
+	g.store = tfa_test_path(g.dir, "store");
 	g.key = make_key("key.pem");
 	g.other = make_key("other.pem");
 	snprintf(plan, sizeof(plan), "%s/terraform/plans/show-basic-delete.json", tfa_test_fixtures());
@@ -109,7 +100,7 @@ static void golden_setup(void)
 			fprintf(stderr, "append failed: %s\n", tfa_error_last()->message);
 			exit(2);
 		}
-	g.golden = path_in(g.dir, "golden");
+	g.golden = tfa_test_path(g.dir, "golden");
 	memset(&o, 0, sizeof(o));
 	o.out_dir = g.golden;
 	if (tfa_bundle_export(&res, st, g.key, &o) != TFA_OK) {
@@ -137,8 +128,8 @@ static void copy_tree(const char *src, const char *dst)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		s = path_in(src, de->d_name);
-		t = path_in(dst, de->d_name);
+		s = tfa_test_path(src, de->d_name);
+		t = tfa_test_path(dst, de->d_name);
 		if (lstat(s, &st) == 0 && S_ISDIR(st.st_mode)) {
 			copy_tree(s, t);
 		} else {
@@ -168,7 +159,7 @@ static char *fresh(void)
 	golden_setup();
 	snprintf(name, sizeof(name), "b%03d", g.serial++);
 	{
-		char *p = path_in(g.dir, name);
+		char *p = tfa_test_path(g.dir, name);
 		copy_tree(g.golden, p);
 		return p;
 	}
@@ -184,7 +175,7 @@ static char *art_name(uint64_t seq, const char *ext)
 
 static void put(const char *dir, const char *rel, const void *data, size_t len)
 {
-	char *p = path_in(dir, rel);
+	char *p = tfa_test_path(dir, rel);
 	FILE *f;
 
 	unlink(p);
@@ -199,7 +190,7 @@ static void put(const char *dir, const char *rel, const void *data, size_t len)
 
 static char *get(const char *dir, const char *rel, size_t *len)
 {
-	char *p = path_in(dir, rel);
+	char *p = tfa_test_path(dir, rel);
 	tfa_buf b;
 
 	tfa_buf_init(&b, 0);
@@ -213,7 +204,7 @@ static char *get(const char *dir, const char *rel, size_t *len)
 
 static void del(const char *dir, const char *rel)
 {
-	char *p = path_in(dir, rel);
+	char *p = tfa_test_path(dir, rel);
 
 	if (unlink(p) != 0) {
 		fprintf(stderr, "cannot remove %s\n", p);
@@ -348,7 +339,7 @@ static void reseal(const char *b, tfa_signer *key_by, int update_head, const cha
 
 		e = cJSON_GetArrayItem(files, i);
 		p = cJSON_GetObjectItemCaseSensitive(e, "path")->valuestring;
-		full = path_in(b, p);
+		full = tfa_test_path(b, p);
 		if (lstat(full, &st) != 0) {
 			cJSON_DeleteItemFromArray(files, i);
 		} else {
@@ -502,7 +493,7 @@ static void test_bad_arguments(void)
 	CHECK_RC(tfa_verify_bundle(&r, NULL, &o), TFA_EUSAGE);
 	CHECK_RC(tfa_verify_bundle(&r, "/nonexistent/bundle", &o), TFA_EUSAGE);
 	CHECK(r.failed_layer == TFA_LAYER_NONE && r.message[0] != '\0');
-	file = path_in(g.golden, "VERIFY.md");
+	file = tfa_test_path(g.golden, "VERIFY.md");
 	CHECK_RC(tfa_verify_bundle(&r, file, &o), TFA_EIO);
 	free(file);
 	o.expect_fpr = "sha256:ABC";
@@ -521,7 +512,7 @@ static void test_partial_range_export(void)
 	char *out;
 
 	golden_setup();
-	out = path_in(g.dir, "range");
+	out = tfa_test_path(g.dir, "range");
 	CHECK_OK(tfa_store_open(&st, g.store));
 	memset(&o, 0, sizeof(o));
 	o.out_dir = out;
@@ -607,7 +598,7 @@ static void test_layer1_manifest(void)
 	/* A symlinked manifest is not followed. */
 	b = fresh();
 	{
-		char *m = path_in(b, "manifest.json"), *real = path_in(g.golden, "manifest.json");
+		char *m = tfa_test_path(b, "manifest.json"), *real = tfa_test_path(g.golden, "manifest.json");
 		unlink(m);
 		CHECK(symlink(real, m) == 0);
 		free(m);
@@ -718,8 +709,8 @@ static void test_layer2_files(void)
 	/* A symlink to identical content outside the bundle is refused. */
 	b = fresh();
 	{
-		char *link = path_in(b, "artifacts/000000000001.json");
-		char *real = path_in(g.golden, "artifacts/000000000001.json");
+		char *link = tfa_test_path(b, "artifacts/000000000001.json");
+		char *real = tfa_test_path(g.golden, "artifacts/000000000001.json");
 		unlink(link);
 		CHECK(symlink(real, link) == 0);
 		free(link);
@@ -730,7 +721,7 @@ static void test_layer2_files(void)
 
 	b = fresh();
 	{
-		char *p = path_in(b, "pipe");
+		char *p = tfa_test_path(b, "pipe");
 		CHECK(mkfifo(p, 0644) == 0);
 		free(p);
 	}
@@ -740,7 +731,7 @@ static void test_layer2_files(void)
 	/* A listed file replaced by a directory of the same name. */
 	b = fresh();
 	{
-		char *p = path_in(b, "artifacts/000000000003.sig");
+		char *p = tfa_test_path(b, "artifacts/000000000003.sig");
 		unlink(p);
 		CHECK(mkdir(p, 0755) == 0);
 		free(p);
