@@ -734,7 +734,7 @@ static void test_git_context_strips_credentials(void)
 	EXPECT(&a, "context", "git", "remote", "\"https://example.com/r.git\"");
 	EXPECT(&a, "context", "git", "ref", "\"refs/heads/main\"");
 	{
-		char w[64];
+		char w[sizeof(head) + 3];
 		snprintf(w, sizeof(w), "\"%s\"", head);
 		EXPECT(&a, "context", "git", "commit", w);
 	}
