@@ -18,6 +18,14 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build -j"$jobs" --output-on-failure
 
+step "install, and a program built against it with pkg-config"
+inst=$(mktemp -d)
+cmake --install build --prefix "$inst" > /dev/null
+cc -std=c11 -Wall -Werror -o "$inst/consumer" tests/install/consumer.c \
+	$(PKG_CONFIG_PATH="$inst/lib/pkgconfig" pkg-config --cflags --libs tfattest)
+"$inst/consumer" examples/demo
+rm -rf "$inst"
+
 step "ASan + UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTFATTEST_SANITIZE=ON -DTFATTEST_BUILD_BENCH=OFF > /dev/null
 cmake --build build-asan -j"$jobs"
