@@ -12,11 +12,18 @@ jobs=$(nproc)
 bash scripts/deps.sh
 
 step() { printf '\n==== %s ====\n' "$*"; }
+total=0
+# Runs ctest, adds its test count to the total (ctest exits non-zero on any failure).
+run_ctest() {
+	ctest "$@" 2>&1 | tee build/ctest-stage.log
+	[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+	total=$((total + $(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' build/ctest-stage.log | tail -1)))
+}
 
 step "normal build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j"$jobs"
-ctest --test-dir build -j"$jobs" --output-on-failure
+run_ctest --test-dir build -j"$jobs" --output-on-failure
 
 step "install, and a program built against it with pkg-config"
 inst=$(mktemp -d)
@@ -31,7 +38,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTFATTEST_SANITIZE=ON -DTFATT
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS="suppressions=$root/tests/lsan-softhsm.supp:print_suppressions=0" \
-	ctest --test-dir build-asan -j"$jobs" --output-on-failure
+	run_ctest --test-dir build-asan -j"$jobs" --output-on-failure
 
 step "valgrind on the unit tests"
 supp=()
@@ -45,6 +52,7 @@ for t in build/tests/test_*; do
 		echo "valgrind: $(basename "$t") FAILED"; cat "build/valgrind-$(basename "$t").log"; failed=1
 	else
 		echo "valgrind: $(basename "$t") clean"
+		total=$((total + 1))
 	fi
 done
 [ $failed -eq 0 ]
@@ -52,7 +60,7 @@ done
 step "verifier-only build"
 cmake -S . -B build-verifier -DTFATTEST_VERIFIER_ONLY=ON > /dev/null
 cmake --build build-verifier -j"$jobs"
-ctest --test-dir build-verifier -j"$jobs" --output-on-failure
+run_ctest --test-dir build-verifier -j"$jobs" --output-on-failure
 if ldd build-verifier/tfattest | grep -E 'libcurl|libp11'; then
 	echo "verifier-only binary links libcurl or libp11"; exit 1
 fi
@@ -62,3 +70,4 @@ printf '{"b":2,"a":1}' | build-verifier/tfattest canon; echo
 
 step "done"
 echo "all test stages passed"
+echo "$total passed, 0 failed"
