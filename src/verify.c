@@ -81,8 +81,13 @@ typedef struct vctx {
 	EVP_MD_CTX *md;
 	unsigned nthreads;
 	worker ws[THREADS_MAX];
-	job jobs[BATCH];
-	size_t njobs;
+	/* Two job arrays: the workers check one while the scan fills the other. */
+	job jobs[2][BATCH];
+	size_t njobs[2];
+	int fill; /* the array the scan fills */
+	int busy; /* the array the workers check, or -1 */
+	pthread_t tids[THREADS_MAX];
+	unsigned started;
 	atomic_size_t next_job;
 	bool have_pending;
 	tfa_manifest_file pending;
@@ -462,9 +467,9 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		size_t i = atomic_fetch_add(&v->next_job, 1);
-		if (i >= v->njobs)
+		if (i >= v->njobs[v->busy])
 			break;
-		check_job(w, &v->jobs[i]);
+		check_job(w, &v->jobs[v->busy][i]);
 	}
 	return NULL;
 }
@@ -501,31 +506,48 @@ static void l3_fail(vctx *v, const char *path, uint64_t seq, bool explain, const
 	va_end(ap);
 }
 
-/* Checks the batched artifacts in parallel, then judges them in seq order. */
-static tfa_err run_batch(vctx *v)
+/* Starts the workers on the array being filled; the scan goes on with the other. */
+static void launch(vctx *v)
 {
-	pthread_t tids[THREADS_MAX];
-	unsigned started = 0;
-
-	if (v->njobs == 0)
-		return TFA_OK;
+	v->busy = v->fill;
+	v->fill ^= 1;
+	v->njobs[v->fill] = 0;
 	atomic_store(&v->next_job, 0);
-	if (v->njobs > 1)
-		for (unsigned t = 1; t < v->nthreads; t++)
-			if (pthread_create(&tids[started], NULL, worker_main, &v->ws[t]) == 0)
-				started++;
-	worker_main(&v->ws[0]);
-	for (unsigned t = 0; t < started; t++)
-		pthread_join(tids[t], NULL);
+	v->started = 0;
+	if (v->njobs[v->busy] > 1)
+		for (unsigned t = 0; t < v->nthreads; t++)
+			if (pthread_create(&v->tids[v->started], NULL, worker_main, &v->ws[t]) == 0)
+				v->started++;
+	if (v->started == 0)
+		worker_main(&v->ws[0]);
+}
 
-	for (size_t i = 0; i < v->njobs; i++) {
-		job *j = &v->jobs[i];
+/* Waits for the workers, if any are running. */
+static void drain(vctx *v)
+{
+	for (unsigned t = 0; t < v->started; t++)
+		pthread_join(v->tids[t], NULL);
+	v->started = 0;
+}
+
+/* Waits for the array in flight, then judges it in seq order. */
+static tfa_err finish(vctx *v)
+{
+	job *jobs;
+	size_t n;
+
+	if (v->busy < 0)
+		return TFA_OK;
+	drain(v);
+	jobs = v->jobs[v->busy];
+	n = v->njobs[v->busy];
+	v->busy = -1;
+	for (size_t i = 0; i < n; i++) {
+		job *j = &jobs[i];
 		uint8_t g[TFA_SHA256_LEN] = { 0 };
 
-		if (j->files != FR_OK) {
-			v->njobs = 0;
+		if (j->files != FR_OK)
 			return l2_fail(v, j->bad_sig ? j->spath : j->jpath, j->seq, j->files);
-		}
 		if (!j->parse_ok || !j->place_ok) {
 			l3_fail(v, j->jpath, j->seq, true, "%s", "");
 		} else if (j->seq == v->man.from_seq) {
@@ -549,8 +571,18 @@ static tfa_err run_batch(vctx *v)
 		}
 		v->checked++;
 	}
-	v->njobs = 0;
 	return TFA_OK;
+}
+
+/* Checks and judges everything queued so far, in order. */
+static tfa_err run_batch(vctx *v)
+{
+	tfa_err rc = finish(v);
+
+	if (rc != TFA_OK || v->njobs[v->fill] == 0)
+		return rc;
+	launch(v);
+	return finish(v);
 }
 
 static void art_names(char json[48], char sig[48], uint64_t seq)
@@ -593,7 +625,7 @@ static tfa_err on_file(void *ud, const tfa_manifest_file *f, size_t index)
 	art_names(ejson, esig, v->expect_seq);
 	if (v->have_pending) {
 		if (strcmp(f->path, esig) == 0 && !v->l3_failed) {
-			job *j = &v->jobs[v->njobs++];
+			job *j = &v->jobs[v->fill][v->njobs[v->fill]++];
 			memset(j, 0, sizeof(*j));
 			j->seq = v->expect_seq;
 			snprintf(j->jpath, sizeof(j->jpath), "%s", ejson);
@@ -604,7 +636,13 @@ static tfa_err on_file(void *ud, const tfa_manifest_file *f, size_t index)
 			j->sig.path = j->spath;
 			v->have_pending = false;
 			v->expect_seq++;
-			return v->njobs == BATCH ? run_batch(v) : TFA_OK;
+			if (v->njobs[v->fill] < BATCH)
+				return TFA_OK;
+			/* Judge the batch in flight, then start this one and scan on. */
+			if ((rc = finish(v)) != TFA_OK)
+				return rc;
+			launch(v);
+			return TFA_OK;
 		}
 		l3_fail(v, esig, v->expect_seq, false,
 			"Sequence gap: manifest does not list %s", esig);
@@ -741,6 +779,7 @@ static tfa_err check_contents(vctx *v)
 			break; /* no artifacts/ directory: the scan reports what is missing */
 	}
 	v->expect_seq = v->man.from_seq;
+	v->busy = -1;
 	rc = scan_manifest(v, &again, on_file, v, digest);
 	if (rc == TFA_OK || (rc == TFA_EVERIFY && v->l2_failed))
 		rc = v->l2_failed ? TFA_EVERIFY : run_batch(v);
@@ -786,6 +825,7 @@ static tfa_err check_contents(vctx *v)
 	emit(v, "SUCCESS", "All %" PRIu64 " artifact signatures valid", v->checked);
 	v->rep->artifacts = v->checked;
 out:
+	drain(v); /* no worker may outlive the buffers below */
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		tfa_buf_free(&v->ws[t].art);
 		tfa_buf_free(&v->ws[t].sig);
