@@ -36,3 +36,17 @@ echo "SoftHSM2 $(softhsm2-util --version), $(pkg-config --modversion libp11 | se
 run "$work/pkcs11_bench" --rsa "$TFATTEST_RSA_URI" --ec "$TFATTEST_EC_URI" -n "$n" \
 	--cli "$build/tfattest" --plan "$src/tests/fixtures/terraform/plans/show-basic-create.json" \
 	--dir "$work" --records "$records"
+
+# Records appended through the library with one open pkcs11: signer (the
+# full pipeline: head, artifact, hash, sign on the token, durable append),
+# on the real disk and on tmpfs, where fsync costs nothing.
+if [ -x "$build/bench/bench_record" ]; then
+	echo
+	echo "records through the library, one open pkcs11: signer (RSA-3072 PSS on the token):"
+	run "$build/bench/bench_record" "$work/store" "$TFATTEST_RSA_URI" \
+		"$src/tests/fixtures/terraform/plans/show-basic-create.json" "$records" | sed -n '2,4p;14,17p'
+	shm=/dev/shm/tfa-p11-bench-$$
+	run "$build/bench/bench_record" "$shm" "$TFATTEST_RSA_URI" \
+		"$src/tests/fixtures/terraform/plans/show-basic-create.json" "$records" | sed -n '2,4p;14,15p'
+	chmod -R u+w "$shm" && rm -rf "$shm"
+fi

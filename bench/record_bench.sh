@@ -22,7 +22,7 @@ echo
 echo "the same on tmpfs, where fsync costs nothing: the library's own cost"
 echo "\$ $build/bench/bench_record /dev/shm/tfa-record-bench-$$ file:$work/k.pem $plan $n"
 rm -rf /dev/shm/tfa-record-bench-$$
-"$build/bench/bench_record" "/dev/shm/tfa-record-bench-$$" "file:$work/k.pem" "$plan" "$n" | sed -n '2,4p;13,14p'
+"$build/bench/bench_record" "/dev/shm/tfa-record-bench-$$" "file:$work/k.pem" "$plan" "$n" | sed -n '2,4p;14,15p'
 chmod -R u+w /dev/shm/tfa-record-bench-$$ && rm -rf /dev/shm/tfa-record-bench-$$
 echo
 echo "one process per record (module load, key load, capture, append):"
