@@ -613,13 +613,30 @@ int p11_ec_params_are_p256(const uint8_t *params, size_t len)
 	return len == sizeof(p256_oid) && memcmp(params, p256_oid, len) == 0;
 }
 
+/* Builds a public key of `type` ("RSA" or "EC") from OSSL params and writes its DER SPKI. */
+static tfa_err spki_from_params(tfa_buf *spki, const char *type, OSSL_PARAM *params)
+{
+	tfa_err rc = TFA_OK;
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	EVP_PKEY *pkey = NULL;
+
+	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
+	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+		rc = tfa_error_openssl(TFA_EBACKEND, "the token's %s public key is not usable", type);
+		goto out;
+	}
+	TFA_GUARD(tfa_pkey_to_spki(spki, pkey));
+out:
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(pctx);
+	return rc;
+}
+
 static tfa_err rsa_spki(tfa_buf *spki, const tfa_buf *n, const tfa_buf *e)
 {
 	tfa_err rc = TFA_OK;
 	OSSL_PARAM_BLD *bld = NULL;
 	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_PKEY *pkey = NULL;
 	BIGNUM *bn = NULL, *be = NULL;
 
 	bn = BN_bin2bn(n->data, (int)n->len, NULL);
@@ -630,16 +647,8 @@ static tfa_err rsa_spki(tfa_buf *spki, const tfa_buf *n, const tfa_buf *e)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
 		TFA_BAIL(TFA_EINTERNAL, "out of memory");
-	pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
-	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		rc = tfa_error_openssl(TFA_EBACKEND, "the token's RSA public key is not usable");
-		goto out;
-	}
-	TFA_GUARD(tfa_pkey_to_spki(spki, pkey));
+	TFA_GUARD(spki_from_params(spki, "RSA", params));
 out:
-	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(pctx);
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(bn);
@@ -651,8 +660,6 @@ static tfa_err ec_spki(tfa_buf *spki, const tfa_buf *params, const tfa_buf *poin
 {
 	tfa_err rc = TFA_OK;
 	OSSL_PARAM p[3];
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_PKEY *pkey = NULL;
 	const uint8_t *q = point->data;
 	size_t qlen = point->len;
 
@@ -668,16 +675,8 @@ static tfa_err ec_spki(tfa_buf *spki, const tfa_buf *params, const tfa_buf *poin
 	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
 	p[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(uintptr_t)q, qlen);
 	p[2] = OSSL_PARAM_construct_end();
-	pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
-	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, p) <= 0) {
-		rc = tfa_error_openssl(TFA_EBACKEND, "the token's EC public key is not usable");
-		goto out;
-	}
-	TFA_GUARD(tfa_pkey_to_spki(spki, pkey));
+	TFA_GUARD(spki_from_params(spki, "EC", p));
 out:
-	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(pctx);
 	return rc;
 }
 
