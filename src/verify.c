@@ -320,10 +320,16 @@ static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t 
 			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			TFA_ENSURE(sub >= 0, TFA_EIO, "cannot open %s: %s", rel, strerror(errno));
 			snprintf(p2, sizeof(p2), "%s/", rel);
+			uint64_t before = *count;
 			rc = walk(v, sub, p2, depth + 1, count, index);
 			close(sub);
 			if (rc != TFA_OK)
 				goto out;
+			/* A directory the manifest cannot account for is as foreign as a file. */
+			if (*count == before) {
+				rc = fail(v, TFA_LAYER_FILES, rel, 0, "Empty directory in bundle: %s", rel);
+				goto out;
+			}
 			continue;
 		}
 		if (!S_ISREG(st.st_mode)) {
@@ -379,6 +385,8 @@ static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manif
 	do
 		n = read(fd, buf->data, (size_t)mf->size + 1);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EISDIR)
+		res = FR_UNSAFE; /* a directory where a file is listed */
 	if (n != (ssize_t)mf->size)
 		goto out;
 	buf->len = (size_t)n;

@@ -121,6 +121,8 @@ elif case == "symlink_artifact":
 elif case == "symlink_dir":
     shutil.move("artifacts", "../%s-real-artifacts" % os.path.basename(dst))
     os.symlink(os.path.abspath("../%s-real-artifacts" % os.path.basename(dst)), "artifacts")
+elif case == "empty_dir":
+    os.mkdir("artifacts/extra")
 elif case == "fifo_in_bundle":
     os.mkfifo("artifacts/pipe")
 elif case == "absolute_path_resigned":

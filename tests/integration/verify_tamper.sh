@@ -51,6 +51,7 @@ rename_artifact|(File not listed in manifest: artifacts/000000000002.jsn|Missing
 symlink_artifact|Symlink in bundle: artifacts/000000000002.json
 symlink_dir|Symlink in bundle: artifacts
 fifo_in_bundle|Not a regular file: artifacts/pipe
+empty_dir|Empty directory in bundle: artifacts/extra
 absolute_path_resigned|Manifest invalid: path /etc/passwd is absolute
 dotdot_path_resigned|Manifest invalid: path artifacts/../../outside has a component starting with '.'
 symlink_listed_resigned|Symlink in bundle: zz-link

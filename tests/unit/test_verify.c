@@ -728,7 +728,7 @@ static void test_layer2_files(void)
 	FAIL_AT(b, TFA_LAYER_FILES, "pipe", 0, "Not a regular file");
 	done(b);
 
-	/* A listed file replaced by a directory of the same name. */
+	/* A listed file replaced by an (empty) directory of the same name. */
 	b = fresh();
 	{
 		char *p = tfa_test_path(b, "artifacts/000000000003.sig");
@@ -737,7 +737,20 @@ static void test_layer2_files(void)
 		free(p);
 	}
 	FAIL_AT(b, TFA_LAYER_FILES, "artifacts/000000000003.sig", 0,
-		"Unsafe file: artifacts/000000000003.sig");
+		"Empty directory in bundle: artifacts/000000000003.sig");
+	done(b);
+
+	/* ... and by a directory holding one file, which keeps the file count right. */
+	b = fresh();
+	{
+		char *p = tfa_test_path(b, "artifacts/000000000003.sig");
+		unlink(p);
+		CHECK(mkdir(p, 0755) == 0);
+		tfa_test_put_file(p, "x", "x", 1);
+		free(p);
+	}
+	FAIL_AT(b, TFA_LAYER_FILES, "artifacts/000000000003.sig", 3,
+		"Unsafe file: artifacts/000000000003.sig (seq 3)");
 	done(b);
 }
 
