@@ -205,6 +205,12 @@ static tfa_err check_manifest(vctx *v)
 	}
 	if (rc != TFA_OK)
 		goto out;
+	if (v->opts->require_genesis && v->man.from_seq != 1) {
+		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, v->man.from_seq,
+			  "Bundle starts at seq %" PRIu64 ", not at genesis (--require-genesis)",
+			  v->man.from_seq);
+		goto out;
+	}
 	snprintf(v->rep->chain_id, sizeof(v->rep->chain_id), "%s", v->man.chain_id);
 	v->rep->from_seq = v->man.from_seq;
 	v->rep->to_seq = v->man.to_seq;

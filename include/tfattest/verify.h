@@ -29,6 +29,8 @@ typedef enum tfa_layer {
 typedef struct tfa_verify_opts {
 	/* "sha256:<hex>" the signing key must have; NULL trusts the bundle's key (with a warning). */
 	const char *expect_fpr;
+	/* Fail unless the bundle starts at seq 1 (completeness from genesis). */
+	bool require_genesis;
 	/* Worker threads for layers 2-4; 0 picks the number of online CPUs. */
 	unsigned threads;
 	/* Called for each progress line: tag is "INFO", "SUCCESS", "WARN" or "ERROR". May be NULL. */

@@ -107,6 +107,7 @@ int tfa_cli_verify(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "expect-key-fingerprint", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "require-genesis", no_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -131,20 +132,23 @@ int tfa_cli_verify(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'g':
+			o.require_genesis = true;
+			break;
 		case 't':
 			if (tfa_cli_parse_int(optarg, 1, 64, &th) != 0)
 				return tfa_cli_usage("--threads takes 1 to 64");
 			o.threads = (unsigned)th;
 			break;
 		case 'h':
-			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--json]\n");
+			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n");
 			return 0;
 		default:
 			return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--json]");
+		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]");
 	if (!json)
 		o.line = print_line;
 	rc = tfa_verify_bundle(&rep, argv[optind], &o);

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
 #endif
 #endif
-		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--json]\n"
+		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
 		"\n"
 		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"

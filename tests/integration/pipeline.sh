@@ -93,6 +93,9 @@ TESTS_RUN=$((TESTS_RUN + 1))
 expect_exit 0 "export a range" "$T" export --store sec --key file:rsa.pem --out range --from 2 --to 3
 expect_exit 0 "verify a range" "$T" verify range
 expect_output 'Hash chain valid \(2 artifacts\)' "range length"
+expect_exit 1 "a range from seq 2 fails --require-genesis" "$T" verify range --require-genesis
+expect_output '^\[ERROR\] Bundle starts at seq 2, not at genesis' "require-genesis message"
+expect_exit 0 "a bundle from seq 1 passes --require-genesis" "$T" verify secb --require-genesis
 expect_exit 0 "export by time" "$T" export --store sec --key file:rsa.pem --out since --since 2000-01-01T00:00:00Z
 expect_exit 2 "export by time, nothing in range" "$T" export --store sec --key file:rsa.pem --out until --until 2000-01-01T00:00:00Z
 
