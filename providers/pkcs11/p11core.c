@@ -567,10 +567,11 @@ out:
 	return rc;
 }
 
-tfa_err p11_get_ulong(CK_ULONG *out, p11_module *m, CK_SESSION_HANDLE session,
-		      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
+/* Reads a fixed-size attribute; TFA_ENOTFOUND when the object has none (or hides it). */
+static tfa_err get_fixed(p11_module *m, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
+			 CK_ATTRIBUTE_TYPE type, void *val, CK_ULONG size)
 {
-	CK_ATTRIBUTE a = { type, out, sizeof(*out) };
+	CK_ATTRIBUTE a = { type, val, size };
 	CK_RV rv;
 	char nb[24];
 
@@ -580,29 +581,26 @@ tfa_err p11_get_ulong(CK_ULONG *out, p11_module *m, CK_SESSION_HANDLE session,
 	if (rv != CKR_OK)
 		return p11_error(TFA_EBACKEND, rv, "PKCS#11 C_GetAttributeValue failed (%s)",
 				 p11_ckr_name(rv, nb));
-	if (a.ulValueLen != sizeof(*out))
+	if (a.ulValueLen != size)
 		return tfa_error_set(TFA_EBACKEND, "PKCS#11 attribute has an unexpected size");
 	return TFA_OK;
+}
+
+tfa_err p11_get_ulong(CK_ULONG *out, p11_module *m, CK_SESSION_HANDLE session,
+		      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
+{
+	return get_fixed(m, session, obj, type, out, sizeof(*out));
 }
 
 tfa_err p11_get_bool(int *out, p11_module *m, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
 		     CK_ATTRIBUTE_TYPE type)
 {
 	CK_BBOOL b = CK_FALSE;
-	CK_ATTRIBUTE a = { type, &b, sizeof(b) };
-	CK_RV rv;
-	char nb[24];
+	tfa_err rc = get_fixed(m, session, obj, type, &b, sizeof(b));
 
-	rv = m->fl->C_GetAttributeValue(session, obj, &a, 1);
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
-		return TFA_ENOTFOUND;
-	if (rv != CKR_OK)
-		return p11_error(TFA_EBACKEND, rv, "PKCS#11 C_GetAttributeValue failed (%s)",
-				 p11_ckr_name(rv, nb));
-	if (a.ulValueLen != sizeof(b))
-		return tfa_error_set(TFA_EBACKEND, "PKCS#11 attribute has an unexpected size");
-	*out = b != CK_FALSE;
-	return TFA_OK;
+	if (rc == TFA_OK)
+		*out = b != CK_FALSE;
+	return rc;
 }
 
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1). */

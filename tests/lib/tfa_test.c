@@ -138,6 +138,17 @@ char *tfa_test_get_file(const char *dir, const char *rel, size_t *len)
 	return buf;
 }
 
+void tfa_test_expect_wrapped(const char *outer, const char *inner, int line)
+{
+	const char *m = tfa_error_last()->message, *first = strstr(m, outer);
+
+	if (first == NULL || strstr(first + 1, outer) != NULL || strstr(m, inner) == NULL) {
+		fprintf(stderr, "line %d: message \"%s\", wanted \"%s\" once and \"%s\"\n", line, m,
+			outer, inner);
+		tfa_test_failures++;
+	}
+}
+
 void tfa_test_rmtree(const char *path)
 {
 	struct stat st;

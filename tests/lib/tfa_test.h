@@ -69,6 +69,9 @@ void tfa_test_put_file(const char *dir, const char *rel, const void *data, size_
 /* Reads dir/rel whole (NUL-terminated, malloc'd); exits on failure. */
 char *tfa_test_get_file(const char *dir, const char *rel, size_t *len);
 
+/* The current error message holds `outer` exactly once and `inner` intact; counts a failure otherwise. */
+void tfa_test_expect_wrapped(const char *outer, const char *inner, int line);
+
 /* rm -rf */
 void tfa_test_rmtree(const char *path);
 

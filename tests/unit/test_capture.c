@@ -312,18 +312,6 @@ static void test_capture_rejects_bad_states(void)
 	free(plan);
 }
 
-/* The current message holds `outer` exactly once, and `inner` intact. */
-static void expect_wrapped(const char *outer, const char *inner, int line)
-{
-	const char *m = tfa_error_last()->message, *first = strstr(m, outer);
-
-	if (first == NULL || strstr(first + 1, outer) != NULL || strstr(m, inner) == NULL) {
-		fprintf(stderr, "line %d: message \"%s\", wanted \"%s\" once and \"%s\"\n", line, m,
-			outer, inner);
-		tfa_test_failures++;
-	}
-}
-
 /*
  * The reason of a failed read or parse is re-raised with
  * tfa_error_last()->message as an argument: tfa_error_set must format it
@@ -336,27 +324,27 @@ static void test_rewrapped_read_errors(void)
 	char *p, *plan = fixture("plans/show-basic-delete.json");
 
 	CHECK_RC(capture_and_build(&out, NULL, "/nonexistent/plan.json", NULL), TFA_EUSAGE);
-	expect_wrapped("cannot read plan", "cannot open /nonexistent/plan.json", __LINE__);
+	tfa_test_expect_wrapped("cannot read plan", "cannot open /nonexistent/plan.json", __LINE__);
 	tfa_buf_free(&out);
 	CHECK_RC(capture_and_build(&out, NULL, scratch(), NULL), TFA_EFORMAT);
-	expect_wrapped("cannot read plan", "is not a regular file", __LINE__);
+	tfa_test_expect_wrapped("cannot read plan", "is not a regular file", __LINE__);
 	tfa_buf_free(&out);
 	p = scratch_file("notjson.json", "terraform plan output\n");
 	CHECK_RC(capture_and_build(&out, NULL, p, NULL), TFA_EFORMAT);
-	expect_wrapped("is not valid JSON", "json: invalid literal at byte 0", __LINE__);
+	tfa_test_expect_wrapped("is not valid JSON", "json: invalid literal at byte 0", __LINE__);
 	tfa_buf_free(&out);
 	free(p);
 	p = scratch_file("dup.json", "{\"format_version\":\"1.0\",\"format_version\":\"1.0\"}");
 	CHECK_RC(capture_and_build(&out, NULL, p, NULL), TFA_EFORMAT);
-	expect_wrapped("is not valid JSON", "duplicate object key", __LINE__);
+	tfa_test_expect_wrapped("is not valid JSON", "duplicate object key", __LINE__);
 	tfa_buf_free(&out);
 	free(p);
 	CHECK_RC(capture_and_build(&out, NULL, plan, "/nonexistent/terraform.tfstate"), TFA_EUSAGE);
-	expect_wrapped("cannot read state", "cannot open /nonexistent/terraform.tfstate", __LINE__);
+	tfa_test_expect_wrapped("cannot read state", "cannot open /nonexistent/terraform.tfstate", __LINE__);
 	tfa_buf_free(&out);
 	p = scratch_file("bad.tfstate", "{");
 	CHECK_RC(capture_and_build(&out, NULL, plan, p), TFA_EFORMAT);
-	expect_wrapped("is not valid JSON", "json: unexpected end of input", __LINE__);
+	tfa_test_expect_wrapped("is not valid JSON", "json: unexpected end of input", __LINE__);
 	tfa_buf_free(&out);
 	free(p);
 	free(plan);

@@ -263,18 +263,6 @@ static void test_info_rejects_bad_metadata(void)
  * and the file signer: the message must come out whole (tfa_error_set once
  * formatted the buffer into itself, which left chain_init's message empty).
  */
-/* The message appears exactly once in the current error, and `inner` is intact in it. */
-static void expect_wrapped(const char *outer, const char *inner, int line)
-{
-	const char *m = tfa_error_last()->message, *first = strstr(m, outer);
-
-	if (first == NULL || strstr(first + 1, outer) != NULL || strstr(m, inner) == NULL) {
-		fprintf(stderr, "line %d: message \"%s\", wanted \"%s\" once and \"%s\"\n", line, m,
-			outer, inner);
-		tfa_test_failures++;
-	}
-}
-
 static void test_rewrapped_messages(void)
 {
 	fixture f;
@@ -298,16 +286,16 @@ static void test_rewrapped_messages(void)
 	CHECK_RC(tfa_chain_info_read(&info, f.st), TFA_ENOTFOUND);
 
 	CHECK_RC(tfa_signer_open(&s, "file:/nonexistent-dir/key.pem"), TFA_EUSAGE);
-	expect_wrapped("cannot read key file", "cannot open /nonexistent-dir/key.pem", __LINE__);
+	tfa_test_expect_wrapped("cannot read key file", "cannot open /nonexistent-dir/key.pem", __LINE__);
 
 	/* Corrupt chain metadata. */
 	CHECK_OK(tfa_chain_init(f.st, "t", f.key));
 	tfa_test_put_file(f.root, "chain.json", "not json", 8);
 	CHECK_RC(tfa_chain_info_read(&info, f.st), TFA_EFORMAT);
-	expect_wrapped("chain metadata is corrupt", "json: ", __LINE__);
+	tfa_test_expect_wrapped("chain metadata is corrupt", "json: ", __LINE__);
 	tfa_test_put_file(f.root, "chain.json", "{\"chain_id\":\"a\",\"chain_id\":\"a\"}", 31);
 	CHECK_RC(tfa_chain_info_read(&info, f.st), TFA_EFORMAT);
-	expect_wrapped("chain metadata is corrupt", "duplicate object key", __LINE__);
+	tfa_test_expect_wrapped("chain metadata is corrupt", "duplicate object key", __LINE__);
 	tfa_signer_free(s);
 	teardown(&f);
 
@@ -328,7 +316,7 @@ static void test_rewrapped_messages(void)
 		free(rec2);
 	}
 	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
-	expect_wrapped("head record 2 is invalid", "not in RFC 8785 canonical form", __LINE__);
+	tfa_test_expect_wrapped("head record 2 is invalid", "not in RFC 8785 canonical form", __LINE__);
 	CHECK_RC(tfa_chain_head(f.st, &info, &head, hash, fpr), TFA_EVERIFY);
 	teardown(&f);
 }
