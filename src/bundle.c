@@ -303,8 +303,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
 			 "the exported bundle does not verify: %s", rep.message);
-	if (rename(tmpdir, o->out_dir) != 0)
-		TFA_BAIL(TFA_EIO, "cannot move the bundle to %s: %s", o->out_dir, strerror(errno));
+	TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));
 	tfa_fs_sync_parent(o->out_dir);
 	free(tmpdir);
 	tmpdir = NULL;

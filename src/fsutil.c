@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -57,6 +58,29 @@ tfa_err tfa_fs_mkdtemp_beside(char **out, const char *path)
 		return rc;
 	}
 	*out = t;
+	return TFA_OK;
+}
+
+tfa_err tfa_fs_rename_noreplace(const char *from, const char *to)
+{
+#if defined(__linux__) && defined(SYS_renameat2)
+	/* RENAME_NOREPLACE is 1; called directly so older C libraries work too. */
+	if (syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1u) == 0)
+		return TFA_OK;
+	if (errno == EEXIST)
+		return tfa_error_set(TFA_EUSAGE, "%s already exists: choose a new output path", to);
+	if (errno != EINVAL && errno != ENOSYS)
+		return tfa_error_set(TFA_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
+#endif
+	{
+		struct stat st;
+		/* Without renameat2 a narrow race remains between this check and the rename. */
+		if (lstat(to, &st) == 0)
+			return tfa_error_set(TFA_EUSAGE, "%s already exists: choose a new output path", to);
+		if (rename(from, to) != 0)
+			return tfa_error_set(TFA_EIO, "cannot move %s to %s: %s", from, to,
+					     strerror(errno));
+	}
 	return TFA_OK;
 }
 

@@ -14,6 +14,12 @@ TFA_WUR tfa_err tfa_fs_write_new(int dirfd, const char *name, const void *data, 
 /* Creates a new private directory next to `path` (same parent), returns its path. */
 TFA_WUR tfa_err tfa_fs_mkdtemp_beside(char **out, const char *path);
 
+/*
+ * Renames from to to, failing with TFA_EUSAGE if `to` exists (even as an
+ * empty directory, which rename() would silently replace).
+ */
+TFA_WUR tfa_err tfa_fs_rename_noreplace(const char *from, const char *to);
+
 /* Flushes the file system holding dirfd to stable storage. */
 TFA_WUR tfa_err tfa_fs_sync_tree(int dirfd);
 
