@@ -18,7 +18,12 @@ int tfa_cli_parse_int(const char *s, long long min, long long max, long long *ou
 
 int tfa_cli_verify(int argc, char **argv);
 int tfa_cli_canon(int argc, char **argv);
+int tfa_cli_report(int argc, char **argv);
 #ifndef TFATTEST_VERIFIER_ONLY
+int tfa_cli_apply(int argc, char **argv);
+int tfa_cli_log(int argc, char **argv);
+int tfa_cli_show(int argc, char **argv);
+int tfa_cli_diff(int argc, char **argv);
 int tfa_cli_init(int argc, char **argv);
 int tfa_cli_record(int argc, char **argv);
 int tfa_cli_export(int argc, char **argv);
