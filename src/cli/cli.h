@@ -13,6 +13,9 @@ int tfa_cli_usage(const char *fmt, ...) TFA_PRINTF(1, 2);
 /* The value of --opt, else the environment variable, else NULL. */
 const char *tfa_cli_opt_env(const char *opt, const char *env);
 
+/* --expect-key-fingerprint takes sha256:<hex> itself, or a file holding it; 0 on success. */
+int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg);
+
 /* Parses a decimal integer in [min, max]; 0 on success. */
 int tfa_cli_parse_int(const char *s, long long min, long long max, long long *out);
 

@@ -99,6 +99,20 @@ static tfa_err open_hist(tfa_store **st, tfa_history **h, char fpr[TFA_FPR_STRLE
 	return rc;
 }
 
+/*
+ * Strings from records reach a terminal: control characters (escape
+ * sequences could rewrite what the auditor sees) are shown as '?'.
+ */
+static const char *tty_safe(char *buf, size_t cap, const char *s)
+{
+	size_t i = 0;
+
+	for (; s && *s && i + 1 < cap; s++, i++)
+		buf[i] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	buf[i] = '\0';
+	return buf;
+}
+
 static const cJSON *path_get(const cJSON *o, const char *a, const char *b, const char *c)
 {
 	o = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -137,7 +151,7 @@ static int count_of(const cJSON *doc, const char *k)
 
 static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *hash, int json)
 {
-	char when[32];
+	char when[32], sb[1100];
 	struct tm tm;
 	time_t t = (time_t)m->time;
 
@@ -171,7 +185,7 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 		return;
 	}
 	printf("%6llu  %s  %-8s  %-9s  %-24s  +%d ~%d -%d ±%d  %.19s", (unsigned long long)m->seq,
-	       when, m->event, m->status, actor_of(doc), count_of(doc, "create"),
+	       when, m->event, m->status, tty_safe(sb, sizeof(sb), actor_of(doc)), count_of(doc, "create"),
 	       count_of(doc, "update"), count_of(doc, "delete"), count_of(doc, "replace"), hash);
 	if (m->rollback_to)
 		printf("  rollback-to %llu", (unsigned long long)m->rollback_to);
@@ -289,7 +303,10 @@ int tfa_cli_show(int argc, char **argv)
 		printf("checked   signature by %s; prev_hash is the hash of record %llu%s\n", fpr,
 		       (unsigned long long)(seq - 1), seq < tfa_history_head(h) ? "; the next record links to it" : " (genesis when 0); it is the head");
 		printf("event     %s, %s, exit code %d\n", m.event, m.status, (int)m.exit_code);
-		printf("actor     %s\n", actor_of(doc));
+		{
+			char sb[1100];
+			printf("actor     %s\n", tty_safe(sb, sizeof(sb), actor_of(doc)));
+		}
 		if (m.rollback_to)
 			printf("rollback  to record %llu\n", (unsigned long long)m.rollback_to);
 		if (m.spooled)
@@ -324,14 +341,22 @@ static const char *or_dash(const char *s)
 
 static void diff_field(const char *label, const char *x, const char *y)
 {
-	printf("  %-12s %s %s %s\n", label, or_dash(x),
-	       (x && y && strcmp(x, y) == 0) ? "==" : "->", or_dash(y));
+	char a[1100], b[1100];
+
+	printf("  %-12s %s %s %s\n", label, tty_safe(a, sizeof(a), or_dash(x)),
+	       (x && y && strcmp(x, y) == 0) ? "==" : "->", tty_safe(b, sizeof(b), or_dash(y)));
 }
 
-static double num_at(const cJSON *o, const char *a, const char *b, const char *c)
+/* An integer member, or "-" when absent. */
+static const char *num_str(char out[32], const cJSON *o, const char *a, const char *b, const char *c)
 {
 	const cJSON *v = path_get(o, a, b, c);
-	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+
+	if (cJSON_IsNumber(v))
+		snprintf(out, 32, "%.0f", v->valuedouble);
+	else
+		snprintf(out, 32, "-");
+	return out;
 }
 
 int tfa_cli_diff(int argc, char **argv)
@@ -385,8 +410,11 @@ int tfa_cli_diff(int argc, char **argv)
 		   str_at(doc[1], "terraform", "state", "sha256"));
 	diff_field("lineage", str_at(doc[0], "terraform", "state", "lineage"),
 		   str_at(doc[1], "terraform", "state", "lineage"));
-	printf("  %-12s %.0f -> %.0f\n", "serial", num_at(doc[0], "terraform", "state", "serial"),
-	       num_at(doc[1], "terraform", "state", "serial"));
+	{
+		char n0[32], n1[32];
+		diff_field("serial", num_str(n0, doc[0], "terraform", "state", "serial"),
+			   num_str(n1, doc[1], "terraform", "state", "serial"));
+	}
 	printf("  counts      ");
 	for (const char *const *k = cnt; *k; k++)
 		printf(" %s %d->%d", *k, count_of(doc[0], *k), count_of(doc[1], *k));
@@ -402,16 +430,19 @@ int tfa_cli_diff(int argc, char **argv)
 				continue;
 			a0 = str_at(c, "action", NULL, NULL);
 			a1 = change_action(c1, ad);
+			char sa[1100];
 			if (a1 == NULL)
-				printf("  - %s (%s, only in %llu)\n", ad, or_dash(a0), (unsigned long long)s1);
+				printf("  - %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad), or_dash(a0),
+				       (unsigned long long)s1);
 			else if (a0 && strcmp(a0, a1) != 0)
-				printf("  ~ %s: %s -> %s\n", ad, a0, a1);
+				printf("  ~ %s: %s -> %s\n", tty_safe(sa, sizeof(sa), ad), a0, a1);
 		}
 		cJSON_ArrayForEach(c, c1)
 		{
 			const char *ad = str_at(c, "address", NULL, NULL);
+			char sa[1100];
 			if (ad && change_action(c0, ad) == NULL)
-				printf("  + %s (%s, only in %llu)\n", ad,
+				printf("  + %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad),
 				       or_dash(str_at(c, "action", NULL, NULL)), (unsigned long long)s2);
 		}
 	}
@@ -438,12 +469,16 @@ int tfa_cli_diff(int argc, char **argv)
 		lt = str_at(doc[2], "terraform", "state", "lineage");
 		ss = str_at(doc[i], "terraform", "state", "sha256");
 		sT = str_at(doc[2], "terraform", "state", "sha256");
-		printf("  state lineage %s; serial %.0f (target %.0f); state hash %s the target's\n",
-		       ls && lt ? (strcmp(ls, lt) == 0 ? "matches the target's" : "differs from the target's")
-			     : "unknown",
-		       num_at(doc[i], "terraform", "state", "serial"),
-		       num_at(doc[2], "terraform", "state", "serial"),
-		       ss && sT ? (strcmp(ss, sT) == 0 ? "equals" : "differs from") : "cannot be compared with");
+		{
+			char n0[32], n1[32];
+			printf("  state lineage %s; serial %s (target %s); state hash %s\n",
+			       ls && lt ? (strcmp(ls, lt) == 0 ? "matches the target's" : "differs from the target's")
+				     : "not recorded",
+			       num_str(n0, doc[i], "terraform", "state", "serial"),
+			       num_str(n1, doc[2], "terraform", "state", "serial"),
+			       ss && sT ? (strcmp(ss, sT) == 0 ? "equals the target's" : "differs from the target's")
+				     : "not recorded on both");
+		}
 	}
 out:
 	for (int i = 0; i < 3; i++) {

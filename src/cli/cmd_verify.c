@@ -17,36 +17,6 @@ static void print_line(void *ud, const char *tag, const char *text)
 	fflush(stdout);
 }
 
-/* --expect-key-fingerprint takes the value itself, or a file holding it. */
-static int load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
-{
-	tfa_buf b;
-	size_t n;
-
-	if (strncmp(arg, "sha256:", 7) == 0) {
-		if (strlen(arg) >= TFA_FPR_STRLEN)
-			return -1;
-		snprintf(out, TFA_FPR_STRLEN, "%s", arg);
-		return 0;
-	}
-	tfa_buf_init(&b, 4096);
-	if (tfa_buf_read_file(&b, arg, 4096) != TFA_OK) {
-		tfa_buf_free(&b);
-		return -1;
-	}
-	n = b.len;
-	while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r' || b.data[n - 1] == ' '))
-		n--;
-	if (n >= TFA_FPR_STRLEN || strncmp((char *)b.data, "sha256:", 7) != 0) {
-		tfa_buf_free(&b);
-		return -1;
-	}
-	memcpy(out, b.data, n);
-	out[n] = '\0';
-	tfa_buf_free(&b);
-	return 0;
-}
-
 /*
  * Lists the records of a verified bundle that were appended from a spool,
  * after the deployment they describe. Reads only when the verifier counted some.
@@ -182,7 +152,7 @@ int tfa_cli_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (load_fpr(fpr, optarg) != 0)
+			if (tfa_cli_load_fpr(fpr, optarg) != 0)
 				return tfa_cli_usage("--expect-key-fingerprint takes sha256:<hex> or a file holding it");
 			o.expect_fpr = fpr;
 			break;
