@@ -83,6 +83,18 @@ check "wrapper exits 128+SIGTERM" [ "$st" -eq 143 ]
 check "signalled run recorded as failed" grep -q '"event":{"exit_code":143,"status":"failed","type":"apply"}' <(rec 6)
 check "no stand-in left running" bash -c "! pgrep -f 'sleep 30' -P $wp > /dev/null"
 
+# SIGINT sent to the wrapper reaches Terraform once; it stops gracefully and exits 1.
+rm -f mark
+STANDIN_MODE=graceful STANDIN_MARK=$PWD/mark "$T" apply -- "$TF" apply plan.bin > int.out 2>&1 &
+wp=$!
+for _ in $(seq 100); do [ -e mark ] && break; sleep 0.1; done
+kill -INT $wp
+wait $wp
+st=$?
+check "SIGINT: wrapper exits with terraform's 1" [ "$st" -eq 1 ]
+check "SIGINT reached terraform" grep -q 'Interrupt received. Gracefully shutting down' int.out
+check "interrupted run recorded as failed" grep -q '"event":{"exit_code":1,"status":"failed","type":"apply"}' <(rec 7)
+
 # Store unreachable after the apply: spooled, exit 2, the message says NOT attested.
 n=$(nrec)
 expect_exit 2 "unreachable store after apply exits 2" env STANDIN_MODE=moveaway STANDIN_STORE=$W/s "$T" apply -- "$TF" apply plan.bin
