@@ -15,6 +15,7 @@ PKGS=(
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks
 	python3 python3-cryptography python3-botocore
 	git ca-certificates
+	chromium python3-yaml                     # HTML report test (headless), CI example YAML check
 )
 
 missing=()

@@ -39,7 +39,7 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	static const char *const statuses[] = { "succeeded", "failed", NULL };
 	tfa_err rc = TFA_OK;
 	tfa_json *doc = NULL;
-	const tfa_json_value *root, *ev, *sg;
+	const tfa_json_value *root, *ev, *sg, *o;
 	const char *s;
 	size_t n;
 	int64_t i64;
@@ -76,6 +76,29 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_jf_strcpy(out->status, sizeof(out->status), ev, "status", "artifact event"));
 	TFA_ENSURE(one_of(out->status, statuses), TFA_EFORMAT, "artifact event status is unknown");
 	TFA_GUARD(tfa_jf_int(&i64, ev, "exit_code", -2147483648LL, 2147483647LL, "artifact event"));
+	out->exit_code = (int32_t)i64;
+	if ((o = tfa_json_get(ev, "rollback_to")) != NULL) {
+		TFA_ENSURE(strcmp(out->event, "rollback") == 0, TFA_EFORMAT,
+			   "artifact event: rollback_to on an event that is not a rollback");
+		TFA_GUARD(tfa_jf_obj(&o, ev, "rollback_to", "artifact event"));
+		TFA_GUARD(tfa_jf_int(&i64, o, "seq", 1, (int64_t)TFA_SEQ_MAX, "artifact rollback_to"));
+		out->rollback_to = (uint64_t)i64;
+		TFA_ENSURE(out->rollback_to < out->seq, TFA_EFORMAT,
+			   "artifact rollback_to names a seq that is not earlier than its own");
+		TFA_GUARD(tfa_jf_hash(out->rollback_hash, o, "hash", "artifact rollback_to"));
+	}
+	if ((o = tfa_json_get(ev, "spool")) != NULL) {
+		TFA_GUARD(tfa_jf_obj(&o, ev, "spool", "artifact event"));
+		TFA_GUARD(tfa_jf_str(&s, &n, o, "id", 32, "artifact spool"));
+		TFA_ENSURE(n == 32 && strspn(s, "0123456789abcdef") >= 32, TFA_EFORMAT,
+			   "artifact spool: id is not 32 lowercase hex digits");
+		memcpy(out->spool_id, s, 32);
+		TFA_GUARD(tfa_jf_str(&s, &n, o, "deployed_at", 32, "artifact spool"));
+		TFA_GUARD(tfa_time_parse(&out->deployed_at, s, n));
+		TFA_GUARD(tfa_jf_str(&s, &n, o, "spooled_at", 32, "artifact spool"));
+		TFA_GUARD(tfa_time_parse(&out->spooled_at, s, n));
+		out->spooled = true;
+	}
 
 	TFA_GUARD(tfa_jf_obj(&sg, root, "signer", "artifact"));
 	TFA_GUARD(tfa_jf_strcpy(out->key_fpr, sizeof(out->key_fpr), sg, "key_fingerprint",
@@ -88,8 +111,8 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_sig_alg_from_name(&out->alg, alg));
 
 	for (const char *const *k = (const char *const[]){ "terraform", "context", NULL }; *k; k++) {
-		const tfa_json_value *o = tfa_json_get(root, *k);
-		TFA_ENSURE(o == NULL || tfa_json_type_of(o) == TFA_JSON_OBJECT, TFA_EFORMAT,
+		const tfa_json_value *m = tfa_json_get(root, *k);
+		TFA_ENSURE(m == NULL || tfa_json_type_of(m) == TFA_JSON_OBJECT, TFA_EFORMAT,
 			   "artifact: \"%s\" is not an object", *k);
 	}
 

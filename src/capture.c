@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "jfield.h"
+#include "oidc.h"
 #include "timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"
@@ -148,10 +149,9 @@ static const char *action_word(const tfa_json_value *actions)
 static const char *const count_keys[] = { "create", "update", "delete", "replace", "read",
 					  "no-op", "forget", "other" };
 
-static tfa_err capture_plan(cJSON *tf, const char *path)
+static tfa_err capture_plan(cJSON *tf, const uint8_t *data, size_t len, const char *path)
 {
 	tfa_err rc = TFA_OK;
-	tfa_buf raw;
 	tfa_json *doc = NULL;
 	const tfa_json_value *root, *rcs, *v;
 	cJSON *changes, *counts;
@@ -159,13 +159,9 @@ static tfa_err capture_plan(cJSON *tf, const char *path)
 	const char *s;
 	size_t n;
 
-	tfa_buf_init(&raw, PLAN_MAX);
-	rc = tfa_buf_read_file(&raw, path, PLAN_MAX);
-	if (rc != TFA_OK)
-		TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read plan: %s",
-			 tfa_error_last()->message);
-	TFA_GUARD(add_hash(tf, "plan_sha256", raw.data, raw.len));
-	rc = tfa_json_parse(&doc, raw.data, raw.len);
+	TFA_ENSURE(len <= PLAN_MAX, TFA_EFORMAT, "plan %s is larger than %zu bytes", path, PLAN_MAX);
+	TFA_GUARD(add_hash(tf, "plan_sha256", data, len));
+	rc = tfa_json_parse(&doc, data, len);
 	if (rc != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "plan %s is not valid JSON: %s", path, tfa_error_last()->message);
 	root = tfa_json_root(doc);
@@ -218,14 +214,12 @@ static tfa_err capture_plan(cJSON *tf, const char *path)
 		TFA_GUARD(add_num(counts, count_keys[k], count[k]));
 out:
 	tfa_json_free(doc);
-	tfa_buf_free(&raw);
 	return rc;
 }
 
-static tfa_err capture_state(cJSON *tf, const char *path)
+static tfa_err capture_state(cJSON *tf, const uint8_t *data, size_t len, const char *path)
 {
 	tfa_err rc = TFA_OK;
-	tfa_buf raw;
 	tfa_json *doc = NULL;
 	const tfa_json_value *root;
 	cJSON *st;
@@ -233,18 +227,14 @@ static tfa_err capture_state(cJSON *tf, const char *path)
 	size_t n;
 	int64_t serial;
 
-	tfa_buf_init(&raw, STATE_MAX);
-	rc = tfa_buf_read_file(&raw, path, STATE_MAX);
-	if (rc != TFA_OK)
-		TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read state: %s",
-			 tfa_error_last()->message);
-	rc = tfa_json_parse(&doc, raw.data, raw.len);
+	TFA_ENSURE(len <= STATE_MAX, TFA_EFORMAT, "state %s is larger than %zu bytes", path, STATE_MAX);
+	rc = tfa_json_parse(&doc, data, len);
 	if (rc != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "state %s is not valid JSON: %s", path, tfa_error_last()->message);
 	root = tfa_json_root(doc);
 	st = new_obj(tf, "state");
 	TFA_ENSURE(st != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_hash(st, "sha256", raw.data, raw.len));
+	TFA_GUARD(add_hash(st, "sha256", data, len));
 	TFA_GUARD(tfa_jf_int(&serial, root, "serial", 0, (int64_t)1 << 53, "state"));
 	TFA_GUARD(add_num(st, "serial", (double)serial));
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "lineage", 256, "state"));
@@ -254,7 +244,6 @@ static tfa_err capture_state(cJSON *tf, const char *path)
 		TFA_GUARD(add_text(st, "terraform_version", s, n));
 out:
 	tfa_json_free(doc);
-	tfa_buf_free(&raw);
 	return rc;
 }
 
@@ -379,6 +368,124 @@ out:
 	return rc;
 }
 
+/* JWT claims copied from an ID token: identity, never anything secret. */
+static const char *const oidc_claims[] = {
+	"repository", "repository_owner", "ref", "ref_type", "sha", "workflow", "workflow_ref",
+	"job_workflow_ref", "run_id", "run_attempt", "run_number", "actor", "environment",
+	"event_name", "runner_environment",
+	/* GitLab */
+	"project_path", "namespace_path", "pipeline_id", "pipeline_source", "job_id",
+	"user_login", "ref_path", "ref_protected", "environment_protected", NULL
+};
+
+/* Adds a claim's value: strings as they are, numbers and booleans in their JSON form. */
+static tfa_err add_claim(cJSON *obj, const char *key, const cJSON *v)
+{
+	char num[64];
+
+	if (cJSON_IsString(v))
+		return add_str(obj, key, v->valuestring);
+	if (cJSON_IsBool(v))
+		return add_str(obj, key, cJSON_IsTrue(v) ? "true" : "false");
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) {
+		snprintf(num, sizeof(num), "%.0f", v->valuedouble);
+		return add_str(obj, key, num);
+	}
+	return TFA_OK;
+}
+
+/*
+ * Records the claims of an ID token as received. The signature is not
+ * checked here: the token came from the CI system's own endpoint over TLS
+ * (GitHub) or from its environment (GitLab). The token itself is never kept.
+ */
+static tfa_err add_oidc_claims(cJSON *ci, const char *jwt, size_t len, const char *source)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *claims = NULL, *o, *v;
+
+	if (tfa_jwt_payload(&claims, jwt, len) != TFA_OK) {
+		o = new_obj(ci, "oidc");
+		TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+		TFA_GUARD(add_str(o, "source", source));
+		TFA_GUARD(add_str(o, "error", tfa_error_last()->message));
+		goto out;
+	}
+	o = new_obj(ci, "oidc");
+	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(o, "source", source));
+	TFA_GUARD(add_str(o, "signature", "not-verified"));
+	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "iss")) != NULL)
+		TFA_GUARD(add_claim(o, "issuer", v));
+	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "sub")) != NULL)
+		TFA_GUARD(add_claim(o, "subject", v));
+	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "aud")) != NULL) {
+		if (cJSON_IsArray(v))
+			v = cJSON_GetArrayItem(v, 0);
+		if (v)
+			TFA_GUARD(add_claim(o, "audience", v));
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "iat")) != NULL)
+		TFA_GUARD(add_claim(o, "issued_at", v));
+	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "exp")) != NULL)
+		TFA_GUARD(add_claim(o, "expires_at", v));
+	{
+		cJSON *sel = new_obj(o, "claims");
+		TFA_ENSURE(sel != NULL, TFA_EINTERNAL, "out of memory");
+		for (const char *const *k = oidc_claims; *k; k++)
+			if ((v = cJSON_GetObjectItemCaseSensitive(claims, *k)) != NULL)
+				TFA_GUARD(add_claim(sel, *k, v));
+	}
+out:
+	cJSON_Delete(claims);
+	return rc;
+}
+
+/* GitHub Actions: asks the runner's token endpoint for an ID token with audience tfattest. */
+static tfa_err github_oidc(cJSON *ci)
+{
+	tfa_err rc = TFA_OK;
+	const char *url = getenv("ACTIONS_ID_TOKEN_REQUEST_URL");
+	const char *bearer = getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+	tfa_buf tok;
+	cJSON *o;
+
+	tfa_buf_init(&tok, TFA_JWT_MAX);
+	if (url == NULL || *url == '\0' || bearer == NULL || *bearer == '\0')
+		return TFA_OK; /* the job has no id-token: write permission */
+	if (tfa_oidc_fetch(&tok, url, bearer, TFA_OIDC_AUDIENCE) != TFA_OK) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "%s", tfa_error_last()->message);
+		o = new_obj(ci, "oidc");
+		TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+		TFA_GUARD(add_str(o, "source", "github-actions"));
+		TFA_GUARD(add_str(o, "error", msg));
+		goto out;
+	}
+	TFA_GUARD(add_oidc_claims(ci, (const char *)tok.data, tok.len, "github-actions"));
+out:
+	tfa_buf_wipe_free(&tok);
+	return rc;
+}
+
+/*
+ * An ID token handed over in the environment (GitLab's id_tokens:, or any CI):
+ * TFATTEST_OIDC_TOKEN holds it, or TFATTEST_ID_TOKEN names the variable that does.
+ */
+static tfa_err env_oidc(cJSON *ci, const char *source)
+{
+	const char *name = getenv("TFATTEST_ID_TOKEN");
+	const char *jwt;
+
+	if (name && *name)
+		jwt = getenv(name);
+	else
+		jwt = getenv("TFATTEST_OIDC_TOKEN");
+	if (jwt == NULL || *jwt == '\0')
+		return TFA_OK;
+	return add_oidc_claims(ci, jwt, strlen(jwt), source);
+}
+
 static tfa_err capture_ci(cJSON *ctxobj, int *found)
 {
 	static const env_field github[] = {
@@ -395,6 +502,11 @@ static tfa_err capture_ci(cJSON *ctxobj, int *found)
 		{ "ref", "CI_COMMIT_REF_NAME" },  { "server_url", "CI_SERVER_URL" },
 		{ NULL, NULL },
 	};
+	static const env_field jenkins[] = {
+		{ "job_name", "JOB_NAME" },   { "build_number", "BUILD_NUMBER" },
+		{ "build_url", "BUILD_URL" }, { "server_url", "JENKINS_URL" },
+		{ NULL, NULL },
+	};
 	tfa_err rc = TFA_OK;
 	cJSON *ci;
 	const char *v;
@@ -405,12 +517,21 @@ static tfa_err capture_ci(cJSON *ctxobj, int *found)
 		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
 		TFA_GUARD(add_str(ci, "provider", "github-actions"));
 		TFA_GUARD(add_env_fields(ci, github));
+		TFA_GUARD(github_oidc(ci));
 		*found = 1;
 	} else if ((v = getenv("GITLAB_CI")) && strcmp(v, "true") == 0) {
 		ci = new_obj(ctxobj, "ci");
 		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
 		TFA_GUARD(add_str(ci, "provider", "gitlab-ci"));
 		TFA_GUARD(add_env_fields(ci, gitlab));
+		TFA_GUARD(env_oidc(ci, "gitlab-ci"));
+		*found = 1;
+	} else if ((v = getenv("JENKINS_URL")) && *v) {
+		ci = new_obj(ctxobj, "ci");
+		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
+		TFA_GUARD(add_str(ci, "provider", "jenkins"));
+		TFA_GUARD(add_env_fields(ci, jenkins));
+		TFA_GUARD(env_oidc(ci, "jenkins"));
 		*found = 1;
 	}
 out:
@@ -430,30 +551,36 @@ static tfa_err capture_host(cJSON *ctxobj)
 	return add_str(ctxobj, "host", who);
 }
 
-tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan_path,
-			const char *state_path)
+static tfa_err check_event(const char *type, const char *status)
 {
 	static const char *const events[] = { "apply", "destroy", "rollback", "import", NULL };
 	static const char *const statuses[] = { "succeeded", "failed", NULL };
-	tfa_err rc = TFA_OK;
-	tfa_capture *c = NULL;
-	const char *type, *status;
-	int ok = 0, ci = 0;
+	int ok = 0;
 
-	TFA_ENSURE_ARG(out);
-	*out = NULL;
-	TFA_ENSURE_ARG(ev);
-	TFA_ENSURE(plan_path != NULL, TFA_EUSAGE, "no plan given (--plan FILE)");
-	type = ev->type ? ev->type : "apply";
-	status = ev->status ? ev->status : "succeeded";
 	for (const char *const *p = events; *p; p++)
 		ok |= strcmp(*p, type) == 0;
-	TFA_ENSURE(ok, TFA_EUSAGE, "--event must be apply, destroy, rollback or import");
+	if (!ok)
+		return tfa_error_set(TFA_EUSAGE, "--event must be apply, destroy, rollback or import");
 	ok = 0;
 	for (const char *const *p = statuses; *p; p++)
 		ok |= strcmp(*p, status) == 0;
-	TFA_ENSURE(ok, TFA_EUSAGE, "--status must be succeeded or failed");
+	if (!ok)
+		return tfa_error_set(TFA_EUSAGE, "--status must be succeeded or failed");
+	return TFA_OK;
+}
 
+static tfa_err capture_build(tfa_capture **out, const tfa_event *ev, const uint8_t *plan,
+			     size_t plan_len, const char *plan_name, const uint8_t *state,
+			     size_t state_len, const char *state_name)
+{
+	tfa_err rc = TFA_OK;
+	tfa_capture *c = NULL;
+	const char *type, *status;
+	int ci = 0;
+
+	type = ev->type ? ev->type : "apply";
+	status = ev->status ? ev->status : "succeeded";
+	TFA_GUARD(check_event(type, status));
 	c = calloc(1, sizeof(*c));
 	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
 	c->event = new_obj(NULL, NULL);
@@ -463,9 +590,10 @@ tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan
 	TFA_GUARD(add_str(c->event, "type", type));
 	TFA_GUARD(add_str(c->event, "status", status));
 	TFA_GUARD(add_num(c->event, "exit_code", ev->exit_code));
-	TFA_GUARD(capture_plan(c->terraform, plan_path));
-	if (state_path)
-		TFA_GUARD(capture_state(c->terraform, state_path));
+	if (plan)
+		TFA_GUARD(capture_plan(c->terraform, plan, plan_len, plan_name));
+	if (state)
+		TFA_GUARD(capture_state(c->terraform, state, state_len, state_name));
 	TFA_GUARD(capture_git(c->context));
 	TFA_GUARD(capture_ci(c->context, &ci));
 	if (!ci)
@@ -473,6 +601,209 @@ tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan
 	*out = c;
 	c = NULL;
 out:
+	tfa_capture_free(c);
+	return rc;
+}
+
+tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan_path,
+			const char *state_path)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf plan, state;
+
+	tfa_buf_init(&plan, PLAN_MAX);
+	tfa_buf_init(&state, STATE_MAX);
+	TFA_ENSURE_ARG(out);
+	*out = NULL;
+	TFA_ENSURE_ARG(ev);
+	TFA_ENSURE(plan_path != NULL, TFA_EUSAGE, "no plan given (--plan FILE)");
+	TFA_GUARD(check_event(ev->type ? ev->type : "apply", ev->status ? ev->status : "succeeded"));
+	rc = tfa_buf_read_file(&plan, plan_path, PLAN_MAX);
+	if (rc != TFA_OK)
+		TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read plan: %s",
+			 tfa_error_last()->message);
+	if (state_path) {
+		rc = tfa_buf_read_file(&state, state_path, STATE_MAX);
+		if (rc != TFA_OK)
+			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read state: %s",
+				 tfa_error_last()->message);
+	}
+	TFA_GUARD(capture_build(out, ev, plan.data, plan.len, plan_path,
+				state_path ? state.data : NULL, state.len, state_path));
+out:
+	/* Plans and states hold secrets. */
+	tfa_buf_wipe_free(&plan);
+	tfa_buf_wipe_free(&state);
+	return rc;
+}
+
+tfa_err tfa_capture_new_mem(tfa_capture **out, const tfa_event *ev, const uint8_t *plan,
+			    size_t plan_len, const uint8_t *state, size_t state_len)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_ENSURE_ARG(out);
+	*out = NULL;
+	TFA_ENSURE_ARG(ev);
+	TFA_GUARD(capture_build(out, ev, plan, plan_len, "(plan)", state, state_len, "(state)"));
+out:
+	return rc;
+}
+
+tfa_err tfa_capture_set_rollback(tfa_capture *c, uint64_t seq, const char *hash)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t d[TFA_SHA256_LEN];
+	const cJSON *t;
+	cJSON *o;
+
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(hash);
+	t = cJSON_GetObjectItemCaseSensitive(c->event, "type");
+	TFA_ENSURE(cJSON_IsString(t) && strcmp(t->valuestring, "rollback") == 0, TFA_EUSAGE,
+		   "--rollback-to needs --event rollback");
+	TFA_ENSURE(seq >= 1 && seq <= TFA_SEQ_MAX, TFA_EUSAGE, "--rollback-to takes a seq");
+	TFA_GUARD(tfa_hash_parse(d, hash, strlen(hash)));
+	cJSON_DeleteItemFromObjectCaseSensitive(c->event, "rollback_to");
+	o = new_obj(c->event, "rollback_to");
+	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_num(o, "seq", (double)seq));
+	TFA_GUARD(add_str(o, "hash", hash));
+out:
+	return rc;
+}
+
+tfa_err tfa_capture_set_spool(tfa_capture *c, const char *id, int64_t deployed_at,
+			      int64_t spooled_at)
+{
+	tfa_err rc = TFA_OK;
+	char when[TFA_TIME_STRLEN];
+	cJSON *o;
+
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(id);
+	TFA_ENSURE(strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32, TFA_EUSAGE,
+		   "a spool id is 32 lowercase hex digits");
+	cJSON_DeleteItemFromObjectCaseSensitive(c->event, "spool");
+	o = new_obj(c->event, "spool");
+	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(o, "id", id));
+	tfa_time_format(when, deployed_at);
+	TFA_GUARD(add_str(o, "deployed_at", when));
+	tfa_time_format(when, spooled_at);
+	TFA_GUARD(add_str(o, "spooled_at", when));
+out:
+	return rc;
+}
+
+const char *tfa_capture_spool_id(const tfa_capture *c)
+{
+	const cJSON *o, *id;
+
+	if (c == NULL)
+		return NULL;
+	o = cJSON_GetObjectItemCaseSensitive(c->event, "spool");
+	id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	return cJSON_IsString(id) ? id->valuestring : NULL;
+}
+
+int64_t tfa_capture_spooled_at(const tfa_capture *c)
+{
+	const cJSON *o, *t;
+	int64_t v = 0;
+
+	if (c == NULL)
+		return 0;
+	o = cJSON_GetObjectItemCaseSensitive(c->event, "spool");
+	t = cJSON_GetObjectItemCaseSensitive(o, "spooled_at");
+	if (!cJSON_IsString(t) || tfa_time_parse(&v, t->valuestring, strlen(t->valuestring)) != TFA_OK)
+		return 0;
+	return v;
+}
+
+const char *tfa_capture_event_type(const tfa_capture *c)
+{
+	const cJSON *t = c ? cJSON_GetObjectItemCaseSensitive(c->event, "type") : NULL;
+
+	return cJSON_IsString(t) ? t->valuestring : "apply";
+}
+
+tfa_err tfa_capture_serialize(tfa_buf *out, const tfa_capture *c)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *root = NULL;
+	char *text = NULL;
+
+	TFA_ENSURE_ARG(out);
+	TFA_ENSURE_ARG(c);
+	root = cJSON_CreateObject();
+	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_str(root, "type", TFA_CAPTURE_TYPE));
+	TFA_GUARD(add_num(root, "schema_version", 1));
+	TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "event", c->event) &&
+			   cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
+			   cJSON_AddItemReferenceToObject(root, "context", c->context),
+		   TFA_EINTERNAL, "out of memory");
+	text = cJSON_PrintUnformatted(root);
+	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(tfa_jcs_canonicalize(out, (const uint8_t *)text, strlen(text)));
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return rc;
+}
+
+tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t len)
+{
+	static const char *const members[] = { "context", "event", "schema_version", "terraform",
+					       "type", NULL };
+	tfa_err rc = TFA_OK;
+	tfa_json *doc = NULL;
+	const tfa_json_value *root, *ev;
+	tfa_capture *c = NULL;
+	cJSON *all = NULL;
+	const char *s;
+	size_t n;
+	int64_t v;
+	char type[16], status[16];
+
+	TFA_ENSURE_ARG(out);
+	*out = NULL;
+	TFA_ENSURE(bytes != NULL && len <= TFA_ARTIFACT_MAX, TFA_EFORMAT,
+		   "a spooled capture is at most %u bytes", TFA_ARTIFACT_MAX);
+	/* Validate strictly with the artifact parser's JSON reader first. */
+	TFA_GUARD(tfa_json_parse(&doc, bytes, len));
+	root = tfa_json_root(doc);
+	TFA_ENSURE(tfa_json_type_of(root) == TFA_JSON_OBJECT, TFA_EFORMAT,
+		   "spooled capture is not a JSON object");
+	TFA_GUARD(tfa_jf_only(root, members, "spooled capture"));
+	TFA_GUARD(tfa_jf_str(&s, &n, root, "type", 64, "spooled capture"));
+	TFA_ENSURE(n == strlen(TFA_CAPTURE_TYPE) && memcmp(s, TFA_CAPTURE_TYPE, n) == 0, TFA_EFORMAT,
+		   "spooled capture has the wrong type");
+	TFA_GUARD(tfa_jf_int(&v, root, "schema_version", 1, 1, "spooled capture"));
+	TFA_GUARD(tfa_jf_obj(&ev, root, "event", "spooled capture"));
+	TFA_GUARD(tfa_jf_strcpy(type, sizeof(type), ev, "type", "spooled capture event"));
+	TFA_GUARD(tfa_jf_strcpy(status, sizeof(status), ev, "status", "spooled capture event"));
+	TFA_GUARD(check_event(type, status));
+	TFA_GUARD(tfa_jf_int(&v, ev, "exit_code", -2147483648LL, 2147483647LL, "spooled capture event"));
+	{
+		const tfa_json_value *tmp;
+		TFA_GUARD(tfa_jf_obj(&tmp, root, "terraform", "spooled capture"));
+		TFA_GUARD(tfa_jf_obj(&tmp, root, "context", "spooled capture"));
+	}
+	all = cJSON_ParseWithLength((const char *)bytes, len);
+	TFA_ENSURE(all != NULL, TFA_EFORMAT, "spooled capture is not valid JSON");
+	c = calloc(1, sizeof(*c));
+	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
+	c->event = cJSON_DetachItemFromObjectCaseSensitive(all, "event");
+	c->terraform = cJSON_DetachItemFromObjectCaseSensitive(all, "terraform");
+	c->context = cJSON_DetachItemFromObjectCaseSensitive(all, "context");
+	TFA_ENSURE(c->event && c->terraform && c->context, TFA_EFORMAT, "spooled capture is incomplete");
+	*out = c;
+	c = NULL;
+out:
+	cJSON_Delete(all);
+	tfa_json_free(doc);
 	tfa_capture_free(c);
 	return rc;
 }

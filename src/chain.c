@@ -224,3 +224,78 @@ out:
 	tfa_buf_free(&hsig);
 	return rc;
 }
+
+tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st, const tfa_signer *signer,
+			      uint64_t seq)
+{
+	tfa_err rc = TFA_OK;
+	tfa_chain_info info;
+	tfa_artifact art;
+	tfa_buf bytes, sig;
+	uint8_t d[TFA_SHA256_LEN];
+
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, 0);
+	TFA_ENSURE_ARG(hash);
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_GUARD(tfa_chain_info_read(&info, st));
+	rc = tfa_store_get(st, seq, &bytes, &sig);
+	if (rc == TFA_ENOTFOUND)
+		TFA_BAIL(TFA_ENOTFOUND, "chain %s has no record %llu", info.chain_id,
+			 (unsigned long long)seq);
+	TFA_GUARD(rc);
+	rc = tfa_artifact_parse(&art, bytes.data, bytes.len);
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EVERIFY, "record %llu is invalid: %s", (unsigned long long)seq,
+			 tfa_error_last()->message);
+	TFA_ENSURE(art.seq == seq && strcmp(art.chain_id, info.chain_id) == 0, TFA_EVERIFY,
+		   "record %llu does not belong at its place in chain %s", (unsigned long long)seq,
+		   info.chain_id);
+	tfa_sha256(d, bytes.data, bytes.len);
+	TFA_ENSURE(strcmp(art.key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
+		   "record %llu was signed by key %s, not %s", (unsigned long long)seq, art.key_fpr,
+		   tfa_signer_fingerprint(signer));
+	if (tfa_verify_digest(tfa_signer_pkey(signer), art.alg, d, sig.data, sig.len) != TFA_OK)
+		TFA_BAIL(TFA_EVERIFY, "the signature of record %llu is invalid", (unsigned long long)seq);
+	tfa_hash_str(hash, d);
+out:
+	tfa_buf_free(&bytes);
+	tfa_buf_free(&sig);
+	return rc;
+}
+
+tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
+				int64_t not_before, uint64_t limit)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf bytes, sig;
+	tfa_artifact art;
+	uint64_t head = 0;
+
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, 0);
+	TFA_ENSURE_ARG(seq_out);
+	*seq_out = 0;
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(id);
+	TFA_GUARD(tfa_store_head(st, &head));
+	for (uint64_t seq = head, n = 0; seq >= 1 && n < limit; seq--, n++) {
+		tfa_buf_clear(&bytes);
+		tfa_buf_clear(&sig);
+		TFA_GUARD(tfa_store_get(st, seq, &bytes, &sig));
+		if (tfa_artifact_parse(&art, bytes.data, bytes.len) != TFA_OK)
+			TFA_BAIL(TFA_EVERIFY, "record %llu is invalid: %s", (unsigned long long)seq,
+				 tfa_error_last()->message);
+		if (art.spooled && strcmp(art.spool_id, id) == 0) {
+			*seq_out = seq;
+			break;
+		}
+		if (art.time < not_before)
+			break;
+	}
+out:
+	tfa_buf_free(&bytes);
+	tfa_buf_free(&sig);
+	return rc;
+}

@@ -89,6 +89,7 @@ typedef struct vctx {
 	pthread_t tids[THREADS_MAX];
 	unsigned started;
 	atomic_size_t next_job;
+	atomic_uint_fast64_t spooled; /* artifacts marked event.spool */
 	bool have_pending;
 	tfa_manifest_file pending;
 	char pending_path[48];
@@ -467,6 +468,8 @@ static void check_job(worker *w, job *j)
 		return;
 	}
 	j->parse_ok = 1;
+	if (a.spooled)
+		atomic_fetch_add(&v->spooled, 1);
 	memcpy(j->prev, a.prev_hash, TFA_SHA256_LEN);
 	j->place_ok = a.seq == j->seq && strcmp(a.chain_id, v->man.chain_id) == 0;
 	j->sig_ok = strcmp(a.key_fpr, v->key_fpr) == 0 &&
@@ -838,6 +841,7 @@ static tfa_err check_contents(vctx *v)
 	}
 	emit(v, "SUCCESS", "All %" PRIu64 " artifact signatures valid", v->checked);
 	v->rep->artifacts = v->checked;
+	v->rep->spooled = (uint64_t)atomic_load(&v->spooled);
 out:
 	drain(v); /* no worker may outlive the buffers below */
 	for (unsigned t = 0; t < v->nthreads; t++) {

@@ -33,6 +33,15 @@ typedef struct tfa_artifact {
 	tfa_sig_alg alg;
 	char event[16];  /* apply, destroy, rollback, import */
 	char status[16]; /* succeeded, failed */
+	int32_t exit_code;
+	/* event.rollback_to: the earlier seq a rollback reverts to (0: none) and its hash. */
+	uint64_t rollback_to;
+	uint8_t rollback_hash[TFA_SHA256_LEN];
+	/* event.spool: the record was appended later from a local spool. */
+	bool spooled;
+	int64_t deployed_at; /* when the deployment finished (spooled records) */
+	int64_t spooled_at;  /* when its capture was spooled */
+	char spool_id[33];   /* 32 lowercase hex digits */
 } tfa_artifact;
 
 /*
@@ -66,9 +75,51 @@ typedef struct tfa_event {
  */
 typedef struct tfa_capture tfa_capture;
 
+/* Type tag of a serialised (spooled) capture. */
+#define TFA_CAPTURE_TYPE "tfattest.capture"
+
 /* Reads and summarises the inputs. state_path may be NULL. */
 TFA_WUR tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan_path,
 				const char *state_path);
+
+/*
+ * The same from memory: `plan` is `terraform show -json` output, or NULL when
+ * the deployment ran without a saved plan (no plan facts are recorded then);
+ * `state` may be NULL. Names are used in messages only.
+ */
+TFA_WUR tfa_err tfa_capture_new_mem(tfa_capture **out, const tfa_event *ev, const uint8_t *plan,
+				    size_t plan_len, const uint8_t *state, size_t state_len);
+
+/*
+ * Marks the capture as a rollback to record `seq` of the chain, whose hash is
+ * `hash` ("sha256:..."; see tfa_chain_record_hash()). Only for event type
+ * rollback.
+ */
+TFA_WUR tfa_err tfa_capture_set_rollback(tfa_capture *c, uint64_t seq, const char *hash);
+
+/*
+ * Spooled captures: a capture written to a local file when recording failed
+ * after a deployment, and appended later. The id (32 hex digits) is stored in
+ * the artifact so that an append interrupted before its spool file was
+ * removed is not repeated.
+ */
+TFA_WUR tfa_err tfa_capture_set_spool(tfa_capture *c, const char *id, int64_t deployed_at,
+				      int64_t spooled_at);
+
+/* The spool id, or NULL when the capture was not spooled. */
+const char *tfa_capture_spool_id(const tfa_capture *c);
+
+/* When the capture was spooled (seconds since the epoch), or 0. */
+int64_t tfa_capture_spooled_at(const tfa_capture *c);
+
+/* The capture's event type ("apply", ...). */
+const char *tfa_capture_event_type(const tfa_capture *c);
+
+/* Serialises a capture (canonical JSON) for the spool. Holds no secret: it is what the artifact holds. */
+TFA_WUR tfa_err tfa_capture_serialize(tfa_buf *out, const tfa_capture *c);
+
+/* Parses what tfa_capture_serialize() wrote. TFA_EFORMAT otherwise. */
+TFA_WUR tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t len);
 
 /* Accepts NULL. */
 void tfa_capture_free(tfa_capture *c);

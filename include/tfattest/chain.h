@@ -45,6 +45,23 @@ TFA_WUR tfa_err tfa_chain_head(tfa_store *st, const tfa_chain_info *info, uint64
 TFA_WUR tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer,
 				 tfa_sig_alg alg, const tfa_capture *c);
 
+/*
+ * The hash ("sha256:...") of record `seq`, for a rollback's target: the record
+ * must exist, belong to the chain at its place, and carry a valid signature by
+ * the signer's key. TFA_ENOTFOUND when there is no such record, TFA_EVERIFY
+ * when it does not check out.
+ */
+TFA_WUR tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st,
+				      const tfa_signer *signer, uint64_t seq);
+
+/*
+ * Looks for a record whose event.spool.id is `id`, from the head back to the
+ * first record made before `not_before` (at most `limit` records). *seq_out is
+ * its seq, or 0 when there is none.
+ */
+TFA_WUR tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
+					int64_t not_before, uint64_t limit);
+
 #endif
 
 #endif

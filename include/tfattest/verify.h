@@ -49,6 +49,8 @@ typedef struct tfa_verify_report {
 	uint64_t files;
 	char trusted_fpr[TFA_FPR_STRLEN];
 	bool key_pinned; /* false: the key was taken from the bundle itself */
+	/* Verified artifacts that were appended from a spool (event.spool), after the deployment. */
+	uint64_t spooled;
 } tfa_verify_report;
 
 /*

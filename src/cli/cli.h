@@ -13,12 +13,20 @@ int tfa_cli_usage(const char *fmt, ...) TFA_PRINTF(1, 2);
 /* The value of --opt, else the environment variable, else NULL. */
 const char *tfa_cli_opt_env(const char *opt, const char *env);
 
+/* --expect-key-fingerprint takes sha256:<hex> itself, or a file holding it; 0 on success. */
+int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg);
+
 /* Parses a decimal integer in [min, max]; 0 on success. */
 int tfa_cli_parse_int(const char *s, long long min, long long max, long long *out);
 
 int tfa_cli_verify(int argc, char **argv);
 int tfa_cli_canon(int argc, char **argv);
+int tfa_cli_report(int argc, char **argv);
 #ifndef TFATTEST_VERIFIER_ONLY
+int tfa_cli_apply(int argc, char **argv);
+int tfa_cli_log(int argc, char **argv);
+int tfa_cli_show(int argc, char **argv);
+int tfa_cli_diff(int argc, char **argv);
 int tfa_cli_init(int argc, char **argv);
 int tfa_cli_record(int argc, char **argv);
 int tfa_cli_export(int argc, char **argv);

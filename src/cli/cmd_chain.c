@@ -1,11 +1,13 @@
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "tfattest/artifact.h"
 #include "tfattest/chain.h"
 #include "tfattest/signer.h"
+#include "tfattest/spool.h"
 #include "tfattest/store.h"
 
 int tfa_cli_init(int argc, char **argv)
@@ -51,6 +53,40 @@ int tfa_cli_init(int argc, char **argv)
 	return status;
 }
 
+static void flush_line(void *ud, const char *text)
+{
+	(void)ud;
+	printf("%s\n", text);
+	fflush(stdout);
+}
+
+static int flush_spool(const char *store, const char *key, tfa_sig_alg alg)
+{
+	tfa_spool_result res;
+	tfa_store *st = NULL;
+	tfa_signer *s = NULL;
+	char *dir = NULL;
+	tfa_err rc;
+	int status = 0;
+
+	rc = tfa_spool_dir(&dir);
+	if (rc == TFA_OK)
+		rc = tfa_signer_open(&s, key);
+	if (rc == TFA_OK)
+		rc = tfa_store_open(&st, store);
+	if (rc == TFA_OK)
+		rc = tfa_spool_flush(&res, dir, st, s, alg, flush_line, NULL);
+	if (rc != TFA_OK)
+		status = tfa_cli_fail(rc);
+	else
+		printf("spool %s: %u appended, %u already recorded, %u for other chains left\n", dir,
+		       res.appended, res.already, res.other);
+	free(dir);
+	tfa_store_free(st);
+	tfa_signer_free(s);
+	return status;
+}
+
 int tfa_cli_record(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -62,18 +98,23 @@ int tfa_cli_record(int argc, char **argv)
 		{ "status", required_argument, NULL, 't' },
 		{ "exit-code", required_argument, NULL, 'x' },
 		{ "algorithm", required_argument, NULL, 'a' },
+		{ "rollback-to", required_argument, NULL, 'r' },
+		{ "flush-spool", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] =
 		"tfattest record --store S --key K --plan PLAN.json [--state F] "
-		"[--event apply|destroy|rollback|import] [--status succeeded|failed] [--exit-code N]";
+		"[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status succeeded|failed] "
+		"[--exit-code N]\n       tfattest record --flush-spool --store S --key K";
 	const char *store = NULL, *key = NULL, *plan = NULL, *state = NULL;
 	tfa_event ev = { NULL, NULL, 0 };
 	tfa_sig_alg alg = TFA_ALG_NONE;
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL;
 	tfa_capture *cap = NULL;
-	uint64_t seq = 0;
+	uint64_t seq = 0, rollback_to = 0;
+	char rollback_hash[TFA_FPR_STRLEN];
+	int flush = 0;
 	long long v;
 	tfa_err rc;
 	int c, status = 0;
@@ -98,18 +139,38 @@ int tfa_cli_record(int argc, char **argv)
 				return tfa_cli_usage("--algorithm takes RSASSA_PSS_SHA_256, "
 						     "RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256");
 			break;
+		case 'r':
+			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
+				return tfa_cli_usage("--rollback-to takes a seq");
+			rollback_to = (uint64_t)v;
+			break;
+		case 'F': flush = 1; break;
 		default: return tfa_cli_usage("%s", use);
 		}
 	}
-	if (optind != argc || plan == NULL)
-		return tfa_cli_usage("%s", use);
 	store = tfa_cli_opt_env(store, "TFATTEST_STORE");
 	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
+	if (flush) {
+		if (optind != argc || plan || state || ev.type || ev.status || rollback_to)
+			return tfa_cli_usage("--flush-spool takes only --store, --key and --algorithm");
+		return flush_spool(store, key, alg);
+	}
+	if (optind != argc || plan == NULL)
+		return tfa_cli_usage("%s", use);
+	if (rollback_to && (ev.type == NULL || strcmp(ev.type, "rollback") != 0))
+		return tfa_cli_usage("--rollback-to needs --event rollback");
 	rc = tfa_capture_new(&cap, &ev, plan, state);
 	if (rc == TFA_OK)
 		rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
 		rc = tfa_store_open(&st, store);
+	if (rc == TFA_OK && rollback_to) {
+		rc = tfa_chain_record_hash(rollback_hash, st, s, rollback_to);
+		if (rc == TFA_ENOTFOUND)
+			rc = TFA_EUSAGE; /* a target that does not exist is a usage error */
+		if (rc == TFA_OK)
+			rc = tfa_capture_set_rollback(cap, rollback_to, rollback_hash);
+	}
 	if (rc == TFA_OK)
 		rc = tfa_chain_append(&seq, st, s, alg, cap);
 	if (rc != TFA_OK)

@@ -1,10 +1,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/verify.h"
 
@@ -15,34 +17,54 @@ static void print_line(void *ud, const char *tag, const char *text)
 	fflush(stdout);
 }
 
-/* --expect-key-fingerprint takes the value itself, or a file holding it. */
-static int load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
+/*
+ * Lists the records of a verified bundle that were appended from a spool,
+ * after the deployment they describe. Reads only when the verifier counted some.
+ */
+static void list_spooled(const char *path, const tfa_verify_report *r, cJSON *arr)
 {
 	tfa_buf b;
-	size_t n;
+	char name[4200];
+	uint64_t found = 0;
 
-	if (strncmp(arg, "sha256:", 7) == 0) {
-		if (strlen(arg) >= TFA_FPR_STRLEN)
-			return -1;
-		snprintf(out, TFA_FPR_STRLEN, "%s", arg);
-		return 0;
+	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+	for (uint64_t seq = r->from_seq; seq <= r->to_seq && found < r->spooled; seq++) {
+		tfa_artifact a;
+		char dep[TFA_FPR_STRLEN], spo[TFA_FPR_STRLEN], rec[TFA_FPR_STRLEN];
+		struct tm tm;
+		time_t t;
+
+		tfa_buf_clear(&b);
+		snprintf(name, sizeof(name), "%s/artifacts/%012llu.json", path, (unsigned long long)seq);
+		if (tfa_buf_read_file(&b, name, TFA_ARTIFACT_MAX) != TFA_OK ||
+		    tfa_artifact_parse(&a, b.data, b.len) != TFA_OK || !a.spooled)
+			continue;
+		found++;
+		t = (time_t)a.deployed_at;
+		gmtime_r(&t, &tm);
+		strftime(dep, sizeof(dep), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		t = (time_t)a.spooled_at;
+		gmtime_r(&t, &tm);
+		strftime(spo, sizeof(spo), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		t = (time_t)a.time;
+		gmtime_r(&t, &tm);
+		strftime(rec, sizeof(rec), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (arr) {
+			cJSON *o = cJSON_CreateObject();
+			if (o == NULL)
+				break;
+			cJSON_AddNumberToObject(o, "seq", (double)seq);
+			cJSON_AddStringToObject(o, "deployed_at", dep);
+			cJSON_AddStringToObject(o, "spooled_at", spo);
+			cJSON_AddStringToObject(o, "recorded_at", rec);
+			cJSON_AddItemToArray(arr, o);
+		} else {
+			printf("[INFO] Record %llu was appended from the spool: deployed %s, spooled %s, "
+			       "recorded %s\n",
+			       (unsigned long long)seq, dep, spo, rec);
+		}
 	}
-	tfa_buf_init(&b, 4096);
-	if (tfa_buf_read_file(&b, arg, 4096) != TFA_OK) {
-		tfa_buf_free(&b);
-		return -1;
-	}
-	n = b.len;
-	while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r' || b.data[n - 1] == ' '))
-		n--;
-	if (n >= TFA_FPR_STRLEN || strncmp((char *)b.data, "sha256:", 7) != 0) {
-		tfa_buf_free(&b);
-		return -1;
-	}
-	memcpy(out, b.data, n);
-	out[n] = '\0';
 	tfa_buf_free(&b);
-	return 0;
 }
 
 static const char *layer_name(tfa_layer l)
@@ -95,6 +117,11 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 	cJSON_AddNumberToObject(root, "files", (double)r->files);
 	cJSON_AddStringToObject(root, "trusted_key_fingerprint", r->trusted_fpr);
 	cJSON_AddBoolToObject(root, "key_pinned", r->key_pinned);
+	if (rc == TFA_OK) {
+		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
+		if (arr && r->spooled)
+			list_spooled(path, r, arr);
+	}
 	text = cJSON_Print(root);
 	if (text)
 		printf("%s\n", text);
@@ -125,7 +152,7 @@ int tfa_cli_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (load_fpr(fpr, optarg) != 0)
+			if (tfa_cli_load_fpr(fpr, optarg) != 0)
 				return tfa_cli_usage("--expect-key-fingerprint takes sha256:<hex> or a file holding it");
 			o.expect_fpr = fpr;
 			break;
@@ -160,5 +187,7 @@ int tfa_cli_verify(int argc, char **argv)
 		return 1; /* the [ERROR] line has been printed */
 	if (rc != TFA_OK)
 		return tfa_cli_fail(rc);
+	if (rep.spooled)
+		list_spooled(argv[optind], &rep, NULL);
 	return 0;
 }

@@ -16,6 +16,14 @@ static void usage(FILE *f)
 		"  record  --store S --key K --plan PLAN.json     append one signed record\n"
 		"          [--state F] [--event apply|destroy|rollback|import]\n"
 		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
+		"          [--rollback-to SEQ]                    (with --event rollback)\n"
+		"  record  --flush-spool --store S --key K        append spooled captures\n"
+		"  apply   [--store S] [--key K] [--event E] [--rollback-to SEQ] [--algorithm ALG]\n"
+		"          -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS]\n"
+		"          run it, record the outcome, spool the record if it cannot be written\n"
+		"  log     --store S [--key K|--public-key PEM] [--since T] [--until T] [--json]\n"
+		"  show    --store S [--key K|--public-key PEM] SEQ [--json]\n"
+		"  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
 		"  pubkey  --key K                                print the public key and fingerprint\n"
@@ -25,6 +33,8 @@ static void usage(FILE *f)
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
+		"  report  BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]\n"
+		"          verify and write a self-contained HTML report\n"
 		"\n"
 		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
 		"Exit status: 0 ok, 1 verification failed or input rejected, 2 usage or environment error.\n");
@@ -57,7 +67,17 @@ int main(int argc, char **argv)
 		return tfa_cli_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "canon") == 0)
 		return tfa_cli_canon(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return tfa_cli_report(argc - 1, argv + 1);
 #ifndef TFATTEST_VERIFIER_ONLY
+	if (strcmp(cmd, "apply") == 0)
+		return tfa_cli_apply(argc - 1, argv + 1);
+	if (strcmp(cmd, "log") == 0)
+		return tfa_cli_log(argc - 1, argv + 1);
+	if (strcmp(cmd, "show") == 0)
+		return tfa_cli_show(argc - 1, argv + 1);
+	if (strcmp(cmd, "diff") == 0)
+		return tfa_cli_diff(argc - 1, argv + 1);
 	if (strcmp(cmd, "init") == 0)
 		return tfa_cli_init(argc - 1, argv + 1);
 	if (strcmp(cmd, "record") == 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tfattest/buffer.h"
 
 int tfa_cli_fail(tfa_err rc)
 {
@@ -49,5 +50,35 @@ int tfa_cli_parse_int(const char *s, long long min, long long max, long long *ou
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* --expect-key-fingerprint takes the value itself, or a file holding it. */
+int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
+{
+	tfa_buf b;
+	size_t n;
+
+	if (strncmp(arg, "sha256:", 7) == 0) {
+		if (strlen(arg) >= TFA_FPR_STRLEN)
+			return -1;
+		snprintf(out, TFA_FPR_STRLEN, "%s", arg);
+		return 0;
+	}
+	tfa_buf_init(&b, 4096);
+	if (tfa_buf_read_file(&b, arg, 4096) != TFA_OK) {
+		tfa_buf_free(&b);
+		return -1;
+	}
+	n = b.len;
+	while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r' || b.data[n - 1] == ' '))
+		n--;
+	if (n >= TFA_FPR_STRLEN || strncmp((char *)b.data, "sha256:", 7) != 0) {
+		tfa_buf_free(&b);
+		return -1;
+	}
+	memcpy(out, b.data, n);
+	out[n] = '\0';
+	tfa_buf_free(&b);
 	return 0;
 }

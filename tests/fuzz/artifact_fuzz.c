@@ -76,6 +76,10 @@ static void check_accepted(const tfa_artifact *a, const uint8_t *data, size_t si
 	REQUIRE(a->alg == TFA_ALG_RSASSA_PSS_SHA_256 || a->alg == TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256 ||
 		a->alg == TFA_ALG_ECDSA_SHA_256);
 	REQUIRE(strlen(a->key_fpr) == TFA_FPR_STRLEN - 1);
+	/* A rollback target is earlier than the record, and only rollbacks name one. */
+	REQUIRE(a->rollback_to < a->seq);
+	REQUIRE(a->rollback_to == 0 || strcmp(a->event, "rollback") == 0);
+	REQUIRE(!a->spooled || strspn(a->spool_id, "0123456789abcdef") == 32);
 
 	/* The parsed fields agree with the document. */
 	REQUIRE(tfa_json_parse(&doc, data, size) == TFA_OK);

@@ -1,0 +1,491 @@
+/*
+ * log, show, diff: a chain's records read back from the store, each checked
+ * (signature by the chain's key, place, hash links) before it is shown.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "tfattest/artifact.h"
+#include "tfattest/buffer.h"
+#include "tfattest/history.h"
+#include "tfattest/signer.h"
+#include "tfattest/store.h"
+
+static const struct option hist_opts[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "public-key", required_argument, NULL, 'P' },
+	{ "since", required_argument, NULL, 'S' },
+	{ "until", required_argument, NULL, 'U' },
+	{ "json", no_argument, NULL, 'j' },
+	{ NULL, 0, NULL, 0 },
+};
+
+typedef struct hist_args {
+	const char *store, *key, *pubkey;
+	const char *since, *until;
+	int json;
+} hist_args;
+
+static int parse_hist(hist_args *a, int argc, char **argv, const char *use)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", hist_opts, NULL)) != -1) {
+		switch (c) {
+		case 's': a->store = optarg; break;
+		case 'k': a->key = optarg; break;
+		case 'P': a->pubkey = optarg; break;
+		case 'S': a->since = optarg; break;
+		case 'U': a->until = optarg; break;
+		case 'j': a->json = 1; break;
+		default: return tfa_cli_usage("%s", use);
+		}
+	}
+	a->store = tfa_cli_opt_env(a->store, "TFATTEST_STORE");
+	if (a->pubkey == NULL)
+		a->key = tfa_cli_opt_env(a->key, "TFATTEST_KEY");
+	if (a->store == NULL)
+		return tfa_cli_usage("no store given (--store S or TFATTEST_STORE)");
+	if (a->pubkey == NULL && a->key == NULL)
+		return tfa_cli_usage("the chain's public key is needed to check the records: "
+				     "--public-key PEM, --key K or TFATTEST_KEY");
+	return 0;
+}
+
+/* Opens the store and its history with the public key from --public-key or --key. */
+static tfa_err open_hist(tfa_store **st, tfa_history **h, char fpr[TFA_FPR_STRLEN],
+			 const hist_args *a)
+{
+	tfa_err rc;
+	tfa_buf pem;
+	tfa_signer *s = NULL;
+	const uint8_t *der;
+	size_t len;
+
+	*st = NULL;
+	*h = NULL;
+	tfa_buf_init(&pem, 1 << 16);
+	rc = tfa_store_open(st, a->store);
+	if (rc == TFA_OK && a->pubkey) {
+		rc = tfa_buf_read_file(&pem, a->pubkey, 1 << 16);
+		if (rc == TFA_OK)
+			rc = tfa_history_open(h, *st, pem.data, pem.len);
+	} else if (rc == TFA_OK) {
+		rc = tfa_signer_open(&s, a->key);
+		if (rc == TFA_OK) {
+			der = tfa_signer_spki(s, &len);
+			rc = tfa_history_open(h, *st, der, len);
+		}
+	}
+	if (rc == TFA_OK) {
+		/* The history checked the key against the chain's anchor. */
+		if (s)
+			snprintf(fpr, TFA_FPR_STRLEN, "%s", tfa_signer_fingerprint(s));
+		else
+			snprintf(fpr, TFA_FPR_STRLEN, "(the key in %s)", a->pubkey);
+	}
+	tfa_signer_free(s);
+	tfa_buf_free(&pem);
+	return rc;
+}
+
+/*
+ * Strings from records reach a terminal: control characters (escape
+ * sequences could rewrite what the auditor sees) are shown as '?'.
+ */
+static const char *tty_safe(char *buf, size_t cap, const char *s)
+{
+	size_t i = 0;
+
+	for (; s && *s && i + 1 < cap; s++, i++)
+		buf[i] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	buf[i] = '\0';
+	return buf;
+}
+
+static const cJSON *path_get(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	o = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		o = cJSON_GetObjectItemCaseSensitive(o, b);
+	if (c)
+		o = cJSON_GetObjectItemCaseSensitive(o, c);
+	return o;
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *v = path_get(o, a, b, c);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Who ran the deployment, from the context. */
+static const char *actor_of(const cJSON *doc)
+{
+	const char *s;
+
+	if ((s = str_at(doc, "context", "ci", "actor")) || (s = str_at(doc, "context", "ci", "user")))
+		return s;
+	if ((s = str_at(doc, "context", "ci", "job_name")))
+		return s;
+	if ((s = str_at(doc, "context", "host", NULL)))
+		return s;
+	return "-";
+}
+
+static int count_of(const cJSON *doc, const char *k)
+{
+	const cJSON *v = path_get(doc, "terraform", "counts", k);
+	return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *hash, int json)
+{
+	char when[32], sb[1100];
+	struct tm tm;
+	time_t t = (time_t)m->time;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (json) {
+		cJSON *o = cJSON_CreateObject(), *cn;
+		char *text;
+		if (o == NULL)
+			return;
+		cJSON_AddNumberToObject(o, "seq", (double)m->seq);
+		cJSON_AddStringToObject(o, "time", when);
+		cJSON_AddStringToObject(o, "event", m->event);
+		cJSON_AddStringToObject(o, "status", m->status);
+		cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
+		cJSON_AddStringToObject(o, "actor", actor_of(doc));
+		cn = cJSON_AddObjectToObject(o, "counts");
+		for (const char *const *k = (const char *const[]){ "create", "update", "delete",
+								   "replace", NULL };
+		     *k; k++)
+			cJSON_AddNumberToObject(cn, *k, count_of(doc, *k));
+		cJSON_AddStringToObject(o, "hash", hash);
+		cJSON_AddBoolToObject(o, "spooled", m->spooled);
+		if (m->rollback_to)
+			cJSON_AddNumberToObject(o, "rollback_to", (double)m->rollback_to);
+		text = cJSON_PrintUnformatted(o);
+		if (text)
+			printf("%s\n", text);
+		cJSON_free(text);
+		cJSON_Delete(o);
+		return;
+	}
+	printf("%6llu  %s  %-8s  %-9s  %-24s  +%d ~%d -%d ±%d  %.19s", (unsigned long long)m->seq,
+	       when, m->event, m->status, tty_safe(sb, sizeof(sb), actor_of(doc)), count_of(doc, "create"),
+	       count_of(doc, "update"), count_of(doc, "delete"), count_of(doc, "replace"), hash);
+	if (m->rollback_to)
+		printf("  rollback-to %llu", (unsigned long long)m->rollback_to);
+	if (m->spooled) {
+		char dep[32];
+		t = (time_t)m->deployed_at;
+		gmtime_r(&t, &tm);
+		strftime(dep, sizeof(dep), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("  spooled (deployed %s)", dep);
+	}
+	printf("\n");
+}
+
+int tfa_cli_log(int argc, char **argv)
+{
+	static const char use[] = "tfattest log --store S [--key K|--public-key PEM] [--since T] "
+				  "[--until T] [--json]";
+	hist_args a;
+	tfa_store *st = NULL;
+	tfa_history *h = NULL;
+	tfa_buf art;
+	tfa_artifact m;
+	char hash[TFA_FPR_STRLEN], fpr[TFA_FPR_STRLEN];
+	int64_t since = 0, until = INT64_MAX;
+	uint64_t n = 0, shown = 0;
+	tfa_err rc;
+	int status = 0, r;
+
+	if ((r = parse_hist(&a, argc, argv, use)) != 0)
+		return r;
+	if (optind != argc)
+		return tfa_cli_usage("%s", use);
+	if (a.since && tfa_time_parse(&since, a.since, strlen(a.since)) != TFA_OK)
+		return tfa_cli_usage("--since takes YYYY-MM-DDTHH:MM:SSZ");
+	if (a.until && tfa_time_parse(&until, a.until, strlen(a.until)) != TFA_OK)
+		return tfa_cli_usage("--until takes YYYY-MM-DDTHH:MM:SSZ");
+	tfa_buf_init(&art, TFA_ARTIFACT_MAX);
+	rc = open_hist(&st, &h, fpr, &a);
+	while (rc == TFA_OK) {
+		cJSON *doc;
+		rc = tfa_history_next(h, &art, &m, hash);
+		if (rc == TFA_ENOTFOUND) {
+			rc = TFA_OK;
+			break;
+		}
+		if (rc != TFA_OK)
+			break;
+		n++;
+		if (m.time < since || m.time > until)
+			continue;
+		doc = cJSON_ParseWithLength((const char *)art.data, art.len);
+		print_log_line(doc, &m, hash, a.json);
+		cJSON_Delete(doc);
+		shown++;
+	}
+	fflush(stdout);
+	if (rc != TFA_OK) {
+		fprintf(stderr, "tfattest: the chain did not check out after %llu good records\n",
+			(unsigned long long)n);
+		status = tfa_cli_fail(rc);
+	} else {
+		fprintf(stderr,
+			"tfattest: %llu of %llu records shown; all %llu checked: signature by %s, "
+			"place in chain %s, hash links from seq 1\n",
+			(unsigned long long)shown, (unsigned long long)n, (unsigned long long)n, fpr,
+			tfa_history_chain_id(h));
+	}
+	tfa_buf_free(&art);
+	tfa_history_free(h);
+	tfa_store_free(st);
+	return status;
+}
+
+static int parse_seq(const char *s, uint64_t *out)
+{
+	long long v;
+
+	if (tfa_cli_parse_int(s, 1, 999999999999LL, &v) != 0)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int tfa_cli_show(int argc, char **argv)
+{
+	static const char use[] = "tfattest show --store S [--key K|--public-key PEM] SEQ [--json]";
+	hist_args a;
+	tfa_store *st = NULL;
+	tfa_history *h = NULL;
+	tfa_buf art;
+	tfa_artifact m;
+	char hash[TFA_FPR_STRLEN], fpr[TFA_FPR_STRLEN];
+	uint64_t seq;
+	tfa_err rc;
+	int status = 0, r;
+
+	if ((r = parse_hist(&a, argc, argv, use)) != 0)
+		return r;
+	if (optind != argc - 1 || parse_seq(argv[optind], &seq) != 0)
+		return tfa_cli_usage("%s", use);
+	tfa_buf_init(&art, TFA_ARTIFACT_MAX);
+	rc = open_hist(&st, &h, fpr, &a);
+	if (rc == TFA_OK)
+		rc = tfa_history_get(h, seq, &art, &m, hash);
+	if (rc != TFA_OK) {
+		status = tfa_cli_fail(rc);
+	} else if (a.json) {
+		fwrite(art.data, 1, art.len, stdout);
+		printf("\n");
+	} else {
+		cJSON *doc = cJSON_ParseWithLength((const char *)art.data, art.len);
+		char *text = doc ? cJSON_Print(doc) : NULL;
+		printf("record %llu of chain %s\n", (unsigned long long)seq, tfa_history_chain_id(h));
+		printf("hash      %s\n", hash);
+		printf("checked   signature by %s; prev_hash is the hash of record %llu%s\n", fpr,
+		       (unsigned long long)(seq - 1), seq < tfa_history_head(h) ? "; the next record links to it" : " (genesis when 0); it is the head");
+		printf("event     %s, %s, exit code %d\n", m.event, m.status, (int)m.exit_code);
+		{
+			char sb[1100];
+			printf("actor     %s\n", tty_safe(sb, sizeof(sb), actor_of(doc)));
+		}
+		if (m.rollback_to)
+			printf("rollback  to record %llu\n", (unsigned long long)m.rollback_to);
+		if (m.spooled)
+			printf("spooled   yes: appended from the spool (id %s)\n", m.spool_id);
+		printf("%s\n", text ? text : "");
+		cJSON_free(text);
+		cJSON_Delete(doc);
+	}
+	tfa_buf_free(&art);
+	tfa_history_free(h);
+	tfa_store_free(st);
+	return status;
+}
+
+static const char *change_action(const cJSON *changes, const char *addr)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, changes)
+	{
+		const char *a = str_at(c, "address", NULL, NULL);
+		if (a && strcmp(a, addr) == 0)
+			return str_at(c, "action", NULL, NULL);
+	}
+	return NULL;
+}
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+static void diff_field(const char *label, const char *x, const char *y)
+{
+	char a[1100], b[1100];
+
+	printf("  %-12s %s %s %s\n", label, tty_safe(a, sizeof(a), or_dash(x)),
+	       (x && y && strcmp(x, y) == 0) ? "==" : "->", tty_safe(b, sizeof(b), or_dash(y)));
+}
+
+/* An integer member, or "-" when absent. */
+static const char *num_str(char out[32], const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *v = path_get(o, a, b, c);
+
+	if (cJSON_IsNumber(v))
+		snprintf(out, 32, "%.0f", v->valuedouble);
+	else
+		snprintf(out, 32, "-");
+	return out;
+}
+
+int tfa_cli_diff(int argc, char **argv)
+{
+	static const char use[] = "tfattest diff --store S [--key K|--public-key PEM] SEQ1 SEQ2";
+	static const char *const cnt[] = { "create", "update", "delete", "replace", "read", "no-op",
+					   "forget", "other", NULL };
+	hist_args a;
+	tfa_store *st = NULL;
+	tfa_history *h = NULL;
+	tfa_buf art[3];
+	tfa_artifact m[3];
+	cJSON *doc[3] = { NULL, NULL, NULL };
+	char hash[3][TFA_FPR_STRLEN], fpr[TFA_FPR_STRLEN];
+	uint64_t s1, s2;
+	tfa_err rc;
+	int status = 0, r;
+
+	if ((r = parse_hist(&a, argc, argv, use)) != 0)
+		return r;
+	if (optind != argc - 2 || parse_seq(argv[optind], &s1) != 0 ||
+	    parse_seq(argv[optind + 1], &s2) != 0)
+		return tfa_cli_usage("%s", use);
+	for (int i = 0; i < 3; i++)
+		tfa_buf_init(&art[i], TFA_ARTIFACT_MAX);
+	rc = open_hist(&st, &h, fpr, &a);
+	if (rc == TFA_OK)
+		rc = tfa_history_get(h, s1, &art[0], &m[0], hash[0]);
+	if (rc == TFA_OK)
+		rc = tfa_history_get(h, s2, &art[1], &m[1], hash[1]);
+	if (rc != TFA_OK) {
+		status = tfa_cli_fail(rc);
+		goto out;
+	}
+	for (int i = 0; i < 2; i++)
+		doc[i] = cJSON_ParseWithLength((const char *)art[i].data, art[i].len);
+	printf("diff record %llu -> record %llu (chain %s; both checked: signature by %s, hash links)\n",
+	       (unsigned long long)s1, (unsigned long long)s2, tfa_history_chain_id(h), fpr);
+	{
+		char e0[48], e1[48];
+		snprintf(e0, sizeof(e0), "%s/%s/%d", m[0].event, m[0].status, (int)m[0].exit_code);
+		snprintf(e1, sizeof(e1), "%s/%s/%d", m[1].event, m[1].status, (int)m[1].exit_code);
+		diff_field("event", e0, e1);
+	}
+	diff_field("time", str_at(doc[0], "time", NULL, NULL), str_at(doc[1], "time", NULL, NULL));
+	diff_field("actor", actor_of(doc[0]), actor_of(doc[1]));
+	diff_field("hash", hash[0], hash[1]);
+	diff_field("plan", str_at(doc[0], "terraform", "plan_sha256", NULL),
+		   str_at(doc[1], "terraform", "plan_sha256", NULL));
+	diff_field("state", str_at(doc[0], "terraform", "state", "sha256"),
+		   str_at(doc[1], "terraform", "state", "sha256"));
+	diff_field("lineage", str_at(doc[0], "terraform", "state", "lineage"),
+		   str_at(doc[1], "terraform", "state", "lineage"));
+	{
+		char n0[32], n1[32];
+		diff_field("serial", num_str(n0, doc[0], "terraform", "state", "serial"),
+			   num_str(n1, doc[1], "terraform", "state", "serial"));
+	}
+	printf("  counts      ");
+	for (const char *const *k = cnt; *k; k++)
+		printf(" %s %d->%d", *k, count_of(doc[0], *k), count_of(doc[1], *k));
+	printf("\nresources:\n");
+	{
+		const cJSON *c0 = path_get(doc[0], "terraform", "changes", NULL);
+		const cJSON *c1 = path_get(doc[1], "terraform", "changes", NULL);
+		const cJSON *c;
+		cJSON_ArrayForEach(c, c0)
+		{
+			const char *ad = str_at(c, "address", NULL, NULL), *a0, *a1;
+			if (!ad)
+				continue;
+			a0 = str_at(c, "action", NULL, NULL);
+			a1 = change_action(c1, ad);
+			char sa[1100];
+			if (a1 == NULL)
+				printf("  - %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad), or_dash(a0),
+				       (unsigned long long)s1);
+			else if (a0 && strcmp(a0, a1) != 0)
+				printf("  ~ %s: %s -> %s\n", tty_safe(sa, sizeof(sa), ad), a0, a1);
+		}
+		cJSON_ArrayForEach(c, c1)
+		{
+			const char *ad = str_at(c, "address", NULL, NULL);
+			char sa[1100];
+			if (ad && change_action(c0, ad) == NULL)
+				printf("  + %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad),
+				       or_dash(str_at(c, "action", NULL, NULL)), (unsigned long long)s2);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		uint64_t t = m[i].rollback_to;
+		char th[TFA_FPR_STRLEN], want[TFA_FPR_STRLEN];
+		const char *ls, *lt, *ss, *sT;
+		if (t == 0)
+			continue;
+		rc = tfa_history_get(h, t, &art[2], &m[2], th);
+		if (rc != TFA_OK) {
+			status = tfa_cli_fail(rc);
+			goto out;
+		}
+		cJSON_Delete(doc[2]);
+		doc[2] = cJSON_ParseWithLength((const char *)art[2].data, art[2].len);
+		snprintf(want, sizeof(want), "sha256:");
+		for (int k = 0; k < TFA_SHA256_LEN; k++)
+			snprintf(want + 7 + 2 * k, 3, "%02x", m[i].rollback_hash[k]);
+		printf("rollback: record %llu reverts to record %llu (%s)\n",
+		       (unsigned long long)m[i].seq, (unsigned long long)t,
+		       strcmp(want, th) == 0 ? "target hash matches the record" : "TARGET HASH MISMATCH");
+		ls = str_at(doc[i], "terraform", "state", "lineage");
+		lt = str_at(doc[2], "terraform", "state", "lineage");
+		ss = str_at(doc[i], "terraform", "state", "sha256");
+		sT = str_at(doc[2], "terraform", "state", "sha256");
+		{
+			char n0[32], n1[32];
+			printf("  state lineage %s; serial %s (target %s); state hash %s\n",
+			       ls && lt ? (strcmp(ls, lt) == 0 ? "matches the target's" : "differs from the target's")
+				     : "not recorded",
+			       num_str(n0, doc[i], "terraform", "state", "serial"),
+			       num_str(n1, doc[2], "terraform", "state", "serial"),
+			       ss && sT ? (strcmp(ss, sT) == 0 ? "equals the target's" : "differs from the target's")
+				     : "not recorded on both");
+		}
+	}
+out:
+	for (int i = 0; i < 3; i++) {
+		cJSON_Delete(doc[i]);
+		tfa_buf_free(&art[i]);
+	}
+	tfa_history_free(h);
+	tfa_store_free(st);
+	return status;
+}

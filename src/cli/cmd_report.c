@@ -1,0 +1,368 @@
+/*
+ * tfattest report BUNDLE --html FILE: the verifier's result and the bundle's
+ * records as one self-contained HTML page for auditors. The page has inline
+ * CSS only: no script, no image, no link, no reference to anything outside
+ * itself. Every string taken from the bundle is HTML-escaped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "tfattest/artifact.h"
+#include "tfattest/buffer.h"
+#include "tfattest/verify.h"
+
+#define PATH_CAP 4096
+
+static const char css[] =
+	"body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;"
+	"max-width:1100px;color:#1b1f24;padding:0 1em}"
+	"h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}"
+	"code,.mono{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12.5px;"
+	"word-break:break-all}"
+	"table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;"
+	"border-bottom:1px solid #e3e3e3;vertical-align:top}th{background:#f4f5f7}"
+	".ok{color:#0a6b2d;font-weight:600}.bad{color:#b3001b;font-weight:600}"
+	".warn{color:#8a5a00;font-weight:600}.na{color:#666}"
+	".banner{padding:.8em 1em;border-radius:6px;margin:1em 0}"
+	".banner.ok{background:#e6f4ea}.banner.bad{background:#fde7ea}"
+	".badge{display:inline-block;padding:0 6px;border-radius:8px;background:#eef;font-size:12px;"
+	"margin-left:4px}"
+	"section.rec{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}"
+	"dl{display:grid;grid-template-columns:14em 1fr;gap:2px 12px}dt{color:#555}dd{margin:0}"
+	"@media print{section.rec{break-inside:avoid}}";
+
+/* Writes s with &, <, >, " and ' escaped. */
+static void esc(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static const cJSON *jget(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	o = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		o = cJSON_GetObjectItemCaseSensitive(o, b);
+	if (c)
+		o = cJSON_GetObjectItemCaseSensitive(o, c);
+	return o;
+}
+
+static const char *jstr(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *v = jget(o, a, b, c);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int jint(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *v = jget(o, a, b, c);
+	return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+static const char *who(const cJSON *doc)
+{
+	const char *s;
+
+	if ((s = jstr(doc, "context", "ci", "actor")) || (s = jstr(doc, "context", "ci", "user")) ||
+	    (s = jstr(doc, "context", "ci", "job_name")) || (s = jstr(doc, "context", "host", NULL)))
+		return s;
+	return "unknown";
+}
+
+/* One <dt>/<dd> pair per string or number member of an object. */
+static void dl_members(FILE *f, const cJSON *o, const char *prefix)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, o)
+	{
+		if (cJSON_IsObject(m)) {
+			char p[256];
+			snprintf(p, sizeof(p), "%s%s.", prefix, m->string);
+			dl_members(f, m, p);
+			continue;
+		}
+		fputs("<dt>", f);
+		esc(f, prefix);
+		esc(f, m->string);
+		fputs("</dt><dd class=\"mono\">", f);
+		if (cJSON_IsString(m))
+			esc(f, m->valuestring);
+		else if (cJSON_IsNumber(m))
+			fprintf(f, "%.0f", m->valuedouble);
+		else if (cJSON_IsBool(m))
+			fputs(cJSON_IsTrue(m) ? "true" : "false", f);
+		else if (cJSON_IsArray(m))
+			fprintf(f, "(%d items)", cJSON_GetArraySize(m));
+		fputs("</dd>", f);
+	}
+}
+
+static const char *layer_label(int l)
+{
+	static const char *const n[] = { "", "Manifest signature", "File hashes", "Hash chain",
+					  "Artifact signatures" };
+	return l >= 1 && l <= 4 ? n[l] : "";
+}
+
+static void write_summary(FILE *f, const char *bundle, tfa_err rc, const tfa_verify_report *r)
+{
+	fputs("<h1>Deployment attestation report</h1>\n<p>Bundle <code>", f);
+	esc(f, bundle);
+	fputs("</code>, chain <code>", f);
+	esc(f, r->chain_id);
+	fprintf(f, "</code>, records %llu to %llu.</p>\n", (unsigned long long)r->from_seq,
+		(unsigned long long)r->to_seq);
+	if (rc == TFA_OK)
+		fputs("<div class=\"banner ok\" id=\"result\">VERIFIED: every layer passed.</div>\n", f);
+	else {
+		fputs("<div class=\"banner bad\" id=\"result\">NOT VERIFIED: ", f);
+		esc(f, r->message);
+		fputs(". Nothing in this bundle should be relied on.</div>\n", f);
+	}
+	fputs("<h2>Verification</h2>\n<table id=\"layers\"><tr><th>Layer</th><th>Result</th></tr>\n", f);
+	for (int l = 1; l <= 4; l++) {
+		const char *cls, *txt;
+		if (rc == TFA_OK || (rc == TFA_EVERIFY && (int)r->failed_layer > l))
+			cls = "ok", txt = "passed";
+		else if (rc == TFA_EVERIFY && (int)r->failed_layer == l)
+			cls = "bad", txt = "FAILED";
+		else
+			cls = "na", txt = "not checked";
+		fprintf(f, "<tr><td>%d. %s</td><td class=\"%s\">%s", l, layer_label(l), cls, txt);
+		if (rc == TFA_OK && l == 2)
+			fprintf(f, " (%llu files)", (unsigned long long)r->files);
+		if (rc == TFA_OK && l >= 3)
+			fprintf(f, " (%llu artifacts)", (unsigned long long)r->artifacts);
+		if (rc == TFA_EVERIFY && (int)r->failed_layer == l) {
+			fputs(": ", f);
+			esc(f, r->message);
+		}
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n<h2>Trusted key</h2>\n<p>Fingerprint <code>", f);
+	esc(f, r->trusted_fpr[0] ? r->trusted_fpr : "(none)");
+	fputs("</code>: ", f);
+	if (r->key_pinned)
+		fputs("<span class=\"ok\">pinned</span> (matches the fingerprint given with "
+		      "--expect-key-fingerprint).</p>\n", f);
+	else
+		fputs("<span class=\"warn\">NOT pinned</span>: the key was taken from the bundle itself; "
+		      "a bundle re-signed end to end with another key would verify too. Obtain the "
+		      "fingerprint independently and pass it with --expect-key-fingerprint.</p>\n", f);
+}
+
+static void fmt_time(char out[32], int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The timeline and one section per record. Two passes over the files: constant memory. */
+static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r)
+{
+	tfa_buf b;
+	char path[PATH_CAP + 64];
+	int pass;
+
+	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			fputs("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>Seq</th><th>Recorded</th>"
+			      "<th>Event</th><th>Outcome</th><th>Who</th><th>What</th></tr>\n", f);
+		else
+			fputs("<h2>Records</h2>\n", f);
+		for (uint64_t seq = r->from_seq; seq <= r->to_seq; seq++) {
+			tfa_artifact a;
+			cJSON *doc;
+			char when[32];
+			const char *s;
+
+			tfa_buf_clear(&b);
+			snprintf(path, sizeof(path), "%s/artifacts/%012llu.json", bundle,
+				 (unsigned long long)seq);
+			if (tfa_buf_read_file(&b, path, TFA_ARTIFACT_MAX) != TFA_OK ||
+			    tfa_artifact_parse(&a, b.data, b.len) != TFA_OK) {
+				tfa_buf_free(&b);
+				return -1;
+			}
+			doc = cJSON_ParseWithLength((const char *)b.data, b.len);
+			fmt_time(when, a.time);
+			if (pass == 0) {
+				fprintf(f, "<tr class=\"tl\" id=\"tl-%llu\"><td>%llu</td><td>%s</td><td>",
+					(unsigned long long)seq, (unsigned long long)seq, when);
+				esc(f, a.event);
+				if (a.rollback_to)
+					fprintf(f, " <span class=\"badge\">to %llu</span>",
+						(unsigned long long)a.rollback_to);
+				fprintf(f, "</td><td class=\"%s\">", strcmp(a.status, "succeeded") == 0 ? "ok" : "bad");
+				esc(f, a.status);
+				fprintf(f, " (exit %d)", (int)a.exit_code);
+				if (a.spooled)
+					fputs(" <span class=\"badge\">spooled</span>", f);
+				fputs("</td><td>", f);
+				esc(f, who(doc));
+				if ((s = jstr(doc, "context", "ci", "repository")) ||
+				    (s = jstr(doc, "context", "ci", "project"))) {
+					fputs("<br><span class=\"mono\">", f);
+					esc(f, s);
+					fputs("</span>", f);
+				}
+				fprintf(f, "</td><td>+%d ~%d -%d &plusmn;%d",
+					jint(doc, "terraform", "counts", "create"),
+					jint(doc, "terraform", "counts", "update"),
+					jint(doc, "terraform", "counts", "delete"),
+					jint(doc, "terraform", "counts", "replace"));
+				if (!jget(doc, "terraform", "plan_sha256", NULL))
+					fputs(" <span class=\"badge\">no saved plan</span>", f);
+				fputs("</td></tr>\n", f);
+			} else {
+				const cJSON *c;
+				const char *ph = jstr(doc, "prev_hash", NULL, NULL);
+				fprintf(f, "<section class=\"rec\" id=\"rec-%llu\"><h3>Record %llu</h3><dl>",
+					(unsigned long long)seq, (unsigned long long)seq);
+				fprintf(f, "<dt>recorded</dt><dd>%s</dd>", when);
+				if (a.spooled) {
+					char dep[32], spo[32];
+					fmt_time(dep, a.deployed_at);
+					fmt_time(spo, a.spooled_at);
+					fprintf(f, "<dt>spooled</dt><dd>deployed %s, spooled %s, appended later</dd>",
+						dep, spo);
+				}
+				fputs("<dt>prev_hash</dt><dd class=\"mono\">", f);
+				esc(f, ph);
+				fputs("</dd>", f);
+				dl_members(f, jget(doc, "event", NULL, NULL), "event.");
+				dl_members(f, jget(doc, "signer", NULL, NULL), "signer.");
+				dl_members(f, jget(doc, "terraform", NULL, NULL), "terraform.");
+				dl_members(f, jget(doc, "context", NULL, NULL), "context.");
+				fputs("</dl>", f);
+				c = jget(doc, "terraform", "changes", NULL);
+				if (cJSON_GetArraySize(c) > 0) {
+					const cJSON *it;
+					fputs("<table><tr><th>Resource</th><th>Action</th></tr>", f);
+					cJSON_ArrayForEach(it, c)
+					{
+						fputs("<tr><td class=\"mono\">", f);
+						esc(f, jstr(it, "address", NULL, NULL));
+						fputs("</td><td>", f);
+						esc(f, jstr(it, "action", NULL, NULL));
+						fputs("</td></tr>", f);
+					}
+					fputs("</table>", f);
+				}
+				fputs("</section>\n", f);
+			}
+			cJSON_Delete(doc);
+		}
+		if (pass == 0)
+			fputs("</table>\n", f);
+	}
+	tfa_buf_free(&b);
+	return 0;
+}
+
+int tfa_cli_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "html", required_argument, NULL, 'o' },
+		{ "expect-key-fingerprint", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char use[] = "tfattest report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]";
+	const char *out = NULL, *bundle;
+	char fpr[TFA_FPR_STRLEN], tmp[PATH_CAP + 32];
+	tfa_verify_opts o;
+	tfa_verify_report rep;
+	tfa_err rc;
+	FILE *f = NULL;
+	int c, fd = -1, status;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'f':
+			if (tfa_cli_load_fpr(fpr, optarg) != 0)
+				return tfa_cli_usage("--expect-key-fingerprint takes sha256:<hex> or a file holding it");
+			o.expect_fpr = fpr;
+			break;
+		default: return tfa_cli_usage("%s", use);
+		}
+	}
+	if (optind != argc - 1 || out == NULL)
+		return tfa_cli_usage("%s", use);
+	bundle = argv[optind];
+	if (strlen(out) > PATH_CAP)
+		return tfa_cli_usage("--html path too long");
+	rc = tfa_verify_bundle(&rep, bundle, &o);
+	if (rc != TFA_OK && rc != TFA_EVERIFY)
+		return tfa_cli_fail(rc);
+	status = rc == TFA_OK ? 0 : 1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out);
+	fd = mkstemp(tmp);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "tfattest: error: cannot create %s: %s\n", tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		return 2;
+	}
+	(void)fchmod(fd, 0644); /* a report is for reading */
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	      "style-src 'unsafe-inline'\">"
+	      "<title>tfattest report: ", f);
+	esc(f, rep.chain_id);
+	fprintf(f, "</title><style>%s</style></head><body>\n", css);
+	write_summary(f, bundle, rc, &rep);
+	if (rc == TFA_OK && write_records(f, bundle, &rep) != 0) {
+		fclose(f);
+		unlink(tmp);
+		fprintf(stderr, "tfattest: error: cannot read the bundle's artifacts\n");
+		return 2;
+	}
+	fputs("<h2>About this report</h2><p>Made by tfattest from the bundle alone, offline. The "
+	      "verifier checked, in order: the manifest's signature, every file's SHA-256, the hash "
+	      "chain, and every artifact's signature. Times are the writer's clock. Claims from CI ID "
+	      "tokens are recorded as received; their signatures were not checked offline.</p>\n"
+	      "</body></html>\n", f);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
+		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tmp, strerror(errno));
+		unlink(tmp);
+		return 2;
+	}
+	if (rename(tmp, out) != 0) {
+		fprintf(stderr, "tfattest: error: cannot rename %s to %s: %s\n", tmp, out, strerror(errno));
+		unlink(tmp);
+		return 2;
+	}
+	printf("%s: %s, report written to %s\n", bundle, rc == TFA_OK ? "verified" : "NOT verified", out);
+	return status;
+}

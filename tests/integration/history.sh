@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# log, show, diff: records read back checked; a tampered store is refused,
+# never displayed as if it were fine.
+. "$(dirname "$0")/../lib/common.sh"
+cd "$W" || exit 2
+unset GITHUB_ACTIONS GITLAB_CI JENKINS_URL
+check() {
+	local d=$1
+	shift
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+new_rsa_key k.pem
+new_rsa_key other.pem
+openssl pkey -in k.pem -pubout -out pub.pem 2> /dev/null
+"$T" init --store s --chain prod --key file:k.pem > /dev/null || exit 2
+export TFATTEST_STORE=$W/s
+K=(--key file:k.pem)
+"$T" record "${K[@]}" --plan "$PLANS/show-basic-create.json" --state "$STATES/show-basic-delete.tfstate" > /dev/null
+"$T" record "${K[@]}" --plan "$PLANS/show-basic-delete.json" --state "$STATES/show-requires-replace.tfstate" > /dev/null
+"$T" record "${K[@]}" --plan "$PLANS/show-requires-replace.json" --status failed --exit-code 1 > /dev/null
+"$T" record "${K[@]}" --plan "$PLANS/show-basic-create.json" --state "$STATES/show-basic-delete.tfstate" --event rollback --rollback-to 1 > /dev/null
+
+expect_exit 0 "log" "$T" log "${K[@]}"
+check "log: one line per record" [ "$(wc -l < "$W/last.out")" -eq 4 ]
+expect_output '^ +1  [0-9-]+T[0-9:]+Z  apply +succeeded +[^ ]+@[^ ]+ +\+3 ~0 -0 ±0  sha256:[0-9a-f]{12}$' "log line shape"
+expect_output '^ +3 .* failed ' "failed record in log"
+expect_output '^ +4 .*rollback-to 1$' "rollback in log"
+expect_output 'all 4 checked: signature by sha256:[0-9a-f]{64}, place in chain prod, hash links from seq 1' "log says what it checked"
+expect_exit 0 "log with --public-key" "$T" log --public-key pub.pem --json
+check "log --json: 4 JSON lines" /usr/bin/python3 -c "
+import json,sys
+l=[json.loads(x) for x in open('$W/last.out')]
+assert [x['seq'] for x in l]==[1,2,3,4]
+assert l[0]['counts']=={'create':3,'update':0,'delete':0,'replace':0}
+assert l[2]['status']=='failed' and l[2]['exit_code']==1
+assert l[3]['rollback_to']==1 and l[3]['event']=='rollback'
+assert all(len(x['hash'])==71 and x['spooled'] is False for x in l)"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+expect_exit 0 "log --until before everything" "$T" log "${K[@]}" --until 2000-01-01T00:00:00Z
+check "nothing shown before 2000" [ ! -s "$W/last.out" ]
+expect_exit 0 "log --since 2000" "$T" log "${K[@]}" --since 2000-01-01T00:00:00Z --until 2999-01-01T00:00:00Z
+check "everything shown in range" [ "$(wc -l < "$W/last.out")" -eq 4 ]
+expect_exit 2 "log --since garbage" "$T" log "${K[@]}" --since yesterday
+expect_exit 2 "log without a key" env -u TFATTEST_KEY "$T" log
+expect_output 'public key is needed' "no-key message"
+expect_exit 1 "log with another key" "$T" log --key file:other.pem
+expect_output 'is not the key of chain prod' "wrong key message"
+
+expect_exit 0 "show 2" "$T" show "${K[@]}" 2
+expect_output '^record 2 of chain prod$' "show header"
+expect_output '^checked +signature by sha256:.*prev_hash is the hash of record 1; the next record links to it$' "show says what it checked"
+expect_exit 0 "show --json 3" "$T" show "${K[@]}" --json 3
+check "show --json is the canonical artifact" cmp -s <(head -c -1 "$W/last.out") <(head -1 s/records/000000000003.rec | tr -d '\n')
+expect_exit 2 "show a seq that does not exist" "$T" show "${K[@]}" 9
+expect_exit 2 "show seq 0" "$T" show "${K[@]}" 0
+
+expect_exit 0 "diff 1 2" "$T" diff "${K[@]}" 1 2
+expect_output '^  - test_instance.test\[2\] \(create, only in 1\)$' "diff: removed address"
+expect_output '^  \+ test_instance.test-delete \(delete, only in 2\)$' "diff: added address"
+expect_output '^  lineage +configuredUnchanged == configuredUnchanged$' "diff: lineage"
+expect_output '^  counts +create 3->0 update 0->1 delete 0->1 ' "diff: counts"
+expect_exit 0 "diff 2 3" "$T" diff "${K[@]}" 2 3
+expect_output '^  ~ test_instance.test: update -> replace$' "diff: changed action"
+expect_output '^  event +apply/succeeded/0 -> apply/failed/1$' "diff: outcome"
+expect_exit 0 "diff 1 4 (rollback)" "$T" diff "${K[@]}" 1 4
+expect_output '^rollback: record 4 reverts to record 1 \(target hash matches the record\)$' "diff names the rollback target"
+expect_output 'state lineage matches the target.s; serial 7 \(target 7\); state hash equals the target.s' "diff compares the rollback's state"
+expect_exit 0 "diff 2 4" "$T" diff "${K[@]}" 2 4
+expect_output 'state hash differs from the target.s|state lineage matches' "diff 2 4 rollback line"
+
+# Tampering: a changed record, a removed record, a swapped record.
+chmod u+w s/records/000000000002.rec
+cp s/records/000000000002.rec saved.rec
+sed -i '1s/"status":"succeeded"/"status":"failed"/' s/records/000000000002.rec
+expect_exit 1 "log on a tampered store fails" "$T" log "${K[@]}"
+expect_output 'signature of record 2 is invalid' "log names the tampered record"
+check "log showed only the good record before it" [ "$(wc -l < "$W/last.out")" -eq 1 ]
+expect_exit 1 "show of the tampered record fails" "$T" show "${K[@]}" 2
+check "show printed nothing of it" [ ! -s "$W/last.out" ]
+expect_exit 1 "diff with the tampered record fails" "$T" diff "${K[@]}" 1 2
+expect_exit 1 "show 3 notices its predecessor changed" "$T" show "${K[@]}" 3
+expect_output 'record 3 does not link to record 2' "link check message"
+cp saved.rec s/records/000000000002.rec
+expect_exit 0 "restored store logs again" "$T" log "${K[@]}"
+chmod u+w s/records
+mv s/records/000000000002.rec saved2.rec
+expect_exit 1 "log with a missing record fails" "$T" log "${K[@]}"
+expect_output 'record 2 is missing below the head' "gap message"
+mv saved2.rec s/records/000000000002.rec
+finish

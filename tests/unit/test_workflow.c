@@ -1,0 +1,574 @@
+/*
+ * Tests for the workflow parts of the library: captures from memory, rollback
+ * targets, spooled captures (serialisation, spool files, flush), the history
+ * reader and ID-token payloads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "crypto.h"
+#include "oidc.h"
+#include "tfa_test.h"
+#include "tfattest/artifact.h"
+#include "tfattest/chain.h"
+#include "tfattest/history.h"
+#include "tfattest/jcs.h"
+#include "tfattest/spool.h"
+#include "tfattest/store.h"
+
+#define PREV "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
+#define NOW 1709210096 /* 2024-02-29T12:34:56Z */
+#define ID "0123456789abcdef0123456789abcdef"
+
+static char *tmp;
+static tfa_signer *signer;
+
+static void cleanup(void)
+{
+	tfa_signer_free(signer);
+	if (tmp) {
+		tfa_test_rmtree(tmp);
+		free(tmp);
+	}
+}
+
+static const char *scratch(void)
+{
+	if (tmp == NULL) {
+		tmp = tfa_test_tmpdir();
+		atexit(cleanup);
+	}
+	return tmp;
+}
+
+static tfa_signer *key(void)
+{
+	if (signer == NULL) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		char *p = tfa_test_path(scratch(), "key.pem"), uri[4200];
+		FILE *f = fopen(p, "wb");
+
+		if (k == NULL || f == NULL || !PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL)) {
+			fprintf(stderr, "cannot make a key\n");
+			exit(2);
+		}
+		fclose(f);
+		EVP_PKEY_free(k);
+		snprintf(uri, sizeof(uri), "file:%s", p);
+		free(p);
+		if (tfa_signer_open(&signer, uri) != TFA_OK) {
+			fprintf(stderr, "cannot open the key: %s\n", tfa_error_last()->message);
+			exit(2);
+		}
+	}
+	return signer;
+}
+
+static int contains(const tfa_buf *b, const char *s)
+{
+	return b->len > 0 && strstr((const char *)b->data, s) != NULL;
+}
+
+static uint8_t *plan_bytes(const char *name, size_t *len)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), "terraform/plans/%s", name);
+	return (uint8_t *)tfa_test_read_fixture(rel, len);
+}
+
+static void build(tfa_buf *out, const tfa_capture *c, uint64_t seq)
+{
+	tfa_artifact_head h = { "wf", seq, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256 };
+
+	h.signer = key();
+	tfa_buf_init(out, 0);
+	CHECK_OK(tfa_artifact_build(out, c, &h));
+}
+
+/* A fresh store with chain "wf" under the scratch directory. */
+static tfa_store *new_store(const char *name)
+{
+	char *p = tfa_test_path(scratch(), name);
+	tfa_store *st = NULL;
+
+	CHECK_OK(tfa_store_open(&st, p));
+	CHECK_OK(tfa_chain_init(st, "wf", key()));
+	free(p);
+	return st;
+}
+
+static void append_plan(tfa_store *st, const char *plan, const char *type, uint64_t rollback_to)
+{
+	tfa_event ev = { type, NULL, 0 };
+	tfa_capture *c = NULL;
+	size_t n;
+	uint8_t *p = plan_bytes(plan, &n);
+	char h[TFA_FPR_STRLEN];
+
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, p, n, NULL, 0));
+	if (rollback_to) {
+		CHECK_OK(tfa_chain_record_hash(h, st, key(), rollback_to));
+		CHECK_OK(tfa_capture_set_rollback(c, rollback_to, h));
+	}
+	CHECK_OK(tfa_chain_append(NULL, st, key(), TFA_ALG_NONE, c));
+	tfa_capture_free(c);
+	free(p);
+}
+
+/* ---- captures from memory ------------------------------------------------------------------- */
+
+static void test_capture_mem(void)
+{
+	tfa_event ev = { NULL, "failed", 143 };
+	tfa_capture *c = NULL;
+	tfa_buf out;
+	size_t n, sn;
+	uint8_t *p = plan_bytes("show-basic-create.json", &n);
+	char *state = tfa_test_read_fixture("terraform/states/show-basic-delete.tfstate", &sn);
+	tfa_artifact a;
+
+	/* No saved plan: no plan facts, the state is still read. */
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, NULL, 0, (const uint8_t *)state, sn));
+	build(&out, c, 2);
+	CHECK(!contains(&out, "plan_sha256"));
+	CHECK(!contains(&out, "\"counts\""));
+	CHECK(contains(&out, "\"serial\":7"));
+	CHECK(contains(&out, "\"event\":{\"exit_code\":143,\"status\":\"failed\",\"type\":\"apply\"}"));
+	CHECK_OK(tfa_artifact_parse(&a, out.data, out.len));
+	CHECK(a.exit_code == 143 && !a.spooled && a.rollback_to == 0);
+	tfa_buf_free(&out);
+	tfa_capture_free(c);
+	c = NULL;
+	/* With a plan: the same facts as from a file. */
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, p, n, NULL, 0));
+	build(&out, c, 2);
+	CHECK(contains(&out, "\"counts\":{\"create\":3,"));
+	tfa_buf_free(&out);
+	tfa_capture_free(c);
+	c = NULL;
+	/* Bad inputs. */
+	CHECK_RC(tfa_capture_new_mem(&c, &ev, (const uint8_t *)"nope", 4, NULL, 0), TFA_EFORMAT);
+	CHECK(c == NULL);
+	CHECK_RC(tfa_capture_new_mem(&c, &ev, p, n, (const uint8_t *)"{}", 2), TFA_EFORMAT);
+	CHECK_RC(tfa_capture_new_mem(NULL, &ev, p, n, NULL, 0), TFA_EUSAGE);
+	CHECK_RC(tfa_capture_new_mem(&c, NULL, p, n, NULL, 0), TFA_EUSAGE);
+	ev.type = "deploy";
+	CHECK_RC(tfa_capture_new_mem(&c, &ev, p, n, NULL, 0), TFA_EUSAGE);
+	free(p);
+	free(state);
+}
+
+/* ---- rollback and spool members --------------------------------------------------------------- */
+
+static void test_rollback_member(void)
+{
+	tfa_event ev = { "rollback", NULL, 0 }, ap = { "apply", NULL, 0 };
+	tfa_capture *c = NULL;
+	tfa_buf out;
+	tfa_artifact a;
+
+	CHECK_OK(tfa_capture_new_mem(&c, &ap, NULL, 0, NULL, 0));
+	CHECK_RC(tfa_capture_set_rollback(c, 1, PREV), TFA_EUSAGE); /* not a rollback */
+	tfa_capture_free(c);
+	c = NULL;
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, NULL, 0, NULL, 0));
+	CHECK_RC(tfa_capture_set_rollback(c, 0, PREV), TFA_EUSAGE);
+	CHECK_RC(tfa_capture_set_rollback(c, 1, "sha256:00"), TFA_EFORMAT);
+	CHECK_OK(tfa_capture_set_rollback(c, 1, PREV));
+	CHECK_OK(tfa_capture_set_rollback(c, 2, PREV)); /* replaces, never duplicates */
+	build(&out, c, 3);
+	CHECK(contains(&out, "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":2}"));
+	CHECK_OK(tfa_artifact_parse(&a, out.data, out.len));
+	CHECK(a.rollback_to == 2);
+	tfa_buf_free(&out);
+	/* The target must be earlier than the record itself. */
+	build(&out, c, 2);
+	CHECK_RC(tfa_artifact_parse(&a, out.data, out.len), TFA_EFORMAT);
+	CHECK(strstr(tfa_error_last()->message, "not earlier") != NULL);
+	tfa_buf_free(&out);
+	tfa_capture_free(c);
+}
+
+/* Artifact bytes with one member of event replaced by raw JSON. */
+static void artifact_with_event(tfa_buf *out, const char *member_json)
+{
+	tfa_event ev = { "rollback", NULL, 0 };
+	tfa_capture *c = NULL;
+	tfa_buf b;
+	char *text, *at;
+	cJSON *doc;
+
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, NULL, 0, NULL, 0));
+	build(&b, c, 5);
+	doc = cJSON_ParseWithLength((const char *)b.data, b.len);
+	cJSON_AddItemToObject(cJSON_GetObjectItem(doc, "event"), "x", cJSON_CreateNull());
+	text = cJSON_PrintUnformatted(doc);
+	at = strstr(text, "\"x\":null");
+	tfa_buf_init(out, 0);
+	CHECK_OK(tfa_buf_append(out, text, (size_t)(at - text)));
+	CHECK_OK(tfa_buf_puts(out, member_json));
+	CHECK_OK(tfa_buf_puts(out, at + strlen("\"x\":null")));
+	{
+		tfa_buf canon;
+		tfa_buf_init(&canon, 0);
+		if (tfa_jcs_canonicalize(&canon, out->data, out->len) == TFA_OK) {
+			tfa_buf_clear(out);
+			CHECK_OK(tfa_buf_append(out, canon.data, canon.len));
+		}
+		tfa_buf_free(&canon);
+	}
+	cJSON_free(text);
+	cJSON_Delete(doc);
+	tfa_buf_free(&b);
+	tfa_capture_free(c);
+}
+
+static void test_artifact_new_members(void)
+{
+	static const struct {
+		const char *json;
+		tfa_err want;
+	} cases[] = {
+		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"" ID
+		  "\",\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_OK },
+		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"" ID
+		  "\",\"spooled_at\":\"yesterday\"}", TFA_EFORMAT },
+		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"0123\","
+		  "\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT },
+		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"0123456789ABCDEF0123456789abcdef\","
+		  "\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT },
+		{ "\"spool\":{\"id\":\"" ID "\",\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT },
+		{ "\"spool\":true", TFA_EFORMAT },
+		{ "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":4}", TFA_OK },
+		{ "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":5}", TFA_EFORMAT },
+		{ "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":0}", TFA_EFORMAT },
+		{ "\"rollback_to\":{\"hash\":\"sha256:xyz\",\"seq\":1}", TFA_EFORMAT },
+		{ "\"rollback_to\":{\"seq\":1}", TFA_EFORMAT },
+		{ "\"rollback_to\":1", TFA_EFORMAT },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tfa_buf b;
+		tfa_artifact a;
+		artifact_with_event(&b, cases[i].json);
+		if (tfa_artifact_parse(&a, b.data, b.len) != cases[i].want) {
+			fprintf(stderr, "case %zu: %s\n", i, tfa_error_last()->message);
+			CHECK(0);
+		}
+		if (cases[i].want == TFA_OK && i == 0) {
+			CHECK(a.spooled);
+			CHECK_STREQ(a.spool_id, ID);
+			CHECK(a.deployed_at == 1709208000 && a.spooled_at == 1709208001);
+		}
+		tfa_buf_free(&b);
+	}
+}
+
+/* ---- serialised captures ---------------------------------------------------------------------- */
+
+static void test_serialize_roundtrip(void)
+{
+	tfa_event ev = { "rollback", "failed", 1 };
+	tfa_capture *c = NULL, *d = NULL;
+	tfa_buf s, a1, a2;
+	size_t n;
+	uint8_t *p = plan_bytes("show-requires-replace.json", &n);
+
+	tfa_buf_init(&s, 0);
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, p, n, NULL, 0));
+	CHECK_OK(tfa_capture_set_rollback(c, 1, PREV));
+	CHECK_OK(tfa_capture_set_spool(c, ID, NOW - 10, NOW));
+	CHECK_STREQ(tfa_capture_spool_id(c), ID);
+	CHECK(tfa_capture_spooled_at(c) == NOW);
+	CHECK_OK(tfa_capture_serialize(&s, c));
+	CHECK(contains(&s, "\"type\":\"tfattest.capture\""));
+	CHECK_OK(tfa_capture_deserialize(&d, s.data, s.len));
+	build(&a1, c, 7);
+	build(&a2, d, 7);
+	CHECK(a1.len == a2.len && memcmp(a1.data, a2.data, a1.len) == 0);
+	CHECK(contains(&a2, "\"spool\":{\"deployed_at\":\"2024-02-29T12:34:46Z\",\"id\":\"" ID
+			    "\",\"spooled_at\":\"2024-02-29T12:34:56Z\"}"));
+	CHECK_STREQ(tfa_capture_event_type(d), "rollback");
+	CHECK_RC(tfa_capture_set_spool(c, "XYZ", 0, 0), TFA_EUSAGE);
+	CHECK(tfa_capture_spool_id(NULL) == NULL);
+	tfa_buf_free(&a1);
+	tfa_buf_free(&a2);
+	tfa_buf_free(&s);
+	tfa_capture_free(c);
+	tfa_capture_free(d);
+	free(p);
+}
+
+static void test_deserialize_rejects(void)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{}",
+		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.artifact\"}",
+		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"schema_version\":2,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"done\",\"type\":\"apply\"},"
+		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+		"{\"context\":{},\"event\":{\"exit_code\":0.5,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+		"{\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+		"{\"context\":[],\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"extra\":1,\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+		"{\"type\":\"tfattest.capture\",\"type\":\"tfattest.capture\"}",
+	};
+	static const char good[] =
+		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}";
+	tfa_capture *c = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (tfa_capture_deserialize(&c, (const uint8_t *)bad[i], strlen(bad[i])) == TFA_OK) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			CHECK(0);
+		}
+		CHECK(c == NULL);
+	}
+	CHECK_OK(tfa_capture_deserialize(&c, (const uint8_t *)good, strlen(good)));
+	tfa_capture_free(c);
+	CHECK_RC(tfa_capture_deserialize(&c, NULL, 0), TFA_EFORMAT);
+}
+
+/* ---- chain helpers, history ------------------------------------------------------------------- */
+
+static void test_record_hash_and_history(void)
+{
+	tfa_store *st = new_store("hist");
+	tfa_history *h = NULL;
+	tfa_buf art, rec, sig;
+	tfa_artifact m;
+	char hash[TFA_FPR_STRLEN], h1[TFA_FPR_STRLEN];
+	const uint8_t *der;
+	size_t dlen;
+	uint64_t n = 0;
+	uint8_t d[TFA_SHA256_LEN];
+
+	tfa_buf_init(&art, 0);
+	tfa_buf_init(&rec, 0);
+	tfa_buf_init(&sig, 0);
+	CHECK_RC(tfa_chain_record_hash(h1, st, key(), 1), TFA_ENOTFOUND);
+	append_plan(st, "show-basic-create.json", "apply", 0);
+	append_plan(st, "show-basic-delete.json", "apply", 0);
+	append_plan(st, "show-basic-create.json", "rollback", 1);
+	CHECK_OK(tfa_chain_record_hash(h1, st, key(), 1));
+	CHECK_OK(tfa_store_get(st, 1, &rec, &sig));
+	tfa_sha256(d, rec.data, rec.len);
+	tfa_hash_str(hash, d);
+	CHECK_STREQ(h1, hash);
+
+	der = tfa_signer_spki(key(), &dlen);
+	CHECK_OK(tfa_history_open(&h, st, der, dlen));
+	CHECK_STREQ(tfa_history_chain_id(h), "wf");
+	CHECK(tfa_history_head(h) == 3);
+	for (;;) {
+		tfa_err rc = tfa_history_next(h, &art, &m, hash);
+		if (rc == TFA_ENOTFOUND)
+			break;
+		CHECK_OK(rc);
+		n++;
+		CHECK(m.seq == n);
+		if (n == 1)
+			CHECK_STREQ(hash, h1);
+		if (n == 3) {
+			CHECK(m.rollback_to == 1);
+			CHECK(tfa_hash_parse(d, h1, strlen(h1)) == TFA_OK &&
+			      memcmp(d, m.rollback_hash, TFA_SHA256_LEN) == 0);
+		}
+	}
+	CHECK(n == 3);
+	CHECK_OK(tfa_history_get(h, 2, &art, &m, hash));
+	CHECK(m.seq == 2);
+	CHECK_RC(tfa_history_get(h, 4, &art, &m, hash), TFA_ENOTFOUND);
+	CHECK_RC(tfa_history_get(h, 0, &art, &m, hash), TFA_EUSAGE);
+	tfa_history_free(h);
+	h = NULL;
+	/* PEM works too; another key is refused. */
+	{
+		tfa_buf pem;
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		uint8_t *o = NULL;
+		int ol;
+		tfa_buf_init(&pem, 0);
+		CHECK_OK(tfa_spki_to_pem(&pem, der, dlen));
+		CHECK_OK(tfa_history_open(&h, st, pem.data, pem.len));
+		tfa_history_free(h);
+		h = NULL;
+		ol = i2d_PUBKEY(k, &o);
+		CHECK(ol > 0);
+		CHECK_RC(tfa_history_open(&h, st, o, (size_t)ol), TFA_EVERIFY);
+		CHECK(h == NULL);
+		CHECK_RC(tfa_history_open(&h, st, (const uint8_t *)"junk", 4), TFA_EFORMAT);
+		OPENSSL_free(o);
+		EVP_PKEY_free(k);
+		tfa_buf_free(&pem);
+	}
+	CHECK_RC(tfa_chain_record_hash(h1, st, key(), 9), TFA_ENOTFOUND);
+	tfa_buf_free(&art);
+	tfa_buf_free(&rec);
+	tfa_buf_free(&sig);
+	tfa_store_free(st);
+}
+
+/* ---- spool ------------------------------------------------------------------------------------ */
+
+static void count_line(void *ud, const char *text)
+{
+	(void)text;
+	(*(int *)ud)++;
+}
+
+static void test_spool_write_flush(void)
+{
+	tfa_store *st = new_store("spst");
+	char *dir = tfa_test_path(scratch(), "spool/nested"), *path = NULL, *path2 = NULL;
+	tfa_event ev = { NULL, NULL, 0 };
+	tfa_capture *c = NULL;
+	tfa_spool_result r;
+	struct stat sb;
+	uint64_t head = 0, found = 0;
+	int lines = 0;
+	char first_id[33];
+
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, NULL, 0, NULL, 0));
+	CHECK_OK(tfa_spool_write(&path, dir, c, "wf", (int64_t)NOW * 1000000000));
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	CHECK(strstr(path, "/01709210096000000000-wf-") != NULL);
+	CHECK(tfa_capture_spool_id(c) != NULL);
+	snprintf(first_id, sizeof(first_id), "%s", tfa_capture_spool_id(c));
+	CHECK_OK(tfa_spool_write(&path2, dir, c, "other", (int64_t)NOW * 1000000000 + 1));
+	CHECK_RC(tfa_spool_write(NULL, dir, c, "bad/chain", 0), TFA_EFORMAT);
+	/* An append whose unlink never happened: the flush finds it and does not repeat it. */
+	{
+		tfa_buf raw;
+		tfa_capture *d = NULL;
+		tfa_buf_init(&raw, 0);
+		CHECK_OK(tfa_buf_read_file(&raw, path, 1 << 20));
+		CHECK_OK(tfa_capture_deserialize(&d, raw.data, raw.len));
+		CHECK_OK(tfa_chain_append(NULL, st, key(), TFA_ALG_NONE, d));
+		tfa_capture_free(d);
+		tfa_buf_free(&raw);
+	}
+	CHECK_OK(tfa_spool_flush(&r, dir, st, key(), TFA_ALG_NONE, count_line, &lines));
+	CHECK(r.appended == 0 && r.already == 1 && r.other == 1 && lines == 1);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(access(path2, F_OK) == 0);
+	CHECK_OK(tfa_store_head(st, &head));
+	CHECK(head == 1);
+	CHECK_OK(tfa_chain_find_spool_id(&found, st, first_id, 0, 10));
+	CHECK(found == 1);
+	CHECK_OK(tfa_chain_find_spool_id(&found, st, ID, 0, 10));
+	CHECK(found == 0);
+	/* A fresh spool file is appended once. */
+	free(path);
+	path = NULL;
+	CHECK_OK(tfa_spool_write(&path, dir, c, "wf", (int64_t)NOW * 1000000000 + 2));
+	CHECK_OK(tfa_spool_flush(&r, dir, st, key(), TFA_ALG_NONE, NULL, NULL));
+	CHECK(r.appended == 1 && r.already == 0);
+	CHECK_OK(tfa_spool_flush(&r, dir, st, key(), TFA_ALG_NONE, NULL, NULL));
+	CHECK(r.appended == 0 && r.already == 0 && r.other == 1);
+	CHECK_OK(tfa_store_head(st, &head));
+	CHECK(head == 2);
+	/* No spool directory at all is an empty spool. */
+	{
+		char *none = tfa_test_path(scratch(), "never");
+		CHECK_OK(tfa_spool_flush(&r, none, st, key(), TFA_ALG_NONE, NULL, NULL));
+		CHECK(r.appended == 0);
+		free(none);
+	}
+	/* The directory from the environment. */
+	{
+		char *d = NULL;
+		setenv("TFATTEST_SPOOL", "/x/y", 1);
+		CHECK_OK(tfa_spool_dir(&d));
+		CHECK_STREQ(d, "/x/y");
+		free(d);
+		unsetenv("TFATTEST_SPOOL");
+		setenv("XDG_STATE_HOME", "/state", 1);
+		CHECK_OK(tfa_spool_dir(&d));
+		CHECK_STREQ(d, "/state/tfattest/spool");
+		free(d);
+		unsetenv("XDG_STATE_HOME");
+		setenv("HOME", "/home/u", 1);
+		CHECK_OK(tfa_spool_dir(&d));
+		CHECK_STREQ(d, "/home/u/.local/state/tfattest/spool");
+		free(d);
+	}
+	free(path);
+	free(path2);
+	free(dir);
+	tfa_capture_free(c);
+	tfa_store_free(st);
+}
+
+/* ---- ID-token payloads ------------------------------------------------------------------------ */
+
+static void test_jwt_payload(void)
+{
+	/* {"alg":"none"} . {"iss":"i","sub":"s","n":1} . sig */
+	static const char good[] = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIiwic3ViIjoicyIsIm4iOjF9.c2ln";
+	static const char *const bad[] = {
+		"", "abc", "a.b", "a.b.c.d", "a..c", "eyJhbGciOiJub25lIn0.!!!.c2ln",
+		"eyJhbGciOiJub25lIn0.W10.c2ln",           /* [] */
+		"eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn0=.c2ln", /* padding */
+		"eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn1.c2ln",  /* non-canonical trailing bits */
+		"eyJhbGciOiJub25lIn0.e.c2ln",               /* impossible length */
+	};
+	cJSON *o = NULL;
+
+	CHECK_OK(tfa_jwt_payload(&o, good, strlen(good)));
+	CHECK_STREQ(cJSON_GetObjectItem(o, "iss")->valuestring, "i");
+	CHECK_STREQ(cJSON_GetObjectItem(o, "sub")->valuestring, "s");
+	cJSON_Delete(o);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = NULL;
+		if (tfa_jwt_payload(&o, bad[i], strlen(bad[i])) != TFA_EFORMAT) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			CHECK(0);
+		}
+		CHECK(o == NULL);
+	}
+	{
+		char *big = malloc(TFA_JWT_MAX + 2);
+		memset(big, 'a', TFA_JWT_MAX + 1);
+		big[1] = '.';
+		big[5] = '.';
+		big[TFA_JWT_MAX + 1] = '\0';
+		CHECK_RC(tfa_jwt_payload(&o, big, TFA_JWT_MAX + 1), TFA_EFORMAT);
+		free(big);
+	}
+}
+
+static void test_oidc_fetch_refuses(void)
+{
+	tfa_buf tok;
+
+	tfa_buf_init(&tok, 0);
+	CHECK_RC(tfa_oidc_fetch(&tok, "http://127.0.0.1:1/token", "b", "tfattest"), TFA_EUSAGE);
+	CHECK(strstr(tfa_error_last()->message, "not https://") != NULL);
+	CHECK_RC(tfa_oidc_fetch(&tok, "https://127.0.0.1:1/token", "b", "tfattest"), TFA_EIO);
+	CHECK(tok.len == 0);
+	CHECK_RC(tfa_oidc_fetch(&tok, NULL, "b", "tfattest"), TFA_EUSAGE);
+	tfa_buf_free(&tok);
+}
+
+TFA_TEST_MAIN(T(test_capture_mem), T(test_rollback_member), T(test_artifact_new_members),
+	      T(test_serialize_roundtrip), T(test_deserialize_rejects),
+	      T(test_record_hash_and_history), T(test_spool_write_flush), T(test_jwt_payload),
+	      T(test_oidc_fetch_refuses))
