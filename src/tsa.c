@@ -108,7 +108,7 @@ static const char *status_name(long s)
  * records `what` with the status and the TSA's first free-text line (printable
  * ASCII only) as detail.
  */
-static tfa_err check_status(const TS_RESP *resp, tfa_err code, const char *what)
+static tfa_err check_status(TS_RESP *resp, tfa_err code, const char *what)
 {
 	TS_STATUS_INFO *si = TS_RESP_get_status_info(resp);
 	const ASN1_INTEGER *st = si ? TS_STATUS_INFO_get0_status(si) : NULL;
@@ -425,7 +425,6 @@ static tfa_err verify_failed(void)
 			what = "ESS signing-certificate attribute does not name the signer certificate";
 		} else if (lib == ERR_LIB_TS && (reason == TS_R_SIGNATURE_FAILURE ||
 						 reason == TS_R_THERE_MUST_BE_ONE_SIGNER ||
-						 reason == TS_R_NO_SIGNATURE ||
 						 reason == TS_R_WRONG_CONTENT_TYPE)) {
 			what = "signature does not verify";
 		}
