@@ -358,7 +358,13 @@ static tfa_err load_store(X509_STORE **out, const char *ca_file)
 
 	*out = NULL;
 	tfa_buf_init(&pem, TSA_CA_FILE_MAX);
-	TFA_GUARD(tfa_buf_read_file(&pem, ca_file, TSA_CA_FILE_MAX));
+	rc = tfa_buf_read_file(&pem, ca_file, TSA_CA_FILE_MAX);
+	/* EFORMAT would read as "the token is malformed": a bad CA file is a configuration error. */
+	if (rc == TFA_EFORMAT)
+		TFA_BAIL(TFA_EUSAGE, "TSA CA file is not a regular file of at most %u bytes",
+			 TSA_CA_FILE_MAX);
+	if (rc != TFA_OK)
+		goto out;
 	if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL ||
 	    (store = X509_STORE_new()) == NULL)
 		TFA_BAIL(TFA_EINTERNAL, "out of memory");

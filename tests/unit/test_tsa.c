@@ -556,6 +556,7 @@ static void test_bad_arguments(void)
 	/* The CA file: absent, or without a certificate. */
 	CHECK_RC(verify(&r, DIGEST, NONCE, "no-such.pem"), TFA_ENOTFOUND);
 	CHECK_RC(verify(&r, DIGEST, NONCE, "tsa.key"), TFA_EUSAGE);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "newcerts"), TFA_EUSAGE);
 	CHECK_RC(tfa_tsa_verify(NULL, r.data, r.len, DIGEST, NONCE, in_ca("ca.pem")), TFA_EUSAGE);
 	CHECK_RC(tfa_tsa_verify(&info, r.data, r.len, DIGEST, NONCE, NULL), TFA_EUSAGE);
 	/* Nothing is written on failure. */
