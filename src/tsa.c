@@ -429,6 +429,8 @@ static tfa_err verify_failed(void)
 		} else if ((lib == ERR_LIB_TS && reason == TS_R_ESS_SIGNING_CERTIFICATE_ERROR) ||
 			   lib == ERR_LIB_ESS) {
 			what = "ESS signing-certificate attribute does not name the signer certificate";
+		} else if (lib == ERR_LIB_TS && reason == TS_R_TSA_NAME_MISMATCH) {
+			what = "TSA name in the token is not the signer's";
 		} else if (lib == ERR_LIB_TS && (reason == TS_R_SIGNATURE_FAILURE ||
 						 reason == TS_R_THERE_MUST_BE_ONE_SIGNER ||
 						 reason == TS_R_WRONG_CONTENT_TYPE)) {

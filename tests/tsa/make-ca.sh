@@ -7,6 +7,7 @@
 #   tsa.pem/.key      TSA: extendedKeyUsage = critical,timeStamping (2010-2060)
 #   tsa-noncrit.*     EKU timeStamping, not critical
 #   tsa-noeku.*       no EKU at all
+#   tsa-multieku.*    EKU critical, timeStamping and codeSigning
 #   tsa-expired.*     good extensions, valid 2015-01-01 .. 2020-01-01 only
 #   other-ca.pem      a second, unrelated root CA
 #   tsa-other.*       a good TSA certificate issued by other-ca
@@ -60,6 +61,12 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[ tsa_multieku_ext ]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping,codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 [ tsa_noeku_ext ]
 basicConstraints = critical,CA:false
 keyUsage = critical,digitalSignature
@@ -94,6 +101,7 @@ root other-ca "tfattest other root CA"
 leaf ca tsa "tfattest test TSA" tsa_ext 20100101000000Z 20600101000000Z
 leaf ca tsa-noncrit "tfattest TSA, EKU not critical" tsa_noncrit_ext 20100101000000Z 20600101000000Z
 leaf ca tsa-noeku "tfattest TSA, no EKU" tsa_noeku_ext 20100101000000Z 20600101000000Z
+leaf ca tsa-multieku "tfattest TSA, EKU also codeSigning" tsa_multieku_ext 20100101000000Z 20600101000000Z
 leaf ca tsa-expired "tfattest TSA, expired" tsa_ext 20150101000000Z 20200101000000Z
 leaf other-ca tsa-other "tfattest TSA under another CA" tsa_ext 20100101000000Z 20600101000000Z
 rm -f ./*.csr ./*.old

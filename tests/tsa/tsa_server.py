@@ -8,10 +8,10 @@ running `openssl ts -reply` with a certificate made by make-ca.sh. Listens on
     tsa_server.py --dir DIR [--cert tsa] [--section tsa_sha256]
                   [--port 0] [--port-file FILE] [--fail MODE]
 
---cert names the signer in DIR (tsa, tsa-expired, tsa-other; openssl refuses
-to sign with tsa-noncrit or tsa-noeku). --port 0 picks a free port; the port
-is printed on stdout and, with --port-file, written to FILE (atomically) once
-the server accepts connections.
+--cert names the signer in DIR (tsa, tsa-expired, tsa-other; openssl
+refuses to sign with tsa-noncrit, tsa-noeku or tsa-multieku). --port 0 picks
+a free port; the port is printed on stdout and, with --port-file, written to
+FILE (atomically) once the server accepts connections.
 
 Failures for negative tests, chosen per request by path or for every request
 by --fail MODE:

@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crypto.h"
 #include "tfa_test.h"
@@ -200,44 +201,81 @@ static void put_der_len(tfa_buf *b, size_t n)
 	}
 }
 
+typedef struct mint_opts {
+	const char *signer;  /* DIR/signer.pem and .key sign */
+	const char *ess_for; /* the ESS signingCertificateV2 attribute names this; NULL: none */
+	time_t gen;
+	const uint8_t *digest;
+	const char *nonce_hex;
+	int imprint_nid;      /* 0: SHA-256 */
+	int no_certs;         /* leave the signer certificate out of the token */
+	const char *tsa_name; /* the tsa field: this certificate's subject; NULL: absent */
+} mint_opts;
+
 /*
- * A granted TimeStampResp made without the openssl CLI: TSTInfo for digest
- * and nonce at gen, signed (CMS, SHA-256) by DIR/signer, with an ESS
- * signingCertificateV2 attribute naming DIR/ess_for.
+ * A granted TimeStampResp made without the openssl CLI: TSTInfo for the
+ * digest and nonce at gen, signed (CMS, SHA-256) as o says.
  */
-static void mint_cms(tfa_buf *out, const char *signer, const char *ess_for, time_t gen,
-		     const uint8_t digest[TFA_SHA256_LEN], const char *nonce_hex)
+static void mint_cms_ex(tfa_buf *out, const mint_opts *o)
 {
-	X509 *cert = load_cert(signer), *ess_cert = load_cert(ess_for);
-	EVP_PKEY *key = load_key(signer);
+	X509 *cert = load_cert(o->signer);
+	EVP_PKEY *key = load_key(o->signer);
 	TS_TST_INFO *tst = TS_TST_INFO_new();
-	TS_MSG_IMPRINT *mi = imprint(digest);
+	TS_MSG_IMPRINT *mi = imprint(o->digest);
 	ASN1_OBJECT *pol = OBJ_txt2obj(POLICY, 1);
-	ASN1_INTEGER *serial = ASN1_INTEGER_new(), *n = nonce_int(nonce_hex);
-	ASN1_GENERALIZEDTIME *gt = ASN1_GENERALIZEDTIME_set(NULL, gen);
-	ESS_SIGNING_CERT_V2 *ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), ess_cert, NULL, 0);
+	ASN1_INTEGER *serial = ASN1_INTEGER_new(), *n = nonce_int(o->nonce_hex);
+	ASN1_GENERALIZEDTIME *gt = ASN1_GENERALIZEDTIME_set(NULL, o->gen);
 	unsigned char *tst_der = NULL, *ess_der = NULL, *ci = NULL;
-	int tst_len, ess_len, ci_len;
+	int tst_len, ess_len = 0, ci_len;
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si;
 	BIO *in;
 	static const uint8_t granted[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
 
+	if (o->imprint_nid != 0) {
+		X509_ALGOR *alg = X509_ALGOR_new();
+
+		X509_ALGOR_set0(alg, OBJ_nid2obj(o->imprint_nid), V_ASN1_UNDEF, NULL);
+		TS_MSG_IMPRINT_set_algo(mi, alg);
+		X509_ALGOR_free(alg);
+	}
+	if (o->tsa_name != NULL) {
+		X509 *named = load_cert(o->tsa_name);
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+
+		gn->type = GEN_DIRNAME;
+		gn->d.directoryName = X509_NAME_dup(X509_get_subject_name(named));
+		if (!TS_TST_INFO_set_tsa(tst, gn))
+			exit(2);
+		GENERAL_NAME_free(gn);
+		X509_free(named);
+	}
+	if (o->ess_for != NULL) {
+		X509 *ess_cert = load_cert(o->ess_for);
+		ESS_SIGNING_CERT_V2 *ess =
+			OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), ess_cert, NULL, 0);
+
+		if (ess == NULL || (ess_len = i2d_ESS_SIGNING_CERT_V2(ess, &ess_der)) <= 0)
+			exit(2);
+		ESS_SIGNING_CERT_V2_free(ess);
+		X509_free(ess_cert);
+	}
 	ASN1_INTEGER_set(serial, 42);
 	if (!TS_TST_INFO_set_version(tst, 1) || !TS_TST_INFO_set_policy_id(tst, pol) ||
 	    !TS_TST_INFO_set_msg_imprint(tst, mi) || !TS_TST_INFO_set_serial(tst, serial) ||
-	    !TS_TST_INFO_set_time(tst, gt) || !TS_TST_INFO_set_nonce(tst, n) || ess == NULL)
+	    !TS_TST_INFO_set_time(tst, gt) || !TS_TST_INFO_set_nonce(tst, n))
 		exit(2);
 	tst_len = i2d_TS_TST_INFO(tst, &tst_der);
-	ess_len = i2d_ESS_SIGNING_CERT_V2(ess, &ess_der);
 	cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_BINARY);
-	if (tst_len <= 0 || ess_len <= 0 || cms == NULL ||
+	if (tst_len <= 0 || cms == NULL ||
 	    !CMS_set1_eContentType(cms, OBJ_nid2obj(NID_id_smime_ct_TSTInfo)))
 		exit(2);
 	si = CMS_add1_signer(cms, cert, key, EVP_sha256(),
-			     CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP);
-	if (si == NULL || !CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2,
-						       V_ASN1_SEQUENCE, ess_der, ess_len))
+			     CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP |
+				     (o->no_certs ? CMS_NOCERTS : 0));
+	if (si == NULL ||
+	    (ess_der != NULL && !CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2,
+							     V_ASN1_SEQUENCE, ess_der, ess_len)))
 		exit(2);
 	in = BIO_new_mem_buf(tst_der, tst_len);
 	if (in == NULL || !CMS_final(cms, in, NULL, CMS_BINARY) ||
@@ -257,7 +295,6 @@ static void mint_cms(tfa_buf *out, const char *signer, const char *ess_for, time
 	CMS_ContentInfo_free(cms);
 	OPENSSL_free(ess_der);
 	OPENSSL_free(tst_der);
-	ESS_SIGNING_CERT_V2_free(ess);
 	ASN1_GENERALIZEDTIME_free(gt);
 	ASN1_INTEGER_free(n);
 	ASN1_INTEGER_free(serial);
@@ -265,8 +302,15 @@ static void mint_cms(tfa_buf *out, const char *signer, const char *ess_for, time
 	TS_MSG_IMPRINT_free(mi);
 	TS_TST_INFO_free(tst);
 	EVP_PKEY_free(key);
-	X509_free(ess_cert);
 	X509_free(cert);
+}
+
+static void mint_cms(tfa_buf *out, const char *signer, const char *ess_for, time_t gen,
+		     const uint8_t digest[TFA_SHA256_LEN], const char *nonce_hex)
+{
+	mint_opts o = { signer, ess_for, gen, digest, nonce_hex, 0, 0, NULL };
+
+	mint_cms_ex(out, &o);
 }
 
 static tfa_err verify(const tfa_buf *resp, const uint8_t *digest, const char *nonce,
@@ -489,6 +533,69 @@ static void test_ess_mismatch(void)
 	tfa_buf_free(&r);
 }
 
+static void test_eku_extra_purpose(void)
+{
+	tfa_buf r = TFA_BUF_INIT;
+
+	/* Critical, but timeStamping is not its only purpose. */
+	CHECK(mint_openssl(&r, "tsa-multieku", "tsa_sha256", DIGEST, NONCE) != 0);
+	mint_cms(&r, "tsa-multieku", "tsa-multieku", T_2018, DIGEST, NONCE);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "ca.pem"), TFA_EVERIFY);
+	EXPECT_MSG("not timeStamping alone");
+	tfa_buf_free(&r);
+}
+
+static void test_ess_missing(void)
+{
+	tfa_buf r = TFA_BUF_INIT;
+
+	mint_cms(&r, "tsa", NULL, T_2018, DIGEST, NONCE);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "ca.pem"), TFA_EVERIFY);
+	EXPECT_MSG("ESS");
+	tfa_buf_free(&r);
+}
+
+static void test_imprint_not_sha256(void)
+{
+	tfa_buf r = TFA_BUF_INIT;
+	mint_opts o = { "tsa", "tsa", T_2018, NULL, NONCE, NID_sha3_256, 0, NULL };
+
+	/* The same 32 bytes, labelled as another hash. */
+	o.digest = DIGEST;
+	mint_cms_ex(&r, &o);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "ca.pem"), TFA_EVERIFY);
+	EXPECT_MSG("not SHA-256");
+	tfa_buf_free(&r);
+}
+
+static void test_signer_cert_absent(void)
+{
+	tfa_buf r = TFA_BUF_INIT;
+	mint_opts o = { "tsa", "tsa", T_2018, NULL, NONCE, 0, 1, NULL };
+
+	o.digest = DIGEST;
+	mint_cms_ex(&r, &o);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "ca.pem"), TFA_EVERIFY);
+	EXPECT_MSG("signer's certificate");
+	tfa_buf_free(&r);
+}
+
+static void test_tsa_name(void)
+{
+	tfa_buf r = TFA_BUF_INIT;
+	mint_opts o = { "tsa", "tsa", T_2018, NULL, NONCE, 0, 0, "tsa" };
+
+	o.digest = DIGEST;
+	mint_cms_ex(&r, &o);
+	CHECK_OK(verify(&r, DIGEST, NONCE, "ca.pem"));
+	/* The token claims to come from another TSA than its signer. */
+	o.tsa_name = "tsa-other";
+	mint_cms_ex(&r, &o);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "ca.pem"), TFA_EVERIFY);
+	EXPECT_MSG("TSA name");
+	tfa_buf_free(&r);
+}
+
 static void test_not_granted(void)
 {
 	/* TimeStampResp { { rejection, "no" } } and { { waiting } }. */
@@ -703,7 +810,9 @@ static void test_fetch_unreachable(void)
 TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_minter_control),
 	      T(test_tampered), T(test_wrong_digest), T(test_wrong_nonce), T(test_wrong_ca),
 	      T(test_eku_not_critical), T(test_eku_missing), T(test_expiry_at_gentime),
-	      T(test_ess_mismatch), T(test_not_granted), T(test_malformed),
+	      T(test_ess_mismatch), T(test_eku_extra_purpose), T(test_ess_missing),
+	      T(test_imprint_not_sha256), T(test_signer_cert_absent), T(test_tsa_name),
+	      T(test_not_granted), T(test_malformed),
 	      T(test_bad_arguments)
 #ifndef TFATTEST_VERIFIER_ONLY
 	      ,
