@@ -124,6 +124,76 @@ static tfa_err write_readme(tfa_buf *out, const char *chain_id, uint64_t from, u
 		pss_opts(TFA_ALG_RSASSA_PSS_SHA_256), chain_id, from, to, to, from);
 }
 
+typedef struct key_entry {
+	char name[80];
+	tfa_buf data;
+} key_entry;
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const key_entry *)a)->name, ((const key_entry *)b)->name);
+}
+
+/*
+ * keys/: every rotation record up to the head (so the verifier can follow
+ * the keys from the anchor to the one signing the manifest, whatever the
+ * range), and each key as PEM for the manual recipe.
+ */
+static tfa_err put_keys(exporter *ex, tfa_store *st, uint64_t head)
+{
+	tfa_err rc = TFA_OK;
+	uint64_t seqs[TFA_CHAIN_KEYS_MAX];
+	size_t n = 0, ne = 0;
+	key_entry *e = NULL;
+	tfa_artifact *art = NULL;
+	int kfd = -1;
+
+	TFA_GUARD(tfa_chain_rotations(seqs, &n, st, head));
+	if (n == 0)
+		goto out;
+	e = calloc(3 * n + 1, sizeof(*e));
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(e != NULL && art != NULL, TFA_EINTERNAL, "out of memory");
+	for (size_t i = 0; i < 3 * n + 1; i++)
+		tfa_buf_init(&e[i].data, TFA_ARTIFACT_MAX);
+	for (size_t i = 0; i < n; i++) {
+		key_entry *j = &e[ne++], *g = &e[ne++], *k = &e[ne++];
+		char fpr[TFA_FPR_STRLEN];
+
+		TFA_GUARD(tfa_store_get(st, seqs[i], &j->data, &g->data));
+		TFA_GUARD(tfa_artifact_parse(art, j->data.data, j->data.len));
+		TFA_ENSURE(art->is_rotation && art->seq == seqs[i], TFA_EVERIFY,
+			   "record %" PRIu64 " in the store is not the rotation it was", seqs[i]);
+		snprintf(j->name, sizeof(j->name), "%012" PRIu64 ".json", seqs[i]);
+		snprintf(g->name, sizeof(g->name), "%012" PRIu64 ".sig", seqs[i]);
+		tfa_spki_fingerprint(fpr, art->rot.spki, art->rot.spki_len);
+		snprintf(k->name, sizeof(k->name), "%s.pem", fpr + 7);
+		TFA_GUARD(tfa_spki_to_pem(&k->data, art->rot.spki, art->rot.spki_len));
+		if (i == 0) {
+			key_entry *a = &e[ne++];
+			tfa_spki_fingerprint(fpr, art->rot.old_spki, art->rot.old_spki_len);
+			snprintf(a->name, sizeof(a->name), "%s.pem", fpr + 7);
+			TFA_GUARD(tfa_spki_to_pem(&a->data, art->rot.old_spki, art->rot.old_spki_len));
+		}
+	}
+	qsort(e, ne, sizeof(*e), cmp_entry);
+	TFA_ENSURE(mkdirat(ex->dirfd, "keys", 0755) == 0, TFA_EIO, "cannot create keys/: %s",
+		   strerror(errno));
+	kfd = openat(ex->dirfd, "keys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	TFA_ENSURE(kfd >= 0, TFA_EIO, "cannot open keys/: %s", strerror(errno));
+	for (size_t i = 0; i < ne; i++)
+		TFA_GUARD(put_file(ex, kfd, "keys/", e[i].name, e[i].data.data, e[i].data.len));
+out:
+	if (kfd >= 0)
+		close(kfd);
+	if (e)
+		for (size_t i = 0; i < 3 * n + 1; i++)
+			tfa_buf_free(&e[i].data);
+	free(e);
+	free(art);
+	return rc;
+}
+
 /* Narrows [from, to] to the records whose time lies in [since, until]. */
 static tfa_err time_range(tfa_store *st, const tfa_export_opts *o, uint64_t *from, uint64_t *to)
 {
@@ -259,6 +329,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 			cJSON_AddItemToArray(ex.files, item);
 		cJSON_Delete(tail);
 	}
+	TFA_GUARD(put_keys(&ex, st, head));
 	tfa_buf_clear(&text);
 	TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));
 	TFA_GUARD(put_file(&ex, ex.dirfd, "", TFA_BUNDLE_PUBKEY, text.data, text.len));
@@ -298,7 +369,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 
 	/* What we hand over must verify: check it before it gets its name. */
 	memset(&vo, 0, sizeof(vo));
-	vo.expect_fpr = tfa_signer_fingerprint(signer);
+	vo.expect_fpr = info.anchor_fpr;
 	rc = tfa_verify_bundle(&rep, tmpdir, &vo);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,

@@ -34,7 +34,10 @@
 #include "tfattest/sys/guard.h"
 #include "tfattest/verify.h"
 
-#define SIG_MAX 1024
+#define SIG_MAX TFA_SIG_MAX
+#define KEYS_MAX TFA_VERIFY_KEYS_MAX
+/* keys/: one .json and .sig per rotation, one .pem per key. */
+#define KFILES_MAX (3 * KEYS_MAX)
 #define PUBKEY_MAX 65536
 #define OTHER_FILE_MAX ((uint64_t)1 << 30)
 #define WALK_MAX_DEPTH 8
@@ -55,6 +58,7 @@ typedef struct job {
 	uint8_t parse_ok; /* valid, canonical artifact */
 	uint8_t place_ok; /* chain id and seq as expected */
 	uint8_t sig_ok;
+	uint8_t is_rot; /* a rotation record */
 	uint8_t hash[TFA_SHA256_LEN];
 	uint8_t prev[TFA_SHA256_LEN];
 } job;
@@ -62,10 +66,25 @@ typedef struct job {
 typedef struct worker {
 	struct vctx *v;
 	tfa_buf art, sig;
-	EVP_PKEY *key; /* this thread's copy: threads share no key state */
-	tfa_verifier ver;
+	EVP_PKEY *key[KEYS_MAX]; /* this thread's copies: threads share no key state */
+	tfa_verifier ver[KEYS_MAX];
 	int artfd;
 } worker;
+
+/* A trusted key: the anchor, or one a verified rotation brought in. */
+typedef struct vkey {
+	char fpr[TFA_FPR_STRLEN];
+	EVP_PKEY *pkey;
+	uint64_t from;     /* the first seq it signs */
+	uint64_t rot_seq;  /* the rotation that brought it in; 0 for the anchor */
+	uint8_t rot_hash[TFA_SHA256_LEN];
+} vkey;
+
+/* A manifest entry under keys/, kept from the first scan. */
+typedef struct kfile {
+	char path[TFA_PATH_MAX_LEN + 1];
+	tfa_manifest_file f;
+} kfile;
 
 typedef struct vctx {
 	const char *path;
@@ -76,6 +95,10 @@ typedef struct vctx {
 	uint8_t man_digest[TFA_SHA256_LEN];
 	EVP_PKEY *key;
 	char key_fpr[TFA_FPR_STRLEN];
+	vkey keys[KEYS_MAX];
+	size_t nkeys;
+	kfile kfiles[KFILES_MAX];
+	size_t nkfiles;
 
 	/* pass 2 */
 	EVP_MD_CTX *md;
@@ -183,16 +206,272 @@ out:
 	return rc;
 }
 
+static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manifest_file *mf,
+			  size_t max, uint8_t hash[TFA_SHA256_LEN]);
+
+/* The key in force at seq: the last one whose run starts at or before it. */
+static size_t key_index(const vctx *v, uint64_t seq)
+{
+	size_t i = 0;
+
+	while (i + 1 < v->nkeys && v->keys[i + 1].from <= seq)
+		i++;
+	return i;
+}
+
+static const vkey *rotation_at(const vctx *v, uint64_t seq)
+{
+	for (size_t i = 1; i < v->nkeys; i++)
+		if (v->keys[i].rot_seq == seq)
+			return &v->keys[i];
+	return NULL;
+}
+
+/* Layer 1's scan callback: keeps the keys/ entries, which must be of the known shapes. */
+static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	vctx *v = ud;
+	const char *p = f->path, *name;
+	size_t n;
+
+	(void)index;
+	if (strncmp(p, "keys/", 5) != 0)
+		return TFA_OK;
+	name = p + 5;
+	n = strlen(name);
+	if (n == 17 && strspn(name, "0123456789") == 12 && strcmp(name + 12, ".json") == 0)
+		; /* a rotation record */
+	else if (n == 16 && strspn(name, "0123456789") == 12 && strcmp(name + 12, ".sig") == 0)
+		; /* its signature */
+	else if (n == 68 && strspn(name, "0123456789abcdef") == 64 && strcmp(name + 64, ".pem") == 0)
+		; /* a key, named by its fingerprint */
+	else
+		return tfa_error_set(TFA_EFORMAT, "manifest lists %s, which is not a rotation record or key", p);
+	if (v->nkfiles >= KFILES_MAX)
+		return tfa_error_set(TFA_EFORMAT, "manifest lists more than %d files under keys/", KFILES_MAX);
+	snprintf(v->kfiles[v->nkfiles].path, sizeof(v->kfiles[0].path), "%s", p);
+	v->kfiles[v->nkfiles].f = *f;
+	v->kfiles[v->nkfiles].f.path = v->kfiles[v->nkfiles].path;
+	v->nkfiles++;
+	return TFA_OK;
+}
+
+static const tfa_manifest_file *kfile_find(const vctx *v, const char *path)
+{
+	for (size_t i = 0; i < v->nkfiles; i++)
+		if (strcmp(v->kfiles[i].path, path) == 0)
+			return &v->kfiles[i].f;
+	return NULL;
+}
+
+/* Reads a listed file now, in layer 1, and holds it to its manifest entry. */
+static tfa_err read_checked(vctx *v, tfa_buf *out, const tfa_manifest_file *f, size_t max, uint64_t seq)
+{
+	uint8_t h[TFA_SHA256_LEN];
+	int r = read_listed_at(out, v->rootfd, -1, f, max, h);
+
+	if (r == FR_OK)
+		return TFA_OK;
+	if (seq)
+		return fail(v, TFA_LAYER_MANIFEST, f->path, seq, "%s %s (seq %" PRIu64 ")",
+			    r == FR_MISSING ? "Missing file:" : r == FR_UNSAFE ? "Unsafe file:" : "Hash mismatch for",
+			    f->path, seq);
+	return fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s %s",
+		    r == FR_MISSING ? "Missing file:" : r == FR_UNSAFE ? "Unsafe file:" : "Hash mismatch for",
+		    f->path);
+}
+
+/* The anchor of a bundle with rotations: the first rotation's signer, whose key it carries. */
+static tfa_err load_anchor(vctx *v, const tfa_manifest_file *first, tfa_artifact *a, tfa_buf *b)
+{
+	tfa_err rc = TFA_OK;
+	uint64_t seq = strtoull(first->path + 5, NULL, 10);
+
+	TFA_GUARD(read_checked(v, b, first, TFA_ARTIFACT_MAX, seq));
+	if (tfa_artifact_parse(a, b->data, b->len) != TFA_OK) {
+		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
+			  first->path, seq, tfa_error_last()->message);
+		goto out;
+	}
+	if (!a->is_rotation) {
+		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "%s (seq %" PRIu64 ") is not a rotation record",
+			  first->path, seq);
+		goto out;
+	}
+	if (tfa_pkey_from_spki(&v->keys[0].pkey, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
+		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Anchor key in %s unusable: %s", first->path,
+			  tfa_error_last()->message);
+		goto out;
+	}
+	memcpy(v->keys[0].fpr, a->key_fpr, sizeof(v->keys[0].fpr));
+	v->keys[0].from = 1;
+	v->nkeys = 1;
+out:
+	return rc;
+}
+
+/* Follows the rotation records in keys/ from the anchor; each one extends the trusted keys. */
+static tfa_err follow_rotations(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf b, sig, pop;
+	tfa_artifact *a = calloc(1, sizeof(*a));
+
+	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, SIG_MAX);
+	tfa_buf_init(&pop, 4096);
+	TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
+	for (size_t i = 0; i < v->nkfiles; i++) {
+		const tfa_manifest_file *jf = &v->kfiles[i].f, *sf;
+		char spath[TFA_PATH_MAX_LEN + 1];
+		uint8_t h[TFA_SHA256_LEN];
+		uint64_t seq;
+		vkey *cur, *nk;
+
+		if (strcmp(jf->path + strlen(jf->path) - 5, ".json") != 0)
+			continue;
+		seq = strtoull(jf->path + 5, NULL, 10);
+		snprintf(spath, sizeof(spath), "keys/%012" PRIu64 ".sig", seq);
+		if ((sf = kfile_find(v, spath)) == NULL) {
+			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Manifest lists %s but not %s", jf->path, spath);
+			goto out;
+		}
+		tfa_buf_clear(&b);
+		tfa_buf_clear(&sig);
+		TFA_GUARD(read_checked(v, &b, jf, TFA_ARTIFACT_MAX, seq));
+		TFA_GUARD(read_checked(v, &sig, sf, SIG_MAX, seq));
+		if (tfa_artifact_parse(a, b.data, b.len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
+				  jf->path, seq, tfa_error_last()->message);
+			goto out;
+		}
+		if (!a->is_rotation || a->seq != seq || strcmp(a->chain_id, v->man.chain_id) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "%s (seq %" PRIu64 ") is not a rotation record of chain %s at seq %" PRIu64,
+				  jf->path, seq, v->man.chain_id, seq);
+			goto out;
+		}
+		if (v->nkeys >= KEYS_MAX) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "More than %d keys in the bundle", KEYS_MAX);
+			goto out;
+		}
+		cur = &v->keys[v->nkeys - 1];
+		if (strcmp(a->key_fpr, cur->fpr) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 ") is signed by key %s, not the key in force at seq %" PRIu64 " (%s)",
+				  jf->path, seq, a->key_fpr, seq, cur->fpr);
+			goto out;
+		}
+		tfa_sha256(h, b.data, b.len);
+		if (tfa_verify_digest(cur->pkey, a->alg, h, sig.data, sig.len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Rotation %s (seq %" PRIu64 "): signature invalid",
+				  jf->path, seq);
+			goto out;
+		}
+		nk = &v->keys[v->nkeys];
+		memset(nk, 0, sizeof(*nk));
+		if (tfa_pkey_from_spki(&nk->pkey, a->rot.spki, a->rot.spki_len) != TFA_OK ||
+		    tfa_pkey_check_alg(nk->pkey, a->rot.new_alg) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 "): the new key is unusable: %s", jf->path, seq,
+				  tfa_error_last()->message);
+			goto out;
+		}
+		v->nkeys++; /* owns nk->pkey from here */
+		for (size_t k = 0; k + 1 < v->nkeys; k++)
+			if (strcmp(v->keys[k].fpr, a->rot.new_fpr) == 0) {
+				rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+					  "Rotation %s (seq %" PRIu64 ") brings back the retired key %s", jf->path,
+					  seq, a->rot.new_fpr);
+				goto out;
+			}
+		tfa_buf_clear(&pop);
+		TFA_GUARD(tfa_rotation_pop_bytes(&pop, a));
+		tfa_sha256(h, pop.data, pop.len);
+		if (tfa_verify_digest(nk->pkey, a->rot.new_alg, h, a->rot.pop, a->rot.pop_len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 "): proof of possession invalid", jf->path, seq);
+			goto out;
+		}
+		memcpy(nk->fpr, a->rot.new_fpr, sizeof(nk->fpr));
+		nk->from = seq + 1;
+		nk->rot_seq = seq;
+		tfa_sha256(nk->rot_hash, b.data, b.len);
+		emit(v, "INFO", "Rotation at seq %" PRIu64 ": key %s replaces %s (proof of possession valid)",
+		     seq, nk->fpr, cur->fpr);
+	}
+out:
+	free(a);
+	tfa_buf_free(&b);
+	tfa_buf_free(&sig);
+	tfa_buf_free(&pop);
+	return rc;
+}
+
+/* Each keys/<hex>.pem holds the key its name says (the manual recipe relies on them). */
+static tfa_err check_key_pems(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf b, spki;
+	char fpr[TFA_FPR_STRLEN];
+
+	tfa_buf_init(&b, PUBKEY_MAX);
+	tfa_buf_init(&spki, PUBKEY_MAX);
+	for (size_t i = 0; i < v->nkfiles; i++) {
+		const tfa_manifest_file *f = &v->kfiles[i].f;
+		size_t n = strlen(f->path);
+
+		if (strcmp(f->path + n - 4, ".pem") != 0)
+			continue;
+		tfa_buf_clear(&b);
+		tfa_buf_clear(&spki);
+		TFA_GUARD(read_checked(v, &b, f, PUBKEY_MAX, 0));
+		if (tfa_spki_from_pem(&spki, b.data, b.len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0, "Public key unusable: %s", tfa_error_last()->message);
+			goto out;
+		}
+		tfa_spki_fingerprint(fpr, spki.data, spki.len);
+		if (strncmp(fpr + 7, f->path + 5, 64) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s holds key %s, not the key its name says",
+				  f->path, fpr);
+			goto out;
+		}
+	}
+out:
+	tfa_buf_free(&b);
+	tfa_buf_free(&spki);
+	return rc;
+}
+
+static void report_keys(vctx *v)
+{
+	v->rep->nkeys = v->nkeys;
+	for (size_t i = 0; i < v->nkeys; i++) {
+		tfa_verify_key *k = &v->rep->keys[i];
+		memcpy(k->fpr, v->keys[i].fpr, sizeof(k->fpr));
+		k->from_seq = v->keys[i].from;
+		k->to_seq = i + 1 < v->nkeys ? v->keys[i + 1].rot_seq : 0;
+		if (k->to_seq)
+			emit(v, "INFO", "Key %s in force for seq %" PRIu64 "..%" PRIu64 "%s", k->fpr,
+			     k->from_seq, k->to_seq, i == 0 ? " (anchor)" : "");
+		else
+			emit(v, "INFO", "Key %s in force from seq %" PRIu64 "%s", k->fpr, k->from_seq,
+			     i == 0 ? " (anchor)" : "");
+	}
+}
+
 /* Layer 1. */
 static tfa_err check_manifest(vctx *v)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf sig, pem, spki;
+	bool rotated;
+	const char *anchor;
 
 	tfa_buf_init(&sig, SIG_MAX);
 	tfa_buf_init(&pem, PUBKEY_MAX);
 	tfa_buf_init(&spki, PUBKEY_MAX);
-	rc = scan_manifest(v, &v->man, NULL, NULL, v->man_digest);
+	rc = scan_manifest(v, &v->man, on_key_file, v, v->man_digest);
 	if (rc == TFA_ENOTFOUND) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest unreadable: %s",
 			  tfa_error_last()->message);
@@ -229,27 +508,68 @@ static tfa_err check_manifest(vctx *v)
 		goto out;
 	}
 	tfa_spki_fingerprint(v->key_fpr, spki.data, spki.len);
+
+	/* The anchor: the first rotation's signer, or with no rotation the bundle's key. */
+	rotated = false;
+	for (size_t i = 0; i < v->nkfiles && !rotated; i++)
+		rotated = strcmp(v->kfiles[i].path + strlen(v->kfiles[i].path) - 5, ".json") == 0;
+	if (rotated) {
+		tfa_buf b;
+		tfa_artifact *a = calloc(1, sizeof(*a));
+		const tfa_manifest_file *first = NULL;
+
+		for (size_t i = 0; i < v->nkfiles && first == NULL; i++)
+			if (strcmp(v->kfiles[i].path + strlen(v->kfiles[i].path) - 5, ".json") == 0)
+				first = &v->kfiles[i].f;
+		TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
+		tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+		rc = load_anchor(v, first, a, &b);
+		free(a);
+		tfa_buf_free(&b);
+		if (rc != TFA_OK)
+			goto out;
+	} else {
+		memcpy(v->keys[0].fpr, v->key_fpr, sizeof(v->key_fpr));
+		v->keys[0].pkey = v->key;
+		EVP_PKEY_up_ref(v->key);
+		v->keys[0].from = 1;
+		v->nkeys = 1;
+	}
+	anchor = v->keys[0].fpr;
 	if (v->opts->expect_fpr) {
-		if (strcmp(v->opts->expect_fpr, v->key_fpr) != 0) {
-			rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0,
-				  "Key fingerprint mismatch: bundle key is %s, expected %s", v->key_fpr,
-				  v->opts->expect_fpr);
+		if (strcmp(v->opts->expect_fpr, anchor) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, rotated ? "keys/" : TFA_BUNDLE_PUBKEY, 0,
+				  "Key fingerprint mismatch: bundle %s is %s, expected %s",
+				  rotated ? "anchor key" : "key", anchor, v->opts->expect_fpr);
 			goto out;
 		}
 		v->rep->key_pinned = true;
-		emit(v, "INFO", "Signing key matches the pinned fingerprint %s", v->key_fpr);
+		emit(v, "INFO", "Anchor key matches the pinned fingerprint %s", anchor);
 	} else {
 		emit(v, "WARN",
-		     "Trusting the bundle's own key %s; pin it with --expect-key-fingerprint",
-		     v->key_fpr);
+		     "Trusting the bundle's own key %s; pin it with --expect-key-fingerprint", anchor);
 	}
-	memcpy(v->rep->trusted_fpr, v->key_fpr, sizeof(v->key_fpr));
+	memcpy(v->rep->trusted_fpr, anchor, TFA_FPR_STRLEN);
+	if (rotated) {
+		/* follow_rotations re-reads the first record: keys[0] is set, start from it. */
+		v->nkeys = 1;
+		TFA_GUARD(follow_rotations(v));
+	}
+	TFA_GUARD(check_key_pems(v));
+	if (strcmp(v->man.key_fpr, v->keys[v->nkeys - 1].fpr) != 0) {
+		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+			  "Manifest names signing key %s, which is not the key in force at export (%s) "
+			  "reached from the anchor through the bundle's rotations",
+			  v->man.key_fpr, v->keys[v->nkeys - 1].fpr);
+		goto out;
+	}
 	if (strcmp(v->man.key_fpr, v->key_fpr) != 0) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
 			  "Manifest names signing key %s, but the bundle's key is %s", v->man.key_fpr,
 			  v->key_fpr);
 		goto out;
 	}
+	report_keys(v);
 	rc = read_small(&sig, v->rootfd, TFA_BUNDLE_MANIFEST_SIG, SIG_MAX);
 	if (rc != TFA_OK) {
 		rc = rc == TFA_EIO ? rc
@@ -452,6 +772,7 @@ static void check_job(worker *w, job *j)
 	vctx *v = w->v;
 	uint8_t sh[TFA_SHA256_LEN];
 	tfa_artifact a;
+	size_t k;
 	int r;
 
 	r = read_listed_at(&w->art, v->rootfd, w->artfd, &j->json, TFA_ARTIFACT_MAX, j->hash);
@@ -469,8 +790,10 @@ static void check_job(worker *w, job *j)
 	j->parse_ok = 1;
 	memcpy(j->prev, a.prev_hash, TFA_SHA256_LEN);
 	j->place_ok = a.seq == j->seq && strcmp(a.chain_id, v->man.chain_id) == 0;
-	j->sig_ok = strcmp(a.key_fpr, v->key_fpr) == 0 &&
-		    tfa_verifier_check(&w->ver, a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
+	j->is_rot = a.is_rotation;
+	k = key_index(v, j->seq);
+	j->sig_ok = strcmp(a.key_fpr, v->keys[k].fpr) == 0 &&
+		    tfa_verifier_check(&w->ver[k], a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
 	tfa_error_clear();
 }
 
@@ -577,6 +900,18 @@ static tfa_err finish(vctx *v)
 			l3_fail(v, j->jpath, j->seq, false,
 				"Chain broken at %s (seq %" PRIu64 "): prev_hash does not match seq %" PRIu64,
 				j->jpath, j->seq, j->seq - 1);
+		}
+		if (j->parse_ok && j->place_ok) {
+			/* keys/ must hold exactly the rotations the range holds. */
+			const vkey *rk = rotation_at(v, j->seq);
+			if (j->is_rot && rk == NULL)
+				l3_fail(v, j->jpath, j->seq, false,
+					"Rotation %s (seq %" PRIu64 ") is not among the bundle's keys/ rotation records",
+					j->jpath, j->seq);
+			else if (rk && (!j->is_rot || CRYPTO_memcmp(rk->rot_hash, j->hash, TFA_SHA256_LEN) != 0))
+				l3_fail(v, j->jpath, j->seq, false,
+					"%s (seq %" PRIu64 ") differs from the rotation record keys/%012" PRIu64 ".json",
+					j->jpath, j->seq, j->seq);
 		}
 		memcpy(v->last_hash, j->hash, TFA_SHA256_LEN);
 		if (j->parse_ok && !j->sig_ok && !v->l4_failed) {
@@ -703,6 +1038,7 @@ static tfa_err explain(vctx *v, tfa_layer layer, uint64_t seq)
 	char jp[48], sp[48];
 	tfa_buf b;
 	tfa_artifact a;
+	const vkey *k;
 	tfa_err rc;
 
 	art_names(jp, sp, seq);
@@ -722,11 +1058,12 @@ static tfa_err explain(vctx *v, tfa_layer layer, uint64_t seq)
 		return fail(v, layer, jp, seq, "Sequence mismatch: %s holds seq %" PRIu64 ", expected %" PRIu64,
 			    jp, a.seq, seq);
 	}
-	if (strcmp(a.key_fpr, v->key_fpr) != 0)
+	k = &v->keys[key_index(v, seq)];
+	if (strcmp(a.key_fpr, k->fpr) != 0)
 		return fail(v, layer, sp, seq,
-			    "Artifact %s (seq %" PRIu64 ") names signing key %s, not the bundle's key %s",
-			    jp, seq, a.key_fpr, v->key_fpr);
-	if (tfa_pkey_check_alg(v->key, a.alg) != TFA_OK)
+			    "Artifact %s (seq %" PRIu64 ") names signing key %s, not the key in force at seq %" PRIu64 " (%s)",
+			    jp, seq, a.key_fpr, seq, k->fpr);
+	if (tfa_pkey_check_alg(k->pkey, a.alg) != TFA_OK)
 		return fail(v, layer, sp, seq, "Algorithm %s of %s (seq %" PRIu64 ") does not fit the key",
 			    tfa_sig_alg_name(a.alg), jp, seq);
 	return fail(v, layer, sp, seq, "Signature invalid for %s (seq %" PRIu64 ")", jp, seq);
@@ -784,8 +1121,10 @@ static tfa_err check_contents(vctx *v)
 		w->artfd = -1;
 		tfa_buf_init(&w->art, TFA_ARTIFACT_MAX + 1);
 		tfa_buf_init(&w->sig, SIG_MAX + 1);
-		w->key = t == 0 ? NULL : EVP_PKEY_dup(v->key);
-		tfa_verifier_init(&w->ver, w->key ? w->key : v->key);
+		for (size_t k = 0; k < v->nkeys; k++) {
+			w->key[k] = t == 0 ? NULL : EVP_PKEY_dup(v->keys[k].pkey);
+			tfa_verifier_init(&w->ver[k], w->key[k] ? w->key[k] : v->keys[k].pkey);
+		}
 	}
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		v->ws[t].artfd = openat(v->rootfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -843,8 +1182,10 @@ out:
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		tfa_buf_free(&v->ws[t].art);
 		tfa_buf_free(&v->ws[t].sig);
-		tfa_verifier_clear(&v->ws[t].ver);
-		EVP_PKEY_free(v->ws[t].key);
+		for (size_t k = 0; k < v->nkeys; k++) {
+			tfa_verifier_clear(&v->ws[t].ver[k]);
+			EVP_PKEY_free(v->ws[t].key[k]);
+		}
 		if (v->ws[t].artfd >= 0)
 			close(v->ws[t].artfd);
 	}
@@ -887,6 +1228,8 @@ out:
 		if (v->rootfd >= 0)
 			close(v->rootfd);
 		EVP_PKEY_free(v->key);
+		for (size_t k = 0; k < KEYS_MAX; k++)
+			EVP_PKEY_free(v->keys[k].pkey);
 		tfa_manifest_clear(&v->man);
 		free(v);
 	}

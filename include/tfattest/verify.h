@@ -4,7 +4,8 @@
  *   2. every file's SHA-256 against the manifest; no file missing, none extra
  *   3. the hash chain: canonical artifacts, contiguous seqs, prev_hash links,
  *      one chain id, the manifest's head hash
- *   4. every artifact's signature, by the key the artifact names
+ *   4. every artifact's signature, by the key in force at its seq: the anchor,
+ *      then each key a rotation record brings in (proof of possession checked)
  * The first failure is reported with the file and seq it concerns.
  *
  * Never follows a path outside the bundle: manifest paths are relative, hold
@@ -27,7 +28,7 @@ typedef enum tfa_layer {
 } tfa_layer;
 
 typedef struct tfa_verify_opts {
-	/* "sha256:<hex>" the signing key must have; NULL trusts the bundle's key (with a warning). */
+	/* "sha256:<hex>" of the chain's anchor (first) key; NULL trusts the bundle's (with a warning). */
 	const char *expect_fpr;
 	/* Fail unless the bundle starts at seq 1 (completeness from genesis). */
 	bool require_genesis;
@@ -38,6 +39,16 @@ typedef struct tfa_verify_opts {
 	void *ud;
 } tfa_verify_opts;
 
+/* A bundle names at most this many keys: its anchor and the keys its rotations bring in. */
+#define TFA_VERIFY_KEYS_MAX 64
+
+/* One trusted key and the records it was in force for. */
+typedef struct tfa_verify_key {
+	char fpr[TFA_FPR_STRLEN];
+	uint64_t from_seq; /* the first record it signs (the seq after its rotation) */
+	uint64_t to_seq;   /* its last record (its successor's rotation); 0: still in force at export */
+} tfa_verify_key;
+
 typedef struct tfa_verify_report {
 	tfa_layer failed_layer;  /* TFA_LAYER_NONE when everything verified */
 	char failed_file[256];   /* bundle-relative path, or "" */
@@ -47,8 +58,11 @@ typedef struct tfa_verify_report {
 	uint64_t from_seq, to_seq;
 	uint64_t artifacts;
 	uint64_t files;
-	char trusted_fpr[TFA_FPR_STRLEN];
+	char trusted_fpr[TFA_FPR_STRLEN]; /* the anchor: the chain's first key */
 	bool key_pinned; /* false: the key was taken from the bundle itself */
+	/* Every key trusted, reached from the anchor through rotations, in order. */
+	tfa_verify_key keys[TFA_VERIFY_KEYS_MAX];
+	size_t nkeys;
 } tfa_verify_report;
 
 /*

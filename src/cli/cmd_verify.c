@@ -95,6 +95,22 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 	cJSON_AddNumberToObject(root, "files", (double)r->files);
 	cJSON_AddStringToObject(root, "trusted_key_fingerprint", r->trusted_fpr);
 	cJSON_AddBoolToObject(root, "key_pinned", r->key_pinned);
+	{
+		cJSON *keys = cJSON_AddArrayToObject(root, "keys");
+		for (size_t i = 0; keys && i < r->nkeys; i++) {
+			cJSON *k = cJSON_CreateObject();
+			if (k == NULL || !cJSON_AddItemToArray(keys, k)) {
+				cJSON_Delete(k);
+				break;
+			}
+			cJSON_AddStringToObject(k, "fingerprint", r->keys[i].fpr);
+			cJSON_AddNumberToObject(k, "from_seq", (double)r->keys[i].from_seq);
+			if (r->keys[i].to_seq)
+				cJSON_AddNumberToObject(k, "to_seq", (double)r->keys[i].to_seq);
+			else
+				cJSON_AddNullToObject(k, "to_seq");
+		}
+	}
 	text = cJSON_Print(root);
 	if (text)
 		printf("%s\n", text);

@@ -18,6 +18,8 @@ static void usage(FILE *f)
 		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+		"  rotate  --store S --key OLD --new-key NEW      hand the chain to a new key\n"
+		"          [--algorithm ALG] [--new-algorithm ALG]\n"
 		"  pubkey  --key K                                print the public key and fingerprint\n"
 #ifdef TFATTEST_CLI_PKCS11
 		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
 		return tfa_cli_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "pubkey") == 0)
 		return tfa_cli_pubkey(argc - 1, argv + 1);
+	if (strcmp(cmd, "rotate") == 0)
+		return tfa_cli_rotate(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);
