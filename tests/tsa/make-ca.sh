@@ -13,7 +13,8 @@
 #   tsa-other.*       a good TSA certificate issued by other-ca
 #   tsa.cnf           openssl ts config: section tsa_sha256 (ESS v2, the
 #                     default) and tsa_sha1 (ESS v1 signingCertificate,
-#                     the CA certificate included in the token)
+#                     the CA certificate included in the token) and
+#                     tsa_frac (genTime to the millisecond, ordering yes)
 #
 # Keys are EC P-256 so that the script runs in well under a second.
 set -eu
@@ -141,4 +142,20 @@ tsa_name = yes
 ess_cert_id_chain = no
 ess_cert_id_alg = sha1
 certs = \$dir/ca.pem
+[ tsa_frac ]
+dir = $D
+serial = \$dir/tsaserial
+crypto_device = builtin
+signer_cert = \$dir/tsa.pem
+signer_key = \$dir/tsa.key
+signer_digest = sha256
+default_policy = 1.3.6.1.4.1.4146.2.3.999
+other_policies = 1.3.6.1.4.1.4146.2.3.998
+digests = sha256
+accuracy = secs:1, millisecs:500
+clock_precision_digits = 3
+ordering = yes
+tsa_name = no
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
 CNF

@@ -367,6 +367,19 @@ static void test_good_ess_v1_with_chain(void)
 	tfa_buf_free(&r);
 }
 
+static void test_fractional_gentime(void)
+{
+	tfa_buf r = TFA_BUF_INIT;
+	tfa_tsa_info info;
+	int64_t before = (int64_t)time(NULL);
+
+	/* genTime with milliseconds: the fraction is dropped, never rounded up. */
+	CHECK(mint_openssl(&r, "tsa", "tsa_frac", DIGEST, NONCE) == 0);
+	CHECK_OK(tfa_tsa_verify(&info, r.data, r.len, DIGEST, NONCE, in_ca("ca.pem")));
+	CHECK(info.gen_time >= before && info.gen_time <= (int64_t)time(NULL));
+	tfa_buf_free(&r);
+}
+
 static void test_minter_control(void)
 {
 	tfa_buf r = TFA_BUF_INIT;
@@ -807,7 +820,7 @@ static void test_fetch_unreachable(void)
 }
 #endif
 
-TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_minter_control),
+TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_fractional_gentime), T(test_minter_control),
 	      T(test_tampered), T(test_wrong_digest), T(test_wrong_nonce), T(test_wrong_ca),
 	      T(test_eku_not_critical), T(test_eku_missing), T(test_expiry_at_gentime),
 	      T(test_ess_mismatch), T(test_eku_extra_purpose), T(test_ess_missing),
