@@ -475,6 +475,10 @@ static void test_wrong_ca(void)
 	CHECK_RC(verify(&r, DIGEST, NONCE, "ca.pem"), TFA_EVERIFY);
 	EXPECT_MSG("chain");
 	CHECK_OK(verify(&r, DIGEST, NONCE, "other-ca.pem"));
+	/* Only a root is an anchor: the TSA's own certificate in the CA file is not enough. */
+	CHECK(mint_openssl(&r, "tsa", "tsa_sha256", DIGEST, NONCE) == 0);
+	CHECK_RC(verify(&r, DIGEST, NONCE, "tsa.pem"), TFA_EVERIFY);
+	CHECK(mint_openssl(&r, "tsa-other", "tsa_sha256", DIGEST, NONCE) == 0);
 	/* A CA file may hold several anchors. */
 	{
 		size_t a, b;
