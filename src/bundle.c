@@ -329,6 +329,18 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 			cJSON_AddItemToArray(ex.files, item);
 		cJSON_Delete(tail);
 	}
+	/* checkpoint.ckpt sorts between artifacts/ and keys/. */
+	{
+		uint64_t cseq = 0;
+		tfa_buf_clear(&text);
+		rc = tfa_store_latest_checkpoint(st, from, to, &cseq, &text);
+		if (rc == TFA_OK)
+			TFA_GUARD(put_file(&ex, ex.dirfd, "", "checkpoint.ckpt", text.data, text.len));
+		else if (rc != TFA_ENOTFOUND)
+			goto out;
+		tfa_error_clear();
+		rc = TFA_OK;
+	}
 	TFA_GUARD(put_keys(&ex, st, head));
 	tfa_buf_clear(&text);
 	TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));

@@ -29,8 +29,11 @@
 #include "jstream.h"
 #include "manifest.h"
 #include "pathsafe.h"
+#include "timefmt.h"
+#include "tsa.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
+#include "tfattest/checkpoint.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/verify.h"
 
@@ -80,6 +83,19 @@ typedef struct vkey {
 	uint8_t rot_hash[TFA_SHA256_LEN];
 } vkey;
 
+/* A checkpoint the bundle is held to (layer 5). */
+typedef struct vckpt {
+	const char *path; /* as given, or the bundle's checkpoint path */
+	bool trusted;
+	bool parsed;
+	char why[512]; /* why it did not parse */
+	tfa_checkpoint_file f;
+	bool have_hash;
+	uint8_t art_hash[TFA_SHA256_LEN]; /* of the artifact at its seq, when in range */
+} vckpt;
+
+#define BUNDLE_CKPT "checkpoint.ckpt"
+
 /* A manifest entry under keys/, kept from the first scan. */
 typedef struct kfile {
 	char path[TFA_PATH_MAX_LEN + 1];
@@ -99,6 +115,9 @@ typedef struct vctx {
 	size_t nkeys;
 	kfile kfiles[KFILES_MAX];
 	size_t nkfiles;
+	bool lists_ckpt;
+	vckpt ckpts[TFA_VERIFY_CHECKPOINTS_MAX];
+	size_t nckpts;
 
 	/* pass 2 */
 	EVP_MD_CTX *md;
@@ -235,6 +254,8 @@ static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
 	size_t n;
 
 	(void)index;
+	if (strcmp(p, BUNDLE_CKPT) == 0)
+		v->lists_ckpt = true;
 	if (strncmp(p, "keys/", 5) != 0)
 		return TFA_OK;
 	name = p + 5;
@@ -914,6 +935,11 @@ static tfa_err finish(vctx *v)
 					j->jpath, j->seq, j->seq);
 		}
 		memcpy(v->last_hash, j->hash, TFA_SHA256_LEN);
+		for (size_t c = 0; c < v->nckpts; c++)
+			if (v->ckpts[c].parsed && v->ckpts[c].f.cp.seq == j->seq) {
+				memcpy(v->ckpts[c].art_hash, j->hash, TFA_SHA256_LEN);
+				v->ckpts[c].have_hash = true;
+			}
 		if (j->parse_ok && !j->sig_ok && !v->l4_failed) {
 			v->l4_failed = true;
 			v->l4_seq = j->seq;
@@ -1193,6 +1219,165 @@ out:
 	return rc;
 }
 
+/*
+ * Reads and parses the checkpoints before layer 2, so the scan can keep the
+ * hashes of the artifacts at their seqs. Problems are reported in layer 5.
+ */
+static tfa_err load_checkpoints(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf raw;
+
+	tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
+	for (size_t i = 0; i <= v->opts->ncheckpoints; i++) {
+		vckpt *c;
+		bool own = i == v->opts->ncheckpoints;
+
+		if (own && !v->lists_ckpt)
+			break;
+		c = &v->ckpts[v->nckpts++];
+		tfa_checkpoint_file_init(&c->f);
+		c->trusted = !own;
+		c->path = own ? BUNDLE_CKPT : v->opts->checkpoints[i];
+		tfa_buf_clear(&raw);
+		if (own) {
+			/* Its hash is checked in layer 2; this read only learns its seq. */
+			if (read_small(&raw, v->rootfd, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX) != TFA_OK) {
+				snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+				continue;
+			}
+		} else {
+			rc = tfa_buf_read_file(&raw, c->path, TFA_CHECKPOINT_FILE_MAX);
+			if (rc == TFA_EFORMAT) {
+				snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+				rc = TFA_OK;
+				continue;
+			}
+			if (rc != TFA_OK)
+				goto out; /* an unreadable file given by the caller */
+		}
+		if (tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) != TFA_OK)
+			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+		else
+			c->parsed = true;
+	}
+out:
+	tfa_error_clear();
+	tfa_buf_free(&raw);
+	return rc;
+}
+
+/* Layer 5 for one checkpoint. */
+static tfa_err check_checkpoint(vctx *v, vckpt *c)
+{
+	tfa_err rc = TFA_OK;
+	const tfa_checkpoint *cp = &c->f.cp;
+	const char *f = c->path;
+	tfa_verify_checkpoint *r;
+	uint8_t d[TFA_SHA256_LEN];
+	const vkey *k;
+	char hh[TFA_FPR_STRLEN];
+
+	if (!c->trusted) {
+		/* The bundle's own copy: parse what layer 2 vouched for. */
+		tfa_buf raw;
+		tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
+		c->parsed = false;
+		rc = read_small(&raw, v->rootfd, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX);
+		if (rc == TFA_OK && tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) == TFA_OK)
+			c->parsed = true;
+		else
+			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+		tfa_buf_free(&raw);
+		rc = TFA_OK;
+	}
+	if (!c->parsed)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, 0, "Checkpoint %s invalid: %s", f, c->why);
+	if (strcmp(cp->chain_id, v->man.chain_id) != 0)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s is of chain %s, not of the bundle's chain %s", f, cp->chain_id,
+			    v->man.chain_id);
+	if (cp->seq > v->man.to_seq)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Bundle ends at seq %" PRIu64 ", before checkpoint %s (seq %" PRIu64 "): "
+			    "records are withheld or the bundle is an older export",
+			    v->man.to_seq, f, cp->seq);
+	if (cp->seq + 1 < v->man.from_seq)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Bundle starts at seq %" PRIu64 ", after checkpoint %s (seq %" PRIu64 "): "
+			    "it cannot show that it extends it", v->man.from_seq, f, cp->seq);
+	/* Signed by the key in force after its seq: the one that would sign seq + 1. */
+	k = &v->keys[key_index(v, cp->seq + 1)];
+	if (strcmp(cp->key_fpr, k->fpr) != 0)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s (seq %" PRIu64 ") is signed by key %s, not the key in force after seq %" PRIu64 " (%s)",
+			    f, cp->seq, cp->key_fpr, cp->seq, k->fpr);
+	tfa_sha256(d, c->f.doc.data, c->f.doc.len);
+	rc = tfa_verify_digest(k->pkey, cp->alg, d, c->f.sig.data, c->f.sig.len);
+	if (rc == TFA_EVERIFY)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s (seq %" PRIu64 "): signature invalid", f, cp->seq);
+	if (rc != TFA_OK)
+		return rc;
+	tfa_hash_str(hh, cp->head_hash);
+	if (cp->seq >= v->man.from_seq) {
+		if (!c->have_hash || CRYPTO_memcmp(c->art_hash, cp->head_hash, TFA_SHA256_LEN) != 0)
+			return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+				    "Checkpoint %s (seq %" PRIu64 ") names head %s, but artifacts/%012" PRIu64
+				    ".json differs: the chain was rewritten or forked", f, cp->seq, hh, cp->seq);
+	} else if (CRYPTO_memcmp(v->man.base_hash, cp->head_hash, TFA_SHA256_LEN) != 0) {
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s (seq %" PRIu64 ") names head %s, but the bundle's base_hash differs: "
+			    "the chain was rewritten or forked", f, cp->seq, hh);
+	}
+	r = &v->rep->checkpoints[v->rep->ncheckpoints++];
+	snprintf(r->file, sizeof(r->file), "%s", f);
+	r->trusted = c->trusted;
+	r->seq = cp->seq;
+	memcpy(r->head_hash, hh, sizeof(hh));
+	r->time = cp->time;
+	if (c->f.has_tsa && v->opts->tsa_ca) {
+		tfa_tsa_info ti;
+		char when[TFA_TIME_STRLEN];
+		rc = tfa_tsa_verify(&ti, c->f.tsr.data, c->f.tsr.len, d, c->f.nonce_hex, v->opts->tsa_ca);
+		if (rc == TFA_EVERIFY || rc == TFA_EFORMAT)
+			return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+				    "Checkpoint %s (seq %" PRIu64 "): timestamp invalid: %s", f, cp->seq,
+				    tfa_error_last()->message);
+		if (rc != TFA_OK)
+			return rc;
+		r->ts = TFA_TS_VALID;
+		r->ts_gen_time = ti.gen_time;
+		snprintf(r->ts_subject, sizeof(r->ts_subject), "%s", ti.tsa_subject);
+		tfa_time_format(when, ti.gen_time);
+		emit(v, "SUCCESS", "Checkpoint %s timestamped at %s by %s", f, when, ti.tsa_subject);
+	} else if (c->f.has_tsa) {
+		r->ts = TFA_TS_UNCHECKED;
+		emit(v, "WARN", "Checkpoint %s carries an RFC 3161 timestamp, not checked (give --tsa-ca)", f);
+	}
+	if (c->trusted)
+		emit(v, "SUCCESS", "Bundle reaches trusted checkpoint %s (seq %" PRIu64 ", head %s)", f,
+		     cp->seq, hh);
+	else
+		emit(v, "INFO",
+		     "Bundle's own checkpoint (seq %" PRIu64 ") is consistent, but untrusted: "
+		     "pass a copy obtained out of band with --checkpoint", cp->seq);
+	return TFA_OK;
+}
+
+static tfa_err check_checkpoints(vctx *v)
+{
+	for (size_t i = 0; i < v->nckpts; i++) {
+		tfa_err rc = check_checkpoint(v, &v->ckpts[i]);
+		if (rc != TFA_OK)
+			return rc;
+	}
+	if (v->opts->ncheckpoints == 0)
+		emit(v, "WARN", "No trusted checkpoint given: records after seq %" PRIu64
+		     " may exist that this bundle does not show", v->man.to_seq);
+	return TFA_OK;
+}
+
 tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_verify_opts *opts)
 {
 	tfa_err rc = TFA_OK;
@@ -1213,13 +1398,18 @@ tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_ve
 	if (v->opts->expect_fpr &&
 	    tfa_hash_parse(tmp, v->opts->expect_fpr, strlen(v->opts->expect_fpr)) != TFA_OK)
 		TFA_BAIL(TFA_EUSAGE, "--expect-key-fingerprint must be sha256:<64 lowercase hex digits>");
+	TFA_ENSURE(v->opts->ncheckpoints < TFA_VERIFY_CHECKPOINTS_MAX &&
+			   (v->opts->ncheckpoints == 0 || v->opts->checkpoints != NULL),
+		   TFA_EUSAGE, "at most %d checkpoints can be given", TFA_VERIFY_CHECKPOINTS_MAX - 1);
 	emit(v, "INFO", "Verifying evidence bundle: %s", path);
 	v->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->rootfd < 0)
 		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
 			 strerror(errno));
 	TFA_GUARD(check_manifest(v));
+	TFA_GUARD(load_checkpoints(v));
 	TFA_GUARD(check_contents(v));
+	TFA_GUARD(check_checkpoints(v));
 	emit(v, "SUCCESS", "All verification checks passed");
 out:
 	if (rc != TFA_OK && rc != TFA_EVERIFY && rep && rep->message[0] == '\0')
@@ -1230,6 +1420,8 @@ out:
 		EVP_PKEY_free(v->key);
 		for (size_t k = 0; k < KEYS_MAX; k++)
 			EVP_PKEY_free(v->keys[k].pkey);
+		for (size_t k = 0; k < v->nckpts; k++)
+			tfa_checkpoint_file_clear(&v->ckpts[k].f);
 		tfa_manifest_clear(&v->man);
 		free(v);
 	}

@@ -18,6 +18,8 @@ static void usage(FILE *f)
 		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+		"  checkpoint --store S --key K                   sign the chain head and store it\n"
+		"          [--out FILE] [--tsa URL] [--algorithm ALG]\n"
 		"  rotate  --store S --key OLD --new-key NEW      hand the chain to a new key\n"
 		"          [--algorithm ALG] [--new-algorithm ALG]\n"
 		"  pubkey  --key K                                print the public key and fingerprint\n"
@@ -26,6 +28,7 @@ static void usage(FILE *f)
 #endif
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
+		"          [--checkpoint FILE]... [--tsa-ca FILE]\n"
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
 		"\n"
 		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
@@ -70,6 +73,8 @@ int main(int argc, char **argv)
 		return tfa_cli_pubkey(argc - 1, argv + 1);
 	if (strcmp(cmd, "rotate") == 0)
 		return tfa_cli_rotate(argc - 1, argv + 1);
+	if (strcmp(cmd, "checkpoint") == 0)
+		return tfa_cli_checkpoint(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);
