@@ -1373,7 +1373,7 @@ static tfa_err check_checkpoints(vctx *v)
 			return rc;
 	}
 	if (v->opts->ncheckpoints == 0)
-		emit(v, "WARN", "No trusted checkpoint given: records after seq %" PRIu64
+		emit(v, "INFO", "No trusted checkpoint given: records after seq %" PRIu64
 		     " may exist that this bundle does not show", v->man.to_seq);
 	return TFA_OK;
 }
