@@ -110,8 +110,8 @@ out:
 tfa_err tfa_checkpoint_file_parse(tfa_checkpoint_file *out, const uint8_t *bytes, size_t len)
 {
 	tfa_err rc = TFA_OK;
-	const uint8_t *p = bytes, *end = bytes + len, *line;
-	size_t n;
+	const uint8_t *p = bytes, *end = bytes + len, *line = NULL;
+	size_t n = 0;
 
 	tfa_buf_clear(&out->doc);
 	tfa_buf_clear(&out->sig);
