@@ -1,5 +1,7 @@
 #include <string.h>
 
+#include "b64.h"
+#include "crypto.h"
 #include "jfield.h"
 #include "timefmt.h"
 #include "tfattest/artifact.h"
@@ -22,7 +24,7 @@ tfa_err tfa_chain_id_check(const char *s, size_t len)
 }
 
 static const char *const top_members[] = { "chain_id", "context", "event",  "prev_hash",
-					   "schema_version", "seq", "signer", "terraform",
+					   "rotation", "schema_version", "seq", "signer", "terraform",
 					   "time", "type", NULL };
 
 static int one_of(const char *s, const char *const *list)
@@ -31,6 +33,69 @@ static int one_of(const char *s, const char *const *list)
 		if (strcmp(s, *list) == 0)
 			return 1;
 	return 0;
+}
+
+/* The rotation member of a rotation record (schema 2, event "rotate"). */
+static tfa_err parse_rotation(tfa_artifact *out, const tfa_json_value *root)
+{
+	tfa_err rc = TFA_OK;
+	const tfa_json_value *ro;
+	const char *s;
+	size_t n;
+	char alg[40], fpr[TFA_FPR_STRLEN];
+	uint8_t tmp[TFA_SHA256_LEN];
+
+	TFA_GUARD(tfa_jf_obj(&ro, root, "rotation", "artifact"));
+	TFA_GUARD(tfa_jf_hash(tmp, ro, "new_key_fingerprint", "artifact rotation"));
+	TFA_GUARD(tfa_jf_strcpy(out->rot.new_fpr, sizeof(out->rot.new_fpr), ro, "new_key_fingerprint",
+				"artifact rotation"));
+	TFA_GUARD(tfa_jf_strcpy(alg, sizeof(alg), ro, "new_algorithm", "artifact rotation"));
+	TFA_GUARD(tfa_sig_alg_from_name(&out->rot.new_alg, alg));
+	TFA_GUARD(tfa_jf_str(&s, &n, ro, "new_public_key", (TFA_SPKI_MAX + 2) / 3 * 4,
+			     "artifact rotation"));
+	if (tfa_b64_decode(out->rot.spki, sizeof(out->rot.spki), &out->rot.spki_len, s, n) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "artifact rotation: new_public_key: %s", tfa_error_last()->message);
+	TFA_GUARD(tfa_jf_str(&s, &n, ro, "pop_signature", (TFA_SIG_MAX + 2) / 3 * 4,
+			     "artifact rotation"));
+	if (tfa_b64_decode(out->rot.pop, sizeof(out->rot.pop), &out->rot.pop_len, s, n) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "artifact rotation: pop_signature: %s", tfa_error_last()->message);
+	TFA_GUARD(tfa_jf_str(&s, &n, ro, "old_public_key", (TFA_SPKI_MAX + 2) / 3 * 4,
+			     "artifact rotation"));
+	if (tfa_b64_decode(out->rot.old_spki, sizeof(out->rot.old_spki), &out->rot.old_spki_len, s, n) !=
+	    TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "artifact rotation: old_public_key: %s", tfa_error_last()->message);
+	tfa_spki_fingerprint(fpr, out->rot.old_spki, out->rot.old_spki_len);
+	TFA_ENSURE(strcmp(fpr, out->key_fpr) == 0, TFA_EFORMAT,
+		   "artifact rotation: old_public_key does not have the fingerprint signer.key_fingerprint");
+	tfa_spki_fingerprint(fpr, out->rot.spki, out->rot.spki_len);
+	TFA_ENSURE(strcmp(fpr, out->rot.new_fpr) == 0, TFA_EFORMAT,
+		   "artifact rotation: new_public_key does not have the fingerprint new_key_fingerprint");
+	TFA_ENSURE(strcmp(out->rot.new_fpr, out->key_fpr) != 0, TFA_EFORMAT,
+		   "artifact rotation: the new key is the key that signs the rotation");
+	out->is_rotation = true;
+out:
+	return rc;
+}
+
+const char *tfa_artifact_key_after(const tfa_artifact *a)
+{
+	return a->is_rotation ? a->rot.new_fpr : a->key_fpr;
+}
+
+tfa_err tfa_rotation_pop_bytes(tfa_buf *out, const tfa_artifact *a)
+{
+	char prev[TFA_FPR_STRLEN];
+
+	if (!a->is_rotation)
+		return tfa_error_set(TFA_EINTERNAL, "not a rotation record");
+	tfa_hash_str(prev, a->prev_hash);
+	/* Every value is from a restricted alphabet, so this is the canonical form. */
+	return tfa_buf_printf(out,
+			      "{\"chain_id\":\"%s\",\"new_algorithm\":\"%s\",\"new_key_fingerprint\":\"%s\","
+			      "\"old_key_fingerprint\":\"%s\",\"prev_hash\":\"%s\",\"seq\":%llu,"
+			      "\"type\":\"" TFA_ROTATION_POP_TYPE "\"}",
+			      a->chain_id, tfa_sig_alg_name(a->rot.new_alg), a->rot.new_fpr, a->key_fpr,
+			      prev, (unsigned long long)a->seq);
 }
 
 tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
@@ -45,6 +110,7 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	int64_t i64;
 	char alg[40];
 	tfa_buf canon;
+	int64_t schema;
 
 	memset(out, 0, sizeof(*out));
 	tfa_buf_init(&canon, len + 64);
@@ -59,7 +125,8 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_ENSURE(n == strlen(TFA_ARTIFACT_TYPE) && memcmp(s, TFA_ARTIFACT_TYPE, n) == 0,
 		   TFA_EFORMAT, "artifact type is not %s", TFA_ARTIFACT_TYPE);
 	TFA_GUARD(tfa_jf_int(&i64, root, "schema_version", 0, 1000, "artifact"));
-	TFA_ENSURE(i64 == TFA_ARTIFACT_SCHEMA, TFA_EFORMAT, "unsupported artifact schema version %lld",
+	schema = i64;
+	TFA_ENSURE(i64 == TFA_ARTIFACT_SCHEMA || i64 == TFA_ARTIFACT_SCHEMA_ROTATION, TFA_EFORMAT, "unsupported artifact schema version %lld",
 		   (long long)i64);
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "chain_id", TFA_CHAIN_ID_MAX, "artifact"));
 	TFA_GUARD(tfa_chain_id_check(s, n));
@@ -72,10 +139,20 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 
 	TFA_GUARD(tfa_jf_obj(&ev, root, "event", "artifact"));
 	TFA_GUARD(tfa_jf_strcpy(out->event, sizeof(out->event), ev, "type", "artifact event"));
-	TFA_ENSURE(one_of(out->event, events), TFA_EFORMAT, "artifact event type is unknown");
+	TFA_ENSURE(one_of(out->event, events) || strcmp(out->event, "rotate") == 0, TFA_EFORMAT,
+		   "artifact event type is unknown");
+	TFA_ENSURE((strcmp(out->event, "rotate") == 0) == (schema == TFA_ARTIFACT_SCHEMA_ROTATION),
+		   TFA_EFORMAT, "artifact: event \"rotate\" goes with schema version %d and no other",
+		   TFA_ARTIFACT_SCHEMA_ROTATION);
 	TFA_GUARD(tfa_jf_strcpy(out->status, sizeof(out->status), ev, "status", "artifact event"));
 	TFA_ENSURE(one_of(out->status, statuses), TFA_EFORMAT, "artifact event status is unknown");
 	TFA_GUARD(tfa_jf_int(&i64, ev, "exit_code", -2147483648LL, 2147483647LL, "artifact event"));
+	if (schema == TFA_ARTIFACT_SCHEMA_ROTATION)
+		TFA_ENSURE(strcmp(out->status, "succeeded") == 0 && i64 == 0 &&
+				   tfa_json_get(root, "terraform") == NULL,
+			   TFA_EFORMAT, "artifact: a rotation record has status succeeded, exit code 0 and no terraform facts");
+	TFA_ENSURE((tfa_json_get(root, "rotation") != NULL) == (schema == TFA_ARTIFACT_SCHEMA_ROTATION),
+		   TFA_EFORMAT, "artifact: \"rotation\" is present exactly in rotation records");
 	out->exit_code = (int32_t)i64;
 	if ((o = tfa_json_get(ev, "rollback_to")) != NULL) {
 		TFA_ENSURE(strcmp(out->event, "rollback") == 0, TFA_EFORMAT,
@@ -88,6 +165,8 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 		TFA_GUARD(tfa_jf_hash(out->rollback_hash, o, "hash", "artifact rollback_to"));
 	}
 	if ((o = tfa_json_get(ev, "spool")) != NULL) {
+		TFA_ENSURE(schema != TFA_ARTIFACT_SCHEMA_ROTATION, TFA_EFORMAT,
+			   "artifact: a rotation record is never spooled");
 		TFA_GUARD(tfa_jf_obj(&o, ev, "spool", "artifact event"));
 		TFA_GUARD(tfa_jf_str(&s, &n, o, "id", 32, "artifact spool"));
 		TFA_ENSURE(n == 32 && strspn(s, "0123456789abcdef") >= 32, TFA_EFORMAT,
@@ -109,6 +188,8 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	}
 	TFA_GUARD(tfa_jf_strcpy(alg, sizeof(alg), sg, "algorithm", "artifact signer"));
 	TFA_GUARD(tfa_sig_alg_from_name(&out->alg, alg));
+	if (schema == TFA_ARTIFACT_SCHEMA_ROTATION)
+		TFA_GUARD(parse_rotation(out, root));
 
 	for (const char *const *k = (const char *const[]){ "terraform", "context", NULL }; *k; k++) {
 		const tfa_json_value *m = tfa_json_get(root, *k);

@@ -51,77 +51,219 @@ out:
 	return rc;
 }
 
-static const char *pss_opts(tfa_sig_alg alg)
-{
-	return alg == TFA_ALG_RSASSA_PSS_SHA_256
-		       ? " -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32"
-		       : "";
-}
+/* The recipe's steps; the variables it uses are set above it. */
+static const char recipe[] =
+	"set -e\n"
+	"t=$(mktemp -d)\n"
+	"trap 'rm -rf \"$t\"' EXIT\n"
+	"# The first value of a string member in a canonical JSON file.\n"
+	"field() { grep -o \"\\\"$1\\\":\\\"[^\\\"]*\\\"\" \"$2\" | head -n 1 | cut -d'\"' -f4; }\n"
+	"seq_of() { grep -o '\"seq\":[0-9]*' \"$1\" | head -n 1 | cut -d: -f2; }\n"
+	"# A key's PEM: keys/<hex>.pem when the chain has rotated, else public_key.pem.\n"
+	"key_for() { if [ -f \"keys/${1#sha256:}.pem\" ]; then echo \"keys/${1#sha256:}.pem\"; else echo public_key.pem; fi; }\n"
+	"opts_for() { [ \"$1\" = RSASSA_PSS_SHA_256 ] && echo \"-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32\" || true; }\n"
+	"fpr_of() { echo \"sha256:$(openssl pkey -pubin -in \"$1\" -outform DER | sha256sum | cut -d' ' -f1)\"; }\n"
+	"\n"
+	"# 0. The anchor (the chain's first key). Compare ANCHOR with the fingerprint you\n"
+	"#    were given out of band, then check that its key file holds it.\n"
+	"[ \"$(fpr_of \"$(key_for \"$ANCHOR\")\")\" = \"$ANCHOR\" ] || { echo \"anchor key file mismatch\"; exit 1; }\n"
+	"\n"
+	"# 1. The manifest's signature, by the key in public_key.pem (step 4 shows that\n"
+	"#    the anchor hands over to exactly that key).\n"
+	"openssl dgst -sha256 -verify public_key.pem $(opts_for \"$(field algorithm manifest.json)\") \\\n"
+	"  -signature manifest.sig manifest.json\n"
+	"\n"
+	"# 2. Every file's SHA-256, and no file that the manifest does not list.\n"
+	"sums=$(grep -o '\"path\":\"[^\"]*\",\"sha256\":\"[0-9a-f]*\"' manifest.json |\n"
+	"  sed 's/\"path\":\"\\([^\"]*\\)\",\"sha256\":\"\\([0-9a-f]*\\)\"/\\2  \\1/')\n"
+	"printf '%s\\n' \"$sums\" | sha256sum --quiet -c -\n"
+	"listed=$(printf '%s\\n' \"$sums\" | cut -c67- | sort)\n"
+	"found=$(find . -type f ! -name manifest.json ! -name manifest.sig | sed 's|^\\./||' | sort)\n"
+	"[ \"$listed\" = \"$found\" ] || { echo \"files differ from the manifest's list\"; exit 1; }\n"
+	"\n"
+	"# 3. The hash chain: each artifact's prev_hash is the SHA-256 of the one before.\n"
+	"prev=$BASE\n"
+	"for f in artifacts/*.json; do\n"
+	"  grep -q \"\\\"prev_hash\\\":\\\"$prev\\\"\" \"$f\" || { echo \"chain broken at $f\"; exit 1; }\n"
+	"  prev=\"sha256:$(sha256sum < \"$f\" | cut -d' ' -f1)\"\n"
+	"done\n"
+	"grep -q \"\\\"head_hash\\\":\\\"$prev\\\"\" manifest.json || { echo \"head hash mismatch\"; exit 1; }\n"
+	"\n"
+	"# 4. Every signature, by the key in force: from the anchor, each rotation record\n"
+	"#    (keys/, and in the range also artifacts/) is signed by the key in force and\n"
+	"#    carries a proof of possession by the new key, which signs from the next seq.\n"
+	"cur=$ANCHOR\n"
+	"for n in $( (ls keys 2>/dev/null; ls artifacts) | grep '^[0-9]\\{12\\}\\.json$' | sort -u); do\n"
+	"  f=artifacts/$n\n"
+	"  [ -f \"$f\" ] || f=keys/$n\n"
+	"  if [ -f \"artifacts/$n\" ] && [ -f \"keys/$n\" ]; then\n"
+	"    cmp -s \"artifacts/$n\" \"keys/$n\" || { echo \"keys/$n differs from artifacts/$n\"; exit 1; }\n"
+	"  fi\n"
+	"  [ \"$(field key_fingerprint \"$f\")\" = \"$cur\" ] || { echo \"$f is not signed by the key in force, $cur\"; exit 1; }\n"
+	"  openssl dgst -sha256 -verify \"$(key_for \"$cur\")\" $(opts_for \"$(field algorithm \"$f\")\") \\\n"
+	"    -signature \"${f%.json}.sig\" \"$f\" > /dev/null || { echo \"bad signature: $f\"; exit 1; }\n"
+	"  if grep -q '\"type\":\"rotate\"' \"$f\"; then\n"
+	"    new=$(field new_key_fingerprint \"$f\")\n"
+	"    alg=$(field new_algorithm \"$f\")\n"
+	"    printf '{\"chain_id\":\"%s\",\"new_algorithm\":\"%s\",\"new_key_fingerprint\":\"%s\",\"old_key_fingerprint\":\"%s\",\"prev_hash\":\"%s\",\"seq\":%s,\"type\":\"tfattest.rotation-pop\"}' \\\n"
+	"      \"$(field chain_id \"$f\")\" \"$alg\" \"$new\" \"$cur\" \"$(field prev_hash \"$f\")\" \"$(seq_of \"$f\")\" > \"$t/pop.json\"\n"
+	"    field pop_signature \"$f\" | openssl base64 -d -A > \"$t/pop.sig\"\n"
+	"    [ \"$(fpr_of \"$(key_for \"$new\")\")\" = \"$new\" ] || { echo \"no key file for $new\"; exit 1; }\n"
+	"    openssl dgst -sha256 -verify \"$(key_for \"$new\")\" $(opts_for \"$alg\") -signature \"$t/pop.sig\" \\\n"
+	"      \"$t/pop.json\" > /dev/null || { echo \"bad proof of possession: $f\"; exit 1; }\n"
+	"    echo \"rotation at seq $(seq_of \"$f\"): $new replaces $cur\"\n"
+	"    cur=$new\n"
+	"  fi\n"
+	"done\n"
+	"[ \"$(fpr_of public_key.pem)\" = \"$cur\" ] || { echo \"public_key.pem is not the key in force at export\"; exit 1; }\n"
+	"\n"
+	"# 5. Checkpoints: set CKPT to a checkpoint file you obtained out of band (and\n"
+	"#    TSA_CA to your TSA's CA certificate to check its timestamp). The bundle's own\n"
+	"#    checkpoint.ckpt is checked the same way, but proves nothing by itself.\n"
+	"for c in ${CKPT:-} checkpoint.ckpt; do\n"
+	"  [ -f \"$c\" ] || continue\n"
+	"  sed -n 2p \"$c\" | tr -d '\\n' > \"$t/cp.json\"\n"
+	"  sed -n 's/^sig //p' \"$c\" | openssl base64 -d -A > \"$t/cp.sig\"\n"
+	"  [ \"$(field chain_id \"$t/cp.json\")\" = \"$CHAIN\" ] || { echo \"$c is of another chain\"; exit 1; }\n"
+	"  cs=$(seq_of \"$t/cp.json\")\n"
+	"  kc=$ANCHOR   # the key in force after seq cs\n"
+	"  for r in $(ls keys 2>/dev/null | grep '^[0-9]\\{12\\}\\.json$'); do\n"
+	"    [ \"$(seq_of \"keys/$r\")\" -le \"$cs\" ] && kc=$(field new_key_fingerprint \"keys/$r\")\n"
+	"  done\n"
+	"  [ \"$(field key_fingerprint \"$t/cp.json\")\" = \"$kc\" ] || { echo \"$c is not signed by the key in force\"; exit 1; }\n"
+	"  openssl dgst -sha256 -verify \"$(key_for \"$kc\")\" $(opts_for \"$(field algorithm \"$t/cp.json\")\") \\\n"
+	"    -signature \"$t/cp.sig\" \"$t/cp.json\" > /dev/null || { echo \"bad checkpoint signature: $c\"; exit 1; }\n"
+	"  head=$(field head_hash \"$t/cp.json\")\n"
+	"  a=artifacts/$(printf '%012d' \"$cs\").json\n"
+	"  if [ -f \"$a\" ]; then\n"
+	"    [ \"sha256:$(sha256sum < \"$a\" | cut -d' ' -f1)\" = \"$head\" ] || { echo \"$c: the chain was rewritten\"; exit 1; }\n"
+	"  elif [ \"$cs\" -eq $((FROM - 1)) ]; then\n"
+	"    [ \"$BASE\" = \"$head\" ] || { echo \"$c: the chain was rewritten\"; exit 1; }\n"
+	"  else\n"
+	"    echo \"the bundle (seq $FROM..$TO) does not reach $c (seq $cs)\"; exit 1\n"
+	"  fi\n"
+	"  if grep -q '^tsa ' \"$c\" && [ -n \"${TSA_CA:-}\" ]; then\n"
+	"    sed -n 's/^tsa [0-9a-f]* //p' \"$c\" | openssl base64 -d -A > \"$t/cp.tsr\"\n"
+	"    openssl ts -verify -digest \"$(sha256sum \"$t/cp.json\" | cut -c1-64)\" -in \"$t/cp.tsr\" -CAfile \"$TSA_CA\"\n"
+	"  fi\n"
+	"  echo \"checkpoint $c (seq $cs) reached\"\n"
+	"done\n"
+	"echo \"bundle verified\"\n";
 
 static tfa_err write_readme(tfa_buf *out, const char *chain_id, uint64_t from, uint64_t to,
-			    const char *base_hash, const char *fpr, tfa_sig_alg alg)
+			    const char *base_hash, const char *anchor)
 {
-	return tfa_buf_printf(
+	tfa_err rc = TFA_OK;
+
+	TFA_GUARD(tfa_buf_printf(
 		out,
 		"# Verifying this bundle\n"
 		"\n"
 		"This bundle holds records %" PRIu64 " to %" PRIu64 " of the tfattest chain `%s`.\n"
-		"With tfattest:\n"
+		"With tfattest, pinning the chain's anchor (first) key and, when you have one,\n"
+		"a checkpoint of the chain's head that you obtained out of band:\n"
 		"\n"
-		"    tfattest verify . --expect-key-fingerprint %s\n"
+		"    tfattest verify . --expect-key-fingerprint %s [--checkpoint FILE]\n"
 		"\n"
-		"Without it, with only openssl, sha256sum, grep and sed, run the script below from\n"
-		"this directory. Each step stops at the first failure. See the project's\n"
+		"Without it, with only openssl, sha256sum, grep, sed and a POSIX shell, run the\n"
+		"script below from this directory (it writes only to a temporary directory it\n"
+		"removes). Each step stops at the first failure. See the project's\n"
 		"docs/FORMAT.md for the full specification.\n"
 		"\n"
 		"```sh\n"
-		"set -e\n"
-		"# 0. The key. Compare this with the fingerprint you were given out of band:\n"
-		"#    %s\n"
-		"echo \"sha256:$(openssl pkey -pubin -in public_key.pem -outform DER | sha256sum | cut -d' ' -f1)\"\n"
-		"\n"
-		"# 1. The manifest's signature (%s).\n"
-		"openssl dgst -sha256 -verify public_key.pem%s -signature manifest.sig manifest.json\n"
-		"\n"
-		"# 2. Every file's SHA-256, and no file that the manifest does not list\n"
-		"#    (no temporary files: nothing is written outside this directory).\n"
-		"sums=$(grep -o '\"path\":\"[^\"]*\",\"sha256\":\"[0-9a-f]*\"' manifest.json |\n"
-		"  sed 's/\"path\":\"\\([^\"]*\\)\",\"sha256\":\"\\([0-9a-f]*\\)\"/\\2  \\1/')\n"
-		"printf '%%s\\n' \"$sums\" | sha256sum --quiet -c -\n"
-		"listed=$(printf '%%s\\n' \"$sums\" | cut -c67- | sort)\n"
-		"found=$(find . -type f ! -name manifest.json ! -name manifest.sig | sed 's|^\\./||' | sort)\n"
-		"[ \"$listed\" = \"$found\" ] || { echo \"files differ from the manifest's list\"; exit 1; }\n"
-		"\n"
-		"# 3. The hash chain: each artifact's prev_hash is the SHA-256 of the one before.\n"
-		"prev=%s\n"
-		"for f in artifacts/*.json; do\n"
-		"  grep -q \"\\\"prev_hash\\\":\\\"$prev\\\"\" \"$f\" || { echo \"chain broken at $f\"; exit 1; }\n"
-		"  prev=\"sha256:$(sha256sum < \"$f\" | cut -d' ' -f1)\"\n"
-		"done\n"
-		"grep -q \"\\\"head_hash\\\":\\\"$prev\\\"\" manifest.json || { echo \"head hash mismatch\"; exit 1; }\n"
-		"\n"
-		"# 4. Every artifact's signature, with the algorithm the artifact names.\n"
-		"for f in artifacts/*.json; do\n"
-		"  case \"$(grep -o '\"algorithm\":\"[A-Z0-9_]*\"' \"$f\")\" in\n"
-		"    *RSASSA_PSS_SHA_256*) opts=\"%s\" ;;\n"
-		"    *) opts=\"\" ;;\n"
-		"  esac\n"
-		"  openssl dgst -sha256 -verify public_key.pem $opts -signature \"${f%%.json}.sig\" \"$f\" > /dev/null ||\n"
-		"    { echo \"bad signature: $f\"; exit 1; }\n"
-		"done\n"
-		"echo \"bundle verified\"\n"
+		"ANCHOR=%s\n"
+		"CHAIN=%s\n"
+		"FROM=%" PRIu64 "\n"
+		"TO=%" PRIu64 "\n"
+		"BASE=%s\n",
+		from, to, chain_id, anchor, anchor, chain_id, from, to, base_hash));
+	TFA_GUARD(tfa_buf_append(out, recipe, sizeof(recipe) - 1));
+	TFA_GUARD(tfa_buf_printf(
+		out,
 		"```\n"
 		"\n"
 		"Also check that every artifact's `chain_id` is `%s` and that the `seq` values\n"
 		"run from %" PRIu64 " to %" PRIu64 " without a gap: the file names alone are not signed.\n"
 		"\n"
-		"What this proves: the artifacts are intact, were signed by the key above, and\n"
-		"form one unbroken chain in this order. It does not prove that no record was\n"
-		"left out after record %" PRIu64 " or before record %" PRIu64 " unless the range starts at\n"
-		"record 1 (prev_hash is the all-zero genesis value) and you hold a newer\n"
-		"checkpoint of the chain's head from another source.\n",
-		from, to, chain_id, fpr, fpr, tfa_sig_alg_name(alg), pss_opts(alg), base_hash,
-		pss_opts(TFA_ALG_RSASSA_PSS_SHA_256), chain_id, from, to, to, from);
+		"What this proves: the artifacts are intact, were signed by the keys in force\n"
+		"from the anchor above through every rotation (each rotation signed by the key\n"
+		"it retires and proven by the key it brings in), and form one unbroken chain in\n"
+		"this order. It does not prove that no record was left out after record %" PRIu64 "\n"
+		"or before record %" PRIu64 " unless the range starts at record 1 (prev_hash is the\n"
+		"all-zero genesis value) and a checkpoint you hold from another source is reached.\n",
+		chain_id, from, to, to, from));
+out:
+	return rc;
+}
+
+typedef struct key_entry {
+	char name[80];
+	tfa_buf data;
+} key_entry;
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const key_entry *)a)->name, ((const key_entry *)b)->name);
+}
+
+/*
+ * keys/: every rotation record up to the head (so the verifier can follow
+ * the keys from the anchor to the one signing the manifest, whatever the
+ * range), and each key as PEM for the manual recipe.
+ */
+static tfa_err put_keys(exporter *ex, tfa_store *st, uint64_t head)
+{
+	tfa_err rc = TFA_OK;
+	uint64_t seqs[TFA_CHAIN_KEYS_MAX];
+	size_t n = 0, ne = 0;
+	key_entry *e = NULL;
+	tfa_artifact *art = NULL;
+	int kfd = -1;
+
+	TFA_GUARD(tfa_chain_rotations(seqs, &n, st, head));
+	if (n == 0)
+		goto out;
+	e = calloc(3 * n + 1, sizeof(*e));
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(e != NULL && art != NULL, TFA_EINTERNAL, "out of memory");
+	for (size_t i = 0; i < 3 * n + 1; i++)
+		tfa_buf_init(&e[i].data, TFA_ARTIFACT_MAX);
+	for (size_t i = 0; i < n; i++) {
+		key_entry *j = &e[ne++], *g = &e[ne++], *k = &e[ne++];
+		char fpr[TFA_FPR_STRLEN];
+
+		TFA_GUARD(tfa_store_get(st, seqs[i], &j->data, &g->data));
+		TFA_GUARD(tfa_artifact_parse(art, j->data.data, j->data.len));
+		TFA_ENSURE(art->is_rotation && art->seq == seqs[i], TFA_EVERIFY,
+			   "record %" PRIu64 " in the store is not the rotation it was", seqs[i]);
+		snprintf(j->name, sizeof(j->name), "%012" PRIu64 ".json", seqs[i]);
+		snprintf(g->name, sizeof(g->name), "%012" PRIu64 ".sig", seqs[i]);
+		tfa_spki_fingerprint(fpr, art->rot.spki, art->rot.spki_len);
+		snprintf(k->name, sizeof(k->name), "%s.pem", fpr + 7);
+		TFA_GUARD(tfa_spki_to_pem(&k->data, art->rot.spki, art->rot.spki_len));
+		if (i == 0) {
+			key_entry *a = &e[ne++];
+			tfa_spki_fingerprint(fpr, art->rot.old_spki, art->rot.old_spki_len);
+			snprintf(a->name, sizeof(a->name), "%s.pem", fpr + 7);
+			TFA_GUARD(tfa_spki_to_pem(&a->data, art->rot.old_spki, art->rot.old_spki_len));
+		}
+	}
+	qsort(e, ne, sizeof(*e), cmp_entry);
+	TFA_ENSURE(mkdirat(ex->dirfd, "keys", 0755) == 0, TFA_EIO, "cannot create keys/: %s",
+		   strerror(errno));
+	kfd = openat(ex->dirfd, "keys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	TFA_ENSURE(kfd >= 0, TFA_EIO, "cannot open keys/: %s", strerror(errno));
+	for (size_t i = 0; i < ne; i++)
+		TFA_GUARD(put_file(ex, kfd, "keys/", e[i].name, e[i].data.data, e[i].data.len));
+out:
+	if (kfd >= 0)
+		close(kfd);
+	if (e)
+		for (size_t i = 0; i < 3 * n + 1; i++)
+			tfa_buf_free(&e[i].data);
+	free(e);
+	free(art);
+	return rc;
 }
 
 /* Narrows [from, to] to the records whose time lies in [since, until]. */
@@ -243,8 +385,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		TFA_GUARD(put_file(&ex, ex.artfd, "artifacts/", name, sig.data, sig.len));
 	}
 	/* VERIFY.md sorts first: insert it at the front. */
-	TFA_GUARD(write_readme(&text, info.chain_id, from, to, base_hash,
-			       tfa_signer_fingerprint(signer), alg));
+	TFA_GUARD(write_readme(&text, info.chain_id, from, to, base_hash, info.anchor_fpr));
 	{
 		cJSON *tail = ex.files;
 		ex.files = cJSON_CreateArray();
@@ -259,6 +400,19 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 			cJSON_AddItemToArray(ex.files, item);
 		cJSON_Delete(tail);
 	}
+	/* checkpoint.ckpt sorts between artifacts/ and keys/. */
+	{
+		uint64_t cseq = 0;
+		tfa_buf_clear(&text);
+		rc = tfa_store_latest_checkpoint(st, from, to, &cseq, &text);
+		if (rc == TFA_OK)
+			TFA_GUARD(put_file(&ex, ex.dirfd, "", "checkpoint.ckpt", text.data, text.len));
+		else if (rc != TFA_ENOTFOUND)
+			goto out;
+		tfa_error_clear();
+		rc = TFA_OK;
+	}
+	TFA_GUARD(put_keys(&ex, st, head));
 	tfa_buf_clear(&text);
 	TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));
 	TFA_GUARD(put_file(&ex, ex.dirfd, "", TFA_BUNDLE_PUBKEY, text.data, text.len));
@@ -298,7 +452,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 
 	/* What we hand over must verify: check it before it gets its name. */
 	memset(&vo, 0, sizeof(vo));
-	vo.expect_fpr = tfa_signer_fingerprint(signer);
+	vo.expect_fpr = info.anchor_fpr;
 	rc = tfa_verify_bundle(&rep, tmpdir, &vo);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,

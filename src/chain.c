@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -5,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
+#include "b64.h"
 #include "crypto.h"
 #include "jfield.h"
 #include "signer_int.h"
@@ -110,7 +113,8 @@ static tfa_err read_head(tfa_store *st, const tfa_chain_info *info, uint64_t hea
 		   (unsigned long long)head, info->chain_id);
 	tfa_sha256(d, bytes.data, bytes.len);
 	tfa_hash_str(head_hash, d);
-	memcpy(key_fpr, art->key_fpr, TFA_FPR_STRLEN);
+	/* The head tells the key in force after it: no scan of the chain. */
+	memcpy(key_fpr, tfa_artifact_key_after(art), TFA_FPR_STRLEN);
 out:
 	tfa_buf_free(&bytes);
 	return rc;
@@ -149,13 +153,48 @@ static void backoff(unsigned attempt)
 	nanosleep(&ts, NULL);
 }
 
-tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, tfa_sig_alg alg,
-			 const tfa_capture *c)
+/* Makes the artifact bytes for seq h->seq, once the head is known. */
+typedef tfa_err (*build_fn)(tfa_buf *out, const tfa_artifact_head *h, void *ud);
+
+/* Checks the head record against the signer: its signature, or for a rotation its proof of possession. */
+static tfa_err check_head(tfa_signer *signer, const tfa_artifact *art, const char *head_hash,
+			  const tfa_buf *hsig, uint64_t head)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t hd[TFA_SHA256_LEN];
+	tfa_buf pop;
+
+	tfa_buf_init(&pop, 4096);
+	if (art->is_rotation) {
+		/* Signed by the previous key, which the signer no longer is: check
+		 * what the new key itself vouched for instead. */
+		TFA_GUARD(tfa_rotation_pop_bytes(&pop, art));
+		tfa_sha256(hd, pop.data, pop.len);
+		rc = tfa_verify_digest(tfa_signer_pkey(signer), art->rot.new_alg, hd, art->rot.pop,
+				       art->rot.pop_len);
+		if (rc != TFA_OK)
+			TFA_BAIL(TFA_EVERIFY,
+				 "the proof of possession in the store's head record %llu is invalid",
+				 (unsigned long long)head);
+	} else {
+		TFA_GUARD(tfa_hash_parse(hd, head_hash, strlen(head_hash)));
+		rc = tfa_verify_digest(tfa_signer_pkey(signer), art->alg, hd, hsig->data, hsig->len);
+		if (rc != TFA_OK)
+			TFA_BAIL(TFA_EVERIFY, "the signature of the store's head record %llu is invalid",
+				 (unsigned long long)head);
+	}
+out:
+	tfa_buf_free(&pop);
+	return rc;
+}
+
+static tfa_err append_loop(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, tfa_sig_alg alg,
+			   build_fn build, void *ud)
 {
 	tfa_err rc = TFA_OK;
 	tfa_chain_info info;
 	tfa_buf bytes, sig, hsig;
-	tfa_artifact art;
+	tfa_artifact *art = NULL;
 	uint8_t digest[TFA_SHA256_LEN];
 	char head_hash[TFA_FPR_STRLEN], key_fpr[TFA_FPR_STRLEN];
 	uint64_t head = 0;
@@ -164,9 +203,8 @@ tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, t
 	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
 	tfa_buf_init(&sig, 0);
 	tfa_buf_init(&hsig, 0);
-	TFA_ENSURE_ARG(st);
-	TFA_ENSURE_ARG(signer);
-	TFA_ENSURE_ARG(c);
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(art != NULL, TFA_EINTERNAL, "out of memory");
 	if (alg == TFA_ALG_NONE)
 		alg = tfa_signer_default_alg(signer);
 	TFA_GUARD(tfa_signer_check_alg(signer, alg));
@@ -182,21 +220,14 @@ tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, t
 			memcpy(head_hash, TFA_GENESIS_HASH, sizeof(TFA_GENESIS_HASH));
 			memcpy(key_fpr, info.anchor_fpr, TFA_FPR_STRLEN);
 		} else {
-			TFA_GUARD(read_head(st, &info, head, head_hash, key_fpr, &art, &hsig));
+			TFA_GUARD(read_head(st, &info, head, head_hash, key_fpr, art, &hsig));
 		}
 		if (strcmp(key_fpr, tfa_signer_fingerprint(signer)) != 0)
 			TFA_BAIL(TFA_EVERIFY, "key %s is not the current key of chain %s (%s)",
 				 tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
-		if (head > 0) {
-			/* The head was signed by this key: check it, so a tampered
-			 * head is noticed before anything links to it. */
-			uint8_t hd[TFA_SHA256_LEN];
-			TFA_GUARD(tfa_hash_parse(hd, head_hash, strlen(head_hash)));
-			rc = tfa_verify_digest(tfa_signer_pkey(signer), art.alg, hd, hsig.data, hsig.len);
-			if (rc != TFA_OK)
-				TFA_BAIL(TFA_EVERIFY, "the signature of the store's head record %llu is invalid",
-					 (unsigned long long)head);
-		}
+		/* Check the head, so a tampered head is noticed before anything links to it. */
+		if (head > 0)
+			TFA_GUARD(check_head(signer, art, head_hash, &hsig, head));
 		TFA_ENSURE(head < TFA_SEQ_MAX, TFA_EUSAGE, "chain %s is full", info.chain_id);
 		h.chain_id = info.chain_id;
 		h.seq = head + 1;
@@ -204,7 +235,7 @@ tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, t
 		h.time = (int64_t)time(NULL);
 		h.signer = signer;
 		h.alg = alg;
-		TFA_GUARD(tfa_artifact_build(&bytes, c, &h));
+		TFA_GUARD(build(&bytes, &h, ud));
 		tfa_sha256(digest, bytes.data, bytes.len);
 		TFA_GUARD(tfa_signer_sign(&sig, signer, alg, digest));
 		rc = tfa_store_append(st, h.seq, bytes.data, bytes.len, sig.data, sig.len);
@@ -219,6 +250,7 @@ tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, t
 	}
 	TFA_BAIL(TFA_EBACKEND, "gave up after %u attempts to append: too much contention", attempt);
 out:
+	free(art);
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
 	tfa_buf_free(&hsig);
@@ -295,6 +327,239 @@ tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id
 			break;
 	}
 out:
+	tfa_buf_free(&bytes);
+	tfa_buf_free(&sig);
+	return rc;
+}
+
+static tfa_err build_capture(tfa_buf *out, const tfa_artifact_head *h, void *ud)
+{
+	return tfa_artifact_build(out, ud, h);
+}
+
+tfa_err tfa_chain_append(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, tfa_sig_alg alg,
+			 const tfa_capture *c)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_ENSURE_ARG(c);
+	rc = append_loop(seq_out, st, signer, alg, build_capture, (void *)c);
+out:
+	return rc;
+}
+
+typedef struct rotate_ctx {
+	tfa_signer *next;
+	tfa_sig_alg next_alg;
+} rotate_ctx;
+
+static tfa_err add_s(cJSON *o, const char *k, const char *v)
+{
+	return cJSON_AddStringToObject(o, k, v) ? TFA_OK : tfa_error_set(TFA_EINTERNAL, "out of memory");
+}
+
+static tfa_err build_rotation(tfa_buf *out, const tfa_artifact_head *h, void *ud)
+{
+	rotate_ctx *rx = ud;
+	tfa_err rc = TFA_OK;
+	cJSON *root = NULL, *o;
+	char *text = NULL;
+	char when[TFA_TIME_STRLEN];
+	tfa_buf pop, popsig, b64;
+	tfa_artifact a;
+	uint8_t d[TFA_SHA256_LEN];
+	const uint8_t *spki;
+	size_t spki_len, nkv;
+	const tfa_kv *kv;
+
+	tfa_buf_init(&pop, 4096);
+	tfa_buf_init(&popsig, 0);
+	tfa_buf_init(&b64, 0);
+	/* The proof of possession: the new key signs the rotation's place in the chain. */
+	memset(&a, 0, sizeof(a));
+	snprintf(a.chain_id, sizeof(a.chain_id), "%s", h->chain_id);
+	a.seq = h->seq;
+	TFA_GUARD(tfa_hash_parse(a.prev_hash, h->prev_hash, strlen(h->prev_hash)));
+	snprintf(a.key_fpr, sizeof(a.key_fpr), "%s", tfa_signer_fingerprint(h->signer));
+	a.is_rotation = true;
+	a.rot.new_alg = rx->next_alg;
+	snprintf(a.rot.new_fpr, sizeof(a.rot.new_fpr), "%s", tfa_signer_fingerprint(rx->next));
+	TFA_GUARD(tfa_rotation_pop_bytes(&pop, &a));
+	tfa_sha256(d, pop.data, pop.len);
+	TFA_GUARD(tfa_signer_sign(&popsig, rx->next, rx->next_alg, d));
+
+	root = cJSON_CreateObject();
+	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_s(root, "type", TFA_ARTIFACT_TYPE));
+	TFA_ENSURE(cJSON_AddNumberToObject(root, "schema_version", TFA_ARTIFACT_SCHEMA_ROTATION) &&
+			   cJSON_AddNumberToObject(root, "seq", (double)h->seq),
+		   TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_s(root, "chain_id", h->chain_id));
+	TFA_GUARD(add_s(root, "prev_hash", h->prev_hash));
+	tfa_time_format(when, h->time);
+	TFA_GUARD(add_s(root, "time", when));
+	o = cJSON_AddObjectToObject(root, "event");
+	TFA_ENSURE(o != NULL && cJSON_AddNumberToObject(o, "exit_code", 0), TFA_EINTERNAL,
+		   "out of memory");
+	TFA_GUARD(add_s(o, "type", "rotate"));
+	TFA_GUARD(add_s(o, "status", "succeeded"));
+	o = cJSON_AddObjectToObject(root, "signer");
+	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_s(o, "key_fingerprint", tfa_signer_fingerprint(h->signer)));
+	TFA_GUARD(add_s(o, "algorithm", tfa_sig_alg_name(h->alg)));
+	TFA_GUARD(add_s(o, "backend", tfa_signer_backend_name(h->signer)));
+	o = cJSON_AddObjectToObject(root, "rotation");
+	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(add_s(o, "new_key_fingerprint", tfa_signer_fingerprint(rx->next)));
+	TFA_GUARD(add_s(o, "new_algorithm", tfa_sig_alg_name(rx->next_alg)));
+	TFA_GUARD(add_s(o, "new_backend", tfa_signer_backend_name(rx->next)));
+	kv = tfa_signer_provenance(rx->next, &nkv);
+	if (nkv) {
+		cJSON *prov = cJSON_AddObjectToObject(o, "new_provenance");
+		TFA_ENSURE(prov != NULL, TFA_EINTERNAL, "out of memory");
+		for (size_t i = 0; i < nkv; i++)
+			TFA_GUARD(add_s(prov, kv[i].name, kv[i].value));
+	}
+	spki = tfa_signer_spki(rx->next, &spki_len);
+	TFA_GUARD(tfa_b64_encode(&b64, spki, spki_len));
+	TFA_GUARD(tfa_buf_putc(&b64, '\0'));
+	TFA_GUARD(add_s(o, "new_public_key", (const char *)b64.data));
+	tfa_buf_clear(&b64);
+	TFA_GUARD(tfa_b64_encode(&b64, popsig.data, popsig.len));
+	TFA_GUARD(tfa_buf_putc(&b64, '\0'));
+	TFA_GUARD(add_s(o, "pop_signature", (const char *)b64.data));
+	tfa_buf_clear(&b64);
+	spki = tfa_signer_spki(h->signer, &spki_len);
+	TFA_GUARD(tfa_b64_encode(&b64, spki, spki_len));
+	TFA_GUARD(tfa_buf_putc(&b64, '\0'));
+	TFA_GUARD(add_s(o, "old_public_key", (const char *)b64.data));
+	text = cJSON_PrintUnformatted(root);
+	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(tfa_jcs_canonicalize(out, (const uint8_t *)text, strlen(text)));
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	tfa_buf_free(&pop);
+	tfa_buf_free(&popsig);
+	tfa_buf_free(&b64);
+	return rc;
+}
+
+/* Reads and parses record seq of the store. */
+static tfa_err get_parsed(tfa_store *st, uint64_t seq, tfa_artifact *art, tfa_buf *bytes, tfa_buf *sig)
+{
+	tfa_err rc;
+
+	tfa_buf_clear(bytes);
+	tfa_buf_clear(sig);
+	if ((rc = tfa_store_get(st, seq, bytes, sig)) != TFA_OK)
+		return rc;
+	if (tfa_artifact_parse(art, bytes->data, bytes->len) != TFA_OK || art->seq != seq)
+		return tfa_error_set(TFA_EVERIFY, "record %llu in the store is invalid",
+				     (unsigned long long)seq);
+	return TFA_OK;
+}
+
+tfa_err tfa_chain_rotations(uint64_t seqs[TFA_CHAIN_KEYS_MAX], size_t *n, tfa_store *st,
+			    uint64_t head)
+{
+	tfa_err rc = TFA_OK;
+	tfa_artifact *art = NULL;
+	tfa_buf bytes, sig;
+	uint64_t p = head;
+	size_t k = 0;
+
+	*n = 0;
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, 0);
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(art != NULL, TFA_EINTERNAL, "out of memory");
+	/*
+	 * A key never returns once rotated out, so each key signs one run of
+	 * seqs: a binary search per key finds where its run starts, and the
+	 * record before that is the rotation that brought it in.
+	 */
+	while (p >= 1) {
+		char key[TFA_FPR_STRLEN];
+		uint64_t lo = 1, hi = p;
+
+		TFA_GUARD(get_parsed(st, p, art, &bytes, &sig));
+		if (art->is_rotation) {
+			TFA_ENSURE(k < TFA_CHAIN_KEYS_MAX - 1, TFA_EUSAGE,
+				   "chain has more than %d rotations", TFA_CHAIN_KEYS_MAX - 1);
+			seqs[k++] = p;
+		}
+		memcpy(key, art->key_fpr, sizeof(key));
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+			TFA_GUARD(get_parsed(st, mid, art, &bytes, &sig));
+			if (strcmp(art->key_fpr, key) == 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		p = lo - 1;
+	}
+	/* Collected newest first. */
+	for (size_t i = 0; i < k / 2; i++) {
+		uint64_t t = seqs[i];
+		seqs[i] = seqs[k - 1 - i];
+		seqs[k - 1 - i] = t;
+	}
+	*n = k;
+out:
+	free(art);
+	tfa_buf_free(&bytes);
+	tfa_buf_free(&sig);
+	return rc;
+}
+
+tfa_err tfa_chain_rotate(uint64_t *seq_out, tfa_store *st, tfa_signer *signer, tfa_sig_alg alg,
+			 tfa_signer *next, tfa_sig_alg next_alg)
+{
+	tfa_err rc = TFA_OK;
+	tfa_chain_info info;
+	tfa_artifact *art = NULL;
+	tfa_buf bytes, sig;
+	uint64_t head, seqs[TFA_CHAIN_KEYS_MAX];
+	size_t n = 0;
+	char hh[TFA_FPR_STRLEN], key[TFA_FPR_STRLEN];
+	rotate_ctx rx;
+
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, 0);
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_ENSURE_ARG(next);
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(art != NULL, TFA_EINTERNAL, "out of memory");
+	if (next_alg == TFA_ALG_NONE)
+		next_alg = tfa_signer_default_alg(next);
+	TFA_GUARD(tfa_signer_check_alg(next, next_alg));
+	TFA_ENSURE(strcmp(tfa_signer_fingerprint(signer), tfa_signer_fingerprint(next)) != 0,
+		   TFA_EUSAGE, "the new key is the current key");
+	/* A retired key never comes back: it may be why the chain rotated. */
+	TFA_GUARD(tfa_chain_info_read(&info, st));
+	TFA_GUARD(tfa_chain_head(st, &info, &head, hh, key));
+	TFA_ENSURE(strcmp(info.anchor_fpr, tfa_signer_fingerprint(next)) != 0, TFA_EUSAGE,
+		   "key %s was in force earlier in chain %s: a retired key cannot return",
+		   tfa_signer_fingerprint(next), info.chain_id);
+	TFA_GUARD(tfa_chain_rotations(seqs, &n, st, head));
+	TFA_ENSURE(n < TFA_CHAIN_KEYS_MAX - 1, TFA_EUSAGE, "chain %s has too many rotations",
+		   info.chain_id);
+	for (size_t i = 0; i < n; i++) {
+		TFA_GUARD(get_parsed(st, seqs[i], art, &bytes, &sig));
+		TFA_ENSURE(strcmp(art->rot.new_fpr, tfa_signer_fingerprint(next)) != 0, TFA_EUSAGE,
+			   "key %s was in force earlier in chain %s: a retired key cannot return",
+			   tfa_signer_fingerprint(next), info.chain_id);
+	}
+	rx.next = next;
+	rx.next_alg = next_alg;
+	rc = append_loop(seq_out, st, signer, alg, build_rotation, &rx);
+out:
+	free(art);
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
 	return rc;

@@ -73,6 +73,27 @@ tfa_err tfa_store_append(tfa_store *st, uint64_t seq, const uint8_t *artifact,
 	return st->backend->append(st->ctx, seq, artifact, artifact_len, sig, sig_len);
 }
 
+tfa_err tfa_store_put_checkpoint(tfa_store *st, uint64_t seq, const uint8_t *data, size_t len)
+{
+	if (st->backend->put_checkpoint == NULL)
+		return tfa_error_set(TFA_EUSAGE, "the %s store keeps no checkpoints", st->backend->name);
+	if (seq == 0)
+		return tfa_error_set(TFA_EUSAGE, "sequence numbers start at 1");
+	if (len == 0 || len > TFA_STORE_CHECKPOINT_MAX)
+		return tfa_error_set(TFA_EUSAGE, "checkpoint has an invalid size");
+	return st->backend->put_checkpoint(st->ctx, seq, data, len);
+}
+
+tfa_err tfa_store_latest_checkpoint(tfa_store *st, uint64_t min_seq, uint64_t max_seq,
+				    uint64_t *seq, tfa_buf *data)
+{
+	if (st->backend->latest_checkpoint == NULL)
+		return tfa_error_set(TFA_ENOTFOUND, "the %s store keeps no checkpoints", st->backend->name);
+	if (min_seq == 0 || min_seq > max_seq)
+		return tfa_error_set(TFA_EUSAGE, "invalid checkpoint range");
+	return st->backend->latest_checkpoint(st->ctx, min_seq, max_seq, seq, data);
+}
+
 const char *tfa_store_backend_name(const tfa_store *st)
 {
 	return st->backend->name;

@@ -29,12 +29,18 @@
 #include "jstream.h"
 #include "manifest.h"
 #include "pathsafe.h"
+#include "timefmt.h"
+#include "tsa.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
+#include "tfattest/checkpoint.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/verify.h"
 
-#define SIG_MAX 1024
+#define SIG_MAX TFA_SIG_MAX
+#define KEYS_MAX TFA_VERIFY_KEYS_MAX
+/* keys/: one .json and .sig per rotation, one .pem per key. */
+#define KFILES_MAX (3 * KEYS_MAX)
 #define PUBKEY_MAX 65536
 #define OTHER_FILE_MAX ((uint64_t)1 << 30)
 #define WALK_MAX_DEPTH 8
@@ -55,6 +61,7 @@ typedef struct job {
 	uint8_t parse_ok; /* valid, canonical artifact */
 	uint8_t place_ok; /* chain id and seq as expected */
 	uint8_t sig_ok;
+	uint8_t is_rot; /* a rotation record */
 	uint8_t hash[TFA_SHA256_LEN];
 	uint8_t prev[TFA_SHA256_LEN];
 } job;
@@ -62,10 +69,38 @@ typedef struct job {
 typedef struct worker {
 	struct vctx *v;
 	tfa_buf art, sig;
-	EVP_PKEY *key; /* this thread's copy: threads share no key state */
-	tfa_verifier ver;
+	EVP_PKEY *key[KEYS_MAX]; /* this thread's copies: threads share no key state */
+	tfa_verifier ver[KEYS_MAX];
 	int artfd;
 } worker;
+
+/* A trusted key: the anchor, or one a verified rotation brought in. */
+typedef struct vkey {
+	char fpr[TFA_FPR_STRLEN];
+	EVP_PKEY *pkey;
+	uint64_t from;     /* the first seq it signs */
+	uint64_t rot_seq;  /* the rotation that brought it in; 0 for the anchor */
+	uint8_t rot_hash[TFA_SHA256_LEN];
+} vkey;
+
+/* A checkpoint the bundle is held to (layer 5). */
+typedef struct vckpt {
+	const char *path; /* as given, or the bundle's checkpoint path */
+	bool trusted;
+	bool parsed;
+	char why[512]; /* why it did not parse */
+	tfa_checkpoint_file f;
+	bool have_hash;
+	uint8_t art_hash[TFA_SHA256_LEN]; /* of the artifact at its seq, when in range */
+} vckpt;
+
+#define BUNDLE_CKPT "checkpoint.ckpt"
+
+/* A manifest entry under keys/, kept from the first scan. */
+typedef struct kfile {
+	char path[TFA_PATH_MAX_LEN + 1];
+	tfa_manifest_file f;
+} kfile;
 
 typedef struct vctx {
 	const char *path;
@@ -76,6 +111,13 @@ typedef struct vctx {
 	uint8_t man_digest[TFA_SHA256_LEN];
 	EVP_PKEY *key;
 	char key_fpr[TFA_FPR_STRLEN];
+	vkey keys[KEYS_MAX];
+	size_t nkeys;
+	kfile kfiles[KFILES_MAX];
+	size_t nkfiles;
+	bool lists_ckpt;
+	vckpt ckpts[TFA_VERIFY_CHECKPOINTS_MAX];
+	size_t nckpts;
 
 	/* pass 2 */
 	EVP_MD_CTX *md;
@@ -184,16 +226,274 @@ out:
 	return rc;
 }
 
+static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manifest_file *mf,
+			  size_t max, uint8_t hash[TFA_SHA256_LEN]);
+
+/* The key in force at seq: the last one whose run starts at or before it. */
+static size_t key_index(const vctx *v, uint64_t seq)
+{
+	size_t i = 0;
+
+	while (i + 1 < v->nkeys && v->keys[i + 1].from <= seq)
+		i++;
+	return i;
+}
+
+static const vkey *rotation_at(const vctx *v, uint64_t seq)
+{
+	for (size_t i = 1; i < v->nkeys; i++)
+		if (v->keys[i].rot_seq == seq)
+			return &v->keys[i];
+	return NULL;
+}
+
+/* Layer 1's scan callback: keeps the keys/ entries, which must be of the known shapes. */
+static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	vctx *v = ud;
+	const char *p = f->path, *name;
+	size_t n;
+
+	(void)index;
+	if (strcmp(p, BUNDLE_CKPT) == 0)
+		v->lists_ckpt = true;
+	if (strncmp(p, "keys/", 5) != 0)
+		return TFA_OK;
+	name = p + 5;
+	n = strlen(name);
+	if (n == 17 && strspn(name, "0123456789") == 12 && strcmp(name + 12, ".json") == 0)
+		; /* a rotation record */
+	else if (n == 16 && strspn(name, "0123456789") == 12 && strcmp(name + 12, ".sig") == 0)
+		; /* its signature */
+	else if (n == 68 && strspn(name, "0123456789abcdef") == 64 && strcmp(name + 64, ".pem") == 0)
+		; /* a key, named by its fingerprint */
+	else
+		return tfa_error_set(TFA_EFORMAT, "manifest lists %s, which is not a rotation record or key", p);
+	if (v->nkfiles >= KFILES_MAX)
+		return tfa_error_set(TFA_EFORMAT, "manifest lists more than %d files under keys/", KFILES_MAX);
+	snprintf(v->kfiles[v->nkfiles].path, sizeof(v->kfiles[0].path), "%s", p);
+	v->kfiles[v->nkfiles].f = *f;
+	v->kfiles[v->nkfiles].f.path = v->kfiles[v->nkfiles].path;
+	v->nkfiles++;
+	return TFA_OK;
+}
+
+static const tfa_manifest_file *kfile_find(const vctx *v, const char *path)
+{
+	for (size_t i = 0; i < v->nkfiles; i++)
+		if (strcmp(v->kfiles[i].path, path) == 0)
+			return &v->kfiles[i].f;
+	return NULL;
+}
+
+/* Reads a listed file now, in layer 1, and holds it to its manifest entry. */
+static tfa_err read_checked(vctx *v, tfa_buf *out, const tfa_manifest_file *f, size_t max, uint64_t seq)
+{
+	uint8_t h[TFA_SHA256_LEN];
+	int r = read_listed_at(out, v->rootfd, -1, f, max, h);
+
+	if (r == FR_OK)
+		return TFA_OK;
+	if (seq)
+		return fail(v, TFA_LAYER_MANIFEST, f->path, seq, "%s %s (seq %" PRIu64 ")",
+			    r == FR_MISSING ? "Missing file:" : r == FR_UNSAFE ? "Unsafe file:" : "Hash mismatch for",
+			    f->path, seq);
+	return fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s %s",
+		    r == FR_MISSING ? "Missing file:" : r == FR_UNSAFE ? "Unsafe file:" : "Hash mismatch for",
+		    f->path);
+}
+
+/* The anchor of a bundle with rotations: the first rotation's signer, whose key it carries. */
+static tfa_err load_anchor(vctx *v, const tfa_manifest_file *first, tfa_artifact *a, tfa_buf *b)
+{
+	tfa_err rc = TFA_OK;
+	uint64_t seq = strtoull(first->path + 5, NULL, 10);
+
+	TFA_GUARD(read_checked(v, b, first, TFA_ARTIFACT_MAX, seq));
+	if (tfa_artifact_parse(a, b->data, b->len) != TFA_OK) {
+		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
+			  first->path, seq, tfa_error_last()->message);
+		goto out;
+	}
+	if (!a->is_rotation) {
+		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "%s (seq %" PRIu64 ") is not a rotation record",
+			  first->path, seq);
+		goto out;
+	}
+	if (tfa_pkey_from_spki(&v->keys[0].pkey, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
+		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Anchor key in %s unusable: %s", first->path,
+			  tfa_error_last()->message);
+		goto out;
+	}
+	memcpy(v->keys[0].fpr, a->key_fpr, sizeof(v->keys[0].fpr));
+	v->keys[0].from = 1;
+	v->nkeys = 1;
+out:
+	return rc;
+}
+
+/* Follows the rotation records in keys/ from the anchor; each one extends the trusted keys. */
+static tfa_err follow_rotations(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf b, sig, pop;
+	tfa_artifact *a = calloc(1, sizeof(*a));
+
+	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, SIG_MAX);
+	tfa_buf_init(&pop, 4096);
+	TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
+	for (size_t i = 0; i < v->nkfiles; i++) {
+		const tfa_manifest_file *jf = &v->kfiles[i].f, *sf;
+		char spath[TFA_PATH_MAX_LEN + 1];
+		uint8_t h[TFA_SHA256_LEN];
+		uint64_t seq;
+		vkey *cur, *nk;
+
+		if (strcmp(jf->path + strlen(jf->path) - 5, ".json") != 0)
+			continue;
+		seq = strtoull(jf->path + 5, NULL, 10);
+		snprintf(spath, sizeof(spath), "keys/%012" PRIu64 ".sig", seq);
+		if ((sf = kfile_find(v, spath)) == NULL) {
+			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Manifest lists %s but not %s", jf->path, spath);
+			goto out;
+		}
+		tfa_buf_clear(&b);
+		tfa_buf_clear(&sig);
+		TFA_GUARD(read_checked(v, &b, jf, TFA_ARTIFACT_MAX, seq));
+		TFA_GUARD(read_checked(v, &sig, sf, SIG_MAX, seq));
+		if (tfa_artifact_parse(a, b.data, b.len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
+				  jf->path, seq, tfa_error_last()->message);
+			goto out;
+		}
+		if (!a->is_rotation || a->seq != seq || strcmp(a->chain_id, v->man.chain_id) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "%s (seq %" PRIu64 ") is not a rotation record of chain %s at seq %" PRIu64,
+				  jf->path, seq, v->man.chain_id, seq);
+			goto out;
+		}
+		if (v->nkeys >= KEYS_MAX) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "More than %d keys in the bundle", KEYS_MAX);
+			goto out;
+		}
+		cur = &v->keys[v->nkeys - 1];
+		if (strcmp(a->key_fpr, cur->fpr) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 ") is signed by key %s, not the key in force at seq %" PRIu64 " (%s)",
+				  jf->path, seq, a->key_fpr, seq, cur->fpr);
+			goto out;
+		}
+		tfa_sha256(h, b.data, b.len);
+		if (tfa_verify_digest(cur->pkey, a->alg, h, sig.data, sig.len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Rotation %s (seq %" PRIu64 "): signature invalid",
+				  jf->path, seq);
+			goto out;
+		}
+		nk = &v->keys[v->nkeys];
+		memset(nk, 0, sizeof(*nk));
+		if (tfa_pkey_from_spki(&nk->pkey, a->rot.spki, a->rot.spki_len) != TFA_OK ||
+		    tfa_pkey_check_alg(nk->pkey, a->rot.new_alg) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 "): the new key is unusable: %s", jf->path, seq,
+				  tfa_error_last()->message);
+			goto out;
+		}
+		v->nkeys++; /* owns nk->pkey from here */
+		for (size_t k = 0; k + 1 < v->nkeys; k++)
+			if (strcmp(v->keys[k].fpr, a->rot.new_fpr) == 0) {
+				rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+					  "Rotation %s (seq %" PRIu64 ") brings back the retired key %s", jf->path,
+					  seq, a->rot.new_fpr);
+				goto out;
+			}
+		tfa_buf_clear(&pop);
+		TFA_GUARD(tfa_rotation_pop_bytes(&pop, a));
+		tfa_sha256(h, pop.data, pop.len);
+		if (tfa_verify_digest(nk->pkey, a->rot.new_alg, h, a->rot.pop, a->rot.pop_len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 "): proof of possession invalid", jf->path, seq);
+			goto out;
+		}
+		memcpy(nk->fpr, a->rot.new_fpr, sizeof(nk->fpr));
+		nk->from = seq + 1;
+		nk->rot_seq = seq;
+		tfa_sha256(nk->rot_hash, b.data, b.len);
+		emit(v, "INFO", "Rotation at seq %" PRIu64 ": key %s replaces %s (proof of possession valid)",
+		     seq, nk->fpr, cur->fpr);
+	}
+out:
+	free(a);
+	tfa_buf_free(&b);
+	tfa_buf_free(&sig);
+	tfa_buf_free(&pop);
+	return rc;
+}
+
+/* Each keys/<hex>.pem holds the key its name says (the manual recipe relies on them). */
+static tfa_err check_key_pems(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf b, spki;
+	char fpr[TFA_FPR_STRLEN];
+
+	tfa_buf_init(&b, PUBKEY_MAX);
+	tfa_buf_init(&spki, PUBKEY_MAX);
+	for (size_t i = 0; i < v->nkfiles; i++) {
+		const tfa_manifest_file *f = &v->kfiles[i].f;
+		size_t n = strlen(f->path);
+
+		if (strcmp(f->path + n - 4, ".pem") != 0)
+			continue;
+		tfa_buf_clear(&b);
+		tfa_buf_clear(&spki);
+		TFA_GUARD(read_checked(v, &b, f, PUBKEY_MAX, 0));
+		if (tfa_spki_from_pem(&spki, b.data, b.len) != TFA_OK) {
+			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0, "Public key unusable: %s", tfa_error_last()->message);
+			goto out;
+		}
+		tfa_spki_fingerprint(fpr, spki.data, spki.len);
+		if (strncmp(fpr + 7, f->path + 5, 64) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s holds key %s, not the key its name says",
+				  f->path, fpr);
+			goto out;
+		}
+	}
+out:
+	tfa_buf_free(&b);
+	tfa_buf_free(&spki);
+	return rc;
+}
+
+static void report_keys(vctx *v)
+{
+	v->rep->nkeys = v->nkeys;
+	for (size_t i = 0; i < v->nkeys; i++) {
+		tfa_verify_key *k = &v->rep->keys[i];
+		memcpy(k->fpr, v->keys[i].fpr, sizeof(k->fpr));
+		k->from_seq = v->keys[i].from;
+		k->to_seq = i + 1 < v->nkeys ? v->keys[i + 1].rot_seq : 0;
+		if (k->to_seq)
+			emit(v, "INFO", "Key %s in force for seq %" PRIu64 "..%" PRIu64 "%s", k->fpr,
+			     k->from_seq, k->to_seq, i == 0 ? " (anchor)" : "");
+		else
+			emit(v, "INFO", "Key %s in force from seq %" PRIu64 "%s", k->fpr, k->from_seq,
+			     i == 0 ? " (anchor)" : "");
+	}
+}
+
 /* Layer 1. */
 static tfa_err check_manifest(vctx *v)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf sig, pem, spki;
+	bool rotated;
+	const char *anchor;
 
 	tfa_buf_init(&sig, SIG_MAX);
 	tfa_buf_init(&pem, PUBKEY_MAX);
 	tfa_buf_init(&spki, PUBKEY_MAX);
-	rc = scan_manifest(v, &v->man, NULL, NULL, v->man_digest);
+	rc = scan_manifest(v, &v->man, on_key_file, v, v->man_digest);
 	if (rc == TFA_ENOTFOUND) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest unreadable: %s",
 			  tfa_error_last()->message);
@@ -230,27 +530,68 @@ static tfa_err check_manifest(vctx *v)
 		goto out;
 	}
 	tfa_spki_fingerprint(v->key_fpr, spki.data, spki.len);
+
+	/* The anchor: the first rotation's signer, or with no rotation the bundle's key. */
+	rotated = false;
+	for (size_t i = 0; i < v->nkfiles && !rotated; i++)
+		rotated = strcmp(v->kfiles[i].path + strlen(v->kfiles[i].path) - 5, ".json") == 0;
+	if (rotated) {
+		tfa_buf b;
+		tfa_artifact *a = calloc(1, sizeof(*a));
+		const tfa_manifest_file *first = NULL;
+
+		for (size_t i = 0; i < v->nkfiles && first == NULL; i++)
+			if (strcmp(v->kfiles[i].path + strlen(v->kfiles[i].path) - 5, ".json") == 0)
+				first = &v->kfiles[i].f;
+		TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
+		tfa_buf_init(&b, TFA_ARTIFACT_MAX);
+		rc = load_anchor(v, first, a, &b);
+		free(a);
+		tfa_buf_free(&b);
+		if (rc != TFA_OK)
+			goto out;
+	} else {
+		memcpy(v->keys[0].fpr, v->key_fpr, sizeof(v->key_fpr));
+		v->keys[0].pkey = v->key;
+		EVP_PKEY_up_ref(v->key);
+		v->keys[0].from = 1;
+		v->nkeys = 1;
+	}
+	anchor = v->keys[0].fpr;
 	if (v->opts->expect_fpr) {
-		if (strcmp(v->opts->expect_fpr, v->key_fpr) != 0) {
-			rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0,
-				  "Key fingerprint mismatch: bundle key is %s, expected %s", v->key_fpr,
-				  v->opts->expect_fpr);
+		if (strcmp(v->opts->expect_fpr, anchor) != 0) {
+			rc = fail(v, TFA_LAYER_MANIFEST, rotated ? "keys/" : TFA_BUNDLE_PUBKEY, 0,
+				  "Key fingerprint mismatch: bundle %s is %s, expected %s",
+				  rotated ? "anchor key" : "key", anchor, v->opts->expect_fpr);
 			goto out;
 		}
 		v->rep->key_pinned = true;
-		emit(v, "INFO", "Signing key matches the pinned fingerprint %s", v->key_fpr);
+		emit(v, "INFO", "Anchor key matches the pinned fingerprint %s", anchor);
 	} else {
 		emit(v, "WARN",
-		     "Trusting the bundle's own key %s; pin it with --expect-key-fingerprint",
-		     v->key_fpr);
+		     "Trusting the bundle's own key %s; pin it with --expect-key-fingerprint", anchor);
 	}
-	memcpy(v->rep->trusted_fpr, v->key_fpr, sizeof(v->key_fpr));
+	memcpy(v->rep->trusted_fpr, anchor, TFA_FPR_STRLEN);
+	if (rotated) {
+		/* follow_rotations re-reads the first record: keys[0] is set, start from it. */
+		v->nkeys = 1;
+		TFA_GUARD(follow_rotations(v));
+	}
+	TFA_GUARD(check_key_pems(v));
+	if (strcmp(v->man.key_fpr, v->keys[v->nkeys - 1].fpr) != 0) {
+		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+			  "Manifest names signing key %s, which is not the key in force at export (%s) "
+			  "reached from the anchor through the bundle's rotations",
+			  v->man.key_fpr, v->keys[v->nkeys - 1].fpr);
+		goto out;
+	}
 	if (strcmp(v->man.key_fpr, v->key_fpr) != 0) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
 			  "Manifest names signing key %s, but the bundle's key is %s", v->man.key_fpr,
 			  v->key_fpr);
 		goto out;
 	}
+	report_keys(v);
 	rc = read_small(&sig, v->rootfd, TFA_BUNDLE_MANIFEST_SIG, SIG_MAX);
 	if (rc != TFA_OK) {
 		rc = rc == TFA_EIO ? rc
@@ -453,6 +794,7 @@ static void check_job(worker *w, job *j)
 	vctx *v = w->v;
 	uint8_t sh[TFA_SHA256_LEN];
 	tfa_artifact a;
+	size_t k;
 	int r;
 
 	r = read_listed_at(&w->art, v->rootfd, w->artfd, &j->json, TFA_ARTIFACT_MAX, j->hash);
@@ -472,8 +814,10 @@ static void check_job(worker *w, job *j)
 		atomic_fetch_add(&v->spooled, 1);
 	memcpy(j->prev, a.prev_hash, TFA_SHA256_LEN);
 	j->place_ok = a.seq == j->seq && strcmp(a.chain_id, v->man.chain_id) == 0;
-	j->sig_ok = strcmp(a.key_fpr, v->key_fpr) == 0 &&
-		    tfa_verifier_check(&w->ver, a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
+	j->is_rot = a.is_rotation;
+	k = key_index(v, j->seq);
+	j->sig_ok = strcmp(a.key_fpr, v->keys[k].fpr) == 0 &&
+		    tfa_verifier_check(&w->ver[k], a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
 	tfa_error_clear();
 }
 
@@ -581,7 +925,24 @@ static tfa_err finish(vctx *v)
 				"Chain broken at %s (seq %" PRIu64 "): prev_hash does not match seq %" PRIu64,
 				j->jpath, j->seq, j->seq - 1);
 		}
+		if (j->parse_ok && j->place_ok) {
+			/* keys/ must hold exactly the rotations the range holds. */
+			const vkey *rk = rotation_at(v, j->seq);
+			if (j->is_rot && rk == NULL)
+				l3_fail(v, j->jpath, j->seq, false,
+					"Rotation %s (seq %" PRIu64 ") is not among the bundle's keys/ rotation records",
+					j->jpath, j->seq);
+			else if (rk && (!j->is_rot || CRYPTO_memcmp(rk->rot_hash, j->hash, TFA_SHA256_LEN) != 0))
+				l3_fail(v, j->jpath, j->seq, false,
+					"%s (seq %" PRIu64 ") differs from the rotation record keys/%012" PRIu64 ".json",
+					j->jpath, j->seq, j->seq);
+		}
 		memcpy(v->last_hash, j->hash, TFA_SHA256_LEN);
+		for (size_t c = 0; c < v->nckpts; c++)
+			if (v->ckpts[c].parsed && v->ckpts[c].f.cp.seq == j->seq) {
+				memcpy(v->ckpts[c].art_hash, j->hash, TFA_SHA256_LEN);
+				v->ckpts[c].have_hash = true;
+			}
 		if (j->parse_ok && !j->sig_ok && !v->l4_failed) {
 			v->l4_failed = true;
 			v->l4_seq = j->seq;
@@ -706,6 +1067,7 @@ static tfa_err explain(vctx *v, tfa_layer layer, uint64_t seq)
 	char jp[48], sp[48];
 	tfa_buf b;
 	tfa_artifact a;
+	const vkey *k;
 	tfa_err rc;
 
 	art_names(jp, sp, seq);
@@ -725,11 +1087,12 @@ static tfa_err explain(vctx *v, tfa_layer layer, uint64_t seq)
 		return fail(v, layer, jp, seq, "Sequence mismatch: %s holds seq %" PRIu64 ", expected %" PRIu64,
 			    jp, a.seq, seq);
 	}
-	if (strcmp(a.key_fpr, v->key_fpr) != 0)
+	k = &v->keys[key_index(v, seq)];
+	if (strcmp(a.key_fpr, k->fpr) != 0)
 		return fail(v, layer, sp, seq,
-			    "Artifact %s (seq %" PRIu64 ") names signing key %s, not the bundle's key %s",
-			    jp, seq, a.key_fpr, v->key_fpr);
-	if (tfa_pkey_check_alg(v->key, a.alg) != TFA_OK)
+			    "Artifact %s (seq %" PRIu64 ") names signing key %s, not the key in force at seq %" PRIu64 " (%s)",
+			    jp, seq, a.key_fpr, seq, k->fpr);
+	if (tfa_pkey_check_alg(k->pkey, a.alg) != TFA_OK)
 		return fail(v, layer, sp, seq, "Algorithm %s of %s (seq %" PRIu64 ") does not fit the key",
 			    tfa_sig_alg_name(a.alg), jp, seq);
 	return fail(v, layer, sp, seq, "Signature invalid for %s (seq %" PRIu64 ")", jp, seq);
@@ -787,8 +1150,10 @@ static tfa_err check_contents(vctx *v)
 		w->artfd = -1;
 		tfa_buf_init(&w->art, TFA_ARTIFACT_MAX + 1);
 		tfa_buf_init(&w->sig, SIG_MAX + 1);
-		w->key = t == 0 ? NULL : EVP_PKEY_dup(v->key);
-		tfa_verifier_init(&w->ver, w->key ? w->key : v->key);
+		for (size_t k = 0; k < v->nkeys; k++) {
+			w->key[k] = t == 0 ? NULL : EVP_PKEY_dup(v->keys[k].pkey);
+			tfa_verifier_init(&w->ver[k], w->key[k] ? w->key[k] : v->keys[k].pkey);
+		}
 	}
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		v->ws[t].artfd = openat(v->rootfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -847,13 +1212,174 @@ out:
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		tfa_buf_free(&v->ws[t].art);
 		tfa_buf_free(&v->ws[t].sig);
-		tfa_verifier_clear(&v->ws[t].ver);
-		EVP_PKEY_free(v->ws[t].key);
+		for (size_t k = 0; k < v->nkeys; k++) {
+			tfa_verifier_clear(&v->ws[t].ver[k]);
+			EVP_PKEY_free(v->ws[t].key[k]);
+		}
 		if (v->ws[t].artfd >= 0)
 			close(v->ws[t].artfd);
 	}
 	tfa_buf_free(&v->other);
 	return rc;
+}
+
+/*
+ * Reads and parses the checkpoints before layer 2, so the scan can keep the
+ * hashes of the artifacts at their seqs. Problems are reported in layer 5.
+ */
+static tfa_err load_checkpoints(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf raw;
+
+	tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
+	for (size_t i = 0; i <= v->opts->ncheckpoints; i++) {
+		vckpt *c;
+		bool own = i == v->opts->ncheckpoints;
+
+		if (own && !v->lists_ckpt)
+			break;
+		c = &v->ckpts[v->nckpts++];
+		tfa_checkpoint_file_init(&c->f);
+		c->trusted = !own;
+		c->path = own ? BUNDLE_CKPT : v->opts->checkpoints[i];
+		tfa_buf_clear(&raw);
+		if (own) {
+			/* Its hash is checked in layer 2; this read only learns its seq. */
+			if (read_small(&raw, v->rootfd, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX) != TFA_OK) {
+				snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+				continue;
+			}
+		} else {
+			rc = tfa_buf_read_file(&raw, c->path, TFA_CHECKPOINT_FILE_MAX);
+			if (rc == TFA_EFORMAT) {
+				snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+				rc = TFA_OK;
+				continue;
+			}
+			if (rc != TFA_OK)
+				goto out; /* an unreadable file given by the caller */
+		}
+		if (tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) != TFA_OK)
+			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+		else
+			c->parsed = true;
+	}
+out:
+	tfa_error_clear();
+	tfa_buf_free(&raw);
+	return rc;
+}
+
+/* Layer 5 for one checkpoint. */
+static tfa_err check_checkpoint(vctx *v, vckpt *c)
+{
+	tfa_err rc = TFA_OK;
+	const tfa_checkpoint *cp = &c->f.cp;
+	const char *f = c->path;
+	tfa_verify_checkpoint *r;
+	uint8_t d[TFA_SHA256_LEN];
+	const vkey *k;
+	char hh[TFA_FPR_STRLEN];
+
+	if (!c->trusted) {
+		/* The bundle's own copy: parse what layer 2 vouched for. */
+		tfa_buf raw;
+		tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
+		c->parsed = false;
+		rc = read_small(&raw, v->rootfd, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX);
+		if (rc == TFA_OK && tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) == TFA_OK)
+			c->parsed = true;
+		else
+			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
+		tfa_buf_free(&raw);
+		rc = TFA_OK;
+	}
+	if (!c->parsed)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, 0, "Checkpoint %s invalid: %s", f, c->why);
+	if (strcmp(cp->chain_id, v->man.chain_id) != 0)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s is of chain %s, not of the bundle's chain %s", f, cp->chain_id,
+			    v->man.chain_id);
+	if (cp->seq > v->man.to_seq)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Bundle ends at seq %" PRIu64 ", before checkpoint %s (seq %" PRIu64 "): "
+			    "records are withheld or the bundle is an older export",
+			    v->man.to_seq, f, cp->seq);
+	if (cp->seq + 1 < v->man.from_seq)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Bundle starts at seq %" PRIu64 ", after checkpoint %s (seq %" PRIu64 "): "
+			    "it cannot show that it extends it", v->man.from_seq, f, cp->seq);
+	/* Signed by the key in force after its seq: the one that would sign seq + 1. */
+	k = &v->keys[key_index(v, cp->seq + 1)];
+	if (strcmp(cp->key_fpr, k->fpr) != 0)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s (seq %" PRIu64 ") is signed by key %s, not the key in force after seq %" PRIu64 " (%s)",
+			    f, cp->seq, cp->key_fpr, cp->seq, k->fpr);
+	tfa_sha256(d, c->f.doc.data, c->f.doc.len);
+	rc = tfa_verify_digest(k->pkey, cp->alg, d, c->f.sig.data, c->f.sig.len);
+	if (rc == TFA_EVERIFY)
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s (seq %" PRIu64 "): signature invalid", f, cp->seq);
+	if (rc != TFA_OK)
+		return rc;
+	tfa_hash_str(hh, cp->head_hash);
+	if (cp->seq >= v->man.from_seq) {
+		if (!c->have_hash || CRYPTO_memcmp(c->art_hash, cp->head_hash, TFA_SHA256_LEN) != 0)
+			return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+				    "Checkpoint %s (seq %" PRIu64 ") names head %s, but artifacts/%012" PRIu64
+				    ".json differs: the chain was rewritten or forked", f, cp->seq, hh, cp->seq);
+	} else if (CRYPTO_memcmp(v->man.base_hash, cp->head_hash, TFA_SHA256_LEN) != 0) {
+		return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+			    "Checkpoint %s (seq %" PRIu64 ") names head %s, but the bundle's base_hash differs: "
+			    "the chain was rewritten or forked", f, cp->seq, hh);
+	}
+	r = &v->rep->checkpoints[v->rep->ncheckpoints++];
+	snprintf(r->file, sizeof(r->file), "%s", f);
+	r->trusted = c->trusted;
+	r->seq = cp->seq;
+	memcpy(r->head_hash, hh, sizeof(hh));
+	r->time = cp->time;
+	if (c->f.has_tsa && v->opts->tsa_ca) {
+		tfa_tsa_info ti;
+		char when[TFA_TIME_STRLEN];
+		rc = tfa_tsa_verify(&ti, c->f.tsr.data, c->f.tsr.len, d, c->f.nonce_hex, v->opts->tsa_ca);
+		if (rc == TFA_EVERIFY || rc == TFA_EFORMAT)
+			return fail(v, TFA_LAYER_CHECKPOINTS, f, cp->seq,
+				    "Checkpoint %s (seq %" PRIu64 "): timestamp invalid: %s", f, cp->seq,
+				    tfa_error_last()->message);
+		if (rc != TFA_OK)
+			return rc;
+		r->ts = TFA_TS_VALID;
+		r->ts_gen_time = ti.gen_time;
+		snprintf(r->ts_subject, sizeof(r->ts_subject), "%s", ti.tsa_subject);
+		tfa_time_format(when, ti.gen_time);
+		emit(v, "SUCCESS", "Checkpoint %s timestamped at %s by %s", f, when, ti.tsa_subject);
+	} else if (c->f.has_tsa) {
+		r->ts = TFA_TS_UNCHECKED;
+		emit(v, "WARN", "Checkpoint %s carries an RFC 3161 timestamp, not checked (give --tsa-ca)", f);
+	}
+	if (c->trusted)
+		emit(v, "SUCCESS", "Bundle reaches trusted checkpoint %s (seq %" PRIu64 ", head %s)", f,
+		     cp->seq, hh);
+	else
+		emit(v, "INFO",
+		     "Bundle's own checkpoint (seq %" PRIu64 ") is consistent, but untrusted: "
+		     "pass a copy obtained out of band with --checkpoint", cp->seq);
+	return TFA_OK;
+}
+
+static tfa_err check_checkpoints(vctx *v)
+{
+	for (size_t i = 0; i < v->nckpts; i++) {
+		tfa_err rc = check_checkpoint(v, &v->ckpts[i]);
+		if (rc != TFA_OK)
+			return rc;
+	}
+	if (v->opts->ncheckpoints == 0)
+		emit(v, "INFO", "No trusted checkpoint given: records after seq %" PRIu64
+		     " may exist that this bundle does not show", v->man.to_seq);
+	return TFA_OK;
 }
 
 tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_verify_opts *opts)
@@ -876,13 +1402,18 @@ tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_ve
 	if (v->opts->expect_fpr &&
 	    tfa_hash_parse(tmp, v->opts->expect_fpr, strlen(v->opts->expect_fpr)) != TFA_OK)
 		TFA_BAIL(TFA_EUSAGE, "--expect-key-fingerprint must be sha256:<64 lowercase hex digits>");
+	TFA_ENSURE(v->opts->ncheckpoints < TFA_VERIFY_CHECKPOINTS_MAX &&
+			   (v->opts->ncheckpoints == 0 || v->opts->checkpoints != NULL),
+		   TFA_EUSAGE, "at most %d checkpoints can be given", TFA_VERIFY_CHECKPOINTS_MAX - 1);
 	emit(v, "INFO", "Verifying evidence bundle: %s", path);
 	v->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->rootfd < 0)
 		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
 			 strerror(errno));
 	TFA_GUARD(check_manifest(v));
+	TFA_GUARD(load_checkpoints(v));
 	TFA_GUARD(check_contents(v));
+	TFA_GUARD(check_checkpoints(v));
 	emit(v, "SUCCESS", "All verification checks passed");
 out:
 	if (rc != TFA_OK && rc != TFA_EVERIFY && rep && rep->message[0] == '\0')
@@ -891,6 +1422,10 @@ out:
 		if (v->rootfd >= 0)
 			close(v->rootfd);
 		EVP_PKEY_free(v->key);
+		for (size_t k = 0; k < KEYS_MAX; k++)
+			EVP_PKEY_free(v->keys[k].pkey);
+		for (size_t k = 0; k < v->nckpts; k++)
+			tfa_checkpoint_file_clear(&v->ckpts[k].f);
 		tfa_manifest_clear(&v->man);
 		free(v);
 	}

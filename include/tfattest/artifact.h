@@ -14,6 +14,13 @@
 
 #define TFA_ARTIFACT_TYPE "tfattest.artifact"
 #define TFA_ARTIFACT_SCHEMA 1
+/* Rotation records carry schema 2: a verifier that predates rotation refuses them. */
+#define TFA_ARTIFACT_SCHEMA_ROTATION 2
+/* The type tag of the document a rotation's proof of possession signs. */
+#define TFA_ROTATION_POP_TYPE "tfattest.rotation-pop"
+/* Caps on the new key (DER SPKI) and on signatures carried in a rotation. */
+#define TFA_SPKI_MAX 2048
+#define TFA_SIG_MAX 1024
 /* Artifacts are at most this large. */
 #define TFA_ARTIFACT_MAX (8u << 20)
 /* Chain ids: 1 to 64 characters from [A-Za-z0-9._-]. */
@@ -22,6 +29,18 @@
 #define TFA_SEQ_MAX UINT64_C(999999999999)
 /* prev_hash of seq 1. */
 #define TFA_GENESIS_HASH "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+/* What a rotation record adds: the key in force after it, and its proof of possession. */
+typedef struct tfa_rotation {
+	char new_fpr[TFA_FPR_STRLEN];
+	tfa_sig_alg new_alg;
+	uint8_t spki[TFA_SPKI_MAX]; /* DER SubjectPublicKeyInfo; its fingerprint is new_fpr */
+	size_t spki_len;
+	uint8_t pop[TFA_SIG_MAX]; /* by the new key over tfa_rotation_pop_bytes() */
+	size_t pop_len;
+	uint8_t old_spki[TFA_SPKI_MAX]; /* the signing key; its fingerprint is signer.key_fingerprint */
+	size_t old_spki_len;
+} tfa_rotation;
 
 /* The fields of a validated artifact that chains and verification use. */
 typedef struct tfa_artifact {
@@ -42,6 +61,8 @@ typedef struct tfa_artifact {
 	int64_t deployed_at; /* when the deployment finished (spooled records) */
 	int64_t spooled_at;  /* when its capture was spooled */
 	char spool_id[33];   /* 32 lowercase hex digits */
+	bool is_rotation; /* event "rotate": rot is filled */
+	tfa_rotation rot;
 } tfa_artifact;
 
 /*
@@ -51,6 +72,17 @@ typedef struct tfa_artifact {
  * TFA_EFORMAT with a one-line reason otherwise.
  */
 TFA_WUR tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len);
+
+/*
+ * The bytes a rotation's proof of possession signs (SHA-256, new algorithm):
+ * the canonical JSON of {"chain_id","new_algorithm","new_key_fingerprint",
+ * "old_key_fingerprint","prev_hash","seq","type":"tfattest.rotation-pop"}.
+ * `a` must be a parsed rotation record.
+ */
+TFA_WUR tfa_err tfa_rotation_pop_bytes(tfa_buf *out, const tfa_artifact *a);
+
+/* The key in force after this record: the rotation's new key, else the record's signer. */
+const char *tfa_artifact_key_after(const tfa_artifact *a);
 
 /* Parses exactly YYYY-MM-DDTHH:MM:SSZ (UTC), a valid date and time in 1970-9999. TFA_EFORMAT otherwise. */
 TFA_WUR tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len);

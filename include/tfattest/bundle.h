@@ -3,7 +3,10 @@
  *
  *   manifest.json          canonical JSON: every other file with its SHA-256
  *   manifest.sig           signature over manifest.json by the chain's current key
- *   public_key.pem         the signing key
+ *   public_key.pem         the signing key (the key in force at export)
+ *   keys/                  when the chain has rotated: every rotation record up to the
+ *                          export (NNNNNNNNNNNN.json and .sig) and every key as <hex>.pem
+ *   checkpoint.ckpt        the latest stored checkpoint within the range, if any
  *   VERIFY.md              how to check all of it by hand with openssl and sha256sum
  *   artifacts/NNNNNNNNNNNN.json and .sig   the records, seq zero-padded to 12 digits
  *
@@ -50,7 +53,8 @@ typedef struct tfa_export_result {
 
 /*
  * Writes a bundle of the chosen range. The manifest is signed by `signer`,
- * which must be the chain's current key. The bundle is assembled in a
+ * which must be the chain's current key; the bundle carries the chain's
+ * rotation records so that it verifies from the anchor key. The bundle is assembled in a
  * temporary directory beside out_dir and renamed into place only when
  * complete, so a crash never leaves a partial bundle under that name.
  */

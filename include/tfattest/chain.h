@@ -12,6 +12,8 @@
 #include "store.h"
 
 #define TFA_CHAIN_TYPE "tfattest.chain"
+/* A chain holds at most this many keys over its life (the anchor and its rotations). */
+#define TFA_CHAIN_KEYS_MAX 64
 
 /* What a store's chain metadata says. */
 typedef struct tfa_chain_info {
@@ -30,7 +32,7 @@ TFA_WUR tfa_err tfa_chain_init(tfa_store *st, const char *chain_id, const tfa_si
 
 /*
  * The key in force at the head: the anchor for an empty chain, else the key
- * that signed the head record (which is checked on the way). `head` gets the
+ * the head record leaves in force (its signer, or a rotation's new key). `head` gets the
  * head seq and `head_hash` its "sha256:" hash (the genesis value when empty).
  */
 TFA_WUR tfa_err tfa_chain_head(tfa_store *st, const tfa_chain_info *info, uint64_t *head,
@@ -61,6 +63,23 @@ TFA_WUR tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st,
  */
 TFA_WUR tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
 					int64_t not_before, uint64_t limit);
+
+/*
+ * Rotates the chain's key: appends a rotation record signed by `signer` (the
+ * current key, as for tfa_chain_append) that names `next` and carries its
+ * proof of possession. Records after it must be signed by `next`. A key that
+ * was ever in force cannot be rotated back in. TFA_ALG_NONE means the key's
+ * default algorithm.
+ */
+TFA_WUR tfa_err tfa_chain_rotate(uint64_t *seq_out, tfa_store *st, tfa_signer *signer,
+				 tfa_sig_alg alg, tfa_signer *next, tfa_sig_alg next_alg);
+
+/*
+ * The seqs of every rotation record at or below `head`, ascending, into
+ * seqs; *n gets their number. Costs O(rotations x log(head)) reads.
+ */
+TFA_WUR tfa_err tfa_chain_rotations(uint64_t seqs[TFA_CHAIN_KEYS_MAX], size_t *n, tfa_store *st,
+				    uint64_t head);
 
 #endif
 

@@ -44,6 +44,22 @@ TFA_WUR tfa_err tfa_store_get(tfa_store *st, uint64_t seq, tfa_buf *artifact, tf
 TFA_WUR tfa_err tfa_store_append(tfa_store *st, uint64_t seq, const uint8_t *artifact,
 				 size_t artifact_len, const uint8_t *sig, size_t sig_len);
 
+/*
+ * Stores a checkpoint (a self-contained checkpoint file) of head `seq`,
+ * write-once. TFA_ECONFLICT when seq already has one; TFA_EUSAGE when the
+ * backend keeps no checkpoints.
+ */
+TFA_WUR tfa_err tfa_store_put_checkpoint(tfa_store *st, uint64_t seq, const uint8_t *data,
+					 size_t len);
+
+/*
+ * The stored checkpoint with the highest seq in [min_seq, max_seq]; its bytes
+ * are appended to data. TFA_ENOTFOUND when there is none or the backend keeps
+ * no checkpoints.
+ */
+TFA_WUR tfa_err tfa_store_latest_checkpoint(tfa_store *st, uint64_t min_seq, uint64_t max_seq,
+					    uint64_t *seq, tfa_buf *data);
+
 /* The backend's name: "fs", "s3". */
 const char *tfa_store_backend_name(const tfa_store *st);
 

@@ -4,7 +4,14 @@
  *   2. every file's SHA-256 against the manifest; no file missing, none extra
  *   3. the hash chain: canonical artifacts, contiguous seqs, prev_hash links,
  *      one chain id, the manifest's head hash
- *   4. every artifact's signature, by the key the artifact names
+ *   4. every artifact's signature, by the key in force at its seq: the anchor,
+ *      then each key a rotation record brings in (proof of possession checked)
+ *   5. checkpoints: each trusted checkpoint given (and the bundle's own, which
+ *      is only checked for consistency) is signed by the key in force at its
+ *      seq, is of this chain, and the bundle reaches it: its head hash is the
+ *      hash of the artifact at its seq, or the base hash when it is the seq
+ *      just before the range; a bundle that ends before it or starts after it
+ *      fails. RFC 3161 timestamps on checkpoints are verified with a TSA CA.
  * The first failure is reported with the file and seq it concerns.
  *
  * Never follows a path outside the bundle: manifest paths are relative, hold
@@ -23,20 +30,57 @@ typedef enum tfa_layer {
 	TFA_LAYER_MANIFEST = 1,
 	TFA_LAYER_FILES = 2,
 	TFA_LAYER_CHAIN = 3,
-	TFA_LAYER_SIGNATURES = 4
+	TFA_LAYER_SIGNATURES = 4,
+	TFA_LAYER_CHECKPOINTS = 5
 } tfa_layer;
 
 typedef struct tfa_verify_opts {
-	/* "sha256:<hex>" the signing key must have; NULL trusts the bundle's key (with a warning). */
+	/* "sha256:<hex>" of the chain's anchor (first) key; NULL trusts the bundle's (with a warning). */
 	const char *expect_fpr;
 	/* Fail unless the bundle starts at seq 1 (completeness from genesis). */
 	bool require_genesis;
 	/* Worker threads for layers 2-4; 0 picks the number of online CPUs. */
 	unsigned threads;
+	/* Trusted checkpoint files (obtained out of band) the bundle must reach. */
+	const char *const *checkpoints;
+	size_t ncheckpoints;
+	/* PEM file of the CA(s) trusted for RFC 3161 timestamps; NULL: timestamps unchecked. */
+	const char *tsa_ca;
 	/* Called for each progress line: tag is "INFO", "SUCCESS", "WARN" or "ERROR". May be NULL. */
 	void (*line)(void *ud, const char *tag, const char *text);
 	void *ud;
 } tfa_verify_opts;
+
+/* A bundle names at most this many keys: its anchor and the keys its rotations bring in. */
+#define TFA_VERIFY_KEYS_MAX 64
+
+/* One trusted key and the records it was in force for. */
+typedef struct tfa_verify_key {
+	char fpr[TFA_FPR_STRLEN];
+	uint64_t from_seq; /* the first record it signs (the seq after its rotation) */
+	uint64_t to_seq;   /* its last record (its successor's rotation); 0: still in force at export */
+} tfa_verify_key;
+
+/* At most this many checkpoints: the trusted ones given, and the bundle's own. */
+#define TFA_VERIFY_CHECKPOINTS_MAX 16
+
+typedef enum tfa_ts_status {
+	TFA_TS_NONE = 0,   /* no timestamp */
+	TFA_TS_UNCHECKED,  /* a timestamp, not checked (no TSA CA given) */
+	TFA_TS_VALID       /* verified against the TSA CA */
+} tfa_ts_status;
+
+/* One checkpoint the bundle was held to. */
+typedef struct tfa_verify_checkpoint {
+	char file[256];
+	bool trusted; /* given by the caller; false: the bundle's own (consistency only) */
+	uint64_t seq;
+	char head_hash[TFA_FPR_STRLEN];
+	int64_t time;
+	tfa_ts_status ts;
+	int64_t ts_gen_time;
+	char ts_subject[256];
+} tfa_verify_checkpoint;
 
 typedef struct tfa_verify_report {
 	tfa_layer failed_layer;  /* TFA_LAYER_NONE when everything verified */
@@ -47,10 +91,16 @@ typedef struct tfa_verify_report {
 	uint64_t from_seq, to_seq;
 	uint64_t artifacts;
 	uint64_t files;
-	char trusted_fpr[TFA_FPR_STRLEN];
+	char trusted_fpr[TFA_FPR_STRLEN]; /* the anchor: the chain's first key */
 	bool key_pinned; /* false: the key was taken from the bundle itself */
 	/* Verified artifacts that were appended from a spool (event.spool), after the deployment. */
 	uint64_t spooled;
+	/* Every key trusted, reached from the anchor through rotations, in order. */
+	tfa_verify_key keys[TFA_VERIFY_KEYS_MAX];
+	size_t nkeys;
+	/* Checkpoints checked (layer 5), in the order given, the bundle's last. */
+	tfa_verify_checkpoint checkpoints[TFA_VERIFY_CHECKPOINTS_MAX];
+	size_t ncheckpoints;
 } tfa_verify_report;
 
 /*

@@ -6,6 +6,8 @@
  *                                  line 1 the artifact's canonical bytes,
  *                                  line 2 the signature in lowercase hex
  *   DIR/HEAD                       a hint: the last seq known to exist
+ *   DIR/checkpoints/NNNNNNNNNNNN.ckpt  a signed checkpoint of head seq N, mode
+ *                                  0444, written once like a record
  *   DIR/tmp/                       files being written
  *
  * Appending seq n is a create-if-absent: the record is written in full to a
@@ -461,6 +463,84 @@ out:
 	return rc;
 }
 
+/* DIR/checkpoints, created on first use. */
+static tfa_err open_ckptdir(fs_ctx *ctx, int create, int *fd)
+{
+	tfa_err rc = open_subdirs(ctx);
+
+	if (rc != TFA_OK)
+		return rc;
+	*fd = openat(ctx->rootfd, "checkpoints", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(ctx->rootfd, "checkpoints", 0755) != 0 && errno != EEXIST)
+			return tfa_error_set(TFA_EIO, "cannot create %s/checkpoints: %s", ctx->root,
+					     strerror(errno));
+		if (fsync(ctx->rootfd) != 0)
+			return tfa_error_set(TFA_EIO, "fsync of %s failed: %s", ctx->root, strerror(errno));
+		*fd = openat(ctx->rootfd, "checkpoints", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (*fd < 0)
+		return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO,
+				     "cannot open %s/checkpoints: %s", ctx->root, strerror(errno));
+	return TFA_OK;
+}
+
+static tfa_err fs_put_checkpoint(void *vctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	fs_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	char name[32];
+	int fd = -1;
+
+	TFA_ENSURE(seq >= 1 && seq <= SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
+	TFA_GUARD(open_ckptdir(ctx, 1, &fd));
+	snprintf(name, sizeof(name), "%0*" PRIu64 ".ckpt", SEQ_DIGITS, seq);
+	TFA_GUARD(create_once(ctx, fd, name, data, len, NULL, 0));
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static tfa_err fs_latest_checkpoint(void *vctx, uint64_t min_seq, uint64_t max_seq, uint64_t *seq,
+				    tfa_buf *data)
+{
+	fs_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	uint64_t best = 0;
+	char name[32];
+	int fd = -1, ffd = -1;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	rc = open_ckptdir(ctx, 0, &fd);
+	if (rc != TFA_OK)
+		goto out;
+	d = fdopendir(fd);
+	TFA_ENSURE(d != NULL, TFA_EIO, "cannot list %s/checkpoints: %s", ctx->root, strerror(errno));
+	fd = -1; /* owned by d */
+	while ((de = readdir(d)) != NULL) {
+		uint64_t s;
+		if (parse_seq_name(de->d_name, ".ckpt", &s) && s >= min_seq && s <= max_seq && s > best)
+			best = s;
+	}
+	TFA_ENSURE(best != 0, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..%" PRIu64, min_seq,
+		   max_seq);
+	snprintf(name, sizeof(name), "%0*" PRIu64 ".ckpt", SEQ_DIGITS, best);
+	ffd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	TFA_ENSURE(ffd >= 0, TFA_EIO, "cannot open checkpoint %s: %s", name, strerror(errno));
+	TFA_GUARD(tfa_buf_read_fd(data, ffd, name, TFA_STORE_CHECKPOINT_MAX));
+	*seq = best;
+out:
+	if (ffd >= 0)
+		close(ffd);
+	if (d)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 const tfa_store_backend tfa_store_backend_fs = {
 	.abi = TFA_STORE_ABI,
 	.name = "fs",
@@ -473,4 +553,6 @@ const tfa_store_backend tfa_store_backend_fs = {
 	.get = fs_get,
 	.append = fs_append,
 	.close = fs_close,
+	.put_checkpoint = fs_put_checkpoint,
+	.latest_checkpoint = fs_latest_checkpoint,
 };

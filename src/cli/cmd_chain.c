@@ -182,3 +182,61 @@ int tfa_cli_record(int argc, char **argv)
 	tfa_signer_free(s);
 	return status;
 }
+
+int tfa_cli_rotate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "new-key", required_argument, NULL, 'n' },
+		{ "algorithm", required_argument, NULL, 'a' },
+		{ "new-algorithm", required_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char use[] = "tfattest rotate --store S --key OLD --new-key NEW "
+				  "[--algorithm ALG] [--new-algorithm ALG]";
+	const char *store = NULL, *key = NULL, *next_uri = NULL;
+	tfa_sig_alg alg = TFA_ALG_NONE, next_alg = TFA_ALG_NONE;
+	tfa_store *st = NULL;
+	tfa_signer *s = NULL, *next = NULL;
+	uint64_t seq = 0;
+	tfa_err rc;
+	int c, status = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'k': key = optarg; break;
+		case 'n': next_uri = optarg; break;
+		case 'a':
+		case 'A':
+			if (tfa_sig_alg_from_name(c == 'a' ? &alg : &next_alg, optarg) != TFA_OK)
+				return tfa_cli_usage("--algorithm and --new-algorithm take RSASSA_PSS_SHA_256, "
+						     "RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256");
+			break;
+		default: return tfa_cli_usage("%s", use);
+		}
+	}
+	if (optind != argc || next_uri == NULL)
+		return tfa_cli_usage("%s", use);
+	store = tfa_cli_opt_env(store, "TFATTEST_STORE");
+	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
+	rc = tfa_signer_open(&s, key);
+	if (rc == TFA_OK)
+		rc = tfa_signer_open(&next, next_uri);
+	if (rc == TFA_OK)
+		rc = tfa_store_open(&st, store);
+	if (rc == TFA_OK)
+		rc = tfa_chain_rotate(&seq, st, s, alg, next, next_alg);
+	if (rc != TFA_OK)
+		status = tfa_cli_fail(rc);
+	else
+		printf("rotated at seq %llu in %s: key %s replaces %s\n", (unsigned long long)seq, store,
+		       tfa_signer_fingerprint(next), tfa_signer_fingerprint(s));
+	tfa_store_free(st);
+	tfa_signer_free(s);
+	tfa_signer_free(next);
+	return status;
+}

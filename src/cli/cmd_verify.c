@@ -74,8 +74,18 @@ static const char *layer_name(tfa_layer l)
 	case TFA_LAYER_FILES: return "file_hashes";
 	case TFA_LAYER_CHAIN: return "hash_chain";
 	case TFA_LAYER_SIGNATURES: return "artifact_signatures";
+	case TFA_LAYER_CHECKPOINTS: return "checkpoints";
 	default: return "none";
 	}
+}
+
+static void fmt_time(char out[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "?");
 }
 
 static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
@@ -89,7 +99,7 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 	cJSON_AddStringToObject(root, "result",
 				rc == TFA_OK ? "verified" : rc == TFA_EVERIFY ? "failed" : "error");
 	layers = cJSON_AddObjectToObject(root, "layers");
-	for (int l = TFA_LAYER_MANIFEST; l <= TFA_LAYER_SIGNATURES; l++) {
+	for (int l = TFA_LAYER_MANIFEST; l <= TFA_LAYER_CHECKPOINTS; l++) {
 		const char *st;
 		if (rc == TFA_OK)
 			st = "passed";
@@ -122,6 +132,47 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 		if (arr && r->spooled)
 			list_spooled(path, r, arr);
 	}
+	{
+		cJSON *keys = cJSON_AddArrayToObject(root, "keys");
+		for (size_t i = 0; keys && i < r->nkeys; i++) {
+			cJSON *k = cJSON_CreateObject();
+			if (k == NULL || !cJSON_AddItemToArray(keys, k)) {
+				cJSON_Delete(k);
+				break;
+			}
+			cJSON_AddStringToObject(k, "fingerprint", r->keys[i].fpr);
+			cJSON_AddNumberToObject(k, "from_seq", (double)r->keys[i].from_seq);
+			if (r->keys[i].to_seq)
+				cJSON_AddNumberToObject(k, "to_seq", (double)r->keys[i].to_seq);
+			else
+				cJSON_AddNullToObject(k, "to_seq");
+		}
+	}
+	{
+		static const char *const ts[] = { "none", "unchecked", "valid" };
+		cJSON *cps = cJSON_AddArrayToObject(root, "checkpoints");
+		for (size_t i = 0; cps && i < r->ncheckpoints; i++) {
+			const tfa_verify_checkpoint *c = &r->checkpoints[i];
+			cJSON *o = cJSON_CreateObject();
+			char when[32];
+			if (o == NULL || !cJSON_AddItemToArray(cps, o)) {
+				cJSON_Delete(o);
+				break;
+			}
+			cJSON_AddStringToObject(o, "file", c->file);
+			cJSON_AddBoolToObject(o, "trusted", c->trusted);
+			cJSON_AddNumberToObject(o, "seq", (double)c->seq);
+			cJSON_AddStringToObject(o, "head_hash", c->head_hash);
+			fmt_time(when, c->time);
+			cJSON_AddStringToObject(o, "time", when);
+			cJSON_AddStringToObject(o, "timestamp", ts[c->ts]);
+			if (c->ts == TFA_TS_VALID) {
+				fmt_time(when, c->ts_gen_time);
+				cJSON_AddStringToObject(o, "timestamp_time", when);
+				cJSON_AddStringToObject(o, "timestamp_authority", c->ts_subject);
+			}
+		}
+	}
 	text = cJSON_Print(root);
 	if (text)
 		printf("%s\n", text);
@@ -136,12 +187,15 @@ int tfa_cli_verify(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "require-genesis", no_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "tsa-ca", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	tfa_verify_opts o;
 	tfa_verify_report rep;
 	char fpr[TFA_FPR_STRLEN];
+	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];
 	int json = 0, c;
 	long long th;
 	tfa_err rc;
@@ -159,6 +213,15 @@ int tfa_cli_verify(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'c':
+			if (o.ncheckpoints + 1 >= TFA_VERIFY_CHECKPOINTS_MAX)
+				return tfa_cli_usage("at most %d --checkpoint files", TFA_VERIFY_CHECKPOINTS_MAX - 1);
+			cps[o.ncheckpoints++] = optarg;
+			o.checkpoints = cps;
+			break;
+		case 'T':
+			o.tsa_ca = optarg;
+			break;
 		case 'g':
 			o.require_genesis = true;
 			break;
@@ -168,14 +231,16 @@ int tfa_cli_verify(int argc, char **argv)
 			o.threads = (unsigned)th;
 			break;
 		case 'h':
-			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n");
+			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--checkpoint FILE]... "
+			       "[--tsa-ca FILE] [--require-genesis] [--json]\n");
 			return 0;
 		default:
 			return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]");
+		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
+				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--json]");
 	if (!json)
 		o.line = print_line;
 	rc = tfa_verify_bundle(&rep, argv[optind], &o);

@@ -26,12 +26,17 @@ static void usage(FILE *f)
 		"  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+		"  checkpoint --store S --key K                   sign the chain head and store it\n"
+		"          [--out FILE] [--tsa URL] [--algorithm ALG]\n"
+		"  rotate  --store S --key OLD --new-key NEW      hand the chain to a new key\n"
+		"          [--algorithm ALG] [--new-algorithm ALG]\n"
 		"  pubkey  --key K                                print the public key and fingerprint\n"
 #ifdef TFATTEST_CLI_PKCS11
 		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
 #endif
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
+		"          [--checkpoint FILE]... [--tsa-ca FILE]\n"
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
 		"  report  BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]\n"
 		"          verify and write a self-contained HTML report\n"
@@ -86,6 +91,10 @@ int main(int argc, char **argv)
 		return tfa_cli_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "pubkey") == 0)
 		return tfa_cli_pubkey(argc - 1, argv + 1);
+	if (strcmp(cmd, "rotate") == 0)
+		return tfa_cli_rotate(argc - 1, argv + 1);
+	if (strcmp(cmd, "checkpoint") == 0)
+		return tfa_cli_checkpoint(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);

@@ -1,12 +1,17 @@
 """Builds tampered copies of a bundle for the hostile-bundle tests.
 
-usage: tamper.py CASE SRC DST KEY OTHER_KEY FOREIGN_BUNDLE
+usage: tamper.py CASE SRC DST KEY OTHER_KEY FOREIGN_BUNDLE [OLD_KEY]
 
 Copies SRC to DST and applies one tampering. Cases whose name ends in
 "_resigned" also rewrite manifest.json (canonical form) and re-sign it with
 KEY, as an attacker holding the key, or a buggy exporter, would: they prove
 the deeper layers catch what the manifest signature cannot.
+
+Cases starting "rot_" expect a bundle of a rotated chain: KEY is the key in
+force at export, OLD_KEY the anchor that signed the rotation at seq 3. Cases
+starting "ckptfile_" tamper with a checkpoint file: SRC and DST are files.
 """
+import base64
 import hashlib
 import json
 import os
@@ -16,6 +21,43 @@ import sys
 
 case, src, dst, key, other_key, foreign = sys.argv[1:7]
 key, other_key, foreign = map(os.path.abspath, (key, other_key, foreign))
+old_key = os.path.abspath(sys.argv[7]) if len(sys.argv) > 7 else key
+
+
+def sign_with(data, keyfile, alg):
+    opts = []
+    if alg == "RSASSA_PSS_SHA_256":
+        opts = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]
+    return subprocess.run(["openssl", "dgst", "-sha256", "-sign", keyfile] + opts,
+                          input=data, capture_output=True, check=True).stdout
+
+
+if case.startswith("ckptfile_"):
+    lines = open(src, "rb").read().split(b"\n")
+    doc = json.loads(lines[1])
+    if case == "ckptfile_flip_sig":
+        sig = bytearray(base64.b64decode(lines[2][4:]))
+        sig[10] ^= 1
+        lines[2] = b"sig " + base64.b64encode(bytes(sig))
+    elif case in ("ckptfile_fork", "ckptfile_other_key"):
+        # A holder of a key signs a checkpoint of a head the bundle does not have,
+        # or a stranger signs the right head.
+        if case == "ckptfile_fork":
+            doc["head_hash"] = "sha256:" + "12" * 32
+            keyfile = key
+        else:
+            keyfile = other_key
+            pub = subprocess.run(["openssl", "pkey", "-in", keyfile, "-pubout", "-outform", "DER"],
+                                 capture_output=True, check=True).stdout
+            doc["signer"]["key_fingerprint"] = "sha256:" + hashlib.sha256(pub).hexdigest()
+            doc["signer"]["algorithm"] = "ECDSA_SHA_256"
+        lines[1] = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        lines[2] = b"sig " + base64.b64encode(sign_with(lines[1], keyfile, doc["signer"]["algorithm"]))
+    else:
+        sys.exit("unknown case " + case)
+    open(dst, "wb").write(b"\n".join(lines))
+    sys.exit(0)
+
 shutil.copytree(src, dst, symlinks=True)
 os.chdir(dst)
 for root, dirs, files in os.walk("."):
@@ -260,6 +302,142 @@ elif case == "foreign_key_named_resigned":
     resign_artifact(last, a)
     rehash(m)
     m["head_hash"] = art_hash(last)
+    write_manifest(m)
+elif case.startswith("rot_"):
+    def spki_of(keyfile):
+        return subprocess.run(["openssl", "pkey", "-in", keyfile, "-pubout", "-outform", "DER"],
+                              capture_output=True, check=True).stdout
+
+    def fpr_of(der):
+        return "sha256:" + hashlib.sha256(der).hexdigest()
+
+    def pop_bytes(r):
+        return canon({"type": "tfattest.rotation-pop", "chain_id": r["chain_id"], "seq": r["seq"],
+                      "prev_hash": r["prev_hash"], "old_key_fingerprint": r["signer"]["key_fingerprint"],
+                      "new_key_fingerprint": r["rotation"]["new_key_fingerprint"],
+                      "new_algorithm": r["rotation"]["new_algorithm"]})
+
+    def put_rotation(r, keyfile):
+        # The same rotation record under keys/ and artifacts/, signed by keyfile.
+        data = canon(r)
+        sig = sign_with(data, keyfile, r["signer"]["algorithm"])
+        for p in ("keys/000000000003", art(3)[:-5]):
+            open(p + ".json", "wb").write(data)
+            open(p + ".sig", "wb").write(sig)
+
+    def relink(start):
+        # Re-link and re-sign (with KEY) the records after a changed one.
+        for s in range(start, last + 1):
+            a = json.load(open(art(s)))
+            a["prev_hash"] = art_hash(s - 1)
+            resign_artifact(s, a)
+        m["head_hash"] = art_hash(last)
+
+    rot = json.load(open("keys/000000000003.json"))
+    if case == "rot_pop_missing_resigned":
+        del rot["rotation"]["pop_signature"]
+        put_rotation(rot, old_key)
+        relink(4)
+    elif case == "rot_pop_wrong_resigned":
+        # A proof of possession made by the old key instead of the new one.
+        rot["rotation"]["pop_signature"] = base64.b64encode(
+            sign_with(pop_bytes(rot), old_key, rot["signer"]["algorithm"])).decode()
+        put_rotation(rot, old_key)
+        relink(4)
+    elif case == "rot_pop_other_seq_resigned":
+        # A valid proof of possession, but for another place in the chain.
+        moved = json.loads(json.dumps(rot))
+        moved["seq"] = 2
+        rot["rotation"]["pop_signature"] = base64.b64encode(
+            sign_with(pop_bytes(moved), key, rot["rotation"]["new_algorithm"])).decode()
+        put_rotation(rot, old_key)
+        relink(4)
+    elif case in ("rot_new_key_unsupported_resigned", "rot_new_key_garbage_resigned"):
+        if case == "rot_new_key_unsupported_resigned":
+            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", "../ed.pem"],
+                           check=True, capture_output=True)
+            der = spki_of("../ed.pem")
+        else:
+            der = b"\x30\x03\x02\x01\x01"
+        rot["rotation"]["new_public_key"] = base64.b64encode(der).decode()
+        rot["rotation"]["new_key_fingerprint"] = fpr_of(der)
+        put_rotation(rot, old_key)
+        relink(4)
+    elif case == "rot_forged_substitute_resigned":
+        # Someone without the old key hands the chain to their own key: a valid
+        # proof of possession, but the rotation is signed by the substitute.
+        der = spki_of(other_key)
+        rot["rotation"]["new_public_key"] = base64.b64encode(der).decode()
+        rot["rotation"]["new_key_fingerprint"] = fpr_of(der)
+        rot["rotation"]["new_algorithm"] = "ECDSA_SHA_256"
+        rot["rotation"]["pop_signature"] = base64.b64encode(
+            sign_with(pop_bytes(rot), other_key, "ECDSA_SHA_256")).decode()
+        rot["signer"]["algorithm"] = "ECDSA_SHA_256"
+        put_rotation(rot, other_key)
+        for s in range(4, last + 1):
+            a = json.load(open(art(s)))
+            a["prev_hash"] = art_hash(s - 1)
+            a["signer"]["key_fingerprint"] = fpr_of(der)
+            a["signer"]["algorithm"] = "ECDSA_SHA_256"
+            resign_artifact(s, a, keyfile=other_key)
+        m["head_hash"] = art_hash(last)
+        subprocess.run(["openssl", "pkey", "-in", other_key, "-pubout", "-out", "public_key.pem"], check=True)
+        m["signer"] = {"key_fingerprint": fpr_of(der), "algorithm": "ECDSA_SHA_256"}
+        rehash(m)
+        open("manifest.json", "wb").write(canon(m))
+        open("manifest.sig", "wb").write(sign_with(canon(m), other_key, "ECDSA_SHA_256"))
+        sys.exit(0)
+    elif case == "rot_old_key_after_resigned":
+        # The record after the rotation, signed by the retired key.
+        a = json.load(open(art(last)))
+        a["signer"]["key_fingerprint"] = fpr_of(spki_of(old_key))
+        a["signer"]["algorithm"] = rot["signer"]["algorithm"]
+        resign_artifact(last, a, keyfile=old_key)
+        m["head_hash"] = art_hash(last)
+    elif case == "rot_manifest_unreachable_resigned":
+        # A manifest signed by a key no rotation in the bundle leads to.
+        der = spki_of(other_key)
+        subprocess.run(["openssl", "pkey", "-in", other_key, "-pubout", "-out", "public_key.pem"], check=True)
+        m["signer"] = {"key_fingerprint": fpr_of(der), "algorithm": "ECDSA_SHA_256"}
+        rehash(m)
+        open("manifest.json", "wb").write(canon(m))
+        open("manifest.sig", "wb").write(sign_with(canon(m), other_key, "ECDSA_SHA_256"))
+        sys.exit(0)
+    elif case == "rot_keys_dropped_resigned":
+        # Hide the rotation: the bundle then claims the current key as its anchor.
+        shutil.rmtree("keys")
+        m["files"] = [f for f in m["files"] if not f["path"].startswith("keys/")]
+    elif case == "rot_unlisted_rotation_resigned":
+        # The rotation is in the range but left out of keys/.
+        for ext in ("json", "sig"):
+            os.remove("keys/000000000003." + ext)
+        m["files"] = [f for f in m["files"] if not f["path"].startswith("keys/000000000003")]
+    elif case == "rot_pem_mismatch_resigned":
+        pems = sorted(p for p in os.listdir("keys") if p.endswith(".pem"))
+        shutil.copy("keys/" + pems[0], "keys/" + pems[1])
+    else:
+        sys.exit("unknown case " + case)
+    rehash(m)
+    write_manifest(m)
+elif case == "own_checkpoint_flipped_resigned":
+    lines = open("checkpoint.ckpt", "rb").read().split(b"\n")
+    sig = bytearray(base64.b64decode(lines[2][4:]))
+    sig[10] ^= 1
+    lines[2] = b"sig " + base64.b64encode(bytes(sig))
+    open("checkpoint.ckpt", "wb").write(b"\n".join(lines))
+    rehash(m)
+    write_manifest(m)
+elif case == "truncated_consistent_resigned":
+    # Drop the head record and re-sign a manifest that is consistent with the rest:
+    # it verifies on its own; only a checkpoint of the real head exposes it.
+    for ext in ("json", "sig"):
+        os.remove(art(last, ext))
+    m["files"] = [f for f in m["files"] if not f["path"].startswith(art(last)[:-4])]
+    if os.path.exists("checkpoint.ckpt"):
+        os.remove("checkpoint.ckpt")
+        m["files"] = [f for f in m["files"] if f["path"] != "checkpoint.ckpt"]
+    m["to_seq"] = last - 1
+    m["head_hash"] = art_hash(last - 1)
     write_manifest(m)
 else:
     sys.exit("unknown case " + case)

@@ -95,6 +95,78 @@ echo "$FPR" > fpr.txt
 expect_exit 0 "fingerprint from a file" "$T" verify good --expect-key-fingerprint fpr.txt
 expect_exit 2 "malformed pinned fingerprint" "$T" verify good --expect-key-fingerprint sha256:xyz
 
+# ---- rotations and checkpoints ----
+# A chain that rotated at seq 3 from k.pem to r2.pem, with a checkpoint of its head,
+# and an older export of it taken before the last record.
+new_ec_key r2.pem
+new_ec_key stranger.pem
+R2=file:r2.pem
+"$T" init --store r --chain prod --key file:k.pem > /dev/null
+for p in show-basic-create show-basic-update; do
+	"$T" record --store r --key file:k.pem --plan "$PLANS/$p.json" > /dev/null || exit 2
+done
+"$T" rotate --store r --key file:k.pem --new-key "$R2" > /dev/null || exit 2
+"$T" record --store r --key "$R2" --plan "$PLANS/show-basic-delete.json" > /dev/null || exit 2
+"$T" export --store r --key "$R2" --out rold > /dev/null || exit 2
+"$T" record --store r --key "$R2" --plan "$PLANS/show-requires-replace.json" > /dev/null || exit 2
+"$T" checkpoint --store r --key "$R2" --out rcp5.ckpt > /dev/null || exit 2
+"$T" export --store r --key "$R2" --out rgood > /dev/null || exit 2
+"$T" checkpoint --store s --key file:k.pem --out good4.ckpt > /dev/null || exit 2
+"$T" checkpoint --store f --key file:k.pem --out foreign.ckpt > /dev/null || exit 2
+expect_exit 0 "pristine rotated bundle verifies against its checkpoint" \
+	"$T" verify rgood --expect-key-fingerprint "$FPR" --checkpoint rcp5.ckpt
+expect_exit 0 "pristine bundle verifies against its checkpoint" \
+	"$T" verify good --expect-key-fingerprint "$FPR" --checkpoint good4.ckpt
+
+# case | pin the anchor (y/n) | expected message
+while IFS='|' read -r case pin msg; do
+	[ -z "$case" ] && continue
+	rm -rf "t-$case"
+	"$PY" "$HERE/tamper.py" "$case" rgood "t-$case" r2.pem stranger.pem "$W/foreign" k.pem ||
+		{ fail "$case: tamper.py failed"; continue; }
+	if [ "$pin" = y ]; then set -- --expect-key-fingerprint "$FPR"; else set --; fi
+	expect_exit 1 "$case rejected" "$T" verify "t-$case" "$@" &&
+		expect_output "^\[ERROR\] $msg" "$case message"
+done <<'CASES'
+rot_pop_missing_resigned|y|Invalid rotation record keys/000000000003.json \(seq 3\): artifact rotation has no "pop_signature"
+rot_pop_wrong_resigned|y|Rotation keys/000000000003.json \(seq 3\): proof of possession invalid
+rot_pop_other_seq_resigned|y|Rotation keys/000000000003.json \(seq 3\): proof of possession invalid
+rot_new_key_unsupported_resigned|y|Rotation keys/000000000003.json \(seq 3\): the new key is unusable
+rot_new_key_garbage_resigned|y|Rotation keys/000000000003.json \(seq 3\): the new key is unusable
+rot_forged_substitute_resigned|y|Rotation keys/000000000003.json \(seq 3\): signature invalid
+rot_forged_substitute_resigned|n|Rotation keys/000000000003.json \(seq 3\): signature invalid
+rot_old_key_after_resigned|y|Artifact artifacts/000000000005.json \(seq 5\) names signing key sha256:[0-9a-f]{64}, not the key in force at seq 5
+rot_manifest_unreachable_resigned|y|Manifest names signing key sha256:[0-9a-f]{64}, which is not the key in force at export
+rot_keys_dropped_resigned|y|Key fingerprint mismatch: bundle key is
+rot_unlisted_rotation_resigned|n|Rotation artifacts/000000000003.json \(seq 3\) is not among the bundle's keys/ rotation records
+rot_pem_mismatch_resigned|y|keys/[0-9a-f]{64}.pem holds key sha256:[0-9a-f]{64}, not the key its name says
+CASES
+
+# Bundles held to checkpoints: bundle | checkpoint | expected message
+"$PY" "$HERE/tamper.py" truncated_consistent_resigned good t-trunc k.pem other.pem "$W/foreign"
+expect_exit 0 "a consistently truncated bundle verifies on its own" "$T" verify t-trunc --expect-key-fingerprint "$FPR"
+"$PY" "$HERE/tamper.py" own_checkpoint_flipped_resigned rgood t-ownckpt r2.pem stranger.pem "$W/foreign" k.pem
+for c in ckptfile_flip_sig ckptfile_fork ckptfile_other_key; do
+	"$PY" "$HERE/tamper.py" "$c" good4.ckpt "$c.ckpt" k.pem stranger.pem "$W/foreign" || fail "$c: tamper.py failed"
+done
+while IFS='|' read -r bundle ckpt msg; do
+	[ -z "$bundle" ] && continue
+	if [ -n "$ckpt" ]; then set -- --checkpoint "$ckpt"; else set --; fi
+	expect_exit 1 "$bundle against ${ckpt:-its own checkpoint} rejected" \
+		"$T" verify "$bundle" --expect-key-fingerprint "$FPR" "$@" &&
+		expect_output "^\[ERROR\] $msg" "$bundle/$ckpt message"
+done <<'CASES'
+rold|rcp5.ckpt|Bundle ends at seq 4, before checkpoint rcp5.ckpt \(seq 5\): records are withheld or the bundle is an older export
+t-trunc|good4.ckpt|Bundle ends at seq 3, before checkpoint good4.ckpt \(seq 4\)
+good|foreign.ckpt|Checkpoint foreign.ckpt is of chain foreign, not of the bundle's chain prod
+good|ckptfile_flip_sig.ckpt|Checkpoint ckptfile_flip_sig.ckpt \(seq 4\): signature invalid
+good|ckptfile_fork.ckpt|Checkpoint ckptfile_fork.ckpt \(seq 4\) names head sha256:1212.*differs: the chain was rewritten or forked
+good|ckptfile_other_key.ckpt|Checkpoint ckptfile_other_key.ckpt \(seq 4\) is signed by key sha256:[0-9a-f]{64}, not the key in force after seq 4
+rgood|good4.ckpt|Checkpoint good4.ckpt \(seq 4\) is signed by key sha256:[0-9a-f]{64}, not the key in force after seq 4
+t-ownckpt||Checkpoint checkpoint.ckpt \(seq 5\): signature invalid
+good|good/VERIFY.md|Checkpoint good/VERIFY.md invalid: not a checkpoint file
+CASES
+
 # --json reports the failing layer, file and seq.
 "$PY" "$HERE/tamper.py" flip_artifact good j k.pem other.pem "$W/foreign"
 expect_exit 1 "json report on failure" "$T" verify j --json

@@ -10,6 +10,10 @@
 
 #include <cjson/cJSON.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "b64.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"
@@ -253,7 +257,8 @@ static void test_reject_type_tag(void)
 
 static void test_reject_schema_version(void)
 {
-	REJECT(NULL, "schema_version", "2", "unsupported artifact schema version 2");
+	REJECT(NULL, "schema_version", "2", "event \"rotate\" goes with schema version 2 and no other");
+	REJECT(NULL, "schema_version", "3", "unsupported artifact schema version 3");
 	REJECT(NULL, "schema_version", "0", "unsupported artifact schema version 0");
 	REJECT(NULL, "schema_version", "1000", "unsupported artifact schema version 1000");
 	REJECT(NULL, "schema_version", "1001", "not an integer in range");
@@ -537,6 +542,188 @@ static void test_reject_invalid_utf8(void)
 	free(s);
 }
 
+/* ---- rotation records -------------------------------------------------------------------- */
+
+/* The base64 DER SPKI of a fresh P-256 key, and its fingerprint. */
+static void new_spki(char *b64, size_t cap, char fpr[TFA_FPR_STRLEN])
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(k, &der);
+	tfa_buf b;
+
+	tfa_buf_init(&b, 0);
+	if (n <= 0 || tfa_b64_encode(&b, der, (size_t)n) != TFA_OK || b.len >= cap) {
+		fprintf(stderr, "new_spki failed\n");
+		exit(2);
+	}
+	memcpy(b64, b.data, b.len);
+	b64[b.len] = '\0';
+	tfa_spki_fingerprint(fpr, der, (size_t)n);
+	tfa_buf_free(&b);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
+static char old_b64[256], new_b64[256], old_fpr[TFA_FPR_STRLEN], new_fpr[TFA_FPR_STRLEN];
+
+/*
+ * A rotation record; `where`/`key`/`value` change one member as mutate()
+ * does ("rotation" names the rotation object). Returns malloc'd canonical bytes.
+ */
+static char *rotation(const char *where, const char *key, const char *value, size_t *len)
+{
+	char text[4096];
+	cJSON *root, *obj;
+	char *out;
+	tfa_buf canon;
+
+	if (old_b64[0] == '\0') {
+		new_spki(old_b64, sizeof(old_b64), old_fpr);
+		new_spki(new_b64, sizeof(new_b64), new_fpr);
+	}
+	snprintf(text, sizeof(text),
+		 "{\"chain_id\":\"prod\",\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"rotate\"},"
+		 "\"prev_hash\":\"" PREV "\",\"rotation\":{\"new_algorithm\":\"ECDSA_SHA_256\","
+		 "\"new_key_fingerprint\":\"%s\",\"new_public_key\":\"%s\",\"old_public_key\":\"%s\","
+		 "\"pop_signature\":\"AAEC\"},\"schema_version\":2,\"seq\":7,"
+		 "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"%s\"},"
+		 "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}",
+		 new_fpr, new_b64, old_b64, old_fpr);
+	root = cJSON_Parse(text);
+	if (key) {
+		obj = where ? cJSON_GetObjectItemCaseSensitive(root, where) : root;
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+		if (value)
+			cJSON_AddItemToObject(obj, key, cJSON_Parse(value));
+	}
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	tfa_buf_init(&canon, 0);
+	if (tfa_jcs_canonicalize(&canon, (const uint8_t *)out, strlen(out)) != TFA_OK) {
+		fprintf(stderr, "rotation: cannot canonicalize\n");
+		exit(2);
+	}
+	cJSON_free(out);
+	return (char *)tfa_buf_detach(&canon, len);
+}
+
+static void reject_rot(const char *where, const char *key, const char *value, const char *msg, int line)
+{
+	size_t len;
+	char *b = rotation(where, key, value, &len);
+	char what[256];
+
+	snprintf(what, sizeof(what), "rotation %s.%s = %s", where ? where : "", key, value ? value : "(removed)");
+	expect_reject_n(b, len, TFA_EFORMAT, msg, what, line);
+	free(b);
+}
+#define REJECT_ROT(where, key, value, msg) reject_rot((where), (key), (value), (msg), __LINE__)
+
+static void test_rotation_valid(void)
+{
+	size_t len;
+	char *b = rotation(NULL, NULL, NULL, &len);
+	tfa_artifact *a = calloc(1, sizeof(*a));
+	tfa_buf pop;
+	char want[1024];
+
+	tfa_buf_init(&pop, 0);
+	CHECK_OK(tfa_artifact_parse(a, (const uint8_t *)b, len));
+	CHECK(a->is_rotation);
+	CHECK(strcmp(a->rot.new_fpr, new_fpr) == 0);
+	CHECK(a->rot.new_alg == TFA_ALG_ECDSA_SHA_256);
+	CHECK(a->rot.pop_len == 3 && a->rot.pop[2] == 2);
+	CHECK(strcmp(tfa_artifact_key_after(a), new_fpr) == 0);
+	/* The proof of possession covers exactly this document. */
+	CHECK_OK(tfa_rotation_pop_bytes(&pop, a));
+	snprintf(want, sizeof(want),
+		 "{\"chain_id\":\"prod\",\"new_algorithm\":\"ECDSA_SHA_256\",\"new_key_fingerprint\":\"%s\","
+		 "\"old_key_fingerprint\":\"%s\",\"prev_hash\":\"" PREV "\",\"seq\":7,"
+		 "\"type\":\"tfattest.rotation-pop\"}",
+		 new_fpr, old_fpr);
+	CHECK(pop.len == strlen(want) && memcmp(pop.data, want, pop.len) == 0);
+	free(b);
+	free(a);
+	tfa_buf_free(&pop);
+}
+
+static void test_rotation_reject(void)
+{
+	char other[256], ofpr[TFA_FPR_STRLEN], q[300];
+
+	/* rotate only in schema 2, schema 2 only for rotate, rotation only with rotate */
+	REJECT_ROT(NULL, "schema_version", "1", "goes with schema version 2");
+	REJECT_ROT("event", "type", "\"apply\"", "goes with schema version 2");
+	REJECT(NULL, "rotation", "{}", "\"rotation\" is present exactly in rotation records");
+	REJECT_ROT(NULL, "rotation", NULL, "\"rotation\" is present exactly in rotation records");
+	REJECT_ROT("event", "status", "\"failed\"", "status succeeded, exit code 0");
+	REJECT_ROT("event", "exit_code", "1", "status succeeded, exit code 0");
+	REJECT_ROT(NULL, "terraform", "{}", "no terraform facts");
+	REJECT_ROT(NULL, "rotation", "[]", "\"rotation\" is not an object");
+	/* members */
+	REJECT_ROT("rotation", "new_key_fingerprint", NULL, "has no \"new_key_fingerprint\"");
+	REJECT_ROT("rotation", "new_algorithm", NULL, "has no \"new_algorithm\"");
+	REJECT_ROT("rotation", "new_algorithm", "\"ED25519\"", "algorithm");
+	REJECT_ROT("rotation", "new_public_key", NULL, "has no \"new_public_key\"");
+	REJECT_ROT("rotation", "old_public_key", NULL, "has no \"old_public_key\"");
+	REJECT_ROT("rotation", "pop_signature", NULL, "has no \"pop_signature\"");
+	REJECT_ROT("rotation", "pop_signature", "7", "pop_signature");
+	/* base64: not canonical, padded wrongly, foreign characters, white space, too long */
+	REJECT_ROT("rotation", "pop_signature", "\"AAF=\"", "not canonical");
+	REJECT_ROT("rotation", "pop_signature", "\"AA==AAAA\"", "padding before the end");
+	REJECT_ROT("rotation", "pop_signature", "\"AA=A\"", "padding is malformed");
+	REJECT_ROT("rotation", "pop_signature", "\"AA-_\"", "outside its alphabet");
+	REJECT_ROT("rotation", "pop_signature", "\"AAE\"", "multiple of 4");
+	REJECT_ROT("rotation", "pop_signature", "\"AA E\"", "outside its alphabet");
+	REJECT_ROT("rotation", "pop_signature", "\"\"", "empty");
+	{
+		char big[1500];
+		memset(big, 'A', sizeof(big));
+		big[0] = '"';
+		big[1370] = '"';
+		big[1371] = '\0';
+		REJECT_ROT("rotation", "pop_signature", big, "pop_signature");
+	}
+	/* keys must match their fingerprints, and differ */
+	new_spki(other, sizeof(other), ofpr);
+	snprintf(q, sizeof(q), "\"%s\"", other);
+	REJECT_ROT("rotation", "new_public_key", q, "new_public_key does not have the fingerprint");
+	REJECT_ROT("rotation", "old_public_key", q, "old_public_key does not have the fingerprint");
+	snprintf(q, sizeof(q), "\"%s\"", ofpr);
+	REJECT_ROT("rotation", "new_key_fingerprint", q, "new_public_key does not have the fingerprint");
+	REJECT_ROT("rotation", "new_key_fingerprint", "\"sha256:00\"", "new_key_fingerprint");
+	snprintf(q, sizeof(q), "\"%s\"", old_b64);
+	{
+		/* new == old: both fingerprints agree, so only the sameness rule fires */
+		size_t len;
+		char *b = rotation("rotation", "new_public_key", q, &len);
+		cJSON *r = cJSON_Parse(b);
+		cJSON *ro = cJSON_GetObjectItemCaseSensitive(r, "rotation");
+		char *t;
+		tfa_buf c;
+		cJSON_ReplaceItemInObjectCaseSensitive(ro, "new_key_fingerprint", cJSON_CreateString(old_fpr));
+		t = cJSON_PrintUnformatted(r);
+		tfa_buf_init(&c, 0);
+		CHECK_OK(tfa_jcs_canonicalize(&c, (const uint8_t *)t, strlen(t)));
+		expect_reject_n((const char *)c.data, c.len, TFA_EFORMAT, "the new key is the key that signs",
+				"rotation to itself", __LINE__);
+		tfa_buf_free(&c);
+		cJSON_free(t);
+		cJSON_Delete(r);
+		free(b);
+	}
+	/* a pop document for a record that is not a rotation */
+	{
+		tfa_artifact a;
+		tfa_buf pop;
+		memset(&a, 0, sizeof(a));
+		tfa_buf_init(&pop, 0);
+		CHECK(tfa_rotation_pop_bytes(&pop, &a) == TFA_EINTERNAL);
+		tfa_buf_free(&pop);
+	}
+}
+
 TFA_TEST_MAIN(T(test_parse_valid), T(test_parse_valid_variants), T(test_reject_missing_members),
 	      T(test_reject_wrong_types), T(test_reject_not_an_object),
 	      T(test_reject_unknown_top_level_member), T(test_reject_type_tag),
@@ -544,4 +731,5 @@ TFA_TEST_MAIN(T(test_parse_valid), T(test_parse_valid_variants), T(test_reject_m
 	      T(test_reject_time), T(test_reject_chain_id), T(test_chain_id_check),
 	      T(test_reject_event), T(test_reject_exit_code), T(test_reject_signer),
 	      T(test_reject_non_canonical), T(test_reject_duplicate_keys), T(test_reject_oversize),
-	      T(test_reject_embedded_nul), T(test_reject_invalid_utf8))
+	      T(test_reject_embedded_nul), T(test_reject_invalid_utf8), T(test_rotation_valid),
+	      T(test_rotation_reject))

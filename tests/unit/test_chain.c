@@ -554,9 +554,126 @@ static void test_concurrent_writers(void)
 	teardown(&f);
 }
 
+/* ---- rotation ---------------------------------------------------------------------------- */
+
+static void test_rotation_hands_over(void)
+{
+	fixture f;
+	tfa_signer *b, *c;
+	uint64_t seq = 0, head = 0, seqs[TFA_CHAIN_KEYS_MAX];
+	size_t n = 99;
+	char hh[TFA_FPR_STRLEN], key[TFA_FPR_STRLEN];
+	tfa_chain_info info;
+
+	setup(&f, "RSA");
+	b = new_key(f.dir, "b.pem", "EC");
+	c = new_key(f.dir, "c.pem", "RSA");
+	CHECK_OK(tfa_chain_init(f.st, "rot", f.key));
+	CHECK_OK(tfa_chain_info_read(&info, f.st));
+	CHECK_OK(tfa_chain_rotations(seqs, &n, f.st, 0));
+	CHECK(n == 0);
+	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
+	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
+	/* Only the current key may rotate, and not to itself. */
+	CHECK_RC(tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, c, TFA_ALG_NONE), TFA_EVERIFY);
+	CHECK_RC(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, f.key, TFA_ALG_NONE), TFA_EUSAGE);
+	/* The new key must be able to sign with the algorithm named for it. */
+	CHECK_RC(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, b, TFA_ALG_RSASSA_PSS_SHA_256),
+		 TFA_EUSAGE);
+	CHECK_OK(tfa_store_head(f.st, &head));
+	CHECK(head == 2);
+	CHECK_OK(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, b, TFA_ALG_NONE));
+	CHECK(seq == 3);
+	/* The head (the rotation) tells the key in force after it. */
+	CHECK_OK(tfa_chain_head(f.st, &info, &head, hh, key));
+	CHECK(head == 3);
+	CHECK_STREQ(key, tfa_signer_fingerprint(b));
+	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
+	CHECK(strstr(tfa_error_last()->message, "is not the current key") != NULL);
+	CHECK_OK(tfa_chain_append(&seq, f.st, b, TFA_ALG_NONE, f.cap));
+	CHECK(seq == 4);
+	CHECK_OK(tfa_chain_append(&seq, f.st, b, TFA_ALG_NONE, f.cap));
+	/* A retired key never returns. */
+	CHECK_RC(tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, f.key, TFA_ALG_NONE), TFA_EUSAGE);
+	CHECK(strstr(tfa_error_last()->message, "retired key") != NULL);
+	CHECK_OK(tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, c, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256));
+	CHECK(seq == 6);
+	CHECK_RC(tfa_chain_rotate(&seq, f.st, c, TFA_ALG_NONE, b, TFA_ALG_NONE), TFA_EUSAGE);
+	CHECK_RC(tfa_chain_append(&seq, f.st, b, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
+	CHECK_OK(tfa_chain_append(&seq, f.st, c, TFA_ALG_NONE, f.cap));
+	CHECK_OK(tfa_store_head(f.st, &head));
+	CHECK_OK(tfa_chain_rotations(seqs, &n, f.st, head));
+	CHECK(n == 2 && seqs[0] == 3 && seqs[1] == 6);
+	CHECK_OK(tfa_chain_rotations(seqs, &n, f.st, 5));
+	CHECK(n == 1 && seqs[0] == 3);
+	CHECK_OK(tfa_chain_rotations(seqs, &n, f.st, 3));
+	CHECK(n == 1 && seqs[0] == 3);
+	CHECK_OK(tfa_chain_rotations(seqs, &n, f.st, 2));
+	CHECK(n == 0);
+	tfa_signer_free(b);
+	tfa_signer_free(c);
+	teardown(&f);
+}
+
+/* The record after a rotation must link to it and be signed by the new key; a
+ * rotation whose proof of possession was tampered with stops further appends. */
+static void test_rotation_head_checked(void)
+{
+	fixture f;
+	tfa_signer *b;
+	uint64_t seq = 0;
+	char *rec;
+	tfa_buf a, s;
+	tfa_artifact *art = calloc(1, sizeof(*art));
+
+	setup(&f, "EC");
+	b = new_key(f.dir, "b.pem", "EC");
+	tfa_buf_init(&a, 0);
+	tfa_buf_init(&s, 0);
+	CHECK_OK(tfa_chain_init(f.st, "rot", f.key));
+	CHECK_OK(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, b, TFA_ALG_NONE));
+	CHECK(seq == 1);
+	CHECK_OK(tfa_store_get(f.st, 1, &a, &s));
+	CHECK_OK(tfa_artifact_parse(art, a.data, a.len));
+	CHECK(art->is_rotation);
+	CHECK_STREQ(art->key_fpr, tfa_signer_fingerprint(f.key));
+	CHECK_STREQ(art->rot.new_fpr, tfa_signer_fingerprint(b));
+	/* Replace the stored rotation by one whose proof of possession is another's. */
+	{
+		char *p = strstr((char *)a.data, "\"pop_signature\":\"");
+		CHECK(p != NULL);
+		if (p) {
+			p += strlen("\"pop_signature\":\"") + 10;
+			*p = *p == 'A' ? 'B' : 'A';
+		}
+	}
+	rec = tfa_test_path(f.root, "records/000000000001.rec");
+	{
+		FILE *fp;
+		chmod(rec, 0644);
+		fp = fopen(rec, "wb");
+		CHECK(fp != NULL);
+		if (fp) {
+			char hex[2 * TFA_SIG_MAX + 1];
+			tfa_hex_encode(hex, s.data, s.len);
+			fwrite(a.data, 1, a.len, fp);
+			fprintf(fp, "\n%s\n", hex);
+			fclose(fp);
+		}
+	}
+	CHECK_RC(tfa_chain_append(&seq, f.st, b, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
+	CHECK(strstr(tfa_error_last()->message, "proof of possession") != NULL);
+	free(rec);
+	free(art);
+	tfa_buf_free(&a);
+	tfa_buf_free(&s);
+	tfa_signer_free(b);
+	teardown(&f);
+}
+
 TFA_TEST_MAIN(T(test_init_pins_first_key), T(test_init_rejects_bad_arguments),
 	      T(test_info_rejects_bad_metadata), T(test_head_of_empty_chain),
 	      T(test_append_links_and_signs), T(test_append_needs_a_chain),
 	      T(test_only_the_current_key_appends), T(test_algorithm_choice),
 	      T(test_tampered_head_is_refused), T(test_concurrent_writers),
-	      T(test_rewrapped_messages))
+	      T(test_rewrapped_messages), T(test_rotation_hands_over), T(test_rotation_head_checked))

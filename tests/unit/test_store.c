@@ -447,7 +447,59 @@ static void test_sweeps_dead_writers_temp_files(void)
 	done(st, dir, root);
 }
 
+static void test_checkpoints(void)
+{
+	char *dir, *root, *p;
+	tfa_store *st = new_store(&dir, &root);
+	tfa_buf b;
+	uint64_t seq = 0;
+	struct stat sb;
+
+	tfa_buf_init(&b, 0);
+	/* None yet: not even a directory. */
+	CHECK_RC(tfa_store_latest_checkpoint(st, 1, 100, &seq, &b), TFA_ENOTFOUND);
+	CHECK_OK(tfa_store_put_checkpoint(st, 3, (const uint8_t *)"three", 5));
+	CHECK_OK(tfa_store_put_checkpoint(st, 7, (const uint8_t *)"seven", 5));
+	/* Write-once. */
+	CHECK_RC(tfa_store_put_checkpoint(st, 7, (const uint8_t *)"SEVEN", 5), TFA_ECONFLICT);
+	/* The latest within a range. */
+	CHECK_OK(tfa_store_latest_checkpoint(st, 1, 100, &seq, &b));
+	CHECK(seq == 7 && b.len == 5 && memcmp(b.data, "seven", 5) == 0);
+	tfa_buf_clear(&b);
+	CHECK_OK(tfa_store_latest_checkpoint(st, 1, 6, &seq, &b));
+	CHECK(seq == 3 && b.len == 5 && memcmp(b.data, "three", 5) == 0);
+	tfa_buf_clear(&b);
+	CHECK_OK(tfa_store_latest_checkpoint(st, 7, 7, &seq, &b));
+	CHECK(seq == 7);
+	tfa_buf_clear(&b);
+	CHECK_RC(tfa_store_latest_checkpoint(st, 4, 6, &seq, &b), TFA_ENOTFOUND);
+	CHECK_RC(tfa_store_latest_checkpoint(st, 8, 100, &seq, &b), TFA_ENOTFOUND);
+	/* Bad arguments. */
+	CHECK_RC(tfa_store_latest_checkpoint(st, 0, 100, &seq, &b), TFA_EUSAGE);
+	CHECK_RC(tfa_store_latest_checkpoint(st, 9, 8, &seq, &b), TFA_EUSAGE);
+	CHECK_RC(tfa_store_put_checkpoint(st, 0, (const uint8_t *)"x", 1), TFA_EUSAGE);
+	CHECK_RC(tfa_store_put_checkpoint(st, 9, (const uint8_t *)"x", 0), TFA_EUSAGE);
+	CHECK_RC(tfa_store_put_checkpoint(st, 1000000000000ULL, (const uint8_t *)"x", 1), TFA_EUSAGE);
+	/* Read-only once written; foreign names are ignored. */
+	p = tfa_test_path(root, "checkpoints/000000000007.ckpt");
+	CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0444);
+	free(p);
+	p = tfa_test_path(root, "checkpoints/000000000099.ckpt.tmp");
+	{
+		FILE *f = fopen(p, "w");
+		CHECK(f != NULL);
+		if (f)
+			fclose(f);
+	}
+	free(p);
+	tfa_buf_clear(&b);
+	CHECK_OK(tfa_store_latest_checkpoint(st, 1, 1000, &seq, &b));
+	CHECK(seq == 7);
+	tfa_buf_free(&b);
+	done(st, dir, root);
+}
+
 TFA_TEST_MAIN(T(test_open_uris), T(test_no_chain), T(test_create_chain_once),
 	      T(test_create_chain_too_large), T(test_append_get_head), T(test_bad_arguments),
 	      T(test_largest_seq), T(test_head_hint_is_only_a_hint), T(test_malformed_records),
-	      T(test_sweeps_dead_writers_temp_files))
+	      T(test_sweeps_dead_writers_temp_files), T(test_checkpoints))

@@ -468,6 +468,11 @@ static void test_valid_bundle(void)
 	CHECK_STREQ(r.trusted_fpr, tfa_signer_fingerprint(g.key));
 	CHECK(r.key_pinned);
 	CHECK(l.error == 0 && l.warn == 0 && l.success >= 4 && l.info >= 1);
+	/* One key, the anchor, in force throughout; no checkpoint. */
+	CHECK(r.nkeys == 1);
+	CHECK_STREQ(r.keys[0].fpr, tfa_signer_fingerprint(g.key));
+	CHECK(r.keys[0].from_seq == 1 && r.keys[0].to_seq == 0);
+	CHECK(r.ncheckpoints == 0);
 
 	/* Unpinned: the same verdict, with a warning, and the key marked as not pinned. */
 	memset(&l, 0, sizeof(l));
@@ -501,6 +506,20 @@ static void test_bad_arguments(void)
 	CHECK(strstr(tfa_error_last()->message, "--expect-key-fingerprint") != NULL);
 	o.expect_fpr = "261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb";
 	CHECK_RC(tfa_verify_bundle(&r, g.golden, &o), TFA_EUSAGE);
+	o.expect_fpr = NULL;
+	{
+		/* Checkpoints: a count without a list, too many, and one that cannot be read. */
+		const char *cps[TFA_VERIFY_CHECKPOINTS_MAX] = { "/nonexistent/cp.ckpt" };
+		o.ncheckpoints = 1;
+		CHECK_RC(tfa_verify_bundle(&r, g.golden, &o), TFA_EUSAGE);
+		o.checkpoints = cps;
+		o.ncheckpoints = TFA_VERIFY_CHECKPOINTS_MAX;
+		CHECK_RC(tfa_verify_bundle(&r, g.golden, &o), TFA_EUSAGE);
+		o.ncheckpoints = 1;
+		CHECK(tfa_verify_bundle(&r, g.golden, &o) == TFA_ENOTFOUND);
+		o.checkpoints = NULL;
+		o.ncheckpoints = 0;
+	}
 }
 
 static void test_partial_range_export(void)

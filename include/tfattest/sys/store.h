@@ -13,6 +13,8 @@
 #define TFA_RECORD_MAX (9u << 20)
 /* Chain metadata documents are at most this large. */
 #define TFA_CHAIN_META_MAX (64u << 10)
+/* Stored checkpoints (a self-contained checkpoint file) are at most this large. */
+#define TFA_STORE_CHECKPOINT_MAX (256u << 10)
 
 typedef struct tfa_store_backend {
 	unsigned abi;       /* TFA_STORE_ABI */
@@ -35,6 +37,15 @@ typedef struct tfa_store_backend {
 			  const uint8_t *sig, size_t sig_len);
 	/* Required. Accepts NULL. */
 	void (*close)(void *ctx);
+
+	/* Optional (NULL: the backend keeps no checkpoints). Stores the checkpoint of
+	 * head `seq` write-once and durably on TFA_OK; TFA_ECONFLICT when seq has one. */
+	tfa_err (*put_checkpoint)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
+	/* Optional, with put_checkpoint. The stored checkpoint with the highest seq in
+	 * [min_seq, max_seq]: its seq, and its bytes appended to data. TFA_ENOTFOUND
+	 * when there is none. */
+	tfa_err (*latest_checkpoint)(void *ctx, uint64_t min_seq, uint64_t max_seq, uint64_t *seq,
+				     tfa_buf *data);
 } tfa_store_backend;
 
 /* The backends this build includes, NULL-terminated. A backend with an empty
