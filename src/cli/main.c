@@ -18,12 +18,15 @@ static void usage(FILE *f)
 		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+		"          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
+		"          the same bundle as one archive\n"
 		"  pubkey  --key K                                print the public key and fingerprint\n"
 #ifdef TFATTEST_CLI_PKCS11
 		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
 #endif
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
+		"          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
 		"\n"
 		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
