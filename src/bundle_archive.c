@@ -146,7 +146,7 @@ void tfa_archive_free(tfa_archive *a)
  * or more than the total may still take, whatever the header declared.
  */
 static tfa_err read_data(tfa_archive *ar, struct archive *a, tfa_archive_entry *e,
-			 const char *name, uint64_t cap, const tfa_archive_limits *lim)
+			 const char *name, int64_t declared, uint64_t cap, const tfa_archive_limits *lim)
 {
 	tfa_err rc = TFA_OK;
 	uint64_t room = lim->max_total - ar->total, limit = cap < room ? cap : room;
@@ -158,7 +158,10 @@ static tfa_err read_data(tfa_archive *ar, struct archive *a, tfa_archive_entry *
 		ssize_t n;
 
 		if (e->size == alloc) {
-			uint64_t want = (uint64_t)alloc + READ_CHUNK;
+			/* The declared size (checked against the caps) and one byte to see more
+			 * come, else chunk by chunk; never more than the caps allow. */
+			uint64_t want = alloc == 0 && declared >= 0 ? (uint64_t)declared + 1
+								     : (uint64_t)alloc + READ_CHUNK;
 			uint8_t *np;
 
 			if (want > limit + 1)
@@ -237,7 +240,9 @@ static tfa_err add_entry(tfa_archive *ar, struct archive *a, struct archive_entr
 	e->path = strndup(name, len);
 	TFA_ENSURE(e->path != NULL, TFA_EINTERNAL, "out of memory");
 	if (!dir)
-		TFA_GUARD(read_data(ar, a, e, name, cap, lim));
+		TFA_GUARD(read_data(ar, a, e, name,
+				    archive_entry_size_is_set(ent) ? archive_entry_size(ent) : -1, cap,
+				    lim));
 out:
 	return rc;
 }
