@@ -18,15 +18,21 @@ static void usage(FILE *f)
 		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+#ifdef TFATTEST_WITH_ARCHIVE
 		"          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
 		"          the same bundle as one archive\n"
+#endif
 		"  pubkey  --key K                                print the public key and fingerprint\n"
 #ifdef TFATTEST_CLI_PKCS11
 		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
 #endif
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
+#ifdef TFATTEST_WITH_ARCHIVE
 		"          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
+#else
+		"          BUNDLE is a bundle directory (this build reads no archives)\n"
+#endif
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
 		"\n"
 		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
