@@ -45,11 +45,20 @@ static void printable(char out[128], const char *name)
 	out[i] = '\0';
 }
 
+/* The entry the last rejection on this thread named. */
+static _Thread_local char last_bad[128];
+
+const char *tfa_archive_rejected_entry(void)
+{
+	return last_bad;
+}
+
 static tfa_err reject(const char *name, const char *why)
 {
 	char p[128];
 
 	printable(p, name);
+	memcpy(last_bad, p, sizeof(last_bad));
 	return tfa_error_set(TFA_EVERIFY, "Unsafe archive entry: %s (%s)", p, why);
 }
 
@@ -177,9 +186,11 @@ static tfa_err read_data(tfa_archive *ar, struct archive *a, tfa_archive_entry *
 		TFA_ENSURE(n > 0, TFA_EVERIFY, "Archive damaged at %s: %s", pn,
 			   archive_error_string(a) ? archive_error_string(a) : "read error");
 		e->size += (size_t)n;
-		if (e->size > cap)
-			TFA_BAIL(TFA_EVERIFY, "Unsafe archive entry: %s (larger than the limit of %" PRIu64 " bytes)",
-				 pn, cap);
+		if (e->size > cap) {
+			char m[64];
+			snprintf(m, sizeof(m), "larger than the limit of %" PRIu64 " bytes", cap);
+			TFA_GUARD(reject(name, m));
+		}
 		if (e->size > room)
 			TFA_BAIL(TFA_EVERIFY, "Archive expands past the limit of %" PRIu64 " bytes", lim->max_total);
 	}
@@ -280,6 +291,7 @@ static tfa_err load(tfa_archive **out, struct archive *a, int opened, const char
 
 	printable(pn, name);
 	*out = NULL;
+	last_bad[0] = '\0';
 	if (lim == NULL) {
 		tfa_archive_limits_default(&def);
 		lim = &def;

@@ -65,6 +65,12 @@ TFA_WUR tfa_err tfa_archive_load_mem(tfa_archive **out, const void *data, size_t
 TFA_WUR tfa_err tfa_archive_load_fd(tfa_archive **out, int fd, const char *name,
 				    const tfa_archive_limits *lim);
 
+/*
+ * After a load failed on this thread: the (printable) name of the entry that
+ * broke a rule, or "" when the failure concerns no one entry.
+ */
+const char *tfa_archive_rejected_entry(void);
+
 /* The entry named path (no trailing '/'), or NULL. */
 const tfa_archive_entry *tfa_archive_find(const tfa_archive *a, const char *path);
 

@@ -859,7 +859,8 @@ static tfa_err end(vctx *v, tfa_verify_report *rep, tfa_err rc)
 static tfa_err use_archive(vctx *v, tfa_err loaded)
 {
 	if (loaded == TFA_EVERIFY)
-		return fail(v, TFA_LAYER_MANIFEST, "", 0, "%s", tfa_error_last()->message);
+		return fail(v, TFA_LAYER_MANIFEST, tfa_archive_rejected_entry(), 0, "%s",
+			    tfa_error_last()->message);
 	if (loaded == TFA_OK)
 		v->src.ops = &tfa_bsrc_archive_ops;
 	return loaded;

@@ -178,8 +178,10 @@ expect_output 'backslash in name' "backslash entry: message"
 TESTS_RUN=$((TESTS_RUN + 1))
 
 # --json reports the archive failure as layer 1.
+rebuild sym.zip entry s symlink
 expect_exit 1 "--json on an unsafe archive" "$T" verify sym.zip --json
 expect_output '"manifest_signature":[[:space:]]*"failed"' "--json: layer 1 failed"
+expect_output '"file":[[:space:]]*"s"' "--json: the entry is the failed file"
 
 # The CLI contract.
 expect_exit 2 "--out with --archive" "$T" export --store s --key $key --out x --archive x.zip

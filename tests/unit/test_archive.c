@@ -164,6 +164,7 @@ static void test_entry_types(void)
 	/* The message names the entry. */
 	REJECT(F_TGZ, "Unsafe archive entry: artifacts/1.sig (symlink)",
 	       { "artifacts/1.sig", AE_IFLNK, NULL, 0, NULL, "x" });
+	CHECK_STREQ(tfa_archive_rejected_entry(), "artifacts/1.sig");
 }
 
 static void octal(uint8_t *p, size_t n, uint64_t v)
@@ -275,6 +276,7 @@ static void test_caps(void)
 		/* One file over the per-file cap; manifest.json has its own, larger cap. */
 		REJECT_LIM(f, &l, "Unsafe archive entry: a (larger than the limit of 100 bytes)",
 			   { "a", 0, big, 101, NULL, NULL });
+		CHECK_STREQ(tfa_archive_rejected_entry(), "a");
 		REJECT_LIM(f, &l, "manifest.json (larger than the limit of 200 bytes)",
 			   { "manifest.json", 0, big, 201, NULL, NULL });
 		REJECT_LIM(f, &l, "Archive holds more than 8 entries", { "1", 0, "x", 0, NULL, NULL },
@@ -372,6 +374,7 @@ static void test_damaged(void)
 	memset(g_buf, 'A', 4096);
 	CHECK_RC(tfa_archive_load_mem(&ar, g_buf, 4096, NULL), TFA_EVERIFY);
 	CHECK(strstr(tfa_error_last()->message, "Archive unreadable") != NULL);
+	CHECK_STREQ(tfa_archive_rejected_entry(), "");
 	CHECK_RC(tfa_archive_load_mem(&ar, g_buf, 0, NULL), TFA_EVERIFY);
 	CHECK_RC(tfa_archive_load_mem(NULL, g_buf, 0, NULL), TFA_EUSAGE);
 	/* A tar header with a bad checksum. */
@@ -482,6 +485,7 @@ static void test_verify_demo(void)
 		CHECK_RC(verify_mem(pack_demo(f, NULL, NULL, bad_sym, 1), &r, &l), TFA_EVERIFY);
 		CHECK(r.failed_layer == TFA_LAYER_MANIFEST);
 		CHECK_STREQ(l.last_error, "Unsafe archive entry: artifacts/x (symlink)");
+		CHECK_STREQ(r.failed_file, "artifacts/x");
 		CHECK(l.success == 0);
 	}
 }
