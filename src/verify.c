@@ -8,6 +8,10 @@
  * order: the first hash mismatch anywhere outranks a broken link, which
  * outranks a bad signature, exactly as if each layer had run to completion
  * before the next.
+ *
+ * Every file is read through a bundle source (bsrc.h): a directory, read in
+ * place, or an archive, read into memory under caps first. The layers do not
+ * know which.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -185,12 +189,12 @@ static tfa_err scan_manifest(vctx *v, tfa_manifest *m, tfa_manifest_file_fn fn, 
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	tfa_bfile f;
 	src_reader r = { &v->src, &f };
-	bool open = false;
+	bool opened = false;
 
 	TFA_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), TFA_EINTERNAL,
 		   "out of memory");
 	TFA_GUARD(v->src.ops->open(&v->src, -1, TFA_BUNDLE_MANIFEST, &f));
-	open = true;
+	opened = true;
 	TFA_GUARD(tfa_jstream_new(&js, read_src, &r, MANIFEST_STRING_MAX, TFA_MANIFEST_MAX_BYTES));
 	tfa_jstream_on_bytes(js, hash_bytes, md);
 	TFA_GUARD(tfa_manifest_scan(m, js, fn, ud));
@@ -198,7 +202,7 @@ static tfa_err scan_manifest(vctx *v, tfa_manifest *m, tfa_manifest_file_fn fn, 
 out:
 	tfa_jstream_free(js);
 	EVP_MD_CTX_free(md);
-	if (open)
+	if (opened)
 		v->src.ops->close(&f);
 	return rc;
 }
@@ -314,7 +318,7 @@ static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa
 			  size_t max, uint8_t hash[TFA_SHA256_LEN])
 {
 	int res = FR_MISMATCH;
-	bool open = false;
+	bool opened = false;
 	ssize_t n;
 	tfa_bfile f;
 	tfa_err orc;
@@ -325,7 +329,7 @@ static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa
 		res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
 		goto out;
 	}
-	open = true;
+	opened = true;
 	if (mf->size > max || tfa_buf_reserve(buf, (size_t)mf->size + 1) != TFA_OK)
 		goto out;
 	/*
@@ -344,7 +348,7 @@ static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa
 		res = FR_OK;
 out:
 	tfa_error_clear();
-	if (open)
+	if (opened)
 		src->ops->close(&f);
 	return res;
 }
@@ -358,7 +362,7 @@ static int hash_listed(const tfa_bsrc *src, const tfa_manifest_file *mf, tfa_buf
 	EVP_MD_CTX *md = NULL;
 	tfa_bfile f;
 	tfa_err orc = src->ops->open(src, -1, mf->path, &f);
-	bool open = orc == TFA_OK;
+	bool opened = orc == TFA_OK;
 
 	if (orc != TFA_OK) {
 		res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
@@ -385,7 +389,7 @@ static int hash_listed(const tfa_bsrc *src, const tfa_manifest_file *mf, tfa_buf
 out:
 	tfa_error_clear();
 	EVP_MD_CTX_free(md);
-	if (open)
+	if (opened)
 		src->ops->close(&f);
 	return res;
 }
