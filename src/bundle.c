@@ -11,9 +11,14 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#ifdef TFATTEST_WITH_ARCHIVE
+#include <archive.h>
+#include <archive_entry.h>
+#endif
 
 #include "crypto.h"
 #include "fsutil.h"
+#include "pathsafe.h"
 #include "timefmt.h"
 #include "tfattest/bundle.h"
 #include "tfattest/chain.h"
@@ -170,6 +175,13 @@ static tfa_err write_readme(tfa_buf *out, const char *chain_id, uint64_t from, u
 		"removes). Each step stops at the first failure. See the project's\n"
 		"docs/FORMAT.md for the full specification.\n"
 		"\n"
+		"If the bundle came as one archive, `tfattest verify FILE.tar.gz` (or `.zip`) reads\n"
+		"it in place. To use the script, extract it into a new, empty directory without\n"
+		"restoring owners, and run the script there:\n"
+		"\n"
+		"    mkdir bundle && tar --no-same-owner --no-same-permissions -xzf FILE.tar.gz -C bundle\n"
+		"    mkdir bundle && unzip -q FILE.zip -d bundle\n"
+		"\n"
 		"```sh\n"
 		"ANCHOR=%s\n"
 		"CHAIN=%s\n"
@@ -266,6 +278,147 @@ out:
 	return rc;
 }
 
+typedef enum { ARC_NONE = 0, ARC_TGZ, ARC_ZIP } arc_kind;
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static arc_kind archive_kind(const char *path)
+{
+	if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz"))
+		return ARC_TGZ;
+	if (ends_with(path, ".zip"))
+		return ARC_ZIP;
+	return ARC_NONE;
+}
+
+#ifdef TFATTEST_WITH_ARCHIVE
+static tfa_err arc_error(struct archive *a, const char *what)
+{
+	return tfa_error_set(TFA_EIO, "cannot write the archive (%s): %s", what,
+			     archive_error_string(a) ? archive_error_string(a) : "unknown error");
+}
+
+/* Adds one file of the bundle directory as a regular file entry with fixed metadata. */
+static tfa_err arc_add(struct archive *a, int dirfd, const char *path, int64_t mtime, tfa_buf *buf)
+{
+	tfa_err rc = TFA_OK;
+	struct archive_entry *e = NULL;
+	int fd = -1;
+
+	tfa_buf_clear(buf);
+	TFA_GUARD(tfa_path_open(&fd, dirfd, path));
+	TFA_GUARD(tfa_buf_read_fd(buf, fd, path, TFA_MANIFEST_MAX_BYTES));
+	e = archive_entry_new();
+	TFA_ENSURE(e != NULL, TFA_EINTERNAL, "out of memory");
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0444);
+	archive_entry_set_size(e, (la_int64_t)buf->len);
+	archive_entry_set_mtime(e, (time_t)mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_uname(e, "root");
+	archive_entry_set_gname(e, "root");
+	if (archive_write_header(a, e) != ARCHIVE_OK ||
+	    (buf->len > 0 && archive_write_data(a, buf->data, buf->len) != (la_ssize_t)buf->len))
+		TFA_GUARD(arc_error(a, path));
+out:
+	archive_entry_free(e);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Writes the bundle in dir as an archive at dest: a temporary file beside
+ * it, fsynced, then renamed into place unless dest exists by then.
+ */
+static tfa_err write_archive(const char *dir, const cJSON *files, const char *dest, arc_kind kind,
+			     int64_t mtime)
+{
+	tfa_err rc = TFA_OK;
+	struct archive *a = NULL;
+	char *tmp = NULL;
+	int dirfd = -1, fd = -1;
+	size_t n = strlen(dest);
+	const cJSON *f;
+	tfa_buf buf;
+	bool opened = false;
+
+	tfa_buf_init(&buf, TFA_MANIFEST_MAX_BYTES + 1);
+	tmp = malloc(n + 16);
+	TFA_ENSURE(tmp != NULL, TFA_EINTERNAL, "out of memory");
+	memcpy(tmp, dest, n);
+	memcpy(tmp + n, ".part-XXXXXX", 13);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		free(tmp);
+		tmp = NULL;
+		TFA_BAIL(TFA_EIO, "cannot create a file beside %s: %s", dest, strerror(errno));
+	}
+	/* mkstemp makes it private; the archive is meant to be handed over. */
+	TFA_ENSURE(fchmod(fd, 0644) == 0, TFA_EIO, "cannot chmod %s: %s", tmp, strerror(errno));
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	TFA_ENSURE(dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
+
+	a = archive_write_new();
+	TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
+	if (kind == ARC_TGZ) {
+		/* No time stamp in the gzip header: the same files give the same bytes. */
+		if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+		    archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+		    archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK)
+			TFA_GUARD(arc_error(a, "tar.gz"));
+	} else {
+		if (archive_write_set_format_zip(a) != ARCHIVE_OK ||
+		    archive_write_set_format_option(a, "zip", "compression", "deflate") != ARCHIVE_OK)
+			TFA_GUARD(arc_error(a, "zip"));
+	}
+	if (archive_write_open_fd(a, fd) != ARCHIVE_OK)
+		TFA_GUARD(arc_error(a, "open"));
+	opened = true;
+	TFA_GUARD(arc_add(a, dirfd, TFA_BUNDLE_MANIFEST, mtime, &buf));
+	TFA_GUARD(arc_add(a, dirfd, TFA_BUNDLE_MANIFEST_SIG, mtime, &buf));
+	cJSON_ArrayForEach(f, files)
+	{
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
+		TFA_ENSURE(cJSON_IsString(p), TFA_EINTERNAL, "manifest entry without a path");
+		TFA_GUARD(arc_add(a, dirfd, p->valuestring, mtime, &buf));
+	}
+	opened = false;
+	if (archive_write_close(a) != ARCHIVE_OK)
+		TFA_GUARD(arc_error(a, "close"));
+	TFA_ENSURE(fsync(fd) == 0, TFA_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
+	TFA_ENSURE(close(fd) == 0, TFA_EIO, "cannot close %s: %s", tmp, strerror(errno));
+	fd = -1;
+	TFA_GUARD(tfa_fs_rename_noreplace(tmp, dest));
+	tfa_fs_sync_parent(dest);
+	free(tmp);
+	tmp = NULL;
+out:
+	if (a) {
+		if (opened)
+			(void)archive_write_close(a);
+		archive_write_free(a);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	tfa_buf_free(&buf);
+	return rc;
+}
+#endif
+
 /* Narrows [from, to] to the records whose time lies in [since, until]. */
 static tfa_err time_range(tfa_store *st, const tfa_export_opts *o, uint64_t *from, uint64_t *to)
 {
@@ -317,6 +470,9 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	struct stat sst;
 	tfa_verify_report rep;
 	tfa_verify_opts vo;
+	const char *dest;
+	arc_kind kind = ARC_NONE;
+	int64_t created;
 
 	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
 	tfa_buf_init(&sig, 0);
@@ -325,9 +481,20 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	TFA_ENSURE_ARG(st);
 	TFA_ENSURE_ARG(signer);
 	TFA_ENSURE_ARG(o);
-	TFA_ENSURE(o->out_dir && *o->out_dir, TFA_EUSAGE, "no output directory given (--out DIR)");
-	TFA_ENSURE(lstat(o->out_dir, &sst) != 0 && errno == ENOENT, TFA_EUSAGE,
-		   "%s already exists: choose a new output path", o->out_dir);
+	TFA_ENSURE(!(o->out_dir && o->archive), TFA_EUSAGE,
+		   "--out and --archive are exclusive: give one of them");
+	dest = o->archive ? o->archive : o->out_dir;
+	TFA_ENSURE(dest && *dest, TFA_EUSAGE, "no output given (--out DIR or --archive FILE)");
+	if (o->archive) {
+		kind = archive_kind(o->archive);
+		TFA_ENSURE(kind != ARC_NONE, TFA_EUSAGE,
+			   "--archive FILE must end in .tar.gz, .tgz or .zip");
+#ifndef TFATTEST_WITH_ARCHIVE
+		TFA_BAIL(TFA_EUSAGE, "this build cannot write archives (built without libarchive)");
+#endif
+	}
+	TFA_ENSURE(lstat(dest, &sst) != 0 && errno == ENOENT, TFA_EUSAGE,
+		   "%s already exists: choose a new output path", dest);
 	alg = o->alg == TFA_ALG_NONE ? tfa_signer_default_alg(signer) : o->alg;
 	TFA_GUARD(tfa_signer_check_alg(signer, alg));
 
@@ -345,7 +512,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	if (o->has_since || o->has_until)
 		TFA_GUARD(time_range(st, o, &from, &to));
 
-	TFA_GUARD(tfa_fs_mkdtemp_beside(&tmpdir, o->out_dir));
+	TFA_GUARD(tfa_fs_mkdtemp_beside(&tmpdir, dest));
 	ex.dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(ex.dirfd >= 0, TFA_EIO, "cannot open %s: %s", tmpdir, strerror(errno));
 	/* mkdtemp makes it private; the bundle is meant to be handed over. */
@@ -417,7 +584,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));
 	TFA_GUARD(put_file(&ex, ex.dirfd, "", TFA_BUNDLE_PUBKEY, text.data, text.len));
 
-	tfa_time_format(when, (int64_t)time(NULL));
+	created = (int64_t)time(NULL);
+	tfa_time_format(when, created);
 	man = cJSON_CreateObject();
 	TFA_ENSURE(man != NULL, TFA_EINTERNAL, "out of memory");
 	{
@@ -457,10 +625,18 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
 			 "the exported bundle does not verify: %s", rep.message);
-	TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));
-	tfa_fs_sync_parent(o->out_dir);
-	free(tmpdir);
-	tmpdir = NULL;
+	if (kind != ARC_NONE) {
+#ifdef TFATTEST_WITH_ARCHIVE
+		/* The directory goes either way: the archive replaces it. */
+		TFA_GUARD(write_archive(tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest,
+					kind, created));
+#endif
+	} else {
+		TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));
+		tfa_fs_sync_parent(o->out_dir);
+		free(tmpdir);
+		tmpdir = NULL;
+	}
 	if (res) {
 		res->from = from;
 		res->to = to;

@@ -8,6 +8,10 @@
  * order: the first hash mismatch anywhere outranks a broken link, which
  * outranks a bad signature, exactly as if each layer had run to completion
  * before the next.
+ *
+ * Every file is read through a bundle source (bsrc.h): a directory, read in
+ * place, or an archive, read into memory under caps first. The layers do not
+ * know which.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +29,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#ifdef TFATTEST_WITH_ARCHIVE
+#include "bundle_archive.h"
+#endif
+#include "bsrc.h"
 #include "crypto.h"
 #include "jstream.h"
 #include "manifest.h"
@@ -36,6 +44,7 @@
 #include "tfattest/checkpoint.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/verify.h"
+#include "verify_int.h"
 
 #define SIG_MAX TFA_SIG_MAX
 #define KEYS_MAX TFA_VERIFY_KEYS_MAX
@@ -43,7 +52,6 @@
 #define KFILES_MAX (3 * KEYS_MAX)
 #define PUBKEY_MAX 65536
 #define OTHER_FILE_MAX ((uint64_t)1 << 30)
-#define WALK_MAX_DEPTH 8
 #define THREADS_MAX 16
 #define BATCH 512
 #define MANIFEST_STRING_MAX 256
@@ -71,7 +79,7 @@ typedef struct worker {
 	tfa_buf art, sig;
 	EVP_PKEY *key[KEYS_MAX]; /* this thread's copies: threads share no key state */
 	tfa_verifier ver[KEYS_MAX];
-	int artfd;
+	int hint; /* the source's per-thread handle for artifacts/, or -1 */
 } worker;
 
 /* A trusted key: the anchor, or one a verified rotation brought in. */
@@ -104,8 +112,9 @@ typedef struct kfile {
 
 typedef struct vctx {
 	const char *path;
-	int rootfd;
+	tfa_bsrc src;
 	const tfa_verify_opts *opts;
+	tfa_verify_opts none; /* the options when none are given */
 	tfa_verify_report *rep;
 	tfa_manifest man;
 	uint8_t man_digest[TFA_SHA256_LEN];
@@ -184,22 +193,34 @@ static tfa_err fail(vctx *v, tfa_layer layer, const char *file, uint64_t seq, co
 	return tfa_error_set(TFA_EVERIFY, "%s", v->rep->message);
 }
 
-/* Reads a whole small file through the safe opener. */
-static tfa_err read_small(tfa_buf *out, int rootfd, const char *path, size_t max)
+/* Reads a whole small file from the bundle. */
+static tfa_err read_small(tfa_buf *out, const tfa_bsrc *src, const char *path, size_t max)
 {
 	tfa_err rc;
-	int fd = -1;
+	tfa_bfile f;
 
-	if ((rc = tfa_path_open(&fd, rootfd, path)) != TFA_OK)
+	if ((rc = src->ops->open(src, -1, path, &f)) != TFA_OK)
 		return rc;
-	rc = tfa_buf_read_fd(out, fd, path, max);
-	close(fd);
+	rc = src->ops->read_all(&f, out, path, max);
+	src->ops->close(&f);
 	return rc == TFA_EFORMAT ? tfa_error_set(TFA_EVERIFY, "%s", tfa_error_last()->message) : rc;
 }
 
 static void hash_bytes(void *ud, const uint8_t *p, size_t n)
 {
 	EVP_DigestUpdate((EVP_MD_CTX *)ud, p, n);
+}
+
+typedef struct src_reader {
+	const tfa_bsrc *src;
+	tfa_bfile *f;
+} src_reader;
+
+static ssize_t read_src(void *ud, void *buf, size_t n)
+{
+	src_reader *r = ud;
+
+	return r->src->ops->read(r->f, buf, n);
 }
 
 /* Streams manifest.json through a scan, hashing it on the way. */
@@ -209,24 +230,27 @@ static tfa_err scan_manifest(vctx *v, tfa_manifest *m, tfa_manifest_file_fn fn, 
 	tfa_err rc = TFA_OK;
 	tfa_jstream *js = NULL;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int fd = -1;
+	tfa_bfile f;
+	src_reader r = { &v->src, &f };
+	bool opened = false;
 
 	TFA_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), TFA_EINTERNAL,
 		   "out of memory");
-	TFA_GUARD(tfa_path_open(&fd, v->rootfd, TFA_BUNDLE_MANIFEST));
-	TFA_GUARD(tfa_jstream_new_fd(&js, fd, MANIFEST_STRING_MAX, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(v->src.ops->open(&v->src, -1, TFA_BUNDLE_MANIFEST, &f));
+	opened = true;
+	TFA_GUARD(tfa_jstream_new(&js, read_src, &r, MANIFEST_STRING_MAX, TFA_MANIFEST_MAX_BYTES));
 	tfa_jstream_on_bytes(js, hash_bytes, md);
 	TFA_GUARD(tfa_manifest_scan(m, js, fn, ud));
 	TFA_ENSURE(EVP_DigestFinal_ex(md, digest, NULL), TFA_ECRYPTO, "SHA-256 failed");
 out:
 	tfa_jstream_free(js);
 	EVP_MD_CTX_free(md);
-	if (fd >= 0)
-		close(fd);
+	if (opened)
+		v->src.ops->close(&f);
 	return rc;
 }
 
-static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manifest_file *mf,
+static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa_manifest_file *mf,
 			  size_t max, uint8_t hash[TFA_SHA256_LEN]);
 
 /* The key in force at seq: the last one whose run starts at or before it. */
@@ -290,7 +314,7 @@ static const tfa_manifest_file *kfile_find(const vctx *v, const char *path)
 static tfa_err read_checked(vctx *v, tfa_buf *out, const tfa_manifest_file *f, size_t max, uint64_t seq)
 {
 	uint8_t h[TFA_SHA256_LEN];
-	int r = read_listed_at(out, v->rootfd, -1, f, max, h);
+	int r = read_listed_at(out, &v->src, -1, f, max, h);
 
 	if (r == FR_OK)
 		return TFA_OK;
@@ -522,7 +546,7 @@ static tfa_err check_manifest(vctx *v)
 			  TFA_BUNDLE_PUBKEY);
 		goto out;
 	}
-	if (read_small(&pem, v->rootfd, TFA_BUNDLE_PUBKEY, PUBKEY_MAX) != TFA_OK ||
+	if (read_small(&pem, &v->src, TFA_BUNDLE_PUBKEY, PUBKEY_MAX) != TFA_OK ||
 	    tfa_spki_from_pem(&spki, pem.data, pem.len) != TFA_OK ||
 	    tfa_pkey_from_spki(&v->key, spki.data, spki.len) != TFA_OK) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0, "Public key unusable: %s",
@@ -592,7 +616,7 @@ static tfa_err check_manifest(vctx *v)
 		goto out;
 	}
 	report_keys(v);
-	rc = read_small(&sig, v->rootfd, TFA_BUNDLE_MANIFEST_SIG, SIG_MAX);
+	rc = read_small(&sig, &v->src, TFA_BUNDLE_MANIFEST_SIG, SIG_MAX);
 	if (rc != TFA_OK) {
 		rc = rc == TFA_EIO ? rc
 				   : fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST_SIG, 0,
@@ -615,114 +639,39 @@ out:
 	return rc;
 }
 
-/*
- * Walks the bundle: no symlinks or special files anywhere; counts regular
- * files other than the manifest and its signature. With `index`, also checks
- * each one is listed (the slow path, to name an unlisted file).
- */
-static tfa_err walk(vctx *v, int dirfd, const char *prefix, int depth, uint64_t *count,
-		    const tfa_manifest *index)
+/* Layer 2's walk through the source: an entry no bundle may hold is a layer-2 failure. */
+static tfa_err walk(vctx *v, uint64_t *count, const tfa_manifest *index)
 {
-	tfa_err rc = TFA_OK;
-	DIR *d = NULL;
-	struct dirent *de;
-	int fd = dup(dirfd);
+	char bad[TFA_PATH_MAX_LEN * 2];
+	tfa_err rc;
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return tfa_error_set(TFA_EIO, "cannot list %s: %s", v->path, strerror(errno));
-	}
-	/* The duplicate shares its offset with dirfd, which an earlier walk may have moved. */
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		char rel[TFA_PATH_MAX_LEN * 2];
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(rel, sizeof(rel), "%s%s", prefix, de->d_name);
-		if (depth == 0 && (strcmp(rel, TFA_BUNDLE_MANIFEST) == 0 ||
-				   strcmp(rel, TFA_BUNDLE_MANIFEST_SIG) == 0))
-			continue;
-		/* The entry type from readdir saves a stat per file where the file system gives it. */
-		if (de->d_type == DT_REG)
-			st.st_mode = S_IFREG;
-		else if (de->d_type == DT_DIR)
-			st.st_mode = S_IFDIR;
-		else if (de->d_type == DT_LNK)
-			st.st_mode = S_IFLNK;
-		else if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			TFA_BAIL(TFA_EIO, "cannot stat %s: %s", rel, strerror(errno));
-		if (S_ISLNK(st.st_mode)) {
-			rc = fail(v, TFA_LAYER_FILES, rel, 0, "Symlink in bundle: %s", rel);
-			goto out;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			int sub;
-			char p2[TFA_PATH_MAX_LEN * 2 + 2];
-			if (depth >= WALK_MAX_DEPTH) {
-				rc = fail(v, TFA_LAYER_FILES, rel, 0, "Directory nested too deeply: %s", rel);
-				goto out;
-			}
-			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			TFA_ENSURE(sub >= 0, TFA_EIO, "cannot open %s: %s", rel, strerror(errno));
-			snprintf(p2, sizeof(p2), "%s/", rel);
-			uint64_t before = *count;
-			rc = walk(v, sub, p2, depth + 1, count, index);
-			close(sub);
-			if (rc != TFA_OK)
-				goto out;
-			/* A directory the manifest cannot account for is as foreign as a file. */
-			if (*count == before) {
-				rc = fail(v, TFA_LAYER_FILES, rel, 0, "Empty directory in bundle: %s", rel);
-				goto out;
-			}
-			continue;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			rc = fail(v, TFA_LAYER_FILES, rel, 0, "Not a regular file: %s", rel);
-			goto out;
-		}
-		if (index && tfa_manifest_find(index, rel) < 0) {
-			rc = fail(v, TFA_LAYER_FILES, rel, 0, "File not listed in manifest: %s", rel);
-			goto out;
-		}
-		(*count)++;
-	}
-out:
-	closedir(d);
+	bad[0] = '\0';
+	rc = v->src.ops->walk(&v->src, count, index, bad, sizeof(bad));
+	if (rc == TFA_EVERIFY)
+		rc = fail(v, TFA_LAYER_FILES, bad, 0, "%s", tfa_error_last()->message);
 	return rc;
 }
 
 /*
  * Reads a listed file fully (bounded) and checks its size and hash; returns
- * an F_* code. With leafdir >= 0, the path's last component is opened in that
- * directory (itself opened without following symlinks): one lookup per file.
+ * an FR_* code. hint is the source's per-thread handle for artifacts/, or -1.
  */
-static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manifest_file *mf,
+static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa_manifest_file *mf,
 			  size_t max, uint8_t hash[TFA_SHA256_LEN])
 {
-	int fd = -1, res = FR_MISMATCH;
+	int res = FR_MISMATCH;
+	bool opened = false;
 	ssize_t n;
+	tfa_bfile f;
+	tfa_err orc;
 
 	tfa_buf_clear(buf);
-	if (leafdir >= 0) {
-		/* No stat: the walk saw a regular file here, and at most size + 1
-		 * bytes are read whatever it has become since. */
-		fd = openat(leafdir, strrchr(mf->path, '/') + 1,
-			    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			res = errno == ENOENT ? FR_MISSING : FR_UNSAFE;
-			goto out;
-		}
-	} else {
-		tfa_err orc = tfa_path_open(&fd, rootfd, mf->path);
-		if (orc != TFA_OK) {
-			res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
-			goto out;
-		}
+	orc = src->ops->open(src, hint, mf->path, &f);
+	if (orc != TFA_OK) {
+		res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
+		goto out;
 	}
+	opened = true;
 	if (mf->size > max || tfa_buf_reserve(buf, (size_t)mf->size + 1) != TFA_OK)
 		goto out;
 	/*
@@ -730,9 +679,7 @@ static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manif
 	 * than asked only at its end, so one read settles both the content and
 	 * the size. Anything that is not a regular file fails the comparison.
 	 */
-	do
-		n = read(fd, buf->data, (size_t)mf->size + 1);
-	while (n < 0 && errno == EINTR);
+	n = src->ops->read(&f, buf->data, (size_t)mf->size + 1);
 	if (n < 0 && errno == EISDIR)
 		res = FR_UNSAFE; /* a directory where a file is listed */
 	if (n != (ssize_t)mf->size)
@@ -743,19 +690,21 @@ static int read_listed_at(tfa_buf *buf, int rootfd, int leafdir, const tfa_manif
 		res = FR_OK;
 out:
 	tfa_error_clear();
-	if (fd >= 0)
-		close(fd);
+	if (opened)
+		src->ops->close(&f);
 	return res;
 }
 
 /* Streams a listed file of any size through SHA-256; returns an FR_* code. */
-static int hash_listed(int rootfd, const tfa_manifest_file *mf, tfa_buf *buf)
+static int hash_listed(const tfa_bsrc *src, const tfa_manifest_file *mf, tfa_buf *buf)
 {
-	int fd = -1, res = FR_MISMATCH;
+	int res = FR_MISMATCH;
 	uint64_t total = 0;
 	uint8_t d[TFA_SHA256_LEN];
 	EVP_MD_CTX *md = NULL;
-	tfa_err orc = tfa_path_open(&fd, rootfd, mf->path);
+	tfa_bfile f;
+	tfa_err orc = src->ops->open(src, -1, mf->path, &f);
+	bool opened = orc == TFA_OK;
 
 	if (orc != TFA_OK) {
 		res = orc == TFA_ENOTFOUND ? FR_MISSING : FR_UNSAFE;
@@ -766,9 +715,7 @@ static int hash_listed(int rootfd, const tfa_manifest_file *mf, tfa_buf *buf)
 	    tfa_buf_reserve(buf, 65536) != TFA_OK)
 		goto out;
 	for (;;) {
-		ssize_t n = read(fd, buf->data, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = src->ops->read(&f, buf->data, 65536);
 		if (n < 0)
 			goto out;
 		if (n == 0)
@@ -784,8 +731,8 @@ static int hash_listed(int rootfd, const tfa_manifest_file *mf, tfa_buf *buf)
 out:
 	tfa_error_clear();
 	EVP_MD_CTX_free(md);
-	if (fd >= 0)
-		close(fd);
+	if (opened)
+		src->ops->close(&f);
 	return res;
 }
 
@@ -797,9 +744,9 @@ static void check_job(worker *w, job *j)
 	size_t k;
 	int r;
 
-	r = read_listed_at(&w->art, v->rootfd, w->artfd, &j->json, TFA_ARTIFACT_MAX, j->hash);
+	r = read_listed_at(&w->art, &v->src, w->hint, &j->json, TFA_ARTIFACT_MAX, j->hash);
 	if (r == FR_OK) {
-		r = read_listed_at(&w->sig, v->rootfd, w->artfd, &j->sig, SIG_MAX, sh);
+		r = read_listed_at(&w->sig, &v->src, w->hint, &j->sig, SIG_MAX, sh);
 		j->bad_sig = r != FR_OK;
 	}
 	j->files = (uint8_t)r;
@@ -977,7 +924,7 @@ static tfa_err check_other(vctx *v, const tfa_manifest_file *f)
 
 	if ((rc = run_batch(v)) != TFA_OK)
 		return rc;
-	r = hash_listed(v->rootfd, f, &v->other);
+	r = hash_listed(&v->src, f, &v->other);
 	return r == FR_OK ? TFA_OK : l2_fail(v, f->path, 0, r);
 }
 
@@ -1072,7 +1019,7 @@ static tfa_err explain(vctx *v, tfa_layer layer, uint64_t seq)
 
 	art_names(jp, sp, seq);
 	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
-	rc = read_small(&b, v->rootfd, jp, TFA_ARTIFACT_MAX);
+	rc = read_small(&b, &v->src, jp, TFA_ARTIFACT_MAX);
 	if (rc == TFA_OK)
 		rc = tfa_artifact_parse(&a, b.data, b.len);
 	tfa_buf_free(&b);
@@ -1108,14 +1055,14 @@ static tfa_err name_count_mismatch(vctx *v)
 
 	memset(&full, 0, sizeof(full));
 	tfa_buf_init(&raw, TFA_MANIFEST_MAX_BYTES);
-	TFA_GUARD(read_small(&raw, v->rootfd, TFA_BUNDLE_MANIFEST, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(read_small(&raw, &v->src, TFA_BUNDLE_MANIFEST, TFA_MANIFEST_MAX_BYTES));
 	TFA_GUARD(tfa_manifest_parse(&full, raw.data, raw.len));
-	TFA_GUARD(walk(v, v->rootfd, "", 0, &count, &full));
+	TFA_GUARD(walk(v, &count, &full));
 	for (size_t i = 0; i < full.nfiles; i++) {
-		int fd;
-		tfa_err orc = tfa_path_open(&fd, v->rootfd, full.files[i].path);
+		tfa_bfile f;
+		tfa_err orc = v->src.ops->open(&v->src, -1, full.files[i].path, &f);
 		if (orc == TFA_OK) {
-			close(fd);
+			v->src.ops->close(&f);
 			continue;
 		}
 		rc = fail(v, TFA_LAYER_FILES, full.files[i].path, 0, "%s %s",
@@ -1138,7 +1085,7 @@ static tfa_err check_contents(vctx *v)
 	tfa_manifest again;
 
 	tfa_buf_init(&v->other, 0);
-	TFA_GUARD(walk(v, v->rootfd, "", 0, &count, NULL));
+	TFA_GUARD(walk(v, &count, NULL));
 	if (count != v->man.nfiles) {
 		rc = name_count_mismatch(v);
 		goto out;
@@ -1147,7 +1094,7 @@ static tfa_err check_contents(vctx *v)
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		worker *w = &v->ws[t];
 		w->v = v;
-		w->artfd = -1;
+		w->hint = -1;
 		tfa_buf_init(&w->art, TFA_ARTIFACT_MAX + 1);
 		tfa_buf_init(&w->sig, SIG_MAX + 1);
 		for (size_t k = 0; k < v->nkeys; k++) {
@@ -1155,9 +1102,9 @@ static tfa_err check_contents(vctx *v)
 			tfa_verifier_init(&w->ver[k], w->key[k] ? w->key[k] : v->keys[k].pkey);
 		}
 	}
-	for (unsigned t = 0; t < v->nthreads; t++) {
-		v->ws[t].artfd = openat(v->rootfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (v->ws[t].artfd < 0)
+	for (unsigned t = 0; t < v->nthreads && v->src.ops->hint_open; t++) {
+		v->ws[t].hint = v->src.ops->hint_open(&v->src);
+		if (v->ws[t].hint < 0)
 			break; /* no artifacts/ directory: the scan reports what is missing */
 	}
 	v->expect_seq = v->man.from_seq;
@@ -1216,8 +1163,8 @@ out:
 			tfa_verifier_clear(&v->ws[t].ver[k]);
 			EVP_PKEY_free(v->ws[t].key[k]);
 		}
-		if (v->ws[t].artfd >= 0)
-			close(v->ws[t].artfd);
+		if (v->ws[t].hint >= 0)
+			v->src.ops->hint_close(v->ws[t].hint);
 	}
 	tfa_buf_free(&v->other);
 	return rc;
@@ -1246,7 +1193,7 @@ static tfa_err load_checkpoints(vctx *v)
 		tfa_buf_clear(&raw);
 		if (own) {
 			/* Its hash is checked in layer 2; this read only learns its seq. */
-			if (read_small(&raw, v->rootfd, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX) != TFA_OK) {
+			if (read_small(&raw, &v->src, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX) != TFA_OK) {
 				snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
 				continue;
 			}
@@ -1287,7 +1234,7 @@ static tfa_err check_checkpoint(vctx *v, vckpt *c)
 		tfa_buf raw;
 		tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
 		c->parsed = false;
-		rc = read_small(&raw, v->rootfd, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX);
+		rc = read_small(&raw, &v->src, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX);
 		if (rc == TFA_OK && tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) == TFA_OK)
 			c->parsed = true;
 		else
@@ -1382,23 +1329,25 @@ static tfa_err check_checkpoints(vctx *v)
 	return TFA_OK;
 }
 
-tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_verify_opts *opts)
+/* Allocates the context and checks the options; prints the first line. */
+static tfa_err begin(vctx **out, tfa_verify_report *rep, const char *path,
+		     const tfa_verify_opts *opts)
 {
 	tfa_err rc = TFA_OK;
-	tfa_verify_opts none;
 	vctx *v = NULL;
 	uint8_t tmp[TFA_SHA256_LEN];
 
-	memset(&none, 0, sizeof(none));
+	*out = NULL;
 	TFA_ENSURE_ARG(rep);
 	memset(rep, 0, sizeof(*rep));
 	TFA_ENSURE(path != NULL, TFA_EUSAGE, "no bundle given");
 	v = calloc(1, sizeof(*v));
 	TFA_ENSURE(v != NULL, TFA_EINTERNAL, "out of memory");
-	v->rootfd = -1;
-	v->opts = opts ? opts : &none;
+	v->src.rootfd = -1;
+	v->opts = opts ? opts : &v->none;
 	v->rep = rep;
 	v->path = path;
+	v->src.path = path;
 	if (v->opts->expect_fpr &&
 	    tfa_hash_parse(tmp, v->opts->expect_fpr, strlen(v->opts->expect_fpr)) != TFA_OK)
 		TFA_BAIL(TFA_EUSAGE, "--expect-key-fingerprint must be sha256:<64 lowercase hex digits>");
@@ -1406,21 +1355,37 @@ tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_ve
 			   (v->opts->ncheckpoints == 0 || v->opts->checkpoints != NULL),
 		   TFA_EUSAGE, "at most %d checkpoints can be given", TFA_VERIFY_CHECKPOINTS_MAX - 1);
 	emit(v, "INFO", "Verifying evidence bundle: %s", path);
-	v->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (v->rootfd < 0)
-		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
-			 strerror(errno));
+	*out = v;
+	v = NULL;
+out:
+	free(v);
+	return rc;
+}
+
+/* Every layer, once the source is open. */
+static tfa_err run(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+
 	TFA_GUARD(check_manifest(v));
 	TFA_GUARD(load_checkpoints(v));
 	TFA_GUARD(check_contents(v));
 	TFA_GUARD(check_checkpoints(v));
 	emit(v, "SUCCESS", "All verification checks passed");
 out:
+	return rc;
+}
+
+static tfa_err end(vctx *v, tfa_verify_report *rep, tfa_err rc)
+{
 	if (rc != TFA_OK && rc != TFA_EVERIFY && rep && rep->message[0] == '\0')
 		snprintf(rep->message, sizeof(rep->message), "%s", tfa_error_last()->message);
 	if (v) {
-		if (v->rootfd >= 0)
-			close(v->rootfd);
+		if (v->src.rootfd >= 0)
+			close(v->src.rootfd);
+#ifdef TFATTEST_WITH_ARCHIVE
+		tfa_archive_free(v->src.ar);
+#endif
 		EVP_PKEY_free(v->key);
 		for (size_t k = 0; k < KEYS_MAX; k++)
 			EVP_PKEY_free(v->keys[k].pkey);
@@ -1430,4 +1395,65 @@ out:
 		free(v);
 	}
 	return rc;
+}
+
+#ifdef TFATTEST_WITH_ARCHIVE
+/* Takes a loaded archive as the source; an archive that breaks the entry rules fails layer 1. */
+static tfa_err use_archive(vctx *v, tfa_err loaded)
+{
+	if (loaded == TFA_EVERIFY)
+		return fail(v, TFA_LAYER_MANIFEST, tfa_archive_rejected_entry(), 0, "%s",
+			    tfa_error_last()->message);
+	if (loaded == TFA_OK)
+		v->src.ops = &tfa_bsrc_archive_ops;
+	return loaded;
+}
+
+tfa_err tfa_verify_archive_mem(tfa_verify_report *rep, const void *data, size_t len,
+			       const tfa_verify_opts *opts, const tfa_archive_limits *lim)
+{
+	tfa_err rc = TFA_OK;
+	vctx *v = NULL;
+
+	TFA_GUARD(begin(&v, rep, "(memory)", opts));
+	TFA_GUARD(use_archive(v, tfa_archive_load_mem(&v->src.ar, data, len, lim)));
+	TFA_GUARD(run(v));
+out:
+	return end(v, rep, rc);
+}
+#endif
+
+tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_verify_opts *opts)
+{
+	tfa_err rc = TFA_OK;
+	vctx *v = NULL;
+	struct stat st;
+	int fd = -1;
+
+	TFA_GUARD(begin(&v, rep, path, opts));
+	/* Non-blocking, so that a FIFO given by mistake is rejected instead of waited on. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
+			 strerror(errno));
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat bundle %s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		v->src.ops = &tfa_bsrc_dir_ops;
+		v->src.rootfd = fd;
+		fd = -1;
+	} else if (S_ISREG(st.st_mode)) {
+#ifdef TFATTEST_WITH_ARCHIVE
+		/* A file is read as an archive whatever its name: its content decides. */
+		TFA_GUARD(use_archive(v, tfa_archive_load_fd(&v->src.ar, fd, path, NULL)));
+#else
+		TFA_BAIL(TFA_EUSAGE, "%s is a file: this build reads bundle directories only", path);
+#endif
+	} else {
+		TFA_BAIL(TFA_EUSAGE, "%s is neither a bundle directory nor a bundle archive", path);
+	}
+	TFA_GUARD(run(v));
+out:
+	if (fd >= 0)
+		close(fd);
+	return end(v, rep, rc);
 }

@@ -36,7 +36,14 @@
 #include "store.h"
 
 typedef struct tfa_export_opts {
-	const char *out_dir; /* must not exist yet */
+	const char *out_dir; /* must not exist yet; or NULL with archive */
+	/*
+	 * Instead of out_dir: one archive file holding exactly the bundle's
+	 * files, its format chosen by the name (.tar.gz or .tgz: pax tar with
+	 * gzip; .zip: zip with deflate). Must not exist yet. Needs a build with
+	 * archive support (TFA_EUSAGE otherwise).
+	 */
+	const char *archive;
 	uint64_t from;       /* 0: the first record */
 	uint64_t to;         /* 0: the head */
 	bool has_since;
@@ -56,7 +63,13 @@ typedef struct tfa_export_result {
  * which must be the chain's current key; the bundle carries the chain's
  * rotation records so that it verifies from the anchor key. The bundle is assembled in a
  * temporary directory beside out_dir and renamed into place only when
- * complete, so a crash never leaves a partial bundle under that name.
+ * complete, so a crash never leaves a partial bundle under that name. An
+ * archive is written from that directory, once it verifies, to a temporary
+ * file beside it, fsynced and renamed into place without replacing anything;
+ * the directory is then removed. Entries come in a fixed order
+ * (manifest.json, manifest.sig, then the rest in byte order), mode 0444,
+ * owner root, mtime the manifest's `created`, so exporting the same range in
+ * the same second with a deterministic signature gives the same bytes.
  */
 TFA_WUR tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *signer,
 				  const tfa_export_opts *opts);

@@ -104,7 +104,10 @@ typedef struct tfa_verify_report {
 } tfa_verify_report;
 
 /*
- * Verifies the bundle directory at `path`. Returns TFA_OK when every layer
+ * Verifies the bundle at `path`: a directory, or a regular file read as a
+ * bundle archive (.tar.gz, .zip; docs/FORMAT.md §5.3) in memory without
+ * extracting it. An archive that breaks the entry rules fails layer 1. In a
+ * build without archive support a file is TFA_EUSAGE. Returns TFA_OK when every layer
  * passes, TFA_EVERIFY when the bundle is invalid (details in *rep), or
  * another code when verification could not be carried out (I/O errors,
  * bad options).

@@ -19,6 +19,7 @@ int tfa_cli_export(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "archive", required_argument, NULL, 'A' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
 		{ "since", required_argument, NULL, 'S' },
@@ -26,8 +27,8 @@ int tfa_cli_export(int argc, char **argv)
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char use[] = "tfattest export --store S --key K --out DIR [--from N] [--to N] "
-				  "[--since T] [--until T]";
+	static const char use[] = "tfattest export --store S --key K (--out DIR | --archive FILE) "
+				  "[--from N] [--to N] [--since T] [--until T]";
 	const char *store = NULL, *key = NULL;
 	tfa_export_opts o;
 	tfa_export_result res;
@@ -45,6 +46,7 @@ int tfa_cli_export(int argc, char **argv)
 		case 's': store = optarg; break;
 		case 'k': key = optarg; break;
 		case 'o': o.out_dir = optarg; break;
+		case 'A': o.archive = optarg; break;
 		case 'f':
 		case 't':
 			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
@@ -71,8 +73,10 @@ int tfa_cli_export(int argc, char **argv)
 		default: return tfa_cli_usage("%s", use);
 		}
 	}
-	if (optind != argc || o.out_dir == NULL)
+	if (optind != argc || (o.out_dir == NULL && o.archive == NULL))
 		return tfa_cli_usage("%s", use);
+	if (o.out_dir != NULL && o.archive != NULL)
+		return tfa_cli_usage("--out and --archive are exclusive: give one of them");
 	store = tfa_cli_opt_env(store, "TFATTEST_STORE");
 	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
 	rc = tfa_signer_open(&s, key);
@@ -84,7 +88,7 @@ int tfa_cli_export(int argc, char **argv)
 		status = tfa_cli_fail(rc);
 	else
 		printf("exported records %llu..%llu (%zu files) to %s\n", (unsigned long long)res.from,
-		       (unsigned long long)res.to, res.files, o.out_dir);
+		       (unsigned long long)res.to, res.files, o.out_dir ? o.out_dir : o.archive);
 	tfa_store_free(st);
 	tfa_signer_free(s);
 	return status;

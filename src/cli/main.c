@@ -26,6 +26,10 @@ static void usage(FILE *f)
 		"  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+#ifdef TFATTEST_WITH_ARCHIVE
+		"          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
+		"          the same bundle as one archive\n"
+#endif
 		"  checkpoint --store S --key K                   sign the chain head and store it\n"
 		"          [--out FILE] [--tsa URL] [--algorithm ALG]\n"
 		"  rotate  --store S --key OLD --new-key NEW      hand the chain to a new key\n"
@@ -37,6 +41,11 @@ static void usage(FILE *f)
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
 		"          [--checkpoint FILE]... [--tsa-ca FILE]\n"
+#ifdef TFATTEST_WITH_ARCHIVE
+		"          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
+#else
+		"          BUNDLE is a bundle directory (this build reads no archives)\n"
+#endif
 		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
 		"  report  BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]\n"
 		"          verify and write a self-contained HTML report\n"

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Bundles as single archives: export --archive (tar.gz, zip), verify reads them
+# in place with the directory's messages, re-export gives the same bytes, and
+# every tampering of the archive (a changed, extra or missing file, unsafe
+# entries) is rejected. The archives are rebuilt with python3's tarfile and
+# zipfile, independent of libarchive.
+. "$(dirname "$0")/../lib/common.sh"
+cd "$W" || exit 2
+
+new_rsa_key k.pem 2048
+key=file:k.pem
+alg=RSASSA_PKCS1_V1_5_SHA_256 # deterministic signatures: re-exports can be compared
+expect_exit 0 "init" "$T" init --store s --chain prod --key $key
+for p in show-basic-create show-basic-update show-basic-delete; do
+	expect_exit 0 "record $p" "$T" record --store s --key $key --algorithm $alg --plan "$PLANS/$p.json"
+done
+fpr=$("$T" pubkey --key $key | tail -1)
+
+expect_exit 0 "export directory" "$T" export --store s --key $key --algorithm $alg --out dir
+"$T" verify dir --expect-key-fingerprint "$fpr" | sed 's/: dir$/: BUNDLE/' > dir.lines
+for ext in tar.gz tgz zip; do
+	expect_exit 0 "export --archive b.$ext" "$T" export --store s --key $key --algorithm $alg --archive b.$ext
+	expect_output "^exported records 1\.\.3 \(8 files\) to b\.$ext$" "export message (b.$ext)"
+	expect_exit 0 "verify b.$ext" "$T" verify b.$ext --expect-key-fingerprint "$fpr"
+	sed "s/: b\.$ext$/: BUNDLE/" "$W/last.out" > b.$ext.lines
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if cmp -s dir.lines b.$ext.lines; then pass "b.$ext: the same lines as the directory"; else
+		fail "b.$ext: lines differ from the directory's"; diff dir.lines b.$ext.lines >&2; fi
+done
+ls -d ./*.tmp-* ./*.part-* 2>/dev/null && fail "a temporary file or directory was left behind"
+
+# The archive holds exactly the bundle's files, in the fixed order, mode 0444, owner root.
+if python3 - <<'PY'
+import tarfile, zipfile, os
+want = ["manifest.json", "manifest.sig"] + sorted(
+    os.path.relpath(os.path.join(r, f), "dir") for r, _, fs in os.walk("dir") for f in fs
+    if os.path.relpath(os.path.join(r, f), "dir") not in ("manifest.json", "manifest.sig"))
+with tarfile.open("b.tar.gz") as t:
+    ms = t.getmembers()
+    assert [m.name for m in ms] == want, [m.name for m in ms]
+    for m in ms:
+        assert m.isreg() and m.mode == 0o444 and m.uid == 0 and m.gid == 0, m.name
+        # The manifest holds its export time; every other file is the same in each export.
+        if m.name not in ("manifest.json", "manifest.sig"):
+            assert t.extractfile(m).read() == open(os.path.join("dir", m.name), "rb").read(), m.name
+with zipfile.ZipFile("b.zip") as z:
+    assert [i.filename for i in z.infolist()] == want
+    for i in z.infolist():
+        assert i.compress_type == zipfile.ZIP_DEFLATED, i.filename
+        if i.filename not in ("manifest.json", "manifest.sig"):
+            assert z.read(i) == open(os.path.join("dir", i.filename), "rb").read(), i.filename
+PY
+then pass "archive layout"; else fail "archive layout"; fi
+TESTS_RUN=$((TESTS_RUN + 1))
+
+# Detected by content, not by name.
+cp b.zip renamed.tar.gz
+expect_exit 0 "a zip named .tar.gz verifies" "$T" verify renamed.tar.gz
+cp b.tar.gz noext
+expect_exit 0 "a tar.gz without a suffix verifies" "$T" verify noext
+printf 'not an archive' > junk.zip
+expect_exit 1 "not an archive" "$T" verify junk.zip
+expect_output '^\[ERROR\] Archive unreadable: junk\.zip' "not an archive: message"
+head -c 1500 b.tar.gz > cut.tar.gz
+expect_exit 1 "truncated tar.gz" "$T" verify cut.tar.gz
+expect_output '^\[ERROR\] Archive' "truncated tar.gz: message"
+
+# Re-export of the same range: the same bytes (the manifest's `created` is in
+# seconds, so try again when two exports straddle a second boundary).
+for ext in tar.gz zip; do
+	same=""
+	for try in 1 2 3 4 5; do
+		rm -f r1.$ext r2.$ext
+		"$T" export --store s --key $key --algorithm $alg --archive r1.$ext > /dev/null &&
+			"$T" export --store s --key $key --algorithm $alg --archive r2.$ext > /dev/null || break
+		c1=$(python3 -c "import sys,tarfile,zipfile; n='r1.$ext'; print(zipfile.ZipFile(n).read('manifest.json') if n.endswith('zip') else tarfile.open(n).extractfile('manifest.json').read())" | grep -o '"created":"[^"]*"')
+		c2=$(python3 -c "import sys,tarfile,zipfile; n='r2.$ext'; print(zipfile.ZipFile(n).read('manifest.json') if n.endswith('zip') else tarfile.open(n).extractfile('manifest.json').read())" | grep -o '"created":"[^"]*"')
+		[ "$c1" = "$c2" ] || continue
+		if cmp -s r1.$ext r2.$ext; then same=yes; else same=no; fi
+		break
+	done
+	TESTS_RUN=$((TESTS_RUN + 1))
+	case $same in
+	yes) pass "re-export of $ext is byte-identical" ;;
+	no) fail "re-export of $ext differs with the same manifest" ;;
+	*) fail "re-export of $ext: no two exports within one second in 5 tries" ;;
+	esac
+done
+
+# Rebuilds an archive from the bundle directory with python3.
+#   rebuild OUT MODE [ARGS]: MODE tamper PATH | extra PATH | drop PATH | entry NAME KIND
+cat > rebuild.py <<'PY'
+import io, os, sys, tarfile, zipfile
+out, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+files = ["manifest.json", "manifest.sig"] + sorted(
+    os.path.relpath(os.path.join(r, f), "dir") for r, _, fs in os.walk("dir") for f in fs
+    if os.path.relpath(os.path.join(r, f), "dir") not in ("manifest.json", "manifest.sig"))
+entries = []  # (name, kind, data, linkname)
+for f in files:
+    data = open(os.path.join("dir", f), "rb").read()
+    if mode == "tamper" and f == args[0]:
+        data = data.replace(b'"seq":2', b'"seq":9') if data.replace(b'"seq":2', b'"seq":9') != data else data + b" "
+    if mode == "drop" and f == args[0]:
+        continue
+    entries.append((f, "file", data, None))
+if mode == "extra":
+    entries.append((args[0], "file", b"extra\n", None))
+if mode == "entry":
+    name, kind = args[0], args[1]
+    entries.append((name, kind, b"x\n", "manifest.json" if kind in ("hardlink",) else "/etc/passwd"))
+if out.endswith(".zip"):
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, kind, data, link in entries:
+            zi = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            if kind == "symlink":
+                zi.external_attr = (0o120777 << 16)
+                data = link.encode()
+            else:
+                zi.external_attr = (0o100444 << 16)
+            z.writestr(zi, data)
+else:
+    with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, link in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mode = 0o444
+            if kind == "file":
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+                continue
+            ti.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                       "fifo": tarfile.FIFOTYPE, "chardev": tarfile.CHRTYPE,
+                       "dir": tarfile.DIRTYPE}[kind]
+            ti.linkname = link or ""
+            t.addfile(ti)
+PY
+rebuild() { python3 rebuild.py "$@" || fail "rebuild $*"; }
+
+for ext in tar.gz zip; do
+	rebuild ok.$ext none
+	expect_exit 0 "python-built $ext verifies" "$T" verify ok.$ext --expect-key-fingerprint "$fpr"
+
+	rebuild tampered.$ext tamper artifacts/000000000002.json
+	expect_exit 1 "tampered file inside $ext" "$T" verify tampered.$ext
+	expect_output '^\[ERROR\] Hash mismatch for artifacts/000000000002\.json \(seq 2\)$' "tampered $ext: message"
+
+	rebuild extra.$ext extra notes.txt
+	expect_exit 1 "extra entry in $ext" "$T" verify extra.$ext
+	expect_output '^\[ERROR\] File not listed in manifest: notes\.txt$' "extra $ext: message"
+
+	rebuild missing.$ext drop artifacts/000000000003.sig
+	expect_exit 1 "missing entry in $ext" "$T" verify missing.$ext
+	expect_output '^\[ERROR\] Missing file: artifacts/000000000003\.sig$' "missing $ext: message"
+
+	rebuild dup.$ext extra manifest.sig 2> /dev/null
+	expect_exit 1 "duplicate entry in $ext" "$T" verify dup.$ext
+	expect_output '^\[ERROR\] Unsafe archive entry: manifest\.sig \(duplicate entry\)$' "duplicate $ext: message"
+
+	for name in ../evil.txt /tmp/evil.txt artifacts/../../evil.txt ./manifest.json a//b; do
+		rebuild trav.$ext entry "$name" file
+		expect_exit 1 "entry '$name' in $ext" "$T" verify trav.$ext
+		expect_output '^\[ERROR\] Unsafe archive entry: ' "entry '$name' in $ext: message"
+	done
+	rebuild sym.$ext entry artifacts/link symlink
+	expect_exit 1 "symlink entry in $ext" "$T" verify sym.$ext
+	expect_output '^\[ERROR\] Unsafe archive entry: artifacts/link \(symlink\)$' "symlink $ext: message"
+	rm -f ./*.$ext.lines
+done
+for kind in hardlink fifo chardev; do
+	rebuild k.tar.gz entry special $kind
+	expect_exit 1 "$kind entry" "$T" verify k.tar.gz
+	expect_output '^\[ERROR\] Unsafe archive entry: special \(' "$kind entry: message"
+done
+rebuild k.tar.gz entry 'back\slash' file
+expect_exit 1 "backslash entry" "$T" verify k.tar.gz
+expect_output 'backslash in name' "backslash entry: message"
+[ -e evil.txt ] || [ -e /tmp/evil.txt ] && fail "an entry was extracted"
+TESTS_RUN=$((TESTS_RUN + 1))
+
+# --json reports the archive failure as layer 1.
+rebuild sym.zip entry s symlink
+expect_exit 1 "--json on an unsafe archive" "$T" verify sym.zip --json
+expect_output '"manifest_signature":[[:space:]]*"failed"' "--json: layer 1 failed"
+expect_output '"file":[[:space:]]*"s"' "--json: the entry is the failed file"
+
+# The CLI contract.
+expect_exit 2 "--out with --archive" "$T" export --store s --key $key --out x --archive x.zip
+expect_output 'exclusive' "--out with --archive: message"
+expect_exit 2 "unknown archive suffix" "$T" export --store s --key $key --archive x.tar.bz2
+expect_output 'must end in \.tar\.gz, \.tgz or \.zip' "unknown suffix: message"
+[ -e x ] || [ -e x.zip ] || [ -e x.tar.bz2 ] && fail "a usage error wrote something"
+cp b.zip keep.zip
+sum=$(sha256sum < b.zip)
+expect_exit 2 "existing archive not overwritten" "$T" export --store s --key $key --archive b.zip
+expect_output 'b\.zip already exists' "existing archive: message"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ "$(sha256sum < b.zip)" = "$sum" ] || fail "the existing archive was changed"
+ls -d ./*.tmp-* ./*.part-* 2>/dev/null && fail "a temporary file or directory was left behind"
+TESTS_RUN=$((TESTS_RUN + 1))
+
+finish
