@@ -784,7 +784,9 @@ tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t 
 	TFA_GUARD(tfa_jf_obj(&ev, root, "event", "spooled capture"));
 	TFA_GUARD(tfa_jf_strcpy(type, sizeof(type), ev, "type", "spooled capture event"));
 	TFA_GUARD(tfa_jf_strcpy(status, sizeof(status), ev, "status", "spooled capture event"));
-	TFA_GUARD(check_event(type, status));
+	/* A bad file is malformed input, not a bad option: not check_event's EUSAGE and message. */
+	if (check_event(type, status) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "spooled capture event type or status is unknown");
 	TFA_GUARD(tfa_jf_int(&v, ev, "exit_code", -2147483648LL, 2147483647LL, "spooled capture event"));
 	{
 		const tfa_json_value *tmp;
