@@ -68,7 +68,8 @@ typedef struct tfa_sigv4_request {
  * X-Amz-Date = amz_date, X-Amz-Security-Token when the credentials carry a
  * session token (it is signed), and x-amz-content-sha256 for S3.
  * The canonical request and string to sign are appended to the optional
- * debug buffers (they hold no secret), for tests.
+ * debug buffers, for tests. The canonical request carries the session token
+ * when there is one: never log it.
  */
 TFA_WUR tfa_err tfa_sigv4_sign(tfa_buf *authorization, const tfa_sigv4_request *req,
 			       const char *service, const char *region, const char *amz_date,
