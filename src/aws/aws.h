@@ -41,6 +41,13 @@ TFA_WUR tfa_err tfa_aws_creds_resolve(tfa_aws_creds *out, const char *region);
 /* Wipes and frees the members; the struct may be reused. Accepts NULL. */
 void tfa_aws_creds_clear(tfa_aws_creds *c);
 
+/*
+ * The region: AWS_REGION, else AWS_DEFAULT_REGION, else `region` of the
+ * profile (AWS_PROFILE or "default") in the config or credentials file.
+ * TFA_EUSAGE when none is set or the name is not a region name.
+ */
+TFA_WUR tfa_err tfa_aws_region_resolve(char *out, size_t size);
+
 /* ---- Signature Version 4 -------------------------------------------------- */
 
 typedef struct tfa_aws_header {

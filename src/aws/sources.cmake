@@ -5,6 +5,8 @@ pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
 
 list(APPEND TFA_FULL_SOURCES
   src/aws/sigv4.c
+  src/aws/http.c
+  src/aws/creds.c
 )
 list(APPEND TFA_FULL_LIBS PkgConfig::LIBCURL)
 list(APPEND TFA_FULL_DEFS TFATTEST_WITH_AWS=1)
