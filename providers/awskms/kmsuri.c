@@ -108,11 +108,11 @@ static tfa_err parse_arn(tfa_kmsuri *u, const char *s, size_t n)
 		   TFA_EUSAGE, "awskms: the ARN region is not a region name");
 	TFA_ENSURE(fl[4] == 12 && strspn(f[4], "0123456789") >= 12, TFA_EUSAGE,
 		   "awskms: the ARN account must be 12 digits");
-	if (fl[5] > 4 && memcmp(f[5], "key/", 4) == 0) {
+	if (fl[5] >= 4 && memcmp(f[5], "key/", 4) == 0) {
 		TFA_ENSURE(key_id_ok(f[5] + 4, fl[5] - 4), TFA_EUSAGE,
 			   "awskms: invalid key id in the ARN");
 		u->kind = TFA_KMS_KEY_ARN;
-	} else if (fl[5] > 6 && memcmp(f[5], "alias/", 6) == 0) {
+	} else if (fl[5] >= 6 && memcmp(f[5], "alias/", 6) == 0) {
 		TFA_ENSURE(alias_ok(f[5] + 6, fl[5] - 6), TFA_EUSAGE,
 			   "awskms: invalid alias name in the ARN");
 		u->kind = TFA_KMS_ALIAS_ARN;
@@ -155,7 +155,7 @@ tfa_err tfa_kmsuri_parse(tfa_kmsuri *out, const char *s, size_t len)
 	TFA_ENSURE(p < end, TFA_EUSAGE, "awskms: no key in the URI; " FORMS);
 	if (end - p > 4 && memcmp(p, "arn:", 4) == 0) {
 		TFA_GUARD(parse_arn(&u, p, (size_t)(end - p)));
-	} else if (end - p > 6 && memcmp(p, "alias/", 6) == 0) {
+	} else if (end - p >= 6 && memcmp(p, "alias/", 6) == 0) {
 		TFA_ENSURE(alias_ok(p + 6, (size_t)(end - p - 6)), TFA_EUSAGE,
 			   "awskms: invalid alias name; " FORMS);
 		u.kind = TFA_KMS_ALIAS;

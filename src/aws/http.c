@@ -519,7 +519,6 @@ static tfa_err fail(const tfa_aws_response *r, const char *what, CURLcode cc, bo
 		tfa_error_set(code, "%s: %s (curl %d%s)", what,
 			      cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : curl_easy_strerror(cc),
 			      (int)cc, tail);
-		tfa_error_detail("curl %d", (int)cc);
 		return code;
 	}
 	if (r->status == 404 || strcmp(r->error_code, "NoSuchKey") == 0 ||
@@ -531,7 +530,7 @@ static tfa_err fail(const tfa_aws_response *r, const char *what, CURLcode cc, bo
 	tfa_error_set(code, "%s: %s%s%s (HTTP %ld, request id %s%s)", what, r->error_code,
 		      r->error_message[0] ? ": " : "", r->error_message, r->status,
 		      r->request_id[0] ? r->request_id : "none", tail);
-	tfa_error_detail("HTTP %ld %s", r->status, r->error_code);
+	/* The status and AWS error code are in the message already. */
 	return code;
 }
 
