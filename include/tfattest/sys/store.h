@@ -14,6 +14,15 @@
 /* Chain metadata documents are at most this large. */
 #define TFA_CHAIN_META_MAX (64u << 10)
 
+/*
+ * caps: the backend cannot decide who appends seq n+1 alone and takes a
+ * sequencer (include/tfattest/sys/sequencer.h). store.c then claims each seq
+ * in the sequencer before calling append, which only has to write the record
+ * (idempotently: the same bytes again are TFA_OK; other bytes TFA_ECONFLICT),
+ * and head is called only on a read-only store opened without a sequencer.
+ */
+#define TFA_STORE_CAP_SEQUENCED 1u
+
 typedef struct tfa_store_backend {
 	unsigned abi;       /* TFA_STORE_ABI */
 	const char *name;   /* "fs" */
