@@ -12,11 +12,12 @@ int tfa_cli_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "chain", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *store = NULL, *chain = NULL, *key = NULL;
+	const char *store = NULL, *sequencer = NULL, *chain = NULL, *key = NULL;
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL;
 	tfa_err rc;
@@ -27,18 +28,19 @@ int tfa_cli_init(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'c': chain = optarg; break;
 		case 'k': key = optarg; break;
-		default: return tfa_cli_usage("tfattest init --store S --chain NAME --key K");
+		default: return tfa_cli_usage("tfattest init --store S [--sequencer Q] --chain NAME --key K");
 		}
 	}
 	if (optind != argc || chain == NULL)
-		return tfa_cli_usage("tfattest init --store S --chain NAME --key K");
+		return tfa_cli_usage("tfattest init --store S [--sequencer Q] --chain NAME --key K");
 	store = tfa_cli_opt_env(store, "TFATTEST_STORE");
 	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
 	rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_chain_init(st, chain, s);
 	if (rc != TFA_OK)
@@ -55,6 +57,7 @@ int tfa_cli_record(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "plan", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
@@ -65,9 +68,9 @@ int tfa_cli_record(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] =
-		"tfattest record --store S --key K --plan PLAN.json [--state F] "
+		"tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
 		"[--event apply|destroy|rollback|import] [--status succeeded|failed] [--exit-code N]";
-	const char *store = NULL, *key = NULL, *plan = NULL, *state = NULL;
+	const char *store = NULL, *sequencer = NULL, *key = NULL, *plan = NULL, *state = NULL;
 	tfa_event ev = { NULL, NULL, 0 };
 	tfa_sig_alg alg = TFA_ALG_NONE;
 	tfa_store *st = NULL;
@@ -83,6 +86,7 @@ int tfa_cli_record(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'k': key = optarg; break;
 		case 'p': plan = optarg; break;
 		case 'S': state = optarg; break;
@@ -109,7 +113,7 @@ int tfa_cli_record(int argc, char **argv)
 	if (rc == TFA_OK)
 		rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_chain_append(&seq, st, s, alg, cap);
 	if (rc != TFA_OK)

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
+#ifndef TFATTEST_VERIFIER_ONLY
+#include "tfattest/store.h"
+#endif
 
 int tfa_cli_fail(tfa_err rc)
 {
@@ -51,3 +54,11 @@ int tfa_cli_parse_int(const char *s, long long min, long long max, long long *ou
 	*out = v;
 	return 0;
 }
+
+#ifndef TFATTEST_VERIFIER_ONLY
+tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt, const char *sequencer_opt)
+{
+	return tfa_store_open_seq(out, tfa_cli_opt_env(store_opt, "TFATTEST_STORE"),
+				  tfa_cli_opt_env(sequencer_opt, "TFATTEST_SEQUENCER"));
+}
+#endif
