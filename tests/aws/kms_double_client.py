@@ -36,7 +36,7 @@ def check(cond, desc):
 
 
 def client(access_key=None, secret_key=None, token=None, region=REGION, attempts=1,
-           read_timeout=10):
+           read_timeout=30):
     s = botocore.session.get_session()
     return s.create_client(
         "kms", region_name=region, endpoint_url=ENDPOINT, verify=CA,
@@ -44,7 +44,7 @@ def client(access_key=None, secret_key=None, token=None, region=REGION, attempts
         aws_secret_access_key=secret_key or os.environ["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=token,
         config=Config(retries={"total_max_attempts": attempts, "mode": "standard"},
-                      read_timeout=read_timeout, connect_timeout=5))
+                      read_timeout=read_timeout, connect_timeout=30))
 
 
 def error_of(fn, **kw):

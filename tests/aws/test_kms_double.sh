@@ -43,7 +43,7 @@ $PY "$HERE/kms_double.py" --port-file "$W/port" --ca-out "$W/ca.pem" \
 	--key "throttle-twice:ECC_NIST_P256:faults=throttle+throttle" \
 	> "$W/double.out" 2> "$W/double.err" &
 PID=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do # key generation can take a while on a loaded machine
 	[ -s "$W/port" ] && break
 	kill -0 "$PID" 2>/dev/null || break
 	sleep 0.1
@@ -162,10 +162,16 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$W/ca.pem" -X POST \
 
 # It stops on SIGTERM.
 kill "$PID"
-for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 150); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$PID" 2>/dev/null; then bad "the double ignores SIGTERM"; else ok "stops on SIGTERM"; fi
 wait "$PID" 2>/dev/null
 PID=
 
+if [ "$FAILED" -ne 0 ]; then
+	echo "--- the double's stderr:" >&2
+	tail -n 40 "$W/double.err" >&2
+	echo "--- the last requests:" >&2
+	tail -n 10 "$W/requests.jsonl" >&2
+fi
 echo "$((RUN - FAILED)) passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
