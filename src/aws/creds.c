@@ -7,6 +7,7 @@
  * before it is released. Messages name files, line numbers, variables and
  * URLs, never a value read from them.
  */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -596,6 +597,7 @@ static bool ecs_host_allowed(const char *url)
 	bool https;
 	char host[256];
 	char *colon;
+	struct in_addr v4;
 
 	if (url_host(url, &https, host, sizeof(host)) != TFA_OK)
 		return false;
@@ -603,10 +605,13 @@ static bool ecs_host_allowed(const char *url)
 		return true;
 	if (host[0] != '[' && (colon = strrchr(host, ':')) != NULL)
 		*colon = '\0';
-	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-	       strcmp(host, "[::1]") == 0 || strncmp(host, "[::1]:", 6) == 0 ||
-	       strcmp(host, "169.254.170.2") == 0 || strcmp(host, "169.254.170.23") == 0 ||
-	       strncmp(host, "[fd00:ec2::23]", 14) == 0;
+	/* 127.0.0.0/8 as a literal address, not a name that starts with "127." */
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127 || strcmp(host, "169.254.170.2") == 0 ||
+		       strcmp(host, "169.254.170.23") == 0;
+	return strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	       strncmp(host, "[::1]:", 6) == 0 || strcmp(host, "[fd00:ec2::23]") == 0 ||
+	       strncmp(host, "[fd00:ec2::23]:", 15) == 0;
 }
 
 static tfa_err from_ecs(tfa_aws_creds *out, bool *found)

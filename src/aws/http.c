@@ -471,6 +471,16 @@ out:
 	return rc;
 }
 
+static tfa_err slist_raw(struct curl_slist **l, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*l, line);
+
+	if (n == NULL)
+		return tfa_error_set(TFA_EINTERNAL, "out of memory");
+	*l = n;
+	return TFA_OK;
+}
+
 static void slist_wipe_free(struct curl_slist *l)
 {
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
@@ -492,10 +502,13 @@ static tfa_err caller_headers(struct curl_slist **l, const tfa_aws_header *h, si
 
 	for (size_t i = 0; i < n; i++)
 		TFA_GUARD(slist_add(l, h[i].name, h[i].value));
-	/* No "Expect: 100-continue" round trip, and no default form content type. */
-	TFA_GUARD(slist_add(l, "Expect", ""));
+	/*
+	 * No "Expect: 100-continue" round trip, and no default form content
+	 * type: "Name:" with nothing after the colon makes curl drop its own.
+	 */
+	TFA_GUARD(slist_raw(l, "Expect:"));
 	if (!has_header(h, n, "Content-Type"))
-		TFA_GUARD(slist_add(l, "Content-Type", ""));
+		TFA_GUARD(slist_raw(l, "Content-Type:"));
 out:
 	return rc;
 }
