@@ -545,8 +545,8 @@ def make_handler(double):
             double.record(entry)
             try:
                 self._send(status, obj, rid=rid)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            except OSError:  # the client gave up (a stall outlasted its timeout)
+                self.close_connection = True
 
         def _control(self):
             try:

@@ -16,6 +16,7 @@ import os
 import sys
 import urllib.request
 
+import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -224,6 +225,25 @@ for code, status in (("AccessDeniedException", 400), ("ExpiredTokenException", 4
                      ("KMSInternalException", 500)):
     got, st, _ = error_of(kms.get_public_key, KeyId="alias/tfattest-ec")
     check(got == code and st == status, f"fault: {code} (HTTP {status})")
+control({"faults": ["not_found", "disabled", "unavailable"]})
+for code, status in (("NotFoundException", 400), ("DisabledException", 400),
+                     ("ServiceUnavailableException", 503)):
+    got, st, _ = error_of(kms.describe_key, KeyId="alias/tfattest-ec")
+    check(got == code and st == status, f"fault: {code} (HTTP {status})")
+control({"faults": ["drop"]})
+try:
+    kms.describe_key(KeyId="alias/tfattest-ec")
+    check(False, "drop: the connection is closed without a response")
+except ClientError:
+    check(False, "drop: the connection is closed without a response")
+except botocore.exceptions.BotoCoreError as e:
+    check(True, f"drop: the connection is closed without a response ({type(e).__name__})")
+control({"faults": ["throttle"], "targets": ["Sign"]})
+check(error_of(kms.describe_key, KeyId="alias/tfattest-ec")[0] is None,
+      "a fault for Sign leaves DescribeKey alone")
+check(error_of(kms.sign, KeyId="alias/tfattest-ec", Message=digest, MessageType="DIGEST",
+               SigningAlgorithm="ECDSA_SHA_256")[0] == "ThrottlingException",
+      "... and applies to the next Sign")
 control({"faults": ["bad_signature"], "targets": ["Sign"]})
 r = kms.sign(KeyId="alias/tfattest-ec", Message=digest, MessageType="DIGEST",
              SigningAlgorithm="ECDSA_SHA_256")
