@@ -97,7 +97,10 @@ typedef struct tfa_aws_client_opts {
 	/* TLS trust: AWS_CA_BUNDLE when set, else the system store. */
 } tfa_aws_client_opts;
 
-/* Resolves credentials once (tfa_aws_creds_resolve) and keeps a curl handle. */
+/*
+ * Resolves credentials once (tfa_aws_creds_resolve) and keeps a curl handle.
+ * A client serves one thread at a time.
+ */
 TFA_WUR tfa_err tfa_aws_client_new(tfa_aws_client **out, const tfa_aws_client_opts *opts);
 
 /* Wipes the credentials. Accepts NULL. */

@@ -89,6 +89,9 @@ tfa_err tfa_aws_timeouts_resolve(tfa_aws_timeouts *t)
 		TFA_GUARD(env_long(&v, TFA_AWS_ENV_TIMEOUT, 1, 3600000));
 		t->timeout_ms = v;
 	}
+	/* Read when backing off; checked here so that a bad value is a clear error. */
+	v = 100;
+	TFA_GUARD(env_long(&v, TFA_AWS_ENV_RETRY_BASE, 0, RETRY_CAP_MS));
 	if (t->max_attempts == 0) {
 		v = TFA_AWS_DEFAULT_MAX_ATTEMPTS;
 		TFA_GUARD(env_long(&v, TFA_AWS_ENV_MAX_ATTEMPTS, 1, 20));

@@ -314,6 +314,9 @@ static void test_options(void)
 	setenv("TFATTEST_AWS_TIMEOUT_MS", "-5", 1);
 	CHECK_RC(tfa_aws_client_new(&c, &o), TFA_EUSAGE);
 	unsetenv("TFATTEST_AWS_TIMEOUT_MS");
+	setenv("TFATTEST_AWS_RETRY_BASE_MS", "many", 1);
+	CHECK_RC(tfa_aws_client_new(&c, &o), TFA_EUSAGE);
+	setenv("TFATTEST_AWS_RETRY_BASE_MS", "5", 1);
 	o.region = "EU WEST";
 	CHECK_RC(tfa_aws_client_new(&c, &o), TFA_EUSAGE);
 	o.region = NULL;
