@@ -405,6 +405,13 @@ def main():
                   f"README Inputs: {name} Required = {'yes' if required else 'no'}")
             check(variables[name].get("description", "") == cells[1],
                   f"README Inputs: {name} description matches variables.tf")
+            check(len(cells) == 5 and "${" + cells[2].strip("`") + "}" == variables[name].get("type"),
+                  f"README Inputs: {name} type matches variables.tf")
+            if not required:
+                dv = variables[name]["default"]
+                want = "`null`" if dv is None else "`" + json.dumps(dv) + "`"
+                check(len(cells) == 5 and cells[3] == want,
+                      f"README Inputs: {name} default matches variables.tf")
     outs = table("Outputs")
     check(set(outs) == set(outputs), f"README Outputs table lists exactly the outputs "
           f"({sorted(set(outs) ^ set(outputs))} differ)")

@@ -96,6 +96,8 @@ MUTATIONS = [
      "&retention-days=${var.retention_days}", ""),
     ("README misses an input", "README.md",
      "| `tags` |", "| `tag` |"),
+    ("README shows another default", "README.md",
+     '| `"ECC_NIST_P256"` |', '| `"RSA_3072"` |'),
     ("a syntax error", "main.tf", "# ---- the sequencer table", "resource {"),
 ]
 
