@@ -133,6 +133,8 @@ static tfa_err check_writable(const tfa_store *st)
 				     "the %s store needs a sequencer to write (--sequencer or "
 				     "TFATTEST_SEQUENCER)",
 				     st->backend->name);
+	if (st->backend->writable != NULL)
+		return st->backend->writable(st->ctx);
 	return TFA_OK;
 }
 
@@ -144,10 +146,7 @@ tfa_err tfa_store_create_chain(tfa_store *st, const uint8_t *meta, size_t len)
 	TFA_GUARD(check_writable(st));
 	if (st->seqb != NULL) {
 		/* The sequencer decides which init wins; the store then holds its copy. */
-		rc = st->seqb->create(st->seqctx, meta, len);
-		if (rc == TFA_ECONFLICT)
-			TFA_BAIL(TFA_ECONFLICT, "the sequencer already holds this chain");
-		TFA_GUARD(rc);
+		TFA_GUARD(st->seqb->create(st->seqctx, meta, len));
 		test_crash_point("after-create");
 	}
 	rc = st->backend->create_chain(st->ctx, meta, len);

@@ -135,6 +135,15 @@ static void base64(char *out, const uint8_t *in, size_t len)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
 }
 
+static tfa_err s3_writable(void *vctx)
+{
+	const s3_ctx *ctx = vctx;
+
+	if (ctx->retention_days <= 0)
+		return tfa_error_set(TFA_EUSAGE, "the s3 store needs retention-days=N in its URI to write");
+	return TFA_OK;
+}
+
 /*
  * Writes `name` once with Object Lock. TFA_OK when it is written, or when the
  * object already holds exactly these bytes; TFA_ECONFLICT when it holds
@@ -145,7 +154,7 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	tfa_err rc = TFA_OK;
 	tfa_aws_response resp;
 	tfa_buf existing;
-	char path[1400], sha_b64[64], md5_b64[32], sha_hex[2 * TFA_SHA256_LEN + 1];
+	char path[1400], sha_b64[64], md5_b64[32];
 	char until[TFA_TIME_STRLEN], clen[24];
 	uint8_t sha[TFA_SHA256_LEN], md5[16];
 	unsigned int md5len = 0;
@@ -154,10 +163,8 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 
 	resp_init(&resp, 64u << 10);
 	tfa_buf_init(&existing, TFA_RECORD_MAX * 2 + 4);
-	TFA_ENSURE(ctx->retention_days > 0, TFA_EUSAGE,
-		   "the s3 store needs retention-days=N in its URI to write");
+	TFA_GUARD(s3_writable(ctx));
 	tfa_sha256(sha, body, len);
-	tfa_hex_encode(sha_hex, sha, sizeof(sha));
 	base64(sha_b64, sha, sizeof(sha));
 	tfa_time_format(until, (int64_t)time(NULL) + (int64_t)ctx->retention_days * 86400);
 	snprintf(clen, sizeof(clen), "%zu", len);
@@ -392,4 +399,5 @@ const tfa_store_backend tfa_store_backend_s3 = {
 	.get = s3_get,
 	.append = s3_append,
 	.close = s3_close,
+	.writable = s3_writable,
 };

@@ -7,7 +7,7 @@
 
 #include "../store.h"
 
-#define TFA_STORE_ABI 1
+#define TFA_STORE_ABI 2
 
 /* Records are at most this large (artifact + signature). */
 #define TFA_RECORD_MAX (9u << 20)
@@ -44,6 +44,12 @@ typedef struct tfa_store_backend {
 			  const uint8_t *sig, size_t sig_len);
 	/* Required. Accepts NULL. */
 	void (*close)(void *ctx);
+	/*
+	 * Optional (ABI 2). TFA_OK when the store is configured to write, else
+	 * TFA_EUSAGE with the reason. Called before the sequencer's claim, so
+	 * that a store that cannot write claims no seq. NULL: always writable.
+	 */
+	tfa_err (*writable)(void *ctx);
 } tfa_store_backend;
 
 /* The backends this build includes, NULL-terminated. A backend with an empty
