@@ -35,10 +35,10 @@ aws_free_port() {
 	"$AWS_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# aws_wait_port_file FILE PID
+# aws_wait_port_file FILE PID [SECONDS]
 aws_wait_port_file() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((${3:-10} * 10))); do
 		[ -s "$1" ] && return 0
 		kill -0 "$2" 2> /dev/null || return 1
 		sleep 0.1
@@ -76,7 +76,8 @@ aws_emulators_start() {
 
 	mkdir -p "$W/s3data"
 	s3port=$(aws_free_port)
-	"$s3rver" -d "$W/s3data" -a 127.0.0.1 -p "$s3port" --silent --allow-mismatched-signatures \
+	# s3rver's continuation tokens use DES, which Node 20's OpenSSL 3 keeps in its legacy provider.
+	NODE_OPTIONS=--openssl-legacy-provider "$s3rver" -d "$W/s3data" -a 127.0.0.1 -p "$s3port" --silent --allow-mismatched-signatures \
 		--configure-bucket "$bucket" > "$W/s3rver.log" 2>&1 &
 	AWS_PIDS+=($!)
 	aws_wait_http "http://127.0.0.1:$s3port/" $! || { echo "s3rver did not start" >&2; cat "$W/s3rver.log" >&2; return 1; }
