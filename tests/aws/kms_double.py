@@ -734,18 +734,18 @@ DEFAULT_KEYS = ["tfattest-rsa:RSA_3072", "tfattest-ec:ECC_NIST_P256",
 
 
 def parse_key(s, region):
-    parts = s.split(":")
-    if len(parts) < 2:
+    head, sep, fault_list = s.partition(":faults=")  # last: faults may hold "stall:SECONDS"
+    parts = head.split(":")
+    if len(parts) not in (2, 3):
         raise SystemExit(f"kms_double: --key wants NAME:SPEC[:STATE][:faults=F+F...], got {s}")
-    name, spec, state, faults = parts[0], parts[1], "Enabled", []
-    for p in parts[2:]:
-        if p.startswith("faults="):
-            try:
-                faults = [parse_fault(f) for f in p[len("faults="):].split("+") if f]
-            except ValueError as e:
-                raise SystemExit(f"kms_double: {e}") from None
-        else:
-            state = p
+    name, spec = parts[0], parts[1]
+    state = parts[2] if len(parts) == 3 else "Enabled"
+    faults = []
+    if sep:
+        try:
+            faults = [parse_fault(f) for f in fault_list.split("+") if f]
+        except ValueError as e:
+            raise SystemExit(f"kms_double: {e}") from None
     if not name or not all(c.isalnum() or c in "-_/" for c in name):
         raise SystemExit(f"kms_double: bad key name {name!r}")
     return Key(name, spec, state, region, faults)

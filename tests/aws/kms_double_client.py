@@ -263,6 +263,13 @@ got = [error_of(kms.describe_key, KeyId="alias/throttle-twice")[0] for _ in rang
 check(got == ["ThrottlingException", "ThrottlingException", None],
       f"alias/throttle-twice throttles twice, then succeeds: {got}")
 
+try:
+    client(read_timeout=1).describe_key(KeyId="alias/slow")
+    check(False, "alias/slow stalls its first request")
+except ReadTimeoutError:
+    check(True, "alias/slow (faults=stall:2) stalls its first request")
+check(error_of(kms.describe_key, KeyId="alias/slow")[0] is None, "... and answers the next")
+
 # No secret in the log.
 text = json.dumps(log())
 check(os.environ["AWS_SECRET_ACCESS_KEY"] not in text and tok_sk not in text and tok not in text,

@@ -41,6 +41,7 @@ $PY "$HERE/kms_double.py" --port-file "$W/port" --ca-out "$W/ca.pem" \
 	--credentials-file "$W/creds.json" --region "$AWS_REGION" \
 	--pubkey-dir "$W/pub" --keys-out "$W/keys.json" --log "$W/requests.jsonl" \
 	--key "throttle-twice:ECC_NIST_P256:faults=throttle+throttle" \
+	--key "slow:ECC_NIST_P256:Enabled:faults=stall:2" \
 	> "$W/double.out" 2> "$W/double.err" &
 PID=$!
 for _ in $(seq 1 600); do # key generation can take a while on a loaded machine
