@@ -13,6 +13,9 @@ It sits between tfattest and the emulator, on 127.0.0.1, and for every request:
   body, and If-None-Match: *. A failed check is answered 400 InvalidRequest and logged;
 - with --enforce-if-none-match, answers a PUT with If-None-Match: * on an existing key
   with 412 PreconditionFailed, as S3 does (s3rver ignores the header);
+- for s3, forwards the requests on one key one at a time: S3 makes a PUT visible
+  atomically, while s3rver writes the file in place, so that a GET racing a PUT
+  could read half an object;
 - takes the next fault from a queue, when one is set (POST /__control);
 - logs one JSON line per request (--log): time, op, method, path, status, fault,
   sigv4, and for PutObject the checks that failed (`put_checks`, [] when all passed).
@@ -98,6 +101,7 @@ class State:
         self.faults = []
         self.targets = None
         self.list_max_keys = None
+        self.key_locks = {}
         self.log = []
         self.logf = open(args.log, "a", buffering=1) if args.log else None
         self.creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"],
@@ -111,6 +115,10 @@ class State:
             if not self.faults:
                 return "ok", 0.0
             return self.faults.pop(0)
+
+    def key_lock(self, path):
+        with self.lock:
+            return self.key_locks.setdefault(urllib.parse.urlsplit(path).path, threading.Lock())
 
     def record(self, entry):
         with self.lock:
@@ -332,16 +340,21 @@ def make_handler(state):
             path = self.path
             if op == "ListObjectsV2" and state.list_max_keys:
                 path += f"&max-keys={int(state.list_max_keys)}"
-            if (op == "PutObject" and args.enforce_if_none_match and
-                    self.headers.get("If-None-Match") == "*"):
-                hs = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
-                st, _, _ = self.upstream("HEAD", self.path, hs, b"")
-                if st == 200:
-                    entry["status"] = 412
-                    return self.error(412, "PreconditionFailed",
-                                      "At least one of the pre-conditions you specified did "
-                                      "not hold")
-            status, rheaders, rbody = self.upstream(self.command, path, self.headers, body)
+            if args.service == "s3" and op in ("PutObject", "GetObject", "HeadObject"):
+                lock = state.key_lock(self.path)
+            else:
+                lock = threading.Lock()  # no ordering needed
+            with lock:
+                if (op == "PutObject" and args.enforce_if_none_match and
+                        self.headers.get("If-None-Match") == "*"):
+                    hs = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
+                    st, _, _ = self.upstream("HEAD", self.path, hs, b"")
+                    if st == 200:
+                        entry["status"] = 412
+                        return self.error(412, "PreconditionFailed",
+                                          "At least one of the pre-conditions you specified "
+                                          "did not hold")
+                status, rheaders, rbody = self.upstream(self.command, path, self.headers, body)
             entry["status"] = status
             if fault == "lost_response":
                 time.sleep(arg)
