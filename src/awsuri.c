@@ -47,7 +47,7 @@ static int all_in(const char *s, const char *set)
 }
 
 #define LOWER_DIGITS "abcdefghijklmnopqrstuvwxyz0123456789"
-#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZ" LOWER_DIGITS
+#define ALNUM	     "ABCDEFGHIJKLMNOPQRSTUVWXYZ" LOWER_DIGITS
 
 /* Bucket names per S3's rules for new buckets (no dots: TLS and path style). */
 static int bucket_ok(const char *s)
@@ -110,8 +110,8 @@ tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
-	TFA_ENSURE(uri != NULL && strlen(uri) < TFA_AWSURI_MAX, TFA_EUSAGE, "%s is missing or too long",
-		   what);
+	TFA_ENSURE(uri != NULL && strlen(uri) < TFA_AWSURI_MAX, TFA_EUSAGE,
+		   "%s is missing or too long", what);
 	n = strlen(scheme);
 	TFA_ENSURE(strncmp(uri, scheme, n) == 0, TFA_EUSAGE, "%s must start with %s", what, scheme);
 	p = uri + n;
@@ -141,9 +141,10 @@ tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 				   what);
 		}
 	} else {
-		TFA_ENSURE(table_ok(out->name), TFA_EUSAGE,
-			   "%s: table name must be 3-255 characters of A-Z, a-z, 0-9, '_', '.', '-'",
-			   what);
+		TFA_ENSURE(
+		    table_ok(out->name), TFA_EUSAGE,
+		    "%s: table name must be 3-255 characters of A-Z, a-z, 0-9, '_', '.', '-'",
+		    what);
 		TFA_ENSURE(slash == NULL || slash + 1 == q, TFA_EUSAGE, "%s takes no path", what);
 	}
 	p = *q ? q + 1 : q;
@@ -157,22 +158,24 @@ tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 		eq = memchr(p, '=', (size_t)(amp - p));
 		TFA_ENSURE(eq != NULL, TFA_EUSAGE, "%s: parameter without a value", what);
 		klen = (size_t)(eq - p);
-		TFA_ENSURE(pct_decode(val, sizeof(val), eq + 1, (size_t)(amp - eq - 1)) == 0 && val[0],
+		TFA_ENSURE(pct_decode(val, sizeof(val), eq + 1, (size_t)(amp - eq - 1)) == 0 &&
+			       val[0],
 			   TFA_EUSAGE, "%s: malformed parameter value", what);
 		if (klen == 6 && memcmp(p, "region", 6) == 0) {
-			TFA_ENSURE(strlen(val) < sizeof(out->region) && all_in(val, LOWER_DIGITS "-"),
+			TFA_ENSURE(strlen(val) < sizeof(out->region) &&
+				       all_in(val, LOWER_DIGITS "-"),
 				   TFA_EUSAGE, "%s: malformed region", what);
 			memcpy(out->region, val, strlen(val) + 1);
 		} else if (klen == 8 && memcmp(p, "endpoint", 8) == 0) {
-			TFA_ENSURE(strlen(val) < sizeof(out->endpoint) && endpoint_ok(val), TFA_EUSAGE,
-				   "%s: endpoint must be http(s)://host[:port]", what);
+			TFA_ENSURE(strlen(val) < sizeof(out->endpoint) && endpoint_ok(val),
+				   TFA_EUSAGE, "%s: endpoint must be http(s)://host[:port]", what);
 			memcpy(out->endpoint, val, strlen(val) + 1);
 		} else if (kind == TFA_AWSURI_S3 && klen == 14 &&
 			   memcmp(p, "retention-days", 14) == 0) {
 			char *end;
 			long v = strtol(val, &end, 10);
 			TFA_ENSURE(*end == '\0' && val[0] != '-' && val[0] != '+' && v >= 1 &&
-					   v <= TFA_RETENTION_DAYS_MAX,
+				       v <= TFA_RETENTION_DAYS_MAX,
 				   TFA_EUSAGE, "%s: retention-days must be 1 to %d", what,
 				   TFA_RETENTION_DAYS_MAX);
 			out->retention_days = v;

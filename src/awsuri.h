@@ -17,7 +17,7 @@
 typedef enum { TFA_AWSURI_S3, TFA_AWSURI_DYNAMODB } tfa_awsuri_kind;
 
 typedef struct tfa_awsuri {
-	char name[256];      /* bucket or table */
+	char name[256];	     /* bucket or table */
 	char prefix[1024];   /* s3: key prefix without leading or trailing '/', may be "" */
 	char region[64];     /* from the URI, else AWS_REGION, else AWS_DEFAULT_REGION */
 	char endpoint[256];  /* "" for the public AWS endpoint */

@@ -38,7 +38,8 @@ tfa_err tfa_record_decode(const uint8_t *raw, size_t len, tfa_buf *artifact, tfa
 	hexlen = (size_t)(end - 1 - (nl + 1));
 	TFA_ENSURE(hexlen % 2 == 0 && hexlen > 0, TFA_EFORMAT, "record is malformed");
 	TFA_GUARD(tfa_buf_reserve(sig, hexlen / 2));
-	if (tfa_hex_decode(sig->data + sig->len, hexlen / 2, (const char *)nl + 1, hexlen) != TFA_OK)
+	if (tfa_hex_decode(sig->data + sig->len, hexlen / 2, (const char *)nl + 1, hexlen) !=
+	    TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "record has a malformed signature line");
 	TFA_GUARD(tfa_buf_append(artifact, raw, (size_t)(nl - raw)));
 	sig->len += hexlen / 2;

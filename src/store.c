@@ -257,7 +257,8 @@ static tfa_err claim_was_ours(tfa_store *st, uint64_t seq, const tfa_buf *ours)
 	tfa_buf_init(&rec, st->seqb->record_max);
 	tfa_buf_init(&meta, TFA_CHAIN_META_MAX);
 	TFA_GUARD(st->seqb->state(st->seqctx, &head, &rec, &meta));
-	if (head != seq || rec.len != ours->len || CRYPTO_memcmp(rec.data, ours->data, rec.len) != 0)
+	if (head != seq || rec.len != ours->len ||
+	    CRYPTO_memcmp(rec.data, ours->data, rec.len) != 0)
 		rc = TFA_ECONFLICT;
 out:
 	tfa_buf_free(&rec);
@@ -274,7 +275,8 @@ static tfa_err append_sequenced(tfa_store *st, uint64_t seq, const uint8_t *arti
 	tfa_buf_init(&rec, TFA_RECORD_MAX * 2 + 4);
 	TFA_GUARD(tfa_record_encode(&rec, artifact, artifact_len, sig, sig_len));
 	TFA_ENSURE(rec.len <= st->seqb->record_max, TFA_EUSAGE,
-		   "record %" PRIu64 " is %zu bytes; the %s sequencer takes records up to %zu bytes",
+		   "record %" PRIu64
+		   " is %zu bytes; the %s sequencer takes records up to %zu bytes",
 		   seq, rec.len, st->seqb->name, st->seqb->record_max);
 	rc = st->seqb->claim(st->seqctx, seq, rec.data, rec.len);
 	if (rc == TFA_ECONFLICT) {
@@ -287,18 +289,20 @@ static tfa_err append_sequenced(tfa_store *st, uint64_t seq, const uint8_t *arti
 	rc = st->backend->append(st->ctx, seq, artifact, artifact_len, sig, sig_len);
 	if (rc == TFA_ECONFLICT)
 		TFA_BAIL(TFA_EBACKEND,
-			 "the store holds other bytes for record %" PRIu64 " than its sequencer", seq);
+			 "the store holds other bytes for record %" PRIu64 " than its sequencer",
+			 seq);
 	if (rc != TFA_OK)
-		TFA_BAIL(rc, "record %" PRIu64 " is sequenced but not yet stored (the next writer "
-			     "stores it): %s",
+		TFA_BAIL(rc,
+			 "record %" PRIu64 " is sequenced but not yet stored (the next writer "
+			 "stores it): %s",
 			 seq, tfa_error_last()->message);
 out:
 	tfa_buf_free(&rec);
 	return rc;
 }
 
-tfa_err tfa_store_append(tfa_store *st, uint64_t seq, const uint8_t *artifact,
-			 size_t artifact_len, const uint8_t *sig, size_t sig_len)
+tfa_err tfa_store_append(tfa_store *st, uint64_t seq, const uint8_t *artifact, size_t artifact_len,
+			 const uint8_t *sig, size_t sig_len)
 {
 	tfa_err rc;
 

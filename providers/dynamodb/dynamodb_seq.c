@@ -151,15 +151,15 @@ static tfa_err ddb_create(void *vctx, const uint8_t *meta, size_t len)
 
 	memset(&resp, 0, sizeof(resp));
 	tfa_buf_init(&resp.body, 0);
-	TFA_ENSURE(req != NULL && (item = cJSON_GetObjectItemCaseSensitive(req, "Item")) != NULL &&
-			   add_typed(item, "seq", "N", "0") && add_binary(item, "meta", meta, len) &&
-			   cJSON_AddStringToObject(req, "ConditionExpression",
-						   "attribute_not_exists(#c)") &&
-			   cJSON_AddObjectToObject(req, "ExpressionAttributeNames") &&
-			   cJSON_AddStringToObject(
-				   cJSON_GetObjectItemCaseSensitive(req, "ExpressionAttributeNames"),
-				   "#c", "chain"),
-		   TFA_EINTERNAL, "out of memory");
+	TFA_ENSURE(
+	    req != NULL && (item = cJSON_GetObjectItemCaseSensitive(req, "Item")) != NULL &&
+		add_typed(item, "seq", "N", "0") && add_binary(item, "meta", meta, len) &&
+		cJSON_AddStringToObject(req, "ConditionExpression", "attribute_not_exists(#c)") &&
+		cJSON_AddObjectToObject(req, "ExpressionAttributeNames") &&
+		cJSON_AddStringToObject(
+		    cJSON_GetObjectItemCaseSensitive(req, "ExpressionAttributeNames"), "#c",
+		    "chain"),
+	    TFA_EINTERNAL, "out of memory");
 	rc = call(&resp, ctx, "PutItem", req);
 	if (rc == TFA_ECONFLICT)
 		rc = tfa_error_set(TFA_ECONFLICT, "%s already holds a chain", ctx->scope);
@@ -200,7 +200,8 @@ out:
 
 static tfa_err parse_seq(uint64_t *out, const cJSON *item)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "seq"), "N");
+	const cJSON *n =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "seq"), "N");
 	const char *s;
 	uint64_t v = 0;
 
@@ -238,19 +239,20 @@ static tfa_err ddb_state(void *vctx, uint64_t *head, tfa_buf *rec, tfa_buf *meta
 	TFA_GUARD(get_binary(meta, item, "meta"));
 	if (*head > 0) {
 		const cJSON *h = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(item, "rec_sha256"), "S");
+		    cJSON_GetObjectItemCaseSensitive(item, "rec_sha256"), "S");
 		uint8_t want[TFA_SHA256_LEN], got[TFA_SHA256_LEN];
 		size_t start = rec->len;
 
 		TFA_GUARD(get_binary(rec, item, "rec"));
 		TFA_ENSURE(cJSON_IsString(h) && h->valuestring != NULL &&
-				   strlen(h->valuestring) == 2 * TFA_SHA256_LEN &&
-				   tfa_hex_decode(want, TFA_SHA256_LEN, h->valuestring,
-						  2 * TFA_SHA256_LEN) == TFA_OK,
+			       strlen(h->valuestring) == 2 * TFA_SHA256_LEN &&
+			       tfa_hex_decode(want, TFA_SHA256_LEN, h->valuestring,
+					      2 * TFA_SHA256_LEN) == TFA_OK,
 			   TFA_EFORMAT, "sequencer item has no valid rec_sha256");
 		tfa_sha256(got, rec->data + start, rec->len - start);
 		TFA_ENSURE(CRYPTO_memcmp(want, got, sizeof(got)) == 0, TFA_EFORMAT,
-			   "sequencer item's record %" PRIu64 " does not match its rec_sha256", *head);
+			   "sequencer item's record %" PRIu64 " does not match its rec_sha256",
+			   *head);
 	}
 out:
 	cJSON_Delete(req);
@@ -275,20 +277,20 @@ static tfa_err ddb_claim(void *vctx, uint64_t seq, const uint8_t *rec, size_t le
 	snprintf(p, sizeof(p), "%" PRIu64, seq - 1);
 	tfa_sha256(d, rec, len);
 	tfa_hex_encode(hex, d, sizeof(d));
-	TFA_ENSURE(req != NULL &&
-			   cJSON_AddStringToObject(req, "UpdateExpression",
-						   "SET #s = :n, #r = :r, #h = :h") &&
-			   cJSON_AddStringToObject(req, "ConditionExpression",
-						   "attribute_exists(#c) AND #s = :p") &&
-			   (names = cJSON_AddObjectToObject(req, "ExpressionAttributeNames")) &&
-			   cJSON_AddStringToObject(names, "#c", "chain") &&
-			   cJSON_AddStringToObject(names, "#s", "seq") &&
-			   cJSON_AddStringToObject(names, "#r", "rec") &&
-			   cJSON_AddStringToObject(names, "#h", "rec_sha256") &&
-			   (vals = cJSON_AddObjectToObject(req, "ExpressionAttributeValues")) &&
-			   add_typed(vals, ":n", "N", n) && add_typed(vals, ":p", "N", p) &&
-			   add_typed(vals, ":h", "S", hex) && add_binary(vals, ":r", rec, len),
-		   TFA_EINTERNAL, "out of memory");
+	TFA_ENSURE(
+	    req != NULL &&
+		cJSON_AddStringToObject(req, "UpdateExpression", "SET #s = :n, #r = :r, #h = :h") &&
+		cJSON_AddStringToObject(req, "ConditionExpression",
+					"attribute_exists(#c) AND #s = :p") &&
+		(names = cJSON_AddObjectToObject(req, "ExpressionAttributeNames")) &&
+		cJSON_AddStringToObject(names, "#c", "chain") &&
+		cJSON_AddStringToObject(names, "#s", "seq") &&
+		cJSON_AddStringToObject(names, "#r", "rec") &&
+		cJSON_AddStringToObject(names, "#h", "rec_sha256") &&
+		(vals = cJSON_AddObjectToObject(req, "ExpressionAttributeValues")) &&
+		add_typed(vals, ":n", "N", n) && add_typed(vals, ":p", "N", p) &&
+		add_typed(vals, ":h", "S", hex) && add_binary(vals, ":r", rec, len),
+	    TFA_EINTERNAL, "out of memory");
 	rc = call(&resp, ctx, "UpdateItem", req);
 	if (rc == TFA_ECONFLICT)
 		rc = tfa_error_set(TFA_ECONFLICT, "seq %" PRIu64 " is taken", seq);
@@ -299,14 +301,14 @@ out:
 }
 
 const tfa_sequencer_backend tfa_sequencer_backend_dynamodb = {
-	.abi = TFA_SEQUENCER_ABI,
-	.name = "dynamodb",
-	.scheme = "dynamodb:",
-	.caps = 0,
-	.record_max = DYNAMODB_RECORD_MAX,
-	.open = ddb_open,
-	.create = ddb_create,
-	.state = ddb_state,
-	.claim = ddb_claim,
-	.close = ddb_close,
+    .abi = TFA_SEQUENCER_ABI,
+    .name = "dynamodb",
+    .scheme = "dynamodb:",
+    .caps = 0,
+    .record_max = DYNAMODB_RECORD_MAX,
+    .open = ddb_open,
+    .create = ddb_create,
+    .state = ddb_state,
+    .claim = ddb_claim,
+    .close = ddb_close,
 };

@@ -30,12 +30,12 @@
 #include "awsuri.h"
 #include "crypto.h"
 #include "record.h"
-#include "timefmt.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
+#include "timefmt.h"
 
 #define SEQ_DIGITS 12
-#define SEQ_MAX UINT64_C(999999999999)
+#define SEQ_MAX	   UINT64_C(999999999999)
 /* A ListObjectsV2 page holds at most 1000 keys; this bounds the response. */
 #define LIST_PAGE_MAX (4u << 20)
 
@@ -72,7 +72,7 @@ static tfa_err s3_open(void **out, const char *uri)
 	snprintf(ctx->bucket, sizeof(ctx->bucket), "%s", u.name);
 	if (u.prefix[0])
 		TFA_ENSURE((size_t)snprintf(ctx->prefix, sizeof(ctx->prefix), "%s/", u.prefix) <
-				   sizeof(ctx->prefix),
+			       sizeof(ctx->prefix),
 			   TFA_EUSAGE, "s3 store URI: prefix is too long");
 	ctx->retention_days = u.retention_days;
 	memset(&o, 0, sizeof(o));
@@ -140,7 +140,8 @@ static tfa_err s3_writable(void *vctx)
 	const s3_ctx *ctx = vctx;
 
 	if (ctx->retention_days <= 0)
-		return tfa_error_set(TFA_EUSAGE, "the s3 store needs retention-days=N in its URI to write");
+		return tfa_error_set(TFA_EUSAGE,
+				     "the s3 store needs retention-days=N in its URI to write");
 	return TFA_OK;
 }
 
@@ -168,16 +169,16 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	base64(sha_b64, sha, sizeof(sha));
 	tfa_time_format(until, (int64_t)time(NULL) + (int64_t)ctx->retention_days * 86400);
 	snprintf(clen, sizeof(clen), "%zu", len);
-	h[nh++] = (tfa_aws_header){ "Content-Type", "application/octet-stream" };
-	h[nh++] = (tfa_aws_header){ "If-None-Match", "*" };
-	h[nh++] = (tfa_aws_header){ "x-amz-checksum-sha256", sha_b64 };
-	h[nh++] = (tfa_aws_header){ "x-amz-object-lock-mode", "COMPLIANCE" };
-	h[nh++] = (tfa_aws_header){ "x-amz-object-lock-retain-until-date", until };
+	h[nh++] = (tfa_aws_header){"Content-Type", "application/octet-stream"};
+	h[nh++] = (tfa_aws_header){"If-None-Match", "*"};
+	h[nh++] = (tfa_aws_header){"x-amz-checksum-sha256", sha_b64};
+	h[nh++] = (tfa_aws_header){"x-amz-object-lock-mode", "COMPLIANCE"};
+	h[nh++] = (tfa_aws_header){"x-amz-object-lock-retain-until-date", until};
 	/* MD5 is only what older S3-compatible services require; skip it where
 	 * the crypto provider has none (FIPS): the SHA-256 checksum suffices. */
 	if (EVP_Digest(body, len, md5, &md5len, EVP_md5(), NULL) == 1 && md5len == sizeof(md5)) {
 		base64(md5_b64, md5, sizeof(md5));
-		h[nh++] = (tfa_aws_header){ "Content-MD5", md5_b64 };
+		h[nh++] = (tfa_aws_header){"Content-MD5", md5_b64};
 	}
 	object_path(path, ctx, name);
 	rc = tfa_aws_call(&resp, ctx->client, "s3 PutObject", "PUT", path, "", h, nh, body, len);
@@ -189,8 +190,9 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	tfa_error_clear();
 	rc = get_object(ctx, name, &existing, TFA_RECORD_MAX * 2 + 4);
 	if (rc == TFA_ENOTFOUND)
-		TFA_BAIL(TFA_EBACKEND, "s3 PutObject %s: refused with HTTP %ld, yet the object is absent",
-			 name, resp.status);
+		TFA_BAIL(TFA_EBACKEND,
+			 "s3 PutObject %s: refused with HTTP %ld, yet the object is absent", name,
+			 resp.status);
 	TFA_GUARD(rc);
 	if (existing.len != len || CRYPTO_memcmp(existing.data, body, len) != 0)
 		TFA_BAIL(TFA_ECONFLICT, "s3 object %s exists with other contents", name);
@@ -273,7 +275,7 @@ static tfa_err put_encoded(tfa_buf *b, const char *s)
 		    c == '-' || c == '.' || c == '_' || c == '~') {
 			TFA_GUARD(tfa_buf_putc(b, (char)c));
 		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 			TFA_GUARD(tfa_buf_append(b, e, 3));
 		}
 	}
@@ -282,7 +284,8 @@ out:
 }
 
 /* The text of the first <tag>...</tag> at or after *pos, advancing *pos. */
-static int xml_next(const char *doc, const char **pos, const char *tag, const char **val, size_t *len)
+static int xml_next(const char *doc, const char **pos, const char *tag, const char **val,
+		    size_t *len)
 {
 	char open[48], close[48];
 	const char *a, *b;
@@ -350,12 +353,14 @@ static tfa_err s3_head(void *vctx, uint64_t *seq)
 
 			if (vlen != pl + SEQ_DIGITS + 4 || memcmp(v, want_prefix, pl) != 0 ||
 			    memcmp(v + pl + SEQ_DIGITS, ".rec", 4) != 0)
-				TFA_BAIL(TFA_EFORMAT, "s3 store holds an unexpected object under %s",
+				TFA_BAIL(TFA_EFORMAT,
+					 "s3 store holds an unexpected object under %s",
 					 want_prefix);
 			for (i = 0; i < SEQ_DIGITS; i++) {
 				char c = v[pl + i];
 				if (c < '0' || c > '9')
-					TFA_BAIL(TFA_EFORMAT, "s3 store holds an unexpected object under %s",
+					TFA_BAIL(TFA_EFORMAT,
+						 "s3 store holds an unexpected object under %s",
 						 want_prefix);
 				s = s * 10 + (uint64_t)(c - '0');
 			}
@@ -369,15 +374,17 @@ static tfa_err s3_head(void *vctx, uint64_t *seq)
 		       memcmp(v, "true", 4) == 0;
 		if (more) {
 			pos = doc;
-			TFA_ENSURE(xml_next(doc, &pos, "NextContinuationToken", &v, &vlen) && vlen > 0 &&
-					   vlen < sizeof(token),
-				   TFA_EFORMAT, "s3 ListObjectsV2: truncated listing without a token");
+			TFA_ENSURE(xml_next(doc, &pos, "NextContinuationToken", &v, &vlen) &&
+				       vlen > 0 && vlen < sizeof(token),
+				   TFA_EFORMAT,
+				   "s3 ListObjectsV2: truncated listing without a token");
 			memcpy(token, v, vlen);
 			token[vlen] = '\0';
 		}
 	}
 	TFA_ENSURE(count == max, TFA_EFORMAT,
-		   "the s3 store's records are not 1..%" PRIu64 " without a gap (%" PRIu64 " found)",
+		   "the s3 store's records are not 1..%" PRIu64 " without a gap (%" PRIu64
+		   " found)",
 		   max, count);
 	*seq = max;
 out:
@@ -388,16 +395,16 @@ out:
 }
 
 const tfa_store_backend tfa_store_backend_s3 = {
-	.abi = TFA_STORE_ABI,
-	.name = "s3",
-	.scheme = "s3:",
-	.caps = TFA_STORE_CAP_SEQUENCED,
-	.open = s3_open,
-	.create_chain = s3_create_chain,
-	.read_chain = s3_read_chain,
-	.head = s3_head,
-	.get = s3_get,
-	.append = s3_append,
-	.close = s3_close,
-	.writable = s3_writable,
+    .abi = TFA_STORE_ABI,
+    .name = "s3",
+    .scheme = "s3:",
+    .caps = TFA_STORE_CAP_SEQUENCED,
+    .open = s3_open,
+    .create_chain = s3_create_chain,
+    .read_chain = s3_read_chain,
+    .head = s3_head,
+    .get = s3_get,
+    .append = s3_append,
+    .close = s3_close,
+    .writable = s3_writable,
 };

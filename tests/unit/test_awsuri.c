@@ -39,10 +39,10 @@ static void test_s3_forms(void)
 	s3_ok("s3://my-bucket/?region=eu-west-1", "my-bucket", "", "eu-west-1", "", 0);
 	s3_ok("s3://b01/chains/prod/?region=us-east-1&retention-days=2555", "b01", "chains/prod",
 	      "us-east-1", "", 2555);
-	s3_ok("s3://b01/a.b_c-d?retention-days=1&endpoint=http://127.0.0.1:4569&region=x-1",
-	      "b01", "a.b_c-d", "x-1", "http://127.0.0.1:4569", 1);
-	s3_ok("s3://b01/p?region=eu-west-1&endpoint=https%3A%2F%2Fminio.example%3A9000",
-	      "b01", "p", "eu-west-1", "https://minio.example:9000", 0);
+	s3_ok("s3://b01/a.b_c-d?retention-days=1&endpoint=http://127.0.0.1:4569&region=x-1", "b01",
+	      "a.b_c-d", "x-1", "http://127.0.0.1:4569", 1);
+	s3_ok("s3://b01/p?region=eu-west-1&endpoint=https%3A%2F%2Fminio.example%3A9000", "b01", "p",
+	      "eu-west-1", "https://minio.example:9000", 0);
 	s3_ok("s3://b01/p?region=eu-west-1&retention-days=36500", "b01", "p", "eu-west-1", "",
 	      36500);
 	/* The region from the environment, AWS_REGION first. */
@@ -59,7 +59,8 @@ static void test_dynamodb_forms(void)
 {
 	tfa_awsuri u;
 
-	CHECK_OK(tfa_awsuri_parse(&u, "dynamodb://tfattest-seq?region=eu-west-1", TFA_AWSURI_DYNAMODB));
+	CHECK_OK(
+	    tfa_awsuri_parse(&u, "dynamodb://tfattest-seq?region=eu-west-1", TFA_AWSURI_DYNAMODB));
 	CHECK_STREQ(u.name, "tfattest-seq");
 	CHECK_STREQ(u.region, "eu-west-1");
 	CHECK_STREQ(u.endpoint, "");

@@ -5,7 +5,7 @@
 static void test_roundtrip(void)
 {
 	static const uint8_t art[] = "{\"a\":1}";
-	static const uint8_t sig[] = { 0x00, 0xff, 0x10, 0xab };
+	static const uint8_t sig[] = {0x00, 0xff, 0x10, 0xab};
 	tfa_buf rec, a, s;
 
 	tfa_buf_init(&rec, 0);
@@ -38,7 +38,7 @@ static void bad_decode(const char *raw)
 static void test_refusals(void)
 {
 	tfa_buf rec;
-	uint8_t sig[1] = { 1 };
+	uint8_t sig[1] = {1};
 
 	bad_decode("");
 	bad_decode("\n");

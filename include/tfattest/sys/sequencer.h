@@ -24,10 +24,10 @@
 #define TFA_SEQUENCER_SCOPE_MAX 1024u
 
 typedef struct tfa_sequencer_backend {
-	unsigned abi;       /* TFA_SEQUENCER_ABI */
+	unsigned abi;	    /* TFA_SEQUENCER_ABI */
 	const char *name;   /* "dynamodb" */
 	const char *scheme; /* URI prefix including the colon: "dynamodb:" */
-	unsigned caps;      /* none defined yet: 0 */
+	unsigned caps;	    /* none defined yet: 0 */
 	/*
 	 * The largest record (artifact, "\n", hex signature, "\n") that claim
 	 * takes; a larger append fails with TFA_EUSAGE before anything is
