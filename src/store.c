@@ -222,8 +222,17 @@ tfa_err tfa_store_head(tfa_store *st, uint64_t *seq)
 	if (head > 0) {
 		rc = st->backend->get(st->ctx, head, &a, &s);
 		if (rc == TFA_ENOTFOUND) {
-			/* Its writer died between the claim and the store write. */
-			rc = store_record(st, head, rec.data, rec.len);
+			/* Its writer died between the claim and the store write. A
+			 * store opened only to read (no retention for new objects)
+			 * leaves it to the next writer: its head is the one before. */
+			tfa_error_clear();
+			if (check_writable(st) != TFA_OK) {
+				tfa_error_clear();
+				head--;
+				rc = TFA_OK;
+			} else {
+				rc = store_record(st, head, rec.data, rec.len);
+			}
 		}
 		TFA_GUARD(rc);
 	}

@@ -180,7 +180,11 @@ n=$((n + 1))
 TESTS_RUN=$((TESTS_RUN + 1))
 [ "$(ddb_head main)" = $n ] && [ "$(objects main | sort -n | tail -1)" = $((n - 1)) ] &&
 	pass "seq $n is claimed in DynamoDB and not yet in S3" || fail "after the post-claim failure: head $(ddb_head main)"
-# An export with the sequencer rolls it forward, as the next record would.
+# An export through a store URI that cannot write (no retention-days) ends
+# before it; an export that can write rolls it forward, as the next record would.
+rm -rf "$W/nr"
+expect_exit 0 "export without retention-days" "$T" export --store "s3://tfa-store/main?endpoint=$S3_ENDPOINT" \
+	--sequencer "$Q" --key $K --out "$W/nr" && expect_output "records 1\.\.$((n - 1)) " "export without retention-days: ends at $((n - 1))"
 check_chain main $n "roll-forward by export"
 expect_exit 0 "record after the roll-forward" "$T" record --store "$S" --sequencer "$Q" --key $K --plan "$PLAN"
 n=$((n + 1))
