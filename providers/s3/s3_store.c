@@ -239,7 +239,7 @@ static tfa_err s3_get(void *vctx, uint64_t seq, tfa_buf *artifact, tfa_buf *sig)
 		TFA_BAIL(TFA_ENOTFOUND, "no record %" PRIu64, seq);
 	TFA_GUARD(rc);
 	if (tfa_record_decode(raw.data, raw.len, artifact, sig) != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "record %" PRIu64 " is malformed", seq);
+		TFA_BAIL(TFA_EFORMAT, "%s (seq %" PRIu64 ")", tfa_error_last()->message, seq);
 out:
 	tfa_buf_free(&raw);
 	return rc;
