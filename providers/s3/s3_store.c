@@ -14,7 +14,8 @@
  * first, so the only object ever written twice under one key is the same
  * record again (a roll-forward racing its own writer), which is TFA_OK.
  *
- * Path-style addressing (ENDPOINT/BUCKET/KEY) when an endpoint is given,
+ * Path-style addressing (ENDPOINT/BUCKET/KEY) when an endpoint is given
+ * (endpoint= in the URI, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL),
  * virtual-hosted (https://BUCKET.s3.REGION.amazonaws.com/KEY) otherwise.
  */
 #include <inttypes.h>
@@ -57,6 +58,16 @@ static void s3_close(void *vctx)
 	free(ctx);
 }
 
+/* AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, as the SDKs read them; NULL when unset. */
+static const char *env_endpoint(void)
+{
+	const char *v = getenv("AWS_ENDPOINT_URL_S3");
+
+	if (v == NULL || *v == '\0')
+		v = getenv("AWS_ENDPOINT_URL");
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 static tfa_err s3_open(void **out, const char *uri)
 {
 	tfa_err rc = TFA_OK;
@@ -78,9 +89,11 @@ static tfa_err s3_open(void **out, const char *uri)
 	memset(&o, 0, sizeof(o));
 	o.service = "s3";
 	o.region = u.region;
-	if (u.endpoint[0]) {
+	if (u.endpoint[0] || env_endpoint() != NULL) {
+		/* An S3-compatible endpoint, from the URI or else from the
+		 * environment (which the client reads itself): path style. */
 		snprintf(ctx->pathbase, sizeof(ctx->pathbase), "/%s", u.name);
-		o.endpoint = u.endpoint;
+		o.endpoint = u.endpoint[0] ? u.endpoint : NULL;
 	} else {
 		snprintf(endpoint, sizeof(endpoint), "https://%s.s3.%s.amazonaws.com", u.name,
 			 u.region);

@@ -79,7 +79,13 @@ done
 # The environment variables work as the options do.
 expect_exit 0 "record 4 through TFATTEST_STORE / TFATTEST_SEQUENCER" \
 	env TFATTEST_STORE="$S" TFATTEST_SEQUENCER="$Q" TFATTEST_KEY=$K "$T" record --plan "$PLAN"
-check_chain main 4 "end to end"
+# Endpoints from AWS_ENDPOINT_URL_S3 / _DYNAMODB: the same chain (its scope is the URI
+# without the query).
+expect_exit 0 "record 5 with the endpoints from the environment" \
+	env AWS_ENDPOINT_URL_S3="$S3_ENDPOINT" AWS_ENDPOINT_URL_DYNAMODB="$DDB_ENDPOINT" \
+	"$T" record --store "s3://tfa-store/main?retention-days=$RET" --sequencer dynamodb://tfa-seq \
+	--key $K --plan "$PLAN" && expect_output "recorded seq 5 " "endpoints from the environment: seq 5"
+check_chain main 5 "end to end"
 # The objects hold the fs store's record format: artifact line, hex signature line.
 TESTS_RUN=$((TESTS_RUN + 1))
 obj=$W/s3data/tfa-store/main/records/000000000002.rec._S3rver_object
@@ -95,7 +101,7 @@ aws_fault "$S3_CTL" '{"list_max_keys": 2}'
 rm -rf "$W/ro"
 expect_exit 0 "read-only export by listing" "$T" export --store "$S" --key $K --out "$W/ro" &&
 	expect_exit 0 "read-only export verifies" "$T" verify "$W/ro" &&
-	expect_output "Hash chain valid \\(4 artifacts\\)" "read-only export: all 4 records"
+	expect_output "Hash chain valid \\(5 artifacts\\)" "read-only export: all 5 records"
 aws_fault "$S3_CTL" '{"list_max_keys": null}'
 TESTS_RUN=$((TESTS_RUN + 1))
 pages=$(grep -c '"op": "ListObjectsV2"' "$S3_LOG")
@@ -113,7 +119,7 @@ expect_exit 2 "unknown store URI parameter" "$T" record --store "$S&colour=blue"
 expect_exit 2 "unsupported sequencer" "$T" record --store "$S" --sequencer "etcd://x" --key $K --plan "$PLAN"
 expect_exit 2 "no region" env -u AWS_REGION "$T" record --store "$S" --sequencer "$Q" --key $K --plan "$PLAN" &&
 	expect_output "no region" "no region: reason"
-check_chain main 4 "after usage errors"
+check_chain main 5 "after usage errors"
 
 # ---- 3. concurrent writers -------------------------------------------------
 SC=$(store conc)
@@ -136,7 +142,7 @@ TESTS_RUN=$((TESTS_RUN + 1))
 check_chain conc 100 "concurrent writers"
 
 # ---- 4. faults ---------------------------------------------------------------
-n=4
+n=5
 # fault CTL TARGET FAULTS WANT_EXIT ADVANCE DESC: one record under the faults; then
 # the chain (advanced by ADVANCE records) verifies and the next record succeeds.
 fault() {
