@@ -14,6 +14,7 @@ PKGS=(
 	clang libclang-rt-14-dev                  # libFuzzer builds
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks
 	python3 python3-cryptography python3-botocore
+	curl openssl                              # the KMS test double's self-test
 	git ca-certificates
 	chromium python3-yaml                     # HTML report test (headless), CI example YAML check
 )

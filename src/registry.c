@@ -1,4 +1,5 @@
 /* The signer and store backends this build includes. One line each. */
+#include "tfattest/sys/sequencer.h"
 #include "tfattest/sys/signer.h"
 #include "tfattest/sys/store.h"
 
@@ -32,5 +33,16 @@ const tfa_store_backend *const tfa_store_backends[] = {
 #endif
 	/* Last: the fs store also takes plain paths with no scheme. */
 	&tfa_store_backend_fs,
+	NULL,
+};
+
+#ifdef TFATTEST_WITH_AWS
+extern const tfa_sequencer_backend tfa_sequencer_backend_dynamodb;
+#endif
+
+const tfa_sequencer_backend *const tfa_sequencer_backends[] = {
+#ifdef TFATTEST_WITH_AWS
+	&tfa_sequencer_backend_dynamodb,
+#endif
 	NULL,
 };

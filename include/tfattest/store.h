@@ -3,6 +3,10 @@
  * decides who appends seq n+1.
  *
  *   DIR | fs:DIR     a local directory (store and sequencer in one)
+ *   s3://BUCKET/PREFIX?region=R&endpoint=URL&retention-days=N
+ *                    S3 with Object Lock (COMPLIANCE), sequenced by
+ *   dynamodb://TABLE?region=R&endpoint=URL
+ *                    a DynamoDB table (see docs/AWS-STORE.md)
  *
  * A record is an artifact's canonical bytes and its signature. Records are
  * never modified or deleted once appended.
@@ -18,6 +22,17 @@ typedef struct tfa_store tfa_store;
 
 /* Opens the store named by uri. Release with tfa_store_free(). */
 TFA_WUR tfa_err tfa_store_open(tfa_store **out, const char *uri);
+
+/*
+ * Opens the store named by store_uri with the sequencer named by
+ * sequencer_uri. A store that is its own sequencer (fs) takes NULL and
+ * refuses a sequencer with TFA_EUSAGE. A store that needs one (s3) opened with
+ * NULL is read-only: tfa_store_create_chain and tfa_store_append fail with
+ * TFA_EUSAGE, and the head is found by listing the store.
+ * tfa_store_open(out, uri) is tfa_store_open_seq(out, uri, NULL).
+ */
+TFA_WUR tfa_err tfa_store_open_seq(tfa_store **out, const char *store_uri,
+				   const char *sequencer_uri);
 
 /*
  * Writes the chain's metadata document once. TFA_ECONFLICT when the store

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "record.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
 
@@ -397,8 +398,6 @@ static tfa_err fs_get(void *vctx, uint64_t seq, tfa_buf *artifact, tfa_buf *sig)
 	tfa_buf raw;
 	int fd = -1;
 	struct stat st;
-	uint8_t *nl, *end;
-	size_t hexlen;
 
 	tfa_buf_init(&raw, TFA_RECORD_MAX * 2 + 4);
 	TFA_GUARD(open_subdirs(ctx));
@@ -419,17 +418,8 @@ static tfa_err fs_get(void *vctx, uint64_t seq, tfa_buf *artifact, tfa_buf *sig)
 			TFA_BAIL(TFA_EIO, "cannot read record %" PRIu64, seq);
 		raw.len += (size_t)n;
 	}
-	end = raw.data + raw.len;
-	nl = memchr(raw.data, '\n', raw.len);
-	TFA_ENSURE(nl != NULL && nl > raw.data && raw.len >= 2 && end[-1] == '\n' && nl < end - 1,
-		   TFA_EFORMAT, "record %" PRIu64 " is malformed", seq);
-	hexlen = (size_t)(end - 1 - (nl + 1));
-	TFA_ENSURE(hexlen % 2 == 0 && hexlen > 0, TFA_EFORMAT, "record %" PRIu64 " is malformed", seq);
-	TFA_GUARD(tfa_buf_append(artifact, raw.data, (size_t)(nl - raw.data)));
-	TFA_GUARD(tfa_buf_reserve(sig, hexlen / 2));
-	if (tfa_hex_decode(sig->data + sig->len, hexlen / 2, (const char *)nl + 1, hexlen) != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "record %" PRIu64 " has a malformed signature line", seq);
-	sig->len += hexlen / 2;
+	if (tfa_record_decode(raw.data, raw.len, artifact, sig) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "%s (seq %" PRIu64 ")", tfa_error_last()->message, seq);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -443,23 +433,17 @@ static tfa_err fs_append(void *vctx, uint64_t seq, const uint8_t *artifact, size
 	fs_ctx *ctx = vctx;
 	tfa_err rc = TFA_OK;
 	char name[32];
-	tfa_buf tail;
+	tfa_buf rec;
 
-	tfa_buf_init(&tail, 0);
+	tfa_buf_init(&rec, TFA_RECORD_MAX * 2 + 4);
 	TFA_GUARD(open_subdirs(ctx));
 	TFA_ENSURE(seq <= SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
-	TFA_ENSURE(memchr(artifact, '\n', artifact_len) == NULL, TFA_EUSAGE,
-		   "artifact bytes contain a newline");
-	TFA_GUARD(tfa_buf_reserve(&tail, 2 * sig_len + 2));
-	tail.data[0] = '\n';
-	tfa_hex_encode((char *)tail.data + 1, sig, sig_len);
-	tail.len = 1 + 2 * sig_len;
-	TFA_GUARD(tfa_buf_putc(&tail, '\n'));
+	TFA_GUARD(tfa_record_encode(&rec, artifact, artifact_len, sig, sig_len));
 	record_name(name, seq);
-	TFA_GUARD(create_once(ctx, ctx->recfd, name, artifact, artifact_len, tail.data, tail.len));
+	TFA_GUARD(create_once(ctx, ctx->recfd, name, rec.data, rec.len, NULL, 0));
 	write_hint(ctx, seq);
 out:
-	tfa_buf_free(&tail);
+	tfa_buf_free(&rec);
 	return rc;
 }
 

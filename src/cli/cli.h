@@ -16,6 +16,16 @@ const char *tfa_cli_opt_env(const char *opt, const char *env);
 /* --expect-key-fingerprint takes sha256:<hex> itself, or a file holding it; 0 on success. */
 int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg);
 
+#ifndef TFATTEST_VERIFIER_ONLY
+typedef struct tfa_store tfa_store;
+/*
+ * Opens the store from --store (else TFATTEST_STORE) with the sequencer from
+ * --sequencer (else TFATTEST_SEQUENCER, else none).
+ */
+TFA_WUR tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt,
+				   const char *sequencer_opt);
+#endif
+
 /* Parses a decimal integer in [min, max]; 0 on success. */
 int tfa_cli_parse_int(const char *s, long long min, long long max, long long *out);
 

@@ -301,6 +301,7 @@ int tfa_cli_apply(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "event", required_argument, NULL, 'e' },
 		{ "algorithm", required_argument, NULL, 'a' },
@@ -308,9 +309,9 @@ int tfa_cli_apply(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] =
-		"tfattest apply [--store S] [--key K] [--event apply|destroy|rollback|import] "
+		"tfattest apply [--store S] [--sequencer Q] [--key K] [--event apply|destroy|rollback|import] "
 		"[--rollback-to SEQ] [--algorithm ALG] -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS...]";
-	const char *store = NULL, *key = NULL, *bin;
+	const char *store = NULL, *sequencer = NULL, *key = NULL, *bin;
 	char rollback_hash[TFA_FPR_STRLEN] = "", head_hash[TFA_FPR_STRLEN], head_key[TFA_FPR_STRLEN];
 	char plan_path[PATH_CAP];
 	uint64_t rollback_to = 0, head = 0, seq = 0;
@@ -335,6 +336,7 @@ int tfa_cli_apply(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'k': key = optarg; break;
 		case 'e': ev.type = optarg; break;
 		case 'a':
@@ -373,7 +375,7 @@ int tfa_cli_apply(int argc, char **argv)
 	/* Before deploying: the key and the store must be usable, or nothing runs. */
 	rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_chain_info_read(&info, st);
 	if (rc == TFA_OK)

@@ -14,11 +14,12 @@ int tfa_cli_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "chain", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *store = NULL, *chain = NULL, *key = NULL;
+	const char *store = NULL, *sequencer = NULL, *chain = NULL, *key = NULL;
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL;
 	tfa_err rc;
@@ -29,18 +30,19 @@ int tfa_cli_init(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'c': chain = optarg; break;
 		case 'k': key = optarg; break;
-		default: return tfa_cli_usage("tfattest init --store S --chain NAME --key K");
+		default: return tfa_cli_usage("tfattest init --store S [--sequencer Q] --chain NAME --key K");
 		}
 	}
 	if (optind != argc || chain == NULL)
-		return tfa_cli_usage("tfattest init --store S --chain NAME --key K");
+		return tfa_cli_usage("tfattest init --store S [--sequencer Q] --chain NAME --key K");
 	store = tfa_cli_opt_env(store, "TFATTEST_STORE");
 	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
 	rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_chain_init(st, chain, s);
 	if (rc != TFA_OK)
@@ -60,7 +62,7 @@ static void flush_line(void *ud, const char *text)
 	fflush(stdout);
 }
 
-static int flush_spool(const char *store, const char *key, tfa_sig_alg alg)
+static int flush_spool(const char *store, const char *sequencer, const char *key, tfa_sig_alg alg)
 {
 	tfa_spool_result res;
 	tfa_store *st = NULL;
@@ -73,7 +75,7 @@ static int flush_spool(const char *store, const char *key, tfa_sig_alg alg)
 	if (rc == TFA_OK)
 		rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_spool_flush(&res, dir, st, s, alg, flush_line, NULL);
 	if (rc != TFA_OK)
@@ -91,6 +93,7 @@ int tfa_cli_record(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "plan", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 'S' },
@@ -103,10 +106,10 @@ int tfa_cli_record(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] =
-		"tfattest record --store S --key K --plan PLAN.json [--state F] "
+		"tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
 		"[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status succeeded|failed] "
-		"[--exit-code N]\n       tfattest record --flush-spool --store S --key K";
-	const char *store = NULL, *key = NULL, *plan = NULL, *state = NULL;
+		"[--exit-code N]\n       tfattest record --flush-spool --store S [--sequencer Q] --key K";
+	const char *store = NULL, *sequencer = NULL, *key = NULL, *plan = NULL, *state = NULL;
 	tfa_event ev = { NULL, NULL, 0 };
 	tfa_sig_alg alg = TFA_ALG_NONE;
 	tfa_store *st = NULL;
@@ -124,6 +127,7 @@ int tfa_cli_record(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'k': key = optarg; break;
 		case 'p': plan = optarg; break;
 		case 'S': state = optarg; break;
@@ -153,7 +157,7 @@ int tfa_cli_record(int argc, char **argv)
 	if (flush) {
 		if (optind != argc || plan || state || ev.type || ev.status || rollback_to)
 			return tfa_cli_usage("--flush-spool takes only --store, --key and --algorithm");
-		return flush_spool(store, key, alg);
+		return flush_spool(store, sequencer, key, alg);
 	}
 	if (optind != argc || plan == NULL)
 		return tfa_cli_usage("%s", use);
@@ -163,7 +167,7 @@ int tfa_cli_record(int argc, char **argv)
 	if (rc == TFA_OK)
 		rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK && rollback_to) {
 		rc = tfa_chain_record_hash(rollback_hash, st, s, rollback_to);
 		if (rc == TFA_ENOTFOUND)
@@ -187,15 +191,16 @@ int tfa_cli_rotate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "new-key", required_argument, NULL, 'n' },
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "new-algorithm", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char use[] = "tfattest rotate --store S --key OLD --new-key NEW "
+	static const char use[] = "tfattest rotate --store S [--sequencer Q] --key OLD --new-key NEW "
 				  "[--algorithm ALG] [--new-algorithm ALG]";
-	const char *store = NULL, *key = NULL, *next_uri = NULL;
+	const char *store = NULL, *sequencer = NULL, *key = NULL, *next_uri = NULL;
 	tfa_sig_alg alg = TFA_ALG_NONE, next_alg = TFA_ALG_NONE;
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL, *next = NULL;
@@ -208,6 +213,7 @@ int tfa_cli_rotate(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'k': key = optarg; break;
 		case 'n': next_uri = optarg; break;
 		case 'a':
@@ -227,7 +233,7 @@ int tfa_cli_rotate(int argc, char **argv)
 	if (rc == TFA_OK)
 		rc = tfa_signer_open(&next, next_uri);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_chain_rotate(&seq, st, s, alg, next, next_alg);
 	if (rc != TFA_OK)

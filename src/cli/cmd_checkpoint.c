@@ -67,6 +67,7 @@ int tfa_cli_checkpoint(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "tsa", required_argument, NULL, 't' },
@@ -74,8 +75,8 @@ int tfa_cli_checkpoint(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] =
-		"tfattest checkpoint --store S --key K [--out FILE] [--tsa URL] [--algorithm ALG]";
-	const char *store = NULL, *key = NULL, *outp = NULL;
+		"tfattest checkpoint --store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]";
+	const char *store = NULL, *sequencer = NULL, *key = NULL, *outp = NULL;
 	tfa_checkpoint_opts o;
 	tfa_checkpoint_file cf;
 	tfa_store *st = NULL;
@@ -91,6 +92,7 @@ int tfa_cli_checkpoint(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'k': key = optarg; break;
 		case 'o': outp = optarg; break;
 		case 't': o.tsa_url = optarg; break;
@@ -109,7 +111,7 @@ int tfa_cli_checkpoint(int argc, char **argv)
 	tfa_buf_init(&file, TFA_CHECKPOINT_FILE_MAX);
 	rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_checkpoint_create(&cf, &existed, st, s, &o);
 	if (rc == TFA_OK && outp)

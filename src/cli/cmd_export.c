@@ -17,6 +17,7 @@ int tfa_cli_export(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "sequencer", required_argument, NULL, 'Q' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "archive", required_argument, NULL, 'A' },
@@ -27,9 +28,9 @@ int tfa_cli_export(int argc, char **argv)
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char use[] = "tfattest export --store S --key K (--out DIR | --archive FILE) "
+	static const char use[] = "tfattest export --store S [--sequencer Q] --key K (--out DIR | --archive FILE) "
 				  "[--from N] [--to N] [--since T] [--until T]";
-	const char *store = NULL, *key = NULL;
+	const char *store = NULL, *sequencer = NULL, *key = NULL;
 	tfa_export_opts o;
 	tfa_export_result res;
 	tfa_store *st = NULL;
@@ -44,6 +45,7 @@ int tfa_cli_export(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
+		case 'Q': sequencer = optarg; break;
 		case 'k': key = optarg; break;
 		case 'o': o.out_dir = optarg; break;
 		case 'A': o.archive = optarg; break;
@@ -81,7 +83,7 @@ int tfa_cli_export(int argc, char **argv)
 	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
 	rc = tfa_signer_open(&s, key);
 	if (rc == TFA_OK)
-		rc = tfa_store_open(&st, store);
+		rc = tfa_cli_open_store(&st, store, sequencer);
 	if (rc == TFA_OK)
 		rc = tfa_bundle_export(&res, st, s, &o);
 	if (rc != TFA_OK)

@@ -19,6 +19,7 @@
 
 static const struct option hist_opts[] = {
 	{ "store", required_argument, NULL, 's' },
+	{ "sequencer", required_argument, NULL, 'Q' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "public-key", required_argument, NULL, 'P' },
 	{ "since", required_argument, NULL, 'S' },
@@ -28,7 +29,7 @@ static const struct option hist_opts[] = {
 };
 
 typedef struct hist_args {
-	const char *store, *key, *pubkey;
+	const char *store, *sequencer, *key, *pubkey;
 	const char *since, *until;
 	int json;
 } hist_args;
@@ -43,6 +44,7 @@ static int parse_hist(hist_args *a, int argc, char **argv, const char *use)
 	while ((c = getopt_long(argc, argv, "", hist_opts, NULL)) != -1) {
 		switch (c) {
 		case 's': a->store = optarg; break;
+		case 'Q': a->sequencer = optarg; break;
 		case 'k': a->key = optarg; break;
 		case 'P': a->pubkey = optarg; break;
 		case 'S': a->since = optarg; break;
@@ -75,7 +77,7 @@ static tfa_err open_hist(tfa_store **st, tfa_history **h, char fpr[TFA_FPR_STRLE
 	*st = NULL;
 	*h = NULL;
 	tfa_buf_init(&pem, 1 << 16);
-	rc = tfa_store_open(st, a->store);
+	rc = tfa_cli_open_store(st, a->store, a->sequencer);
 	if (rc == TFA_OK && a->pubkey) {
 		rc = tfa_buf_read_file(&pem, a->pubkey, 1 << 16);
 		if (rc == TFA_OK)

@@ -51,6 +51,9 @@ static void usage(FILE *f)
 		"          verify and write a self-contained HTML report\n"
 		"\n"
 		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
+		"Every command that opens a store takes --sequencer Q (or TFATTEST_SEQUENCER) for a store\n"
+		"that needs one: S = s3://BUCKET/PREFIX?region=R&retention-days=N with\n"
+		"Q = dynamodb://TABLE?region=R (docs/AWS-STORE.md).\n"
 		"Exit status: 0 ok, 1 verification failed or input rejected, 2 usage or environment error.\n");
 }
 

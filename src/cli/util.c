@@ -6,6 +6,9 @@
 
 #include "cli.h"
 #include "tfattest/buffer.h"
+#ifndef TFATTEST_VERIFIER_ONLY
+#include "tfattest/store.h"
+#endif
 
 int tfa_cli_fail(tfa_err rc)
 {
@@ -82,3 +85,10 @@ int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
 	tfa_buf_free(&b);
 	return 0;
 }
+#ifndef TFATTEST_VERIFIER_ONLY
+tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt, const char *sequencer_opt)
+{
+	return tfa_store_open_seq(out, tfa_cli_opt_env(store_opt, "TFATTEST_STORE"),
+				  tfa_cli_opt_env(sequencer_opt, "TFATTEST_SEQUENCER"));
+}
+#endif

@@ -77,7 +77,7 @@ static void test_open_uris(void)
 	CHECK_RC(tfa_store_open(&st, ""), TFA_EUSAGE);
 	CHECK_RC(tfa_store_open(&st, "fs:"), TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "empty") != NULL);
-	CHECK_RC(tfa_store_open(&st, "s3://bucket/prefix"), TFA_EUSAGE);
+	CHECK_RC(tfa_store_open(&st, "gcs://bucket/prefix"), TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "unsupported store URI scheme") != NULL);
 	CHECK(st == NULL);
 	CHECK_RC(tfa_store_open(NULL, dir), TFA_EUSAGE);
@@ -499,7 +499,30 @@ static void test_checkpoints(void)
 	done(st, dir, root);
 }
 
-TFA_TEST_MAIN(T(test_open_uris), T(test_no_chain), T(test_create_chain_once),
+/* tfa_store_open_seq: the fs store is its own sequencer; unknown sequencers are refused. */
+static void test_open_seq(void)
+{
+	tfa_store *st = (tfa_store *)1;
+	char *dir = tfa_test_tmpdir();
+
+	CHECK_RC(tfa_store_open_seq(&st, dir, "dynamodb://table?region=eu-west-1"), TFA_EUSAGE);
+	CHECK(strstr(tfa_error_last()->message, "its own sequencer") != NULL);
+	CHECK(st == NULL);
+	CHECK_RC(tfa_store_open_seq(&st, "gcs://b/p", "dynamodb://table?region=eu-west-1"),
+		 TFA_EUSAGE);
+	CHECK(st == NULL);
+	/* NULL and "" mean no sequencer, as tfa_store_open. */
+	CHECK_OK(tfa_store_open_seq(&st, dir, NULL));
+	CHECK_OK(tfa_store_create_chain(st, (const uint8_t *)meta, sizeof(meta) - 1));
+	tfa_store_free(st);
+	CHECK_OK(tfa_store_open_seq(&st, dir, ""));
+	CHECK_STREQ(tfa_store_backend_name(st), "fs");
+	tfa_store_free(st);
+	tfa_test_rmtree(dir);
+	free(dir);
+}
+
+TFA_TEST_MAIN(T(test_open_uris), T(test_open_seq), T(test_no_chain), T(test_create_chain_once),
 	      T(test_create_chain_too_large), T(test_append_get_head), T(test_bad_arguments),
 	      T(test_largest_seq), T(test_head_hint_is_only_a_hint), T(test_malformed_records),
 	      T(test_sweeps_dead_writers_temp_files), T(test_checkpoints))

@@ -7,7 +7,7 @@
 
 #include "../store.h"
 
-#define TFA_STORE_ABI 1
+#define TFA_STORE_ABI 2
 
 /* Records are at most this large (artifact + signature). */
 #define TFA_RECORD_MAX (9u << 20)
@@ -15,6 +15,15 @@
 #define TFA_CHAIN_META_MAX (64u << 10)
 /* Stored checkpoints (a self-contained checkpoint file) are at most this large. */
 #define TFA_STORE_CHECKPOINT_MAX (256u << 10)
+
+/*
+ * caps: the backend cannot decide who appends seq n+1 alone and takes a
+ * sequencer (include/tfattest/sys/sequencer.h). store.c then claims each seq
+ * in the sequencer before calling append, which only has to write the record
+ * (idempotently: the same bytes again are TFA_OK; other bytes TFA_ECONFLICT),
+ * and head is called only on a read-only store opened without a sequencer.
+ */
+#define TFA_STORE_CAP_SEQUENCED 1u
 
 typedef struct tfa_store_backend {
 	unsigned abi;       /* TFA_STORE_ABI */
@@ -46,6 +55,12 @@ typedef struct tfa_store_backend {
 	 * when there is none. */
 	tfa_err (*latest_checkpoint)(void *ctx, uint64_t min_seq, uint64_t max_seq, uint64_t *seq,
 				     tfa_buf *data);
+	/*
+	 * Optional (ABI 2). TFA_OK when the store is configured to write, else
+	 * TFA_EUSAGE with the reason. Called before the sequencer's claim, so
+	 * that a store that cannot write claims no seq. NULL: always writable.
+	 */
+	tfa_err (*writable)(void *ctx);
 } tfa_store_backend;
 
 /* The backends this build includes, NULL-terminated. A backend with an empty

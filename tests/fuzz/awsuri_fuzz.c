@@ -1,0 +1,45 @@
+/*
+ * libFuzzer target for the s3:// and dynamodb:// URI parser (the first byte
+ * picks which). Besides memory errors it checks that an accepted URI has a
+ * valid name, a region, an http(s) endpoint or none, and a retention within
+ * bounds.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsuri.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	tfa_awsuri u;
+	tfa_awsuri_kind kind;
+	char *s;
+
+	if (size < 1 || size > TFA_AWSURI_MAX + 8)
+		return 0;
+	kind = (data[0] & 1) ? TFA_AWSURI_DYNAMODB : TFA_AWSURI_S3;
+	s = malloc(size);
+	if (s == NULL)
+		return 0;
+	memcpy(s, data + 1, size - 1);
+	s[size - 1] = '\0';
+	if (tfa_awsuri_parse(&u, s, kind) == TFA_OK) {
+		if (strlen(u.name) < 3 || u.region[0] == '\0')
+			abort();
+		if (u.endpoint[0] && strncmp(u.endpoint, "http://", 7) != 0 &&
+		    strncmp(u.endpoint, "https://", 8) != 0)
+			abort();
+		if (u.retention_days < 0 || u.retention_days > TFA_RETENTION_DAYS_MAX)
+			abort();
+		if (kind == TFA_AWSURI_DYNAMODB && (u.prefix[0] || u.retention_days))
+			abort();
+		if (u.prefix[0] && (u.prefix[0] == '/' || u.prefix[strlen(u.prefix) - 1] == '/' ||
+				    strstr(u.prefix, "//") || strstr(u.prefix, "..")))
+			abort();
+	}
+	free(s);
+	return 0;
+}
