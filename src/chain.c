@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "chainkeys.h"
 #include "crypto.h"
 #include "jfield.h"
 #include "signer_int.h"
@@ -262,10 +263,16 @@ tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st, const tf
 {
 	tfa_err rc = TFA_OK;
 	tfa_chain_info info;
+	tfa_chain_keys keys;
+	const tfa_chain_key *k;
 	tfa_artifact art;
 	tfa_buf bytes, sig;
 	uint8_t d[TFA_SHA256_LEN];
+	const uint8_t *spki;
+	size_t spki_len = 0;
+	uint64_t head = 0;
 
+	memset(&keys, 0, sizeof(keys));
 	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
 	tfa_buf_init(&sig, 0);
 	TFA_ENSURE_ARG(hash);
@@ -284,14 +291,20 @@ tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st, const tf
 	TFA_ENSURE(art.seq == seq && strcmp(art.chain_id, info.chain_id) == 0, TFA_EVERIFY,
 		   "record %llu does not belong at its place in chain %s", (unsigned long long)seq,
 		   info.chain_id);
+	/* The record was signed by the key in force at its seq, which rotations may have retired since. */
+	TFA_GUARD(tfa_store_head(st, &head));
+	spki = tfa_signer_spki(signer, &spki_len);
+	TFA_GUARD(tfa_chain_keys_load(&keys, st, &info, head, spki, spki_len));
+	k = tfa_chain_keys_at(&keys, seq);
+	TFA_ENSURE(strcmp(art.key_fpr, k->fpr) == 0, TFA_EVERIFY,
+		   "record %llu was signed by key %s, not the key in force at its seq (%s)",
+		   (unsigned long long)seq, art.key_fpr, k->fpr);
 	tfa_sha256(d, bytes.data, bytes.len);
-	TFA_ENSURE(strcmp(art.key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
-		   "record %llu was signed by key %s, not %s", (unsigned long long)seq, art.key_fpr,
-		   tfa_signer_fingerprint(signer));
-	if (tfa_verify_digest(tfa_signer_pkey(signer), art.alg, d, sig.data, sig.len) != TFA_OK)
+	if (tfa_verify_digest(k->pkey, art.alg, d, sig.data, sig.len) != TFA_OK)
 		TFA_BAIL(TFA_EVERIFY, "the signature of record %llu is invalid", (unsigned long long)seq);
 	tfa_hash_str(hash, d);
 out:
+	tfa_chain_keys_clear(&keys);
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
 	return rc;
@@ -454,7 +467,11 @@ static tfa_err get_parsed(tfa_store *st, uint64_t seq, tfa_artifact *art, tfa_bu
 
 	tfa_buf_clear(bytes);
 	tfa_buf_clear(sig);
-	if ((rc = tfa_store_get(st, seq, bytes, sig)) != TFA_OK)
+	rc = tfa_store_get(st, seq, bytes, sig);
+	if (rc == TFA_ENOTFOUND) /* only seqs up to the head are read: a gap breaks the chain */
+		return tfa_error_set(TFA_EVERIFY, "record %llu is missing below the head",
+				     (unsigned long long)seq);
+	if (rc != TFA_OK)
 		return rc;
 	if (tfa_artifact_parse(art, bytes->data, bytes->len) != TFA_OK || art->seq != seq)
 		return tfa_error_set(TFA_EVERIFY, "record %llu in the store is invalid",

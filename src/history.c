@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include "chainkeys.h"
 #include "crypto.h"
 #include "tfattest/chain.h"
 #include "tfattest/history.h"
@@ -11,7 +12,7 @@
 struct tfa_history {
 	tfa_store *st;
 	tfa_chain_info info;
-	EVP_PKEY *key;
+	tfa_chain_keys keys; /* the anchor and every rotated-in key */
 	uint64_t head;
 	uint64_t next;                    /* next seq for tfa_history_next */
 	uint8_t last_hash[TFA_SHA256_LEN]; /* hash of next-1 */
@@ -22,7 +23,7 @@ void tfa_history_free(tfa_history *h)
 {
 	if (h == NULL)
 		return;
-	EVP_PKEY_free(h->key);
+	tfa_chain_keys_clear(&h->keys);
 	tfa_buf_free(&h->sig);
 	free(h);
 }
@@ -32,7 +33,6 @@ tfa_err tfa_history_open(tfa_history **out, tfa_store *st, const uint8_t *pubkey
 	tfa_err rc = TFA_OK;
 	tfa_history *h = NULL;
 	tfa_buf der;
-	char fpr[TFA_FPR_STRLEN];
 
 	tfa_buf_init(&der, 1 << 16);
 	TFA_ENSURE_ARG(out);
@@ -47,13 +47,16 @@ tfa_err tfa_history_open(tfa_history **out, tfa_store *st, const uint8_t *pubkey
 		TFA_GUARD(tfa_spki_from_pem(&der, pubkey, len));
 	else
 		TFA_GUARD(tfa_buf_append(&der, pubkey, len));
-	TFA_GUARD(tfa_pkey_from_spki(&h->key, der.data, der.len));
-	tfa_spki_fingerprint(fpr, der.data, der.len);
+	{
+		/* A key that does not parse is malformed input, whatever the chain holds. */
+		EVP_PKEY *k = NULL;
+		TFA_GUARD(tfa_pkey_from_spki(&k, der.data, der.len));
+		EVP_PKEY_free(k);
+	}
 	TFA_GUARD(tfa_chain_info_read(&h->info, st));
-	TFA_ENSURE(strcmp(fpr, h->info.anchor_fpr) == 0, TFA_EVERIFY,
-		   "key %s is not the key of chain %s (%s)", fpr, h->info.chain_id,
-		   h->info.anchor_fpr);
 	TFA_GUARD(tfa_store_head(st, &h->head));
+	/* The given key must be one of the chain's: the anchor, or one a checked rotation brought in. */
+	TFA_GUARD(tfa_chain_keys_load(&h->keys, st, &h->info, h->head, der.data, der.len));
 	h->next = 1;
 	*out = h;
 	h = NULL;
@@ -78,6 +81,7 @@ static tfa_err read_checked(tfa_history *h, uint64_t seq, tfa_buf *artifact, tfa
 			    uint8_t digest[TFA_SHA256_LEN])
 {
 	tfa_err rc = TFA_OK;
+	const tfa_chain_key *k;
 
 	tfa_buf_clear(artifact);
 	tfa_buf_clear(&h->sig);
@@ -92,11 +96,12 @@ static tfa_err read_checked(tfa_history *h, uint64_t seq, tfa_buf *artifact, tfa
 	TFA_ENSURE(meta->seq == seq && strcmp(meta->chain_id, h->info.chain_id) == 0, TFA_EVERIFY,
 		   "record %llu does not belong at its place in chain %s", (unsigned long long)seq,
 		   h->info.chain_id);
-	TFA_ENSURE(strcmp(meta->key_fpr, h->info.anchor_fpr) == 0, TFA_EVERIFY,
-		   "record %llu names key %s, not the chain's key", (unsigned long long)seq,
-		   meta->key_fpr);
+	k = tfa_chain_keys_at(&h->keys, seq);
+	TFA_ENSURE(strcmp(meta->key_fpr, k->fpr) == 0, TFA_EVERIFY,
+		   "record %llu names key %s, not the key in force at its seq (%s)",
+		   (unsigned long long)seq, meta->key_fpr, k->fpr);
 	tfa_sha256(digest, artifact->data, artifact->len);
-	if (tfa_verify_digest(h->key, meta->alg, digest, h->sig.data, h->sig.len) != TFA_OK)
+	if (tfa_verify_digest(k->pkey, meta->alg, digest, h->sig.data, h->sig.len) != TFA_OK)
 		TFA_BAIL(TFA_EVERIFY, "the signature of record %llu is invalid",
 			 (unsigned long long)seq);
 out:

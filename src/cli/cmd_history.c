@@ -250,9 +250,9 @@ int tfa_cli_log(int argc, char **argv)
 		status = tfa_cli_fail(rc);
 	} else {
 		fprintf(stderr,
-			"tfattest: %llu of %llu records shown; all %llu checked: signature by %s, "
-			"place in chain %s, hash links from seq 1\n",
-			(unsigned long long)shown, (unsigned long long)n, (unsigned long long)n, fpr,
+			"tfattest: %llu of %llu records shown; all %llu checked: signature by the key in "
+			"force at its seq, place in chain %s, hash links from seq 1\n",
+			(unsigned long long)shown, (unsigned long long)n, (unsigned long long)n,
 			tfa_history_chain_id(h));
 	}
 	tfa_buf_free(&art);
@@ -302,7 +302,8 @@ int tfa_cli_show(int argc, char **argv)
 		char *text = doc ? cJSON_Print(doc) : NULL;
 		printf("record %llu of chain %s\n", (unsigned long long)seq, tfa_history_chain_id(h));
 		printf("hash      %s\n", hash);
-		printf("checked   signature by %s; prev_hash is the hash of record %llu%s\n", fpr,
+		printf("checked   signature by %s, the key in force at seq %llu; prev_hash is the hash of record %llu%s\n",
+		       m.key_fpr, (unsigned long long)seq,
 		       (unsigned long long)(seq - 1), seq < tfa_history_head(h) ? "; the next record links to it" : " (genesis when 0); it is the head");
 		printf("event     %s, %s, exit code %d\n", m.event, m.status, (int)m.exit_code);
 		{
@@ -395,8 +396,9 @@ int tfa_cli_diff(int argc, char **argv)
 	}
 	for (int i = 0; i < 2; i++)
 		doc[i] = cJSON_ParseWithLength((const char *)art[i].data, art[i].len);
-	printf("diff record %llu -> record %llu (chain %s; both checked: signature by %s, hash links)\n",
-	       (unsigned long long)s1, (unsigned long long)s2, tfa_history_chain_id(h), fpr);
+	printf("diff record %llu -> record %llu (chain %s; both checked: signature by the key in force, "
+	       "hash links)\n",
+	       (unsigned long long)s1, (unsigned long long)s2, tfa_history_chain_id(h));
 	{
 		char e0[48], e1[48];
 		snprintf(e0, sizeof(e0), "%s/%s/%d", m[0].event, m[0].status, (int)m[0].exit_code);

@@ -26,7 +26,7 @@ check "log: one line per record" [ "$(wc -l < "$W/last.out")" -eq 4 ]
 expect_output '^ +1  [0-9-]+T[0-9:]+Z  apply +succeeded +[^ ]+@[^ ]+ +\+3 ~0 -0 ±0  sha256:[0-9a-f]{12}$' "log line shape"
 expect_output '^ +3 .* failed ' "failed record in log"
 expect_output '^ +4 .*rollback-to 1$' "rollback in log"
-expect_output 'all 4 checked: signature by sha256:[0-9a-f]{64}, place in chain prod, hash links from seq 1' "log says what it checked"
+expect_output 'all 4 checked: signature by the key in force at its seq, place in chain prod, hash links from seq 1' "log says what it checked"
 expect_exit 0 "log with --public-key" "$T" log --public-key pub.pem --json
 check "log --json: 4 JSON lines" /usr/bin/python3 -c "
 import json,sys
