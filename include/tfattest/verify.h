@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 
+#include "buffer.h"
 #include "common.h"
 #include "error.h"
 
@@ -114,5 +115,22 @@ typedef struct tfa_verify_report {
  */
 TFA_WUR tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path,
 				  const tfa_verify_opts *opts);
+
+/*
+ * Reading single files of a bundle (a directory or an archive) the way the
+ * verifier reads them: no symlink followed, no archive extracted to disk.
+ * For tools that show a bundle after tfa_verify_bundle() has checked it.
+ */
+typedef struct tfa_bundle_reader tfa_bundle_reader;
+
+/* Opens the bundle at path. Release with tfa_bundle_reader_free(). */
+TFA_WUR tfa_err tfa_bundle_reader_open(tfa_bundle_reader **out, const char *path);
+
+/* Appends the file at the bundle-relative path to out; TFA_EFORMAT past max, TFA_ENOTFOUND when absent. */
+TFA_WUR tfa_err tfa_bundle_reader_read(tfa_buf *out, tfa_bundle_reader *r, const char *relpath,
+				       size_t max);
+
+/* Accepts NULL. */
+void tfa_bundle_reader_free(tfa_bundle_reader *r);
 
 #endif

@@ -184,9 +184,13 @@ static void fmt_time(char out[32], int64_t t)
 static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r)
 {
 	tfa_buf b;
-	char path[PATH_CAP + 64];
+	char path[64];
+	tfa_bundle_reader *br = NULL;
 	int pass;
 
+	/* Read through the verifier's own sources: a directory or an archive, no symlink followed. */
+	if (tfa_bundle_reader_open(&br, bundle) != TFA_OK)
+		return -1;
 	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
 	for (pass = 0; pass < 2; pass++) {
 		if (pass == 0)
@@ -201,11 +205,11 @@ static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r
 			const char *s;
 
 			tfa_buf_clear(&b);
-			snprintf(path, sizeof(path), "%s/artifacts/%012llu.json", bundle,
-				 (unsigned long long)seq);
-			if (tfa_buf_read_file(&b, path, TFA_ARTIFACT_MAX) != TFA_OK ||
+			snprintf(path, sizeof(path), "artifacts/%012llu.json", (unsigned long long)seq);
+			if (tfa_bundle_reader_read(&b, br, path, TFA_ARTIFACT_MAX) != TFA_OK ||
 			    tfa_artifact_parse(&a, b.data, b.len) != TFA_OK) {
 				tfa_buf_free(&b);
+				tfa_bundle_reader_free(br);
 				return -1;
 			}
 			doc = cJSON_ParseWithLength((const char *)b.data, b.len);
@@ -281,6 +285,7 @@ static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r
 			fputs("</table>\n", f);
 	}
 	tfa_buf_free(&b);
+	tfa_bundle_reader_free(br);
 	return 0;
 }
 

@@ -36,6 +36,12 @@ TESTS_RUN=$((TESTS_RUN + 1))
 tar -tzf all.tar.gz | grep -q '^keys/' && tar -tzf all.tar.gz | grep -qx 'checkpoint.ckpt' &&
 	pass "the archive holds keys/ and checkpoint.ckpt" || fail "keys/ or checkpoint.ckpt missing from the archive"
 
+expect_exit 0 "report on an archive bundle" \
+	"$T" report all.tar.gz --html report.html --expect-key-fingerprint "$ANCHOR"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ "$(grep -o 'id="tl-[0-9]*"' report.html | sort -u | wc -l)" -eq 6 ] &&
+	pass "the report's timeline shows all 6 records of the archive" || fail "report timeline incomplete"
+
 expect_exit 1 "an older export fails against the newer checkpoint" \
 	"$T" verify old.tar.gz --expect-key-fingerprint "$ANCHOR" --checkpoint cp6.ckpt
 expect_output "Bundle ends at seq 3, before checkpoint cp6.ckpt" "rollback named"
