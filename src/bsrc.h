@@ -62,6 +62,15 @@ struct tfa_bsrc {
 	struct tfa_archive *ar;  /* archive */
 };
 
+/*
+ * Opens the bundle at path as a source: a directory, or a regular file read
+ * as an archive whatever its name. An archive that breaks the entry rules
+ * gives TFA_EVERIFY (tfa_archive_rejected_entry() names the entry). Release
+ * with tfa_bsrc_close(), also after a failure.
+ */
+TFA_WUR tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path);
+void tfa_bsrc_close(tfa_bsrc *s);
+
 extern const tfa_bsrc_ops tfa_bsrc_dir_ops;
 #ifdef TFATTEST_WITH_ARCHIVE
 extern const tfa_bsrc_ops tfa_bsrc_archive_ops;

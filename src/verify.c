@@ -1381,11 +1381,7 @@ static tfa_err end(vctx *v, tfa_verify_report *rep, tfa_err rc)
 	if (rc != TFA_OK && rc != TFA_EVERIFY && rep && rep->message[0] == '\0')
 		snprintf(rep->message, sizeof(rep->message), "%s", tfa_error_last()->message);
 	if (v) {
-		if (v->src.rootfd >= 0)
-			close(v->src.rootfd);
-#ifdef TFATTEST_WITH_ARCHIVE
-		tfa_archive_free(v->src.ar);
-#endif
+		tfa_bsrc_close(&v->src);
 		EVP_PKEY_free(v->key);
 		for (size_t k = 0; k < KEYS_MAX; k++)
 			EVP_PKEY_free(v->keys[k].pkey);
@@ -1427,33 +1423,17 @@ tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_ve
 {
 	tfa_err rc = TFA_OK;
 	vctx *v = NULL;
-	struct stat st;
-	int fd = -1;
 
 	TFA_GUARD(begin(&v, rep, path, opts));
-	/* Non-blocking, so that a FIFO given by mistake is rejected instead of waited on. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
-			 strerror(errno));
-	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat bundle %s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode)) {
-		v->src.ops = &tfa_bsrc_dir_ops;
-		v->src.rootfd = fd;
-		fd = -1;
-	} else if (S_ISREG(st.st_mode)) {
+	rc = tfa_bsrc_open(&v->src, path);
 #ifdef TFATTEST_WITH_ARCHIVE
-		/* A file is read as an archive whatever its name: its content decides. */
-		TFA_GUARD(use_archive(v, tfa_archive_load_fd(&v->src.ar, fd, path, NULL)));
-#else
-		TFA_BAIL(TFA_EUSAGE, "%s is a file: this build reads bundle directories only", path);
+	/* An archive that breaks the entry rules fails layer 1. */
+	if (rc == TFA_EVERIFY && v->src.ops == NULL)
+		rc = fail(v, TFA_LAYER_MANIFEST, tfa_archive_rejected_entry(), 0, "%s",
+			  tfa_error_last()->message);
 #endif
-	} else {
-		TFA_BAIL(TFA_EUSAGE, "%s is neither a bundle directory nor a bundle archive", path);
-	}
+	TFA_GUARD(rc);
 	TFA_GUARD(run(v));
 out:
-	if (fd >= 0)
-		close(fd);
 	return end(v, rep, rc);
 }

@@ -26,6 +26,13 @@ TFA_WUR tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt,
 				   const char *sequencer_opt);
 #endif
 
+struct cJSON;
+/* The member o.a[.b[.c]] (b and c may be NULL), or NULL. */
+const struct cJSON *tfa_cli_json_at(const struct cJSON *o, const char *a, const char *b,
+				    const char *c);
+/* The same, when it is a string: its value, else NULL. */
+const char *tfa_cli_json_str(const struct cJSON *o, const char *a, const char *b, const char *c);
+
 /* Parses a decimal integer in [min, max]; 0 on success. */
 int tfa_cli_parse_int(const char *s, long long min, long long max, long long *out);
 

@@ -115,39 +115,23 @@ static const char *tty_safe(char *buf, size_t cap, const char *s)
 	return buf;
 }
 
-static const cJSON *path_get(const cJSON *o, const char *a, const char *b, const char *c)
-{
-	o = cJSON_GetObjectItemCaseSensitive(o, a);
-	if (b)
-		o = cJSON_GetObjectItemCaseSensitive(o, b);
-	if (c)
-		o = cJSON_GetObjectItemCaseSensitive(o, c);
-	return o;
-}
-
-static const char *str_at(const cJSON *o, const char *a, const char *b, const char *c)
-{
-	const cJSON *v = path_get(o, a, b, c);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Who ran the deployment, from the context. */
 static const char *actor_of(const cJSON *doc)
 {
 	const char *s;
 
-	if ((s = str_at(doc, "context", "ci", "actor")) || (s = str_at(doc, "context", "ci", "user")))
+	if ((s = tfa_cli_json_str(doc, "context", "ci", "actor")) || (s = tfa_cli_json_str(doc, "context", "ci", "user")))
 		return s;
-	if ((s = str_at(doc, "context", "ci", "job_name")))
+	if ((s = tfa_cli_json_str(doc, "context", "ci", "job_name")))
 		return s;
-	if ((s = str_at(doc, "context", "host", NULL)))
+	if ((s = tfa_cli_json_str(doc, "context", "host", NULL)))
 		return s;
 	return "-";
 }
 
 static int count_of(const cJSON *doc, const char *k)
 {
-	const cJSON *v = path_get(doc, "terraform", "counts", k);
+	const cJSON *v = tfa_cli_json_at(doc, "terraform", "counts", k);
 	return cJSON_IsNumber(v) ? v->valueint : 0;
 }
 
@@ -330,9 +314,9 @@ static const char *change_action(const cJSON *changes, const char *addr)
 
 	cJSON_ArrayForEach(c, changes)
 	{
-		const char *a = str_at(c, "address", NULL, NULL);
+		const char *a = tfa_cli_json_str(c, "address", NULL, NULL);
 		if (a && strcmp(a, addr) == 0)
-			return str_at(c, "action", NULL, NULL);
+			return tfa_cli_json_str(c, "action", NULL, NULL);
 	}
 	return NULL;
 }
@@ -353,7 +337,7 @@ static void diff_field(const char *label, const char *x, const char *y)
 /* An integer member, or "-" when absent. */
 static const char *num_str(char out[32], const cJSON *o, const char *a, const char *b, const char *c)
 {
-	const cJSON *v = path_get(o, a, b, c);
+	const cJSON *v = tfa_cli_json_at(o, a, b, c);
 
 	if (cJSON_IsNumber(v))
 		snprintf(out, 32, "%.0f", v->valuedouble);
@@ -405,15 +389,15 @@ int tfa_cli_diff(int argc, char **argv)
 		snprintf(e1, sizeof(e1), "%s/%s/%d", m[1].event, m[1].status, (int)m[1].exit_code);
 		diff_field("event", e0, e1);
 	}
-	diff_field("time", str_at(doc[0], "time", NULL, NULL), str_at(doc[1], "time", NULL, NULL));
+	diff_field("time", tfa_cli_json_str(doc[0], "time", NULL, NULL), tfa_cli_json_str(doc[1], "time", NULL, NULL));
 	diff_field("actor", actor_of(doc[0]), actor_of(doc[1]));
 	diff_field("hash", hash[0], hash[1]);
-	diff_field("plan", str_at(doc[0], "terraform", "plan_sha256", NULL),
-		   str_at(doc[1], "terraform", "plan_sha256", NULL));
-	diff_field("state", str_at(doc[0], "terraform", "state", "sha256"),
-		   str_at(doc[1], "terraform", "state", "sha256"));
-	diff_field("lineage", str_at(doc[0], "terraform", "state", "lineage"),
-		   str_at(doc[1], "terraform", "state", "lineage"));
+	diff_field("plan", tfa_cli_json_str(doc[0], "terraform", "plan_sha256", NULL),
+		   tfa_cli_json_str(doc[1], "terraform", "plan_sha256", NULL));
+	diff_field("state", tfa_cli_json_str(doc[0], "terraform", "state", "sha256"),
+		   tfa_cli_json_str(doc[1], "terraform", "state", "sha256"));
+	diff_field("lineage", tfa_cli_json_str(doc[0], "terraform", "state", "lineage"),
+		   tfa_cli_json_str(doc[1], "terraform", "state", "lineage"));
 	{
 		char n0[32], n1[32];
 		diff_field("serial", num_str(n0, doc[0], "terraform", "state", "serial"),
@@ -424,15 +408,15 @@ int tfa_cli_diff(int argc, char **argv)
 		printf(" %s %d->%d", *k, count_of(doc[0], *k), count_of(doc[1], *k));
 	printf("\nresources:\n");
 	{
-		const cJSON *c0 = path_get(doc[0], "terraform", "changes", NULL);
-		const cJSON *c1 = path_get(doc[1], "terraform", "changes", NULL);
+		const cJSON *c0 = tfa_cli_json_at(doc[0], "terraform", "changes", NULL);
+		const cJSON *c1 = tfa_cli_json_at(doc[1], "terraform", "changes", NULL);
 		const cJSON *c;
 		cJSON_ArrayForEach(c, c0)
 		{
-			const char *ad = str_at(c, "address", NULL, NULL), *a0, *a1;
+			const char *ad = tfa_cli_json_str(c, "address", NULL, NULL), *a0, *a1;
 			if (!ad)
 				continue;
-			a0 = str_at(c, "action", NULL, NULL);
+			a0 = tfa_cli_json_str(c, "action", NULL, NULL);
 			a1 = change_action(c1, ad);
 			char sa[1100];
 			if (a1 == NULL)
@@ -443,11 +427,11 @@ int tfa_cli_diff(int argc, char **argv)
 		}
 		cJSON_ArrayForEach(c, c1)
 		{
-			const char *ad = str_at(c, "address", NULL, NULL);
+			const char *ad = tfa_cli_json_str(c, "address", NULL, NULL);
 			char sa[1100];
 			if (ad && change_action(c0, ad) == NULL)
 				printf("  + %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad),
-				       or_dash(str_at(c, "action", NULL, NULL)), (unsigned long long)s2);
+				       or_dash(tfa_cli_json_str(c, "action", NULL, NULL)), (unsigned long long)s2);
 		}
 	}
 	for (int i = 0; i < 2; i++) {
@@ -469,10 +453,10 @@ int tfa_cli_diff(int argc, char **argv)
 		printf("rollback: record %llu reverts to record %llu (%s)\n",
 		       (unsigned long long)m[i].seq, (unsigned long long)t,
 		       strcmp(want, th) == 0 ? "target hash matches the record" : "TARGET HASH MISMATCH");
-		ls = str_at(doc[i], "terraform", "state", "lineage");
-		lt = str_at(doc[2], "terraform", "state", "lineage");
-		ss = str_at(doc[i], "terraform", "state", "sha256");
-		sT = str_at(doc[2], "terraform", "state", "sha256");
+		ls = tfa_cli_json_str(doc[i], "terraform", "state", "lineage");
+		lt = tfa_cli_json_str(doc[2], "terraform", "state", "lineage");
+		ss = tfa_cli_json_str(doc[i], "terraform", "state", "sha256");
+		sT = tfa_cli_json_str(doc[2], "terraform", "state", "sha256");
 		{
 			char n0[32], n1[32];
 			printf("  state lineage %s; serial %s (target %s); state hash %s\n",

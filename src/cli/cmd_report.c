@@ -56,25 +56,9 @@ static void esc(FILE *f, const char *s)
 	}
 }
 
-static const cJSON *jget(const cJSON *o, const char *a, const char *b, const char *c)
-{
-	o = cJSON_GetObjectItemCaseSensitive(o, a);
-	if (b)
-		o = cJSON_GetObjectItemCaseSensitive(o, b);
-	if (c)
-		o = cJSON_GetObjectItemCaseSensitive(o, c);
-	return o;
-}
-
-static const char *jstr(const cJSON *o, const char *a, const char *b, const char *c)
-{
-	const cJSON *v = jget(o, a, b, c);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int jint(const cJSON *o, const char *a, const char *b, const char *c)
 {
-	const cJSON *v = jget(o, a, b, c);
+	const cJSON *v = tfa_cli_json_at(o, a, b, c);
 	return cJSON_IsNumber(v) ? v->valueint : 0;
 }
 
@@ -82,8 +66,8 @@ static const char *who(const cJSON *doc)
 {
 	const char *s;
 
-	if ((s = jstr(doc, "context", "ci", "actor")) || (s = jstr(doc, "context", "ci", "user")) ||
-	    (s = jstr(doc, "context", "ci", "job_name")) || (s = jstr(doc, "context", "host", NULL)))
+	if ((s = tfa_cli_json_str(doc, "context", "ci", "actor")) || (s = tfa_cli_json_str(doc, "context", "ci", "user")) ||
+	    (s = tfa_cli_json_str(doc, "context", "ci", "job_name")) || (s = tfa_cli_json_str(doc, "context", "host", NULL)))
 		return s;
 	return "unknown";
 }
@@ -228,8 +212,8 @@ static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r
 					fputs(" <span class=\"badge\">spooled</span>", f);
 				fputs("</td><td>", f);
 				esc(f, who(doc));
-				if ((s = jstr(doc, "context", "ci", "repository")) ||
-				    (s = jstr(doc, "context", "ci", "project"))) {
+				if ((s = tfa_cli_json_str(doc, "context", "ci", "repository")) ||
+				    (s = tfa_cli_json_str(doc, "context", "ci", "project"))) {
 					fputs("<br><span class=\"mono\">", f);
 					esc(f, s);
 					fputs("</span>", f);
@@ -239,12 +223,12 @@ static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r
 					jint(doc, "terraform", "counts", "update"),
 					jint(doc, "terraform", "counts", "delete"),
 					jint(doc, "terraform", "counts", "replace"));
-				if (!jget(doc, "terraform", "plan_sha256", NULL))
+				if (!tfa_cli_json_at(doc, "terraform", "plan_sha256", NULL))
 					fputs(" <span class=\"badge\">no saved plan</span>", f);
 				fputs("</td></tr>\n", f);
 			} else {
 				const cJSON *c;
-				const char *ph = jstr(doc, "prev_hash", NULL, NULL);
+				const char *ph = tfa_cli_json_str(doc, "prev_hash", NULL, NULL);
 				fprintf(f, "<section class=\"rec\" id=\"rec-%llu\"><h3>Record %llu</h3><dl>",
 					(unsigned long long)seq, (unsigned long long)seq);
 				fprintf(f, "<dt>recorded</dt><dd>%s</dd>", when);
@@ -258,21 +242,21 @@ static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r
 				fputs("<dt>prev_hash</dt><dd class=\"mono\">", f);
 				esc(f, ph);
 				fputs("</dd>", f);
-				dl_members(f, jget(doc, "event", NULL, NULL), "event.");
-				dl_members(f, jget(doc, "signer", NULL, NULL), "signer.");
-				dl_members(f, jget(doc, "terraform", NULL, NULL), "terraform.");
-				dl_members(f, jget(doc, "context", NULL, NULL), "context.");
+				dl_members(f, tfa_cli_json_at(doc, "event", NULL, NULL), "event.");
+				dl_members(f, tfa_cli_json_at(doc, "signer", NULL, NULL), "signer.");
+				dl_members(f, tfa_cli_json_at(doc, "terraform", NULL, NULL), "terraform.");
+				dl_members(f, tfa_cli_json_at(doc, "context", NULL, NULL), "context.");
 				fputs("</dl>", f);
-				c = jget(doc, "terraform", "changes", NULL);
+				c = tfa_cli_json_at(doc, "terraform", "changes", NULL);
 				if (cJSON_GetArraySize(c) > 0) {
 					const cJSON *it;
 					fputs("<table><tr><th>Resource</th><th>Action</th></tr>", f);
 					cJSON_ArrayForEach(it, c)
 					{
 						fputs("<tr><td class=\"mono\">", f);
-						esc(f, jstr(it, "address", NULL, NULL));
+						esc(f, tfa_cli_json_str(it, "address", NULL, NULL));
 						fputs("</td><td>", f);
-						esc(f, jstr(it, "action", NULL, NULL));
+						esc(f, tfa_cli_json_str(it, "action", NULL, NULL));
 						fputs("</td></tr>", f);
 					}
 					fputs("</table>", f);

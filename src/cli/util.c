@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "tfattest/buffer.h"
 #ifndef TFATTEST_VERIFIER_ONLY
@@ -92,3 +94,19 @@ tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt, const char *s
 				  tfa_cli_opt_env(sequencer_opt, "TFATTEST_SEQUENCER"));
 }
 #endif
+
+const cJSON *tfa_cli_json_at(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	o = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		o = cJSON_GetObjectItemCaseSensitive(o, b);
+	if (c)
+		o = cJSON_GetObjectItemCaseSensitive(o, c);
+	return o;
+}
+
+const char *tfa_cli_json_str(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *v = tfa_cli_json_at(o, a, b, c);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
