@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for ListObjectsV2 pages. Besides memory errors it checks
- * that the page's figures agree: best within range and within [first, last],
- * a token only on a truncated page, and keys that read back as their seq.
+ * that the page's figures agree: best within range and at most last (at least
+ * first when ordered), a token only on a truncated page, and keys that read
+ * back as their seq.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (pg.nkeys > 0 && (pg.first == 0 || pg.last < pg.first || pg.last > TFA_S3LIST_SEQ_MAX))
 		abort();
-	if (pg.best && (pg.best < lo || pg.best > hi || pg.best < pg.first || pg.best > pg.last))
+	if (pg.best && (pg.best < lo || pg.best > hi || pg.best > pg.last))
+		abort();
+	if (pg.ordered && pg.best && pg.best < pg.first)
+		abort();
+	if (pg.nkeys == 1 && (!pg.ordered || pg.first != pg.last))
 		abort();
 	if (pg.truncated ? pg.token[0] == '\0' : pg.token[0] != '\0')
 		abort();
