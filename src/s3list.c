@@ -67,9 +67,8 @@ bool tfa_s3list_key_seq(const char *key, size_t klen, const char *prefix, const 
 	return true;
 }
 
-tfa_err tfa_s3list_parse(tfa_s3list_page *out, const uint8_t *doc, size_t len,
-			 const char *prefix, const char *suffix, uint64_t min_seq,
-			 uint64_t max_seq)
+tfa_err tfa_s3list_parse(tfa_s3list_page *out, const uint8_t *doc, size_t len, const char *prefix,
+			 const char *suffix, uint64_t min_seq, uint64_t max_seq)
 {
 	tfa_err rc = TFA_OK;
 	const char *p = (const char *)doc, *end = p + len, *pos, *v;

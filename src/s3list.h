@@ -18,13 +18,13 @@
 #define TFA_S3LIST_TOKEN_MAX 1024
 
 typedef struct tfa_s3list_page {
-	uint64_t nkeys;	    /* well-formed keys (seq >= 1) */
-	uint64_t nforeign;  /* other keys: any other name, or seq 0 */
-	uint64_t first;	    /* the first well-formed seq listed, 0 when none */
-	uint64_t last;	    /* the highest well-formed seq, 0 when none */
-	uint64_t best;	    /* highest well-formed seq in [min_seq, max_seq], 0 when none */
-	bool ordered;	    /* the well-formed keys ascend strictly */
-	bool truncated;	    /* IsTruncated is true; token holds NextContinuationToken */
+	uint64_t nkeys;	   /* well-formed keys (seq >= 1) */
+	uint64_t nforeign; /* other keys: any other name, or seq 0 */
+	uint64_t first;	   /* the first well-formed seq listed, 0 when none */
+	uint64_t last;	   /* the highest well-formed seq, 0 when none */
+	uint64_t best;	   /* highest well-formed seq in [min_seq, max_seq], 0 when none */
+	bool ordered;	   /* the well-formed keys ascend strictly */
+	bool truncated;	   /* IsTruncated is true; token holds NextContinuationToken */
 	char token[TFA_S3LIST_TOKEN_MAX + 1];
 } tfa_s3list_page;
 

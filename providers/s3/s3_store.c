@@ -390,8 +390,8 @@ static tfa_err s3_head(void *vctx, uint64_t *seq)
 	s3_listing l;
 
 	TFA_GUARD(list_seqs(&l, ctx, "records", ".rec", 0, 1, SEQ_MAX));
-	TFA_ENSURE(l.nforeign == 0, TFA_EFORMAT, "s3 store holds an unexpected object under %srecords/",
-		   ctx->prefix);
+	TFA_ENSURE(l.nforeign == 0, TFA_EFORMAT,
+		   "s3 store holds an unexpected object under %srecords/", ctx->prefix);
 	TFA_ENSURE(l.ordered, TFA_EFORMAT, "s3 ListObjectsV2: keys out of order");
 	TFA_ENSURE(l.nkeys == l.last, TFA_EFORMAT,
 		   "the s3 store's records are not 1..%" PRIu64 " without a gap (%" PRIu64
@@ -430,8 +430,8 @@ out:
 }
 
 /* Keys under PREFIX/checkpoints/ that are not NNNNNNNNNNNN.ckpt are ignored. */
-static tfa_err s3_latest_checkpoint(void *vctx, uint64_t min_seq, uint64_t max_seq,
-				    uint64_t *seq, tfa_buf *data)
+static tfa_err s3_latest_checkpoint(void *vctx, uint64_t min_seq, uint64_t max_seq, uint64_t *seq,
+				    tfa_buf *data)
 {
 	s3_ctx *ctx = vctx;
 	tfa_err rc = TFA_OK;
@@ -441,7 +441,8 @@ static tfa_err s3_latest_checkpoint(void *vctx, uint64_t min_seq, uint64_t max_s
 	TFA_ENSURE(min_seq >= 1 && min_seq <= max_seq, TFA_EUSAGE, "invalid checkpoint range");
 	if (max_seq > SEQ_MAX)
 		max_seq = SEQ_MAX;
-	TFA_ENSURE(min_seq <= max_seq, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..", min_seq);
+	TFA_ENSURE(min_seq <= max_seq, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..",
+		   min_seq);
 	TFA_GUARD(list_seqs(&l, ctx, "checkpoints", ".ckpt", min_seq - 1, min_seq, max_seq));
 	TFA_ENSURE(l.best != 0, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..%" PRIu64,
 		   min_seq, max_seq);
