@@ -5,6 +5,8 @@
  *   PREFIX/records/NNNNNNNNNNNN.rec    one record per seq (12 digits): the
  *                                      artifact's canonical bytes, "\n", the
  *                                      signature in lowercase hex, "\n"
+ *   PREFIX/checkpoints/NNNNNNNNNNNN.ckpt
+ *                                      the checkpoint file of head seq N
  *
  * Every PutObject carries Object Lock in COMPLIANCE mode with a retain-until
  * date of now + retention-days, x-amz-checksum-sha256 and Content-MD5 (S3
@@ -13,12 +15,15 @@
  * object. The store sequences nothing: store.c claims each seq in a sequencer
  * first, so the only object ever written twice under one key is the same
  * record again (a roll-forward racing its own writer), which is TFA_OK.
+ * Checkpoints go through no sequencer: each states a head that already
+ * exists, and If-None-Match: * keeps the first one written for a seq.
  *
  * Path-style addressing (ENDPOINT/BUCKET/KEY) when an endpoint is given
  * (endpoint= in the URI, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL),
  * virtual-hosted (https://BUCKET.s3.REGION.amazonaws.com/KEY) otherwise.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +36,17 @@
 #include "awsuri.h"
 #include "crypto.h"
 #include "record.h"
+#include "s3list.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
 #include "timefmt.h"
 
-#define SEQ_DIGITS 12
-#define SEQ_MAX	   UINT64_C(999999999999)
+#define SEQ_DIGITS TFA_S3LIST_SEQ_DIGITS
+#define SEQ_MAX	   TFA_S3LIST_SEQ_MAX
 /* A ListObjectsV2 page holds at most 1000 keys; this bounds the response. */
 #define LIST_PAGE_MAX (4u << 20)
+/* At most this many pages per listing: 10 million keys. */
+#define LIST_PAGES_MAX 10000u
 
 typedef struct s3_ctx {
 	tfa_aws_client *client;
@@ -296,114 +304,155 @@ out:
 	return rc;
 }
 
-/* The text of the first <tag>...</tag> at or after *pos, advancing *pos. */
-static int xml_next(const char *doc, const char **pos, const char *tag, const char **val,
-		    size_t *len)
-{
-	char open[48], close[48];
-	const char *a, *b;
+/* What a listing of PREFIX/SUB/ holds, over every page. */
+typedef struct s3_listing {
+	uint64_t nkeys;	   /* well-formed keys */
+	uint64_t nforeign; /* other keys */
+	uint64_t last;	   /* highest well-formed seq, 0 when none */
+	uint64_t best;	   /* highest well-formed seq in [min_seq, max_seq], 0 when none */
+	bool ordered;	   /* the well-formed keys ascend strictly across pages */
+} s3_listing;
 
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	(void)doc;
-	a = strstr(*pos, open);
-	if (a == NULL)
-		return 0;
-	a += strlen(open);
-	b = strstr(a, close);
-	if (b == NULL)
-		return 0;
-	*val = a;
-	*len = (size_t)(b - a);
-	*pos = b + strlen(close);
-	return 1;
+/*
+ * Lists PREFIX/SUB/ with ListObjectsV2, following continuation tokens, and
+ * reads each key as PREFIX/SUB/NNNNNNNNNNNN.SUFFIX. start_after > 0 starts the
+ * listing after the key of that seq.
+ */
+static tfa_err list_seqs(s3_listing *out, s3_ctx *ctx, const char *sub, const char *suffix,
+			 uint64_t start_after, uint64_t min_seq, uint64_t max_seq)
+{
+	tfa_err rc = TFA_OK;
+	tfa_aws_response resp;
+	tfa_buf query;
+	tfa_s3list_page *page = NULL;
+	char path[300], want_prefix[1100], after[1200];
+	unsigned pages = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->ordered = true;
+	resp_init(&resp, LIST_PAGE_MAX);
+	tfa_buf_init(&query, 0);
+	page = calloc(1, sizeof(*page));
+	TFA_ENSURE(page != NULL, TFA_EINTERNAL, "out of memory");
+	snprintf(path, sizeof(path), "%s/", ctx->pathbase);
+	snprintf(want_prefix, sizeof(want_prefix), "%s%s/", ctx->prefix, sub);
+	snprintf(after, sizeof(after), "%s%0*" PRIu64 "%s", want_prefix, SEQ_DIGITS, start_after,
+		 suffix);
+	do {
+		TFA_ENSURE(++pages <= LIST_PAGES_MAX, TFA_EBACKEND,
+			   "s3 ListObjectsV2: more than %u pages under %s", LIST_PAGES_MAX,
+			   want_prefix);
+		tfa_buf_clear(&query);
+		tfa_aws_response_free(&resp);
+		resp_init(&resp, LIST_PAGE_MAX);
+		/* Parameters in byte order, as SigV4's canonical query has them. */
+		if (page->truncated) {
+			TFA_GUARD(tfa_buf_puts(&query, "continuation-token="));
+			TFA_GUARD(put_encoded(&query, page->token));
+			TFA_GUARD(tfa_buf_putc(&query, '&'));
+		}
+		TFA_GUARD(tfa_buf_puts(&query, "list-type=2&prefix="));
+		TFA_GUARD(put_encoded(&query, want_prefix));
+		if (start_after > 0) {
+			TFA_GUARD(tfa_buf_puts(&query, "&start-after="));
+			TFA_GUARD(put_encoded(&query, after));
+		}
+		TFA_GUARD(tfa_aws_call(&resp, ctx->client, "s3 ListObjectsV2", "GET", path,
+				       (const char *)query.data, NULL, 0, NULL, 0));
+		TFA_GUARD(tfa_s3list_parse(page, resp.body.data, resp.body.len, want_prefix, suffix,
+					   min_seq, max_seq));
+		if (page->nkeys > 0) {
+			if (!page->ordered || (out->nkeys > 0 && page->first <= out->last))
+				out->ordered = false;
+			if (page->last > out->last)
+				out->last = page->last;
+		}
+		if (page->best > out->best)
+			out->best = page->best;
+		out->nkeys += page->nkeys;
+		out->nforeign += page->nforeign;
+	} while (page->truncated);
+out:
+	tfa_aws_response_free(&resp);
+	tfa_buf_free(&query);
+	free(page);
+	return rc;
 }
 
 /*
- * Read-only head, without a sequencer: lists PREFIX/records/ with
- * ListObjectsV2 (every page) and requires the records to be exactly 1..N.
+ * Read-only head, without a sequencer: lists PREFIX/records/ (every page)
+ * and requires the records to be exactly 1..N and nothing else.
  */
 static tfa_err s3_head(void *vctx, uint64_t *seq)
 {
 	s3_ctx *ctx = vctx;
 	tfa_err rc = TFA_OK;
-	tfa_aws_response resp;
-	tfa_buf query, prefix;
-	char token[1024] = "", path[300], want_prefix[1100];
-	uint64_t count = 0, max = 0;
-	int more = 1;
+	s3_listing l;
 
-	resp_init(&resp, LIST_PAGE_MAX);
-	tfa_buf_init(&query, 0);
-	tfa_buf_init(&prefix, 0);
-	snprintf(path, sizeof(path), "%s/", ctx->pathbase);
-	snprintf(want_prefix, sizeof(want_prefix), "%srecords/", ctx->prefix);
-	while (more) {
-		const char *doc, *pos, *v;
-		size_t vlen;
-
-		tfa_buf_clear(&query);
-		tfa_aws_response_free(&resp);
-		resp_init(&resp, LIST_PAGE_MAX);
-		/* Parameters in byte order, as SigV4's canonical query has them. */
-		if (token[0]) {
-			TFA_GUARD(tfa_buf_puts(&query, "continuation-token="));
-			TFA_GUARD(put_encoded(&query, token));
-			TFA_GUARD(tfa_buf_putc(&query, '&'));
-		}
-		TFA_GUARD(tfa_buf_puts(&query, "list-type=2&prefix="));
-		TFA_GUARD(put_encoded(&query, want_prefix));
-		TFA_GUARD(tfa_aws_call(&resp, ctx->client, "s3 ListObjectsV2", "GET", path,
-				       (const char *)query.data, NULL, 0, NULL, 0));
-		doc = (const char *)resp.body.data;
-		TFA_ENSURE(doc != NULL && strstr(doc, "<ListBucketResult") != NULL, TFA_EFORMAT,
-			   "s3 ListObjectsV2: the response is not a listing");
-		pos = doc;
-		while (xml_next(doc, &pos, "Key", &v, &vlen)) {
-			size_t pl = strlen(want_prefix);
-			uint64_t s = 0;
-			size_t i;
-
-			if (vlen != pl + SEQ_DIGITS + 4 || memcmp(v, want_prefix, pl) != 0 ||
-			    memcmp(v + pl + SEQ_DIGITS, ".rec", 4) != 0)
-				TFA_BAIL(TFA_EFORMAT,
-					 "s3 store holds an unexpected object under %s",
-					 want_prefix);
-			for (i = 0; i < SEQ_DIGITS; i++) {
-				char c = v[pl + i];
-				if (c < '0' || c > '9')
-					TFA_BAIL(TFA_EFORMAT,
-						 "s3 store holds an unexpected object under %s",
-						 want_prefix);
-				s = s * 10 + (uint64_t)(c - '0');
-			}
-			TFA_ENSURE(s > 0 && s > max, TFA_EFORMAT,
-				   "s3 ListObjectsV2: keys out of order or record 0");
-			max = s;
-			count++;
-		}
-		pos = doc;
-		more = xml_next(doc, &pos, "IsTruncated", &v, &vlen) && vlen == 4 &&
-		       memcmp(v, "true", 4) == 0;
-		if (more) {
-			pos = doc;
-			TFA_ENSURE(xml_next(doc, &pos, "NextContinuationToken", &v, &vlen) &&
-				       vlen > 0 && vlen < sizeof(token),
-				   TFA_EFORMAT,
-				   "s3 ListObjectsV2: truncated listing without a token");
-			memcpy(token, v, vlen);
-			token[vlen] = '\0';
-		}
-	}
-	TFA_ENSURE(count == max, TFA_EFORMAT,
+	TFA_GUARD(list_seqs(&l, ctx, "records", ".rec", 0, 1, SEQ_MAX));
+	TFA_ENSURE(l.nforeign == 0, TFA_EFORMAT,
+		   "s3 store holds an unexpected object under %srecords/", ctx->prefix);
+	TFA_ENSURE(l.ordered, TFA_EFORMAT, "s3 ListObjectsV2: keys out of order");
+	TFA_ENSURE(l.nkeys == l.last, TFA_EFORMAT,
 		   "the s3 store's records are not 1..%" PRIu64 " without a gap (%" PRIu64
 		   " found)",
-		   max, count);
-	*seq = max;
+		   l.last, l.nkeys);
+	*seq = l.last;
 out:
-	tfa_aws_response_free(&resp);
-	tfa_buf_free(&query);
-	tfa_buf_free(&prefix);
+	return rc;
+}
+
+static void checkpoint_name(char out[40], uint64_t seq)
+{
+	snprintf(out, 40, "checkpoints/%0*" PRIu64 ".ckpt", SEQ_DIGITS, seq);
+}
+
+/*
+ * Write-once with Object Lock, like a record. Not sequenced: a checkpoint
+ * states a head that the sequencer already gave out.
+ */
+static tfa_err s3_put_checkpoint(void *vctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	s3_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	char name[40];
+
+	TFA_ENSURE(seq >= 1 && seq <= SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
+	TFA_ENSURE(len > 0 && len <= TFA_STORE_CHECKPOINT_MAX, TFA_EUSAGE,
+		   "checkpoint has an invalid size");
+	checkpoint_name(name, seq);
+	rc = put_once(ctx, name, data, len);
+	if (rc == TFA_ECONFLICT)
+		rc = tfa_error_set(TFA_ECONFLICT, "seq %" PRIu64 " already has another checkpoint",
+				   seq);
+out:
+	return rc;
+}
+
+/* Keys under PREFIX/checkpoints/ that are not NNNNNNNNNNNN.ckpt are ignored. */
+static tfa_err s3_latest_checkpoint(void *vctx, uint64_t min_seq, uint64_t max_seq, uint64_t *seq,
+				    tfa_buf *data)
+{
+	s3_ctx *ctx = vctx;
+	tfa_err rc = TFA_OK;
+	s3_listing l;
+	char name[40];
+
+	TFA_ENSURE(min_seq >= 1 && min_seq <= max_seq, TFA_EUSAGE, "invalid checkpoint range");
+	if (max_seq > SEQ_MAX)
+		max_seq = SEQ_MAX;
+	TFA_ENSURE(min_seq <= max_seq, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..",
+		   min_seq);
+	TFA_GUARD(list_seqs(&l, ctx, "checkpoints", ".ckpt", min_seq - 1, min_seq, max_seq));
+	TFA_ENSURE(l.best != 0, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..%" PRIu64,
+		   min_seq, max_seq);
+	checkpoint_name(name, l.best);
+	rc = get_object(ctx, name, data, TFA_STORE_CHECKPOINT_MAX);
+	if (rc == TFA_ENOTFOUND)
+		TFA_BAIL(TFA_EBACKEND, "s3 checkpoint %s is listed but absent", name);
+	TFA_GUARD(rc);
+	*seq = l.best;
+out:
 	return rc;
 }
 
@@ -420,4 +469,6 @@ const tfa_store_backend tfa_store_backend_s3 = {
     .append = s3_append,
     .close = s3_close,
     .writable = s3_writable,
+    .put_checkpoint = s3_put_checkpoint,
+    .latest_checkpoint = s3_latest_checkpoint,
 };

@@ -347,7 +347,10 @@ def make_handler(state):
             with lock:
                 if (op == "PutObject" and args.enforce_if_none_match and
                         self.headers.get("If-None-Match") == "*"):
-                    hs = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
+                    # Without the PUT's If-None-Match: on a HEAD it would turn
+                    # an existing object's 200 into 304 Not Modified.
+                    hs = {k: v for k, v in self.headers.items()
+                          if k.lower() not in ("content-length", "if-none-match")}
                     st, _, _ = self.upstream("HEAD", self.path, hs, b"")
                     if st == 200:
                         entry["status"] = 412
