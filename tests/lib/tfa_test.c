@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "tfa_test.h"
 
 int tfa_test_failures;
@@ -175,3 +178,27 @@ void tfa_test_rmtree(const char *path)
 		unlink(path);
 	}
 }
+
+#ifndef TFATTEST_VERIFIER_ONLY
+tfa_signer *tfa_test_new_file_signer(const char *dir, const char *name)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	char *p = tfa_test_path(dir, name), uri[4200];
+	FILE *f = fopen(p, "wb");
+	tfa_signer *s = NULL;
+
+	if (k == NULL || f == NULL || !PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL)) {
+		fprintf(stderr, "cannot make a key\n");
+		exit(2);
+	}
+	fclose(f);
+	EVP_PKEY_free(k);
+	snprintf(uri, sizeof(uri), "file:%s", p);
+	free(p);
+	if (tfa_signer_open(&s, uri) != TFA_OK) {
+		fprintf(stderr, "cannot open the key: %s\n", tfa_error_last()->message);
+		exit(2);
+	}
+	return s;
+}
+#endif

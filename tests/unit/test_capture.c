@@ -73,24 +73,8 @@ static char *fixture(const char *rel)
 
 static tfa_signer *key(void)
 {
-	if (signer == NULL) {
-		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		char *p = tfa_test_path(scratch(), "key.pem"), uri[4200];
-		FILE *f = fopen(p, "wb");
-
-		if (k == NULL || f == NULL || !PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL)) {
-			fprintf(stderr, "cannot make a key\n");
-			exit(2);
-		}
-		fclose(f);
-		EVP_PKEY_free(k);
-		snprintf(uri, sizeof(uri), "file:%s", p);
-		free(p);
-		if (tfa_signer_open(&signer, uri) != TFA_OK) {
-			fprintf(stderr, "cannot open the key: %s\n", tfa_error_last()->message);
-			exit(2);
-		}
-	}
+	if (signer == NULL)
+		signer = tfa_test_new_file_signer(scratch(), "key.pem");
 	return signer;
 }
 
