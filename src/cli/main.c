@@ -36,11 +36,12 @@ static void usage(FILE *f)
 		"          [--algorithm ALG] [--new-algorithm ALG]\n"
 		"  pubkey  --key K                                print the public key and fingerprint\n"
 #ifdef TFATTEST_CLI_PKCS11
-		"  pkcs11  list --module PATH                     list PKCS#11 tokens and key URIs\n"
+		"  pkcs11  list --module PATH [--token LABEL] [--pin-source FILE]\n"
+		"          list PKCS#11 tokens and key URIs\n"
 #endif
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
-		"          [--checkpoint FILE]... [--tsa-ca FILE]\n"
+		"          [--checkpoint FILE]... [--tsa-ca FILE] [--threads N]\n"
 #ifdef TFATTEST_WITH_ARCHIVE
 		"          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
 #else
