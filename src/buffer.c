@@ -39,9 +39,15 @@ tfa_err tfa_buf_reserve(tfa_buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 64;
 	while (ncap < need)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-	p = realloc(b->data, ncap);
+	/* Not realloc(): a moved block would leave the old bytes (maybe a secret) in freed memory. */
+	p = malloc(ncap);
 	if (p == NULL)
 		return tfa_error_set(TFA_EINTERNAL, "out of memory");
+	if (b->data) {
+		memcpy(p, b->data, b->len + 1 <= b->cap ? b->len + 1 : b->len);
+		OPENSSL_cleanse(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = ncap;
 	return TFA_OK;

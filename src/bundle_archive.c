@@ -25,6 +25,7 @@ void tfa_archive_limits_default(tfa_archive_limits *out)
 	out->max_file = TFA_ARCHIVE_MAX_FILE;
 	out->max_manifest = TFA_ARCHIVE_MAX_MANIFEST;
 	out->max_total = TFA_ARCHIVE_MAX_TOTAL;
+	out->max_meta = TFA_ARCHIVE_MAX_META;
 }
 
 /* An entry name fit for a one-line message: printable, bounded. */
@@ -237,6 +238,12 @@ static tfa_err add_entry(tfa_archive *ar, struct archive *a, struct archive_entr
 			return tfa_error_set(TFA_EVERIFY, "Archive expands past the limit of %" PRIu64 " bytes",
 					     lim->max_total);
 	}
+	/* Names and entry slots cost memory too: a million long directory names must
+	 * not grow the heap unchecked. */
+	if (ar->meta > lim->max_meta || len + sizeof(tfa_archive_entry) > lim->max_meta - ar->meta)
+		return tfa_error_set(TFA_EVERIFY, "Archive names take more than %" PRIu64 " bytes",
+				     lim->max_meta);
+	ar->meta += len + sizeof(tfa_archive_entry);
 	if (ar->n == ar->cap) {
 		size_t ncap = ar->cap ? ar->cap * 2 : 64;
 		tfa_archive_entry *ne = realloc(ar->e, ncap * sizeof(*ne));

@@ -26,6 +26,8 @@
 #define TFA_ARCHIVE_MAX_FILE ((uint64_t)TFA_ARTIFACT_MAX)
 #define TFA_ARCHIVE_MAX_MANIFEST ((uint64_t)256 << 20)
 #define TFA_ARCHIVE_MAX_TOTAL ((uint64_t)1 << 30)
+/* Names and entry slots held, at most (a bundle of a million entries takes about 90 MiB). */
+#define TFA_ARCHIVE_MAX_META (128u << 20)
 /* Components in an entry name: the directory walk's nesting limit, plus the file. */
 #define TFA_ARCHIVE_MAX_DEPTH 9
 #define TFA_ARCHIVE_NAME_MAX 400
@@ -35,6 +37,7 @@ typedef struct tfa_archive_limits {
 	uint64_t max_file;     /* bytes in one regular file other than manifest.json */
 	uint64_t max_manifest; /* bytes in manifest.json */
 	uint64_t max_total;    /* bytes in all regular files together */
+	uint64_t max_meta;     /* bytes of entry names and entry slots held */
 } tfa_archive_limits;
 
 typedef struct tfa_archive_entry {
@@ -48,6 +51,7 @@ typedef struct tfa_archive {
 	tfa_archive_entry *e; /* sorted by path in byte order */
 	size_t n, cap;
 	uint64_t total; /* bytes held */
+	uint64_t meta;  /* bytes of names and entry slots held */
 } tfa_archive;
 
 void tfa_archive_limits_default(tfa_archive_limits *out);

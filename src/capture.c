@@ -342,7 +342,8 @@ static tfa_err capture_git(cJSON *ctxobj)
 	if (line[0])
 		TFA_GUARD(add_str(git, "ref", line));
 	run_line(line, sizeof(line), argv_remote);
-	if (line[0]) {
+	/* A cut line may have lost the '@' that ends its credentials: record no remote then. */
+	if (line[0] && strlen(line) < sizeof(line) - 1) {
 		strip_credentials(line);
 		TFA_GUARD(add_str(git, "remote", line));
 	}

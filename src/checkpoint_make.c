@@ -3,8 +3,10 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "signer_int.h"
 #include "timefmt.h"
 #include "tsa.h"
 #include "tfattest/chain.h"
@@ -12,12 +14,18 @@
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
 
-/* Loads the stored checkpoint of exactly `seq` into out. */
-static tfa_err load_stored(tfa_checkpoint_file *out, tfa_store *st, uint64_t seq)
+/*
+ * Loads the stored checkpoint of exactly the head `seq` into out, and holds it
+ * to the chain: a store's writer must not be able to pass an older (validly
+ * signed) checkpoint off as the head's, since --out hands it on as trusted.
+ */
+static tfa_err load_stored(tfa_checkpoint_file *out, tfa_store *st, const tfa_chain_info *info,
+			   uint64_t seq, const char *head_hash, const tfa_signer *signer)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf raw;
 	uint64_t got = 0;
+	uint8_t hh[TFA_SHA256_LEN], d[TFA_SHA256_LEN];
 
 	tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
 	TFA_GUARD(tfa_store_latest_checkpoint(st, seq, seq, &got, &raw));
@@ -25,6 +33,17 @@ static tfa_err load_stored(tfa_checkpoint_file *out, tfa_store *st, uint64_t seq
 	if (rc != TFA_OK)
 		TFA_BAIL(TFA_EVERIFY, "the stored checkpoint of seq %llu is invalid: %s",
 			 (unsigned long long)seq, tfa_error_last()->message);
+	TFA_GUARD(tfa_hash_parse(hh, head_hash, strlen(head_hash)));
+	TFA_ENSURE(got == seq && out->cp.seq == seq && strcmp(out->cp.chain_id, info->chain_id) == 0 &&
+			   CRYPTO_memcmp(out->cp.head_hash, hh, sizeof(hh)) == 0 &&
+			   strcmp(out->cp.key_fpr, tfa_signer_fingerprint(signer)) == 0,
+		   TFA_EVERIFY, "the stored checkpoint of seq %llu does not state the chain's head",
+		   (unsigned long long)seq);
+	tfa_sha256(d, out->doc.data, out->doc.len);
+	if (tfa_verify_digest(tfa_signer_pkey(signer), out->cp.alg, d, out->sig.data, out->sig.len) !=
+	    TFA_OK)
+		TFA_BAIL(TFA_EVERIFY, "the stored checkpoint of seq %llu has an invalid signature",
+			 (unsigned long long)seq);
 out:
 	tfa_buf_free(&raw);
 	return rc;
@@ -57,7 +76,7 @@ tfa_err tfa_checkpoint_create(tfa_checkpoint_file *out, bool *existed, tfa_store
 	if (strcmp(key_fpr, tfa_signer_fingerprint(signer)) != 0)
 		TFA_BAIL(TFA_EVERIFY, "key %s is not the current key of chain %s (%s)",
 			 tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
-	rc = load_stored(out, st, head);
+	rc = load_stored(out, st, &info, head, head_hash, signer);
 	if (rc == TFA_OK) {
 		*existed = true;
 		goto out;
@@ -102,7 +121,7 @@ tfa_err tfa_checkpoint_create(tfa_checkpoint_file *out, bool *existed, tfa_store
 	rc = tfa_store_put_checkpoint(st, head, file.data, file.len);
 	if (rc == TFA_ECONFLICT) {
 		/* Another writer checkpointed this head first: theirs stands. */
-		TFA_GUARD(load_stored(out, st, head));
+		TFA_GUARD(load_stored(out, st, &info, head, head_hash, signer));
 		*existed = true;
 	}
 out:

@@ -429,6 +429,8 @@ static const char *xml_text(const char *from, const char *end, const char *tag, 
 	return s;
 }
 
+static bool ecs_host_allowed(const char *url);
+
 static tfa_err sts_endpoint(char *out, size_t size, const char *region)
 {
 	const char *e = env("AWS_ENDPOINT_URL_STS");
@@ -441,6 +443,10 @@ static tfa_err sts_endpoint(char *out, size_t size, const char *region)
 	if (e != NULL) {
 		if ((rc = tfa_aws_endpoint_parse(e, &https, host, sizeof(host))) != TFA_OK)
 			return rc;
+		/* The web identity token goes in this request: never in clear text off the host. */
+		if (!ecs_host_allowed(e))
+			return tfa_error_set(TFA_EUSAGE,
+					     "the STS endpoint must be https (plain http only to loopback)");
 		snprintf(out, size, "%s://%s/", https ? "https" : "http", host);
 	} else if (region != NULL && region[0] != '\0') {
 		snprintf(out, size, "https://sts.%s.amazonaws.com/", region);

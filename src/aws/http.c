@@ -827,7 +827,7 @@ tfa_err tfa_aws_call(tfa_aws_response *resp, tfa_aws_client *c, const char *what
 	TFA_GUARD(tfa_buf_printf(&url, "%s%s%s%s", c->base_url, path,
 				 query && query[0] ? "?" : "", query ? query : ""));
 	rc = run(resp, c->curl, &c->t, what, method, (const char *)url.data, body, body_len,
-		 signed_build, &u, false);
+		 signed_build, &u, true); /* error bodies can echo the session token */
 out:
 	tfa_buf_free(&url);
 	return rc;

@@ -266,6 +266,19 @@ static int run_terraform(int *code, int *signo, char **argv)
 	return 0;
 }
 
+/*
+ * Once the key is open, Terraform and everything it runs (providers,
+ * provisioners, external data sources) must not inherit a PIN from us.
+ */
+static void scrub_secret_env(void)
+{
+	const char *k = getenv("TFATTEST_KEY");
+
+	if (k != NULL && strstr(k, "pin-value") != NULL)
+		unsetenv("TFATTEST_KEY");
+	unsetenv("TFATTEST_PKCS11_PIN");
+}
+
 /* Whether bin names an executable, as posix_spawnp() would find it. */
 static int on_path(const char *bin)
 {
@@ -394,6 +407,7 @@ int tfa_cli_apply(int argc, char **argv)
 		fprintf(stderr, "tfattest: %s was not run\n", bin);
 		goto out;
 	}
+	scrub_secret_env();
 	if (ta.plan) {
 		struct stat sb;
 		in_dir(plan_path, sizeof(plan_path), ta.chdir, ta.plan);

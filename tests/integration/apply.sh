@@ -153,4 +153,12 @@ expect_output '1 for other chains left' "other chain counted"
 printf '{"type":"tfattest.capture"}' > "$W/spool/00000000000000000002-prod-0123456789abcdef0123456789abcdef.json"
 expect_exit 1 "corrupt spool file is rejected" "$T" record --flush-spool
 expect_output 'is invalid' "corrupt spool message"
+
+# Terraform (show and apply, and what they run) inherits no PKCS#11 PIN from tfattest.
+rm -f "$W/tf.env"
+expect_exit 0 "apply with a PIN in the environment" env TFATTEST_PKCS11_PIN=pin-marker-4711 \
+	STANDIN_ENV_OUT="$W/tf.env" "$T" apply -- "$TF" apply plan.bin
+check "terraform ran and its environment was captured" grep -q '^STANDIN_ENV_OUT=' "$W/tf.env"
+check "no PIN in terraform's environment" bash -c "! grep -q pin-marker-4711 '$W/tf.env'"
+
 finish

@@ -48,6 +48,13 @@ expect_output "^\\[INFO\\] No trusted checkpoint given" "warns that completeness
 
 # Later records, a timestamped checkpoint.
 rec; rec
+# An older, validly signed checkpoint planted in the head's slot is not handed on as the head's.
+cp s/checkpoints/000000000003.ckpt s/checkpoints/000000000005.ckpt
+expect_exit 1 "a planted older checkpoint is refused" "$T" checkpoint --store s --key "$K" --out planted.ckpt
+expect_output "does not state the chain's head" "refusal message"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ ! -e planted.ckpt ] && pass "nothing written with --out" || fail "--out written from a planted checkpoint"
+rm -f s/checkpoints/000000000005.ckpt
 expect_exit 0 "checkpoint seq 5 with a timestamp" "$T" checkpoint --store s --key "$K" --out cp5.ckpt --tsa "$URL"
 expect_output "at seq 5 \\(timestamped\\)" "timestamped"
 expect_exit 0 "export 1..5" "$T" export --store s --key "$K" --out b5

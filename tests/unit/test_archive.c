@@ -285,6 +285,15 @@ static void test_caps(void)
 			   { "6", AE_IFDIR, NULL, 0, NULL, NULL }, { "7", 0, "x", 0, NULL, NULL },
 			   { "8", 0, "x", 0, NULL, NULL }, { "9", 0, "x", 0, NULL, NULL });
 		/* Each within its cap, together over the total: a bomb of many small files. */
+		/* Many long names, no data: the names are capped too. */
+		{
+			tfa_archive_limits m = l;
+			m.max_meta = 3 * sizeof(tfa_archive_entry) + 40;
+			REJECT_LIM(f, &m, "Archive names take more than",
+				   { "dddddddddddddddddddd", AE_IFDIR, NULL, 0, NULL, NULL },
+				   { "eeeeeeeeeeeeeeeeeeee", AE_IFDIR, NULL, 0, NULL, NULL },
+				   { "ffffffffffffffffffff", AE_IFDIR, NULL, 0, NULL, NULL });
+		}
 		REJECT_LIM(f, &l, "Archive expands past the limit of 400 bytes",
 			   { "manifest.json", 0, big, 200, NULL, NULL },
 			   { "a", 0, big, 100, NULL, NULL }, { "b", 0, big, 100, NULL, NULL },
