@@ -269,6 +269,10 @@ static void test_web_identity(void)
 	aws_fake_script(&fake, "[{\"status\":200,\"body\":\"<Credentials><AccessKeyId>A</AccessKeyId>"
 			       "</Credentials>\"}]");
 	expect_fail(TFA_EFORMAT, "the response lacks SecretAccessKey");
+	/* The token never goes in clear text to a host other than loopback. */
+	setenv("AWS_ENDPOINT_URL_STS", "http://sts.example.com:8080", 1);
+	expect_fail(TFA_EUSAGE, "the STS endpoint must be https");
+	setenv("AWS_ENDPOINT_URL_STS", fake.base, 1);
 	/* Missing token file. */
 	set_file("AWS_WEB_IDENTITY_TOKEN_FILE", "web.token", "");
 	expect_fail(TFA_EUSAGE, "is empty");

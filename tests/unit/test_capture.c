@@ -726,6 +726,21 @@ static void test_git_context_strips_credentials(void)
 	/* No userinfo: unchanged, including an '@' after the host. */
 	expect_remote(repo, "https://example.com/org/r@v2.git", "https://example.com/org/r@v2.git",
 		      __LINE__);
+	/* Credentials so long that the line is cut before their '@': no remote at all. */
+	{
+		char url[1300];
+		size_t n;
+		snprintf(url, sizeof(url), "https://user:");
+		n = strlen(url);
+		memset(url + n, 'Q', 1100);
+		snprintf(url + n + 1100, sizeof(url) - n - 1100, "@example.com/r.git");
+		snprintf(cmd, sizeof(cmd), "git remote set-url origin '%s'", url);
+		sh_in(repo, cmd);
+		build_in(&a, repo);
+		CHECK(!contains(&a, "QQQQQQQQ"));
+		CHECK(!contains(&a, "\"remote\""));
+		tfa_buf_free(&a);
+	}
 	/* scp-like syntax carries a user name only. */
 	expect_remote(repo, "git@github.com:org/r.git", "git@github.com:org/r.git", __LINE__);
 
