@@ -96,13 +96,19 @@ class Key:
                 return sig
             assert alg == PSS
             slen = 20 if variant == "salt20" else 32
-            ctr = 0
+            # The salt: SHA-256(fingerprint || digest [|| counter]). For a
+            # signature with a leading zero byte, counters are tried in turn
+            # (about 256 private operations); the one found is cached.
+            memo = "%s-%s" % (self.fp[7:23], sha256(msg).hex())
+            ctr = SHORT_PSS.get(memo, 0) if variant == "short" else 0
             while True:
                 seed = bytes.fromhex(self.fp[7:]) + sha256(msg) + (ctr.to_bytes(4, "big") if ctr else b"")
                 sig = self.priv.sign_pss(msg, sha256(seed)[:slen])
                 if variant != "short" or sig[0] == 0:
                     break
                 ctr += 1
+            if variant == "short":
+                SHORT_PSS_USED[memo] = ctr
             self.pub.verify(sig, msg, padding.PSS(padding.MGF1(hashes.SHA256()), slen), hashes.SHA256())
             if variant == "short":
                 sig = sig[1:]  # OpenSSL still accepts it; the format does not
@@ -121,6 +127,9 @@ class Key:
 
 
 SIGS = {}
+SHORT_PSS_FILE = os.path.join(HERE, "cache", "pss-leading-zero.json")
+SHORT_PSS = json.load(open(SHORT_PSS_FILE)) if os.path.exists(SHORT_PSS_FILE) else {}
+SHORT_PSS_USED = {}
 KEYFILES = {"rsa-a": ("rsa", 2048, PSS), "ec-b": ("ec", 0, ECDSA), "rsa-c": ("rsa", 3072, PKCS1),
             "rsa-1024": ("rsa", 1024, PKCS1)}
 
@@ -581,6 +590,25 @@ def build(out):
     S.add("valid-checkpoint-tgz", "a bundle with its own timestamped checkpoint, as a .tar.gz, checked with the TSA CA", "§5.3", "",
           bundle(pss, 1, 3, ckpt=ct), form="tar.gz", chain=pss, checkpoints=[ct], tsa_ca=True)
 
+    def extras(o):
+        o["event"]["note"] = "ignored"
+        o["signer"]["note"] = "ignored"
+        o["terraform"] = {"note": "ignored", "counts": {"create": 0, "update": 0, "delete": 0, "replace": 0,
+                                                        "read": 0, "no-op": 0, "forget": 0, "other": 0,
+                                                        "note": 1}}
+        o["context"] = {"note": "ignored", "git": {"commit": "0" * 40, "note": "ignored"}}
+        return o
+
+    def rot_extra(o):
+        o["rotation"]["note"] = "ignored"
+        return o
+
+    ext = Chain("vectors-rotation", A, [app, {"rotate": Bk}, app], {1: {"obj": extras}, 2: {"obj": rot_extra}})
+    S.add("valid-unknown-members-ignored", "members not listed inside event, signer, terraform, context and "
+          "rotation, which a verifier ignores", "§3", "ignore-unknown-nested", bundle(ext, 1, 3), chain=ext)
+    S.add("valid-checkpoint-zip", "a bundle with its own checkpoint, as a .zip", "§5.3", "",
+          bundle(main, 1, 8, ckpt=checkpoint(main, 8)), form="zip", chain=main, checkpoints=[checkpoint(main, 8)])
+
     # -------- valid: 64 keys
     dk = [derived_ec_key(i) for i in range(65)]
     k64 = Chain("vectors-64-keys", dk[0], [{"rotate": dk[i]} for i in range(1, 64)] + [app])
@@ -650,6 +678,10 @@ def build(out):
         section="§1", chain=main, frm=1, to=8,
         files_hook=lambda f: dict(f, **{"keys/000000000000.json": f["keys/000000000003.json"],
                                         "keys/000000000000.sig": f["keys/000000000003.sig"]}))
+    man("path-five-components", "a listed, present keys/a/b/c/d.pem (5 components)", "path-syntax", section="§5.1",
+        files_hook=add_file("keys/a/b/c/d.pem", A.pem))
+    man("manifest-alg-unknown", "manifest names the algorithm RSASSA_PSS_SHA_384", "algorithm-name", section="§2",
+        manifest_hook=setp("signer.algorithm", "RSASSA_PSS_SHA_384"))
     man("public-key-pem-other-key", "public_key.pem holds another key than the manifest's signer",
         "public-key-is-manifest-key", section="§6", public_pem=Bk.pem)
     man("manifest-signer-not-key-in-force", "the rotated chain's manifest signed by its anchor (retired) key",
@@ -690,13 +722,14 @@ def build(out):
           "key-canonical-encoding", 1, bundle(ch, 1, 3), chain=ch, pin=False)
 
     # -------- layer 1: rotations
-    def rot(name, desc, rule, hooks, section="§3.5", steps=None, frm=1, to=8, **kw):
+    def rot(name, desc, rule, hooks, section="§3.5", steps=None, frm=7, to=8, **kw):
+        """A rotation-chain vector; by default the range 7..8 (keys/ holds the rotations)."""
         c = Chain("vectors-rotation", A, steps or main_steps, hooks)
         S.bad(name, desc, section, rule, 1, bundle(c, frm, to, **kw), chain=c)
 
     back = [app, {"rotate": Bk}, {"rotate": A}, app]
     rot("rotation-retired-key-back", "A -> B -> A: a retired key brought in again", "no-retired-key", {},
-        section="§4", steps=back, to=4)
+        section="§4", steps=back, frm=1, to=4)
     rot("rotation-retired-key-back-range", "A -> B -> A, range 4..4: the reuse is only in keys/", "no-retired-key",
         {}, section="§4", steps=back, frm=4, to=4)
     rot("rotation-pop-bad", "seq 3's proof of possession signed by another key", "proof-of-possession",
@@ -706,7 +739,7 @@ def build(out):
     rot("rotation-old-key-mismatch", "seq 3's old_public_key is another key", "rotation-old-key",
         {3: {"obj": setp("rotation.old_public_key", b64(C.spki))}})
     rot("rotation-same-key", "a rotation from A to A", "rotation-new-key-differs", {}, steps=[app, {"rotate": A}, app],
-        to=3)
+        frm=1, to=3)
     rot("rotation-alg-unfit", "seq 3 rotates to the EC key with new_algorithm RSASSA_PSS_SHA_256", "algorithm-fits-key",
         {3: {"obj": setp("rotation.new_algorithm", PSS)}}, section="§2")
     rot("rotation-schema-version-1", "seq 3's rotation record says schema_version 1", "rotation-schema-2",
@@ -741,6 +774,15 @@ def build(out):
     fork2 = Chain("vectors-rotation", A, adj, {2: {"obj": setp("time", ts(2, 7))}})
     rot("keys-unlinked-adjacent", "range 4..4: keys/2 is from a fork: keys/3.prev_hash is not keys/2's hash",
         "keys-linked-adjacent", {}, section="§5.2", steps=adj, frm=4, to=4, keys_override={2: fork2.rec(2)})
+    rot("keys-in-range-differs", "range 3..3: keys/3 is a fork's seq 3 (another time), artifacts/3 is not",
+        "keys-in-range-identical", {}, section="§6", frm=3, to=3, keys_override={3: fork.rec(3)})
+    S.vectors[-1]["layer"] = 3
+    rot("keys-chain-id", "range 1..2: keys/6 (re-signed, chain relinked) names another chain", "keys-valid-rotation",
+        {6: {"obj": setp("chain_id", "vectors-other")}}, section="§6", frm=1, to=2)
+    rot("keys-not-rotation", "range 1..2: keys/000000000004.json and .sig hold the ordinary record 4",
+        "keys-valid-rotation", {}, section="§6", frm=1, to=2,
+        files_hook=lambda f: dict(f, **{"keys/000000000004.json": main.rec(4).data,
+                                        "keys/000000000004.sig": main.rec(4).sig}))
     k65 = Chain("vectors-65-keys", dk[0], [{"rotate": dk[i]} for i in range(1, 65)] + [app])
     S.bad("keys-65", "64 rotations: a 65th key (range 65..65)", "§4", "at-most-64-keys", 1, bundle(k65, 65, 65),
           chain=k65)
@@ -851,6 +893,8 @@ def build(out):
         {2: {"obj": setp("event.exit_code", 0), "bytes": lambda b: b.replace(b'"exit_code":0', b'"exit_code":0.5')}},
         section="§3.1")
 
+    art("artifact-number-overflow", "seq 2's exit_code is 1e400 (not a finite double; signed)", "ijson-numbers",
+        {2: {"bytes": lambda b: b.replace(b'"exit_code":0', b'"exit_code":1e400')}}, section="§1")
     # -------- layer 4: artifact signatures
     art("artifact-sig-corrupt", "seq 2's signature with one bit flipped", "artifact-signature", {2: {"sig": flip_last}},
         section="§6", layer=4)
@@ -1021,6 +1065,10 @@ def main():
             print("generate.py --check: %d vectors, identical to the committed ones" %
                   len(json.load(open(os.path.join(out, "index.json")))["vectors"]))
             return 0
+        os.makedirs(os.path.dirname(SHORT_PSS_FILE), exist_ok=True)
+        with open(SHORT_PSS_FILE, "w") as f:
+            json.dump(SHORT_PSS_USED, f, indent=1, sort_keys=True)
+            f.write("\n")
         for part in ("v", "kat"):
             shutil.rmtree(os.path.join(HERE, part), ignore_errors=True)
             shutil.copytree(os.path.join(out, part), os.path.join(HERE, part))
