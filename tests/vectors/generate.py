@@ -717,6 +717,10 @@ def build(out):
     ch = Chain("vectors-small", small, [app, app])
     S.bad("key-rsa-1024", "an RSA 1024-bit key (PKCS1 v1.5)", "§2", "rsa-modulus-size", 1, bundle(ch, 1, 2),
           chain=ch, pin=False)
+    kx = Key("ec-b", "ec", ECDSA, Bk.priv, spki=vlib.ec_spki_explicit(*Bk.xy))
+    ch = Chain("vectors-ecdsa", kx, [app, app])
+    S.bad("key-ec-explicit-params", "the EC key with explicit curve parameters instead of the named curve", "§1",
+          "key-canonical-encoding", 1, bundle(ch, 1, 2), chain=ch, pin=False)
     ch = Chain("vectors-rotation", A, [app, {"rotate": eckc}, app])
     S.bad("key-rotation-to-compressed", "a rotation (seq 2) to the EC key in its compressed encoding", "§1",
           "key-canonical-encoding", 1, bundle(ch, 1, 3), chain=ch, pin=False)
@@ -942,6 +946,8 @@ def build(out):
        [checkpoint(pss, 2, raw_hook=lambda b: b.replace(b"\n", b"\r\n"))], section="§8.2")
     cp("checkpoint-trailing-data", "trusted checkpoint file with an empty line at the end", "checkpoint-file",
        [checkpoint(pss, 2, raw_hook=lambda b: b + b"\n")], section="§8.2")
+    cp("checkpoint-no-final-newline", "trusted checkpoint file whose last line has no \\n", "checkpoint-file",
+       [checkpoint(pss, 2, raw_hook=lambda b: b[:-1])], section="§8.2")
     cp("checkpoint-own-bad", "the bundle's own checkpoint.ckpt with another head_hash", "checkpoint-head-hash",
        [], own=checkpoint(pss, 3, obj_hook=setp("head_hash", hhex(b"other"))))
     cp("checkpoint-tsa-imprint", "a timestamp over another checkpoint's digest", "tsa-imprint",
@@ -996,10 +1002,10 @@ def build(out):
           chain=pss, archive=vlib.zip_bytes(order + [("notes.txt", b"hello\n")], CREATED))
 
     S.write(out)
-    write_kat(out, A, Bk)
+    write_kat(out, A, Bk, main)
 
 
-def write_kat(out, A, Bk):
+def write_kat(out, A, Bk, main):
     """Known answers outside the bundles: canonical JSON and fingerprints."""
     kat = os.path.join(out, "kat")
     os.makedirs(kat)
@@ -1015,6 +1021,19 @@ def write_kat(out, A, Bk):
             f.write(src)
         with open(os.path.join(kat, "canon-%d.out.json" % i), "wb") as f:
             f.write(canon(d))
+    r3 = main.rec(3)
+    rot3 = r3.obj["rotation"]
+    pop = canon({"chain_id": main.chain_id, "new_algorithm": rot3["new_algorithm"],
+                 "new_key_fingerprint": rot3["new_key_fingerprint"],
+                 "old_key_fingerprint": r3.obj["signer"]["key_fingerprint"], "prev_hash": r3.obj["prev_hash"],
+                 "seq": 3, "type": "tfattest.rotation-pop"})
+    Bk.pub.verify(__import__("base64").b64decode(rot3["pop_signature"]), pop, ec.ECDSA(hashes.SHA256()))
+    with open(os.path.join(kat, "rotation-pop.json"), "w") as f:
+        json.dump({"description": "the proof-of-possession document of seq 3 of the valid-rotation vector "
+                                  "(FORMAT.md §3.5), its SHA-256 and the signature by the new key",
+                   "document": pop.decode(), "sha256": sha256(pop).hex(), "new_key_pem": Bk.pem.decode(),
+                   "pop_signature": rot3["pop_signature"]}, f, indent=1, sort_keys=True)
+        f.write("\n")
     fps = {k.label: {"pem": k.pem.decode(), "fingerprint": k.fp} for k in (A, Bk)}
     with open(os.path.join(kat, "fingerprints.json"), "w") as f:
         json.dump(fps, f, indent=1, sort_keys=True)

@@ -138,6 +138,16 @@ def ec_spki(x, y, compressed=False):
     return seq(seq(der_oid(OID_EC), der_oid(OID_P256)), tlv(0x03, b"\x00" + pt))
 
 
+def ec_spki_explicit(x, y):
+    """The P-256 key with explicit curve parameters (RFC 3279 ECParameters)."""
+    field = seq(der_oid("1.2.840.10045.1.1"), der_int(P))
+    curve = seq(tlv(0x04, A.to_bytes(32, "big")), tlv(0x04, B.to_bytes(32, "big")))
+    base = tlv(0x04, b"\x04" + G[0].to_bytes(32, "big") + G[1].to_bytes(32, "big"))
+    params = seq(der_int(1), field, curve, base, der_int(N), der_int(1))
+    pt = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+    return seq(seq(der_oid(OID_EC), params), tlv(0x03, b"\x00" + pt))
+
+
 def pem(der):
     s = base64.b64encode(der).decode("ascii")
     lines = [s[i:i + 64] for i in range(0, len(s), 64)]
