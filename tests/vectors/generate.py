@@ -182,6 +182,10 @@ def derived_ec_key(i):
     return Key("derived-%d" % i, "ec", ECDSA, d)
 
 
+class Link(bytes):
+    """A symbolic link in a directory bundle; the bytes are its target."""
+
+
 # ---------------------------------------------------------------- chains
 
 
@@ -501,6 +505,9 @@ class Suite:
                 for p, data in v["_files"].items():
                     fp = os.path.join(d, "bundle", p)
                     os.makedirs(os.path.dirname(fp), exist_ok=True)
+                    if isinstance(data, Link):
+                        os.symlink(data.decode(), fp)
+                        continue
                     with open(fp, "wb") as f:
                         f.write(data)
             else:
@@ -803,6 +810,11 @@ def build(out):
     lay2("file-unlisted", "an unlisted checkpoint.ckpt is present", "no-unlisted-file",
          after_hook=add_file("checkpoint.ckpt", checkpoint(pss, 3)))
 
+    S.bad("path-symlink", "VERIFY.md is a symbolic link to public_key.pem (listed with that file's hash)", "§5.1",
+          "no-symlinks", 2, bundle(pss, 1, 3, files_hook=add_file("VERIFY.md", A.pem),
+                                   after_hook=lambda f: dict(f, **{"VERIFY.md": Link(b"public_key.pem")})),
+          chain=pss)
+
     # -------- layer 3: artifacts and the chain
     def art(name, desc, rule, hooks, section="§3", layer=3, steps=None, frm=1, to=3, anchor=A, cid="vectors-pss",
             **kw):
@@ -946,6 +958,13 @@ def build(out):
        [checkpoint(pss, 2, raw_hook=lambda b: b.replace(b"\n", b"\r\n"))], section="§8.2")
     cp("checkpoint-trailing-data", "trusted checkpoint file with an empty line at the end", "checkpoint-file",
        [checkpoint(pss, 2, raw_hook=lambda b: b + b"\n")], section="§8.2")
+    rejection = vlib.seq(vlib.seq(vlib.der_int(2)))  # TimeStampResp, status rejection, no token
+    cp("checkpoint-tsa-rejected", "a timestamp line holding a TimeStampResp with status rejection", "tsa-granted",
+       [checkpoint(pss, 3, raw_hook=lambda b: b + b"tsa " + TSA_NONCE.encode() + b" " + b64(rejection).encode() +
+                   b"\n")], tsa_ca=True, section="§8.2")
+    cp("checkpoint-tsa-untrusted-ca", "a good timestamp checked against another TSA CA (tests/fixtures/tsa)",
+       "tsa-chain", [ct], tsa_ca=True, section="§8.2")
+    S.vectors[-1]["inputs"]["tsa_ca"] = "../fixtures/tsa/ca.pem"
     cp("checkpoint-no-final-newline", "trusted checkpoint file whose last line has no \\n", "checkpoint-file",
        [checkpoint(pss, 2, raw_hook=lambda b: b[:-1])], section="§8.2")
     cp("checkpoint-own-bad", "the bundle's own checkpoint.ckpt with another head_hash", "checkpoint-head-hash",
@@ -1047,12 +1066,15 @@ def same_tree(a, b):
             pa = os.path.join(root, fn)
             rel = os.path.relpath(pa, a)
             pb = os.path.join(b, rel)
-            if not os.path.isfile(pb) or not filecmp.cmp(pa, pb, shallow=False):
+            if os.path.islink(pa) or os.path.islink(pb):
+                if not (os.path.islink(pa) and os.path.islink(pb)) or os.readlink(pa) != os.readlink(pb):
+                    diffs.append(rel)
+            elif not os.path.isfile(pb) or not filecmp.cmp(pa, pb, shallow=False):
                 diffs.append(rel)
     for root, _, files in os.walk(b):
         for fn in files:
             rel = os.path.relpath(os.path.join(root, fn), b)
-            if not os.path.exists(os.path.join(a, rel)):
+            if not os.path.lexists(os.path.join(a, rel)):
                 diffs.append(rel + " (not generated)")
     return diffs
 
@@ -1090,7 +1112,7 @@ def main():
             f.write("\n")
         for part in ("v", "kat"):
             shutil.rmtree(os.path.join(HERE, part), ignore_errors=True)
-            shutil.copytree(os.path.join(out, part), os.path.join(HERE, part))
+            shutil.copytree(os.path.join(out, part), os.path.join(HERE, part), symlinks=True)
         shutil.copy(os.path.join(out, "index.json"), os.path.join(HERE, "index.json"))
         return 0
     finally:
