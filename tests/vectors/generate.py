@@ -760,6 +760,15 @@ def build(out):
     rot("rotation-new-public-key-noncanonical-b64", "seq 3's new_public_key base64 without its padding",
         "base64-canonical", {3: {"obj": lambda o: setp("rotation.new_public_key",
                                                      o["rotation"]["new_public_key"].rstrip("="))(o)}})
+    def pad_bits(o):
+        v = o["rotation"]["new_public_key"]  # the EC key: 91 bytes, so "==" and 4 unused bits
+        alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        assert v.endswith("==") and alpha.index(v[-3]) & 1 == 0
+        o["rotation"]["new_public_key"] = v[:-3] + alpha[alpha.index(v[-3]) | 1] + "=="
+        return o
+
+    rot("rotation-b64-pad-bits", "seq 3's new_public_key base64 with non-zero unused bits (decodes the same)",
+        "base64-canonical", {3: {"obj": pad_bits}})
     rot("keys-json-without-sig", "keys/000000000006.sig missing (and unlisted)", "keys-pairs", {}, section="§5.2",
         files_hook=drop("keys/000000000006.sig"))
     rot("keys-sig-without-json", "a listed keys/000000000009.sig with no keys/000000000009.json", "keys-pairs", {},
@@ -900,11 +909,19 @@ def build(out):
         "ijson-noncharacters", {2: {"obj": setp("context", {"host": "u@h\ufdd0"})}}, section="§1")
     art("artifact-noncharacter-plane1", "seq 2 holds U+1FFFE in a context string (canonical, signed)",
         "ijson-noncharacters", {2: {"obj": setp("context", {"host": "u@h\U0001fffe"})}}, section="§1")
-    deep = "x"
-    for _ in range(200):
-        deep = [deep]
-    art("artifact-nesting", "seq 2's context nests 200 arrays (over the 128-level limit)", "nesting-limit",
-        {2: {"obj": setp("context", {"deep": deep})}}, section="§1")
+    def nest(levels):
+        deep = "x"
+        for _ in range(levels):
+            deep = [deep]
+        return deep
+
+    # Depth counts containers, the document itself being level 1: the
+    # artifact (1), context (2) and 127 arrays make 129 levels.
+    art("artifact-nesting", "seq 2 nests 129 levels deep (the artifact, context, 127 arrays): one over the limit",
+        "nesting-limit", {2: {"obj": setp("context", {"deep": nest(127)})}}, section="§1")
+    c = Chain("vectors-pss", A, [app, app, app], {2: {"obj": setp("context", {"deep": nest(126)})}})
+    S.add("valid-nesting-128", "seq 2 nests exactly 128 levels deep (the artifact, context, 126 arrays)", "§1",
+          "nesting-limit", bundle(c, 1, 3), chain=c)
     art("artifact-float", "seq 2's exit_code is 0.5 (canonical)", "event-exit-code",
         {2: {"obj": setp("event.exit_code", 0), "bytes": lambda b: b.replace(b'"exit_code":0', b'"exit_code":0.5')}},
         section="§3.1")
