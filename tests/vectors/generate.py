@@ -724,6 +724,14 @@ def build(out):
     ch = Chain("vectors-small", small, [app, app])
     S.bad("key-rsa-1024", "an RSA 1024-bit key (PKCS1 v1.5)", "§2", "rsa-modulus-size", 1, bundle(ch, 1, 2),
           chain=ch, pin=False)
+    kh = Key("ec-b", "ec", ECDSA, Bk.priv, spki=vlib.ec_spki(*Bk.xy, hybrid=True))
+    ch = Chain("vectors-ecdsa", kh, [app, app])
+    S.bad("key-ec-hybrid", "the EC key with a hybrid-form point (0x06/0x07 || X || Y)", "§1",
+          "key-canonical-encoding", 1, bundle(ch, 1, 2), chain=ch, pin=False)
+    ch = Chain("vectors-rotation", A, [app, {"rotate": Bk}, {"rotate": C}, {"rotate": eckc}, app])
+    S.bad("rotation-retired-key-back-compressed", "A -> B -> C -> B again, B brought back in its compressed "
+          "encoding (another fingerprint, the same key)", "§4", "key-canonical-encoding", 1, bundle(ch, 1, 5),
+          chain=ch)
     kx = Key("ec-b", "ec", ECDSA, Bk.priv, spki=vlib.ec_spki_explicit(*Bk.xy))
     ch = Chain("vectors-ecdsa", kx, [app, app])
     S.bad("key-ec-explicit-params", "the EC key with explicit curve parameters instead of the named curve", "§1",

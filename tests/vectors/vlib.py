@@ -130,8 +130,10 @@ def rsa_spki(n, e, params=NULL, oid=OID_RSA):
     return seq(alg, tlv(0x03, b"\x00" + seq(der_int(n), der_int(e))))
 
 
-def ec_spki(x, y, compressed=False):
-    if compressed:
+def ec_spki(x, y, compressed=False, hybrid=False):
+    if hybrid:
+        pt = bytes([6 + (y & 1)]) + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+    elif compressed:
         pt = bytes([2 + (y & 1)]) + x.to_bytes(32, "big")
     else:
         pt = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
