@@ -31,7 +31,6 @@ import vlib  # noqa: E402
 from vlib import canon, hhex, b64, sha256  # noqa: E402
 
 try:
-    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 except ImportError:  # pragma: no cover

@@ -367,10 +367,10 @@ def deflate_fixed(data):
     return out
 
 
-def gzip_bytes(data, extra_member=False):
+def gzip_bytes(data):
+    """One gzip member: FLG 0, MTIME 0, XFL 0, OS 255, then the deflate stream and trailer."""
     hdr = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    body = hdr + deflate_fixed(data) + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
-    return body
+    return hdr + deflate_fixed(data) + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 def _oct(v, width):
