@@ -986,9 +986,9 @@ def build(out):
     cp("checkpoint-tsa-rejected", "a timestamp line holding a TimeStampResp with status rejection", "tsa-granted",
        [checkpoint(pss, 3, raw_hook=lambda b: b + b"tsa " + TSA_NONCE.encode() + b" " + b64(rejection).encode() +
                    b"\n")], tsa_ca=True, section="§8.2")
-    cp("checkpoint-tsa-untrusted-ca", "a good timestamp checked against another TSA CA (tests/fixtures/tsa)",
+    cp("checkpoint-tsa-untrusted-ca", "a good timestamp checked against another TSA CA (keys/tsa/other-ca.pem)",
        "tsa-chain", [ct], tsa_ca=True, section="§8.2")
-    S.vectors[-1]["inputs"]["tsa_ca"] = "../fixtures/tsa/ca.pem"
+    S.vectors[-1]["inputs"]["tsa_ca"] = "keys/tsa/other-ca.pem"
     cp("checkpoint-no-final-newline", "trusted checkpoint file whose last line has no \\n", "checkpoint-file",
        [checkpoint(pss, 2, raw_hook=lambda b: b[:-1])], section="§8.2")
     cp("checkpoint-own-bad", "the bundle's own checkpoint.ckpt with another head_hash", "checkpoint-head-hash",
