@@ -35,6 +35,7 @@
 #include "bsrc.h"
 #include "crypto.h"
 #include "jstream.h"
+#include "keywalk.h"
 #include "manifest.h"
 #include "pathsafe.h"
 #include "timefmt.h"
@@ -82,14 +83,9 @@ typedef struct worker {
 	int hint; /* the source's per-thread handle for artifacts/, or -1 */
 } worker;
 
-/* A trusted key: the anchor, or one a verified rotation brought in. */
-typedef struct vkey {
-	char fpr[TFA_FPR_STRLEN];
-	EVP_PKEY *pkey;
-	uint64_t from;     /* the first seq it signs */
-	uint64_t rot_seq;  /* the rotation that brought it in; 0 for the anchor */
-	uint8_t rot_hash[TFA_SHA256_LEN];
-} vkey;
+/* A trusted key: the anchor, or one a verified rotation brought in (keywalk.h). */
+typedef tfa_keywalk_key vkey;
+_Static_assert(KEYS_MAX == TFA_KEYWALK_MAX, "the verifier holds every key a chain may have");
 
 /* A checkpoint the bundle is held to (layer 5). */
 typedef struct vckpt {
@@ -256,11 +252,7 @@ static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa
 /* The key in force at seq: the last one whose run starts at or before it. */
 static size_t key_index(const vctx *v, uint64_t seq)
 {
-	size_t i = 0;
-
-	while (i + 1 < v->nkeys && v->keys[i + 1].from <= seq)
-		i++;
-	return i;
+	return tfa_keywalk_at(v->keys, v->nkeys, seq);
 }
 
 static const vkey *rotation_at(const vctx *v, uint64_t seq)
@@ -344,14 +336,11 @@ static tfa_err load_anchor(vctx *v, const tfa_manifest_file *first, tfa_artifact
 			  first->path, seq);
 		goto out;
 	}
-	if (tfa_pkey_from_spki(&v->keys[0].pkey, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
+	if (tfa_keywalk_anchor(v->keys, &v->nkeys, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
 		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Anchor key in %s unusable: %s", first->path,
 			  tfa_error_last()->message);
 		goto out;
 	}
-	memcpy(v->keys[0].fpr, a->key_fpr, sizeof(v->keys[0].fpr));
-	v->keys[0].from = 1;
-	v->nkeys = 1;
 out:
 	return rc;
 }
@@ -360,19 +349,18 @@ out:
 static tfa_err follow_rotations(vctx *v)
 {
 	tfa_err rc = TFA_OK;
-	tfa_buf b, sig, pop;
+	tfa_buf b, sig;
 	tfa_artifact *a = calloc(1, sizeof(*a));
+	tfa_keywalk_why why;
 
 	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
 	tfa_buf_init(&sig, SIG_MAX);
-	tfa_buf_init(&pop, 4096);
 	TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
 	for (size_t i = 0; i < v->nkfiles; i++) {
 		const tfa_manifest_file *jf = &v->kfiles[i].f, *sf;
 		char spath[TFA_PATH_MAX_LEN + 1];
-		uint8_t h[TFA_SHA256_LEN];
 		uint64_t seq;
-		vkey *cur, *nk;
+		const vkey *cur, *nk;
 
 		if (strcmp(jf->path + strlen(jf->path) - 5, ".json") != 0)
 			continue;
@@ -386,63 +374,18 @@ static tfa_err follow_rotations(vctx *v)
 		tfa_buf_clear(&sig);
 		TFA_GUARD(read_checked(v, &b, jf, TFA_ARTIFACT_MAX, seq));
 		TFA_GUARD(read_checked(v, &sig, sf, SIG_MAX, seq));
-		if (tfa_artifact_parse(a, b.data, b.len) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
-				  jf->path, seq, tfa_error_last()->message);
-			goto out;
-		}
-		if (!a->is_rotation || a->seq != seq || strcmp(a->chain_id, v->man.chain_id) != 0) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "%s (seq %" PRIu64 ") is not a rotation record of chain %s at seq %" PRIu64,
-				  jf->path, seq, v->man.chain_id, seq);
-			goto out;
-		}
-		if (v->nkeys >= KEYS_MAX) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "More than %d keys in the bundle", KEYS_MAX);
-			goto out;
-		}
-		cur = &v->keys[v->nkeys - 1];
-		if (strcmp(a->key_fpr, cur->fpr) != 0) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "Rotation %s (seq %" PRIu64 ") is signed by key %s, not the key in force at seq %" PRIu64 " (%s)",
-				  jf->path, seq, a->key_fpr, seq, cur->fpr);
-			goto out;
-		}
-		tfa_sha256(h, b.data, b.len);
-		if (tfa_verify_digest(cur->pkey, a->alg, h, sig.data, sig.len) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Rotation %s (seq %" PRIu64 "): signature invalid",
-				  jf->path, seq);
-			goto out;
-		}
-		nk = &v->keys[v->nkeys];
-		memset(nk, 0, sizeof(*nk));
-		if (tfa_pkey_from_spki(&nk->pkey, a->rot.spki, a->rot.spki_len) != TFA_OK ||
-		    tfa_pkey_check_alg(nk->pkey, a->rot.new_alg) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "Rotation %s (seq %" PRIu64 "): the new key is unusable: %s", jf->path, seq,
-				  tfa_error_last()->message);
-			goto out;
-		}
-		v->nkeys++; /* owns nk->pkey from here */
-		for (size_t k = 0; k + 1 < v->nkeys; k++)
-			if (strcmp(v->keys[k].fpr, a->rot.new_fpr) == 0) {
-				rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-					  "Rotation %s (seq %" PRIu64 ") brings back the retired key %s", jf->path,
-					  seq, a->rot.new_fpr);
+		if (tfa_keywalk_step(v->keys, &v->nkeys, v->man.chain_id, seq, b.data, b.len, sig.data,
+				     sig.len, a, &why) != TFA_OK) {
+			if (why == TFA_KW_OK) {
+				rc = tfa_error_last()->code;
 				goto out;
 			}
-		tfa_buf_clear(&pop);
-		TFA_GUARD(tfa_rotation_pop_bytes(&pop, a));
-		tfa_sha256(h, pop.data, pop.len);
-		if (tfa_verify_digest(nk->pkey, a->rot.new_alg, h, a->rot.pop, a->rot.pop_len) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "Rotation %s (seq %" PRIu64 "): proof of possession invalid", jf->path, seq);
+			rc = fail(v, TFA_LAYER_MANIFEST, why == TFA_KW_SIGNATURE ? spath : jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 "): %s", jf->path, seq, tfa_error_last()->message);
 			goto out;
 		}
-		memcpy(nk->fpr, a->rot.new_fpr, sizeof(nk->fpr));
-		nk->from = seq + 1;
-		nk->rot_seq = seq;
-		tfa_sha256(nk->rot_hash, b.data, b.len);
+		cur = &v->keys[v->nkeys - 2];
+		nk = &v->keys[v->nkeys - 1];
 		emit(v, "INFO", "Rotation at seq %" PRIu64 ": key %s replaces %s (proof of possession valid)",
 		     seq, nk->fpr, cur->fpr);
 	}
@@ -450,7 +393,6 @@ out:
 	free(a);
 	tfa_buf_free(&b);
 	tfa_buf_free(&sig);
-	tfa_buf_free(&pop);
 	return rc;
 }
 
