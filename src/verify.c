@@ -49,8 +49,9 @@
 
 #define SIG_MAX TFA_SIG_MAX
 #define KEYS_MAX TFA_VERIFY_KEYS_MAX
-/* keys/: one .json and .sig per rotation, one .pem per key. */
-#define KFILES_MAX (3 * KEYS_MAX)
+/* keys/: one .json and .sig per rotation, one .pem per key; room for the
+ * rotation to a 65th key, which the key walk rejects by its own rule. */
+#define KFILES_MAX (3 * (KEYS_MAX + 1))
 #define PUBKEY_MAX 65536
 #define OTHER_FILE_MAX ((uint64_t)1 << 30)
 #define THREADS_MAX 16
