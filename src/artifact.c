@@ -136,7 +136,7 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_jf_hash(out->prev_hash, root, "prev_hash", "artifact"));
 	{
 		static const uint8_t genesis[TFA_SHA256_LEN];
-		/* Only seq 1 follows the genesis value: anything else would be a SHA-256 preimage. */
+		/* Only seq 1 follows genesis: anything else would need a SHA-256 preimage. */
 		TFA_ENSURE(out->seq == 1 || memcmp(out->prev_hash, genesis, TFA_SHA256_LEN) != 0,
 			   TFA_EFORMAT, "artifact prev_hash is the genesis value but seq is not 1");
 	}

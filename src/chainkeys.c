@@ -27,7 +27,8 @@ static tfa_err add_anchor(tfa_chain_keys *keys, const tfa_chain_info *info, cons
 
 	tfa_spki_fingerprint(got, spki, len);
 	if (strcmp(got, info->anchor_fpr) != 0)
-		return tfa_error_set(TFA_EVERIFY, "public key %s is not key %s", got, info->anchor_fpr);
+		return tfa_error_set(TFA_EVERIFY, "public key %s is not key %s", got,
+				     info->anchor_fpr);
 	return tfa_keywalk_anchor(keys->k, &keys->n, spki, len);
 }
 
@@ -61,15 +62,19 @@ tfa_err tfa_chain_keys_load(tfa_chain_keys *out, tfa_store *st, const tfa_chain_
 		TFA_GUARD(tfa_store_get(st, seqs[i], &bytes, &sig));
 		if (i == 0) {
 			/* The first rotation record carries the anchor's public key. */
-			if (tfa_artifact_parse(a, bytes.data, bytes.len) != TFA_OK || !a->is_rotation)
-				TFA_BAIL(TFA_EVERIFY, "rotation record %" PRIu64 " in the store is invalid: %s",
+			if (tfa_artifact_parse(a, bytes.data, bytes.len) != TFA_OK ||
+			    !a->is_rotation)
+				TFA_BAIL(TFA_EVERIFY,
+					 "rotation record %" PRIu64 " in the store is invalid: %s",
 					 seqs[i], tfa_error_last()->message);
 			if (add_anchor(out, info, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK)
-				TFA_BAIL(TFA_EVERIFY, "rotation record %" PRIu64 " in the store: the anchor key: %s",
+				TFA_BAIL(TFA_EVERIFY,
+					 "rotation record %" PRIu64
+					 " in the store: the anchor key: %s",
 					 seqs[i], tfa_error_last()->message);
 		}
-		if (tfa_keywalk_step(out->k, &out->n, info->chain_id, seqs[i], bytes.data, bytes.len,
-				     sig.data, sig.len, a, &why) != TFA_OK)
+		if (tfa_keywalk_step(out->k, &out->n, info->chain_id, seqs[i], bytes.data,
+				     bytes.len, sig.data, sig.len, a, &why) != TFA_OK)
 			TFA_BAIL(why == TFA_KW_OK ? tfa_error_last()->code : TFA_EVERIFY,
 				 "rotation record %" PRIu64 " in the store: %s", seqs[i],
 				 tfa_error_last()->message);

@@ -133,9 +133,7 @@ static const char *spki_shape_problem(const uint8_t *der, size_t len)
 	case NID_rsassaPss:
 		why = "RSASSA-PSS key; an RSA key has the rsaEncryption algorithm";
 		break;
-	default:
-		why = "unsupported key algorithm";
-		break;
+	default: why = "unsupported key algorithm"; break;
 	}
 out:
 	X509_PUBKEY_free(xp);
@@ -156,7 +154,8 @@ tfa_err tfa_spki_canonical_check(const uint8_t *der, size_t len)
 		TFA_BAIL(TFA_EFORMAT, "public key is not in canonical form (%s)", why);
 	TFA_GUARD(pkey_canonical_der(&c, pkey));
 	if (c.len != len || memcmp(c.data, der, len) != 0)
-		TFA_BAIL(TFA_EFORMAT, "public key is not in canonical form (not the DER encoding of its key)");
+		TFA_BAIL(TFA_EFORMAT,
+			 "public key is not in canonical form (not the DER encoding of its key)");
 out:
 	ERR_clear_error();
 	EVP_PKEY_free(pkey);
@@ -334,12 +333,14 @@ static tfa_err sig_shape_check(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t *s
 	if (alg == TFA_ALG_RSASSA_PSS_SHA_256 || alg == TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256) {
 		int size = EVP_PKEY_get_size(pkey);
 		if (size <= 0 || siglen != (size_t)size)
-			TFA_BAIL(TFA_EVERIFY, "RSA signature is %zu bytes, not the modulus length (%d bytes)",
+			TFA_BAIL(TFA_EVERIFY,
+				 "RSA signature is %zu bytes, not the modulus length (%d bytes)",
 				 siglen, size);
 	} else if (alg == TFA_ALG_ECDSA_SHA_256) {
 		es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
 		if (es == NULL || p != sig + siglen)
-			TFA_BAIL(TFA_EVERIFY, "ECDSA signature is not one DER SEQUENCE of two INTEGERs");
+			TFA_BAIL(TFA_EVERIFY,
+				 "ECDSA signature is not one DER SEQUENCE of two INTEGERs");
 		n = i2d_ECDSA_SIG(es, &der);
 		if (n <= 0 || (size_t)n != siglen || memcmp(der, sig, siglen) != 0)
 			TFA_BAIL(TFA_EVERIFY, "ECDSA signature is not strict DER");

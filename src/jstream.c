@@ -254,7 +254,8 @@ static tfa_err read_utf8(tfa_jstream *js, uint64_t start)
 		if (!utf8_ok(js->buf + js->pos, n))
 			TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %" PRIu64, at);
 		if (tfa_utf8_is_nonchar(js->buf + js->pos, n))
-			TFA_BAIL(TFA_EFORMAT, "json: Unicode noncharacter in string at byte %" PRIu64, at);
+			TFA_BAIL(TFA_EFORMAT,
+				 "json: Unicode noncharacter in string at byte %" PRIu64, at);
 		TFA_GUARD(str_append(js, js->buf + js->pos, n, start));
 		js->pos += n;
 		goto out;

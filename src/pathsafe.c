@@ -104,8 +104,8 @@ static int is_seq_name(const char *p, const char *dir, const char *ext1, const c
 
 tfa_err tfa_bundle_path_allowed(const char *path)
 {
-	static const char *const fixed[] = { "manifest.json", "manifest.sig", "public_key.pem",
-					     "VERIFY.md", "checkpoint.ckpt", NULL };
+	static const char *const fixed[] = {"manifest.json", "manifest.sig",	"public_key.pem",
+					    "VERIFY.md",     "checkpoint.ckpt", NULL};
 
 	for (const char *const *f = fixed; *f; f++)
 		if (strcmp(path, *f) == 0)

@@ -149,12 +149,12 @@ static void test_parse_valid_variants(void)
 	{
 		/* The genesis prev_hash, on seq 1. */
 		static const char first[] =
-			"{\"chain_id\":\"prod-eu.1_a\",\"context\":{\"host\":\"ci@runner\"},"
-			"\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-			"\"prev_hash\":\"" TFA_GENESIS_HASH "\",\"schema_version\":1,\"seq\":1,"
-			"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"backend\":\"file\","
-			"\"key_fingerprint\":\"" FPR "\"},"
-			"\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
+		    "{\"chain_id\":\"prod-eu.1_a\",\"context\":{\"host\":\"ci@runner\"},"
+		    "\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		    "\"prev_hash\":\"" TFA_GENESIS_HASH "\",\"schema_version\":1,\"seq\":1,"
+		    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"backend\":\"file\","
+		    "\"key_fingerprint\":\"" FPR "\"},"
+		    "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
 		CHECK_OK(tfa_artifact_parse(&a, (const uint8_t *)first, strlen(first)));
 		CHECK(a.seq == 1);
 		for (size_t i = 0; i < TFA_SHA256_LEN; i++)

@@ -705,7 +705,7 @@ static void test_keywalk_rules(void)
 	CHECK_OK(tfa_store_get(f.st, 2, &rec, &sig));
 	spki = tfa_signer_spki(f.key, &len);
 
-#define STEP(chain, at, bytes, blen, s, slen)                                                       \
+#define STEP(chain, at, bytes, blen, s, slen)                                                      \
 	tfa_keywalk_step(keys, &n, (chain), (at), (bytes), (blen), (s), (slen), scratch, &why)
 
 	/* As it is: the anchor a, then b from seq 3. */
@@ -753,7 +753,8 @@ static void test_keywalk_rules(void)
 		const uint8_t *cs = tfa_signer_spki(c, &len);
 		CHECK_OK(tfa_keywalk_anchor(keys, &n, cs, len));
 		CHECK_RC(STEP("kw", 2, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
-		CHECK(why == TFA_KW_SIGNER && strstr(tfa_error_last()->message, "not the key in force"));
+		CHECK(why == TFA_KW_SIGNER &&
+		      strstr(tfa_error_last()->message, "not the key in force"));
 		tfa_keywalk_clear(keys, &n);
 		spki = tfa_signer_spki(f.key, &len);
 	}
@@ -826,5 +827,5 @@ TFA_TEST_MAIN(T(test_init_pins_first_key), T(test_init_rejects_bad_arguments),
 	      T(test_append_links_and_signs), T(test_append_needs_a_chain),
 	      T(test_only_the_current_key_appends), T(test_algorithm_choice),
 	      T(test_tampered_head_is_refused), T(test_concurrent_writers),
-	      T(test_rewrapped_messages), T(test_rotation_hands_over), T(test_rotation_head_checked),
-	      T(test_keywalk_rules))
+	      T(test_rewrapped_messages), T(test_rotation_hands_over),
+	      T(test_rotation_head_checked), T(test_keywalk_rules))

@@ -337,9 +337,9 @@ static void test_spki_parsing(void)
 /* The compressed-point SPKI of a P-256 key, built from its uncompressed one. */
 static void compressed_spki(tfa_buf *out, const tfa_buf *der)
 {
-	static const uint8_t prefix[] = { 0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-					  0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-					  0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00 };
+	static const uint8_t prefix[] = {0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+					 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+					 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00};
 	const uint8_t *pt = der->data + der->len - 65; /* 04 || X || Y */
 	uint8_t lead = (uint8_t)(0x02 | (pt[64] & 1));
 
@@ -377,15 +377,16 @@ static void expect_not_canonical(const tfa_buf *der, const char *why, int line)
 			char b64[4096];
 			int n = EVP_EncodeBlock((unsigned char *)b64, der->data, (int)der->len);
 			for (int i = 0; i < n; i += 64) {
-				CHECK_OK(tfa_buf_append(&pem, b64 + i, (size_t)(n - i < 64 ? n - i : 64)));
+				CHECK_OK(tfa_buf_append(&pem, b64 + i,
+							(size_t)(n - i < 64 ? n - i : 64)));
 				CHECK_OK(tfa_buf_putc(&pem, '\n'));
 			}
 		}
 		CHECK_OK(tfa_buf_puts(&pem, "-----END PUBLIC KEY-----\n"));
 		if (tfa_spki_from_pem(&back, pem.data, pem.len) != TFA_EFORMAT || back.len != 0 ||
 		    strstr(tfa_error_last()->message, why) == NULL) {
-			fprintf(stderr, "line %d: tfa_spki_from_pem accepts it or says \"%s\"\n", line,
-				tfa_error_last()->message);
+			fprintf(stderr, "line %d: tfa_spki_from_pem accepts it or says \"%s\"\n",
+				line, tfa_error_last()->message);
 			tfa_test_failures++;
 		}
 		tfa_buf_free(&pem);
@@ -435,7 +436,8 @@ static void test_canonical_keys(void)
 		CHECK(x != NULL && EVP_PKEY_set_utf8_string_param(x, "encoding", "explicit") == 1);
 		spki_of(&bad, x);
 		CHECK(bad.len > ec.len);
-		NOT_CANONICAL(&bad, "public key is not in canonical form (EC key without the named curve prime256v1)");
+		NOT_CANONICAL(&bad, "public key is not in canonical form (EC key without the named "
+				    "curve prime256v1)");
 		tfa_buf_free(&bad);
 		EVP_PKEY_free(x);
 	}
@@ -444,12 +446,13 @@ static void test_canonical_keys(void)
 	tfa_buf_init(&bad, 0);
 	CHECK(rsa.len == 294 && rsa.data[17] == 0x05 && rsa.data[18] == 0x00);
 	{
-		static const uint8_t head[] = { 0x30, 0x82, 0x01, 0x20, 0x30, 0x0b, 0x06, 0x09, 0x2a,
-						0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+		static const uint8_t head[] = {0x30, 0x82, 0x01, 0x20, 0x30, 0x0b, 0x06, 0x09, 0x2a,
+					       0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
 		CHECK_OK(tfa_buf_append(&bad, head, sizeof(head)));
 		CHECK_OK(tfa_buf_append(&bad, rsa.data + 19, rsa.len - 19));
 	}
-	NOT_CANONICAL(&bad, "public key is not in canonical form (RSA key parameters are not NULL)");
+	NOT_CANONICAL(&bad,
+		      "public key is not in canonical form (RSA key parameters are not NULL)");
 	tfa_buf_free(&bad);
 
 	/* An RSASSA-PSS key (id-RSASSA-PSS): not an rsaEncryption key. */
@@ -457,7 +460,8 @@ static void test_canonical_keys(void)
 		EVP_PKEY *pss = NULL;
 		EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
 		CHECK(kc != NULL && EVP_PKEY_keygen_init(kc) > 0 &&
-		      EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 2048) > 0 && EVP_PKEY_generate(kc, &pss) > 0);
+		      EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 2048) > 0 &&
+		      EVP_PKEY_generate(kc, &pss) > 0);
 		EVP_PKEY_CTX_free(kc);
 		CHECK(pss != NULL);
 		if (pss) {
@@ -471,7 +475,7 @@ static void test_canonical_keys(void)
 
 	/* BER: a long-form length where DER has the short form. */
 	tfa_buf_init(&bad, 0);
-	CHECK_OK(tfa_buf_append(&bad, (const uint8_t[]){ 0x30, 0x81, 0x59 }, 3));
+	CHECK_OK(tfa_buf_append(&bad, (const uint8_t[]){0x30, 0x81, 0x59}, 3));
 	CHECK_OK(tfa_buf_append(&bad, ec.data + 2, ec.len - 2));
 	CHECK_RC(tfa_spki_canonical_check(bad.data, bad.len), TFA_EFORMAT);
 	CHECK_RC(tfa_pkey_from_spki(&k, bad.data, bad.len), TFA_EFORMAT);
@@ -544,13 +548,15 @@ static void test_signature_encodings(void)
 		     "RSA signature is 255 bytes, not the modulus length (256 bytes)") != NULL);
 	tfa_verifier_init(&v, rsa2048());
 	CHECK_OK(tfa_verifier_check(&v, TFA_ALG_RSASSA_PSS_SHA_256, d, sig, n));
-	CHECK_RC(tfa_verifier_check(&v, TFA_ALG_RSASSA_PSS_SHA_256, d, sig + 1, n - 1), TFA_EVERIFY);
+	CHECK_RC(tfa_verifier_check(&v, TFA_ALG_RSASSA_PSS_SHA_256, d, sig + 1, n - 1),
+		 TFA_EVERIFY);
 	CHECK(strstr(tfa_error_last()->message, "not the modulus length") != NULL);
 	tfa_verifier_clear(&v);
 	/* A leading zero byte added is refused too. */
 	alt[0] = 0;
 	memcpy(alt + 1, sig, n);
-	CHECK_RC(tfa_verify_digest(rsa2048(), TFA_ALG_RSASSA_PSS_SHA_256, d, alt, n + 1), TFA_EVERIFY);
+	CHECK_RC(tfa_verify_digest(rsa2048(), TFA_ALG_RSASSA_PSS_SHA_256, d, alt, n + 1),
+		 TFA_EVERIFY);
 	CHECK(strstr(tfa_error_last()->message, "not the modulus length") != NULL);
 	/* PSS salt: exactly 32. */
 	n = sign_digest(sig, sizeof(sig), rsa2048(), 33, d);
@@ -569,7 +575,9 @@ static void test_signature_encodings(void)
 
 		CHECK(es != NULL && order != NULL && hs != NULL && bc != NULL);
 		ECDSA_SIG_get0(es, &r, &s);
-		CHECK(BN_hex2bn(&order, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551") > 0);
+		CHECK(BN_hex2bn(
+			  &order,
+			  "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551") > 0);
 		CHECK(BN_sub(hs, order, s) == 1);
 		/* The other S of the pair: one is high, one low; both verify. */
 		m = ecdsa_der(alt, r, hs, false);
@@ -581,8 +589,10 @@ static void test_signature_encodings(void)
 		/* Trailing bytes. */
 		memcpy(alt, sig, n);
 		alt[n] = 0;
-		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, n + 1), TFA_EVERIFY);
-		CHECK(strstr(tfa_error_last()->message, "not one DER SEQUENCE of two INTEGERs") != NULL);
+		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, n + 1),
+			 TFA_EVERIFY);
+		CHECK(strstr(tfa_error_last()->message, "not one DER SEQUENCE of two INTEGERs") !=
+		      NULL);
 		CHECK_RC(tfa_verifier_check(&v, TFA_ALG_ECDSA_SHA_256, d, alt, n + 1), TFA_EVERIFY);
 		/* A non-minimal INTEGER (a zero byte DER forbids). */
 		m = ecdsa_der(alt, r, s, true);
@@ -593,7 +603,8 @@ static void test_signature_encodings(void)
 		alt[1] = 0x81;
 		alt[2] = (uint8_t)(n - 2);
 		memcpy(alt + 3, sig + 2, n - 2);
-		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, n + 1), TFA_EVERIFY);
+		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, n + 1),
+			 TFA_EVERIFY);
 		CHECK(strstr(tfa_error_last()->message, "ECDSA signature is not") != NULL);
 		tfa_verifier_clear(&v);
 		ECDSA_SIG_free(es);
@@ -754,6 +765,6 @@ static void test_ecdsa_raw_to_der(void)
 	tfa_buf_free(&out);
 }
 
-TFA_TEST_MAIN(T(test_canonical_keys), T(test_signature_encodings), T(test_hex), T(test_sha256_and_hash_strings), T(test_alg_names),
-	      T(test_default_alg_and_check_alg), T(test_spki_parsing), T(test_verify_digest),
-	      T(test_ecdsa_raw_to_der))
+TFA_TEST_MAIN(T(test_canonical_keys), T(test_signature_encodings), T(test_hex),
+	      T(test_sha256_and_hash_strings), T(test_alg_names), T(test_default_alg_and_check_alg),
+	      T(test_spki_parsing), T(test_verify_digest), T(test_ecdsa_raw_to_der))

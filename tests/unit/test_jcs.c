@@ -586,10 +586,22 @@ static void test_reject_bad_utf8(void)
 static void test_reject_noncharacters(void)
 {
 	static const char *const bad[] = {
-		"\"\xEF\xB7\x90\"", "\"\xEF\xB7\xAF\"", "\"\xEF\xBF\xBE\"", "\"\xEF\xBF\xBF\"",
-		"\"\xF0\x9F\xBF\xBF\"", "\"\xF4\x8F\xBF\xBE\"", "\"\\uFDD0\"", "\"\\ufdef\"",
-		"\"\\uFFFE\"", "\"\\uffff\"", "\"\\uD83F\\uDFFE\"", "\"\\uDBFF\\uDFFF\"",
-		"{\"\\uFFFF\":1}", "[1,\"a\xEF\xBF\xBF" "b\"]", NULL,
+	    "\"\xEF\xB7\x90\"",
+	    "\"\xEF\xB7\xAF\"",
+	    "\"\xEF\xBF\xBE\"",
+	    "\"\xEF\xBF\xBF\"",
+	    "\"\xF0\x9F\xBF\xBF\"",
+	    "\"\xF4\x8F\xBF\xBE\"",
+	    "\"\\uFDD0\"",
+	    "\"\\ufdef\"",
+	    "\"\\uFFFE\"",
+	    "\"\\uffff\"",
+	    "\"\\uD83F\\uDFFE\"",
+	    "\"\\uDBFF\\uDFFF\"",
+	    "{\"\\uFFFF\":1}",
+	    "[1,\"a\xEF\xBF\xBF"
+	    "b\"]",
+	    NULL,
 	};
 	tfa_buf out;
 
@@ -603,7 +615,7 @@ static void test_reject_noncharacters(void)
 	}
 	/* The neighbours are characters. */
 	EXPECT_CANON("\"\\uFDCF\\uFDF0\\uFFFD\\uD83F\\uDFFD\"",
-	       "\"\xEF\xB7\x8F\xEF\xB7\xB0\xEF\xBF\xBD\xF0\x9F\xBF\xBD\"");
+		     "\"\xEF\xB7\x8F\xEF\xB7\xB0\xEF\xBF\xBD\xF0\x9F\xBF\xBD\"");
 }
 
 static void test_reject_lone_surrogates(void)
@@ -1069,14 +1081,13 @@ static void test_large_document(void)
 	tfa_buf_free(&again);
 }
 
-TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_number_oracle), T(test_number_reference),
-	      T(test_number_format_cases), T(test_locale_independence),
-	      T(test_reject_invalid_json),
-	      T(test_reject_trailing_data), T(test_reject_bad_utf8),
+TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_number_oracle),
+	      T(test_number_reference), T(test_number_format_cases), T(test_locale_independence),
+	      T(test_reject_invalid_json), T(test_reject_trailing_data), T(test_reject_bad_utf8),
 	      T(test_reject_lone_surrogates), T(test_reject_duplicate_keys),
 	      T(test_reject_number_overflow), T(test_reject_too_deep), T(test_reject_bom),
 	      T(test_reject_control_characters), T(test_reject_bad_numbers),
-	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order),
-	      T(test_number_edge_cases), T(test_depth_limit_exact), T(test_empty_and_scalars),
-	      T(test_string_escapes), T(test_accessors), T(test_write_appends),
-	      T(test_check_canonical), T(test_large_document))
+	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order), T(test_number_edge_cases),
+	      T(test_depth_limit_exact), T(test_empty_and_scalars), T(test_string_escapes),
+	      T(test_accessors), T(test_write_appends), T(test_check_canonical),
+	      T(test_large_document))
