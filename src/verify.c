@@ -342,8 +342,8 @@ static tfa_err check_key_pairs(vctx *v)
 		if (!json && !has_ext(p, ".sig"))
 			continue;
 		snprintf(other, sizeof(other), "%.17s%s", p, json ? ".sig" : ".json");
-		if (kfile_find(v, other) == NULL)
-			return fail(v, TFA_LAYER_MANIFEST, p, strtoull(p + 5, NULL, 10),
+		if (kfile_find(v, other) == NULL) /* the missing one is the failing file */
+			return fail(v, TFA_LAYER_MANIFEST, other, strtoull(p + 5, NULL, 10),
 				    "Manifest lists %s but not %s", p, other);
 	}
 	return TFA_OK;
