@@ -134,6 +134,12 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_jf_int(&i64, root, "seq", 1, (int64_t)TFA_SEQ_MAX, "artifact"));
 	out->seq = (uint64_t)i64;
 	TFA_GUARD(tfa_jf_hash(out->prev_hash, root, "prev_hash", "artifact"));
+	{
+		static const uint8_t genesis[TFA_SHA256_LEN];
+		/* Only seq 1 follows genesis: anything else would need a SHA-256 preimage. */
+		TFA_ENSURE(out->seq == 1 || memcmp(out->prev_hash, genesis, TFA_SHA256_LEN) != 0,
+			   TFA_EFORMAT, "artifact prev_hash is the genesis value but seq is not 1");
+	}
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "time", 32, "artifact"));
 	TFA_GUARD(tfa_time_parse(&out->time, s, n));
 

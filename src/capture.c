@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "crypto.h"
+#include "jcs_int.h"
 #include "jfield.h"
 #include "oidc.h"
 #include "timefmt.h"
@@ -49,11 +50,14 @@ void tfa_capture_free(tfa_capture *c)
 	free(c);
 }
 
-/* Adds a string, replacing bytes that are not valid UTF-8 or are NUL with '?'. */
+/*
+ * Adds a string, replacing bytes that are not valid UTF-8 or are NUL with '?',
+ * and each Unicode noncharacter (which I-JSON forbids) with one '?'.
+ */
 static tfa_err add_text(cJSON *obj, const char *key, const char *s, size_t len)
 {
 	char *copy;
-	size_t i = 0;
+	size_t i = 0, w = 0;
 	cJSON *item;
 
 	if (len > CTX_STR_MAX)
@@ -79,12 +83,16 @@ static tfa_err add_text(cJSON *obj, const char *key, const char *s, size_t len)
 			unsigned c1 = (unsigned char)copy[i + 1];
 			ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
 		}
-		if (!ok) {
-			copy[i] = '?';
-			n = 1;
+		if (!ok || (n > 1 && tfa_utf8_is_nonchar((const uint8_t *)copy + i, n))) {
+			copy[w++] = '?';
+			i += ok ? n : 1;
+			continue;
 		}
+		memmove(copy + w, copy + i, n);
+		w += n;
 		i += n;
 	}
+	copy[w] = '\0';
 	item = cJSON_CreateString(copy);
 	free(copy);
 	if (item == NULL || !cJSON_AddItemToObject(obj, key, item)) {

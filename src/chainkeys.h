@@ -2,21 +2,19 @@
  * The keys of a chain as its store holds them: the anchor, and every key a
  * rotation record handed the chain to, each with the first seq it signs.
  * Built by reading only the rotation records (found by binary search), each
- * checked on the way: signed by the key it retires, and carrying a valid
- * proof of possession by the key it brings in. Private to the library.
+ * held to the same rules as a bundle's keys/ (keywalk.h). Private to the
+ * library.
  */
 #ifndef TFA_CHAINKEYS_H
 #define TFA_CHAINKEYS_H
 
 #include <openssl/evp.h>
 
+#include "keywalk.h"
 #include "tfattest/chain.h"
 
-typedef struct tfa_chain_key {
-	char fpr[TFA_FPR_STRLEN];
-	EVP_PKEY *pkey;
-	uint64_t from; /* the first seq it signs: 1 for the anchor */
-} tfa_chain_key;
+/* fpr, pkey, and from: the first seq it signs (1 for the anchor). */
+typedef tfa_keywalk_key tfa_chain_key;
 
 typedef struct tfa_chain_keys {
 	tfa_chain_key k[TFA_CHAIN_KEYS_MAX];
@@ -27,8 +25,8 @@ typedef struct tfa_chain_keys {
  * Loads the keys of the chain up to `head`. `spki` is a public key (DER SPKI)
  * the caller holds; it must be one of the chain's keys. The anchor's public
  * key comes from the first rotation record (which carries it), or, for a chain
- * that never rotated, from `spki`. TFA_EVERIFY when a rotation does not check
- * out or `spki` is not one of the chain's keys.
+ * that never rotated, from `spki`. TFA_EVERIFY when a rotation breaks a rule
+ * of keywalk.h or `spki` is not one of the chain's keys.
  */
 TFA_WUR tfa_err tfa_chain_keys_load(tfa_chain_keys *out, tfa_store *st, const tfa_chain_info *info,
 				    uint64_t head, const uint8_t *spki, size_t spki_len);

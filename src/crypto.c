@@ -5,6 +5,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -64,7 +65,8 @@ void tfa_spki_fingerprint(char out[TFA_FPR_STRLEN], const uint8_t *spki, size_t 
 	tfa_hash_str(out, d);
 }
 
-tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t len)
+/* Parses DER SPKI with no trailing bytes; the key must be one some algorithm can use. */
+static tfa_err pkey_parse_any(EVP_PKEY **out, const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;
 	EVP_PKEY *pkey;
@@ -88,6 +90,102 @@ tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t len)
 	return TFA_OK;
 }
 
+/* The canonical DER SPKI of a supported key: named curve, uncompressed point; RSA as is. */
+static tfa_err pkey_canonical_der(tfa_buf *der, EVP_PKEY *pkey)
+{
+	if (EVP_PKEY_is_a(pkey, "EC") &&
+	    (!EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					     OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) ||
+	     !EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING,
+					     OSSL_PKEY_EC_ENCODING_GROUP)))
+		return tfa_error_openssl(TFA_ECRYPTO, "cannot set the canonical EC key encoding");
+	return tfa_pkey_to_spki(der, pkey);
+}
+
+/* Why DER SPKI is not the canonical encoding of its key, or NULL when the shape is right. */
+static const char *spki_shape_problem(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509_PUBKEY *xp = d2i_X509_PUBKEY(NULL, &p, (long)len);
+	const ASN1_OBJECT *oid = NULL;
+	const unsigned char *pk = NULL;
+	const void *pval = NULL;
+	int pklen = 0, ptype = 0;
+	X509_ALGOR *alg = NULL;
+	const char *why = NULL;
+
+	if (xp == NULL || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &alg, xp)) {
+		why = "not a DER SubjectPublicKeyInfo";
+		goto out;
+	}
+	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+	switch (OBJ_obj2nid(oid)) {
+	case NID_rsaEncryption:
+		if (ptype != V_ASN1_NULL)
+			why = "RSA key parameters are not NULL";
+		break;
+	case NID_X9_62_id_ecPublicKey:
+		if (ptype != V_ASN1_OBJECT || OBJ_obj2nid(pval) != NID_X9_62_prime256v1)
+			why = "EC key without the named curve prime256v1";
+		else if (pklen != 65 || pk[0] != 0x04)
+			why = "compressed or hybrid EC point";
+		break;
+	case NID_rsassaPss:
+		why = "RSASSA-PSS key; an RSA key has the rsaEncryption algorithm";
+		break;
+	default: why = "unsupported key algorithm"; break;
+	}
+out:
+	X509_PUBKEY_free(xp);
+	ERR_clear_error();
+	return why;
+}
+
+tfa_err tfa_spki_canonical_check(const uint8_t *der, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	EVP_PKEY *pkey = NULL;
+	const char *why;
+	tfa_buf c;
+
+	tfa_buf_init(&c, 16384);
+	TFA_GUARD(pkey_parse_any(&pkey, der, len));
+	if ((why = spki_shape_problem(der, len)) != NULL)
+		TFA_BAIL(TFA_EFORMAT, "public key is not in canonical form (%s)", why);
+	TFA_GUARD(pkey_canonical_der(&c, pkey));
+	if (c.len != len || memcmp(c.data, der, len) != 0)
+		TFA_BAIL(TFA_EFORMAT,
+			 "public key is not in canonical form (not the DER encoding of its key)");
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pkey);
+	tfa_buf_free(&c);
+	return rc;
+}
+
+tfa_err tfa_spki_canonicalize(tfa_buf *out, const uint8_t *der, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	EVP_PKEY *pkey = NULL;
+
+	TFA_GUARD(pkey_parse_any(&pkey, der, len));
+	TFA_ENSURE(EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA || EVP_PKEY_is_a(pkey, "EC"),
+		   TFA_EFORMAT, "unsupported public key: need RSA 2048-4096 or EC P-256");
+	TFA_GUARD(pkey_canonical_der(out, pkey));
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t len)
+{
+	*out = NULL;
+	if (tfa_spki_canonical_check(der, len) != TFA_OK)
+		return tfa_error_last()->code;
+	return pkey_parse_any(out, der, len);
+}
+
 tfa_err tfa_pkey_to_spki(tfa_buf *der, EVP_PKEY *pkey)
 {
 	unsigned char *p = NULL;
@@ -105,22 +203,26 @@ tfa_err tfa_spki_from_pem(tfa_buf *der, const uint8_t *pem, size_t len)
 {
 	tfa_err rc = TFA_OK;
 	BIO *bio = NULL;
-	EVP_PKEY *pkey = NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long n = 0;
 
 	if (len > 65536)
 		TFA_BAIL(TFA_EFORMAT, "public key file is too large");
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio == NULL)
 		TFA_BAIL(TFA_EINTERNAL, "out of memory");
-	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	if (pkey == NULL)
+	if (!PEM_read_bio(bio, &name, &header, &data, &n) || strcmp(name, PEM_STRING_PUBLIC) != 0 ||
+	    n <= 0)
 		TFA_BAIL(TFA_EFORMAT, "not a PEM public key");
-	if (tfa_pkey_default_alg(pkey) == TFA_ALG_NONE)
-		TFA_BAIL(TFA_EFORMAT, "unsupported public key: need RSA 2048-4096 or EC P-256");
-	TFA_GUARD(tfa_pkey_to_spki(der, pkey));
+	/* The key is what the PEM holds, byte for byte: it must be canonical as it stands. */
+	TFA_GUARD(tfa_spki_canonical_check(data, (size_t)n));
+	TFA_GUARD(tfa_buf_append(der, data, (size_t)n));
 out:
 	ERR_clear_error();
-	EVP_PKEY_free(pkey);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
 	BIO_free(bio);
 	return rc;
 }
@@ -212,6 +314,44 @@ tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg)
 	return TFA_OK;
 }
 
+/*
+ * The encoding rules a signature must meet before it is verified: an RSA
+ * signature is exactly the modulus length (OpenSSL accepts a PSS signature
+ * with leading zero bytes removed); an ECDSA signature is strict DER, one
+ * SEQUENCE of two minimal INTEGERs and nothing after it (either S accepted).
+ */
+static tfa_err sig_shape_check(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t *sig, size_t siglen)
+{
+	tfa_err rc = TFA_OK;
+	ECDSA_SIG *es = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p = sig;
+	int n;
+
+	if (siglen == 0 || siglen > 1024)
+		TFA_BAIL(TFA_EVERIFY, "signature has an invalid length (%zu bytes)", siglen);
+	if (alg == TFA_ALG_RSASSA_PSS_SHA_256 || alg == TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256) {
+		int size = EVP_PKEY_get_size(pkey);
+		if (size <= 0 || siglen != (size_t)size)
+			TFA_BAIL(TFA_EVERIFY,
+				 "RSA signature is %zu bytes, not the modulus length (%d bytes)",
+				 siglen, size);
+	} else if (alg == TFA_ALG_ECDSA_SHA_256) {
+		es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+		if (es == NULL || p != sig + siglen)
+			TFA_BAIL(TFA_EVERIFY,
+				 "ECDSA signature is not one DER SEQUENCE of two INTEGERs");
+		n = i2d_ECDSA_SIG(es, &der);
+		if (n <= 0 || (size_t)n != siglen || memcmp(der, sig, siglen) != 0)
+			TFA_BAIL(TFA_EVERIFY, "ECDSA signature is not strict DER");
+	}
+out:
+	ERR_clear_error();
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	return rc;
+}
+
 tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t digest[TFA_SHA256_LEN],
 			  const uint8_t *sig, size_t siglen)
 {
@@ -220,8 +360,7 @@ tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t digest[
 	int ok;
 
 	TFA_GUARD(tfa_pkey_check_alg(pkey, alg));
-	if (siglen == 0 || siglen > 1024)
-		TFA_BAIL(TFA_EVERIFY, "signature has an invalid length (%zu bytes)", siglen);
+	TFA_GUARD(sig_shape_check(pkey, alg, sig, siglen));
 	ctx = EVP_PKEY_CTX_new(pkey, NULL);
 	if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0)
 		TFA_BAIL(TFA_ECRYPTO, "cannot set up signature verification");
@@ -256,8 +395,7 @@ tfa_err tfa_verifier_check(tfa_verifier *v, tfa_sig_alg alg, const uint8_t diges
 	int ok;
 
 	TFA_GUARD(tfa_pkey_check_alg(v->pkey, alg));
-	if (siglen == 0 || siglen > 1024)
-		TFA_BAIL(TFA_EVERIFY, "signature has an invalid length (%zu bytes)", siglen);
+	TFA_GUARD(sig_shape_check(v->pkey, alg, sig, siglen));
 	if ((unsigned)alg >= sizeof(v->ctx) / sizeof(v->ctx[0]))
 		TFA_BAIL(TFA_EUSAGE, "unknown signature algorithm");
 	if (v->ctx[alg] == NULL) {

@@ -23,10 +23,25 @@ void tfa_hash_str(char out[TFA_FPR_STRLEN], const uint8_t digest[TFA_SHA256_LEN]
 /* Parses "sha256:<64 lowercase hex>"; TFA_EFORMAT otherwise. */
 TFA_WUR tfa_err tfa_hash_parse(uint8_t out[TFA_SHA256_LEN], const char *s, size_t len);
 
-/* Parses a DER SubjectPublicKeyInfo; the key must be usable by some algorithm. */
+/*
+ * TFA_OK when DER SPKI is the one canonical encoding of a supported key:
+ * id-ecPublicKey with the named curve prime256v1 and an uncompressed point, or
+ * rsaEncryption with NULL parameters and a 2048..4096-bit modulus, in exactly
+ * the DER that i2d_PUBKEY writes for it. TFA_EFORMAT ("public key is not in
+ * canonical form (...)") otherwise. One key thus has one fingerprint.
+ */
+TFA_WUR tfa_err tfa_spki_canonical_check(const uint8_t *der, size_t len);
+
+/*
+ * Re-encodes any DER SPKI of a supported key in its canonical form (appended
+ * to out). For keys a signer backend reports, which may come compressed.
+ */
+TFA_WUR tfa_err tfa_spki_canonicalize(tfa_buf *out, const uint8_t *der, size_t len);
+
+/* Parses a canonical DER SubjectPublicKeyInfo (tfa_spki_canonical_check) of a supported key. */
 TFA_WUR tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t len);
 
-/* Parses one PEM public key (SPKI) into DER. */
+/* Parses one PEM public key into DER; the DER it holds must be canonical. */
 TFA_WUR tfa_err tfa_spki_from_pem(tfa_buf *der, const uint8_t *pem, size_t len);
 
 /* The DER SPKI of a key. */

@@ -393,10 +393,14 @@ static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
 					TFA_BAIL(TFA_EFORMAT,
 						 "json: lone high surrogate \\u%04lX at byte %zu", u,
 						 off(ps, r));
-				w = put_utf8(w, 0x10000 + (((unsigned long)u - 0xD800) << 10) +
-							((unsigned long)lo - 0xDC00));
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				if (tfa_cp_is_nonchar((unsigned long)u))
+					goto nonchar;
+				w = put_utf8(w, (unsigned long)u);
 				r += 12;
 			} else {
+				if (tfa_cp_is_nonchar((unsigned long)u))
+					goto nonchar;
 				w = put_utf8(w, (unsigned long)u);
 				r += 6;
 			}
@@ -417,6 +421,8 @@ static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
 			if (n == 0)
 				TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %zu",
 					 off(ps, r));
+			if (tfa_utf8_is_nonchar(r, n))
+				goto nonchar;
 			if (w != r)
 				memmove(w, r, n);
 			w += n;
@@ -429,6 +435,9 @@ static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
 	*out = (const char *)start;
 	*outlen = (uint32_t)(w - start);
 	ps->p = r + 1;
+	goto out;
+nonchar:
+	TFA_BAIL(TFA_EFORMAT, "json: Unicode noncharacter in string at byte %zu", off(ps, r));
 out:
 	return rc;
 }

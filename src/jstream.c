@@ -253,6 +253,9 @@ static tfa_err read_utf8(tfa_jstream *js, uint64_t start)
 	if (js->len - js->pos >= n) {
 		if (!utf8_ok(js->buf + js->pos, n))
 			TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %" PRIu64, at);
+		if (tfa_utf8_is_nonchar(js->buf + js->pos, n))
+			TFA_BAIL(TFA_EFORMAT,
+				 "json: Unicode noncharacter in string at byte %" PRIu64, at);
 		TFA_GUARD(str_append(js, js->buf + js->pos, n, start));
 		js->pos += n;
 		goto out;
@@ -268,6 +271,8 @@ static tfa_err read_utf8(tfa_jstream *js, uint64_t start)
 	}
 	if (!utf8_ok(tmp, n))
 		TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %" PRIu64, at);
+	if (tfa_utf8_is_nonchar(tmp, n))
+		TFA_BAIL(TFA_EFORMAT, "json: Unicode noncharacter in string at byte %" PRIu64, at);
 	TFA_GUARD(str_append(js, tmp, n, start));
 out:
 	return rc;

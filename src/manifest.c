@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,14 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 	TFA_ENSURE(seen == SEEN_ALL, TFA_EFORMAT, "manifest lacks a required member");
 	TFA_GUARD(expect(js, TFA_JS_END, "the end of the document"));
 	TFA_ENSURE(m->from_seq <= m->to_seq, TFA_EFORMAT, "manifest range is empty");
+	{
+		static const uint8_t genesis[TFA_SHA256_LEN];
+		/* Only seq 1 follows genesis: anything else would need a SHA-256 preimage. */
+		TFA_ENSURE(m->from_seq == 1 || memcmp(m->base_hash, genesis, TFA_SHA256_LEN) != 0,
+			   TFA_EFORMAT,
+			   "manifest base_hash is the genesis value but from_seq is %" PRIu64,
+			   m->from_seq);
+	}
 out:
 	return rc;
 }

@@ -37,8 +37,8 @@ typedef tfa_err (*tfa_manifest_file_fn)(void *ud, const tfa_manifest_file *f, si
  * Reads a whole manifest from a stream: canonical JSON (the stream checks
  * that), the right type and schema, every member known and well-formed,
  * every path safe (pathsafe.h), listed once, in byte order, and neither
- * manifest.json nor manifest.sig. Memory does not depend on the number of
- * files. TFA_EFORMAT or TFA_EVERIFY with the reason otherwise.
+ * manifest.json nor manifest.sig; a genesis base_hash only with from_seq 1. Memory does not depend
+ * on the number of files. TFA_EFORMAT or TFA_EVERIFY with the reason otherwise.
  */
 TFA_WUR tfa_err tfa_manifest_scan(tfa_manifest *out, tfa_jstream *js, tfa_manifest_file_fn fn,
 				  void *ud);

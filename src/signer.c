@@ -29,7 +29,9 @@ tfa_err tfa_signer_open(tfa_signer **out, const char *uri)
 	tfa_err rc = TFA_OK;
 	tfa_signer *s = NULL;
 	const tfa_signer_backend *b;
+	tfa_buf raw;
 
+	tfa_buf_init(&raw, 16384);
 	TFA_ENSURE_ARG(out);
 	*out = NULL;
 	TFA_ENSURE(uri != NULL && *uri, TFA_EUSAGE, "no signing key given (--key or TFATTEST_KEY)");
@@ -62,12 +64,15 @@ tfa_err tfa_signer_open(tfa_signer **out, const char *uri)
 	s->backend = b;
 	tfa_buf_init(&s->spki, 16384);
 	TFA_GUARD(b->open(&s->ctx, uri));
-	TFA_GUARD(b->public_key(s->ctx, &s->spki));
+	TFA_GUARD(b->public_key(s->ctx, &raw));
+	/* Whatever encoding the backend reports, the key has one SPKI and one fingerprint. */
+	TFA_GUARD(tfa_spki_canonicalize(&s->spki, raw.data, raw.len));
 	TFA_GUARD(tfa_pkey_from_spki(&s->pub, s->spki.data, s->spki.len));
 	tfa_spki_fingerprint(s->fpr, s->spki.data, s->spki.len);
 	*out = s;
 	s = NULL;
 out:
+	tfa_buf_free(&raw);
 	tfa_signer_free(s);
 	return rc;
 }

@@ -35,6 +35,7 @@
 #include "bsrc.h"
 #include "crypto.h"
 #include "jstream.h"
+#include "keywalk.h"
 #include "manifest.h"
 #include "pathsafe.h"
 #include "timefmt.h"
@@ -48,8 +49,9 @@
 
 #define SIG_MAX TFA_SIG_MAX
 #define KEYS_MAX TFA_VERIFY_KEYS_MAX
-/* keys/: one .json and .sig per rotation, one .pem per key. */
-#define KFILES_MAX (3 * KEYS_MAX)
+/* keys/: one .json and .sig per rotation, one .pem per key; room for the
+ * rotation to a 65th key, which the key walk rejects by its own rule. */
+#define KFILES_MAX (3 * (KEYS_MAX + 1))
 #define PUBKEY_MAX 65536
 #define OTHER_FILE_MAX ((uint64_t)1 << 30)
 #define THREADS_MAX 16
@@ -70,6 +72,8 @@ typedef struct job {
 	uint8_t place_ok; /* chain id and seq as expected */
 	uint8_t sig_ok;
 	uint8_t is_rot; /* a rotation record */
+	uint64_t rb_seq; /* rollback_to.seq, or 0 */
+	uint8_t rb_hash[TFA_SHA256_LEN];
 	uint8_t hash[TFA_SHA256_LEN];
 	uint8_t prev[TFA_SHA256_LEN];
 } job;
@@ -82,14 +86,9 @@ typedef struct worker {
 	int hint; /* the source's per-thread handle for artifacts/, or -1 */
 } worker;
 
-/* A trusted key: the anchor, or one a verified rotation brought in. */
-typedef struct vkey {
-	char fpr[TFA_FPR_STRLEN];
-	EVP_PKEY *pkey;
-	uint64_t from;     /* the first seq it signs */
-	uint64_t rot_seq;  /* the rotation that brought it in; 0 for the anchor */
-	uint8_t rot_hash[TFA_SHA256_LEN];
-} vkey;
+/* A trusted key: the anchor, or one a verified rotation brought in (keywalk.h). */
+typedef tfa_keywalk_key vkey;
+_Static_assert(KEYS_MAX == TFA_KEYWALK_MAX, "the verifier holds every key a chain may have");
 
 /* A checkpoint the bundle is held to (layer 5). */
 typedef struct vckpt {
@@ -103,6 +102,14 @@ typedef struct vckpt {
 } vckpt;
 
 #define BUNDLE_CKPT "checkpoint.ckpt"
+
+/* A rollback record's target inside the range, checked once the range has been read. */
+typedef struct vrollback {
+	uint64_t seq;    /* the rollback record's */
+	uint64_t target; /* rollback_to.seq */
+	uint8_t hash[TFA_SHA256_LEN];
+	bool differs; /* from the artifact at target */
+} vrollback;
 
 /* A manifest entry under keys/, kept from the first scan. */
 typedef struct kfile {
@@ -148,6 +155,8 @@ typedef struct vctx {
 	uint64_t checked;    /* artifacts consumed */
 	uint8_t last_hash[TFA_SHA256_LEN];
 	tfa_buf other; /* buffer for non-artifact files */
+	vrollback *rbs; /* one per rollback record whose target is in the range */
+	size_t nrbs, caprbs;
 
 	/* first failures */
 	bool l2_failed;
@@ -256,11 +265,7 @@ static int read_listed_at(tfa_buf *buf, const tfa_bsrc *src, int hint, const tfa
 /* The key in force at seq: the last one whose run starts at or before it. */
 static size_t key_index(const vctx *v, uint64_t seq)
 {
-	size_t i = 0;
-
-	while (i + 1 < v->nkeys && v->keys[i + 1].from <= seq)
-		i++;
-	return i;
+	return tfa_keywalk_at(v->keys, v->nkeys, seq);
 }
 
 static const vkey *rotation_at(const vctx *v, uint64_t seq)
@@ -271,28 +276,20 @@ static const vkey *rotation_at(const vctx *v, uint64_t seq)
 	return NULL;
 }
 
-/* Layer 1's scan callback: keeps the keys/ entries, which must be of the known shapes. */
+/* Layer 1's scan callback: every path must be one a bundle may hold; keeps the keys/ entries. */
 static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
 {
 	vctx *v = ud;
-	const char *p = f->path, *name;
-	size_t n;
+	const char *p = f->path;
 
 	(void)index;
+	if (tfa_bundle_path_allowed(p) != TFA_OK)
+		return tfa_error_set(TFA_EFORMAT, "manifest lists %s, which is not a path a bundle may hold",
+				     p);
 	if (strcmp(p, BUNDLE_CKPT) == 0)
 		v->lists_ckpt = true;
 	if (strncmp(p, "keys/", 5) != 0)
 		return TFA_OK;
-	name = p + 5;
-	n = strlen(name);
-	if (n == 17 && strspn(name, "0123456789") == 12 && strcmp(name + 12, ".json") == 0)
-		; /* a rotation record */
-	else if (n == 16 && strspn(name, "0123456789") == 12 && strcmp(name + 12, ".sig") == 0)
-		; /* its signature */
-	else if (n == 68 && strspn(name, "0123456789abcdef") == 64 && strcmp(name + 64, ".pem") == 0)
-		; /* a key, named by its fingerprint */
-	else
-		return tfa_error_set(TFA_EFORMAT, "manifest lists %s, which is not a rotation record or key", p);
 	if (v->nkfiles >= KFILES_MAX)
 		return tfa_error_set(TFA_EFORMAT, "manifest lists more than %d files under keys/", KFILES_MAX);
 	snprintf(v->kfiles[v->nkfiles].path, sizeof(v->kfiles[0].path), "%s", p);
@@ -327,6 +324,31 @@ static tfa_err read_checked(vctx *v, tfa_buf *out, const tfa_manifest_file *f, s
 		    f->path);
 }
 
+static bool has_ext(const char *path, const char *ext)
+{
+	size_t n = strlen(path), e = strlen(ext);
+
+	return n >= e && strcmp(path + n - e, ext) == 0;
+}
+
+/* keys/: every rotation record has its signature and every signature its record. */
+static tfa_err check_key_pairs(vctx *v)
+{
+	for (size_t i = 0; i < v->nkfiles; i++) {
+		const char *p = v->kfiles[i].path;
+		char other[TFA_PATH_MAX_LEN + 1];
+		bool json = has_ext(p, ".json");
+
+		if (!json && !has_ext(p, ".sig"))
+			continue;
+		snprintf(other, sizeof(other), "%.17s%s", p, json ? ".sig" : ".json");
+		if (kfile_find(v, other) == NULL) /* the missing one is the failing file */
+			return fail(v, TFA_LAYER_MANIFEST, other, strtoull(p + 5, NULL, 10),
+				    "Manifest lists %s but not %s", p, other);
+	}
+	return TFA_OK;
+}
+
 /* The anchor of a bundle with rotations: the first rotation's signer, whose key it carries. */
 static tfa_err load_anchor(vctx *v, const tfa_manifest_file *first, tfa_artifact *a, tfa_buf *b)
 {
@@ -344,105 +366,86 @@ static tfa_err load_anchor(vctx *v, const tfa_manifest_file *first, tfa_artifact
 			  first->path, seq);
 		goto out;
 	}
-	if (tfa_pkey_from_spki(&v->keys[0].pkey, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
+	if (tfa_keywalk_anchor(v->keys, &v->nkeys, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
 		rc = fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Anchor key in %s unusable: %s", first->path,
 			  tfa_error_last()->message);
 		goto out;
 	}
-	memcpy(v->keys[0].fpr, a->key_fpr, sizeof(v->keys[0].fpr));
-	v->keys[0].from = 1;
-	v->nkeys = 1;
 out:
 	return rc;
+}
+
+/*
+ * keys/ records are linked to each other and to the range: keys/N+1's
+ * prev_hash is keys/N's hash, keys/(from_seq-1) is the record base_hash
+ * names, and keys/(to_seq+1) follows head_hash. So keys/ cannot come from
+ * another fork than the range.
+ */
+static tfa_err check_key_links(vctx *v, const char *path, const tfa_artifact *a,
+			       const uint8_t hash[TFA_SHA256_LEN], uint64_t prev_seq,
+			       const uint8_t prev_hash[TFA_SHA256_LEN])
+{
+	uint64_t seq = a->seq;
+
+	if (prev_seq != 0 && prev_seq + 1 == seq && CRYPTO_memcmp(a->prev_hash, prev_hash, TFA_SHA256_LEN) != 0)
+		return fail(v, TFA_LAYER_MANIFEST, path, seq,
+			    "Rotation %s (seq %" PRIu64 "): prev_hash is not the hash of keys/%012" PRIu64 ".json",
+			    path, seq, prev_seq);
+	if (seq + 1 == v->man.from_seq && CRYPTO_memcmp(hash, v->man.base_hash, TFA_SHA256_LEN) != 0)
+		return fail(v, TFA_LAYER_MANIFEST, path, seq,
+			    "Rotation %s (seq %" PRIu64 ") is not the record the manifest's base_hash names",
+			    path, seq);
+	if (seq == v->man.to_seq + 1 && CRYPTO_memcmp(a->prev_hash, v->man.head_hash, TFA_SHA256_LEN) != 0)
+		return fail(v, TFA_LAYER_MANIFEST, path, seq,
+			    "Rotation %s (seq %" PRIu64 "): prev_hash is not the manifest's head_hash", path,
+			    seq);
+	return TFA_OK;
 }
 
 /* Follows the rotation records in keys/ from the anchor; each one extends the trusted keys. */
 static tfa_err follow_rotations(vctx *v)
 {
 	tfa_err rc = TFA_OK;
-	tfa_buf b, sig, pop;
+	tfa_buf b, sig;
 	tfa_artifact *a = calloc(1, sizeof(*a));
+	tfa_keywalk_why why;
+	uint64_t prev_seq = 0;
+	uint8_t prev_hash[TFA_SHA256_LEN];
 
 	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
 	tfa_buf_init(&sig, SIG_MAX);
-	tfa_buf_init(&pop, 4096);
 	TFA_ENSURE(a != NULL, TFA_EINTERNAL, "out of memory");
 	for (size_t i = 0; i < v->nkfiles; i++) {
 		const tfa_manifest_file *jf = &v->kfiles[i].f, *sf;
 		char spath[TFA_PATH_MAX_LEN + 1];
-		uint8_t h[TFA_SHA256_LEN];
 		uint64_t seq;
-		vkey *cur, *nk;
+		const vkey *cur, *nk;
 
 		if (strcmp(jf->path + strlen(jf->path) - 5, ".json") != 0)
 			continue;
 		seq = strtoull(jf->path + 5, NULL, 10);
 		snprintf(spath, sizeof(spath), "keys/%012" PRIu64 ".sig", seq);
-		if ((sf = kfile_find(v, spath)) == NULL) {
-			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Manifest lists %s but not %s", jf->path, spath);
-			goto out;
-		}
+		sf = kfile_find(v, spath);
+		TFA_ENSURE(sf != NULL, TFA_EINTERNAL, "%s lost its signature", jf->path);
 		tfa_buf_clear(&b);
 		tfa_buf_clear(&sig);
 		TFA_GUARD(read_checked(v, &b, jf, TFA_ARTIFACT_MAX, seq));
 		TFA_GUARD(read_checked(v, &sig, sf, SIG_MAX, seq));
-		if (tfa_artifact_parse(a, b.data, b.len) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
-				  jf->path, seq, tfa_error_last()->message);
-			goto out;
-		}
-		if (!a->is_rotation || a->seq != seq || strcmp(a->chain_id, v->man.chain_id) != 0) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "%s (seq %" PRIu64 ") is not a rotation record of chain %s at seq %" PRIu64,
-				  jf->path, seq, v->man.chain_id, seq);
-			goto out;
-		}
-		if (v->nkeys >= KEYS_MAX) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq, "More than %d keys in the bundle", KEYS_MAX);
-			goto out;
-		}
-		cur = &v->keys[v->nkeys - 1];
-		if (strcmp(a->key_fpr, cur->fpr) != 0) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "Rotation %s (seq %" PRIu64 ") is signed by key %s, not the key in force at seq %" PRIu64 " (%s)",
-				  jf->path, seq, a->key_fpr, seq, cur->fpr);
-			goto out;
-		}
-		tfa_sha256(h, b.data, b.len);
-		if (tfa_verify_digest(cur->pkey, a->alg, h, sig.data, sig.len) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, spath, seq, "Rotation %s (seq %" PRIu64 "): signature invalid",
-				  jf->path, seq);
-			goto out;
-		}
-		nk = &v->keys[v->nkeys];
-		memset(nk, 0, sizeof(*nk));
-		if (tfa_pkey_from_spki(&nk->pkey, a->rot.spki, a->rot.spki_len) != TFA_OK ||
-		    tfa_pkey_check_alg(nk->pkey, a->rot.new_alg) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "Rotation %s (seq %" PRIu64 "): the new key is unusable: %s", jf->path, seq,
-				  tfa_error_last()->message);
-			goto out;
-		}
-		v->nkeys++; /* owns nk->pkey from here */
-		for (size_t k = 0; k + 1 < v->nkeys; k++)
-			if (strcmp(v->keys[k].fpr, a->rot.new_fpr) == 0) {
-				rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-					  "Rotation %s (seq %" PRIu64 ") brings back the retired key %s", jf->path,
-					  seq, a->rot.new_fpr);
+		if (tfa_keywalk_step(v->keys, &v->nkeys, v->man.chain_id, seq, b.data, b.len, sig.data,
+				     sig.len, a, &why) != TFA_OK) {
+			if (why == TFA_KW_OK) {
+				rc = tfa_error_last()->code;
 				goto out;
 			}
-		tfa_buf_clear(&pop);
-		TFA_GUARD(tfa_rotation_pop_bytes(&pop, a));
-		tfa_sha256(h, pop.data, pop.len);
-		if (tfa_verify_digest(nk->pkey, a->rot.new_alg, h, a->rot.pop, a->rot.pop_len) != TFA_OK) {
-			rc = fail(v, TFA_LAYER_MANIFEST, jf->path, seq,
-				  "Rotation %s (seq %" PRIu64 "): proof of possession invalid", jf->path, seq);
+			rc = fail(v, TFA_LAYER_MANIFEST, why == TFA_KW_SIGNATURE ? spath : jf->path, seq,
+				  "Rotation %s (seq %" PRIu64 "): %s", jf->path, seq, tfa_error_last()->message);
 			goto out;
 		}
-		memcpy(nk->fpr, a->rot.new_fpr, sizeof(nk->fpr));
-		nk->from = seq + 1;
-		nk->rot_seq = seq;
-		tfa_sha256(nk->rot_hash, b.data, b.len);
+		cur = &v->keys[v->nkeys - 2];
+		nk = &v->keys[v->nkeys - 1];
+		TFA_GUARD(check_key_links(v, jf->path, a, nk->rot_hash, prev_seq, prev_hash));
+		prev_seq = seq;
+		memcpy(prev_hash, nk->rot_hash, sizeof(prev_hash));
 		emit(v, "INFO", "Rotation at seq %" PRIu64 ": key %s replaces %s (proof of possession valid)",
 		     seq, nk->fpr, cur->fpr);
 	}
@@ -450,25 +453,35 @@ out:
 	free(a);
 	tfa_buf_free(&b);
 	tfa_buf_free(&sig);
-	tfa_buf_free(&pop);
 	return rc;
 }
 
-/* Each keys/<hex>.pem holds the key its name says (the manual recipe relies on them). */
+/*
+ * keys/ holds one .pem for each key the rotations name (the anchor and each
+ * new key) and no other, and each holds the key its name says, canonical.
+ */
 static tfa_err check_key_pems(vctx *v)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf b, spki;
-	char fpr[TFA_FPR_STRLEN];
+	char fpr[TFA_FPR_STRLEN], path[TFA_PATH_MAX_LEN + 1];
+	bool rotated = v->nkeys > 1;
 
 	tfa_buf_init(&b, PUBKEY_MAX);
 	tfa_buf_init(&spki, PUBKEY_MAX);
 	for (size_t i = 0; i < v->nkfiles; i++) {
 		const tfa_manifest_file *f = &v->kfiles[i].f;
-		size_t n = strlen(f->path);
+		bool named = false;
 
-		if (strcmp(f->path + n - 4, ".pem") != 0)
+		if (!has_ext(f->path, ".pem"))
 			continue;
+		for (size_t k = 0; rotated && k < v->nkeys && !named; k++)
+			named = strncmp(v->keys[k].fpr + 7, f->path + 5, 64) == 0;
+		if (!named) {
+			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0,
+				  "%s is not a key the bundle's rotations name", f->path);
+			goto out;
+		}
 		tfa_buf_clear(&b);
 		tfa_buf_clear(&spki);
 		TFA_GUARD(read_checked(v, &b, f, PUBKEY_MAX, 0));
@@ -480,6 +493,14 @@ static tfa_err check_key_pems(vctx *v)
 		if (strncmp(fpr + 7, f->path + 5, 64) != 0) {
 			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s holds key %s, not the key its name says",
 				  f->path, fpr);
+			goto out;
+		}
+	}
+	for (size_t k = 0; rotated && k < v->nkeys; k++) {
+		snprintf(path, sizeof(path), "keys/%s.pem", v->keys[k].fpr + 7);
+		if (kfile_find(v, path) == NULL) {
+			rc = fail(v, TFA_LAYER_MANIFEST, path, 0, "Manifest does not list %s, the %s key %s", path,
+				  k == 0 ? "anchor" : "rotated-in", v->keys[k].fpr);
 			goto out;
 		}
 	}
@@ -555,6 +576,7 @@ static tfa_err check_manifest(vctx *v)
 	}
 	tfa_spki_fingerprint(v->key_fpr, spki.data, spki.len);
 
+	TFA_GUARD(check_key_pairs(v));
 	/* The anchor: the first rotation's signer, or with no rotation the bundle's key. */
 	rotated = false;
 	for (size_t i = 0; i < v->nkfiles && !rotated; i++)
@@ -762,6 +784,8 @@ static void check_job(worker *w, job *j)
 	memcpy(j->prev, a.prev_hash, TFA_SHA256_LEN);
 	j->place_ok = a.seq == j->seq && strcmp(a.chain_id, v->man.chain_id) == 0;
 	j->is_rot = a.is_rotation;
+	j->rb_seq = a.rollback_to;
+	memcpy(j->rb_hash, a.rollback_hash, TFA_SHA256_LEN);
 	k = key_index(v, j->seq);
 	j->sig_ok = strcmp(a.key_fpr, v->keys[k].fpr) == 0 &&
 		    tfa_verifier_check(&w->ver[k], a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
@@ -883,6 +907,22 @@ static tfa_err finish(vctx *v)
 				l3_fail(v, j->jpath, j->seq, false,
 					"%s (seq %" PRIu64 ") differs from the rotation record keys/%012" PRIu64 ".json",
 					j->jpath, j->seq, j->seq);
+		}
+		if (j->parse_ok && j->place_ok && j->rb_seq >= v->man.from_seq && !v->l3_failed) {
+			vrollback *r;
+			if (v->nrbs == v->caprbs) {
+				size_t cap = v->caprbs ? 2 * v->caprbs : 64;
+				void *p = realloc(v->rbs, cap * sizeof(*v->rbs));
+				if (p == NULL)
+					return tfa_error_set(TFA_EINTERNAL, "out of memory");
+				v->rbs = p;
+				v->caprbs = cap;
+			}
+			r = &v->rbs[v->nrbs++];
+			r->seq = j->seq;
+			r->target = j->rb_seq;
+			memcpy(r->hash, j->rb_hash, TFA_SHA256_LEN);
+			r->differs = false;
 		}
 		memcpy(v->last_hash, j->hash, TFA_SHA256_LEN);
 		for (size_t c = 0; c < v->nckpts; c++)
@@ -1076,6 +1116,77 @@ out:
 	return rc;
 }
 
+static int rb_by_target(const void *x, const void *y)
+{
+	const vrollback *a = x, *b = y;
+
+	if (a->target != b->target)
+		return a->target < b->target ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The rollback checks' scan callback: the manifest's hash of each target artifact. */
+static tfa_err on_rollback_target(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	vctx *v = ud;
+	size_t lo = 0, hi = v->nrbs;
+	uint64_t seq;
+
+	(void)index;
+	if (strlen(f->path) != 27 || strncmp(f->path, "artifacts/", 10) != 0 || strcmp(f->path + 22, ".json") != 0)
+		return TFA_OK;
+	seq = strtoull(f->path + 10, NULL, 10);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->rbs[mid].target < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Layer 2 held every listed file to its hash: this is the artifact's hash. */
+	for (; lo < v->nrbs && v->rbs[lo].target == seq; lo++)
+		v->rbs[lo].differs = CRYPTO_memcmp(v->rbs[lo].hash, f->sha256, TFA_SHA256_LEN) != 0;
+	return TFA_OK;
+}
+
+/*
+ * Layer 3: a rollback record's rollback_to.hash is the hash of the artifact at
+ * rollback_to.seq whenever the bundle holds it. The targets come before the
+ * records naming them, so they are looked up in one more scan of the manifest,
+ * made only when some rollback names a seq in the range.
+ */
+static tfa_err check_rollbacks(vctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_manifest again;
+	uint8_t digest[TFA_SHA256_LEN];
+	const vrollback *bad = NULL;
+
+	if (v->nrbs == 0 || (v->l3_failed && v->rbs[0].seq >= v->l3_seq && v->l3_seq != 0))
+		return TFA_OK;
+	qsort(v->rbs, v->nrbs, sizeof(*v->rbs), rb_by_target);
+	rc = scan_manifest(v, &again, on_rollback_target, v, digest);
+	if (rc == TFA_OK && CRYPTO_memcmp(digest, v->man_digest, sizeof(digest)) != 0)
+		rc = TFA_EFORMAT;
+	if (rc == TFA_EFORMAT || rc == TFA_EVERIFY)
+		return fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+			    "Manifest changed during verification");
+	if (rc != TFA_OK)
+		return rc;
+	for (size_t i = 0; i < v->nrbs; i++)
+		if (v->rbs[i].differs && (bad == NULL || v->rbs[i].seq < bad->seq))
+			bad = &v->rbs[i];
+	if (bad && (!v->l3_failed || bad->seq < v->l3_seq || v->l3_seq == 0)) {
+		char jp[48], sp[48];
+		art_names(jp, sp, bad->seq);
+		v->l3_failed = false;
+		l3_fail(v, jp, bad->seq, false,
+			"Rollback %s (seq %" PRIu64 "): rollback_to.hash is not the hash of artifacts/%012" PRIu64 ".json",
+			jp, bad->seq, bad->target);
+	}
+	return TFA_OK;
+}
+
 /* Layers 2-4. */
 static tfa_err check_contents(vctx *v)
 {
@@ -1141,6 +1252,7 @@ static tfa_err check_contents(vctx *v)
 	if (!v->l3_failed && CRYPTO_memcmp(v->last_hash, v->man.head_hash, TFA_SHA256_LEN) != 0)
 		l3_fail(v, TFA_BUNDLE_MANIFEST, v->man.to_seq, false,
 			"Head hash mismatch: the last artifact is not the manifest's head_hash");
+	TFA_GUARD(check_rollbacks(v));
 	if (v->l3_failed) {
 		rc = v->l3_explain ? explain(v, TFA_LAYER_CHAIN, v->l3_seq)
 				   : fail(v, TFA_LAYER_CHAIN, v->l3_path, v->l3_seq, "%s", v->l3_msg);
@@ -1167,6 +1279,9 @@ out:
 			v->src.ops->hint_close(v->ws[t].hint);
 	}
 	tfa_buf_free(&v->other);
+	free(v->rbs);
+	v->rbs = NULL;
+	v->nrbs = v->caprbs = 0;
 	return rc;
 }
 

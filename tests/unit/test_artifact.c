@@ -146,9 +146,20 @@ static void test_parse_valid_variants(void)
 	id64[0] = id64[65] = '"';
 	id64[66] = '\0';
 
-	ACCEPT(&a, NULL, "prev_hash", "\"" TFA_GENESIS_HASH "\"");
-	for (size_t i = 0; i < TFA_SHA256_LEN; i++)
-		CHECK(a.prev_hash[i] == 0);
+	{
+		/* The genesis prev_hash, on seq 1. */
+		static const char first[] =
+		    "{\"chain_id\":\"prod-eu.1_a\",\"context\":{\"host\":\"ci@runner\"},"
+		    "\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		    "\"prev_hash\":\"" TFA_GENESIS_HASH "\",\"schema_version\":1,\"seq\":1,"
+		    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"backend\":\"file\","
+		    "\"key_fingerprint\":\"" FPR "\"},"
+		    "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
+		CHECK_OK(tfa_artifact_parse(&a, (const uint8_t *)first, strlen(first)));
+		CHECK(a.seq == 1);
+		for (size_t i = 0; i < TFA_SHA256_LEN; i++)
+			CHECK(a.prev_hash[i] == 0);
+	}
 	ACCEPT(&a, NULL, "seq", "1");
 	CHECK(a.seq == 1);
 	ACCEPT(&a, NULL, "seq", "999999999999");
@@ -283,6 +294,9 @@ static void test_reject_seq(void)
 
 static void test_reject_prev_hash(void)
 {
+	/* The genesis value on any seq but 1 would need a SHA-256 preimage. */
+	REJECT(NULL, "prev_hash", "\"" TFA_GENESIS_HASH "\"",
+	       "artifact prev_hash is the genesis value but seq is not 1");
 	static const char hex64[] = "850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da";
 	static const char *const bad[] = {
 		/* uppercase hex */

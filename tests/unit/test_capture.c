@@ -814,6 +814,21 @@ static void test_ci_context(void)
 	CHECK_OK(tfa_artifact_parse(&(tfa_artifact){ 0 }, a.data, a.len));
 	tfa_buf_free(&a);
 
+	/* Unicode noncharacters, valid UTF-8 that I-JSON forbids, become one '?' each. */
+	setenv("GITHUB_ACTOR",
+	       "a\xef\xbf\xbf"
+	       "b\xef\xb7\x90"
+	       "c\xf4\x8f\xbf\xbe"
+	       "d\xef\xbf\xbd"
+	       "e\xef\xb7\xb0",
+	       1);
+	CHECK_OK(capture_and_build(&a, NULL, plan, NULL));
+	EXPECT(&a, "context", "ci", "actor",
+	       "\"a?b?c?d\xef\xbf\xbd"
+	       "e\xef\xb7\xb0\"");
+	CHECK_OK(tfa_artifact_parse(&(tfa_artifact){0}, a.data, a.len));
+	tfa_buf_free(&a);
+
 	/* Long values are cut at 1024 bytes, never inside a character. */
 	memset(long_repo, 'r', 1023);
 	memcpy(long_repo + 1023, "\xc3\xa9tail", 7);

@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 
 #include "crypto.h"
+#include "keywalk.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/chain.h"
@@ -671,9 +672,160 @@ static void test_rotation_head_checked(void)
 	teardown(&f);
 }
 
+/*
+ * The rotation rules (keywalk.h), one at a time, on a genuine rotation record
+ * a -> b: each rule breaks alone, with its own reason, and the record passes
+ * when nothing is changed.
+ */
+static void test_keywalk_rules(void)
+{
+	fixture f;
+	tfa_signer *b, *c;
+	uint64_t seq = 0;
+	tfa_buf rec, sig, alt;
+	tfa_artifact *scratch = calloc(1, sizeof(*scratch));
+	tfa_keywalk_key keys[TFA_KEYWALK_MAX];
+	size_t n = 0, len;
+	const uint8_t *spki;
+	tfa_keywalk_why why;
+	uint8_t d[TFA_SHA256_LEN];
+
+	setup(&f, "EC");
+	b = new_key(f.dir, "b.pem", "RSA");
+	c = new_key(f.dir, "c.pem", "EC");
+	tfa_buf_init(&rec, 0);
+	tfa_buf_init(&sig, 0);
+	tfa_buf_init(&alt, 0);
+	memset(keys, 0, sizeof(keys));
+	CHECK(scratch != NULL);
+	CHECK_OK(tfa_chain_init(f.st, "kw", f.key));
+	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
+	CHECK_OK(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, b, TFA_ALG_NONE));
+	CHECK(seq == 2);
+	CHECK_OK(tfa_store_get(f.st, 2, &rec, &sig));
+	spki = tfa_signer_spki(f.key, &len);
+
+#define STEP(chain, at, bytes, blen, s, slen)                                                      \
+	tfa_keywalk_step(keys, &n, (chain), (at), (bytes), (blen), (s), (slen), scratch, &why)
+
+	/* As it is: the anchor a, then b from seq 3. */
+	CHECK_OK(tfa_keywalk_anchor(keys, &n, spki, len));
+	CHECK(n == 1 && keys[0].from == 1);
+	CHECK_STREQ(keys[0].fpr, tfa_signer_fingerprint(f.key));
+	CHECK_OK(STEP("kw", 2, rec.data, rec.len, sig.data, sig.len));
+	CHECK(n == 2 && keys[1].from == 3 && keys[1].rot_seq == 2 && why == TFA_KW_OK);
+	CHECK_STREQ(keys[1].fpr, tfa_signer_fingerprint(b));
+	CHECK(tfa_keywalk_at(keys, n, 2) == 0 && tfa_keywalk_at(keys, n, 3) == 1);
+	/* 1: the same record again is not after the last rotation. */
+	CHECK_RC(STEP("kw", 2, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
+	CHECK(why == TFA_KW_RECORD && n == 2);
+	CHECK(strstr(tfa_error_last()->message, "not after the previous rotation") != NULL);
+	tfa_keywalk_clear(keys, &n);
+	CHECK(n == 0);
+
+	/* 1: another seq, another chain, not a rotation record. */
+	CHECK_OK(tfa_keywalk_anchor(keys, &n, spki, len));
+	CHECK_RC(STEP("kw", 3, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
+	CHECK(why == TFA_KW_RECORD);
+	CHECK_RC(STEP("other", 2, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
+	CHECK(why == TFA_KW_RECORD && strstr(tfa_error_last()->message, "of chain other at seq 2"));
+	{
+		tfa_buf r1, s1;
+		tfa_buf_init(&r1, 0);
+		tfa_buf_init(&s1, 0);
+		CHECK_OK(tfa_store_get(f.st, 1, &r1, &s1));
+		CHECK_RC(STEP("kw", 1, r1.data, r1.len, s1.data, s1.len), TFA_EVERIFY);
+		CHECK(why == TFA_KW_RECORD);
+		tfa_buf_free(&r1);
+		tfa_buf_free(&s1);
+	}
+	CHECK(n == 1);
+
+	/* 3: the signature does not verify. */
+	CHECK_OK(tfa_buf_append(&alt, sig.data, sig.len));
+	alt.data[alt.len / 2] ^= 1;
+	CHECK_RC(STEP("kw", 2, rec.data, rec.len, alt.data, alt.len), TFA_EVERIFY);
+	CHECK(why == TFA_KW_SIGNATURE && n == 1);
+	tfa_keywalk_clear(keys, &n);
+
+	/* 2: the key in force is not the record's signer. */
+	{
+		const uint8_t *cs = tfa_signer_spki(c, &len);
+		CHECK_OK(tfa_keywalk_anchor(keys, &n, cs, len));
+		CHECK_RC(STEP("kw", 2, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
+		CHECK(why == TFA_KW_SIGNER &&
+		      strstr(tfa_error_last()->message, "not the key in force"));
+		tfa_keywalk_clear(keys, &n);
+		spki = tfa_signer_spki(f.key, &len);
+	}
+
+	/* 5: the new key was in force before (b, then a, hands back to b). */
+	{
+		const uint8_t *bs;
+		size_t blen;
+		bs = tfa_signer_spki(b, &blen);
+		CHECK_OK(tfa_keywalk_anchor(keys, &n, bs, blen));
+		CHECK_OK(tfa_pkey_from_spki(&keys[1].pkey, spki, len));
+		memcpy(keys[1].fpr, tfa_signer_fingerprint(f.key), TFA_FPR_STRLEN);
+		keys[1].from = 1;
+		n = 2;
+		CHECK_RC(STEP("kw", 2, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
+		CHECK(why == TFA_KW_RETIRED && n == 2);
+		CHECK(strstr(tfa_error_last()->message, "brings back the retired key") != NULL);
+		tfa_keywalk_clear(keys, &n);
+	}
+
+	/* 6: a 65th key. */
+	for (size_t i = 0; i + 1 < TFA_KEYWALK_MAX; i++) {
+		snprintf(keys[i].fpr, sizeof(keys[i].fpr), "sha256:%064zx", i + 1);
+		keys[i].from = 1;
+	}
+	n = TFA_KEYWALK_MAX - 1;
+	CHECK_OK(tfa_pkey_from_spki(&keys[n].pkey, spki, len));
+	memcpy(keys[n].fpr, tfa_signer_fingerprint(f.key), TFA_FPR_STRLEN);
+	keys[n].from = 1;
+	n++;
+	CHECK_RC(STEP("kw", 2, rec.data, rec.len, sig.data, sig.len), TFA_EVERIFY);
+	CHECK(why == TFA_KW_LIMIT && n == TFA_KEYWALK_MAX);
+	CHECK(strstr(tfa_error_last()->message, "beyond the limit of 64 keys") != NULL);
+	tfa_keywalk_clear(keys, &n);
+
+	/* 7: another proof of possession, the record re-signed by its signer. */
+	tfa_buf_clear(&alt);
+	CHECK_OK(tfa_buf_append(&alt, rec.data, rec.len));
+	CHECK_OK(tfa_buf_putc(&alt, '\0'));
+	{
+		char *p = strstr((char *)alt.data, "\"pop_signature\":\"");
+		CHECK(p != NULL);
+		if (p) {
+			p += strlen("\"pop_signature\":\"") + 10;
+			*p = *p == 'A' ? 'B' : 'A';
+		}
+	}
+	alt.len--;
+	tfa_sha256(d, alt.data, alt.len);
+	tfa_buf_clear(&sig);
+	CHECK_OK(tfa_signer_sign(&sig, f.key, tfa_signer_default_alg(f.key), d));
+	CHECK_OK(tfa_keywalk_anchor(keys, &n, spki, len));
+	CHECK_RC(STEP("kw", 2, alt.data, alt.len, sig.data, sig.len), TFA_EVERIFY);
+	CHECK(why == TFA_KW_POP && n == 1);
+	CHECK(strstr(tfa_error_last()->message, "proof of possession invalid") != NULL);
+	tfa_keywalk_clear(keys, &n);
+#undef STEP
+
+	free(scratch);
+	tfa_buf_free(&rec);
+	tfa_buf_free(&sig);
+	tfa_buf_free(&alt);
+	tfa_signer_free(b);
+	tfa_signer_free(c);
+	teardown(&f);
+}
+
 TFA_TEST_MAIN(T(test_init_pins_first_key), T(test_init_rejects_bad_arguments),
 	      T(test_info_rejects_bad_metadata), T(test_head_of_empty_chain),
 	      T(test_append_links_and_signs), T(test_append_needs_a_chain),
 	      T(test_only_the_current_key_appends), T(test_algorithm_choice),
 	      T(test_tampered_head_is_refused), T(test_concurrent_writers),
-	      T(test_rewrapped_messages), T(test_rotation_hands_over), T(test_rotation_head_checked))
+	      T(test_rewrapped_messages), T(test_rotation_hands_over),
+	      T(test_rotation_head_checked), T(test_keywalk_rules))

@@ -2,6 +2,7 @@
  * Tests for the libcrypto helpers: hex, hash strings, algorithm names, public
  * key parsing and algorithm fit, signature verification and ECDSA raw-to-DER.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,288 @@ static void test_spki_parsing(void)
 	tfa_buf_free(&junk);
 }
 
+/* ---- canonical key encodings ------------------------------------------------------------ */
+
+/* The compressed-point SPKI of a P-256 key, built from its uncompressed one. */
+static void compressed_spki(tfa_buf *out, const tfa_buf *der)
+{
+	static const uint8_t prefix[] = {0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+					 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+					 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00};
+	const uint8_t *pt = der->data + der->len - 65; /* 04 || X || Y */
+	uint8_t lead = (uint8_t)(0x02 | (pt[64] & 1));
+
+	tfa_buf_init(out, 0);
+	CHECK(der->len == 91 && pt[0] == 0x04);
+	CHECK_OK(tfa_buf_append(out, prefix, sizeof(prefix)));
+	CHECK_OK(tfa_buf_append(out, &lead, 1));
+	CHECK_OK(tfa_buf_append(out, pt + 1, 32));
+}
+
+static void expect_not_canonical(const tfa_buf *der, const char *why, int line)
+{
+	EVP_PKEY *k = NULL;
+	tfa_err rc;
+
+	tfa_error_clear();
+	rc = tfa_spki_canonical_check(der->data, der->len);
+	if (rc != TFA_EFORMAT || strstr(tfa_error_last()->message, why) == NULL) {
+		fprintf(stderr, "line %d: canonical check gave %s (%s), wanted \"%s\"\n", line,
+			tfa_err_name(rc), tfa_error_last()->message, why);
+		tfa_test_failures++;
+	}
+	/* Every way a key enters holds it to the same rule. */
+	if (tfa_pkey_from_spki(&k, der->data, der->len) != TFA_EFORMAT || k != NULL) {
+		fprintf(stderr, "line %d: tfa_pkey_from_spki accepts it\n", line);
+		tfa_test_failures++;
+	}
+	EVP_PKEY_free(k);
+	{
+		tfa_buf pem, back;
+		tfa_buf_init(&pem, 0);
+		tfa_buf_init(&back, 0);
+		CHECK_OK(tfa_buf_puts(&pem, "-----BEGIN PUBLIC KEY-----\n"));
+		{
+			char b64[4096];
+			int n = EVP_EncodeBlock((unsigned char *)b64, der->data, (int)der->len);
+			for (int i = 0; i < n; i += 64) {
+				CHECK_OK(tfa_buf_append(&pem, b64 + i,
+							(size_t)(n - i < 64 ? n - i : 64)));
+				CHECK_OK(tfa_buf_putc(&pem, '\n'));
+			}
+		}
+		CHECK_OK(tfa_buf_puts(&pem, "-----END PUBLIC KEY-----\n"));
+		if (tfa_spki_from_pem(&back, pem.data, pem.len) != TFA_EFORMAT || back.len != 0 ||
+		    strstr(tfa_error_last()->message, why) == NULL) {
+			fprintf(stderr, "line %d: tfa_spki_from_pem accepts it or says \"%s\"\n",
+				line, tfa_error_last()->message);
+			tfa_test_failures++;
+		}
+		tfa_buf_free(&pem);
+		tfa_buf_free(&back);
+	}
+}
+
+#define NOT_CANONICAL(der, why) expect_not_canonical((der), (why), __LINE__)
+
+static void test_canonical_keys(void)
+{
+	tfa_buf ec, rsa, bad, canon;
+	EVP_PKEY *k = NULL;
+	char f1[TFA_FPR_STRLEN], f2[TFA_FPR_STRLEN];
+
+	spki_of(&ec, p256());
+	spki_of(&rsa, rsa2048());
+	CHECK_OK(tfa_spki_canonical_check(ec.data, ec.len));
+	CHECK_OK(tfa_spki_canonical_check(rsa.data, rsa.len));
+
+	/* A compressed point: the same key, another encoding, so another fingerprint. */
+	compressed_spki(&bad, &ec);
+	NOT_CANONICAL(&bad, "public key is not in canonical form (compressed or hybrid EC point)");
+	/* The canonicalising encoder gives the one canonical SPKI and fingerprint. */
+	tfa_buf_init(&canon, 0);
+	CHECK_OK(tfa_spki_canonicalize(&canon, bad.data, bad.len));
+	CHECK(canon.len == ec.len && memcmp(canon.data, ec.data, ec.len) == 0);
+	tfa_spki_fingerprint(f1, canon.data, canon.len);
+	tfa_spki_fingerprint(f2, ec.data, ec.len);
+	CHECK_STREQ(f1, f2);
+	tfa_buf_clear(&canon);
+	CHECK_OK(tfa_spki_canonicalize(&canon, rsa.data, rsa.len));
+	CHECK(canon.len == rsa.len && memcmp(canon.data, rsa.data, rsa.len) == 0);
+	tfa_buf_free(&canon);
+	tfa_buf_free(&bad);
+
+	/* A hybrid point (06/07 || X || Y). */
+	tfa_buf_init(&bad, 0);
+	CHECK_OK(tfa_buf_append(&bad, ec.data, ec.len));
+	bad.data[26] = (uint8_t)(0x06 | (ec.data[90] & 1));
+	CHECK_RC(tfa_spki_canonical_check(bad.data, bad.len), TFA_EFORMAT);
+	tfa_buf_free(&bad);
+
+	/* Explicit curve parameters instead of the named curve. */
+	{
+		EVP_PKEY *x = EVP_PKEY_dup(p256());
+		CHECK(x != NULL && EVP_PKEY_set_utf8_string_param(x, "encoding", "explicit") == 1);
+		spki_of(&bad, x);
+		CHECK(bad.len > ec.len);
+		NOT_CANONICAL(&bad, "public key is not in canonical form (EC key without the named "
+				    "curve prime256v1)");
+		tfa_buf_free(&bad);
+		EVP_PKEY_free(x);
+	}
+
+	/* rsaEncryption with the NULL parameters left out. */
+	tfa_buf_init(&bad, 0);
+	CHECK(rsa.len == 294 && rsa.data[17] == 0x05 && rsa.data[18] == 0x00);
+	{
+		static const uint8_t head[] = {0x30, 0x82, 0x01, 0x20, 0x30, 0x0b, 0x06, 0x09, 0x2a,
+					       0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+		CHECK_OK(tfa_buf_append(&bad, head, sizeof(head)));
+		CHECK_OK(tfa_buf_append(&bad, rsa.data + 19, rsa.len - 19));
+	}
+	NOT_CANONICAL(&bad,
+		      "public key is not in canonical form (RSA key parameters are not NULL)");
+	tfa_buf_free(&bad);
+
+	/* An RSASSA-PSS key (id-RSASSA-PSS): not an rsaEncryption key. */
+	{
+		EVP_PKEY *pss = NULL;
+		EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+		CHECK(kc != NULL && EVP_PKEY_keygen_init(kc) > 0 &&
+		      EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 2048) > 0 &&
+		      EVP_PKEY_generate(kc, &pss) > 0);
+		EVP_PKEY_CTX_free(kc);
+		CHECK(pss != NULL);
+		if (pss) {
+			spki_of(&bad, pss);
+			CHECK_RC(tfa_spki_canonical_check(bad.data, bad.len), TFA_EFORMAT);
+			CHECK_RC(tfa_pkey_from_spki(&k, bad.data, bad.len), TFA_EFORMAT);
+			tfa_buf_free(&bad);
+			EVP_PKEY_free(pss);
+		}
+	}
+
+	/* BER: a long-form length where DER has the short form. */
+	tfa_buf_init(&bad, 0);
+	CHECK_OK(tfa_buf_append(&bad, (const uint8_t[]){0x30, 0x81, 0x59}, 3));
+	CHECK_OK(tfa_buf_append(&bad, ec.data + 2, ec.len - 2));
+	CHECK_RC(tfa_spki_canonical_check(bad.data, bad.len), TFA_EFORMAT);
+	CHECK_RC(tfa_pkey_from_spki(&k, bad.data, bad.len), TFA_EFORMAT);
+	tfa_buf_free(&bad);
+
+	/* Unsupported keys cannot be canonicalised either. */
+	spki_of(&bad, p384());
+	tfa_buf_init(&canon, 0);
+	CHECK_RC(tfa_spki_canonicalize(&canon, bad.data, bad.len), TFA_EFORMAT);
+	CHECK(canon.len == 0);
+	tfa_buf_free(&canon);
+	tfa_buf_free(&bad);
+	EVP_PKEY_free(k);
+	tfa_buf_free(&ec);
+	tfa_buf_free(&rsa);
+}
+
+/* ---- signature encodings ------------------------------------------------------------------ */
+
+/* A DER INTEGER of v (big-endian, minimal unless pad). */
+static size_t der_int(uint8_t *out, const BIGNUM *v, bool pad)
+{
+	uint8_t b[40];
+	int n = BN_bn2bin(v, b + 2);
+	size_t off = 2;
+
+	if (b[2] & 0x80)
+		b[--off] = 0;
+	if (pad)
+		b[--off] = 0;
+	out[0] = 0x02;
+	out[1] = (uint8_t)(n + 2 - (int)off);
+	memcpy(out + 2, b + off, (size_t)out[1]);
+	return (size_t)out[1] + 2;
+}
+
+/* (r, s) as DER, with options to break it. */
+static size_t ecdsa_der(uint8_t *out, const BIGNUM *r, const BIGNUM *s, bool pad_r)
+{
+	uint8_t body[90];
+	size_t n = der_int(body, r, pad_r);
+
+	n += der_int(body + n, s, false);
+	out[0] = 0x30;
+	out[1] = (uint8_t)n;
+	memcpy(out + 2, body, n);
+	return n + 2;
+}
+
+static void test_signature_encodings(void)
+{
+	uint8_t d[TFA_SHA256_LEN], sig[1100], alt[1100];
+	size_t n, m;
+	tfa_verifier v;
+
+	tfa_sha256(d, "manifest bytes", 14);
+
+	/* RSA: exactly the modulus length. A PSS signature whose first byte is zero,
+	 * sent without it, is refused before OpenSSL (which would accept it) sees it. */
+	for (int i = 0; i < 5000; i++) {
+		n = sign_digest(sig, sizeof(sig), rsa2048(), 32, d);
+		if (n == 256 && sig[0] == 0)
+			break;
+	}
+	CHECK(n == 256 && sig[0] == 0);
+	CHECK_OK(tfa_verify_digest(rsa2048(), TFA_ALG_RSASSA_PSS_SHA_256, d, sig, n));
+	CHECK_RC(tfa_verify_digest(rsa2048(), TFA_ALG_RSASSA_PSS_SHA_256, d, sig + 1, n - 1),
+		 TFA_EVERIFY);
+	CHECK(strstr(tfa_error_last()->message,
+		     "RSA signature is 255 bytes, not the modulus length (256 bytes)") != NULL);
+	tfa_verifier_init(&v, rsa2048());
+	CHECK_OK(tfa_verifier_check(&v, TFA_ALG_RSASSA_PSS_SHA_256, d, sig, n));
+	CHECK_RC(tfa_verifier_check(&v, TFA_ALG_RSASSA_PSS_SHA_256, d, sig + 1, n - 1),
+		 TFA_EVERIFY);
+	CHECK(strstr(tfa_error_last()->message, "not the modulus length") != NULL);
+	tfa_verifier_clear(&v);
+	/* A leading zero byte added is refused too. */
+	alt[0] = 0;
+	memcpy(alt + 1, sig, n);
+	CHECK_RC(tfa_verify_digest(rsa2048(), TFA_ALG_RSASSA_PSS_SHA_256, d, alt, n + 1),
+		 TFA_EVERIFY);
+	CHECK(strstr(tfa_error_last()->message, "not the modulus length") != NULL);
+	/* PSS salt: exactly 32. */
+	n = sign_digest(sig, sizeof(sig), rsa2048(), 33, d);
+	CHECK(n == 256);
+	CHECK_RC(tfa_verify_digest(rsa2048(), TFA_ALG_RSASSA_PSS_SHA_256, d, sig, n), TFA_EVERIFY);
+
+	/* ECDSA: strict DER; both S values verify (signatures are malleable). */
+	n = sign_digest(sig, sizeof(sig), p256(), -1, d);
+	CHECK(n > 0);
+	{
+		const uint8_t *p = sig;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
+		BIGNUM *order = BN_new(), *hs = BN_new();
+		BN_CTX *bc = BN_CTX_new();
+		const BIGNUM *r, *s;
+
+		CHECK(es != NULL && order != NULL && hs != NULL && bc != NULL);
+		ECDSA_SIG_get0(es, &r, &s);
+		CHECK(BN_hex2bn(
+			  &order,
+			  "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551") > 0);
+		CHECK(BN_sub(hs, order, s) == 1);
+		/* The other S of the pair: one is high, one low; both verify. */
+		m = ecdsa_der(alt, r, hs, false);
+		CHECK(m != n || memcmp(alt, sig, n) != 0);
+		CHECK_OK(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, m));
+		tfa_verifier_init(&v, p256());
+		CHECK_OK(tfa_verifier_check(&v, TFA_ALG_ECDSA_SHA_256, d, alt, m));
+		CHECK_OK(tfa_verifier_check(&v, TFA_ALG_ECDSA_SHA_256, d, sig, n));
+		/* Trailing bytes. */
+		memcpy(alt, sig, n);
+		alt[n] = 0;
+		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, n + 1),
+			 TFA_EVERIFY);
+		CHECK(strstr(tfa_error_last()->message, "not one DER SEQUENCE of two INTEGERs") !=
+		      NULL);
+		CHECK_RC(tfa_verifier_check(&v, TFA_ALG_ECDSA_SHA_256, d, alt, n + 1), TFA_EVERIFY);
+		/* A non-minimal INTEGER (a zero byte DER forbids). */
+		m = ecdsa_der(alt, r, s, true);
+		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, m), TFA_EVERIFY);
+		CHECK(strstr(tfa_error_last()->message, "ECDSA signature is not") != NULL);
+		/* A long-form length where DER has the short form. */
+		alt[0] = 0x30;
+		alt[1] = 0x81;
+		alt[2] = (uint8_t)(n - 2);
+		memcpy(alt + 3, sig + 2, n - 2);
+		CHECK_RC(tfa_verify_digest(p256(), TFA_ALG_ECDSA_SHA_256, d, alt, n + 1),
+			 TFA_EVERIFY);
+		CHECK(strstr(tfa_error_last()->message, "ECDSA signature is not") != NULL);
+		tfa_verifier_clear(&v);
+		ECDSA_SIG_free(es);
+		BN_free(order);
+		BN_free(hs);
+		BN_CTX_free(bc);
+	}
+}
+
 /* ---- signature verification -------------------------------------------------------------- */
 
 static void test_verify_digest(void)
@@ -482,6 +765,6 @@ static void test_ecdsa_raw_to_der(void)
 	tfa_buf_free(&out);
 }
 
-TFA_TEST_MAIN(T(test_hex), T(test_sha256_and_hash_strings), T(test_alg_names),
-	      T(test_default_alg_and_check_alg), T(test_spki_parsing), T(test_verify_digest),
-	      T(test_ecdsa_raw_to_der))
+TFA_TEST_MAIN(T(test_canonical_keys), T(test_signature_encodings), T(test_hex),
+	      T(test_sha256_and_hash_strings), T(test_alg_names), T(test_default_alg_and_check_alg),
+	      T(test_spki_parsing), T(test_verify_digest), T(test_ecdsa_raw_to_der))

@@ -582,6 +582,42 @@ static void test_reject_bad_utf8(void)
 	REJECT("\xC3\xA9");                     /* non-ASCII outside strings */
 }
 
+/* I-JSON forbids Unicode noncharacters, raw or escaped. */
+static void test_reject_noncharacters(void)
+{
+	static const char *const bad[] = {
+	    "\"\xEF\xB7\x90\"",
+	    "\"\xEF\xB7\xAF\"",
+	    "\"\xEF\xBF\xBE\"",
+	    "\"\xEF\xBF\xBF\"",
+	    "\"\xF0\x9F\xBF\xBF\"",
+	    "\"\xF4\x8F\xBF\xBE\"",
+	    "\"\\uFDD0\"",
+	    "\"\\ufdef\"",
+	    "\"\\uFFFE\"",
+	    "\"\\uffff\"",
+	    "\"\\uD83F\\uDFFE\"",
+	    "\"\\uDBFF\\uDFFF\"",
+	    "{\"\\uFFFF\":1}",
+	    "[1,\"a\xEF\xBF\xBF"
+	    "b\"]",
+	    NULL,
+	};
+	tfa_buf out;
+
+	for (const char *const *b = bad; *b; b++) {
+		REJECT(*b);
+		tfa_buf_init(&out, 0);
+		tfa_error_clear();
+		CHECK_RC(tfa_jcs_canonicalize(&out, (const uint8_t *)*b, strlen(*b)), TFA_EFORMAT);
+		CHECK(strstr(tfa_error_last()->message, "noncharacter") != NULL);
+		tfa_buf_free(&out);
+	}
+	/* The neighbours are characters. */
+	EXPECT_CANON("\"\\uFDCF\\uFDF0\\uFFFD\\uD83F\\uDFFD\"",
+		     "\"\xEF\xB7\x8F\xEF\xB7\xB0\xEF\xBF\xBD\xF0\x9F\xBF\xBD\"");
+}
+
 static void test_reject_lone_surrogates(void)
 {
 	REJECT("\"\\uD800\"");
@@ -763,12 +799,12 @@ static void test_utf16_key_order(void)
 	tfa_json *doc = NULL;
 	const tfa_json_value *root;
 	static const char in[] = "{\"\\uFB33\":1,\"\\ud83d\\ude02\":2,\"\\uE000\":3,"
-				 "\"\\uD800\\uDC00\":4,\"\\uFFFF\":5,\"\\uD7FF\":6,\"z\":7}";
+				 "\"\\uD800\\uDC00\":4,\"\\uFFFD\":5,\"\\uD7FF\":6,\"z\":7}";
 
-	/* UTF-16: D7FF < D800 DC00 < D83D DE02 < E000 < FB33 < FFFF. */
+	/* UTF-16: D7FF < D800 DC00 < D83D DE02 < E000 < FB33 < FFFD. */
 	EXPECT_CANON(in, "{\"z\":7,\"\xED\x9F\xBF\":6,\"\xF0\x90\x80\x80\":4,"
 			 "\"\xF0\x9F\x98\x82\":2,\"\xEE\x80\x80\":3,\"\xEF\xAC\xB3\":1,"
-			 "\"\xEF\xBF\xBF\":5}");
+			 "\"\xEF\xBF\xBD\":5}");
 	/* Keys that differ only in a character above the BMP. */
 	EXPECT_CANON("{\"a\xF0\x9F\x98\x83\":1,\"a\xF0\x9F\x98\x82\":2,\"a\xEF\xBF\xBD\":3}",
 		     "{\"a\xF0\x9F\x98\x82\":2,\"a\xF0\x9F\x98\x83\":1,\"a\xEF\xBF\xBD\":3}");
@@ -777,7 +813,7 @@ static void test_utf16_key_order(void)
 	root = tfa_json_root(doc);
 	CHECK(tfa_json_number(tfa_json_get(root, "\xF0\x9F\x98\x82")) == 2);
 	CHECK(tfa_json_number(tfa_json_get(root, "\xEE\x80\x80")) == 3);
-	CHECK(tfa_json_number(tfa_json_get(root, "\xEF\xBF\xBF")) == 5);
+	CHECK(tfa_json_number(tfa_json_get(root, "\xEF\xBF\xBD")) == 5);
 	CHECK(tfa_json_number(tfa_json_get(root, "z")) == 7);
 	CHECK(tfa_json_get(root, "y") == NULL);
 	CHECK(tfa_json_get(root, "") == NULL);
@@ -872,8 +908,8 @@ static void test_string_escapes(void)
 	EXPECT_CANON("\"\\u2028\\u2029\"", "\"\xE2\x80\xA8\xE2\x80\xA9\"");
 	EXPECT_CANON("\"\\u00e9\\u00E9\xC3\xA9\"", "\"\xC3\xA9\xC3\xA9\xC3\xA9\"");
 	EXPECT_CANON("\"\\uD83D\\uDE02\"", "\"\xF0\x9F\x98\x82\"");
-	EXPECT_CANON("\"\\uDBFF\\uDFFF\"", "\"\xF4\x8F\xBF\xBF\"");
-	EXPECT_CANON("\"\\uFFFF\\uFFFE\"", "\"\xEF\xBF\xBF\xEF\xBF\xBE\"");
+	EXPECT_CANON("\"\\uDBFF\\uDFFD\"", "\"\xF4\x8F\xBF\xBD\"");
+	EXPECT_CANON("\"\\uFFFD\\uFFFC\"", "\"\xEF\xBF\xBD\xEF\xBF\xBC\"");
 	EXPECT_CANON("\"</script>\"", "\"</script>\"");
 	/* Every control character, in a long string to cross the 8-byte scans. */
 	{
@@ -1045,14 +1081,13 @@ static void test_large_document(void)
 	tfa_buf_free(&again);
 }
 
-TFA_TEST_MAIN(T(test_rfc8785_vectors), T(test_es6_number_oracle), T(test_number_reference),
-	      T(test_number_format_cases), T(test_locale_independence),
-	      T(test_reject_invalid_json),
-	      T(test_reject_trailing_data), T(test_reject_bad_utf8),
+TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_number_oracle),
+	      T(test_number_reference), T(test_number_format_cases), T(test_locale_independence),
+	      T(test_reject_invalid_json), T(test_reject_trailing_data), T(test_reject_bad_utf8),
 	      T(test_reject_lone_surrogates), T(test_reject_duplicate_keys),
 	      T(test_reject_number_overflow), T(test_reject_too_deep), T(test_reject_bom),
 	      T(test_reject_control_characters), T(test_reject_bad_numbers),
-	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order),
-	      T(test_number_edge_cases), T(test_depth_limit_exact), T(test_empty_and_scalars),
-	      T(test_string_escapes), T(test_accessors), T(test_write_appends),
-	      T(test_check_canonical), T(test_large_document))
+	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order), T(test_number_edge_cases),
+	      T(test_depth_limit_exact), T(test_empty_and_scalars), T(test_string_escapes),
+	      T(test_accessors), T(test_write_appends), T(test_check_canonical),
+	      T(test_large_document))

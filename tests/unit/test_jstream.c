@@ -522,10 +522,11 @@ static void test_builtin_equivalence(void)
 	EXPECT_SAME("{\"\":0,\"a\":[1,2,3],\"aa\":{\"b\":null},\"b\":true}");
 	/* Every escape RFC 8785 writes, and raw characters it leaves alone. */
 	EXPECT_SAME("\"\\b\\t\\n\\f\\r\\\"\\\\\\u0000\\u0001\\u000b\\u000e\\u001f\"");
-	EXPECT_SAME("\"/\x7f \xc2\x80\xe2\x80\xa8\xef\xbf\xbf\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\"");
+	EXPECT_SAME("\"/\x7f \xc2\x80\xe2\x80\xa8\xef\xbf\xbd\xf0\x9f\x98\x80\xf4\x8f\xbf\xbd\"");
 	EXPECT_SAME("{\"\\u0000\":1,\"\\n\":2,\"\\\"\":3,\"\\\\\":4,\"\x7f\":5}");
 	/* Characters above U+FFFF sort before U+E000 (UTF-16 order). */
-	EXPECT_SAME("{\"\xd7\xbf\":0,\"\xf0\x9f\x98\x80\":1,\"\xee\x80\x80\":2,\"\xef\xbf\xbf\":3}");
+	EXPECT_SAME(
+	    "{\"\xd7\xbf\":0,\"\xf0\x9f\x98\x80\":1,\"\xee\x80\x80\":2,\"\xef\xbf\xbd\":3}");
 	EXPECT_SAME("{\"a\":1,\"ab\":2,\"b\":{\"a\":1,\"b\":2},\"c\":{\"a\":3}}");
 	EXPECT_SAME("[1e+21,1e-7,0.000001,100000000000000000000,-5e-324,1.7976931348623157e+308,"
 		    "9007199254740992,123456789012345680000,0.1,-0.5,333333333.3333333]");
@@ -660,8 +661,8 @@ static void test_reject_key_order(void)
 	/* UTF-16 order: U+1F600 (D83D DE00) before U+E000, although UTF-8 says otherwise. */
 	ACCEPT("{\"\xf0\x9f\x98\x80\":1,\"\xee\x80\x80\":2}");
 	REJECT("{\"\xee\x80\x80\":1,\"\xf0\x9f\x98\x80\":2}");
-	ACCEPT("{\"\xf4\x8f\xbf\xbf\":1,\"\xef\xbf\xbf\":2}");
-	REJECT("{\"\xef\xbf\xbf\":1,\"\xf4\x8f\xbf\xbf\":2}");
+	ACCEPT("{\"\xf4\x8f\xbf\xbd\":1,\"\xef\xbf\xbd\":2}");
+	REJECT("{\"\xef\xbf\xbd\":1,\"\xf4\x8f\xbf\xbd\":2}");
 	/* Below U+E000, code point order and UTF-16 order agree. */
 	ACCEPT("{\"\xed\x9f\xbf\":1,\"\xf0\x9f\x98\x80\":2}");
 	REJECT("{\"\xf0\x9f\x98\x80\":1,\"\xed\x9f\xbf\":2}");
@@ -737,7 +738,62 @@ static void test_reject_bad_utf8(void)
 	REJECT("{\"\xc3\x28\":1}");
 	REJECT("\xef\xbb\xbf{}");           /* byte-order mark */
 	REJECT("\xc3\xa9");                 /* outside a string */
-	ACCEPT("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"");
+	ACCEPT("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xf0\x90\x80\x80\xf4\x8f\xbf"
+	       "\xbd\"");
+}
+
+/*
+ * I-JSON forbids Unicode noncharacters: the streaming reader and the
+ * canonicalizer reject the same strings (REJECT runs both), and accept their
+ * neighbours alike.
+ */
+static void test_reject_noncharacters(void)
+{
+	static const char *const bad[] = {
+	    "\xef\xb7\x90",	/* U+FDD0 */
+	    "\xef\xb7\x9f",	/* U+FDDF */
+	    "\xef\xb7\xaf",	/* U+FDEF */
+	    "\xef\xbf\xbe",	/* U+FFFE */
+	    "\xef\xbf\xbf",	/* U+FFFF */
+	    "\xf0\x9f\xbf\xbe", /* U+1FFFE */
+	    "\xf0\x9f\xbf\xbf", /* U+1FFFF */
+	    "\xf1\xbf\xbf\xbe", /* U+7FFFE */
+	    "\xf3\xbf\xbf\xbf", /* U+FFFFF */
+	    "\xf4\x8f\xbf\xbe", /* U+10FFFE */
+	    "\xf4\x8f\xbf\xbf", /* U+10FFFF */
+	    NULL,
+	};
+	static const char *const good[] = {
+	    "\"\xef\xb7\x8f\"",	    /* U+FDCF */
+	    "\"\xef\xb7\xb0\"",	    /* U+FDF0 */
+	    "\"\xef\xbf\xbd\"",	    /* U+FFFD */
+	    "\"\xf0\x9f\xbf\xbd\"", /* U+1FFFD */
+	    "\"\xf0\xaf\xbf\xbe\"", /* U+2FFFE is one: must be rejected (below) */
+	    NULL,
+	};
+	char doc[64];
+
+	for (const char *const *b = bad; *b; b++) {
+		/* The noncharacter alone, inside a string, as a key, in an array. */
+		const char *pre[] = {"\"", "\"ab", "{\"", "[\"x\",\""};
+		const char *post[] = {"\"", "cd\"", "\":1}", "\"]"};
+
+		for (size_t f = 0; f < sizeof(pre) / sizeof(pre[0]); f++) {
+			snprintf(doc, sizeof(doc), "%s%s%s", pre[f], *b, post[f]);
+			REJECT(doc);
+			tfa_error_clear();
+			CHECK_RC(tfa_jcs_check_canonical((const uint8_t *)doc, strlen(doc)),
+				 TFA_EFORMAT);
+			CHECK(strstr(tfa_error_last()->message, "noncharacter") != NULL);
+		}
+	}
+	for (const char *const *g = good; *g; g++) {
+		if (strcmp(*g + 1, "\xf0\xaf\xbf\xbe\"") == 0) {
+			REJECT(*g);
+			continue;
+		}
+		expect_same_n(*g, strlen(*g), *g);
+	}
 }
 
 static void test_reject_numbers(void)
@@ -1216,10 +1272,10 @@ static void test_throughput(void)
 	tfa_buf_free(&doc);
 }
 
-TFA_TEST_MAIN(T(test_memory_flat), T(test_fixture_equivalence), T(test_builtin_equivalence),
-	      T(test_es6_numbers), T(test_reject_whitespace), T(test_reject_trailing_data),
-	      T(test_reject_key_order), T(test_reject_escapes), T(test_reject_control_chars),
-	      T(test_reject_bad_utf8), T(test_reject_numbers), T(test_reject_limits),
-	      T(test_reject_truncated), T(test_reject_syntax), T(test_on_bytes_hash), T(test_skip),
-	      T(test_end_and_accessors), T(test_read_errors), T(test_fd), T(test_error_offsets),
-	      T(test_throughput))
+TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_memory_flat), T(test_fixture_equivalence),
+	      T(test_builtin_equivalence), T(test_es6_numbers), T(test_reject_whitespace),
+	      T(test_reject_trailing_data), T(test_reject_key_order), T(test_reject_escapes),
+	      T(test_reject_control_chars), T(test_reject_bad_utf8), T(test_reject_numbers),
+	      T(test_reject_limits), T(test_reject_truncated), T(test_reject_syntax),
+	      T(test_on_bytes_hash), T(test_skip), T(test_end_and_accessors), T(test_read_errors),
+	      T(test_fd), T(test_error_offsets), T(test_throughput))

@@ -208,5 +208,63 @@ static void test_open(void)
 	free(outside);
 }
 
+/* Exactly the bundle path set: the fixed names, 12-digit seq names, 64-hex key names. */
+static void test_bundle_path_set(void)
+{
+	static const char *const ok[] = {
+	    "manifest.json",
+	    "manifest.sig",
+	    "public_key.pem",
+	    "VERIFY.md",
+	    "checkpoint.ckpt",
+	    "artifacts/000000000001.json",
+	    "artifacts/999999999999.sig",
+	    "keys/000000000042.json",
+	    "keys/000000000042.sig",
+	    "keys/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.pem",
+	    NULL};
+	static const char *const bad[] = {
+	    "notes.txt",
+	    "extra/x",
+	    "verify.md",
+	    "manifest.json.bak",
+	    "artifacts/000000000000.json",
+	    "keys/000000000000.sig",
+	    "artifacts/00000000001.json",
+	    "artifacts/0000000000001.json",
+	    "artifacts/000000000001.pem",
+	    "artifacts/000000000001.json.x",
+	    "artifacts/x",
+	    "keys/000000000001.pem",
+	    "keys/0000000000a1.json",
+	    "artifacts/00000000000a.json",
+	    "keys/0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef.pem",
+	    "keys/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde.pem",
+	    "keys/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0.pem",
+	    "keys/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.json",
+	    "artifacts/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.pem",
+	    "keys/sub/000000000001.json",
+	    "checkpoint.ckpt/x",
+	    "",
+	    "artifacts/",
+	    "keys/",
+	    NULL};
+
+	for (const char *const *p = ok; *p; p++) {
+		if (tfa_bundle_path_allowed(*p) != TFA_OK) {
+			fprintf(stderr, "\"%s\" rejected: %s\n", *p, tfa_error_last()->message);
+			tfa_test_failures++;
+		}
+	}
+	for (const char *const *p = bad; *p; p++) {
+		tfa_error_clear();
+		if (tfa_bundle_path_allowed(*p) != TFA_EVERIFY ||
+		    strstr(tfa_error_last()->message, "is not a path a bundle may hold") == NULL) {
+			fprintf(stderr, "\"%s\" accepted as a bundle path\n", *p);
+			tfa_test_failures++;
+		}
+	}
+}
+
 TFA_TEST_MAIN(T(test_accepts_bundle_paths), T(test_rejects_unsafe_paths), T(test_length_limits),
-	      T(test_open))
+	      T(test_open), T(test_bundle_path_set))
