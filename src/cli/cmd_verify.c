@@ -102,18 +102,6 @@ static void list_spooled(const spooled_list *l, cJSON *arr)
 	}
 }
 
-/* A string member whose value may be anything (a path, a name from the bundle): kept valid UTF-8. */
-static void add_str(cJSON *o, const char *key, const char *val)
-{
-	size_t n = strlen(val ? val : "");
-	char *e = malloc(4 * n + 8);
-
-	if (e == NULL)
-		return;
-	cJSON_AddStringToObject(o, key, tfa_cli_escape(e, 4 * n + 8, val, TFA_ESC_JSON));
-	free(e);
-}
-
 static const char *layer_name(tfa_layer l)
 {
 	switch (l) {
@@ -134,7 +122,7 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 
 	if (root == NULL)
 		return;
-	add_str(root, "bundle", path);
+	tfa_cli_json_add_str(root, "bundle", path);
 	cJSON_AddStringToObject(root, "result",
 				rc == TFA_OK ? "verified" : rc == TFA_EVERIFY ? "failed" : "error");
 	layers = cJSON_AddObjectToObject(root, "layers");
@@ -152,16 +140,16 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 	if (rc != TFA_OK) {
 		f = cJSON_AddObjectToObject(root, "failure");
 		cJSON_AddStringToObject(f, "layer", layer_name(r->failed_layer));
-		add_str(f, "file", r->failed_file);
+		tfa_cli_json_add_str(f, "file", r->failed_file);
 		cJSON_AddNumberToObject(f, "seq", (double)r->failed_seq);
-		add_str(f, "message", r->message[0] ? r->message : tfa_err_name(rc));
+		tfa_cli_json_add_str(f, "message", r->message[0] ? r->message : tfa_err_name(rc));
 	}
-	add_str(root, "chain_id", r->chain_id);
+	tfa_cli_json_add_str(root, "chain_id", r->chain_id);
 	cJSON_AddNumberToObject(root, "from_seq", (double)r->from_seq);
 	cJSON_AddNumberToObject(root, "to_seq", (double)r->to_seq);
 	cJSON_AddNumberToObject(root, "artifacts", (double)r->artifacts);
 	cJSON_AddNumberToObject(root, "files", (double)r->files);
-	add_str(root, "trusted_key_fingerprint", r->trusted_fpr);
+	tfa_cli_json_add_str(root, "trusted_key_fingerprint", r->trusted_fpr);
 	cJSON_AddBoolToObject(root, "key_pinned", r->key_pinned);
 	if (rc == TFA_OK) {
 		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
@@ -176,7 +164,7 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 				cJSON_Delete(k);
 				break;
 			}
-			add_str(k, "fingerprint", r->keys[i].fpr);
+			tfa_cli_json_add_str(k, "fingerprint", r->keys[i].fpr);
 			cJSON_AddNumberToObject(k, "from_seq", (double)r->keys[i].from_seq);
 			if (r->keys[i].to_seq)
 				cJSON_AddNumberToObject(k, "to_seq", (double)r->keys[i].to_seq);
@@ -195,17 +183,17 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 				cJSON_Delete(o);
 				break;
 			}
-			add_str(o, "file", c->file);
+			tfa_cli_json_add_str(o, "file", c->file);
 			cJSON_AddBoolToObject(o, "trusted", c->trusted);
 			cJSON_AddNumberToObject(o, "seq", (double)c->seq);
-			add_str(o, "head_hash", c->head_hash);
+			tfa_cli_json_add_str(o, "head_hash", c->head_hash);
 			fmt_time(when, c->time);
 			cJSON_AddStringToObject(o, "time", when);
 			cJSON_AddStringToObject(o, "timestamp", ts[c->ts]);
 			if (c->ts == TFA_TS_VALID) {
 				fmt_time(when, c->ts_gen_time);
 				cJSON_AddStringToObject(o, "timestamp_time", when);
-				add_str(o, "timestamp_authority", c->ts_subject);
+				tfa_cli_json_add_str(o, "timestamp_authority", c->ts_subject);
 			}
 		}
 	}

@@ -12,6 +12,7 @@
 #ifndef TFA_CLI_ESC_H
 #define TFA_CLI_ESC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -35,5 +36,13 @@ void tfa_cli_escape_write(FILE *f, const char *s, size_t n, tfa_esc_mode mode);
  * KiB: valid until eight more calls. For printf arguments on one thread.
  */
 const char *tfa_cli_tty(const char *s);
+
+struct cJSON;
+/*
+ * Adds the string member key: val to o with any invalid UTF-8 replaced, so
+ * the document stays valid UTF-8 JSON whatever val holds. False when out of
+ * memory.
+ */
+bool tfa_cli_json_add_str(struct cJSON *o, const char *key, const char *val);
 
 #endif

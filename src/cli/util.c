@@ -243,3 +243,16 @@ const char *tfa_cli_tty(const char *s)
 
 	return tfa_cli_escape(ring[next++ % 8], sizeof(ring[0]), s, TFA_ESC_TERM);
 }
+
+bool tfa_cli_json_add_str(cJSON *o, const char *key, const char *val)
+{
+	size_t n = strlen(val ? val : "");
+	char *e = malloc(4 * n + 8);
+	bool ok;
+
+	if (e == NULL)
+		return false;
+	ok = cJSON_AddStringToObject(o, key, tfa_cli_escape(e, 4 * n + 8, val, TFA_ESC_JSON)) != NULL;
+	free(e);
+	return ok;
+}
