@@ -285,7 +285,7 @@ int tfa_cli_show(int argc, char **argv)
 			printf("spooled   yes: appended from the spool (id %s)\n", tfa_cli_tty(m.spool_id));
 		/* cJSON escapes C0 controls inside strings; DEL, C1 and bad bytes are escaped here. */
 		if (text)
-			tfa_cli_escape_write(stdout, text, strlen(text), TFA_ESC_BLOCK);
+			tfa_cli_escape_write(stdout, text, strlen(text), TFA_ESCAPE_BLOCK);
 		printf("\n");
 		cJSON_free(text);
 		cJSON_Delete(doc);

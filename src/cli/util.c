@@ -115,125 +115,14 @@ const char *tfa_cli_json_str(const cJSON *o, const char *a, const char *b, const
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/*
- * Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when p
- * does not start one: no overlong forms, no surrogates, nothing above
- * U+10FFFF. *cp gets the code point.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned long *cp)
-{
-	unsigned long c;
-	size_t len;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/*
- * The escaper. Calls put for each piece of output; returns false as soon as
- * put does (the output is full).
- */
-typedef bool (*esc_put)(void *ud, const char *p, size_t n);
-
-static void escape_with(const char *s, size_t n, tfa_esc_mode mode, esc_put put, void *ud)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned long cp = 0;
-		size_t len = utf8_seq(p + i, n - i, &cp);
-		char e[8];
-		bool ok;
-
-		if (len == 0) {
-			snprintf(e, sizeof(e), "\\x%02x", p[i]);
-			ok = put(ud, e, 4);
-			len = 1;
-		} else if (mode != TFA_ESC_JSON && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) &&
-			   !(mode == TFA_ESC_BLOCK && (cp == '\n' || cp == '\t'))) {
-			snprintf(e, sizeof(e), "\\u%04lx", cp);
-			ok = put(ud, e, 6);
-		} else {
-			ok = put(ud, (const char *)p + i, len);
-		}
-		if (!ok)
-			return;
-		i += len;
-	}
-}
-
-typedef struct esc_buf {
-	char *out;
-	size_t cap, len;
-	bool cut;
-} esc_buf;
-
-static bool put_buf(void *ud, const char *p, size_t n)
-{
-	esc_buf *b = ud;
-
-	/* Room for the piece, "..." and the NUL; a piece is never split. */
-	if (b->len + n + 4 > b->cap) {
-		b->cut = true;
-		return false;
-	}
-	memcpy(b->out + b->len, p, n);
-	b->len += n;
-	return true;
-}
-
-const char *tfa_cli_escape(char *out, size_t cap, const char *s, tfa_esc_mode mode)
-{
-	esc_buf b = { out, cap, 0, false };
-
-	if (cap == 0)
-		return out;
-	if (cap < 4) {
-		out[0] = '\0';
-		return out;
-	}
-	if (s)
-		escape_with(s, strlen(s), mode, put_buf, &b);
-	if (b.cut) {
-		memcpy(out + b.len, "...", 3);
-		b.len += 3;
-	}
-	out[b.len] = '\0';
-	return out;
-}
-
-static bool put_file(void *ud, const char *p, size_t n)
+static int put_file(void *ud, const char *p, size_t n)
 {
 	return fwrite(p, 1, n, (FILE *)ud) == n;
 }
 
-void tfa_cli_escape_write(FILE *f, const char *s, size_t n, tfa_esc_mode mode)
+void tfa_cli_escape_write(FILE *f, const char *s, size_t n, tfa_escape_mode mode)
 {
-	if (s)
-		escape_with(s, n, mode, put_file, f);
+	tfa_escape_each(s, n, mode, put_file, f);
 }
 
 const char *tfa_cli_tty(const char *s)
@@ -241,7 +130,7 @@ const char *tfa_cli_tty(const char *s)
 	static char ring[8][16384];
 	static unsigned next;
 
-	return tfa_cli_escape(ring[next++ % 8], sizeof(ring[0]), s, TFA_ESC_TERM);
+	return tfa_escape(ring[next++ % 8], sizeof(ring[0]), s, TFA_ESCAPE_TERM);
 }
 
 bool tfa_cli_json_add_str(cJSON *o, const char *key, const char *val)
@@ -252,7 +141,7 @@ bool tfa_cli_json_add_str(cJSON *o, const char *key, const char *val)
 
 	if (e == NULL)
 		return false;
-	ok = cJSON_AddStringToObject(o, key, tfa_cli_escape(e, 4 * n + 8, val, TFA_ESC_JSON)) != NULL;
+	ok = cJSON_AddStringToObject(o, key, tfa_escape(e, 4 * n + 8, val, TFA_ESCAPE_UTF8)) != NULL;
 	free(e);
 	return ok;
 }
