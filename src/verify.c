@@ -156,7 +156,7 @@ typedef struct vctx {
 	tfa_buf other; /* buffer for non-artifact files */
 	uint64_t fill_bytes; /* listed sizes of the artifacts in the array being filled */
 	tfa_err cb_rc;       /* what on_artifact returned, when not TFA_OK */
-	/* The bundle's checkpoint.ckpt as layer 2 read and hashed it: layer 5 parses these bytes. */
+	/* checkpoint.ckpt as layer 2 read and hashed it: layer 5 parses these bytes. */
 	tfa_buf own_ckpt;
 	bool own_ckpt_read;
 
@@ -887,8 +887,8 @@ static tfa_err deliver(vctx *v, job *j)
 	if (rc != TFA_OK) {
 		if (rc == TFA_EVERIFY || rc == TFA_EFORMAT)
 			rc = TFA_EINTERNAL;
-		v->cb_rc = tfa_error_set(rc, "the caller could not take %s (seq %" PRIu64 ")", j->jpath,
-					 j->seq);
+		v->cb_rc = tfa_error_set(rc, "the caller could not take %s (seq %" PRIu64 ")",
+					 j->jpath, j->seq);
 	}
 	free(j->keep);
 	j->keep = NULL;
@@ -1293,7 +1293,7 @@ static tfa_err load_checkpoints(vctx *v)
 				continue;
 			}
 			if (rc != TFA_OK)
-				goto out; /* an unreadable file given by the caller: its error names it */
+				goto out; /* a caller's file unreadable: its error names it */
 		}
 		if (tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) != TFA_OK)
 			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);

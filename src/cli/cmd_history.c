@@ -158,8 +158,9 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 		return;
 	}
 	printf("%6llu  %s  %-8s  %-9s  %-24s  +%d ~%d -%d ±%d  %.19s", (unsigned long long)m->seq,
-	       when, tfa_cli_tty(m->event), tfa_cli_tty(m->status), tfa_cli_tty(actor_of(doc)), count_of(doc, "create"),
-	       count_of(doc, "update"), count_of(doc, "delete"), count_of(doc, "replace"), tfa_cli_tty(hash));
+	       when, tfa_cli_tty(m->event), tfa_cli_tty(m->status), tfa_cli_tty(actor_of(doc)),
+	       count_of(doc, "create"), count_of(doc, "update"), count_of(doc, "delete"),
+	       count_of(doc, "replace"), tfa_cli_tty(hash));
 	if (m->rollback_to)
 		printf("  rollback-to %llu", (unsigned long long)m->rollback_to);
 	if (m->spooled) {
@@ -271,7 +272,8 @@ int tfa_cli_show(int argc, char **argv)
 	} else {
 		cJSON *doc = cJSON_ParseWithLength((const char *)art.data, art.len);
 		char *text = doc ? cJSON_Print(doc) : NULL;
-		printf("record %llu of chain %s\n", (unsigned long long)seq, tfa_cli_tty(tfa_history_chain_id(h)));
+		printf("record %llu of chain %s\n", (unsigned long long)seq,
+		       tfa_cli_tty(tfa_history_chain_id(h)));
 		printf("hash      %s\n", tfa_cli_tty(hash));
 		printf("checked   signature by %s, the key in force at seq %llu; prev_hash is the hash of record %llu%s\n",
 		       tfa_cli_tty(m.key_fpr), (unsigned long long)seq,
@@ -282,8 +284,9 @@ int tfa_cli_show(int argc, char **argv)
 		if (m.rollback_to)
 			printf("rollback  to record %llu\n", (unsigned long long)m.rollback_to);
 		if (m.spooled)
-			printf("spooled   yes: appended from the spool (id %s)\n", tfa_cli_tty(m.spool_id));
-		/* cJSON escapes C0 controls inside strings; DEL, C1 and bad bytes are escaped here. */
+			printf("spooled   yes: appended from the spool (id %s)\n",
+			       tfa_cli_tty(m.spool_id));
+		/* cJSON escapes C0 controls in strings; DEL, C1 and bad bytes are escaped here. */
 		if (text)
 			tfa_cli_escape_write(stdout, text, strlen(text), TFA_ESCAPE_BLOCK);
 		printf("\n");
@@ -368,7 +371,8 @@ int tfa_cli_diff(int argc, char **argv)
 		doc[i] = cJSON_ParseWithLength((const char *)art[i].data, art[i].len);
 	printf("diff record %llu -> record %llu (chain %s; both checked: signature by the key in force, "
 	       "hash links)\n",
-	       (unsigned long long)s1, (unsigned long long)s2, tfa_cli_tty(tfa_history_chain_id(h)));
+	       (unsigned long long)s1, (unsigned long long)s2,
+	       tfa_cli_tty(tfa_history_chain_id(h)));
 	{
 		char e0[48], e1[48];
 		snprintf(e0, sizeof(e0), "%s/%s/%d", m[0].event, m[0].status, (int)m[0].exit_code);
@@ -405,10 +409,11 @@ int tfa_cli_diff(int argc, char **argv)
 			a0 = tfa_cli_json_str(c, "action", NULL, NULL);
 			a1 = change_action(c1, ad);
 			if (a1 == NULL)
-				printf("  - %s (%s, only in %llu)\n", tfa_cli_tty(ad), tfa_cli_tty(or_dash(a0)),
-				       (unsigned long long)s1);
+				printf("  - %s (%s, only in %llu)\n", tfa_cli_tty(ad),
+				       tfa_cli_tty(or_dash(a0)), (unsigned long long)s1);
 			else if (a0 && strcmp(a0, a1) != 0)
-				printf("  ~ %s: %s -> %s\n", tfa_cli_tty(ad), tfa_cli_tty(a0), tfa_cli_tty(a1));
+				printf("  ~ %s: %s -> %s\n", tfa_cli_tty(ad), tfa_cli_tty(a0),
+				       tfa_cli_tty(a1));
 		}
 		cJSON_ArrayForEach(c, c1)
 		{

@@ -176,7 +176,8 @@ static void write_row(FILE *f, uint64_t seq, const tfa_artifact *a, const cJSON 
 		(unsigned long long)seq, (unsigned long long)seq, when);
 	esc(f, a->event);
 	if (a->rollback_to)
-		fprintf(f, " <span class=\"badge\">to %llu</span>", (unsigned long long)a->rollback_to);
+		fprintf(f, " <span class=\"badge\">to %llu</span>",
+			(unsigned long long)a->rollback_to);
 	fprintf(f, "</td><td class=\"%s\">", strcmp(a->status, "succeeded") == 0 ? "ok" : "bad");
 	esc(f, a->status);
 	fprintf(f, " (exit %d)", (int)a->exit_code);
@@ -213,7 +214,8 @@ static void write_section(FILE *f, uint64_t seq, const tfa_artifact *a, const cJ
 		char dep[32], spo[32];
 		fmt_time(dep, a->deployed_at);
 		fmt_time(spo, a->spooled_at);
-		fprintf(f, "<dt>spooled</dt><dd>deployed %s, spooled %s, appended later</dd>", dep, spo);
+		fprintf(f, "<dt>spooled</dt><dd>deployed %s, spooled %s, appended later</dd>", dep,
+			spo);
 	}
 	fputs("<dt>prev_hash</dt><dd class=\"mono\">", f);
 	esc(f, ph);

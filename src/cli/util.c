@@ -19,9 +19,11 @@ int tfa_cli_fail(tfa_err rc)
 	const tfa_error *e = tfa_error_last();
 
 	if (e->detail[0] && strstr(e->message, e->detail) == NULL)
-		fprintf(stderr, "tfattest: error: %s (%s)\n", tfa_cli_tty(e->message), tfa_cli_tty(e->detail));
+		fprintf(stderr, "tfattest: error: %s (%s)\n", tfa_cli_tty(e->message),
+			tfa_cli_tty(e->detail));
 	else
-		fprintf(stderr, "tfattest: error: %s\n", e->message[0] ? tfa_cli_tty(e->message) : tfa_err_name(rc));
+		fprintf(stderr, "tfattest: error: %s\n",
+			e->message[0] ? tfa_cli_tty(e->message) : tfa_err_name(rc));
 	return tfa_err_exit_status(rc);
 }
 
@@ -141,7 +143,8 @@ bool tfa_cli_json_add_str(cJSON *o, const char *key, const char *val)
 
 	if (e == NULL)
 		return false;
-	ok = cJSON_AddStringToObject(o, key, tfa_escape(e, 4 * n + 8, val, TFA_ESCAPE_UTF8)) != NULL;
+	tfa_escape(e, 4 * n + 8, val, TFA_ESCAPE_UTF8);
+	ok = cJSON_AddStringToObject(o, key, e) != NULL;
 	free(e);
 	return ok;
 }
