@@ -46,12 +46,120 @@ int tfa_err_exit_status(tfa_err code)
 	}
 }
 
-/* Messages are one line: control characters from input are replaced. */
-static void flatten(char *s)
+/*
+ * Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when p
+ * does not start one: no overlong forms, no surrogates, nothing above
+ * U+10FFFF. *cp gets the code point.
+ */
+static size_t utf8_seq(const unsigned char *p, size_t n, unsigned long *cp)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
+	unsigned long c;
+	size_t len;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+void tfa_escape_each(const char *s, size_t n, tfa_escape_mode mode,
+		     int (*put)(void *ud, const char *piece, size_t len), void *ud)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	if (s == NULL)
+		return;
+	while (i < n) {
+		unsigned long cp = 0;
+		size_t len = utf8_seq(p + i, n - i, &cp);
+		char e[8];
+		int ok;
+
+		if (len == 0) {
+			snprintf(e, sizeof(e), "\\x%02x", p[i]);
+			ok = put(ud, e, 4);
+			len = 1;
+		} else if (mode != TFA_ESCAPE_UTF8 && (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) &&
+			   !(mode == TFA_ESCAPE_BLOCK && (cp == '\n' || cp == '\t'))) {
+			snprintf(e, sizeof(e), "\\u%04lx", cp);
+			ok = put(ud, e, 6);
+		} else {
+			ok = put(ud, (const char *)p + i, len);
+		}
+		if (!ok)
+			return;
+		i += len;
+	}
+}
+
+typedef struct esc_buf {
+	char *out;
+	size_t cap, len;
+	int cut;
+} esc_buf;
+
+static int put_buf(void *ud, const char *p, size_t n)
+{
+	esc_buf *b = ud;
+
+	/* Room for the piece, "..." and the NUL. */
+	if (b->len + n + 4 > b->cap) {
+		b->cut = 1;
+		return 0;
+	}
+	memcpy(b->out + b->len, p, n);
+	b->len += n;
+	return 1;
+}
+
+const char *tfa_escape(char *out, size_t cap, const char *s, tfa_escape_mode mode)
+{
+	esc_buf b = { out, cap, 0, 0 };
+
+	if (out == NULL || cap == 0)
+		return out;
+	if (cap < 4) {
+		out[0] = '\0';
+		return out;
+	}
+	if (s)
+		tfa_escape_each(s, strlen(s), mode, put_buf, &b);
+	if (b.cut) {
+		memcpy(out + b.len, "...", 3);
+		b.len += 3;
+	}
+	out[b.len] = '\0';
+	return out;
+}
+
+/* Messages are one line that any terminal shows as it is: everything from input is escaped. */
+static void flatten(char *s, size_t cap)
+{
+	char tmp[sizeof(last_error.message)];
+
+	tfa_escape(tmp, sizeof(tmp) < cap ? sizeof(tmp) : cap, s, TFA_ESCAPE_TERM);
+	memcpy(s, tmp, strlen(tmp) + 1);
 }
 
 tfa_err tfa_error_set(tfa_err code, const char *fmt, ...)
@@ -66,7 +174,7 @@ tfa_err tfa_error_set(tfa_err code, const char *fmt, ...)
 	last_error.code = code;
 	last_error.detail[0] = '\0';
 	memcpy(last_error.message, msg, sizeof(msg));
-	flatten(last_error.message);
+	flatten(last_error.message, sizeof(last_error.message));
 	return code;
 }
 
@@ -79,7 +187,7 @@ void tfa_error_detail(const char *fmt, ...)
 	vsnprintf(d, sizeof(d), fmt, ap);
 	va_end(ap);
 	memcpy(last_error.detail, d, sizeof(d));
-	flatten(last_error.detail);
+	flatten(last_error.detail, sizeof(last_error.detail));
 }
 
 tfa_err tfa_error_openssl(tfa_err code, const char *fmt, ...)
@@ -93,7 +201,7 @@ tfa_err tfa_error_openssl(tfa_err code, const char *fmt, ...)
 	va_end(ap);
 	last_error.code = code;
 	memcpy(last_error.message, msg, sizeof(msg));
-	flatten(last_error.message);
+	flatten(last_error.message, sizeof(last_error.message));
 	/* The earliest error in the queue is usually the root cause. */
 	while ((e = ERR_get_error()) != 0)
 		if (first == 0)

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,21 @@ static tfa_err read_checked(tfa_history *h, uint64_t seq, tfa_buf *artifact, tfa
 	if (tfa_verify_digest(k->pkey, meta->alg, digest, h->sig.data, h->sig.len) != TFA_OK)
 		TFA_BAIL(TFA_EVERIFY, "the signature of record %llu is invalid",
 			 (unsigned long long)seq);
+	if (seq <= h->head) {
+		/*
+		 * The keys were taken from an earlier read of the rotation records:
+		 * the record shown must be the one they came from, not one the store
+		 * holds now in its place.
+		 */
+		const tfa_chain_key *nk = tfa_chain_keys_at(&h->keys, seq + 1);
+		bool rot_here = nk != k;
+		TFA_ENSURE(meta->is_rotation == rot_here &&
+				   (!rot_here || strcmp(nk->fpr, meta->rot.new_fpr) == 0),
+			   TFA_EVERIFY,
+			   "record %llu is not the record the chain's keys were read from: the store "
+			   "changed while it was read",
+			   (unsigned long long)seq);
+	}
 out:
 	return rc;
 }

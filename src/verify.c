@@ -57,6 +57,8 @@
 #define THREADS_MAX 16
 #define BATCH 512
 #define MANIFEST_STRING_MAX 256
+/* With on_artifact, the bytes a batch may hold for it before the batch is judged early. */
+#define KEEP_BATCH_MAX ((uint64_t)64 << 20)
 
 /* Why a file failed layer 2. */
 enum { FR_OK = 0, FR_MISSING, FR_UNSAFE, FR_MISMATCH };
@@ -76,6 +78,10 @@ typedef struct job {
 	uint8_t rb_hash[TFA_SHA256_LEN];
 	uint8_t hash[TFA_SHA256_LEN];
 	uint8_t prev[TFA_SHA256_LEN];
+	/* With on_artifact: the bytes read and checked, .json then .sig, kept until judged. */
+	uint8_t *keep;
+	size_t keep_len, keep_siglen;
+	uint8_t keep_failed; /* out of memory */
 } job;
 
 typedef struct worker {
@@ -157,6 +163,11 @@ typedef struct vctx {
 	tfa_buf other; /* buffer for non-artifact files */
 	vrollback *rbs; /* one per rollback record whose target is in the range */
 	size_t nrbs, caprbs;
+	uint64_t fill_bytes; /* listed sizes of the artifacts in the array being filled */
+	tfa_err cb_rc;       /* what on_artifact returned, when not TFA_OK */
+	/* checkpoint.ckpt as layer 2 read and hashed it: layer 5 parses these bytes. */
+	tfa_buf own_ckpt;
+	bool own_ckpt_read;
 
 	/* first failures */
 	bool l2_failed;
@@ -654,6 +665,7 @@ static tfa_err check_manifest(vctx *v)
 	if (rc != TFA_OK)
 		goto out;
 	emit(v, "SUCCESS", "Manifest signature valid");
+	v->rep->passed_layer = TFA_LAYER_MANIFEST;
 out:
 	tfa_buf_free(&sig);
 	tfa_buf_free(&pem);
@@ -774,6 +786,17 @@ static void check_job(worker *w, job *j)
 	j->files = (uint8_t)r;
 	if (r != FR_OK)
 		return;
+	if (v->opts->on_artifact) {
+		j->keep = malloc(w->art.len + w->sig.len + 1);
+		if (j->keep == NULL) {
+			j->keep_failed = 1;
+		} else {
+			memcpy(j->keep, w->art.data, w->art.len);
+			memcpy(j->keep + w->art.len, w->sig.data, w->sig.len);
+			j->keep_len = w->art.len;
+			j->keep_siglen = w->sig.len;
+		}
+	}
 	if (tfa_artifact_parse(&a, w->art.data, w->art.len) != TFA_OK) {
 		tfa_error_clear();
 		return;
@@ -844,6 +867,7 @@ static void launch(vctx *v)
 	v->busy = v->fill;
 	v->fill ^= 1;
 	v->njobs[v->fill] = 0;
+	v->fill_bytes = 0;
 	atomic_store(&v->next_job, 0);
 	v->started = 0;
 	if (v->njobs[v->busy] > 1)
@@ -862,11 +886,47 @@ static void drain(vctx *v)
 	v->started = 0;
 }
 
+static void free_kept(job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(jobs[i].keep);
+		jobs[i].keep = NULL;
+	}
+}
+
+/*
+ * Hands a judged artifact to on_artifact: only while nothing has failed,
+ * so every call is for a record that passed, in seq order.
+ */
+static tfa_err deliver(vctx *v, job *j)
+{
+	tfa_err rc;
+
+	if (v->opts->on_artifact == NULL || v->l3_failed || v->l4_failed)
+		return TFA_OK;
+	if (j->keep_failed)
+		return v->cb_rc = tfa_error_set(TFA_EINTERNAL, "out of memory");
+	rc = v->opts->on_artifact(v->opts->artifact_ud, j->seq, j->keep, j->keep_len,
+				  j->keep + j->keep_len, j->keep_siglen);
+	if (rc != TFA_OK) {
+		if (rc == TFA_EVERIFY || rc == TFA_EFORMAT)
+			rc = TFA_EINTERNAL;
+		v->cb_rc = tfa_error_set(rc, "the caller could not take %s (seq %" PRIu64 ")",
+					 j->jpath, j->seq);
+	}
+	free(j->keep);
+	j->keep = NULL;
+	return rc;
+}
+
+static tfa_err judge(vctx *v, job *jobs, size_t n);
+
 /* Waits for the array in flight, then judges it in seq order. */
 static tfa_err finish(vctx *v)
 {
 	job *jobs;
 	size_t n;
+	tfa_err rc;
 
 	if (v->busy < 0)
 		return TFA_OK;
@@ -874,9 +934,17 @@ static tfa_err finish(vctx *v)
 	jobs = v->jobs[v->busy];
 	n = v->njobs[v->busy];
 	v->busy = -1;
+	rc = judge(v, jobs, n);
+	free_kept(jobs, n);
+	return rc;
+}
+
+static tfa_err judge(vctx *v, job *jobs, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		job *j = &jobs[i];
 		uint8_t g[TFA_SHA256_LEN] = { 0 };
+		tfa_err rc;
 
 		if (j->files != FR_OK)
 			return l2_fail(v, j->bad_sig ? j->spath : j->jpath, j->seq, j->files);
@@ -935,6 +1003,8 @@ static tfa_err finish(vctx *v)
 			v->l4_seq = j->seq;
 		}
 		v->checked++;
+		if ((rc = deliver(v, j)) != TFA_OK)
+			return rc;
 	}
 	return TFA_OK;
 }
@@ -964,7 +1034,14 @@ static tfa_err check_other(vctx *v, const tfa_manifest_file *f)
 
 	if ((rc = run_batch(v)) != TFA_OK)
 		return rc;
-	r = hash_listed(&v->src, f, &v->other);
+	if (strcmp(f->path, BUNDLE_CKPT) == 0 && f->size <= TFA_CHECKPOINT_FILE_MAX) {
+		uint8_t h[TFA_SHA256_LEN];
+		/* Kept: layer 5 judges the bytes hashed here, not a second read. */
+		r = read_listed_at(&v->own_ckpt, &v->src, -1, f, TFA_CHECKPOINT_FILE_MAX, h);
+		v->own_ckpt_read = r == FR_OK;
+	} else {
+		r = hash_listed(&v->src, f, &v->other);
+	}
 	return r == FR_OK ? TFA_OK : l2_fail(v, f->path, 0, r);
 }
 
@@ -1001,7 +1078,9 @@ static tfa_err on_file(void *ud, const tfa_manifest_file *f, size_t index)
 			j->sig.path = j->spath;
 			v->have_pending = false;
 			v->expect_seq++;
-			if (v->njobs[v->fill] < BATCH)
+			v->fill_bytes += j->json.size + j->sig.size;
+			if (v->njobs[v->fill] < BATCH &&
+			    (v->opts->on_artifact == NULL || v->fill_bytes < KEEP_BATCH_MAX))
 				return TFA_OK;
 			/* Judge the batch in flight, then start this one and scan on. */
 			if ((rc = finish(v)) != TFA_OK)
@@ -1223,6 +1302,10 @@ static tfa_err check_contents(vctx *v)
 	rc = scan_manifest(v, &again, on_file, v, digest);
 	if (rc == TFA_OK || (rc == TFA_EVERIFY && v->l2_failed))
 		rc = v->l2_failed ? TFA_EVERIFY : run_batch(v);
+	if (v->cb_rc != TFA_OK) {
+		rc = v->cb_rc;
+		goto out;
+	}
 	if (rc != TFA_OK && !v->l2_failed) {
 		/* The manifest was valid a moment ago: it changed under us. */
 		if (rc == TFA_EFORMAT || rc == TFA_EVERIFY)
@@ -1243,6 +1326,7 @@ static tfa_err check_contents(vctx *v)
 		l3_fail(v, v->pending_path, v->expect_seq, false,
 			"Sequence gap: manifest does not list artifacts/%012" PRIu64 ".sig", v->expect_seq);
 	emit(v, "SUCCESS", "All %zu file hashes valid", v->man.nfiles);
+	v->rep->passed_layer = TFA_LAYER_FILES;
 
 	if (!v->l3_failed && v->expect_seq != v->man.to_seq + 1) {
 		char ejson[48], esig[48];
@@ -1259,15 +1343,19 @@ static tfa_err check_contents(vctx *v)
 		goto out;
 	}
 	emit(v, "SUCCESS", "Hash chain valid (%" PRIu64 " artifacts)", v->checked);
+	v->rep->passed_layer = TFA_LAYER_CHAIN;
 	if (v->l4_failed) {
 		rc = explain(v, TFA_LAYER_SIGNATURES, v->l4_seq);
 		goto out;
 	}
 	emit(v, "SUCCESS", "All %" PRIu64 " artifact signatures valid", v->checked);
+	v->rep->passed_layer = TFA_LAYER_SIGNATURES;
 	v->rep->artifacts = v->checked;
 	v->rep->spooled = (uint64_t)atomic_load(&v->spooled);
 out:
 	drain(v); /* no worker may outlive the buffers below */
+	free_kept(v->jobs[0], v->njobs[0]);
+	free_kept(v->jobs[1], v->njobs[1]);
 	for (unsigned t = 0; t < v->nthreads; t++) {
 		tfa_buf_free(&v->ws[t].art);
 		tfa_buf_free(&v->ws[t].sig);
@@ -1320,15 +1408,15 @@ static tfa_err load_checkpoints(vctx *v)
 				continue;
 			}
 			if (rc != TFA_OK)
-				goto out; /* an unreadable file given by the caller */
+				goto out; /* a caller's file unreadable: its error names it */
 		}
 		if (tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) != TFA_OK)
 			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
 		else
 			c->parsed = true;
 	}
-out:
 	tfa_error_clear();
+out:
 	tfa_buf_free(&raw);
 	return rc;
 }
@@ -1345,17 +1433,17 @@ static tfa_err check_checkpoint(vctx *v, vckpt *c)
 	char hh[TFA_FPR_STRLEN];
 
 	if (!c->trusted) {
-		/* The bundle's own copy: parse what layer 2 vouched for. */
-		tfa_buf raw;
-		tfa_buf_init(&raw, TFA_CHECKPOINT_FILE_MAX);
+		/* The bundle's own copy: parse the bytes layer 2 hashed, not a second read. */
 		c->parsed = false;
-		rc = read_small(&raw, &v->src, BUNDLE_CKPT, TFA_CHECKPOINT_FILE_MAX);
-		if (rc == TFA_OK && tfa_checkpoint_file_parse(&c->f, raw.data, raw.len) == TFA_OK)
+		tfa_checkpoint_file_clear(&c->f);
+		tfa_checkpoint_file_init(&c->f);
+		if (!v->own_ckpt_read)
+			snprintf(c->why, sizeof(c->why), "%s is larger than the limit of %zu bytes",
+				 BUNDLE_CKPT, (size_t)TFA_CHECKPOINT_FILE_MAX);
+		else if (tfa_checkpoint_file_parse(&c->f, v->own_ckpt.data, v->own_ckpt.len) == TFA_OK)
 			c->parsed = true;
 		else
 			snprintf(c->why, sizeof(c->why), "%s", tfa_error_last()->message);
-		tfa_buf_free(&raw);
-		rc = TFA_OK;
 	}
 	if (!c->parsed)
 		return fail(v, TFA_LAYER_CHECKPOINTS, f, 0, "Checkpoint %s invalid: %s", f, c->why);
@@ -1459,6 +1547,7 @@ static tfa_err begin(vctx **out, tfa_verify_report *rep, const char *path,
 	v = calloc(1, sizeof(*v));
 	TFA_ENSURE(v != NULL, TFA_EINTERNAL, "out of memory");
 	v->src.rootfd = -1;
+	tfa_buf_init(&v->own_ckpt, TFA_CHECKPOINT_FILE_MAX + 1);
 	v->opts = opts ? opts : &v->none;
 	v->rep = rep;
 	v->path = path;
@@ -1473,6 +1562,8 @@ static tfa_err begin(vctx **out, tfa_verify_report *rep, const char *path,
 	*out = v;
 	v = NULL;
 out:
+	if (v)
+		tfa_buf_free(&v->own_ckpt);
 	free(v);
 	return rc;
 }
@@ -1486,6 +1577,7 @@ static tfa_err run(vctx *v)
 	TFA_GUARD(load_checkpoints(v));
 	TFA_GUARD(check_contents(v));
 	TFA_GUARD(check_checkpoints(v));
+	v->rep->passed_layer = TFA_LAYER_CHECKPOINTS;
 	emit(v, "SUCCESS", "All verification checks passed");
 out:
 	return rc;
@@ -1503,6 +1595,7 @@ static tfa_err end(vctx *v, tfa_verify_report *rep, tfa_err rc)
 		for (size_t k = 0; k < v->nckpts; k++)
 			tfa_checkpoint_file_clear(&v->ckpts[k].f);
 		tfa_manifest_clear(&v->man);
+		tfa_buf_free(&v->own_ckpt);
 		free(v);
 	}
 	return rc;

@@ -47,4 +47,34 @@ const char *tfa_err_name(tfa_err code);
  */
 int tfa_err_exit_status(tfa_err code);
 
+/*
+ * Escaping of text for output: the one implementation every printer uses.
+ * TFA_ESCAPE_TERM shows C0 controls (newline included), DEL and C1 controls
+ * (U+0080..U+009F; U+009B is an 8-bit CSI) as \u00NN and each byte that is
+ * not part of valid UTF-8 as \xNN, so the text cannot move a terminal's
+ * cursor, recolour it or start a line of its own. TFA_ESCAPE_BLOCK is the
+ * same but keeps \n and \t (text already laid out in lines). TFA_ESCAPE_UTF8
+ * only replaces invalid UTF-8 (for JSON, whose encoder escapes the rest).
+ * Error messages (tfa_error_set) are escaped with TFA_ESCAPE_TERM.
+ */
+typedef enum tfa_escape_mode {
+	TFA_ESCAPE_TERM = 0,
+	TFA_ESCAPE_BLOCK,
+	TFA_ESCAPE_UTF8
+} tfa_escape_mode;
+
+/*
+ * Escapes the n bytes at s, handing the output to put piece by piece (a
+ * piece is never split); stops when put returns 0.
+ */
+void tfa_escape_each(const char *s, size_t n, tfa_escape_mode mode,
+		     int (*put)(void *ud, const char *piece, size_t len), void *ud);
+
+/*
+ * Escapes the string s (NULL is "") into out, cap bytes, NUL-terminated;
+ * output that does not fit is cut between pieces and ends in "...".
+ * Returns out.
+ */
+const char *tfa_escape(char *out, size_t cap, const char *s, tfa_escape_mode mode);
+
 #endif

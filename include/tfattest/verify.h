@@ -12,7 +12,9 @@
  *      hash of the artifact at its seq, or the base hash when it is the seq
  *      just before the range; a bundle that ends before it or starts after it
  *      fails. RFC 3161 timestamps on checkpoints are verified with a TSA CA.
- * The first failure is reported with the file and seq it concerns.
+ * The first failure is reported with the file and seq it concerns. Each
+ * file is judged on the bytes of one read; a caller that shows the records
+ * takes them from tfa_verify_opts.on_artifact, never from a second read.
  *
  * Never follows a path outside the bundle: manifest paths are relative, hold
  * no "." or ".." component, and are opened without following symlinks.
@@ -50,6 +52,25 @@ typedef struct tfa_verify_opts {
 	/* Called for each progress line: tag is "INFO", "SUCCESS", "WARN" or "ERROR". May be NULL. */
 	void (*line)(void *ud, const char *tag, const char *text);
 	void *ud;
+	/*
+	 * Optional: the evidence itself, read once. Called for each artifact in
+	 * seq order, once it has passed every check that concerns it alone or
+	 * its predecessors (its hash and size against the manifest, canonical
+	 * form, place, prev_hash link, signature by the key in force), with
+	 * exactly the bytes the verifier read and checked: json is
+	 * artifacts/N.json, sig its .sig. Valid only during the call. No call is
+	 * made after the first failure, but a later layer may still fail: the
+	 * caller keeps what it builds only when tfa_verify_bundle() returns
+	 * TFA_OK. A bundle's files are never read a second time for this: what
+	 * a caller shows from these calls is what was verified, whatever
+	 * happens to the path meanwhile. A return other than TFA_OK stops the
+	 * verification with that code and the message "the caller could not
+	 * take <path> (seq N)" (TFA_EVERIFY and TFA_EFORMAT, which would mean
+	 * the bundle is invalid, become TFA_EINTERNAL).
+	 */
+	tfa_err (*on_artifact)(void *artifact_ud, uint64_t seq, const uint8_t *json, size_t len,
+			       const uint8_t *sig, size_t siglen);
+	void *artifact_ud;
 } tfa_verify_opts;
 
 /* A bundle names at most this many keys: its anchor and the keys its rotations bring in. */
@@ -85,6 +106,13 @@ typedef struct tfa_verify_checkpoint {
 
 typedef struct tfa_verify_report {
 	tfa_layer failed_layer;  /* TFA_LAYER_NONE when everything verified */
+	/*
+	 * The last layer that passed in full (its [SUCCESS] line was given):
+	 * TFA_LAYER_NONE before layer 1 passes, TFA_LAYER_CHECKPOINTS when
+	 * all did. Set also when verification stops on an error that is not
+	 * a verdict (I/O), so a caller can tell what was checked.
+	 */
+	tfa_layer passed_layer;
 	char failed_file[256];   /* bundle-relative path, or "" */
 	uint64_t failed_seq;     /* 0 when the failure concerns no artifact */
 	char message[512];       /* the failure, one line */
@@ -119,7 +147,9 @@ TFA_WUR tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path,
 /*
  * Reading single files of a bundle (a directory or an archive) the way the
  * verifier reads them: no symlink followed, no archive extracted to disk.
- * For tools that show a bundle after tfa_verify_bundle() has checked it.
+ * Each call reads the path anew: the bytes are NOT those a verification
+ * checked, and must not be shown as verified (the path may have changed
+ * since). To show verified records use tfa_verify_opts.on_artifact.
  */
 typedef struct tfa_bundle_reader tfa_bundle_reader;
 

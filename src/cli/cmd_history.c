@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "esc.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/history.h"
@@ -101,20 +102,6 @@ static tfa_err open_hist(tfa_store **st, tfa_history **h, char fpr[TFA_FPR_STRLE
 	return rc;
 }
 
-/*
- * Strings from records reach a terminal: control characters (escape
- * sequences could rewrite what the auditor sees) are shown as '?'.
- */
-static const char *tty_safe(char *buf, size_t cap, const char *s)
-{
-	size_t i = 0;
-
-	for (; s && *s && i + 1 < cap; s++, i++)
-		buf[i] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
-	buf[i] = '\0';
-	return buf;
-}
-
 /* Who ran the deployment, from the context. */
 static const char *actor_of(const cJSON *doc)
 {
@@ -137,7 +124,7 @@ static int count_of(const cJSON *doc, const char *k)
 
 static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *hash, int json)
 {
-	char when[32], sb[1100];
+	char when[32];
 	struct tm tm;
 	time_t t = (time_t)m->time;
 
@@ -150,16 +137,16 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 			return;
 		cJSON_AddNumberToObject(o, "seq", (double)m->seq);
 		cJSON_AddStringToObject(o, "time", when);
-		cJSON_AddStringToObject(o, "event", m->event);
-		cJSON_AddStringToObject(o, "status", m->status);
+		tfa_cli_json_add_str(o, "event", m->event);
+		tfa_cli_json_add_str(o, "status", m->status);
 		cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
-		cJSON_AddStringToObject(o, "actor", actor_of(doc));
+		tfa_cli_json_add_str(o, "actor", actor_of(doc));
 		cn = cJSON_AddObjectToObject(o, "counts");
 		for (const char *const *k = (const char *const[]){ "create", "update", "delete",
 								   "replace", NULL };
 		     *k; k++)
 			cJSON_AddNumberToObject(cn, *k, count_of(doc, *k));
-		cJSON_AddStringToObject(o, "hash", hash);
+		tfa_cli_json_add_str(o, "hash", hash);
 		cJSON_AddBoolToObject(o, "spooled", m->spooled);
 		if (m->rollback_to)
 			cJSON_AddNumberToObject(o, "rollback_to", (double)m->rollback_to);
@@ -171,8 +158,9 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 		return;
 	}
 	printf("%6llu  %s  %-8s  %-9s  %-24s  +%d ~%d -%d ±%d  %.19s", (unsigned long long)m->seq,
-	       when, m->event, m->status, tty_safe(sb, sizeof(sb), actor_of(doc)), count_of(doc, "create"),
-	       count_of(doc, "update"), count_of(doc, "delete"), count_of(doc, "replace"), hash);
+	       when, tfa_cli_tty(m->event), tfa_cli_tty(m->status), tfa_cli_tty(actor_of(doc)),
+	       count_of(doc, "create"), count_of(doc, "update"), count_of(doc, "delete"),
+	       count_of(doc, "replace"), tfa_cli_tty(hash));
 	if (m->rollback_to)
 		printf("  rollback-to %llu", (unsigned long long)m->rollback_to);
 	if (m->spooled) {
@@ -237,7 +225,7 @@ int tfa_cli_log(int argc, char **argv)
 			"tfattest: %llu of %llu records shown; all %llu checked: signature by the key in "
 			"force at its seq, place in chain %s, hash links from seq 1\n",
 			(unsigned long long)shown, (unsigned long long)n, (unsigned long long)n,
-			tfa_history_chain_id(h));
+			tfa_cli_tty(tfa_history_chain_id(h)));
 	}
 	tfa_buf_free(&art);
 	tfa_history_free(h);
@@ -284,21 +272,24 @@ int tfa_cli_show(int argc, char **argv)
 	} else {
 		cJSON *doc = cJSON_ParseWithLength((const char *)art.data, art.len);
 		char *text = doc ? cJSON_Print(doc) : NULL;
-		printf("record %llu of chain %s\n", (unsigned long long)seq, tfa_history_chain_id(h));
-		printf("hash      %s\n", hash);
+		printf("record %llu of chain %s\n", (unsigned long long)seq,
+		       tfa_cli_tty(tfa_history_chain_id(h)));
+		printf("hash      %s\n", tfa_cli_tty(hash));
 		printf("checked   signature by %s, the key in force at seq %llu; prev_hash is the hash of record %llu%s\n",
-		       m.key_fpr, (unsigned long long)seq,
+		       tfa_cli_tty(m.key_fpr), (unsigned long long)seq,
 		       (unsigned long long)(seq - 1), seq < tfa_history_head(h) ? "; the next record links to it" : " (genesis when 0); it is the head");
-		printf("event     %s, %s, exit code %d\n", m.event, m.status, (int)m.exit_code);
-		{
-			char sb[1100];
-			printf("actor     %s\n", tty_safe(sb, sizeof(sb), actor_of(doc)));
-		}
+		printf("event     %s, %s, exit code %d\n", tfa_cli_tty(m.event), tfa_cli_tty(m.status),
+		       (int)m.exit_code);
+		printf("actor     %s\n", tfa_cli_tty(actor_of(doc)));
 		if (m.rollback_to)
 			printf("rollback  to record %llu\n", (unsigned long long)m.rollback_to);
 		if (m.spooled)
-			printf("spooled   yes: appended from the spool (id %s)\n", m.spool_id);
-		printf("%s\n", text ? text : "");
+			printf("spooled   yes: appended from the spool (id %s)\n",
+			       tfa_cli_tty(m.spool_id));
+		/* cJSON escapes C0 controls in strings; DEL, C1 and bad bytes are escaped here. */
+		if (text)
+			tfa_cli_escape_write(stdout, text, strlen(text), TFA_ESCAPE_BLOCK);
+		printf("\n");
 		cJSON_free(text);
 		cJSON_Delete(doc);
 	}
@@ -328,10 +319,8 @@ static const char *or_dash(const char *s)
 
 static void diff_field(const char *label, const char *x, const char *y)
 {
-	char a[1100], b[1100];
-
-	printf("  %-12s %s %s %s\n", label, tty_safe(a, sizeof(a), or_dash(x)),
-	       (x && y && strcmp(x, y) == 0) ? "==" : "->", tty_safe(b, sizeof(b), or_dash(y)));
+	printf("  %-12s %s %s %s\n", label, tfa_cli_tty(or_dash(x)),
+	       (x && y && strcmp(x, y) == 0) ? "==" : "->", tfa_cli_tty(or_dash(y)));
 }
 
 /* An integer member, or "-" when absent. */
@@ -382,7 +371,8 @@ int tfa_cli_diff(int argc, char **argv)
 		doc[i] = cJSON_ParseWithLength((const char *)art[i].data, art[i].len);
 	printf("diff record %llu -> record %llu (chain %s; both checked: signature by the key in force, "
 	       "hash links)\n",
-	       (unsigned long long)s1, (unsigned long long)s2, tfa_history_chain_id(h));
+	       (unsigned long long)s1, (unsigned long long)s2,
+	       tfa_cli_tty(tfa_history_chain_id(h)));
 	{
 		char e0[48], e1[48];
 		snprintf(e0, sizeof(e0), "%s/%s/%d", m[0].event, m[0].status, (int)m[0].exit_code);
@@ -418,20 +408,20 @@ int tfa_cli_diff(int argc, char **argv)
 				continue;
 			a0 = tfa_cli_json_str(c, "action", NULL, NULL);
 			a1 = change_action(c1, ad);
-			char sa[1100];
 			if (a1 == NULL)
-				printf("  - %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad), or_dash(a0),
-				       (unsigned long long)s1);
+				printf("  - %s (%s, only in %llu)\n", tfa_cli_tty(ad),
+				       tfa_cli_tty(or_dash(a0)), (unsigned long long)s1);
 			else if (a0 && strcmp(a0, a1) != 0)
-				printf("  ~ %s: %s -> %s\n", tty_safe(sa, sizeof(sa), ad), a0, a1);
+				printf("  ~ %s: %s -> %s\n", tfa_cli_tty(ad), tfa_cli_tty(a0),
+				       tfa_cli_tty(a1));
 		}
 		cJSON_ArrayForEach(c, c1)
 		{
 			const char *ad = tfa_cli_json_str(c, "address", NULL, NULL);
-			char sa[1100];
 			if (ad && change_action(c0, ad) == NULL)
-				printf("  + %s (%s, only in %llu)\n", tty_safe(sa, sizeof(sa), ad),
-				       or_dash(tfa_cli_json_str(c, "action", NULL, NULL)), (unsigned long long)s2);
+				printf("  + %s (%s, only in %llu)\n", tfa_cli_tty(ad),
+				       tfa_cli_tty(or_dash(tfa_cli_json_str(c, "action", NULL, NULL))),
+				       (unsigned long long)s2);
 		}
 	}
 	for (int i = 0; i < 2; i++) {

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "esc.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/verify.h"
@@ -164,113 +165,144 @@ static void fmt_time(char out[32], int64_t t)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The timeline and one section per record. Two passes over the files: constant memory. */
-static int write_records(FILE *f, const char *bundle, const tfa_verify_report *r)
+/* One row of the timeline. */
+static void write_row(FILE *f, uint64_t seq, const tfa_artifact *a, const cJSON *doc)
 {
-	tfa_buf b;
-	char path[64];
-	tfa_bundle_reader *br = NULL;
-	int pass;
+	char when[32];
+	const char *s;
 
-	/* Read through the verifier's own sources: a directory or an archive, no symlink followed. */
-	if (tfa_bundle_reader_open(&br, bundle) != TFA_OK)
-		return -1;
-	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 0)
-			fputs("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>Seq</th><th>Recorded</th>"
-			      "<th>Event</th><th>Outcome</th><th>Who</th><th>What</th></tr>\n", f);
-		else
-			fputs("<h2>Records</h2>\n", f);
-		for (uint64_t seq = r->from_seq; seq <= r->to_seq; seq++) {
-			tfa_artifact a;
-			cJSON *doc;
-			char when[32];
-			const char *s;
-
-			tfa_buf_clear(&b);
-			snprintf(path, sizeof(path), "artifacts/%012llu.json", (unsigned long long)seq);
-			if (tfa_bundle_reader_read(&b, br, path, TFA_ARTIFACT_MAX) != TFA_OK ||
-			    tfa_artifact_parse(&a, b.data, b.len) != TFA_OK) {
-				tfa_buf_free(&b);
-				tfa_bundle_reader_free(br);
-				return -1;
-			}
-			doc = cJSON_ParseWithLength((const char *)b.data, b.len);
-			fmt_time(when, a.time);
-			if (pass == 0) {
-				fprintf(f, "<tr class=\"tl\" id=\"tl-%llu\"><td>%llu</td><td>%s</td><td>",
-					(unsigned long long)seq, (unsigned long long)seq, when);
-				esc(f, a.event);
-				if (a.rollback_to)
-					fprintf(f, " <span class=\"badge\">to %llu</span>",
-						(unsigned long long)a.rollback_to);
-				fprintf(f, "</td><td class=\"%s\">", strcmp(a.status, "succeeded") == 0 ? "ok" : "bad");
-				esc(f, a.status);
-				fprintf(f, " (exit %d)", (int)a.exit_code);
-				if (a.spooled)
-					fputs(" <span class=\"badge\">spooled</span>", f);
-				fputs("</td><td>", f);
-				esc(f, who(doc));
-				if ((s = tfa_cli_json_str(doc, "context", "ci", "repository")) ||
-				    (s = tfa_cli_json_str(doc, "context", "ci", "project"))) {
-					fputs("<br><span class=\"mono\">", f);
-					esc(f, s);
-					fputs("</span>", f);
-				}
-				fprintf(f, "</td><td>+%d ~%d -%d &plusmn;%d",
-					jint(doc, "terraform", "counts", "create"),
-					jint(doc, "terraform", "counts", "update"),
-					jint(doc, "terraform", "counts", "delete"),
-					jint(doc, "terraform", "counts", "replace"));
-				if (!tfa_cli_json_at(doc, "terraform", "plan_sha256", NULL))
-					fputs(" <span class=\"badge\">no saved plan</span>", f);
-				fputs("</td></tr>\n", f);
-			} else {
-				const cJSON *c;
-				const char *ph = tfa_cli_json_str(doc, "prev_hash", NULL, NULL);
-				fprintf(f, "<section class=\"rec\" id=\"rec-%llu\"><h3>Record %llu</h3><dl>",
-					(unsigned long long)seq, (unsigned long long)seq);
-				fprintf(f, "<dt>recorded</dt><dd>%s</dd>", when);
-				if (a.spooled) {
-					char dep[32], spo[32];
-					fmt_time(dep, a.deployed_at);
-					fmt_time(spo, a.spooled_at);
-					fprintf(f, "<dt>spooled</dt><dd>deployed %s, spooled %s, appended later</dd>",
-						dep, spo);
-				}
-				fputs("<dt>prev_hash</dt><dd class=\"mono\">", f);
-				esc(f, ph);
-				fputs("</dd>", f);
-				dl_members(f, tfa_cli_json_at(doc, "event", NULL, NULL), "event.");
-				dl_members(f, tfa_cli_json_at(doc, "signer", NULL, NULL), "signer.");
-				dl_members(f, tfa_cli_json_at(doc, "terraform", NULL, NULL), "terraform.");
-				dl_members(f, tfa_cli_json_at(doc, "context", NULL, NULL), "context.");
-				fputs("</dl>", f);
-				c = tfa_cli_json_at(doc, "terraform", "changes", NULL);
-				if (cJSON_GetArraySize(c) > 0) {
-					const cJSON *it;
-					fputs("<table><tr><th>Resource</th><th>Action</th></tr>", f);
-					cJSON_ArrayForEach(it, c)
-					{
-						fputs("<tr><td class=\"mono\">", f);
-						esc(f, tfa_cli_json_str(it, "address", NULL, NULL));
-						fputs("</td><td>", f);
-						esc(f, tfa_cli_json_str(it, "action", NULL, NULL));
-						fputs("</td></tr>", f);
-					}
-					fputs("</table>", f);
-				}
-				fputs("</section>\n", f);
-			}
-			cJSON_Delete(doc);
-		}
-		if (pass == 0)
-			fputs("</table>\n", f);
+	fmt_time(when, a->time);
+	fprintf(f, "<tr class=\"tl\" id=\"tl-%llu\"><td>%llu</td><td>%s</td><td>",
+		(unsigned long long)seq, (unsigned long long)seq, when);
+	esc(f, a->event);
+	if (a->rollback_to)
+		fprintf(f, " <span class=\"badge\">to %llu</span>",
+			(unsigned long long)a->rollback_to);
+	fprintf(f, "</td><td class=\"%s\">", strcmp(a->status, "succeeded") == 0 ? "ok" : "bad");
+	esc(f, a->status);
+	fprintf(f, " (exit %d)", (int)a->exit_code);
+	if (a->spooled)
+		fputs(" <span class=\"badge\">spooled</span>", f);
+	fputs("</td><td>", f);
+	esc(f, who(doc));
+	if ((s = tfa_cli_json_str(doc, "context", "ci", "repository")) ||
+	    (s = tfa_cli_json_str(doc, "context", "ci", "project"))) {
+		fputs("<br><span class=\"mono\">", f);
+		esc(f, s);
+		fputs("</span>", f);
 	}
-	tfa_buf_free(&b);
-	tfa_bundle_reader_free(br);
-	return 0;
+	fprintf(f, "</td><td>+%d ~%d -%d &plusmn;%d", jint(doc, "terraform", "counts", "create"),
+		jint(doc, "terraform", "counts", "update"), jint(doc, "terraform", "counts", "delete"),
+		jint(doc, "terraform", "counts", "replace"));
+	if (!tfa_cli_json_at(doc, "terraform", "plan_sha256", NULL))
+		fputs(" <span class=\"badge\">no saved plan</span>", f);
+	fputs("</td></tr>\n", f);
+}
+
+/* One section per record. */
+static void write_section(FILE *f, uint64_t seq, const tfa_artifact *a, const cJSON *doc)
+{
+	const cJSON *c;
+	const char *ph = tfa_cli_json_str(doc, "prev_hash", NULL, NULL);
+	char when[32];
+
+	fmt_time(when, a->time);
+	fprintf(f, "<section class=\"rec\" id=\"rec-%llu\"><h3>Record %llu</h3><dl>",
+		(unsigned long long)seq, (unsigned long long)seq);
+	fprintf(f, "<dt>recorded</dt><dd>%s</dd>", when);
+	if (a->spooled) {
+		char dep[32], spo[32];
+		fmt_time(dep, a->deployed_at);
+		fmt_time(spo, a->spooled_at);
+		fprintf(f, "<dt>spooled</dt><dd>deployed %s, spooled %s, appended later</dd>", dep,
+			spo);
+	}
+	fputs("<dt>prev_hash</dt><dd class=\"mono\">", f);
+	esc(f, ph);
+	fputs("</dd>", f);
+	dl_members(f, tfa_cli_json_at(doc, "event", NULL, NULL), "event.");
+	dl_members(f, tfa_cli_json_at(doc, "signer", NULL, NULL), "signer.");
+	dl_members(f, tfa_cli_json_at(doc, "terraform", NULL, NULL), "terraform.");
+	dl_members(f, tfa_cli_json_at(doc, "context", NULL, NULL), "context.");
+	fputs("</dl>", f);
+	c = tfa_cli_json_at(doc, "terraform", "changes", NULL);
+	if (cJSON_GetArraySize(c) > 0) {
+		const cJSON *it;
+		fputs("<table><tr><th>Resource</th><th>Action</th></tr>", f);
+		cJSON_ArrayForEach(it, c)
+		{
+			fputs("<tr><td class=\"mono\">", f);
+			esc(f, tfa_cli_json_str(it, "address", NULL, NULL));
+			fputs("</td><td>", f);
+			esc(f, tfa_cli_json_str(it, "action", NULL, NULL));
+			fputs("</td></tr>", f);
+		}
+		fputs("</table>", f);
+	}
+	fputs("</section>\n", f);
+}
+
+/*
+ * The page's timeline and record sections, built while the verifier reads
+ * the bundle, from the very bytes it checks (never from a second read of the
+ * path), into two unnamed temporary files. Kept only when every layer passed.
+ */
+typedef struct page_parts {
+	FILE *timeline, *records;
+	char why[128]; /* why building stopped */
+} page_parts;
+
+static tfa_err on_artifact(void *ud, uint64_t seq, const uint8_t *json, size_t len,
+			   const uint8_t *sig, size_t siglen)
+{
+	page_parts *p = ud;
+	tfa_artifact a;
+	cJSON *doc;
+
+	(void)sig;
+	(void)siglen;
+	if (tfa_artifact_parse(&a, json, len) != TFA_OK) {
+		snprintf(p->why, sizeof(p->why), "verified artifact %llu does not parse",
+			 (unsigned long long)seq);
+		return TFA_EINTERNAL;
+	}
+	doc = cJSON_ParseWithLength((const char *)json, len);
+	if (doc == NULL) {
+		snprintf(p->why, sizeof(p->why), "out of memory");
+		return TFA_EINTERNAL;
+	}
+	write_row(p->timeline, seq, &a, doc);
+	write_section(p->records, seq, &a, doc);
+	cJSON_Delete(doc);
+	if (ferror(p->timeline) || ferror(p->records)) {
+		snprintf(p->why, sizeof(p->why), "cannot write a temporary file for the report");
+		return TFA_EIO;
+	}
+	return TFA_OK;
+}
+
+/* Appends a temporary part to the page; 0 on success. */
+static int copy_part(FILE *to, FILE *from)
+{
+	char buf[65536];
+	size_t n;
+
+	if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), from)) > 0)
+		if (fwrite(buf, 1, n, to) != n)
+			return -1;
+	return ferror(from) ? -1 : 0;
+}
+
+static int write_records(FILE *f, page_parts *p)
+{
+	fputs("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>Seq</th><th>Recorded</th>"
+	      "<th>Event</th><th>Outcome</th><th>Who</th><th>What</th></tr>\n", f);
+	if (copy_part(f, p->timeline) != 0)
+		return -1;
+	fputs("</table>\n<h2>Records</h2>\n", f);
+	return copy_part(f, p->records);
 }
 
 int tfa_cli_report(int argc, char **argv)
@@ -288,6 +320,7 @@ int tfa_cli_report(int argc, char **argv)
 	tfa_err rc;
 	FILE *f = NULL;
 	int c, fd = -1, status;
+	page_parts parts = { NULL, NULL, "" };
 
 	memset(&o, 0, sizeof(o));
 	optind = 1;
@@ -308,20 +341,34 @@ int tfa_cli_report(int argc, char **argv)
 	bundle = argv[optind];
 	if (strlen(out) > PATH_CAP)
 		return tfa_cli_usage("--html path too long");
+	parts.timeline = tmpfile();
+	parts.records = tmpfile();
+	if (parts.timeline == NULL || parts.records == NULL) {
+		fprintf(stderr, "tfattest: error: cannot create a temporary file: %s\n", strerror(errno));
+		status = 2;
+		goto out;
+	}
+	o.on_artifact = on_artifact;
+	o.artifact_ud = &parts;
 	rc = tfa_verify_bundle(&rep, bundle, &o);
-	if (rc != TFA_OK && rc != TFA_EVERIFY)
-		return tfa_cli_fail(rc);
+	if (rc != TFA_OK && rc != TFA_EVERIFY) {
+		status = tfa_cli_fail(rc);
+		if (parts.why[0])
+			fprintf(stderr, "tfattest: error: %s\n", parts.why);
+		goto out;
+	}
 	status = rc == TFA_OK ? 0 : 1;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out);
 	fd = mkstemp(tmp);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		fprintf(stderr, "tfattest: error: cannot create %s: %s\n", tmp, strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot create %s: %s\n", tfa_cli_tty(tmp), strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 			unlink(tmp);
 		}
-		return 2;
+		status = 2;
+		goto out;
 	}
 	(void)fchmod(fd, 0644); /* a report is for reading */
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -331,11 +378,13 @@ int tfa_cli_report(int argc, char **argv)
 	esc(f, rep.chain_id);
 	fprintf(f, "</title><style>%s</style></head><body>\n", css);
 	write_summary(f, bundle, rc, &rep);
-	if (rc == TFA_OK && write_records(f, bundle, &rep) != 0) {
+	/* Records only under a verdict that every layer passed: what was built otherwise is dropped. */
+	if (rc == TFA_OK && write_records(f, &parts) != 0) {
 		fclose(f);
 		unlink(tmp);
-		fprintf(stderr, "tfattest: error: cannot read the bundle's artifacts\n");
-		return 2;
+		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp), strerror(errno));
+		status = 2;
+		goto out;
 	}
 	fputs("<h2>About this report</h2><p>Made by tfattest from the bundle alone, offline. The "
 	      "verifier checked, in order: the manifest's signature, every file's SHA-256, the hash "
@@ -343,15 +392,24 @@ int tfa_cli_report(int argc, char **argv)
 	      "tokens are recorded as received; their signatures were not checked offline.</p>\n"
 	      "</body></html>\n", f);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
-		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tmp, strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp), strerror(errno));
 		unlink(tmp);
-		return 2;
+		status = 2;
+		goto out;
 	}
 	if (rename(tmp, out) != 0) {
-		fprintf(stderr, "tfattest: error: cannot rename %s to %s: %s\n", tmp, out, strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot rename %s to %s: %s\n", tfa_cli_tty(tmp),
+			tfa_cli_tty(out), strerror(errno));
 		unlink(tmp);
-		return 2;
+		status = 2;
+		goto out;
 	}
-	printf("%s: %s, report written to %s\n", bundle, rc == TFA_OK ? "verified" : "NOT verified", out);
+	printf("%s: %s, report written to %s\n", tfa_cli_tty(bundle),
+	       rc == TFA_OK ? "verified" : "NOT verified", tfa_cli_tty(out));
+out:
+	if (parts.timeline)
+		fclose(parts.timeline);
+	if (parts.records)
+		fclose(parts.records);
 	return status;
 }

@@ -1,11 +1,13 @@
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "esc.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/verify.h"
@@ -13,58 +15,91 @@
 static void print_line(void *ud, const char *tag, const char *text)
 {
 	(void)ud;
-	printf("[%s] %s\n", tag, text);
+	printf("[%s] %s\n", tag, tfa_cli_tty(text));
 	fflush(stdout);
 }
 
+/* A record appended from a spool, after the deployment it describes. */
+typedef struct spooled_rec {
+	uint64_t seq;
+	int64_t deployed_at, spooled_at, time;
+} spooled_rec;
+
+typedef struct spooled_list {
+	spooled_rec *v;
+	size_t n, cap;
+	char why[128]; /* why collecting stopped */
+} spooled_list;
+
 /*
- * Lists the records of a verified bundle that were appended from a spool,
- * after the deployment they describe. Reads only when the verifier counted some.
+ * on_artifact: keeps the spooled records among those the verifier read and
+ * checked. Nothing is read again after verification: a directory can change
+ * and an archive is never extracted.
  */
-static void list_spooled(const char *path, const tfa_verify_report *r, cJSON *arr)
+static tfa_err collect_spooled(void *ud, uint64_t seq, const uint8_t *json, size_t len,
+			       const uint8_t *sig, size_t siglen)
 {
-	tfa_buf b;
-	char name[4200];
-	uint64_t found = 0;
+	spooled_list *l = ud;
+	tfa_artifact a;
 
-	tfa_buf_init(&b, TFA_ARTIFACT_MAX);
-	for (uint64_t seq = r->from_seq; seq <= r->to_seq && found < r->spooled; seq++) {
-		tfa_artifact a;
-		char dep[TFA_FPR_STRLEN], spo[TFA_FPR_STRLEN], rec[TFA_FPR_STRLEN];
-		struct tm tm;
-		time_t t;
+	(void)sig;
+	(void)siglen;
+	if (tfa_artifact_parse(&a, json, len) != TFA_OK) {
+		snprintf(l->why, sizeof(l->why), "verified artifact %llu does not parse",
+			 (unsigned long long)seq);
+		return TFA_EINTERNAL;
+	}
+	if (!a.spooled)
+		return TFA_OK;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		spooled_rec *nv = realloc(l->v, cap * sizeof(*nv));
+		if (nv == NULL) {
+			snprintf(l->why, sizeof(l->why), "out of memory");
+			return TFA_EINTERNAL;
+		}
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (spooled_rec){ seq, a.deployed_at, a.spooled_at, a.time };
+	return TFA_OK;
+}
 
-		tfa_buf_clear(&b);
-		snprintf(name, sizeof(name), "%s/artifacts/%012llu.json", path, (unsigned long long)seq);
-		if (tfa_buf_read_file(&b, name, TFA_ARTIFACT_MAX) != TFA_OK ||
-		    tfa_artifact_parse(&a, b.data, b.len) != TFA_OK || !a.spooled)
-			continue;
-		found++;
-		t = (time_t)a.deployed_at;
-		gmtime_r(&t, &tm);
-		strftime(dep, sizeof(dep), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		t = (time_t)a.spooled_at;
-		gmtime_r(&t, &tm);
-		strftime(spo, sizeof(spo), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		t = (time_t)a.time;
-		gmtime_r(&t, &tm);
-		strftime(rec, sizeof(rec), "%Y-%m-%dT%H:%M:%SZ", &tm);
+static void fmt_time(char out[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "?");
+}
+
+/* Lists the spooled records of a verified bundle, as lines or into arr. */
+static void list_spooled(const spooled_list *l, cJSON *arr)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const spooled_rec *r = &l->v[i];
+		char dep[32], spo[32], rec[32];
+
+		fmt_time(dep, r->deployed_at);
+		fmt_time(spo, r->spooled_at);
+		fmt_time(rec, r->time);
 		if (arr) {
 			cJSON *o = cJSON_CreateObject();
-			if (o == NULL)
+			if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+				cJSON_Delete(o);
 				break;
-			cJSON_AddNumberToObject(o, "seq", (double)seq);
+			}
+			cJSON_AddNumberToObject(o, "seq", (double)r->seq);
 			cJSON_AddStringToObject(o, "deployed_at", dep);
 			cJSON_AddStringToObject(o, "spooled_at", spo);
 			cJSON_AddStringToObject(o, "recorded_at", rec);
-			cJSON_AddItemToArray(arr, o);
 		} else {
 			printf("[INFO] Record %llu was appended from the spool: deployed %s, spooled %s, "
 			       "recorded %s\n",
-			       (unsigned long long)seq, dep, spo, rec);
+			       (unsigned long long)r->seq, dep, spo, rec);
 		}
 	}
-	tfa_buf_free(&b);
 }
 
 static const char *layer_name(tfa_layer l)
@@ -79,35 +114,24 @@ static const char *layer_name(tfa_layer l)
 	}
 }
 
-static void fmt_time(char out[32], int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "?");
-}
-
-static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
+static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
+		       const spooled_list *sp)
 {
 	cJSON *root = cJSON_CreateObject(), *layers, *f;
 	char *text;
 
 	if (root == NULL)
 		return;
-	cJSON_AddStringToObject(root, "bundle", path);
+	tfa_cli_json_add_str(root, "bundle", path);
 	cJSON_AddStringToObject(root, "result",
 				rc == TFA_OK ? "verified" : rc == TFA_EVERIFY ? "failed" : "error");
 	layers = cJSON_AddObjectToObject(root, "layers");
 	for (int l = TFA_LAYER_MANIFEST; l <= TFA_LAYER_CHECKPOINTS; l++) {
 		const char *st;
-		if (rc == TFA_OK)
-			st = "passed";
-		else if (rc != TFA_EVERIFY)
-			st = "not_checked";
-		else if ((int)r->failed_layer == l)
+		/* As the text lines said: each layer whose [SUCCESS] line was given passed. */
+		if (rc == TFA_EVERIFY && (int)r->failed_layer == l)
 			st = "failed";
-		else if ((int)r->failed_layer > l)
+		else if (rc == TFA_OK || (int)r->passed_layer >= l)
 			st = "passed";
 		else
 			st = "not_checked";
@@ -116,21 +140,21 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 	if (rc != TFA_OK) {
 		f = cJSON_AddObjectToObject(root, "failure");
 		cJSON_AddStringToObject(f, "layer", layer_name(r->failed_layer));
-		cJSON_AddStringToObject(f, "file", r->failed_file);
+		tfa_cli_json_add_str(f, "file", r->failed_file);
 		cJSON_AddNumberToObject(f, "seq", (double)r->failed_seq);
-		cJSON_AddStringToObject(f, "message", r->message);
+		tfa_cli_json_add_str(f, "message", r->message[0] ? r->message : tfa_err_name(rc));
 	}
-	cJSON_AddStringToObject(root, "chain_id", r->chain_id);
+	tfa_cli_json_add_str(root, "chain_id", r->chain_id);
 	cJSON_AddNumberToObject(root, "from_seq", (double)r->from_seq);
 	cJSON_AddNumberToObject(root, "to_seq", (double)r->to_seq);
 	cJSON_AddNumberToObject(root, "artifacts", (double)r->artifacts);
 	cJSON_AddNumberToObject(root, "files", (double)r->files);
-	cJSON_AddStringToObject(root, "trusted_key_fingerprint", r->trusted_fpr);
+	tfa_cli_json_add_str(root, "trusted_key_fingerprint", r->trusted_fpr);
 	cJSON_AddBoolToObject(root, "key_pinned", r->key_pinned);
 	if (rc == TFA_OK) {
 		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
-		if (arr && r->spooled)
-			list_spooled(path, r, arr);
+		if (arr)
+			list_spooled(sp, arr);
 	}
 	{
 		cJSON *keys = cJSON_AddArrayToObject(root, "keys");
@@ -140,7 +164,7 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 				cJSON_Delete(k);
 				break;
 			}
-			cJSON_AddStringToObject(k, "fingerprint", r->keys[i].fpr);
+			tfa_cli_json_add_str(k, "fingerprint", r->keys[i].fpr);
 			cJSON_AddNumberToObject(k, "from_seq", (double)r->keys[i].from_seq);
 			if (r->keys[i].to_seq)
 				cJSON_AddNumberToObject(k, "to_seq", (double)r->keys[i].to_seq);
@@ -159,17 +183,17 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r)
 				cJSON_Delete(o);
 				break;
 			}
-			cJSON_AddStringToObject(o, "file", c->file);
+			tfa_cli_json_add_str(o, "file", c->file);
 			cJSON_AddBoolToObject(o, "trusted", c->trusted);
 			cJSON_AddNumberToObject(o, "seq", (double)c->seq);
-			cJSON_AddStringToObject(o, "head_hash", c->head_hash);
+			tfa_cli_json_add_str(o, "head_hash", c->head_hash);
 			fmt_time(when, c->time);
 			cJSON_AddStringToObject(o, "time", when);
 			cJSON_AddStringToObject(o, "timestamp", ts[c->ts]);
 			if (c->ts == TFA_TS_VALID) {
 				fmt_time(when, c->ts_gen_time);
 				cJSON_AddStringToObject(o, "timestamp_time", when);
-				cJSON_AddStringToObject(o, "timestamp_authority", c->ts_subject);
+				tfa_cli_json_add_str(o, "timestamp_authority", c->ts_subject);
 			}
 		}
 	}
@@ -196,9 +220,10 @@ int tfa_cli_verify(int argc, char **argv)
 	tfa_verify_report rep;
 	char fpr[TFA_FPR_STRLEN];
 	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];
-	int json = 0, c;
+	int json = 0, c, status;
 	long long th;
 	tfa_err rc;
+	spooled_list sp = { NULL, 0, 0, "" };
 
 	memset(&o, 0, sizeof(o));
 	optind = 1;
@@ -243,16 +268,22 @@ int tfa_cli_verify(int argc, char **argv)
 				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--json]");
 	if (!json)
 		o.line = print_line;
+	o.on_artifact = collect_spooled;
+	o.artifact_ud = &sp;
 	rc = tfa_verify_bundle(&rep, argv[optind], &o);
 	if (json) {
-		print_json(argv[optind], rc, &rep);
-		return tfa_err_exit_status(rc);
+		print_json(argv[optind], rc, &rep, &sp);
+		status = tfa_err_exit_status(rc);
+	} else if (rc == TFA_EVERIFY) {
+		status = 1; /* the [ERROR] line has been printed */
+	} else if (rc != TFA_OK) {
+		status = tfa_cli_fail(rc);
+		if (sp.why[0])
+			fprintf(stderr, "tfattest: error: %s\n", sp.why);
+	} else {
+		list_spooled(&sp, NULL);
+		status = 0;
 	}
-	if (rc == TFA_EVERIFY)
-		return 1; /* the [ERROR] line has been printed */
-	if (rc != TFA_OK)
-		return tfa_cli_fail(rc);
-	if (rep.spooled)
-		list_spooled(argv[optind], &rep, NULL);
-	return 0;
+	free(sp.v);
+	return status;
 }

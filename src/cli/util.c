@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "esc.h"
 #include "tfattest/buffer.h"
 #ifndef TFATTEST_VERIFIER_ONLY
 #include "tfattest/store.h"
@@ -17,9 +19,11 @@ int tfa_cli_fail(tfa_err rc)
 	const tfa_error *e = tfa_error_last();
 
 	if (e->detail[0] && strstr(e->message, e->detail) == NULL)
-		fprintf(stderr, "tfattest: error: %s (%s)\n", e->message, e->detail);
+		fprintf(stderr, "tfattest: error: %s (%s)\n", tfa_cli_tty(e->message),
+			tfa_cli_tty(e->detail));
 	else
-		fprintf(stderr, "tfattest: error: %s\n", e->message[0] ? e->message : tfa_err_name(rc));
+		fprintf(stderr, "tfattest: error: %s\n",
+			e->message[0] ? tfa_cli_tty(e->message) : tfa_err_name(rc));
 	return tfa_err_exit_status(rc);
 }
 
@@ -27,11 +31,13 @@ int tfa_cli_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "tfattest: usage error: ");
+	char msg[1024];
+
+	/* The arguments may be the user's (an option, a path): escaped like all output. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
+	fprintf(stderr, "tfattest: usage error: %s\n", tfa_cli_tty(msg));
 	return 2;
 }
 
@@ -109,4 +115,36 @@ const char *tfa_cli_json_str(const cJSON *o, const char *a, const char *b, const
 {
 	const cJSON *v = tfa_cli_json_at(o, a, b, c);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int put_file(void *ud, const char *p, size_t n)
+{
+	return fwrite(p, 1, n, (FILE *)ud) == n;
+}
+
+void tfa_cli_escape_write(FILE *f, const char *s, size_t n, tfa_escape_mode mode)
+{
+	tfa_escape_each(s, n, mode, put_file, f);
+}
+
+const char *tfa_cli_tty(const char *s)
+{
+	static char ring[8][16384];
+	static unsigned next;
+
+	return tfa_escape(ring[next++ % 8], sizeof(ring[0]), s, TFA_ESCAPE_TERM);
+}
+
+bool tfa_cli_json_add_str(cJSON *o, const char *key, const char *val)
+{
+	size_t n = strlen(val ? val : "");
+	char *e = malloc(4 * n + 8);
+	bool ok;
+
+	if (e == NULL)
+		return false;
+	tfa_escape(e, 4 * n + 8, val, TFA_ESCAPE_UTF8);
+	ok = cJSON_AddStringToObject(o, key, e) != NULL;
+	free(e);
+	return ok;
 }

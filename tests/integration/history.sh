@@ -88,4 +88,35 @@ mv s/records/000000000002.rec saved2.rec
 expect_exit 1 "log with a missing record fails" "$T" log "${K[@]}"
 expect_output 'record 2 is missing below the head' "gap message"
 mv saved2.rec s/records/000000000002.rec
+
+# A rotation record swapped in the store between the key walk and the read that
+# is shown: a fork at seq 2 that the old key also signed (to another new key).
+# The swap is made by tests/lib/swapshim.c, preloaded, on the read log shows.
+SHIM_SRC=$(realpath "$(dirname "$0")/../lib/swapshim.c")
+if ${CC:-cc} -shared -fPIC -O1 -o "$W/swapshim.so" "$SHIM_SRC" -ldl 2> /dev/null; then
+	new_ec_key r1.pem
+	new_ec_key r2.pem
+	new_ec_key r3.pem
+	"$T" init --store rs --chain rot --key file:r1.pem > /dev/null || exit 2
+	"$T" record --store rs --key file:r1.pem --plan "$PLANS/show-basic-create.json" > /dev/null || exit 2
+	cp -r rs rs-fork
+	"$T" rotate --store rs --key file:r1.pem --new-key file:r2.pem > /dev/null || exit 2
+	"$T" rotate --store rs-fork --key file:r1.pem --new-key file:r3.pem > /dev/null || exit 2
+	"$T" record --store rs --key file:r2.pem --plan "$PLANS/show-basic-update.json" > /dev/null || exit 2
+	rec2=000000000002.rec
+	chmod -R u+w rs rs-fork
+	cp rs-fork/records/$rec2 fork.rec
+	# How often log opens record 2: the last open is the read that is shown.
+	shimrun() { env LD_PRELOAD="$W/swapshim.so" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@"; }
+	"$T" pubkey --key file:r1.pem | sed -n '/BEGIN/,/END/p' > r1.pub
+	rm -f opens.log
+	expect_exit 0 "log on the rotated chain" shimrun env SWAP_LOG=$W/opens.log SWAP_MATCH=$rec2 SWAP_AT=1000 SWAP_FROM=fork.rec SWAP_TO=rs/records/$rec2 "$T" log --store rs --public-key r1.pub
+	n=$(wc -l < opens.log)
+	expect_exit 1 "log refuses a rotation record swapped after the key walk" shimrun env SWAP_MATCH=$rec2 SWAP_AT="$n" SWAP_FROM=fork.rec SWAP_TO=rs/records/$rec2 "$T" log --store rs --public-key r1.pub
+	expect_output 'record 2 is not the record the chain.s keys were read from' "the swapped rotation is named"
+	check "the forked rotation is not shown" bash -c "! grep -qE '^ +2 ' '$W/last.out'"
+	[ -e rs/records/$rec2.orig ] && mv rs/records/$rec2.orig rs/records/$rec2
+else
+	fail "cannot build tests/lib/swapshim.c"
+fi
 finish

@@ -61,9 +61,9 @@ static void test_error_wraps_previous_message(void)
 	tfa_error_detail("CKR_%s", "PIN_INCORRECT");
 	tfa_error_detail("again: %s", tfa_error_last()->detail);
 	CHECK_STREQ(tfa_error_last()->detail, "again: CKR_PIN_INCORRECT");
-	/* Control characters from input never break the one-line rule. */
+	/* Control characters from input never break the one-line rule: they are escaped. */
 	tfa_error_set(TFA_EFORMAT, "a\nb\tc");
-	snprintf(want, sizeof(want), "a b c");
+	snprintf(want, sizeof(want), "a\\u000ab\\u0009c");
 	CHECK_STREQ(tfa_error_last()->message, want);
 	tfa_error_clear();
 }
