@@ -251,7 +251,8 @@ static tfa_err ddb_state(void *vctx, uint64_t *head, tfa_buf *rec, tfa_buf *meta
 			   TFA_EFORMAT, "sequencer item has no valid rec_sha256");
 		tfa_sha256(got, rec->data + start, rec->len - start);
 		TFA_ENSURE(CRYPTO_memcmp(want, got, sizeof(got)) == 0, TFA_EFORMAT,
-			   "sequencer item's record %" PRIu64 " does not match its rec_sha256",
+			   "the dynamodb sequencer's copy of record %" PRIu64
+			   " does not match its rec_sha256: the sequencer item was altered or damaged",
 			   *head);
 	}
 out:
