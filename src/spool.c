@@ -56,15 +56,17 @@ static tfa_err check_dir(const struct stat *st, const char *path)
 	if (!S_ISDIR(st->st_mode))
 		return tfa_error_set(TFA_EUSAGE, "spool directory %s is not a directory", path);
 	if (st->st_uid != me && st->st_uid != 0)
-		return tfa_error_set(TFA_EUSAGE,
-				     "spool directory %s is owned by uid %lu, not by the caller "
-				     "(uid %lu) or root: use a directory of your own (TFATTEST_SPOOL)",
-				     path, (unsigned long)st->st_uid, (unsigned long)me);
+		return tfa_error_set(
+		    TFA_EUSAGE,
+		    "spool directory %s is owned by uid %lu, not by the caller "
+		    "(uid %lu) or root: use a directory of your own (TFATTEST_SPOOL)",
+		    path, (unsigned long)st->st_uid, (unsigned long)me);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return tfa_error_set(TFA_EUSAGE,
-				     "spool directory %s is writable by group or others (mode %04o): "
-				     "chmod go-w %s",
-				     path, (unsigned)(st->st_mode & 07777), path);
+		return tfa_error_set(
+		    TFA_EUSAGE,
+		    "spool directory %s is writable by group or others (mode %04o): "
+		    "chmod go-w %s",
+		    path, (unsigned)(st->st_mode & 07777), path);
 	return TFA_OK;
 }
 
@@ -137,8 +139,10 @@ static tfa_err read_spool_file(tfa_buf *out, int dfd, const char *name, const ch
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0 && errno == ELOOP)
-		TFA_BAIL(TFA_EUSAGE, "spool file %s is a symbolic link: the spool holds only files "
-				     "it wrote; remove it", path);
+		TFA_BAIL(TFA_EUSAGE,
+			 "spool file %s is a symbolic link: the spool holds only files "
+			 "it wrote; remove it",
+			 path);
 	if (fd < 0)
 		TFA_BAIL(TFA_EIO, "cannot open spool file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0)

@@ -85,7 +85,7 @@ static bool cache_get(const char *key, tfa_buf *spki, char *arn, size_t arn_size
 static void cache_put(const char *key, const uint8_t *spki, size_t len, const char *arn,
 		      const char spec[16], alg_set algs)
 {
-	cache_entry e = { strdup(key), strdup(arn), malloc(len), len, { 0 }, algs };
+	cache_entry e = {strdup(key), strdup(arn), malloc(len), len, {0}, algs};
 	cache_entry *slot;
 
 	if (e.key == NULL || e.arn == NULL || e.spki == NULL) {
@@ -123,8 +123,8 @@ static bool spec_known(const char *spec, int *rsa_bits)
 	static const struct {
 		const char *name;
 		int bits;
-	} specs[] = { { "RSA_2048", 2048 }, { "RSA_3072", 3072 }, { "RSA_4096", 4096 },
-		      { "ECC_NIST_P256", 0 } };
+	} specs[] = {
+	    {"RSA_2048", 2048}, {"RSA_3072", 3072}, {"RSA_4096", 4096}, {"ECC_NIST_P256", 0}};
 
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		if (strcmp(spec, specs[i].name) == 0) {
@@ -146,9 +146,8 @@ static alg_set spec_algs(int rsa_bits)
 /* Our algorithms named in a SigningAlgorithms array (others are ignored). */
 static alg_set parse_algs(const cJSON *arr)
 {
-	static const tfa_sig_alg ours[] = { TFA_ALG_RSASSA_PSS_SHA_256,
-					    TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256,
-					    TFA_ALG_ECDSA_SHA_256 };
+	static const tfa_sig_alg ours[] = {
+	    TFA_ALG_RSASSA_PSS_SHA_256, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256, TFA_ALG_ECDSA_SHA_256};
 	const cJSON *it;
 	alg_set set = 0;
 
@@ -302,8 +301,8 @@ static tfa_err kms_open(void **out, const char *uri)
 	TFA_GUARD(tfa_aws_client_new(&ctx->client, &o));
 	TFA_GUARD(tfa_buf_printf(&cache_key, "%s\n%s\n%s", ctx->uri.endpoint, ctx->region,
 				 ctx->uri.key_id));
-	if (!cache_get((const char *)cache_key.data, &ctx->spki, ctx->key_arn,
-		       sizeof(ctx->key_arn), ctx->spec, &ctx->algs)) {
+	if (!cache_get((const char *)cache_key.data, &ctx->spki, ctx->key_arn, sizeof(ctx->key_arn),
+		       ctx->spec, &ctx->algs)) {
 		TFA_GUARD(get_public_key(ctx));
 		cached = false;
 	}
@@ -316,7 +315,7 @@ static tfa_err kms_open(void **out, const char *uri)
 	(void)spec_known(ctx->spec, &rsa_bits);
 	TFA_ENSURE(rsa_bits == 0 ? EVP_PKEY_base_id(ctx->pkey) == EVP_PKEY_EC
 				 : EVP_PKEY_base_id(ctx->pkey) == EVP_PKEY_RSA &&
-					   EVP_PKEY_get_bits(ctx->pkey) == rsa_bits,
+				       EVP_PKEY_get_bits(ctx->pkey) == rsa_bits,
 		   TFA_EUSAGE, "kms key %s: its public key is not the %s key its KeySpec says",
 		   ctx->uri.key_id, ctx->spec);
 	TFA_ENSURE(ctx->algs != 0, TFA_EUSAGE,

@@ -99,9 +99,9 @@ static tfa_err check_owned(fs_ctx *ctx, int fd, const char *sub, int dir)
 				     what, path, (unsigned long)st.st_uid, (unsigned long)me,
 				     (unsigned long)me, ctx->root);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return tfa_error_set(TFA_EUSAGE,
-				     "%s %s is writable by group or others (mode %04o): chmod go-w %s",
-				     what, path, (unsigned)(st.st_mode & 07777), path);
+		return tfa_error_set(
+		    TFA_EUSAGE, "%s %s is writable by group or others (mode %04o): chmod go-w %s",
+		    what, path, (unsigned)(st.st_mode & 07777), path);
 	return TFA_OK;
 }
 
@@ -139,8 +139,8 @@ static tfa_err open_checked_file(fs_ctx *ctx, const char *name, int *fd)
 			return TFA_ENOTFOUND;
 		if (errno == ELOOP)
 			return tfa_error_set(TFA_EUSAGE,
-					     "store file %s/%s is a symbolic link: remove it", ctx->root,
-					     name);
+					     "store file %s/%s is a symbolic link: remove it",
+					     ctx->root, name);
 		return tfa_error_set(TFA_EIO, "cannot open %s/%s: %s", ctx->root, name,
 				     strerror(errno));
 	}

@@ -637,7 +637,8 @@ static void test_moved_while_open(void)
 	done(st, dir, root);
 }
 
-TFA_TEST_MAIN(T(test_owner_and_mode), T(test_moved_while_open), T(test_open_uris), T(test_open_seq), T(test_no_chain), T(test_create_chain_once),
-	      T(test_create_chain_too_large), T(test_append_get_head), T(test_bad_arguments),
-	      T(test_largest_seq), T(test_head_hint_is_only_a_hint), T(test_malformed_records),
+TFA_TEST_MAIN(T(test_owner_and_mode), T(test_moved_while_open), T(test_open_uris), T(test_open_seq),
+	      T(test_no_chain), T(test_create_chain_once), T(test_create_chain_too_large),
+	      T(test_append_get_head), T(test_bad_arguments), T(test_largest_seq),
+	      T(test_head_hint_is_only_a_hint), T(test_malformed_records),
 	      T(test_sweeps_dead_writers_temp_files), T(test_checkpoints))
