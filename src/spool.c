@@ -44,25 +44,126 @@ out:
 	return rc;
 }
 
-/* mkdir -p with mode 0700 for what it creates. */
+/*
+ * Who may own a spool directory: the caller, or root (who can write anywhere
+ * anyway). Nobody else may be able to write to it: another user who could
+ * plant a well-named capture there would have it signed into the chain.
+ */
+static tfa_err check_dir(const struct stat *st, const char *path)
+{
+	uid_t me = geteuid();
+
+	if (!S_ISDIR(st->st_mode))
+		return tfa_error_set(TFA_EUSAGE, "spool directory %s is not a directory", path);
+	if (st->st_uid != me && st->st_uid != 0)
+		return tfa_error_set(
+		    TFA_EUSAGE,
+		    "spool directory %s is owned by uid %lu, not by the caller "
+		    "(uid %lu) or root: use a directory of your own (TFATTEST_SPOOL)",
+		    path, (unsigned long)st->st_uid, (unsigned long)me);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return tfa_error_set(
+		    TFA_EUSAGE,
+		    "spool directory %s is writable by group or others (mode %04o): "
+		    "chmod go-w %s",
+		    path, (unsigned)(st->st_mode & 07777), path);
+	return TFA_OK;
+}
+
+/*
+ * mkdir -p with mode 0700 for what it creates. Every directory from the first
+ * one it creates down is checked as the spool directory is: one that appears
+ * meanwhile was made by someone else, who could swap what lies below it.
+ */
 static tfa_err mkdirs(const char *dir)
 {
 	tfa_err rc = TFA_OK;
 	char *p = strdup(dir);
+	int creating = 0;
+	struct stat st;
 
 	TFA_ENSURE(p != NULL, TFA_EINTERNAL, "out of memory");
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
+	for (char *s = p + 1;; s++) {
+		int last = *s == '\0';
+		if (!last && *s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+		if (mkdir(p, 0700) == 0)
+			creating = 1;
+		else if (errno != EEXIST)
 			TFA_BAIL(TFA_EIO, "cannot create %s: %s", p, strerror(errno));
+		if (creating) {
+			if (lstat(p, &st) != 0)
+				TFA_BAIL(TFA_EIO, "cannot stat %s: %s", p, strerror(errno));
+			TFA_GUARD(check_dir(&st, p));
+		}
+		if (last)
+			break;
 		*s = '/';
 	}
-	if (mkdir(p, 0700) != 0 && errno != EEXIST)
-		TFA_BAIL(TFA_EIO, "cannot create spool directory %s: %s", p, strerror(errno));
 out:
 	free(p);
+	return rc;
+}
+
+/* Opens the spool directory and checks its owner and mode on that descriptor. */
+static tfa_err open_dir(int *fd, const char *dir)
+{
+	tfa_err rc = TFA_OK;
+	struct stat st;
+
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOCTTY | O_CLOEXEC);
+	if (*fd < 0)
+		return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO,
+				     "cannot open spool directory %s: %s", dir, strerror(errno));
+	if (fstat(*fd, &st) != 0)
+		TFA_BAIL(TFA_EIO, "cannot stat spool directory %s: %s", dir, strerror(errno));
+	TFA_GUARD(check_dir(&st, dir));
+out:
+	if (rc != TFA_OK) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+/*
+ * Reads spool file `name` of dirfd: only the caller's own mode-0600 regular
+ * file with one link, as tfa_spool_write() leaves it, read from the
+ * descriptor that was checked.
+ */
+static tfa_err read_spool_file(tfa_buf *out, int dfd, const char *name, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0 && errno == ELOOP)
+		TFA_BAIL(TFA_EUSAGE,
+			 "spool file %s is a symbolic link: the spool holds only files "
+			 "it wrote; remove it",
+			 path);
+	if (fd < 0)
+		TFA_BAIL(TFA_EIO, "cannot open spool file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0)
+		TFA_BAIL(TFA_EIO, "cannot stat spool file %s: %s", path, strerror(errno));
+	TFA_ENSURE(S_ISREG(st.st_mode), TFA_EUSAGE,
+		   "spool file %s is not a regular file: remove it", path);
+	TFA_ENSURE(st.st_uid == geteuid(), TFA_EUSAGE,
+		   "spool file %s is owned by uid %lu, not by the caller (uid %lu): it was not "
+		   "spooled by this user; remove it",
+		   path, (unsigned long)st.st_uid, (unsigned long)geteuid());
+	TFA_ENSURE((st.st_mode & 07777) == 0600, TFA_EUSAGE,
+		   "spool file %s has mode %04o, not 0600 as spooled captures have: check where it "
+		   "came from, then chmod 600 it or remove it",
+		   path, (unsigned)(st.st_mode & 07777));
+	TFA_ENSURE(st.st_nlink == 1, TFA_EUSAGE,
+		   "spool file %s has %lu links, not 1: it is linked from elsewhere; remove it",
+		   path, (unsigned long)st.st_nlink);
+	TFA_GUARD(tfa_buf_read_fd(out, fd, path, TFA_ARTIFACT_MAX));
+out:
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -86,6 +187,7 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 	tfa_err rc = TFA_OK;
 	uint8_t rnd[16];
 	char id[33], tmp[4200], final[4200];
+	const char *tmpname = NULL, *finalname = NULL;
 	tfa_buf bytes;
 	int fd = -1, dfd = -1, tmp_made = 0;
 
@@ -101,11 +203,15 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 	TFA_GUARD(tfa_capture_set_spool(c, id, deployed_at_ns / 1000000000, (int64_t)time(NULL)));
 	TFA_GUARD(tfa_capture_serialize(&bytes, c));
 	TFA_GUARD(mkdirs(dir));
+	TFA_GUARD(open_dir(&dfd, dir));
 	TFA_ENSURE(snprintf(final, sizeof(final), "%s/%020lld-%s-%s.json", dir,
 			    (long long)deployed_at_ns, chain_id, id) < (int)sizeof(final) &&
 			   snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, id) < (int)sizeof(tmp),
 		   TFA_EUSAGE, "spool path too long");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	tmpname = tmp + strlen(dir) + 1;
+	finalname = final + strlen(dir) + 1;
+	fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
 	if (fd < 0)
 		TFA_BAIL(TFA_EIO, "cannot create %s: %s", tmp, strerror(errno));
 	tmp_made = 1;
@@ -117,11 +223,10 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 		TFA_BAIL(TFA_EIO, "cannot write %s: %s", tmp, strerror(errno));
 	}
 	fd = -1;
-	if (rename(tmp, final) != 0)
+	if (renameat(dfd, tmpname, dfd, finalname) != 0)
 		TFA_BAIL(TFA_EIO, "cannot rename %s: %s", tmp, strerror(errno));
 	tmp_made = 0;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
+	if (fsync(dfd) != 0)
 		TFA_BAIL(TFA_EIO, "cannot fsync spool directory %s: %s", dir, strerror(errno));
 	if (path_out) {
 		*path_out = strdup(final);
@@ -130,10 +235,10 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 out:
 	if (fd >= 0)
 		close(fd);
+	if (tmp_made)
+		unlinkat(dfd, tmpname, 0);
 	if (dfd >= 0)
 		close(dfd);
-	if (tmp_made)
-		unlink(tmp);
 	tfa_buf_free(&bytes);
 	return rc;
 }
@@ -183,11 +288,16 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 	TFA_ENSURE_ARG(st);
 	TFA_ENSURE_ARG(signer);
 	TFA_GUARD(tfa_chain_info_read(&info, st));
-	d = opendir(dir);
-	if (d == NULL && errno == ENOENT)
-		goto out; /* nothing was ever spooled */
+	rc = open_dir(&dfd, dir);
+	if (rc == TFA_ENOTFOUND) {
+		tfa_error_clear(); /* nothing was ever spooled */
+		rc = TFA_OK;
+		goto out;
+	}
+	TFA_GUARD(rc);
+	d = fdopendir(dfd);
 	if (d == NULL)
-		TFA_BAIL(TFA_EIO, "cannot open spool directory %s: %s", dir, strerror(errno));
+		TFA_BAIL(TFA_EIO, "cannot list spool directory %s: %s", dir, strerror(errno));
 	while ((e = readdir(d)) != NULL) {
 		char chain[TFA_CHAIN_ID_MAX + 1], id[33];
 		if (!spool_name(e->d_name, chain, id))
@@ -211,7 +321,6 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 	}
 	if (n > 1)
 		qsort(names, n, sizeof(*names), by_name);
-	dfd = dirfd(d);
 	for (size_t i = 0; i < n; i++) {
 		char chain[TFA_CHAIN_ID_MAX + 1], id[33], path[4400], msg[600];
 		const char *cid;
@@ -220,7 +329,7 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 		(void)spool_name(names[i], chain, id);
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		tfa_buf_clear(&raw);
-		TFA_GUARD(tfa_buf_read_file(&raw, path, TFA_ARTIFACT_MAX));
+		TFA_GUARD(read_spool_file(&raw, dfd, names[i], path));
 		tfa_capture_free(c);
 		c = NULL;
 		rc = tfa_capture_deserialize(&c, raw.data, raw.len);
@@ -254,7 +363,9 @@ out:
 		free(names[i]);
 	free(names);
 	if (d)
-		closedir(d);
+		closedir(d); /* closes dfd */
+	else if (dfd >= 0)
+		close(dfd);
 	tfa_capture_free(c);
 	tfa_buf_free(&raw);
 	return rc;

@@ -13,6 +13,12 @@
  * claims n+1 only after it saw record n in the store (or put it there), and
  * the store never loses a record. Only the head record can be missing, and
  * the sequencer holds its bytes: the next writer stores it exactly as signed.
+ *
+ * The sequencer's copy of the head record (checked against its SHA-256 in
+ * the sequencer) is also the reference for the store's: every read of the
+ * head compares the two, so that an object altered on its way to a service
+ * that does not check the PUT's checksum is named as such, not met later as
+ * an unreadable record.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -21,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto.h"
 #include "record.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/sequencer.h"
@@ -181,11 +188,30 @@ out:
 	return rc;
 }
 
+/*
+ * TFA_EBACKEND: the store's copy of record seq is not the sequencer's `rec`.
+ * `why` says how it differs.
+ */
+static tfa_err copies_differ(tfa_store *st, uint64_t seq, const uint8_t *rec, size_t len,
+			     const char *why)
+{
+	uint8_t d[TFA_SHA256_LEN];
+	char hex[2 * TFA_SHA256_LEN + 1];
+
+	tfa_sha256(d, rec, len);
+	tfa_hex_encode(hex, d, sizeof(d));
+	return tfa_error_set(TFA_EBACKEND,
+			     "record %" PRIu64 " in the %s store differs from the %s sequencer's "
+			     "copy (sha256 %s): the %s object was altered or damaged (%s)",
+			     seq, st->backend->name, st->seqb->name, hex, st->backend->name, why);
+}
+
 /* Writes record `seq` from its stored form, unless the store holds it already. */
 static tfa_err store_record(tfa_store *st, uint64_t seq, const uint8_t *rec, size_t len)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf art, sig;
+	char why[600];
 
 	tfa_buf_init(&art, TFA_RECORD_MAX);
 	tfa_buf_init(&sig, TFA_RECORD_MAX);
@@ -193,10 +219,43 @@ static tfa_err store_record(tfa_store *st, uint64_t seq, const uint8_t *rec, siz
 	if (rc != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "the sequencer's record %" PRIu64 " is malformed: %s", seq,
 			 tfa_error_last()->message);
-	TFA_GUARD(st->backend->append(st->ctx, seq, art.data, art.len, sig.data, sig.len));
+	rc = st->backend->append(st->ctx, seq, art.data, art.len, sig.data, sig.len);
+	if (rc == TFA_ECONFLICT) {
+		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		rc = copies_differ(st, seq, rec, len, why);
+	}
 out:
 	tfa_buf_free(&art);
 	tfa_buf_free(&sig);
+	return rc;
+}
+
+/* Compares the store's record `seq` with the sequencer's copy `rec`. */
+static tfa_err check_head_copy(tfa_store *st, uint64_t seq, const tfa_buf *rec, tfa_err got,
+			       const tfa_buf *art, const tfa_buf *sig)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf mine;
+	uint8_t d[TFA_SHA256_LEN];
+	char hex[2 * TFA_SHA256_LEN + 1], why[600];
+
+	tfa_buf_init(&mine, TFA_RECORD_MAX * 2 + 4);
+	if (got == TFA_EFORMAT) {
+		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		rc = copies_differ(st, seq, rec->data, rec->len, why);
+		goto out;
+	}
+	TFA_GUARD(got);
+	TFA_GUARD(tfa_record_encode(&mine, art->data, art->len, sig->data, sig->len));
+	if (mine.len != rec->len || CRYPTO_memcmp(mine.data, rec->data, rec->len) != 0) {
+		tfa_sha256(d, mine.data, mine.len);
+		tfa_hex_encode(hex, d, sizeof(d));
+		snprintf(why, sizeof(why), "the store's copy has sha256 %s", hex);
+		rc = copies_differ(st, seq, rec->data, rec->len, why);
+		goto out;
+	}
+out:
+	tfa_buf_free(&mine);
 	return rc;
 }
 
@@ -233,6 +292,8 @@ tfa_err tfa_store_head(tfa_store *st, uint64_t *seq)
 			} else {
 				rc = store_record(st, head, rec.data, rec.len);
 			}
+		} else {
+			rc = check_head_copy(st, head, &rec, rc, &a, &s);
 		}
 		TFA_GUARD(rc);
 	}
@@ -296,10 +357,12 @@ static tfa_err append_sequenced(tfa_store *st, uint64_t seq, const uint8_t *arti
 	TFA_GUARD(rc);
 	test_crash_point("after-claim");
 	rc = st->backend->append(st->ctx, seq, artifact, artifact_len, sig, sig_len);
-	if (rc == TFA_ECONFLICT)
-		TFA_BAIL(TFA_EBACKEND,
-			 "the store holds other bytes for record %" PRIu64 " than its sequencer",
-			 seq);
+	if (rc == TFA_ECONFLICT) {
+		char why[600];
+		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		rc = copies_differ(st, seq, rec.data, rec.len, why);
+		goto out;
+	}
 	if (rc != TFA_OK)
 		TFA_BAIL(rc,
 			 "record %" PRIu64 " is sequenced but not yet stored (the next writer "

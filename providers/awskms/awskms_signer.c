@@ -7,6 +7,12 @@
  * between the two calls cannot yield a signature under a key other than
  * the one whose public key was returned. Every signature is checked against
  * that public key before it is handed back.
+ *
+ * GetPublicKey's answer must describe a signing key: KeyUsage SIGN_VERIFY,
+ * a KeySpec of RSA_2048/3072/4096 or ECC_NIST_P256 that the public key
+ * matches, and SigningAlgorithms that include the algorithm before any Sign
+ * uses it (a KMS-compatible service may hand out the public key of an
+ * encryption key).
  */
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -25,10 +31,15 @@
 #define SIG_MAX 1024
 #define CACHE_SLOTS 8
 
+/* The algorithms a key's SigningAlgorithms allow, as bits (1u << tfa_sig_alg). */
+typedef unsigned alg_set;
+
 typedef struct kms_ctx {
 	tfa_kmsuri uri;
 	char region[64];
 	char key_arn[TFA_KMSURI_MAX];
+	char spec[16]; /* the KeySpec GetPublicKey named */
+	alg_set algs;
 	tfa_buf spki;
 	EVP_PKEY *pkey;
 	tfa_aws_client *client;
@@ -42,13 +53,16 @@ typedef struct cache_entry {
 	char *arn;
 	uint8_t *spki;
 	size_t spki_len;
+	char spec[16];
+	alg_set algs;
 } cache_entry;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static cache_entry cache[CACHE_SLOTS];
 static unsigned cache_next;
 
-static bool cache_get(const char *key, tfa_buf *spki, char *arn, size_t arn_size)
+static bool cache_get(const char *key, tfa_buf *spki, char *arn, size_t arn_size, char spec[16],
+		      alg_set *algs)
 {
 	bool hit = false;
 
@@ -57,6 +71,8 @@ static bool cache_get(const char *key, tfa_buf *spki, char *arn, size_t arn_size
 		if (cache[i].key != NULL && strcmp(cache[i].key, key) == 0) {
 			if (tfa_buf_append(spki, cache[i].spki, cache[i].spki_len) == TFA_OK) {
 				snprintf(arn, arn_size, "%s", cache[i].arn);
+				memcpy(spec, cache[i].spec, 16);
+				*algs = cache[i].algs;
 				hit = true;
 			}
 			break;
@@ -66,9 +82,10 @@ static bool cache_get(const char *key, tfa_buf *spki, char *arn, size_t arn_size
 	return hit;
 }
 
-static void cache_put(const char *key, const uint8_t *spki, size_t len, const char *arn)
+static void cache_put(const char *key, const uint8_t *spki, size_t len, const char *arn,
+		      const char spec[16], alg_set algs)
 {
-	cache_entry e = { strdup(key), strdup(arn), malloc(len), len };
+	cache_entry e = {strdup(key), strdup(arn), malloc(len), len, {0}, algs};
 	cache_entry *slot;
 
 	if (e.key == NULL || e.arn == NULL || e.spki == NULL) {
@@ -78,6 +95,7 @@ static void cache_put(const char *key, const uint8_t *spki, size_t len, const ch
 		return;
 	}
 	memcpy(e.spki, spki, len);
+	memcpy(e.spec, spec, sizeof(e.spec));
 	pthread_mutex_lock(&cache_lock);
 	slot = &cache[cache_next++ % CACHE_SLOTS];
 	free(slot->key);
@@ -97,6 +115,51 @@ static const char *kms_alg_name(tfa_sig_alg alg)
 	case TFA_ALG_ECDSA_SHA_256: return "ECDSA_SHA_256";
 	default: return NULL;
 	}
+}
+
+/* The KeySpecs a signer takes: bits of an RSA modulus, or 0 for ECC_NIST_P256. */
+static bool spec_known(const char *spec, int *rsa_bits)
+{
+	static const struct {
+		const char *name;
+		int bits;
+	} specs[] = {
+	    {"RSA_2048", 2048}, {"RSA_3072", 3072}, {"RSA_4096", 4096}, {"ECC_NIST_P256", 0}};
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		if (strcmp(spec, specs[i].name) == 0) {
+			*rsa_bits = specs[i].bits;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The algorithms of ours that fit a KeySpec. */
+static alg_set spec_algs(int rsa_bits)
+{
+	if (rsa_bits == 0)
+		return 1u << TFA_ALG_ECDSA_SHA_256;
+	return (1u << TFA_ALG_RSASSA_PSS_SHA_256) | (1u << TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256);
+}
+
+/* Our algorithms named in a SigningAlgorithms array (others are ignored). */
+static alg_set parse_algs(const cJSON *arr)
+{
+	static const tfa_sig_alg ours[] = {
+	    TFA_ALG_RSASSA_PSS_SHA_256, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256, TFA_ALG_ECDSA_SHA_256};
+	const cJSON *it;
+	alg_set set = 0;
+
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || it->valuestring == NULL)
+			continue;
+		for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+			if (strcmp(it->valuestring, kms_alg_name(ours[i])) == 0)
+				set |= 1u << ours[i];
+	}
+	return set;
 }
 
 /* Decodes standard base64 (with padding) into out, at most max bytes. */
@@ -162,7 +225,8 @@ static tfa_err get_public_key(kms_ctx *ctx)
 	tfa_err rc = TFA_OK;
 	tfa_aws_response resp;
 	cJSON *req = NULL, *res = NULL;
-	const cJSON *pk, *arn, *usage;
+	const cJSON *pk, *arn, *usage, *spec, *algs;
+	int rsa_bits = 0;
 
 	memset(&resp, 0, sizeof(resp));
 	req = cJSON_CreateObject();
@@ -176,12 +240,29 @@ static tfa_err get_public_key(kms_ctx *ctx)
 	pk = json_str(res, "PublicKey");
 	arn = json_str(res, "KeyId");
 	usage = json_str(res, "KeyUsage");
+	spec = json_str(res, "KeySpec");
 	TFA_ENSURE(pk != NULL && arn != NULL, TFA_EBACKEND,
 		   "kms GetPublicKey: the response lacks PublicKey or KeyId (request id %s)",
 		   resp.request_id[0] ? resp.request_id : "none");
-	TFA_ENSURE(usage == NULL || strcmp(usage->valuestring, "SIGN_VERIFY") == 0, TFA_EUSAGE,
-		   "kms key %s is not a signing key (KeyUsage %.32s)", ctx->uri.key_id,
-		   usage ? usage->valuestring : "");
+	TFA_ENSURE(usage != NULL, TFA_EUSAGE,
+		   "kms key %s: GetPublicKey names no KeyUsage; a signing key is SIGN_VERIFY",
+		   ctx->uri.key_id);
+	TFA_ENSURE(strcmp(usage->valuestring, "SIGN_VERIFY") == 0, TFA_EUSAGE,
+		   "kms key %s is not a signing key (KeyUsage %.32s, not SIGN_VERIFY)",
+		   ctx->uri.key_id, usage->valuestring);
+	if (spec == NULL)
+		spec = json_str(res, "CustomerMasterKeySpec");
+	TFA_ENSURE(spec != NULL, TFA_EUSAGE, "kms key %s: GetPublicKey names no KeySpec",
+		   ctx->uri.key_id);
+	TFA_ENSURE(spec_known(spec->valuestring, &rsa_bits), TFA_EUSAGE,
+		   "kms key %s has KeySpec %.32s; a signer needs RSA_2048, RSA_3072, RSA_4096 or "
+		   "ECC_NIST_P256",
+		   ctx->uri.key_id, spec->valuestring);
+	snprintf(ctx->spec, sizeof(ctx->spec), "%s", spec->valuestring);
+	algs = cJSON_GetObjectItemCaseSensitive(res, "SigningAlgorithms");
+	TFA_ENSURE(cJSON_IsArray(algs), TFA_EUSAGE,
+		   "kms key %s: GetPublicKey names no SigningAlgorithms", ctx->uri.key_id);
+	ctx->algs = parse_algs(algs) & spec_algs(rsa_bits);
 	TFA_ENSURE(strncmp(arn->valuestring, "arn:", 4) == 0 &&
 			   strlen(arn->valuestring) < sizeof(ctx->key_arn) &&
 			   strpbrk(arn->valuestring, "\r\n\"") == NULL,
@@ -201,6 +282,8 @@ static tfa_err kms_open(void **out, const char *uri)
 	kms_ctx *ctx = NULL;
 	tfa_buf cache_key = TFA_BUF_INIT;
 	tfa_aws_client_opts o;
+	bool cached = true;
+	int rsa_bits = 0;
 
 	*out = NULL;
 	ctx = calloc(1, sizeof(*ctx));
@@ -218,10 +301,10 @@ static tfa_err kms_open(void **out, const char *uri)
 	TFA_GUARD(tfa_aws_client_new(&ctx->client, &o));
 	TFA_GUARD(tfa_buf_printf(&cache_key, "%s\n%s\n%s", ctx->uri.endpoint, ctx->region,
 				 ctx->uri.key_id));
-	if (!cache_get((const char *)cache_key.data, &ctx->spki, ctx->key_arn,
-		       sizeof(ctx->key_arn))) {
+	if (!cache_get((const char *)cache_key.data, &ctx->spki, ctx->key_arn, sizeof(ctx->key_arn),
+		       ctx->spec, &ctx->algs)) {
 		TFA_GUARD(get_public_key(ctx));
-		cache_put((const char *)cache_key.data, ctx->spki.data, ctx->spki.len, ctx->key_arn);
+		cached = false;
 	}
 	rc = tfa_pkey_from_spki(&ctx->pkey, ctx->spki.data, ctx->spki.len);
 	TFA_ENSURE(rc == TFA_OK, TFA_EBACKEND, "kms key %s: the public key cannot be used: %s",
@@ -229,6 +312,19 @@ static tfa_err kms_open(void **out, const char *uri)
 	TFA_ENSURE(tfa_pkey_default_alg(ctx->pkey) != TFA_ALG_NONE, TFA_EUSAGE,
 		   "kms key %s: unsupported key type, need RSA 2048-4096 or ECC_NIST_P256",
 		   ctx->uri.key_id);
+	(void)spec_known(ctx->spec, &rsa_bits);
+	TFA_ENSURE(rsa_bits == 0 ? EVP_PKEY_base_id(ctx->pkey) == EVP_PKEY_EC
+				 : EVP_PKEY_base_id(ctx->pkey) == EVP_PKEY_RSA &&
+				       EVP_PKEY_get_bits(ctx->pkey) == rsa_bits,
+		   TFA_EUSAGE, "kms key %s: its public key is not the %s key its KeySpec says",
+		   ctx->uri.key_id, ctx->spec);
+	TFA_ENSURE(ctx->algs != 0, TFA_EUSAGE,
+		   "kms key %s (%s) allows none of the signing algorithms that fit it "
+		   "(RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256, ECDSA_SHA_256)",
+		   ctx->uri.key_id, ctx->spec);
+	if (!cached)
+		cache_put((const char *)cache_key.data, ctx->spki.data, ctx->spki.len, ctx->key_arn,
+			  ctx->spec, ctx->algs);
 	ctx->prov[0] = (tfa_kv){ "key_arn", ctx->key_arn };
 	ctx->prov[1] = (tfa_kv){ "region", ctx->region };
 	*out = ctx;
@@ -255,6 +351,9 @@ static tfa_err kms_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 	memset(&resp, 0, sizeof(resp));
 	tfa_buf_init(&der, SIG_MAX);
 	TFA_ENSURE(name != NULL, TFA_EUSAGE, "kms: unsupported signing algorithm");
+	TFA_ENSURE(ctx->algs & (1u << alg), TFA_EUSAGE,
+		   "kms key %s (%s) does not allow %s: it is not in its SigningAlgorithms",
+		   ctx->key_arn, ctx->spec, name);
 	EVP_EncodeBlock((unsigned char *)b64, digest, TFA_SHA256_LEN);
 	req = cJSON_CreateObject();
 	TFA_ENSURE(req != NULL && cJSON_AddStringToObject(req, "KeyId", ctx->key_arn) != NULL &&

@@ -250,9 +250,11 @@ static tfa_err ddb_state(void *vctx, uint64_t *head, tfa_buf *rec, tfa_buf *meta
 					      2 * TFA_SHA256_LEN) == TFA_OK,
 			   TFA_EFORMAT, "sequencer item has no valid rec_sha256");
 		tfa_sha256(got, rec->data + start, rec->len - start);
-		TFA_ENSURE(CRYPTO_memcmp(want, got, sizeof(got)) == 0, TFA_EFORMAT,
-			   "sequencer item's record %" PRIu64 " does not match its rec_sha256",
-			   *head);
+		TFA_ENSURE(
+		    CRYPTO_memcmp(want, got, sizeof(got)) == 0, TFA_EFORMAT,
+		    "the dynamodb sequencer's copy of record %" PRIu64
+		    " does not match its rec_sha256: the sequencer item was altered or damaged",
+		    *head);
 	}
 out:
 	cJSON_Delete(req);

@@ -19,6 +19,12 @@
  * HEAD is only a hint (rename()d into place, not fsynced): the head is found
  * by probing forward from it, so a stale or lost hint costs a few stat()s,
  * never correctness. Leftover temp files of dead writers are removed.
+ *
+ * Whoever can write to the store can replace its records, so the store
+ * directory, records/, tmp/, checkpoints/, chain.json and HEAD must be owned
+ * by the caller (or root) and not writable by group or others, checked on
+ * the open descriptor at init and on every open: writers that share a store
+ * run as one user.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,20 +74,105 @@ static void fs_close(void *vctx)
 	free(ctx);
 }
 
+/*
+ * The store's part `sub` ("" for the store directory) open on fd: a
+ * directory (or, for files, a regular file) of the caller or root that group
+ * and others cannot write. TFA_EUSAGE saying what is wrong and what fixes it.
+ */
+static tfa_err check_owned(fs_ctx *ctx, int fd, const char *sub, int dir)
+{
+	struct stat st;
+	uid_t me = geteuid();
+	char path[PATH_MAX];
+	const char *what = dir ? "store directory" : "store file";
+
+	snprintf(path, sizeof(path), "%s%s%s", ctx->root, *sub ? "/" : "", sub);
+	if (fstat(fd, &st) != 0)
+		return tfa_error_set(TFA_EIO, "cannot stat %s: %s", path, strerror(errno));
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		return tfa_error_set(TFA_EUSAGE, "%s %s is not a %s", what, path,
+				     dir ? "directory" : "regular file");
+	if (st.st_uid != me && st.st_uid != 0)
+		return tfa_error_set(TFA_EUSAGE,
+				     "%s %s is owned by uid %lu, not by the caller (uid %lu) or "
+				     "root: run tfattest as the store's owner, or chown -R %lu %s",
+				     what, path, (unsigned long)st.st_uid, (unsigned long)me,
+				     (unsigned long)me, ctx->root);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return tfa_error_set(
+		    TFA_EUSAGE, "%s %s is writable by group or others (mode %04o): chmod go-w %s",
+		    what, path, (unsigned)(st.st_mode & 07777), path);
+	return TFA_OK;
+}
+
+/* Opens directory `sub` of the store with O_NOFOLLOW and checks it. */
+static tfa_err open_checked_dir(fs_ctx *ctx, const char *sub, int *fd)
+{
+	tfa_err rc;
+
+	*fd = openat(ctx->rootfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ENOENT)
+			return TFA_ENOTFOUND; /* the caller says what that means */
+		if (errno == ELOOP || errno == ENOTDIR)
+			return tfa_error_set(TFA_EUSAGE, "store directory %s/%s is not a directory",
+					     ctx->root, sub);
+		return tfa_error_set(TFA_EIO, "cannot open %s/%s: %s", ctx->root, sub,
+				     strerror(errno));
+	}
+	rc = check_owned(ctx, *fd, sub, 1);
+	if (rc != TFA_OK) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+/* Opens file `name` of the store directory with O_NOFOLLOW and checks it. */
+static tfa_err open_checked_file(fs_ctx *ctx, const char *name, int *fd)
+{
+	tfa_err rc;
+
+	*fd = openat(ctx->rootfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ENOENT)
+			return TFA_ENOTFOUND;
+		if (errno == ELOOP)
+			return tfa_error_set(TFA_EUSAGE,
+					     "store file %s/%s is a symbolic link: remove it",
+					     ctx->root, name);
+		return tfa_error_set(TFA_EIO, "cannot open %s/%s: %s", ctx->root, name,
+				     strerror(errno));
+	}
+	rc = check_owned(ctx, *fd, name, 0);
+	if (rc != TFA_OK) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
 static tfa_err open_subdirs(fs_ctx *ctx)
 {
+	tfa_err rc;
+
 	if (ctx->rootfd < 0)
 		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
 	if (ctx->recfd < 0) {
-		ctx->recfd = openat(ctx->rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (ctx->recfd < 0)
-			return errno == ENOENT ? tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root)
-					       : tfa_error_set(TFA_EIO, "cannot open %s/records: %s", ctx->root, strerror(errno));
+		rc = open_checked_dir(ctx, "records", &ctx->recfd);
+		if (rc == TFA_ENOTFOUND)
+			return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
+					     ctx->root);
+		if (rc != TFA_OK)
+			return rc;
 	}
 	if (ctx->tmpfd < 0) {
-		ctx->tmpfd = openat(ctx->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (ctx->tmpfd < 0)
-			return tfa_error_set(TFA_EIO, "cannot open %s/tmp: %s", ctx->root, strerror(errno));
+		rc = open_checked_dir(ctx, "tmp", &ctx->tmpfd);
+		if (rc == TFA_ENOTFOUND)
+			return tfa_error_set(TFA_EIO, "cannot open %s/tmp: %s", ctx->root,
+					     strerror(ENOENT));
+		if (rc != TFA_OK)
+			return rc;
 	}
 	return TFA_OK;
 }
@@ -113,6 +204,8 @@ static tfa_err fs_open(void **out, const char *uri)
 	ctx->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx->rootfd < 0 && errno != ENOENT)
 		TFA_BAIL(TFA_EIO, "cannot open store directory %s: %s", path, strerror(errno));
+	if (ctx->rootfd >= 0)
+		TFA_GUARD(check_owned(ctx, ctx->rootfd, "", 1));
 	*out = ctx;
 	ctx = NULL;
 out:
@@ -192,6 +285,7 @@ static tfa_err fs_create_chain(void *vctx, const uint8_t *meta, size_t len)
 		if (ctx->rootfd < 0)
 			TFA_BAIL(TFA_EIO, "cannot open store directory %s: %s", ctx->root,
 				 strerror(errno));
+		TFA_GUARD(check_owned(ctx, ctx->rootfd, "", 1));
 	}
 	if (mkdirat(ctx->rootfd, "tmp", 0755) != 0 && errno != EEXIST)
 		TFA_BAIL(TFA_EIO, "cannot create %s/tmp: %s", ctx->root, strerror(errno));
@@ -205,18 +299,47 @@ out:
 	return rc;
 }
 
+/*
+ * The store works on the directory it opened; the path must still name it,
+ * else the store was moved away or swapped for another while in use.
+ */
+static tfa_err still_there(fs_ctx *ctx)
+{
+	struct stat a, b;
+	int fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int same;
+
+	if (fd < 0)
+		return tfa_error_set(TFA_EIO, "store directory %s is gone while in use: %s",
+				     ctx->root, strerror(errno));
+	same = fstat(fd, &a) == 0 && fstat(ctx->rootfd, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+	close(fd);
+	if (!same)
+		return tfa_error_set(TFA_EIO, "store directory %s was replaced while in use",
+				     ctx->root);
+	return TFA_OK;
+}
+
 static tfa_err fs_read_chain(void *vctx, tfa_buf *meta)
 {
 	fs_ctx *ctx = vctx;
 	char path[PATH_MAX];
-	tfa_err rc;
+	tfa_err rc = TFA_OK;
+	int fd = -1;
 
 	if (ctx->rootfd < 0)
 		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
-	snprintf(path, sizeof(path), "%s/chain.json", ctx->root);
-	rc = tfa_buf_read_file(meta, path, TFA_CHAIN_META_MAX);
+	TFA_GUARD(still_there(ctx));
+	rc = open_checked_file(ctx, "chain.json", &fd);
 	if (rc == TFA_ENOTFOUND)
 		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+	if (rc != TFA_OK)
+		return rc;
+	snprintf(path, sizeof(path), "%s/chain.json", ctx->root);
+	rc = tfa_buf_read_fd(meta, fd, path, TFA_CHAIN_META_MAX);
+	close(fd);
+out:
 	return rc;
 }
 
@@ -343,25 +466,33 @@ static void write_hint(fs_ctx *ctx, uint64_t seq)
 	tfa_error_clear();
 }
 
-static uint64_t read_hint(fs_ctx *ctx)
+/* The hint, 0 when absent or unreadable; an error when HEAD fails its check. */
+static tfa_err read_hint(fs_ctx *ctx, uint64_t *hint)
 {
 	char text[32];
 	ssize_t n;
 	uint64_t v = 0;
-	int fd = openat(ctx->rootfd, "HEAD", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = -1;
+	tfa_err rc = open_checked_file(ctx, "HEAD", &fd);
 
-	if (fd < 0)
-		return 0;
+	*hint = 0;
+	if (rc == TFA_ENOTFOUND || (rc == TFA_EIO && fd < 0)) {
+		tfa_error_clear();
+		return TFA_OK;
+	}
+	if (rc != TFA_OK)
+		return rc;
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n <= 1 || text[n - 1] != '\n')
-		return 0;
+		return TFA_OK;
 	for (ssize_t i = 0; i < n - 1; i++) {
 		if (text[i] < '0' || text[i] > '9' || v > SEQ_MAX / 10)
-			return 0;
+			return TFA_OK;
 		v = v * 10 + (uint64_t)(text[i] - '0');
 	}
-	return v <= SEQ_MAX ? v : 0;
+	*hint = v <= SEQ_MAX ? v : 0;
+	return TFA_OK;
 }
 
 static tfa_err fs_head(void *vctx, uint64_t *seq)
@@ -371,7 +502,7 @@ static tfa_err fs_head(void *vctx, uint64_t *seq)
 	uint64_t hint, h;
 
 	TFA_GUARD(open_subdirs(ctx));
-	hint = read_hint(ctx);
+	TFA_GUARD(read_hint(ctx, &hint));
 	h = hint;
 	if (h > 0 && !record_exists(ctx, h)) {
 		/* The hint points past the records: it cannot be trusted. */
@@ -454,19 +585,19 @@ static tfa_err open_ckptdir(fs_ctx *ctx, int create, int *fd)
 
 	if (rc != TFA_OK)
 		return rc;
-	*fd = openat(ctx->rootfd, "checkpoints", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (*fd < 0 && errno == ENOENT && create) {
+	rc = open_checked_dir(ctx, "checkpoints", fd);
+	if (rc == TFA_ENOTFOUND && create) {
 		if (mkdirat(ctx->rootfd, "checkpoints", 0755) != 0 && errno != EEXIST)
 			return tfa_error_set(TFA_EIO, "cannot create %s/checkpoints: %s", ctx->root,
 					     strerror(errno));
 		if (fsync(ctx->rootfd) != 0)
 			return tfa_error_set(TFA_EIO, "fsync of %s failed: %s", ctx->root, strerror(errno));
-		*fd = openat(ctx->rootfd, "checkpoints", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		rc = open_checked_dir(ctx, "checkpoints", fd);
 	}
-	if (*fd < 0)
-		return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO,
-				     "cannot open %s/checkpoints: %s", ctx->root, strerror(errno));
-	return TFA_OK;
+	if (rc == TFA_ENOTFOUND)
+		return tfa_error_set(TFA_ENOTFOUND, "cannot open %s/checkpoints: %s", ctx->root,
+				     strerror(ENOENT));
+	return rc;
 }
 
 static tfa_err fs_put_checkpoint(void *vctx, uint64_t seq, const uint8_t *data, size_t len)

@@ -12,7 +12,11 @@
  * date of now + retention-days, x-amz-checksum-sha256 and Content-MD5 (S3
  * requires an integrity header with Object Lock and rejects a body that does
  * not match), and If-None-Match: * so that S3 itself refuses to replace an
- * object. The store sequences nothing: store.c claims each seq in a sequencer
+ * object. A service that does not check those headers may store a body
+ * altered on the way: after each PUT the object is confirmed to hold the
+ * bytes sent, by its ETag when that is the body's MD5, else by reading it
+ * back, so that no write is reported done that stored other bytes. The
+ * store sequences nothing: store.c claims each seq in a sequencer
  * first, so the only object ever written twice under one key is the same
  * record again (a roll-forward racing its own writer), which is TFA_OK.
  * Checkpoints go through no sequencer: each states a head that already
@@ -166,12 +170,58 @@ static tfa_err s3_writable(void *vctx)
 	return TFA_OK;
 }
 
+/* The ETag of a single-part PUT without SSE-KMS: the body's MD5, quoted. */
+static bool etag_is_md5(const char *etag, const uint8_t md5[16])
+{
+	char hex[33];
+
+	tfa_hex_encode(hex, md5, 16);
+	return strlen(etag) == 34 && etag[0] == '"' && etag[33] == '"' &&
+	       strncmp(etag + 1, hex, 32) == 0;
+}
+
+/*
+ * After a PUT S3 answered with success: TFA_OK when the object holds exactly
+ * body, else TFA_ECONFLICT saying that it was stored altered. An ETag equal
+ * to the body's MD5 settles it; any other ETag (SSE-KMS, multipart, a service
+ * of its own kind) is no evidence either way, and the object is read back.
+ */
+static tfa_err confirm_put(s3_ctx *ctx, const char *name, const uint8_t *body, size_t len,
+			   const char *etag, const uint8_t *md5)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf got;
+	uint8_t got_sha[TFA_SHA256_LEN];
+	char got_hex[2 * TFA_SHA256_LEN + 1];
+
+	tfa_buf_init(&got, len + 65536);
+	if (md5 != NULL && etag_is_md5(etag, md5))
+		goto out;
+	rc = get_object(ctx, name, &got, len + 65536);
+	if (rc == TFA_ENOTFOUND)
+		TFA_BAIL(TFA_EBACKEND, "s3 PutObject %s succeeded, yet the object is absent", name);
+	TFA_GUARD(rc);
+	if (got.len == len && CRYPTO_memcmp(got.data, body, len) == 0)
+		goto out;
+	tfa_sha256(got_sha, got.data, got.len);
+	tfa_hex_encode(got_hex, got_sha, sizeof(got_sha));
+	TFA_BAIL(TFA_ECONFLICT,
+		 "s3 object %s holds other bytes than were sent (sha256 %s): altered on the way or "
+		 "by the service",
+		 name, got_hex);
+out:
+	tfa_buf_free(&got);
+	return rc;
+}
+
 /*
  * Writes `name` once with Object Lock. TFA_OK when it is written, or when the
  * object already holds exactly these bytes; TFA_ECONFLICT when it holds
- * others.
+ * others, `altered` (may be NULL) set when they are the bytes of this very
+ * PUT, altered on their way.
  */
-static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size_t len)
+static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size_t len,
+			bool *altered)
 {
 	tfa_err rc = TFA_OK;
 	tfa_aws_response resp;
@@ -180,9 +230,12 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	char until[TFA_TIME_STRLEN], clen[24];
 	uint8_t sha[TFA_SHA256_LEN], md5[16];
 	unsigned int md5len = 0;
+	bool have_md5 = false;
 	tfa_aws_header h[8];
 	size_t nh = 0;
 
+	if (altered)
+		*altered = false;
 	resp_init(&resp, 64u << 10);
 	tfa_buf_init(&existing, TFA_RECORD_MAX * 2 + 4);
 	TFA_GUARD(s3_writable(ctx));
@@ -200,11 +253,16 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	if (EVP_Digest(body, len, md5, &md5len, EVP_md5(), NULL) == 1 && md5len == sizeof(md5)) {
 		base64(md5_b64, md5, sizeof(md5));
 		h[nh++] = (tfa_aws_header){"Content-MD5", md5_b64};
+		have_md5 = true;
 	}
 	object_path(path, ctx, name);
 	rc = tfa_aws_call(&resp, ctx->client, "s3 PutObject", "PUT", path, "", h, nh, body, len);
-	if (rc == TFA_OK)
+	if (rc == TFA_OK) {
+		rc = confirm_put(ctx, name, body, len, resp.etag, have_md5 ? md5 : NULL);
+		if (rc == TFA_ECONFLICT && altered)
+			*altered = true;
 		goto out;
+	}
 	if (resp.status != 412 && resp.status != 409)
 		goto out;
 	/* S3 refused to replace an existing object: is it this one? */
@@ -226,9 +284,10 @@ out:
 static tfa_err s3_create_chain(void *vctx, const uint8_t *meta, size_t len)
 {
 	s3_ctx *ctx = vctx;
-	tfa_err rc = put_once(ctx, "chain.json", meta, len);
+	bool altered;
+	tfa_err rc = put_once(ctx, "chain.json", meta, len, &altered);
 
-	if (rc == TFA_ECONFLICT)
+	if (rc == TFA_ECONFLICT && !altered)
 		rc = tfa_error_set(TFA_ECONFLICT, "s3://%s/%s already holds a chain", ctx->bucket,
 				   ctx->prefix);
 	return rc;
@@ -278,7 +337,7 @@ static tfa_err s3_append(void *vctx, uint64_t seq, const uint8_t *artifact, size
 	TFA_ENSURE(seq <= SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
 	TFA_GUARD(tfa_record_encode(&rec, artifact, artifact_len, sig, sig_len));
 	record_name(name, seq);
-	rc = put_once(ctx, name, rec.data, rec.len);
+	rc = put_once(ctx, name, rec.data, rec.len, NULL);
 out:
 	tfa_buf_free(&rec);
 	return rc;
@@ -416,13 +475,14 @@ static tfa_err s3_put_checkpoint(void *vctx, uint64_t seq, const uint8_t *data, 
 	s3_ctx *ctx = vctx;
 	tfa_err rc = TFA_OK;
 	char name[40];
+	bool altered = false;
 
 	TFA_ENSURE(seq >= 1 && seq <= SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
 	TFA_ENSURE(len > 0 && len <= TFA_STORE_CHECKPOINT_MAX, TFA_EUSAGE,
 		   "checkpoint has an invalid size");
 	checkpoint_name(name, seq);
-	rc = put_once(ctx, name, data, len);
-	if (rc == TFA_ECONFLICT)
+	rc = put_once(ctx, name, data, len, &altered);
+	if (rc == TFA_ECONFLICT && !altered)
 		rc = tfa_error_set(TFA_ECONFLICT, "seq %" PRIu64 " already has another checkpoint",
 				   seq);
 out:

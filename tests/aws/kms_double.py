@@ -37,6 +37,16 @@ Test hooks, on the same port, without SigV4:
   GET  /__keys     The keys (the same JSON as --keys-out).
 Faults can also be bound to a key: --key NAME:SPEC:faults=throttle+throttle
 queues those faults for requests naming that key.
+
+Keys that are not what a signer wants, as some KMS-compatible services serve
+them (--key NAME:SPEC[:STATE][:OPTION=VALUE]...):
+  usage=ENCRYPT_DECRYPT  an RSA or ECC key for encryption: GetPublicKey answers
+                         with its public key, KeyUsage ENCRYPT_DECRYPT and
+                         EncryptionAlgorithms; Sign is refused
+  report-spec=SPEC       GetPublicKey and DescribeKey name SPEC, not the key's own
+  algs=A+B               the key's SigningAlgorithms (empty: none)
+  omit=F+F               GetPublicKey leaves out these fields (KeyUsage,
+                         KeySpec, CustomerMasterKeySpec, SigningAlgorithms)
 """
 
 import argparse
@@ -101,7 +111,7 @@ def err_validation(msg):
 # ---- keys -------------------------------------------------------------------
 
 class Key:
-    def __init__(self, name, spec, state, region, faults=()):
+    def __init__(self, name, spec, state, region, faults=(), opts=None):
         if spec not in SPECS:
             raise SystemExit(f"kms_double: unknown key spec {spec}")
         if state not in STATES:
@@ -115,6 +125,14 @@ class Key:
         self.alias_arn = f"arn:aws:kms:{region}:{ACCOUNT}:{self.alias}"
         self.created = time.time()
         self.faults = list(faults)
+        opts = opts or {}
+        self.usage_override = opts.get("usage")
+        self.reported_spec = opts.get("report-spec", spec)
+        self.omit = set(f for f in opts.get("omit", "").split("+") if f)
+        if self.usage_override == "ENCRYPT_DECRYPT":
+            self.algs = []
+        if "algs" in opts:
+            self.algs = [a for a in opts["algs"].split("+") if a]
         if kind == "rsa":
             self.priv = rsa.generate_private_key(public_exponent=65537, key_size=param)
         elif kind == "ec":
@@ -126,7 +144,14 @@ class Key:
 
     @property
     def usage(self):
+        if self.usage_override:
+            return self.usage_override
         return "ENCRYPT_DECRYPT" if self.kind == "sym" else "SIGN_VERIFY"
+
+    def encryption_algs(self):
+        if self.kind == "sym":
+            return ["SYMMETRIC_DEFAULT"]
+        return ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"] if self.kind == "rsa" else []
 
     def metadata(self):
         m = {
@@ -134,11 +159,11 @@ class Key:
             "CreationDate": self.created, "Enabled": self.state == "Enabled",
             "Description": f"tfattest test double key {self.name}",
             "KeyUsage": self.usage, "KeyState": self.state, "Origin": "AWS_KMS",
-            "KeyManager": "CUSTOMER", "CustomerMasterKeySpec": self.spec, "KeySpec": self.spec,
-            "MultiRegion": False,
+            "KeyManager": "CUSTOMER", "CustomerMasterKeySpec": self.reported_spec,
+            "KeySpec": self.reported_spec, "MultiRegion": False,
         }
-        if self.kind == "sym":
-            m["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+        if self.usage == "ENCRYPT_DECRYPT":
+            m["EncryptionAlgorithms"] = self.encryption_algs()
         else:
             m["SigningAlgorithms"] = self.algs
         if self.state == "PendingDeletion":
@@ -205,9 +230,9 @@ def _check_alg(key, req):
         raise err_validation(
             f"1 validation error detected: Value '{alg}' at 'signingAlgorithm' failed to "
             f"satisfy constraint: Member must satisfy enum value set: [{', '.join(ALL_ALGS)}]")
-    if key.kind == "sym":
+    if key.usage != "SIGN_VERIFY":
         raise KmsError(400, "InvalidKeyUsageException",
-                       f"{key.arn} key usage is ENCRYPT_DECRYPT which is not valid for Sign.")
+                       f"{key.arn} key usage is {key.usage} which is not valid for Sign.")
     if alg not in key.algs:
         raise KmsError(400, "InvalidKeyUsageException",
                        f"Algorithm {alg} is incompatible with key spec {key.spec}.")
@@ -632,9 +657,16 @@ def make_handler(double):
                 raise KmsError(400, "UnsupportedOperationException",
                                f"{key.arn} key usage is ENCRYPT_DECRYPT which is not valid "
                                "for GetPublicKey.")
-            return {"KeyId": key.arn, "PublicKey": base64.b64encode(key.spki).decode(),
-                    "CustomerMasterKeySpec": key.spec, "KeySpec": key.spec,
-                    "KeyUsage": key.usage, "SigningAlgorithms": key.algs}
+            r = {"KeyId": key.arn, "PublicKey": base64.b64encode(key.spki).decode(),
+                 "CustomerMasterKeySpec": key.reported_spec, "KeySpec": key.reported_spec,
+                 "KeyUsage": key.usage}
+            if key.usage == "ENCRYPT_DECRYPT":
+                r["EncryptionAlgorithms"] = key.encryption_algs()
+            else:
+                r["SigningAlgorithms"] = key.algs
+            for f in key.omit:
+                r.pop(f, None)
+            return r
 
         def _describe(self, key, req, corrupt=False):
             return {"KeyMetadata": key.metadata()}
@@ -733,13 +765,25 @@ DEFAULT_KEYS = ["tfattest-rsa:RSA_3072", "tfattest-ec:ECC_NIST_P256",
                 "tfattest-symmetric:SYMMETRIC_DEFAULT"]
 
 
+KEY_OPTIONS = ("usage", "report-spec", "algs", "omit")
+
+
 def parse_key(s, region):
     head, sep, fault_list = s.partition(":faults=")  # last: faults may hold "stall:SECONDS"
     parts = head.split(":")
+    opts = {}
+    while len(parts) > 2 and "=" in parts[-1]:
+        k, _, v = parts.pop().partition("=")
+        if k not in KEY_OPTIONS:
+            raise SystemExit(f"kms_double: unknown key option {k!r}")
+        opts[k] = v
     if len(parts) not in (2, 3):
-        raise SystemExit(f"kms_double: --key wants NAME:SPEC[:STATE][:faults=F+F...], got {s}")
+        raise SystemExit(f"kms_double: --key wants NAME:SPEC[:STATE][:OPTION=V...][:faults=F+F...], "
+                         f"got {s}")
     name, spec = parts[0], parts[1]
     state = parts[2] if len(parts) == 3 else "Enabled"
+    if opts.get("usage") not in (None, "SIGN_VERIFY", "ENCRYPT_DECRYPT"):
+        raise SystemExit(f"kms_double: bad usage {opts['usage']!r}")
     faults = []
     if sep:
         try:
@@ -748,7 +792,7 @@ def parse_key(s, region):
             raise SystemExit(f"kms_double: {e}") from None
     if not name or not all(c.isalnum() or c in "-_/" for c in name):
         raise SystemExit(f"kms_double: bad key name {name!r}")
-    return Key(name, spec, state, region, faults)
+    return Key(name, spec, state, region, faults, opts)
 
 
 def load_creds(args):
@@ -775,7 +819,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     ap.add_argument("--key", action="append", default=[],
-                    help="NAME:SPEC[:STATE][:faults=F+F] (SPEC RSA_2048|RSA_3072|RSA_4096|"
+                    help="NAME:SPEC[:STATE][:OPTION=V...][:faults=F+F] (SPEC RSA_2048|RSA_3072|RSA_4096|"
                          "ECC_NIST_P256|ECC_NIST_P384|SYMMETRIC_DEFAULT, STATE Enabled|"
                          "Disabled|PendingDeletion); added to the default keys")
     ap.add_argument("--no-default-keys", action="store_true")

@@ -270,6 +270,30 @@ except ReadTimeoutError:
     check(True, "alias/slow (faults=stall:2) stalls its first request")
 check(error_of(kms.describe_key, KeyId="alias/slow")[0] is None, "... and answers the next")
 
+# Keys that are not what a signer wants.
+r = kms.get_public_key(KeyId="alias/encrypt")
+check(r["KeyUsage"] == "ENCRYPT_DECRYPT" and "RSAES_OAEP_SHA_256" in r["EncryptionAlgorithms"]
+      and "SigningAlgorithms" not in r and len(r["PublicKey"]) > 0,
+      "usage=ENCRYPT_DECRYPT: a public key with KeyUsage ENCRYPT_DECRYPT, EncryptionAlgorithms")
+check(error_of(kms.sign, KeyId="alias/encrypt", Message=digest, MessageType="DIGEST",
+               SigningAlgorithm="RSASSA_PSS_SHA_256")[0] == "InvalidKeyUsageException",
+      "usage=ENCRYPT_DECRYPT: Sign gives InvalidKeyUsageException")
+r = kms.get_public_key(KeyId="alias/mislabelled")
+check(r["KeySpec"] == "RSA_2048" and r["CustomerMasterKeySpec"] == "RSA_2048" and
+      serialization.load_der_public_key(r["PublicKey"]).key_size == 3072,
+      "report-spec=RSA_2048 on an RSA_3072 key: GetPublicKey names RSA_2048")
+check(kms.describe_key(KeyId="alias/mislabelled")["KeyMetadata"]["KeySpec"] == "RSA_2048",
+      "report-spec: DescribeKey names it too")
+r = kms.get_public_key(KeyId="alias/quiet")
+check("KeyUsage" not in r and "SigningAlgorithms" not in r and r["KeySpec"] == "ECC_NIST_P256",
+      "omit=KeyUsage+SigningAlgorithms: GetPublicKey leaves them out")
+r = kms.get_public_key(KeyId="alias/pkcs1only")
+check(r["SigningAlgorithms"] == ["RSASSA_PKCS1_V1_5_SHA_256"],
+      "algs=: the key's SigningAlgorithms")
+check(error_of(kms.sign, KeyId="alias/pkcs1only", Message=digest, MessageType="DIGEST",
+               SigningAlgorithm="RSASSA_PSS_SHA_256")[0] == "InvalidKeyUsageException",
+      "algs=: Sign with another algorithm gives InvalidKeyUsageException")
+
 # No secret in the log.
 text = json.dumps(log())
 check(os.environ["AWS_SECRET_ACCESS_KEY"] not in text and tok_sk not in text and tok not in text,

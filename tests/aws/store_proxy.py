@@ -30,6 +30,10 @@ Control (no SigV4; 127.0.0.1 only):
       | lost_response[:S]    forward (the write lands), sleep, then close: the
                              answer is lost, as after a network failure
       | drop                 close the connection at once
+      | alter_body           PutObject only: forward the body with its first byte
+                             replaced by '#', without x-amz-checksum-sha256 and
+                             Content-MD5, as a service that checks neither would
+                             store a body altered in transit
     list_max_keys: adds max-keys=N to ListObjectsV2 requests, so that small listings
       come back in several pages and continuation tokens are exercised.
   GET /__log  the log so far as a JSON array.
@@ -61,7 +65,9 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 FAULTS = ("ok", "throttle", "internal", "unavailable", "access_denied", "expired_token",
-          "stall", "lost_response", "drop")
+          "stall", "lost_response", "drop", "alter_body")
+# Dropped from an altered PUT: the checks a service that stores it anyway would skip.
+CHECKSUM_HEADERS = ("x-amz-checksum-sha256", "content-md5")
 
 S3_ERRORS = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
@@ -340,6 +346,12 @@ def make_handler(state):
             path = self.path
             if op == "ListObjectsV2" and state.list_max_keys:
                 path += f"&max-keys={int(state.list_max_keys)}"
+            fwd_headers = self.headers
+            if fault == "alter_body" and op == "PutObject" and body:
+                body = b"#" + body[1:]
+                fwd_headers = {k: v for k, v in self.headers.items()
+                               if k.lower() not in CHECKSUM_HEADERS}
+                entry["altered"] = True
             if args.service == "s3" and op in ("PutObject", "GetObject", "HeadObject"):
                 lock = state.key_lock(self.path)
             else:
@@ -357,7 +369,7 @@ def make_handler(state):
                         return self.error(412, "PreconditionFailed",
                                           "At least one of the pre-conditions you specified "
                                           "did not hold")
-                status, rheaders, rbody = self.upstream(self.command, path, self.headers, body)
+                status, rheaders, rbody = self.upstream(self.command, path, fwd_headers, body)
             entry["status"] = status
             if fault == "lost_response":
                 time.sleep(arg)

@@ -42,6 +42,10 @@ $PY "$HERE/kms_double.py" --port-file "$W/port" --ca-out "$W/ca.pem" \
 	--pubkey-dir "$W/pub" --keys-out "$W/keys.json" --log "$W/requests.jsonl" \
 	--key "throttle-twice:ECC_NIST_P256:faults=throttle+throttle" \
 	--key "slow:ECC_NIST_P256:Enabled:faults=stall:2" \
+	--key "encrypt:RSA_2048:usage=ENCRYPT_DECRYPT" \
+	--key "mislabelled:RSA_3072:report-spec=RSA_2048" \
+	--key "quiet:ECC_NIST_P256:omit=KeyUsage+SigningAlgorithms" \
+	--key "pkcs1only:RSA_2048:algs=RSASSA_PKCS1_V1_5_SHA_256" \
 	> "$W/double.out" 2> "$W/double.err" &
 PID=$!
 for _ in $(seq 1 600); do # key generation can take a while on a loaded machine

@@ -151,6 +151,7 @@ printf '{}' > "$W/spool/00000000000000000001-otherchain-0123456789abcdef01234567
 expect_exit 0 "flush leaves other chains' captures" "$T" record --flush-spool
 expect_output '1 for other chains left' "other chain counted"
 printf '{"type":"tfattest.capture"}' > "$W/spool/00000000000000000002-prod-0123456789abcdef0123456789abcdef.json"
+chmod 600 "$W/spool/00000000000000000002-prod-0123456789abcdef0123456789abcdef.json"
 expect_exit 1 "corrupt spool file is rejected" "$T" record --flush-spool
 expect_output 'is invalid' "corrupt spool message"
 

@@ -44,7 +44,17 @@ json.dump([{"access_key": os.environ["AWS_ACCESS_KEY_ID"],
 EOF
 $PY "$HERE/kms_double.py" --port-file "$W/port" --ca-out "$W/ca.pem" \
 	--credentials-file "$W/creds.json" --region "$AWS_REGION" --keys-out "$W/keys.json" \
-	--log "$W/requests.jsonl" --key "tfattest-rsa2048:RSA_2048" > "$W/double.out" 2> "$W/double.err" &
+	--log "$W/requests.jsonl" --key "tfattest-rsa2048:RSA_2048" \
+	--key "tfattest-encrypt:RSA_3072:usage=ENCRYPT_DECRYPT" \
+	--key "tfattest-encrypt-quiet:RSA_3072:usage=ENCRYPT_DECRYPT:omit=KeyUsage" \
+	--key "tfattest-wrongbits:RSA_3072:report-spec=RSA_2048" \
+	--key "tfattest-wrongcurve:ECC_NIST_P256:report-spec=ECC_SECG_P256K1" \
+	--key "tfattest-rsa-as-ec:RSA_2048:report-spec=ECC_NIST_P256" \
+	--key "tfattest-nospec:ECC_NIST_P256:omit=KeySpec+CustomerMasterKeySpec" \
+	--key "tfattest-noalgs:ECC_NIST_P256:omit=SigningAlgorithms" \
+	--key "tfattest-ecdsa384only:ECC_NIST_P256:algs=ECDSA_SHA_384" \
+	--key "tfattest-pkcs1only:RSA_2048:algs=RSASSA_PKCS1_V1_5_SHA_256" \
+	> "$W/double.out" 2> "$W/double.err" &
 PID=$!
 for _ in $(seq 1 300); do
 	[ -s "$W/port" ] && break
@@ -182,6 +192,32 @@ expect_output "KMSInvalidStateException: .*\\(HTTP 400, $rid\\)" "pending key: c
 expect_exit 2 "unknown alias" "$T" pubkey --key awskms://$HOSTPORT/alias/nope
 expect_output "NotFoundException: .*\\(HTTP 400, $rid\\)" "unknown alias: code and request id"
 expect_exit 2 "symmetric key" "$T" pubkey --key awskms://$HOSTPORT/alias/tfattest-symmetric
+# Keys whose GetPublicKey answer does not describe a signing key of the
+# public key's kind: refused before use, one line naming the key and the fault.
+not_signing() { # not_signing KEY PATTERN
+	expect_exit 2 "$1 refused" "$T" pubkey --key "awskms://$HOSTPORT/alias/$1" &&
+		expect_output "^tfattest: error: kms key alias/$1$2" "$1: message" &&
+		TESTS_RUN=$((TESTS_RUN + 1)) &&
+		{ [ "$(wc -l < "$W/last.err")" -eq 1 ] && pass "$1: one line" || fail "$1: not one line"; }
+}
+not_signing tfattest-encrypt ' is not a signing key \(KeyUsage ENCRYPT_DECRYPT, not SIGN_VERIFY\)'
+not_signing tfattest-encrypt-quiet ': GetPublicKey names no KeyUsage; a signing key is SIGN_VERIFY'
+not_signing tfattest-wrongbits ': its public key is not the RSA_2048 key its KeySpec says'
+not_signing tfattest-wrongcurve ' has KeySpec ECC_SECG_P256K1; a signer needs RSA_2048, RSA_3072, RSA_4096 or ECC_NIST_P256'
+not_signing tfattest-rsa-as-ec ': its public key is not the ECC_NIST_P256 key its KeySpec says'
+not_signing tfattest-nospec ': GetPublicKey names no KeySpec'
+not_signing tfattest-noalgs ': GetPublicKey names no SigningAlgorithms'
+not_signing tfattest-ecdsa384only ' \(ECC_NIST_P256\) allows none of the signing algorithms that fit it'
+# An algorithm the key's SigningAlgorithms leave out is refused before Sign.
+expect_exit 0 "a key allowing only PKCS#1 v1.5 opens" "$T" pubkey --key "awskms://$HOSTPORT/alias/tfattest-pkcs1only"
+expect_exit 0 "init with a key allowing only PKCS#1 v1.5" "$T" init --store pkcs1only --chain p --key "awskms://$HOSTPORT/alias/tfattest-pkcs1only"
+nsign=$(grep -c '"target": "TrentService.Sign"' "$W/requests.jsonl")
+expect_exit 2 "PSS with a key allowing only PKCS#1 v1.5" "$T" record --store pkcs1only --key "awskms://$HOSTPORT/alias/tfattest-pkcs1only" --plan "$PLANS/show-basic-create.json" &&
+	expect_output "kms key arn:aws:kms:[^ ]*:key/[0-9a-f-]+ \(RSA_2048\) does not allow RSASSA_PSS_SHA_256: it is not in its SigningAlgorithms" \
+		"PSS not allowed: message"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ "$(grep -c '"target": "TrentService.Sign"' "$W/requests.jsonl")" -eq "$nsign" ] && pass "PSS not allowed: no Sign request sent" ||
+	fail "PSS not allowed: a Sign request was sent"
 # Credentials the double does not know.
 expect_exit 2 "unknown access key" env AWS_ACCESS_KEY_ID=AKIAUNKNOWNUNKNOWN00 "$T" pubkey --key "$EC_URI"
 expect_output "UnrecognizedClientException" "unknown access key: code"

@@ -12,6 +12,8 @@
 #  5. kill -9 between the DynamoDB claim and the S3 write, rolled forward
 #  6. a record too large for a DynamoDB item is refused before anything is written
 #  7. with the KMS test double: S3 + DynamoDB + awskms:// end to end
+#  8. a record body altered on its way to a service that checks no checksum:
+#     record fails, and every later command names the S3 copy as the wrong one
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../aws/emulators.sh"
 RET=3
@@ -267,6 +269,48 @@ if [ -f "$AWS_DIR/kms_double.py" ]; then
 		fail "the KMS test double did not start: $(head -3 "$W/kms.err")"
 	fi
 fi
+
+# ---- 8. a body altered in transit, stored by a service that checks no checksum --
+# The proxy replaces the body's first byte and drops x-amz-checksum-sha256 and
+# Content-MD5 before s3rver, which stores what it gets.
+WRONG="record 2 in the s3 store differs from the dynamodb sequencer's copy \(sha256 [0-9a-f]{64}\): the s3 object was altered or damaged"
+SA=$(store alter)
+expect_exit 0 "alter: init" "$T" init --store "$SA" --sequencer "$Q" --chain alter --key $K
+expect_exit 0 "alter: record 1" "$T" record --store "$SA" --sequencer "$Q" --key $K --plan "$PLAN"
+aws_fault "$S3_CTL" '{"faults": ["alter_body"], "targets": ["PutObject"]}'
+expect_exit 2 "alter: a record S3 stored altered is not reported done" \
+	"$T" record --store "$SA" --sequencer "$Q" --key $K --plan "$PLAN" &&
+	expect_output "$WRONG \(s3 object records/000000000002.rec holds other bytes than were sent" \
+		"alter: record names the S3 copy as the wrong one" && one_error_line "alter: record"
+aws_fault "$S3_CTL" '{"faults": [], "targets": []}'
+TESTS_RUN=$((TESTS_RUN + 1))
+[ "$(head -c1 "$W/s3data/tfa-store/alter/records/000000000002.rec._S3rver_object")" = "#" ] &&
+	pass "alter: S3 holds the altered object" || fail "alter: S3 does not hold the altered object"
+expect_exit 2 "alter: the next record stops at the altered head" \
+	"$T" record --store "$SA" --sequencer "$Q" --key $K --plan "$PLAN" &&
+	expect_output "$WRONG \(the store's copy has sha256 [0-9a-f]{64}\)" "alter: next record names the wrong copy" &&
+	one_error_line "alter: next record"
+rm -rf "$W/ba"
+expect_exit 2 "alter: export names the wrong copy" "$T" export --store "$SA" --sequencer "$Q" --key $K --out "$W/ba" &&
+	expect_output "$WRONG" "alter: export's reason"
+expect_exit 2 "alter: log names the wrong copy" "$T" log --store "$SA" --sequencer "$Q" --key $K &&
+	expect_output "$WRONG" "alter: log's reason"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ "$(ddb_head alter)" = 2 ] && pass "alter: nothing appended after the altered record" || fail "alter: head $(ddb_head alter)"
+# The roll-forward of a claimed head checks its PUT the same way.
+SR=$(store alterroll)
+expect_exit 0 "alter roll-forward: init" "$T" init --store "$SR" --sequencer "$Q" --chain alterroll --key $K
+expect_exit 137 "alter roll-forward: killed after the claim" \
+	env TFATTEST_TEST_CRASH_AT=after-claim "$T" record --store "$SR" --sequencer "$Q" --key $K --plan "$PLAN"
+aws_fault "$S3_CTL" '{"faults": ["alter_body"], "targets": ["PutObject"]}'
+rm -rf "$W/br"
+expect_exit 2 "alter roll-forward: an altered roll-forward is refused" \
+	"$T" export --store "$SR" --sequencer "$Q" --key $K --out "$W/br" &&
+	expect_output "record 1 in the s3 store differs from the dynamodb sequencer's copy \(sha256 [0-9a-f]{64}\): the s3 object was altered or damaged \(s3 object records/000000000001.rec holds other bytes" \
+		"alter roll-forward: names the S3 copy"
+aws_fault "$S3_CTL" '{"faults": [], "targets": []}'
+expect_exit 2 "alter roll-forward: and so does the next read" "$T" log --store "$SR" --sequencer "$Q" --key $K &&
+	expect_output "record 1 in the s3 store differs from the dynamodb sequencer's copy" "alter roll-forward: next read's reason"
 
 # ---- every PutObject on the wire -------------------------------------------------
 TESTS_RUN=$((TESTS_RUN + 1))

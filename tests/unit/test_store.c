@@ -522,7 +522,123 @@ static void test_open_seq(void)
 	free(dir);
 }
 
-TFA_TEST_MAIN(T(test_open_uris), T(test_open_seq), T(test_no_chain), T(test_create_chain_once),
-	      T(test_create_chain_too_large), T(test_append_get_head), T(test_bad_arguments),
-	      T(test_largest_seq), T(test_head_hint_is_only_a_hint), T(test_malformed_records),
+/* The error's message holds `want`. */
+static void check_msg(const char *want)
+{
+	const char *m = tfa_error_last()->message;
+
+	if (strstr(m, want) == NULL)
+		fprintf(stderr, "message: %s\nwanted: %s\n", m, want);
+	CHECK(strstr(m, want) != NULL);
+}
+
+/* Reopens root and reads its chain and head; the result of the first that fails. */
+static tfa_err reopen(const char *root)
+{
+	tfa_store *st = NULL;
+	tfa_buf m;
+	uint64_t h;
+	tfa_err rc;
+
+	tfa_buf_init(&m, 1 << 16);
+	rc = tfa_store_open(&st, root);
+	if (rc == TFA_OK)
+		rc = tfa_store_read_chain(st, &m);
+	if (rc == TFA_OK)
+		rc = tfa_store_head(st, &h);
+	tfa_store_free(st);
+	tfa_buf_free(&m);
+	return rc;
+}
+
+/* Another user able to write to the store could replace its records. */
+static void test_owner_and_mode(void)
+{
+	char *dir, *root, *p;
+	tfa_store *st = new_store(&dir, &root);
+
+	append_n(st, 1, 2);
+	tfa_store_free(st);
+	CHECK_OK(reopen(root));
+	/* The store directory, records/, tmp/: not writable by group or others. */
+	CHECK(chmod(root, 0777) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("is writable by group or others (mode 0777): chmod go-w ");
+	CHECK(chmod(root, 0755) == 0);
+	p = tfa_test_path(root, "records");
+	CHECK(chmod(p, 0775) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("/records is writable by group or others (mode 0775)");
+	CHECK(chmod(p, 0755) == 0);
+	free(p);
+	p = tfa_test_path(root, "tmp");
+	CHECK(chmod(p, 01777) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("/tmp is writable by group or others (mode 1777)");
+	CHECK(chmod(p, 0755) == 0);
+	free(p);
+	/* chain.json and HEAD: regular files, not links, not writable by others. */
+	p = tfa_test_path(root, "HEAD");
+	CHECK(chmod(p, 0646) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("/HEAD is writable by group or others (mode 0646)");
+	CHECK(unlink(p) == 0);
+	CHECK(symlink("chain.json", p) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("/HEAD is a symbolic link");
+	CHECK(unlink(p) == 0);
+	CHECK(mkfifo(p, 0600) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("/HEAD is not a regular file");
+	CHECK(unlink(p) == 0);
+	free(p);
+	CHECK_OK(reopen(root)); /* a missing hint is fine */
+	p = tfa_test_path(root, "chain.json");
+	CHECK(chmod(p, 0666) == 0);
+	CHECK_RC(reopen(root), TFA_EUSAGE);
+	check_msg("/chain.json is writable by group or others (mode 0666)");
+	CHECK(chmod(p, 0444) == 0);
+	if (geteuid() == 0) { /* another owner, which only root can make */
+		CHECK(chown(p, 65534, 65534) == 0);
+		CHECK_RC(reopen(root), TFA_EUSAGE);
+		check_msg("/chain.json is owned by uid 65534, not by the caller (uid 0) or root");
+		CHECK(chown(p, 0, 0) == 0);
+		CHECK(chown(root, 65534, 65534) == 0);
+		CHECK_RC(reopen(root), TFA_EUSAGE);
+		check_msg("is owned by uid 65534, not by the caller (uid 0) or root");
+		CHECK(chown(root, 0, 0) == 0);
+	}
+	free(p);
+	CHECK_OK(reopen(root));
+	done(NULL, dir, root);
+}
+
+/* A store moved away while open is not read on through the old descriptor. */
+static void test_moved_while_open(void)
+{
+	char *dir, *root, *moved;
+	tfa_store *st = new_store(&dir, &root);
+	tfa_buf m;
+
+	tfa_buf_init(&m, 1 << 16);
+	append_n(st, 1, 1);
+	moved = tfa_test_path(dir, "moved");
+	CHECK(rename(root, moved) == 0);
+	CHECK_RC(tfa_store_read_chain(st, &m), TFA_EIO);
+	check_msg("is gone while in use");
+	CHECK(mkdir(root, 0755) == 0);
+	CHECK_RC(tfa_store_read_chain(st, &m), TFA_EIO);
+	check_msg("was replaced while in use");
+	CHECK(rmdir(root) == 0);
+	CHECK(rename(moved, root) == 0);
+	CHECK_OK(tfa_store_read_chain(st, &m));
+	tfa_buf_free(&m);
+	free(moved);
+	done(st, dir, root);
+}
+
+TFA_TEST_MAIN(T(test_owner_and_mode), T(test_moved_while_open), T(test_open_uris), T(test_open_seq),
+	      T(test_no_chain), T(test_create_chain_once), T(test_create_chain_too_large),
+	      T(test_append_get_head), T(test_bad_arguments), T(test_largest_seq),
+	      T(test_head_hint_is_only_a_hint), T(test_malformed_records),
 	      T(test_sweeps_dead_writers_temp_files), T(test_checkpoints))
