@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ctest entry of the conformance vectors: the committed vectors are what the
-# generator makes, the generator's canonical JSON is tfattest's, and
+# generator makes, their index covers every reject rule of FORMAT.md §10,
+# the generator's canonical JSON is tfattest's, and
 # `tfattest verify` gives every vector the verdict and layer of index.json.
 # Environment: TFA_CLI (the tfattest binary). Argument: --no-archives when
 # the build reads bundle directories only (archive vectors are then left out).
@@ -20,6 +21,8 @@ fi
 rc=0
 
 "$py" "$here/generate.py" --check || rc=1
+# Every reject rule of FORMAT.md §10 has an invalid vector (or a reasoned exemption).
+"$py" "$here/coverage.py" || rc=1
 
 # The generator's RFC 8785 serializer agrees with tfattest canon.
 for in in "$here"/kat/canon-*.in.json; do

@@ -147,14 +147,20 @@ def new_keys():
             f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()))
     tsadir = os.path.join(KEYS, "tsa")
-    if not os.path.exists(os.path.join(tsadir, "tsa.key")):
+    # The test TSA, and (from another run, so under another root key) a TSA
+    # certificate whose extended key usage is not critical, with its CA.
+    for want, copies in (("tsa.key", {"ca.pem": "ca.pem", "tsa.pem": "tsa.pem", "tsa.key": "tsa.key"}),
+                         ("tsa-noncrit.key", {"ca.pem": "noncrit-ca.pem", "tsa-noncrit.pem": "tsa-noncrit.pem",
+                                              "tsa-noncrit.key": "tsa-noncrit.key"})):
+        if os.path.exists(os.path.join(tsadir, want)):
+            continue
         tmp = tempfile.mkdtemp()
         try:
             subprocess.run(["sh", os.path.join(HERE, "..", "tsa", "make-ca.sh"), tmp], check=True,
                            stdout=subprocess.DEVNULL)
             os.makedirs(tsadir, exist_ok=True)
-            for f in ("ca.pem", "tsa.pem", "tsa.key"):
-                shutil.copy(os.path.join(tmp, f), os.path.join(tsadir, f))
+            for f, to in copies.items():
+                shutil.copy(os.path.join(tmp, f), os.path.join(tsadir, to))
         finally:
             shutil.rmtree(tmp)
 
@@ -179,6 +185,10 @@ def derived_ec_key(i):
     """EC key number i of the long chains: its scalar is a hash of a label."""
     d = int.from_bytes(sha256(b"tfattest test vectors: derived P-256 key %d" % i), "big") % (vlib.N - 1) + 1
     return Key("derived-%d" % i, "ec", ECDSA, d)
+
+
+def rot_last_files(S):
+    return S.vectors[-1]["_files"]
 
 
 class Link(bytes):
@@ -272,8 +282,15 @@ class Chain:
 TSA_NONCE = "7466617474657374"  # "tfattest"
 
 
-def tsa_token(digest, nonce_hex):
-    name = "%s-%s.tsr" % (digest.hex(), nonce_hex)
+def tsa_token(digest, nonce_hex, cert_req=True, signer=None):
+    """The cached token for digest and nonce; without cert_req, the request
+    asks for no certificate, so the token carries none. With signer (a
+    keys/tsa/ name whose certificate `openssl ts -reply` refuses, such as
+    tsa-noncrit), the TSTInfo of a token made without the TSA name is signed
+    again by that certificate with `openssl cms -sign -cades` (which adds the
+    ESS signingCertificateV2 attribute)."""
+    name = "%s-%s%s%s.tsr" % (digest.hex(), nonce_hex, "" if cert_req else "-nocert",
+                              "-" + signer if signer else "")
     path = os.path.join(TSA_CACHE, name)
     if os.path.exists(path):
         with open(path, "rb") as f:
@@ -282,7 +299,7 @@ def tsa_token(digest, nonce_hex):
         raise SystemExit("generate.py: no cached timestamp %s (run generate.py to make it)" % name)
     req = vlib.seq(vlib.der_int(1),
                    vlib.seq(vlib.seq(vlib.der_oid("2.16.840.1.101.3.4.2.1"), vlib.NULL), vlib.tlv(0x04, digest)),
-                   vlib.der_int(int(nonce_hex, 16)), vlib.tlv(0x01, b"\xff"))
+                   vlib.der_int(int(nonce_hex, 16)), *([vlib.tlv(0x01, b"\xff")] if cert_req else []))
     tmp = tempfile.mkdtemp()
     try:
         td = os.path.join(KEYS, "tsa")
@@ -292,8 +309,8 @@ def tsa_token(digest, nonce_hex):
             f.write("[ tsa ]\ndefault_tsa = s\n[ s ]\nserial = %s/serial\ncrypto_device = builtin\n"
                     "signer_cert = %s/tsa.pem\nsigner_key = %s/tsa.key\nsigner_digest = sha256\n"
                     "default_policy = 1.3.6.1.4.1.4146.2.3.999\ndigests = sha256\naccuracy = secs:1\n"
-                    "ordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n"
-                    % (tmp, td, td))
+                    "ordering = no\ntsa_name = %s\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n"
+                    % (tmp, td, td, "no" if signer else "yes"))
         with open(os.path.join(tmp, "q.tsq"), "wb") as f:
             f.write(req)
         subprocess.run(["openssl", "ts", "-reply", "-config", os.path.join(tmp, "tsa.cnf"), "-queryfile",
@@ -301,6 +318,19 @@ def tsa_token(digest, nonce_hex):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(os.path.join(tmp, "r.tsr"), "rb") as f:
             tok = f.read()
+        if signer:
+            t = lambda f: os.path.join(tmp, f)  # noqa: E731
+            run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,  # noqa: E731
+                                            stderr=subprocess.DEVNULL)
+            run("openssl", "ts", "-reply", "-in", t("r.tsr"), "-token_out", "-out", t("tok.der"))
+            run("openssl", "cms", "-verify", "-noverify", "-inform", "DER", "-in", t("tok.der"), "-binary",
+                "-out", t("tstinfo.der"))
+            run("openssl", "cms", "-sign", "-binary", "-nodetach", "-cades", "-nosmimecap", "-md", "sha256",
+                "-econtent_type", "1.2.840.113549.1.9.16.1.4", "-in", t("tstinfo.der"), "-signer",
+                os.path.join(td, signer + ".pem"), "-inkey", os.path.join(td, signer + ".key"), "-outform", "DER",
+                "-out", t("tok2.der"))
+            with open(t("tok2.der"), "rb") as f:
+                tok = vlib.seq(vlib.seq(vlib.der_int(0)), f.read())
     finally:
         shutil.rmtree(tmp)
     os.makedirs(TSA_CACHE, exist_ok=True)
@@ -310,7 +340,7 @@ def tsa_token(digest, nonce_hex):
 
 
 def checkpoint(chain, seq, key=None, obj_hook=None, tsa=False, tsa_digest_of=None, nonce=None, raw_hook=None,
-               sigvariant=None):
+               sigvariant=None, tsa_cert_req=True, tsa_hook=None, tsa_signer=None):
     key = key or chain.key_after(seq)
     obj = {"type": "tfattest.checkpoint", "schema_version": 1, "chain_id": chain.chain_id, "seq": seq,
            "head_hash": chain.rec(seq).hash, "time": CKPT_TIME,
@@ -321,7 +351,9 @@ def checkpoint(chain, seq, key=None, obj_hook=None, tsa=False, tsa_digest_of=Non
     sig = key.sign(doc, key.alg, sigvariant)
     out = b"tfattest-checkpoint 1\n" + doc + b"\nsig " + b64(sig).encode() + b"\n"
     if tsa:
-        tok = tsa_token(sha256(tsa_digest_of or doc), TSA_NONCE)
+        tok = tsa_token(sha256(tsa_digest_of or doc), TSA_NONCE, tsa_cert_req, tsa_signer)
+        if tsa_hook:
+            tok = tsa_hook(tok)
         out += b"tsa " + (nonce or TSA_NONCE).encode() + b" " + b64(tok).encode() + b"\n"
     if raw_hook:
         out = raw_hook(out)
@@ -465,6 +497,103 @@ DECISION = {"rsa-signature-length": "B", "key-canonical-encoding": "B", "ecdsa-h
             "at-most-64-keys": "C", "ijson-noncharacters": "C", "checkpoint-key-after-seq": "C"}
 
 
+# The FORMAT.md rules (§10 ids) each vector exercises: for an invalid vector,
+# the rule it breaks (several ids when one change breaks one requirement that
+# several rules state); for a valid one, the allowance, boundary or note it
+# shows, or none. coverage.py holds this list to FORMAT.md §10.
+RULES = {
+    # valid
+    "valid-pss": [], "valid-pkcs1": [], "valid-ecdsa": [], "valid-ecdsa-high-s": ["R-2-4"],
+    "valid-unpinned": ["R-6.1-1"], "valid-verify-md": [], "valid-rotation": [], "valid-rotation-tgz": [],
+    "valid-rotation-zip": [], "valid-rotation-zip-stored": [], "valid-require-genesis": ["R-6.2-1"],
+    "valid-range-middle": [], "valid-range-middle-tgz": [], "valid-range-middle-zip": [], "valid-range-first": [],
+    "valid-range-last": [], "valid-range-rotation-inside": ["R-6.4-4"], "valid-checkpoint": ["R-6.1-2"],
+    "valid-checkpoint-tsa": ["R-6.6-7"], "valid-checkpoint-tsa-unchecked": ["R-6.1-3"],
+    "valid-checkpoint-rotation-head": ["R-6.6-5"], "valid-checkpoint-base": ["R-6.6-4", "R-6.6-6"],
+    "valid-checkpoint-tgz": [], "valid-unknown-members-ignored": ["R-3-6", "R-3-7"], "valid-checkpoint-zip": [],
+    "valid-64-keys": ["R-4-2"], "valid-nesting-128": ["R-1.1-3"], "manifest-alg-pkcs1-for-pss": ["R-2-1"],
+    "valid-informational-any-type": ["R-3-7"],
+    # layer 1: the manifest
+    "manifest-unknown-member": ["R-5.2-1"], "manifest-type": ["R-5.2-1"], "manifest-schema-version": ["R-5.2-1"],
+    "manifest-missing-created": ["R-5.2-1"], "manifest-signer-extra-member": ["R-5.2-1"],
+    "manifest-file-extra-member": ["R-5.2-1"], "manifest-files-unsorted": ["R-5.2-2"],
+    "manifest-files-duplicate": ["R-5.2-2"], "manifest-to-before-from": ["R-5.2-1"],
+    "manifest-created-invalid": ["R-5.2-1"], "manifest-not-canonical": ["R-1.1-2"],
+    "manifest-duplicate-member": ["R-1.1-1"], "manifest-trailing-newline": ["R-1.1-2"],
+    "manifest-sig-corrupt": ["R-2-5"], "manifest-sig-short": ["R-2-2"], "manifest-alg-mismatch": ["R-2-1"],
+    "manifest-missing-artifact": ["R-5.2-5"], "manifest-missing-artifact-sig": ["R-5.2-5"],
+    "manifest-extra-artifact": ["R-5.2-5"], "manifest-public-key-unlisted": ["R-5.2-3"],
+    "manifest-sig-missing": ["R-5-1"], "manifest-lists-manifest": ["R-5-1", "R-5.2-2"],
+    "path-extra-top-level": ["R-5-1"], "path-extra-artifacts-file": ["R-5-1"], "path-hidden-component": ["R-5.1-1"],
+    "path-keys-uppercase-pem": ["R-5-1"], "path-keys-seq-zero": ["R-5-1"], "path-five-components": ["R-5.1-1"],
+    "manifest-alg-unknown": ["R-5.2-1"], "public-key-pem-other-key": ["R-6.2-5"],
+    "manifest-signer-not-key-in-force": ["R-6.2-4"], "genesis-base-hash-range": ["R-5.2-4"],
+    "pem-line-length-76": ["R-1.3-2"], "pem-crlf": ["R-1.3-2"], "keys-pem-line-length-76": ["R-1.3-2", "R-5.2-8"],
+    # layer 1: pinning
+    "pin-mismatch": ["R-6.2-2"], "pin-near-miss": ["R-6.2-2"], "pin-rotated-anchor": ["R-6.2-2"],
+    "require-genesis-range": ["R-6.2-1"],
+    # layer 1: keys
+    "key-ec-compressed": ["R-1.3-1"], "key-rsa-absent-null": ["R-1.3-1"], "key-rsa-pss-oid": ["R-1.3-1"],
+    "key-rsa-1024": ["R-1.3-1"], "key-ec-hybrid": ["R-1.3-1"],
+    "rotation-retired-key-back-compressed": ["R-1.3-1", "R-3.5-2"], "key-ec-explicit-params": ["R-1.3-1"],
+    "key-rotation-to-compressed": ["R-1.3-1", "R-3.5-2"],
+    # layer 1: rotations and keys/
+    "rotation-retired-key-back": ["R-4-1"], "rotation-retired-key-back-range": ["R-4-1"],
+    "rotation-pop-bad": ["R-3.5-4"], "rotation-new-fp-mismatch": ["R-3.5-2"], "rotation-old-key-mismatch": ["R-3.5-2"],
+    "rotation-same-key": ["R-3.5-3"], "rotation-alg-unfit": ["R-2-1"], "rotation-schema-version-1": ["R-3-4"],
+    "rotation-event-not-rotate": ["R-3-4"], "rotation-new-public-key-noncanonical-b64": ["R-1.6-1"],
+    "rotation-b64-pad-bits": ["R-1.6-1"], "rotation-spool": ["R-3.1-2"], "rotation-exit-code": ["R-3.5-1"],
+    "rotation-terraform": ["R-3.5-1"], "rotation-wrong-signer": ["R-6.2-3"],
+    "keys-json-without-sig": ["R-5.2-6"], "keys-sig-without-json": ["R-5.2-6"], "keys-pem-missing": ["R-5.2-7"],
+    "keys-pem-extra": ["R-5.2-7"], "keys-pem-wrong-key": ["R-5.2-8"], "keys-json-hash-mismatch": ["R-6.3-1"],
+    "keys-base-unlinked": ["R-5.2-9"], "keys-head-unlinked": ["R-5.2-9"], "keys-unlinked-adjacent": ["R-5.2-9"],
+    "keys-in-range-differs": ["R-6.4-4"], "keys-chain-id": ["R-6.4-1"], "keys-not-rotation": [],
+    "keys-65": ["R-4-2"], "keys-record-over-8mib": ["R-3-1", "R-5.4-1"],
+    # layer 2
+    "file-hash-mismatch": ["R-6.3-1"], "file-size-mismatch": ["R-6.3-1"], "file-missing": ["R-6.3-1"],
+    "file-unlisted": ["R-5.1-2"], "path-symlink": ["R-5.1-2"], "artifact-sig-over-cap": ["R-5.4-1"],
+    # layer 3
+    "artifact-unknown-member": ["R-3-2"], "artifact-type": ["R-3-3"], "artifact-schema-version": ["R-3-3"],
+    "artifact-schema-2-not-rotation": ["R-3-4"], "artifact-missing-event": ["R-3-3"],
+    "artifact-chain-id": ["R-6.4-1"], "artifact-chain-id-syntax": ["R-5.2-1"], "artifact-seq-mismatch": ["R-6.4-1"],
+    "artifact-prev-hash": ["R-6.4-2"], "artifact-base-hash": ["R-6.4-3"], "artifact-head-hash": ["R-6.4-6"],
+    "artifact-prev-hash-syntax": ["R-3-3"], "artifact-seq1-not-genesis": ["R-3-5"], "event-type": ["R-3-3"],
+    "event-status": ["R-3-3"], "event-exit-code-range": ["R-3-3"], "event-exit-code-string": ["R-3-3"],
+    "time-invalid-date": ["R-3-3"], "time-format": ["R-3-3"], "rollback-on-apply": ["R-3.1-1"],
+    "rollback-seq-not-below": ["R-3-3"], "rollback-hash-syntax": ["R-3-3"], "rollback-hash-mismatch": ["R-6.4-5"],
+    "spool-id-syntax": ["R-3-3"], "spool-time-syntax": ["R-3-3"], "spool-missing-member": ["R-3-3"],
+    "signer-missing-algorithm": ["R-3-3"], "artifact-not-canonical": ["R-1.1-2"],
+    "artifact-duplicate-member": ["R-1.1-1"], "artifact-bom": ["R-1.1-1"], "artifact-invalid-utf8": ["R-1.1-1"],
+    "artifact-lone-surrogate": ["R-1.1-1"], "artifact-noncharacter-ffff": ["R-1.1-1"],
+    "artifact-noncharacter-fdd0": ["R-1.1-1"], "artifact-noncharacter-plane1": ["R-1.1-1"],
+    "artifact-nesting": ["R-1.1-3"], "artifact-float": ["R-3-3"], "artifact-number-overflow": ["R-1.1-1"],
+    # layer 4
+    "artifact-sig-corrupt": ["R-2-5", "R-6.5-1"], "artifact-sig-short": ["R-2-2"], "artifact-pss-salt-20": ["R-2-3"],
+    "artifact-alg-mismatch": ["R-2-1"], "artifact-pkcs1-named-pss": ["R-2-5", "R-6.5-1"],
+    "ecdsa-sig-trailing-byte": ["R-2-4"], "ecdsa-sig-nonminimal-int": ["R-2-4"], "artifact-wrong-key": ["R-6.5-1"],
+    # layer 5
+    "checkpoint-after-range": ["R-6.6-3"], "checkpoint-before-base": ["R-6.6-4"], "checkpoint-head-hash": ["R-6.6-6"],
+    "checkpoint-base-hash": ["R-6.6-6"], "checkpoint-key-at-head": ["R-6.6-5"], "checkpoint-chain-id": ["R-6.6-2"],
+    "checkpoint-unknown-member": ["R-6.6-1", "R-8.1-1"], "checkpoint-sig-corrupt": ["R-2-5", "R-6.6-5"],
+    "checkpoint-sig-short": ["R-2-2"], "checkpoint-crlf": ["R-6.6-1", "R-8.2-1"],
+    "checkpoint-trailing-data": ["R-6.6-1", "R-8.2-1"], "checkpoint-tsa-rejected": ["R-6.6-7", "R-8.3-1"],
+    "checkpoint-tsa-untrusted-ca": ["R-6.6-7", "R-8.3-6"], "checkpoint-no-final-newline": ["R-6.6-1", "R-8.2-1"],
+    "checkpoint-own-bad": ["R-6.6-6"], "checkpoint-tsa-imprint": ["R-6.6-7", "R-8.3-2"],
+    "checkpoint-tsa-nonce": ["R-6.6-7", "R-8.3-2"], "checkpoint-tsa-no-cert": ["R-6.6-7", "R-8.3-3"],
+    "checkpoint-tsa-bad-signature": ["R-6.6-7", "R-8.3-5"],
+    "checkpoint-tsa-eku-not-critical": ["R-6.6-7", "R-8.3-4"],
+    # archives
+    "archive-plain-tar": ["R-5.3-1"], "archive-file-over-cap": ["R-5.3-3"],
+    "tar-pax-header": ["R-5.3-5"], "tar-gnu-magic": ["R-5.3-5"], "tar-directory-entry": ["R-5.3-2", "R-5.3-5"],
+    "tar-dot-slash": ["R-5.3-2"], "tar-data-after-end": ["R-5.3-7"], "tar-one-end-block": ["R-5.3-7"],
+    "tar-duplicate-entry": ["R-5.3-2"], "tar-setuid-mode": ["R-5.3-5"], "tar-unlisted-entry": ["R-5.3-2"],
+    "tar-nonzero-padding": ["R-5.3-6"], "gzip-two-members": ["R-5.3-4"], "gzip-trailing-zeros": ["R-5.3-4"],
+    "zip-central-name-differs": ["R-5.3-10"], "zip-comment": ["R-5.3-8"], "zip-prepended-data": ["R-5.3-9"],
+    "zip-unlisted-entry": ["R-5.3-2"], "zip-utf8-flag": ["R-5.3-11"], "zip-crc-mismatch": ["R-5.3-12"],
+    "zip-setuid-attr": ["R-5.3-13"],
+}
+
+
 class Suite:
     def __init__(self):
         self.vectors = []
@@ -516,6 +645,8 @@ class Suite:
                 with open(os.path.join(d, "trusted-%d.ckpt" % (i + 1)), "wb") as f:
                     f.write(c)
             entry = {k: v[k] for k in v if not k.startswith("_")}
+            assert v["name"] in RULES, "no RULES entry for vector %s" % v["name"]
+            entry["rules"] = RULES[v["name"]]
             rule = entry["rule"]
             if rule in DECISION or (v["form"] != "dir" and entry["expect"] == "invalid"):
                 entry["decision"] = DECISION.get(rule, "A")
@@ -524,6 +655,7 @@ class Suite:
             index.append(entry)
         names = [v["name"] for v in index]
         assert len(names) == len(set(names)), "duplicate vector names"
+        assert not set(RULES) - set(names), "RULES names no vector: %s" % sorted(set(RULES) - set(names))
         doc = {"description": "tfattest conformance vectors: see README.md", "format": "docs/FORMAT.md",
                "vectors": index}
         with open(os.path.join(out, "index.json"), "w") as f:
@@ -615,6 +747,19 @@ def build(out):
     S.add("valid-checkpoint-zip", "a bundle with its own checkpoint, as a .zip", "§5.3", "",
           bundle(main, 1, 8, ckpt=checkpoint(main, 8)), form="zip", chain=main, checkpoints=[checkpoint(main, 8)])
 
+    def odd_informational(o):
+        o["signer"]["backend"] = 5
+        o["signer"]["provenance"] = [1, "x", None]
+        o["terraform"]["version"] = 5
+        o["terraform"]["changes"] = "none"
+        o["context"] = {"git": 7, "ci": None, "host": ["a", {"b": False}]}
+        return o
+
+    inf = Chain("vectors-pss", A, [{"ev": "apply", "terraform": True}, app, app], {1: {"obj": odd_informational}})
+    S.add("valid-informational-any-type", "informational members of other JSON types: signer.backend 5, "
+          "signer.provenance an array, terraform.version 5, context members a number, null and an array", "§3",
+          "informational-not-validated", bundle(inf, 1, 3), chain=inf)
+
     # -------- valid: 64 keys
     dk = [derived_ec_key(i) for i in range(65)]
     k64 = Chain("vectors-64-keys", dk[0], [{"rotate": dk[i]} for i in range(1, 64)] + [app])
@@ -695,6 +840,22 @@ def build(out):
     man("genesis-base-hash-range", "range 2..3 of a chain whose seq 2 has the genesis prev_hash",
         "genesis-only-seq-1", section="§1",
         chain=Chain("vectors-pss", A, [app, app, app], {2: {"obj": setp("prev_hash", GENESIS)}}), frm=2, to=3)
+
+    man("manifest-sig-missing", "manifest.sig absent", "bundle-path-set", section="§5",
+        after_hook=drop("manifest.sig"))
+    man("manifest-lists-manifest", "`files` lists manifest.json (in its sorted place)", "manifest-files-sorted",
+        listing_hook=lambda l: sorted(l + [{"path": "manifest.json", "sha256": "0" * 64, "size": 0}],
+                                      key=lambda e: e["path"].encode()))
+
+    def pem_lines(der, width, eol=b"\n"):
+        t = b64(der)
+        body = [t[i:i + width].encode() for i in range(0, len(t), width)]
+        return eol.join([b"-----BEGIN PUBLIC KEY-----"] + body + [b"-----END PUBLIC KEY-----"]) + eol
+
+    man("pem-line-length-76", "public_key.pem with 76-character base64 lines (the same key)", "pem-strict",
+        section="§1", public_pem=pem_lines(A.spki, 76))
+    man("pem-crlf", "public_key.pem with CRLF line ends (the same key)", "pem-strict", section="§1",
+        public_pem=pem_lines(A.spki, 64, b"\r\n"))
 
     # -------- layer 1: pinning
     S.bad("pin-mismatch", "pinned fingerprint is another key's", "§6", "pin", 1, bundle(pss, 1, 3), chain=pss,
@@ -814,6 +975,29 @@ def build(out):
     S.bad("keys-65", "64 rotations: a 65th key (range 65..65)", "§4", "at-most-64-keys", 1, bundle(k65, 65, 65),
           chain=k65)
 
+    rot("keys-pem-line-length-76", "the anchor's keys/<hex>.pem with 76-character base64 lines (the same key)",
+        "pem-strict", {}, section="§1",
+        files_hook=lambda f: dict(f, **{"keys/%s.pem" % A.fp[7:]: pem_lines(A.spki, 76)}))
+    rot("rotation-spool", "seq 6 (a rotation record, under keys/) carries event.spool", "rotation-no-spool",
+        {6: {"obj": setp("event.spool", {"id": "0" * 32, "deployed_at": ts(6, -30), "spooled_at": ts(6, -29)})}},
+        section="§3.1")
+    rot("rotation-exit-code", "seq 6 (a rotation record, under keys/) has exit_code 1", "rotation-event",
+        {6: {"obj": setp("event.exit_code", 1)}})
+    rot("rotation-terraform", "seq 6 (a rotation record, under keys/) carries a terraform member", "rotation-event",
+        {6: {"obj": setp("terraform", {"plan_sha256": hhex(b"plan 6")})}})
+    rot("rotation-wrong-signer", "seq 6 (a rotation record) signed by the retired anchor key, which it names as "
+        "signer and old key", "rotation-key-in-force", {6: {"signkey": A}}, section="§6")
+
+    def pad_to(total):
+        def hook(b):
+            return b.replace(b'"pad":"PAD"', b'"pad":"' + b"a" * (total - len(b) + 3) + b'"')
+        return hook
+
+    rot("keys-record-over-8mib", "seq 6 (a rotation record, under keys/) is 8 MiB + 1 bytes (a long context "
+        "string)", "artifact-size", {6: {"obj": setp("context", {"pad": "PAD"}), "bytes": pad_to(8388609)}},
+        section="§3")
+    assert len(rot_last_files(S)["keys/000000000006.json"]) == 8388609
+
     # -------- layer 2: files
     def lay2(name, desc, rule, **kw):
         S.bad(name, desc, "§6", rule, 2, bundle(pss, 1, 3, verify_md=True, **kw), chain=pss)
@@ -826,6 +1010,9 @@ def build(out):
     lay2("file-unlisted", "an unlisted checkpoint.ckpt is present", "no-unlisted-file",
          after_hook=add_file("checkpoint.ckpt", checkpoint(pss, 3)))
 
+    S.bad("artifact-sig-over-cap", "artifacts/000000000002.sig is 1025 bytes (zeros appended; listed as it is)",
+          "§5.4", "size-caps", 2, bundle(pss, 1, 3, files_hook=lambda f: dict(
+              f, **{"artifacts/000000000002.sig": f["artifacts/000000000002.sig"].ljust(1025, b"\x00")})), chain=pss)
     S.bad("path-symlink", "VERIFY.md is a symbolic link to public_key.pem (listed with that file's hash)", "§5.1",
           "no-symlinks", 2, bundle(pss, 1, 3, files_hook=add_file("VERIFY.md", A.pem),
                                    after_hook=lambda f: dict(f, **{"VERIFY.md": Link(b"public_key.pem")})),
@@ -860,6 +1047,8 @@ def build(out):
         manifest_hook=setp("head_hash", hhex(b"other")))
     art("artifact-prev-hash-syntax", "seq 2's prev_hash in uppercase hex", "hash-syntax",
         {2: {"obj": lambda o: setp("prev_hash", "sha256:" + o["prev_hash"][7:].upper())(o)}}, section="§1")
+    art("artifact-seq1-not-genesis", "seq 1's prev_hash is not the genesis value (base_hash the same)",
+        "prev-hash-genesis", {1: {"obj": setp("prev_hash", hhex(b"other"))}})
     art("event-type", "seq 2's event type is `deploy`", "event-type", {2: {"obj": setp("event.type", "deploy")}},
         section="§3.1")
     art("event-status", "seq 2's event status is `ok`", "event-status", {2: {"obj": setp("event.status", "ok")}},
@@ -997,6 +1186,14 @@ def build(out):
        [checkpoint(pss, 3, tsa=True, tsa_digest_of=canon({"other": 1}))], tsa_ca=True, section="§8.2")
     cp("checkpoint-tsa-nonce", "a timestamp whose nonce is not the tsa line's", "tsa-nonce",
        [checkpoint(pss, 3, tsa=True, nonce="0123456789abcdef")], tsa_ca=True, section="§8.2")
+    cp("checkpoint-tsa-no-cert", "a timestamp requested without certReq: the token holds no certificate",
+       "tsa-signer", [checkpoint(pss, 3, tsa=True, tsa_cert_req=False)], tsa_ca=True, section="§8.3")
+    cp("checkpoint-tsa-bad-signature", "a timestamp whose CMS signature has its last bit flipped",
+       "tsa-signature", [checkpoint(pss, 3, tsa=True, tsa_hook=flip_last)], tsa_ca=True, section="§8.3")
+    cp("checkpoint-tsa-eku-not-critical", "a timestamp by a TSA certificate whose extended key usage "
+       "(timeStamping only) is not critical, checked with its CA (keys/tsa/noncrit-ca.pem)", "tsa-eku",
+       [checkpoint(pss, 3, tsa=True, tsa_signer="tsa-noncrit")], tsa_ca=True, section="§8.3")
+    S.vectors[-1]["inputs"]["tsa_ca"] = "keys/tsa/noncrit-ca.pem"
 
     # -------- archives (layer 1, decision A)
     base = bundle(pss, 1, 3)
@@ -1027,6 +1224,17 @@ def build(out):
         b"\x00" * 1024)
     tgz("tar-unlisted-entry", "an extra entry notes.txt", "archive-path-set",
         vlib.tar_bytes(order + [("notes.txt", b"hello\n")], mt))
+    tar = bytearray(vlib.tar_bytes(order, mt))
+    first_len = len(order[0][1])
+    assert first_len % 512
+    tar[512 + first_len] = ord("x")
+    tgz("tar-nonzero-padding", "the padding after manifest.json's data holds an `x`", "tar-padding", bytes(tar))
+    S.bad("archive-plain-tar", "an uncompressed tar (neither gzip nor zip) named bundle.tar.gz", "§5.3",
+          "archive-form", 1, base, form="tar.gz", chain=pss, archive=vlib.tar_bytes(order, mt))
+    big = bundle(pss, 1, 3, verify_md=True, files_hook=add_file("VERIFY.md", b"#" * (8 * 1024 * 1024 + 1)))
+    S.bad("archive-file-over-cap", "VERIFY.md of 8 MiB + 1 bytes in a .tar.gz of 60 KB (listed as it is)", "§5.3",
+          "archive-caps", 1, big, form="tar.gz", chain=pss,
+          archive=vlib.gzip_bytes(vlib.tar_bytes(archive_order(big), mt), runs=True))
     good_tgz = to_tgz(base)
     S.bad("gzip-two-members", "a second (empty) gzip member after the first", "§5.3", "gzip-one-member", 1, base,
           form="tar.gz", chain=pss, archive=good_tgz + vlib.gzip_bytes(b""))
@@ -1043,6 +1251,13 @@ def build(out):
           "zip-contiguous", 1, base, form="zip", chain=pss, archive=vlib.zip_bytes(order, CREATED, prepend=b"X" * 64))
     S.bad("zip-unlisted-entry", "an extra entry notes.txt", "§5.3", "archive-path-set", 1, base, form="zip",
           chain=pss, archive=vlib.zip_bytes(order + [("notes.txt", b"hello\n")], CREATED))
+    S.bad("zip-utf8-flag", "entry 3 has general purpose flag 0x0800 (UTF-8) in both headers", "§5.3", "zip-flags",
+          1, base, form="zip", chain=pss, archive=vlib.zip_bytes(order, CREATED, flags={2: 0x800}))
+    S.bad("zip-crc-mismatch", "entry 3's CRC-32 (the same in both headers) is not its data's", "§5.3", "zip-method",
+          1, base, form="zip", chain=pss, archive=vlib.zip_bytes(order, CREATED, crc_xor={2: 1}))
+    S.bad("zip-setuid-attr", "entry 3's external attributes are a Unix regular file with mode 4444 (setuid)",
+          "§5.3", "zip-attributes", 1, base, form="zip", chain=pss,
+          archive=vlib.zip_bytes(order, CREATED, ext_attr={2: 0o104444 << 16}))
 
     S.write(out)
     write_kat(out, A, Bk, main)

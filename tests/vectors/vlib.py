@@ -367,10 +367,70 @@ def deflate_fixed(data):
     return out
 
 
-def gzip_bytes(data):
-    """One gzip member: FLG 0, MTIME 0, XFL 0, OS 255, then the deflate stream and trailer."""
+# RFC 1951 §3.2.5: (base length, extra bits) of the length codes 257..285.
+_LEN_CODES = [(3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 0), (11, 1), (13, 1), (15, 1), (17, 1),
+              (19, 2), (23, 2), (27, 2), (31, 2), (35, 3), (43, 3), (51, 3), (59, 3), (67, 4), (83, 4), (99, 4),
+              (115, 4), (131, 5), (163, 5), (195, 5), (227, 5), (258, 0)]
+
+
+def _put_lit(bw, c):
+    if c < 144:
+        bw.put_code(0x30 + c, 8)
+    else:
+        bw.put_code(0x190 + c - 144, 9)
+
+
+def _put_len(bw, n):
+    """The fixed-Huffman length code for n (3..258), then distance 1."""
+    i = max(j for j, (base, _) in enumerate(_LEN_CODES) if base <= n)
+    if i == 28 and n != 258:
+        i = 27
+    base, extra = _LEN_CODES[i]
+    code = 257 + i
+    if code < 280:
+        bw.put_code(code - 256, 7)
+    else:
+        bw.put_code(0xC0 + code - 280, 8)
+    if extra:
+        bw.put(n - base, extra)
+    bw.put_code(0, 5)  # distance code 0: distance 1, no extra bits
+
+
+def deflate_runs(data):
+    """Raw deflate, one final fixed-Huffman block in which every run of a
+    repeated byte is a distance-1 back-reference: small for long runs (a
+    compression bomb), the same bytes from any implementation."""
+    bw = _Bits()
+    bw.put(1, 1)
+    bw.put(1, 2)
+    i, n = 0, len(data)
+    while i < n:
+        _put_lit(bw, data[i])
+        j = i + 1
+        while j < n and data[j] == data[i]:
+            j += 1
+        run = j - i - 1  # repeats after the literal
+        while run >= 3:
+            k = min(run, 258)
+            if run - k in (1, 2):
+                k -= 3
+            _put_len(bw, k)
+            run -= k
+        for _ in range(run):
+            _put_lit(bw, data[i])
+        i = j
+    bw.put_code(0, 7)
+    out = bw.finish()
+    assert zlib.decompress(out, -15) == data
+    return out
+
+
+def gzip_bytes(data, runs=False):
+    """One gzip member: FLG 0, MTIME 0, XFL 0, OS 255, then the deflate stream
+    (literals only, or with runs as back-references) and the trailer."""
     hdr = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    return hdr + deflate_fixed(data) + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    body = deflate_runs(data) if runs else deflate_fixed(data)
+    return hdr + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 def _oct(v, width):
@@ -415,20 +475,26 @@ def dos_time(t):
     return (hh << 11) | (mm << 5) | (ss // 2), ((y - 1980) << 9) | (mo << 5) | d
 
 
-def zip_bytes(entries, created, method=8, central_names=None, comment=b"", prepend=b""):
+def zip_bytes(entries, created, method=8, central_names=None, comment=b"", prepend=b"", flags=None,
+              crc_xor=None, ext_attr=None):
+    """A zip of the accepted subset; the optional dicts (entry index -> value)
+    give one entry other general purpose flags (in both headers), a CRC-32
+    XORed with a value (in both headers), or other external attributes."""
     tm, dt = dos_time(created)
     local = bytearray(prepend)
     central = bytearray()
     for i, (name, data) in enumerate(entries):
         nb = name.encode()
         comp = deflate_fixed(data) if method == 8 else data
-        crc = zlib.crc32(data)
+        crc = zlib.crc32(data) ^ (crc_xor or {}).get(i, 0)
+        fl = (flags or {}).get(i, 0)
         off = len(local)
-        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, tm, dt, crc, len(comp),
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, fl, method, tm, dt, crc, len(comp),
                              len(data), len(nb), 0) + nb + comp
         cn = (central_names[i] if central_names else name).encode()
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, 0, method, tm, dt,
-                               crc, len(comp), len(data), len(cn), 0, 0, 0, 0, (0o100444 << 16), off) + cn
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, fl, method, tm, dt,
+                               crc, len(comp), len(data), len(cn), 0, 0, 0, 0,
+                               (ext_attr or {}).get(i, 0o100444 << 16), off) + cn
     cd_off = len(local)
     eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), cd_off,
                        len(comment)) + comment
