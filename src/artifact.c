@@ -136,9 +136,14 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_jf_hash(out->prev_hash, root, "prev_hash", "artifact"));
 	{
 		static const uint8_t genesis[TFA_SHA256_LEN];
-		/* Only seq 1 follows genesis: anything else would need a SHA-256 preimage. */
-		TFA_ENSURE(out->seq == 1 || memcmp(out->prev_hash, genesis, TFA_SHA256_LEN) != 0,
-			   TFA_EFORMAT, "artifact prev_hash is the genesis value but seq is not 1");
+		bool is_genesis = memcmp(out->prev_hash, genesis, TFA_SHA256_LEN) == 0;
+
+		/* Seq 1, and only seq 1, follows genesis (another seq would need a SHA-256
+		 * preimage): FORMAT.md R-3-5, for records under keys/ as under artifacts/. */
+		TFA_ENSURE(out->seq != 1 || is_genesis, TFA_EFORMAT,
+			   "artifact prev_hash is not the genesis value but seq is 1");
+		TFA_ENSURE(out->seq == 1 || !is_genesis, TFA_EFORMAT,
+			   "artifact prev_hash is the genesis value but seq is not 1");
 	}
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "time", 32, "artifact"));
 	TFA_GUARD(tfa_time_parse(&out->time, s, n));

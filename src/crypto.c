@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -84,7 +85,7 @@ static tfa_err pkey_parse_any(EVP_PKEY **out, const uint8_t *der, size_t len)
 	if (tfa_pkey_default_alg(pkey) == TFA_ALG_NONE) {
 		EVP_PKEY_free(pkey);
 		return tfa_error_set(TFA_EFORMAT,
-				     "unsupported public key: need RSA 2048-4096 or EC P-256");
+				     "unsupported public key: need RSA 2048-4096 with exponent 65537, or EC P-256");
 	}
 	*out = pkey;
 	return TFA_OK;
@@ -170,7 +171,7 @@ tfa_err tfa_spki_canonicalize(tfa_buf *out, const uint8_t *der, size_t len)
 
 	TFA_GUARD(pkey_parse_any(&pkey, der, len));
 	TFA_ENSURE(EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA || EVP_PKEY_is_a(pkey, "EC"),
-		   TFA_EFORMAT, "unsupported public key: need RSA 2048-4096 or EC P-256");
+		   TFA_EFORMAT, "unsupported public key: need RSA 2048-4096 with exponent 65537, or EC P-256");
 	TFA_GUARD(pkey_canonical_der(out, pkey));
 out:
 	ERR_clear_error();
@@ -227,6 +228,25 @@ out:
 	return rc;
 }
 
+tfa_err tfa_spki_from_bundle_pem(tfa_buf *der, const uint8_t *pem, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	size_t start = der->len;
+	tfa_buf want;
+
+	tfa_buf_init(&want, 65536);
+	TFA_GUARD(tfa_spki_from_pem(der, pem, len));
+	TFA_GUARD(tfa_spki_to_pem(&want, der->data + start, der->len - start));
+	if (want.len != len || memcmp(want.data, pem, len) != 0)
+		TFA_BAIL(TFA_EFORMAT, "public key file is not strict PEM (one PUBLIC KEY block in "
+				      "64-character lines ended by \\n, nothing before or after)");
+out:
+	if (rc != TFA_OK)
+		der->len = start;
+	tfa_buf_free(&want);
+	return rc;
+}
+
 tfa_err tfa_spki_to_pem(tfa_buf *out, const uint8_t *spki, size_t len)
 {
 	tfa_err rc = TFA_OK;
@@ -264,7 +284,17 @@ tfa_sig_alg tfa_pkey_default_alg(EVP_PKEY *pkey)
 {
 	if (EVP_PKEY_is_a(pkey, "RSA")) {
 		int bits = EVP_PKEY_get_bits(pkey);
-		return bits >= 2048 && bits <= 4096 ? TFA_ALG_RSASSA_PSS_SHA_256 : TFA_ALG_NONE;
+		BIGNUM *e = NULL;
+		bool f4;
+
+		/* One public exponent, so that "a supported key" has one meaning everywhere. */
+		if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
+			ERR_clear_error();
+			return TFA_ALG_NONE;
+		}
+		f4 = BN_is_word(e, RSA_F4);
+		BN_free(e);
+		return f4 && bits >= 2048 && bits <= 4096 ? TFA_ALG_RSASSA_PSS_SHA_256 : TFA_ALG_NONE;
 	}
 	if (is_p256(pkey))
 		return TFA_ALG_ECDSA_SHA_256;

@@ -44,6 +44,12 @@ TFA_WUR tfa_err tfa_pkey_from_spki(EVP_PKEY **out, const uint8_t *der, size_t le
 /* Parses one PEM public key into DER; the DER it holds must be canonical. */
 TFA_WUR tfa_err tfa_spki_from_pem(tfa_buf *der, const uint8_t *pem, size_t len);
 
+/*
+ * The same for a key file of a bundle (public_key.pem, keys/<hex>.pem): the file must
+ * also be exactly the PEM text tfa_spki_to_pem() writes for the key (FORMAT.md R-1.3-2).
+ */
+TFA_WUR tfa_err tfa_spki_from_bundle_pem(tfa_buf *der, const uint8_t *pem, size_t len);
+
 /* The DER SPKI of a key. */
 TFA_WUR tfa_err tfa_pkey_to_spki(tfa_buf *der, EVP_PKEY *pkey);
 

@@ -496,7 +496,7 @@ static tfa_err check_key_pems(vctx *v)
 		tfa_buf_clear(&b);
 		tfa_buf_clear(&spki);
 		TFA_GUARD(read_checked(v, &b, f, PUBKEY_MAX, 0));
-		if (tfa_spki_from_pem(&spki, b.data, b.len) != TFA_OK) {
+		if (tfa_spki_from_bundle_pem(&spki, b.data, b.len) != TFA_OK) {
 			rc = fail(v, TFA_LAYER_MANIFEST, f->path, 0, "Public key unusable: %s", tfa_error_last()->message);
 			goto out;
 		}
@@ -579,7 +579,7 @@ static tfa_err check_manifest(vctx *v)
 		goto out;
 	}
 	if (read_small(&pem, &v->src, TFA_BUNDLE_PUBKEY, PUBKEY_MAX) != TFA_OK ||
-	    tfa_spki_from_pem(&spki, pem.data, pem.len) != TFA_OK ||
+	    tfa_spki_from_bundle_pem(&spki, pem.data, pem.len) != TFA_OK ||
 	    tfa_pkey_from_spki(&v->key, spki.data, spki.len) != TFA_OK) {
 		rc = fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0, "Public key unusable: %s",
 			  tfa_error_last()->message);

@@ -160,8 +160,6 @@ static void test_parse_valid_variants(void)
 		for (size_t i = 0; i < TFA_SHA256_LEN; i++)
 			CHECK(a.prev_hash[i] == 0);
 	}
-	ACCEPT(&a, NULL, "seq", "1");
-	CHECK(a.seq == 1);
 	ACCEPT(&a, NULL, "seq", "999999999999");
 	CHECK(a.seq == TFA_SEQ_MAX);
 	ACCEPT(&a, "event", "exit_code", "-2147483648");
@@ -297,6 +295,19 @@ static void test_reject_prev_hash(void)
 	/* The genesis value on any seq but 1 would need a SHA-256 preimage. */
 	REJECT(NULL, "prev_hash", "\"" TFA_GENESIS_HASH "\"",
 	       "artifact prev_hash is the genesis value but seq is not 1");
+	{
+		/* And seq 1 follows only genesis, wherever the record is found (R-3-5). */
+		static const char first[] =
+		    "{\"chain_id\":\"prod-eu.1_a\",\"context\":{\"host\":\"ci@runner\"},"
+		    "\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+		    "\"prev_hash\":\"" PREV "\",\"schema_version\":1,\"seq\":1,"
+		    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"backend\":\"file\","
+		    "\"key_fingerprint\":\"" FPR "\"},"
+		    "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
+		expect_reject_n(first, strlen(first), TFA_EFORMAT,
+				"artifact prev_hash is not the genesis value but seq is 1", "seq 1, prev_hash",
+				__LINE__);
+	}
 	static const char hex64[] = "850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da";
 	static const char *const bad[] = {
 		/* uppercase hex */

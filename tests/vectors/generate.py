@@ -130,7 +130,7 @@ SHORT_PSS_FILE = os.path.join(HERE, "cache", "pss-leading-zero.json")
 SHORT_PSS = json.load(open(SHORT_PSS_FILE)) if os.path.exists(SHORT_PSS_FILE) else {}
 SHORT_PSS_USED = {}
 KEYFILES = {"rsa-a": ("rsa", 2048, PSS), "ec-b": ("ec", 0, ECDSA), "rsa-c": ("rsa", 3072, PKCS1),
-            "rsa-1024": ("rsa", 1024, PKCS1)}
+            "rsa-1024": ("rsa", 1024, PKCS1), "rsa-e3": ("rsa", 2048, PKCS1)}
 
 
 def new_keys():
@@ -140,7 +140,7 @@ def new_keys():
         if os.path.exists(path):
             continue
         if kind == "rsa":
-            k = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+            k = rsa.generate_private_key(public_exponent=3 if label == "rsa-e3" else 65537, key_size=bits)
         else:
             k = ec.generate_private_key(ec.SECP256R1())
         with open(path, "wb") as f:
@@ -502,6 +502,7 @@ DECISION = {"rsa-signature-length": "B", "key-canonical-encoding": "B", "ecdsa-h
 # several rules state); for a valid one, the allowance, boundary or note it
 # shows, or none. coverage.py holds this list to FORMAT.md §10.
 RULES = {
+    "key-rsa-e3": ["R-1.3-1"], "keys-seq1-not-genesis": ["R-3-5"],
     # valid
     "valid-pss": [], "valid-pkcs1": [], "valid-ecdsa": [], "valid-ecdsa-high-s": ["R-2-4"],
     "valid-unpinned": ["R-6.1-1"], "valid-verify-md": [], "valid-rotation": [], "valid-rotation-tgz": [],
@@ -547,7 +548,7 @@ RULES = {
     "keys-json-without-sig": ["R-5.2-6"], "keys-sig-without-json": ["R-5.2-6"], "keys-pem-missing": ["R-5.2-7"],
     "keys-pem-extra": ["R-5.2-7"], "keys-pem-wrong-key": ["R-5.2-8"], "keys-json-hash-mismatch": ["R-6.3-1"],
     "keys-base-unlinked": ["R-5.2-9"], "keys-head-unlinked": ["R-5.2-9"], "keys-unlinked-adjacent": ["R-5.2-9"],
-    "keys-in-range-differs": ["R-6.4-4"], "keys-chain-id": ["R-6.4-1"], "keys-not-rotation": [],
+    "keys-in-range-differs": ["R-6.4-4"], "keys-chain-id": ["R-5.2-11"], "keys-not-rotation": ["R-5.2-10"],
     "keys-65": ["R-4-2"], "keys-record-over-8mib": ["R-3-1", "R-5.4-1"],
     # layer 2
     "file-hash-mismatch": ["R-6.3-1"], "file-size-mismatch": ["R-6.3-1"], "file-missing": ["R-6.3-1"],
@@ -665,7 +666,7 @@ class Suite:
 
 def build(out):
     vlib.self_test()
-    A, Bk, C, small = (load_key(k) for k in ("rsa-a", "ec-b", "rsa-c", "rsa-1024"))
+    A, Bk, C, small, e3 = (load_key(k) for k in ("rsa-a", "ec-b", "rsa-c", "rsa-1024", "rsa-e3"))
     S = Suite()
     app = {"ev": "apply"}
 
@@ -884,6 +885,9 @@ def build(out):
     ch = Chain("vectors-small", small, [app, app])
     S.bad("key-rsa-1024", "an RSA 1024-bit key (PKCS1 v1.5)", "§2", "rsa-modulus-size", 1, bundle(ch, 1, 2),
           chain=ch, pin=False)
+    ch = Chain("vectors-e3", e3, [app, app])
+    S.bad("key-rsa-e3", "an RSA 2048-bit key with public exponent 3 (PKCS1 v1.5)", "§1", "rsa-exponent", 1,
+          bundle(ch, 1, 2), chain=ch, pin=False)
     kh = Key("ec-b", "ec", ECDSA, Bk.priv, spki=vlib.ec_spki(*Bk.xy, hybrid=True))
     ch = Chain("vectors-ecdsa", kh, [app, app])
     S.bad("key-ec-hybrid", "the EC key with a hybrid-form point (0x06/0x07 || X || Y)", "§1",
@@ -971,6 +975,9 @@ def build(out):
         "keys-valid-rotation", {}, section="§6", frm=1, to=2,
         files_hook=lambda f: dict(f, **{"keys/000000000004.json": main.rec(4).data,
                                         "keys/000000000004.sig": main.rec(4).sig}))
+    rot("keys-seq1-not-genesis", "range 2..3: keys/000000000001.json, a rotation at seq 1, whose prev_hash is "
+        "not the genesis value", "genesis-seq1", {1: {"obj": setp("prev_hash", "sha256:" + "11" * 32)}},
+        section="§3", steps=[{"rotate": Bk}, app, app], frm=2, to=3)
     k65 = Chain("vectors-65-keys", dk[0], [{"rotate": dk[i]} for i in range(1, 65)] + [app])
     S.bad("keys-65", "64 rotations: a 65th key (range 65..65)", "§4", "at-most-64-keys", 1, bundle(k65, 65, 65),
           chain=k65)
