@@ -1,7 +1,9 @@
 /*
- * Reading single files of a bundle, a directory or an archive, through the
- * same sources the verifier reads it with: no symlink is followed and no
- * archive is extracted to disk.
+ * Opening a bundle, a directory or an archive, as the source the verifier
+ * reads it through: no symlink is followed and no archive is extracted to
+ * disk. There is deliberately no way to read a bundle's files apart from a
+ * verification: what is shown as verified is what the verifier read
+ * (tfa_verify_opts.on_artifact).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +19,6 @@
 #ifdef TFATTEST_WITH_ARCHIVE
 #include "bundle_archive.h"
 #endif
-
-struct tfa_bundle_reader {
-	tfa_bsrc src;
-};
 
 tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path)
 {
@@ -68,55 +66,4 @@ void tfa_bsrc_close(tfa_bsrc *s)
 	tfa_archive_free(s->ar);
 #endif
 	s->ar = NULL;
-}
-
-void tfa_bundle_reader_free(tfa_bundle_reader *r)
-{
-	if (r == NULL)
-		return;
-	tfa_bsrc_close(&r->src);
-	free(r);
-}
-
-tfa_err tfa_bundle_reader_open(tfa_bundle_reader **out, const char *path)
-{
-	tfa_err rc = TFA_OK;
-	tfa_bundle_reader *r = NULL;
-
-	TFA_ENSURE_ARG(out);
-	*out = NULL;
-	TFA_ENSURE_ARG(path);
-	r = calloc(1, sizeof(*r));
-	TFA_ENSURE(r != NULL, TFA_EINTERNAL, "out of memory");
-	rc = tfa_bsrc_open(&r->src, path);
-	if (rc != TFA_OK) {
-		tfa_bsrc_close(&r->src);
-		goto out;
-	}
-	*out = r;
-	r = NULL;
-out:
-	free(r);
-	return rc;
-}
-
-tfa_err tfa_bundle_reader_read(tfa_buf *out, tfa_bundle_reader *r, const char *relpath, size_t max)
-{
-	tfa_err rc = TFA_OK;
-	tfa_bfile f;
-	bool opened = false;
-
-	TFA_ENSURE_ARG(out);
-	TFA_ENSURE_ARG(r);
-	TFA_ENSURE_ARG(relpath);
-	TFA_GUARD(tfa_path_check(relpath, strlen(relpath)));
-	memset(&f, 0, sizeof(f));
-	f.fd = -1;
-	TFA_GUARD(r->src.ops->open(&r->src, -1, relpath, &f));
-	opened = true;
-	TFA_GUARD(r->src.ops->read_all(&f, out, relpath, max));
-out:
-	if (opened)
-		r->src.ops->close(&f);
-	return rc;
 }

@@ -144,23 +144,4 @@ typedef struct tfa_verify_report {
 TFA_WUR tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path,
 				  const tfa_verify_opts *opts);
 
-/*
- * Reading single files of a bundle (a directory or an archive) the way the
- * verifier reads them: no symlink followed, no archive extracted to disk.
- * Each call reads the path anew: the bytes are NOT those a verification
- * checked, and must not be shown as verified (the path may have changed
- * since). To show verified records use tfa_verify_opts.on_artifact.
- */
-typedef struct tfa_bundle_reader tfa_bundle_reader;
-
-/* Opens the bundle at path. Release with tfa_bundle_reader_free(). */
-TFA_WUR tfa_err tfa_bundle_reader_open(tfa_bundle_reader **out, const char *path);
-
-/* Appends the file at the bundle-relative path to out; TFA_EFORMAT past max, TFA_ENOTFOUND when absent. */
-TFA_WUR tfa_err tfa_bundle_reader_read(tfa_buf *out, tfa_bundle_reader *r, const char *relpath,
-				       size_t max);
-
-/* Accepts NULL. */
-void tfa_bundle_reader_free(tfa_bundle_reader *r);
-
 #endif
