@@ -243,7 +243,8 @@ def main():
     real = tar_of(files)
     forged = data[a2].replace(b'"seq":2', b'"seq":2,"forged":true', 1)
     assert forged != data[a2]
-    forged_part = (tar_entry("PaxHeaders/x", pax_body([(b"size", str(len(forged)).encode())]),
+    forged_part = (tar_entry("PaxHeaders/x", pax_body([(b"path", a2.encode()),
+                                                       (b"size", str(len(forged)).encode())]),
                              typeflag=b"x") + tar_entry(a2, forged) + b"\0" * 1024)
     g = tar_entry("pax_global_header",
                   pax_body([(b"size", str(len(real) - 512).encode()), (b"path", b"manifest.json")]),
