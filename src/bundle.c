@@ -448,8 +448,6 @@ static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, si
 	tfa_err rc = TFA_OK;
 	static const uint8_t zeros[512];
 	uint8_t *cdata = NULL, l[30];
-	z_stream z;
-	bool zinit = false;
 	uLong bound;
 	arc_central *c;
 
@@ -463,25 +461,22 @@ static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, si
 	TFA_ENSURE(w->ncent < TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
 		   "a .zip holds at most %u files: export this range as .tar.gz",
 		   TFA_ARCHIVE_ZIP_MAX_ENTRIES);
-	memset(&z, 0, sizeof(z));
-	TFA_ENSURE(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) ==
-			   Z_OK,
-		   TFA_EINTERNAL, "out of memory");
-	zinit = true;
-	bound = deflateBound(&z, (uLong)len);
+	/* One deflate state for every file, reset between them. */
+	TFA_ENSURE(deflateReset(&w->z) == Z_OK, TFA_EINTERNAL, "deflate failed");
+	bound = deflateBound(&w->z, (uLong)len);
 	cdata = malloc(bound);
 	TFA_ENSURE(cdata != NULL, TFA_EINTERNAL, "out of memory");
-	z.next_in = (Bytef *)(uintptr_t)data;
-	z.avail_in = (uInt)len;
-	z.next_out = cdata;
-	z.avail_out = (uInt)bound;
-	TFA_ENSURE(deflate(&z, Z_FINISH) == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
-	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + z.total_out < 0xffffffffu, TFA_EUSAGE,
+	w->z.next_in = (Bytef *)(uintptr_t)data;
+	w->z.avail_in = (uInt)len;
+	w->z.next_out = cdata;
+	w->z.avail_out = (uInt)bound;
+	TFA_ENSURE(deflate(&w->z, Z_FINISH) == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
+	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + w->z.total_out < 0xffffffffu, TFA_EUSAGE,
 		   "a .zip without zip64 holds at most 4 GiB: export this range as .tar.gz");
 	c = &w->cent[w->ncent++];
 	c->name = path;
 	c->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
-	c->csize = (uint32_t)z.total_out;
+	c->csize = (uint32_t)w->z.total_out;
 	c->usize = (uint32_t)len;
 	c->off = (uint32_t)w->off;
 	put32(l, 0x04034b50u);
@@ -499,8 +494,6 @@ static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, si
 	TFA_GUARD(arc_raw(w, path, strlen(path)));
 	TFA_GUARD(arc_raw(w, cdata, c->csize));
 out:
-	if (zinit)
-		deflateEnd(&z);
 	free(cdata);
 	return rc;
 }
@@ -557,6 +550,46 @@ out:
 	return rc;
 }
 
+/*
+ * The archive at tmp, read as `tfattest verify` reads it, holds exactly the
+ * n files of the verified bundle directory, with their bytes.
+ */
+static tfa_err arc_check(const char *tmp, int dirfd, const cJSON *files, size_t n, tfa_buf *buf)
+{
+	tfa_err rc = TFA_OK;
+	tfa_archive *a = NULL;
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	const cJSON *f = NULL;
+
+	TFA_ENSURE(fd >= 0, TFA_EIO, "cannot open %s: %s", tmp, strerror(errno));
+	rc = tfa_archive_load_fd(&a, fd, tmp, NULL);
+	if (rc != TFA_OK)
+		TFA_BAIL(rc, "the exported archive does not read back: %s", tfa_error_last()->message);
+	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %zu", a->n, n);
+	for (int i = -2; i < 0 || (f = cJSON_GetArrayItem(files, i)) != NULL; i++) {
+		const char *path = i == -2 ? TFA_BUNDLE_MANIFEST
+				   : i == -1 ? TFA_BUNDLE_MANIFEST_SIG
+					     : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+		const tfa_archive_entry *e = tfa_archive_find(a, path);
+		int ffd = -1;
+
+		TFA_ENSURE(e != NULL, TFA_EINTERNAL, "the exported archive lacks %s", path ? path : "?");
+		tfa_buf_clear(buf);
+		TFA_GUARD(tfa_path_open(&ffd, dirfd, path));
+		rc = tfa_buf_read_fd(buf, ffd, path, TFA_MANIFEST_MAX_BYTES);
+		close(ffd);
+		TFA_GUARD(rc);
+		TFA_ENSURE(e->size == buf->len &&
+				   (buf->len == 0 || memcmp(e->data, buf->data, buf->len) == 0),
+			   TFA_EINTERNAL, "the exported archive's %s differs from the bundle's", path);
+	}
+out:
+	tfa_archive_free(a);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /* The MS-DOS date and time of t (UTC); 1980-01-01 for anything earlier. */
 static void dos_time(int64_t t, uint16_t *tm_out, uint16_t *date_out)
 {
@@ -573,12 +606,12 @@ static void dos_time(int64_t t, uint16_t *tm_out, uint16_t *date_out)
 }
 
 /*
- * Writes the bundle in dir as an archive at dest: a temporary file beside
- * it, verified as the archive it is, fsynced, then renamed into place unless
- * dest exists by then.
+ * Writes the bundle in dir (verified) as an archive at dest: a temporary
+ * file beside it, fsynced, read back through the verifier's archive reader,
+ * then renamed into place unless dest exists by then.
  */
 static tfa_err write_archive(const char *dir, const cJSON *files, const char *dest, arc_kind kind,
-			     int64_t mtime, const char *anchor)
+			     int64_t mtime)
 {
 	tfa_err rc = TFA_OK;
 	arc_writer w;
@@ -587,8 +620,6 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	size_t n = strlen(dest), nfiles = (size_t)cJSON_GetArraySize(files) + 2;
 	const cJSON *f = NULL;
 	tfa_buf buf;
-	tfa_verify_report rep;
-	tfa_verify_opts vo;
 
 	memset(&w, 0, sizeof(w));
 	w.fd = -1;
@@ -604,13 +635,14 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	tmp = malloc(n + 16);
 	TFA_ENSURE(w.buf && w.zout && w.cent && tmp, TFA_EINTERNAL, "out of memory");
 	dos_time(mtime, &w.dos_time, &w.dos_date);
+	/* Raw deflate at zlib's default level: the tar stream, or each zip entry. */
+	TFA_ENSURE(deflateInit2(&w.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) ==
+			   Z_OK,
+		   TFA_EINTERNAL, "out of memory");
+	w.zinit = true;
 	if (kind == ARC_TGZ) {
 		/* gzip: deflate, FLG 0 (no name, extra, comment or header CRC), MTIME 0, XFL 0, OS Unix. */
 		static const uint8_t gz[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
-		TFA_ENSURE(deflateInit2(&w.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-					Z_DEFAULT_STRATEGY) == Z_OK,
-			   TFA_EINTERNAL, "out of memory");
-		w.zinit = true;
 		w.crc = crc32(0L, Z_NULL, 0);
 		TFA_GUARD(arc_raw(&w, gz, sizeof(gz)));
 	}
@@ -654,13 +686,8 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	TFA_ENSURE(fsync(fd) == 0, TFA_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
 	TFA_ENSURE(close(fd) == 0, TFA_EIO, "cannot close %s: %s", tmp, strerror(errno));
 	fd = -1;
-	/* The archive itself must verify too: the reader accepts nothing else. */
-	memset(&vo, 0, sizeof(vo));
-	vo.expect_fpr = anchor;
-	rc = tfa_verify_bundle(&rep, tmp, &vo);
-	if (rc != TFA_OK)
-		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc, "the exported archive does not verify: %s",
-			 rep.message);
+	/* Read back through the verifier's reader: exactly the verified files, byte for byte. */
+	TFA_GUARD(arc_check(tmp, dirfd, files, nfiles, &buf));
 	TFA_GUARD(tfa_fs_rename_noreplace(tmp, dest));
 	tfa_fs_sync_parent(dest);
 	free(tmp);
@@ -894,7 +921,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 #ifdef TFATTEST_WITH_ARCHIVE
 		/* The directory goes either way: the archive replaces it. */
 		TFA_GUARD(write_archive(tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest,
-					kind, created, info.anchor_fpr));
+					kind, created));
 #endif
 	} else {
 		TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));

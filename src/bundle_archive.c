@@ -765,15 +765,14 @@ static tfa_err zip_misplaced(const zip_central *c, uint16_t n, uint16_t i, uint6
 
 /* Local header, name and data of entry c at z + pos, before the central directory at cdoff. */
 static tfa_err zip_local(tfa_archive *ar, const tfa_archive_limits *lim, const uint8_t *z,
-			 uint64_t pos, uint64_t cdoff, const zip_central *c, uint64_t *next)
+			 uint64_t pos, uint64_t cdoff, const zip_central *c, z_stream *s,
+			 uint64_t *next)
 {
 	tfa_err rc = TFA_OK;
 	const uint8_t *l = z + pos, *data;
 	char name[TFA_ARCHIVE_NAME_MAX + 1];
 	const char *diff = NULL;
 	tfa_archive_entry *e;
-	z_stream s;
-	bool sinit = false;
 
 	memcpy(name, c->name, c->nlen);
 	name[c->nlen] = '\0';
@@ -820,33 +819,29 @@ static tfa_err zip_local(tfa_archive *ar, const tfa_archive_limits *lim, const u
 	} else {
 		int r;
 
-		memset(&s, 0, sizeof(s));
-		TFA_ENSURE(inflateInit2(&s, -15) == Z_OK, TFA_EINTERNAL, "out of memory");
-		sinit = true;
-		s.next_in = (Bytef *)(uintptr_t)data;
-		s.avail_in = c->csize;
-		s.next_out = e->data;
-		s.avail_out = c->usize + 1; /* one byte more shows a stream that makes too much */
-		r = inflate(&s, Z_FINISH);
-		if (r == Z_STREAM_END && s.avail_in != 0)
-			BAD("%u bytes after the end of its deflate stream", s.avail_in);
-		if (s.total_out > c->usize)
+		TFA_ENSURE(inflateReset(s) == Z_OK, TFA_EINTERNAL, "inflate failed");
+		s->next_in = (Bytef *)(uintptr_t)data;
+		s->avail_in = c->csize;
+		s->next_out = e->data;
+		s->avail_out = c->usize + 1; /* one byte more shows a stream that makes too much */
+		r = inflate(s, Z_FINISH);
+		if (r == Z_STREAM_END && s->avail_in != 0)
+			BAD("%u bytes after the end of its deflate stream", s->avail_in);
+		if (s->total_out > c->usize)
 			BAD("inflates to more than its stated size of %" PRIu32 " bytes", c->usize);
-		if (r == Z_STREAM_END && s.total_out != c->usize)
+		if (r == Z_STREAM_END && s->total_out != c->usize)
 			BAD("inflates to %lu bytes, not its stated %" PRIu32,
-			    (unsigned long)s.total_out, c->usize);
-		if (r != Z_STREAM_END && s.avail_in == 0)
+			    (unsigned long)s->total_out, c->usize);
+		if (r != Z_STREAM_END && s->avail_in == 0)
 			BAD("deflate stream does not end within its compressed size");
 		if (r != Z_STREAM_END)
-			BAD("corrupt deflate data: %s", s.msg ? s.msg : "error");
+			BAD("corrupt deflate data: %s", s->msg ? s->msg : "error");
 	}
 	if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), e->data, c->usize) != c->crc)
 		BAD("CRC-32 does not match its data");
 	*next = pos + ZIP_LOCAL_LEN + c->nlen + c->csize;
 #undef BAD
 out:
-	if (sinit)
-		inflateEnd(&s);
 	return rc;
 }
 
@@ -864,6 +859,8 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	uint16_t disk, cddisk, ndisk, n, clen;
 	uint32_t cdsize, cdoff;
 	uint64_t lpos = 0;
+	z_stream zs;
+	bool zinit = false;
 
 	if (len < ZIP_EOCD_LEN)
 		return reject_at(true, "zip", len, "zip too short for an end record");
@@ -920,6 +917,9 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	}
 	c = calloc(n ? n : 1, sizeof(*c));
 	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
+	memset(&zs, 0, sizeof(zs));
+	TFA_ENSURE(inflateInit2(&zs, -15) == Z_OK, TFA_EINTERNAL, "out of memory");
+	zinit = true;
 	pos = cdoff;
 	for (uint16_t i = 0; i < n; i++)
 		TFA_GUARD(zip_central_record(z, pos, eo, &c[i], &pos));
@@ -929,7 +929,7 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	for (uint16_t i = 0; i < n; i++) {
 		if (c[i].loff != lpos)
 			TFA_GUARD(zip_misplaced(c, n, i, lpos));
-		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &lpos));
+		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &zs, &lpos));
 	}
 	if (lpos != cdoff)
 		TFA_GUARD(reject_at(false, "zip", lpos,
@@ -937,6 +937,8 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 				    " bytes between the last entry and the central directory",
 				    cdoff - lpos));
 out:
+	if (zinit)
+		inflateEnd(&zs);
 	free(c);
 	return rc;
 }
