@@ -417,7 +417,8 @@ static tfa_err arc_tar_header(arc_writer *w, const char *path, uint64_t size, in
 	unsigned sum = 0;
 	size_t n = strlen(path);
 
-	if (n > 99 || size >= ((uint64_t)1 << 33) || mtime < 0 || (uint64_t)mtime >= ((uint64_t)1 << 33))
+	if (n > 99 || size >= ((uint64_t)1 << 33) || mtime < 0 ||
+	    (uint64_t)mtime >= ((uint64_t)1 << 33))
 		return tfa_error_set(TFA_EINTERNAL, "%s does not fit a ustar header", path);
 	memset(h, 0, sizeof(h));
 	memcpy(h, path, n);
@@ -427,7 +428,8 @@ static tfa_err arc_tar_header(arc_writer *w, const char *path, uint64_t size, in
 	put_octal(h + 124, 12, size);
 	put_octal(h + 136, 12, (uint64_t)mtime);
 	h[156] = '0';
-	memcpy(h + 257, "ustar\0" "00", 8);
+	memcpy(h + 257, "ustar", 6); /* with its NUL */
+	memcpy(h + 263, "00", 2);
 	memcpy(h + 265, "root", 4);
 	memcpy(h + 297, "root", 4);
 	put_octal(h + 329, 8, 0);
@@ -526,10 +528,10 @@ static tfa_err arc_finish(arc_writer *w)
 		put32(t + 20, c->csize);
 		put32(t + 24, c->usize);
 		put16(t + 28, (uint16_t)strlen(c->name));
-		put16(t + 30, 0);                     /* extra field */
-		put16(t + 32, 0);                     /* comment */
-		put16(t + 34, 0);                     /* disk */
-		put16(t + 36, 0);                     /* internal attributes */
+		put16(t + 30, 0);			/* extra field */
+		put16(t + 32, 0);			/* comment */
+		put16(t + 34, 0);			/* disk */
+		put16(t + 36, 0);			/* internal attributes */
 		put32(t + 38, (uint32_t)0100444 << 16); /* a regular file, 0444 */
 		put32(t + 42, c->off);
 		TFA_GUARD(arc_raw(w, t, 46));
@@ -564,24 +566,29 @@ static tfa_err arc_check(const char *tmp, int dirfd, const cJSON *files, size_t 
 	TFA_ENSURE(fd >= 0, TFA_EIO, "cannot open %s: %s", tmp, strerror(errno));
 	rc = tfa_archive_load_fd(&a, fd, tmp, NULL);
 	if (rc != TFA_OK)
-		TFA_BAIL(rc, "the exported archive does not read back: %s", tfa_error_last()->message);
-	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %zu", a->n, n);
+		TFA_BAIL(rc, "the exported archive does not read back: %s",
+			 tfa_error_last()->message);
+	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %zu", a->n,
+		   n);
 	for (int i = -2; i < 0 || (f = cJSON_GetArrayItem(files, i)) != NULL; i++) {
-		const char *path = i == -2 ? TFA_BUNDLE_MANIFEST
-				   : i == -1 ? TFA_BUNDLE_MANIFEST_SIG
-					     : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
+		const char *path =
+		    i == -2   ? TFA_BUNDLE_MANIFEST
+		    : i == -1 ? TFA_BUNDLE_MANIFEST_SIG
+			      : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
 		const tfa_archive_entry *e = tfa_archive_find(a, path);
 		int ffd = -1;
 
-		TFA_ENSURE(e != NULL, TFA_EINTERNAL, "the exported archive lacks %s", path ? path : "?");
+		TFA_ENSURE(e != NULL, TFA_EINTERNAL, "the exported archive lacks %s",
+			   path ? path : "?");
 		tfa_buf_clear(buf);
 		TFA_GUARD(tfa_path_open(&ffd, dirfd, path));
 		rc = tfa_buf_read_fd(buf, ffd, path, TFA_MANIFEST_MAX_BYTES);
 		close(ffd);
 		TFA_GUARD(rc);
 		TFA_ENSURE(e->size == buf->len &&
-				   (buf->len == 0 || memcmp(e->data, buf->data, buf->len) == 0),
-			   TFA_EINTERNAL, "the exported archive's %s differs from the bundle's", path);
+			       (buf->len == 0 || memcmp(e->data, buf->data, buf->len) == 0),
+			   TFA_EINTERNAL, "the exported archive's %s differs from the bundle's",
+			   path);
 	}
 out:
 	tfa_archive_free(a);
@@ -626,9 +633,10 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	w.kind = kind;
 	tfa_buf_init(&buf, TFA_MANIFEST_MAX_BYTES + 1);
 	if (kind == ARC_ZIP)
-		TFA_ENSURE(nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
-			   "a .zip holds at most %u files and this bundle has %zu: export it as .tar.gz",
-			   TFA_ARCHIVE_ZIP_MAX_ENTRIES, nfiles);
+		TFA_ENSURE(
+		    nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
+		    "a .zip holds at most %u files and this bundle has %zu: export it as .tar.gz",
+		    TFA_ARCHIVE_ZIP_MAX_ENTRIES, nfiles);
 	w.buf = malloc(ARC_BUF);
 	w.zout = malloc(ARC_BUF);
 	w.cent = calloc(nfiles, sizeof(*w.cent));
@@ -636,13 +644,14 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	TFA_ENSURE(w.buf && w.zout && w.cent && tmp, TFA_EINTERNAL, "out of memory");
 	dos_time(mtime, &w.dos_time, &w.dos_date);
 	/* Raw deflate at zlib's default level: the tar stream, or each zip entry. */
-	TFA_ENSURE(deflateInit2(&w.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) ==
-			   Z_OK,
+	TFA_ENSURE(deflateInit2(&w.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+				Z_DEFAULT_STRATEGY) == Z_OK,
 		   TFA_EINTERNAL, "out of memory");
 	w.zinit = true;
 	if (kind == ARC_TGZ) {
-		/* gzip: deflate, FLG 0 (no name, extra, comment or header CRC), MTIME 0, XFL 0, OS Unix. */
-		static const uint8_t gz[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 };
+		/* gzip: deflate, FLG 0 (no name, extra, comment or header CRC), MTIME 0, XFL 0, OS
+		 * Unix. */
+		static const uint8_t gz[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
 		w.crc = crc32(0L, Z_NULL, 0);
 		TFA_GUARD(arc_raw(&w, gz, sizeof(gz)));
 	}
@@ -671,7 +680,8 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 			path = TFA_BUNDLE_MANIFEST_SIG;
 		} else {
 			const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
-			TFA_ENSURE(cJSON_IsString(p), TFA_EINTERNAL, "manifest entry without a path");
+			TFA_ENSURE(cJSON_IsString(p), TFA_EINTERNAL,
+				   "manifest entry without a path");
 			path = p->valuestring;
 		}
 		tfa_buf_clear(&buf);
