@@ -570,7 +570,7 @@ static tfa_err arc_check(const char *tmp, int dirfd, const cJSON *files, size_t 
 			 tfa_error_last()->message);
 	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %zu", a->n,
 		   n);
-	for (int i = -2; i < 0 || (f = cJSON_GetArrayItem(files, i)) != NULL; i++) {
+	for (int i = -2; i < 0 || (f = i == 0 ? files->child : f->next) != NULL; i++) {
 		const char *path =
 		    i == -2   ? TFA_BUNDLE_MANIFEST
 		    : i == -1 ? TFA_BUNDLE_MANIFEST_SIG
@@ -670,7 +670,7 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 
-	for (int i = -2; i < 0 || (f = cJSON_GetArrayItem(files, i)) != NULL; i++) {
+	for (int i = -2; i < 0 || (f = i == 0 ? files->child : f->next) != NULL; i++) {
 		const char *path;
 		int ffd = -1;
 
