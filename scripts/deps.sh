@@ -10,7 +10,8 @@ PKGS=(
 	swtpm swtpm-tools tpm2-tools tpm2-abrmd dbus  # a second PKCS#11 token, TPM-backed
 	libtpm2-pkcs11-1 libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools
 	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0
-	libcurl4-openssl-dev libarchive-dev       # network backends, archives
+	libcurl4-openssl-dev zlib1g-dev           # network backends, archives (zlib)
+	tar libarchive-tools unzip zip            # the extractors (and zip) the archive test compares with
 	clang libclang-rt-14-dev                  # libFuzzer builds
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks
 	python3 python3-cryptography python3-botocore

@@ -1,10 +1,10 @@
-/* Bundle source: an archive already read into memory and checked (archive.h). */
+/* Bundle source: an archive already read into memory and checked (bundle_archive.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bundle_archive.h"
 #include "bsrc.h"
+#include "bundle_archive.h"
 #include "tfattest/bundle.h"
 #include "tfattest/sys/guard.h"
 
@@ -18,10 +18,7 @@ static tfa_err ar_open(const tfa_bsrc *s, int hint, const char *path, tfa_bfile 
 	f->len = f->off = 0;
 	if (e == NULL)
 		return tfa_error_set(TFA_ENOTFOUND, "%s is missing", path);
-	if (e->dir)
-		return tfa_error_set(TFA_EVERIFY, "%s is not a regular file", path);
-	/* An empty file has no allocation: point at something that is not NULL. */
-	f->mem = e->data ? e->data : (const uint8_t *)"";
+	f->mem = e->data;
 	f->len = e->size;
 	return TFA_OK;
 }
@@ -41,7 +38,8 @@ static ssize_t ar_read(tfa_bfile *f, void *buf, size_t n)
 static tfa_err ar_read_all(tfa_bfile *f, tfa_buf *b, const char *name, size_t max)
 {
 	if (f->len - f->off > max)
-		return tfa_error_set(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
+		return tfa_error_set(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name,
+				     max);
 	f->off = f->len;
 	return tfa_buf_append(b, f->mem, f->len);
 }
@@ -49,27 +47,6 @@ static tfa_err ar_read_all(tfa_bfile *f, tfa_buf *b, const char *name, size_t ma
 static void ar_close(tfa_bfile *f)
 {
 	f->mem = NULL;
-}
-
-/* True when some regular file lies below the directory entry at index i. */
-static bool holds_file(const tfa_archive *a, size_t i)
-{
-	char pre[TFA_ARCHIVE_NAME_MAX + 2];
-	size_t n = strlen(a->e[i].path), lo = i + 1, hi = a->n;
-
-	/* The names below it start with "dir/" and so sort together: find the first. */
-	snprintf(pre, sizeof(pre), "%s/", a->e[i].path);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(a->e[mid].path, pre) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t j = lo; j < a->n && strncmp(a->e[j].path, pre, n + 1) == 0; j++)
-		if (!a->e[j].dir)
-			return true;
-	return false;
 }
 
 static tfa_err ar_walk(const tfa_bsrc *s, uint64_t *count, const tfa_manifest *index, char *bad,
@@ -83,16 +60,10 @@ static tfa_err ar_walk(const tfa_bsrc *s, uint64_t *count, const tfa_manifest *i
 		if (strcmp(e->path, TFA_BUNDLE_MANIFEST) == 0 ||
 		    strcmp(e->path, TFA_BUNDLE_MANIFEST_SIG) == 0)
 			continue;
-		if (e->dir) {
-			if (!holds_file(a, i)) {
-				snprintf(bad, badlen, "%s", e->path);
-				return tfa_error_set(TFA_EVERIFY, "Empty directory in bundle: %s", e->path);
-			}
-			continue;
-		}
 		if (index && tfa_manifest_find(index, e->path) < 0) {
 			snprintf(bad, badlen, "%s", e->path);
-			return tfa_error_set(TFA_EVERIFY, "File not listed in manifest: %s", e->path);
+			return tfa_error_set(TFA_EVERIFY, "File not listed in manifest: %s",
+					     e->path);
 		}
 		(*count)++;
 	}
@@ -100,12 +71,12 @@ static tfa_err ar_walk(const tfa_bsrc *s, uint64_t *count, const tfa_manifest *i
 }
 
 const tfa_bsrc_ops tfa_bsrc_archive_ops = {
-	.kind = "archive",
-	.open = ar_open,
-	.read = ar_read,
-	.read_all = ar_read_all,
-	.close = ar_close,
-	.hint_open = NULL,
-	.hint_close = NULL,
-	.walk = ar_walk,
+    .kind = "archive",
+    .open = ar_open,
+    .read = ar_read,
+    .read_all = ar_read_all,
+    .close = ar_close,
+    .hint_open = NULL,
+    .hint_close = NULL,
+    .walk = ar_walk,
 };

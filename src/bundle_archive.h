@@ -1,15 +1,17 @@
 /*
- * Bundle archives (tar, tar.gz, zip) read whole into memory, entry rules
- * enforced as they are read.
+ * Bundle archives (.tar.gz, .zip) read whole into memory, every byte
+ * accounted for, never extracted.
  *
- * An archive is never extracted: every entry is checked and, for regular
- * files, its bytes are kept in memory, bounded by tfa_archive_limits. The
- * rules (docs/FORMAT.md §5.3): names are relative, '/'-separated, without an
- * empty, "." or ".." component or a backslash or control character; only
- * regular files and directories; no hard links, sparse or encrypted entries;
- * no name twice, and no file that is also a directory; caps on the number of
- * entries, each file's size and the total size. Any breach fails the whole
- * archive with TFA_EVERIFY and a message naming the entry.
+ * Only the subset that every common extractor (GNU tar, bsdtar, unzip,
+ * Python's tarfile and zipfile) reads the same way is accepted, which is
+ * exactly what `tfattest export --archive` writes (docs/ARCHIVES.md,
+ * docs/FORMAT.md §5.3): a .tar.gz is one gzip member holding POSIX ustar
+ * regular-file headers; a .zip has one central directory that agrees, field
+ * by field, with contiguous local headers in the same order. Every entry is
+ * a regular file named by a bundle path (bundle_path.h), no name twice,
+ * under caps on entries and on decompressed bytes. Anything else fails the
+ * whole archive with TFA_EVERIFY and a one-line message naming the entry, or
+ * the archive offset when no entry is involved.
  */
 #ifndef TFA_BUNDLE_ARCHIVE_H
 #define TFA_BUNDLE_ARCHIVE_H
@@ -22,45 +24,47 @@
 #include "tfattest/error.h"
 
 /* Default caps: see tfa_archive_limits_default(). */
-#define TFA_ARCHIVE_MAX_ENTRIES 1000000u
-#define TFA_ARCHIVE_MAX_FILE ((uint64_t)TFA_ARTIFACT_MAX)
+#define TFA_ARCHIVE_MAX_ENTRIES	 1000000u
+#define TFA_ARCHIVE_MAX_FILE	 ((uint64_t)TFA_ARTIFACT_MAX)
 #define TFA_ARCHIVE_MAX_MANIFEST ((uint64_t)256 << 20)
-#define TFA_ARCHIVE_MAX_TOTAL ((uint64_t)1 << 30)
-/* Names and entry slots held, at most (a bundle of a million entries takes about 90 MiB). */
+#define TFA_ARCHIVE_MAX_TOTAL	 ((uint64_t)1 << 30)
+/* Names and entry slots held, at most. */
 #define TFA_ARCHIVE_MAX_META (128u << 20)
-/* Components in an entry name: the directory walk's nesting limit, plus the file. */
-#define TFA_ARCHIVE_MAX_DEPTH 9
-#define TFA_ARCHIVE_NAME_MAX 400
+/* The longest name a tar header holds (99 bytes and its NUL); bundle paths are shorter. */
+#define TFA_ARCHIVE_NAME_MAX 99
+/* Zero bytes allowed after a tar's last entry (its end blocks and record padding). */
+#define TFA_ARCHIVE_MAX_TAR_END ((uint64_t)1 << 20)
+/* Entries in a zip without zip64. */
+#define TFA_ARCHIVE_ZIP_MAX_ENTRIES 65535u
 
 typedef struct tfa_archive_limits {
-	uint64_t max_entries;  /* entries of any type */
-	uint64_t max_file;     /* bytes in one regular file other than manifest.json */
+	uint64_t max_entries;  /* entries */
+	uint64_t max_file;     /* bytes in one file other than manifest.json */
 	uint64_t max_manifest; /* bytes in manifest.json */
-	uint64_t max_total;    /* bytes in all regular files together */
+	uint64_t max_total;    /* bytes in all files together */
 	uint64_t max_meta;     /* bytes of entry names and entry slots held */
 } tfa_archive_limits;
 
 typedef struct tfa_archive_entry {
-	char *path; /* normalised: no trailing '/' */
+	char *path; /* a bundle path */
 	uint8_t *data;
 	size_t size;
-	bool dir;
 } tfa_archive_entry;
 
 typedef struct tfa_archive {
 	tfa_archive_entry *e; /* sorted by path in byte order */
 	size_t n, cap;
 	uint64_t total; /* bytes held */
-	uint64_t meta;  /* bytes of names and entry slots held */
+	uint64_t meta;	/* bytes of names and entry slots held */
 } tfa_archive;
 
 void tfa_archive_limits_default(tfa_archive_limits *out);
 
 /*
- * Reads an archive held in memory (the bytes must outlive the call only).
- * TFA_EVERIFY when the archive breaks a rule or cannot be read (truncated,
- * corrupt, not an archive), TFA_EINTERNAL when out of memory. On success
- * *out must be released with tfa_archive_free().
+ * Reads an archive held in memory (the bytes must outlive the call only),
+ * recognised by its content. TFA_EVERIFY when the archive breaks a rule or
+ * cannot be read (truncated, corrupt, not an archive), TFA_EINTERNAL when
+ * out of memory. On success *out must be released with tfa_archive_free().
  */
 TFA_WUR tfa_err tfa_archive_load_mem(tfa_archive **out, const void *data, size_t len,
 				     const tfa_archive_limits *lim);
@@ -75,7 +79,7 @@ TFA_WUR tfa_err tfa_archive_load_fd(tfa_archive **out, int fd, const char *name,
  */
 const char *tfa_archive_rejected_entry(void);
 
-/* The entry named path (no trailing '/'), or NULL. */
+/* The entry named path, or NULL. */
 const tfa_archive_entry *tfa_archive_find(const tfa_archive *a, const char *path);
 
 void tfa_archive_free(tfa_archive *a);

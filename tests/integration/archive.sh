@@ -3,7 +3,7 @@
 # in place with the directory's messages, re-export gives the same bytes, and
 # every tampering of the archive (a changed, extra or missing file, unsafe
 # entries) is rejected. The archives are rebuilt with python3's tarfile and
-# zipfile, independent of libarchive.
+# zipfile, independent of the writer.
 . "$(dirname "$0")/../lib/common.sh"
 cd "$W" || exit 2
 
@@ -51,6 +51,63 @@ with zipfile.ZipFile("b.zip") as z:
             assert z.read(i) == open(os.path.join("dir", i.filename), "rb").read(), i.filename
 PY
 then pass "archive layout"; else fail "archive layout"; fi
+TESTS_RUN=$((TESTS_RUN + 1))
+
+# The writer's bytes, field by field (docs/ARCHIVES.md): gzip FLG 0 and MTIME 0; ustar
+# headers as specified with mtime the manifest's created; zip without extra fields,
+# data descriptors or comments, made by Unix, regular files of mode 0444.
+if /usr/bin/python3 - <<'PY'
+import calendar, gzip, json, struct, time, zlib
+raw = open("b.tar.gz", "rb").read()
+assert raw[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", raw[:10]
+tar = gzip.decompress(raw)
+d = zlib.decompressobj(-15)
+d.decompress(raw[10:])
+assert len(d.unused_data) == 8, "data after the gzip trailer"
+man = None
+pos, ends = 0, 0
+while True:
+    h = tar[pos:pos + 512]
+    if h == b"\0" * 512:
+        assert tar[pos:] == b"\0" * 1024, "end: two zero blocks and nothing else"
+        break
+    name = h[:100].rstrip(b"\0").decode()
+    size = int(h[124:135], 8)
+    assert h[100:108] == b"0000444\0" and h[108:116] == b"0000000\0" and h[116:124] == b"0000000\0", name
+    assert h[135] == 0 and h[147] == 0 and h[154:156] == b"\0 " and h[156:157] == b"0", name
+    assert h[157:257] == b"\0" * 100 and h[257:265] == b"ustar\x0000", name
+    assert h[265:297] == b"root".ljust(32, b"\0") and h[297:329] == b"root".ljust(32, b"\0"), name
+    assert h[329:345] == b"0000000\0" * 2 and h[345:512] == b"\0" * 167, name
+    chk = sum(h[:148]) + 8 * 32 + sum(h[156:])
+    assert int(h[148:154], 8) == chk, name
+    data = tar[pos + 512:pos + 512 + size]
+    pad = (512 - size % 512) % 512
+    assert tar[pos + 512 + size:pos + 512 + size + pad] == b"\0" * pad, name
+    if name == "manifest.json":
+        man = json.loads(data)
+        created = calendar.timegm(time.strptime(man["created"], "%Y-%m-%dT%H:%M:%SZ"))
+        mtime = int(h[136:147], 8)
+    assert int(h[136:147], 8) == mtime, name
+    pos += 512 + size + pad
+z = open("b.zip", "rb").read()
+assert mtime == created
+eocd = z[-22:]
+sig, disk, cddisk, n1, n2, cdsize, cdoff, clen = struct.unpack("<IHHHHIIH", eocd)
+assert sig == 0x06054B50 and disk == cddisk == clen == 0 and n1 == n2 and cdoff + cdsize == len(z) - 22
+p, lpos = cdoff, 0
+for _ in range(n1):
+    c = struct.unpack("<IHHHHHHIIIHHHHHII", z[p:p + 46])
+    assert c[0] == 0x02014B50 and c[1] == 0x0314 and c[2] == 20 and c[3] == 0 and c[4] == 8, c
+    assert c[11] == c[12] == c[13] == c[14] == 0 and c[15] == 0o100444 << 16 and c[16] == lpos, c
+    name = z[p + 46:p + 46 + c[10]]
+    l = struct.unpack("<IHHHHHIIIHH", z[lpos:lpos + 30])
+    assert l[0] == 0x04034B50 and l[1:9] == c[2:10] and l[9] == c[10] and l[10] == 0, name
+    assert z[lpos + 30:lpos + 30 + l[9]] == name
+    lpos += 30 + l[9] + l[7]
+    p += 46 + c[10]
+assert lpos == cdoff and p == cdoff + cdsize
+PY
+then pass "the writer's bytes, field by field"; else fail "the writer's bytes, field by field"; fi
 TESTS_RUN=$((TESTS_RUN + 1))
 
 # Detected by content, not by name.
@@ -146,7 +203,11 @@ for ext in tar.gz zip; do
 
 	rebuild extra.$ext extra notes.txt
 	expect_exit 1 "extra entry in $ext" "$T" verify extra.$ext
-	expect_output '^\[ERROR\] File not listed in manifest: notes\.txt$' "extra $ext: message"
+	expect_output '^\[ERROR\] Unsafe archive entry: notes\.txt \(not a bundle path\)$' "extra $ext: message"
+
+	rebuild unlisted.$ext extra checkpoint.ckpt
+	expect_exit 1 "unlisted bundle path in $ext" "$T" verify unlisted.$ext
+	expect_output '^\[ERROR\] File not listed in manifest: checkpoint\.ckpt$' "unlisted $ext: message"
 
 	rebuild missing.$ext drop artifacts/000000000003.sig
 	expect_exit 1 "missing entry in $ext" "$T" verify missing.$ext
@@ -163,7 +224,7 @@ for ext in tar.gz zip; do
 	done
 	rebuild sym.$ext entry artifacts/link symlink
 	expect_exit 1 "symlink entry in $ext" "$T" verify sym.$ext
-	expect_output '^\[ERROR\] Unsafe archive entry: artifacts/link \(symlink\)$' "symlink $ext: message"
+	expect_output '^\[ERROR\] Unsafe archive entry: artifacts/link \(symlink, ' "symlink $ext: message"
 	rm -f ./*.$ext.lines
 done
 for kind in hardlink fifo chardev; do
