@@ -87,35 +87,3 @@ out:
 		close(dirfd);
 	return rc;
 }
-
-/* dir + 12 digits other than all zeros + one of the extensions. */
-static int is_seq_name(const char *p, const char *dir, const char *ext1, const char *ext2)
-{
-	size_t d = strlen(dir);
-
-	if (strncmp(p, dir, d) != 0)
-		return 0;
-	p += d;
-	if (strspn(p, "0123456789") != 12 || strncmp(p, "000000000000", 12) == 0)
-		return 0;
-	p += 12;
-	return strcmp(p, ext1) == 0 || strcmp(p, ext2) == 0;
-}
-
-tfa_err tfa_bundle_path_allowed(const char *path)
-{
-	static const char *const fixed[] = {"manifest.json", "manifest.sig",	"public_key.pem",
-					    "VERIFY.md",     "checkpoint.ckpt", NULL};
-
-	for (const char *const *f = fixed; *f; f++)
-		if (strcmp(path, *f) == 0)
-			return TFA_OK;
-	if (is_seq_name(path, "artifacts/", ".json", ".sig") ||
-	    is_seq_name(path, "keys/", ".json", ".sig"))
-		return TFA_OK;
-	if (strncmp(path, "keys/", 5) == 0 && strlen(path + 5) == 68 &&
-	    strspn(path + 5, "0123456789abcdef") == 64 && strcmp(path + 69, ".pem") == 0)
-		return TFA_OK;
-	return tfa_error_set(TFA_EVERIFY, "%.*s is not a path a bundle may hold", TFA_PATH_MAX_LEN,
-			     path);
-}

@@ -23,13 +23,4 @@ TFA_WUR tfa_err tfa_path_check(const char *path, size_t len);
  */
 TFA_WUR tfa_err tfa_path_open(int *fd, int rootfd, const char *path);
 
-/*
- * TFA_OK when path (NUL-terminated) is one a bundle may hold: manifest.json,
- * manifest.sig, public_key.pem, VERIFY.md, checkpoint.ckpt,
- * artifacts/NNNNNNNNNNNN.json and .sig, keys/NNNNNNNNNNNN.json and .sig
- * (12 digits, seq 1..999999999999), or keys/<64 lowercase hex>.pem.
- * TFA_EVERIFY ("... is not a path a bundle may hold") otherwise.
- */
-TFA_WUR tfa_err tfa_bundle_path_allowed(const char *path);
-
 #endif

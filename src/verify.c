@@ -33,6 +33,7 @@
 #include "bundle_archive.h"
 #endif
 #include "bsrc.h"
+#include "bundle_path.h"
 #include "crypto.h"
 #include "jstream.h"
 #include "keywalk.h"
@@ -294,7 +295,7 @@ static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
 	const char *p = f->path;
 
 	(void)index;
-	if (tfa_bundle_path_allowed(p) != TFA_OK)
+	if (!tfa_bundle_path_allowed(p))
 		return tfa_error_set(TFA_EFORMAT, "manifest lists %s, which is not a path a bundle may hold",
 				     p);
 	if (strcmp(p, BUNDLE_CKPT) == 0)

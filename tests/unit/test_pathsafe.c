@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle_path.h"
 #include "pathsafe.h"
 #include "tfa_test.h"
 
@@ -251,15 +252,13 @@ static void test_bundle_path_set(void)
 	    NULL};
 
 	for (const char *const *p = ok; *p; p++) {
-		if (tfa_bundle_path_allowed(*p) != TFA_OK) {
-			fprintf(stderr, "\"%s\" rejected: %s\n", *p, tfa_error_last()->message);
+		if (!tfa_bundle_path_allowed(*p)) {
+			fprintf(stderr, "\"%s\" rejected\n", *p);
 			tfa_test_failures++;
 		}
 	}
 	for (const char *const *p = bad; *p; p++) {
-		tfa_error_clear();
-		if (tfa_bundle_path_allowed(*p) != TFA_EVERIFY ||
-		    strstr(tfa_error_last()->message, "is not a path a bundle may hold") == NULL) {
+		if (tfa_bundle_path_allowed(*p)) {
 			fprintf(stderr, "\"%s\" accepted as a bundle path\n", *p);
 			tfa_test_failures++;
 		}
