@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "crypto.h"
 #include "tfa_test.h"
@@ -46,28 +44,6 @@ static void cleanup(void)
 	free(g.dir);
 	free(g.small);
 	free(g.big);
-}
-
-static tfa_signer *make_key(const char *name)
-{
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	char *p = tfa_test_path(g.dir, name), uri[4200];
-	FILE *f = fopen(p, "wb");
-	tfa_signer *s = NULL;
-
-	if (k == NULL || f == NULL || !PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL)) {
-		fprintf(stderr, "cannot make key %s\n", p);
-		exit(2);
-	}
-	fclose(f);
-	EVP_PKEY_free(k);
-	snprintf(uri, sizeof(uri), "file:%s", p);
-	free(p);
-	if (tfa_signer_open(&s, uri) != TFA_OK) {
-		fprintf(stderr, "cannot open key: %s\n", tfa_error_last()->message);
-		exit(2);
-	}
-	return s;
 }
 
 /* A chain of n records in a store named name, exported to a bundle (malloc'd path). */
@@ -115,8 +91,8 @@ static void setup(void)
 		return;
 	atexit(cleanup);
 	g.dir = tfa_test_tmpdir();
-	g.key = make_key("key.pem");
-	g.other = make_key("other.pem");
+	g.key = tfa_test_new_file_signer(g.dir, "key.pem");
+	g.other = tfa_test_new_file_signer(g.dir, "other.pem");
 	g.small = make_bundle("small", NREC);
 }
 
