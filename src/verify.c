@@ -977,6 +977,17 @@ static tfa_err judge(vctx *v, job *jobs, size_t n)
 					"%s (seq %" PRIu64 ") differs from the rotation record keys/%012" PRIu64 ".json",
 					j->jpath, j->seq, j->seq);
 		}
+		if (j->parse_ok && j->place_ok && j->rb_seq != 0 && j->rb_seq < v->man.from_seq &&
+		    !v->l3_failed) {
+			/* A target before the range is in the bundle only as a rotation record
+			 * under keys/, whose hash layer 1 kept. */
+			const vkey *rt = rotation_at(v, j->rb_seq);
+			if (rt && CRYPTO_memcmp(rt->rot_hash, j->rb_hash, TFA_SHA256_LEN) != 0)
+				l3_fail(v, j->jpath, j->seq, false,
+					"Rollback %s (seq %" PRIu64 "): rollback_to.hash is not the hash of "
+					"keys/%012" PRIu64 ".json",
+					j->jpath, j->seq, j->rb_seq);
+		}
 		if (j->parse_ok && j->place_ok && j->rb_seq >= v->man.from_seq && !v->l3_failed) {
 			vrollback *r;
 			if (v->nrbs == v->caprbs) {

@@ -562,6 +562,7 @@ RULES = {
     "event-status": ["R-3-3"], "event-exit-code-range": ["R-3-3"], "event-exit-code-string": ["R-3-3"],
     "time-invalid-date": ["R-3-3"], "time-format": ["R-3-3"], "rollback-on-apply": ["R-3.1-1"],
     "rollback-seq-not-below": ["R-3-3"], "rollback-hash-syntax": ["R-3-3"], "rollback-hash-mismatch": ["R-6.4-5"],
+    "rollback-hash-mismatch-keys": ["R-6.4-5"],
     "spool-id-syntax": ["R-3-3"], "spool-time-syntax": ["R-3-3"], "spool-missing-member": ["R-3-3"],
     "signer-missing-algorithm": ["R-3-3"], "artifact-not-canonical": ["R-1.1-2"],
     "artifact-duplicate-member": ["R-1.1-1"], "artifact-bom": ["R-1.1-1"], "artifact-invalid-utf8": ["R-1.1-1"],
@@ -1083,6 +1084,10 @@ def build(out):
                                                                           rollback_to={"seq": 1,
                                                                                        "hash": o["prev_hash"]}))(o)}},
         section="§3.1")
+    art("rollback-hash-mismatch-keys", "range 3..4: seq 4 rolls back to seq 2, the rotation record under keys/, "
+        "with seq 3's hash", "rollback-hash-matches",
+        {4: {"obj": lambda o: setp("event.rollback_to", {"seq": 2, "hash": o["prev_hash"]})(o)}}, section="§3.1",
+        steps=[app, {"rotate": Bk}, app, {"ev": "rollback", "to": 2}], frm=3, to=4, cid="vectors-rotation")
     art("spool-id-syntax", "seq 2's spool id has 31 hex digits", "spool",
         {2: {"obj": setp("event.spool", {"id": "0" * 31, "deployed_at": ts(1), "spooled_at": ts(1)})}},
         section="§3.1")
