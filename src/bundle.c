@@ -659,6 +659,22 @@ static tfa_err write_archive(const char *dir, const cJSON *files, const char *de
 	w.fd = -1;
 	w.kind = kind;
 	tfa_buf_init(&buf, TFA_MANIFEST_MAX_BYTES + 1);
+	{
+		/* What the archive reader would refuse, refused before anything is written. */
+		uint64_t total = 0;
+
+		cJSON_ArrayForEach(f, files)
+		{
+			const cJSON *sz = cJSON_GetObjectItemCaseSensitive(f, "size");
+			if (cJSON_IsNumber(sz) && sz->valuedouble > 0)
+				total += (uint64_t)sz->valuedouble;
+		}
+		TFA_ENSURE(total <= TFA_ARCHIVE_MAX_TOTAL, TFA_EUSAGE,
+			   "the bundle's files take %" PRIu64 " bytes, more than an archive may hold "
+			   "(%" PRIu64 "): export a shorter range (--from, --to) or as a directory",
+			   total, (uint64_t)TFA_ARCHIVE_MAX_TOTAL);
+		f = NULL;
+	}
 	if (kind == ARC_ZIP)
 		TFA_ENSURE(
 		    nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,

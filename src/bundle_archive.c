@@ -548,7 +548,10 @@ static tfa_err load_tgz(tfa_archive *ar, source *s, const tfa_archive_limits *li
 	if (p[3] & ~0x08)
 		TFA_GUARD(reject_at(false, "gzip", 3, "gzip header flags 0x%02x", p[3]));
 	if (p[3] & 0x08) {
-		const uint8_t *nul = memchr(p + 10, '\0', n - 10);
+		/* The same bound whatever size of chunk the source hands over, so that an
+		 * archive in memory and one read from a file get the same verdict. */
+		size_t room = n - 10 < CHUNK - 10 ? n - 10 : CHUNK - 10;
+		const uint8_t *nul = memchr(p + 10, '\0', room);
 		if (nul == NULL)
 			TFA_GUARD(reject_at(false, "gzip", 10,
 					    "gzip file name longer than %d bytes", CHUNK - 11));
@@ -1028,17 +1031,24 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
 	if (k == K_TGZ) {
 		TFA_GUARD(load_tgz(ar, s, lim));
 	} else if (k == K_ZIP) {
+		/* A zip is bounded by what the caps allow an archive to take, in memory or
+		 * in a file alike. */
+		uint64_t bound = lim->max_total + lim->max_total / 64 +
+				 (uint64_t)TFA_ARCHIVE_ZIP_MAX_ENTRIES *
+				     (ZIP_LOCAL_LEN + ZIP_CENTRAL_LEN + 2 * TFA_ARCHIVE_NAME_MAX) +
+				 ZIP_EOCD_LEN;
+
 		if (s->mem != NULL || s->fd < 0) {
+			if (lim->max_total > UINT64_MAX / 2 || (uint64_t)s->len > bound) {
+				last_bad[0] = '\0';
+				TFA_BAIL(TFA_EVERIFY,
+					 "Archive expands past the limit of %" PRIu64 " bytes",
+					 lim->max_total);
+			}
 			p = s->mem;
 			n = s->len;
 		} else {
-			/* Bounded by what the caps allow an archive to take. */
 			struct stat st;
-			uint64_t bound =
-			    lim->max_total + lim->max_total / 64 +
-			    (uint64_t)TFA_ARCHIVE_ZIP_MAX_ENTRIES *
-				(ZIP_LOCAL_LEN + ZIP_CENTRAL_LEN + 2 * TFA_ARCHIVE_NAME_MAX) +
-			    ZIP_EOCD_LEN;
 			size_t got = 0;
 
 			TFA_ENSURE(fstat(s->fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", s->name,

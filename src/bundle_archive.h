@@ -34,8 +34,8 @@
 #define TFA_ARCHIVE_NAME_MAX 99
 /* Zero bytes allowed after a tar's last entry (its end blocks and record padding). */
 #define TFA_ARCHIVE_MAX_TAR_END ((uint64_t)1 << 20)
-/* Entries in a zip without zip64. */
-#define TFA_ARCHIVE_ZIP_MAX_ENTRIES 65535u
+/* Entries in a zip without zip64 (an entry count of 0xFFFF is zip64's marker). */
+#define TFA_ARCHIVE_ZIP_MAX_ENTRIES 65534u
 
 typedef struct tfa_archive_limits {
 	uint64_t max_entries;  /* entries */

@@ -923,6 +923,74 @@ static void test_fd(void)
 	free(dir);
 }
 
+/* In memory and from a file, the same bytes get the same verdict. */
+static void test_mem_fd_agree(void)
+{
+	static const uint8_t h[10] = {0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3};
+	char *dir = tfa_test_tmpdir();
+	char *path = tfa_test_path(dir, "a");
+	size_t names[] = {65525, 65526, 200000};
+	tfa_archive_limits lim;
+	zent z[1] = {{M, "{}", 0, 8, NULL, 0, 0, 0, 0, NULL}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		uint8_t *tmp = malloc(65536);
+		uint8_t *name = malloc(names[i] + 1);
+		tfa_archive *ar = NULL;
+		tfa_err mem, file;
+		int fd;
+
+		begin();
+		tar_add(&tb, M, "{}", 2, NULL);
+		tar_end(&tb, 2);
+		/* A gzip header whose FNAME is names[i] bytes long. */
+		memset(name, 'n', names[i]);
+		name[names[i]] = '\0';
+		put(&ab, h, 10);
+		put(&ab, name, names[i] + 1);
+		put(&ab, tmp, raw_deflate(tmp, 65536, tb.p, tb.n));
+		put32(&ab, (uint32_t)crc32(0, tb.p, (uInt)tb.n));
+		put32(&ab, (uint32_t)tb.n);
+		mem = tfa_archive_load_mem(&ar, ab.p, ab.n, NULL);
+		tfa_archive_free(ar);
+		ar = NULL;
+		unlink(path);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		CHECK(fd >= 0 && write(fd, ab.p, ab.n) == (ssize_t)ab.n);
+		file = tfa_archive_load_fd(&ar, fd, "a", NULL);
+		tfa_archive_free(ar);
+		close(fd);
+		CHECK(mem == file);
+		CHECK(mem == (names[i] <= 65525 ? TFA_OK : TFA_EVERIFY));
+		free(name);
+		free(tmp);
+	}
+	/* A zip file larger than the caps allow any zip to take is refused before it is
+	 * parsed, in memory as from a file (here: 20 MB of data before a small zip). */
+	small_limits(&lim);
+	begin();
+	zip_build(&ab, z, 1, NULL, NULL, 0);
+	{
+		size_t pre = 20u << 20;
+		uint8_t *big = calloc(1, pre + ab.n);
+		tfa_archive *ar = NULL;
+
+		CHECK(big != NULL);
+		if (big != NULL) {
+			memcpy(big + pre, ab.p, ab.n);
+			CHECK_RC(tfa_archive_load_mem(&ar, big, pre + ab.n, &lim), TFA_EVERIFY);
+			CHECK(strstr(tfa_error_last()->message, "Archive expands past the limit") !=
+			      NULL);
+			CHECK(ar == NULL);
+			free(big);
+		}
+	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
 /* The example bundle, packed from its directory into an archive. */
 static const char *const demo_files[] = {
     "manifest.json",
@@ -1051,5 +1119,5 @@ static void test_cleanup(void)
 }
 
 TFA_TEST_MAIN(T(test_path_set), T(test_valid), T(test_tar_rules), T(test_gzip_rules),
-	      T(test_zip_rules), T(test_caps), T(test_bomb), T(test_damaged), T(test_fd),
+	      T(test_zip_rules), T(test_caps), T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree),
 	      T(test_verify_demo), T(test_cleanup))

@@ -592,7 +592,8 @@ RULES = {
     "tar-nonzero-padding": ["R-5.3-6"], "gzip-two-members": ["R-5.3-4"], "gzip-trailing-zeros": ["R-5.3-4"],
     "zip-central-name-differs": ["R-5.3-10"], "zip-comment": ["R-5.3-8"], "zip-prepended-data": ["R-5.3-9"],
     "zip-unlisted-entry": ["R-5.3-2"], "zip-utf8-flag": ["R-5.3-11"], "zip-crc-mismatch": ["R-5.3-12"],
-    "zip-setuid-attr": ["R-5.3-13"],
+    "zip-setuid-attr": ["R-5.3-13"], "zip-version-needed": ["R-5.3-14"], "zip-internal-attr": ["R-5.3-10"],
+    "tar-end-over-1mib": ["R-5.3-15"],
 }
 
 
@@ -1270,6 +1271,14 @@ def build(out):
     S.bad("zip-setuid-attr", "entry 3's external attributes are a Unix regular file with mode 4444 (setuid)",
           "§5.3", "zip-attributes", 1, base, form="zip", chain=pss,
           archive=vlib.zip_bytes(order, CREATED, ext_attr={2: 0o104444 << 16}))
+    S.bad("zip-version-needed", "entry 3 needs version 4.5 to extract (in both headers)", "§5.3",
+          "zip-version", 1, base, form="zip", chain=pss,
+          archive=vlib.zip_bytes(order, CREATED, version_needed={2: 45}))
+    S.bad("zip-internal-attr", "entry 3's internal attributes mark it as text (1)", "§5.3", "zip-attributes", 1,
+          base, form="zip", chain=pss, archive=vlib.zip_bytes(order, CREATED, int_attr={2: 1}))
+    S.bad("tar-end-over-1mib", "1 MiB + 512 zero bytes from the first end block to the end of the tar", "§5.3",
+          "tar-end", 1, base, form="tar.gz", chain=pss,
+          archive=vlib.gzip_bytes(vlib.tar_bytes(order, mt, end=b"\x00" * ((1 << 20) + 512)), runs=True))
 
     S.write(out)
     write_kat(out, A, Bk, main)

@@ -476,10 +476,11 @@ def dos_time(t):
 
 
 def zip_bytes(entries, created, method=8, central_names=None, comment=b"", prepend=b"", flags=None,
-              crc_xor=None, ext_attr=None):
+              crc_xor=None, ext_attr=None, version_needed=None, int_attr=None):
     """A zip of the accepted subset; the optional dicts (entry index -> value)
     give one entry other general purpose flags (in both headers), a CRC-32
-    XORed with a value (in both headers), or other external attributes."""
+    XORed with a value (in both headers), other external attributes, another
+    version needed to extract (in both headers) or other internal attributes."""
     tm, dt = dos_time(created)
     local = bytearray(prepend)
     central = bytearray()
@@ -489,11 +490,12 @@ def zip_bytes(entries, created, method=8, central_names=None, comment=b"", prepe
         crc = zlib.crc32(data) ^ (crc_xor or {}).get(i, 0)
         fl = (flags or {}).get(i, 0)
         off = len(local)
-        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, fl, method, tm, dt, crc, len(comp),
+        vn = (version_needed or {}).get(i, 20)
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, vn, fl, method, tm, dt, crc, len(comp),
                              len(data), len(nb), 0) + nb + comp
         cn = (central_names[i] if central_names else name).encode()
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, fl, method, tm, dt,
-                               crc, len(comp), len(data), len(cn), 0, 0, 0, 0,
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, vn, fl, method, tm, dt,
+                               crc, len(comp), len(data), len(cn), 0, 0, 0, (int_attr or {}).get(i, 0),
                                (ext_attr or {}).get(i, 0o100444 << 16), off) + cn
     cd_off = len(local)
     eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), cd_off,
