@@ -118,8 +118,99 @@ def resign_artifact(seq, obj=None, raw=None, keyfile=None):
     open(art(seq, "sig"), "wb").write(sign(data, keyfile or key, alg))
 
 
+# ---- Cases written as functions: EXTRA_CASES[name](m) tampers with the copy in
+# the current directory, given the loaded manifest m. ----
+def spki_der(keyfile):
+    return subprocess.run(["openssl", "pkey", "-in", keyfile, "-pubout", "-outform", "DER"],
+                          capture_output=True, check=True).stdout
+
+
+def der_fpr(der):
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def key_alg(keyfile):
+    der = spki_der(keyfile)
+    return "ECDSA_SHA_256" if b"\x2a\x86\x48\xce\x3d\x02\x01" in der else "RSASSA_PSS_SHA_256"
+
+
+def manifest_keyfile(m):
+    # The key file, among those given, that signed the manifest (its signer names it).
+    for kf in (key, other_key, old_key):
+        if der_fpr(spki_der(kf)) == m["signer"]["key_fingerprint"]:
+            return kf
+    sys.exit("no given key signed the manifest")
+
+
+def drop_checkpoint(m):
+    # The bundle's own checkpoint removed, and the manifest re-signed by the key that
+    # signed it: the copy is valid, so that a tampering made from it fails for its
+    # own reason and not because the checkpoint went stale.
+    if not os.path.exists("checkpoint.ckpt"):
+        sys.exit("no checkpoint.ckpt to drop")
+    kf = manifest_keyfile(m)
+    os.remove("checkpoint.ckpt")
+    m["files"] = [f for f in m["files"] if f["path"] != "checkpoint.ckpt"]
+    rehash(m)
+    data = canon(m)
+    open("manifest.json", "wb").write(data)
+    open("manifest.sig", "wb").write(sign(data, kf, m["signer"]["algorithm"]))
+
+
+def rotation_back_to_retired(m):
+    # The head record becomes a rotation from KEY (in force) back to OLD_KEY, which
+    # a rotation earlier in the bundle retired; every signature is valid, the proof
+    # of possession too. Only the rule "a retired key never comes back" rejects it.
+    if os.path.exists("checkpoint.ckpt"):
+        sys.exit("drop the checkpoint first")
+    prev = json.load(open(art(last - 1)))
+    first = sorted(p for p in os.listdir("keys") if p.endswith(".json"))[0]
+    rot = json.load(open("keys/" + first))
+    new_der, cur_der = spki_der(old_key), spki_der(key)
+    r = dict(rot)
+    r["seq"] = last
+    r["prev_hash"] = art_hash(last - 1)
+    r["signer"] = dict(prev["signer"])
+    r["rotation"] = dict(rot["rotation"])
+    r["rotation"].update({
+        "new_algorithm": key_alg(old_key), "new_key_fingerprint": der_fpr(new_der),
+        "new_public_key": base64.b64encode(new_der).decode(),
+        "old_public_key": base64.b64encode(cur_der).decode()})
+    r["rotation"]["new_provenance"] = {"key_path": os.path.basename(old_key)}
+    pop = canon({"type": "tfattest.rotation-pop", "chain_id": r["chain_id"], "seq": r["seq"],
+                 "prev_hash": r["prev_hash"], "old_key_fingerprint": r["signer"]["key_fingerprint"],
+                 "new_key_fingerprint": r["rotation"]["new_key_fingerprint"],
+                 "new_algorithm": r["rotation"]["new_algorithm"]})
+    r["rotation"]["pop_signature"] = base64.b64encode(
+        sign(pop, old_key, r["rotation"]["new_algorithm"])).decode()
+    data = canon(r)
+    sig = sign(data, key, r["signer"]["algorithm"])
+    for p in (art(last)[:-5], "keys/%012d" % last):
+        open(p + ".json", "wb").write(data)
+        open(p + ".sig", "wb").write(sig)
+    for ext in ("json", "sig"):
+        m["files"].append({"path": "keys/%012d.%s" % (last, ext), "sha256": "", "size": 0})
+    m["head_hash"] = art_hash(last)
+    # The retired key is now the key in force at export: it signs the manifest.
+    m["signer"] = {"key_fingerprint": der_fpr(new_der), "algorithm": r["rotation"]["new_algorithm"]}
+    subprocess.run(["openssl", "pkey", "-in", old_key, "-pubout", "-out", "public_key.pem"], check=True)
+    rehash(m)
+    data = canon(m)
+    open("manifest.json", "wb").write(data)
+    open("manifest.sig", "wb").write(sign(data, old_key, m["signer"]["algorithm"]))
+
+
+EXTRA_CASES = {
+    "drop_checkpoint_resigned": drop_checkpoint,
+    "rot_retired_key_back_resigned": rotation_back_to_retired,
+}
+
+
 m = load_manifest()
 last = m["to_seq"]
+if case in EXTRA_CASES:
+    EXTRA_CASES[case](m)
+    sys.exit(0)
 
 if case == "flip_manifest":
     flip("manifest.json")
