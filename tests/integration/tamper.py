@@ -200,9 +200,21 @@ def rotation_back_to_retired(m):
     open("manifest.sig", "wb").write(sign(data, old_key, m["signer"]["algorithm"]))
 
 
+def range_beyond_records(m):
+    # The head record dropped, the manifest's head_hash moved to the record before,
+    # to_seq left as it was: every hash and link holds, but the range claims a record
+    # the bundle does not hold.
+    for ext in ("json", "sig"):
+        os.remove(art(last, ext))
+    m["files"] = [f for f in m["files"] if not f["path"].startswith(art(last)[:-4])]
+    m["head_hash"] = art_hash(last - 1)
+    write_manifest(m)
+
+
 EXTRA_CASES = {
     "drop_checkpoint_resigned": drop_checkpoint,
     "rot_retired_key_back_resigned": rotation_back_to_retired,
+    "range_beyond_records_resigned": range_beyond_records,
 }
 
 

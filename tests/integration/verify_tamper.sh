@@ -84,6 +84,7 @@ gap_resigned|hash_chain|Sequence gap: manifest does not list artifacts/000000000
 reorder_resigned|hash_chain|Sequence mismatch: artifacts/000000000002.json holds seq 3
 duplicate_artifact_resigned|hash_chain|Sequence mismatch: artifacts/000000000003.json holds seq 2
 truncated_chain_resigned|hash_chain|Head hash mismatch
+range_beyond_records_resigned|hash_chain|Sequence gap: manifest does not list artifacts/000000000004.json
 wrong_head_hash_resigned|hash_chain|Head hash mismatch
 wrong_base_hash_resigned|hash_chain|Chain broken at artifacts/000000000001.json \(seq 1\)
 splice_foreign_resigned|hash_chain|Chain id mismatch in artifacts/000000000004.json \(seq 4\): foreign
