@@ -63,6 +63,12 @@ expect_output "message imprint does not match" "imprint refusal message"
 TESTS_RUN=$((TESTS_RUN + 1))
 [ ! -e other.ckpt ] && [ ! -e s/checkpoints/000000000005.ckpt ] && pass "nothing stored or written" ||
 	fail "a checkpoint was kept with a timestamp over another digest"
+expect_exit 1 "a timestamp with another nonce is refused" \
+	"$T" checkpoint --store s --key "$K" --out other.ckpt --tsa "${URL}othernonce"
+expect_output "nonce does not match" "nonce refusal message"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ ! -e other.ckpt ] && [ ! -e s/checkpoints/000000000005.ckpt ] && pass "nothing stored or written" ||
+	fail "a checkpoint was kept with a timestamp with another nonce"
 expect_exit 0 "checkpoint seq 5 with a timestamp" "$T" checkpoint --store s --key "$K" --out cp5.ckpt --tsa "$URL"
 expect_output "at seq 5 \\(timestamped\\)" "timestamped"
 expect_exit 0 "export 1..5" "$T" export --store s --key "$K" --out b5

@@ -157,47 +157,74 @@ def drop_checkpoint(m):
     open("manifest.sig", "wb").write(sign(data, kf, m["signer"]["algorithm"]))
 
 
-def rotation_back_to_retired(m):
-    # The head record becomes a rotation from KEY (in force) back to OLD_KEY, which
-    # a rotation earlier in the bundle retired; every signature is valid, the proof
-    # of possession too. Only the rule "a retired key never comes back" rejects it.
+def rotation_at_head(m, signer_key, new_key):
+    # The head record becomes a rotation to new_key, made (and signed) by signer_key,
+    # with a valid proof of possession; new_key then signs the manifest.
     if os.path.exists("checkpoint.ckpt"):
         sys.exit("drop the checkpoint first")
-    prev = json.load(open(art(last - 1)))
     first = sorted(p for p in os.listdir("keys") if p.endswith(".json"))[0]
     rot = json.load(open("keys/" + first))
-    new_der, cur_der = spki_der(old_key), spki_der(key)
+    new_der, cur_der = spki_der(new_key), spki_der(signer_key)
     r = dict(rot)
     r["seq"] = last
     r["prev_hash"] = art_hash(last - 1)
-    r["signer"] = dict(prev["signer"])
+    r["signer"] = dict(rot["signer"])
+    r["signer"].update({"key_fingerprint": der_fpr(cur_der), "algorithm": key_alg(signer_key)})
     r["rotation"] = dict(rot["rotation"])
     r["rotation"].update({
-        "new_algorithm": key_alg(old_key), "new_key_fingerprint": der_fpr(new_der),
+        "new_algorithm": key_alg(new_key), "new_key_fingerprint": der_fpr(new_der),
         "new_public_key": base64.b64encode(new_der).decode(),
         "old_public_key": base64.b64encode(cur_der).decode()})
-    r["rotation"]["new_provenance"] = {"key_path": os.path.basename(old_key)}
+    r["rotation"]["new_provenance"] = {"key_path": os.path.basename(new_key)}
     pop = canon({"type": "tfattest.rotation-pop", "chain_id": r["chain_id"], "seq": r["seq"],
                  "prev_hash": r["prev_hash"], "old_key_fingerprint": r["signer"]["key_fingerprint"],
                  "new_key_fingerprint": r["rotation"]["new_key_fingerprint"],
                  "new_algorithm": r["rotation"]["new_algorithm"]})
     r["rotation"]["pop_signature"] = base64.b64encode(
-        sign(pop, old_key, r["rotation"]["new_algorithm"])).decode()
+        sign(pop, new_key, r["rotation"]["new_algorithm"])).decode()
     data = canon(r)
-    sig = sign(data, key, r["signer"]["algorithm"])
+    sig = sign(data, signer_key, r["signer"]["algorithm"])
     for p in (art(last)[:-5], "keys/%012d" % last):
         open(p + ".json", "wb").write(data)
         open(p + ".sig", "wb").write(sig)
     for ext in ("json", "sig"):
         m["files"].append({"path": "keys/%012d.%s" % (last, ext), "sha256": "", "size": 0})
+    pem = "keys/%s.pem" % der_fpr(new_der)[7:]
+    if not os.path.exists(pem):
+        subprocess.run(["openssl", "pkey", "-in", new_key, "-pubout", "-out", pem], check=True)
+        m["files"].append({"path": pem, "sha256": "", "size": 0})
     m["head_hash"] = art_hash(last)
-    # The retired key is now the key in force at export: it signs the manifest.
     m["signer"] = {"key_fingerprint": der_fpr(new_der), "algorithm": r["rotation"]["new_algorithm"]}
-    subprocess.run(["openssl", "pkey", "-in", old_key, "-pubout", "-out", "public_key.pem"], check=True)
+    subprocess.run(["openssl", "pkey", "-in", new_key, "-pubout", "-out", "public_key.pem"], check=True)
     rehash(m)
     data = canon(m)
     open("manifest.json", "wb").write(data)
-    open("manifest.sig", "wb").write(sign(data, old_key, m["signer"]["algorithm"]))
+    open("manifest.sig", "wb").write(sign(data, new_key, m["signer"]["algorithm"]))
+
+
+def rotation_back_to_retired(m):
+    # The head record becomes a rotation from KEY (in force) back to OLD_KEY, which
+    # a rotation earlier in the bundle retired; every signature is valid, the proof
+    # of possession too. Only the rule "a retired key never comes back" rejects it.
+    rotation_at_head(m, key, old_key)
+
+
+def fresh_ec_key():
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", "../fresh-ec.pem"], check=True, capture_output=True)
+    return os.path.abspath("../fresh-ec.pem")
+
+
+def rotation_to_fresh(m):
+    # A control, not a tampering: the head record becomes a valid second rotation,
+    # from KEY (in force) to a fresh key. The bundle verifies.
+    rotation_at_head(m, key, fresh_ec_key())
+
+
+def rotation_signer_not_in_force(m):
+    # The head record becomes a rotation made and signed by OTHER_KEY, which is not
+    # the key in force (KEY is), to a fresh key; every signature is valid.
+    rotation_at_head(m, other_key, fresh_ec_key())
 
 
 def range_beyond_records(m):
@@ -211,10 +238,29 @@ def range_beyond_records(m):
     write_manifest(m)
 
 
+def broken_link(m):
+    # One record's prev_hash replaced, that record re-signed and the records after it
+    # re-linked and re-signed: only the link into that record is broken.
+    seq = 3
+    a = json.load(open(art(seq)))
+    a["prev_hash"] = "sha256:" + "5a" * 32
+    resign_artifact(seq, a)
+    for s in range(seq + 1, last + 1):
+        b = json.load(open(art(s)))
+        b["prev_hash"] = art_hash(s - 1)
+        resign_artifact(s, b)
+    m["head_hash"] = art_hash(last)
+    rehash(m)
+    write_manifest(m)
+
+
 EXTRA_CASES = {
     "drop_checkpoint_resigned": drop_checkpoint,
     "rot_retired_key_back_resigned": rotation_back_to_retired,
     "range_beyond_records_resigned": range_beyond_records,
+    "broken_link_resigned": broken_link,
+    "rot_signer_not_in_force_resigned": rotation_signer_not_in_force,
+    "rot_second_rotation_resigned": rotation_to_fresh,
 }
 
 

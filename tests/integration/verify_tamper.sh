@@ -87,6 +87,7 @@ truncated_chain_resigned|hash_chain|Head hash mismatch
 range_beyond_records_resigned|hash_chain|Sequence gap: manifest does not list artifacts/000000000004.json
 wrong_head_hash_resigned|hash_chain|Head hash mismatch
 wrong_base_hash_resigned|hash_chain|Chain broken at artifacts/000000000001.json \(seq 1\)
+broken_link_resigned|hash_chain|Chain broken at artifacts/000000000003.json \(seq 3\): prev_hash does not match seq 2
 splice_foreign_resigned|hash_chain|Chain id mismatch in artifacts/000000000004.json \(seq 4\): foreign
 chain_id_changed_resigned|hash_chain|Chain id mismatch in artifacts/000000000004.json
 seq_changed_resigned|hash_chain|Sequence mismatch: artifacts/000000000004.json holds seq 9
@@ -172,6 +173,10 @@ expect_exit 0 "pristine bundle verifies against its checkpoint" \
 expect_exit 0 "rotated chain without its checkpoint verifies" "$T" verify rbase --expect-key-fingerprint "$FPR"
 expect_exit 1 "near-miss pin of a rotated chain's anchor" "$T" verify rbase --expect-key-fingerprint "$(near 9)"
 expect_output '^\[ERROR\] Key fingerprint mismatch: bundle anchor key is '"$FPR" "rotated near-miss message"
+# The control for the rotations crafted at the head below: a valid second rotation verifies.
+"$PY" "$HERE/tamper.py" rot_second_rotation_resigned rbase t-rot2 r2.pem stranger.pem "$W/foreign" k.pem ||
+	fail "rot_second_rotation_resigned: tamper.py failed"
+expect_exit 0 "a crafted second rotation verifies" "$T" verify t-rot2 --expect-key-fingerprint "$FPR"
 
 # case | pin the anchor (y/n) | failing layer | expected message
 while IFS='|' read -r case pin layer msg; do
@@ -189,6 +194,7 @@ rot_new_key_unsupported_resigned|y|manifest_signature|Rotation keys/000000000003
 rot_new_key_garbage_resigned|y|manifest_signature|Rotation keys/000000000003.json \(seq 3\): the new key is unusable
 rot_forged_substitute_resigned|y|manifest_signature|Rotation keys/000000000003.json \(seq 3\): signature invalid
 rot_forged_substitute_resigned|n|manifest_signature|Rotation keys/000000000003.json \(seq 3\): signature invalid
+rot_signer_not_in_force_resigned|y|manifest_signature|Rotation keys/000000000005.json \(seq 5\) is signed by key sha256:[0-9a-f]{64}, not the key in force at seq 5
 rot_old_key_after_resigned|y|artifact_signatures|Artifact artifacts/000000000005.json \(seq 5\) names signing key sha256:[0-9a-f]{64}, not the key in force at seq 5
 rot_manifest_unreachable_resigned|y|manifest_signature|Manifest names signing key sha256:[0-9a-f]{64}, which is not the key in force at export
 rot_keys_dropped_resigned|y|manifest_signature|Key fingerprint mismatch: bundle key is
