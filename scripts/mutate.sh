@@ -177,6 +177,20 @@ targets() {
 		esac
 	done | sort -u
 }
+# run_tests REGEX LOG: runs the tests REGEX selects, the quick unit and fuzz-replay
+# tests first; non-zero as soon as one fails.
+run_tests() {
+	local quick slow
+	quick=$(names "$1" | { grep -E '^(unit|fuzz_replay)_' || true; } | paste -sd'|')
+	slow=$(names "$1" | { grep -vE '^(unit|fuzz_replay)_' || true; } | paste -sd'|')
+	: > "$2"
+	if [ -n "$quick" ]; then
+		ctest --test-dir "$b" -R "^($quick)\$" -j"$jobs" --stop-on-failure >> "$2" 2>&1 || return 1
+	fi
+	if [ -n "$slow" ]; then
+		ctest --test-dir "$b" -R "^($slow)\$" -j"$jobs" --stop-on-failure >> "$2" 2>&1 || return 1
+	fi
+}
 ntests() { ctest --test-dir "$b" -N -R "$1" | sed -n 's/^Total Tests: //p'; }
 
 if [ $baseline -eq 1 ]; then
@@ -206,7 +220,7 @@ while IFS=$'\t' read -r -u 3 id file regex; do
 	elif ! nice cmake --build "$b" -j"$jobs" --target $(targets "$regex") > "$tmp/$id.build.log" 2>&1; then
 		result=NO-BUILD
 		broken=$((broken + 1))
-	elif ctest --test-dir "$b" -R "$regex" -j"$jobs" --stop-on-failure > "$tmp/$id.test.log" 2>&1; then
+	elif run_tests "$regex" "$tmp/$id.test.log"; then
 		result=SURVIVED
 		survived=$((survived + 1))
 	else

@@ -254,6 +254,31 @@ def broken_link(m):
     write_manifest(m)
 
 
+def sync_key_pems(m):
+    # keys/<hex>.pem made to be exactly the keys the rotations in keys/ name (the
+    # anchor and each new key), and the manifest re-signed by the key that signed it:
+    # applied after a rotation case, the copy fails for that case's reason alone.
+    recs = [json.load(open("keys/" + p)) for p in sorted(os.listdir("keys")) if p.endswith(".json")]
+    ders = [base64.b64decode(recs[0]["rotation"]["old_public_key"])]
+    ders += [base64.b64decode(r["rotation"]["new_public_key"]) for r in recs]
+    for p in os.listdir("keys"):
+        if p.endswith(".pem"):
+            os.remove("keys/" + p)
+    m["files"] = [f for f in m["files"] if not (f["path"].startswith("keys/") and f["path"].endswith(".pem"))]
+    for der in ders:
+        b64 = base64.b64encode(der).decode()
+        pem = "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n" % "\n".join(
+            b64[i:i + 64] for i in range(0, len(b64), 64))
+        path = "keys/%s.pem" % der_fpr(der)[7:]
+        open(path, "w").write(pem)
+        m["files"].append({"path": path, "sha256": "", "size": 0})
+    kf = manifest_keyfile(m)
+    rehash(m)
+    data = canon(m)
+    open("manifest.json", "wb").write(data)
+    open("manifest.sig", "wb").write(sign(data, kf, m["signer"]["algorithm"]))
+
+
 EXTRA_CASES = {
     "drop_checkpoint_resigned": drop_checkpoint,
     "rot_retired_key_back_resigned": rotation_back_to_retired,
@@ -261,6 +286,7 @@ EXTRA_CASES = {
     "broken_link_resigned": broken_link,
     "rot_signer_not_in_force_resigned": rotation_signer_not_in_force,
     "rot_second_rotation_resigned": rotation_to_fresh,
+    "sync_key_pems_resigned": sync_key_pems,
 }
 
 

@@ -184,6 +184,13 @@ while IFS='|' read -r case pin layer msg; do
 	rm -rf "t-$case"
 	"$PY" "$HERE/tamper.py" "$case" rbase "t-$case" r2.pem stranger.pem "$W/foreign" k.pem ||
 		{ fail "$case: tamper.py failed"; continue; }
+	# A substituted key also needs its keys/<hex>.pem, or the case fails for that too.
+	if [ "$case" = rot_forged_substitute_resigned ]; then
+		mv "t-$case" "t-$case.0" &&
+			"$PY" "$HERE/tamper.py" sync_key_pems_resigned "t-$case.0" "t-$case" r2.pem stranger.pem "$W/foreign" k.pem ||
+			{ fail "$case: tamper.py sync_key_pems_resigned failed"; continue; }
+		rm -rf "t-$case.0"
+	fi
 	if [ "$pin" = y ]; then set -- --expect-key-fingerprint "$FPR"; else set --; fi
 	expect_rejected "$case" "$layer" "$msg" "$T" verify "t-$case" "$@"
 done <<'CASES'
