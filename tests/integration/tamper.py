@@ -279,6 +279,40 @@ def sync_key_pems(m):
     open("manifest.sig", "wb").write(sign(data, kf, m["signer"]["algorithm"]))
 
 
+def forged_rotation_before_range(m):
+    # A range bundle whose first record follows a rotation: keys/ alone carries that
+    # rotation. It is rewritten to hand the chain to OTHER_KEY (with a valid proof of
+    # possession), signed by OTHER_KEY rather than the key it names; base_hash, the
+    # range and the manifest are made consistent with it and signed by OTHER_KEY.
+    # Only the rotation record's signature, checked against the key in force, is wrong.
+    first = sorted(p for p in os.listdir("keys") if p.endswith(".json"))[0]
+    r = json.load(open("keys/" + first))
+    if r["seq"] + 1 != m["from_seq"]:
+        sys.exit("the bundle must start right after its first rotation")
+    der = spki_der(other_key)
+    alg = key_alg(other_key)
+    r["rotation"].update({"new_public_key": base64.b64encode(der).decode(),
+                          "new_key_fingerprint": der_fpr(der), "new_algorithm": alg})
+    pop = canon({"type": "tfattest.rotation-pop", "chain_id": r["chain_id"], "seq": r["seq"],
+                 "prev_hash": r["prev_hash"], "old_key_fingerprint": r["signer"]["key_fingerprint"],
+                 "new_key_fingerprint": r["rotation"]["new_key_fingerprint"],
+                 "new_algorithm": alg})
+    r["rotation"]["pop_signature"] = base64.b64encode(sign(pop, other_key, alg)).decode()
+    data = canon(r)
+    open("keys/" + first, "wb").write(data)
+    open("keys/" + first[:-5] + ".sig", "wb").write(sign(data, other_key, alg))
+    m["base_hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+    for s in range(m["from_seq"], last + 1):
+        a = json.load(open(art(s)))
+        a["prev_hash"] = m["base_hash"] if s == m["from_seq"] else art_hash(s - 1)
+        a["signer"] = dict(a["signer"], key_fingerprint=der_fpr(der), algorithm=alg)
+        resign_artifact(s, a, keyfile=other_key)
+    m["head_hash"] = art_hash(last)
+    m["signer"] = {"key_fingerprint": der_fpr(der), "algorithm": alg}
+    subprocess.run(["openssl", "pkey", "-in", other_key, "-pubout", "-out", "public_key.pem"], check=True)
+    sync_key_pems(m)
+
+
 EXTRA_CASES = {
     "drop_checkpoint_resigned": drop_checkpoint,
     "rot_retired_key_back_resigned": rotation_back_to_retired,
@@ -287,6 +321,7 @@ EXTRA_CASES = {
     "rot_signer_not_in_force_resigned": rotation_signer_not_in_force,
     "rot_second_rotation_resigned": rotation_to_fresh,
     "sync_key_pems_resigned": sync_key_pems,
+    "rot_forged_before_range_resigned": forged_rotation_before_range,
 }
 
 

@@ -211,6 +211,18 @@ rot_retired_key_back_resigned|y|manifest_signature|Rotation keys/000000000005.js
 rot_retired_key_back_resigned|n|manifest_signature|Rotation keys/000000000005.json \(seq 5\) brings back the retired key sha256:[0-9a-f]{64}
 CASES
 
+# A range that starts right after the rotation: keys/ alone carries the rotation, so
+# its signature is checked there or nowhere.
+"$T" export --store r --key "$R2" --out rrange --from 4 > /dev/null || exit 2
+"$PY" "$HERE/tamper.py" drop_checkpoint_resigned rrange rrbase r2.pem stranger.pem "$W/foreign" k.pem ||
+	fail "drop_checkpoint_resigned (range): tamper.py failed"
+expect_exit 0 "the range 4..5 of the rotated chain verifies" "$T" verify rrbase --expect-key-fingerprint "$FPR"
+"$PY" "$HERE/tamper.py" rot_forged_before_range_resigned rrbase t-rrforged r2.pem stranger.pem "$W/foreign" k.pem ||
+	fail "rot_forged_before_range_resigned: tamper.py failed"
+expect_rejected rot_forged_before_range manifest_signature \
+	"Rotation keys/000000000003.json \(seq 3\): signature invalid" \
+	"$T" verify t-rrforged --expect-key-fingerprint "$FPR"
+
 # Bundles held to checkpoints: bundle | checkpoint | expected message
 "$PY" "$HERE/tamper.py" truncated_consistent_resigned good t-trunc k.pem other.pem "$W/foreign"
 expect_exit 0 "a consistently truncated bundle verifies on its own" "$T" verify t-trunc --expect-key-fingerprint "$FPR"
