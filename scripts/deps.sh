@@ -35,6 +35,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# A locale with a decimal comma, for the JCS test that number formatting ignores
+# LC_NUMERIC (tests/unit/test_jcs.c fails under CI=true without one).
+if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	if ! dpkg-query -W -f='${Status}' locales 2>/dev/null | grep -q "install ok installed"; then
+		$SUDO apt-get update -q
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends locales
+	fi
+	echo "generating the de_DE.UTF-8 locale"
+	$SUDO localedef -i de_DE -c -f UTF-8 de_DE.UTF-8
+fi
+
 # Test emulators and reference implementations, pinned in package-lock.json.
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -f "$root/package-lock.json" ] && [ ! -f "$root/node_modules/.package-lock.json" ]; then

@@ -55,6 +55,20 @@ expect_output "does not state the chain's head" "refusal message"
 TESTS_RUN=$((TESTS_RUN + 1))
 [ ! -e planted.ckpt ] && pass "nothing written with --out" || fail "--out written from a planted checkpoint"
 rm -f s/checkpoints/000000000005.ckpt
+# A TSA whose token is over another digest (with the right nonce): refused when the
+# checkpoint is made, and nothing is stored.
+expect_exit 1 "a timestamp over another digest is refused" \
+	"$T" checkpoint --store s --key "$K" --out other.ckpt --tsa "${URL}otherdigest"
+expect_output "message imprint does not match" "imprint refusal message"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ ! -e other.ckpt ] && [ ! -e s/checkpoints/000000000005.ckpt ] && pass "nothing stored or written" ||
+	fail "a checkpoint was kept with a timestamp over another digest"
+expect_exit 1 "a timestamp with another nonce is refused" \
+	"$T" checkpoint --store s --key "$K" --out other.ckpt --tsa "${URL}othernonce"
+expect_output "nonce does not match" "nonce refusal message"
+TESTS_RUN=$((TESTS_RUN + 1))
+[ ! -e other.ckpt ] && [ ! -e s/checkpoints/000000000005.ckpt ] && pass "nothing stored or written" ||
+	fail "a checkpoint was kept with a timestamp with another nonce"
 expect_exit 0 "checkpoint seq 5 with a timestamp" "$T" checkpoint --store s --key "$K" --out cp5.ckpt --tsa "$URL"
 expect_output "at seq 5 \\(timestamped\\)" "timestamped"
 expect_exit 0 "export 1..5" "$T" export --store s --key "$K" --out b5
@@ -81,6 +95,17 @@ expect_output "^\\[ERROR\\] Bundle ends at seq 3, before checkpoint cp5.ckpt \\(
 # A range that starts right after a checkpoint extends it; one that starts later cannot show it does.
 expect_exit 0 "export 4..5" "$T" export --store s --key "$K" --out b45 --from 4
 expect_exit 0 "4..5 extends cp3 through its base hash" "$T" verify b45 --checkpoint cp3.ckpt --expect-key-fingerprint "$FPR"
+# A checkpoint at seq 3, validly signed by the chain's key, that names another head:
+# the range 4..5 does not extend it (its base_hash is the real seq 3's hash).
+"$PYS" "$SRC/tests/integration/tamper.py" ckptfile_fork cp3.ckpt fork3.ckpt k.pem other.pem "$W" ||
+	fail "tamper.py ckptfile_fork failed"
+expect_exit 1 "4..5 against a forked checkpoint at seq 3" "$T" verify b45 --checkpoint fork3.ckpt --expect-key-fingerprint "$FPR"
+expect_output "^\\[ERROR\\] Checkpoint fork3.ckpt \\(seq 3\\) names head sha256:1212[0-9a-f]*, but the bundle's base_hash differs" \
+	"forked base message"
+expect_exit 0 "the whole chain holds the real seq 3 head" "$T" verify b5 --checkpoint cp3.ckpt
+expect_exit 1 "the whole chain against the forked checkpoint at seq 3" "$T" verify b5 --checkpoint fork3.ckpt
+expect_output "^\\[ERROR\\] Checkpoint fork3.ckpt \\(seq 3\\) names head sha256:1212.*artifacts/000000000003.json differs" \
+	"forked head message"
 expect_exit 0 "export 5..5" "$T" export --store s --key "$K" --out b55 --from 5
 expect_exit 1 "5..5 cannot show it extends cp3" "$T" verify b55 --checkpoint cp3.ckpt
 expect_output "^\\[ERROR\\] Bundle starts at seq 5, after checkpoint cp3.ckpt \\(seq 3\\)" "starts-after message"

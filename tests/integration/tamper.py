@@ -118,8 +118,218 @@ def resign_artifact(seq, obj=None, raw=None, keyfile=None):
     open(art(seq, "sig"), "wb").write(sign(data, keyfile or key, alg))
 
 
+# ---- Cases written as functions: EXTRA_CASES[name](m) tampers with the copy in
+# the current directory, given the loaded manifest m. ----
+def spki_der(keyfile):
+    return subprocess.run(["openssl", "pkey", "-in", keyfile, "-pubout", "-outform", "DER"],
+                          capture_output=True, check=True).stdout
+
+
+def der_fpr(der):
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def key_alg(keyfile):
+    der = spki_der(keyfile)
+    return "ECDSA_SHA_256" if b"\x2a\x86\x48\xce\x3d\x02\x01" in der else "RSASSA_PSS_SHA_256"
+
+
+def manifest_keyfile(m):
+    # The key file, among those given, that signed the manifest (its signer names it).
+    for kf in (key, other_key, old_key):
+        if der_fpr(spki_der(kf)) == m["signer"]["key_fingerprint"]:
+            return kf
+    sys.exit("no given key signed the manifest")
+
+
+def drop_checkpoint(m):
+    # The bundle's own checkpoint removed, and the manifest re-signed by the key that
+    # signed it: the copy is valid, so that a tampering made from it fails for its
+    # own reason and not because the checkpoint went stale.
+    if not os.path.exists("checkpoint.ckpt"):
+        sys.exit("no checkpoint.ckpt to drop")
+    kf = manifest_keyfile(m)
+    os.remove("checkpoint.ckpt")
+    m["files"] = [f for f in m["files"] if f["path"] != "checkpoint.ckpt"]
+    rehash(m)
+    data = canon(m)
+    open("manifest.json", "wb").write(data)
+    open("manifest.sig", "wb").write(sign(data, kf, m["signer"]["algorithm"]))
+
+
+def rotation_at_head(m, signer_key, new_key):
+    # The head record becomes a rotation to new_key, made (and signed) by signer_key,
+    # with a valid proof of possession; new_key then signs the manifest.
+    if os.path.exists("checkpoint.ckpt"):
+        sys.exit("drop the checkpoint first")
+    first = sorted(p for p in os.listdir("keys") if p.endswith(".json"))[0]
+    rot = json.load(open("keys/" + first))
+    new_der, cur_der = spki_der(new_key), spki_der(signer_key)
+    r = dict(rot)
+    r["seq"] = last
+    r["prev_hash"] = art_hash(last - 1)
+    r["signer"] = dict(rot["signer"])
+    r["signer"].update({"key_fingerprint": der_fpr(cur_der), "algorithm": key_alg(signer_key)})
+    r["rotation"] = dict(rot["rotation"])
+    r["rotation"].update({
+        "new_algorithm": key_alg(new_key), "new_key_fingerprint": der_fpr(new_der),
+        "new_public_key": base64.b64encode(new_der).decode(),
+        "old_public_key": base64.b64encode(cur_der).decode()})
+    r["rotation"]["new_provenance"] = {"key_path": os.path.basename(new_key)}
+    pop = canon({"type": "tfattest.rotation-pop", "chain_id": r["chain_id"], "seq": r["seq"],
+                 "prev_hash": r["prev_hash"], "old_key_fingerprint": r["signer"]["key_fingerprint"],
+                 "new_key_fingerprint": r["rotation"]["new_key_fingerprint"],
+                 "new_algorithm": r["rotation"]["new_algorithm"]})
+    r["rotation"]["pop_signature"] = base64.b64encode(
+        sign(pop, new_key, r["rotation"]["new_algorithm"])).decode()
+    data = canon(r)
+    sig = sign(data, signer_key, r["signer"]["algorithm"])
+    for p in (art(last)[:-5], "keys/%012d" % last):
+        open(p + ".json", "wb").write(data)
+        open(p + ".sig", "wb").write(sig)
+    for ext in ("json", "sig"):
+        m["files"].append({"path": "keys/%012d.%s" % (last, ext), "sha256": "", "size": 0})
+    pem = "keys/%s.pem" % der_fpr(new_der)[7:]
+    if not os.path.exists(pem):
+        subprocess.run(["openssl", "pkey", "-in", new_key, "-pubout", "-out", pem], check=True)
+        m["files"].append({"path": pem, "sha256": "", "size": 0})
+    m["head_hash"] = art_hash(last)
+    m["signer"] = {"key_fingerprint": der_fpr(new_der), "algorithm": r["rotation"]["new_algorithm"]}
+    subprocess.run(["openssl", "pkey", "-in", new_key, "-pubout", "-out", "public_key.pem"], check=True)
+    rehash(m)
+    data = canon(m)
+    open("manifest.json", "wb").write(data)
+    open("manifest.sig", "wb").write(sign(data, new_key, m["signer"]["algorithm"]))
+
+
+def rotation_back_to_retired(m):
+    # The head record becomes a rotation from KEY (in force) back to OLD_KEY, which
+    # a rotation earlier in the bundle retired; every signature is valid, the proof
+    # of possession too. Only the rule "a retired key never comes back" rejects it.
+    rotation_at_head(m, key, old_key)
+
+
+def fresh_ec_key():
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", "../fresh-ec.pem"], check=True, capture_output=True)
+    return os.path.abspath("../fresh-ec.pem")
+
+
+def rotation_to_fresh(m):
+    # A control, not a tampering: the head record becomes a valid second rotation,
+    # from KEY (in force) to a fresh key. The bundle verifies.
+    rotation_at_head(m, key, fresh_ec_key())
+
+
+def rotation_signer_not_in_force(m):
+    # The head record becomes a rotation made and signed by OTHER_KEY, which is not
+    # the key in force (KEY is), to a fresh key; every signature is valid.
+    rotation_at_head(m, other_key, fresh_ec_key())
+
+
+def range_beyond_records(m):
+    # The head record dropped, the manifest's head_hash moved to the record before,
+    # to_seq left as it was: every hash and link holds, but the range claims a record
+    # the bundle does not hold.
+    for ext in ("json", "sig"):
+        os.remove(art(last, ext))
+    m["files"] = [f for f in m["files"] if not f["path"].startswith(art(last)[:-4])]
+    m["head_hash"] = art_hash(last - 1)
+    write_manifest(m)
+
+
+def broken_link(m):
+    # One record's prev_hash replaced, that record re-signed and the records after it
+    # re-linked and re-signed: only the link into that record is broken.
+    seq = 3
+    a = json.load(open(art(seq)))
+    a["prev_hash"] = "sha256:" + "5a" * 32
+    resign_artifact(seq, a)
+    for s in range(seq + 1, last + 1):
+        b = json.load(open(art(s)))
+        b["prev_hash"] = art_hash(s - 1)
+        resign_artifact(s, b)
+    m["head_hash"] = art_hash(last)
+    rehash(m)
+    write_manifest(m)
+
+
+def sync_key_pems(m):
+    # keys/<hex>.pem made to be exactly the keys the rotations in keys/ name (the
+    # anchor and each new key), and the manifest re-signed by the key that signed it:
+    # applied after a rotation case, the copy fails for that case's reason alone.
+    recs = [json.load(open("keys/" + p)) for p in sorted(os.listdir("keys")) if p.endswith(".json")]
+    ders = [base64.b64decode(recs[0]["rotation"]["old_public_key"])]
+    ders += [base64.b64decode(r["rotation"]["new_public_key"]) for r in recs]
+    for p in os.listdir("keys"):
+        if p.endswith(".pem"):
+            os.remove("keys/" + p)
+    m["files"] = [f for f in m["files"] if not (f["path"].startswith("keys/") and f["path"].endswith(".pem"))]
+    for der in ders:
+        b64 = base64.b64encode(der).decode()
+        pem = "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n" % "\n".join(
+            b64[i:i + 64] for i in range(0, len(b64), 64))
+        path = "keys/%s.pem" % der_fpr(der)[7:]
+        open(path, "w").write(pem)
+        m["files"].append({"path": path, "sha256": "", "size": 0})
+    kf = manifest_keyfile(m)
+    rehash(m)
+    data = canon(m)
+    open("manifest.json", "wb").write(data)
+    open("manifest.sig", "wb").write(sign(data, kf, m["signer"]["algorithm"]))
+
+
+def forged_rotation_before_range(m):
+    # A range bundle whose first record follows a rotation: keys/ alone carries that
+    # rotation. It is rewritten to hand the chain to OTHER_KEY (with a valid proof of
+    # possession), signed by OTHER_KEY rather than the key it names; base_hash, the
+    # range and the manifest are made consistent with it and signed by OTHER_KEY.
+    # Only the rotation record's signature, checked against the key in force, is wrong.
+    first = sorted(p for p in os.listdir("keys") if p.endswith(".json"))[0]
+    r = json.load(open("keys/" + first))
+    if r["seq"] + 1 != m["from_seq"]:
+        sys.exit("the bundle must start right after its first rotation")
+    der = spki_der(other_key)
+    alg = key_alg(other_key)
+    r["rotation"].update({"new_public_key": base64.b64encode(der).decode(),
+                          "new_key_fingerprint": der_fpr(der), "new_algorithm": alg})
+    pop = canon({"type": "tfattest.rotation-pop", "chain_id": r["chain_id"], "seq": r["seq"],
+                 "prev_hash": r["prev_hash"], "old_key_fingerprint": r["signer"]["key_fingerprint"],
+                 "new_key_fingerprint": r["rotation"]["new_key_fingerprint"],
+                 "new_algorithm": alg})
+    r["rotation"]["pop_signature"] = base64.b64encode(sign(pop, other_key, alg)).decode()
+    data = canon(r)
+    open("keys/" + first, "wb").write(data)
+    open("keys/" + first[:-5] + ".sig", "wb").write(sign(data, other_key, alg))
+    m["base_hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+    for s in range(m["from_seq"], last + 1):
+        a = json.load(open(art(s)))
+        a["prev_hash"] = m["base_hash"] if s == m["from_seq"] else art_hash(s - 1)
+        a["signer"] = dict(a["signer"], key_fingerprint=der_fpr(der), algorithm=alg)
+        resign_artifact(s, a, keyfile=other_key)
+    m["head_hash"] = art_hash(last)
+    m["signer"] = {"key_fingerprint": der_fpr(der), "algorithm": alg}
+    subprocess.run(["openssl", "pkey", "-in", other_key, "-pubout", "-out", "public_key.pem"], check=True)
+    sync_key_pems(m)
+
+
+EXTRA_CASES = {
+    "drop_checkpoint_resigned": drop_checkpoint,
+    "rot_retired_key_back_resigned": rotation_back_to_retired,
+    "range_beyond_records_resigned": range_beyond_records,
+    "broken_link_resigned": broken_link,
+    "rot_signer_not_in_force_resigned": rotation_signer_not_in_force,
+    "rot_second_rotation_resigned": rotation_to_fresh,
+    "sync_key_pems_resigned": sync_key_pems,
+    "rot_forged_before_range_resigned": forged_rotation_before_range,
+}
+
+
 m = load_manifest()
 last = m["to_seq"]
+if case in EXTRA_CASES:
+    EXTRA_CASES[case](m)
+    sys.exit(0)
 
 if case == "flip_manifest":
     flip("manifest.json")

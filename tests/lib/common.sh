@@ -11,9 +11,11 @@ trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
 TESTS_RUN=0
 TESTS_FAILED=0
 
+# With TFA_FAIL_FAST set (scripts/mutate.sh sets it) the first failed check ends the script.
 fail() {
 	echo "FAIL: $*" >&2
 	TESTS_FAILED=$((TESTS_FAILED + 1))
+	[ -z "${TFA_FAIL_FAST:-}" ] || exit 1
 }
 
 pass() {

@@ -19,6 +19,10 @@ by --fail MODE:
     /reject     (reject)   HTTP 200, a TimeStampResp with status rejection
     /garbage    (garbage)  HTTP 200, bytes that are not DER
     /slow       (slow)     waits 60 s before answering normally
+    /otherdigest (otherdigest) a valid token with the request's nonce, over
+                another digest (one bit of the message imprint flipped)
+    /othernonce (othernonce) a valid token over the request's digest, with
+                another nonce (one bit of the nonce flipped)
 Any other path answers normally. A request without the right Content-Type
 gets HTTP 415; one larger than 64 KiB gets HTTP 413.
 """
@@ -31,7 +35,8 @@ import tempfile
 import time
 
 MAX_REQUEST = 64 << 10
-MODES = {"/error/500": "http500", "/reject": "reject", "/garbage": "garbage", "/slow": "slow"}
+MODES = {"/error/500": "http500", "/reject": "reject", "/garbage": "garbage", "/slow": "slow",
+         "/otherdigest": "otherdigest", "/othernonce": "othernonce"}
 
 
 def der_len(n):
@@ -43,6 +48,32 @@ def der_len(n):
 
 def der(tag, content):
     return bytes([tag]) + der_len(len(content)) + content
+
+
+def other_digest(req):
+    """The TimeStampReq with one bit of its messageImprint's hashedMessage flipped.
+
+    TimeStampReq ::= SEQUENCE { version INTEGER, messageImprint SEQUENCE {
+    hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }, ... }: the
+    first OCTET STRING of 32 bytes after the AlgorithmIdentifier is the digest.
+    """
+    alg_end = req.index(b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01") + 11
+    at = req.index(b"\x04\x20", alg_end) + 2
+    b = bytearray(req)
+    b[at] ^= 0x01
+    return bytes(b)
+
+
+def other_nonce(req):
+    """The TimeStampReq with one bit of its nonce flipped: the nonce is the INTEGER
+    that follows the messageImprint (there is no reqPolicy in our requests)."""
+    alg_end = req.index(b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01") + 11
+    at = req.index(b"\x04\x20", alg_end) + 2 + 32
+    if req[at] != 0x02:
+        raise ValueError("no nonce after the message imprint")
+    b = bytearray(req)
+    b[at + 1 + req[at + 1]] ^= 0x01
+    return bytes(b)
 
 
 def rejection():
@@ -95,6 +126,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "slow":
             time.sleep(60)
+        if mode == "otherdigest":
+            body = other_digest(body)
+        if mode == "othernonce":
+            body = other_nonce(body)
         with tempfile.TemporaryDirectory() as tmp:
             req = os.path.join(tmp, "req.tsq")
             resp = os.path.join(tmp, "resp.tsr")

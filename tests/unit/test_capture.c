@@ -659,9 +659,17 @@ static void build_in(tfa_buf *a, const char *dir)
 	free(plan);
 }
 
+/* git is a dependency (scripts/deps.sh): under CI=true its absence fails the test. */
 static int have_git(void)
 {
-	return system("git --version >/dev/null 2>&1") == 0;
+	const char *ci = getenv("CI");
+	int ok = system("git --version >/dev/null 2>&1") == 0;
+
+	if (!ok && ci != NULL && strcmp(ci, "true") == 0) {
+		fprintf(stderr, "git not found (scripts/deps.sh installs it)\n");
+		tfa_test_failures++;
+	}
+	return ok;
 }
 
 static void expect_remote(const char *repo, const char *url, const char *want, int line)
@@ -765,6 +773,37 @@ static void test_git_context_strips_credentials(void)
 		tfa_buf_free(&a);
 		free(plain);
 	}
+	free(repo);
+}
+
+/* A password may hold '@': the credentials end at the authority's last '@'. */
+static void test_git_remote_password_with_at(void)
+{
+	char *repo = tfa_test_path(scratch(), "repo-at");
+	tfa_buf a;
+
+	if (!have_git()) {
+		printf("# git not found: skipped\n");
+		free(repo);
+		return;
+	}
+	clear_ci_env();
+	CHECK(mkdir(repo, 0755) == 0);
+	sh_in(repo, "git init -q -b main .");
+	sh_in(repo, "git remote add origin 'https://user:p@ss@w0rd@example.com/r.git'");
+	sh_in(repo, "git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m m");
+	build_in(&a, repo);
+	EXPECT(&a, "context", "git", "remote", "\"https://example.com/r.git\"");
+	CHECK(!contains(&a, "w0rd"));
+	CHECK(!contains(&a, "ss@"));
+	tfa_buf_free(&a);
+	expect_remote(repo, "https://@@tok3n@example.com:8443/r.git",
+		      "https://example.com:8443/r.git", __LINE__);
+	expect_remote(repo, "ssh://git:a@b@example.com/r.git?x=@y", "ssh://example.com/r.git",
+		      __LINE__);
+	/* An '@' in the path is not userinfo, even after credentials. */
+	expect_remote(repo, "https://u:p@w@example.com/org/r@v2.git",
+		      "https://example.com/org/r@v2.git", __LINE__);
 	free(repo);
 }
 
@@ -934,6 +973,7 @@ static void test_build_rejects_bad_heads(void)
 TFA_TEST_MAIN(T(test_capture_rejects_bad_arguments), T(test_capture_rejects_bad_plans),
 	      T(test_capture_rejects_bad_states), T(test_actions_from_fixtures), T(test_action_words),
 	      T(test_plan_facts), T(test_state_facts), T(test_event), T(test_secret_values_never_copied),
-	      T(test_git_context_strips_credentials), T(test_host_context), T(test_ci_context),
+	      T(test_git_context_strips_credentials), T(test_git_remote_password_with_at),
+	      T(test_host_context), T(test_ci_context),
 	      T(test_build_head_fields), T(test_build_rejects_bad_heads),
 	      T(test_rewrapped_read_errors))
