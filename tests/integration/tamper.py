@@ -385,9 +385,14 @@ elif case == "dotdot_path_resigned":
     m["files"].sort(key=lambda f: f["path"].encode())
     write_manifest(m)
 elif case == "symlink_listed_resigned":
-    os.symlink("/etc/hostname", "zz-link")
+    # A path a bundle may hold, listed with the hash of what the link points at.
+    if os.path.lexists("VERIFY.md"):
+        os.remove("VERIFY.md")
+    m["files"] = [f for f in m["files"] if f["path"] != "VERIFY.md"]
+    os.symlink("/etc/hostname", "VERIFY.md")
     data = open("/etc/hostname", "rb").read()
-    m["files"].append({"path": "zz-link", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    m["files"].append({"path": "VERIFY.md", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    m["files"].sort(key=lambda f: f["path"].encode())
     write_manifest(m)
 elif case == "unsorted_paths_resigned":
     m["files"].reverse()
@@ -618,10 +623,17 @@ elif case.startswith("rot_"):
         shutil.rmtree("keys")
         m["files"] = [f for f in m["files"] if not f["path"].startswith("keys/")]
     elif case == "rot_unlisted_rotation_resigned":
-        # The rotation is in the range but left out of keys/.
-        for ext in ("json", "sig"):
-            os.remove("keys/000000000003." + ext)
-        m["files"] = [f for f in m["files"] if not f["path"].startswith("keys/000000000003")]
+        # The rotation is in the range but left out of keys/, with the key file of the
+        # key that only it named (its signer), so that keys/ is consistent in itself.
+        signer = json.load(open("keys/000000000003.json"))["signer"]["key_fingerprint"][7:]
+        gone = ["keys/000000000003.json", "keys/000000000003.sig", "keys/%s.pem" % signer]
+        if not [p for p in os.listdir("keys") if p.endswith(".json") and p != "000000000003.json"]:
+            gone += ["keys/" + p for p in os.listdir("keys") if p.endswith(".pem")]  # none is named now
+        for p in sorted(set(gone)):
+            os.remove(p)
+        if not os.listdir("keys"):
+            os.rmdir("keys")
+        m["files"] = [f for f in m["files"] if f["path"] not in gone]
     elif case == "rot_pem_mismatch_resigned":
         pems = sorted(p for p in os.listdir("keys") if p.endswith(".pem"))
         shutil.copy("keys/" + pems[0], "keys/" + pems[1])

@@ -77,7 +77,7 @@ fifo_in_bundle|file_hashes|Not a regular file: artifacts/pipe
 empty_dir|file_hashes|Empty directory in bundle: artifacts/extra
 absolute_path_resigned|manifest_signature|Manifest invalid: path /etc/passwd is absolute
 dotdot_path_resigned|manifest_signature|Manifest invalid: path artifacts/../../outside has a component starting with '.'
-symlink_listed_resigned|file_hashes|Symlink in bundle: zz-link
+symlink_listed_resigned|file_hashes|Symlink in bundle: VERIFY.md
 unsorted_paths_resigned|manifest_signature|Manifest invalid: manifest paths are not unique and in order
 duplicate_path_resigned|manifest_signature|Manifest invalid: manifest paths are not unique and in order
 gap_resigned|hash_chain|Sequence gap: manifest does not list artifacts/000000000002.json
@@ -201,14 +201,14 @@ rot_new_key_unsupported_resigned|y|manifest_signature|Rotation keys/000000000003
 rot_new_key_garbage_resigned|y|manifest_signature|Rotation keys/000000000003.json \(seq 3\): the new key is unusable
 rot_forged_substitute_resigned|y|manifest_signature|Rotation keys/000000000003.json \(seq 3\): signature invalid
 rot_forged_substitute_resigned|n|manifest_signature|Rotation keys/000000000003.json \(seq 3\): signature invalid
-rot_signer_not_in_force_resigned|y|manifest_signature|Rotation keys/000000000005.json \(seq 5\) is signed by key sha256:[0-9a-f]{64}, not the key in force at seq 5
+rot_signer_not_in_force_resigned|y|manifest_signature|Rotation keys/000000000005.json \(seq 5\): signed by key sha256:[0-9a-f]{64}, not the key in force at seq 5
 rot_old_key_after_resigned|y|artifact_signatures|Artifact artifacts/000000000005.json \(seq 5\) names signing key sha256:[0-9a-f]{64}, not the key in force at seq 5
 rot_manifest_unreachable_resigned|y|manifest_signature|Manifest names signing key sha256:[0-9a-f]{64}, which is not the key in force at export
 rot_keys_dropped_resigned|y|manifest_signature|Key fingerprint mismatch: bundle key is
 rot_unlisted_rotation_resigned|n|hash_chain|Rotation artifacts/000000000003.json \(seq 3\) is not among the bundle's keys/ rotation records
 rot_pem_mismatch_resigned|y|manifest_signature|keys/[0-9a-f]{64}.pem holds key sha256:[0-9a-f]{64}, not the key its name says
-rot_retired_key_back_resigned|y|manifest_signature|Rotation keys/000000000005.json \(seq 5\) brings back the retired key sha256:[0-9a-f]{64}
-rot_retired_key_back_resigned|n|manifest_signature|Rotation keys/000000000005.json \(seq 5\) brings back the retired key sha256:[0-9a-f]{64}
+rot_retired_key_back_resigned|y|manifest_signature|Rotation keys/000000000005.json \(seq 5\): brings back the retired key sha256:[0-9a-f]{64}
+rot_retired_key_back_resigned|n|manifest_signature|Rotation keys/000000000005.json \(seq 5\): brings back the retired key sha256:[0-9a-f]{64}
 CASES
 
 # A range that starts right after the rotation: keys/ alone carries the rotation, so
