@@ -44,7 +44,7 @@ allowed_skip() {
 }
 
 step "normal build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTFATTEST_WERROR=ON > /dev/null
 cmake --build build -j"$jobs"
 run_ctest normal --test-dir build -j"$jobs" --output-on-failure -LE valgrind
 
@@ -57,7 +57,7 @@ cc -std=c11 -Wall -Werror -o "$inst/consumer" tests/install/consumer.c \
 rm -rf "$inst"
 
 step "ASan + UBSan build"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTFATTEST_SANITIZE=ON -DTFATTEST_BUILD_BENCH=OFF > /dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTFATTEST_SANITIZE=ON -DTFATTEST_BUILD_BENCH=OFF -DTFATTEST_WERROR=ON > /dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS="suppressions=$root/tests/lsan-softhsm.supp:print_suppressions=0" \
@@ -91,7 +91,7 @@ cat build/valgrind-stage.log
 total=$((total + $(grep -c ' clean$' build/valgrind-stage.log)))
 
 step "verifier-only build"
-cmake -S . -B build-verifier -DTFATTEST_VERIFIER_ONLY=ON > /dev/null
+cmake -S . -B build-verifier -DTFATTEST_VERIFIER_ONLY=ON -DCMAKE_BUILD_TYPE=Release -DTFATTEST_WERROR=ON > /dev/null
 cmake --build build-verifier -j"$jobs"
 run_ctest verifier-only --test-dir build-verifier -j"$jobs" --output-on-failure
 if ldd build-verifier/tfattest | grep -E 'libcurl|libp11|libarchive|libz\.'; then

@@ -100,7 +100,11 @@ static tfa_err walk(const tfa_bsrc *s, int dirfd, const char *prefix, int depth,
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(rel, sizeof(rel), "%s%s", prefix, de->d_name);
+		if ((size_t)snprintf(rel, sizeof(rel), "%s%s", prefix, de->d_name) >= sizeof(rel)) {
+			/* No bundle path is this long: the entry is foreign whatever it is. */
+			rc = bad_entry(bad, badlen, rel, "Path too long in bundle");
+			goto out;
+		}
 		if (depth == 0 && (strcmp(rel, TFA_BUNDLE_MANIFEST) == 0 ||
 				   strcmp(rel, TFA_BUNDLE_MANIFEST_SIG) == 0))
 			continue;

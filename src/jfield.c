@@ -73,8 +73,8 @@ tfa_err tfa_jf_str(const char **out, size_t *len, const tfa_json_value *obj, con
 tfa_err tfa_jf_strcpy(char *dst, size_t cap, const tfa_json_value *obj, const char *key,
 		      const char *what)
 {
-	const char *s;
-	size_t n;
+	const char *s = NULL;
+	size_t n = 0;
 	tfa_err rc = tfa_jf_str(&s, &n, obj, key, cap - 1, what);
 
 	if (rc != TFA_OK)
@@ -105,8 +105,8 @@ tfa_err tfa_jf_int(int64_t *out, const tfa_json_value *obj, const char *key, int
 tfa_err tfa_jf_hash(uint8_t out[TFA_SHA256_LEN], const tfa_json_value *obj, const char *key,
 		    const char *what)
 {
-	const char *s;
-	size_t n;
+	const char *s = NULL;
+	size_t n = 0;
 	tfa_err rc = tfa_jf_str(&s, &n, obj, key, 128, what);
 
 	if (rc != TFA_OK)

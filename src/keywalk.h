@@ -38,11 +38,13 @@ typedef enum tfa_keywalk_why {
 } tfa_keywalk_why;
 
 /*
+ * keys has room for TFA_KEYWALK_MAX entries in both calls.
+ *
  * Starts a key list with the anchor, given as DER SPKI, which must be canonical
  * and supported (crypto.h, tfa_spki_canonical_check). *n becomes 1.
  * TFA_EFORMAT with the reason otherwise.
  */
-TFA_WUR tfa_err tfa_keywalk_anchor(tfa_keywalk_key keys[TFA_KEYWALK_MAX], size_t *n,
+TFA_WUR tfa_err tfa_keywalk_anchor(tfa_keywalk_key *keys, size_t *n,
 				   const uint8_t *spki, size_t len);
 
 /*
@@ -61,7 +63,7 @@ TFA_WUR tfa_err tfa_keywalk_anchor(tfa_keywalk_key keys[TFA_KEYWALK_MAX], size_t
  * name (the caller adds it); TFA_EINTERNAL/ECRYPTO when no check could be made.
  * `a` is scratch space the caller provides (large); it holds the parsed record after.
  */
-TFA_WUR tfa_err tfa_keywalk_step(tfa_keywalk_key keys[TFA_KEYWALK_MAX], size_t *n,
+TFA_WUR tfa_err tfa_keywalk_step(tfa_keywalk_key *keys, size_t *n,
 				 const char *chain_id, uint64_t seq, const uint8_t *bytes,
 				 size_t len, const uint8_t *sig, size_t siglen, tfa_artifact *a,
 				 tfa_keywalk_why *why);

@@ -132,7 +132,7 @@ static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 		tfa_js_token t;
 		const char *s;
 		size_t len;
-		int64_t size;
+		int64_t size = 0;
 
 		rc = tfa_jstream_next(js, &t);
 		if (rc != TFA_OK)

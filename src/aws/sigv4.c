@@ -185,7 +185,7 @@ tfa_err tfa_sigv4_canonical_query(tfa_buf *out, const char *query)
 {
 	tfa_err rc = TFA_OK;
 	qparam *qp = NULL;
-	size_t n = 0, len, cap;
+	size_t n = 0, len, cap = 0;
 
 	TFA_ENSURE_ARG(out);
 	if (query == NULL || query[0] == '\0')

@@ -637,7 +637,7 @@ static void reject_rot(const char *where, const char *key, const char *value, co
 {
 	size_t len;
 	char *b = rotation(where, key, value, &len);
-	char what[256];
+	char what[1024];
 
 	snprintf(what, sizeof(what), "rotation %s.%s = %s", where ? where : "", key, value ? value : "(removed)");
 	expect_reject_n(b, len, TFA_EFORMAT, msg, what, line);
