@@ -249,6 +249,18 @@ static void test_bundle_path_set(void)
 	    "",
 	    "artifacts/",
 	    "keys/",
+	    "manifest",
+	    "Manifest.json",
+	    "./manifest.json",
+	    "/manifest.json",
+	    "manifest.json/",
+	    "artifacts",
+	    "artifacts/000000000001.json.bak",
+	    "artifacts//000000000001.json",
+	    "artifacts/../manifest.json",
+	    "artifacts\\000000000001.json",
+	    "keys/x/000000000001.json",
+	    "public_key.pem ",
 	    NULL};
 
 	for (const char *const *p = ok; *p; p++) {
@@ -263,6 +275,7 @@ static void test_bundle_path_set(void)
 			tfa_test_failures++;
 		}
 	}
+	CHECK(!tfa_bundle_path_allowed(NULL));
 }
 
 TFA_TEST_MAIN(T(test_accepts_bundle_paths), T(test_rejects_unsafe_paths), T(test_length_limits),
