@@ -31,8 +31,8 @@ trap cleanup EXIT
 if [ "${1:-}" = "--driver" ]; then
 	bin="$work/canon_driver"
 	cc_cmd=(cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include"
-		-o "$bin" "$here/canon_driver.c" "$root/src/jcs.c" "$root/src/jcs_number.c"
-		"$root/src/error.c" "$root/src/buffer.c" -lcrypto -lm)
+		-o "$bin" "$here/canon_driver.c" "$root/src/format/jcs.c" "$root/src/format/jcs_number.c"
+		"$root/src/format/error.c" "$root/src/format/buffer.c" -lcrypto -lm)
 	echo "building driver: ${cc_cmd[*]}"
 	"${cc_cmd[@]}"
 else

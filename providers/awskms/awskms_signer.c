@@ -22,7 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "aws/aws.h"
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "kmsuri.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"

@@ -27,8 +27,8 @@
 #include <openssl/evp.h>
 
 #include "aws/aws.h"
-#include "awsuri.h"
-#include "crypto.h"
+#include "aws/awsuri.h"
+#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/sequencer.h"
 #include "tfattest/sys/store.h"

@@ -10,7 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"
 

@@ -39,8 +39,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
-#include "record.h"
+#include "verify/crypto.h"
+#include "record/record.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
 

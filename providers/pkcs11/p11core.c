@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "p11core.h"
 #include "tfattest/sys/guard.h"
 

@@ -7,7 +7,7 @@
 
 #include <openssl/err.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "p11core.h"
 #include "p11uri.h"
 #include "tfattest/pkcs11.h"

@@ -21,7 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "p11core.h"
 #include "p11uri.h"
 #include "tfattest/sys/guard.h"

@@ -37,13 +37,13 @@
 #include <openssl/evp.h>
 
 #include "aws/aws.h"
-#include "awsuri.h"
-#include "crypto.h"
-#include "record.h"
-#include "s3list.h"
+#include "aws/awsuri.h"
+#include "verify/crypto.h"
+#include "record/record.h"
+#include "aws/s3list.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
-#include "timefmt.h"
+#include "format/timefmt.h"
 
 #define SEQ_DIGITS TFA_S3LIST_SEQ_DIGITS
 #define SEQ_MAX	   TFA_S3LIST_SEQ_MAX

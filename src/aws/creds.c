@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "http_int.h"
+#include "aws/http_int.h"
 #include "tfattest/artifact.h"
 #include "tfattest/sys/guard.h"
 

@@ -18,8 +18,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../crypto.h"
-#include "http_int.h"
+#include "verify/crypto.h"
+#include "aws/http_int.h"
 #include "tfattest/sys/guard.h"
 
 #define RETRY_CAP_MS 5000L

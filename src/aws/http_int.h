@@ -7,7 +7,7 @@
 #ifndef TFA_AWS_HTTP_INT_H
 #define TFA_AWS_HTTP_INT_H
 
-#include "aws.h"
+#include "aws/aws.h"
 
 #define TFA_AWS_BODY_MAX ((size_t)16 << 20)
 #define TFA_AWS_DEFAULT_CONNECT_TIMEOUT_MS 3000L

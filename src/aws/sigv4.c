@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../crypto.h"
-#include "sigv4_int.h"
+#include "verify/crypto.h"
+#include "aws/sigv4_int.h"
 #include "tfattest/sys/guard.h"
 
 #define CREQ_MAX ((size_t)1 << 20)

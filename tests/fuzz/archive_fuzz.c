@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle_archive.h"
-#include "bundle_path.h"
-#include "verify_int.h"
+#include "verify/archive/bundle_archive.h"
+#include "format/bundle_path.h"
+#include "verify/verify_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

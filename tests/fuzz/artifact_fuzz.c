@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "timefmt.h"
+#include "verify/crypto.h"
+#include "format/timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "awsuri.h"
+#include "aws/awsuri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jstream.h"
+#include "format/jstream.h"
 #include "tfattest/jcs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

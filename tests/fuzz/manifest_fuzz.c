@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
-#include "pathsafe.h"
+#include "verify/manifest.h"
+#include "format/pathsafe.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto.h"
-#include "pathsafe.h"
-#include "timefmt.h"
+#include "verify/crypto.h"
+#include "format/pathsafe.h"
+#include "format/timefmt.h"
 #include "tfattest/artifact.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

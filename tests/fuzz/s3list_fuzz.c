@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3list.h"
+#include "aws/s3list.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

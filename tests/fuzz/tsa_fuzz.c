@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "tsa.h"
+#include "verify/crypto.h"
+#include "verify/tsa.h"
 
 #ifndef TFA_TSA_FUZZ_CA
 #error "TFA_TSA_FUZZ_CA must name the fixed CA file"

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle_archive.h"
+#include "verify/archive/bundle_archive.h"
 #include "tfattest/error.h"
 
 static int put(int dirfd, const tfa_archive_entry *e)

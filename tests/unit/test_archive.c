@@ -13,10 +13,10 @@
 
 #include <zlib.h>
 
-#include "bundle_archive.h"
-#include "bundle_path.h"
+#include "verify/archive/bundle_archive.h"
+#include "format/bundle_path.h"
 #include "tfa_test.h"
-#include "verify_int.h"
+#include "verify/verify_int.h"
 
 #define BUF_MAX (8u << 20)
 

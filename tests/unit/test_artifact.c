@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "b64.h"
+#include "format/b64.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"

@@ -1,7 +1,7 @@
 /* s3:// store and dynamodb:// sequencer URIs: accepted forms and refusals. */
 #include <stdlib.h>
 
-#include "awsuri.h"
+#include "aws/awsuri.h"
 #include "tfa_test.h"
 
 static void s3_ok(const char *s, const char *bucket, const char *prefix, const char *region,

@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"

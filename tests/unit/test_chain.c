@@ -16,8 +16,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "crypto.h"
-#include "keywalk.h"
+#include "verify/crypto.h"
+#include "verify/keywalk.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/chain.h"

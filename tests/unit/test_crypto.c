@@ -13,7 +13,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/signer.h"

@@ -1,7 +1,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsutil.h"
+#include "sys/fsutil.h"
 #include "tfa_test.h"
 
 /* An export never replaces what appeared at its output path, not even an empty directory. */

@@ -1,4 +1,4 @@
-/* Tests for the streaming reader of canonical JSON (src/jstream.c). */
+/* Tests for the streaming reader of canonical JSON (src/format/jstream.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -14,8 +14,8 @@
 
 #include <openssl/evp.h>
 
-#include "crypto.h"
-#include "jstream.h"
+#include "verify/crypto.h"
+#include "format/jstream.h"
 #include "tfa_test.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"

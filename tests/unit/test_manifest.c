@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "manifest.h"
+#include "verify/manifest.h"
 #include "tfa_test.h"
 #include "tfattest/jcs.h"
 

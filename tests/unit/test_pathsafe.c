@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle_path.h"
-#include "pathsafe.h"
+#include "format/bundle_path.h"
+#include "format/pathsafe.h"
 #include "tfa_test.h"
 
 static void expect_ok_n(const char *p, size_t len, int line)

@@ -1,5 +1,5 @@
 /* The stored form of a record: artifact line, hex signature line. */
-#include "record.h"
+#include "record/record.h"
 #include "tfa_test.h"
 
 static void test_roundtrip(void)

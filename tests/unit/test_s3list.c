@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "s3list.h"
+#include "aws/s3list.h"
 #include "tfa_test.h"
 
 #define P      "chains/prod/checkpoints/"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "aws/sigv4_int.h"
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "tfa_test.h"
 
 #define SUITE_CASES 38

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "tfa_test.h"
-#include "timefmt.h"
+#include "format/timefmt.h"
 #include "tfattest/artifact.h"
 
 static void expect_time(const char *s, int64_t want, int line)

@@ -1,5 +1,5 @@
 /*
- * Tests for RFC 3161 timestamps (src/tsa.c).
+ * Tests for RFC 3161 timestamps (src/verify/tsa.c).
  *
  * A test TSA is made once per run with tests/tsa/make-ca.sh. Tokens come
  * from `openssl ts -reply` where the openssl CLI will make them. It refuses
@@ -32,9 +32,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "tfa_test.h"
-#include "tsa.h"
+#include "verify/tsa.h"
 #include "tfattest/buffer.h"
 
 #define NONCE "0123456789abcdef"

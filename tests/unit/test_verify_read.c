@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "crypto.h"
+#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"

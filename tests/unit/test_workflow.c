@@ -13,8 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "crypto.h"
-#include "oidc.h"
+#include "verify/crypto.h"
+#include "capture/oidc.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/chain.h"

@@ -3,7 +3,7 @@
  * directly; it goes through tfa_signer_*() in signer.c.
  *
  * A backend is one const instance of tfa_signer_backend in providers/<name>/,
- * listed once in src/registry.c behind its build option.
+ * listed once in src/record/registry.c behind its build option.
  */
 #ifndef TFATTEST_SYS_SIGNER_H
 #define TFATTEST_SYS_SIGNER_H

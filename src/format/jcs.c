@@ -1,0 +1,1151 @@
+/*
+ * Strict JSON parser and RFC 8785 (JCS) canonical writer.
+ *
+ * Parsing works on a private copy of the input (padded with NUL bytes so
+ * that word-at-a-time scans and look-ahead never leave the allocation).
+ * Strings are unescaped in place in that copy and NUL-terminated where their
+ * closing quote was, so a string value is a pointer and a length. Values live
+ * in a bump arena: while a container is parsed its children are collected on
+ * a scratch stack, then copied into the arena in one block. An object's block
+ * holds its members in document order followed by a permutation that lists
+ * them in canonical (UTF-16) key order; duplicate keys are found as equal
+ * neighbours in that order, and the writer emits members by it.
+ *
+ * Recursion is bounded by TFA_JSON_MAX_DEPTH in both the parser and the writer.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/jcs_int.h"
+#include "tfattest/jcs.h"
+#include "tfattest/sys/guard.h"
+
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#define JCS_EXACT_FP 1
+#else
+#define JCS_EXACT_FP 0
+#endif
+
+/* NUL bytes after the copy of the input: covers 8-byte loads and \uXXXX\uXXXX look-ahead. */
+#define TEXT_PAD 16
+/* Significant digits handed to strtod; beyond this only a sticky digit matters. */
+#define MAX_NUM_DIGITS 800
+
+typedef struct jmember jmember;
+
+struct tfa_json_value {
+	uint32_t type;
+	uint32_t n; /* string length, element or member count */
+	union {
+		double num;
+		const char *str;
+		const tfa_json_value *items;
+		const jmember *members; /* followed by uint32_t order[n] */
+	} u;
+};
+
+struct jmember {
+	const char *key;
+	uint32_t keylen;
+	tfa_json_value val;
+};
+
+typedef struct chunk {
+	struct chunk *next;
+	size_t size;
+	/* data follows, 16-byte aligned */
+} chunk;
+
+#define CHUNK_HDR ((sizeof(chunk) + 15) & ~(size_t)15)
+
+struct tfa_json {
+	tfa_json_value root;
+	uint8_t *text;
+	chunk *chunks;
+};
+
+typedef struct parser {
+	const uint8_t *p;
+	const uint8_t *base;
+	const uint8_t *end;
+	tfa_json *doc;
+	uint8_t *aptr, *aend; /* current arena chunk */
+	size_t next_chunk;
+	tfa_json_value *vs; /* scratch: array elements */
+	size_t vlen, vcap;
+	jmember *ms; /* scratch: object members */
+	size_t mlen, mcap;
+	uint32_t *tmp; /* scratch: merge sort */
+	size_t tmpcap;
+	char *num; /* scratch: digits for strtod */
+	size_t numcap;
+} parser;
+
+static const double pow10_exact[23] = {
+	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* 1 for JSON white space. */
+static const uint8_t is_ws[256] = { [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1 };
+
+static size_t off(const parser *ps, const uint8_t *at)
+{
+	return (size_t)(at - ps->base);
+}
+
+/* ---- arena ---------------------------------------------------------------------------- */
+
+static void *arena_alloc(parser *ps, size_t size)
+{
+	uint8_t *p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (ps->aptr == NULL || (size_t)(ps->aend - ps->aptr) < size) {
+		size_t want = ps->next_chunk;
+		chunk *c;
+
+		if (want < size)
+			want = size;
+		if (want > SIZE_MAX - CHUNK_HDR)
+			return NULL;
+		c = malloc(CHUNK_HDR + want);
+		if (c == NULL)
+			return NULL;
+		c->next = ps->doc->chunks;
+		c->size = want;
+		ps->doc->chunks = c;
+		ps->aptr = (uint8_t *)c + CHUNK_HDR;
+		ps->aend = ps->aptr + want;
+		if (ps->next_chunk < ((size_t)1 << 28))
+			ps->next_chunk *= 2;
+	}
+	p = ps->aptr;
+	ps->aptr += size;
+	return p;
+}
+
+/* Grows a scratch array so that it holds at least `need` elements. */
+static tfa_err grow(void **arr, size_t *cap, size_t need, size_t elsize)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elsize)
+			return tfa_error_set(TFA_EINTERNAL, "out of memory");
+		ncap *= 2;
+	}
+	p = realloc(*arr, ncap * elsize);
+	if (p == NULL)
+		return tfa_error_set(TFA_EINTERNAL, "out of memory");
+	*arr = p;
+	*cap = ncap;
+	return TFA_OK;
+}
+
+/* ---- key order -------------------------------------------------------------------------- */
+
+/*
+ * Orders keys by UTF-16 code units. UTF-8 byte order is code point order,
+ * which agrees with UTF-16 order except that characters above U+FFFF (lead
+ * bytes F0..F4, surrogate pairs in UTF-16) sort before U+E000..U+FFFF (lead
+ * bytes EE, EF). The first differing byte of two valid UTF-8 strings with a
+ * common prefix is at the same position in a character in both, so looking at
+ * that byte alone decides.
+ */
+int tfa_jcs_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	size_t i = 0;
+	uint8_t x, y;
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= n; i += 8) {
+		uint64_t d = tfa_load64(a + i) ^ tfa_load64(b + i);
+
+		if (d) {
+			i += (size_t)__builtin_ctzll(d) / 8;
+			goto differ;
+		}
+	}
+#endif
+	for (; i < n; i++)
+		if (a[i] != b[i])
+			goto differ;
+	return al < bl ? -1 : al > bl;
+differ:
+	x = a[i];
+	y = b[i];
+	if (x >= 0xF0 && (y == 0xEE || y == 0xEF))
+		return -1;
+	if (y >= 0xF0 && (x == 0xEE || x == 0xEF))
+		return 1;
+	return x < y ? -1 : 1;
+}
+
+static inline int member_cmp(const jmember *m, uint32_t i, uint32_t j)
+{
+	return tfa_jcs_keycmp((const uint8_t *)m[i].key, m[i].keylen, (const uint8_t *)m[j].key,
+		      m[j].keylen);
+}
+
+static void insertion_sort(const jmember *m, uint32_t *ord, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint32_t v = ord[i];
+		size_t j = i;
+
+		while (j > 0 && member_cmp(m, ord[j - 1], v) > 0) {
+			ord[j] = ord[j - 1];
+			j--;
+		}
+		ord[j] = v;
+	}
+}
+
+/* Stable merge sort of ord[0..n) using tmp[0..n); recursion depth is log2(n). */
+static void merge_sort(const jmember *m, uint32_t *ord, uint32_t *tmp, size_t n)
+{
+	size_t h = n / 2, i = 0, j = h, k = 0;
+
+	if (n <= 16) {
+		insertion_sort(m, ord, n);
+		return;
+	}
+	merge_sort(m, ord, tmp, h);
+	merge_sort(m, ord + h, tmp, n - h);
+	if (member_cmp(m, ord[h - 1], ord[h]) <= 0)
+		return; /* already in order */
+	while (i < h && j < n)
+		tmp[k++] = member_cmp(m, ord[j], ord[i]) < 0 ? ord[j++] : ord[i++];
+	while (i < h)
+		tmp[k++] = ord[i++];
+	/* the rest of the right half is already in place */
+	memcpy(ord, tmp, k * sizeof(*ord));
+}
+
+static tfa_err sort_members(parser *ps, const jmember *m, uint32_t *ord, size_t n)
+{
+	tfa_err rc = TFA_OK;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ord[i] = (uint32_t)i;
+	/* Producers often emit keys sorted already. */
+	for (i = 1; i < n; i++)
+		if (member_cmp(m, (uint32_t)(i - 1), (uint32_t)i) >= 0)
+			break;
+	if (i >= n)
+		return TFA_OK;
+	if (n > 16 && ps->tmpcap < n)
+		TFA_GUARD(grow((void **)&ps->tmp, &ps->tmpcap, n, sizeof(*ps->tmp)));
+	merge_sort(m, ord, ps->tmp, n);
+	for (i = 1; i < n; i++) {
+		const jmember *a = &m[ord[i - 1]], *b = &m[ord[i]];
+
+		if (a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0) {
+			const jmember *later = ord[i - 1] > ord[i] ? a : b;
+
+			TFA_BAIL(TFA_EFORMAT, "json: duplicate object key at byte %zu",
+				 off(ps, (const uint8_t *)later->key) - 1);
+		}
+	}
+out:
+	return rc;
+}
+
+/* ---- strings ------------------------------------------------------------------------------ */
+
+static int hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The value of four hex digits, or -1. */
+static long hex4(const uint8_t *s)
+{
+	int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]), d = hexval(s[3]);
+
+	if ((a | b | c | d) < 0)
+		return -1;
+	return (long)((a << 12) | (b << 8) | (c << 4) | d);
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80), or 0.
+ * Rejects overlongs, encoded surrogates, code points above U+10FFFF and
+ * truncated sequences (the NUL padding is never a continuation byte).
+ */
+static size_t utf8_len(const uint8_t *s)
+{
+	uint8_t c = s[0];
+
+	if (c >= 0xC2 && c <= 0xDF)
+		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 &&
+				       (s[3] & 0xC0) == 0x80
+			       ? 4
+			       : 0;
+	}
+	return 0;
+}
+
+static uint8_t *put_utf8(uint8_t *w, unsigned long cp)
+{
+	if (cp < 0x80) {
+		*w++ = (uint8_t)cp;
+	} else if (cp < 0x800) {
+		*w++ = (uint8_t)(0xC0 | (cp >> 6));
+		*w++ = (uint8_t)(0x80 | (cp & 0x3F));
+	} else if (cp < 0x10000) {
+		*w++ = (uint8_t)(0xE0 | (cp >> 12));
+		*w++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+		*w++ = (uint8_t)(0x80 | (cp & 0x3F));
+	} else {
+		*w++ = (uint8_t)(0xF0 | (cp >> 18));
+		*w++ = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+		*w++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+		*w++ = (uint8_t)(0x80 | (cp & 0x3F));
+	}
+	return w;
+}
+
+/*
+ * Parses the string whose opening quote is at ps->p, unescaping it in place
+ * (the result is never longer than its source) and NUL-terminating it.
+ */
+static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t *start = (uint8_t *)ps->p + 1;
+	uint8_t *r = start, *w = start;
+
+	for (;;) {
+		uint8_t *run = r;
+		uint8_t c;
+
+		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time. */
+		for (;;) {
+			uint64_t x = tfa_load64(r);
+
+			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\') |
+			     (x & TFA_SWAR_HIGHS)) != 0)
+				break;
+			r += 8;
+		}
+		while ((c = *r) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+			r++;
+		if (w != run)
+			memmove(w, run, (size_t)(r - run));
+		w += r - run;
+
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			long u;
+
+			switch (r[1]) {
+			case '"': *w++ = '"'; r += 2; continue;
+			case '\\': *w++ = '\\'; r += 2; continue;
+			case '/': *w++ = '/'; r += 2; continue;
+			case 'b': *w++ = '\b'; r += 2; continue;
+			case 'f': *w++ = '\f'; r += 2; continue;
+			case 'n': *w++ = '\n'; r += 2; continue;
+			case 'r': *w++ = '\r'; r += 2; continue;
+			case 't': *w++ = '\t'; r += 2; continue;
+			case 'u': break;
+			default:
+				if (r + 1 >= ps->end)
+					TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %zu",
+						 off(ps, ps->p));
+				TFA_BAIL(TFA_EFORMAT, "json: invalid escape sequence at byte %zu",
+					 off(ps, r));
+			}
+			u = hex4(r + 2);
+			if (u < 0)
+				TFA_BAIL(TFA_EFORMAT, "json: invalid \\u escape at byte %zu", off(ps, r));
+			if (u >= 0xDC00 && u <= 0xDFFF)
+				TFA_BAIL(TFA_EFORMAT, "json: lone low surrogate \\u%04lX at byte %zu", u,
+					 off(ps, r));
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				long lo = r[6] == '\\' && r[7] == 'u' ? hex4(r + 8) : -1;
+
+				if (lo < 0xDC00 || lo > 0xDFFF)
+					TFA_BAIL(TFA_EFORMAT,
+						 "json: lone high surrogate \\u%04lX at byte %zu", u,
+						 off(ps, r));
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				if (tfa_cp_is_nonchar((unsigned long)u))
+					goto nonchar;
+				w = put_utf8(w, (unsigned long)u);
+				r += 12;
+			} else {
+				if (tfa_cp_is_nonchar((unsigned long)u))
+					goto nonchar;
+				w = put_utf8(w, (unsigned long)u);
+				r += 6;
+			}
+			continue;
+		}
+		if (c < 0x20) {
+			if (r >= ps->end)
+				TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %zu",
+					 off(ps, ps->p));
+			TFA_BAIL(TFA_EFORMAT,
+				 "json: unescaped control character 0x%02x in string at byte %zu", c,
+				 off(ps, r));
+		}
+		/* c >= 0x80 */
+		{
+			size_t n = utf8_len(r);
+
+			if (n == 0)
+				TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %zu",
+					 off(ps, r));
+			if (tfa_utf8_is_nonchar(r, n))
+				goto nonchar;
+			if (w != r)
+				memmove(w, r, n);
+			w += n;
+			r += n;
+		}
+	}
+	if ((size_t)(w - start) >= UINT32_MAX)
+		TFA_BAIL(TFA_EFORMAT, "json: string too long at byte %zu", off(ps, ps->p));
+	*w = '\0';
+	*out = (const char *)start;
+	*outlen = (uint32_t)(w - start);
+	ps->p = r + 1;
+	goto out;
+nonchar:
+	TFA_BAIL(TFA_EFORMAT, "json: Unicode noncharacter in string at byte %zu", off(ps, r));
+out:
+	return rc;
+}
+
+/* ---- numbers ------------------------------------------------------------------------------ */
+
+static inline bool is_digit(uint8_t c)
+{
+	return (uint8_t)(c - '0') < 10;
+}
+
+/*
+ * Converts the significant digits of a validated number with strtod, using a
+ * "DIGITSe[-]EXP" string (no decimal point, so the locale does not matter).
+ */
+static tfa_err slow_number(parser *ps, const uint8_t *s, const uint8_t *e, int64_t exp10,
+			   double *out)
+{
+	tfa_err rc = TFA_OK;
+	size_t nd = 0, dropped = 0;
+	bool sticky = false, seen = false;
+	char *t;
+
+	if (ps->numcap < MAX_NUM_DIGITS + 32)
+		TFA_GUARD(grow((void **)&ps->num, &ps->numcap, MAX_NUM_DIGITS + 32, 1));
+	t = ps->num;
+	for (; s < e; s++) {
+		uint8_t c = *s;
+
+		if (c == '.')
+			continue;
+		if (!is_digit(c))
+			break;
+		if (!seen && c == '0')
+			continue;
+		seen = true;
+		if (nd < MAX_NUM_DIGITS) {
+			t[nd++] = (char)c;
+		} else {
+			dropped++;
+			if (c != '0')
+				sticky = true;
+		}
+	}
+	exp10 += (int64_t)dropped;
+	if (sticky) {
+		t[nd++] = '1';
+		exp10--;
+	}
+	/* Beyond these bounds the result is 0 or infinite whatever the digits. */
+	if (exp10 > 999999)
+		exp10 = 999999;
+	if (exp10 < -999999)
+		exp10 = -999999;
+	{
+		int n = snprintf(t + nd, 16, "e%d", (int)exp10);
+
+		if (n <= 0 || n >= 16)
+			TFA_BAIL(TFA_EINTERNAL, "number conversion failed");
+	}
+	*out = strtod(t, NULL);
+out:
+	return rc;
+}
+
+static tfa_err parse_number(parser *ps, tfa_json_value *out)
+{
+	tfa_err rc = TFA_OK;
+	const uint8_t *start = ps->p, *r = start, *digits;
+	uint64_t m = 0;
+	size_t nd = 0;         /* significant digits (after leading zeros) */
+	int64_t frac = 0;      /* digits after the point */
+	int64_t exp10 = 0;     /* explicit exponent, saturated */
+	bool neg = false;
+	double v;
+
+	if (*r == '-') {
+		neg = true;
+		r++;
+	}
+	digits = r;
+	if (*r == '0') {
+		r++;
+		if (is_digit(*r))
+			TFA_BAIL(TFA_EFORMAT, "json: leading zero in number at byte %zu",
+				 off(ps, start));
+	} else if (is_digit(*r)) {
+		for (; is_digit(*r); r++) {
+			if (nd < 19)
+				m = m * 10 + (uint64_t)(*r - '0');
+			nd++;
+		}
+	} else {
+		TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %zu", off(ps, start));
+	}
+	if (*r == '.') {
+		r++;
+		if (!is_digit(*r))
+			TFA_BAIL(TFA_EFORMAT, "json: digit expected after '.' in number at byte %zu",
+				 off(ps, r));
+		for (; is_digit(*r); r++) {
+			frac++;
+			if (nd == 0 && *r == '0')
+				continue;
+			if (nd < 19)
+				m = m * 10 + (uint64_t)(*r - '0');
+			nd++;
+		}
+	}
+	if (*r == 'e' || *r == 'E') {
+		bool eneg = false;
+
+		r++;
+		if (*r == '+' || *r == '-')
+			eneg = *r++ == '-';
+		if (!is_digit(*r))
+			TFA_BAIL(TFA_EFORMAT, "json: digit expected in exponent at byte %zu",
+				 off(ps, r));
+		/* Saturates far beyond anything a finite, non-zero result needs. */
+		for (; is_digit(*r); r++)
+			if (exp10 < INT64_C(100000000000000000))
+				exp10 = exp10 * 10 + (*r - '0');
+		if (eneg)
+			exp10 = -exp10;
+	}
+	exp10 -= frac;
+
+	if (nd == 0) {
+		v = 0.0;
+	} else if (JCS_EXACT_FP && nd <= 19 && m <= (UINT64_C(1) << 53) && exp10 >= -22 &&
+		   exp10 <= 22) {
+		/* Clinger: both operands exact, one correctly rounded operation. */
+		v = (double)m;
+		v = exp10 >= 0 ? v * pow10_exact[exp10] : v / pow10_exact[-exp10];
+	} else {
+		/* exp10 counts from the last digit; slow_number wants it relative to the
+		 * integer of all significant digits, which is the same thing. */
+		TFA_GUARD(slow_number(ps, digits, r, exp10, &v));
+		if (isinf(v))
+			TFA_BAIL(TFA_EFORMAT, "json: number out of range at byte %zu",
+				 off(ps, start));
+	}
+	out->type = TFA_JSON_NUMBER;
+	out->n = 0;
+	out->u.num = neg ? -v : v;
+	ps->p = r;
+out:
+	return rc;
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+static inline void skip_ws(parser *ps)
+{
+	const uint8_t *p = ps->p;
+
+	while (is_ws[*p])
+		p++;
+	ps->p = p;
+}
+
+static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out);
+
+static tfa_err unexpected(parser *ps, const char *what)
+{
+	if (ps->p >= ps->end)
+		return tfa_error_set(TFA_EFORMAT, "json: unexpected end of input at byte %zu%s%s",
+				     off(ps, ps->p), *what ? ", " : "", what);
+	if (*ps->p >= 0x20 && *ps->p < 0x7f)
+		return tfa_error_set(TFA_EFORMAT, "json: unexpected '%c' at byte %zu%s%s", *ps->p,
+				     off(ps, ps->p), *what ? ", " : "", what);
+	return tfa_error_set(TFA_EFORMAT, "json: unexpected byte 0x%02x at byte %zu%s%s", *ps->p,
+			     off(ps, ps->p), *what ? ", " : "", what);
+}
+
+static tfa_err parse_array(parser *ps, unsigned depth, tfa_json_value *out)
+{
+	tfa_err rc = TFA_OK;
+	size_t base = ps->vlen, n;
+	tfa_json_value *items;
+
+	if (depth > TFA_JSON_MAX_DEPTH)
+		TFA_BAIL(TFA_EFORMAT, "json: nesting deeper than %d levels at byte %zu",
+			 TFA_JSON_MAX_DEPTH, off(ps, ps->p));
+	ps->p++;
+	skip_ws(ps);
+	if (*ps->p != ']') {
+		for (;;) {
+			tfa_json_value v;
+
+			/* parse_value may grow ps->vs: store the element afterwards. */
+			TFA_GUARD(parse_value(ps, depth, &v));
+			if (ps->vlen == ps->vcap)
+				TFA_GUARD(grow((void **)&ps->vs, &ps->vcap, ps->vlen + 1,
+					       sizeof(*ps->vs)));
+			ps->vs[ps->vlen++] = v;
+			skip_ws(ps);
+			if (*ps->p == ',') {
+				ps->p++;
+				skip_ws(ps);
+				continue;
+			}
+			if (*ps->p == ']')
+				break;
+			TFA_GUARD(unexpected(ps, "expected ',' or ']'"));
+		}
+	}
+	ps->p++;
+	n = ps->vlen - base;
+	if (n >= UINT32_MAX)
+		TFA_BAIL(TFA_EFORMAT, "json: array too large at byte %zu", off(ps, ps->p));
+	items = NULL;
+	if (n) {
+		items = arena_alloc(ps, n * sizeof(*items));
+		if (items == NULL)
+			TFA_BAIL(TFA_EINTERNAL, "out of memory");
+		memcpy(items, ps->vs + base, n * sizeof(*items));
+	}
+	ps->vlen = base;
+	out->type = TFA_JSON_ARRAY;
+	out->n = (uint32_t)n;
+	out->u.items = items;
+out:
+	return rc;
+}
+
+static tfa_err parse_object(parser *ps, unsigned depth, tfa_json_value *out)
+{
+	tfa_err rc = TFA_OK;
+	size_t base = ps->mlen, n;
+	jmember *mem;
+	uint32_t *ord;
+
+	if (depth > TFA_JSON_MAX_DEPTH)
+		TFA_BAIL(TFA_EFORMAT, "json: nesting deeper than %d levels at byte %zu",
+			 TFA_JSON_MAX_DEPTH, off(ps, ps->p));
+	ps->p++;
+	skip_ws(ps);
+	if (*ps->p != '}') {
+		for (;;) {
+			jmember m;
+
+			if (*ps->p != '"')
+				TFA_GUARD(unexpected(ps, "expected a string key"));
+			TFA_GUARD(parse_string(ps, &m.key, &m.keylen));
+			skip_ws(ps);
+			if (*ps->p != ':')
+				TFA_GUARD(unexpected(ps, "expected ':'"));
+			ps->p++;
+			skip_ws(ps);
+			/* Nested containers use the scratch stacks above mlen: push afterwards. */
+			TFA_GUARD(parse_value(ps, depth, &m.val));
+			if (ps->mlen == ps->mcap)
+				TFA_GUARD(grow((void **)&ps->ms, &ps->mcap, ps->mlen + 1,
+					       sizeof(*ps->ms)));
+			ps->ms[ps->mlen++] = m;
+			skip_ws(ps);
+			if (*ps->p == ',') {
+				ps->p++;
+				skip_ws(ps);
+				continue;
+			}
+			if (*ps->p == '}')
+				break;
+			TFA_GUARD(unexpected(ps, "expected ',' or '}'"));
+		}
+	}
+	ps->p++;
+	n = ps->mlen - base;
+	if (n >= UINT32_MAX)
+		TFA_BAIL(TFA_EFORMAT, "json: object too large at byte %zu", off(ps, ps->p));
+	mem = NULL;
+	if (n) {
+		mem = arena_alloc(ps, n * (sizeof(*mem) + sizeof(*ord)));
+		if (mem == NULL)
+			TFA_BAIL(TFA_EINTERNAL, "out of memory");
+		memcpy(mem, ps->ms + base, n * sizeof(*mem));
+		ord = (uint32_t *)(mem + n);
+		TFA_GUARD(sort_members(ps, mem, ord, n));
+	}
+	ps->mlen = base;
+	out->type = TFA_JSON_OBJECT;
+	out->n = (uint32_t)n;
+	out->u.members = mem;
+out:
+	return rc;
+}
+
+static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out)
+{
+	const uint8_t *p = ps->p;
+
+	switch (*p) {
+	case '"':
+		out->type = TFA_JSON_STRING;
+		return parse_string(ps, &out->u.str, &out->n);
+	case '{':
+		return parse_object(ps, depth + 1, out);
+	case '[':
+		return parse_array(ps, depth + 1, out);
+	case 't':
+		if (memcmp(p, "true", 4) != 0)
+			break;
+		out->type = TFA_JSON_TRUE;
+		out->n = 0;
+		out->u.items = NULL;
+		ps->p += 4;
+		return TFA_OK;
+	case 'f':
+		if (memcmp(p, "false", 5) != 0)
+			break;
+		out->type = TFA_JSON_FALSE;
+		out->n = 0;
+		out->u.items = NULL;
+		ps->p += 5;
+		return TFA_OK;
+	case 'n':
+		if (memcmp(p, "null", 4) != 0)
+			break;
+		out->type = TFA_JSON_NULL;
+		out->n = 0;
+		out->u.items = NULL;
+		ps->p += 4;
+		return TFA_OK;
+	case '-':
+	case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return parse_number(ps, out);
+	default:
+		break;
+	}
+	if (p < ps->end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return tfa_error_set(TFA_EFORMAT, "json: invalid literal at byte %zu", off(ps, p));
+	return unexpected(ps, "expected a value");
+}
+
+tfa_err tfa_json_parse(tfa_json **out, const uint8_t *in, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	parser ps;
+	tfa_json *doc = NULL;
+
+	memset(&ps, 0, sizeof(ps));
+	TFA_ENSURE_ARG(out);
+	*out = NULL;
+	TFA_ENSURE(in != NULL || len == 0, TFA_EUSAGE, "missing argument: in");
+	if (len > SIZE_MAX - TEXT_PAD - 1)
+		TFA_BAIL(TFA_EFORMAT, "json: document too large");
+	doc = calloc(1, sizeof(*doc));
+	if (doc == NULL)
+		TFA_BAIL(TFA_EINTERNAL, "out of memory");
+	doc->text = malloc(len + TEXT_PAD);
+	if (doc->text == NULL)
+		TFA_BAIL(TFA_EINTERNAL, "out of memory");
+	if (len)
+		memcpy(doc->text, in, len);
+	memset(doc->text + len, 0, TEXT_PAD);
+
+	ps.doc = doc;
+	ps.base = ps.p = doc->text;
+	ps.end = doc->text + len;
+	/* Roughly what a typical document needs; later chunks double. */
+	ps.next_chunk = len < 4096 ? 4096 : len;
+
+	if (len >= 3 && in[0] == 0xEF && in[1] == 0xBB && in[2] == 0xBF)
+		TFA_BAIL(TFA_EFORMAT, "json: byte-order mark at byte 0 is not allowed");
+	skip_ws(&ps);
+	if (ps.p >= ps.end)
+		TFA_BAIL(TFA_EFORMAT, "json: empty document at byte %zu", off(&ps, ps.p));
+	TFA_GUARD(parse_value(&ps, 0, &doc->root));
+	skip_ws(&ps);
+	if (ps.p < ps.end)
+		TFA_BAIL(TFA_EFORMAT, "json: unexpected data after the document at byte %zu",
+			 off(&ps, ps.p));
+	*out = doc;
+	doc = NULL;
+out:
+	free(ps.vs);
+	free(ps.ms);
+	free(ps.tmp);
+	free(ps.num);
+	tfa_json_free(doc);
+	return rc;
+}
+
+void tfa_json_free(tfa_json *doc)
+{
+	chunk *c, *next;
+
+	if (doc == NULL)
+		return;
+	for (c = doc->chunks; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(doc->text);
+	free(doc);
+}
+
+/* ---- accessors ---------------------------------------------------------------------------- */
+
+const tfa_json_value *tfa_json_root(const tfa_json *doc)
+{
+	return doc ? &doc->root : NULL;
+}
+
+tfa_json_type tfa_json_type_of(const tfa_json_value *v)
+{
+	return v ? (tfa_json_type)v->type : TFA_JSON_NULL;
+}
+
+size_t tfa_json_count(const tfa_json_value *v)
+{
+	if (v == NULL || (v->type != TFA_JSON_ARRAY && v->type != TFA_JSON_OBJECT))
+		return 0;
+	return v->n;
+}
+
+const tfa_json_value *tfa_json_at(const tfa_json_value *v, size_t i)
+{
+	if (v == NULL || v->type != TFA_JSON_ARRAY || i >= v->n)
+		return NULL;
+	return &v->u.items[i];
+}
+
+const char *tfa_json_key_at(const tfa_json_value *v, size_t i, size_t *keylen)
+{
+	if (v == NULL || v->type != TFA_JSON_OBJECT || i >= v->n) {
+		if (keylen)
+			*keylen = 0;
+		return NULL;
+	}
+	if (keylen)
+		*keylen = v->u.members[i].keylen;
+	return v->u.members[i].key;
+}
+
+const tfa_json_value *tfa_json_value_at(const tfa_json_value *v, size_t i)
+{
+	if (v == NULL || v->type != TFA_JSON_OBJECT || i >= v->n)
+		return NULL;
+	return &v->u.members[i].val;
+}
+
+const tfa_json_value *tfa_json_get(const tfa_json_value *obj, const char *key)
+{
+	const jmember *m;
+	const uint32_t *ord;
+	size_t lo = 0, hi, klen;
+
+	if (obj == NULL || key == NULL || obj->type != TFA_JSON_OBJECT || obj->n == 0)
+		return NULL;
+	m = obj->u.members;
+	ord = (const uint32_t *)(m + obj->n);
+	hi = obj->n;
+	klen = strlen(key);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const jmember *x = &m[ord[mid]];
+		int c = tfa_jcs_keycmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)key, klen);
+
+		if (c == 0)
+			return &x->val;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const char *tfa_json_string(const tfa_json_value *v, size_t *len)
+{
+	if (v == NULL || v->type != TFA_JSON_STRING) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = v->n;
+	return v->u.str;
+}
+
+double tfa_json_number(const tfa_json_value *v)
+{
+	return v && v->type == TFA_JSON_NUMBER ? v->u.num : 0.0;
+}
+
+/* ---- writer ------------------------------------------------------------------------------- */
+
+/* Output cursor over a tfa_buf; b->len is brought up to date by flush(). */
+typedef struct writer {
+	tfa_buf *b;
+	uint8_t *p, *end;
+} writer;
+
+static void flush(writer *w)
+{
+	if (w->p)
+		w->b->len = (size_t)(w->p - w->b->data);
+}
+
+static tfa_err need_slow(writer *w, size_t n)
+{
+	tfa_err rc;
+
+	flush(w);
+	if ((rc = tfa_buf_reserve(w->b, n)) != TFA_OK)
+		return rc;
+	w->p = w->b->data + w->b->len;
+	w->end = w->b->data + w->b->cap - 1; /* keep room for the trailing NUL */
+	return TFA_OK;
+}
+
+static inline tfa_err need(writer *w, size_t n)
+{
+	if ((size_t)(w->end - w->p) >= n)
+		return TFA_OK;
+	return need_slow(w, n);
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+static tfa_err write_string(writer *w, const uint8_t *s, size_t n)
+{
+	tfa_err rc = TFA_OK;
+	const uint8_t *e = s + n;
+
+	TFA_GUARD(need(w, n + 2));
+	*w->p++ = '"';
+	for (;;) {
+		const uint8_t *run = s;
+		uint8_t c = 0;
+
+		while (e - s >= 8) {
+			uint64_t x = tfa_load64(s);
+
+			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\')) != 0)
+				break;
+			s += 8;
+		}
+		while (s < e && (c = *s) >= 0x20 && c != '"' && c != '\\')
+			s++;
+		memcpy(w->p, run, (size_t)(s - run));
+		w->p += s - run;
+		if (s == e)
+			break;
+		/* One byte becomes at most six; keep room for the rest and the quote. */
+		TFA_GUARD(need(w, (size_t)(e - s) + 6));
+		s++;
+		*w->p++ = '\\';
+		switch (c) {
+		case '"': *w->p++ = '"'; break;
+		case '\\': *w->p++ = '\\'; break;
+		case '\b': *w->p++ = 'b'; break;
+		case '\t': *w->p++ = 't'; break;
+		case '\n': *w->p++ = 'n'; break;
+		case '\f': *w->p++ = 'f'; break;
+		case '\r': *w->p++ = 'r'; break;
+		default:
+			*w->p++ = 'u';
+			*w->p++ = '0';
+			*w->p++ = '0';
+			*w->p++ = (uint8_t)hexdig[c >> 4];
+			*w->p++ = (uint8_t)hexdig[c & 15];
+			break;
+		}
+	}
+	*w->p++ = '"';
+out:
+	return rc;
+}
+
+static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
+{
+	tfa_err rc = TFA_OK;
+
+	if (depth > TFA_JSON_MAX_DEPTH &&
+	    (v->type == TFA_JSON_ARRAY || v->type == TFA_JSON_OBJECT))
+		TFA_BAIL(TFA_EFORMAT, "json: nesting deeper than %d levels", TFA_JSON_MAX_DEPTH);
+	switch ((tfa_json_type)v->type) {
+	case TFA_JSON_NULL:
+		TFA_GUARD(need(w, 4));
+		memcpy(w->p, "null", 4);
+		w->p += 4;
+		break;
+	case TFA_JSON_TRUE:
+		TFA_GUARD(need(w, 4));
+		memcpy(w->p, "true", 4);
+		w->p += 4;
+		break;
+	case TFA_JSON_FALSE:
+		TFA_GUARD(need(w, 5));
+		memcpy(w->p, "false", 5);
+		w->p += 5;
+		break;
+	case TFA_JSON_NUMBER: {
+		char tmp[32];
+		size_t n = tfa_jcs_format_number(tmp, v->u.num);
+
+		if (n == 0)
+			TFA_BAIL(TFA_EFORMAT, "json: number is not finite");
+		TFA_GUARD(need(w, n));
+		memcpy(w->p, tmp, n);
+		w->p += n;
+		break;
+	}
+	case TFA_JSON_STRING:
+		TFA_GUARD(write_string(w, (const uint8_t *)v->u.str, v->n));
+		break;
+	case TFA_JSON_ARRAY:
+		TFA_GUARD(need(w, 2));
+		*w->p++ = '[';
+		for (uint32_t i = 0; i < v->n; i++) {
+			if (i) {
+				TFA_GUARD(need(w, 1));
+				*w->p++ = ',';
+			}
+			TFA_GUARD(write_value(w, &v->u.items[i], depth + 1));
+		}
+		TFA_GUARD(need(w, 1));
+		*w->p++ = ']';
+		break;
+	case TFA_JSON_OBJECT: {
+		const jmember *m = v->u.members;
+		const uint32_t *ord = v->n ? (const uint32_t *)(m + v->n) : NULL;
+
+		TFA_GUARD(need(w, 2));
+		*w->p++ = '{';
+		for (uint32_t i = 0; i < v->n; i++) {
+			const jmember *x = &m[ord[i]];
+
+			if (i) {
+				TFA_GUARD(need(w, 1));
+				*w->p++ = ',';
+			}
+			TFA_GUARD(write_string(w, (const uint8_t *)x->key, x->keylen));
+			TFA_GUARD(need(w, 1));
+			*w->p++ = ':';
+			TFA_GUARD(write_value(w, &x->val, depth + 1));
+		}
+		TFA_GUARD(need(w, 1));
+		*w->p++ = '}';
+		break;
+	}
+	default:
+		TFA_BAIL(TFA_EINTERNAL, "json: corrupt value");
+	}
+out:
+	return rc;
+}
+
+tfa_err tfa_jcs_write(tfa_buf *out, const tfa_json_value *v)
+{
+	tfa_err rc = TFA_OK;
+	writer w;
+	size_t start;
+
+	TFA_ENSURE_ARG(out);
+	TFA_ENSURE_ARG(v);
+	start = out->len;
+	w.b = out;
+	w.p = w.end = NULL;
+	TFA_GUARD(need_slow(&w, 64));
+	rc = write_value(&w, v, 1);
+	flush(&w);
+	if (rc != TFA_OK)
+		out->len = start; /* drop partial output */
+	out->data[out->len] = '\0';
+out:
+	return rc;
+}
+
+tfa_err tfa_jcs_canonicalize(tfa_buf *out, const uint8_t *in, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	tfa_json *doc = NULL;
+
+	TFA_ENSURE_ARG(out);
+	TFA_GUARD(tfa_json_parse(&doc, in, len));
+	/* The canonical form is usually about as long as the input: reserve that
+	 * much up front (when the buffer's cap allows) instead of growing by copying. */
+	{
+		size_t max = out->max ? out->max : TFA_BUF_DEFAULT_MAX;
+
+		if (out->len <= max && len <= max - out->len)
+			TFA_GUARD(tfa_buf_reserve(out, len));
+	}
+	TFA_GUARD(tfa_jcs_write(out, tfa_json_root(doc)));
+out:
+	tfa_json_free(doc);
+	return rc;
+}
+
+tfa_err tfa_jcs_check_canonical(const uint8_t *in, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf b;
+	size_t i;
+
+	tfa_buf_init(&b, 0);
+	TFA_GUARD(tfa_jcs_canonicalize(&b, in, len));
+	if (b.len == len && (len == 0 || memcmp(b.data, in, len) == 0))
+		goto out;
+	for (i = 0; i < len && i < b.len && b.data[i] == in[i]; i++)
+		;
+	TFA_BAIL(TFA_EFORMAT, "json: not in canonical form at byte %zu", i);
+out:
+	tfa_buf_free(&b);
+	return rc;
+}
