@@ -28,7 +28,7 @@ bool tfa_spawn_find(const char *bin)
 	while (*p) {
 		size_t n = strcspn(p, ":");
 		if (snprintf(path, sizeof(path), "%.*s%s%s", (int)n, p, n ? "/" : "", bin) <
-			    (int)sizeof(path) &&
+			(int)sizeof(path) &&
 		    access(path, X_OK) == 0)
 			return true;
 		p += n;

@@ -40,8 +40,7 @@ bool tfa_spawn_find(const char *bin);
  * its stdout to `out`, at most out's max bytes (see the flags). Returns 0 and
  * fills *how when it ran, or the errno value of why it could not be started.
  */
-TFA_WUR int tfa_spawn_read(tfa_spawn_exit *how, tfa_buf *out, char *const argv[],
-			   unsigned flags);
+TFA_WUR int tfa_spawn_read(tfa_spawn_exit *how, tfa_buf *out, char *const argv[], unsigned flags);
 
 /*
  * Runs argv[0] (found on PATH) with our stdin, stdout and stderr and waits for
@@ -50,7 +49,6 @@ TFA_WUR int tfa_spawn_read(tfa_spawn_exit *how, tfa_buf *out, char *const argv[]
  * unblocked until it has ended, so that a handler can forward them to it.
  * Returns 0 and fills *how, or the errno value of why it could not be started.
  */
-TFA_WUR int tfa_spawn_run(tfa_spawn_exit *how, char *const argv[],
-			  volatile sig_atomic_t *running);
+TFA_WUR int tfa_spawn_run(tfa_spawn_exit *how, char *const argv[], volatile sig_atomic_t *running);
 
 #endif

@@ -9,10 +9,10 @@
 
 static void test_exit_status(void)
 {
-	char *ok[] = { "sh", "-c", "printf 'a\\nb'", NULL };
-	char *three[] = { "sh", "-c", "exit 3", NULL };
-	char *killed[] = { "sh", "-c", "kill -TERM $$", NULL };
-	tfa_spawn_exit how = { -1, -1 };
+	char *ok[] = {"sh", "-c", "printf 'a\\nb'", NULL};
+	char *three[] = {"sh", "-c", "exit 3", NULL};
+	char *killed[] = {"sh", "-c", "kill -TERM $$", NULL};
+	tfa_spawn_exit how = {-1, -1};
 	tfa_buf b;
 
 	tfa_buf_init(&b, 0);
@@ -33,9 +33,9 @@ static void test_exit_status(void)
 /* Output past the cap: kept to the cap and drained, or the child is stopped. */
 static void test_bounded_output(void)
 {
-	char *big[] = { "sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done",
-			NULL };
-	char *endless[] = { "yes", NULL };
+	char *big[] = {"sh", "-c",
+		       "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done", NULL};
+	char *endless[] = {"yes", NULL};
 	tfa_spawn_exit how;
 	tfa_buf b;
 
@@ -55,8 +55,8 @@ static void test_bounded_output(void)
 
 static void test_missing_program(void)
 {
-	char *missing[] = { "tfattest-no-such-program", NULL };
-	char *path[] = { "/nonexistent/tfattest", NULL };
+	char *missing[] = {"tfattest-no-such-program", NULL};
+	char *path[] = {"/nonexistent/tfattest", NULL};
 	volatile sig_atomic_t running = 42;
 	tfa_spawn_exit how;
 	tfa_buf b;
