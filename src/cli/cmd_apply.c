@@ -39,7 +39,6 @@ int tfa_cli_apply(int argc, char **argv)
 	tfa_workflow_opts o;
 	tfa_workflow_result *res = NULL;
 	const char *sequencer = NULL;
-	bool destroy = false;
 	long long v;
 	int c, status;
 	tfa_err rc;
@@ -71,7 +70,7 @@ int tfa_cli_apply(int argc, char **argv)
 		return tfa_cli_usage("%s", use);
 	o.argv = argv + optind;
 	o.argc = argc - optind;
-	if (tfa_workflow_check_command(&destroy, o.argc, o.argv) != TFA_OK)
+	if (tfa_workflow_check_command(NULL, o.argc, o.argv) != TFA_OK)
 		return tfa_cli_usage(
 		    "the command after -- must be `%s apply ...` or `%s destroy ...`", o.argv[0],
 		    o.argv[0]);

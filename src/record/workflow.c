@@ -26,12 +26,10 @@
 #define PATH_CAP 4096
 
 static volatile sig_atomic_t child_pid;
-static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
-	got_signal = sig;
 	/*
 	 * A terminal's ^C already reached Terraform, which shares our process
 	 * group: a second SIGINT would make it abandon its graceful stop.
