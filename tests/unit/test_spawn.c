@@ -53,19 +53,33 @@ static void test_bounded_output(void)
 	tfa_buf_free(&b);
 }
 
+/*
+ * glibc reports a program that cannot be executed as the spawn's error;
+ * under valgrind the child starts and exits 127 instead, as after a
+ * shell's failed exec.
+ */
+static int missing(int err, const tfa_spawn_exit *how)
+{
+	return err == ENOENT || (err == 0 && how->code == 127);
+}
+
 static void test_missing_program(void)
 {
-	char *missing[] = {"tfattest-no-such-program", NULL};
-	char *path[] = {"/nonexistent/tfattest", NULL};
+	char *none[] = { "tfattest-no-such-program", NULL };
+	char *path[] = { "/nonexistent/tfattest", NULL };
 	volatile sig_atomic_t running = 42;
-	tfa_spawn_exit how;
+	tfa_spawn_exit how = { 0, 0 };
 	tfa_buf b;
+	int err;
 
 	tfa_buf_init(&b, 0);
-	CHECK(tfa_spawn_read(&how, &b, missing, 0) == ENOENT);
-	CHECK(tfa_spawn_read(&how, &b, path, 0) == ENOENT);
-	CHECK(tfa_spawn_run(&how, missing, &running) == ENOENT);
-	CHECK(running == 42);
+	err = tfa_spawn_read(&how, &b, none, 0);
+	CHECK(missing(err, &how));
+	err = tfa_spawn_read(&how, &b, path, 0);
+	CHECK(missing(err, &how));
+	err = tfa_spawn_run(&how, none, &running);
+	CHECK(missing(err, &how));
+	CHECK(running == (err ? 42 : 0)); /* untouched when nothing started */
 	CHECK(b.len == 0);
 	tfa_buf_free(&b);
 }
