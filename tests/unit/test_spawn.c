@@ -65,10 +65,10 @@ static int missing(int err, const tfa_spawn_exit *how)
 
 static void test_missing_program(void)
 {
-	char *none[] = { "tfattest-no-such-program", NULL };
-	char *path[] = { "/nonexistent/tfattest", NULL };
+	char *none[] = {"tfattest-no-such-program", NULL};
+	char *path[] = {"/nonexistent/tfattest", NULL};
 	volatile sig_atomic_t running = 42;
-	tfa_spawn_exit how = { 0, 0 };
+	tfa_spawn_exit how = {0, 0};
 	tfa_buf b;
 	int err;
 
