@@ -20,9 +20,6 @@ ALLOWLIST=(
 	"src/verify/tsa.c|<curl/curl.h>|timestamp requests are sent with libcurl from the verifier layer; they move to src/net"
 	"src/format/hex.c|verify/crypto.h|hex helpers are declared in verify/crypto.h; they move to a src/format header"
 	"src/format/jfield.c|verify/crypto.h|hex decoding is declared in verify/crypto.h; it moves to a src/format header"
-	"src/verify/crypto.c|tfattest/sys/signer.h|tfa_ecdsa_raw_to_der is declared for signer backends only"
-	"src/verify/crypto.h|tfattest/signer.h|tfa_sig_alg and the SPKI helpers are declared in the recording-side signer.h"
-	"src/verify/manifest.h|tfattest/signer.h|tfa_sig_alg is declared in the recording-side signer.h"
 )
 
 root=""

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#ifdef TFATTEST_WITH_ARCHIVE
+
+#include "tfattest/features.h"
+#if TFATTEST_WITH_ARCHIVE
 #include <zlib.h>
 
 #include "verify/archive/bundle_archive.h"
@@ -325,7 +327,7 @@ static arc_kind archive_kind(const char *path)
 	return ARC_NONE;
 }
 
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 /*
  * The archive writer: exactly the subset the reader accepts
  * (docs/ARCHIVES.md), so that every extractor reads it the same way. The
@@ -834,7 +836,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		kind = archive_kind(o->archive);
 		TFA_ENSURE(kind != ARC_NONE, TFA_EUSAGE,
 			   "--archive FILE must end in .tar.gz, .tgz or .zip");
-#ifndef TFATTEST_WITH_ARCHIVE
+#if !TFATTEST_WITH_ARCHIVE
 		TFA_BAIL(TFA_EUSAGE, "this build cannot write archives (built without archive support)");
 #endif
 	}
@@ -971,7 +973,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
 			 "the exported bundle does not verify: %s", rep.message);
 	if (kind != ARC_NONE) {
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 		/* The directory goes either way: the archive replaces it. */
 		TFA_GUARD(write_archive(tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest,
 					kind, created));
