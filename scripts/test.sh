@@ -3,7 +3,11 @@
 #   1. the normal build and every test (unit, integration, fuzz corpora)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, no recovery
 #   3. the unit tests under valgrind (leaks and memory errors)
-#   4. the verifier-only build, checked to link neither libcurl nor libp11
+#   4. the verifier-only build (Release), checked to link neither libcurl nor libp11
+#   5. builds a user may choose, with warnings as errors: gcc Release and
+#      MinSizeRel (built, not run: the code is the same, the warnings differ),
+#      and clang Release with its unit tests
+# Each stage's wall time is printed when it ends, and all of them at the end.
 # A test that exits 77 is skipped (a component it needs is absent): skips are
 # reported as skips, and with CI=true any skip fails the run unless the test is
 # listed in ALLOWED_SKIPS below with the reason it cannot run on a CI machine.
@@ -18,7 +22,23 @@ bash scripts/deps.sh
 # Every test runs on a machine set up by scripts/deps.sh, so the list is empty.
 ALLOWED_SKIPS=()
 
-step() { printf '\n==== %s ====\n' "$*"; }
+stage=""
+stage_start=0
+timings=()
+# end_stage: prints the wall time of the stage that is running, and keeps it.
+end_stage() {
+	[ -n "$stage" ] || return 0
+	local t=$((SECONDS - stage_start))
+	timings+=("$(printf '%5ds  %s' "$t" "$stage")")
+	printf -- '---- %s: %ds ----\n' "$stage" "$t"
+	stage=""
+}
+step() {
+	end_stage
+	stage=$*
+	stage_start=$SECONDS
+	printf '\n==== %s ====\n' "$*"
+}
 total=0
 skipped=0
 skipped_names=()
@@ -98,7 +118,28 @@ echo "verifier-only binary links: $(ldd build-verifier/tfattest | awk '{print $1
 build-verifier/tfattest verify examples/demo | tail -1
 printf '{"b":2,"a":1}' | build-verifier/tfattest canon; echo
 
+# build_only DIR CMAKE-ARGS...: configures and builds everything (library, CLI,
+# tests, benchmarks), warnings as errors, and runs nothing.
+build_only() {
+	local dir=$1
+	shift
+	cmake -S . -B "$dir" "$@" -DTFATTEST_WERROR=ON > /dev/null
+	cmake --build "$dir" -j"$jobs"
+}
+
+step "gcc Release build"
+build_only build-release -DCMAKE_BUILD_TYPE=Release
+
+step "gcc MinSizeRel build"
+build_only build-minsizerel -DCMAKE_BUILD_TYPE=MinSizeRel
+
+step "clang Release build and unit tests"
+CC=clang build_only build-clang -DCMAKE_BUILD_TYPE=Release
+run_ctest clang --test-dir build-clang -j"$jobs" --output-on-failure -L unit -LE valgrind
+
 step "done"
+printf 'wall time per stage:\n'
+printf '%s\n' "${timings[@]}"
 if [ "$skipped" -gt 0 ]; then
 	echo "skipped (exit 77): ${skipped_names[*]}"
 	if [ "${CI:-}" = true ]; then
