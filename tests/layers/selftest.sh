@@ -100,6 +100,16 @@ expect_fail "a layer includes a provider" \
 	--allowlist "$empty"
 
 mktree
+mkdir -p "$tmp/t/src/net" "$tmp/t/src/aws"
+printf '#include "sys/fsutil.h"\n' > "$tmp/t/src/net/http.h"
+printf '#include "net/http.h"\n#include "verify/crypto.h"\n' > "$tmp/t/src/aws/sigv4.c"
+expect_pass "src/net below src/aws" --allowlist "$empty"
+printf '#include "aws/sigv4.h"\n' >> "$tmp/t/src/net/http.h"
+printf '\n' > "$tmp/t/src/aws/sigv4.h"
+expect_fail "src/net includes src/aws" \
+	'src/net/http.h:2: includes aws/sigv4.h: src/net may not include src/aws' --allowlist "$empty"
+
+mktree
 printf '#include "nowhere/gone.h"\n' >> "$tmp/t/src/sys/fsutil.h"
 expect_fail "an include that resolves to nothing" \
 	'src/sys/fsutil.h:2: includes nowhere/gone.h: does not resolve' --allowlist "$empty"
