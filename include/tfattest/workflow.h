@@ -29,7 +29,7 @@
 #include "spool.h"
 
 /* The recording side only: a verifier-only build neither has nor installs this. */
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 
 /* What the workflow is given. Strings are borrowed for the length of the call. */
 typedef struct tfa_workflow_opts {

@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef TFATTEST_WITH_ARCHIVE
+#include "tfattest/features.h"
+
+#if TFATTEST_WITH_ARCHIVE
 #include <zlib.h>
 
 #include "verify/archive/bundle_archive.h"
@@ -38,7 +40,7 @@ tfa_export_arc_kind tfa_export_archive_kind(const char *path)
 	return TFA_EXPORT_ARC_NONE;
 }
 
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 /*
  * The archive writer: exactly the subset the reader accepts
  * (docs/ARCHIVES.md), so that every extractor reads it the same way. The

@@ -88,7 +88,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		kind = tfa_export_archive_kind(o->archive);
 		TFA_ENSURE(kind != TFA_EXPORT_ARC_NONE, TFA_EUSAGE,
 			   "--archive FILE must end in .tar.gz, .tgz or .zip");
-#ifndef TFATTEST_WITH_ARCHIVE
+#if !TFATTEST_WITH_ARCHIVE
 		TFA_BAIL(TFA_EUSAGE, "this build cannot write archives (built without archive support)");
 #endif
 	}
@@ -198,7 +198,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
 			 "the exported bundle does not verify: %s", rep.message);
 	if (kind != TFA_EXPORT_ARC_NONE) {
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 		/* The directory goes either way: the archive replaces it. */
 		TFA_GUARD(tfa_export_write_archive(tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest,
 					kind, created));

@@ -58,7 +58,7 @@ typedef enum {
 
 /* The archive format a path's suffix asks for. */
 tfa_export_arc_kind tfa_export_archive_kind(const char *path);
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 /*
  * Writes the bundle in dir (verified) as an archive at dest: a temporary
  * file beside it, fsynced, read back through the verifier's archive reader,

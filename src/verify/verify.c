@@ -26,7 +26,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#ifdef TFATTEST_WITH_ARCHIVE
+#include "tfattest/features.h"
+#if TFATTEST_WITH_ARCHIVE
 #include "verify/archive/bundle_archive.h"
 #endif
 #include "format/jstream.h"
@@ -236,7 +237,7 @@ static tfa_err end(tfa_vfy_ctx *v, tfa_verify_report *rep, tfa_err rc)
 	return rc;
 }
 
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 /* Takes a loaded archive as the source; an archive that breaks the entry rules fails layer 1. */
 static tfa_err use_archive(tfa_vfy_ctx *v, tfa_err loaded)
 {
@@ -269,7 +270,7 @@ tfa_err tfa_verify_bundle(tfa_verify_report *rep, const char *path, const tfa_ve
 
 	TFA_GUARD(begin(&v, rep, path, opts));
 	rc = tfa_bsrc_open(&v->src, path);
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 	/* An archive that breaks the entry rules fails layer 1. */
 	if (rc == TFA_EVERIFY && v->src.ops == NULL)
 		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, tfa_archive_rejected_entry(), 0, "%s",
