@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "verify/crypto.h"
-#include "format/jcs_int.h"
+#include "format/jlex.h"
 #include "format/jfield.h"
 #include "capture/oidc.h"
 #include "format/timefmt.h"
