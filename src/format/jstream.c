@@ -1,12 +1,13 @@
 /*
  * Streaming pull reader for RFC 8785 canonical JSON (see jstream.h).
  *
- * The input sits in one fixed chunk followed by NUL padding, so string scans
- * can load eight bytes at a time and stop on the padding like on any control
- * character; a chunk is refilled only once every byte of it was consumed, and
- * that is when the on_bytes hook sees it. Tokens that cross a chunk boundary
- * (strings, escapes, UTF-8 sequences, numbers, literals) are assembled byte
- * by byte from the old and the new chunk.
+ * Tokens are lexed by the lexer the tree parser uses (jlex.c), in its
+ * canonical dialect. The input sits in one fixed chunk followed by the NUL
+ * padding the lexer needs; a chunk is refilled only once every byte of it was
+ * consumed, and that is when the on_bytes hook sees it. A string is lexed a
+ * chunk at a time; the one escape or UTF-8 sequence that crosses a chunk
+ * boundary is assembled byte by byte from the old and the new chunk, then
+ * lexed whole. Numbers and literals are gathered byte by byte.
  *
  * Key order is checked against the previous key of the innermost object only.
  * Keys of the open objects live on one stack: when a key is read, every
