@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "format/hex.h"
 #include "format/jcs_int.h"
 #include "format/jstream.h"
 #include "tfattest/sys/guard.h"
@@ -298,6 +299,7 @@ static tfa_err read_escape(tfa_jstream *js, uint64_t start)
 	case 't': v = '\t'; break;
 	case 'u': {
 		int h[4];
+		char d;
 
 		for (int i = 0; i < 4; i++) {
 			TFA_GUARD(getc_(js, &h[i]));
@@ -307,12 +309,10 @@ static tfa_err read_escape(tfa_jstream *js, uint64_t start)
 		}
 		if (h[0] != '0' || h[1] != '0' || (h[2] != '0' && h[2] != '1'))
 			goto noncanon;
-		if (h[3] >= '0' && h[3] <= '9')
-			v = (uint8_t)(h[3] - '0');
-		else if (h[3] >= 'a' && h[3] <= 'f')
-			v = (uint8_t)(h[3] - 'a' + 10);
-		else
+		d = (char)h[3];
+		if (!tfa_is_lowerhex(&d, 1))
 			goto noncanon;
+		v = (uint8_t)tfa_hexval(d);
 		v = (uint8_t)(v + (h[2] - '0') * 16);
 		/* These have a two-character form, which RFC 8785 uses. */
 		if (v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r')
