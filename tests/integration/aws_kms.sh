@@ -185,7 +185,7 @@ fail_clean "NotFoundException" '["not_found", "ok"]' "kms Sign: NotFoundExceptio
 fail_clean "DisabledException" '["disabled", "ok"]' "kms Sign: DisabledException: .*\\(HTTP 400, $rid\\)\$"
 fail_clean "a bad signature from KMS" '["bad_signature"]' 'kms Sign: the signature does not verify under key arn:aws:kms:'
 # Base64 a lenient decoder would take (white space, unused bits set) is malformed input: exit 1.
-fail_clean "non-canonical base64 from KMS" '["loose_base64"]' 'kms: the signature is not canonical base64' 1
+fail_clean "non-canonical base64 from KMS" '["loose_base64"]' 'kms: the signature is not canonical base64 \(base64 holds a character outside its alphabet\)$' 1
 control '{"faults": ["loose_base64"], "targets": ["GetPublicKey"]}'
 expect_exit 1 "non-canonical base64 public key" "$T" pubkey --key "$EC_URI"
 expect_output 'kms: the public key is not canonical base64' "non-canonical base64 public key: message"
