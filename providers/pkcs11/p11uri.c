@@ -146,7 +146,7 @@ static tfa_err decode_value(uint8_t **out, size_t *outlen, const char *v, size_t
 			    const attr_def *a, size_t base)
 {
 	tfa_err rc = TFA_OK;
-	size_t dlen = 0;
+	size_t dlen = 0, got = 0;
 	uint8_t *buf = NULL;
 
 	*out = NULL;
@@ -175,7 +175,8 @@ static tfa_err decode_value(uint8_t **out, size_t *outlen, const char *v, size_t
 	buf = malloc(dlen + 1);
 	TFA_ENSURE(buf != NULL, TFA_EINTERNAL, "out of memory");
 	/* The grammar is checked above; the bytes, NUL included, are judged below. */
-	TFA_GUARD(tfa_pct_decode(buf, dlen + 1, &dlen, v, n, TFA_PCT_BINARY));
+	TFA_GUARD(tfa_pct_decode(buf, dlen + 1, &got, v, n, TFA_PCT_BINARY));
+	dlen = got;
 	if (a->kind != K_ID && memchr(buf, '\0', dlen) != NULL)
 		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: '%s' contains a NUL byte", a->name);
 	*out = buf;
