@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/hex.h"
 #include "format/jcs_int.h"
 #include "format/jlex.h"
 #include "tfattest/sys/guard.h"
@@ -97,21 +98,10 @@ static inline uint64_t at_off(const tfa_jlex *lx, const uint8_t *p)
 	return lx->base_off + (uint64_t)(p - lx->base);
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value of four hex digits, or -1. */
 static long hex4(const uint8_t *s)
 {
-	int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]), d = hexval(s[3]);
+	int a = tfa_hexval(s[0]), b = tfa_hexval(s[1]), c = tfa_hexval(s[2]), d = tfa_hexval(s[3]);
 
 	if ((a | b | c | d) < 0)
 		return -1;
