@@ -25,7 +25,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#include "tfattest/features.h"
+#if !TFATTEST_VERIFIER_ONLY
 #include <curl/curl.h>
 #endif
 
@@ -190,7 +191,7 @@ static tfa_err parse_resp(TS_RESP **out, const uint8_t *der, size_t len)
 	return TFA_OK;
 }
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 
 typedef struct sink {
 	tfa_buf *buf;

@@ -12,7 +12,7 @@
 #define TFA_TSA_NONCE_HEX 17         /* 16 hex digits + NUL */
 #define TFA_TSA_RESP_MAX (64u << 10) /* cap on a stored TimeStampResp */
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 /*
  * POSTs an RFC 3161 TimeStampReq (Content-Type application/timestamp-query;
  * SHA-256 imprint of digest; a random 64-bit nonce; certReq true) to url

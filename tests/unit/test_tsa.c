@@ -688,7 +688,7 @@ static void test_bad_arguments(void)
 	tfa_buf_free(&r);
 }
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 /* ---- fetching from tests/tsa/tsa_server.py -------------------------------------------------- */
 
 static pid_t g_server;
@@ -831,7 +831,7 @@ TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_fractional_ge
 	      T(test_imprint_not_sha256), T(test_signer_cert_absent), T(test_tsa_name),
 	      T(test_not_granted), T(test_malformed),
 	      T(test_bad_arguments)
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 	      ,
 	      T(test_fetch_ok), T(test_fetch_http_error), T(test_fetch_rejected),
 	      T(test_fetch_unreachable)
