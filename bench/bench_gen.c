@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"

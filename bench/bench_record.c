@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"

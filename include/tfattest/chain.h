@@ -6,6 +6,7 @@
 #define TFATTEST_CHAIN_H
 
 #include "artifact.h"
+#include "capture.h"
 #include "common.h"
 #include "error.h"
 #include "signer.h"

@@ -12,7 +12,7 @@
 #ifndef TFATTEST_SPOOL_H
 #define TFATTEST_SPOOL_H
 
-#include "artifact.h"
+#include "capture.h"
 #include "common.h"
 #include "error.h"
 #include "signer.h"

@@ -20,6 +20,7 @@
 #include "sys/spawn.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
 

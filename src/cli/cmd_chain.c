@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"

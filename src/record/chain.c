@@ -13,6 +13,7 @@
 #include "format/jfield.h"
 #include "record/signer_int.h"
 #include "format/timefmt.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "verify/crypto.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/spool.h"
 #include "tfattest/sys/guard.h"

@@ -15,6 +15,7 @@
 #include "sys/spawn.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/signer.h"
 #include "tfattest/spool.h"

@@ -12,6 +12,7 @@
 
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
+#include "tfattest/capture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

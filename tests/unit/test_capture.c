@@ -16,6 +16,7 @@
 #include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/jcs.h"
 #include "tfattest/signer.h"
 

@@ -20,6 +20,7 @@
 #include "verify/keywalk.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/jcs.h"
 #include "tfattest/signer.h"

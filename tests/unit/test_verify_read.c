@@ -18,6 +18,7 @@
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/jcs.h"
 #include "tfattest/signer.h"

@@ -18,6 +18,7 @@
 #include "capture/oidc.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
+#include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/history.h"
 #include "tfattest/jcs.h"
