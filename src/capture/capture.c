@@ -1,40 +1,28 @@
 /*
  * Capture: the facts of one deployment, read from `terraform show -json`
- * output, the state file and the run's environment.
+ * output, the state file and the run's environment. This file holds the
+ * capture object, its rollback and spool marks, and its serialised (spooled)
+ * form; tfplan.c reads the plan and state, context.c the run's context, and
+ * artifact_write.c makes a capture an artifact.
  *
  * Only names are copied, never values: resource addresses, action names,
  * versions, serials and hashes. Plans and states hold secrets, and a
  * write-once store can never delete what it was given.
  */
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "capture/capture_int.h"
 #include "verify/crypto.h"
 #include "format/jlex.h"
 #include "format/jfield.h"
-#include "capture/oidc.h"
-#include "sys/spawn.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
-
-/* Plans of large estates run to hundreds of megabytes. */
-#define PLAN_MAX ((size_t)512 << 20)
-#define STATE_MAX ((size_t)512 << 20)
-/* Longest string copied from the environment or git. */
-#define CTX_STR_MAX 1024
-
-struct tfa_capture {
-	cJSON *event;
-	cJSON *terraform;
-	cJSON *context;
-};
 
 void tfa_capture_free(tfa_capture *c)
 {
@@ -50,7 +38,7 @@ void tfa_capture_free(tfa_capture *c)
  * Adds a string, replacing bytes that are not valid UTF-8 or are NUL with '?',
  * and each Unicode noncharacter (which I-JSON forbids) with one '?'.
  */
-static tfa_err add_text(cJSON *obj, const char *key, const char *s, size_t len)
+tfa_err tfa_cap_add_text(cJSON *obj, const char *key, const char *s, size_t len)
 {
 	char *copy;
 	size_t i = 0, w = 0;
@@ -85,28 +73,28 @@ static tfa_err add_text(cJSON *obj, const char *key, const char *s, size_t len)
 	return TFA_OK;
 }
 
-static tfa_err add_str(cJSON *obj, const char *key, const char *s)
+tfa_err tfa_cap_add_str(cJSON *obj, const char *key, const char *s)
 {
-	return add_text(obj, key, s, strlen(s));
+	return tfa_cap_add_text(obj, key, s, strlen(s));
 }
 
-static tfa_err add_num(cJSON *obj, const char *key, double v)
+tfa_err tfa_cap_add_num(cJSON *obj, const char *key, double v)
 {
 	return cJSON_AddNumberToObject(obj, key, v) ? TFA_OK
 						    : tfa_error_set(TFA_EINTERNAL, "out of memory");
 }
 
-static tfa_err add_hash(cJSON *obj, const char *key, const uint8_t *data, size_t len)
+tfa_err tfa_cap_add_hash(cJSON *obj, const char *key, const uint8_t *data, size_t len)
 {
 	uint8_t d[TFA_SHA256_LEN];
 	char s[TFA_FPR_STRLEN];
 
 	tfa_sha256(d, data, len);
 	tfa_hash_str(s, d);
-	return add_str(obj, key, s);
+	return tfa_cap_add_str(obj, key, s);
 }
 
-static cJSON *new_obj(cJSON *parent, const char *key)
+cJSON *tfa_cap_new_obj(cJSON *parent, const char *key)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -115,398 +103,6 @@ static cJSON *new_obj(cJSON *parent, const char *key)
 		return NULL;
 	}
 	return o;
-}
-
-/* The one word for a change's action list, as the plan renderer shows it. */
-static const char *action_word(const tfa_json_value *actions)
-{
-	size_t n = tfa_json_count(actions);
-	const char *a0 = n > 0 ? tfa_json_string(tfa_json_at(actions, 0), NULL) : NULL;
-	const char *a1 = n > 1 ? tfa_json_string(tfa_json_at(actions, 1), NULL) : NULL;
-	static const char *const single[] = { "create", "update", "delete", "read", "no-op", "forget" };
-
-	if (n == 1 && a0) {
-		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
-			if (strcmp(a0, single[i]) == 0)
-				return single[i];
-	}
-	if (n == 2 && a0 && a1 &&
-	    ((strcmp(a0, "delete") == 0 && strcmp(a1, "create") == 0) ||
-	     (strcmp(a0, "create") == 0 && strcmp(a1, "delete") == 0)))
-		return "replace";
-	return "other";
-}
-
-static const char *const count_keys[] = { "create", "update", "delete", "replace", "read",
-					  "no-op", "forget", "other" };
-
-static tfa_err capture_plan(cJSON *tf, const uint8_t *data, size_t len, const char *path)
-{
-	tfa_err rc = TFA_OK;
-	tfa_json *doc = NULL;
-	const tfa_json_value *root, *rcs, *v;
-	cJSON *changes, *counts;
-	double count[sizeof(count_keys) / sizeof(count_keys[0])] = { 0 };
-	const char *s;
-	size_t n;
-
-	TFA_ENSURE(len <= PLAN_MAX, TFA_EFORMAT, "plan %s is larger than %zu bytes", path, PLAN_MAX);
-	TFA_GUARD(add_hash(tf, "plan_sha256", data, len));
-	rc = tfa_json_parse(&doc, data, len);
-	if (rc != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "plan %s is not valid JSON: %s", path, tfa_error_last()->message);
-	root = tfa_json_root(doc);
-	TFA_ENSURE(tfa_json_type_of(root) == TFA_JSON_OBJECT &&
-			   tfa_json_get(root, "format_version") != NULL,
-		   TFA_EFORMAT, "%s is not `terraform show -json` plan output", path);
-	TFA_GUARD(tfa_jf_str(&s, &n, root, "format_version", 32, "plan"));
-	TFA_GUARD(add_text(tf, "plan_format_version", s, n));
-	if (tfa_json_get(root, "terraform_version")) {
-		TFA_GUARD(tfa_jf_str(&s, &n, root, "terraform_version", 64, "plan"));
-		TFA_GUARD(add_text(tf, "version", s, n));
-	}
-	if ((v = tfa_json_get(root, "errored")) != NULL) {
-		TFA_ENSURE(tfa_json_type_of(v) == TFA_JSON_TRUE || tfa_json_type_of(v) == TFA_JSON_FALSE,
-			   TFA_EFORMAT, "plan: \"errored\" is not a boolean");
-		TFA_ENSURE(cJSON_AddBoolToObject(tf, "plan_errored", tfa_json_type_of(v) == TFA_JSON_TRUE),
-			   TFA_EINTERNAL, "out of memory");
-	}
-	changes = cJSON_AddArrayToObject(tf, "changes");
-	TFA_ENSURE(changes != NULL, TFA_EINTERNAL, "out of memory");
-	if (tfa_json_get(root, "resource_changes")) {
-		TFA_GUARD(tfa_jf_arr(&rcs, root, "resource_changes", "plan"));
-		for (size_t i = 0; i < tfa_json_count(rcs); i++) {
-			const tfa_json_value *rch = tfa_json_at(rcs, i), *chg, *acts;
-			const char *word;
-			cJSON *item;
-
-			TFA_GUARD(tfa_jf_obj(&chg, rch, "change", "plan resource change"));
-			TFA_GUARD(tfa_jf_arr(&acts, chg, "actions", "plan resource change"));
-			word = action_word(acts);
-			for (size_t k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++)
-				if (strcmp(word, count_keys[k]) == 0)
-					count[k]++;
-			if (strcmp(word, "no-op") == 0)
-				continue;
-			item = new_obj(NULL, NULL);
-			TFA_ENSURE(item && cJSON_AddItemToArray(changes, item), TFA_EINTERNAL,
-				   "out of memory");
-			TFA_GUARD(tfa_jf_str(&s, &n, rch, "address", 4096, "plan resource change"));
-			TFA_GUARD(add_text(item, "address", s, n));
-			TFA_GUARD(add_str(item, "action", word));
-			if (tfa_json_get(rch, "action_reason") &&
-			    tfa_jf_str(&s, &n, rch, "action_reason", 128, "plan") == TFA_OK)
-				TFA_GUARD(add_text(item, "reason", s, n));
-		}
-	}
-	counts = new_obj(tf, "counts");
-	TFA_ENSURE(counts != NULL, TFA_EINTERNAL, "out of memory");
-	for (size_t k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++)
-		TFA_GUARD(add_num(counts, count_keys[k], count[k]));
-out:
-	tfa_json_free(doc);
-	return rc;
-}
-
-static tfa_err capture_state(cJSON *tf, const uint8_t *data, size_t len, const char *path)
-{
-	tfa_err rc = TFA_OK;
-	tfa_json *doc = NULL;
-	const tfa_json_value *root;
-	cJSON *st;
-	const char *s;
-	size_t n;
-	int64_t serial;
-
-	TFA_ENSURE(len <= STATE_MAX, TFA_EFORMAT, "state %s is larger than %zu bytes", path, STATE_MAX);
-	rc = tfa_json_parse(&doc, data, len);
-	if (rc != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "state %s is not valid JSON: %s", path, tfa_error_last()->message);
-	root = tfa_json_root(doc);
-	st = new_obj(tf, "state");
-	TFA_ENSURE(st != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_hash(st, "sha256", data, len));
-	TFA_GUARD(tfa_jf_int(&serial, root, "serial", 0, (int64_t)1 << 53, "state"));
-	TFA_GUARD(add_num(st, "serial", (double)serial));
-	TFA_GUARD(tfa_jf_str(&s, &n, root, "lineage", 256, "state"));
-	TFA_GUARD(add_text(st, "lineage", s, n));
-	if (tfa_json_get(root, "terraform_version") &&
-	    tfa_jf_str(&s, &n, root, "terraform_version", 64, "state") == TFA_OK)
-		TFA_GUARD(add_text(st, "terraform_version", s, n));
-out:
-	tfa_json_free(doc);
-	return rc;
-}
-
-/*
- * Runs argv (no shell) and returns its first line of stdout, or "" when it
- * fails or is absent. Never used with secrets.
- */
-static void run_line(char *out, size_t cap, char *const argv[])
-{
-	tfa_buf b;
-	tfa_spawn_exit how;
-
-	out[0] = '\0';
-	tfa_buf_init(&b, cap - 1);
-	if (tfa_spawn_read(&how, &b, argv, TFA_SPAWN_QUIET | TFA_SPAWN_TRUNCATE) == 0 &&
-	    how.code == 0 && b.len > 0) {
-		memcpy(out, b.data, b.len + 1);
-		out[strcspn(out, "\n")] = '\0';
-	}
-	tfa_buf_free(&b);
-}
-
-/*
- * Removes credentials from a remote URL: the userinfo of scheme://user:pw@host
- * (up to the authority's last '@', since a password may hold '@'), and any
- * query or fragment. scp-like user@host:path carries a user name, never a
- * password, and is kept.
- */
-static void strip_credentials(char *url)
-{
-	char *scheme = strstr(url, "://");
-	char *host, *at = NULL, *end;
-
-	url[strcspn(url, "?#")] = '\0';
-	if (scheme == NULL)
-		return;
-	host = scheme + 3;
-	end = host + strcspn(host, "/");
-	for (char *p = host; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (at)
-		memmove(host, at + 1, strlen(at + 1) + 1);
-}
-
-static tfa_err capture_git(cJSON *ctxobj)
-{
-	tfa_err rc = TFA_OK;
-	char line[CTX_STR_MAX + 1];
-	cJSON *git = NULL;
-	char *argv_head[] = { "git", "rev-parse", "--verify", "-q", "HEAD", NULL };
-	char *argv_ref[] = { "git", "symbolic-ref", "-q", "HEAD", NULL };
-	char *argv_remote[] = { "git", "config", "--get", "remote.origin.url", NULL };
-
-	run_line(line, sizeof(line), argv_head);
-	if (line[0] == '\0')
-		return TFA_OK; /* not a git work tree, or no git */
-	git = new_obj(ctxobj, "git");
-	TFA_ENSURE(git != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(git, "commit", line));
-	run_line(line, sizeof(line), argv_ref);
-	if (line[0])
-		TFA_GUARD(add_str(git, "ref", line));
-	run_line(line, sizeof(line), argv_remote);
-	/* A cut line may have lost the '@' that ends its credentials: record no remote then. */
-	if (line[0] && strlen(line) < sizeof(line) - 1) {
-		strip_credentials(line);
-		TFA_GUARD(add_str(git, "remote", line));
-	}
-out:
-	return rc;
-}
-
-typedef struct env_field {
-	const char *key;
-	const char *var;
-} env_field;
-
-static tfa_err add_env_fields(cJSON *obj, const env_field *f)
-{
-	tfa_err rc = TFA_OK;
-
-	for (; f->key; f++) {
-		const char *v = getenv(f->var);
-		if (v && *v)
-			TFA_GUARD(add_str(obj, f->key, v));
-	}
-out:
-	return rc;
-}
-
-/* JWT claims copied from an ID token: identity, never anything secret. */
-static const char *const oidc_claims[] = {
-	"repository", "repository_owner", "ref", "ref_type", "sha", "workflow", "workflow_ref",
-	"job_workflow_ref", "run_id", "run_attempt", "run_number", "actor", "environment",
-	"event_name", "runner_environment",
-	/* GitLab */
-	"project_path", "namespace_path", "pipeline_id", "pipeline_source", "job_id",
-	"user_login", "ref_path", "ref_protected", "environment_protected", NULL
-};
-
-/* Adds a claim's value: strings as they are, numbers and booleans in their JSON form. */
-static tfa_err add_claim(cJSON *obj, const char *key, const cJSON *v)
-{
-	char num[64];
-
-	if (cJSON_IsString(v))
-		return add_str(obj, key, v->valuestring);
-	if (cJSON_IsBool(v))
-		return add_str(obj, key, cJSON_IsTrue(v) ? "true" : "false");
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) {
-		snprintf(num, sizeof(num), "%.0f", v->valuedouble);
-		return add_str(obj, key, num);
-	}
-	return TFA_OK;
-}
-
-/*
- * Records the claims of an ID token as received. The signature is not
- * checked here: the token came from the CI system's own endpoint over TLS
- * (GitHub) or from its environment (GitLab). The token itself is never kept.
- */
-static tfa_err add_oidc_claims(cJSON *ci, const char *jwt, size_t len, const char *source)
-{
-	tfa_err rc = TFA_OK;
-	cJSON *claims = NULL, *o, *v;
-
-	if (tfa_jwt_payload(&claims, jwt, len) != TFA_OK) {
-		o = new_obj(ci, "oidc");
-		TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-		TFA_GUARD(add_str(o, "source", source));
-		TFA_GUARD(add_str(o, "error", tfa_error_last()->message));
-		goto out;
-	}
-	o = new_obj(ci, "oidc");
-	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(o, "source", source));
-	TFA_GUARD(add_str(o, "signature", "not-verified"));
-	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "iss")) != NULL)
-		TFA_GUARD(add_claim(o, "issuer", v));
-	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "sub")) != NULL)
-		TFA_GUARD(add_claim(o, "subject", v));
-	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "aud")) != NULL) {
-		if (cJSON_IsArray(v))
-			v = cJSON_GetArrayItem(v, 0);
-		if (v)
-			TFA_GUARD(add_claim(o, "audience", v));
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "iat")) != NULL)
-		TFA_GUARD(add_claim(o, "issued_at", v));
-	if ((v = cJSON_GetObjectItemCaseSensitive(claims, "exp")) != NULL)
-		TFA_GUARD(add_claim(o, "expires_at", v));
-	{
-		cJSON *sel = new_obj(o, "claims");
-		TFA_ENSURE(sel != NULL, TFA_EINTERNAL, "out of memory");
-		for (const char *const *k = oidc_claims; *k; k++)
-			if ((v = cJSON_GetObjectItemCaseSensitive(claims, *k)) != NULL)
-				TFA_GUARD(add_claim(sel, *k, v));
-	}
-out:
-	cJSON_Delete(claims);
-	return rc;
-}
-
-/* GitHub Actions: asks the runner's token endpoint for an ID token with audience tfattest. */
-static tfa_err github_oidc(cJSON *ci)
-{
-	tfa_err rc = TFA_OK;
-	const char *url = getenv("ACTIONS_ID_TOKEN_REQUEST_URL");
-	const char *bearer = getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-	tfa_buf tok;
-	cJSON *o;
-
-	tfa_buf_init(&tok, TFA_JWT_MAX);
-	if (url == NULL || *url == '\0' || bearer == NULL || *bearer == '\0')
-		return TFA_OK; /* the job has no id-token: write permission */
-	if (tfa_oidc_fetch(&tok, url, bearer, TFA_OIDC_AUDIENCE) != TFA_OK) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "%s", tfa_error_last()->message);
-		o = new_obj(ci, "oidc");
-		TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-		TFA_GUARD(add_str(o, "source", "github-actions"));
-		TFA_GUARD(add_str(o, "error", msg));
-		goto out;
-	}
-	TFA_GUARD(add_oidc_claims(ci, (const char *)tok.data, tok.len, "github-actions"));
-out:
-	tfa_buf_wipe_free(&tok);
-	return rc;
-}
-
-/*
- * An ID token handed over in the environment (GitLab's id_tokens:, or any CI):
- * TFATTEST_OIDC_TOKEN holds it, or TFATTEST_ID_TOKEN names the variable that does.
- */
-static tfa_err env_oidc(cJSON *ci, const char *source)
-{
-	const char *name = getenv("TFATTEST_ID_TOKEN");
-	const char *jwt;
-
-	if (name && *name)
-		jwt = getenv(name);
-	else
-		jwt = getenv("TFATTEST_OIDC_TOKEN");
-	if (jwt == NULL || *jwt == '\0')
-		return TFA_OK;
-	return add_oidc_claims(ci, jwt, strlen(jwt), source);
-}
-
-static tfa_err capture_ci(cJSON *ctxobj, int *found)
-{
-	static const env_field github[] = {
-		{ "repository", "GITHUB_REPOSITORY" }, { "workflow_ref", "GITHUB_WORKFLOW_REF" },
-		{ "run_id", "GITHUB_RUN_ID" },         { "run_attempt", "GITHUB_RUN_ATTEMPT" },
-		{ "actor", "GITHUB_ACTOR" },           { "sha", "GITHUB_SHA" },
-		{ "ref", "GITHUB_REF" },               { "server_url", "GITHUB_SERVER_URL" },
-		{ "event_name", "GITHUB_EVENT_NAME" }, { NULL, NULL },
-	};
-	static const env_field gitlab[] = {
-		{ "project", "CI_PROJECT_PATH" }, { "pipeline_id", "CI_PIPELINE_ID" },
-		{ "job_id", "CI_JOB_ID" },        { "job_url", "CI_JOB_URL" },
-		{ "user", "GITLAB_USER_LOGIN" },  { "sha", "CI_COMMIT_SHA" },
-		{ "ref", "CI_COMMIT_REF_NAME" },  { "server_url", "CI_SERVER_URL" },
-		{ NULL, NULL },
-	};
-	static const env_field jenkins[] = {
-		{ "job_name", "JOB_NAME" },   { "build_number", "BUILD_NUMBER" },
-		{ "build_url", "BUILD_URL" }, { "server_url", "JENKINS_URL" },
-		{ NULL, NULL },
-	};
-	tfa_err rc = TFA_OK;
-	cJSON *ci;
-	const char *v;
-
-	*found = 0;
-	if ((v = getenv("GITHUB_ACTIONS")) && strcmp(v, "true") == 0) {
-		ci = new_obj(ctxobj, "ci");
-		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
-		TFA_GUARD(add_str(ci, "provider", "github-actions"));
-		TFA_GUARD(add_env_fields(ci, github));
-		TFA_GUARD(github_oidc(ci));
-		*found = 1;
-	} else if ((v = getenv("GITLAB_CI")) && strcmp(v, "true") == 0) {
-		ci = new_obj(ctxobj, "ci");
-		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
-		TFA_GUARD(add_str(ci, "provider", "gitlab-ci"));
-		TFA_GUARD(add_env_fields(ci, gitlab));
-		TFA_GUARD(env_oidc(ci, "gitlab-ci"));
-		*found = 1;
-	} else if ((v = getenv("JENKINS_URL")) && *v) {
-		ci = new_obj(ctxobj, "ci");
-		TFA_ENSURE(ci != NULL, TFA_EINTERNAL, "out of memory");
-		TFA_GUARD(add_str(ci, "provider", "jenkins"));
-		TFA_GUARD(add_env_fields(ci, jenkins));
-		TFA_GUARD(env_oidc(ci, "jenkins"));
-		*found = 1;
-	}
-out:
-	return rc;
-}
-
-static tfa_err capture_host(cJSON *ctxobj)
-{
-	char host[256] = "unknown", who[320];
-	struct passwd *pw = getpwuid(geteuid());
-	const char *user = pw && pw->pw_name ? pw->pw_name : getenv("USER");
-
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(who, sizeof(who), "%s@%s", user ? user : "unknown", host);
-	return add_str(ctxobj, "host", who);
 }
 
 static tfa_err check_event(const char *type, const char *status)
@@ -541,21 +137,21 @@ static tfa_err capture_build(tfa_capture **out, const tfa_event *ev, const uint8
 	TFA_GUARD(check_event(type, status));
 	c = calloc(1, sizeof(*c));
 	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
-	c->event = new_obj(NULL, NULL);
-	c->terraform = new_obj(NULL, NULL);
-	c->context = new_obj(NULL, NULL);
+	c->event = tfa_cap_new_obj(NULL, NULL);
+	c->terraform = tfa_cap_new_obj(NULL, NULL);
+	c->context = tfa_cap_new_obj(NULL, NULL);
 	TFA_ENSURE(c->event && c->terraform && c->context, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(c->event, "type", type));
-	TFA_GUARD(add_str(c->event, "status", status));
-	TFA_GUARD(add_num(c->event, "exit_code", ev->exit_code));
+	TFA_GUARD(tfa_cap_add_str(c->event, "type", type));
+	TFA_GUARD(tfa_cap_add_str(c->event, "status", status));
+	TFA_GUARD(tfa_cap_add_num(c->event, "exit_code", ev->exit_code));
 	if (plan)
-		TFA_GUARD(capture_plan(c->terraform, plan, plan_len, plan_name));
+		TFA_GUARD(tfa_cap_plan(c->terraform, plan, plan_len, plan_name));
 	if (state)
-		TFA_GUARD(capture_state(c->terraform, state, state_len, state_name));
-	TFA_GUARD(capture_git(c->context));
-	TFA_GUARD(capture_ci(c->context, &ci));
+		TFA_GUARD(tfa_cap_state(c->terraform, state, state_len, state_name));
+	TFA_GUARD(tfa_cap_git(c->context));
+	TFA_GUARD(tfa_cap_ci(c->context, &ci));
 	if (!ci)
-		TFA_GUARD(capture_host(c->context));
+		TFA_GUARD(tfa_cap_host(c->context));
 	*out = c;
 	c = NULL;
 out:
@@ -623,10 +219,10 @@ tfa_err tfa_capture_set_rollback(tfa_capture *c, uint64_t seq, const char *hash)
 	TFA_ENSURE(seq >= 1 && seq <= TFA_SEQ_MAX, TFA_EUSAGE, "--rollback-to takes a seq");
 	TFA_GUARD(tfa_hash_parse(d, hash, strlen(hash)));
 	cJSON_DeleteItemFromObjectCaseSensitive(c->event, "rollback_to");
-	o = new_obj(c->event, "rollback_to");
+	o = tfa_cap_new_obj(c->event, "rollback_to");
 	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_num(o, "seq", (double)seq));
-	TFA_GUARD(add_str(o, "hash", hash));
+	TFA_GUARD(tfa_cap_add_num(o, "seq", (double)seq));
+	TFA_GUARD(tfa_cap_add_str(o, "hash", hash));
 out:
 	return rc;
 }
@@ -643,13 +239,13 @@ tfa_err tfa_capture_set_spool(tfa_capture *c, const char *id, int64_t deployed_a
 	TFA_ENSURE(strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32, TFA_EUSAGE,
 		   "a spool id is 32 lowercase hex digits");
 	cJSON_DeleteItemFromObjectCaseSensitive(c->event, "spool");
-	o = new_obj(c->event, "spool");
+	o = tfa_cap_new_obj(c->event, "spool");
 	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(o, "id", id));
+	TFA_GUARD(tfa_cap_add_str(o, "id", id));
 	tfa_time_format(when, deployed_at);
-	TFA_GUARD(add_str(o, "deployed_at", when));
+	TFA_GUARD(tfa_cap_add_str(o, "deployed_at", when));
 	tfa_time_format(when, spooled_at);
-	TFA_GUARD(add_str(o, "spooled_at", when));
+	TFA_GUARD(tfa_cap_add_str(o, "spooled_at", when));
 out:
 	return rc;
 }
@@ -696,8 +292,8 @@ tfa_err tfa_capture_serialize(tfa_buf *out, const tfa_capture *c)
 	TFA_ENSURE_ARG(c);
 	root = cJSON_CreateObject();
 	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(root, "type", TFA_CAPTURE_TYPE));
-	TFA_GUARD(add_num(root, "schema_version", 1));
+	TFA_GUARD(tfa_cap_add_str(root, "type", TFA_CAPTURE_TYPE));
+	TFA_GUARD(tfa_cap_add_num(root, "schema_version", 1));
 	TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "event", c->event) &&
 			   cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
 			   cJSON_AddItemReferenceToObject(root, "context", c->context),
@@ -768,51 +364,3 @@ out:
 	return rc;
 }
 
-tfa_err tfa_artifact_build(tfa_buf *out, const tfa_capture *c, const tfa_artifact_head *h)
-{
-	tfa_err rc = TFA_OK;
-	cJSON *root = NULL, *signer, *prov;
-	char *text = NULL;
-	char when[TFA_TIME_STRLEN];
-	const tfa_kv *kv;
-	size_t nkv;
-
-	TFA_ENSURE_ARG(out);
-	TFA_ENSURE_ARG(c);
-	TFA_ENSURE_ARG(h);
-	TFA_ENSURE(h->seq >= 1 && h->seq <= TFA_SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
-	root = cJSON_CreateObject();
-	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(root, "type", TFA_ARTIFACT_TYPE));
-	TFA_GUARD(add_num(root, "schema_version", TFA_ARTIFACT_SCHEMA));
-	TFA_GUARD(add_str(root, "chain_id", h->chain_id));
-	TFA_GUARD(add_num(root, "seq", (double)h->seq));
-	TFA_GUARD(add_str(root, "prev_hash", h->prev_hash));
-	tfa_time_format(when, h->time);
-	TFA_GUARD(add_str(root, "time", when));
-	TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "event", c->event) &&
-			   cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
-			   cJSON_AddItemReferenceToObject(root, "context", c->context),
-		   TFA_EINTERNAL, "out of memory");
-	signer = new_obj(root, "signer");
-	TFA_ENSURE(signer != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_str(signer, "key_fingerprint", tfa_signer_fingerprint(h->signer)));
-	TFA_GUARD(add_str(signer, "algorithm", tfa_sig_alg_name(h->alg)));
-	TFA_GUARD(add_str(signer, "backend", tfa_signer_backend_name(h->signer)));
-	kv = tfa_signer_provenance(h->signer, &nkv);
-	if (nkv) {
-		prov = new_obj(signer, "provenance");
-		TFA_ENSURE(prov != NULL, TFA_EINTERNAL, "out of memory");
-		for (size_t i = 0; i < nkv; i++)
-			TFA_GUARD(add_str(prov, kv[i].name, kv[i].value));
-	}
-	text = cJSON_PrintUnformatted(root);
-	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(tfa_jcs_canonicalize(out, (const uint8_t *)text, strlen(text)));
-	TFA_ENSURE(out->len <= TFA_ARTIFACT_MAX, TFA_EFORMAT,
-		   "the artifact would exceed %u bytes (too many resource changes)", TFA_ARTIFACT_MAX);
-out:
-	cJSON_free(text);
-	cJSON_Delete(root);
-	return rc;
-}
