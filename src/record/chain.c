@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
-#include "format/b64.h"
+#include "capture/artifact_write.h"
 #include "record/chainkeys.h"
 #include "verify/crypto.h"
 #include "format/jfield.h"
@@ -369,28 +369,18 @@ typedef struct rotate_ctx {
 	tfa_sig_alg next_alg;
 } rotate_ctx;
 
-static tfa_err add_s(cJSON *o, const char *k, const char *v)
-{
-	return cJSON_AddStringToObject(o, k, v) ? TFA_OK : tfa_error_set(TFA_EINTERNAL, "out of memory");
-}
-
+/* Gathers what a rotation record states, the new key's proof of possession first. */
 static tfa_err build_rotation(tfa_buf *out, const tfa_artifact_head *h, void *ud)
 {
 	rotate_ctx *rx = ud;
 	tfa_err rc = TFA_OK;
-	cJSON *root = NULL, *o;
-	char *text = NULL;
-	char when[TFA_TIME_STRLEN];
-	tfa_buf pop, popsig, b64;
+	tfa_buf pop, popsig;
 	tfa_artifact a;
+	tfa_rotation_fields r;
 	uint8_t d[TFA_SHA256_LEN];
-	const uint8_t *spki;
-	size_t spki_len, nkv;
-	const tfa_kv *kv;
 
 	tfa_buf_init(&pop, 4096);
 	tfa_buf_init(&popsig, 0);
-	tfa_buf_init(&b64, 0);
 	/* The proof of possession: the new key signs the rotation's place in the chain. */
 	memset(&a, 0, sizeof(a));
 	snprintf(a.chain_id, sizeof(a.chain_id), "%s", h->chain_id);
@@ -404,60 +394,18 @@ static tfa_err build_rotation(tfa_buf *out, const tfa_artifact_head *h, void *ud
 	tfa_sha256(d, pop.data, pop.len);
 	TFA_GUARD(tfa_signer_sign(&popsig, rx->next, rx->next_alg, d));
 
-	root = cJSON_CreateObject();
-	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_s(root, "type", TFA_ARTIFACT_TYPE));
-	TFA_ENSURE(cJSON_AddNumberToObject(root, "schema_version", TFA_ARTIFACT_SCHEMA_ROTATION) &&
-			   cJSON_AddNumberToObject(root, "seq", (double)h->seq),
-		   TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_s(root, "chain_id", h->chain_id));
-	TFA_GUARD(add_s(root, "prev_hash", h->prev_hash));
-	tfa_time_format(when, h->time);
-	TFA_GUARD(add_s(root, "time", when));
-	o = cJSON_AddObjectToObject(root, "event");
-	TFA_ENSURE(o != NULL && cJSON_AddNumberToObject(o, "exit_code", 0), TFA_EINTERNAL,
-		   "out of memory");
-	TFA_GUARD(add_s(o, "type", "rotate"));
-	TFA_GUARD(add_s(o, "status", "succeeded"));
-	o = cJSON_AddObjectToObject(root, "signer");
-	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_s(o, "key_fingerprint", tfa_signer_fingerprint(h->signer)));
-	TFA_GUARD(add_s(o, "algorithm", tfa_sig_alg_name(h->alg)));
-	TFA_GUARD(add_s(o, "backend", tfa_signer_backend_name(h->signer)));
-	o = cJSON_AddObjectToObject(root, "rotation");
-	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(add_s(o, "new_key_fingerprint", tfa_signer_fingerprint(rx->next)));
-	TFA_GUARD(add_s(o, "new_algorithm", tfa_sig_alg_name(rx->next_alg)));
-	TFA_GUARD(add_s(o, "new_backend", tfa_signer_backend_name(rx->next)));
-	kv = tfa_signer_provenance(rx->next, &nkv);
-	if (nkv) {
-		cJSON *prov = cJSON_AddObjectToObject(o, "new_provenance");
-		TFA_ENSURE(prov != NULL, TFA_EINTERNAL, "out of memory");
-		for (size_t i = 0; i < nkv; i++)
-			TFA_GUARD(add_s(prov, kv[i].name, kv[i].value));
-	}
-	spki = tfa_signer_spki(rx->next, &spki_len);
-	TFA_GUARD(tfa_b64_encode(&b64, spki, spki_len));
-	TFA_GUARD(tfa_buf_putc(&b64, '\0'));
-	TFA_GUARD(add_s(o, "new_public_key", (const char *)b64.data));
-	tfa_buf_clear(&b64);
-	TFA_GUARD(tfa_b64_encode(&b64, popsig.data, popsig.len));
-	TFA_GUARD(tfa_buf_putc(&b64, '\0'));
-	TFA_GUARD(add_s(o, "pop_signature", (const char *)b64.data));
-	tfa_buf_clear(&b64);
-	spki = tfa_signer_spki(h->signer, &spki_len);
-	TFA_GUARD(tfa_b64_encode(&b64, spki, spki_len));
-	TFA_GUARD(tfa_buf_putc(&b64, '\0'));
-	TFA_GUARD(add_s(o, "old_public_key", (const char *)b64.data));
-	text = cJSON_PrintUnformatted(root);
-	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(tfa_jcs_canonicalize(out, (const uint8_t *)text, strlen(text)));
+	memset(&r, 0, sizeof(r));
+	r.new_fpr = tfa_signer_fingerprint(rx->next);
+	r.new_alg = rx->next_alg;
+	r.new_backend = tfa_signer_backend_name(rx->next);
+	r.new_prov = tfa_signer_provenance(rx->next, &r.new_prov_len);
+	r.new_spki = tfa_signer_spki(rx->next, &r.new_spki_len);
+	r.pop = popsig.data;
+	r.pop_len = popsig.len;
+	TFA_GUARD(tfa_artifact_build_rotation(out, h, &r));
 out:
-	cJSON_free(text);
-	cJSON_Delete(root);
 	tfa_buf_free(&pop);
 	tfa_buf_free(&popsig);
-	tfa_buf_free(&b64);
 	return rc;
 }
 
