@@ -37,9 +37,6 @@
 #include "tfa_test.h"
 #include "verify/tsa.h"
 #include "tfattest/buffer.h"
-#ifndef TFATTEST_VERIFIER_ONLY
-#include "record/tsa_request.h"
-#endif
 
 #define NONCE "0123456789abcdef"
 #define POLICY "1.3.6.1.4.1.4146.2.3.999"
@@ -760,6 +757,8 @@ static void test_check_reply(void)
 
 #ifndef TFATTEST_VERIFIER_ONLY
 /* ---- fetching from tests/tsa/tsa_server.py -------------------------------------------------- */
+
+#include "record/tsa_request.h"
 
 static pid_t g_server;
 static int g_port;
