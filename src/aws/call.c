@@ -14,8 +14,8 @@
 #include "aws/creds.h"
 #include "aws/sigv4.h"
 #include "aws/transport.h"
-#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 #define CREDS_REFRESH_MARGIN 300 /* seconds before expiry when credentials are fetched again */
 
@@ -23,7 +23,7 @@ struct tfa_aws_client {
 	char service[32];
 	char region[64];
 	char base_url[300]; /* "https://host[:port]" */
-	char host[256];     /* Host header value */
+	char host[256];	    /* Host header value */
 	tfa_aws_timeouts t;
 	tfa_aws_creds creds;
 	tfa_net_client *net;
@@ -60,7 +60,8 @@ static const char *env_endpoint(const char *service)
 
 	i = (size_t)snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_");
 	for (const char *p = service; *p && i + 1 < sizeof(name); p++)
-		name[i++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : (*p == '-' ? '_' : *p);
+		name[i++] =
+		    (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : (*p == '-' ? '_' : *p);
 	name[i] = '\0';
 	v = getenv(name);
 	if (v != NULL && v[0] != '\0')
@@ -79,7 +80,8 @@ tfa_err tfa_aws_client_new(tfa_aws_client **out, const tfa_aws_client_opts *opts
 	TFA_ENSURE_ARG(out);
 	*out = NULL;
 	TFA_ENSURE_ARG(opts);
-	TFA_ENSURE(valid_name(opts->service, 31), TFA_EUSAGE, "AWS service name is missing or invalid");
+	TFA_ENSURE(valid_name(opts->service, 31), TFA_EUSAGE,
+		   "AWS service name is missing or invalid");
 	TFA_ENSURE(valid_name(opts->region, 63), TFA_EUSAGE,
 		   "AWS region is missing or invalid (set AWS_REGION)");
 	c = calloc(1, sizeof(*c));
@@ -149,7 +151,8 @@ static tfa_err signed_build(tfa_aws_headers *out, void *p)
 	time_t now = time(NULL);
 
 	/* Short-lived credentials are fetched again shortly before they expire. */
-	if (c->creds.expiration != 0 && (int64_t)now + CREDS_REFRESH_MARGIN >= c->creds.expiration) {
+	if (c->creds.expiration != 0 &&
+	    (int64_t)now + CREDS_REFRESH_MARGIN >= c->creds.expiration) {
 		tfa_aws_creds fresh;
 
 		memset(&fresh, 0, sizeof(fresh));
@@ -163,22 +166,22 @@ static tfa_err signed_build(tfa_aws_headers *out, void *p)
 	if (n > 0)
 		memcpy(all, u->headers, n * sizeof(*all));
 	if (strcmp(c->service, "s3") == 0 && !has_header(u->headers, n, "x-amz-content-sha256"))
-		all[n++] = (tfa_aws_header){ "x-amz-content-sha256", u->payload_hash };
+		all[n++] = (tfa_aws_header){"x-amz-content-sha256", u->payload_hash};
 	{
 		tfa_sigv4_request r = {
-			.method = u->method,
-			.host = c->host,
-			.path = u->path,
-			.query = u->query ? u->query : "",
-			.headers = all,
-			.nheaders = n,
-			.body = u->body,
-			.body_len = u->body_len,
-			.payload_hash = u->payload_hash,
-			.s3 = strcmp(c->service, "s3") == 0,
+		    .method = u->method,
+		    .host = c->host,
+		    .path = u->path,
+		    .query = u->query ? u->query : "",
+		    .headers = all,
+		    .nheaders = n,
+		    .body = u->body,
+		    .body_len = u->body_len,
+		    .payload_hash = u->payload_hash,
+		    .s3 = strcmp(c->service, "s3") == 0,
 		};
-		TFA_GUARD(tfa_sigv4_sign(&auth, &r, c->service, c->region, date, &c->creds, NULL,
-					 NULL));
+		TFA_GUARD(
+		    tfa_sigv4_sign(&auth, &r, c->service, c->region, date, &c->creds, NULL, NULL));
 	}
 	for (size_t i = 0; i < n; i++)
 		TFA_GUARD(tfa_aws_headers_add(out, all[i].name, all[i].value));
@@ -223,8 +226,8 @@ tfa_err tfa_aws_call(tfa_aws_response *resp, tfa_aws_client *c, const char *what
 	u.body_len = body_len;
 	tfa_sha256(d, body, body_len);
 	tfa_hex_encode(u.payload_hash, d, 32);
-	TFA_GUARD(tfa_buf_printf(&url, "%s%s%s%s", c->base_url, path,
-				 query && query[0] ? "?" : "", query ? query : ""));
+	TFA_GUARD(tfa_buf_printf(&url, "%s%s%s%s", c->base_url, path, query && query[0] ? "?" : "",
+				 query ? query : ""));
 	rc = tfa_aws_send(resp, c->net, &c->t, what, method, (const char *)url.data, body, body_len,
 			  signed_build, &u);
 out:
@@ -246,15 +249,16 @@ tfa_err tfa_aws_json_call(tfa_aws_response *resp, tfa_aws_client *c, const char 
 	TFA_ENSURE_ARG(target);
 	TFA_ENSURE_ARG(json);
 	TFA_ENSURE(json_version != NULL &&
-			   (strcmp(json_version, "1.0") == 0 || strcmp(json_version, "1.1") == 0),
+		       (strcmp(json_version, "1.0") == 0 || strcmp(json_version, "1.1") == 0),
 		   TFA_EUSAGE, "AWS JSON protocol version must be 1.0 or 1.1");
 	op = strrchr(target, '.');
 	snprintf(what, sizeof(what), "%s %s", c->service, op ? op + 1 : target);
 	snprintf(ctype, sizeof(ctype), "application/x-amz-json-%s", json_version);
-	h[0] = (tfa_aws_header){ "Content-Type", ctype };
-	h[1] = (tfa_aws_header){ "X-Amz-Target", target };
+	h[0] = (tfa_aws_header){"Content-Type", ctype};
+	h[1] = (tfa_aws_header){"X-Amz-Target", target};
 	rc = tfa_aws_call(resp, c, what, "POST", "/", "", h, 2, (const uint8_t *)json, json_len);
-	if (rc == TFA_EBACKEND && strcmp(resp->error_code, "ConditionalCheckFailedException") == 0) {
+	if (rc == TFA_EBACKEND &&
+	    strcmp(resp->error_code, "ConditionalCheckFailedException") == 0) {
 		tfa_error e = *tfa_error_last();
 
 		rc = tfa_error_set(TFA_ECONFLICT, "%s", e.message);

@@ -17,13 +17,14 @@
 typedef struct tfa_aws_client tfa_aws_client;
 
 typedef struct tfa_aws_client_opts {
-	const char *service;      /* "kms", "dynamodb", "s3", "sts" (signing name) */
-	const char *region;       /* required */
-	const char *endpoint;     /* "https://host[:port]" or "http://host[:port]"; NULL: the public AWS endpoint */
-	long connect_timeout_ms;  /* 0: TFATTEST_AWS_CONNECT_TIMEOUT_MS, else 3000 */
-	long timeout_ms;          /* 0: TFATTEST_AWS_TIMEOUT_MS, else 10000 (whole request) */
-	unsigned max_attempts;    /* 0: TFATTEST_AWS_MAX_ATTEMPTS, else 5 */
-	/* TLS trust: AWS_CA_BUNDLE when set, else the system store. */
+	const char *service;  /* "kms", "dynamodb", "s3", "sts" (signing name) */
+	const char *region;   /* required */
+	const char *endpoint; /* "https://host[:port]" or "http://host[:port]"; NULL: the public AWS
+				 endpoint */
+	long connect_timeout_ms; /* 0: TFATTEST_AWS_CONNECT_TIMEOUT_MS, else 3000 */
+	long timeout_ms;	 /* 0: TFATTEST_AWS_TIMEOUT_MS, else 10000 (whole request) */
+	unsigned max_attempts;	 /* 0: TFATTEST_AWS_MAX_ATTEMPTS, else 5 */
+				 /* TLS trust: AWS_CA_BUNDLE when set, else the system store. */
 } tfa_aws_client_opts;
 
 /*

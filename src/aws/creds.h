@@ -15,11 +15,11 @@
 #include "tfattest/error.h"
 
 typedef struct tfa_aws_creds {
-	char *access_key_id;     /* heap */
+	char *access_key_id;	 /* heap */
 	char *secret_access_key; /* heap, wiped on clear */
-	char *session_token;     /* heap or NULL, wiped on clear */
-	int64_t expiration;      /* seconds since the epoch; 0 = does not expire */
-	char source[32];         /* "env", "profile:NAME", "web-identity", "ecs", "imds"; safe to print */
+	char *session_token;	 /* heap or NULL, wiped on clear */
+	int64_t expiration;	 /* seconds since the epoch; 0 = does not expire */
+	char source[32]; /* "env", "profile:NAME", "web-identity", "ecs", "imds"; safe to print */
 } tfa_aws_creds;
 
 /*

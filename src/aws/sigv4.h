@@ -17,16 +17,17 @@ typedef tfa_net_header tfa_aws_header;
 
 /* An HTTP request as it will be sent. */
 typedef struct tfa_sigv4_request {
-	const char *method;            /* "POST" */
-	const char *host;              /* Host header value: "kms.eu-west-1.amazonaws.com", "127.0.0.1:4569" */
-	const char *path;              /* the request path as sent (already percent-encoded), e.g. "/" */
-	const char *query;             /* the raw query string without '?', "" for none */
-	const tfa_aws_header *headers; /* other headers that are sent and signed (not Host / X-Amz-Date) */
+	const char *method; /* "POST" */
+	const char *host;   /* Host header value: "kms.eu-west-1.amazonaws.com", "127.0.0.1:4569" */
+	const char *path;   /* the request path as sent (already percent-encoded), e.g. "/" */
+	const char *query;  /* the raw query string without '?', "" for none */
+	const tfa_aws_header
+	    *headers; /* other headers that are sent and signed (not Host / X-Amz-Date) */
 	size_t nheaders;
 	const uint8_t *body;
 	size_t body_len;
-	const char *payload_hash;      /* lowercase hex SHA-256 of the body, or NULL to compute it */
-	bool s3;                       /* S3 rules: no path normalisation or double encoding */
+	const char *payload_hash; /* lowercase hex SHA-256 of the body, or NULL to compute it */
+	bool s3;		  /* S3 rules: no path normalisation or double encoding */
 } tfa_sigv4_request;
 
 /*

@@ -92,8 +92,8 @@ tfa_err tfa_aws_endpoint_parse(const char *endpoint, bool *https, char *host, si
 		   "AWS endpoint has an empty or overlong host");
 	for (const char *p = h; p < end; p++)
 		TFA_ENSURE((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-				   (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == ':' ||
-				   *p == '[' || *p == ']',
+			       (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == ':' ||
+			       *p == '[' || *p == ']',
 			   TFA_EUSAGE, "AWS endpoint must be scheme://host[:port] with no path");
 	/* A default port is left out of Host, as curl and botocore leave it out. */
 	colon = NULL;
@@ -147,8 +147,8 @@ static void copy_field(char *dst, size_t dsz, const char *v, size_t n)
 		v++;
 		n--;
 	}
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' ||
-			 v[n - 1] == '\n'))
+	while (n > 0 &&
+	       (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
 		n--;
 	for (size_t i = 0; i < n && j + 1 < dsz; i++)
 		if ((unsigned char)v[i] >= 0x20 && v[i] != 0x7f)
@@ -218,7 +218,8 @@ static void parse_error(tfa_aws_response *r)
 	if (doc == NULL || len == 0)
 		goto fallback;
 	if (doc[0] == '{') {
-		/* JSON protocols: {"__type":"com.amazon...#AccessDeniedException","message":"..."} */
+		/* JSON protocols: {"__type":"com.amazon...#AccessDeniedException","message":"..."}
+		 */
 		cJSON *j = cJSON_ParseWithLength(doc, len);
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
@@ -263,19 +264,41 @@ static bool code_is(const char *code, const char *const *list)
 }
 
 static const char *const never_retry[] = {
-	"ExpiredTokenException", "ExpiredToken", "RequestExpired", "AccessDeniedException",
-	"AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
-	"SignatureDoesNotMatch", "IncompleteSignature", "InvalidSignatureException", NULL,
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "RequestExpired",
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidSignatureException",
+    NULL,
 };
 
 static const char *const throttling[] = {
-	"ThrottlingException", "Throttling", "ThrottledException", "RequestThrottledException",
-	"TooManyRequestsException", "ProvisionedThroughputExceededException",
-	"RequestLimitExceeded", "SlowDown", "BandwidthLimitExceeded", "RequestThrottled",
-	"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-	"TransactionInProgressException", "IDPCommunicationError", "InternalError",
-	"InternalFailure", "ServiceUnavailable", "KMSInternalException",
-	"DependencyTimeoutException", NULL,
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "BandwidthLimitExceeded",
+    "RequestThrottled",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+    "TransactionInProgressException",
+    "IDPCommunicationError",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+    NULL,
 };
 
 static bool retryable_status(const tfa_aws_response *r)
@@ -324,7 +347,7 @@ tfa_err tfa_aws_headers_add(tfa_aws_headers *hs, const char *name, const char *v
 	if (v == NULL)
 		return tfa_error_set(TFA_EINTERNAL, "out of memory");
 	hs->owned[hs->n] = v;
-	hs->h[hs->n] = (tfa_net_header){ name, v };
+	hs->h[hs->n] = (tfa_net_header){name, v};
 	hs->n++;
 	return TFA_OK;
 }
@@ -355,8 +378,8 @@ static tfa_err fail(const tfa_aws_response *r, const tfa_net_response *nr, const
 	if (retried_out && attempts > 1)
 		snprintf(tail, sizeof(tail), "gave up after %u attempts", attempts);
 	if (too_large)
-		return tfa_error_set(TFA_EBACKEND, "%s: the response is larger than %zu bytes", what,
-				     (size_t)TFA_AWS_BODY_MAX);
+		return tfa_error_set(TFA_EBACKEND, "%s: the response is larger than %zu bytes",
+				     what, (size_t)TFA_AWS_BODY_MAX);
 	if (nr->curl_code != 0)
 		return tfa_net_fail(nr, what, tail[0] ? tail : NULL);
 	if (r->status == 404 || strcmp(r->error_code, "NoSuchKey") == 0 ||
@@ -404,19 +427,19 @@ tfa_err tfa_aws_send(tfa_aws_response *resp, tfa_net_client *net, const tfa_aws_
 		TFA_GUARD(build(&hs, ud));
 		{
 			tfa_net_request req = {
-				.what = what,
-				.method = method,
-				.url = url,
-				.headers = hs.h,
-				.nheaders = hs.n,
-				.body = body,
-				.body_len = body_len,
-				.connect_timeout_ms = t->connect_timeout_ms,
-				.timeout_ms = t->timeout_ms,
-				.max_response = TFA_AWS_BODY_MAX,
-				.ca_file = getenv("AWS_CA_BUNDLE"),
-				.on_header = on_header,
-				.header_ud = resp,
+			    .what = what,
+			    .method = method,
+			    .url = url,
+			    .headers = hs.h,
+			    .nheaders = hs.n,
+			    .body = body,
+			    .body_len = body_len,
+			    .connect_timeout_ms = t->connect_timeout_ms,
+			    .timeout_ms = t->timeout_ms,
+			    .max_response = TFA_AWS_BODY_MAX,
+			    .ca_file = getenv("AWS_CA_BUNDLE"),
+			    .on_header = on_header,
+			    .header_ud = resp,
 			};
 			nrc = tfa_net_send(&nr, net, &req);
 		}
@@ -478,7 +501,7 @@ tfa_err tfa_aws_http_plain(tfa_aws_response *resp, const tfa_aws_timeouts *t, co
 			   size_t nheaders, const uint8_t *body, size_t body_len)
 {
 	tfa_err rc = TFA_OK;
-	plain_ud ud = { headers, nheaders };
+	plain_ud ud = {headers, nheaders};
 	tfa_net_client *net = NULL;
 
 	TFA_ENSURE_ARG(resp);

@@ -21,15 +21,15 @@
 #include "tfattest/common.h"
 #include "tfattest/error.h"
 
-#define TFA_AWS_BODY_MAX ((size_t)16 << 20)
+#define TFA_AWS_BODY_MAX		   ((size_t)16 << 20)
 #define TFA_AWS_DEFAULT_CONNECT_TIMEOUT_MS 3000L
-#define TFA_AWS_DEFAULT_TIMEOUT_MS 10000L
-#define TFA_AWS_DEFAULT_MAX_ATTEMPTS 5u
+#define TFA_AWS_DEFAULT_TIMEOUT_MS	   10000L
+#define TFA_AWS_DEFAULT_MAX_ATTEMPTS	   5u
 
 /* Environment variables read when the options leave a value at 0. */
 #define TFA_AWS_ENV_CONNECT_TIMEOUT "TFATTEST_AWS_CONNECT_TIMEOUT_MS"
-#define TFA_AWS_ENV_TIMEOUT "TFATTEST_AWS_TIMEOUT_MS"
-#define TFA_AWS_ENV_MAX_ATTEMPTS "TFATTEST_AWS_MAX_ATTEMPTS"
+#define TFA_AWS_ENV_TIMEOUT	    "TFATTEST_AWS_TIMEOUT_MS"
+#define TFA_AWS_ENV_MAX_ATTEMPTS    "TFATTEST_AWS_MAX_ATTEMPTS"
 /* First backoff step in milliseconds (default 100); each retry doubles it, capped at 5 s. */
 #define TFA_AWS_ENV_RETRY_BASE "TFATTEST_AWS_RETRY_BASE_MS"
 
@@ -43,12 +43,13 @@ typedef struct tfa_aws_timeouts {
 TFA_WUR tfa_err tfa_aws_timeouts_resolve(tfa_aws_timeouts *t);
 
 typedef struct tfa_aws_response {
-	long status;             /* HTTP status of the last attempt; 0 when none completed */
-	tfa_buf body;            /* response body (capped at 16 MiB) */
-	char request_id[128];    /* x-amzn-RequestId / x-amz-request-id, "" when absent */
-	char error_code[128];    /* AWS error code ("AccessDeniedException", "NoSuchKey", ...), "" on success */
+	long status;	      /* HTTP status of the last attempt; 0 when none completed */
+	tfa_buf body;	      /* response body (capped at 16 MiB) */
+	char request_id[128]; /* x-amzn-RequestId / x-amz-request-id, "" when absent */
+	char error_code[128]; /* AWS error code ("AccessDeniedException", "NoSuchKey", ...), "" on
+				 success */
 	char error_message[512]; /* AWS error message, "" on success */
-	char etag[128];          /* ETag header, when present */
+	char etag[128];		 /* ETag header, when present */
 } tfa_aws_response;
 
 /* Releases the body. Accepts NULL. */
@@ -82,10 +83,10 @@ typedef tfa_err (*tfa_aws_headers_fn)(tfa_aws_headers *out, void *ud);
  * headers. `net` may be NULL (a fresh connection). Same returns as
  * tfa_aws_call (aws/call.h); `what` names the operation in messages.
  */
-TFA_WUR tfa_err tfa_aws_send(tfa_aws_response *resp, tfa_net_client *net,
-			     const tfa_aws_timeouts *t, const char *what, const char *method,
-			     const char *url, const uint8_t *body, size_t body_len,
-			     tfa_aws_headers_fn build, void *ud);
+TFA_WUR tfa_err tfa_aws_send(tfa_aws_response *resp, tfa_net_client *net, const tfa_aws_timeouts *t,
+			     const char *what, const char *method, const char *url,
+			     const uint8_t *body, size_t body_len, tfa_aws_headers_fn build,
+			     void *ud);
 
 /*
  * An unsigned request to a full URL ("http://169.254.170.2/v2/credentials/x").

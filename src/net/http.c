@@ -114,10 +114,8 @@ bool tfa_net_transient(const tfa_net_response *r)
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
+	case CURLE_HTTP2_STREAM: return true;
+	default: return false;
 	}
 }
 
@@ -228,7 +226,8 @@ static tfa_err header_list(struct curl_slist **l, const tfa_net_request *req)
 		const tfa_net_header *h = &req->headers[i];
 
 		TFA_ENSURE(h->name != NULL && h->name[0] != '\0' && h->value != NULL &&
-				   strpbrk(h->name, ":\r\n") == NULL && strpbrk(h->value, "\r\n") == NULL,
+			       strpbrk(h->name, ":\r\n") == NULL &&
+			       strpbrk(h->value, "\r\n") == NULL,
 			   TFA_EUSAGE, "%s: invalid request header", req->what);
 		TFA_GUARD(slist_add(l, h->name, h->value));
 	}
@@ -252,7 +251,7 @@ static tfa_err check_request(const tfa_net_request *req)
 	TFA_ENSURE_ARG(req);
 	TFA_ENSURE(req->what != NULL, TFA_EUSAGE, "HTTP request: missing argument: what");
 	TFA_ENSURE(req->method != NULL && req->method[0] != '\0' &&
-			   strspn(req->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(req->method),
+		       strspn(req->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(req->method),
 		   TFA_EUSAGE, "%s: invalid HTTP method", req->what);
 	TFA_ENSURE(req->url != NULL && req->url[0] != '\0', TFA_EUSAGE, "%s: missing URL",
 		   req->what);
@@ -287,8 +286,8 @@ static CURLcode configure(CURL *curl, const tfa_net_request *req, struct curl_sl
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SETOPT(CURLOPT_PROTOCOLS_STR, protocols);
 #else
-	SETOPT(CURLOPT_PROTOCOLS, req->https_only ? (long)CURLPROTO_HTTPS
-						  : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SETOPT(CURLOPT_PROTOCOLS,
+	       req->https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	(void)protocols;
 #endif
 	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
@@ -297,9 +296,10 @@ static CURLcode configure(CURL *curl, const tfa_net_request *req, struct curl_sl
 	if (req->ca_file != NULL && req->ca_file[0] != '\0')
 		SETOPT(CURLOPT_CAINFO, req->ca_file);
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0
-						  ? req->connect_timeout_ms
-						  : TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS);
-	SETOPT(CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : TFA_NET_DEFAULT_TIMEOUT_MS);
+					      ? req->connect_timeout_ms
+					      : TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS);
+	SETOPT(CURLOPT_TIMEOUT_MS,
+	       req->timeout_ms > 0 ? req->timeout_ms : TFA_NET_DEFAULT_TIMEOUT_MS);
 	SETOPT(CURLOPT_HTTPHEADER, hl);
 	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(CURLOPT_WRITEDATA, x);
@@ -323,8 +323,7 @@ static CURLcode configure(CURL *curl, const tfa_net_request *req, struct curl_sl
 
 #undef SETOPT
 
-tfa_err tfa_net_send(tfa_net_response *resp, tfa_net_client *client,
-			const tfa_net_request *req)
+tfa_err tfa_net_send(tfa_net_response *resp, tfa_net_client *client, const tfa_net_request *req)
 {
 	tfa_err rc = TFA_OK;
 	CURL *own = NULL, *curl = NULL;
@@ -362,8 +361,8 @@ tfa_err tfa_net_send(tfa_net_response *resp, tfa_net_client *client,
 	snprintf(resp->curl_error, sizeof(resp->curl_error), "%s", errbuf);
 	if (resp->too_large) {
 		resp->curl_code = (int)cc;
-		TFA_BAIL(TFA_EFORMAT, "%s: the response is larger than %zu bytes (host %s)", req->what,
-			 req->max_response, resp->host[0] ? resp->host : "none");
+		TFA_BAIL(TFA_EFORMAT, "%s: the response is larger than %zu bytes (host %s)",
+			 req->what, req->max_response, resp->host[0] ? resp->host : "none");
 	}
 	if (cc != CURLE_OK) {
 		resp->status = 0;

@@ -22,9 +22,9 @@
 #include "tfattest/error.h"
 
 #define TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define TFA_NET_DEFAULT_TIMEOUT_MS 30000L
-#define TFA_NET_HOST_MAX 256
-#define TFA_NET_CURL_ERROR_MAX 256
+#define TFA_NET_DEFAULT_TIMEOUT_MS	   30000L
+#define TFA_NET_HOST_MAX		   256
+#define TFA_NET_CURL_ERROR_MAX		   256
 
 /* A request header: "Name: value". An empty value is sent as "Name:" with nothing after it. */
 typedef struct tfa_net_header {
@@ -41,29 +41,29 @@ typedef void (*tfa_net_header_fn)(void *ud, const char *name, size_t name_len, c
 				  size_t value_len);
 
 typedef struct tfa_net_request {
-	const char *what;              /* names the call in messages ("kms Sign"); required */
-	const char *method;            /* "GET", "HEAD", "POST", "PUT", "DELETE", ...; required */
-	const char *url;               /* "https://host[:port]/path?query"; required */
+	const char *what;	       /* names the call in messages ("kms Sign"); required */
+	const char *method;	       /* "GET", "HEAD", "POST", "PUT", "DELETE", ...; required */
+	const char *url;	       /* "https://host[:port]/path?query"; required */
 	const tfa_net_header *headers; /* may carry secrets: never logged, wiped after use */
 	size_t nheaders;
-	const uint8_t *body;           /* sent for any method but GET and HEAD */
+	const uint8_t *body; /* sent for any method but GET and HEAD */
 	size_t body_len;
-	long connect_timeout_ms;       /* 0: TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS */
-	long timeout_ms;               /* whole request; 0: TFA_NET_DEFAULT_TIMEOUT_MS */
-	size_t max_response;           /* cap on the response body in bytes; required (> 0) */
-	bool https_only;               /* refuse http:// (otherwise http and https) */
-	const char *ca_file;           /* PEM trust anchors; NULL or "": the system store */
-	tfa_net_header_fn on_header;   /* optional */
+	long connect_timeout_ms;     /* 0: TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS */
+	long timeout_ms;	     /* whole request; 0: TFA_NET_DEFAULT_TIMEOUT_MS */
+	size_t max_response;	     /* cap on the response body in bytes; required (> 0) */
+	bool https_only;	     /* refuse http:// (otherwise http and https) */
+	const char *ca_file;	     /* PEM trust anchors; NULL or "": the system store */
+	tfa_net_header_fn on_header; /* optional */
 	void *header_ud;
 } tfa_net_request;
 
 typedef struct tfa_net_response {
-	long status;        /* HTTP status; 0 when no response came */
-	tfa_buf body;       /* the body, at most max_response bytes */
-	bool too_large;     /* the body went over max_response (the transfer was cut) */
-	int curl_code;      /* libcurl's CURLcode, 0 when the exchange completed */
-	char host[TFA_NET_HOST_MAX];                    /* "host[:port]" of the URL, for messages */
-	char curl_error[TFA_NET_CURL_ERROR_MAX];        /* libcurl's own text, "" when none */
+	long status;		     /* HTTP status; 0 when no response came */
+	tfa_buf body;		     /* the body, at most max_response bytes */
+	bool too_large;		     /* the body went over max_response (the transfer was cut) */
+	int curl_code;		     /* libcurl's CURLcode, 0 when the exchange completed */
+	char host[TFA_NET_HOST_MAX]; /* "host[:port]" of the URL, for messages */
+	char curl_error[TFA_NET_CURL_ERROR_MAX]; /* libcurl's own text, "" when none */
 } tfa_net_response;
 
 /*
@@ -85,12 +85,11 @@ void tfa_net_client_free(tfa_net_client *c);
  * TFA_OK when an HTTP response came, whatever its status: the status is the
  * caller's to judge. Otherwise:
  *   TFA_EIO      no response: "<what>: <reason> (host H, curl N)", detail "curl: <libcurl's text>"
- *   TFA_EFORMAT  the body went over max_response: "<what>: the response is larger than N bytes (host H)"
- *   TFA_EUSAGE   a missing or invalid argument
- *   TFA_EINTERNAL libcurl could not be set up
+ *   TFA_EFORMAT  the body went over max_response: "<what>: the response is larger than N bytes
+ * (host H)" TFA_EUSAGE   a missing or invalid argument TFA_EINTERNAL libcurl could not be set up
  */
 TFA_WUR tfa_err tfa_net_send(tfa_net_response *resp, tfa_net_client *client,
-				const tfa_net_request *req);
+			     const tfa_net_request *req);
 
 /* Wipes and releases the body. Accepts NULL. */
 void tfa_net_response_free(tfa_net_response *r);

@@ -9,8 +9,8 @@
 
 #include "net/http.h"
 #include "record/tsa_request.h"
-#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 #define TSA_NONCE_LEN 8
 
@@ -23,8 +23,8 @@ tfa_err tfa_tsa_fetch(tfa_buf *resp, char nonce_hex[TFA_TSA_NONCE_HEX], const ch
 	size_t derlen = 0;
 	tfa_net_response nr;
 	static const tfa_net_header hdrs[] = {
-		{ "Content-Type", "application/timestamp-query" },
-		{ "Accept", "application/timestamp-reply" },
+	    {"Content-Type", "application/timestamp-query"},
+	    {"Accept", "application/timestamp-reply"},
 	};
 
 	memset(&nr, 0, sizeof(nr));
@@ -39,16 +39,16 @@ tfa_err tfa_tsa_fetch(tfa_buf *resp, char nonce_hex[TFA_TSA_NONCE_HEX], const ch
 	TFA_GUARD(tfa_tsa_request_der(&der, &derlen, digest, nonce_hex));
 	{
 		tfa_net_request req = {
-			.what = "timestamp request failed",
-			.method = "POST",
-			.url = url,
-			.headers = hdrs,
-			.nheaders = sizeof(hdrs) / sizeof(hdrs[0]),
-			.body = der,
-			.body_len = derlen,
-			.connect_timeout_ms = TFA_TSA_CONNECT_TIMEOUT_MS,
-			.timeout_ms = TFA_TSA_TIMEOUT_MS,
-			.max_response = TFA_TSA_RESP_MAX,
+		    .what = "timestamp request failed",
+		    .method = "POST",
+		    .url = url,
+		    .headers = hdrs,
+		    .nheaders = sizeof(hdrs) / sizeof(hdrs[0]),
+		    .body = der,
+		    .body_len = derlen,
+		    .connect_timeout_ms = TFA_TSA_CONNECT_TIMEOUT_MS,
+		    .timeout_ms = TFA_TSA_TIMEOUT_MS,
+		    .max_response = TFA_TSA_RESP_MAX,
 		};
 
 		rc = tfa_net_send(&nr, NULL, &req);

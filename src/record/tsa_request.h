@@ -8,7 +8,7 @@
 #include "verify/tsa.h"
 
 #define TFA_TSA_CONNECT_TIMEOUT_MS 10000L
-#define TFA_TSA_TIMEOUT_MS 30000L
+#define TFA_TSA_TIMEOUT_MS	   30000L
 
 /*
  * POSTs an RFC 3161 TimeStampReq (Content-Type application/timestamp-query;

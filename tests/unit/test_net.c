@@ -61,7 +61,7 @@ static const char *base(void)
 	}
 	atexit(stop_server);
 	for (int i = 0; i < 200 && port == NULL; i++) {
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = {0, 50 * 1000000L};
 
 		if (access(pf, R_OK) == 0)
 			port = tfa_test_get_file(g_dir, "port", NULL);
@@ -116,7 +116,7 @@ static void expect_msg(const char *s, int line)
 
 static void test_statuses(void)
 {
-	static const long codes[] = { 200, 204, 301, 404, 429, 500, 503 };
+	static const long codes[] = {200, 204, 301, 404, 429, 500, 503};
 	char url[128];
 	tfa_net_response r;
 
@@ -169,9 +169,9 @@ static const char *echo_str(cJSON *doc, const char *a, const char *b)
 
 static void test_wire(void)
 {
-	static const tfa_net_header h[] = { { "Authorization", "bearer abc" },
-					    { "X-Empty", "" },
-					    { "Content-Type", "application/x-test" } };
+	static const tfa_net_header h[] = {{"Authorization", "bearer abc"},
+					   {"X-Empty", ""},
+					   {"Content-Type", "application/x-test"}};
 	char url[128];
 	tfa_net_response r;
 	tfa_net_request q = req_for(url, sizeof(url), "POST", "/echo?a=1");
@@ -316,7 +316,7 @@ static int free_port(void)
 
 static void test_refused(void)
 {
-	static const tfa_net_header h[] = { { "Authorization", "bearer s3cr3t-t0ken" } };
+	static const tfa_net_header h[] = {{"Authorization", "bearer s3cr3t-t0ken"}};
 	char url[128], want[128];
 	tfa_net_response r;
 	tfa_net_request q;
@@ -372,8 +372,8 @@ static void test_protocols(void)
 
 static void test_bad_arguments(void)
 {
-	static const tfa_net_header crlf[] = { { "X-A", "v\r\nX-Injected: 1" } };
-	static const tfa_net_header colon[] = { { "X-A: b", "v" } };
+	static const tfa_net_header crlf[] = {{"X-A", "v\r\nX-Injected: 1"}};
+	static const tfa_net_header colon[] = {{"X-A: b", "v"}};
 	char url[128];
 	tfa_net_response r;
 	tfa_net_request q = req_for(url, sizeof(url), "GET", "/status/200");
