@@ -10,7 +10,7 @@
 #include "buffer.h"
 #include "common.h"
 #include "error.h"
-#include "signer.h"
+#include "sigalg.h"
 
 #define TFA_ARTIFACT_TYPE "tfattest.artifact"
 #define TFA_ARTIFACT_SCHEMA 1
@@ -90,7 +90,9 @@ TFA_WUR tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len);
 /* TFA_OK if s is a valid chain id. */
 TFA_WUR tfa_err tfa_chain_id_check(const char *s, size_t len);
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
+
+#include "signer.h"
 
 /* What happened. */
 typedef struct tfa_event {

@@ -30,7 +30,7 @@
 #define TFA_MANIFEST_MAX_FILES 4000000u
 #define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 
 #include "signer.h"
 #include "store.h"

@@ -25,8 +25,6 @@ typedef struct tfa_chain_info {
 /* Reads and validates the store's chain metadata. */
 TFA_WUR tfa_err tfa_chain_info_read(tfa_chain_info *out, tfa_store *st);
 
-#ifndef TFATTEST_VERIFIER_ONLY
-
 /* Creates a chain in an empty store and pins the signer's key as its anchor. */
 TFA_WUR tfa_err tfa_chain_init(tfa_store *st, const char *chain_id, const tfa_signer *signer);
 
@@ -80,7 +78,5 @@ TFA_WUR tfa_err tfa_chain_rotate(uint64_t *seq_out, tfa_store *st, tfa_signer *s
  */
 TFA_WUR tfa_err tfa_chain_rotations(uint64_t seqs[TFA_CHAIN_KEYS_MAX], size_t *n, tfa_store *st,
 				    uint64_t head);
-
-#endif
 
 #endif

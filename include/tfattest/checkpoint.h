@@ -23,7 +23,7 @@
 #include "buffer.h"
 #include "common.h"
 #include "error.h"
-#include "signer.h"
+#include "sigalg.h"
 
 #define TFA_CHECKPOINT_TYPE "tfattest.checkpoint"
 #define TFA_CHECKPOINT_SCHEMA 1
@@ -78,8 +78,9 @@ TFA_WUR tfa_err tfa_checkpoint_file_parse(tfa_checkpoint_file *out, const uint8_
 /* Appends the file form of f (doc, sig and, when has_tsa, the timestamp) to out. */
 TFA_WUR tfa_err tfa_checkpoint_file_write(tfa_buf *out, const tfa_checkpoint_file *f);
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 
+#include "signer.h"
 #include "store.h"
 
 typedef struct tfa_checkpoint_opts {

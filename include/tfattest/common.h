@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What this build of the library contains (generated; the same for every user of it). */
+#include <tfattest/features.h>
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TFA_WUR __attribute__((warn_unused_result))
 #define TFA_PRINTF(f, a) __attribute__((format(printf, f, a)))

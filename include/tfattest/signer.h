@@ -6,7 +6,7 @@
  *   awskms:///KEYID | awskms://HOST:PORT/KEYID   AWS KMS
  *
  * The backend is chosen by the URI's scheme from the build's registry.
- * Signatures use the algorithm names of AWS KMS. ECDSA signatures are always
+ * Algorithms and key helpers are in sigalg.h. ECDSA signatures are always
  * returned DER-encoded (ECDSA-Sig-Value), whatever the backend produces.
  */
 #ifndef TFATTEST_SIGNER_H
@@ -15,19 +15,7 @@
 #include "buffer.h"
 #include "common.h"
 #include "error.h"
-
-typedef enum tfa_sig_alg {
-	TFA_ALG_NONE = 0,
-	TFA_ALG_RSASSA_PSS_SHA_256,        /* MGF1-SHA256, salt length 32 */
-	TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256,
-	TFA_ALG_ECDSA_SHA_256              /* P-256, DER */
-} tfa_sig_alg;
-
-/* "RSASSA_PSS_SHA_256" and so on; "NONE" for anything else. */
-const char *tfa_sig_alg_name(tfa_sig_alg alg);
-
-/* TFA_EFORMAT for an unknown name. */
-TFA_WUR tfa_err tfa_sig_alg_from_name(tfa_sig_alg *out, const char *name);
+#include "sigalg.h"
 
 typedef struct tfa_signer tfa_signer;
 
@@ -70,11 +58,5 @@ const tfa_kv *tfa_signer_provenance(const tfa_signer *s, size_t *n);
 
 /* Accepts NULL. Closes sessions and wipes any secret material. */
 void tfa_signer_free(tfa_signer *s);
-
-/* Writes the PEM of a DER SPKI to `out`. */
-TFA_WUR tfa_err tfa_spki_to_pem(tfa_buf *out, const uint8_t *spki, size_t len);
-
-/* "sha256:<hex>" of a DER SPKI, into out[TFA_FPR_STRLEN]. */
-void tfa_spki_fingerprint(char out[TFA_FPR_STRLEN], const uint8_t *spki, size_t len);
 
 #endif

@@ -16,4 +16,3 @@ list(APPEND TFA_FULL_SOURCES
   providers/pkcs11/pkcs11_signer.c
 )
 list(APPEND TFA_FULL_LIBS PkgConfig::LIBP11 tfa_pkcs11_headers ${CMAKE_DL_LIBS})
-list(APPEND TFA_FULL_DEFS TFATTEST_WITH_PKCS11=1)

@@ -6,13 +6,9 @@
  * versions, serials and hashes. Plans and states hold secrets, and a
  * write-once store can never delete what it was given.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -21,12 +17,11 @@
 #include "format/jcs_int.h"
 #include "format/jfield.h"
 #include "capture/oidc.h"
+#include "sys/spawn.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
-
-extern char **environ;
 
 /* Plans of large estates run to hundreds of megabytes. */
 #define PLAN_MAX ((size_t)512 << 20)
@@ -261,51 +256,17 @@ out:
  */
 static void run_line(char *out, size_t cap, char *const argv[])
 {
-	int pipefd[2];
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
-	size_t len = 0;
-	int status;
+	tfa_buf b;
+	tfa_spawn_exit how;
 
 	out[0] = '\0';
-	if (pipe(pipefd) != 0)
-		return;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return;
+	tfa_buf_init(&b, cap - 1);
+	if (tfa_spawn_read(&how, &b, argv, TFA_SPAWN_QUIET | TFA_SPAWN_TRUNCATE) == 0 &&
+	    how.code == 0 && b.len > 0) {
+		memcpy(out, b.data, b.len + 1);
+		out[strcspn(out, "\n")] = '\0';
 	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	for (;;) {
-		ssize_t n = read(pipefd[0], out + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == cap - 1) {
-			char sink[256];
-			while (read(pipefd[0], sink, sizeof(sink)) > 0)
-				;
-			break;
-		}
-	}
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	out[len] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		out[0] = '\0';
-		return;
-	}
-	out[strcspn(out, "\n")] = '\0';
+	tfa_buf_free(&b);
 }
 
 /*

@@ -16,7 +16,7 @@ const char *tfa_cli_opt_env(const char *opt, const char *env);
 /* --expect-key-fingerprint takes sha256:<hex> itself, or a file holding it; 0 on success. */
 int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg);
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 typedef struct tfa_store tfa_store;
 /*
  * Opens the store from --store (else TFATTEST_STORE) with the sequencer from
@@ -39,7 +39,7 @@ int tfa_cli_parse_int(const char *s, long long min, long long max, long long *ou
 int tfa_cli_verify(int argc, char **argv);
 int tfa_cli_canon(int argc, char **argv);
 int tfa_cli_report(int argc, char **argv);
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 int tfa_cli_apply(int argc, char **argv);
 int tfa_cli_log(int argc, char **argv);
 int tfa_cli_show(int argc, char **argv);

@@ -7,8 +7,8 @@
 #include "tfattest/artifact.h"
 #include "tfattest/chain.h"
 #include "tfattest/signer.h"
-#include "tfattest/spool.h"
 #include "tfattest/store.h"
+#include "tfattest/workflow.h"
 
 int tfa_cli_init(int argc, char **argv)
 {
@@ -64,29 +64,21 @@ static void flush_line(void *ud, const char *text)
 
 static int flush_spool(const char *store, const char *sequencer, const char *key, tfa_sig_alg alg)
 {
-	tfa_spool_result res;
-	tfa_store *st = NULL;
-	tfa_signer *s = NULL;
-	char *dir = NULL;
+	tfa_workflow_opts o;
+	tfa_workflow_flush_result *res = NULL;
 	tfa_err rc;
-	int status = 0;
 
-	rc = tfa_spool_dir(&dir);
-	if (rc == TFA_OK)
-		rc = tfa_signer_open(&s, key);
-	if (rc == TFA_OK)
-		rc = tfa_cli_open_store(&st, store, sequencer);
-	if (rc == TFA_OK)
-		rc = tfa_spool_flush(&res, dir, st, s, alg, flush_line, NULL);
+	memset(&o, 0, sizeof(o));
+	o.store = tfa_cli_opt_env(store, "TFATTEST_STORE");
+	o.sequencer = tfa_cli_opt_env(sequencer, "TFATTEST_SEQUENCER");
+	o.key = key;
+	o.alg = alg;
+	rc = tfa_workflow_flush_spool(&res, &o, flush_line, NULL);
 	if (rc != TFA_OK)
-		status = tfa_cli_fail(rc);
-	else
-		printf("spool %s: %u appended, %u already recorded, %u for other chains left\n", dir,
-		       res.appended, res.already, res.other);
-	free(dir);
-	tfa_store_free(st);
-	tfa_signer_free(s);
-	return status;
+		return tfa_cli_fail(rc);
+	tfa_workflow_flush_report(res, flush_line, NULL);
+	tfa_workflow_flush_result_free(res);
+	return 0;
 }
 
 int tfa_cli_record(int argc, char **argv)

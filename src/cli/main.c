@@ -11,7 +11,7 @@ static void usage(FILE *f)
 		"usage: tfattest <command> [options]\n"
 		"\n"
 		"Commands:\n"
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 		"  init    --store S --chain NAME --key K         create a chain, pin its first key\n"
 		"  record  --store S --key K --plan PLAN.json     append one signed record\n"
 		"          [--state F] [--event apply|destroy|rollback|import]\n"
@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
 		"  export  --store S --key K --out DIR            write a signed bundle\n"
 		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 		"          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
 		"          the same bundle as one archive\n"
 #endif
@@ -42,7 +42,7 @@ static void usage(FILE *f)
 #endif
 		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
 		"          [--checkpoint FILE]... [--tsa-ca FILE] [--threads N]\n"
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 		"          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
 #else
 		"          BUNDLE is a bundle directory (this build reads no archives)\n"
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("tfattest %s%s\n", TFA_VERSION,
-#ifdef TFATTEST_VERIFIER_ONLY
+#if TFATTEST_VERIFIER_ONLY
 		       " (verifier only)"
 #else
 		       ""
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		return tfa_cli_canon(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return tfa_cli_report(argc - 1, argv + 1);
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 	if (strcmp(cmd, "apply") == 0)
 		return tfa_cli_apply(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)

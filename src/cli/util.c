@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "esc.h"
 #include "tfattest/buffer.h"
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 #include "tfattest/store.h"
 #endif
 
@@ -93,7 +93,7 @@ int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
 	tfa_buf_free(&b);
 	return 0;
 }
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt, const char *sequencer_opt)
 {
 	return tfa_store_open_seq(out, tfa_cli_opt_env(store_opt, "TFATTEST_STORE"),

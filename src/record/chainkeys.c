@@ -19,6 +19,79 @@ const tfa_chain_key *tfa_chain_keys_at(const tfa_chain_keys *keys, uint64_t seq)
 	return &keys->k[tfa_keywalk_at(keys->k, keys->n, seq)];
 }
 
+tfa_err tfa_chain_get_parsed(tfa_store *st, uint64_t seq, tfa_artifact *art, tfa_buf *bytes,
+			     tfa_buf *sig)
+{
+	tfa_err rc;
+
+	tfa_buf_clear(bytes);
+	tfa_buf_clear(sig);
+	rc = tfa_store_get(st, seq, bytes, sig);
+	if (rc == TFA_ENOTFOUND) /* only seqs up to the head are read: a gap breaks the chain */
+		return tfa_error_set(TFA_EVERIFY, "record %llu is missing below the head",
+				     (unsigned long long)seq);
+	if (rc != TFA_OK)
+		return rc;
+	if (tfa_artifact_parse(art, bytes->data, bytes->len) != TFA_OK || art->seq != seq)
+		return tfa_error_set(TFA_EVERIFY, "record %llu in the store is invalid",
+				     (unsigned long long)seq);
+	return TFA_OK;
+}
+
+tfa_err tfa_chain_rotations(uint64_t seqs[TFA_CHAIN_KEYS_MAX], size_t *n, tfa_store *st,
+			    uint64_t head)
+{
+	tfa_err rc = TFA_OK;
+	tfa_artifact *art = NULL;
+	tfa_buf bytes, sig;
+	uint64_t p = head;
+	size_t k = 0;
+
+	*n = 0;
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	tfa_buf_init(&sig, 0);
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(art != NULL, TFA_EINTERNAL, "out of memory");
+	/*
+	 * A key never returns once rotated out, so each key signs one run of
+	 * seqs: a binary search per key finds where its run starts, and the
+	 * record before that is the rotation that brought it in.
+	 */
+	while (p >= 1) {
+		char key[TFA_FPR_STRLEN];
+		uint64_t lo = 1, hi = p;
+
+		TFA_GUARD(tfa_chain_get_parsed(st, p, art, &bytes, &sig));
+		if (art->is_rotation) {
+			TFA_ENSURE(k < TFA_CHAIN_KEYS_MAX - 1, TFA_EUSAGE,
+				   "chain has more than %d rotations", TFA_CHAIN_KEYS_MAX - 1);
+			seqs[k++] = p;
+		}
+		memcpy(key, art->key_fpr, sizeof(key));
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+			TFA_GUARD(tfa_chain_get_parsed(st, mid, art, &bytes, &sig));
+			if (strcmp(art->key_fpr, key) == 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		p = lo - 1;
+	}
+	/* Collected newest first. */
+	for (size_t i = 0; i < k / 2; i++) {
+		uint64_t t = seqs[i];
+		seqs[i] = seqs[k - 1 - i];
+		seqs[k - 1 - i] = t;
+	}
+	*n = k;
+out:
+	free(art);
+	tfa_buf_free(&bytes);
+	tfa_buf_free(&sig);
+	return rc;
+}
+
 /* The anchor: its key must have the fingerprint the chain was created with. */
 static tfa_err add_anchor(tfa_chain_keys *keys, const tfa_chain_info *info, const uint8_t *spki,
 			  size_t len)

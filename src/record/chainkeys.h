@@ -3,7 +3,9 @@
  * rotation record handed the chain to, each with the first seq it signs.
  * Built by reading only the rotation records (found by binary search), each
  * held to the same rules as a bundle's keys/ (keywalk.h). Private to the
- * library.
+ * library. chain.c builds on this file, never the other way round: the reads
+ * the key walk needs (tfa_chain_rotations(), declared in tfattest/chain.h,
+ * and tfa_chain_get_parsed()) live here.
  */
 #ifndef TFA_CHAINKEYS_H
 #define TFA_CHAINKEYS_H
@@ -33,6 +35,14 @@ TFA_WUR tfa_err tfa_chain_keys_load(tfa_chain_keys *out, tfa_store *st, const tf
 
 /* The key in force at seq (seq >= 1). */
 const tfa_chain_key *tfa_chain_keys_at(const tfa_chain_keys *keys, uint64_t seq);
+
+/*
+ * Reads record seq (at or below the head) of the store and parses it into
+ * art; bytes and sig get its stored parts. TFA_EVERIFY when it is missing or
+ * invalid.
+ */
+TFA_WUR tfa_err tfa_chain_get_parsed(tfa_store *st, uint64_t seq, tfa_artifact *art,
+				     tfa_buf *bytes, tfa_buf *sig);
 
 /* Releases the keys. Accepts NULL. */
 void tfa_chain_keys_clear(tfa_chain_keys *keys);

@@ -4,31 +4,31 @@
 #include "tfattest/sys/store.h"
 
 extern const tfa_signer_backend tfa_signer_backend_file;
-#ifdef TFATTEST_WITH_PKCS11
+#if TFATTEST_WITH_PKCS11
 extern const tfa_signer_backend tfa_signer_backend_pkcs11;
 #endif
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 extern const tfa_signer_backend tfa_signer_backend_awskms;
 #endif
 
 const tfa_signer_backend *const tfa_signer_backends[] = {
 	&tfa_signer_backend_file,
-#ifdef TFATTEST_WITH_PKCS11
+#if TFATTEST_WITH_PKCS11
 	&tfa_signer_backend_pkcs11,
 #endif
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 	&tfa_signer_backend_awskms,
 #endif
 	NULL,
 };
 
 extern const tfa_store_backend tfa_store_backend_fs;
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 extern const tfa_store_backend tfa_store_backend_s3;
 #endif
 
 const tfa_store_backend *const tfa_store_backends[] = {
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 	&tfa_store_backend_s3,
 #endif
 	/* Last: the fs store also takes plain paths with no scheme. */
@@ -36,12 +36,12 @@ const tfa_store_backend *const tfa_store_backends[] = {
 	NULL,
 };
 
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 extern const tfa_sequencer_backend tfa_sequencer_backend_dynamodb;
 #endif
 
 const tfa_sequencer_backend *const tfa_sequencer_backends[] = {
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 	&tfa_sequencer_backend_dynamodb,
 #endif
 	NULL,

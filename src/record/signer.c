@@ -43,12 +43,12 @@ tfa_err tfa_signer_open(tfa_signer **out, const char *uri)
 			n = 32;
 		TFA_BAIL(TFA_EUSAGE, "unsupported key URI scheme '%.*s': this build knows file:%s%s",
 			 n, uri,
-#ifdef TFATTEST_WITH_PKCS11
+#if TFATTEST_WITH_PKCS11
 			 ", pkcs11:",
 #else
 			 "",
 #endif
-#ifdef TFATTEST_WITH_AWS
+#if TFATTEST_WITH_AWS
 			 ", awskms://"
 #else
 			 ""

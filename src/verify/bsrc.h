@@ -72,7 +72,7 @@ TFA_WUR tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path);
 void tfa_bsrc_close(tfa_bsrc *s);
 
 extern const tfa_bsrc_ops tfa_bsrc_dir_ops;
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 extern const tfa_bsrc_ops tfa_bsrc_archive_ops;
 #endif
 

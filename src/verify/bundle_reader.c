@@ -16,7 +16,7 @@
 #include "format/pathsafe.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/verify.h"
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 #include "verify/archive/bundle_archive.h"
 #endif
 
@@ -40,7 +40,7 @@ tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path)
 		s->rootfd = fd;
 		fd = -1;
 	} else if (S_ISREG(st.st_mode)) {
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 		TFA_GUARD(tfa_archive_load_fd(&s->ar, fd, path, NULL));
 		s->ops = &tfa_bsrc_archive_ops;
 #else
@@ -62,7 +62,7 @@ void tfa_bsrc_close(tfa_bsrc *s)
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	s->rootfd = -1;
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 	tfa_archive_free(s->ar);
 #endif
 	s->ar = NULL;

@@ -14,7 +14,7 @@
 
 #include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
-#include "tfattest/sys/signer.h"
+#include "tfattest/sigalg.h"
 
 static const char *const alg_names[] = {
 	[TFA_ALG_NONE] = "NONE",

@@ -7,7 +7,7 @@
 #include "tfattest/buffer.h"
 #include "tfattest/common.h"
 #include "tfattest/error.h"
-#include "tfattest/signer.h"
+#include "tfattest/sigalg.h"
 
 void tfa_sha256(uint8_t out[TFA_SHA256_LEN], const void *data, size_t len);
 

@@ -5,7 +5,7 @@
 #include "format/jstream.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
-#include "tfattest/signer.h"
+#include "tfattest/sigalg.h"
 
 typedef struct tfa_manifest_file {
 	const char *path; /* NUL-terminated */

@@ -6,7 +6,7 @@
 
 #include "tfattest/verify.h"
 
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 #include "verify/archive/bundle_archive.h"
 
 /*

@@ -179,7 +179,7 @@ void tfa_test_rmtree(const char *path)
 	}
 }
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 tfa_signer *tfa_test_new_file_signer(const char *dir, const char *name)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");

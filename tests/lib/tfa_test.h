@@ -60,7 +60,7 @@ char *tfa_test_read_fixture(const char *rel, size_t *len);
 /* A fresh, empty temporary directory (removed by the caller). */
 char *tfa_test_tmpdir(void);
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 #include "tfattest/signer.h"
 /* Writes a fresh EC P-256 key to DIR/NAME and opens it as a file: signer. Exits 2 on failure. */
 tfa_signer *tfa_test_new_file_signer(const char *dir, const char *name);

@@ -755,7 +755,7 @@ static void test_check_reply(void)
 	tfa_buf_free(&r);
 }
 
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 /* ---- fetching from tests/tsa/tsa_server.py -------------------------------------------------- */
 
 #include "record/tsa_request.h"
@@ -912,7 +912,7 @@ TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_fractional_ge
 	      T(test_imprint_not_sha256), T(test_signer_cert_absent), T(test_tsa_name),
 	      T(test_not_granted), T(test_malformed),
 	      T(test_bad_arguments), T(test_request_der), T(test_check_reply)
-#ifndef TFATTEST_VERIFIER_ONLY
+#if !TFATTEST_VERIFIER_ONLY
 	      ,
 	      T(test_fetch_ok), T(test_fetch_http_error), T(test_fetch_rejected),
 	      T(test_fetch_unreachable)

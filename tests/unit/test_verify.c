@@ -499,7 +499,7 @@ static void test_bad_arguments(void)
 	CHECK_RC(tfa_verify_bundle(&r, "/nonexistent/bundle", &o), TFA_EUSAGE);
 	CHECK(r.failed_layer == TFA_LAYER_NONE && r.message[0] != '\0');
 	file = tfa_test_path(g.golden, "VERIFY.md");
-#ifdef TFATTEST_WITH_ARCHIVE
+#if TFATTEST_WITH_ARCHIVE
 	/* A file is read as an archive; one that is not is rejected, naming the file. */
 	CHECK_RC(tfa_verify_bundle(&r, file, &o), TFA_EVERIFY);
 	CHECK(r.failed_layer == TFA_LAYER_MANIFEST && strstr(r.message, "Archive unreadable") != NULL);

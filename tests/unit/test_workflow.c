@@ -1,7 +1,8 @@
 /*
  * Tests for the workflow parts of the library: captures from memory, rollback
  * targets, spooled captures (serialisation, spool files, flush), the history
- * reader and ID-token payloads.
+ * reader, ID-token payloads, and the apply workflow (tfattest/workflow.h)
+ * driving the Terraform stand-in: recorded, failed, not run, spooled, flushed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "tfattest/jcs.h"
 #include "tfattest/spool.h"
 #include "tfattest/store.h"
+#include "tfattest/workflow.h"
 
 #define PREV "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
 #define NOW 1709210096 /* 2024-02-29T12:34:56Z */
@@ -552,7 +554,274 @@ static void test_oidc_fetch_refuses(void)
 	tfa_buf_free(&tok);
 }
 
+/* ---- the apply workflow (tfattest/workflow.h), with the Terraform stand-in ------------------ */
+
+typedef struct lines {
+	char text[8][4096];
+	int n;
+} lines;
+
+static void keep_line(void *ud, const char *text)
+{
+	lines *l = ud;
+
+	if (l->n < 8)
+		snprintf(l->text[l->n], sizeof(l->text[0]), "%s", text);
+	l->n++;
+}
+
+/* An apply workspace: a store with chain "wf", a saved plan, the stand-in, a spool. */
+typedef struct apply_env {
+	char *dir, *store, *keyuri, *spool, *tf, *cwd;
+	char *argv[5];
+	tfa_workflow_opts o;
+} apply_env;
+
+static void apply_env_open(apply_env *e)
+{
+	const char *src = getenv("TFA_SOURCE_DIR");
+	tfa_store *st;
+	size_t n;
+
+	memset(e, 0, sizeof(*e));
+	e->dir = tfa_test_path(scratch(), "apply");
+	CHECK(mkdir(e->dir, 0700) == 0);
+	e->store = tfa_test_path(e->dir, "store");
+	e->spool = tfa_test_path(e->dir, "spool");
+	e->keyuri = malloc(strlen(scratch()) + 32);
+	sprintf(e->keyuri, "file:%s/key.pem", scratch());
+	e->tf = tfa_test_path(src ? src : ".", "tests/integration/standin/terraform");
+	e->cwd = getcwd(NULL, 0);
+	CHECK_OK(tfa_store_open(&st, e->store));
+	CHECK_OK(tfa_chain_init(st, "wf", key()));
+	tfa_store_free(st);
+	n = strlen("show-basic-create.json\n");
+	tfa_test_put_file(e->dir, "plan.bin", "show-basic-create.json\n", n);
+	CHECK(chdir(e->dir) == 0); /* the stand-in works in the current directory */
+	setenv("TFATTEST_SPOOL", e->spool, 1);
+	e->argv[0] = e->tf;
+	e->argv[1] = "apply";
+	e->argv[2] = "-auto-approve";
+	e->argv[3] = "plan.bin";
+	e->argv[4] = NULL;
+	e->o.store = e->store;
+	e->o.key = e->keyuri;
+	e->o.argc = 4;
+	e->o.argv = e->argv;
+}
+
+static void apply_env_close(apply_env *e)
+{
+	CHECK(chdir(e->cwd) == 0);
+	unsetenv("TFATTEST_SPOOL");
+	unsetenv("STANDIN_MODE");
+	unsetenv("STANDIN_STORE");
+	tfa_test_rmtree(e->dir);
+	free(e->dir);
+	free(e->store);
+	free(e->spool);
+	free(e->keyuri);
+	free(e->tf);
+	free(e->cwd);
+}
+
+static uint64_t head_of(const char *store)
+{
+	tfa_store *st = NULL;
+	uint64_t head = 0;
+
+	CHECK_OK(tfa_store_open(&st, store));
+	CHECK_OK(tfa_store_head(st, &head));
+	tfa_store_free(st);
+	return head;
+}
+
+static void test_apply_recorded_and_failed(void)
+{
+	apply_env e;
+	tfa_workflow_result *r = NULL;
+	lines l = { .n = 0 };
+	char want[8192];
+
+	apply_env_open(&e);
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_RECORDED);
+	if (r) {
+		CHECK(r->seq == 1 && r->exit_status == 0 && r->tf_exit == 0 && r->tf_signal == 0);
+		CHECK_STREQ(r->event, "apply");
+		tfa_workflow_report(r, keep_line, &l);
+		snprintf(want, sizeof(want), "tfattest: recorded seq 1 (apply, succeeded, exit 0) in %s",
+			 e.store);
+		CHECK(l.n == 1);
+		CHECK_STREQ(l.text[0], want);
+	}
+	tfa_workflow_result_free(r);
+	r = NULL;
+
+	/* A failed Terraform run is recorded too, and its code is the exit status. */
+	setenv("STANDIN_MODE", "fail", 1);
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_RECORDED);
+	if (r) {
+		CHECK(r->seq == 2 && r->exit_status == 1 && r->tf_exit == 1);
+		l.n = 0;
+		tfa_workflow_report(r, keep_line, &l);
+		CHECK(l.n == 1 && strstr(l.text[0], "recorded seq 2 (apply, failed, exit 1)") != NULL);
+	}
+	tfa_workflow_result_free(r);
+	CHECK(head_of(e.store) == 2);
+	apply_env_close(&e);
+}
+
+static void test_apply_not_run(void)
+{
+	apply_env e;
+	tfa_workflow_result *r = NULL;
+	tfa_signer *other = NULL;
+	char *otheruri;
+	lines l = { .n = 0 };
+	char *plan_cmd[] = { "terraform", "plan", NULL };
+	bool destroy = false;
+
+	apply_env_open(&e);
+	/* Not an apply: a usage error, and no result. */
+	CHECK_RC(tfa_workflow_check_command(&destroy, 2, plan_cmd), TFA_EUSAGE);
+	CHECK_OK(tfa_workflow_check_command(&destroy, 4, e.argv));
+	CHECK(!destroy);
+	e.o.rollback_to = 1;
+	CHECK_RC(tfa_workflow_apply(&r, &e.o), TFA_EUSAGE);
+	CHECK(r == NULL);
+	e.o.rollback_to = 0;
+
+	/* The program is not there. */
+	e.argv[0] = "/nonexistent/terraform";
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_NOT_FOUND && r->exit_status == 2);
+	tfa_workflow_report(r, keep_line, &l);
+	CHECK(l.n == 1);
+	CHECK_STREQ(l.text[0], "tfattest: error: /nonexistent/terraform: command not found; "
+			       "nothing was deployed or recorded");
+	tfa_workflow_result_free(r);
+	e.argv[0] = e.tf;
+
+	/* A key that is not the chain's. */
+	other = tfa_test_new_file_signer(e.dir, "other.pem");
+	otheruri = malloc(strlen(e.dir) + 32);
+	sprintf(otheruri, "file:%s/other.pem", e.dir);
+	e.o.key = otheruri;
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_WRONG_KEY && r->exit_status == 1);
+	if (r) {
+		CHECK_STREQ(r->key_fpr, tfa_signer_fingerprint(other));
+		CHECK_STREQ(r->head_key, tfa_signer_fingerprint(key()));
+		l.n = 0;
+		tfa_workflow_report(r, keep_line, &l);
+		CHECK(l.n == 2 && strstr(l.text[1], "was not run") != NULL);
+	}
+	tfa_workflow_result_free(r);
+	e.o.key = e.keyuri;
+
+	/* A rollback target that does not exist: refused with the error, exit 2. */
+	e.o.event = "rollback";
+	e.o.rollback_to = 99;
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_REFUSED && r->exit_status == 2);
+	if (r) {
+		CHECK(r->error.code == TFA_ENOTFOUND);
+		l.n = 0;
+		tfa_workflow_report(r, keep_line, &l);
+		CHECK(l.n == 2);
+		CHECK_STREQ(l.text[0], "tfattest: error: chain wf has no record 99");
+	}
+	tfa_workflow_result_free(r);
+	CHECK(head_of(e.store) == 0);
+	tfa_workflow_result_free(NULL);
+	tfa_signer_free(other);
+	free(otheruri);
+	apply_env_close(&e);
+}
+
+/* The store goes away during the apply: the capture is spooled, and a flush appends it once. */
+static void test_apply_spooled_and_flush(void)
+{
+	apply_env e;
+	tfa_workflow_result *r = NULL;
+	tfa_workflow_flush_result *f = NULL;
+	lines l = { .n = 0 };
+	char *away;
+	char want[8192];
+	struct stat sb;
+
+	apply_env_open(&e);
+	away = malloc(strlen(e.store) + 8);
+	sprintf(away, "%s.away", e.store);
+	setenv("STANDIN_MODE", "moveaway", 1);
+	setenv("STANDIN_STORE", e.store, 1);
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_SPOOLED);
+	if (r) {
+		CHECK(r->exit_status == 2 && r->tf_exit == 0 && r->error.code != TFA_OK);
+		CHECK(r->spool_path && stat(r->spool_path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+		tfa_workflow_report(r, keep_line, &l);
+		CHECK(l.n == 2);
+		CHECK(strstr(l.text[0], "ran (exit 0) but the deployment is NOT attested: ") != NULL);
+		snprintf(want, sizeof(want),
+			 "tfattest: its capture was spooled to %s; append it with "
+			 "`tfattest record --flush-spool --store S --key K`",
+			 r->spool_path ? r->spool_path : "");
+		CHECK_STREQ(l.text[1], want);
+	}
+	tfa_workflow_result_free(r);
+	r = NULL;
+	CHECK(rename(away, e.store) == 0);
+
+	/* Nowhere to spool either: said so, Terraform's code kept when it failed. */
+	setenv("TFATTEST_SPOOL", "/proc/tfattest-no-spool", 1);
+	CHECK_OK(tfa_workflow_apply(&r, &e.o));
+	CHECK(r && r->outcome == TFA_WF_UNSPOOLED && r->exit_status == 2 && r->spool_path == NULL);
+	if (r) {
+		l.n = 0;
+		tfa_workflow_report(r, keep_line, &l);
+		CHECK(l.n == 2 &&
+		      strstr(l.text[1], "error: and its capture could not be spooled: ") != NULL);
+	}
+	tfa_workflow_result_free(r);
+	CHECK(rename(away, e.store) == 0);
+	setenv("TFATTEST_SPOOL", e.spool, 1);
+	CHECK(head_of(e.store) == 0);
+
+	/* The flush appends the spooled capture, once. */
+	l.n = 0;
+	CHECK_OK(tfa_workflow_flush_spool(&f, &e.o, keep_line, &l));
+	CHECK(f && f->counts.appended == 1 && f->counts.already == 0 && f->counts.other == 0);
+	CHECK(l.n == 1 && strstr(l.text[0], "as seq 1") != NULL);
+	if (f) {
+		CHECK_STREQ(f->spool_dir, e.spool);
+		l.n = 0;
+		tfa_workflow_flush_report(f, keep_line, &l);
+		snprintf(want, sizeof(want),
+			 "spool %s: 1 appended, 0 already recorded, 0 for other chains left", e.spool);
+		CHECK(l.n == 1);
+		CHECK_STREQ(l.text[0], want);
+	}
+	tfa_workflow_flush_result_free(f);
+	f = NULL;
+	CHECK(head_of(e.store) == 1);
+	CHECK_OK(tfa_workflow_flush_spool(&f, &e.o, NULL, NULL));
+	CHECK(f && f->counts.appended == 0);
+	tfa_workflow_flush_result_free(f);
+	f = NULL;
+	/* A key that cannot be opened: an error, and no result. */
+	e.o.key = "file:/nonexistent/key.pem";
+	CHECK(tfa_workflow_flush_spool(&f, &e.o, NULL, NULL) != TFA_OK);
+	CHECK(f == NULL);
+	tfa_workflow_flush_result_free(NULL);
+	free(away);
+	apply_env_close(&e);
+}
+
 TFA_TEST_MAIN(T(test_capture_mem), T(test_rollback_member), T(test_artifact_new_members),
 	      T(test_serialize_roundtrip), T(test_deserialize_rejects),
 	      T(test_record_hash_and_history), T(test_spool_write_flush), T(test_jwt_payload),
-	      T(test_oidc_fetch_refuses))
+	      T(test_oidc_fetch_refuses), T(test_apply_recorded_and_failed), T(test_apply_not_run),
+	      T(test_apply_spooled_and_flush))

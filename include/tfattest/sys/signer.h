@@ -49,7 +49,4 @@ typedef struct tfa_signer_backend {
 /* The backends this build includes, NULL-terminated. */
 extern const tfa_signer_backend *const tfa_signer_backends[];
 
-/* Converts a raw r||s ECDSA signature (2 * n bytes) to DER, appending to out. */
-TFA_WUR tfa_err tfa_ecdsa_raw_to_der(tfa_buf *out, const uint8_t *raw, size_t len);
-
 #endif
