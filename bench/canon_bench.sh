@@ -30,8 +30,8 @@ trap cleanup EXIT
 
 if [ "${1:-}" = "--driver" ]; then
 	bin="$work/canon_driver"
-	cc_cmd=(cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include"
-		-o "$bin" "$here/canon_driver.c" "$root/src/format/jcs.c" "$root/src/format/jcs_number.c"
+	cc_cmd=(cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include" -I"$root/src"
+		-o "$bin" "$here/canon_driver.c" "$root/src/format/jcs.c" "$root/src/format/jlex.c" "$root/src/format/jcs_number.c"
 		"$root/src/format/error.c" "$root/src/format/buffer.c" -lcrypto -lm)
 	echo "building driver: ${cc_cmd[*]}"
 	"${cc_cmd[@]}"

@@ -16,12 +16,14 @@
  */
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "aws/aws.h"
+#include "format/b64.h"
 #include "verify/crypto.h"
 #include "kmsuri.h"
 #include "tfattest/sys/guard.h"
@@ -162,23 +164,28 @@ static alg_set parse_algs(const cJSON *arr)
 	return set;
 }
 
-/* Decodes standard base64 (with padding) into out, at most max bytes. */
+/*
+ * Decodes the canonical base64 of at most max bytes into out. KMS writes that
+ * form; anything else (white space, unused bits set, padding inside) is refused,
+ * so a value has one encoding whoever serves the API.
+ */
 static tfa_err b64_decode(tfa_buf *out, const char *s, size_t max, const char *what)
 {
 	tfa_err rc = TFA_OK;
-	size_t n = strlen(s), pad = 0;
-	int got;
+	size_t n = strlen(s), got = 0;
+	char why[sizeof(tfa_error_last()->message)];
 
-	TFA_ENSURE(n > 0 && n % 4 == 0 && n / 4 * 3 <= max + 2, TFA_EFORMAT,
+	TFA_ENSURE(n > 0 && n <= TFA_B64_LEN(max), TFA_EFORMAT,
 		   "kms: %s is not base64 of a plausible size", what);
-	if (s[n - 1] == '=')
-		pad++;
-	if (s[n - 2] == '=')
-		pad++;
 	TFA_GUARD(tfa_buf_reserve(out, n / 4 * 3));
-	got = EVP_DecodeBlock(out->data + out->len, (const unsigned char *)s, (int)n);
-	TFA_ENSURE(got >= 0 && (size_t)got >= pad, TFA_EFORMAT, "kms: %s is not base64", what);
-	out->len += (size_t)got - pad;
+	if (tfa_b64_decode(out->data + out->len, n / 4 * 3, &got, s, n) != TFA_OK) {
+		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		rc = tfa_error_set(TFA_EFORMAT, "kms: %s is not canonical base64", what);
+		tfa_error_detail("%s", why);
+		goto out;
+	}
+	out->len += got;
+	out->data[out->len] = '\0';
 	TFA_ENSURE(out->len <= max, TFA_EFORMAT, "kms: %s is too large", what);
 out:
 	return rc;
@@ -344,7 +351,7 @@ static tfa_err kms_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 	cJSON *req = NULL, *res = NULL;
 	const cJSON *s, *kid, *salg;
 	const char *name = kms_alg_name(alg);
-	char b64[48];
+	char b64[TFA_B64_LEN(TFA_SHA256_LEN) + 1];
 	tfa_buf der;
 	const char *rid;
 
@@ -354,7 +361,7 @@ static tfa_err kms_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 	TFA_ENSURE(ctx->algs & (1u << alg), TFA_EUSAGE,
 		   "kms key %s (%s) does not allow %s: it is not in its SigningAlgorithms",
 		   ctx->key_arn, ctx->spec, name);
-	EVP_EncodeBlock((unsigned char *)b64, digest, TFA_SHA256_LEN);
+	TFA_GUARD(tfa_b64_encode_str(b64, sizeof(b64), digest, TFA_SHA256_LEN));
 	req = cJSON_CreateObject();
 	TFA_ENSURE(req != NULL && cJSON_AddStringToObject(req, "KeyId", ctx->key_arn) != NULL &&
 			   cJSON_AddStringToObject(req, "Message", b64) != NULL &&

@@ -24,10 +24,10 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "aws/aws.h"
 #include "aws/awsuri.h"
+#include "format/b64.h"
 #include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/sequencer.h"
@@ -87,12 +87,12 @@ static int add_binary(cJSON *obj, const char *name, const uint8_t *data, size_t 
 	int ok;
 
 	if (v == NULL || len > (size_t)INT32_MAX / 2 ||
-	    (b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
+	    (b64 = malloc(TFA_B64_LEN(len) + 1)) == NULL) {
 		cJSON_Delete(v);
 		return 0;
 	}
-	EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-	ok = cJSON_AddStringToObject(v, "B", b64) != NULL;
+	ok = tfa_b64_encode_str(b64, TFA_B64_LEN(len) + 1, data, len) == TFA_OK &&
+	     cJSON_AddStringToObject(v, "B", b64) != NULL;
 	free(b64);
 	if (!ok || !cJSON_AddItemToObject(obj, name, v)) {
 		if (ok)
@@ -175,24 +175,19 @@ static tfa_err get_binary(tfa_buf *out, const cJSON *item, const char *name)
 	tfa_err rc = TFA_OK;
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(item, name);
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(a, "B");
-	size_t n, pad = 0, dec;
-	int got;
+	size_t n, got = 0;
 
 	TFA_ENSURE(cJSON_IsString(b) && b->valuestring != NULL, TFA_EFORMAT,
 		   "sequencer item has no binary %s", name);
 	n = strlen(b->valuestring);
 	TFA_ENSURE(n % 4 == 0, TFA_EFORMAT, "sequencer item's %s is not base64", name);
-	if (n > 0 && b->valuestring[n - 1] == '=')
-		pad++;
-	if (n > 1 && b->valuestring[n - 2] == '=')
-		pad++;
-	dec = n / 4 * 3;
 	TFA_ENSURE(n <= (size_t)INT32_MAX, TFA_EFORMAT, "sequencer item's %s is too large", name);
-	TFA_GUARD(tfa_buf_reserve(out, dec));
-	got = EVP_DecodeBlock(out->data + out->len, (const unsigned char *)b->valuestring, (int)n);
-	TFA_ENSURE(got >= 0 && (size_t)got == dec && dec >= pad, TFA_EFORMAT,
-		   "sequencer item's %s is not base64", name);
-	out->len += dec - pad;
+	TFA_GUARD(tfa_buf_reserve(out, n / 4 * 3));
+	/* DynamoDB returns the canonical form; the empty value is no bytes. */
+	if (n > 0 && tfa_b64_decode(out->data + out->len, n / 4 * 3, &got, b->valuestring, n) !=
+			 TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "sequencer item's %s is not base64", name);
+	out->len += got;
 	out->data[out->len] = '\0';
 out:
 	return rc;

@@ -21,6 +21,8 @@
 
 #include <openssl/crypto.h>
 
+#include "format/hex.h"
+#include "format/pct.h"
 #include "p11uri.h"
 #include "tfattest/sys/guard.h"
 
@@ -89,11 +91,6 @@ static int is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-static int is_unreserved(int c)
-{
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 static int is_res_avail(int c)
 {
 	return c != '\0' && strchr(":[]@!$'()*+,=", c) != NULL;
@@ -102,22 +99,11 @@ static int is_res_avail(int c)
 /* A byte allowed unescaped in a value of the given part. */
 static int value_char_ok(int c, enum where w)
 {
-	if (is_unreserved(c) || is_res_avail(c))
+	if (tfa_pct_unreserved(c) || is_res_avail(c))
 		return 1;
 	if (w == IN_PATH)
 		return c == '&';
 	return c == '/' || c == '?' || c == '|';
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static char **str_field(tfa_p11uri *u, const attr_def *a)
@@ -160,7 +146,7 @@ static tfa_err decode_value(uint8_t **out, size_t *outlen, const char *v, size_t
 			    const attr_def *a, size_t base)
 {
 	tfa_err rc = TFA_OK;
-	size_t dlen = 0;
+	size_t dlen = 0, got = 0;
 	uint8_t *buf = NULL;
 
 	*out = NULL;
@@ -168,7 +154,7 @@ static tfa_err decode_value(uint8_t **out, size_t *outlen, const char *v, size_t
 	for (size_t i = 0; i < n; i++) {
 		int c = (unsigned char)v[i];
 		if (c == '%') {
-			if (n - i < 3 || hexval(v[i + 1]) < 0 || hexval(v[i + 2]) < 0)
+			if (n - i < 3 || tfa_hexval(v[i + 1]) < 0 || tfa_hexval(v[i + 2]) < 0)
 				TFA_BAIL(TFA_EUSAGE,
 					 "invalid PKCS#11 URI: bad percent-escape in '%s' at offset %zu",
 					 a->name, base + i);
@@ -188,16 +174,9 @@ static tfa_err decode_value(uint8_t **out, size_t *outlen, const char *v, size_t
 		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: '%s' is empty", a->name);
 	buf = malloc(dlen + 1);
 	TFA_ENSURE(buf != NULL, TFA_EINTERNAL, "out of memory");
-	dlen = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] == '%') {
-			buf[dlen++] = (uint8_t)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
-			i += 2;
-		} else {
-			buf[dlen++] = (uint8_t)v[i];
-		}
-	}
-	buf[dlen] = '\0';
+	/* The grammar is checked above; the bytes, NUL included, are judged below. */
+	TFA_GUARD(tfa_pct_decode(buf, dlen + 1, &got, v, n, TFA_PCT_BINARY));
+	dlen = got;
 	if (a->kind != K_ID && memchr(buf, '\0', dlen) != NULL)
 		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: '%s' contains a NUL byte", a->name);
 	*out = buf;
@@ -399,27 +378,10 @@ out:
 
 tfa_err tfa_p11uri_encode(tfa_buf *out, const void *v, size_t len, tfa_p11uri_part part)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const uint8_t *p = v;
-	tfa_err rc = TFA_OK;
-
-	TFA_GUARD(tfa_buf_reserve(out, len * 3));
-	for (size_t i = 0; i < len; i++) {
-		int c = p[i];
-		int plain = part != TFA_P11URI_PART_ID &&
-			    (is_unreserved(c) ||
-			     (part == TFA_P11URI_PART_QUERY && (c == '/' || c == ':')));
-		if (plain) {
-			out->data[out->len++] = (uint8_t)c;
-		} else {
-			out->data[out->len++] = '%';
-			out->data[out->len++] = (uint8_t)hex[c >> 4];
-			out->data[out->len++] = (uint8_t)hex[c & 15];
-		}
-	}
-	out->data[out->len] = '\0';
-out:
-	return rc;
+	if (part == TFA_P11URI_PART_ID)
+		return tfa_pct_encode(out, v, len, 0, NULL);
+	return tfa_pct_encode(out, v, len, TFA_PCT_UNRESERVED,
+			      part == TFA_P11URI_PART_QUERY ? "/:" : NULL);
 }
 
 static tfa_err put_attr(tfa_buf *out, int *first, char sep, const char *name, const void *v,

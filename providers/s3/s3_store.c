@@ -43,6 +43,8 @@
 #include "aws/s3list.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
+#include "format/b64.h"
+#include "format/pct.h"
 #include "format/timefmt.h"
 
 #define SEQ_DIGITS TFA_S3LIST_SEQ_DIGITS
@@ -155,11 +157,6 @@ out:
 	return rc;
 }
 
-static void base64(char *out, const uint8_t *in, size_t len)
-{
-	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-}
-
 static tfa_err s3_writable(void *vctx)
 {
 	const s3_ctx *ctx = vctx;
@@ -226,7 +223,7 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	tfa_err rc = TFA_OK;
 	tfa_aws_response resp;
 	tfa_buf existing;
-	char path[1400], sha_b64[64], md5_b64[32];
+	char path[1400], sha_b64[TFA_B64_LEN(TFA_SHA256_LEN) + 1], md5_b64[TFA_B64_LEN(16) + 1];
 	char until[TFA_TIME_STRLEN], clen[24];
 	uint8_t sha[TFA_SHA256_LEN], md5[16];
 	unsigned int md5len = 0;
@@ -240,7 +237,7 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	tfa_buf_init(&existing, TFA_RECORD_MAX * 2 + 4);
 	TFA_GUARD(s3_writable(ctx));
 	tfa_sha256(sha, body, len);
-	base64(sha_b64, sha, sizeof(sha));
+	TFA_GUARD(tfa_b64_encode_str(sha_b64, sizeof(sha_b64), sha, sizeof(sha)));
 	tfa_time_format(until, (int64_t)time(NULL) + (int64_t)ctx->retention_days * 86400);
 	snprintf(clen, sizeof(clen), "%zu", len);
 	h[nh++] = (tfa_aws_header){"Content-Type", "application/octet-stream"};
@@ -251,7 +248,7 @@ static tfa_err put_once(s3_ctx *ctx, const char *name, const uint8_t *body, size
 	/* MD5 is only what older S3-compatible services require; skip it where
 	 * the crypto provider has none (FIPS): the SHA-256 checksum suffices. */
 	if (EVP_Digest(body, len, md5, &md5len, EVP_md5(), NULL) == 1 && md5len == sizeof(md5)) {
-		base64(md5_b64, md5, sizeof(md5));
+		TFA_GUARD(tfa_b64_encode_str(md5_b64, sizeof(md5_b64), md5, sizeof(md5)));
 		h[nh++] = (tfa_aws_header){"Content-MD5", md5_b64};
 		have_md5 = true;
 	}
@@ -346,21 +343,7 @@ out:
 /* Appends s percent-encoded as SigV4 wants query values (RFC 3986 unreserved kept). */
 static tfa_err put_encoded(tfa_buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	tfa_err rc = TFA_OK;
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			TFA_GUARD(tfa_buf_putc(b, (char)c));
-		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			TFA_GUARD(tfa_buf_append(b, e, 3));
-		}
-	}
-out:
-	return rc;
+	return tfa_pct_encode(b, s, strlen(s), TFA_PCT_UNRESERVED, NULL);
 }
 
 /* What a listing of PREFIX/SUB/ holds, over every page. */

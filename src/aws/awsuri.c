@@ -2,42 +2,22 @@
 #include <string.h>
 
 #include "aws/awsuri.h"
+#include "format/pct.h"
 #include "tfattest/sys/guard.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..n) into out (size outsz, NUL-terminated); -1 on error. */
+/*
+ * Percent-decodes s[0..n) into out (size outsz, NUL-terminated); -1 on error,
+ * and for a value holding a space, a control character or a non-ASCII byte.
+ */
 static int pct_decode(char *out, size_t outsz, const char *s, size_t n)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi, lo;
-			if (n - i < 3)
-				return -1;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (c <= 0x20 || c >= 0x7f || o + 1 >= outsz)
+	if (tfa_pct_decode((uint8_t *)out, outsz, &o, s, n, 0) != TFA_OK)
+		return -1;
+	for (size_t i = 0; i < o; i++)
+		if ((unsigned char)out[i] <= 0x20 || (unsigned char)out[i] >= 0x7f)
 			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "aws/creds.h"
 #include "aws/transport.h"
+#include "format/pct.h"
 #include "tfattest/artifact.h"
 #include "tfattest/sys/guard.h"
 
@@ -394,19 +395,10 @@ out:
 
 static tfa_err form_add(tfa_buf *b, const char *key, const char *val)
 {
-	static const char hexd[] = "0123456789ABCDEF";
 	tfa_err rc = TFA_OK;
 
 	TFA_GUARD(tfa_buf_printf(b, "%s%s=", b->len ? "&" : "", key));
-	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			TFA_GUARD(tfa_buf_putc(b, (char)*p));
-		} else {
-			char e[3] = { '%', hexd[*p >> 4], hexd[*p & 15] };
-			TFA_GUARD(tfa_buf_append(b, e, 3));
-		}
-	}
+	TFA_GUARD(tfa_pct_encode(b, val, strlen(val), TFA_PCT_UNRESERVED, NULL));
 out:
 	return rc;
 }

@@ -17,6 +17,8 @@
 
 #include "verify/crypto.h"
 #include "aws/sigv4_int.h"
+#include "format/hex.h"
+#include "format/pct.h"
 #include "tfattest/sys/guard.h"
 
 #define CREQ_MAX ((size_t)1 << 20)
@@ -27,12 +29,6 @@ typedef struct hdr {
 	size_t order; /* position in the request, to keep duplicates in order */
 } hdr;
 
-static bool is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.' || c == '~';
-}
-
 static bool is_tchar(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -41,52 +37,22 @@ static bool is_tchar(unsigned char c)
 
 static tfa_err uri_encode(tfa_buf *out, const char *s, size_t len, bool keep_slash)
 {
-	static const char hexd[] = "0123456789ABCDEF";
-	tfa_err rc = TFA_OK;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			TFA_GUARD(tfa_buf_putc(out, (char)c));
-		} else {
-			char e[3] = { '%', hexd[c >> 4], hexd[c & 15] };
-			TFA_GUARD(tfa_buf_append(out, e, 3));
-		}
-	}
-out:
-	return rc;
+	return tfa_pct_encode(out, s, len, TFA_PCT_UNRESERVED, keep_slash ? "/" : NULL);
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..len) into out; a malformed escape is TFA_EUSAGE. */
+/*
+ * Percent-decodes s[0..len) into out; a malformed escape is TFA_EUSAGE. %00 is
+ * a byte like any other here: it is encoded again, never used as a string.
+ */
 static tfa_err uri_decode(tfa_buf *out, const char *s, size_t len)
 {
 	tfa_err rc = TFA_OK;
+	size_t n = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%') {
-			int hi = i + 2 < len ? hexval((unsigned char)s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
-
-			TFA_ENSURE(hi >= 0 && lo >= 0, TFA_EUSAGE,
-				   "sigv4: malformed percent escape in the query");
-			TFA_GUARD(tfa_buf_putc(out, (char)(hi * 16 + lo)));
-			i += 2;
-		} else {
-			TFA_GUARD(tfa_buf_putc(out, s[i]));
-		}
-	}
+	TFA_GUARD(tfa_buf_reserve(out, len));
+	if (tfa_pct_decode(out->data + out->len, len + 1, &n, s, len, TFA_PCT_BINARY) != TFA_OK)
+		TFA_BAIL(TFA_EUSAGE, "sigv4: malformed percent escape in the query");
+	out->len += n;
 out:
 	return rc;
 }
@@ -320,11 +286,8 @@ static bool valid_amz_date(const char *d)
 
 static bool valid_payload_hash(const char *h)
 {
-	if (strnlen(h, 65) != 64)
+	if (strnlen(h, 65) != 64 || !tfa_is_lowerhex(h, 64))
 		return false;
-	for (int i = 0; i < 64; i++)
-		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
-			return false;
 	/* S3's literal "UNSIGNED-PAYLOAD" is not used: every body is hashed. */
 	return true;
 }

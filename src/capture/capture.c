@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "verify/crypto.h"
-#include "format/jcs_int.h"
+#include "format/jlex.h"
 #include "format/jfield.h"
 #include "capture/oidc.h"
 #include "sys/spawn.h"
@@ -63,24 +63,11 @@ static tfa_err add_text(cJSON *obj, const char *key, const char *s, size_t len)
 	memcpy(copy, s, len);
 	copy[len] = '\0';
 	while (i < len) {
-		unsigned char c = (unsigned char)copy[i];
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		int ok = n > 0 && i + n <= len && c != 0;
-		for (size_t k = 1; ok && k < n; k++)
-			ok = ((unsigned char)copy[i + k] >> 6) == 2;
-		if (ok && n == 2)
-			ok = c >= 0xc2;
-		if (ok && n == 3) {
-			unsigned c1 = (unsigned char)copy[i + 1];
-			ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-		}
-		if (ok && n == 4) {
-			unsigned c1 = (unsigned char)copy[i + 1];
-			ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-		}
-		if (!ok || (n > 1 && tfa_utf8_is_nonchar((const uint8_t *)copy + i, n))) {
+		size_t n = tfa_utf8_seq_len((const uint8_t *)copy + i, len - i);
+
+		if (n == 0 || copy[i] == 0 || tfa_utf8_is_nonchar((const uint8_t *)copy + i, n)) {
 			copy[w++] = '?';
-			i += ok ? n : 1;
+			i += n ? n : 1;
 			continue;
 		}
 		memmove(copy + w, copy + i, n);

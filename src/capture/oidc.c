@@ -10,54 +10,13 @@
 #include <stdio.h>
 
 #include "capture/oidc.h"
+#include "format/b64.h"
 #include "net/http.h"
 #include "tfattest/sys/guard.h"
 
 #define RESPONSE_MAX ((size_t)64 << 10)
 #define URL_MAX 4096
 #define OIDC_TIMEOUT_MS 30000L
-
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes unpadded base64url; out holds at least len*3/4+1 bytes. */
-static tfa_err b64url_decode(uint8_t *out, size_t *outlen, const char *in, size_t len)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-
-	if (len % 4 == 1)
-		return tfa_error_set(TFA_EFORMAT, "ID token: bad base64url length");
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)in[i]);
-		if (v < 0)
-			return tfa_error_set(TFA_EFORMAT, "ID token: not base64url");
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	/* Leftover bits must be zero (canonical encoding). */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return tfa_error_set(TFA_EFORMAT, "ID token: non-canonical base64url");
-	*outlen = o;
-	return TFA_OK;
-}
 
 tfa_err tfa_jwt_payload(cJSON **out, const char *jwt, size_t len)
 {
@@ -81,7 +40,9 @@ tfa_err tfa_jwt_payload(cJSON **out, const char *jwt, size_t len)
 	TFA_ENSURE(plen > 0, TFA_EFORMAT, "ID token has an empty payload");
 	buf = malloc(plen * 3 / 4 + 2);
 	TFA_ENSURE(buf != NULL, TFA_EINTERNAL, "out of memory");
-	TFA_GUARD(b64url_decode(buf, &n, d1 + 1, plen));
+	rc = tfa_b64url_decode(buf, plen * 3 / 4 + 2, &n, d1 + 1, plen);
+	if (rc != TFA_OK)
+		TFA_BAIL(rc, "ID token: %s", tfa_error_last()->message);
 	obj = cJSON_ParseWithLength((const char *)buf, n);
 	TFA_ENSURE(obj != NULL && cJSON_IsObject(obj), TFA_EFORMAT,
 		   "ID token payload is not a JSON object");

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "format/bundle_path.h"
+#include "format/hex.h"
 
 /* Twelve decimal digits, not all zero, then suffix, then the end. */
 static bool seq_name(const char *p, const char *suffix)
@@ -17,10 +18,7 @@ static bool seq_name(const char *p, const char *suffix)
 
 static bool hex_pem(const char *p)
 {
-	for (int i = 0; i < 64; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-			return false;
-	return strcmp(p + 64, ".pem") == 0;
+	return strnlen(p, 64) == 64 && tfa_is_lowerhex(p, 64) && strcmp(p + 64, ".pem") == 0;
 }
 
 bool tfa_bundle_path_allowed(const char *path)

@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 
+#include "format/jlex.h"
 #include "tfattest/error.h"
 #include "tfattest/sys/guard.h"
 
@@ -46,42 +47,6 @@ int tfa_err_exit_status(tfa_err code)
 	}
 }
 
-/*
- * Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when p
- * does not start one: no overlong forms, no surrogates, nothing above
- * U+10FFFF. *cp gets the code point.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned long *cp)
-{
-	unsigned long c;
-	size_t len;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 void tfa_escape_each(const char *s, size_t n, tfa_escape_mode mode,
 		     int (*put)(void *ud, const char *piece, size_t len), void *ud)
 {
@@ -92,7 +57,7 @@ void tfa_escape_each(const char *s, size_t n, tfa_escape_mode mode,
 		return;
 	while (i < n) {
 		unsigned long cp = 0;
-		size_t len = utf8_seq(p + i, n - i, &cp);
+		size_t len = tfa_utf8_decode(p + i, n - i, &cp);
 		char e[8];
 		int ok;
 

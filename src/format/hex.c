@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "verify/crypto.h"
+#include "format/hex.h"
 #include "tfattest/sys/guard.h"
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -14,13 +14,23 @@ void tfa_hex_encode(char *out, const uint8_t *in, size_t len)
 	out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int tfa_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
+}
+
+bool tfa_is_lowerhex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
 }
 
 tfa_err tfa_hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen)
@@ -28,12 +38,10 @@ tfa_err tfa_hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen)
 	if (hexlen != 2 * len)
 		return tfa_error_set(TFA_EFORMAT, "expected %zu hex digits, found %zu", 2 * len,
 				     hexlen);
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return tfa_error_set(TFA_EFORMAT, "invalid lowercase hex digit");
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (!tfa_is_lowerhex(hex, hexlen))
+		return tfa_error_set(TFA_EFORMAT, "invalid lowercase hex digit");
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(tfa_hexval(hex[2 * i]) << 4 | tfa_hexval(hex[2 * i + 1]));
 	return TFA_OK;
 }
 

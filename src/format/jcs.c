@@ -13,27 +13,18 @@
  *
  * Recursion is bounded by TFA_JSON_MAX_DEPTH in both the parser and the writer.
  */
-#include <float.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "format/jcs_int.h"
+#include "format/jlex.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
 
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-#define JCS_EXACT_FP 1
-#else
-#define JCS_EXACT_FP 0
-#endif
-
-/* NUL bytes after the copy of the input: covers 8-byte loads and \uXXXX\uXXXX look-ahead. */
-#define TEXT_PAD 16
-/* Significant digits handed to strtod; beyond this only a sticky digit matters. */
-#define MAX_NUM_DIGITS 800
+/* NUL bytes after the copy of the input, which the lexer may read. */
+#define TEXT_PAD TFA_JLEX_PAD
 
 typedef struct jmember jmember;
 
@@ -81,17 +72,8 @@ typedef struct parser {
 	size_t mlen, mcap;
 	uint32_t *tmp; /* scratch: merge sort */
 	size_t tmpcap;
-	char *num; /* scratch: digits for strtod */
-	size_t numcap;
+	tfa_jlex lx;
 } parser;
-
-static const double pow10_exact[23] = {
-	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/* 1 for JSON white space. */
-static const uint8_t is_ws[256] = { [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1 };
 
 static size_t off(const parser *ps, const uint8_t *at)
 {
@@ -261,74 +243,6 @@ out:
 
 /* ---- strings ------------------------------------------------------------------------------ */
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The value of four hex digits, or -1. */
-static long hex4(const uint8_t *s)
-{
-	int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]), d = hexval(s[3]);
-
-	if ((a | b | c | d) < 0)
-		return -1;
-	return (long)((a << 12) | (b << 8) | (c << 4) | d);
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80), or 0.
- * Rejects overlongs, encoded surrogates, code points above U+10FFFF and
- * truncated sequences (the NUL padding is never a continuation byte).
- */
-static size_t utf8_len(const uint8_t *s)
-{
-	uint8_t c = s[0];
-
-	if (c >= 0xC2 && c <= 0xDF)
-		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 &&
-				       (s[3] & 0xC0) == 0x80
-			       ? 4
-			       : 0;
-	}
-	return 0;
-}
-
-static uint8_t *put_utf8(uint8_t *w, unsigned long cp)
-{
-	if (cp < 0x80) {
-		*w++ = (uint8_t)cp;
-	} else if (cp < 0x800) {
-		*w++ = (uint8_t)(0xC0 | (cp >> 6));
-		*w++ = (uint8_t)(0x80 | (cp & 0x3F));
-	} else if (cp < 0x10000) {
-		*w++ = (uint8_t)(0xE0 | (cp >> 12));
-		*w++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-		*w++ = (uint8_t)(0x80 | (cp & 0x3F));
-	} else {
-		*w++ = (uint8_t)(0xF0 | (cp >> 18));
-		*w++ = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-		*w++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-		*w++ = (uint8_t)(0x80 | (cp & 0x3F));
-	}
-	return w;
-}
-
 /*
  * Parses the string whose opening quote is at ps->p, unescaping it in place
  * (the result is never longer than its source) and NUL-terminating it.
@@ -336,254 +250,48 @@ static uint8_t *put_utf8(uint8_t *w, unsigned long cp)
 static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
 {
 	tfa_err rc = TFA_OK;
-	uint8_t *start = (uint8_t *)ps->p + 1;
-	uint8_t *r = start, *w = start;
+	uint8_t *start = (uint8_t *)ps->p + 1, *w = start;
+	const uint8_t *r = start;
+	tfa_jlex_stop stop;
 
-	for (;;) {
-		uint8_t *run = r;
-		uint8_t c;
-
-		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time. */
-		for (;;) {
-			uint64_t x = tfa_load64(r);
-
-			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\') |
-			     (x & TFA_SWAR_HIGHS)) != 0)
-				break;
-			r += 8;
-		}
-		while ((c = *r) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-			r++;
-		if (w != run)
-			memmove(w, run, (size_t)(r - run));
-		w += r - run;
-
-		if (c == '"')
-			break;
-		if (c == '\\') {
-			long u;
-
-			switch (r[1]) {
-			case '"': *w++ = '"'; r += 2; continue;
-			case '\\': *w++ = '\\'; r += 2; continue;
-			case '/': *w++ = '/'; r += 2; continue;
-			case 'b': *w++ = '\b'; r += 2; continue;
-			case 'f': *w++ = '\f'; r += 2; continue;
-			case 'n': *w++ = '\n'; r += 2; continue;
-			case 'r': *w++ = '\r'; r += 2; continue;
-			case 't': *w++ = '\t'; r += 2; continue;
-			case 'u': break;
-			default:
-				if (r + 1 >= ps->end)
-					TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %zu",
-						 off(ps, ps->p));
-				TFA_BAIL(TFA_EFORMAT, "json: invalid escape sequence at byte %zu",
-					 off(ps, r));
-			}
-			u = hex4(r + 2);
-			if (u < 0)
-				TFA_BAIL(TFA_EFORMAT, "json: invalid \\u escape at byte %zu", off(ps, r));
-			if (u >= 0xDC00 && u <= 0xDFFF)
-				TFA_BAIL(TFA_EFORMAT, "json: lone low surrogate \\u%04lX at byte %zu", u,
-					 off(ps, r));
-			if (u >= 0xD800 && u <= 0xDBFF) {
-				long lo = r[6] == '\\' && r[7] == 'u' ? hex4(r + 8) : -1;
-
-				if (lo < 0xDC00 || lo > 0xDFFF)
-					TFA_BAIL(TFA_EFORMAT,
-						 "json: lone high surrogate \\u%04lX at byte %zu", u,
-						 off(ps, r));
-				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-				if (tfa_cp_is_nonchar((unsigned long)u))
-					goto nonchar;
-				w = put_utf8(w, (unsigned long)u);
-				r += 12;
-			} else {
-				if (tfa_cp_is_nonchar((unsigned long)u))
-					goto nonchar;
-				w = put_utf8(w, (unsigned long)u);
-				r += 6;
-			}
-			continue;
-		}
-		if (c < 0x20) {
-			if (r >= ps->end)
-				TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %zu",
-					 off(ps, ps->p));
-			TFA_BAIL(TFA_EFORMAT,
-				 "json: unescaped control character 0x%02x in string at byte %zu", c,
-				 off(ps, r));
-		}
-		/* c >= 0x80 */
-		{
-			size_t n = utf8_len(r);
-
-			if (n == 0)
-				TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %zu",
-					 off(ps, r));
-			if (tfa_utf8_is_nonchar(r, n))
-				goto nonchar;
-			if (w != r)
-				memmove(w, r, n);
-			w += n;
-			r += n;
-		}
-	}
+	TFA_GUARD(tfa_jlex_string(&ps->lx, off(ps, ps->p), &r, &w, ps->end, &stop));
 	if ((size_t)(w - start) >= UINT32_MAX)
 		TFA_BAIL(TFA_EFORMAT, "json: string too long at byte %zu", off(ps, ps->p));
 	*w = '\0';
 	*out = (const char *)start;
 	*outlen = (uint32_t)(w - start);
 	ps->p = r + 1;
-	goto out;
-nonchar:
-	TFA_BAIL(TFA_EFORMAT, "json: Unicode noncharacter in string at byte %zu", off(ps, r));
 out:
 	return rc;
 }
 
 /* ---- numbers ------------------------------------------------------------------------------ */
 
-static inline bool is_digit(uint8_t c)
-{
-	return (uint8_t)(c - '0') < 10;
-}
-
-/*
- * Converts the significant digits of a validated number with strtod, using a
- * "DIGITSe[-]EXP" string (no decimal point, so the locale does not matter).
- */
-static tfa_err slow_number(parser *ps, const uint8_t *s, const uint8_t *e, int64_t exp10,
-			   double *out)
-{
-	tfa_err rc = TFA_OK;
-	size_t nd = 0, dropped = 0;
-	bool sticky = false, seen = false;
-	char *t;
-
-	if (ps->numcap < MAX_NUM_DIGITS + 32)
-		TFA_GUARD(grow((void **)&ps->num, &ps->numcap, MAX_NUM_DIGITS + 32, 1));
-	t = ps->num;
-	for (; s < e; s++) {
-		uint8_t c = *s;
-
-		if (c == '.')
-			continue;
-		if (!is_digit(c))
-			break;
-		if (!seen && c == '0')
-			continue;
-		seen = true;
-		if (nd < MAX_NUM_DIGITS) {
-			t[nd++] = (char)c;
-		} else {
-			dropped++;
-			if (c != '0')
-				sticky = true;
-		}
-	}
-	exp10 += (int64_t)dropped;
-	if (sticky) {
-		t[nd++] = '1';
-		exp10--;
-	}
-	/* Beyond these bounds the result is 0 or infinite whatever the digits. */
-	if (exp10 > 999999)
-		exp10 = 999999;
-	if (exp10 < -999999)
-		exp10 = -999999;
-	{
-		int n = snprintf(t + nd, 16, "e%d", (int)exp10);
-
-		if (n <= 0 || n >= 16)
-			TFA_BAIL(TFA_EINTERNAL, "number conversion failed");
-	}
-	*out = strtod(t, NULL);
-out:
-	return rc;
-}
-
 static tfa_err parse_number(parser *ps, tfa_json_value *out)
 {
 	tfa_err rc = TFA_OK;
-	const uint8_t *start = ps->p, *r = start, *digits;
-	uint64_t m = 0;
-	size_t nd = 0;         /* significant digits (after leading zeros) */
-	int64_t frac = 0;      /* digits after the point */
-	int64_t exp10 = 0;     /* explicit exponent, saturated */
-	bool neg = false;
+	const uint8_t *start = ps->p, *at;
+	tfa_jlex_num num;
 	double v;
 
-	if (*r == '-') {
-		neg = true;
-		r++;
-	}
-	digits = r;
-	if (*r == '0') {
-		r++;
-		if (is_digit(*r))
-			TFA_BAIL(TFA_EFORMAT, "json: leading zero in number at byte %zu",
-				 off(ps, start));
-	} else if (is_digit(*r)) {
-		for (; is_digit(*r); r++) {
-			if (nd < 19)
-				m = m * 10 + (uint64_t)(*r - '0');
-			nd++;
-		}
-	} else {
+	switch (tfa_jlex_number(start, &num, &at)) {
+	case TFA_JLEX_NUM_OK:
+		break;
+	case TFA_JLEX_NUM_LEADING_ZERO:
+		TFA_BAIL(TFA_EFORMAT, "json: leading zero in number at byte %zu", off(ps, start));
+	case TFA_JLEX_NUM_FRAC:
+		TFA_BAIL(TFA_EFORMAT, "json: digit expected after '.' in number at byte %zu",
+			 off(ps, at));
+	case TFA_JLEX_NUM_EXP:
+		TFA_BAIL(TFA_EFORMAT, "json: digit expected in exponent at byte %zu", off(ps, at));
+	default:
 		TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %zu", off(ps, start));
 	}
-	if (*r == '.') {
-		r++;
-		if (!is_digit(*r))
-			TFA_BAIL(TFA_EFORMAT, "json: digit expected after '.' in number at byte %zu",
-				 off(ps, r));
-		for (; is_digit(*r); r++) {
-			frac++;
-			if (nd == 0 && *r == '0')
-				continue;
-			if (nd < 19)
-				m = m * 10 + (uint64_t)(*r - '0');
-			nd++;
-		}
-	}
-	if (*r == 'e' || *r == 'E') {
-		bool eneg = false;
-
-		r++;
-		if (*r == '+' || *r == '-')
-			eneg = *r++ == '-';
-		if (!is_digit(*r))
-			TFA_BAIL(TFA_EFORMAT, "json: digit expected in exponent at byte %zu",
-				 off(ps, r));
-		/* Saturates far beyond anything a finite, non-zero result needs. */
-		for (; is_digit(*r); r++)
-			if (exp10 < INT64_C(100000000000000000))
-				exp10 = exp10 * 10 + (*r - '0');
-		if (eneg)
-			exp10 = -exp10;
-	}
-	exp10 -= frac;
-
-	if (nd == 0) {
-		v = 0.0;
-	} else if (JCS_EXACT_FP && nd <= 19 && m <= (UINT64_C(1) << 53) && exp10 >= -22 &&
-		   exp10 <= 22) {
-		/* Clinger: both operands exact, one correctly rounded operation. */
-		v = (double)m;
-		v = exp10 >= 0 ? v * pow10_exact[exp10] : v / pow10_exact[-exp10];
-	} else {
-		/* exp10 counts from the last digit; slow_number wants it relative to the
-		 * integer of all significant digits, which is the same thing. */
-		TFA_GUARD(slow_number(ps, digits, r, exp10, &v));
-		if (isinf(v))
-			TFA_BAIL(TFA_EFORMAT, "json: number out of range at byte %zu",
-				 off(ps, start));
-	}
+	TFA_GUARD(tfa_jlex_number_value(&num, off(ps, start), &v));
 	out->type = TFA_JSON_NUMBER;
 	out->n = 0;
-	out->u.num = neg ? -v : v;
-	ps->p = r;
+	out->u.num = v;
+	ps->p = num.end;
 out:
 	return rc;
 }
@@ -594,7 +302,7 @@ static inline void skip_ws(parser *ps)
 {
 	const uint8_t *p = ps->p;
 
-	while (is_ws[*p])
+	while (tfa_jlex_ws[*p])
 		p++;
 	ps->p = p;
 }
@@ -739,29 +447,19 @@ static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out)
 	case '[':
 		return parse_array(ps, depth + 1, out);
 	case 't':
-		if (memcmp(p, "true", 4) != 0)
-			break;
-		out->type = TFA_JSON_TRUE;
-		out->n = 0;
-		out->u.items = NULL;
-		ps->p += 4;
-		return TFA_OK;
 	case 'f':
-		if (memcmp(p, "false", 5) != 0)
+	case 'n': {
+		size_t n;
+		const char *lit = tfa_jlex_literal(*p, &n);
+
+		if (memcmp(p, lit, n) != 0)
 			break;
-		out->type = TFA_JSON_FALSE;
+		out->type = *p == 't' ? TFA_JSON_TRUE : *p == 'f' ? TFA_JSON_FALSE : TFA_JSON_NULL;
 		out->n = 0;
 		out->u.items = NULL;
-		ps->p += 5;
+		ps->p += n;
 		return TFA_OK;
-	case 'n':
-		if (memcmp(p, "null", 4) != 0)
-			break;
-		out->type = TFA_JSON_NULL;
-		out->n = 0;
-		out->u.items = NULL;
-		ps->p += 4;
-		return TFA_OK;
+	}
 	case '-':
 	case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9':
@@ -799,6 +497,11 @@ tfa_err tfa_json_parse(tfa_json **out, const uint8_t *in, size_t len)
 	ps.doc = doc;
 	ps.base = ps.p = doc->text;
 	ps.end = doc->text + len;
+	ps.lx.base = doc->text;
+	ps.lx.end = ps.end;
+	ps.lx.base_off = 0;
+	ps.lx.final = true;
+	ps.lx.canonical = false;
 	/* Roughly what a typical document needs; later chunks double. */
 	ps.next_chunk = len < 4096 ? 4096 : len;
 
@@ -818,7 +521,6 @@ out:
 	free(ps.vs);
 	free(ps.ms);
 	free(ps.tmp);
-	free(ps.num);
 	tfa_json_free(doc);
 	return rc;
 }

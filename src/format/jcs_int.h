@@ -39,25 +39,4 @@ static inline uint64_t tfa_any_equal(uint64_t w, uint8_t c)
  */
 int tfa_jcs_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
 
-/*
- * Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF), which I-JSON
- * (RFC 7493 section 2.1) forbids in strings: the canonicalizer and the
- * streaming reader both reject them, through these two tests.
- */
-static inline int tfa_cp_is_nonchar(unsigned long cp)
-{
-	return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE;
-}
-
-/* The same for a well-formed UTF-8 sequence of n (2..4) bytes at s. */
-static inline int tfa_utf8_is_nonchar(const uint8_t *s, size_t n)
-{
-	if (n == 3)
-		return s[0] == 0xEF && ((s[1] == 0xB7 && s[2] >= 0x90 && s[2] <= 0xAF) ||
-					(s[1] == 0xBF && s[2] >= 0xBE));
-	if (n == 4)
-		return (s[1] & 0x0F) == 0x0F && s[2] == 0xBF && s[3] >= 0xBE;
-	return 0;
-}
-
 #endif

@@ -1,7 +1,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "verify/crypto.h"
+#include "format/hex.h"
 #include "format/jfield.h"
 #include "tfattest/sys/guard.h"
 

@@ -1,12 +1,13 @@
 /*
  * Streaming pull reader for RFC 8785 canonical JSON (see jstream.h).
  *
- * The input sits in one fixed chunk followed by NUL padding, so string scans
- * can load eight bytes at a time and stop on the padding like on any control
- * character; a chunk is refilled only once every byte of it was consumed, and
- * that is when the on_bytes hook sees it. Tokens that cross a chunk boundary
- * (strings, escapes, UTF-8 sequences, numbers, literals) are assembled byte
- * by byte from the old and the new chunk.
+ * Tokens are lexed by the lexer the tree parser uses (jlex.c), in its
+ * canonical dialect. The input sits in one fixed chunk followed by the NUL
+ * padding the lexer needs; a chunk is refilled only once every byte of it was
+ * consumed, and that is when the on_bytes hook sees it. A string is lexed a
+ * chunk at a time; the one escape or UTF-8 sequence that crosses a chunk
+ * boundary is assembled byte by byte from the old and the new chunk, then
+ * lexed whole. Numbers and literals are gathered byte by byte.
  *
  * Key order is checked against the previous key of the innermost object only.
  * Keys of the open objects live on one stack: when a key is read, every
@@ -20,19 +21,19 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "format/jcs_int.h"
+#include "format/jlex.h"
 #include "format/jstream.h"
 #include "tfattest/sys/guard.h"
 
 #define JS_CHUNK ((size_t)64 * 1024)
-/* NUL bytes after the data in the chunk: covers one 8-byte load past the end. */
-#define JS_PAD 16
+/* NUL bytes after the data in the chunk, which the lexer may read. */
+#define JS_PAD TFA_JLEX_PAD
 /* Longer than any number tfa_jcs_format_number() prints. */
 #define JS_NUM_MAX 32
 /* The first allocation for the current string and the key stack. */
@@ -178,158 +179,70 @@ static tfa_err unexpected(int c, uint64_t at, const char *what)
 
 /* ---- strings ----------------------------------------------------------------------------- */
 
-static tfa_err str_append(tfa_jstream *js, const uint8_t *p, size_t n, uint64_t start)
+/*
+ * Lexes the string content at *r in lx's buffer into js->str, as far as the
+ * buffer goes: every piece of output is checked against max_string before
+ * it is written.
+ */
+static tfa_err lex_span(tfa_jstream *js, const tfa_jlex *lx, const uint8_t **r, uint64_t start,
+			tfa_jlex_stop *stop)
 {
-	if (n == 0)
-		return TFA_OK;
-	if (n > js->max_string - js->slen)
-		return tfa_error_set(TFA_EFORMAT,
-				     "json: string longer than %zu bytes at byte %" PRIu64,
-				     js->max_string, start);
-	if (js->slen + n >= js->scap) {
+	tfa_err rc = TFA_OK;
+	size_t room = js->max_string - js->slen, avail = (size_t)(lx->end - *r);
+	uint8_t *w;
+
+	/* Unescaping never lengthens: the output fits in what is left of the input. */
+	if (room > avail)
+		room = avail;
+	if (js->slen + room >= js->scap) {
 		/* max_string is clamped below SIZE_MAX / 2, so this cannot overflow. */
 		size_t ncap = js->scap * 2;
 		uint8_t *s;
 
-		if (ncap < js->slen + n + 1)
-			ncap = js->slen + n + 1;
+		if (ncap < js->slen + room + 1)
+			ncap = js->slen + room + 1;
 		if (ncap > js->max_string + 1)
 			ncap = js->max_string + 1;
 		s = realloc(js->str, ncap);
 		if (s == NULL)
-			return tfa_error_set(TFA_EINTERNAL, "out of memory");
+			TFA_BAIL(TFA_EINTERNAL, "out of memory");
 		js->str = s;
 		js->scap = ncap;
 	}
-	memcpy(js->str + js->slen, p, n);
-	js->slen += n;
-	return TFA_OK;
-}
-
-/* Length of the UTF-8 sequence that lead byte c starts, or 0 when c cannot lead. */
-static inline size_t utf8_need(uint8_t c)
-{
-	if (c >= 0xC2 && c <= 0xDF)
-		return 2;
-	if (c >= 0xE0 && c <= 0xEF)
-		return 3;
-	if (c >= 0xF0 && c <= 0xF4)
-		return 4;
-	return 0;
+	w = js->str + js->slen;
+	rc = tfa_jlex_string(lx, start, r, &w, w + room, stop);
+	js->slen = (size_t)(w - js->str);
+	if (rc == TFA_OK && *stop == TFA_JLEX_FULL)
+		TFA_BAIL(TFA_EFORMAT, "json: string longer than %zu bytes at byte %" PRIu64,
+			 js->max_string, start);
+out:
+	return rc;
 }
 
 /*
- * Whether the n-byte sequence at s (n from utf8_need) is well formed: no
- * overlongs, no encoded surrogates, nothing above U+10FFFF.
+ * The escape or UTF-8 sequence that starts at the end of the chunk and
+ * crosses into the next one: its bytes are gathered, then lexed together.
  */
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-	uint8_t c = s[0];
-
-	if (n == 2)
-		return (s[1] & 0xC0) == 0x80;
-	if (n == 3) {
-		uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80;
-	}
-	{
-		uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80;
-	}
-}
-
-/* The UTF-8 sequence whose lead byte is next. */
-static tfa_err read_utf8(tfa_jstream *js, uint64_t start)
+static tfa_err read_split(tfa_jstream *js, uint64_t start)
 {
 	tfa_err rc = TFA_OK;
-	uint64_t at = off(js);
-	size_t n = utf8_need(js->buf[js->pos]);
-	uint8_t tmp[4];
+	uint8_t tmp[12 + TFA_JLEX_PAD];
+	tfa_jlex lx = { tmp, tmp, off(js), false, true };
+	const uint8_t *r = tmp;
+	size_t have = 0;
+	tfa_jlex_stop stop;
 
-	if (n == 0)
-		TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %" PRIu64, at);
-	if (js->len - js->pos >= n) {
-		if (!utf8_ok(js->buf + js->pos, n))
-			TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %" PRIu64, at);
-		if (tfa_utf8_is_nonchar(js->buf + js->pos, n))
-			TFA_BAIL(TFA_EFORMAT,
-				 "json: Unicode noncharacter in string at byte %" PRIu64, at);
-		TFA_GUARD(str_append(js, js->buf + js->pos, n, start));
-		js->pos += n;
-		goto out;
-	}
-	/* The sequence crosses into the next chunk. */
-	for (size_t i = 0; i < n; i++) {
+	memset(tmp, 0, sizeof(tmp));
+	while (have < tfa_jlex_elem_need(&lx, tmp, have)) {
 		int c;
 
 		TFA_GUARD(getc_(js, &c));
 		if (c < 0)
 			TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %" PRIu64, start);
-		tmp[i] = (uint8_t)c;
+		tmp[have++] = (uint8_t)c;
 	}
-	if (!utf8_ok(tmp, n))
-		TFA_BAIL(TFA_EFORMAT, "json: invalid UTF-8 in string at byte %" PRIu64, at);
-	if (tfa_utf8_is_nonchar(tmp, n))
-		TFA_BAIL(TFA_EFORMAT, "json: Unicode noncharacter in string at byte %" PRIu64, at);
-	TFA_GUARD(str_append(js, tmp, n, start));
-out:
-	return rc;
-}
-
-/* The escape whose backslash is next: only the forms RFC 8785 writes. */
-static tfa_err read_escape(tfa_jstream *js, uint64_t start)
-{
-	tfa_err rc = TFA_OK;
-	uint64_t at = off(js);
-	uint8_t v;
-	int c;
-
-	js->pos++; /* the backslash, known to be in the chunk */
-	TFA_GUARD(getc_(js, &c));
-	switch (c) {
-	case '"': v = '"'; break;
-	case '\\': v = '\\'; break;
-	case 'b': v = '\b'; break;
-	case 'f': v = '\f'; break;
-	case 'n': v = '\n'; break;
-	case 'r': v = '\r'; break;
-	case 't': v = '\t'; break;
-	case 'u': {
-		int h[4];
-
-		for (int i = 0; i < 4; i++) {
-			TFA_GUARD(getc_(js, &h[i]));
-			if (h[i] < 0)
-				TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %" PRIu64,
-					 start);
-		}
-		if (h[0] != '0' || h[1] != '0' || (h[2] != '0' && h[2] != '1'))
-			goto noncanon;
-		if (h[3] >= '0' && h[3] <= '9')
-			v = (uint8_t)(h[3] - '0');
-		else if (h[3] >= 'a' && h[3] <= 'f')
-			v = (uint8_t)(h[3] - 'a' + 10);
-		else
-			goto noncanon;
-		v = (uint8_t)(v + (h[2] - '0') * 16);
-		/* These have a two-character form, which RFC 8785 uses. */
-		if (v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r')
-			goto noncanon;
-		break;
-	}
-	case '/':
-		goto noncanon;
-	case -1:
-		TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %" PRIu64, start);
-	default:
-		TFA_BAIL(TFA_EFORMAT, "json: invalid escape sequence at byte %" PRIu64, at);
-	}
-	TFA_GUARD(str_append(js, &v, 1, start));
-	goto out;
-noncanon:
-	TFA_BAIL(TFA_EFORMAT, "json: escape sequence at byte %" PRIu64 " is not canonical", at);
+	lx.end = tmp + have;
+	TFA_GUARD(lex_span(js, &lx, &r, start, &stop));
 out:
 	return rc;
 }
@@ -339,46 +252,35 @@ static tfa_err read_string(tfa_jstream *js)
 {
 	tfa_err rc = TFA_OK;
 	uint64_t start = off(js) - 1;
+	tfa_jlex lx = { NULL, NULL, 0, false, true };
 
 	js->slen = 0;
 	for (;;) {
-		const uint8_t *b = js->buf, *p = b + js->pos, *e = b + js->len, *run = p;
-		uint8_t c;
+		const uint8_t *r = js->buf + js->pos;
+		tfa_jlex_stop stop;
 
-		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time;
-		 * the NUL padding stops the scan at the end of the chunk. */
-		for (;;) {
-			uint64_t x = tfa_load64(p);
-
-			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\') |
-			     (x & TFA_SWAR_HIGHS)) != 0)
-				break;
-			p += 8;
+		lx.base = js->buf;
+		lx.end = js->buf + js->len;
+		lx.base_off = js->base;
+		rc = lex_span(js, &lx, &r, start, &stop);
+		js->pos = (size_t)(r - js->buf);
+		if (rc != TFA_OK) {
+			/* Reading an escape consumes it, even the one at fault. */
+			if (js->pos < js->len && js->buf[js->pos] == '\\')
+				js->pos += tfa_jlex_elem_need(&lx, r, js->len - js->pos);
+			goto out;
 		}
-		while ((c = *p) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-			p++;
-		TFA_GUARD(str_append(js, run, (size_t)(p - run), start));
-		js->pos = (size_t)(p - b);
-		if (p == e) {
-			TFA_GUARD(refill(js));
-			if (js->len == 0)
-				TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %" PRIu64,
-					 start);
-			continue;
-		}
-		if (c == '"') {
+		if (stop == TFA_JLEX_DONE) {
 			js->pos++;
 			break;
 		}
-		if (c == '\\') {
-			TFA_GUARD(read_escape(js, start));
+		if (js->pos < js->len) {
+			TFA_GUARD(read_split(js, start));
 			continue;
 		}
-		if (c < 0x20)
-			TFA_BAIL(TFA_EFORMAT,
-				 "json: unescaped control character 0x%02x in string at byte %" PRIu64,
-				 c, off(js));
-		TFA_GUARD(read_utf8(js, start));
+		TFA_GUARD(refill(js));
+		if (js->len == 0)
+			TFA_BAIL(TFA_EFORMAT, "json: unterminated string at byte %" PRIu64, start);
 	}
 	js->str[js->slen] = '\0';
 out:
@@ -422,100 +324,37 @@ out:
 
 /* ---- numbers and literals ---------------------------------------------------------------- */
 
-static inline bool is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static inline bool is_numchar(int c)
 {
-	return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
 /* Checks the number token t (n bytes, NUL-terminated) starting at byte at; sets js->num. */
 static tfa_err check_number(tfa_jstream *js, const char *t, size_t n, uint64_t at)
 {
 	tfa_err rc = TFA_OK;
-	size_t i = 0, int0, int1, frac0 = 0, frac1 = 0;
-	long exp10 = 0;
-	bool neg = false, eneg = false, has_exp = false;
+	tfa_jlex_num num;
+	tfa_jlex_numerr e;
+	const uint8_t *where;
+	char fmt[32];
+	double v;
 
-	if (t[i] == '-') {
-		neg = true;
-		i++;
-	}
-	int0 = i;
-	if (t[i] == '0')
-		i++;
-	else if (t[i] >= '1' && t[i] <= '9')
-		while (is_digit(t[i]))
-			i++;
-	else
-		TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %" PRIu64, at);
-	if (is_digit(t[i]))
+	e = tfa_jlex_number((const uint8_t *)t, &num, &where);
+	if (e == TFA_JLEX_NUM_LEADING_ZERO)
 		TFA_BAIL(TFA_EFORMAT, "json: leading zero in number at byte %" PRIu64, at);
-	int1 = i;
-	if (t[i] == '.') {
-		frac0 = ++i;
-		while (is_digit(t[i]))
-			i++;
-		frac1 = i;
-		if (frac1 == frac0)
-			TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %" PRIu64, at);
-	}
-	if (t[i] == 'e' || t[i] == 'E') {
-		size_t e0;
-
-		has_exp = true;
-		i++;
-		if (t[i] == '+' || t[i] == '-')
-			eneg = t[i++] == '-';
-		e0 = i;
-		/* Saturates far beyond any finite, non-zero result. */
-		for (; is_digit(t[i]); i++)
-			if (exp10 < 100000000)
-				exp10 = exp10 * 10 + (t[i] - '0');
-		if (i == e0)
-			TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %" PRIu64, at);
-	}
-	if (i != n)
+	if (e != TFA_JLEX_NUM_OK || num.end != (const uint8_t *)t + n)
 		TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %" PRIu64, at);
-
-	if (frac1 == frac0 && !has_exp && int1 - int0 <= 15) {
+	if (num.frac0 == num.frac1 && !num.has_exp && num.int1 - num.int0 <= 15) {
 		/* A plain integer below 10^15 < 2^53 prints as its digits, except -0. */
-		uint64_t m = 0;
-
-		if (neg && t[int0] == '0')
+		if (num.neg && *num.int0 == '0')
 			TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical", at);
-		for (i = int0; i < int1; i++)
-			m = m * 10 + (uint64_t)(t[i] - '0');
-		js->num = neg ? -(double)m : (double)m;
+		js->num = num.neg ? -(double)num.m : (double)num.m;
 		goto out;
 	}
-	{
-		/* "DIGITSe[-]EXP" has no decimal point, so strtod's locale does not matter. */
-		char d[JS_NUM_MAX + 32], fmt[32];
-		size_t k = 0;
-		int w;
-		double v;
-
-		if (neg)
-			d[k++] = '-';
-		memcpy(d + k, t + int0, int1 - int0);
-		k += int1 - int0;
-		memcpy(d + k, t + frac0, frac1 - frac0);
-		k += frac1 - frac0;
-		w = snprintf(d + k, sizeof(d) - k, "e%ld",
-			     (eneg ? -exp10 : exp10) - (long)(frac1 - frac0));
-		if (w <= 0 || (size_t)w >= sizeof(d) - k)
-			TFA_BAIL(TFA_EFORMAT, "json: number out of range at byte %" PRIu64, at);
-		v = strtod(d, NULL);
-		if (!isfinite(v))
-			TFA_BAIL(TFA_EFORMAT, "json: number out of range at byte %" PRIu64, at);
-		if (tfa_jcs_format_number(fmt, v) != n || memcmp(fmt, t, n) != 0)
-			TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical", at);
-		js->num = v;
-	}
+	TFA_GUARD(tfa_jlex_number_value(&num, at, &v));
+	if (tfa_jcs_format_number(fmt, v) != n || memcmp(fmt, t, n) != 0)
+		TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical", at);
+	js->num = v;
 out:
 	return rc;
 }
@@ -543,16 +382,19 @@ out:
 	return rc;
 }
 
-static tfa_err read_literal(tfa_jstream *js, const char *lit)
+/* The literal whose first byte c is next. */
+static tfa_err read_literal(tfa_jstream *js, uint8_t c0)
 {
 	tfa_err rc = TFA_OK;
 	uint64_t at = off(js);
+	size_t n;
+	const char *lit = tfa_jlex_literal(c0, &n);
 
-	for (; *lit; lit++) {
+	for (size_t i = 0; i < n; i++) {
 		int c;
 
 		TFA_GUARD(getc_(js, &c));
-		if (c != (uint8_t)*lit)
+		if (c != (uint8_t)lit[i])
 			TFA_BAIL(TFA_EFORMAT, "json: invalid literal at byte %" PRIu64, at);
 	}
 out:
@@ -657,15 +499,15 @@ value:
 		*tok = TFA_JS_STRING;
 		break;
 	case 't':
-		TFA_GUARD(read_literal(js, "true"));
+		TFA_GUARD(read_literal(js, 't'));
 		*tok = TFA_JS_TRUE;
 		break;
 	case 'f':
-		TFA_GUARD(read_literal(js, "false"));
+		TFA_GUARD(read_literal(js, 'f'));
 		*tok = TFA_JS_FALSE;
 		break;
 	case 'n':
-		TFA_GUARD(read_literal(js, "null"));
+		TFA_GUARD(read_literal(js, 'n'));
 		*tok = TFA_JS_NULL;
 		break;
 	case '-':

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "format/b64.h"
+#include "format/hex.h"
 #include "verify/crypto.h"
 #include "format/jfield.h"
 #include "tfattest/checkpoint.h"
@@ -136,12 +137,9 @@ tfa_err tfa_checkpoint_file_parse(tfa_checkpoint_file *out, const uint8_t *bytes
 		TFA_GUARD(next_line(&line, &n, &p, end, "the timestamp line"));
 		TFA_ENSURE(n > 4 + 16 + 1 && memcmp(line, "tsa ", 4) == 0 && line[4 + 16] == ' ',
 			   TFA_EFORMAT, "checkpoint file: the fourth line is not \"tsa <nonce> <base64>\"");
-		for (size_t i = 0; i < 16; i++) {
-			char c = (char)line[4 + i];
-			TFA_ENSURE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'), TFA_EFORMAT,
-				   "checkpoint file: the timestamp nonce is not 16 lowercase hex digits");
-			out->nonce_hex[i] = c;
-		}
+		TFA_ENSURE(tfa_is_lowerhex((const char *)line + 4, 16), TFA_EFORMAT,
+			   "checkpoint file: the timestamp nonce is not 16 lowercase hex digits");
+		memcpy(out->nonce_hex, line + 4, 16);
 		out->nonce_hex[16] = '\0';
 		TFA_GUARD(b64_into(&out->tsr, line + 21, n - 21, "timestamp"));
 		out->has_tsa = true;

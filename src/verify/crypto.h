@@ -4,24 +4,13 @@
 
 #include <openssl/evp.h>
 
+#include "format/hex.h"
 #include "tfattest/buffer.h"
 #include "tfattest/common.h"
 #include "tfattest/error.h"
 #include "tfattest/sigalg.h"
 
 void tfa_sha256(uint8_t out[TFA_SHA256_LEN], const void *data, size_t len);
-
-/* Lowercase hex of len bytes into out (2*len+1 bytes). */
-void tfa_hex_encode(char *out, const uint8_t *in, size_t len);
-
-/* Decodes exactly 2*len lowercase hex digits; TFA_EFORMAT otherwise. */
-TFA_WUR tfa_err tfa_hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
-
-/* "sha256:<64 lowercase hex>" of a digest. */
-void tfa_hash_str(char out[TFA_FPR_STRLEN], const uint8_t digest[TFA_SHA256_LEN]);
-
-/* Parses "sha256:<64 lowercase hex>"; TFA_EFORMAT otherwise. */
-TFA_WUR tfa_err tfa_hash_parse(uint8_t out[TFA_SHA256_LEN], const char *s, size_t len);
 
 /*
  * TFA_OK when DER SPKI is the one canonical encoding of a supported key:

@@ -31,8 +31,9 @@ Test hooks, on the same port, without SigV4:
                    (HTTP 500), unavailable (HTTP 503), stall[:SECONDS]
                    (default 30), access_denied, expired_token, not_found,
                    disabled, bad_signature (a valid-looking signature over a
-                   different digest), drop (close the connection without a
-                   response).
+                   different digest), loose_base64 (the Signature or PublicKey
+                   as base64 that is not canonical but that lenient decoders
+                   take), drop (close the connection without a response).
   GET  /__log      The request log, a JSON array (also --log FILE, JSON lines).
   GET  /__keys     The keys (the same JSON as --keys-out).
 Faults can also be bound to a key: --key NAME:SPEC:faults=throttle+throttle
@@ -442,7 +443,19 @@ class SigV4Checker:
 # ---- faults -------------------------------------------------------------------
 
 FAULTS = ("ok", "throttle", "internal", "unavailable", "stall", "access_denied",
-          "expired_token", "not_found", "disabled", "bad_signature", "drop")
+          "expired_token", "not_found", "disabled", "bad_signature", "loose_base64", "drop")
+
+B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def loose_base64(s):
+    """The same bytes as the canonical base64 s, in a form that is not canonical but that
+    lenient decoders (Python's b64decode, OpenSSL's EVP_DecodeBlock) accept: leading white
+    space, and, when there is padding, an unused bit of the last character set."""
+    if s.endswith("="):
+        i = len(s.rstrip("=")) - 1
+        s = s[:i] + B64_ALPHABET[B64_ALPHABET.index(s[i]) | 1] + s[i + 1:]
+    return "    " + s
 
 
 def parse_fault(f):
@@ -617,11 +630,16 @@ def make_handler(double):
                 time.sleep(arg)
             elif fault == "drop":
                 raise _Drop()
-            elif fault != "ok" and fault != "bad_signature":
+            elif fault not in ("ok", "bad_signature", "loose_base64"):
                 raise FAULT_ERRORS[fault](key)
             key = double.keys.resolve(req.get("KeyId"))
             entry["key_arn"] = key.arn
-            return op(key, req, corrupt=(fault == "bad_signature"))
+            res = op(key, req, corrupt=(fault == "bad_signature"))
+            if fault == "loose_base64":
+                for field in ("Signature", "PublicKey"):
+                    if field in res:
+                        res[field] = loose_base64(res[field])
+            return res
 
         def _usable(self, key):
             if key.state == "Disabled":

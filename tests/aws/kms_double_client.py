@@ -248,6 +248,10 @@ control({"faults": ["bad_signature"], "targets": ["Sign"]})
 r = kms.sign(KeyId="alias/tfattest-ec", Message=digest, MessageType="DIGEST",
              SigningAlgorithm="ECDSA_SHA_256")
 open(os.path.join(OUT, "corrupt.sig"), "wb").write(r["Signature"])
+control({"faults": ["loose_base64"], "targets": ["Sign"]})
+r = kms.sign(KeyId="alias/tfattest-ec", Message=digest, MessageType="DIGEST",
+             SigningAlgorithm="ECDSA_SHA_256")
+open(os.path.join(OUT, "loose.sig"), "wb").write(r["Signature"])
 control({"faults": ["stall:3"]})
 try:
     client(read_timeout=1).describe_key(KeyId="alias/tfattest-ec")

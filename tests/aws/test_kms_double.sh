@@ -121,6 +121,12 @@ if [ -f "$W/out/corrupt.sig" ]; then
 else
 	bad "no corrupt.sig"
 fi
+if [ -f "$W/out/loose.sig" ]; then
+	v loose tfattest-ec && ok "the loose_base64 fault's signature decodes (botocore) and verifies" \
+		|| bad "the loose_base64 fault's signature does not verify"
+else
+	bad "no loose.sig"
+fi
 
 # The log file: every line is JSON, no secret.
 if $PY - "$W/requests.jsonl" <<'EOF'

@@ -145,102 +145,142 @@ for ext in tar.gz zip; do
 done
 
 # Rebuilds an archive from the bundle directory with python3.
-#   rebuild OUT MODE [ARGS]: MODE tamper PATH | extra PATH | drop PATH | entry NAME KIND
+#   rebuild.py OUT MODE [ARGS]: MODE tamper PATH | extra PATH | drop PATH | entry NAME KIND
 cat > rebuild.py <<'PY'
-import io, os, sys, tarfile, zipfile
-out, mode, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-files = ["manifest.json", "manifest.sig"] + sorted(
-    os.path.relpath(os.path.join(r, f), "dir") for r, _, fs in os.walk("dir") for f in fs
-    if os.path.relpath(os.path.join(r, f), "dir") not in ("manifest.json", "manifest.sig"))
-entries = []  # (name, kind, data, linkname)
-for f in files:
-    data = open(os.path.join("dir", f), "rb").read()
-    if mode == "tamper" and f == args[0]:
-        data = data.replace(b'"seq":2', b'"seq":9') if data.replace(b'"seq":2', b'"seq":9') != data else data + b" "
-    if mode == "drop" and f == args[0]:
-        continue
-    entries.append((f, "file", data, None))
-if mode == "extra":
-    entries.append((args[0], "file", b"extra\n", None))
-if mode == "entry":
-    name, kind = args[0], args[1]
-    entries.append((name, kind, b"x\n", "manifest.json" if kind in ("hardlink",) else "/etc/passwd"))
-if out.endswith(".zip"):
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, kind, data, link in entries:
-            zi = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            if kind == "symlink":
-                zi.external_attr = (0o120777 << 16)
-                data = link.encode()
-            else:
-                zi.external_attr = (0o100444 << 16)
-            z.writestr(zi, data)
-else:
-    with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, data, link in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mode = 0o444
-            if kind == "file":
-                ti.size = len(data)
-                t.addfile(ti, io.BytesIO(data))
-                continue
-            ti.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-                       "fifo": tarfile.FIFOTYPE, "chardev": tarfile.CHRTYPE,
-                       "dir": tarfile.DIRTYPE}[kind]
-            ti.linkname = link or ""
-            t.addfile(ti)
+import io, os, sys, tarfile, warnings, zipfile
+warnings.filterwarnings("ignore", "Duplicate name")  # the duplicate-entry archive has one
+def build(out, mode, args):
+    files = ["manifest.json", "manifest.sig"] + sorted(
+        os.path.relpath(os.path.join(r, f), "dir") for r, _, fs in os.walk("dir") for f in fs
+        if os.path.relpath(os.path.join(r, f), "dir") not in ("manifest.json", "manifest.sig"))
+    entries = []  # (name, kind, data, linkname)
+    for f in files:
+        data = open(os.path.join("dir", f), "rb").read()
+        if mode == "tamper" and f == args[0]:
+            data = data.replace(b'"seq":2', b'"seq":9') if data.replace(b'"seq":2', b'"seq":9') != data else data + b" "
+        if mode == "drop" and f == args[0]:
+            continue
+        entries.append((f, "file", data, None))
+    if mode == "extra":
+        entries.append((args[0], "file", b"extra\n", None))
+    if mode == "entry":
+        name, kind = args[0], args[1]
+        entries.append((name, kind, b"x\n", "manifest.json" if kind in ("hardlink",) else "/etc/passwd"))
+    if out.endswith(".zip"):
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, kind, data, link in entries:
+                zi = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                if kind == "symlink":
+                    zi.external_attr = (0o120777 << 16)
+                    data = link.encode()
+                else:
+                    zi.external_attr = (0o100444 << 16)
+                z.writestr(zi, data)
+    else:
+        with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as t:
+            for name, kind, data, link in entries:
+                ti = tarfile.TarInfo(name)
+                ti.mode = 0o444
+                if kind == "file":
+                    ti.size = len(data)
+                    t.addfile(ti, io.BytesIO(data))
+                    continue
+                ti.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                           "fifo": tarfile.FIFOTYPE, "chardev": tarfile.CHRTYPE,
+                           "dir": tarfile.DIRTYPE}[kind]
+                ti.linkname = link or ""
+                t.addfile(ti)
+# rebuild.py OUT MODE [ARGS], or rebuild.py --batch JOBS: one such run per line of
+# JOBS, fields separated by tabs, all in this one process; a run that fails leaves
+# no OUT behind.
+jobs = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()] if sys.argv[1] == "--batch" \
+    else [sys.argv[1:]]
+status = 0
+for job in jobs:
+    try:
+        build(job[0], job[1], job[2:])
+    except Exception as e:
+        print("rebuild %s: %r" % (" ".join(job), e), file=sys.stderr)
+        if os.path.lexists(job[0]):
+            os.remove(job[0])
+        status = 1
+sys.exit(status)
 PY
-rebuild() { python3 rebuild.py "$@" || fail "rebuild $*"; }
+# Every archive the checks below use, built up front by one python3 process.
+: > rebuild.jobs
+job() { (IFS=$'\t' && echo "$*") >> rebuild.jobs; }
+for ext in tar.gz zip; do
+	job ok.$ext none
+	job tampered.$ext tamper artifacts/000000000002.json
+	job extra.$ext extra notes.txt
+	job unlisted.$ext extra checkpoint.ckpt
+	job missing.$ext drop artifacts/000000000003.sig
+	job dup.$ext extra manifest.sig
+	i=0
+	for name in ../evil.txt /tmp/evil.txt artifacts/../../evil.txt ./manifest.json a//b; do
+		i=$((i + 1))
+		job trav$i.$ext entry "$name" file
+	done
+	job sym.$ext entry artifacts/link symlink
+done
+for kind in hardlink fifo chardev; do job k-$kind.tar.gz entry special $kind; done
+job k-backslash.tar.gz entry 'back\slash' file
+job sym-s.zip entry s symlink
+python3 rebuild.py --batch rebuild.jobs
+# rebuilt OUT: rebuild.py made OUT.
+rebuilt() { [ -e "$1" ] || fail "rebuild $1"; }
 
 for ext in tar.gz zip; do
-	rebuild ok.$ext none
+	rebuilt ok.$ext
 	expect_exit 0 "python-built $ext verifies" "$T" verify ok.$ext --expect-key-fingerprint "$fpr"
 
-	rebuild tampered.$ext tamper artifacts/000000000002.json
+	rebuilt tampered.$ext
 	expect_exit 1 "tampered file inside $ext" "$T" verify tampered.$ext
 	expect_output '^\[ERROR\] Hash mismatch for artifacts/000000000002\.json \(seq 2\)$' "tampered $ext: message"
 
-	rebuild extra.$ext extra notes.txt
+	rebuilt extra.$ext
 	expect_exit 1 "extra entry in $ext" "$T" verify extra.$ext
 	expect_output '^\[ERROR\] Unsafe archive entry: notes\.txt \(not a bundle path\)$' "extra $ext: message"
 
-	rebuild unlisted.$ext extra checkpoint.ckpt
+	rebuilt unlisted.$ext
 	expect_exit 1 "unlisted bundle path in $ext" "$T" verify unlisted.$ext
 	expect_output '^\[ERROR\] File not listed in manifest: checkpoint\.ckpt$' "unlisted $ext: message"
 
-	rebuild missing.$ext drop artifacts/000000000003.sig
+	rebuilt missing.$ext
 	expect_exit 1 "missing entry in $ext" "$T" verify missing.$ext
 	expect_output '^\[ERROR\] Missing file: artifacts/000000000003\.sig$' "missing $ext: message"
 
-	rebuild dup.$ext extra manifest.sig 2> /dev/null
+	rebuilt dup.$ext
 	expect_exit 1 "duplicate entry in $ext" "$T" verify dup.$ext
 	expect_output '^\[ERROR\] Unsafe archive entry: manifest\.sig \(duplicate entry\)$' "duplicate $ext: message"
 
+	i=0
 	for name in ../evil.txt /tmp/evil.txt artifacts/../../evil.txt ./manifest.json a//b; do
-		rebuild trav.$ext entry "$name" file
-		expect_exit 1 "entry '$name' in $ext" "$T" verify trav.$ext
+		i=$((i + 1))
+		rebuilt trav$i.$ext
+		expect_exit 1 "entry '$name' in $ext" "$T" verify trav$i.$ext
 		expect_output '^\[ERROR\] Unsafe archive entry: ' "entry '$name' in $ext: message"
 	done
-	rebuild sym.$ext entry artifacts/link symlink
+	rebuilt sym.$ext
 	expect_exit 1 "symlink entry in $ext" "$T" verify sym.$ext
 	expect_output '^\[ERROR\] Unsafe archive entry: artifacts/link \(symlink, ' "symlink $ext: message"
 	rm -f ./*.$ext.lines
 done
 for kind in hardlink fifo chardev; do
-	rebuild k.tar.gz entry special $kind
-	expect_exit 1 "$kind entry" "$T" verify k.tar.gz
+	rebuilt k-$kind.tar.gz
+	expect_exit 1 "$kind entry" "$T" verify k-$kind.tar.gz
 	expect_output '^\[ERROR\] Unsafe archive entry: special \(' "$kind entry: message"
 done
-rebuild k.tar.gz entry 'back\slash' file
-expect_exit 1 "backslash entry" "$T" verify k.tar.gz
+rebuilt k-backslash.tar.gz
+expect_exit 1 "backslash entry" "$T" verify k-backslash.tar.gz
 expect_output 'backslash in name' "backslash entry: message"
 [ -e evil.txt ] || [ -e /tmp/evil.txt ] && fail "an entry was extracted"
 TESTS_RUN=$((TESTS_RUN + 1))
 
 # --json reports the archive failure as layer 1.
-rebuild sym.zip entry s symlink
-expect_exit 1 "--json on an unsafe archive" "$T" verify sym.zip --json
+rebuilt sym-s.zip
+expect_exit 1 "--json on an unsafe archive" "$T" verify sym-s.zip --json
 expect_output '"manifest_signature":[[:space:]]*"failed"' "--json: layer 1 failed"
 expect_output '"file":[[:space:]]*"s"' "--json: the entry is the failed file"
 

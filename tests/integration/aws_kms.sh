@@ -161,11 +161,11 @@ export TFATTEST_AWS_TIMEOUT_MS=700
 retry_ok "a timeout" '["stall:3"]'
 
 # ---- faults that end in a clean error -------------------------------------------------
-fail_clean() { # fail_clean DESC FAULTS PATTERN
-	local before after t0 t1
+fail_clean() { # fail_clean DESC FAULTS PATTERN [STATUS, 2 by default]
+	local before after t0 t1 status=${4:-2}
 	control "{\"faults\": $2, \"targets\": [\"Sign\"]}"
 	before=$(count_records $S)
-	expect_exit 2 "$1: exit 2" "$T" record --store $S --key "$EC_URI" --plan "$PLANS/show-basic-create.json"
+	expect_exit "$status" "$1: exit $status" "$T" record --store $S --key "$EC_URI" --plan "$PLANS/show-basic-create.json"
 	expect_output "$3" "$1: message"
 	TESTS_RUN=$((TESTS_RUN + 1))
 	[ "$(wc -l < "$W/last.err")" -eq 1 ] && pass "$1: one line" || fail "$1: $(wc -l < "$W/last.err") lines"
@@ -184,6 +184,12 @@ fail_clean "ExpiredTokenException" '["expired_token", "ok"]' "kms Sign: ExpiredT
 fail_clean "NotFoundException" '["not_found", "ok"]' "kms Sign: NotFoundException: .*\\(HTTP 400, $rid\\)\$"
 fail_clean "DisabledException" '["disabled", "ok"]' "kms Sign: DisabledException: .*\\(HTTP 400, $rid\\)\$"
 fail_clean "a bad signature from KMS" '["bad_signature"]' 'kms Sign: the signature does not verify under key arn:aws:kms:'
+# Base64 a lenient decoder would take (white space, unused bits set) is malformed input: exit 1.
+fail_clean "non-canonical base64 from KMS" '["loose_base64"]' 'kms: the signature is not canonical base64 \(base64 holds a character outside its alphabet\)$' 1
+control '{"faults": ["loose_base64"], "targets": ["GetPublicKey"]}'
+expect_exit 1 "non-canonical base64 public key" "$T" pubkey --key "$EC_URI"
+expect_output 'kms: the public key is not canonical base64' "non-canonical base64 public key: message"
+control '{"faults": []}'
 # Keys in a state KMS refuses, from GetPublicKey on.
 expect_exit 2 "disabled key" "$T" pubkey --key awskms://$HOSTPORT/alias/tfattest-disabled
 expect_output "DisabledException: .*\\(HTTP 400, $rid\\)" "disabled key: code and request id"

@@ -1,6 +1,12 @@
 """Builds tampered copies of a bundle for the hostile-bundle tests.
 
 usage: tamper.py CASE SRC DST KEY OTHER_KEY FOREIGN_BUNDLE [OLD_KEY]
+       tamper.py --batch JOBS STATUS
+
+With --batch, JOBS holds one run's arguments per line, separated by tabs; each
+runs in a child forked from this one process (so Python starts once, not once
+per case), in order, exactly as it would on its own, and STATUS gets one line
+"DST EXIT_STATUS" per run.
 
 Copies SRC to DST and applies one tampering. Cases whose name ends in
 "_resigned" also rewrite manifest.json (canonical form) and re-sign it with
@@ -18,6 +24,26 @@ import os
 import shutil
 import subprocess
 import sys
+
+if sys.argv[1:2] == ["--batch"]:
+    status = open(sys.argv[3], "w")
+    for line in open(sys.argv[2]):
+        args = line.rstrip("\n").split("\t")
+        if args == [""]:
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        status.flush()
+        pid = os.fork()
+        if pid == 0:
+            # The child carries on below as a run with these arguments.
+            status.close()
+            sys.argv = sys.argv[:1] + args
+            break
+        rc = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        status.write("%s %d\n" % (args[2] if len(args) > 2 else "?", rc))
+    else:
+        sys.exit(0)
 
 case, src, dst, key, other_key, foreign = sys.argv[1:7]
 key, other_key, foreign = map(os.path.abspath, (key, other_key, foreign))

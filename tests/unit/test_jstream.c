@@ -533,6 +533,188 @@ static void test_builtin_equivalence(void)
 	EXPECT_SAME("[\"\xc3\xa9\xe2\x82\xac\",{\"x\":[true,false,null]}]");
 }
 
+/* ---- differential: the stream against the tree parser ------------------------------------ */
+
+typedef struct diff_stats {
+	size_t inputs, accepted, rejected, differ;
+} diff_stats;
+
+/* Pulls every token; the result of the first failing call, or TFA_OK at TFA_JS_END. */
+static tfa_err drain_chunked(const uint8_t *d, size_t n, size_t chunk)
+{
+	memsrc m;
+	tfa_jstream *js = open_mem(&m, d, n, chunk, BIG, UINT64_MAX);
+	tfa_js_token t = TFA_JS_NULL;
+	tfa_err rc;
+
+	do
+		rc = tfa_jstream_next(js, &t);
+	while (rc == TFA_OK && t != TFA_JS_END);
+	if (rc != TFA_OK) {
+		const char *msg = tfa_error_last()->message;
+
+		CHECK(rc == TFA_EFORMAT && strstr(msg, "byte") != NULL && strchr(msg, '\n') == NULL);
+	}
+	tfa_jstream_free(js);
+	return rc;
+}
+
+/*
+ * One input through both readers: the stream (whole and in small reads) must
+ * accept exactly what tfa_jcs_check_canonical accepts, and whatever either
+ * accepts must parse as a tree.
+ */
+static void diff_one(diff_stats *st, const uint8_t *d, size_t n, const char *what)
+{
+	tfa_err canon = tfa_jcs_check_canonical(d, n);
+	tfa_err whole = drain_chunked(d, n, 65536);
+	tfa_err small = n <= 4096 ? drain_chunked(d, n, 1 + st->inputs % 7) : whole;
+
+	st->inputs++;
+	if ((canon == TFA_OK) != (whole == TFA_OK) || (canon == TFA_OK) != (small == TFA_OK)) {
+		if (st->differ++ < 5)
+			fprintf(stderr, "%s: %s (%zu bytes): canon %s, stream %s / %s\n",
+				tfa_test_current, what, n, tfa_err_name(canon), tfa_err_name(whole),
+				tfa_err_name(small));
+		return;
+	}
+	if (canon == TFA_OK) {
+		tfa_json *doc = NULL;
+
+		CHECK_OK(tfa_json_parse(&doc, d, n));
+		tfa_json_free(doc);
+		st->accepted++;
+	} else {
+		CHECK(canon == TFA_EFORMAT);
+		st->rejected++;
+	}
+}
+
+static uint64_t diff_rng = UINT64_C(0x9E3779B97F4A7C15);
+
+static uint64_t diff_next(void)
+{
+	diff_rng ^= diff_rng << 13;
+	diff_rng ^= diff_rng >> 7;
+	diff_rng ^= diff_rng << 17;
+	return diff_rng;
+}
+
+/* Bytes that matter to the lexer: quotes, escapes, hex, UTF-8 leads and trails, number parts. */
+static const uint8_t diff_bytes[] = { '"',  '\\', 'u',  '0',  '1',  'D',  'd',  '8',  'C',  'e',
+				      'E',  '.',  '-',  '+',  ' ',  '\n', 0,    0x1f, 0x7f, 0x80,
+				      0xBF, 0xC0, 0xC2, 0xC3, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5,
+				      0xFF, 'n',  't',  'f',  '/',  ',',  ':',  '[',  ']',  '{',
+				      '}',  'b',  'a',  '9' };
+
+/* The input, its canonical form, and `k` seeded mutations of each (replace, delete, insert, cut, flip). */
+static void diff_input(diff_stats *st, const uint8_t *d, size_t n, int k, const char *what)
+{
+	tfa_buf c;
+
+	diff_one(st, d, n, what);
+	tfa_buf_init(&c, 0);
+	if (tfa_jcs_canonicalize(&c, d, n) == TFA_OK && (c.len != n || memcmp(c.data, d, n) != 0))
+		diff_input(st, c.data, c.len, k, what);
+	tfa_buf_free(&c);
+	if (n > 4096)
+		return;
+	for (int j = 0; j < k; j++) {
+		uint8_t m[4096 + 16];
+		size_t len = n;
+		int ops = 1 + (int)(diff_next() % 3);
+
+		memcpy(m, d, n);
+		for (int o = 0; o < ops; o++) {
+			size_t at = (size_t)(diff_next() % (len + 1));
+			uint8_t b = diff_bytes[diff_next() % sizeof(diff_bytes)];
+
+			switch (diff_next() % 5) {
+			case 0:
+				if (at < len)
+					m[at] = b;
+				break;
+			case 1:
+				if (at < len) {
+					memmove(m + at, m + at + 1, len - at - 1);
+					len--;
+				}
+				break;
+			case 2:
+				if (len < n + 15) {
+					memmove(m + at + 1, m + at, len - at);
+					m[at] = b;
+					len++;
+				}
+				break;
+			case 3:
+				len = at;
+				break;
+			default:
+				if (at < len)
+					m[at] ^= (uint8_t)(1u << (diff_next() % 8));
+				break;
+			}
+		}
+		diff_one(st, m, len, what);
+	}
+}
+
+/* Every regular file under dir (recursively), at most 4 MiB each. */
+static void diff_dir(diff_stats *st, const char *dir, int k)
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		FILE *f;
+
+		if (names[i]->d_name[0] == '.')
+			goto next;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		if (names[i]->d_type == DT_DIR) {
+			diff_dir(st, path, k);
+			goto next;
+		}
+		f = fopen(path, "rb");
+		if (f != NULL) {
+			static uint8_t buf[(size_t)4 << 20];
+			size_t len = fread(buf, 1, sizeof(buf), f);
+
+			if (feof(f)) {
+				diff_input(st, buf, len, k, names[i]->d_name);
+				/* jstream corpus files start with a control byte. */
+				if (len > 0)
+					diff_input(st, buf + 1, len - 1, 0, names[i]->d_name);
+			}
+			fclose(f);
+		}
+next:
+		free(names[i]);
+	}
+	free(names);
+}
+
+static void test_differential(void)
+{
+	static const char *const corpora[] = { "jcs", "jstream", "manifest", "artifact",
+					       "checkpoint" };
+	diff_stats st = { 0, 0, 0, 0 };
+	char dir[4096];
+
+	diff_dir(&st, tfa_test_fixtures(), 3);
+	for (size_t i = 0; i < sizeof(corpora) / sizeof(corpora[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/../fuzz/corpus/%s", tfa_test_fixtures(), corpora[i]);
+		diff_dir(&st, dir, 8);
+	}
+	printf("# %zu inputs: %zu accepted by both, %zu rejected by both, %zu differ\n", st.inputs,
+	       st.accepted, st.rejected, st.differ);
+	CHECK(st.differ == 0);
+	CHECK(st.accepted >= 1000);
+	CHECK(st.rejected >= 10000);
+}
+
 /* Every string of the V8 number oracle, as an array and one by one. */
 static void test_es6_numbers(void)
 {
@@ -1272,7 +1454,7 @@ static void test_throughput(void)
 	tfa_buf_free(&doc);
 }
 
-TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_memory_flat), T(test_fixture_equivalence),
+TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_differential), T(test_memory_flat), T(test_fixture_equivalence),
 	      T(test_builtin_equivalence), T(test_es6_numbers), T(test_reject_whitespace),
 	      T(test_reject_trailing_data), T(test_reject_key_order), T(test_reject_escapes),
 	      T(test_reject_control_chars), T(test_reject_bad_utf8), T(test_reject_numbers),
