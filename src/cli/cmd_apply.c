@@ -25,9 +25,9 @@ static void to_stderr(void *ud, const char *text)
 int tfa_cli_apply(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "event", required_argument, NULL, 'e' },
-		{ "rollback-to", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
+	    {"event", required_argument, NULL, 'e'},
+	    {"rollback-to", required_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] = "tfattest apply [--store S] [--sequencer Q] [--key K] [--event "
 				  "apply|destroy|rollback|import] "

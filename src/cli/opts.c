@@ -4,7 +4,7 @@
 #include "opts.h"
 
 const char tfa_cli_alg_error[] =
-	"--algorithm takes RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256";
+    "--algorithm takes RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256";
 
 /* Vals above any command's own (which are characters). */
 enum {
@@ -21,13 +21,13 @@ static const struct {
 	unsigned bit;
 	struct option opt;
 } common[] = {
-	{ TFA_CLI_STORE, { "store", required_argument, NULL, OPT_STORE } },
-	{ TFA_CLI_SEQUENCER, { "sequencer", required_argument, NULL, OPT_SEQUENCER } },
-	{ TFA_CLI_KEY, { "key", required_argument, NULL, OPT_KEY } },
-	{ TFA_CLI_PUBLIC_KEY, { "public-key", required_argument, NULL, OPT_PUBLIC_KEY } },
-	{ TFA_CLI_ALGORITHM, { "algorithm", required_argument, NULL, OPT_ALGORITHM } },
-	{ TFA_CLI_JSON, { "json", no_argument, NULL, OPT_JSON } },
-	{ TFA_CLI_EXPECT_FPR, { "expect-key-fingerprint", required_argument, NULL, OPT_EXPECT_FPR } },
+    {TFA_CLI_STORE, {"store", required_argument, NULL, OPT_STORE}},
+    {TFA_CLI_SEQUENCER, {"sequencer", required_argument, NULL, OPT_SEQUENCER}},
+    {TFA_CLI_KEY, {"key", required_argument, NULL, OPT_KEY}},
+    {TFA_CLI_PUBLIC_KEY, {"public-key", required_argument, NULL, OPT_PUBLIC_KEY}},
+    {TFA_CLI_ALGORITHM, {"algorithm", required_argument, NULL, OPT_ALGORITHM}},
+    {TFA_CLI_JSON, {"json", no_argument, NULL, OPT_JSON}},
+    {TFA_CLI_EXPECT_FPR, {"expect-key-fingerprint", required_argument, NULL, OPT_EXPECT_FPR}},
 };
 
 void tfa_cli_opts_init(tfa_cli_opts *o, unsigned take, const char *use)
@@ -88,8 +88,9 @@ int tfa_cli_getopt(tfa_cli_opts *o, int argc, char **argv, const struct option *
 			break;
 		case OPT_EXPECT_FPR:
 			if (tfa_cli_load_fpr(o->fpr, optarg) != 0)
-				return usage_error(tfa_cli_usage("--expect-key-fingerprint takes "
-								 "sha256:<hex> or a file holding it"));
+				return usage_error(
+				    tfa_cli_usage("--expect-key-fingerprint takes "
+						  "sha256:<hex> or a file holding it"));
 			o->expect_fpr = o->fpr;
 			break;
 		case -1:

@@ -14,12 +14,12 @@
 #include "tfattest/sigalg.h"
 
 /* The common options, as bits of tfa_cli_opts.take. */
-#define TFA_CLI_STORE (1u << 0)      /* --store S, else TFATTEST_STORE */
-#define TFA_CLI_SEQUENCER (1u << 1)  /* --sequencer Q, else TFATTEST_SEQUENCER */
-#define TFA_CLI_KEY (1u << 2)        /* --key K, else TFATTEST_KEY */
+#define TFA_CLI_STORE	   (1u << 0) /* --store S, else TFATTEST_STORE */
+#define TFA_CLI_SEQUENCER  (1u << 1) /* --sequencer Q, else TFATTEST_SEQUENCER */
+#define TFA_CLI_KEY	   (1u << 2) /* --key K, else TFATTEST_KEY */
 #define TFA_CLI_PUBLIC_KEY (1u << 3) /* --public-key PEM */
-#define TFA_CLI_ALGORITHM (1u << 4)  /* --algorithm ALG, checked as it is read */
-#define TFA_CLI_JSON (1u << 5)       /* --json */
+#define TFA_CLI_ALGORITHM  (1u << 4) /* --algorithm ALG, checked as it is read */
+#define TFA_CLI_JSON	   (1u << 5) /* --json */
 #define TFA_CLI_EXPECT_FPR (1u << 6) /* --expect-key-fingerprint FPR|FILE */
 /* What every command that opens a chain takes. */
 #define TFA_CLI_CHAIN (TFA_CLI_STORE | TFA_CLI_SEQUENCER | TFA_CLI_KEY)

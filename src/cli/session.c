@@ -1,5 +1,5 @@
-#include "cli.h"
 #include "session.h"
+#include "cli.h"
 #include "tfattest/buffer.h"
 
 void tfa_cli_chain_init(tfa_cli_session *ss)
@@ -16,7 +16,8 @@ tfa_err tfa_cli_chain_open_signer(tfa_cli_session *ss, const tfa_cli_opts *o)
 
 tfa_err tfa_cli_chain_open_store(tfa_cli_session *ss, const tfa_cli_opts *o)
 {
-	return tfa_cli_open_store(&ss->store, o->store, o->sequencer);
+	/* tfa_cli_getopt has taken both from the environment when they were not given. */
+	return tfa_store_open_seq(&ss->store, o->store, o->sequencer);
 }
 
 tfa_err tfa_cli_chain_open(tfa_cli_session *ss, const tfa_cli_opts *o)

@@ -37,9 +37,9 @@ static const char *capture_end(void)
 }
 
 static const struct option own[] = {
-	{ "plan", required_argument, NULL, 'p' },
-	{ "flag", no_argument, NULL, 'f' },
-	{ NULL, 0, NULL, 0 },
+    {"plan", required_argument, NULL, 'p'},
+    {"flag", no_argument, NULL, 'f'},
+    {NULL, 0, NULL, 0},
 };
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
@@ -54,8 +54,8 @@ static void clear_env(void)
 /* Common and own options mixed: the common are kept, the own returned in argv order. */
 static void test_mixed(void)
 {
-	char *argv[] = { "cmd", "--store", "s", "--plan", "p", "--json", "--flag",
-			 "--key", "k", "--sequencer", "q", "rest", NULL };
+	char *argv[] = {"cmd",	 "--store", "s",	   "--plan", "p",    "--json", "--flag",
+			"--key", "k",	    "--sequencer", "q",	     "rest", NULL};
 	tfa_cli_opts o;
 
 	clear_env();
@@ -75,8 +75,8 @@ static void test_mixed(void)
 /* A command parses twice in one process (tests do): each parse starts from argv[1]. */
 static void test_restart(void)
 {
-	char *a1[] = { "cmd", "--store", "one", NULL };
-	char *a2[] = { "cmd", "--store", "two", NULL };
+	char *a1[] = {"cmd", "--store", "one", NULL};
+	char *a2[] = {"cmd", "--store", "two", NULL};
 	tfa_cli_opts o;
 
 	clear_env();
@@ -90,8 +90,8 @@ static void test_restart(void)
 
 static void test_environment(void)
 {
-	char *none[] = { "cmd", NULL };
-	char *given[] = { "cmd", "--store", "s", "--key", "", NULL };
+	char *none[] = {"cmd", NULL};
+	char *given[] = {"cmd", "--store", "s", "--key", "", NULL};
 	tfa_cli_opts o;
 
 	clear_env();
@@ -122,9 +122,9 @@ static void test_environment(void)
 /* An option the command does not take is unknown: the usage line, or '?' for the command. */
 static void test_unknown(void)
 {
-	char *not_taken[] = { "cmd", "--key", "k", NULL };
-	char *bogus[] = { "cmd", "--bogus", NULL };
-	char *missing[] = { "cmd", "--store", NULL };
+	char *not_taken[] = {"cmd", "--key", "k", NULL};
+	char *bogus[] = {"cmd", "--bogus", NULL};
+	char *missing[] = {"cmd", "--store", NULL};
 	tfa_cli_opts o;
 
 	clear_env();
@@ -145,8 +145,8 @@ static void test_unknown(void)
 
 static void test_algorithm(void)
 {
-	char *good[] = { "cmd", "--algorithm", "ECDSA_SHA_256", NULL };
-	char *bad[] = { "cmd", "--algorithm", "MD5", "--bogus", NULL };
+	char *good[] = {"cmd", "--algorithm", "ECDSA_SHA_256", NULL};
+	char *bad[] = {"cmd", "--algorithm", "MD5", "--bogus", NULL};
 	tfa_cli_opts o;
 
 	tfa_cli_opts_init(&o, TFA_CLI_ALGORITHM, "use");
@@ -167,8 +167,8 @@ static void test_algorithm(void)
 
 static void test_fingerprint(void)
 {
-	char *good[] = { "cmd", "--expect-key-fingerprint", "sha256:00ff", NULL };
-	char *bad[] = { "cmd", "--expect-key-fingerprint", "/nonexistent/fpr", NULL };
+	char *good[] = {"cmd", "--expect-key-fingerprint", "sha256:00ff", NULL};
+	char *bad[] = {"cmd", "--expect-key-fingerprint", "/nonexistent/fpr", NULL};
 	tfa_cli_opts o;
 
 	tfa_cli_opts_init(&o, TFA_CLI_EXPECT_FPR, "use");
@@ -186,7 +186,7 @@ static void test_fingerprint(void)
 /* With "+", parsing stops at the first operand: what follows -- is another program's. */
 static void test_stop_at_operand(void)
 {
-	char *argv[] = { "cmd", "--store", "s", "--", "terraform", "apply", "--key", "x", NULL };
+	char *argv[] = {"cmd", "--store", "s", "--", "terraform", "apply", "--key", "x", NULL};
 	tfa_cli_opts o;
 
 	clear_env();
@@ -203,12 +203,12 @@ static void test_too_many(void)
 {
 	struct option many[TFA_CLI_OWN_MAX + 2];
 	char names[TFA_CLI_OWN_MAX + 1][8];
-	char *argv[] = { "cmd", NULL };
+	char *argv[] = {"cmd", NULL};
 	tfa_cli_opts o;
 
 	for (int i = 0; i <= TFA_CLI_OWN_MAX; i++) {
 		snprintf(names[i], sizeof(names[i]), "o%d", i);
-		many[i] = (struct option){ names[i], no_argument, NULL, 'a' + i };
+		many[i] = (struct option){names[i], no_argument, NULL, 'a' + i};
 	}
 	memset(&many[TFA_CLI_OWN_MAX + 1], 0, sizeof(many[0]));
 	tfa_cli_opts_init(&o, ~0u, "use");

@@ -1,4 +1,5 @@
-/* Tests for the CLI's chain open and close (src/cli/session.c): what is opened, in what order, freed once. */
+/* Tests for the CLI's chain open and close (src/cli/session.c): what is opened, in what order,
+ * freed once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static void write_pub(const tfa_signer *s, const char *name)
 	tfa_buf_free(&pem);
 }
 
-/* A chain "prod" in tmp/s anchored to tmp/k.pem, and the public keys of k.pem and of another key. */
+/* A chain "prod" in tmp/s anchored to tmp/k.pem, and the public keys of k.pem and of another key.
+ */
 static void setup(void)
 {
 	tfa_signer *s, *other;
@@ -62,7 +64,8 @@ static void setup(void)
 	write_pub(other, "other.pub.pem");
 	pub_path = tfa_test_path(tmp, "pub.pem");
 	other_pub = tfa_test_path(tmp, "other.pub.pem");
-	if (tfa_store_open_seq(&st, store, NULL) != TFA_OK || tfa_chain_init(st, "prod", s) != TFA_OK)
+	if (tfa_store_open_seq(&st, store, NULL) != TFA_OK ||
+	    tfa_chain_init(st, "prod", s) != TFA_OK)
 		exit(2);
 	tfa_store_free(st);
 	tfa_signer_free(s);
