@@ -16,7 +16,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "aws/http_int.h"
+#include "aws/creds.h"
+#include "aws/transport.h"
 #include "format/pct.h"
 #include "tfattest/artifact.h"
 #include "tfattest/sys/guard.h"
@@ -457,7 +458,7 @@ static tfa_err from_web_identity(tfa_aws_creds *out, bool *found, const char *re
 	tfa_aws_response resp;
 	tfa_aws_timeouts t = { 0, 0, 0 };
 	char url[400], sessbuf[64];
-	const tfa_aws_header h[] = {
+	const tfa_net_header h[] = {
 		{ "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" },
 	};
 	const char *doc, *end, *cr, *v;
@@ -622,7 +623,7 @@ static tfa_err from_ecs(tfa_aws_creds *out, bool *found)
 	tfa_buf tok = TFA_BUF_INIT;
 	tfa_aws_response resp;
 	tfa_aws_timeouts t = { 2000, 5000, 3 };
-	tfa_aws_header h[1];
+	tfa_net_header h[1];
 	size_t nh = 0;
 	char url[2100];
 
@@ -658,7 +659,7 @@ static tfa_err from_ecs(tfa_aws_creds *out, bool *found)
 			for (size_t i = 0; i < tok.len; i++)
 				TFA_ENSURE(tok.data[i] >= 0x20 && tok.data[i] != 0x7f, TFA_EUSAGE,
 					   "the container authorization token holds a control character");
-			h[nh++] = (tfa_aws_header){ "Authorization", (const char *)tok.data };
+			h[nh++] = (tfa_net_header){ "Authorization", (const char *)tok.data };
 		}
 	}
 	TFA_GUARD(tfa_aws_http_plain(&resp, &t, "ecs credentials", "GET", url, h, nh, NULL, 0));
@@ -690,8 +691,8 @@ static tfa_err from_imds(tfa_aws_creds *out, bool *found)
 	char base[300], url[700], role[256];
 	bool https;
 	char host[256];
-	tfa_aws_header h[1];
-	const tfa_aws_header ttl[] = { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } };
+	tfa_net_header h[1];
+	const tfa_net_header ttl[] = { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } };
 	size_t rl;
 
 	memset(&tokr, 0, sizeof(tokr));
@@ -720,7 +721,7 @@ static tfa_err from_imds(tfa_aws_creds *out, bool *found)
 	for (size_t i = 0; i < tokr.body.len; i++)
 		TFA_ENSURE(tokr.body.data[i] >= 0x20 && tokr.body.data[i] < 0x7f, TFA_EFORMAT,
 			   "imds token: unexpected response");
-	h[0] = (tfa_aws_header){ "X-aws-ec2-metadata-token", (const char *)tokr.body.data };
+	h[0] = (tfa_net_header){ "X-aws-ec2-metadata-token", (const char *)tokr.body.data };
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
 	rc = tfa_aws_http_plain(&roler, &t, "imds role", "GET", url, h, 1, NULL, 0);
 	if (rc == TFA_ENOTFOUND) {

@@ -6,7 +6,7 @@
 #ifndef TFA_SIGV4_INT_H
 #define TFA_SIGV4_INT_H
 
-#include "aws/aws.h"
+#include "aws/sigv4.h"
 
 /* Remove empty and dot segments from the path (every service but S3). */
 #define TFA_SIGV4_NORMALIZE 0x1u

@@ -6,15 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 
 #include "capture/oidc.h"
 #include "format/b64.h"
+#include "net/http.h"
 #include "tfattest/sys/guard.h"
 
 #define RESPONSE_MAX ((size_t)64 << 10)
 #define URL_MAX 4096
+#define OIDC_TIMEOUT_MS 30000L
 
 tfa_err tfa_jwt_payload(cJSON **out, const char *jwt, size_t len)
 {
@@ -55,39 +57,16 @@ out:
 	return rc;
 }
 
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	tfa_buf *b = ud;
-	size_t n = size * nmemb;
-
-	if (tfa_buf_append(b, p, n) != TFA_OK)
-		return 0; /* too large: abort the transfer */
-	return n;
-}
-
-/* Wipes and frees a header list (the bearer credential is in it). */
-static void slist_wipe_free(struct curl_slist *l)
-{
-	for (struct curl_slist *p = l; p; p = p->next)
-		if (p->data)
-			OPENSSL_cleanse(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
 tfa_err tfa_oidc_fetch(tfa_buf *token, const char *url, const char *bearer, const char *audience)
 {
 	tfa_err rc = TFA_OK;
-	CURL *h = NULL;
-	struct curl_slist *hdr = NULL;
-	tfa_buf resp, auth;
+	tfa_buf auth;
+	tfa_net_response resp;
 	char full[URL_MAX];
-	char errbuf[CURL_ERROR_SIZE] = "";
-	const char *ca = getenv("CURL_CA_BUNDLE");
 	cJSON *doc = NULL, *val;
-	long status = 0;
-	CURLcode cc;
+	tfa_net_header h[2];
 
-	tfa_buf_init(&resp, RESPONSE_MAX);
+	memset(&resp, 0, sizeof(resp));
 	tfa_buf_init(&auth, 8192);
 	TFA_ENSURE_ARG(token);
 	TFA_ENSURE(url && bearer && audience, TFA_EUSAGE, "missing token request parameters");
@@ -96,36 +75,28 @@ tfa_err tfa_oidc_fetch(tfa_buf *token, const char *url, const char *bearer, cons
 	TFA_ENSURE(snprintf(full, sizeof(full), "%s%saudience=%s", url, strchr(url, '?') ? "&" : "?",
 			    audience) < (int)sizeof(full),
 		   TFA_EUSAGE, "the ID token request URL is too long");
-	TFA_GUARD(tfa_buf_printf(&auth, "Authorization: bearer %s", bearer));
-	h = curl_easy_init();
-	TFA_ENSURE(h != NULL, TFA_EINTERNAL, "cannot set up an HTTP client");
-	hdr = curl_slist_append(NULL, (const char *)auth.data);
-	TFA_ENSURE(hdr != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(tfa_buf_printf(&auth, "bearer %s", bearer));
+	h[0] = (tfa_net_header){ "Authorization", (const char *)auth.data };
+	h[1] = (tfa_net_header){ "Accept", "application/json" };
 	{
-		struct curl_slist *more = curl_slist_append(hdr, "Accept: application/json");
-		TFA_ENSURE(more != NULL, TFA_EINTERNAL, "out of memory");
-		hdr = more;
+		tfa_net_request req = {
+			.what = "ID token request failed",
+			.method = "GET",
+			.url = full,
+			.headers = h,
+			.nheaders = 2,
+			.connect_timeout_ms = OIDC_TIMEOUT_MS,
+			.timeout_ms = OIDC_TIMEOUT_MS,
+			.max_response = RESPONSE_MAX,
+			.https_only = true,
+			.ca_file = getenv("CURL_CA_BUNDLE"),
+		};
+
+		TFA_GUARD(tfa_net_send(&resp, NULL, &req));
 	}
-	if (curl_easy_setopt(h, CURLOPT_URL, full) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    (ca && *ca && curl_easy_setopt(h, CURLOPT_CAINFO, ca) != CURLE_OK))
-		TFA_BAIL(TFA_EINTERNAL, "cannot set up an HTTP client");
-	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		rc = tfa_error_set(TFA_EIO, "ID token request failed: %s",
-				   errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	TFA_ENSURE(status == 200, TFA_EBACKEND, "ID token request failed: HTTP %ld", status);
-	doc = cJSON_ParseWithLength((const char *)resp.data, resp.len);
+	TFA_ENSURE(resp.status == 200, TFA_EBACKEND, "ID token request failed: HTTP %ld",
+		   resp.status);
+	doc = cJSON_ParseWithLength((const char *)resp.body.data, resp.body.len);
 	val = cJSON_GetObjectItemCaseSensitive(doc, "value");
 	TFA_ENSURE(cJSON_IsString(val) && strlen(val->valuestring) <= TFA_JWT_MAX, TFA_EFORMAT,
 		   "ID token response holds no token");
@@ -137,9 +108,7 @@ out:
 			OPENSSL_cleanse(val->valuestring, strlen(val->valuestring));
 		cJSON_Delete(doc);
 	}
-	slist_wipe_free(hdr);
-	curl_easy_cleanup(h);
-	tfa_buf_wipe_free(&resp);
+	tfa_net_response_free(&resp);
 	tfa_buf_wipe_free(&auth);
 	return rc;
 }

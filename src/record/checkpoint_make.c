@@ -8,6 +8,7 @@
 #include "verify/crypto.h"
 #include "record/signer_int.h"
 #include "format/timefmt.h"
+#include "record/tsa_request.h"
 #include "verify/tsa.h"
 #include "tfattest/chain.h"
 #include "tfattest/checkpoint.h"

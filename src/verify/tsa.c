@@ -1,5 +1,8 @@
 /*
- * RFC 3161 timestamps through OpenSSL's TS API.
+ * RFC 3161 timestamps through OpenSSL's TS API: the request a token must
+ * answer, the check of a TSA's reply before it is stored, and the offline
+ * verification of a stored token. Sending the request is the recorder's
+ * (src/record/tsa_request.c); nothing here touches the network.
  *
  * tfa_tsa_verify checks the status, imprint, nonce and the TSA certificate's
  * extended key usage itself first, so that each failure has its own message
@@ -20,15 +23,9 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
-#include <openssl/rand.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include "tfattest/features.h"
-#if !TFATTEST_VERIFIER_ONLY
-#include <curl/curl.h>
-#endif
 
 #include "verify/crypto.h"
 #include "format/timefmt.h"
@@ -191,109 +188,44 @@ static tfa_err parse_resp(TS_RESP **out, const uint8_t *der, size_t len)
 	return TFA_OK;
 }
 
-#if !TFATTEST_VERIFIER_ONLY
-
-typedef struct sink {
-	tfa_buf *buf;
-	int too_large;
-} sink;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	sink *s = userdata;
-	size_t n = size * nmemb;
-
-	if (tfa_buf_append(s->buf, ptr, n) != TFA_OK) {
-		s->too_large = 1;
-		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
-	}
-	return n;
-}
-
-/* A TimeStampReq for digest with a fresh random nonce, DER-encoded. */
-static tfa_err make_request(unsigned char **der, int *derlen, char nonce_hex[TFA_TSA_NONCE_HEX],
-			    const uint8_t digest[TFA_SHA256_LEN])
+tfa_err tfa_tsa_request_der(uint8_t **der, size_t *len, const uint8_t digest[TFA_SHA256_LEN],
+			    const char *nonce_hex)
 {
 	tfa_err rc = TFA_OK;
-	uint8_t raw[TSA_NONCE_LEN];
 	TS_REQ *req = NULL;
+	unsigned char *p = NULL;
+	int n;
 
+	TFA_ENSURE_ARG(der);
 	*der = NULL;
-	if (RAND_bytes(raw, (int)sizeof(raw)) != 1)
-		BAIL_SSL(TFA_ECRYPTO, "cannot draw a timestamp nonce");
-	tfa_hex_encode(nonce_hex, raw, sizeof(raw));
+	TFA_ENSURE_ARG(len);
+	*len = 0;
+	TFA_ENSURE_ARG(digest);
+	TFA_ENSURE_ARG(nonce_hex);
 	TFA_GUARD(build_request(&req, digest, nonce_hex));
-	if ((*derlen = i2d_TS_REQ(req, der)) <= 0) {
-		*der = NULL;
+	if ((n = i2d_TS_REQ(req, &p)) <= 0) {
+		p = NULL;
 		BAIL_SSL(TFA_ECRYPTO, "cannot encode a timestamp request");
 	}
+	*der = p;
+	*len = (size_t)n;
 out:
 	TS_REQ_free(req);
 	return rc;
 }
 
-tfa_err tfa_tsa_fetch(tfa_buf *resp, char nonce_hex[TFA_TSA_NONCE_HEX], const char *url,
-		      const uint8_t digest[TFA_SHA256_LEN])
+tfa_err tfa_tsa_check_reply(const uint8_t *resp, size_t len, const uint8_t digest[TFA_SHA256_LEN],
+			    const char *nonce_hex)
 {
 	tfa_err rc = TFA_OK;
-	unsigned char *der = NULL;
-	int derlen = 0;
-	CURL *curl = NULL;
-	struct curl_slist *hdrs = NULL, *h;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	tfa_buf body;
-	sink s;
-	CURLcode cc;
-	long http = 0;
 	TS_RESP *r = NULL;
 	TS_TST_INFO *tst;
 	ASN1_INTEGER *nonce = NULL;
 
-	tfa_buf_init(&body, TFA_TSA_RESP_MAX);
 	TFA_ENSURE_ARG(resp);
-	TFA_ENSURE_ARG(nonce_hex);
-	TFA_ENSURE_ARG(url);
 	TFA_ENSURE_ARG(digest);
-	TFA_GUARD(make_request(&der, &derlen, nonce_hex, digest));
-
-	if ((curl = curl_easy_init()) == NULL)
-		TFA_BAIL(TFA_EINTERNAL, "cannot start an HTTP client");
-	hdrs = curl_slist_append(NULL, "Content-Type: application/timestamp-query");
-	if (hdrs == NULL || (h = curl_slist_append(hdrs, "Accept: application/timestamp-reply")) == NULL)
-		TFA_BAIL(TFA_EINTERNAL, "out of memory");
-	hdrs = h;
-	s.buf = &body;
-	s.too_large = 0;
-	if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "tfattest") != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)der) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)derlen) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &s) != CURLE_OK)
-		TFA_BAIL(TFA_EUSAGE, "the HTTP client does not support a required option");
-
-	cc = curl_easy_perform(curl);
-	if (s.too_large)
-		TFA_BAIL(TFA_EFORMAT, "TSA reply is larger than %u bytes", TFA_TSA_RESP_MAX);
-	if (cc != CURLE_OK) {
-		rc = tfa_error_set(TFA_EIO, "timestamp request failed");
-		tfa_error_detail("curl: %s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http) != CURLE_OK || http != 200) {
-		rc = tfa_error_set(TFA_EIO, "TSA answered with HTTP status %ld", http);
-		tfa_error_detail("HTTP %ld", http);
-		goto out;
-	}
-
-	TFA_GUARD(parse_resp(&r, body.data, body.len));
+	TFA_ENSURE_ARG(nonce_hex);
+	TFA_GUARD(parse_resp(&r, resp, len));
 	TFA_GUARD(check_status(r, TFA_EVERIFY, "TSA refused the timestamp request"));
 	if ((tst = TS_RESP_get_tst_info(r)) == NULL || TS_RESP_get_token(r) == NULL)
 		TFA_BAIL(TFA_EFORMAT, "TSA granted the request but sent no token");
@@ -301,20 +233,11 @@ tfa_err tfa_tsa_fetch(tfa_buf *resp, char nonce_hex[TFA_TSA_NONCE_HEX], const ch
 	TFA_GUARD(nonce_from_hex(&nonce, nonce_hex));
 	TFA_GUARD(check_imprint(tst, digest));
 	TFA_GUARD(check_nonce(tst, nonce));
-	TFA_GUARD(tfa_buf_append(resp, body.data, body.len));
 out:
-	if (rc != TFA_OK && nonce_hex != NULL)
-		nonce_hex[0] = '\0';
 	ASN1_INTEGER_free(nonce);
 	TS_RESP_free(r);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(curl);
-	OPENSSL_free(der);
-	tfa_buf_free(&body);
 	return rc;
 }
-
-#endif /* !TFATTEST_VERIFIER_ONLY */
 
 /*
  * RFC 3161 section 2.3: the TSA certificate has exactly one extended key

@@ -1,6 +1,7 @@
 /*
- * RFC 3161 trusted timestamps: obtaining a token from a Time-Stamping
- * Authority (full build) and checking one offline (verifier build).
+ * RFC 3161 trusted timestamps: the request a token answers, the check of a
+ * reply, and the offline verification of a token. Obtaining a token from a
+ * Time-Stamping Authority is the recorder's: record/tsa_request.h.
  */
 #ifndef TFA_TSA_H
 #define TFA_TSA_H
@@ -12,23 +13,26 @@
 #define TFA_TSA_NONCE_HEX 17         /* 16 hex digits + NUL */
 #define TFA_TSA_RESP_MAX (64u << 10) /* cap on a stored TimeStampResp */
 
-#if !TFATTEST_VERIFIER_ONLY
 /*
- * POSTs an RFC 3161 TimeStampReq (Content-Type application/timestamp-query;
- * SHA-256 imprint of digest; a random 64-bit nonce; certReq true) to url
- * (http or https), checks that the reply parses and that its status is
- * granted or grantedWithMods, and appends the whole DER TimeStampResp to resp.
- * Writes the nonce as lowercase hex to nonce_hex.
- *
- * TFA_EIO when the server cannot be reached, times out or answers with an
- * HTTP error (detail: curl error or HTTP status); TFA_EFORMAT when the reply
- * is not a TimeStampResp or exceeds TFA_TSA_RESP_MAX; TFA_EVERIFY when the TSA
- * refused the request (detail: its status text). The token itself is not
- * verified here: use tfa_tsa_verify.
+ * The DER TimeStampReq a token for digest must answer: version 1, SHA-256
+ * imprint of digest, the nonce (TFA_TSA_NONCE_HEX - 1 lowercase hex digits),
+ * certReq true. *der is released with OPENSSL_free. TFA_EFORMAT for a bad
+ * nonce.
  */
-TFA_WUR tfa_err tfa_tsa_fetch(tfa_buf *resp, char nonce_hex[TFA_TSA_NONCE_HEX], const char *url,
-			      const uint8_t digest[TFA_SHA256_LEN]);
-#endif
+TFA_WUR tfa_err tfa_tsa_request_der(uint8_t **der, size_t *len,
+				    const uint8_t digest[TFA_SHA256_LEN], const char *nonce_hex);
+
+/*
+ * Checks a TSA's answer to that request before it is kept: one DER
+ * TimeStampResp filling the len bytes, with status granted or
+ * grantedWithMods, and a token whose imprint is SHA-256 of digest and whose
+ * nonce is nonce_hex. The token's signature and certificate are not checked
+ * here: use tfa_tsa_verify. TFA_EFORMAT when the reply is not a TimeStampResp,
+ * exceeds TFA_TSA_RESP_MAX or holds no token; TFA_EVERIFY when the TSA refused
+ * (detail: its status text) or the token answers another request.
+ */
+TFA_WUR tfa_err tfa_tsa_check_reply(const uint8_t *resp, size_t len,
+				    const uint8_t digest[TFA_SHA256_LEN], const char *nonce_hex);
 
 typedef struct tfa_tsa_info {
 	int64_t gen_time;       /* seconds since the epoch, UTC (fraction dropped) */

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aws/http_int.h"
+#include "aws/transport.h"
 #include "tfa_test.h"
 
 static const tfa_aws_timeouts ctl_t = { 2000, 10000, 1 };

@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "aws/http_int.h"
+#include "aws/aws.h"
 #include "aws_fake.h"
 #include "tfa_test.h"
 

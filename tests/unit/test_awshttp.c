@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "aws/http_int.h"
+#include "aws/aws.h"
 #include "aws_fake.h"
 #include "tfa_test.h"
 
@@ -243,8 +243,8 @@ static void test_timeout_and_size_cap(void)
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	CHECK(secs >= 0.6 && secs < 2.5);
 	CHECK(r.status == 0);
-	CHECK(strstr(tfa_error_last()->message, "kms Sign: timed out (curl 28; gave up after 2 "
-						"attempts)") != NULL);
+	CHECK(strstr(tfa_error_last()->message, "kms Sign: timed out (host 127.0.0.1:") != NULL);
+	CHECK(strstr(tfa_error_last()->message, ", curl 28; gave up after 2 attempts)") != NULL);
 	tfa_aws_response_free(&r);
 	/* A timeout, then an answer. */
 	aws_fake_script(&fake, "[{\"status\":200,\"delay\":1.5},{\"status\":200,\"body\":{}}]");
@@ -271,6 +271,8 @@ static void test_connection_refused(void)
 		 TFA_EIO);
 	CHECK(strstr(tfa_error_last()->message, "sts X: ") == tfa_error_last()->message);
 	CHECK(strstr(tfa_error_last()->message, "gave up after 2 attempts") != NULL);
+	/* The host and curl's code are named. */
+	CHECK(strstr(tfa_error_last()->message, "(host 127.0.0.1:1, curl 7;") != NULL);
 	tfa_aws_response_free(&r);
 }
 

@@ -9,7 +9,8 @@
  * minted that way with the good certificate verifies, so the minter is not
  * what makes the negative cases fail.
  *
- * In the full build, tfa_tsa_fetch is tested against tests/tsa/tsa_server.py.
+ * In the full build, tfa_tsa_fetch (src/record/tsa_request.c) is tested
+ * against tests/tsa/tsa_server.py.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -688,8 +689,76 @@ static void test_bad_arguments(void)
 	tfa_buf_free(&r);
 }
 
+/* ---- the request, and the check of a reply ------------------------------------------------- */
+
+static void test_request_der(void)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	const unsigned char *p;
+	TS_REQ *req;
+	TS_MSG_IMPRINT *mi;
+	ASN1_OCTET_STRING *md;
+	ASN1_INTEGER *want = nonce_int(NONCE);
+
+	CHECK_OK(tfa_tsa_request_der(&der, &len, DIGEST, NONCE));
+	p = der;
+	req = d2i_TS_REQ(NULL, &p, (long)len);
+	CHECK(req != NULL && p == der + len);
+	if (req != NULL) {
+		CHECK(TS_REQ_get_version(req) == 1);
+		CHECK(TS_REQ_get_cert_req(req) == 1);
+		CHECK(ASN1_INTEGER_cmp(TS_REQ_get_nonce(req), want) == 0);
+		mi = TS_REQ_get_msg_imprint(req);
+		md = TS_MSG_IMPRINT_get_msg(mi);
+		CHECK(OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(mi)->algorithm) == NID_sha256);
+		CHECK(ASN1_STRING_length(md) == TFA_SHA256_LEN &&
+		      memcmp(ASN1_STRING_get0_data(md), DIGEST, TFA_SHA256_LEN) == 0);
+	}
+	TS_REQ_free(req);
+	ASN1_INTEGER_free(want);
+	OPENSSL_free(der);
+	/* The nonce is exactly 16 lowercase hex digits; nothing is returned otherwise. */
+	der = (uint8_t *)"x";
+	CHECK_RC(tfa_tsa_request_der(&der, &len, DIGEST, "0123456789ABCDEF"), TFA_EFORMAT);
+	CHECK(der == NULL && len == 0);
+	CHECK_RC(tfa_tsa_request_der(&der, &len, DIGEST, "0123"), TFA_EFORMAT);
+	CHECK_RC(tfa_tsa_request_der(&der, &len, NULL, NONCE), TFA_EUSAGE);
+}
+
+static void test_check_reply(void)
+{
+	static const uint8_t rejection[] = { 0x30, 0x0b, 0x30, 0x09, 0x02, 0x01, 0x02, 0x30,
+					     0x04, 0x0c, 0x02, 'n',  'o' };
+	static const uint8_t no_token[] = { 0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00 };
+	tfa_buf r = TFA_BUF_INIT;
+	uint8_t other[TFA_SHA256_LEN];
+
+	CHECK(mint_openssl(&r, "tsa", "tsa_sha256", DIGEST, NONCE) == 0);
+	CHECK_OK(tfa_tsa_check_reply(r.data, r.len, DIGEST, NONCE));
+	/* An answer to another request. */
+	CHECK_RC(tfa_tsa_check_reply(r.data, r.len, DIGEST, "0123456789abcdee"), TFA_EVERIFY);
+	EXPECT_MSG("nonce does not match");
+	memcpy(other, DIGEST, sizeof(other));
+	other[0] ^= 1;
+	CHECK_RC(tfa_tsa_check_reply(r.data, r.len, other, NONCE), TFA_EVERIFY);
+	EXPECT_MSG("imprint does not match");
+	/* Refused, empty-handed, truncated, padded. */
+	CHECK_RC(tfa_tsa_check_reply(rejection, sizeof(rejection), DIGEST, NONCE), TFA_EVERIFY);
+	EXPECT_MSG("TSA refused");
+	CHECK_STREQ(tfa_error_last()->detail, "no");
+	CHECK_RC(tfa_tsa_check_reply(no_token, sizeof(no_token), DIGEST, NONCE), TFA_EFORMAT);
+	CHECK_RC(tfa_tsa_check_reply(r.data, r.len - 1, DIGEST, NONCE), TFA_EFORMAT);
+	CHECK_OK(tfa_buf_putc(&r, 0));
+	CHECK_RC(tfa_tsa_check_reply(r.data, r.len, DIGEST, NONCE), TFA_EFORMAT);
+	CHECK_RC(tfa_tsa_check_reply(r.data, 0, DIGEST, NONCE), TFA_EFORMAT);
+	tfa_buf_free(&r);
+}
+
 #if !TFATTEST_VERIFIER_ONLY
 /* ---- fetching from tests/tsa/tsa_server.py -------------------------------------------------- */
+
+#include "record/tsa_request.h"
 
 static pid_t g_server;
 static int g_port;
@@ -795,6 +864,12 @@ static void test_fetch_rejected(void)
 	EXPECT_MSG("rejection");
 	CHECK_STREQ(tfa_error_last()->detail, "test rejection");
 	CHECK_RC(fetch(&r, n, "/garbage"), TFA_EFORMAT);
+	/* A token for another request is not kept. */
+	CHECK_RC(fetch(&r, n, "/otherdigest"), TFA_EVERIFY);
+	EXPECT_MSG("imprint does not match");
+	CHECK_RC(fetch(&r, n, "/othernonce"), TFA_EVERIFY);
+	EXPECT_MSG("nonce does not match");
+	CHECK(n[0] == '\0');
 	CHECK(r.len == 0);
 	tfa_buf_free(&r);
 }
@@ -817,6 +892,12 @@ static void test_fetch_unreachable(void)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
 	CHECK_RC(tfa_tsa_fetch(&r, n, url, DIGEST), TFA_EIO);
 	CHECK(strncmp(tfa_error_last()->detail, "curl: ", 6) == 0);
+	{
+		char host[64];
+
+		snprintf(host, sizeof(host), "(host 127.0.0.1:%d, curl 7)", ntohs(a.sin_port));
+		EXPECT_MSG(host);
+	}
 	/* Only http and https. */
 	CHECK_RC(tfa_tsa_fetch(&r, n, "file:///etc/passwd", DIGEST), TFA_EIO);
 	CHECK(r.len == 0);
@@ -830,7 +911,7 @@ TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_fractional_ge
 	      T(test_ess_mismatch), T(test_eku_extra_purpose), T(test_ess_missing),
 	      T(test_imprint_not_sha256), T(test_signer_cert_absent), T(test_tsa_name),
 	      T(test_not_granted), T(test_malformed),
-	      T(test_bad_arguments)
+	      T(test_bad_arguments), T(test_request_der), T(test_check_reply)
 #if !TFATTEST_VERIFIER_ONLY
 	      ,
 	      T(test_fetch_ok), T(test_fetch_http_error), T(test_fetch_rejected),
