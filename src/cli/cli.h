@@ -16,16 +16,6 @@ const char *tfa_cli_opt_env(const char *opt, const char *env);
 /* --expect-key-fingerprint takes sha256:<hex> itself, or a file holding it; 0 on success. */
 int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg);
 
-#if !TFATTEST_VERIFIER_ONLY
-typedef struct tfa_store tfa_store;
-/*
- * Opens the store from --store (else TFATTEST_STORE) with the sequencer from
- * --sequencer (else TFATTEST_SEQUENCER, else none).
- */
-TFA_WUR tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt,
-				   const char *sequencer_opt);
-#endif
-
 struct cJSON;
 /* The member o.a[.b[.c]] (b and c may be NULL), or NULL. */
 const struct cJSON *tfa_cli_json_at(const struct cJSON *o, const char *a, const char *b,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "session.h"
 #include "tfattest/checkpoint.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"
@@ -65,55 +66,43 @@ out:
 
 int tfa_cli_checkpoint(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "sequencer", required_argument, NULL, 'Q' },
-		{ "key", required_argument, NULL, 'k' },
+	static const struct option own[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "tsa", required_argument, NULL, 't' },
-		{ "algorithm", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] =
 		"tfattest checkpoint --store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]";
-	const char *store = NULL, *sequencer = NULL, *key = NULL, *outp = NULL;
+	const char *outp = NULL;
+	tfa_cli_opts co;
+	tfa_cli_session ss;
 	tfa_checkpoint_opts o;
 	tfa_checkpoint_file cf;
-	tfa_store *st = NULL;
-	tfa_signer *s = NULL;
 	tfa_buf file;
 	bool existed = false;
 	tfa_err rc;
 	int c, status = 0;
 
 	memset(&o, 0, sizeof(o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'Q': sequencer = optarg; break;
-		case 'k': key = optarg; break;
-		case 'o': outp = optarg; break;
-		case 't': o.tsa_url = optarg; break;
-		case 'a':
-			if (tfa_sig_alg_from_name(&o.alg, optarg) != TFA_OK)
-				return tfa_cli_usage("unknown --algorithm");
-			break;
-		default: return tfa_cli_usage("%s", use);
-		}
+	tfa_cli_opts_init(&co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM, use);
+	co.alg_error = "unknown --algorithm";
+	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
+		if (c == 'o')
+			outp = optarg;
+		else
+			o.tsa_url = optarg;
 	}
+	if (c < 0)
+		return 2;
 	if (optind != argc)
 		return tfa_cli_usage("%s", use);
-	store = tfa_cli_opt_env(store, "TFATTEST_STORE");
-	key = tfa_cli_opt_env(key, "TFATTEST_KEY");
+	o.alg = co.alg;
 	tfa_checkpoint_file_init(&cf);
 	tfa_buf_init(&file, TFA_CHECKPOINT_FILE_MAX);
-	rc = tfa_signer_open(&s, key);
+	tfa_cli_chain_init(&ss);
+	rc = tfa_cli_chain_open(&ss, &co);
 	if (rc == TFA_OK)
-		rc = tfa_cli_open_store(&st, store, sequencer);
-	if (rc == TFA_OK)
-		rc = tfa_checkpoint_create(&cf, &existed, st, s, &o);
+		rc = tfa_checkpoint_create(&cf, &existed, ss.store, ss.signer, &o);
 	if (rc == TFA_OK && outp)
 		rc = tfa_checkpoint_file_write(&file, &cf);
 	if (rc != TFA_OK) {
@@ -133,7 +122,6 @@ int tfa_cli_checkpoint(int argc, char **argv)
 out:
 	tfa_checkpoint_file_clear(&cf);
 	tfa_buf_free(&file);
-	tfa_store_free(st);
-	tfa_signer_free(s);
+	tfa_cli_chain_close(&ss);
 	return status;
 }

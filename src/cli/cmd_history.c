@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "session.h"
 #include "esc.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
@@ -19,87 +20,36 @@
 #include "tfattest/store.h"
 
 static const struct option hist_opts[] = {
-	{ "store", required_argument, NULL, 's' },
-	{ "sequencer", required_argument, NULL, 'Q' },
-	{ "key", required_argument, NULL, 'k' },
-	{ "public-key", required_argument, NULL, 'P' },
 	{ "since", required_argument, NULL, 'S' },
 	{ "until", required_argument, NULL, 'U' },
-	{ "json", no_argument, NULL, 'j' },
 	{ NULL, 0, NULL, 0 },
 };
 
 typedef struct hist_args {
-	const char *store, *sequencer, *key, *pubkey;
+	tfa_cli_opts o;
 	const char *since, *until;
-	int json;
 } hist_args;
 
 static int parse_hist(hist_args *a, int argc, char **argv, const char *use)
 {
 	int c;
 
-	memset(a, 0, sizeof(*a));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", hist_opts, NULL)) != -1) {
-		switch (c) {
-		case 's': a->store = optarg; break;
-		case 'Q': a->sequencer = optarg; break;
-		case 'k': a->key = optarg; break;
-		case 'P': a->pubkey = optarg; break;
-		case 'S': a->since = optarg; break;
-		case 'U': a->until = optarg; break;
-		case 'j': a->json = 1; break;
-		default: return tfa_cli_usage("%s", use);
-		}
+	a->since = a->until = NULL;
+	tfa_cli_opts_init(&a->o, TFA_CLI_CHAIN | TFA_CLI_PUBLIC_KEY | TFA_CLI_JSON, use);
+	while ((c = tfa_cli_getopt(&a->o, argc, argv, hist_opts)) > 0) {
+		if (c == 'S')
+			a->since = optarg;
+		else
+			a->until = optarg;
 	}
-	a->store = tfa_cli_opt_env(a->store, "TFATTEST_STORE");
-	if (a->pubkey == NULL)
-		a->key = tfa_cli_opt_env(a->key, "TFATTEST_KEY");
-	if (a->store == NULL)
+	if (c < 0)
+		return 2;
+	if (a->o.store == NULL)
 		return tfa_cli_usage("no store given (--store S or TFATTEST_STORE)");
-	if (a->pubkey == NULL && a->key == NULL)
+	if (a->o.pubkey == NULL && a->o.key == NULL)
 		return tfa_cli_usage("the chain's public key is needed to check the records: "
 				     "--public-key PEM, --key K or TFATTEST_KEY");
 	return 0;
-}
-
-/* Opens the store and its history with the public key from --public-key or --key. */
-static tfa_err open_hist(tfa_store **st, tfa_history **h, char fpr[TFA_FPR_STRLEN],
-			 const hist_args *a)
-{
-	tfa_err rc;
-	tfa_buf pem;
-	tfa_signer *s = NULL;
-	const uint8_t *der;
-	size_t len;
-
-	*st = NULL;
-	*h = NULL;
-	tfa_buf_init(&pem, 1 << 16);
-	rc = tfa_cli_open_store(st, a->store, a->sequencer);
-	if (rc == TFA_OK && a->pubkey) {
-		rc = tfa_buf_read_file(&pem, a->pubkey, 1 << 16);
-		if (rc == TFA_OK)
-			rc = tfa_history_open(h, *st, pem.data, pem.len);
-	} else if (rc == TFA_OK) {
-		rc = tfa_signer_open(&s, a->key);
-		if (rc == TFA_OK) {
-			der = tfa_signer_spki(s, &len);
-			rc = tfa_history_open(h, *st, der, len);
-		}
-	}
-	if (rc == TFA_OK) {
-		/* The history checked the key against the chain's anchor. */
-		if (s)
-			snprintf(fpr, TFA_FPR_STRLEN, "%s", tfa_signer_fingerprint(s));
-		else
-			snprintf(fpr, TFA_FPR_STRLEN, "(the key in %s)", a->pubkey);
-	}
-	tfa_signer_free(s);
-	tfa_buf_free(&pem);
-	return rc;
 }
 
 /* Who ran the deployment, from the context. */
@@ -178,11 +128,10 @@ int tfa_cli_log(int argc, char **argv)
 	static const char use[] = "tfattest log --store S [--key K|--public-key PEM] [--since T] "
 				  "[--until T] [--json]";
 	hist_args a;
-	tfa_store *st = NULL;
-	tfa_history *h = NULL;
+	tfa_cli_session ch;
 	tfa_buf art;
 	tfa_artifact m;
-	char hash[TFA_FPR_STRLEN], fpr[TFA_FPR_STRLEN];
+	char hash[TFA_FPR_STRLEN];
 	int64_t since = 0, until = INT64_MAX;
 	uint64_t n = 0, shown = 0;
 	tfa_err rc;
@@ -197,10 +146,11 @@ int tfa_cli_log(int argc, char **argv)
 	if (a.until && tfa_time_parse(&until, a.until, strlen(a.until)) != TFA_OK)
 		return tfa_cli_usage("--until takes YYYY-MM-DDTHH:MM:SSZ");
 	tfa_buf_init(&art, TFA_ARTIFACT_MAX);
-	rc = open_hist(&st, &h, fpr, &a);
+	tfa_cli_chain_init(&ch);
+	rc = tfa_cli_chain_open_history(&ch, &a.o);
 	while (rc == TFA_OK) {
 		cJSON *doc;
-		rc = tfa_history_next(h, &art, &m, hash);
+		rc = tfa_history_next(ch.history, &art, &m, hash);
 		if (rc == TFA_ENOTFOUND) {
 			rc = TFA_OK;
 			break;
@@ -211,7 +161,7 @@ int tfa_cli_log(int argc, char **argv)
 		if (m.time < since || m.time > until)
 			continue;
 		doc = cJSON_ParseWithLength((const char *)art.data, art.len);
-		print_log_line(doc, &m, hash, a.json);
+		print_log_line(doc, &m, hash, a.o.json);
 		cJSON_Delete(doc);
 		shown++;
 	}
@@ -225,11 +175,10 @@ int tfa_cli_log(int argc, char **argv)
 			"tfattest: %llu of %llu records shown; all %llu checked: signature by the key in "
 			"force at its seq, place in chain %s, hash links from seq 1\n",
 			(unsigned long long)shown, (unsigned long long)n, (unsigned long long)n,
-			tfa_cli_tty(tfa_history_chain_id(h)));
+			tfa_cli_tty(tfa_history_chain_id(ch.history)));
 	}
 	tfa_buf_free(&art);
-	tfa_history_free(h);
-	tfa_store_free(st);
+	tfa_cli_chain_close(&ch);
 	return status;
 }
 
@@ -247,11 +196,10 @@ int tfa_cli_show(int argc, char **argv)
 {
 	static const char use[] = "tfattest show --store S [--key K|--public-key PEM] SEQ [--json]";
 	hist_args a;
-	tfa_store *st = NULL;
-	tfa_history *h = NULL;
+	tfa_cli_session ch;
 	tfa_buf art;
 	tfa_artifact m;
-	char hash[TFA_FPR_STRLEN], fpr[TFA_FPR_STRLEN];
+	char hash[TFA_FPR_STRLEN];
 	uint64_t seq;
 	tfa_err rc;
 	int status = 0, r;
@@ -261,23 +209,24 @@ int tfa_cli_show(int argc, char **argv)
 	if (optind != argc - 1 || parse_seq(argv[optind], &seq) != 0)
 		return tfa_cli_usage("%s", use);
 	tfa_buf_init(&art, TFA_ARTIFACT_MAX);
-	rc = open_hist(&st, &h, fpr, &a);
+	tfa_cli_chain_init(&ch);
+	rc = tfa_cli_chain_open_history(&ch, &a.o);
 	if (rc == TFA_OK)
-		rc = tfa_history_get(h, seq, &art, &m, hash);
+		rc = tfa_history_get(ch.history, seq, &art, &m, hash);
 	if (rc != TFA_OK) {
 		status = tfa_cli_fail(rc);
-	} else if (a.json) {
+	} else if (a.o.json) {
 		fwrite(art.data, 1, art.len, stdout);
 		printf("\n");
 	} else {
 		cJSON *doc = cJSON_ParseWithLength((const char *)art.data, art.len);
 		char *text = doc ? cJSON_Print(doc) : NULL;
 		printf("record %llu of chain %s\n", (unsigned long long)seq,
-		       tfa_cli_tty(tfa_history_chain_id(h)));
+		       tfa_cli_tty(tfa_history_chain_id(ch.history)));
 		printf("hash      %s\n", tfa_cli_tty(hash));
 		printf("checked   signature by %s, the key in force at seq %llu; prev_hash is the hash of record %llu%s\n",
 		       tfa_cli_tty(m.key_fpr), (unsigned long long)seq,
-		       (unsigned long long)(seq - 1), seq < tfa_history_head(h) ? "; the next record links to it" : " (genesis when 0); it is the head");
+		       (unsigned long long)(seq - 1), seq < tfa_history_head(ch.history) ? "; the next record links to it" : " (genesis when 0); it is the head");
 		printf("event     %s, %s, exit code %d\n", tfa_cli_tty(m.event), tfa_cli_tty(m.status),
 		       (int)m.exit_code);
 		printf("actor     %s\n", tfa_cli_tty(actor_of(doc)));
@@ -294,8 +243,7 @@ int tfa_cli_show(int argc, char **argv)
 		cJSON_Delete(doc);
 	}
 	tfa_buf_free(&art);
-	tfa_history_free(h);
-	tfa_store_free(st);
+	tfa_cli_chain_close(&ch);
 	return status;
 }
 
@@ -341,12 +289,11 @@ int tfa_cli_diff(int argc, char **argv)
 	static const char *const cnt[] = { "create", "update", "delete", "replace", "read", "no-op",
 					   "forget", "other", NULL };
 	hist_args a;
-	tfa_store *st = NULL;
-	tfa_history *h = NULL;
+	tfa_cli_session ch;
 	tfa_buf art[3];
 	tfa_artifact m[3];
 	cJSON *doc[3] = { NULL, NULL, NULL };
-	char hash[3][TFA_FPR_STRLEN], fpr[TFA_FPR_STRLEN];
+	char hash[3][TFA_FPR_STRLEN];
 	uint64_t s1, s2;
 	tfa_err rc;
 	int status = 0, r;
@@ -358,11 +305,12 @@ int tfa_cli_diff(int argc, char **argv)
 		return tfa_cli_usage("%s", use);
 	for (int i = 0; i < 3; i++)
 		tfa_buf_init(&art[i], TFA_ARTIFACT_MAX);
-	rc = open_hist(&st, &h, fpr, &a);
+	tfa_cli_chain_init(&ch);
+	rc = tfa_cli_chain_open_history(&ch, &a.o);
 	if (rc == TFA_OK)
-		rc = tfa_history_get(h, s1, &art[0], &m[0], hash[0]);
+		rc = tfa_history_get(ch.history, s1, &art[0], &m[0], hash[0]);
 	if (rc == TFA_OK)
-		rc = tfa_history_get(h, s2, &art[1], &m[1], hash[1]);
+		rc = tfa_history_get(ch.history, s2, &art[1], &m[1], hash[1]);
 	if (rc != TFA_OK) {
 		status = tfa_cli_fail(rc);
 		goto out;
@@ -372,7 +320,7 @@ int tfa_cli_diff(int argc, char **argv)
 	printf("diff record %llu -> record %llu (chain %s; both checked: signature by the key in force, "
 	       "hash links)\n",
 	       (unsigned long long)s1, (unsigned long long)s2,
-	       tfa_cli_tty(tfa_history_chain_id(h)));
+	       tfa_cli_tty(tfa_history_chain_id(ch.history)));
 	{
 		char e0[48], e1[48];
 		snprintf(e0, sizeof(e0), "%s/%s/%d", m[0].event, m[0].status, (int)m[0].exit_code);
@@ -430,7 +378,7 @@ int tfa_cli_diff(int argc, char **argv)
 		const char *ls, *lt, *ss, *sT;
 		if (t == 0)
 			continue;
-		rc = tfa_history_get(h, t, &art[2], &m[2], th);
+		rc = tfa_history_get(ch.history, t, &art[2], &m[2], th);
 		if (rc != TFA_OK) {
 			status = tfa_cli_fail(rc);
 			goto out;
@@ -463,7 +411,6 @@ out:
 		cJSON_Delete(doc[i]);
 		tfa_buf_free(&art[i]);
 	}
-	tfa_history_free(h);
-	tfa_store_free(st);
+	tfa_cli_chain_close(&ch);
 	return status;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "tfattest/pkcs11.h"
 
 int tfa_cli_pkcs11(int argc, char **argv);
@@ -29,20 +30,21 @@ static int pkcs11_list(int argc, char **argv)
 	};
 	const char *module = NULL, *token = NULL, *pin_source = NULL, *env;
 	char *pin = NULL;
+	tfa_cli_opts o;
 	tfa_buf out;
 	tfa_err rc = TFA_OK;
 	int c, status = 0;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	tfa_cli_opts_init(&o, 0, pkcs11_usage);
+	while ((c = tfa_cli_getopt(&o, argc, argv, longopts)) > 0) {
 		switch (c) {
 		case 'm': module = optarg; break;
 		case 't': token = optarg; break;
-		case 'p': pin_source = optarg; break;
-		default: return tfa_cli_usage("%s", pkcs11_usage);
+		default: pin_source = optarg; break;
 		}
 	}
+	if (c < 0)
+		return 2;
 	if (optind != argc)
 		return tfa_cli_usage("%s", pkcs11_usage);
 	module = tfa_cli_opt_env(module, "TFATTEST_PKCS11_MODULE");

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "esc.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
@@ -307,14 +308,14 @@ static int write_records(FILE *f, page_parts *p)
 
 int tfa_cli_report(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "html", required_argument, NULL, 'o' },
-		{ "expect-key-fingerprint", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char use[] = "tfattest report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]";
 	const char *out = NULL, *bundle;
-	char fpr[TFA_FPR_STRLEN], tmp[PATH_CAP + 32];
+	char tmp[PATH_CAP + 32];
+	tfa_cli_opts co;
 	tfa_verify_opts o;
 	tfa_verify_report rep;
 	tfa_err rc;
@@ -323,22 +324,15 @@ int tfa_cli_report(int argc, char **argv)
 	page_parts parts = { NULL, NULL, "" };
 
 	memset(&o, 0, sizeof(o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'f':
-			if (tfa_cli_load_fpr(fpr, optarg) != 0)
-				return tfa_cli_usage("--expect-key-fingerprint takes sha256:<hex> or a file holding it");
-			o.expect_fpr = fpr;
-			break;
-		default: return tfa_cli_usage("%s", use);
-		}
-	}
+	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR, use);
+	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0)
+		out = optarg;
+	if (c < 0)
+		return 2;
 	if (optind != argc - 1 || out == NULL)
 		return tfa_cli_usage("%s", use);
 	bundle = argv[optind];
+	o.expect_fpr = co.expect_fpr;
 	if (strlen(out) > PATH_CAP)
 		return tfa_cli_usage("--html path too long");
 	parts.timeline = tmpfile();

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "esc.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
@@ -206,9 +207,7 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 
 int tfa_cli_verify(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "expect-key-fingerprint", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
+	static const struct option own[] = {
 		{ "require-genesis", no_argument, NULL, 'g' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "checkpoint", required_argument, NULL, 'c' },
@@ -216,28 +215,20 @@ int tfa_cli_verify(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	tfa_cli_opts co;
 	tfa_verify_opts o;
 	tfa_verify_report rep;
-	char fpr[TFA_FPR_STRLEN];
 	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];
-	int json = 0, c, status;
+	int c, status;
 	long long th;
 	tfa_err rc;
 	spooled_list sp = { NULL, 0, 0, "" };
 
 	memset(&o, 0, sizeof(o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	/* No usage line: an unknown option is named in the message. */
+	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR | TFA_CLI_JSON, NULL);
+	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		switch (c) {
-		case 'f':
-			if (tfa_cli_load_fpr(fpr, optarg) != 0)
-				return tfa_cli_usage("--expect-key-fingerprint takes sha256:<hex> or a file holding it");
-			o.expect_fpr = fpr;
-			break;
-		case 'j':
-			json = 1;
-			break;
 		case 'c':
 			if (o.ncheckpoints + 1 >= TFA_VERIFY_CHECKPOINTS_MAX)
 				return tfa_cli_usage("at most %d --checkpoint files", TFA_VERIFY_CHECKPOINTS_MAX - 1);
@@ -263,15 +254,18 @@ int tfa_cli_verify(int argc, char **argv)
 			return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
 		}
 	}
+	if (c < 0)
+		return 2;
 	if (optind != argc - 1)
 		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
 				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--json]");
-	if (!json)
+	o.expect_fpr = co.expect_fpr;
+	if (!co.json)
 		o.line = print_line;
 	o.on_artifact = collect_spooled;
 	o.artifact_ud = &sp;
 	rc = tfa_verify_bundle(&rep, argv[optind], &o);
-	if (json) {
+	if (co.json) {
 		print_json(argv[optind], rc, &rep, &sp);
 		status = tfa_err_exit_status(rc);
 	} else if (rc == TFA_EVERIFY) {

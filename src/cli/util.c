@@ -10,9 +10,6 @@
 #include "cli.h"
 #include "esc.h"
 #include "tfattest/buffer.h"
-#if !TFATTEST_VERIFIER_ONLY
-#include "tfattest/store.h"
-#endif
 
 int tfa_cli_fail(tfa_err rc)
 {
@@ -93,13 +90,6 @@ int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
 	tfa_buf_free(&b);
 	return 0;
 }
-#if !TFATTEST_VERIFIER_ONLY
-tfa_err tfa_cli_open_store(tfa_store **out, const char *store_opt, const char *sequencer_opt)
-{
-	return tfa_store_open_seq(out, tfa_cli_opt_env(store_opt, "TFATTEST_STORE"),
-				  tfa_cli_opt_env(sequencer_opt, "TFATTEST_SEQUENCER"));
-}
-#endif
 
 const cJSON *tfa_cli_json_at(const cJSON *o, const char *a, const char *b, const char *c)
 {
