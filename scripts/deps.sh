@@ -13,6 +13,7 @@ PKGS=(
 	libcurl4-openssl-dev zlib1g-dev           # network backends, archives (zlib)
 	tar libarchive-tools unzip zip            # the extractors (and zip) the archive test compares with
 	clang libclang-rt-14-dev                  # libFuzzer builds
+	clang-format                              # the format check (scripts/check-format.sh)
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks
 	python3 python3-cryptography python3-botocore
 	curl openssl                              # the KMS test double's self-test

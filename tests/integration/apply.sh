@@ -75,7 +75,8 @@ check "rollback_to names seq 1 and its hash" grep -q "\"rollback_to\":{\"hash\":
 rm -f mark
 STANDIN_MODE=slow STANDIN_MARK=$PWD/mark "$T" apply -- "$TF" apply plan.bin > sig.out 2>&1 &
 wp=$!
-for _ in $(seq 100); do [ -e mark ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -e mark ] && break; sleep 0.1; done  # up to 60 s on a loaded machine
+check "terraform started before the signal" [ -e mark ]
 kill -TERM $wp
 wait $wp
 st=$?
@@ -87,7 +88,8 @@ check "no stand-in left running" bash -c "! pgrep -f 'sleep 30' -P $wp > /dev/nu
 rm -f mark
 STANDIN_MODE=graceful STANDIN_MARK=$PWD/mark "$T" apply -- "$TF" apply plan.bin > int.out 2>&1 &
 wp=$!
-for _ in $(seq 100); do [ -e mark ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -e mark ] && break; sleep 0.1; done  # up to 60 s on a loaded machine
+check "terraform started before the signal" [ -e mark ]
 kill -INT $wp
 wait $wp
 st=$?
