@@ -21,7 +21,7 @@ int main(int argc, char **argv)
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL;
 	tfa_capture *cap = NULL;
-	tfa_event ev = { "apply", "succeeded", 0 };
+	tfa_event ev = {"apply", "succeeded", 0};
 	tfa_sig_alg alg;
 	long n;
 

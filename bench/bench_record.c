@@ -11,10 +11,10 @@
  * minus the median bare signature time. Reports the first ten records, the
  * last ten, and deciles, so that growth with chain length would show.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,9 +73,9 @@ static double fsync_floor(const char *store, int n)
 		snprintf(tmp, sizeof(tmp), "t%d", i);
 		snprintf(name, sizeof(name), "r%d", i);
 		int fd = openat(d, tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
-		if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd) != 0 ||
-		    close(fd) != 0 || linkat(d, tmp, d, name, 0) != 0 || fsync(d) != 0 ||
-		    unlinkat(d, tmp, 0) != 0)
+		if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+		    fsync(fd) != 0 || close(fd) != 0 || linkat(d, tmp, d, name, 0) != 0 ||
+		    fsync(d) != 0 || unlinkat(d, tmp, 0) != 0)
 			return -1;
 		t[i] = now_ms() - t0;
 	}
@@ -103,8 +103,8 @@ int main(int argc, char **argv)
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL;
 	tfa_capture *cap = NULL;
-	tfa_event ev = { "apply", "succeeded", 0 };
-	uint8_t digest[32] = { 1, 2, 3 };
+	tfa_event ev = {"apply", "succeeded", 0};
+	uint8_t digest[32] = {1, 2, 3};
 	tfa_buf sig = TFA_BUF_INIT;
 	double *app, *sgn, sign_med;
 	long n;
@@ -139,7 +139,8 @@ int main(int argc, char **argv)
 	double floor_ms = fsync_floor(argv[1], 300);
 	printf("records: %ld, key %s (%s), store %s\n", n, argv[2],
 	       tfa_sig_alg_name(tfa_signer_default_alg(s)), argv[1]);
-	printf("bare signature (tfa_signer_sign incl. its self-check), median: %.3f ms\n", sign_med);
+	printf("bare signature (tfa_signer_sign incl. its self-check), median: %.3f ms\n",
+	       sign_med);
 	printf("%-22s %12s %16s\n", "records", "append ms", "outside sig ms");
 	printf("%-22s %12.3f %16.3f\n", "first 10 (1-10)", median(app, 10),
 	       median(app, 10) - sign_med);
@@ -156,8 +157,10 @@ int main(int argc, char **argv)
 		printf("%-22s %12.3f %16.3f\n", label, median(app + n - 10, 10),
 		       median(app + n - 10, 10) - sign_med);
 	}
-	printf("%-22s %12.3f %16.3f\n", "all", median(app, (size_t)n), median(app, (size_t)n) - sign_med);
-	printf("disk floor (create+write+fsync+link+fsync dir), median of 300: %.3f ms\n", floor_ms);
+	printf("%-22s %12.3f %16.3f\n", "all", median(app, (size_t)n),
+	       median(app, (size_t)n) - sign_med);
+	printf("disk floor (create+write+fsync+link+fsync dir), median of 300: %.3f ms\n",
+	       floor_ms);
 	printf("outside the signature and the disk floor, all records: %.3f ms\n",
 	       median(app, (size_t)n) - sign_med - floor_ms);
 	tfa_buf_free(&sig);

@@ -7,9 +7,9 @@
  *      verification of every signature against the public key);
  *   3. optionally, whole `tfattest record` processes (--cli).
  *
- * usage: pkcs11_bench --rsa URI --ec URI [-n N] [--cli TFATTEST --plan PLAN --dir DIR [--records N]]
- * The module path and PIN are taken from the URIs (module-path=, pin-source=file:).
- * Run through bench/pkcs11_bench.sh, which makes a SoftHSM2 token for it.
+ * usage: pkcs11_bench --rsa URI --ec URI [-n N] [--cli TFATTEST --plan PLAN --dir DIR [--records
+ * N]] The module path and PIN are taken from the URIs (module-path=, pin-source=file:). Run through
+ * bench/pkcs11_bench.sh, which makes a SoftHSM2 token for it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,9 +26,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <openssl/rand.h>
 
 #include "tfattest/signer.h"
 
@@ -145,7 +145,7 @@ static CK_OBJECT_HANDLE raw_key(raw *r, const char *uri)
 {
 	char label[256];
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE t[2] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_LABEL, label, 0 } };
+	CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, label, 0}};
 	CK_OBJECT_HANDLE h;
 	CK_ULONG got = 0;
 
@@ -271,10 +271,10 @@ static void bench_records(const char *cli, const char *uri, const char *plan, co
 {
 	char store[4096];
 	double *t = calloc((size_t)n, sizeof(double)), sum = 0;
-	char *init[] = { (char *)cli, "init", "--store", store, "--chain", "bench", "--key",
-			 (char *)uri, NULL };
-	char *rec[] = { (char *)cli, "record", "--store", store, "--key", (char *)uri, "--plan",
-			(char *)plan, NULL };
+	char *init[] = {(char *)cli, "init",  "--store",   store, "--chain",
+			"bench",     "--key", (char *)uri, NULL};
+	char *rec[] = {(char *)cli, "record", "--store",    store, "--key",
+		       (char *)uri, "--plan", (char *)plan, NULL};
 	int devnull = open("/dev/null", O_WRONLY);
 
 	if (t == NULL)
@@ -294,7 +294,8 @@ static void bench_records(const char *cli, const char *uri, const char *plan, co
 	close(devnull);
 	qsort(t, (size_t)n, sizeof(double), cmp_double);
 	printf("  tfattest record, one process each (%d runs, RSA-PSS on the token):\n", n);
-	printf("    mean %.1f ms, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms  (goal < 50 ms)\n",
+	printf("    mean %.1f ms, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms  (goal < "
+	       "50 ms)\n",
 	       1e3 * sum / n, 1e3 * t[n / 2], 1e3 * t[(n * 95) / 100 < n ? (n * 95) / 100 : n - 1],
 	       1e3 * t[0], 1e3 * t[n - 1]);
 	free(t);
@@ -314,11 +315,11 @@ int main(int argc, char **argv)
 	int n = 500, records = 50;
 	raw r;
 	CK_OBJECT_HANDLE rk, ek;
-	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
-	CK_MECHANISM m_pkcs1 = { CKM_RSA_PKCS, NULL, 0 }, m_pss = { CKM_RSA_PKCS_PSS, &pss, sizeof(pss) },
-		     m_ecdsa = { CKM_ECDSA, NULL, 0 };
-	static const uint8_t di[19] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-					0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
+	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+	CK_MECHANISM m_pkcs1 = {CKM_RSA_PKCS, NULL, 0},
+		     m_pss = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)}, m_ecdsa = {CKM_ECDSA, NULL, 0};
+	static const uint8_t di[19] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+				       0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
 	uint8_t digest[32], pkcs1_in[51];
 	double raw_pkcs1 = 0, raw_pss = 0, raw_ec = 0, lib_pkcs1 = 0, lib_pss = 0, lib_ec = 0;
 	double v_rsa, v_ec;
@@ -341,7 +342,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--records") == 0 && i + 1 < argc)
 			records = count_arg(argv[++i]);
 		else
-			die("usage: pkcs11_bench --rsa URI --ec URI [-n N] [--cli TFATTEST --plan PLAN "
+			die("usage: pkcs11_bench --rsa URI --ec URI [-n N] [--cli TFATTEST --plan "
+			    "PLAN "
 			    "--dir DIR [--records N]]");
 	}
 	if (rsa_uri == NULL || ec_uri == NULL)
@@ -389,9 +391,10 @@ int main(int argc, char **argv)
 	row("RSA-3072 PKCS#1 v1.5 (CKM_RSA_PKCS)", total, raw_pkcs1, lib_pkcs1, v_rsa);
 	row("RSA-3072 PSS (CKM_RSA_PKCS_PSS)", total, raw_pss, lib_pss, v_rsa);
 	row("ECDSA P-256 (CKM_ECDSA)", 4 * total, raw_ec, lib_ec, v_ec);
-	printf("  overhead = library time per signature / raw C_SignInit+C_Sign time - 1 (goal for\n"
-	       "  RSA-3072: < 10%%). tfa_signer_sign verifies every signature against the public key\n"
-	       "  before returning it; \"verify us/sig\" is that check alone, timed with OpenSSL.\n");
+	printf(
+	    "  overhead = library time per signature / raw C_SignInit+C_Sign time - 1 (goal for\n"
+	    "  RSA-3072: < 10%%). tfa_signer_sign verifies every signature against the public key\n"
+	    "  before returning it; \"verify us/sig\" is that check alone, timed with OpenSSL.\n");
 
 	/* 3. Records through the whole CLI pipeline. */
 	if (cli != NULL) {

@@ -12,7 +12,7 @@
 #include "error.h"
 #include "sigalg.h"
 
-#define TFA_ARTIFACT_TYPE "tfattest.artifact"
+#define TFA_ARTIFACT_TYPE   "tfattest.artifact"
 #define TFA_ARTIFACT_SCHEMA 1
 /* Rotation records carry schema 2: a verifier that predates rotation refuses them. */
 #define TFA_ARTIFACT_SCHEMA_ROTATION 2
@@ -20,7 +20,7 @@
 #define TFA_ROTATION_POP_TYPE "tfattest.rotation-pop"
 /* Caps on the new key (DER SPKI) and on signatures carried in a rotation. */
 #define TFA_SPKI_MAX 2048
-#define TFA_SIG_MAX 1024
+#define TFA_SIG_MAX  1024
 /* Artifacts are at most this large. */
 #define TFA_ARTIFACT_MAX (8u << 20)
 /* Chain ids: 1 to 64 characters from [A-Za-z0-9._-]. */
@@ -38,7 +38,8 @@ typedef struct tfa_rotation {
 	size_t spki_len;
 	uint8_t pop[TFA_SIG_MAX]; /* by the new key over tfa_rotation_pop_bytes() */
 	size_t pop_len;
-	uint8_t old_spki[TFA_SPKI_MAX]; /* the signing key; its fingerprint is signer.key_fingerprint */
+	uint8_t
+	    old_spki[TFA_SPKI_MAX]; /* the signing key; its fingerprint is signer.key_fingerprint */
 	size_t old_spki_len;
 } tfa_rotation;
 
@@ -50,7 +51,7 @@ typedef struct tfa_artifact {
 	int64_t time; /* seconds since the epoch, UTC */
 	char key_fpr[TFA_FPR_STRLEN];
 	tfa_sig_alg alg;
-	char event[16];  /* apply, destroy, rollback, import */
+	char event[16];	 /* apply, destroy, rollback, import */
 	char status[16]; /* succeeded, failed */
 	int32_t exit_code;
 	/* event.rollback_to: the earlier seq a rollback reverts to (0: none) and its hash. */
@@ -61,7 +62,7 @@ typedef struct tfa_artifact {
 	int64_t deployed_at; /* when the deployment finished (spooled records) */
 	int64_t spooled_at;  /* when its capture was spooled */
 	char spool_id[33];   /* 32 lowercase hex digits */
-	bool is_rotation; /* event "rotate": rot is filled */
+	bool is_rotation;    /* event "rotate": rot is filled */
 	tfa_rotation rot;
 } tfa_artifact;
 
@@ -84,7 +85,8 @@ TFA_WUR tfa_err tfa_rotation_pop_bytes(tfa_buf *out, const tfa_artifact *a);
 /* The key in force after this record: the rotation's new key, else the record's signer. */
 const char *tfa_artifact_key_after(const tfa_artifact *a);
 
-/* Parses exactly YYYY-MM-DDTHH:MM:SSZ (UTC), a valid date and time in 1970-9999. TFA_EFORMAT otherwise. */
+/* Parses exactly YYYY-MM-DDTHH:MM:SSZ (UTC), a valid date and time in 1970-9999. TFA_EFORMAT
+ * otherwise. */
 TFA_WUR tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len);
 
 /* TFA_OK if s is a valid chain id. */

@@ -20,7 +20,10 @@ typedef struct tfa_buf {
 } tfa_buf;
 
 #define TFA_BUF_DEFAULT_MAX ((size_t)1 << 30)
-#define TFA_BUF_INIT { NULL, 0, 0, 0 }
+#define TFA_BUF_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 /* Sets up an empty buffer with a size cap (0 = default). Never fails. */
 void tfa_buf_init(tfa_buf *b, size_t max);

@@ -20,12 +20,12 @@
 #include "common.h"
 #include "error.h"
 
-#define TFA_MANIFEST_TYPE "tfattest.manifest"
-#define TFA_MANIFEST_SCHEMA 1
-#define TFA_BUNDLE_MANIFEST "manifest.json"
+#define TFA_MANIFEST_TYPE	"tfattest.manifest"
+#define TFA_MANIFEST_SCHEMA	1
+#define TFA_BUNDLE_MANIFEST	"manifest.json"
 #define TFA_BUNDLE_MANIFEST_SIG "manifest.sig"
-#define TFA_BUNDLE_PUBKEY "public_key.pem"
-#define TFA_BUNDLE_README "VERIFY.md"
+#define TFA_BUNDLE_PUBKEY	"public_key.pem"
+#define TFA_BUNDLE_README	"VERIFY.md"
 /* A manifest lists at most this many files, and is at most this large. */
 #define TFA_MANIFEST_MAX_FILES 4000000u
 #define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)
@@ -44,12 +44,12 @@ typedef struct tfa_export_opts {
 	 * archive support (TFA_EUSAGE otherwise).
 	 */
 	const char *archive;
-	uint64_t from;       /* 0: the first record */
-	uint64_t to;         /* 0: the head */
+	uint64_t from; /* 0: the first record */
+	uint64_t to;   /* 0: the head */
 	bool has_since;
 	int64_t since; /* first record with time >= since */
 	bool has_until;
-	int64_t until;   /* last record with time <= until */
+	int64_t until;	 /* last record with time <= until */
 	tfa_sig_alg alg; /* for the manifest; TFA_ALG_NONE: the key's default */
 } tfa_export_opts;
 

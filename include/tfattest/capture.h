@@ -71,7 +71,8 @@ int64_t tfa_capture_spooled_at(const tfa_capture *c);
 /* The capture's event type ("apply", ...). */
 const char *tfa_capture_event_type(const tfa_capture *c);
 
-/* Serialises a capture (canonical JSON) for the spool. Holds no secret: it is what the artifact holds. */
+/* Serialises a capture (canonical JSON) for the spool. Holds no secret: it is what the artifact
+ * holds. */
 TFA_WUR tfa_err tfa_capture_serialize(tfa_buf *out, const tfa_capture *c);
 
 /* Parses what tfa_capture_serialize() wrote. TFA_EFORMAT otherwise. */

@@ -25,12 +25,12 @@
 #include "error.h"
 #include "sigalg.h"
 
-#define TFA_CHECKPOINT_TYPE "tfattest.checkpoint"
+#define TFA_CHECKPOINT_TYPE   "tfattest.checkpoint"
 #define TFA_CHECKPOINT_SCHEMA 1
-#define TFA_CHECKPOINT_MAGIC "tfattest-checkpoint 1"
+#define TFA_CHECKPOINT_MAGIC  "tfattest-checkpoint 1"
 /* Caps: the document, a timestamp response, and a whole file. */
-#define TFA_CHECKPOINT_DOC_MAX 4096u
-#define TFA_CHECKPOINT_TSR_MAX (64u << 10)
+#define TFA_CHECKPOINT_DOC_MAX	4096u
+#define TFA_CHECKPOINT_TSR_MAX	(64u << 10)
 #define TFA_CHECKPOINT_FILE_MAX (256u << 10)
 /* A timestamp nonce: 16 lowercase hex digits and a NUL. */
 #define TFA_CHECKPOINT_NONCE_HEX 17

@@ -9,7 +9,7 @@
 #include <tfattest/features.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define TFA_WUR __attribute__((warn_unused_result))
+#define TFA_WUR		 __attribute__((warn_unused_result))
 #define TFA_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define TFA_WUR

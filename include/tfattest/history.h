@@ -42,8 +42,8 @@ TFA_WUR tfa_err tfa_history_next(tfa_history *h, tfa_buf *artifact, tfa_artifact
  * the hash of record seq-1 (or genesis), and that record seq+1, when present,
  * links to it. TFA_ENOTFOUND when absent.
  */
-TFA_WUR tfa_err tfa_history_get(tfa_history *h, uint64_t seq, tfa_buf *artifact,
-				tfa_artifact *meta, char hash[TFA_FPR_STRLEN]);
+TFA_WUR tfa_err tfa_history_get(tfa_history *h, uint64_t seq, tfa_buf *artifact, tfa_artifact *meta,
+				char hash[TFA_FPR_STRLEN]);
 
 /* Accepts NULL. */
 void tfa_history_free(tfa_history *h);

@@ -12,9 +12,9 @@
 
 typedef enum tfa_sig_alg {
 	TFA_ALG_NONE = 0,
-	TFA_ALG_RSASSA_PSS_SHA_256,        /* MGF1-SHA256, salt length 32 */
+	TFA_ALG_RSASSA_PSS_SHA_256, /* MGF1-SHA256, salt length 32 */
 	TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256,
-	TFA_ALG_ECDSA_SHA_256              /* P-256, DER */
+	TFA_ALG_ECDSA_SHA_256 /* P-256, DER */
 } tfa_sig_alg;
 
 /* "RSASSA_PSS_SHA_256" and so on; "NONE" for anything else. */

@@ -33,9 +33,9 @@ TFA_WUR tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c
 				const char *chain_id, int64_t deployed_at_ns);
 
 typedef struct tfa_spool_result {
-	unsigned appended;  /* appended now */
-	unsigned already;   /* found already in the chain (an earlier flush was interrupted) */
-	unsigned other;     /* for another chain: left in place */
+	unsigned appended; /* appended now */
+	unsigned already;  /* found already in the chain (an earlier flush was interrupted) */
+	unsigned other;	   /* for another chain: left in place */
 } tfa_spool_result;
 
 /*

@@ -38,7 +38,8 @@ typedef enum tfa_layer {
 } tfa_layer;
 
 typedef struct tfa_verify_opts {
-	/* "sha256:<hex>" of the chain's anchor (first) key; NULL trusts the bundle's (with a warning). */
+	/* "sha256:<hex>" of the chain's anchor (first) key; NULL trusts the bundle's (with a
+	 * warning). */
 	const char *expect_fpr;
 	/* Fail unless the bundle starts at seq 1 (completeness from genesis). */
 	bool require_genesis;
@@ -49,7 +50,8 @@ typedef struct tfa_verify_opts {
 	size_t ncheckpoints;
 	/* PEM file of the CA(s) trusted for RFC 3161 timestamps; NULL: timestamps unchecked. */
 	const char *tsa_ca;
-	/* Called for each progress line: tag is "INFO", "SUCCESS", "WARN" or "ERROR". May be NULL. */
+	/* Called for each progress line: tag is "INFO", "SUCCESS", "WARN" or "ERROR". May be NULL.
+	 */
 	void (*line)(void *ud, const char *tag, const char *text);
 	void *ud;
 	/*
@@ -80,16 +82,17 @@ typedef struct tfa_verify_opts {
 typedef struct tfa_verify_key {
 	char fpr[TFA_FPR_STRLEN];
 	uint64_t from_seq; /* the first record it signs (the seq after its rotation) */
-	uint64_t to_seq;   /* its last record (its successor's rotation); 0: still in force at export */
+	uint64_t
+	    to_seq; /* its last record (its successor's rotation); 0: still in force at export */
 } tfa_verify_key;
 
 /* At most this many checkpoints: the trusted ones given, and the bundle's own. */
 #define TFA_VERIFY_CHECKPOINTS_MAX 16
 
 typedef enum tfa_ts_status {
-	TFA_TS_NONE = 0,   /* no timestamp */
-	TFA_TS_UNCHECKED,  /* a timestamp, not checked (no TSA CA given) */
-	TFA_TS_VALID       /* verified against the TSA CA */
+	TFA_TS_NONE = 0,  /* no timestamp */
+	TFA_TS_UNCHECKED, /* a timestamp, not checked (no TSA CA given) */
+	TFA_TS_VALID	  /* verified against the TSA CA */
 } tfa_ts_status;
 
 /* One checkpoint the bundle was held to. */
@@ -105,7 +108,7 @@ typedef struct tfa_verify_checkpoint {
 } tfa_verify_checkpoint;
 
 typedef struct tfa_verify_report {
-	tfa_layer failed_layer;  /* TFA_LAYER_NONE when everything verified */
+	tfa_layer failed_layer; /* TFA_LAYER_NONE when everything verified */
 	/*
 	 * The last layer that passed in full (its [SUCCESS] line was given):
 	 * TFA_LAYER_NONE before layer 1 passes, TFA_LAYER_CHECKPOINTS when
@@ -113,16 +116,17 @@ typedef struct tfa_verify_report {
 	 * a verdict (I/O), so a caller can tell what was checked.
 	 */
 	tfa_layer passed_layer;
-	char failed_file[256];   /* bundle-relative path, or "" */
-	uint64_t failed_seq;     /* 0 when the failure concerns no artifact */
-	char message[512];       /* the failure, one line */
+	char failed_file[256]; /* bundle-relative path, or "" */
+	uint64_t failed_seq;   /* 0 when the failure concerns no artifact */
+	char message[512];     /* the failure, one line */
 	char chain_id[65];
 	uint64_t from_seq, to_seq;
 	uint64_t artifacts;
 	uint64_t files;
 	char trusted_fpr[TFA_FPR_STRLEN]; /* the anchor: the chain's first key */
-	bool key_pinned; /* false: the key was taken from the bundle itself */
-	/* Verified artifacts that were appended from a spool (event.spool), after the deployment. */
+	bool key_pinned;		  /* false: the key was taken from the bundle itself */
+	/* Verified artifacts that were appended from a spool (event.spool), after the deployment.
+	 */
 	uint64_t spooled;
 	/* Every key trusted, reached from the anchor through rotations, in order. */
 	tfa_verify_key keys[TFA_VERIFY_KEYS_MAX];

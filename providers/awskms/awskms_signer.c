@@ -24,13 +24,13 @@
 
 #include "aws/aws.h"
 #include "format/b64.h"
-#include "verify/crypto.h"
 #include "kmsuri.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"
+#include "verify/crypto.h"
 
-#define SPKI_MAX 4096
-#define SIG_MAX 1024
+#define SPKI_MAX    4096
+#define SIG_MAX	    1024
 #define CACHE_SLOTS 8
 
 /* The algorithms a key's SigningAlgorithms allow, as bits (1u << tfa_sig_alg). */
@@ -271,8 +271,8 @@ static tfa_err get_public_key(kms_ctx *ctx)
 		   "kms key %s: GetPublicKey names no SigningAlgorithms", ctx->uri.key_id);
 	ctx->algs = parse_algs(algs) & spec_algs(rsa_bits);
 	TFA_ENSURE(strncmp(arn->valuestring, "arn:", 4) == 0 &&
-			   strlen(arn->valuestring) < sizeof(ctx->key_arn) &&
-			   strpbrk(arn->valuestring, "\r\n\"") == NULL,
+		       strlen(arn->valuestring) < sizeof(ctx->key_arn) &&
+		       strpbrk(arn->valuestring, "\r\n\"") == NULL,
 		   TFA_EBACKEND, "kms GetPublicKey: the KeyId in the response is not an ARN");
 	snprintf(ctx->key_arn, sizeof(ctx->key_arn), "%s", arn->valuestring);
 	TFA_GUARD(b64_decode(&ctx->spki, pk->valuestring, SPKI_MAX, "the public key"));
@@ -332,8 +332,8 @@ static tfa_err kms_open(void **out, const char *uri)
 	if (!cached)
 		cache_put((const char *)cache_key.data, ctx->spki.data, ctx->spki.len, ctx->key_arn,
 			  ctx->spec, ctx->algs);
-	ctx->prov[0] = (tfa_kv){ "key_arn", ctx->key_arn };
-	ctx->prov[1] = (tfa_kv){ "region", ctx->region };
+	ctx->prov[0] = (tfa_kv){"key_arn", ctx->key_arn};
+	ctx->prov[1] = (tfa_kv){"region", ctx->region};
 	*out = ctx;
 	ctx = NULL;
 out:
@@ -364,9 +364,9 @@ static tfa_err kms_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 	TFA_GUARD(tfa_b64_encode_str(b64, sizeof(b64), digest, TFA_SHA256_LEN));
 	req = cJSON_CreateObject();
 	TFA_ENSURE(req != NULL && cJSON_AddStringToObject(req, "KeyId", ctx->key_arn) != NULL &&
-			   cJSON_AddStringToObject(req, "Message", b64) != NULL &&
-			   cJSON_AddStringToObject(req, "MessageType", "DIGEST") != NULL &&
-			   cJSON_AddStringToObject(req, "SigningAlgorithm", name) != NULL,
+		       cJSON_AddStringToObject(req, "Message", b64) != NULL &&
+		       cJSON_AddStringToObject(req, "MessageType", "DIGEST") != NULL &&
+		       cJSON_AddStringToObject(req, "SigningAlgorithm", name) != NULL,
 		   TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(kms_call(&resp, ctx, "Sign", req));
 	rid = resp.request_id[0] ? resp.request_id : "none";
@@ -374,8 +374,8 @@ static tfa_err kms_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 	s = json_str(res, "Signature");
 	kid = json_str(res, "KeyId");
 	salg = json_str(res, "SigningAlgorithm");
-	TFA_ENSURE(s != NULL, TFA_EBACKEND, "kms Sign: the response holds no Signature (request id %s)",
-		   rid);
+	TFA_ENSURE(s != NULL, TFA_EBACKEND,
+		   "kms Sign: the response holds no Signature (request id %s)", rid);
 	TFA_ENSURE(kid == NULL || strcmp(kid->valuestring, ctx->key_arn) == 0, TFA_EBACKEND,
 		   "kms Sign: the response names another key (request id %s)", rid);
 	TFA_ENSURE(salg == NULL || strcmp(salg->valuestring, name) == 0, TFA_EBACKEND,
@@ -411,13 +411,13 @@ static const tfa_kv *kms_provenance(void *vctx, size_t *n)
 }
 
 const tfa_signer_backend tfa_signer_backend_awskms = {
-	.abi = TFA_SIGNER_ABI,
-	.name = "awskms",
-	.scheme = "awskms:",
-	.caps = TFA_SIGNER_CAP_RSA | TFA_SIGNER_CAP_EC_P256,
-	.open = kms_open,
-	.sign = kms_sign,
-	.public_key = kms_public_key,
-	.provenance = kms_provenance,
-	.close = kms_close,
+    .abi = TFA_SIGNER_ABI,
+    .name = "awskms",
+    .scheme = "awskms:",
+    .caps = TFA_SIGNER_CAP_RSA | TFA_SIGNER_CAP_EC_P256,
+    .open = kms_open,
+    .sign = kms_sign,
+    .public_key = kms_public_key,
+    .provenance = kms_provenance,
+    .close = kms_close,
 };

@@ -7,7 +7,8 @@
 #include "tfattest/sys/guard.h"
 
 #define FORMS                                                                                      \
-	"expected awskms:///KEYID, awskms:///alias/NAME, awskms:///arn:aws:kms:REGION:ACCOUNT:key/ID " \
+	"expected awskms:///KEYID, awskms:///alias/NAME, "                                         \
+	"awskms:///arn:aws:kms:REGION:ACCOUNT:key/ID "                                             \
 	"or :alias/NAME, optionally with HOST[:PORT] after awskms://"
 
 static bool is_alnum(char c)
@@ -98,13 +99,13 @@ static tfa_err parse_arn(tfa_kmsuri *u, const char *s, size_t n)
 	TFA_ENSURE(fl[0] == 3 && memcmp(f[0], "arn", 3) == 0, TFA_EUSAGE,
 		   "awskms: malformed key ARN; " FORMS);
 	TFA_ENSURE((fl[1] == 3 && memcmp(f[1], "aws", 3) == 0) ||
-			   (fl[1] == 6 && memcmp(f[1], "aws-cn", 6) == 0) ||
-			   (fl[1] == 10 && memcmp(f[1], "aws-us-gov", 10) == 0),
+		       (fl[1] == 6 && memcmp(f[1], "aws-cn", 6) == 0) ||
+		       (fl[1] == 10 && memcmp(f[1], "aws-us-gov", 10) == 0),
 		   TFA_EUSAGE, "awskms: the ARN partition must be aws, aws-cn or aws-us-gov");
 	TFA_ENSURE(fl[2] == 3 && memcmp(f[2], "kms", 3) == 0, TFA_EUSAGE,
 		   "awskms: the ARN is not a KMS ARN");
 	TFA_ENSURE(fl[3] > 0 && fl[3] < sizeof(u->region) && all_of(f[3], fl[3], "-") &&
-			   strspn(f[3], "abcdefghijklmnopqrstuvwxyz0123456789-") >= fl[3],
+		       strspn(f[3], "abcdefghijklmnopqrstuvwxyz0123456789-") >= fl[3],
 		   TFA_EUSAGE, "awskms: the ARN region is not a region name");
 	TFA_ENSURE(fl[4] == 12 && strspn(f[4], "0123456789") >= 12, TFA_EUSAGE,
 		   "awskms: the ARN account must be 12 digits");

@@ -29,10 +29,10 @@ typedef enum tfa_kmsuri_kind {
 
 typedef struct tfa_kmsuri {
 	tfa_kmsuri_kind kind;
-	char endpoint[300];             /* "https://HOST[:PORT]", or "" for the public endpoint */
-	char key_id[TFA_KMSURI_MAX];    /* the KeyId sent to KMS: id, ARN, alias/NAME or alias ARN */
-	char region[64];                /* from an ARN, else "" */
-	char account[16];               /* from an ARN, else "" */
+	char endpoint[300];	     /* "https://HOST[:PORT]", or "" for the public endpoint */
+	char key_id[TFA_KMSURI_MAX]; /* the KeyId sent to KMS: id, ARN, alias/NAME or alias ARN */
+	char region[64];	     /* from an ARN, else "" */
+	char account[16];	     /* from an ARN, else "" */
 } tfa_kmsuri;
 
 TFA_WUR tfa_err tfa_kmsuri_parse(tfa_kmsuri *out, const char *s, size_t len);

@@ -28,10 +28,10 @@
 #include "aws/aws.h"
 #include "aws/awsuri.h"
 #include "format/b64.h"
-#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/sequencer.h"
 #include "tfattest/sys/store.h"
+#include "verify/crypto.h"
 
 /* 400 KB item limit = 409600 bytes, less 64 KiB of metadata and names. */
 #define DYNAMODB_RECORD_MAX 300000u
@@ -184,8 +184,8 @@ static tfa_err get_binary(tfa_buf *out, const cJSON *item, const char *name)
 	TFA_ENSURE(n <= (size_t)INT32_MAX, TFA_EFORMAT, "sequencer item's %s is too large", name);
 	TFA_GUARD(tfa_buf_reserve(out, n / 4 * 3));
 	/* DynamoDB returns the canonical form; the empty value is no bytes. */
-	if (n > 0 && tfa_b64_decode(out->data + out->len, n / 4 * 3, &got, b->valuestring, n) !=
-			 TFA_OK)
+	if (n > 0 &&
+	    tfa_b64_decode(out->data + out->len, n / 4 * 3, &got, b->valuestring, n) != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "sequencer item's %s is not base64", name);
 	out->len += got;
 	out->data[out->len] = '\0';

@@ -10,9 +10,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"
+#include "verify/crypto.h"
 
 #define KEY_FILE_MAX (64u << 10)
 
@@ -52,7 +52,8 @@ static tfa_err file_open(void **out, const char *uri)
 	TFA_ENSURE(ctx->path != NULL, TFA_EINTERNAL, "out of memory");
 	rc = tfa_buf_read_file(&pem, path, KEY_FILE_MAX);
 	if (rc != TFA_OK) {
-		rc = tfa_error_set(TFA_EUSAGE, "cannot read key file: %s", tfa_error_last()->message);
+		rc = tfa_error_set(TFA_EUSAGE, "cannot read key file: %s",
+				   tfa_error_last()->message);
 		goto out;
 	}
 	bio = BIO_new_mem_buf(pem.data, (int)pem.len);
@@ -116,13 +117,13 @@ static const tfa_kv *file_provenance(void *vctx, size_t *n)
 }
 
 const tfa_signer_backend tfa_signer_backend_file = {
-	.abi = TFA_SIGNER_ABI,
-	.name = "file",
-	.scheme = "file:",
-	.caps = TFA_SIGNER_CAP_RSA | TFA_SIGNER_CAP_EC_P256,
-	.open = file_open,
-	.sign = file_sign,
-	.public_key = file_public_key,
-	.provenance = file_provenance,
-	.close = file_close,
+    .abi = TFA_SIGNER_ABI,
+    .name = "file",
+    .scheme = "file:",
+    .caps = TFA_SIGNER_CAP_RSA | TFA_SIGNER_CAP_EC_P256,
+    .open = file_open,
+    .sign = file_sign,
+    .public_key = file_public_key,
+    .provenance = file_provenance,
+    .close = file_close,
 };

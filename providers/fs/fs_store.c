@@ -39,13 +39,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "verify/crypto.h"
 #include "record/record.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/store.h"
+#include "verify/crypto.h"
 
 #define SEQ_DIGITS 12
-#define SEQ_MAX UINT64_C(999999999999)
+#define SEQ_MAX	   UINT64_C(999999999999)
 
 typedef struct fs_ctx {
 	char *root;
@@ -157,7 +157,8 @@ static tfa_err open_subdirs(fs_ctx *ctx)
 	tfa_err rc;
 
 	if (ctx->rootfd < 0)
-		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
+				     ctx->root);
 	if (ctx->recfd < 0) {
 		rc = open_checked_dir(ctx, "records", &ctx->recfd);
 		if (rc == TFA_ENOTFOUND)
@@ -245,7 +246,8 @@ static tfa_err create_once(fs_ctx *ctx, int destfd, const char *name, const uint
 		 atomic_fetch_add(&tmp_counter, 1));
 	fd = openat(ctx->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd < 0)
-		TFA_BAIL(TFA_EIO, "cannot create a temp file in %s/tmp: %s", ctx->root, strerror(errno));
+		TFA_BAIL(TFA_EIO, "cannot create a temp file in %s/tmp: %s", ctx->root,
+			 strerror(errno));
 	created = 1;
 	TFA_GUARD(write_all(fd, a, alen));
 	if (b)
@@ -329,11 +331,13 @@ static tfa_err fs_read_chain(void *vctx, tfa_buf *meta)
 	int fd = -1;
 
 	if (ctx->rootfd < 0)
-		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
+				     ctx->root);
 	TFA_GUARD(still_there(ctx));
 	rc = open_checked_file(ctx, "chain.json", &fd);
 	if (rc == TFA_ENOTFOUND)
-		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->root);
+		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
+				     ctx->root);
 	if (rc != TFA_OK)
 		return rc;
 	snprintf(path, sizeof(path), "%s/chain.json", ctx->root);
@@ -385,7 +389,8 @@ static tfa_err scan_head(fs_ctx *ctx, uint64_t *head)
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return tfa_error_set(TFA_EIO, "cannot list %s/records: %s", ctx->root, strerror(errno));
+		return tfa_error_set(TFA_EIO, "cannot list %s/records: %s", ctx->root,
+				     strerror(errno));
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
@@ -536,10 +541,11 @@ static tfa_err fs_get(void *vctx, uint64_t seq, tfa_buf *artifact, tfa_buf *sig)
 	record_name(name, seq);
 	fd = openat(ctx->recfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		TFA_BAIL(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO, "cannot open record %" PRIu64 ": %s",
-			 seq, strerror(errno));
+		TFA_BAIL(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO,
+			 "cannot open record %" PRIu64 ": %s", seq, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > raw.max)
-		TFA_BAIL(TFA_EFORMAT, "record %" PRIu64 " is not a regular file of a sane size", seq);
+		TFA_BAIL(TFA_EFORMAT, "record %" PRIu64 " is not a regular file of a sane size",
+			 seq);
 	TFA_GUARD(tfa_buf_reserve(&raw, (size_t)st.st_size));
 	while (raw.len < (size_t)st.st_size) {
 		ssize_t n = read(fd, raw.data + raw.len, (size_t)st.st_size - raw.len);
@@ -591,7 +597,8 @@ static tfa_err open_ckptdir(fs_ctx *ctx, int create, int *fd)
 			return tfa_error_set(TFA_EIO, "cannot create %s/checkpoints: %s", ctx->root,
 					     strerror(errno));
 		if (fsync(ctx->rootfd) != 0)
-			return tfa_error_set(TFA_EIO, "fsync of %s failed: %s", ctx->root, strerror(errno));
+			return tfa_error_set(TFA_EIO, "fsync of %s failed: %s", ctx->root,
+					     strerror(errno));
 		rc = open_checked_dir(ctx, "checkpoints", fd);
 	}
 	if (rc == TFA_ENOTFOUND)
@@ -632,11 +639,13 @@ static tfa_err fs_latest_checkpoint(void *vctx, uint64_t min_seq, uint64_t max_s
 	if (rc != TFA_OK)
 		goto out;
 	d = fdopendir(fd);
-	TFA_ENSURE(d != NULL, TFA_EIO, "cannot list %s/checkpoints: %s", ctx->root, strerror(errno));
+	TFA_ENSURE(d != NULL, TFA_EIO, "cannot list %s/checkpoints: %s", ctx->root,
+		   strerror(errno));
 	fd = -1; /* owned by d */
 	while ((de = readdir(d)) != NULL) {
 		uint64_t s;
-		if (parse_seq_name(de->d_name, ".ckpt", &s) && s >= min_seq && s <= max_seq && s > best)
+		if (parse_seq_name(de->d_name, ".ckpt", &s) && s >= min_seq && s <= max_seq &&
+		    s > best)
 			best = s;
 	}
 	TFA_ENSURE(best != 0, TFA_ENOTFOUND, "no checkpoint of seq %" PRIu64 "..%" PRIu64, min_seq,
@@ -657,17 +666,17 @@ out:
 }
 
 const tfa_store_backend tfa_store_backend_fs = {
-	.abi = TFA_STORE_ABI,
-	.name = "fs",
-	.scheme = "",
-	.caps = 0,
-	.open = fs_open,
-	.create_chain = fs_create_chain,
-	.read_chain = fs_read_chain,
-	.head = fs_head,
-	.get = fs_get,
-	.append = fs_append,
-	.close = fs_close,
-	.put_checkpoint = fs_put_checkpoint,
-	.latest_checkpoint = fs_latest_checkpoint,
+    .abi = TFA_STORE_ABI,
+    .name = "fs",
+    .scheme = "",
+    .caps = 0,
+    .open = fs_open,
+    .create_chain = fs_create_chain,
+    .read_chain = fs_read_chain,
+    .head = fs_head,
+    .get = fs_get,
+    .append = fs_append,
+    .close = fs_close,
+    .put_checkpoint = fs_put_checkpoint,
+    .latest_checkpoint = fs_latest_checkpoint,
 };

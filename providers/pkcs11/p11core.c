@@ -22,9 +22,9 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "verify/crypto.h"
 #include "p11core.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 /* Largest attribute we read (an RSA-16384 modulus is 2 KiB; a certificate more). */
 #define ATTR_MAX (64u << 10)
@@ -35,7 +35,7 @@ static p11_module *g_modules;
 
 int p11_open_lock(const char *module_path)
 {
-	struct timespec pause = { 0, 5 * 1000 * 1000 };
+	struct timespec pause = {0, 5 * 1000 * 1000};
 	int fd = open(module_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0)
@@ -70,104 +70,107 @@ void p11_unlock(void)
 	pthread_mutex_unlock(&g_libp11_lock);
 }
 
-#define N(x) { x, #x }
+#define N(x)                                                                                       \
+	{                                                                                          \
+		x, #x                                                                              \
+	}
 static const struct {
 	CK_RV rv;
 	const char *name;
 } ckr_names[] = {
-	N(CKR_OK),
-	N(CKR_CANCEL),
-	N(CKR_HOST_MEMORY),
-	N(CKR_SLOT_ID_INVALID),
-	N(CKR_GENERAL_ERROR),
-	N(CKR_FUNCTION_FAILED),
-	N(CKR_ARGUMENTS_BAD),
-	N(CKR_NO_EVENT),
-	N(CKR_NEED_TO_CREATE_THREADS),
-	N(CKR_CANT_LOCK),
-	N(CKR_ATTRIBUTE_READ_ONLY),
-	N(CKR_ATTRIBUTE_SENSITIVE),
-	N(CKR_ATTRIBUTE_TYPE_INVALID),
-	N(CKR_ATTRIBUTE_VALUE_INVALID),
-	N(CKR_ACTION_PROHIBITED),
-	N(CKR_DATA_INVALID),
-	N(CKR_DATA_LEN_RANGE),
-	N(CKR_DEVICE_ERROR),
-	N(CKR_DEVICE_MEMORY),
-	N(CKR_DEVICE_REMOVED),
-	N(CKR_ENCRYPTED_DATA_INVALID),
-	N(CKR_ENCRYPTED_DATA_LEN_RANGE),
-	N(CKR_FUNCTION_CANCELED),
-	N(CKR_FUNCTION_NOT_PARALLEL),
-	N(CKR_FUNCTION_NOT_SUPPORTED),
-	N(CKR_KEY_HANDLE_INVALID),
-	N(CKR_KEY_SIZE_RANGE),
-	N(CKR_KEY_TYPE_INCONSISTENT),
-	N(CKR_KEY_NOT_NEEDED),
-	N(CKR_KEY_CHANGED),
-	N(CKR_KEY_NEEDED),
-	N(CKR_KEY_INDIGESTIBLE),
-	N(CKR_KEY_FUNCTION_NOT_PERMITTED),
-	N(CKR_KEY_NOT_WRAPPABLE),
-	N(CKR_KEY_UNEXTRACTABLE),
-	N(CKR_MECHANISM_INVALID),
-	N(CKR_MECHANISM_PARAM_INVALID),
-	N(CKR_OBJECT_HANDLE_INVALID),
-	N(CKR_OPERATION_ACTIVE),
-	N(CKR_OPERATION_NOT_INITIALIZED),
-	N(CKR_PIN_INCORRECT),
-	N(CKR_PIN_INVALID),
-	N(CKR_PIN_LEN_RANGE),
-	N(CKR_PIN_EXPIRED),
-	N(CKR_PIN_LOCKED),
-	N(CKR_SESSION_CLOSED),
-	N(CKR_SESSION_COUNT),
-	N(CKR_SESSION_HANDLE_INVALID),
-	N(CKR_SESSION_PARALLEL_NOT_SUPPORTED),
-	N(CKR_SESSION_READ_ONLY),
-	N(CKR_SESSION_EXISTS),
-	N(CKR_SESSION_READ_ONLY_EXISTS),
-	N(CKR_SESSION_READ_WRITE_SO_EXISTS),
-	N(CKR_SIGNATURE_INVALID),
-	N(CKR_SIGNATURE_LEN_RANGE),
-	N(CKR_TEMPLATE_INCOMPLETE),
-	N(CKR_TEMPLATE_INCONSISTENT),
-	N(CKR_TOKEN_NOT_PRESENT),
-	N(CKR_TOKEN_NOT_RECOGNIZED),
-	N(CKR_TOKEN_WRITE_PROTECTED),
-	N(CKR_UNWRAPPING_KEY_SIZE_RANGE),
-	N(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT),
-	N(CKR_USER_ALREADY_LOGGED_IN),
-	N(CKR_USER_NOT_LOGGED_IN),
-	N(CKR_USER_PIN_NOT_INITIALIZED),
-	N(CKR_USER_TYPE_INVALID),
-	N(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
-	N(CKR_USER_TOO_MANY_TYPES),
-	N(CKR_WRAPPED_KEY_INVALID),
-	N(CKR_WRAPPED_KEY_LEN_RANGE),
-	N(CKR_WRAPPING_KEY_HANDLE_INVALID),
-	N(CKR_WRAPPING_KEY_SIZE_RANGE),
-	N(CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
-	N(CKR_RANDOM_SEED_NOT_SUPPORTED),
-	N(CKR_RANDOM_NO_RNG),
-	N(CKR_DOMAIN_PARAMS_INVALID),
-	N(CKR_CURVE_NOT_SUPPORTED),
-	N(CKR_BUFFER_TOO_SMALL),
-	N(CKR_SAVED_STATE_INVALID),
-	N(CKR_INFORMATION_SENSITIVE),
-	N(CKR_STATE_UNSAVEABLE),
-	N(CKR_CRYPTOKI_NOT_INITIALIZED),
-	N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
-	N(CKR_MUTEX_BAD),
-	N(CKR_MUTEX_NOT_LOCKED),
-	N(CKR_NEW_PIN_MODE),
-	N(CKR_NEXT_OTP),
-	N(CKR_EXCEEDED_MAX_ITERATIONS),
-	N(CKR_FIPS_SELF_TEST_FAILED),
-	N(CKR_LIBRARY_LOAD_FAILED),
-	N(CKR_PIN_TOO_WEAK),
-	N(CKR_PUBLIC_KEY_INVALID),
-	N(CKR_FUNCTION_REJECTED),
+    N(CKR_OK),
+    N(CKR_CANCEL),
+    N(CKR_HOST_MEMORY),
+    N(CKR_SLOT_ID_INVALID),
+    N(CKR_GENERAL_ERROR),
+    N(CKR_FUNCTION_FAILED),
+    N(CKR_ARGUMENTS_BAD),
+    N(CKR_NO_EVENT),
+    N(CKR_NEED_TO_CREATE_THREADS),
+    N(CKR_CANT_LOCK),
+    N(CKR_ATTRIBUTE_READ_ONLY),
+    N(CKR_ATTRIBUTE_SENSITIVE),
+    N(CKR_ATTRIBUTE_TYPE_INVALID),
+    N(CKR_ATTRIBUTE_VALUE_INVALID),
+    N(CKR_ACTION_PROHIBITED),
+    N(CKR_DATA_INVALID),
+    N(CKR_DATA_LEN_RANGE),
+    N(CKR_DEVICE_ERROR),
+    N(CKR_DEVICE_MEMORY),
+    N(CKR_DEVICE_REMOVED),
+    N(CKR_ENCRYPTED_DATA_INVALID),
+    N(CKR_ENCRYPTED_DATA_LEN_RANGE),
+    N(CKR_FUNCTION_CANCELED),
+    N(CKR_FUNCTION_NOT_PARALLEL),
+    N(CKR_FUNCTION_NOT_SUPPORTED),
+    N(CKR_KEY_HANDLE_INVALID),
+    N(CKR_KEY_SIZE_RANGE),
+    N(CKR_KEY_TYPE_INCONSISTENT),
+    N(CKR_KEY_NOT_NEEDED),
+    N(CKR_KEY_CHANGED),
+    N(CKR_KEY_NEEDED),
+    N(CKR_KEY_INDIGESTIBLE),
+    N(CKR_KEY_FUNCTION_NOT_PERMITTED),
+    N(CKR_KEY_NOT_WRAPPABLE),
+    N(CKR_KEY_UNEXTRACTABLE),
+    N(CKR_MECHANISM_INVALID),
+    N(CKR_MECHANISM_PARAM_INVALID),
+    N(CKR_OBJECT_HANDLE_INVALID),
+    N(CKR_OPERATION_ACTIVE),
+    N(CKR_OPERATION_NOT_INITIALIZED),
+    N(CKR_PIN_INCORRECT),
+    N(CKR_PIN_INVALID),
+    N(CKR_PIN_LEN_RANGE),
+    N(CKR_PIN_EXPIRED),
+    N(CKR_PIN_LOCKED),
+    N(CKR_SESSION_CLOSED),
+    N(CKR_SESSION_COUNT),
+    N(CKR_SESSION_HANDLE_INVALID),
+    N(CKR_SESSION_PARALLEL_NOT_SUPPORTED),
+    N(CKR_SESSION_READ_ONLY),
+    N(CKR_SESSION_EXISTS),
+    N(CKR_SESSION_READ_ONLY_EXISTS),
+    N(CKR_SESSION_READ_WRITE_SO_EXISTS),
+    N(CKR_SIGNATURE_INVALID),
+    N(CKR_SIGNATURE_LEN_RANGE),
+    N(CKR_TEMPLATE_INCOMPLETE),
+    N(CKR_TEMPLATE_INCONSISTENT),
+    N(CKR_TOKEN_NOT_PRESENT),
+    N(CKR_TOKEN_NOT_RECOGNIZED),
+    N(CKR_TOKEN_WRITE_PROTECTED),
+    N(CKR_UNWRAPPING_KEY_SIZE_RANGE),
+    N(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT),
+    N(CKR_USER_ALREADY_LOGGED_IN),
+    N(CKR_USER_NOT_LOGGED_IN),
+    N(CKR_USER_PIN_NOT_INITIALIZED),
+    N(CKR_USER_TYPE_INVALID),
+    N(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
+    N(CKR_USER_TOO_MANY_TYPES),
+    N(CKR_WRAPPED_KEY_INVALID),
+    N(CKR_WRAPPED_KEY_LEN_RANGE),
+    N(CKR_WRAPPING_KEY_HANDLE_INVALID),
+    N(CKR_WRAPPING_KEY_SIZE_RANGE),
+    N(CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
+    N(CKR_RANDOM_SEED_NOT_SUPPORTED),
+    N(CKR_RANDOM_NO_RNG),
+    N(CKR_DOMAIN_PARAMS_INVALID),
+    N(CKR_CURVE_NOT_SUPPORTED),
+    N(CKR_BUFFER_TOO_SMALL),
+    N(CKR_SAVED_STATE_INVALID),
+    N(CKR_INFORMATION_SENSITIVE),
+    N(CKR_STATE_UNSAVEABLE),
+    N(CKR_CRYPTOKI_NOT_INITIALIZED),
+    N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
+    N(CKR_MUTEX_BAD),
+    N(CKR_MUTEX_NOT_LOCKED),
+    N(CKR_NEW_PIN_MODE),
+    N(CKR_NEXT_OTP),
+    N(CKR_EXCEEDED_MAX_ITERATIONS),
+    N(CKR_FIPS_SELF_TEST_FAILED),
+    N(CKR_LIBRARY_LOAD_FAILED),
+    N(CKR_PIN_TOO_WEAK),
+    N(CKR_PUBLIC_KEY_INVALID),
+    N(CKR_FUNCTION_REJECTED),
 };
 #undef N
 
@@ -203,7 +206,8 @@ void p11_field(char *out, size_t outsz, const unsigned char *field, size_t len)
 	out[n] = '\0';
 }
 
-/* The CKR code libp11 left in the OpenSSL error queue, or CKR_GENERAL_ERROR. The queue is drained. */
+/* The CKR code libp11 left in the OpenSSL error queue, or CKR_GENERAL_ERROR. The queue is drained.
+ */
 static CK_RV libp11_ckr(void)
 {
 	int lib = ERR_get_CKR_code();
@@ -272,8 +276,7 @@ tfa_err p11_module_acquire(p11_module **out, const char *path)
 	m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (m->dl == NULL) {
 		const char *e = dlerror();
-		TFA_BAIL(TFA_EUSAGE, "cannot load the PKCS#11 module: %s",
-			 e ? e : "dlopen failed");
+		TFA_BAIL(TFA_EUSAGE, "cannot load the PKCS#11 module: %s", e ? e : "dlopen failed");
 	}
 	getfl = (CK_C_GetFunctionList)dlsym(m->dl, "C_GetFunctionList");
 	if (getfl == NULL)
@@ -282,14 +285,16 @@ tfa_err p11_module_acquire(p11_module **out, const char *path)
 	rv = getfl(&m->fl);
 	if (rv != CKR_OK || m->fl == NULL) {
 		m->fl = NULL;
-		rc = p11_error(TFA_EBACKEND, rv, "PKCS#11 module %s: C_GetFunctionList failed", path);
+		rc = p11_error(TFA_EBACKEND, rv, "PKCS#11 module %s: C_GetFunctionList failed",
+			       path);
 		goto out;
 	}
 	if (m->fl->version.major < 2) {
 		unsigned major = m->fl->version.major, minor = m->fl->version.minor;
 		m->fl = NULL;
-		TFA_BAIL(TFA_EUSAGE, "PKCS#11 module %s implements Cryptoki %u.%u, need 2.x or later",
-			 path, major, minor);
+		TFA_BAIL(TFA_EUSAGE,
+			 "PKCS#11 module %s implements Cryptoki %u.%u, need 2.x or later", path,
+			 major, minor);
 	}
 	m->ctx = PKCS11_CTX_new();
 	TFA_ENSURE(m->ctx != NULL, TFA_EINTERNAL, "out of memory");
@@ -297,15 +302,15 @@ tfa_err p11_module_acquire(p11_module **out, const char *path)
 		rv = libp11_ckr();
 		m->fl = NULL; /* not initialized: no C_Finalize */
 		rc = p11_error(TFA_EBACKEND, rv,
-			       "cannot initialize the PKCS#11 module %s: C_Initialize failed (%s)", path,
-			       p11_ckr_name(rv, (char[24]){ 0 }));
+			       "cannot initialize the PKCS#11 module %s: C_Initialize failed (%s)",
+			       path, p11_ckr_name(rv, (char[24]){0}));
 		goto out;
 	}
 	if (PKCS11_enumerate_slots(m->ctx, &m->slots, &m->nslots) != 0) {
 		rv = libp11_ckr();
 		m->slots = NULL;
 		rc = p11_error(TFA_EBACKEND, rv, "cannot list the slots of PKCS#11 module %s (%s)",
-			       path, p11_ckr_name(rv, (char[24]){ 0 }));
+			       path, p11_ckr_name(rv, (char[24]){0}));
 		goto out;
 	}
 	m->refs = 1;
@@ -373,14 +378,15 @@ tfa_err p11_select_token(PKCS11_SLOT **out, p11_module *m, const tfa_p11uri *u)
 		rv = m->fl->C_GetInfo(&info);
 		if (rv != CKR_OK) {
 			rc = p11_error(TFA_EBACKEND, rv, "PKCS#11 C_GetInfo failed (%s)",
-				       p11_ckr_name(rv, (char[24]){ 0 }));
+				       p11_ckr_name(rv, (char[24]){0}));
 			goto out;
 		}
 		p11_field(lib_manuf, sizeof(lib_manuf), info.manufacturerID,
 			  sizeof(info.manufacturerID));
 		p11_field(lib_desc, sizeof(lib_desc), info.libraryDescription,
 			  sizeof(info.libraryDescription));
-		if (!str_eq(u->lib_manufacturer, lib_manuf) || !str_eq(u->lib_description, lib_desc) ||
+		if (!str_eq(u->lib_manufacturer, lib_manuf) ||
+		    !str_eq(u->lib_description, lib_desc) ||
 		    (u->has_lib_version && (info.libraryVersion.major != u->lib_version_major ||
 					    info.libraryVersion.minor != u->lib_version_minor)))
 			TFA_BAIL(TFA_EUSAGE,
@@ -410,9 +416,11 @@ tfa_err p11_select_token(PKCS11_SLOT **out, p11_module *m, const tfa_p11uri *u)
 		nfound++;
 	}
 	if (ntokens == 0)
-		TFA_BAIL(TFA_EUSAGE, "PKCS#11 token not found: the module has no initialized token");
+		TFA_BAIL(TFA_EUSAGE,
+			 "PKCS#11 token not found: the module has no initialized token");
 	if (nfound == 0)
-		TFA_BAIL(TFA_EUSAGE, "PKCS#11 token not found: no token matches the URI; tokens seen: %s",
+		TFA_BAIL(TFA_EUSAGE,
+			 "PKCS#11 token not found: no token matches the URI; tokens seen: %s",
 			 (const char *)seen.data);
 	if (nfound > 1)
 		TFA_BAIL(TFA_EUSAGE,
@@ -538,7 +546,7 @@ tfa_err p11_get_attr(tfa_buf *buf, p11_module *m, CK_SESSION_HANDLE session, CK_
 		     CK_ATTRIBUTE_TYPE type)
 {
 	tfa_err rc = TFA_OK;
-	CK_ATTRIBUTE a = { type, NULL, 0 };
+	CK_ATTRIBUTE a = {type, NULL, 0};
 	CK_RV rv;
 	char nb[24];
 
@@ -571,7 +579,7 @@ out:
 static tfa_err get_fixed(p11_module *m, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
 			 CK_ATTRIBUTE_TYPE type, void *val, CK_ULONG size)
 {
-	CK_ATTRIBUTE a = { type, val, size };
+	CK_ATTRIBUTE a = {type, val, size};
 	CK_RV rv;
 	char nb[24];
 
@@ -586,8 +594,8 @@ static tfa_err get_fixed(p11_module *m, CK_SESSION_HANDLE session, CK_OBJECT_HAN
 	return TFA_OK;
 }
 
-tfa_err p11_get_ulong(CK_ULONG *out, p11_module *m, CK_SESSION_HANDLE session,
-		      CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
+tfa_err p11_get_ulong(CK_ULONG *out, p11_module *m, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj,
+		      CK_ATTRIBUTE_TYPE type)
 {
 	return get_fixed(m, session, obj, type, out, sizeof(*out));
 }
@@ -604,7 +612,7 @@ tfa_err p11_get_bool(int *out, p11_module *m, CK_SESSION_HANDLE session, CK_OBJE
 }
 
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1). */
-static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
 int p11_ec_params_are_p256(const uint8_t *params, size_t len)
 {
@@ -620,7 +628,8 @@ static tfa_err spki_from_params(tfa_buf *spki, const char *type, OSSL_PARAM *par
 
 	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
 	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		rc = tfa_error_openssl(TFA_EBACKEND, "the token's %s public key is not usable", type);
+		rc = tfa_error_openssl(TFA_EBACKEND, "the token's %s public key is not usable",
+				       type);
 		goto out;
 	}
 	TFA_GUARD(tfa_pkey_to_spki(spki, pkey));
@@ -662,16 +671,20 @@ static tfa_err ec_spki(tfa_buf *spki, const tfa_buf *params, const tfa_buf *poin
 	size_t qlen = point->len;
 
 	if (!p11_ec_params_are_p256(params->data, params->len))
-		TFA_BAIL(TFA_EUSAGE, "the token's EC key is not on P-256 (only P-256 is supported)");
+		TFA_BAIL(TFA_EUSAGE,
+			 "the token's EC key is not on P-256 (only P-256 is supported)");
 	/* CKA_EC_POINT is a DER OCTET STRING; some modules return the bare point. */
 	if (qlen == 67 && q[0] == 0x04 && q[1] == 0x41) {
 		q += 2;
 		qlen -= 2;
 	}
 	if (qlen != 65 || q[0] != 0x04)
-		TFA_BAIL(TFA_EBACKEND, "the token's CKA_EC_POINT is not an uncompressed P-256 point");
-	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
-	p[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(uintptr_t)q, qlen);
+		TFA_BAIL(TFA_EBACKEND,
+			 "the token's CKA_EC_POINT is not an uncompressed P-256 point");
+	p[0] =
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
+	p[1] =
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(uintptr_t)q, qlen);
 	p[2] = OSSL_PARAM_construct_end();
 	TFA_GUARD(spki_from_params(spki, "EC", p));
 out:
@@ -708,8 +721,9 @@ tfa_err p11_spki_from_object(tfa_buf *spki, p11_module *m, CK_SESSION_HANDLE ses
 		TFA_GUARD(rc);
 		TFA_GUARD(ec_spki(spki, &a, &b));
 	} else {
-		TFA_BAIL(TFA_EUSAGE, "the token's key type (CKK 0x%lx) is not supported: need RSA "
-				     "or EC P-256",
+		TFA_BAIL(TFA_EUSAGE,
+			 "the token's key type (CKK 0x%lx) is not supported: need RSA "
+			 "or EC P-256",
 			 (unsigned long)kt);
 	}
 out:
@@ -854,9 +868,9 @@ tfa_err p11_module_path(const char **out, const tfa_p11uri *u)
 			p = NULL;
 	}
 	if (p == NULL && u->module_name != NULL)
-		return tfa_error_set(TFA_EUSAGE,
-				     "module-name is not supported: give module-path= in the URI or "
-				     "set TFATTEST_PKCS11_MODULE");
+		return tfa_error_set(
+		    TFA_EUSAGE, "module-name is not supported: give module-path= in the URI or "
+				"set TFATTEST_PKCS11_MODULE");
 	if (p == NULL)
 		return tfa_error_set(TFA_EUSAGE, "no PKCS#11 module: give module-path= in the URI "
 						 "or set TFATTEST_PKCS11_MODULE");

@@ -31,11 +31,11 @@ typedef struct p11_module p11_module;
 struct p11_module {
 	p11_module *next;
 	char *path;
-	void *dl;                /* our own dlopen reference */
+	void *dl;		 /* our own dlopen reference */
 	CK_FUNCTION_LIST_PTR fl; /* the module's function list */
-	PKCS11_CTX *ctx;         /* libp11's context on the same module */
-	PKCS11_SLOT *slots;      /* kept for the module's lifetime: releasing */
-	unsigned nslots;         /* them closes every session on each slot */
+	PKCS11_CTX *ctx;	 /* libp11's context on the same module */
+	PKCS11_SLOT *slots;	 /* kept for the module's lifetime: releasing */
+	unsigned nslots;	 /* them closes every session on each slot */
 	unsigned refs;
 };
 

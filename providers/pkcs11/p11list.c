@@ -7,11 +7,11 @@
 
 #include <openssl/err.h>
 
-#include "verify/crypto.h"
 #include "p11core.h"
 #include "p11uri.h"
 #include "tfattest/pkcs11.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 static tfa_err put_path_attr(tfa_buf *out, int *first, const char *name, const char *v)
 {
@@ -38,8 +38,8 @@ out:
 }
 
 /* alg=... sign=yes|no for a key object. */
-static tfa_err put_key_facts(tfa_buf *out, p11_module *m, CK_SESSION_HANDLE s,
-			     CK_OBJECT_HANDLE h, int is_private)
+static tfa_err put_key_facts(tfa_buf *out, p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+			     int is_private)
 {
 	tfa_err rc = TFA_OK;
 	CK_ULONG kt = 0, bits = 0;
@@ -168,8 +168,9 @@ static tfa_err list_token(tfa_buf *out, p11_module *m, PKCS11_SLOT *slot, const 
 
 	rv = m->fl->C_OpenSession(id, CKF_SERIAL_SESSION, NULL, NULL, &s);
 	if (rv != CKR_OK) {
-		rc = p11_error(TFA_EBACKEND, rv, "cannot open a session on PKCS#11 token \"%s\" (%s)",
-			       t->label, p11_ckr_name(rv, nb));
+		rc = p11_error(TFA_EBACKEND, rv,
+			       "cannot open a session on PKCS#11 token \"%s\" (%s)", t->label,
+			       p11_ckr_name(rv, nb));
 		goto out;
 	}
 	have_session = 1;
@@ -225,14 +226,16 @@ tfa_err tfa_pkcs11_list(tfa_buf *out, const char *module_path, const char *token
 			 ntok ? (const char *)seen.data : "none");
 	/* A wrong PIN tried on every token would count against each one's retry limit. */
 	if (pin != NULL && nsel > 1)
-		TFA_BAIL(TFA_EUSAGE, "a PIN is tried on one token only: the module has %u tokens "
-				     "(%s); name one with --token",
+		TFA_BAIL(TFA_EUSAGE,
+			 "a PIN is tried on one token only: the module has %u tokens "
+			 "(%s); name one with --token",
 			 nsel, (const char *)seen.data);
 	for (unsigned i = 0; i < m->nslots; i++) {
 		PKCS11_SLOT *s = &m->slots[i];
 		if (s->token == NULL || !s->token->initialized)
 			continue;
-		if (token != NULL && (s->token->label == NULL || strcmp(s->token->label, token) != 0))
+		if (token != NULL &&
+		    (s->token->label == NULL || strcmp(s->token->label, token) != 0))
 			continue;
 		TFA_GUARD(list_token(out, m, s, pin, path));
 	}

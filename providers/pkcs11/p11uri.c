@@ -26,7 +26,7 @@
 #include "p11uri.h"
 #include "tfattest/sys/guard.h"
 
-#define SCHEME "pkcs11:"
+#define SCHEME	   "pkcs11:"
 #define SCHEME_LEN 7
 
 enum where { IN_PATH = 1, IN_QUERY = 2 };
@@ -36,42 +36,42 @@ typedef struct attr_def {
 	const char *name;
 	enum where where;
 	enum kind kind;
-	size_t max;    /* decoded bytes */
-	size_t off;    /* offset of the char * field, for K_STR */
-	int nonempty;  /* refuse an empty value */
+	size_t max;   /* decoded bytes */
+	size_t off;   /* offset of the char * field, for K_STR */
+	int nonempty; /* refuse an empty value */
 } attr_def;
 
 #define STR_FIELD(f) offsetof(tfa_p11uri, f)
 
 /* The field sizes are those of CK_TOKEN_INFO, CK_SLOT_INFO and CK_INFO. */
 static const attr_def attrs[] = {
-	{ "token", IN_PATH, K_STR, 32, STR_FIELD(token), 0 },
-	{ "manufacturer", IN_PATH, K_STR, 32, STR_FIELD(manufacturer), 0 },
-	{ "serial", IN_PATH, K_STR, 16, STR_FIELD(serial), 0 },
-	{ "model", IN_PATH, K_STR, 16, STR_FIELD(model), 0 },
-	{ "library-manufacturer", IN_PATH, K_STR, 32, STR_FIELD(lib_manufacturer), 0 },
-	{ "library-description", IN_PATH, K_STR, 32, STR_FIELD(lib_description), 0 },
-	{ "library-version", IN_PATH, K_LIB_VERSION, 7, 0, 1 },
-	{ "slot-description", IN_PATH, K_STR, 64, STR_FIELD(slot_description), 0 },
-	{ "slot-manufacturer", IN_PATH, K_STR, 32, STR_FIELD(slot_manufacturer), 0 },
-	{ "slot-id", IN_PATH, K_SLOT_ID, 20, 0, 1 },
-	{ "object", IN_PATH, K_STR, TFA_P11URI_LABEL_MAX, STR_FIELD(object), 0 },
-	{ "id", IN_PATH, K_ID, TFA_P11URI_ID_MAX, 0, 0 },
-	{ "type", IN_PATH, K_TYPE, 10, 0, 1 },
-	{ "pin-source", IN_QUERY, K_STR, TFA_P11URI_PATH_MAX, STR_FIELD(pin_source), 1 },
-	{ "pin-value", IN_QUERY, K_STR, TFA_P11URI_PIN_MAX, STR_FIELD(pin_value), 1 },
-	{ "module-name", IN_QUERY, K_STR, TFA_P11URI_NAME_MAX, STR_FIELD(module_name), 1 },
-	{ "module-path", IN_QUERY, K_STR, TFA_P11URI_PATH_MAX, STR_FIELD(module_path), 1 },
+    {"token", IN_PATH, K_STR, 32, STR_FIELD(token), 0},
+    {"manufacturer", IN_PATH, K_STR, 32, STR_FIELD(manufacturer), 0},
+    {"serial", IN_PATH, K_STR, 16, STR_FIELD(serial), 0},
+    {"model", IN_PATH, K_STR, 16, STR_FIELD(model), 0},
+    {"library-manufacturer", IN_PATH, K_STR, 32, STR_FIELD(lib_manufacturer), 0},
+    {"library-description", IN_PATH, K_STR, 32, STR_FIELD(lib_description), 0},
+    {"library-version", IN_PATH, K_LIB_VERSION, 7, 0, 1},
+    {"slot-description", IN_PATH, K_STR, 64, STR_FIELD(slot_description), 0},
+    {"slot-manufacturer", IN_PATH, K_STR, 32, STR_FIELD(slot_manufacturer), 0},
+    {"slot-id", IN_PATH, K_SLOT_ID, 20, 0, 1},
+    {"object", IN_PATH, K_STR, TFA_P11URI_LABEL_MAX, STR_FIELD(object), 0},
+    {"id", IN_PATH, K_ID, TFA_P11URI_ID_MAX, 0, 0},
+    {"type", IN_PATH, K_TYPE, 10, 0, 1},
+    {"pin-source", IN_QUERY, K_STR, TFA_P11URI_PATH_MAX, STR_FIELD(pin_source), 1},
+    {"pin-value", IN_QUERY, K_STR, TFA_P11URI_PIN_MAX, STR_FIELD(pin_value), 1},
+    {"module-name", IN_QUERY, K_STR, TFA_P11URI_NAME_MAX, STR_FIELD(module_name), 1},
+    {"module-path", IN_QUERY, K_STR, TFA_P11URI_PATH_MAX, STR_FIELD(module_path), 1},
 };
 #define N_ATTRS (sizeof(attrs) / sizeof(attrs[0]))
 
 static const char *const type_names[] = {
-	[TFA_P11_TYPE_ANY] = NULL,
-	[TFA_P11_TYPE_PUBLIC] = "public",
-	[TFA_P11_TYPE_PRIVATE] = "private",
-	[TFA_P11_TYPE_CERT] = "cert",
-	[TFA_P11_TYPE_SECRET_KEY] = "secret-key",
-	[TFA_P11_TYPE_DATA] = "data",
+    [TFA_P11_TYPE_ANY] = NULL,
+    [TFA_P11_TYPE_PUBLIC] = "public",
+    [TFA_P11_TYPE_PRIVATE] = "private",
+    [TFA_P11_TYPE_CERT] = "cert",
+    [TFA_P11_TYPE_SECRET_KEY] = "secret-key",
+    [TFA_P11_TYPE_DATA] = "data",
 };
 
 const char *tfa_p11_objtype_name(tfa_p11_objtype t)
@@ -155,9 +155,10 @@ static tfa_err decode_value(uint8_t **out, size_t *outlen, const char *v, size_t
 		int c = (unsigned char)v[i];
 		if (c == '%') {
 			if (n - i < 3 || tfa_hexval(v[i + 1]) < 0 || tfa_hexval(v[i + 2]) < 0)
-				TFA_BAIL(TFA_EUSAGE,
-					 "invalid PKCS#11 URI: bad percent-escape in '%s' at offset %zu",
-					 a->name, base + i);
+				TFA_BAIL(
+				    TFA_EUSAGE,
+				    "invalid PKCS#11 URI: bad percent-escape in '%s' at offset %zu",
+				    a->name, base + i);
 			i += 2;
 		} else if (!value_char_ok(c, w)) {
 			TFA_BAIL(TFA_EUSAGE,
@@ -236,11 +237,13 @@ static tfa_err set_attr(tfa_p11uri *u, const attr_def *a, const char *v, size_t 
 				goto out;
 			}
 		}
-		TFA_BAIL(TFA_EUSAGE,
-			 "invalid PKCS#11 URI: type must be public, private, cert, secret-key or data");
+		TFA_BAIL(
+		    TFA_EUSAGE,
+		    "invalid PKCS#11 URI: type must be public, private, cert, secret-key or data");
 	case K_SLOT_ID:
 		if (n > a->max || !parse_ulong(&u->slot_id, v, n))
-			TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: slot-id must be a decimal number");
+			TFA_BAIL(TFA_EUSAGE,
+				 "invalid PKCS#11 URI: slot-id must be a decimal number");
 		u->has_slot_id = 1;
 		break;
 	case K_LIB_VERSION: {
@@ -251,8 +254,8 @@ static tfa_err set_attr(tfa_p11uri *u, const attr_def *a, const char *v, size_t 
 		/* CK_VERSION holds each part in one byte. */
 		if (n > a->max || !parse_ulong(&major, v, mlen) || major > 255 ||
 		    (dot != NULL && (!parse_ulong(&minor, dot + 1, n - mlen - 1) || minor > 255)))
-			TFA_BAIL(TFA_EUSAGE,
-				 "invalid PKCS#11 URI: library-version must be MAJOR[.MINOR], each 0-255");
+			TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: library-version must be "
+					     "MAJOR[.MINOR], each 0-255");
 		u->lib_version_major = (unsigned)major;
 		u->lib_version_minor = (unsigned)minor;
 		u->has_lib_version = 1;
@@ -283,19 +286,23 @@ static tfa_err parse_attr(tfa_p11uri *u, unsigned *seen, const char *uri, size_t
 		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: empty attribute at offset %zu", start);
 	eq = memchr(s, '=', n);
 	if (eq == NULL)
-		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: attribute at offset %zu has no '='", start);
+		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: attribute at offset %zu has no '='",
+			 start);
 	nlen = (size_t)(eq - s);
 	if (nlen == 0)
-		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: attribute at offset %zu has no name", start);
+		TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: attribute at offset %zu has no name",
+			 start);
 	for (size_t i = 0; i < nlen; i++)
 		if (!name_char_ok((unsigned char)s[i]))
 			TFA_BAIL(TFA_EUSAGE,
-				 "invalid PKCS#11 URI: malformed attribute name at offset %zu", start);
+				 "invalid PKCS#11 URI: malformed attribute name at offset %zu",
+				 start);
 	for (size_t i = 0; i < N_ATTRS; i++) {
 		if (strlen(attrs[i].name) == nlen && memcmp(attrs[i].name, s, nlen) == 0) {
 			a = &attrs[i];
 			if ((*seen >> i) & 1u)
-				TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: '%s' appears more than once",
+				TFA_BAIL(TFA_EUSAGE,
+					 "invalid PKCS#11 URI: '%s' appears more than once",
 					 a->name);
 			*seen |= 1u << i;
 			break;
@@ -335,7 +342,8 @@ static tfa_err parse_part(tfa_p11uri *u, unsigned *seen, const char *uri, size_t
 			break;
 		i = j + 1;
 		if (i == end)
-			TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: empty attribute at offset %zu", i);
+			TFA_BAIL(TFA_EUSAGE, "invalid PKCS#11 URI: empty attribute at offset %zu",
+				 i);
 	}
 out:
 	return rc;

@@ -25,12 +25,12 @@
 #include "tfattest/error.h"
 
 /* Caps, in bytes. Values longer than the PKCS#11 field they match never match. */
-#define TFA_P11URI_MAX 8192       /* the whole URI */
+#define TFA_P11URI_MAX	     8192 /* the whole URI */
 #define TFA_P11URI_LABEL_MAX 256  /* object (CKA_LABEL) */
-#define TFA_P11URI_ID_MAX 128     /* id (CKA_ID) */
-#define TFA_P11URI_PATH_MAX 4096  /* module-path, pin-source */
-#define TFA_P11URI_NAME_MAX 256   /* module-name */
-#define TFA_P11URI_PIN_MAX 256    /* pin-value, and a PIN read from a file */
+#define TFA_P11URI_ID_MAX    128  /* id (CKA_ID) */
+#define TFA_P11URI_PATH_MAX  4096 /* module-path, pin-source */
+#define TFA_P11URI_NAME_MAX  256  /* module-name */
+#define TFA_P11URI_PIN_MAX   256  /* pin-value, and a PIN read from a file */
 
 typedef enum tfa_p11_objtype {
 	TFA_P11_TYPE_ANY = 0, /* no type= */

@@ -21,11 +21,11 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "verify/crypto.h"
 #include "p11core.h"
 #include "p11uri.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"
+#include "verify/crypto.h"
 
 /* RSA-4096 signatures are 512 bytes; P-256 raw r||s is 64. */
 #define SIG_MAX 512
@@ -53,9 +53,9 @@ typedef struct p11_ctx {
 } p11_ctx;
 
 /* SHA-256 DigestInfo prefix (RFC 8017 section 9.2, note 1). */
-static const uint8_t sha256_digest_info[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
-					      0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-					      0x01, 0x05, 0x00, 0x04, 0x20 };
+static const uint8_t sha256_digest_info[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+					     0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+					     0x01, 0x05, 0x00, 0x04, 0x20};
 
 static void p11_close(void *vctx)
 {
@@ -195,8 +195,9 @@ static tfa_err cert_spki(tfa_buf *spki, int *have, PKCS11_TOKEN *tok, const PKCS
 	for (unsigned i = 0; i < n; i++) {
 		const PKCS11_CERT *c = &certs[i];
 		EVP_PKEY *pk;
-		int same = k->id_len ? (c->id_len == k->id_len && memcmp(c->id, k->id, k->id_len) == 0)
-				     : (c->label && k->label && strcmp(c->label, k->label) == 0);
+		int same = k->id_len
+			       ? (c->id_len == k->id_len && memcmp(c->id, k->id, k->id_len) == 0)
+			       : (c->label && k->label && strcmp(c->label, k->label) == 0);
 
 		if (!same || c->x509 == NULL)
 			continue;
@@ -232,18 +233,19 @@ static tfa_err load_public_key(p11_ctx *ctx, PKCS11_TOKEN *tok, const PKCS11_KEY
 			TFA_GUARD(p11_find_object(&pub, &count, ctx->mod, ctx->session,
 						  CKO_PUBLIC_KEY, k->id, k->id_len, 1, k->label));
 	} else if (k->label != NULL) {
-		TFA_GUARD(p11_find_object(&pub, &count, ctx->mod, ctx->session, CKO_PUBLIC_KEY, NULL,
-					  0, 0, k->label));
+		TFA_GUARD(p11_find_object(&pub, &count, ctx->mod, ctx->session, CKO_PUBLIC_KEY,
+					  NULL, 0, 0, k->label));
 	}
 	if (count == 1)
 		TFA_GUARD(p11_spki_from_object(&ctx->spki, ctx->mod, ctx->session, pub));
 	TFA_GUARD(cert_spki(&cert, &have_cert, tok, k));
 	if (ctx->spki.len > 0 && have_cert &&
 	    (cert.len != ctx->spki.len || memcmp(cert.data, ctx->spki.data, cert.len) != 0))
-		TFA_BAIL(TFA_EBACKEND,
-			 "the PKCS#11 token's certificate and public key object for key \"%s\" hold "
-			 "different keys",
-			 k->label ? k->label : "");
+		TFA_BAIL(
+		    TFA_EBACKEND,
+		    "the PKCS#11 token's certificate and public key object for key \"%s\" hold "
+		    "different keys",
+		    k->label ? k->label : "");
 	if (ctx->spki.len == 0 && have_cert)
 		TFA_GUARD(tfa_buf_append(&ctx->spki, cert.data, cert.len));
 	if (ctx->spki.len == 0) {
@@ -343,12 +345,12 @@ static tfa_err fill_provenance(p11_ctx *ctx, const PKCS11_TOKEN *tok, const PKCS
 	ctx->key_label = strdup(k->label ? k->label : "");
 	if (ctx->key_label == NULL)
 		return tfa_error_set(TFA_EINTERNAL, "out of memory");
-	ctx->prov[0] = (tfa_kv){ "token_label", ctx->token_label };
-	ctx->prov[1] = (tfa_kv){ "token_serial", ctx->token_serial };
-	ctx->prov[2] = (tfa_kv){ "token_manufacturer", ctx->token_manufacturer };
-	ctx->prov[3] = (tfa_kv){ "token_model", ctx->token_model };
-	ctx->prov[4] = (tfa_kv){ "key_label", ctx->key_label };
-	ctx->prov[5] = (tfa_kv){ "key_id", ctx->key_id_hex };
+	ctx->prov[0] = (tfa_kv){"token_label", ctx->token_label};
+	ctx->prov[1] = (tfa_kv){"token_serial", ctx->token_serial};
+	ctx->prov[2] = (tfa_kv){"token_manufacturer", ctx->token_manufacturer};
+	ctx->prov[3] = (tfa_kv){"token_model", ctx->token_model};
+	ctx->prov[4] = (tfa_kv){"key_label", ctx->key_label};
+	ctx->prov[5] = (tfa_kv){"key_id", ctx->key_id_hex};
 	return TFA_OK;
 }
 
@@ -386,7 +388,8 @@ static tfa_err p11_open(void **out, const char *uri)
 	ctx->slot = PKCS11_get_slotid_from_slot(slot);
 	rv = ctx->mod->fl->C_OpenSession(ctx->slot, CKF_SERIAL_SESSION, NULL, NULL, &ctx->session);
 	if (rv != CKR_OK) {
-		rc = p11_error(TFA_EBACKEND, rv, "cannot open a session on PKCS#11 token \"%s\" (%s)",
+		rc = p11_error(TFA_EBACKEND, rv,
+			       "cannot open a session on PKCS#11 token \"%s\" (%s)",
 			       slot->token->label, p11_ckr_name(rv, nb));
 		goto out;
 	}
@@ -474,9 +477,9 @@ static tfa_err sign_error(CK_RV rv, const char *fn, CK_MECHANISM_TYPE mech, tfa_
 		return p11_error(TFA_EUSAGE, rv, "%s does not fit this PKCS#11 key (%s)",
 				 mech_name(mech), name);
 	case CKR_USER_NOT_LOGGED_IN:
-		return p11_error(TFA_EUSAGE, rv, "the PKCS#11 token wants a login first (%s)", name);
-	default:
-		return p11_error(TFA_EBACKEND, rv, "PKCS#11 %s failed (%s)", fn, name);
+		return p11_error(TFA_EUSAGE, rv, "the PKCS#11 token wants a login first (%s)",
+				 name);
+	default: return p11_error(TFA_EBACKEND, rv, "PKCS#11 %s failed (%s)", fn, name);
 	}
 }
 
@@ -485,8 +488,8 @@ static tfa_err p11_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 {
 	tfa_err rc = TFA_OK;
 	p11_ctx *ctx = vctx;
-	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, TFA_SHA256_LEN };
-	CK_MECHANISM mech = { 0, NULL, 0 };
+	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, TFA_SHA256_LEN};
+	CK_MECHANISM mech = {0, NULL, 0};
 	uint8_t data[sizeof(sha256_digest_info) + TFA_SHA256_LEN];
 	size_t dlen = TFA_SHA256_LEN;
 	uint8_t out[SIG_MAX];
@@ -511,8 +514,7 @@ static tfa_err p11_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 		mech.mechanism = CKM_ECDSA;
 		memcpy(data, digest, TFA_SHA256_LEN);
 		break;
-	default:
-		TFA_BAIL(TFA_EUSAGE, "unsupported signature algorithm");
+	default: TFA_BAIL(TFA_EUSAGE, "unsupported signature algorithm");
 	}
 	if ((ctx->key_type == CKK_EC) != (alg == TFA_ALG_ECDSA_SHA_256))
 		TFA_BAIL(TFA_EUSAGE, "algorithm %s does not fit this PKCS#11 key",
@@ -533,14 +535,16 @@ static tfa_err p11_sign(void *vctx, tfa_sig_alg alg, const uint8_t digest[TFA_SH
 	}
 	if (ctx->key_type == CKK_EC) {
 		if (olen != 64)
-			TFA_BAIL(TFA_EBACKEND, "the PKCS#11 token returned a %lu-byte ECDSA "
-					       "signature, expected 64",
+			TFA_BAIL(TFA_EBACKEND,
+				 "the PKCS#11 token returned a %lu-byte ECDSA "
+				 "signature, expected 64",
 				 (unsigned long)olen);
 		TFA_GUARD(tfa_ecdsa_raw_to_der(sig, out, olen));
 	} else {
 		if (olen != ctx->rsa_len)
-			TFA_BAIL(TFA_EBACKEND, "the PKCS#11 token returned a %lu-byte RSA signature, "
-					       "expected %zu",
+			TFA_BAIL(TFA_EBACKEND,
+				 "the PKCS#11 token returned a %lu-byte RSA signature, "
+				 "expected %zu",
 				 (unsigned long)olen, ctx->rsa_len);
 		TFA_GUARD(tfa_buf_append(sig, out, olen));
 	}
@@ -566,13 +570,13 @@ static const tfa_kv *p11_provenance(void *vctx, size_t *n)
 }
 
 const tfa_signer_backend tfa_signer_backend_pkcs11 = {
-	.abi = TFA_SIGNER_ABI,
-	.name = "pkcs11",
-	.scheme = "pkcs11:",
-	.caps = TFA_SIGNER_CAP_RSA | TFA_SIGNER_CAP_EC_P256,
-	.open = p11_open,
-	.sign = p11_sign,
-	.public_key = p11_public_key,
-	.provenance = p11_provenance,
-	.close = p11_close,
+    .abi = TFA_SIGNER_ABI,
+    .name = "pkcs11",
+    .scheme = "pkcs11:",
+    .caps = TFA_SIGNER_CAP_RSA | TFA_SIGNER_CAP_EC_P256,
+    .open = p11_open,
+    .sign = p11_sign,
+    .public_key = p11_public_key,
+    .provenance = p11_provenance,
+    .close = p11_close,
 };

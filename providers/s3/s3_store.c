@@ -38,14 +38,14 @@
 
 #include "aws/aws.h"
 #include "aws/awsuri.h"
-#include "verify/crypto.h"
-#include "record/record.h"
 #include "aws/s3list.h"
-#include "tfattest/sys/guard.h"
-#include "tfattest/sys/store.h"
 #include "format/b64.h"
 #include "format/pct.h"
 #include "format/timefmt.h"
+#include "record/record.h"
+#include "tfattest/sys/guard.h"
+#include "tfattest/sys/store.h"
+#include "verify/crypto.h"
 
 #define SEQ_DIGITS TFA_S3LIST_SEQ_DIGITS
 #define SEQ_MAX	   TFA_S3LIST_SEQ_MAX

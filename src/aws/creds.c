@@ -22,7 +22,7 @@
 #include "tfattest/artifact.h"
 #include "tfattest/sys/guard.h"
 
-#define INI_MAX ((size_t)1 << 20)
+#define INI_MAX	  ((size_t)1 << 20)
 #define TOKEN_MAX ((size_t)64 << 10)
 #define FIELD_MAX 4096
 
@@ -80,8 +80,7 @@ static tfa_err set_creds(tfa_aws_creds *out, const char *akid, const char *secre
 
 	memset(&c, 0, sizeof(c));
 	TFA_GUARD(dup_field(&c.access_key_id, akid, strlen(akid), "the access key id"));
-	TFA_GUARD(dup_field(&c.secret_access_key, secret, strlen(secret),
-			    "the secret access key"));
+	TFA_GUARD(dup_field(&c.secret_access_key, secret, strlen(secret), "the secret access key"));
 	if (token != NULL)
 		TFA_GUARD(dup_field(&c.session_token, token, strlen(token), "the session token"));
 	c.expiration = exp;
@@ -216,8 +215,8 @@ static tfa_err ini_read(profile_vals *pv, const char *path, const char *section,
 			const char *ks = s, *ke, *vs, *ve = e;
 			char **slot = NULL;
 
-			TFA_ENSURE(eq != NULL, TFA_EFORMAT, "%s: line %u: expected key = value", path,
-				   lineno);
+			TFA_ENSURE(eq != NULL, TFA_EFORMAT, "%s: line %u: expected key = value",
+				   path, lineno);
 			ke = eq;
 			vs = eq + 1;
 			trim(&ks, &ke);
@@ -244,7 +243,8 @@ static tfa_err ini_read(profile_vals *pv, const char *path, const char *section,
 			}
 #undef KEY_IS
 			if (slot != NULL && *slot == NULL && ve > vs)
-				TFA_GUARD(dup_field(slot, vs, (size_t)(ve - vs), "a profile value"));
+				TFA_GUARD(
+				    dup_field(slot, vs, (size_t)(ve - vs), "a profile value"));
 		}
 	}
 	(void)strict_names;
@@ -322,7 +322,8 @@ static tfa_err profile_load(profile_vals *pv, const char **name_out, bool *expli
 		}
 		if (!pv->unsupported && cfg.unsupported) {
 			pv->unsupported = true;
-			memcpy(pv->unsupported_key, cfg.unsupported_key, sizeof(cfg.unsupported_key));
+			memcpy(pv->unsupported_key, cfg.unsupported_key,
+			       sizeof(cfg.unsupported_key));
 		}
 	}
 out:
@@ -343,7 +344,8 @@ static tfa_err from_profile(tfa_aws_creds *out, bool *found)
 	TFA_GUARD(profile_load(&pv, &name, &explicit_name));
 	if (!pv.section_found) {
 		TFA_ENSURE(!explicit_name, TFA_EUSAGE,
-			   "AWS profile %s is in neither the credentials nor the config file", name);
+			   "AWS profile %s is in neither the credentials nor the config file",
+			   name);
 		goto out;
 	}
 	if (pv.akid == NULL && pv.secret == NULL) {
@@ -383,7 +385,8 @@ tfa_err tfa_aws_region_resolve(char *out, size_t size)
 	}
 	TFA_ENSURE(r != NULL, TFA_EUSAGE,
 		   "no AWS region: set AWS_REGION, AWS_DEFAULT_REGION or region in the profile");
-	TFA_ENSURE(strlen(r) < size && strlen(r) <= 63 && strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(r),
+	TFA_ENSURE(strlen(r) < size && strlen(r) <= 63 &&
+		       strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(r),
 		   TFA_EUSAGE, "the AWS region is not a valid region name");
 	snprintf(out, size, "%s", r);
 out:
@@ -438,8 +441,9 @@ static tfa_err sts_endpoint(char *out, size_t size, const char *region)
 			return rc;
 		/* The web identity token goes in this request: never in clear text off the host. */
 		if (!ecs_host_allowed(e))
-			return tfa_error_set(TFA_EUSAGE,
-					     "the STS endpoint must be https (plain http only to loopback)");
+			return tfa_error_set(
+			    TFA_EUSAGE,
+			    "the STS endpoint must be https (plain http only to loopback)");
 		snprintf(out, size, "%s://%s/", https ? "https" : "http", host);
 	} else if (region != NULL && region[0] != '\0') {
 		snprintf(out, size, "https://sts.%s.amazonaws.com/", region);
@@ -456,10 +460,10 @@ static tfa_err from_web_identity(tfa_aws_creds *out, bool *found, const char *re
 	const char *sess = env("AWS_ROLE_SESSION_NAME");
 	tfa_buf tok = TFA_BUF_INIT, form = TFA_BUF_INIT;
 	tfa_aws_response resp;
-	tfa_aws_timeouts t = { 0, 0, 0 };
+	tfa_aws_timeouts t = {0, 0, 0};
 	char url[400], sessbuf[64];
 	const tfa_net_header h[] = {
-		{ "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" },
+	    {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
 	};
 	const char *doc, *end, *cr, *v;
 	size_t n;
@@ -498,9 +502,10 @@ static tfa_err from_web_identity(tfa_aws_creds *out, bool *found, const char *re
 	doc = (const char *)resp.body.data;
 	end = doc ? doc + resp.body.len : NULL;
 	cr = doc ? xml_text(doc, end, "Credentials", &n) : NULL;
-	TFA_ENSURE(cr != NULL, TFA_EFORMAT,
-		   "sts AssumeRoleWithWebIdentity: the response holds no Credentials (request id %s)",
-		   resp.request_id[0] ? resp.request_id : "none");
+	TFA_ENSURE(
+	    cr != NULL, TFA_EFORMAT,
+	    "sts AssumeRoleWithWebIdentity: the response holds no Credentials (request id %s)",
+	    resp.request_id[0] ? resp.request_id : "none");
 	end = cr + n;
 #define TAKE(tag, dst)                                                                             \
 	do {                                                                                       \
@@ -546,10 +551,11 @@ static tfa_err creds_from_json(tfa_aws_creds *out, const tfa_aws_response *r, co
 	const cJSON *akid, *secret, *token, *exp, *code;
 	int64_t expiration = 0;
 
-	TFA_ENSURE(cJSON_IsObject(j), TFA_EFORMAT, "%s credentials: the response is not a JSON object",
-		   source);
+	TFA_ENSURE(cJSON_IsObject(j), TFA_EFORMAT,
+		   "%s credentials: the response is not a JSON object", source);
 	code = cJSON_GetObjectItemCaseSensitive(j, "Code");
-	TFA_ENSURE(code == NULL || (cJSON_IsString(code) && strcmp(code->valuestring, "Success") == 0),
+	TFA_ENSURE(code == NULL ||
+		       (cJSON_IsString(code) && strcmp(code->valuestring, "Success") == 0),
 		   TFA_EBACKEND, "%s credentials: the endpoint did not report Success", source);
 	akid = cJSON_GetObjectItemCaseSensitive(j, "AccessKeyId");
 	secret = cJSON_GetObjectItemCaseSensitive(j, "SecretAccessKey");
@@ -622,7 +628,7 @@ static tfa_err from_ecs(tfa_aws_creds *out, bool *found)
 	const char *tokenv = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	tfa_buf tok = TFA_BUF_INIT;
 	tfa_aws_response resp;
-	tfa_aws_timeouts t = { 2000, 5000, 3 };
+	tfa_aws_timeouts t = {2000, 5000, 3};
 	tfa_net_header h[1];
 	size_t nh = 0;
 	char url[2100];
@@ -639,16 +645,18 @@ static tfa_err from_ecs(tfa_aws_creds *out, bool *found)
 	} else {
 		TFA_ENSURE(strlen(full) < 2000 && strpbrk(full, " \r\n") == NULL, TFA_EUSAGE,
 			   "AWS_CONTAINER_CREDENTIALS_FULL_URI is invalid");
-		TFA_ENSURE(ecs_host_allowed(full), TFA_EUSAGE,
-			   "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback "
-			   "or container credentials address");
+		TFA_ENSURE(
+		    ecs_host_allowed(full), TFA_EUSAGE,
+		    "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback "
+		    "or container credentials address");
 		snprintf(url, sizeof(url), "%s", full);
 		if (tokfile != NULL) {
 			rc = tfa_buf_read_file(&tok, tokfile, TOKEN_MAX);
 			TFA_ENSURE(rc == TFA_OK, rc,
-				   "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s cannot be read", tokfile);
-			while (tok.len > 0 && (tok.data[tok.len - 1] == '\n' ||
-					       tok.data[tok.len - 1] == '\r'))
+				   "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s cannot be read",
+				   tokfile);
+			while (tok.len > 0 &&
+			       (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == '\r'))
 				tok.len--;
 			if (tok.data != NULL)
 				tok.data[tok.len] = '\0';
@@ -657,9 +665,10 @@ static tfa_err from_ecs(tfa_aws_creds *out, bool *found)
 		}
 		if (tok.len > 0) {
 			for (size_t i = 0; i < tok.len; i++)
-				TFA_ENSURE(tok.data[i] >= 0x20 && tok.data[i] != 0x7f, TFA_EUSAGE,
-					   "the container authorization token holds a control character");
-			h[nh++] = (tfa_net_header){ "Authorization", (const char *)tok.data };
+				TFA_ENSURE(
+				    tok.data[i] >= 0x20 && tok.data[i] != 0x7f, TFA_EUSAGE,
+				    "the container authorization token holds a control character");
+			h[nh++] = (tfa_net_header){"Authorization", (const char *)tok.data};
 		}
 	}
 	TFA_GUARD(tfa_aws_http_plain(&resp, &t, "ecs credentials", "GET", url, h, nh, NULL, 0));
@@ -687,12 +696,12 @@ static tfa_err from_imds(tfa_aws_creds *out, bool *found)
 	tfa_err rc = TFA_OK;
 	const char *ep = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
 	tfa_aws_response tokr, roler, credr;
-	tfa_aws_timeouts t = { 1000, 2000, 2 };
+	tfa_aws_timeouts t = {1000, 2000, 2};
 	char base[300], url[700], role[256];
 	bool https;
 	char host[256];
 	tfa_net_header h[1];
-	const tfa_net_header ttl[] = { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } };
+	const tfa_net_header ttl[] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
 	size_t rl;
 
 	memset(&tokr, 0, sizeof(tokr));
@@ -716,12 +725,12 @@ static tfa_err from_imds(tfa_aws_creds *out, bool *found)
 	TFA_GUARD(rc);
 	*found = true;
 	TFA_ENSURE(tokr.body.len > 0 && tokr.body.len < 1024 &&
-			   memchr(tokr.body.data, '\n', tokr.body.len) == NULL,
+		       memchr(tokr.body.data, '\n', tokr.body.len) == NULL,
 		   TFA_EFORMAT, "imds token: unexpected response");
 	for (size_t i = 0; i < tokr.body.len; i++)
 		TFA_ENSURE(tokr.body.data[i] >= 0x20 && tokr.body.data[i] < 0x7f, TFA_EFORMAT,
 			   "imds token: unexpected response");
-	h[0] = (tfa_net_header){ "X-aws-ec2-metadata-token", (const char *)tokr.body.data };
+	h[0] = (tfa_net_header){"X-aws-ec2-metadata-token", (const char *)tokr.body.data};
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
 	rc = tfa_aws_http_plain(&roler, &t, "imds role", "GET", url, h, 1, NULL, 0);
 	if (rc == TFA_ENOTFOUND) {
@@ -738,8 +747,8 @@ static tfa_err from_imds(tfa_aws_creds *out, bool *found)
 	TFA_ENSURE(rl > 0 && rl < 128, TFA_EFORMAT, "imds role: unexpected response");
 	for (size_t i = 0; i < rl; i++) {
 		char c = (char)roler.body.data[i];
-		TFA_ENSURE((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				   strchr("+=,.@_-", c) != NULL,
+		TFA_ENSURE((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			       (c >= '0' && c <= '9') || strchr("+=,.@_-", c) != NULL,
 			   TFA_EFORMAT, "imds role: unexpected role name");
 	}
 	memcpy(role, roler.body.data, rl);

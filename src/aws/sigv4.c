@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/crypto.h"
 #include "aws/sigv4_int.h"
 #include "format/hex.h"
 #include "format/pct.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 #define CREQ_MAX ((size_t)1 << 20)
 
@@ -157,8 +157,8 @@ tfa_err tfa_sigv4_canonical_query(tfa_buf *out, const char *query)
 	if (query == NULL || query[0] == '\0')
 		return TFA_OK;
 	len = strnlen(query, TFA_SIGV4_MAX_FIELD + 1);
-	TFA_ENSURE(len <= TFA_SIGV4_MAX_FIELD, TFA_EUSAGE, "sigv4: the query is longer than %d bytes",
-		   TFA_SIGV4_MAX_FIELD);
+	TFA_ENSURE(len <= TFA_SIGV4_MAX_FIELD, TFA_EUSAGE,
+		   "sigv4: the query is longer than %d bytes", TFA_SIGV4_MAX_FIELD);
 	cap = 1;
 	for (size_t i = 0; i < len; i++)
 		cap += query[i] == '&';
@@ -173,7 +173,8 @@ tfa_err tfa_sigv4_canonical_query(tfa_buf *out, const char *query)
 		if (e > p) {
 			eq = memchr(p, '=', (size_t)(e - p));
 			TFA_GUARD(reencode(&qp[n].key, p, (size_t)((eq ? eq : e) - p)));
-			TFA_GUARD(reencode(&qp[n].val, eq ? eq + 1 : e, eq ? (size_t)(e - eq - 1) : 0));
+			TFA_GUARD(
+			    reencode(&qp[n].val, eq ? eq + 1 : e, eq ? (size_t)(e - eq - 1) : 0));
 			n++;
 		}
 		p = e + 1;
@@ -346,10 +347,11 @@ tfa_err tfa_sigv4_sign_flags(tfa_buf *authorization, const tfa_sigv4_request *re
 		TFA_GUARD(hdr_name(&h[nh].name, req->headers[i].name));
 		TFA_GUARD(hdr_value(&h[nh].value, req->headers[i].value));
 		h[nh].order = nh;
-		TFA_ENSURE(strcmp(h[nh].name, "host") != 0 && strcmp(h[nh].name, "x-amz-date") != 0 &&
-				   strcmp(h[nh].name, "authorization") != 0 &&
-				   (creds->session_token == NULL ||
-				    strcmp(h[nh].name, "x-amz-security-token") != 0),
+		TFA_ENSURE(strcmp(h[nh].name, "host") != 0 &&
+			       strcmp(h[nh].name, "x-amz-date") != 0 &&
+			       strcmp(h[nh].name, "authorization") != 0 &&
+			       (creds->session_token == NULL ||
+				strcmp(h[nh].name, "x-amz-security-token") != 0),
 			   TFA_EUSAGE, "sigv4: header %s is set by the signer", h[nh].name);
 	}
 	TFA_GUARD(hdr_name(&h[nh].name, "host"));
@@ -399,8 +401,8 @@ tfa_err tfa_sigv4_sign_flags(tfa_buf *authorization, const tfa_sigv4_request *re
 	/* The string to sign. */
 	tfa_sha256(digest, creq.data, creq.len);
 	tfa_hex_encode(creq_hash, digest, 32);
-	TFA_GUARD(tfa_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date,
-				 amz_date, region, service, creq_hash));
+	TFA_GUARD(tfa_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s",
+				 amz_date, amz_date, region, service, creq_hash));
 
 	/* The signing key. */
 	secret_len = strnlen(creds->secret_access_key, 1025);

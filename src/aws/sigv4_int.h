@@ -15,7 +15,7 @@
 
 /* Caps on what the signer accepts, so a request cannot grow the buffers without bound. */
 #define TFA_SIGV4_MAX_HEADERS 64
-#define TFA_SIGV4_MAX_FIELD 8192 /* path, query, one header value */
+#define TFA_SIGV4_MAX_FIELD   8192 /* path, query, one header value */
 
 TFA_WUR tfa_err tfa_sigv4_canonical_path(tfa_buf *out, const char *path, unsigned flags);
 TFA_WUR tfa_err tfa_sigv4_canonical_query(tfa_buf *out, const char *query);

@@ -28,7 +28,8 @@ static tfa_err add_head(cJSON *root, const tfa_artifact_head *h, int schema, cJS
 	char when[TFA_TIME_STRLEN];
 	cJSON *signer;
 
-	TFA_ENSURE(h->seq >= 1 && h->seq <= TFA_SEQ_MAX, TFA_EUSAGE, "sequence number out of range");
+	TFA_ENSURE(h->seq >= 1 && h->seq <= TFA_SEQ_MAX, TFA_EUSAGE,
+		   "sequence number out of range");
 	TFA_GUARD(tfa_cap_add_str(root, "type", TFA_ARTIFACT_TYPE));
 	TFA_GUARD(tfa_cap_add_num(root, "schema_version", schema));
 	TFA_GUARD(tfa_cap_add_str(root, "chain_id", h->chain_id));
@@ -52,7 +53,8 @@ out:
  */
 static tfa_err add_raw(cJSON *o, const char *k, const char *v)
 {
-	return cJSON_AddStringToObject(o, k, v) ? TFA_OK : tfa_error_set(TFA_EINTERNAL, "out of memory");
+	return cJSON_AddStringToObject(o, k, v) ? TFA_OK
+						: tfa_error_set(TFA_EINTERNAL, "out of memory");
 }
 
 /* Provenance pairs as an object member, each value added with add. */
@@ -81,7 +83,8 @@ static tfa_err finish(tfa_buf *out, const cJSON *root)
 	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(tfa_jcs_canonicalize(out, (const uint8_t *)text, strlen(text)));
 	TFA_ENSURE(out->len <= TFA_ARTIFACT_MAX, TFA_EFORMAT,
-		   "the artifact would exceed %u bytes (too many resource changes)", TFA_ARTIFACT_MAX);
+		   "the artifact would exceed %u bytes (too many resource changes)",
+		   TFA_ARTIFACT_MAX);
 out:
 	cJSON_free(text);
 	return rc;
@@ -101,8 +104,8 @@ tfa_err tfa_artifact_build(tfa_buf *out, const tfa_capture *c, const tfa_artifac
 	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(add_head(root, h, TFA_ARTIFACT_SCHEMA, &signer));
 	TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "event", c->event) &&
-			   cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
-			   cJSON_AddItemReferenceToObject(root, "context", c->context),
+		       cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
+		       cJSON_AddItemReferenceToObject(root, "context", c->context),
 		   TFA_EINTERNAL, "out of memory");
 	kv = tfa_signer_provenance(h->signer, &nkv);
 	TFA_GUARD(add_provenance(signer, "provenance", kv, nkv, tfa_cap_add_str));

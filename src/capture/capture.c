@@ -15,14 +15,14 @@
 #include <cjson/cJSON.h>
 
 #include "capture/capture_int.h"
-#include "verify/crypto.h"
-#include "format/jlex.h"
 #include "format/jfield.h"
+#include "format/jlex.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 void tfa_capture_free(tfa_capture *c)
 {
@@ -107,14 +107,15 @@ cJSON *tfa_cap_new_obj(cJSON *parent, const char *key)
 
 static tfa_err check_event(const char *type, const char *status)
 {
-	static const char *const events[] = { "apply", "destroy", "rollback", "import", NULL };
-	static const char *const statuses[] = { "succeeded", "failed", NULL };
+	static const char *const events[] = {"apply", "destroy", "rollback", "import", NULL};
+	static const char *const statuses[] = {"succeeded", "failed", NULL};
 	int ok = 0;
 
 	for (const char *const *p = events; *p; p++)
 		ok |= strcmp(*p, type) == 0;
 	if (!ok)
-		return tfa_error_set(TFA_EUSAGE, "--event must be apply, destroy, rollback or import");
+		return tfa_error_set(TFA_EUSAGE,
+				     "--event must be apply, destroy, rollback or import");
 	ok = 0;
 	for (const char *const *p = statuses; *p; p++)
 		ok |= strcmp(*p, status) == 0;
@@ -171,7 +172,8 @@ tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan
 	*out = NULL;
 	TFA_ENSURE_ARG(ev);
 	TFA_ENSURE(plan_path != NULL, TFA_EUSAGE, "no plan given (--plan FILE)");
-	TFA_GUARD(check_event(ev->type ? ev->type : "apply", ev->status ? ev->status : "succeeded"));
+	TFA_GUARD(
+	    check_event(ev->type ? ev->type : "apply", ev->status ? ev->status : "succeeded"));
 	rc = tfa_buf_read_file(&plan, plan_path, PLAN_MAX);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read plan: %s",
@@ -179,8 +181,8 @@ tfa_err tfa_capture_new(tfa_capture **out, const tfa_event *ev, const char *plan
 	if (state_path) {
 		rc = tfa_buf_read_file(&state, state_path, STATE_MAX);
 		if (rc != TFA_OK)
-			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE, "cannot read state: %s",
-				 tfa_error_last()->message);
+			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : TFA_EUSAGE,
+				 "cannot read state: %s", tfa_error_last()->message);
 	}
 	TFA_GUARD(capture_build(out, ev, plan.data, plan.len, plan_path,
 				state_path ? state.data : NULL, state.len, state_path));
@@ -270,7 +272,8 @@ int64_t tfa_capture_spooled_at(const tfa_capture *c)
 		return 0;
 	o = cJSON_GetObjectItemCaseSensitive(c->event, "spool");
 	t = cJSON_GetObjectItemCaseSensitive(o, "spooled_at");
-	if (!cJSON_IsString(t) || tfa_time_parse(&v, t->valuestring, strlen(t->valuestring)) != TFA_OK)
+	if (!cJSON_IsString(t) ||
+	    tfa_time_parse(&v, t->valuestring, strlen(t->valuestring)) != TFA_OK)
 		return 0;
 	return v;
 }
@@ -295,8 +298,8 @@ tfa_err tfa_capture_serialize(tfa_buf *out, const tfa_capture *c)
 	TFA_GUARD(tfa_cap_add_str(root, "type", TFA_CAPTURE_TYPE));
 	TFA_GUARD(tfa_cap_add_num(root, "schema_version", 1));
 	TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "event", c->event) &&
-			   cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
-			   cJSON_AddItemReferenceToObject(root, "context", c->context),
+		       cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
+		       cJSON_AddItemReferenceToObject(root, "context", c->context),
 		   TFA_EINTERNAL, "out of memory");
 	text = cJSON_PrintUnformatted(root);
 	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
@@ -309,8 +312,8 @@ out:
 
 tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t len)
 {
-	static const char *const members[] = { "context", "event", "schema_version", "terraform",
-					       "type", NULL };
+	static const char *const members[] = {"context",   "event", "schema_version",
+					      "terraform", "type",  NULL};
 	tfa_err rc = TFA_OK;
 	tfa_json *doc = NULL;
 	const tfa_json_value *root, *ev;
@@ -332,8 +335,8 @@ tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t 
 		   "spooled capture is not a JSON object");
 	TFA_GUARD(tfa_jf_only(root, members, "spooled capture"));
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "type", 64, "spooled capture"));
-	TFA_ENSURE(n == strlen(TFA_CAPTURE_TYPE) && memcmp(s, TFA_CAPTURE_TYPE, n) == 0, TFA_EFORMAT,
-		   "spooled capture has the wrong type");
+	TFA_ENSURE(n == strlen(TFA_CAPTURE_TYPE) && memcmp(s, TFA_CAPTURE_TYPE, n) == 0,
+		   TFA_EFORMAT, "spooled capture has the wrong type");
 	TFA_GUARD(tfa_jf_int(&v, root, "schema_version", 1, 1, "spooled capture"));
 	TFA_GUARD(tfa_jf_obj(&ev, root, "event", "spooled capture"));
 	TFA_GUARD(tfa_jf_strcpy(type, sizeof(type), ev, "type", "spooled capture event"));
@@ -341,7 +344,8 @@ tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t 
 	/* A bad file is malformed input, not a bad option: not check_event's EUSAGE and message. */
 	if (check_event(type, status) != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "spooled capture event type or status is unknown");
-	TFA_GUARD(tfa_jf_int(&v, ev, "exit_code", -2147483648LL, 2147483647LL, "spooled capture event"));
+	TFA_GUARD(
+	    tfa_jf_int(&v, ev, "exit_code", -2147483648LL, 2147483647LL, "spooled capture event"));
 	{
 		const tfa_json_value *tmp;
 		TFA_GUARD(tfa_jf_obj(&tmp, root, "terraform", "spooled capture"));
@@ -354,7 +358,8 @@ tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t 
 	c->event = cJSON_DetachItemFromObjectCaseSensitive(all, "event");
 	c->terraform = cJSON_DetachItemFromObjectCaseSensitive(all, "terraform");
 	c->context = cJSON_DetachItemFromObjectCaseSensitive(all, "context");
-	TFA_ENSURE(c->event && c->terraform && c->context, TFA_EFORMAT, "spooled capture is incomplete");
+	TFA_ENSURE(c->event && c->terraform && c->context, TFA_EFORMAT,
+		   "spooled capture is incomplete");
 	*out = c;
 	c = NULL;
 out:
@@ -363,4 +368,3 @@ out:
 	tfa_capture_free(c);
 	return rc;
 }
-

@@ -15,7 +15,7 @@
 #include "tfattest/error.h"
 
 /* Plans of large estates run to hundreds of megabytes. */
-#define PLAN_MAX ((size_t)512 << 20)
+#define PLAN_MAX  ((size_t)512 << 20)
 #define STATE_MAX ((size_t)512 << 20)
 /* Longest string copied from the environment or git. */
 #define CTX_STR_MAX 1024

@@ -63,9 +63,9 @@ tfa_err tfa_cap_git(cJSON *ctxobj)
 	tfa_err rc = TFA_OK;
 	char line[CTX_STR_MAX + 1];
 	cJSON *git = NULL;
-	char *argv_head[] = { "git", "rev-parse", "--verify", "-q", "HEAD", NULL };
-	char *argv_ref[] = { "git", "symbolic-ref", "-q", "HEAD", NULL };
-	char *argv_remote[] = { "git", "config", "--get", "remote.origin.url", NULL };
+	char *argv_head[] = {"git", "rev-parse", "--verify", "-q", "HEAD", NULL};
+	char *argv_ref[] = {"git", "symbolic-ref", "-q", "HEAD", NULL};
+	char *argv_remote[] = {"git", "config", "--get", "remote.origin.url", NULL};
 
 	run_line(line, sizeof(line), argv_head);
 	if (line[0] == '\0')
@@ -106,13 +106,12 @@ out:
 
 /* JWT claims copied from an ID token: identity, never anything secret. */
 static const char *const oidc_claims[] = {
-	"repository", "repository_owner", "ref", "ref_type", "sha", "workflow", "workflow_ref",
-	"job_workflow_ref", "run_id", "run_attempt", "run_number", "actor", "environment",
-	"event_name", "runner_environment",
-	/* GitLab */
-	"project_path", "namespace_path", "pipeline_id", "pipeline_source", "job_id",
-	"user_login", "ref_path", "ref_protected", "environment_protected", NULL
-};
+    "repository", "repository_owner", "ref", "ref_type", "sha", "workflow", "workflow_ref",
+    "job_workflow_ref", "run_id", "run_attempt", "run_number", "actor", "environment", "event_name",
+    "runner_environment",
+    /* GitLab */
+    "project_path", "namespace_path", "pipeline_id", "pipeline_source", "job_id", "user_login",
+    "ref_path", "ref_protected", "environment_protected", NULL};
 
 /* Adds a claim's value: strings as they are, numbers and booleans in their JSON form. */
 static tfa_err add_claim(cJSON *obj, const char *key, const cJSON *v)
@@ -225,23 +224,34 @@ static tfa_err env_oidc(cJSON *ci, const char *source)
 tfa_err tfa_cap_ci(cJSON *ctxobj, int *found)
 {
 	static const env_field github[] = {
-		{ "repository", "GITHUB_REPOSITORY" }, { "workflow_ref", "GITHUB_WORKFLOW_REF" },
-		{ "run_id", "GITHUB_RUN_ID" },         { "run_attempt", "GITHUB_RUN_ATTEMPT" },
-		{ "actor", "GITHUB_ACTOR" },           { "sha", "GITHUB_SHA" },
-		{ "ref", "GITHUB_REF" },               { "server_url", "GITHUB_SERVER_URL" },
-		{ "event_name", "GITHUB_EVENT_NAME" }, { NULL, NULL },
+	    {"repository", "GITHUB_REPOSITORY"},
+	    {"workflow_ref", "GITHUB_WORKFLOW_REF"},
+	    {"run_id", "GITHUB_RUN_ID"},
+	    {"run_attempt", "GITHUB_RUN_ATTEMPT"},
+	    {"actor", "GITHUB_ACTOR"},
+	    {"sha", "GITHUB_SHA"},
+	    {"ref", "GITHUB_REF"},
+	    {"server_url", "GITHUB_SERVER_URL"},
+	    {"event_name", "GITHUB_EVENT_NAME"},
+	    {NULL, NULL},
 	};
 	static const env_field gitlab[] = {
-		{ "project", "CI_PROJECT_PATH" }, { "pipeline_id", "CI_PIPELINE_ID" },
-		{ "job_id", "CI_JOB_ID" },        { "job_url", "CI_JOB_URL" },
-		{ "user", "GITLAB_USER_LOGIN" },  { "sha", "CI_COMMIT_SHA" },
-		{ "ref", "CI_COMMIT_REF_NAME" },  { "server_url", "CI_SERVER_URL" },
-		{ NULL, NULL },
+	    {"project", "CI_PROJECT_PATH"},
+	    {"pipeline_id", "CI_PIPELINE_ID"},
+	    {"job_id", "CI_JOB_ID"},
+	    {"job_url", "CI_JOB_URL"},
+	    {"user", "GITLAB_USER_LOGIN"},
+	    {"sha", "CI_COMMIT_SHA"},
+	    {"ref", "CI_COMMIT_REF_NAME"},
+	    {"server_url", "CI_SERVER_URL"},
+	    {NULL, NULL},
 	};
 	static const env_field jenkins[] = {
-		{ "job_name", "JOB_NAME" },   { "build_number", "BUILD_NUMBER" },
-		{ "build_url", "BUILD_URL" }, { "server_url", "JENKINS_URL" },
-		{ NULL, NULL },
+	    {"job_name", "JOB_NAME"},
+	    {"build_number", "BUILD_NUMBER"},
+	    {"build_url", "BUILD_URL"},
+	    {"server_url", "JENKINS_URL"},
+	    {NULL, NULL},
 	};
 	tfa_err rc = TFA_OK;
 	cJSON *ci;

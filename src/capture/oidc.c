@@ -14,8 +14,8 @@
 #include "net/http.h"
 #include "tfattest/sys/guard.h"
 
-#define RESPONSE_MAX ((size_t)64 << 10)
-#define URL_MAX 4096
+#define RESPONSE_MAX	((size_t)64 << 10)
+#define URL_MAX		4096
 #define OIDC_TIMEOUT_MS 30000L
 
 tfa_err tfa_jwt_payload(cJSON **out, const char *jwt, size_t len)
@@ -72,24 +72,24 @@ tfa_err tfa_oidc_fetch(tfa_buf *token, const char *url, const char *bearer, cons
 	TFA_ENSURE(url && bearer && audience, TFA_EUSAGE, "missing token request parameters");
 	TFA_ENSURE(strncmp(url, "https://", 8) == 0, TFA_EUSAGE,
 		   "the ID token request URL is not https://");
-	TFA_ENSURE(snprintf(full, sizeof(full), "%s%saudience=%s", url, strchr(url, '?') ? "&" : "?",
-			    audience) < (int)sizeof(full),
+	TFA_ENSURE(snprintf(full, sizeof(full), "%s%saudience=%s", url,
+			    strchr(url, '?') ? "&" : "?", audience) < (int)sizeof(full),
 		   TFA_EUSAGE, "the ID token request URL is too long");
 	TFA_GUARD(tfa_buf_printf(&auth, "bearer %s", bearer));
-	h[0] = (tfa_net_header){ "Authorization", (const char *)auth.data };
-	h[1] = (tfa_net_header){ "Accept", "application/json" };
+	h[0] = (tfa_net_header){"Authorization", (const char *)auth.data};
+	h[1] = (tfa_net_header){"Accept", "application/json"};
 	{
 		tfa_net_request req = {
-			.what = "ID token request failed",
-			.method = "GET",
-			.url = full,
-			.headers = h,
-			.nheaders = 2,
-			.connect_timeout_ms = OIDC_TIMEOUT_MS,
-			.timeout_ms = OIDC_TIMEOUT_MS,
-			.max_response = RESPONSE_MAX,
-			.https_only = true,
-			.ca_file = getenv("CURL_CA_BUNDLE"),
+		    .what = "ID token request failed",
+		    .method = "GET",
+		    .url = full,
+		    .headers = h,
+		    .nheaders = 2,
+		    .connect_timeout_ms = OIDC_TIMEOUT_MS,
+		    .timeout_ms = OIDC_TIMEOUT_MS,
+		    .max_response = RESPONSE_MAX,
+		    .https_only = true,
+		    .ca_file = getenv("CURL_CA_BUNDLE"),
 		};
 
 		TFA_GUARD(tfa_net_send(&resp, NULL, &req));

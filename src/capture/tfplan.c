@@ -8,8 +8,8 @@
 #include <cjson/cJSON.h>
 
 #include "capture/capture_int.h"
-#include "format/jlex.h"
 #include "format/jfield.h"
+#include "format/jlex.h"
 #include "tfattest/sys/guard.h"
 
 /* The one word for a change's action list, as the plan renderer shows it. */
@@ -18,7 +18,8 @@ static const char *action_word(const tfa_json_value *actions)
 	size_t n = tfa_json_count(actions);
 	const char *a0 = n > 0 ? tfa_json_string(tfa_json_at(actions, 0), NULL) : NULL;
 	const char *a1 = n > 1 ? tfa_json_string(tfa_json_at(actions, 1), NULL) : NULL;
-	static const char *const single[] = { "create", "update", "delete", "read", "no-op", "forget" };
+	static const char *const single[] = {"create", "update", "delete",
+					     "read",   "no-op",	 "forget"};
 
 	if (n == 1 && a0) {
 		for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
@@ -32,8 +33,8 @@ static const char *action_word(const tfa_json_value *actions)
 	return "other";
 }
 
-static const char *const count_keys[] = { "create", "update", "delete", "replace", "read",
-					  "no-op", "forget", "other" };
+static const char *const count_keys[] = {"create", "update", "delete", "replace",
+					 "read",   "no-op",  "forget", "other"};
 
 tfa_err tfa_cap_plan(cJSON *tf, const uint8_t *data, size_t len, const char *path)
 {
@@ -41,18 +42,20 @@ tfa_err tfa_cap_plan(cJSON *tf, const uint8_t *data, size_t len, const char *pat
 	tfa_json *doc = NULL;
 	const tfa_json_value *root, *rcs, *v;
 	cJSON *changes, *counts;
-	double count[sizeof(count_keys) / sizeof(count_keys[0])] = { 0 };
+	double count[sizeof(count_keys) / sizeof(count_keys[0])] = {0};
 	const char *s;
 	size_t n;
 
-	TFA_ENSURE(len <= PLAN_MAX, TFA_EFORMAT, "plan %s is larger than %zu bytes", path, PLAN_MAX);
+	TFA_ENSURE(len <= PLAN_MAX, TFA_EFORMAT, "plan %s is larger than %zu bytes", path,
+		   PLAN_MAX);
 	TFA_GUARD(tfa_cap_add_hash(tf, "plan_sha256", data, len));
 	rc = tfa_json_parse(&doc, data, len);
 	if (rc != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "plan %s is not valid JSON: %s", path, tfa_error_last()->message);
+		TFA_BAIL(TFA_EFORMAT, "plan %s is not valid JSON: %s", path,
+			 tfa_error_last()->message);
 	root = tfa_json_root(doc);
 	TFA_ENSURE(tfa_json_type_of(root) == TFA_JSON_OBJECT &&
-			   tfa_json_get(root, "format_version") != NULL,
+		       tfa_json_get(root, "format_version") != NULL,
 		   TFA_EFORMAT, "%s is not `terraform show -json` plan output", path);
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "format_version", 32, "plan"));
 	TFA_GUARD(tfa_cap_add_text(tf, "plan_format_version", s, n));
@@ -61,10 +64,12 @@ tfa_err tfa_cap_plan(cJSON *tf, const uint8_t *data, size_t len, const char *pat
 		TFA_GUARD(tfa_cap_add_text(tf, "version", s, n));
 	}
 	if ((v = tfa_json_get(root, "errored")) != NULL) {
-		TFA_ENSURE(tfa_json_type_of(v) == TFA_JSON_TRUE || tfa_json_type_of(v) == TFA_JSON_FALSE,
+		TFA_ENSURE(tfa_json_type_of(v) == TFA_JSON_TRUE ||
+			       tfa_json_type_of(v) == TFA_JSON_FALSE,
 			   TFA_EFORMAT, "plan: \"errored\" is not a boolean");
-		TFA_ENSURE(cJSON_AddBoolToObject(tf, "plan_errored", tfa_json_type_of(v) == TFA_JSON_TRUE),
-			   TFA_EINTERNAL, "out of memory");
+		TFA_ENSURE(
+		    cJSON_AddBoolToObject(tf, "plan_errored", tfa_json_type_of(v) == TFA_JSON_TRUE),
+		    TFA_EINTERNAL, "out of memory");
 	}
 	changes = cJSON_AddArrayToObject(tf, "changes");
 	TFA_ENSURE(changes != NULL, TFA_EINTERNAL, "out of memory");
@@ -113,10 +118,12 @@ tfa_err tfa_cap_state(cJSON *tf, const uint8_t *data, size_t len, const char *pa
 	size_t n;
 	int64_t serial;
 
-	TFA_ENSURE(len <= STATE_MAX, TFA_EFORMAT, "state %s is larger than %zu bytes", path, STATE_MAX);
+	TFA_ENSURE(len <= STATE_MAX, TFA_EFORMAT, "state %s is larger than %zu bytes", path,
+		   STATE_MAX);
 	rc = tfa_json_parse(&doc, data, len);
 	if (rc != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "state %s is not valid JSON: %s", path, tfa_error_last()->message);
+		TFA_BAIL(TFA_EFORMAT, "state %s is not valid JSON: %s", path,
+			 tfa_error_last()->message);
 	root = tfa_json_root(doc);
 	st = tfa_cap_new_obj(tf, "state");
 	TFA_ENSURE(st != NULL, TFA_EINTERNAL, "out of memory");

@@ -21,7 +21,8 @@ static tfa_err read_stdin(tfa_buf *b)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "tfattest: error: cannot read standard input: %s\n", strerror(errno));
+			fprintf(stderr, "tfattest: error: cannot read standard input: %s\n",
+				strerror(errno));
 			return TFA_EIO;
 		}
 		if (n == 0)

@@ -15,8 +15,8 @@
 int tfa_cli_init(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "chain", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
+	    {"chain", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] = "tfattest init --store S [--sequencer Q] --chain NAME --key K";
 	const char *chain = NULL;
@@ -74,21 +74,23 @@ static int flush_spool(const tfa_cli_opts *co)
 int tfa_cli_record(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "plan", required_argument, NULL, 'p' },
-		{ "state", required_argument, NULL, 'S' },
-		{ "event", required_argument, NULL, 'e' },
-		{ "status", required_argument, NULL, 't' },
-		{ "exit-code", required_argument, NULL, 'x' },
-		{ "rollback-to", required_argument, NULL, 'r' },
-		{ "flush-spool", no_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
+	    {"plan", required_argument, NULL, 'p'},
+	    {"state", required_argument, NULL, 'S'},
+	    {"event", required_argument, NULL, 'e'},
+	    {"status", required_argument, NULL, 't'},
+	    {"exit-code", required_argument, NULL, 'x'},
+	    {"rollback-to", required_argument, NULL, 'r'},
+	    {"flush-spool", no_argument, NULL, 'F'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
-		"tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
-		"[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status succeeded|failed] "
-		"[--exit-code N]\n       tfattest record --flush-spool --store S [--sequencer Q] --key K";
+	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
+	    "[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status "
+	    "succeeded|failed] "
+	    "[--exit-code N]\n       tfattest record --flush-spool --store S [--sequencer Q] --key "
+	    "K";
 	const char *plan = NULL, *state = NULL;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 	tfa_cli_opts o;
 	tfa_cli_session ss;
 	tfa_capture *cap = NULL;
@@ -123,7 +125,8 @@ int tfa_cli_record(int argc, char **argv)
 		return 2;
 	if (flush) {
 		if (optind != argc || plan || state || ev.type || ev.status || rollback_to)
-			return tfa_cli_usage("--flush-spool takes only --store, --key and --algorithm");
+			return tfa_cli_usage(
+			    "--flush-spool takes only --store, --key and --algorithm");
 		return flush_spool(&o);
 	}
 	if (optind != argc || plan == NULL)
@@ -155,12 +158,13 @@ int tfa_cli_record(int argc, char **argv)
 int tfa_cli_rotate(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "new-key", required_argument, NULL, 'n' },
-		{ "new-algorithm", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 },
+	    {"new-key", required_argument, NULL, 'n'},
+	    {"new-algorithm", required_argument, NULL, 'A'},
+	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] = "tfattest rotate --store S [--sequencer Q] --key OLD --new-key NEW "
-				  "[--algorithm ALG] [--new-algorithm ALG]";
+	static const char use[] =
+	    "tfattest rotate --store S [--sequencer Q] --key OLD --new-key NEW "
+	    "[--algorithm ALG] [--new-algorithm ALG]";
 	static const char alg_error[] = "--algorithm and --new-algorithm take RSASSA_PSS_SHA_256, "
 					"RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256";
 	const char *next_uri = NULL;

@@ -67,12 +67,12 @@ out:
 int tfa_cli_checkpoint(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "tsa", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
+	    {"out", required_argument, NULL, 'o'},
+	    {"tsa", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] =
-		"tfattest checkpoint --store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]";
+	static const char use[] = "tfattest checkpoint --store S [--sequencer Q] --key K [--out "
+				  "FILE] [--tsa URL] [--algorithm ALG]";
 	const char *outp = NULL;
 	tfa_cli_opts co;
 	tfa_cli_session ss;
@@ -118,7 +118,8 @@ int tfa_cli_checkpoint(int argc, char **argv)
 	       (unsigned long long)cf.cp.seq, cf.has_tsa ? " (timestamped)" : "",
 	       outp ? ", written to " : "", outp ? outp : "");
 	if (existed && o.tsa_url && !cf.has_tsa)
-		fprintf(stderr, "tfattest: warning: the stored checkpoint has no timestamp; it was not replaced\n");
+		fprintf(stderr, "tfattest: warning: the stored checkpoint has no timestamp; it was "
+				"not replaced\n");
 out:
 	tfa_checkpoint_file_clear(&cf);
 	tfa_buf_free(&file);

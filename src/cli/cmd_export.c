@@ -17,16 +17,17 @@ static int parse_time(const char *s, int64_t *out)
 int tfa_cli_export(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "archive", required_argument, NULL, 'A' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ "since", required_argument, NULL, 'S' },
-		{ "until", required_argument, NULL, 'U' },
-		{ NULL, 0, NULL, 0 },
+	    {"out", required_argument, NULL, 'o'},
+	    {"archive", required_argument, NULL, 'A'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"since", required_argument, NULL, 'S'},
+	    {"until", required_argument, NULL, 'U'},
+	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] = "tfattest export --store S [--sequencer Q] --key K (--out DIR | --archive FILE) "
-				  "[--from N] [--to N] [--since T] [--until T]";
+	static const char use[] =
+	    "tfattest export --store S [--sequencer Q] --key K (--out DIR | --archive FILE) "
+	    "[--from N] [--to N] [--since T] [--until T]";
 	tfa_cli_opts co;
 	tfa_cli_session ss;
 	tfa_export_opts o;
@@ -77,8 +78,9 @@ int tfa_cli_export(int argc, char **argv)
 	if (rc != TFA_OK)
 		status = tfa_cli_fail(rc);
 	else
-		printf("exported records %llu..%llu (%zu files) to %s\n", (unsigned long long)res.from,
-		       (unsigned long long)res.to, res.files, o.out_dir ? o.out_dir : o.archive);
+		printf("exported records %llu..%llu (%zu files) to %s\n",
+		       (unsigned long long)res.from, (unsigned long long)res.to, res.files,
+		       o.out_dir ? o.out_dir : o.archive);
 	tfa_cli_chain_close(&ss);
 	return status;
 }

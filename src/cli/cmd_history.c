@@ -11,8 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "session.h"
 #include "esc.h"
+#include "session.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/history.h"
@@ -20,9 +20,9 @@
 #include "tfattest/store.h"
 
 static const struct option hist_opts[] = {
-	{ "since", required_argument, NULL, 'S' },
-	{ "until", required_argument, NULL, 'U' },
-	{ NULL, 0, NULL, 0 },
+    {"since", required_argument, NULL, 'S'},
+    {"until", required_argument, NULL, 'U'},
+    {NULL, 0, NULL, 0},
 };
 
 typedef struct hist_args {
@@ -57,7 +57,8 @@ static const char *actor_of(const cJSON *doc)
 {
 	const char *s;
 
-	if ((s = tfa_cli_json_str(doc, "context", "ci", "actor")) || (s = tfa_cli_json_str(doc, "context", "ci", "user")))
+	if ((s = tfa_cli_json_str(doc, "context", "ci", "actor")) ||
+	    (s = tfa_cli_json_str(doc, "context", "ci", "user")))
 		return s;
 	if ((s = tfa_cli_json_str(doc, "context", "ci", "job_name")))
 		return s;
@@ -92,8 +93,8 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 		cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
 		tfa_cli_json_add_str(o, "actor", actor_of(doc));
 		cn = cJSON_AddObjectToObject(o, "counts");
-		for (const char *const *k = (const char *const[]){ "create", "update", "delete",
-								   "replace", NULL };
+		for (const char *const *k =
+			 (const char *const[]){"create", "update", "delete", "replace", NULL};
 		     *k; k++)
 			cJSON_AddNumberToObject(cn, *k, count_of(doc, *k));
 		tfa_cli_json_add_str(o, "hash", hash);
@@ -172,7 +173,8 @@ int tfa_cli_log(int argc, char **argv)
 		status = tfa_cli_fail(rc);
 	} else {
 		fprintf(stderr,
-			"tfattest: %llu of %llu records shown; all %llu checked: signature by the key in "
+			"tfattest: %llu of %llu records shown; all %llu checked: signature by the "
+			"key in "
 			"force at its seq, place in chain %s, hash links from seq 1\n",
 			(unsigned long long)shown, (unsigned long long)n, (unsigned long long)n,
 			tfa_cli_tty(tfa_history_chain_id(ch.history)));
@@ -224,11 +226,14 @@ int tfa_cli_show(int argc, char **argv)
 		printf("record %llu of chain %s\n", (unsigned long long)seq,
 		       tfa_cli_tty(tfa_history_chain_id(ch.history)));
 		printf("hash      %s\n", tfa_cli_tty(hash));
-		printf("checked   signature by %s, the key in force at seq %llu; prev_hash is the hash of record %llu%s\n",
+		printf("checked   signature by %s, the key in force at seq %llu; prev_hash is the "
+		       "hash of record %llu%s\n",
 		       tfa_cli_tty(m.key_fpr), (unsigned long long)seq,
-		       (unsigned long long)(seq - 1), seq < tfa_history_head(ch.history) ? "; the next record links to it" : " (genesis when 0); it is the head");
-		printf("event     %s, %s, exit code %d\n", tfa_cli_tty(m.event), tfa_cli_tty(m.status),
-		       (int)m.exit_code);
+		       (unsigned long long)(seq - 1),
+		       seq < tfa_history_head(ch.history) ? "; the next record links to it"
+							  : " (genesis when 0); it is the head");
+		printf("event     %s, %s, exit code %d\n", tfa_cli_tty(m.event),
+		       tfa_cli_tty(m.status), (int)m.exit_code);
 		printf("actor     %s\n", tfa_cli_tty(actor_of(doc)));
 		if (m.rollback_to)
 			printf("rollback  to record %llu\n", (unsigned long long)m.rollback_to);
@@ -272,7 +277,8 @@ static void diff_field(const char *label, const char *x, const char *y)
 }
 
 /* An integer member, or "-" when absent. */
-static const char *num_str(char out[32], const cJSON *o, const char *a, const char *b, const char *c)
+static const char *num_str(char out[32], const cJSON *o, const char *a, const char *b,
+			   const char *c)
 {
 	const cJSON *v = tfa_cli_json_at(o, a, b, c);
 
@@ -286,13 +292,13 @@ static const char *num_str(char out[32], const cJSON *o, const char *a, const ch
 int tfa_cli_diff(int argc, char **argv)
 {
 	static const char use[] = "tfattest diff --store S [--key K|--public-key PEM] SEQ1 SEQ2";
-	static const char *const cnt[] = { "create", "update", "delete", "replace", "read", "no-op",
-					   "forget", "other", NULL };
+	static const char *const cnt[] = {"create", "update", "delete", "replace", "read",
+					  "no-op",  "forget", "other",	NULL};
 	hist_args a;
 	tfa_cli_session ch;
 	tfa_buf art[3];
 	tfa_artifact m[3];
-	cJSON *doc[3] = { NULL, NULL, NULL };
+	cJSON *doc[3] = {NULL, NULL, NULL};
 	char hash[3][TFA_FPR_STRLEN];
 	uint64_t s1, s2;
 	tfa_err rc;
@@ -317,7 +323,8 @@ int tfa_cli_diff(int argc, char **argv)
 	}
 	for (int i = 0; i < 2; i++)
 		doc[i] = cJSON_ParseWithLength((const char *)art[i].data, art[i].len);
-	printf("diff record %llu -> record %llu (chain %s; both checked: signature by the key in force, "
+	printf("diff record %llu -> record %llu (chain %s; both checked: signature by the key in "
+	       "force, "
 	       "hash links)\n",
 	       (unsigned long long)s1, (unsigned long long)s2,
 	       tfa_cli_tty(tfa_history_chain_id(ch.history)));
@@ -327,7 +334,8 @@ int tfa_cli_diff(int argc, char **argv)
 		snprintf(e1, sizeof(e1), "%s/%s/%d", m[1].event, m[1].status, (int)m[1].exit_code);
 		diff_field("event", e0, e1);
 	}
-	diff_field("time", tfa_cli_json_str(doc[0], "time", NULL, NULL), tfa_cli_json_str(doc[1], "time", NULL, NULL));
+	diff_field("time", tfa_cli_json_str(doc[0], "time", NULL, NULL),
+		   tfa_cli_json_str(doc[1], "time", NULL, NULL));
 	diff_field("actor", actor_of(doc[0]), actor_of(doc[1]));
 	diff_field("hash", hash[0], hash[1]);
 	diff_field("plan", tfa_cli_json_str(doc[0], "terraform", "plan_sha256", NULL),
@@ -367,9 +375,10 @@ int tfa_cli_diff(int argc, char **argv)
 		{
 			const char *ad = tfa_cli_json_str(c, "address", NULL, NULL);
 			if (ad && change_action(c0, ad) == NULL)
-				printf("  + %s (%s, only in %llu)\n", tfa_cli_tty(ad),
-				       tfa_cli_tty(or_dash(tfa_cli_json_str(c, "action", NULL, NULL))),
-				       (unsigned long long)s2);
+				printf(
+				    "  + %s (%s, only in %llu)\n", tfa_cli_tty(ad),
+				    tfa_cli_tty(or_dash(tfa_cli_json_str(c, "action", NULL, NULL))),
+				    (unsigned long long)s2);
 		}
 	}
 	for (int i = 0; i < 2; i++) {
@@ -390,7 +399,8 @@ int tfa_cli_diff(int argc, char **argv)
 			snprintf(want + 7 + 2 * k, 3, "%02x", m[i].rollback_hash[k]);
 		printf("rollback: record %llu reverts to record %llu (%s)\n",
 		       (unsigned long long)m[i].seq, (unsigned long long)t,
-		       strcmp(want, th) == 0 ? "target hash matches the record" : "TARGET HASH MISMATCH");
+		       strcmp(want, th) == 0 ? "target hash matches the record"
+					     : "TARGET HASH MISMATCH");
 		ls = tfa_cli_json_str(doc[i], "terraform", "state", "lineage");
 		lt = tfa_cli_json_str(doc[2], "terraform", "state", "lineage");
 		ss = tfa_cli_json_str(doc[i], "terraform", "state", "sha256");
@@ -398,12 +408,14 @@ int tfa_cli_diff(int argc, char **argv)
 		{
 			char n0[32], n1[32];
 			printf("  state lineage %s; serial %s (target %s); state hash %s\n",
-			       ls && lt ? (strcmp(ls, lt) == 0 ? "matches the target's" : "differs from the target's")
-				     : "not recorded",
+			       ls && lt ? (strcmp(ls, lt) == 0 ? "matches the target's"
+							       : "differs from the target's")
+					: "not recorded",
 			       num_str(n0, doc[i], "terraform", "state", "serial"),
 			       num_str(n1, doc[2], "terraform", "state", "serial"),
-			       ss && sT ? (strcmp(ss, sT) == 0 ? "equals the target's" : "differs from the target's")
-				     : "not recorded on both");
+			       ss && sT ? (strcmp(ss, sT) == 0 ? "equals the target's"
+							       : "differs from the target's")
+					: "not recorded on both");
 		}
 	}
 out:

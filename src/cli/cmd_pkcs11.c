@@ -18,15 +18,15 @@
 int tfa_cli_pkcs11(int argc, char **argv);
 
 static const char pkcs11_usage[] =
-	"tfattest pkcs11 list [--module PATH] [--token LABEL] [--pin-source FILE]";
+    "tfattest pkcs11 list [--module PATH] [--token LABEL] [--pin-source FILE]";
 
 static int pkcs11_list(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "module", required_argument, NULL, 'm' },
-		{ "token", required_argument, NULL, 't' },
-		{ "pin-source", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
+	    {"module", required_argument, NULL, 'm'},
+	    {"token", required_argument, NULL, 't'},
+	    {"pin-source", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *module = NULL, *token = NULL, *pin_source = NULL, *env;
 	char *pin = NULL;

@@ -17,8 +17,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "opts.h"
 #include "esc.h"
+#include "opts.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/verify.h"
@@ -26,22 +26,22 @@
 #define PATH_CAP 4096
 
 static const char css[] =
-	"body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;"
-	"max-width:1100px;color:#1b1f24;padding:0 1em}"
-	"h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}"
-	"code,.mono{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12.5px;"
-	"word-break:break-all}"
-	"table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;"
-	"border-bottom:1px solid #e3e3e3;vertical-align:top}th{background:#f4f5f7}"
-	".ok{color:#0a6b2d;font-weight:600}.bad{color:#b3001b;font-weight:600}"
-	".warn{color:#8a5a00;font-weight:600}.na{color:#666}"
-	".banner{padding:.8em 1em;border-radius:6px;margin:1em 0}"
-	".banner.ok{background:#e6f4ea}.banner.bad{background:#fde7ea}"
-	".badge{display:inline-block;padding:0 6px;border-radius:8px;background:#eef;font-size:12px;"
-	"margin-left:4px}"
-	"section.rec{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}"
-	"dl{display:grid;grid-template-columns:14em 1fr;gap:2px 12px}dt{color:#555}dd{margin:0}"
-	"@media print{section.rec{break-inside:avoid}}";
+    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;"
+    "max-width:1100px;color:#1b1f24;padding:0 1em}"
+    "h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}"
+    "code,.mono{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12.5px;"
+    "word-break:break-all}"
+    "table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;"
+    "border-bottom:1px solid #e3e3e3;vertical-align:top}th{background:#f4f5f7}"
+    ".ok{color:#0a6b2d;font-weight:600}.bad{color:#b3001b;font-weight:600}"
+    ".warn{color:#8a5a00;font-weight:600}.na{color:#666}"
+    ".banner{padding:.8em 1em;border-radius:6px;margin:1em 0}"
+    ".banner.ok{background:#e6f4ea}.banner.bad{background:#fde7ea}"
+    ".badge{display:inline-block;padding:0 6px;border-radius:8px;background:#eef;font-size:12px;"
+    "margin-left:4px}"
+    "section.rec{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}"
+    "dl{display:grid;grid-template-columns:14em 1fr;gap:2px 12px}dt{color:#555}dd{margin:0}"
+    "@media print{section.rec{break-inside:avoid}}";
 
 /* Writes s with &, <, >, " and ' escaped. */
 static void esc(FILE *f, const char *s)
@@ -68,8 +68,10 @@ static const char *who(const cJSON *doc)
 {
 	const char *s;
 
-	if ((s = tfa_cli_json_str(doc, "context", "ci", "actor")) || (s = tfa_cli_json_str(doc, "context", "ci", "user")) ||
-	    (s = tfa_cli_json_str(doc, "context", "ci", "job_name")) || (s = tfa_cli_json_str(doc, "context", "host", NULL)))
+	if ((s = tfa_cli_json_str(doc, "context", "ci", "actor")) ||
+	    (s = tfa_cli_json_str(doc, "context", "ci", "user")) ||
+	    (s = tfa_cli_json_str(doc, "context", "ci", "job_name")) ||
+	    (s = tfa_cli_json_str(doc, "context", "host", NULL)))
 		return s;
 	return "unknown";
 }
@@ -105,8 +107,8 @@ static void dl_members(FILE *f, const cJSON *o, const char *prefix)
 
 static const char *layer_label(int l)
 {
-	static const char *const n[] = { "", "Manifest signature", "File hashes", "Hash chain",
-					  "Artifact signatures" };
+	static const char *const n[] = {"", "Manifest signature", "File hashes", "Hash chain",
+					"Artifact signatures"};
 	return l >= 1 && l <= 4 ? n[l] : "";
 }
 
@@ -119,13 +121,17 @@ static void write_summary(FILE *f, const char *bundle, tfa_err rc, const tfa_ver
 	fprintf(f, "</code>, records %llu to %llu.</p>\n", (unsigned long long)r->from_seq,
 		(unsigned long long)r->to_seq);
 	if (rc == TFA_OK)
-		fputs("<div class=\"banner ok\" id=\"result\">VERIFIED: every layer passed.</div>\n", f);
+		fputs(
+		    "<div class=\"banner ok\" id=\"result\">VERIFIED: every layer passed.</div>\n",
+		    f);
 	else {
 		fputs("<div class=\"banner bad\" id=\"result\">NOT VERIFIED: ", f);
 		esc(f, r->message);
 		fputs(". Nothing in this bundle should be relied on.</div>\n", f);
 	}
-	fputs("<h2>Verification</h2>\n<table id=\"layers\"><tr><th>Layer</th><th>Result</th></tr>\n", f);
+	fputs(
+	    "<h2>Verification</h2>\n<table id=\"layers\"><tr><th>Layer</th><th>Result</th></tr>\n",
+	    f);
 	for (int l = 1; l <= 4; l++) {
 		const char *cls, *txt;
 		if (rc == TFA_OK || (rc == TFA_EVERIFY && (int)r->failed_layer > l))
@@ -150,11 +156,14 @@ static void write_summary(FILE *f, const char *bundle, tfa_err rc, const tfa_ver
 	fputs("</code>: ", f);
 	if (r->key_pinned)
 		fputs("<span class=\"ok\">pinned</span> (matches the fingerprint given with "
-		      "--expect-key-fingerprint).</p>\n", f);
+		      "--expect-key-fingerprint).</p>\n",
+		      f);
 	else
-		fputs("<span class=\"warn\">NOT pinned</span>: the key was taken from the bundle itself; "
+		fputs("<span class=\"warn\">NOT pinned</span>: the key was taken from the bundle "
+		      "itself; "
 		      "a bundle re-signed end to end with another key would verify too. Obtain the "
-		      "fingerprint independently and pass it with --expect-key-fingerprint.</p>\n", f);
+		      "fingerprint independently and pass it with --expect-key-fingerprint.</p>\n",
+		      f);
 }
 
 static void fmt_time(char out[32], int64_t t)
@@ -193,7 +202,8 @@ static void write_row(FILE *f, uint64_t seq, const tfa_artifact *a, const cJSON 
 		fputs("</span>", f);
 	}
 	fprintf(f, "</td><td>+%d ~%d -%d &plusmn;%d", jint(doc, "terraform", "counts", "create"),
-		jint(doc, "terraform", "counts", "update"), jint(doc, "terraform", "counts", "delete"),
+		jint(doc, "terraform", "counts", "update"),
+		jint(doc, "terraform", "counts", "delete"),
 		jint(doc, "terraform", "counts", "replace"));
 	if (!tfa_cli_json_at(doc, "terraform", "plan_sha256", NULL))
 		fputs(" <span class=\"badge\">no saved plan</span>", f);
@@ -299,7 +309,8 @@ static int copy_part(FILE *to, FILE *from)
 static int write_records(FILE *f, page_parts *p)
 {
 	fputs("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>Seq</th><th>Recorded</th>"
-	      "<th>Event</th><th>Outcome</th><th>Who</th><th>What</th></tr>\n", f);
+	      "<th>Event</th><th>Outcome</th><th>Who</th><th>What</th></tr>\n",
+	      f);
 	if (copy_part(f, p->timeline) != 0)
 		return -1;
 	fputs("</table>\n<h2>Records</h2>\n", f);
@@ -309,10 +320,11 @@ static int write_records(FILE *f, page_parts *p)
 int tfa_cli_report(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "html", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 },
+	    {"html", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] = "tfattest report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]";
+	static const char use[] =
+	    "tfattest report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]";
 	const char *out = NULL, *bundle;
 	char tmp[PATH_CAP + 32];
 	tfa_cli_opts co;
@@ -321,7 +333,7 @@ int tfa_cli_report(int argc, char **argv)
 	tfa_err rc;
 	FILE *f = NULL;
 	int c, fd = -1, status;
-	page_parts parts = { NULL, NULL, "" };
+	page_parts parts = {NULL, NULL, ""};
 
 	memset(&o, 0, sizeof(o));
 	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR, use);
@@ -338,7 +350,8 @@ int tfa_cli_report(int argc, char **argv)
 	parts.timeline = tmpfile();
 	parts.records = tmpfile();
 	if (parts.timeline == NULL || parts.records == NULL) {
-		fprintf(stderr, "tfattest: error: cannot create a temporary file: %s\n", strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot create a temporary file: %s\n",
+			strerror(errno));
 		status = 2;
 		goto out;
 	}
@@ -356,7 +369,8 @@ int tfa_cli_report(int argc, char **argv)
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out);
 	fd = mkstemp(tmp);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		fprintf(stderr, "tfattest: error: cannot create %s: %s\n", tfa_cli_tty(tmp), strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot create %s: %s\n", tfa_cli_tty(tmp),
+			strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 			unlink(tmp);
@@ -368,25 +382,32 @@ int tfa_cli_report(int argc, char **argv)
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
 	      "style-src 'unsafe-inline'\">"
-	      "<title>tfattest report: ", f);
+	      "<title>tfattest report: ",
+	      f);
 	esc(f, rep.chain_id);
 	fprintf(f, "</title><style>%s</style></head><body>\n", css);
 	write_summary(f, bundle, rc, &rep);
-	/* Records only under a verdict that every layer passed: what was built otherwise is dropped. */
+	/* Records only under a verdict that every layer passed: what was built otherwise is
+	 * dropped. */
 	if (rc == TFA_OK && write_records(f, &parts) != 0) {
 		fclose(f);
 		unlink(tmp);
-		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp), strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp),
+			strerror(errno));
 		status = 2;
 		goto out;
 	}
-	fputs("<h2>About this report</h2><p>Made by tfattest from the bundle alone, offline. The "
-	      "verifier checked, in order: the manifest's signature, every file's SHA-256, the hash "
-	      "chain, and every artifact's signature. Times are the writer's clock. Claims from CI ID "
-	      "tokens are recorded as received; their signatures were not checked offline.</p>\n"
-	      "</body></html>\n", f);
+	fputs(
+	    "<h2>About this report</h2><p>Made by tfattest from the bundle alone, offline. The "
+	    "verifier checked, in order: the manifest's signature, every file's SHA-256, the hash "
+	    "chain, and every artifact's signature. Times are the writer's clock. Claims from CI "
+	    "ID "
+	    "tokens are recorded as received; their signatures were not checked offline.</p>\n"
+	    "</body></html>\n",
+	    f);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
-		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp), strerror(errno));
+		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp),
+			strerror(errno));
 		unlink(tmp);
 		status = 2;
 		goto out;

@@ -7,8 +7,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "opts.h"
 #include "esc.h"
+#include "opts.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/verify.h"
@@ -62,7 +62,7 @@ static tfa_err collect_spooled(void *ud, uint64_t seq, const uint8_t *json, size
 		l->v = nv;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (spooled_rec){ seq, a.deployed_at, a.spooled_at, a.time };
+	l->v[l->n++] = (spooled_rec){seq, a.deployed_at, a.spooled_at, a.time};
 	return TFA_OK;
 }
 
@@ -96,7 +96,8 @@ static void list_spooled(const spooled_list *l, cJSON *arr)
 			cJSON_AddStringToObject(o, "spooled_at", spo);
 			cJSON_AddStringToObject(o, "recorded_at", rec);
 		} else {
-			printf("[INFO] Record %llu was appended from the spool: deployed %s, spooled %s, "
+			printf("[INFO] Record %llu was appended from the spool: deployed %s, "
+			       "spooled %s, "
 			       "recorded %s\n",
 			       (unsigned long long)r->seq, dep, spo, rec);
 		}
@@ -125,7 +126,9 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 		return;
 	tfa_cli_json_add_str(root, "bundle", path);
 	cJSON_AddStringToObject(root, "result",
-				rc == TFA_OK ? "verified" : rc == TFA_EVERIFY ? "failed" : "error");
+				rc == TFA_OK	    ? "verified"
+				: rc == TFA_EVERIFY ? "failed"
+						    : "error");
 	layers = cJSON_AddObjectToObject(root, "layers");
 	for (int l = TFA_LAYER_MANIFEST; l <= TFA_LAYER_CHECKPOINTS; l++) {
 		const char *st;
@@ -174,7 +177,7 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 		}
 	}
 	{
-		static const char *const ts[] = { "none", "unchecked", "valid" };
+		static const char *const ts[] = {"none", "unchecked", "valid"};
 		cJSON *cps = cJSON_AddArrayToObject(root, "checkpoints");
 		for (size_t i = 0; cps && i < r->ncheckpoints; i++) {
 			const tfa_verify_checkpoint *c = &r->checkpoints[i];
@@ -208,12 +211,12 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 int tfa_cli_verify(int argc, char **argv)
 {
 	static const struct option own[] = {
-		{ "require-genesis", no_argument, NULL, 'g' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "checkpoint", required_argument, NULL, 'c' },
-		{ "tsa-ca", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"require-genesis", no_argument, NULL, 'g'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"checkpoint", required_argument, NULL, 'c'},
+	    {"tsa-ca", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	tfa_cli_opts co;
 	tfa_verify_opts o;
@@ -222,7 +225,7 @@ int tfa_cli_verify(int argc, char **argv)
 	int c, status;
 	long long th;
 	tfa_err rc;
-	spooled_list sp = { NULL, 0, 0, "" };
+	spooled_list sp = {NULL, 0, 0, ""};
 
 	memset(&o, 0, sizeof(o));
 	/* No usage line: an unknown option is named in the message. */
@@ -231,34 +234,32 @@ int tfa_cli_verify(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			if (o.ncheckpoints + 1 >= TFA_VERIFY_CHECKPOINTS_MAX)
-				return tfa_cli_usage("at most %d --checkpoint files", TFA_VERIFY_CHECKPOINTS_MAX - 1);
+				return tfa_cli_usage("at most %d --checkpoint files",
+						     TFA_VERIFY_CHECKPOINTS_MAX - 1);
 			cps[o.ncheckpoints++] = optarg;
 			o.checkpoints = cps;
 			break;
-		case 'T':
-			o.tsa_ca = optarg;
-			break;
-		case 'g':
-			o.require_genesis = true;
-			break;
+		case 'T': o.tsa_ca = optarg; break;
+		case 'g': o.require_genesis = true; break;
 		case 't':
 			if (tfa_cli_parse_int(optarg, 1, 64, &th) != 0)
 				return tfa_cli_usage("--threads takes 1 to 64");
 			o.threads = (unsigned)th;
 			break;
 		case 'h':
-			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] [--checkpoint FILE]... "
+			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
+			       "[--checkpoint FILE]... "
 			       "[--tsa-ca FILE] [--require-genesis] [--json]\n");
 			return 0;
-		default:
-			return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
+		default: return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
 		}
 	}
 	if (c < 0)
 		return 2;
 	if (optind != argc - 1)
-		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
-				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--json]");
+		return tfa_cli_usage(
+		    "tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
+		    "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--json]");
 	o.expect_fpr = co.expect_fpr;
 	if (!co.json)
 		o.line = print_line;

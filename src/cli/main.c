@@ -7,55 +7,59 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tfattest <command> [options]\n"
-		"\n"
-		"Commands:\n"
+	fprintf(
+	    f,
+	    "usage: tfattest <command> [options]\n"
+	    "\n"
+	    "Commands:\n"
 #if !TFATTEST_VERIFIER_ONLY
-		"  init    --store S --chain NAME --key K         create a chain, pin its first key\n"
-		"  record  --store S --key K --plan PLAN.json     append one signed record\n"
-		"          [--state F] [--event apply|destroy|rollback|import]\n"
-		"          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
-		"          [--rollback-to SEQ]                    (with --event rollback)\n"
-		"  record  --flush-spool --store S --key K        append spooled captures\n"
-		"  apply   [--store S] [--key K] [--event E] [--rollback-to SEQ] [--algorithm ALG]\n"
-		"          -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS]\n"
-		"          run it, record the outcome, spool the record if it cannot be written\n"
-		"  log     --store S [--key K|--public-key PEM] [--since T] [--until T] [--json]\n"
-		"  show    --store S [--key K|--public-key PEM] SEQ [--json]\n"
-		"  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
-		"  export  --store S --key K --out DIR            write a signed bundle\n"
-		"          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+	    "  init    --store S --chain NAME --key K         create a chain, pin its first key\n"
+	    "  record  --store S --key K --plan PLAN.json     append one signed record\n"
+	    "          [--state F] [--event apply|destroy|rollback|import]\n"
+	    "          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
+	    "          [--rollback-to SEQ]                    (with --event rollback)\n"
+	    "  record  --flush-spool --store S --key K        append spooled captures\n"
+	    "  apply   [--store S] [--key K] [--event E] [--rollback-to SEQ] [--algorithm ALG]\n"
+	    "          -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS]\n"
+	    "          run it, record the outcome, spool the record if it cannot be written\n"
+	    "  log     --store S [--key K|--public-key PEM] [--since T] [--until T] [--json]\n"
+	    "  show    --store S [--key K|--public-key PEM] SEQ [--json]\n"
+	    "  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
+	    "  export  --store S --key K --out DIR            write a signed bundle\n"
+	    "          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
 #if TFATTEST_WITH_ARCHIVE
-		"          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
-		"          the same bundle as one archive\n"
+	    "          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
+	    "          the same bundle as one archive\n"
 #endif
-		"  checkpoint --store S --key K                   sign the chain head and store it\n"
-		"          [--out FILE] [--tsa URL] [--algorithm ALG]\n"
-		"  rotate  --store S --key OLD --new-key NEW      hand the chain to a new key\n"
-		"          [--algorithm ALG] [--new-algorithm ALG]\n"
-		"  pubkey  --key K                                print the public key and fingerprint\n"
+	    "  checkpoint --store S --key K                   sign the chain head and store it\n"
+	    "          [--out FILE] [--tsa URL] [--algorithm ALG]\n"
+	    "  rotate  --store S --key OLD --new-key NEW      hand the chain to a new key\n"
+	    "          [--algorithm ALG] [--new-algorithm ALG]\n"
+	    "  pubkey  --key K                                print the public key and "
+	    "fingerprint\n"
 #ifdef TFATTEST_CLI_PKCS11
-		"  pkcs11  list --module PATH [--token LABEL] [--pin-source FILE]\n"
-		"          list PKCS#11 tokens and key URIs\n"
+	    "  pkcs11  list --module PATH [--token LABEL] [--pin-source FILE]\n"
+	    "          list PKCS#11 tokens and key URIs\n"
 #endif
 #endif
-		"  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
-		"          [--checkpoint FILE]... [--tsa-ca FILE] [--threads N]\n"
+	    "  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
+	    "          [--checkpoint FILE]... [--tsa-ca FILE] [--threads N]\n"
 #if TFATTEST_WITH_ARCHIVE
-		"          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
+	    "          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
 #else
-		"          BUNDLE is a bundle directory (this build reads no archives)\n"
+	    "          BUNDLE is a bundle directory (this build reads no archives)\n"
 #endif
-		"  canon   [FILE]                                 print the RFC 8785 canonical form\n"
-		"  report  BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]\n"
-		"          verify and write a self-contained HTML report\n"
-		"\n"
-		"S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
-		"Every command that opens a store takes --sequencer Q (or TFATTEST_SEQUENCER) for a store\n"
-		"that needs one: S = s3://BUCKET/PREFIX?region=R&retention-days=N with\n"
-		"Q = dynamodb://TABLE?region=R (docs/AWS-STORE.md).\n"
-		"Exit status: 0 ok, 1 verification failed or input rejected, 2 usage or environment error.\n");
+	    "  canon   [FILE]                                 print the RFC 8785 canonical form\n"
+	    "  report  BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]\n"
+	    "          verify and write a self-contained HTML report\n"
+	    "\n"
+	    "S and K may also come from TFATTEST_STORE and TFATTEST_KEY.\n"
+	    "Every command that opens a store takes --sequencer Q (or TFATTEST_SEQUENCER) for a "
+	    "store\n"
+	    "that needs one: S = s3://BUCKET/PREFIX?region=R&retention-days=N with\n"
+	    "Q = dynamodb://TABLE?region=R (docs/AWS-STORE.md).\n"
+	    "Exit status: 0 ok, 1 verification failed or input rejected, 2 usage or environment "
+	    "error.\n");
 }
 
 int main(int argc, char **argv)

@@ -39,7 +39,8 @@ tfa_err tfa_buf_reserve(tfa_buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 64;
 	while (ncap < need)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-	/* Not realloc(): a moved block would leave the old bytes (maybe a secret) in freed memory. */
+	/* Not realloc(): a moved block would leave the old bytes (maybe a secret) in freed memory.
+	 */
 	p = malloc(ncap);
 	if (p == NULL)
 		return tfa_error_set(TFA_EINTERNAL, "out of memory");
@@ -158,7 +159,8 @@ tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max)
 				continue;
 			if (n == 0)
 				break;
-			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
+			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name,
+				 max);
 		}
 		room = b->cap - b->len - 1;
 		if (room == 0) {
@@ -189,8 +191,8 @@ tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
-		return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO, "cannot open %s: %s",
-				     path, strerror(errno));
+		return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EIO,
+				     "cannot open %s: %s", path, strerror(errno));
 	rc = tfa_buf_read_fd(b, fd, path, max);
 	close(fd);
 	return rc;

@@ -100,7 +100,7 @@ static int put_buf(void *ud, const char *p, size_t n)
 
 const char *tfa_escape(char *out, size_t cap, const char *s, tfa_escape_mode mode)
 {
-	esc_buf b = { out, cap, 0, 0 };
+	esc_buf b = {out, cap, 0, 0};
 
 	if (out == NULL || cap == 0)
 		return out;

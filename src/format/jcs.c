@@ -173,7 +173,7 @@ differ:
 static inline int member_cmp(const jmember *m, uint32_t i, uint32_t j)
 {
 	return tfa_jcs_keycmp((const uint8_t *)m[i].key, m[i].keylen, (const uint8_t *)m[j].key,
-		      m[j].keylen);
+			      m[j].keylen);
 }
 
 static void insertion_sort(const jmember *m, uint32_t *ord, size_t n)
@@ -275,8 +275,7 @@ static tfa_err parse_number(parser *ps, tfa_json_value *out)
 	double v;
 
 	switch (tfa_jlex_number(start, &num, &at)) {
-	case TFA_JLEX_NUM_OK:
-		break;
+	case TFA_JLEX_NUM_OK: break;
 	case TFA_JLEX_NUM_LEADING_ZERO:
 		TFA_BAIL(TFA_EFORMAT, "json: leading zero in number at byte %zu", off(ps, start));
 	case TFA_JLEX_NUM_FRAC:
@@ -284,8 +283,7 @@ static tfa_err parse_number(parser *ps, tfa_json_value *out)
 			 off(ps, at));
 	case TFA_JLEX_NUM_EXP:
 		TFA_BAIL(TFA_EFORMAT, "json: digit expected in exponent at byte %zu", off(ps, at));
-	default:
-		TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %zu", off(ps, start));
+	default: TFA_BAIL(TFA_EFORMAT, "json: invalid number at byte %zu", off(ps, start));
 	}
 	TFA_GUARD(tfa_jlex_number_value(&num, off(ps, start), &v));
 	out->type = TFA_JSON_NUMBER;
@@ -439,13 +437,9 @@ static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out)
 	const uint8_t *p = ps->p;
 
 	switch (*p) {
-	case '"':
-		out->type = TFA_JSON_STRING;
-		return parse_string(ps, &out->u.str, &out->n);
-	case '{':
-		return parse_object(ps, depth + 1, out);
-	case '[':
-		return parse_array(ps, depth + 1, out);
+	case '"': out->type = TFA_JSON_STRING; return parse_string(ps, &out->u.str, &out->n);
+	case '{': return parse_object(ps, depth + 1, out);
+	case '[': return parse_array(ps, depth + 1, out);
 	case 't':
 	case 'f':
 	case 'n': {
@@ -461,11 +455,17 @@ static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out)
 		return TFA_OK;
 	}
 	case '-':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		return parse_number(ps, out);
-	default:
-		break;
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9': return parse_number(ps, out);
+	default: break;
 	}
 	if (p < ps->end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
 		return tfa_error_set(TFA_EFORMAT, "json: invalid literal at byte %zu", off(ps, p));
@@ -599,7 +599,8 @@ const tfa_json_value *tfa_json_get(const tfa_json_value *obj, const char *key)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const jmember *x = &m[ord[mid]];
-		int c = tfa_jcs_keycmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)key, klen);
+		int c =
+		    tfa_jcs_keycmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)key, klen);
 
 		if (c == 0)
 			return &x->val;
@@ -677,7 +678,8 @@ static tfa_err write_string(writer *w, const uint8_t *s, size_t n)
 		while (e - s >= 8) {
 			uint64_t x = tfa_load64(s);
 
-			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\')) != 0)
+			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') |
+			     tfa_any_equal(x, '\\')) != 0)
 				break;
 			s += 8;
 		}
@@ -717,8 +719,7 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 {
 	tfa_err rc = TFA_OK;
 
-	if (depth > TFA_JSON_MAX_DEPTH &&
-	    (v->type == TFA_JSON_ARRAY || v->type == TFA_JSON_OBJECT))
+	if (depth > TFA_JSON_MAX_DEPTH && (v->type == TFA_JSON_ARRAY || v->type == TFA_JSON_OBJECT))
 		TFA_BAIL(TFA_EFORMAT, "json: nesting deeper than %d levels", TFA_JSON_MAX_DEPTH);
 	switch ((tfa_json_type)v->type) {
 	case TFA_JSON_NULL:
@@ -747,9 +748,7 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 		w->p += n;
 		break;
 	}
-	case TFA_JSON_STRING:
-		TFA_GUARD(write_string(w, (const uint8_t *)v->u.str, v->n));
-		break;
+	case TFA_JSON_STRING: TFA_GUARD(write_string(w, (const uint8_t *)v->u.str, v->n)); break;
 	case TFA_JSON_ARRAY:
 		TFA_GUARD(need(w, 2));
 		*w->p++ = '[';
@@ -785,8 +784,7 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 		*w->p++ = '}';
 		break;
 	}
-	default:
-		TFA_BAIL(TFA_EINTERNAL, "json: corrupt value");
+	default: TFA_BAIL(TFA_EINTERNAL, "json: corrupt value");
 	}
 out:
 	return rc;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TFA_SWAR_ONES UINT64_C(0x0101010101010101)
+#define TFA_SWAR_ONES  UINT64_C(0x0101010101010101)
 #define TFA_SWAR_HIGHS UINT64_C(0x8080808080808080)
 
 static inline uint64_t tfa_load64(const uint8_t *s)

@@ -62,8 +62,8 @@ tfa_err tfa_jf_str(const char **out, size_t *len, const tfa_json_value *obj, con
 	if (s == NULL)
 		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is not a string", what, key);
 	if (n == 0 || n > max || memchr(s, '\0', n) != NULL)
-		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is empty, too long or holds NUL", what,
-				     key);
+		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is empty, too long or holds NUL",
+				     what, key);
 	*out = s;
 	if (len)
 		*len = n;
@@ -97,7 +97,8 @@ tfa_err tfa_jf_int(int64_t *out, const tfa_json_value *obj, const char *key, int
 		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is not a number", what, key);
 	d = tfa_json_number(v);
 	if (d != floor(d) || d < (double)min || d > (double)max)
-		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is not an integer in range", what, key);
+		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is not an integer in range", what,
+				     key);
 	*out = (int64_t)d;
 	return TFA_OK;
 }
@@ -112,8 +113,8 @@ tfa_err tfa_jf_hash(uint8_t out[TFA_SHA256_LEN], const tfa_json_value *obj, cons
 	if (rc != TFA_OK)
 		return rc;
 	if (tfa_hash_parse(out, s, n) != TFA_OK)
-		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is not sha256:<64 lowercase hex>", what,
-				     key);
+		return tfa_error_set(TFA_EFORMAT, "%s: \"%s\" is not sha256:<64 lowercase hex>",
+				     what, key);
 	return TFA_OK;
 }
 

@@ -17,8 +17,8 @@ TFA_WUR tfa_err tfa_jf_obj(const tfa_json_value **out, const tfa_json_value *obj
 TFA_WUR tfa_err tfa_jf_arr(const tfa_json_value **out, const tfa_json_value *obj, const char *key,
 			   const char *what);
 /* A string of 1..max bytes with no NUL. */
-TFA_WUR tfa_err tfa_jf_str(const char **out, size_t *len, const tfa_json_value *obj, const char *key,
-			   size_t max, const char *what);
+TFA_WUR tfa_err tfa_jf_str(const char **out, size_t *len, const tfa_json_value *obj,
+			   const char *key, size_t max, const char *what);
 /* Copies a string of 1..cap-1 bytes into a fixed buffer. */
 TFA_WUR tfa_err tfa_jf_strcpy(char *dst, size_t cap, const tfa_json_value *obj, const char *key,
 			      const char *what);
@@ -29,6 +29,7 @@ TFA_WUR tfa_err tfa_jf_int(int64_t *out, const tfa_json_value *obj, const char *
 TFA_WUR tfa_err tfa_jf_hash(uint8_t out[TFA_SHA256_LEN], const tfa_json_value *obj, const char *key,
 			    const char *what);
 /* Fails when obj has a member whose name is not in the NULL-terminated list. */
-TFA_WUR tfa_err tfa_jf_only(const tfa_json_value *obj, const char *const *allowed, const char *what);
+TFA_WUR tfa_err tfa_jf_only(const tfa_json_value *obj, const char *const *allowed,
+			    const char *what);
 
 #endif

@@ -40,13 +40,13 @@
 #define JS_STR_INIT 256
 
 enum js_state {
-	S_START,        /* before the root value */
-	S_VALUE,        /* a value must follow (after ':' or an array's ',') */
-	S_FIRST_ARRAY,  /* after '[': a value or ']' */
+	S_START,	/* before the root value */
+	S_VALUE,	/* a value must follow (after ':' or an array's ',') */
+	S_FIRST_ARRAY,	/* after '[': a value or ']' */
 	S_FIRST_OBJECT, /* after '{': a key or '}' */
-	S_AFTER,        /* after a value in a container: ',' or the close */
-	S_DONE,         /* the root value is complete: the input must end */
-	S_END           /* TFA_JS_END was returned */
+	S_AFTER,	/* after a value in a container: ',' or the close */
+	S_DONE,		/* the root value is complete: the input must end */
+	S_END		/* TFA_JS_END was returned */
 };
 
 struct tfa_jstream {
@@ -75,9 +75,9 @@ struct tfa_jstream {
 	double num;
 
 	size_t depth;
-	uint8_t kind[TFA_JSON_MAX_DEPTH];    /* '{' or '[' per open container */
-	bool haskey[TFA_JSON_MAX_DEPTH];     /* the object has had a key */
-	size_t keyoff[TFA_JSON_MAX_DEPTH];   /* where its previous key starts in keys */
+	uint8_t kind[TFA_JSON_MAX_DEPTH];  /* '{' or '[' per open container */
+	bool haskey[TFA_JSON_MAX_DEPTH];   /* the object has had a key */
+	size_t keyoff[TFA_JSON_MAX_DEPTH]; /* where its previous key starts in keys */
 	uint8_t *keys;
 	size_t klen, kcap;
 };
@@ -165,14 +165,14 @@ static inline tfa_err getc_(tfa_jstream *js, int *c)
 static tfa_err unexpected(int c, uint64_t at, const char *what)
 {
 	if (c < 0)
-		return tfa_error_set(TFA_EFORMAT,
-				     "json: unexpected end of input at byte %" PRIu64 ", %s", at, what);
+		return tfa_error_set(
+		    TFA_EFORMAT, "json: unexpected end of input at byte %" PRIu64 ", %s", at, what);
 	if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
 		return tfa_error_set(TFA_EFORMAT,
 				     "json: white space at byte %" PRIu64 " is not canonical", at);
 	if (c > 0x20 && c < 0x7f)
-		return tfa_error_set(TFA_EFORMAT, "json: unexpected '%c' at byte %" PRIu64 ", %s", c,
-				     at, what);
+		return tfa_error_set(TFA_EFORMAT, "json: unexpected '%c' at byte %" PRIu64 ", %s",
+				     c, at, what);
 	return tfa_error_set(TFA_EFORMAT, "json: unexpected byte 0x%02x at byte %" PRIu64 ", %s", c,
 			     at, what);
 }
@@ -227,7 +227,7 @@ static tfa_err read_split(tfa_jstream *js, uint64_t start)
 {
 	tfa_err rc = TFA_OK;
 	uint8_t tmp[12 + TFA_JLEX_PAD];
-	tfa_jlex lx = { tmp, tmp, off(js), false, true };
+	tfa_jlex lx = {tmp, tmp, off(js), false, true};
 	const uint8_t *r = tmp;
 	size_t have = 0;
 	tfa_jlex_stop stop;
@@ -252,7 +252,7 @@ static tfa_err read_string(tfa_jstream *js)
 {
 	tfa_err rc = TFA_OK;
 	uint64_t start = off(js) - 1;
-	tfa_jlex lx = { NULL, NULL, 0, false, true };
+	tfa_jlex lx = {NULL, NULL, 0, false, true};
 
 	js->slen = 0;
 	for (;;) {
@@ -300,7 +300,8 @@ static tfa_err key_order(tfa_jstream *js, uint64_t at)
 			TFA_BAIL(TFA_EFORMAT, "json: duplicate object key at byte %" PRIu64, at);
 		if (c < 0)
 			TFA_BAIL(TFA_EFORMAT,
-				 "json: object key at byte %" PRIu64 " is out of canonical order", at);
+				 "json: object key at byte %" PRIu64 " is out of canonical order",
+				 at);
 	}
 	if (js->slen > js->kcap - ko) {
 		size_t ncap = js->kcap * 2;
@@ -347,7 +348,8 @@ static tfa_err check_number(tfa_jstream *js, const char *t, size_t n, uint64_t a
 	if (num.frac0 == num.frac1 && !num.has_exp && num.int1 - num.int0 <= 15) {
 		/* A plain integer below 10^15 < 2^53 prints as its digits, except -0. */
 		if (num.neg && *num.int0 == '0')
-			TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical", at);
+			TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical",
+				 at);
 		js->num = num.neg ? -(double)num.m : (double)num.m;
 		goto out;
 	}
@@ -372,7 +374,8 @@ static tfa_err read_number(tfa_jstream *js)
 		if (!is_numchar(c))
 			break;
 		if (n == JS_NUM_MAX)
-			TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical", at);
+			TFA_BAIL(TFA_EFORMAT, "json: number at byte %" PRIu64 " is not canonical",
+				 at);
 		t[n++] = (char)c;
 		js->pos++;
 	}
@@ -410,13 +413,12 @@ static tfa_err next_token(tfa_jstream *js, tfa_js_token *tok)
 	int c;
 
 	switch (js->state) {
-	case S_END:
-		*tok = TFA_JS_END;
-		goto out;
+	case S_END: *tok = TFA_JS_END; goto out;
 	case S_DONE:
 		TFA_GUARD(peekc(js, &c));
 		if (c >= 0)
-			TFA_BAIL(TFA_EFORMAT, "json: unexpected data after the document at byte %" PRIu64,
+			TFA_BAIL(TFA_EFORMAT,
+				 "json: unexpected data after the document at byte %" PRIu64,
 				 off(js));
 		hook_flush(js);
 		js->state = S_END;
@@ -427,8 +429,7 @@ static tfa_err next_token(tfa_jstream *js, tfa_js_token *tok)
 		if (c < 0)
 			TFA_BAIL(TFA_EFORMAT, "json: empty document at byte %" PRIu64, off(js));
 		goto value;
-	case S_VALUE:
-		goto value;
+	case S_VALUE: goto value;
 	case S_FIRST_ARRAY:
 		TFA_GUARD(peekc(js, &c));
 		if (c == ']') {
@@ -455,8 +456,8 @@ static tfa_err next_token(tfa_jstream *js, tfa_js_token *tok)
 		}
 		if (c == (k == '{' ? '}' : ']'))
 			goto close;
-		TFA_GUARD(unexpected(c, at,
-				     k == '{' ? "expected ',' or '}'" : "expected ',' or ']'"));
+		TFA_GUARD(
+		    unexpected(c, at, k == '{' ? "expected ',' or '}'" : "expected ',' or ']'"));
 	}
 	}
 	TFA_BAIL(TFA_EINTERNAL, "json: corrupt stream state");
@@ -483,7 +484,8 @@ value:
 	case '{':
 	case '[':
 		if (js->depth >= TFA_JSON_MAX_DEPTH)
-			TFA_BAIL(TFA_EFORMAT, "json: nesting deeper than %d levels at byte %" PRIu64,
+			TFA_BAIL(TFA_EFORMAT,
+				 "json: nesting deeper than %d levels at byte %" PRIu64,
 				 TFA_JSON_MAX_DEPTH, at);
 		js->pos++;
 		js->kind[js->depth] = (uint8_t)c;
@@ -511,13 +513,20 @@ value:
 		*tok = TFA_JS_NULL;
 		break;
 	case '-':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
 		TFA_GUARD(read_number(js));
 		*tok = TFA_JS_NUMBER;
 		break;
-	default:
-		TFA_GUARD(unexpected(c, at, "expected a value"));
+	default: TFA_GUARD(unexpected(c, at, "expected a value"));
 	}
 	js->state = js->depth ? S_AFTER : S_DONE;
 	goto out;
@@ -538,7 +547,8 @@ tfa_err tfa_jstream_next(tfa_jstream *js, tfa_js_token *tok)
 	TFA_ENSURE_ARG(js);
 	TFA_ENSURE_ARG(tok);
 	if (js->failed != TFA_OK)
-		TFA_BAIL(js->failed, "json: the stream already failed before byte %" PRIu64, off(js));
+		TFA_BAIL(js->failed, "json: the stream already failed before byte %" PRIu64,
+			 off(js));
 	rc = next_token(js, tok);
 	if (rc != TFA_OK) {
 		js->failed = rc;
@@ -559,11 +569,11 @@ tfa_err tfa_jstream_skip(tfa_jstream *js)
 
 	TFA_ENSURE_ARG(js);
 	if (js->failed != TFA_OK)
-		TFA_BAIL(js->failed, "json: the stream already failed before byte %" PRIu64, off(js));
+		TFA_BAIL(js->failed, "json: the stream already failed before byte %" PRIu64,
+			 off(js));
 	switch (js->state) {
 	case S_START:
-	case S_VALUE:
-		break;
+	case S_VALUE: break;
 	case S_FIRST_ARRAY:
 	case S_AFTER:
 		if (js->kind[js->depth - 1] != '[')
@@ -575,12 +585,12 @@ tfa_err tfa_jstream_skip(tfa_jstream *js)
 		}
 		if (c == ']') {
 			rc = TFA_ENOTFOUND;
-			tfa_error_set(rc, "json: no array element to skip at byte %" PRIu64, off(js));
+			tfa_error_set(rc, "json: no array element to skip at byte %" PRIu64,
+				      off(js));
 			goto out;
 		}
 		break;
-	default:
-		TFA_BAIL(TFA_EUSAGE, "json: no value to skip at byte %" PRIu64, off(js));
+	default: TFA_BAIL(TFA_EUSAGE, "json: no value to skip at byte %" PRIu64, off(js));
 	}
 	depth = js->depth;
 	do

@@ -20,8 +20,9 @@ tfa_err tfa_path_check(const char *path, size_t len)
 	for (size_t i = 0; i <= len; i++) {
 		if (i == len || path[i] == '/') {
 			if (i == start)
-				return tfa_error_set(TFA_EVERIFY, "path %.*s has an empty component",
-						     (int)len, path);
+				return tfa_error_set(TFA_EVERIFY,
+						     "path %.*s has an empty component", (int)len,
+						     path);
 			if (path[start] == '.')
 				return tfa_error_set(TFA_EVERIFY,
 						     "path %.*s has a component starting with '.'",
@@ -35,7 +36,8 @@ tfa_err tfa_path_check(const char *path, size_t len)
 		char c = path[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '.' || c == '_' || c == '-'))
-			return tfa_error_set(TFA_EVERIFY, "path %.*s has a character outside [A-Za-z0-9._-/]",
+			return tfa_error_set(TFA_EVERIFY,
+					     "path %.*s has a character outside [A-Za-z0-9._-/]",
 					     (int)len, path);
 	}
 	return TFA_OK;
@@ -61,7 +63,8 @@ tfa_err tfa_path_open(int *out, int rootfd, const char *path)
 		if (next < 0) {
 			if (errno == ENOENT)
 				TFA_BAIL(TFA_ENOTFOUND, "%s is missing", path);
-			TFA_BAIL(TFA_EVERIFY, "%s resolves through a symlink or a non-directory", path);
+			TFA_BAIL(TFA_EVERIFY, "%s resolves through a symlink or a non-directory",
+				 path);
 		}
 		if (dirfd != rootfd)
 			close(dirfd);

@@ -5,7 +5,7 @@
 #include "tfattest/common.h"
 #include "tfattest/error.h"
 
-#define TFA_PATH_MAX_LEN 200
+#define TFA_PATH_MAX_LEN   200
 #define TFA_PATH_MAX_DEPTH 4
 
 /*

@@ -41,7 +41,7 @@ static int digits(const char *s, int n, unsigned *out)
 
 tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len)
 {
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	unsigned y, mo, d, h, mi, se;
 
 	if (len != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||

@@ -385,7 +385,8 @@ tfa_err tfa_export_write_archive(const char *dir, const cJSON *files, const char
 				total += (uint64_t)sz->valuedouble;
 		}
 		TFA_ENSURE(total <= TFA_ARCHIVE_MAX_TOTAL, TFA_EUSAGE,
-			   "the bundle's files take %" PRIu64 " bytes, more than an archive may hold "
+			   "the bundle's files take %" PRIu64
+			   " bytes, more than an archive may hold "
 			   "(%" PRIu64 "): export a shorter range (--from, --to) or as a directory",
 			   total, (uint64_t)TFA_ARCHIVE_MAX_TOTAL);
 		f = NULL;

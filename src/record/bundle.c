@@ -55,7 +55,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 			  const tfa_export_opts *o)
 {
 	tfa_err rc = TFA_OK;
-	tfa_export_ctx ex = { -1, -1, NULL };
+	tfa_export_ctx ex = {-1, -1, NULL};
 	tfa_chain_info info;
 	tfa_buf bytes, sig, text;
 	char *tmpdir = NULL;
@@ -89,7 +89,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		TFA_ENSURE(kind != TFA_EXPORT_ARC_NONE, TFA_EUSAGE,
 			   "--archive FILE must end in .tar.gz, .tgz or .zip");
 #if !TFATTEST_WITH_ARCHIVE
-		TFA_BAIL(TFA_EUSAGE, "this build cannot write archives (built without archive support)");
+		TFA_BAIL(TFA_EUSAGE,
+			 "this build cannot write archives (built without archive support)");
 #endif
 	}
 	TFA_ENSURE(lstat(dest, &sst) != 0 && errno == ENOENT, TFA_EUSAGE,
@@ -100,14 +101,15 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	TFA_GUARD(tfa_chain_info_read(&info, st));
 	TFA_GUARD(tfa_chain_head(st, &info, &head, head_hash, key_fpr));
 	TFA_ENSURE(head > 0, TFA_EUSAGE, "chain %s has no records to export", info.chain_id);
-	TFA_ENSURE(strcmp(key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
-		   "key %s is not the current key of chain %s (%s): the manifest must be signed by it",
-		   tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
+	TFA_ENSURE(
+	    strcmp(key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
+	    "key %s is not the current key of chain %s (%s): the manifest must be signed by it",
+	    tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
 	from = o->from ? o->from : 1;
 	to = o->to ? o->to : head;
 	TFA_ENSURE(from <= to && to <= head, TFA_EUSAGE,
-		   "range %" PRIu64 "..%" PRIu64 " is not within the chain's records 1..%" PRIu64, from,
-		   to, head);
+		   "range %" PRIu64 "..%" PRIu64 " is not within the chain's records 1..%" PRIu64,
+		   from, to, head);
 	if (o->has_since || o->has_until)
 		TFA_GUARD(time_range(st, o, &from, &to));
 
@@ -115,9 +117,10 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	ex.dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(ex.dirfd >= 0, TFA_EIO, "cannot open %s: %s", tmpdir, strerror(errno));
 	/* mkdtemp makes it private; the bundle is meant to be handed over. */
-	TFA_ENSURE(fchmod(ex.dirfd, 0755) == 0, TFA_EIO, "cannot chmod %s: %s", tmpdir, strerror(errno));
-	TFA_ENSURE(mkdirat(ex.dirfd, "artifacts", 0755) == 0, TFA_EIO, "cannot create artifacts/: %s",
+	TFA_ENSURE(fchmod(ex.dirfd, 0755) == 0, TFA_EIO, "cannot chmod %s: %s", tmpdir,
 		   strerror(errno));
+	TFA_ENSURE(mkdirat(ex.dirfd, "artifacts", 0755) == 0, TFA_EIO,
+		   "cannot create artifacts/: %s", strerror(errno));
 	ex.artfd = openat(ex.dirfd, "artifacts", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(ex.artfd >= 0, TFA_EIO, "cannot open artifacts/: %s", strerror(errno));
 	ex.files = cJSON_CreateArray();
@@ -135,23 +138,27 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		if (rc != TFA_OK)
 			TFA_BAIL(TFA_EVERIFY, "record %" PRIu64 " in the store is invalid: %s", s,
 				 tfa_error_last()->message);
-		TFA_ENSURE(art.seq == s, TFA_EVERIFY, "record %" PRIu64 " in the store claims seq %" PRIu64,
-			   s, art.seq);
+		TFA_ENSURE(art.seq == s, TFA_EVERIFY,
+			   "record %" PRIu64 " in the store claims seq %" PRIu64, s, art.seq);
 		tfa_hash_str(prev, art.prev_hash);
 		if (s == from)
 			memcpy(base_hash, prev, sizeof(prev));
 		else
-			TFA_ENSURE(strcmp(prev, head_hash) == 0, TFA_EVERIFY,
-				   "record %" PRIu64 " in the store does not link to its predecessor", s);
+			TFA_ENSURE(
+			    strcmp(prev, head_hash) == 0, TFA_EVERIFY,
+			    "record %" PRIu64 " in the store does not link to its predecessor", s);
 		tfa_sha256(d, bytes.data, bytes.len);
 		tfa_hash_str(head_hash, d);
 		snprintf(name, sizeof(name), "%012" PRIu64 ".json", s);
-		TFA_GUARD(tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, bytes.data, bytes.len));
+		TFA_GUARD(
+		    tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, bytes.data, bytes.len));
 		snprintf(name, sizeof(name), "%012" PRIu64 ".sig", s);
-		TFA_GUARD(tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, sig.data, sig.len));
+		TFA_GUARD(
+		    tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, sig.data, sig.len));
 	}
 	/* VERIFY.md sorts first: insert it at the front. */
-	TFA_GUARD(tfa_export_write_readme(&text, info.chain_id, from, to, base_hash, info.anchor_fpr));
+	TFA_GUARD(
+	    tfa_export_write_readme(&text, info.chain_id, from, to, base_hash, info.anchor_fpr));
 	{
 		cJSON *tail = ex.files;
 		ex.files = cJSON_CreateArray();
@@ -172,7 +179,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		tfa_buf_clear(&text);
 		rc = tfa_store_latest_checkpoint(st, from, to, &cseq, &text);
 		if (rc == TFA_OK)
-			TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", "checkpoint.ckpt", text.data, text.len));
+			TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", "checkpoint.ckpt",
+						      text.data, text.len));
 		else if (rc != TFA_ENOTFOUND)
 			goto out;
 		tfa_error_clear();
@@ -184,10 +192,11 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", TFA_BUNDLE_PUBKEY, text.data, text.len));
 
 	created = (int64_t)time(NULL);
-	TFA_GUARD(tfa_export_write_manifest(&man, &ex, signer, alg, info.chain_id, from, to, base_hash,
-					    head_hash, created));
+	TFA_GUARD(tfa_export_write_manifest(&man, &ex, signer, alg, info.chain_id, from, to,
+					    base_hash, head_hash, created));
 	if (res)
-		res->files = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(man, "files"));
+		res->files =
+		    (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(man, "files"));
 	TFA_GUARD(tfa_fs_sync_tree(ex.dirfd));
 
 	/* What we hand over must verify: check it before it gets its name. */
@@ -200,8 +209,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	if (kind != TFA_EXPORT_ARC_NONE) {
 #if TFATTEST_WITH_ARCHIVE
 		/* The directory goes either way: the archive replaces it. */
-		TFA_GUARD(tfa_export_write_archive(tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest,
-					kind, created));
+		TFA_GUARD(tfa_export_write_archive(
+		    tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest, kind, created));
 #endif
 	} else {
 		TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));

@@ -8,23 +8,23 @@
 #include <openssl/rand.h>
 
 #include "capture/artifact_write.h"
-#include "record/chainkeys.h"
-#include "verify/crypto.h"
 #include "format/jfield.h"
-#include "record/signer_int.h"
 #include "format/timefmt.h"
+#include "record/chainkeys.h"
+#include "record/signer_int.h"
 #include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 /* Appends race only with other writers; each retry re-reads the head. */
 #define APPEND_ATTEMPTS 1000
 
 tfa_err tfa_chain_info_read(tfa_chain_info *out, tfa_store *st)
 {
-	static const char *const members[] = { "anchor_key_fingerprint", "chain_id", "created",
-					       "schema_version", "type", NULL };
+	static const char *const members[] = {"anchor_key_fingerprint", "chain_id", "created",
+					      "schema_version",		"type",	    NULL};
 	tfa_err rc = TFA_OK;
 	tfa_buf raw;
 	tfa_json *doc = NULL;
@@ -77,11 +77,11 @@ tfa_err tfa_chain_init(tfa_store *st, const char *chain_id, const tfa_signer *si
 	tfa_time_format(when, (int64_t)time(NULL));
 	root = cJSON_CreateObject();
 	TFA_ENSURE(root != NULL && cJSON_AddStringToObject(root, "type", TFA_CHAIN_TYPE) &&
-			   cJSON_AddNumberToObject(root, "schema_version", 1) &&
-			   cJSON_AddStringToObject(root, "chain_id", chain_id) &&
-			   cJSON_AddStringToObject(root, "anchor_key_fingerprint",
-						   tfa_signer_fingerprint(signer)) &&
-			   cJSON_AddStringToObject(root, "created", when),
+		       cJSON_AddNumberToObject(root, "schema_version", 1) &&
+		       cJSON_AddStringToObject(root, "chain_id", chain_id) &&
+		       cJSON_AddStringToObject(root, "anchor_key_fingerprint",
+					       tfa_signer_fingerprint(signer)) &&
+		       cJSON_AddStringToObject(root, "created", when),
 		   TFA_EINTERNAL, "out of memory");
 	text = cJSON_PrintUnformatted(root);
 	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
@@ -158,7 +158,8 @@ static void backoff(unsigned attempt)
 /* Makes the artifact bytes for seq h->seq, once the head is known. */
 typedef tfa_err (*build_fn)(tfa_buf *out, const tfa_artifact_head *h, void *ud);
 
-/* Checks the head record against the signer: its signature, or for a rotation its proof of possession. */
+/* Checks the head record against the signer: its signature, or for a rotation its proof of
+ * possession. */
 static tfa_err check_head(tfa_signer *signer, const tfa_artifact *art, const char *head_hash,
 			  const tfa_buf *hsig, uint64_t head)
 {
@@ -175,14 +176,17 @@ static tfa_err check_head(tfa_signer *signer, const tfa_artifact *art, const cha
 		rc = tfa_verify_digest(tfa_signer_pkey(signer), art->rot.new_alg, hd, art->rot.pop,
 				       art->rot.pop_len);
 		if (rc != TFA_OK)
-			TFA_BAIL(TFA_EVERIFY,
-				 "the proof of possession in the store's head record %llu is invalid",
-				 (unsigned long long)head);
+			TFA_BAIL(
+			    TFA_EVERIFY,
+			    "the proof of possession in the store's head record %llu is invalid",
+			    (unsigned long long)head);
 	} else {
 		TFA_GUARD(tfa_hash_parse(hd, head_hash, strlen(head_hash)));
-		rc = tfa_verify_digest(tfa_signer_pkey(signer), art->alg, hd, hsig->data, hsig->len);
+		rc =
+		    tfa_verify_digest(tfa_signer_pkey(signer), art->alg, hd, hsig->data, hsig->len);
 		if (rc != TFA_OK)
-			TFA_BAIL(TFA_EVERIFY, "the signature of the store's head record %llu is invalid",
+			TFA_BAIL(TFA_EVERIFY,
+				 "the signature of the store's head record %llu is invalid",
 				 (unsigned long long)head);
 	}
 out:
@@ -292,7 +296,8 @@ tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st, const tf
 	TFA_ENSURE(art.seq == seq && strcmp(art.chain_id, info.chain_id) == 0, TFA_EVERIFY,
 		   "record %llu does not belong at its place in chain %s", (unsigned long long)seq,
 		   info.chain_id);
-	/* The record was signed by the key in force at its seq, which rotations may have retired since. */
+	/* The record was signed by the key in force at its seq, which rotations may have retired
+	 * since. */
 	TFA_GUARD(tfa_store_head(st, &head));
 	spki = tfa_signer_spki(signer, &spki_len);
 	TFA_GUARD(tfa_chain_keys_load(&keys, st, &info, head, spki, spki_len));
@@ -302,7 +307,8 @@ tfa_err tfa_chain_record_hash(char hash[TFA_FPR_STRLEN], tfa_store *st, const tf
 		   (unsigned long long)seq, art.key_fpr, k->fpr);
 	tfa_sha256(d, bytes.data, bytes.len);
 	if (tfa_verify_digest(k->pkey, art.alg, d, sig.data, sig.len) != TFA_OK)
-		TFA_BAIL(TFA_EVERIFY, "the signature of record %llu is invalid", (unsigned long long)seq);
+		TFA_BAIL(TFA_EVERIFY, "the signature of record %llu is invalid",
+			 (unsigned long long)seq);
 	tfa_hash_str(hash, d);
 out:
 	tfa_chain_keys_clear(&keys);

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "record/chainkeys.h"
-#include "verify/crypto.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 void tfa_chain_keys_clear(tfa_chain_keys *keys)
 {

@@ -12,8 +12,8 @@
 
 #include <openssl/evp.h>
 
-#include "verify/keywalk.h"
 #include "tfattest/chain.h"
+#include "verify/keywalk.h"
 
 /* fpr, pkey, and from: the first seq it signs (1 for the anchor). */
 typedef tfa_keywalk_key tfa_chain_key;
@@ -41,8 +41,8 @@ const tfa_chain_key *tfa_chain_keys_at(const tfa_chain_keys *keys, uint64_t seq)
  * art; bytes and sig get its stored parts. TFA_EVERIFY when it is missing or
  * invalid.
  */
-TFA_WUR tfa_err tfa_chain_get_parsed(tfa_store *st, uint64_t seq, tfa_artifact *art,
-				     tfa_buf *bytes, tfa_buf *sig);
+TFA_WUR tfa_err tfa_chain_get_parsed(tfa_store *st, uint64_t seq, tfa_artifact *art, tfa_buf *bytes,
+				     tfa_buf *sig);
 
 /* Releases the keys. Accepts NULL. */
 void tfa_chain_keys_clear(tfa_chain_keys *keys);

@@ -5,15 +5,15 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-#include "verify/crypto.h"
-#include "record/signer_int.h"
 #include "format/timefmt.h"
+#include "record/signer_int.h"
 #include "record/tsa_request.h"
-#include "verify/tsa.h"
 #include "tfattest/chain.h"
 #include "tfattest/checkpoint.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
+#include "verify/tsa.h"
 
 /*
  * Loads the stored checkpoint of exactly the head `seq` into out, and holds it
@@ -35,14 +35,15 @@ static tfa_err load_stored(tfa_checkpoint_file *out, tfa_store *st, const tfa_ch
 		TFA_BAIL(TFA_EVERIFY, "the stored checkpoint of seq %llu is invalid: %s",
 			 (unsigned long long)seq, tfa_error_last()->message);
 	TFA_GUARD(tfa_hash_parse(hh, head_hash, strlen(head_hash)));
-	TFA_ENSURE(got == seq && out->cp.seq == seq && strcmp(out->cp.chain_id, info->chain_id) == 0 &&
-			   CRYPTO_memcmp(out->cp.head_hash, hh, sizeof(hh)) == 0 &&
-			   strcmp(out->cp.key_fpr, tfa_signer_fingerprint(signer)) == 0,
+	TFA_ENSURE(got == seq && out->cp.seq == seq &&
+		       strcmp(out->cp.chain_id, info->chain_id) == 0 &&
+		       CRYPTO_memcmp(out->cp.head_hash, hh, sizeof(hh)) == 0 &&
+		       strcmp(out->cp.key_fpr, tfa_signer_fingerprint(signer)) == 0,
 		   TFA_EVERIFY, "the stored checkpoint of seq %llu does not state the chain's head",
 		   (unsigned long long)seq);
 	tfa_sha256(d, out->doc.data, out->doc.len);
-	if (tfa_verify_digest(tfa_signer_pkey(signer), out->cp.alg, d, out->sig.data, out->sig.len) !=
-	    TFA_OK)
+	if (tfa_verify_digest(tfa_signer_pkey(signer), out->cp.alg, d, out->sig.data,
+			      out->sig.len) != TFA_OK)
 		TFA_BAIL(TFA_EVERIFY, "the stored checkpoint of seq %llu has an invalid signature",
 			 (unsigned long long)seq);
 out:
@@ -93,13 +94,13 @@ tfa_err tfa_checkpoint_create(tfa_checkpoint_file *out, bool *existed, tfa_store
 	TFA_ENSURE(root && sg && cJSON_AddItemToObject(root, "signer", sg), TFA_EINTERNAL,
 		   "out of memory");
 	TFA_ENSURE(cJSON_AddStringToObject(sg, "key_fingerprint", key_fpr) &&
-			   cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(alg)) &&
-			   cJSON_AddStringToObject(root, "type", TFA_CHECKPOINT_TYPE) &&
-			   cJSON_AddNumberToObject(root, "schema_version", TFA_CHECKPOINT_SCHEMA) &&
-			   cJSON_AddStringToObject(root, "chain_id", info.chain_id) &&
-			   cJSON_AddNumberToObject(root, "seq", (double)head) &&
-			   cJSON_AddStringToObject(root, "head_hash", head_hash) &&
-			   cJSON_AddStringToObject(root, "time", when),
+		       cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(alg)) &&
+		       cJSON_AddStringToObject(root, "type", TFA_CHECKPOINT_TYPE) &&
+		       cJSON_AddNumberToObject(root, "schema_version", TFA_CHECKPOINT_SCHEMA) &&
+		       cJSON_AddStringToObject(root, "chain_id", info.chain_id) &&
+		       cJSON_AddNumberToObject(root, "seq", (double)head) &&
+		       cJSON_AddStringToObject(root, "head_hash", head_hash) &&
+		       cJSON_AddStringToObject(root, "time", when),
 		   TFA_EINTERNAL, "out of memory");
 	text = cJSON_PrintUnformatted(root);
 	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");

@@ -5,17 +5,17 @@
 #include <openssl/crypto.h>
 
 #include "record/chainkeys.h"
-#include "verify/crypto.h"
 #include "tfattest/chain.h"
 #include "tfattest/history.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 struct tfa_history {
 	tfa_store *st;
 	tfa_chain_info info;
 	tfa_chain_keys keys; /* the anchor and every rotated-in key */
 	uint64_t head;
-	uint64_t next;                    /* next seq for tfa_history_next */
+	uint64_t next;			   /* next seq for tfa_history_next */
 	uint8_t last_hash[TFA_SHA256_LEN]; /* hash of next-1 */
 	tfa_buf sig;
 };
@@ -56,7 +56,8 @@ tfa_err tfa_history_open(tfa_history **out, tfa_store *st, const uint8_t *pubkey
 	}
 	TFA_GUARD(tfa_chain_info_read(&h->info, st));
 	TFA_GUARD(tfa_store_head(st, &h->head));
-	/* The given key must be one of the chain's: the anchor, or one a checked rotation brought in. */
+	/* The given key must be one of the chain's: the anchor, or one a checked rotation brought
+	 * in. */
 	TFA_GUARD(tfa_chain_keys_load(&h->keys, st, &h->info, h->head, der.data, der.len));
 	h->next = 1;
 	*out = h;
@@ -113,12 +114,13 @@ static tfa_err read_checked(tfa_history *h, uint64_t seq, tfa_buf *artifact, tfa
 		 */
 		const tfa_chain_key *nk = tfa_chain_keys_at(&h->keys, seq + 1);
 		bool rot_here = nk != k;
-		TFA_ENSURE(meta->is_rotation == rot_here &&
-				   (!rot_here || strcmp(nk->fpr, meta->rot.new_fpr) == 0),
-			   TFA_EVERIFY,
-			   "record %llu is not the record the chain's keys were read from: the store "
-			   "changed while it was read",
-			   (unsigned long long)seq);
+		TFA_ENSURE(
+		    meta->is_rotation == rot_here &&
+			(!rot_here || strcmp(nk->fpr, meta->rot.new_fpr) == 0),
+		    TFA_EVERIFY,
+		    "record %llu is not the record the chain's keys were read from: the store "
+		    "changed while it was read",
+		    (unsigned long long)seq);
 	}
 out:
 	return rc;
@@ -146,7 +148,8 @@ tfa_err tfa_history_next(tfa_history *h, tfa_buf *artifact, tfa_artifact *meta,
 	}
 	TFA_GUARD(rc);
 	if (CRYPTO_memcmp(meta->prev_hash, h->next == 1 ? zero : h->last_hash, TFA_SHA256_LEN) != 0)
-		TFA_BAIL(TFA_EVERIFY, "record %llu does not link to record %llu (prev_hash mismatch)",
+		TFA_BAIL(TFA_EVERIFY,
+			 "record %llu does not link to record %llu (prev_hash mismatch)",
 			 (unsigned long long)h->next, (unsigned long long)(h->next - 1));
 	memcpy(h->last_hash, d, sizeof(d));
 	if (hash)
@@ -180,12 +183,14 @@ tfa_err tfa_history_get(tfa_history *h, uint64_t seq, tfa_buf *artifact, tfa_art
 	} else {
 		rc = tfa_store_get(h->st, seq - 1, &other, &osig);
 		if (rc == TFA_ENOTFOUND)
-			TFA_BAIL(TFA_EVERIFY, "record %llu is missing", (unsigned long long)(seq - 1));
+			TFA_BAIL(TFA_EVERIFY, "record %llu is missing",
+				 (unsigned long long)(seq - 1));
 		TFA_GUARD(rc);
 		tfa_sha256(pd, other.data, other.len);
 	}
 	if (CRYPTO_memcmp(meta->prev_hash, pd, TFA_SHA256_LEN) != 0)
-		TFA_BAIL(TFA_EVERIFY, "record %llu does not link to record %llu (prev_hash mismatch)",
+		TFA_BAIL(TFA_EVERIFY,
+			 "record %llu does not link to record %llu (prev_hash mismatch)",
 			 (unsigned long long)seq, (unsigned long long)(seq - 1));
 	tfa_buf_clear(&other);
 	tfa_buf_clear(&osig);

@@ -37,9 +37,9 @@ tfa_err tfa_export_put_file(tfa_export_ctx *ex, int dirfd, const char *dirname, 
 	snprintf(path, sizeof(path), "%s%s", dirname, name);
 	e = cJSON_CreateObject();
 	TFA_ENSURE(e && cJSON_AddStringToObject(e, "path", path) &&
-			   cJSON_AddStringToObject(e, "sha256", hex) &&
-			   cJSON_AddNumberToObject(e, "size", (double)len) &&
-			   cJSON_AddItemToArray(ex->files, e),
+		       cJSON_AddStringToObject(e, "sha256", hex) &&
+		       cJSON_AddNumberToObject(e, "size", (double)len) &&
+		       cJSON_AddItemToArray(ex->files, e),
 		   TFA_EINTERNAL, "out of memory");
 	e = NULL;
 out:
@@ -96,7 +96,8 @@ tfa_err tfa_export_put_keys(tfa_export_ctx *ex, tfa_store *st, uint64_t head)
 			key_entry *a = &e[ne++];
 			tfa_spki_fingerprint(fpr, art->rot.old_spki, art->rot.old_spki_len);
 			snprintf(a->name, sizeof(a->name), "%s.pem", fpr + 7);
-			TFA_GUARD(tfa_spki_to_pem(&a->data, art->rot.old_spki, art->rot.old_spki_len));
+			TFA_GUARD(
+			    tfa_spki_to_pem(&a->data, art->rot.old_spki, art->rot.old_spki_len));
 		}
 	}
 	qsort(e, ne, sizeof(*e), cmp_entry);
@@ -105,7 +106,8 @@ tfa_err tfa_export_put_keys(tfa_export_ctx *ex, tfa_store *st, uint64_t head)
 	kfd = openat(ex->dirfd, "keys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(kfd >= 0, TFA_EIO, "cannot open keys/: %s", strerror(errno));
 	for (size_t i = 0; i < ne; i++)
-		TFA_GUARD(tfa_export_put_file(ex, kfd, "keys/", e[i].name, e[i].data.data, e[i].data.len));
+		TFA_GUARD(tfa_export_put_file(ex, kfd, "keys/", e[i].name, e[i].data.data,
+					      e[i].data.len));
 out:
 	if (kfd >= 0)
 		close(kfd);
@@ -141,30 +143,34 @@ tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *s
 	TFA_ENSURE(man != NULL, TFA_EINTERNAL, "out of memory");
 	{
 		cJSON *sg = cJSON_CreateObject();
-		TFA_ENSURE(sg && cJSON_AddStringToObject(sg, "key_fingerprint", tfa_signer_fingerprint(signer)) &&
-				   cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(alg)) &&
-				   cJSON_AddItemToObject(man, "signer", sg),
+		TFA_ENSURE(sg &&
+			       cJSON_AddStringToObject(sg, "key_fingerprint",
+						       tfa_signer_fingerprint(signer)) &&
+			       cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(alg)) &&
+			       cJSON_AddItemToObject(man, "signer", sg),
 			   TFA_EINTERNAL, "out of memory");
 	}
 	TFA_ENSURE(cJSON_AddStringToObject(man, "type", TFA_MANIFEST_TYPE) &&
-			   cJSON_AddNumberToObject(man, "schema_version", TFA_MANIFEST_SCHEMA) &&
-			   cJSON_AddStringToObject(man, "chain_id", chain_id) &&
-			   cJSON_AddNumberToObject(man, "from_seq", (double)from) &&
-			   cJSON_AddNumberToObject(man, "to_seq", (double)to) &&
-			   cJSON_AddStringToObject(man, "base_hash", base_hash) &&
-			   cJSON_AddStringToObject(man, "head_hash", head_hash) &&
-			   cJSON_AddStringToObject(man, "created", when),
+		       cJSON_AddNumberToObject(man, "schema_version", TFA_MANIFEST_SCHEMA) &&
+		       cJSON_AddStringToObject(man, "chain_id", chain_id) &&
+		       cJSON_AddNumberToObject(man, "from_seq", (double)from) &&
+		       cJSON_AddNumberToObject(man, "to_seq", (double)to) &&
+		       cJSON_AddStringToObject(man, "base_hash", base_hash) &&
+		       cJSON_AddStringToObject(man, "head_hash", head_hash) &&
+		       cJSON_AddStringToObject(man, "created", when),
 		   TFA_EINTERNAL, "out of memory");
 	TFA_ENSURE(cJSON_AddItemToObject(man, "files", ex->files), TFA_EINTERNAL, "out of memory");
 	ex->files = NULL;
 	json = cJSON_PrintUnformatted(man);
 	TFA_ENSURE(json != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(tfa_jcs_canonicalize(&canon, (const uint8_t *)json, strlen(json)));
-	TFA_GUARD(tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST, canon.data, canon.len, 0444, false));
+	TFA_GUARD(
+	    tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST, canon.data, canon.len, 0444, false));
 	tfa_sha256(d, canon.data, canon.len);
 	tfa_buf_clear(&sig);
 	TFA_GUARD(tfa_signer_sign(&sig, signer, alg, d));
-	TFA_GUARD(tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST_SIG, sig.data, sig.len, 0444, false));
+	TFA_GUARD(
+	    tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST_SIG, sig.data, sig.len, 0444, false));
 	*out = man;
 	man = NULL;
 out:

@@ -1,8 +1,8 @@
 #include <string.h>
 
-#include "verify/crypto.h"
 #include "record/record.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 tfa_err tfa_record_encode(tfa_buf *out, const uint8_t *artifact, size_t artifact_len,
 			  const uint8_t *sig, size_t sig_len)

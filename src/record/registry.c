@@ -12,14 +12,14 @@ extern const tfa_signer_backend tfa_signer_backend_awskms;
 #endif
 
 const tfa_signer_backend *const tfa_signer_backends[] = {
-	&tfa_signer_backend_file,
+    &tfa_signer_backend_file,
 #if TFATTEST_WITH_PKCS11
-	&tfa_signer_backend_pkcs11,
+    &tfa_signer_backend_pkcs11,
 #endif
 #if TFATTEST_WITH_AWS
-	&tfa_signer_backend_awskms,
+    &tfa_signer_backend_awskms,
 #endif
-	NULL,
+    NULL,
 };
 
 extern const tfa_store_backend tfa_store_backend_fs;
@@ -29,11 +29,11 @@ extern const tfa_store_backend tfa_store_backend_s3;
 
 const tfa_store_backend *const tfa_store_backends[] = {
 #if TFATTEST_WITH_AWS
-	&tfa_store_backend_s3,
+    &tfa_store_backend_s3,
 #endif
-	/* Last: the fs store also takes plain paths with no scheme. */
-	&tfa_store_backend_fs,
-	NULL,
+    /* Last: the fs store also takes plain paths with no scheme. */
+    &tfa_store_backend_fs,
+    NULL,
 };
 
 #if TFATTEST_WITH_AWS
@@ -42,7 +42,7 @@ extern const tfa_sequencer_backend tfa_sequencer_backend_dynamodb;
 
 const tfa_sequencer_backend *const tfa_sequencer_backends[] = {
 #if TFATTEST_WITH_AWS
-	&tfa_sequencer_backend_dynamodb,
+    &tfa_sequencer_backend_dynamodb,
 #endif
-	NULL,
+    NULL,
 };

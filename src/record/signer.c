@@ -3,10 +3,10 @@
 
 #include <openssl/err.h>
 
-#include "verify/crypto.h"
 #include "record/signer_int.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/signer.h"
+#include "verify/crypto.h"
 
 struct tfa_signer {
 	const tfa_signer_backend *backend;
@@ -41,8 +41,8 @@ tfa_err tfa_signer_open(tfa_signer **out, const char *uri)
 		int n = colon ? (int)(colon - uri) : (int)strlen(uri);
 		if (n > 32)
 			n = 32;
-		TFA_BAIL(TFA_EUSAGE, "unsupported key URI scheme '%.*s': this build knows file:%s%s",
-			 n, uri,
+		TFA_BAIL(TFA_EUSAGE,
+			 "unsupported key URI scheme '%.*s': this build knows file:%s%s", n, uri,
 #if TFATTEST_WITH_PKCS11
 			 ", pkcs11:",
 #else
@@ -56,8 +56,8 @@ tfa_err tfa_signer_open(tfa_signer **out, const char *uri)
 		);
 	}
 	if (b->abi != TFA_SIGNER_ABI)
-		TFA_BAIL(TFA_EINTERNAL, "signer backend %s has ABI %u, expected %u", b->name, b->abi,
-			 TFA_SIGNER_ABI);
+		TFA_BAIL(TFA_EINTERNAL, "signer backend %s has ABI %u, expected %u", b->name,
+			 b->abi, TFA_SIGNER_ABI);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		TFA_BAIL(TFA_EINTERNAL, "out of memory");
@@ -80,10 +80,9 @@ out:
 tfa_err tfa_signer_check_alg(const tfa_signer *s, tfa_sig_alg alg)
 {
 	if (tfa_pkey_check_alg(s->pub, alg) != TFA_OK)
-		return tfa_error_set(TFA_EUSAGE, "algorithm %s does not fit this %s key",
-				     tfa_sig_alg_name(alg),
-				     tfa_signer_default_alg(s) == TFA_ALG_ECDSA_SHA_256 ? "EC P-256"
-											 : "RSA");
+		return tfa_error_set(
+		    TFA_EUSAGE, "algorithm %s does not fit this %s key", tfa_sig_alg_name(alg),
+		    tfa_signer_default_alg(s) == TFA_ALG_ECDSA_SHA_256 ? "EC P-256" : "RSA");
 	return TFA_OK;
 }
 
@@ -102,9 +101,10 @@ tfa_err tfa_signer_sign(tfa_buf *sig, tfa_signer *s, tfa_sig_alg alg,
 	/* A token that signs with another key, or returns garbage, is caught here. */
 	if (tfa_verify_digest(s->pub, alg, digest, sig->data + start, sig->len - start) != TFA_OK) {
 		sig->len = start;
-		TFA_BAIL(TFA_EBACKEND,
-			 "the %s signer returned a signature that does not verify under its public key",
-			 s->backend->name);
+		TFA_BAIL(
+		    TFA_EBACKEND,
+		    "the %s signer returned a signature that does not verify under its public key",
+		    s->backend->name);
 	}
 out:
 	return rc;

@@ -10,15 +10,15 @@
 
 #include <openssl/rand.h>
 
-#include "verify/crypto.h"
 #include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/spool.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 #define SPOOL_FILES_MAX 100000
 /* Clock slack when looking for an interrupted flush's record. */
-#define SPOOL_SLACK_S 3600
+#define SPOOL_SLACK_S  3600
 #define SPOOL_SCAN_MAX 100000
 
 tfa_err tfa_spool_dir(char **out)
@@ -199,7 +199,8 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 	TFA_ENSURE_ARG(c);
 	TFA_ENSURE_ARG(chain_id);
 	TFA_GUARD(tfa_chain_id_check(chain_id, strlen(chain_id)));
-	TFA_ENSURE(RAND_bytes(rnd, sizeof(rnd)) == 1, TFA_ECRYPTO, "no random bytes for a spool id");
+	TFA_ENSURE(RAND_bytes(rnd, sizeof(rnd)) == 1, TFA_ECRYPTO,
+		   "no random bytes for a spool id");
 	tfa_hex_encode(id, rnd, sizeof(rnd));
 	TFA_GUARD(tfa_capture_set_spool(c, id, deployed_at_ns / 1000000000, (int64_t)time(NULL)));
 	TFA_GUARD(tfa_capture_serialize(&bytes, c));
@@ -207,7 +208,7 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 	TFA_GUARD(open_dir(&dfd, dir));
 	TFA_ENSURE(snprintf(final, sizeof(final), "%s/%020lld-%s-%s.json", dir,
 			    (long long)deployed_at_ns, chain_id, id) < (int)sizeof(final) &&
-			   snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, id) < (int)sizeof(tmp),
+		       snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, id) < (int)sizeof(tmp),
 		   TFA_EUSAGE, "spool path too long");
 	tmpname = tmp + strlen(dir) + 1;
 	finalname = final + strlen(dir) + 1;
@@ -335,7 +336,8 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 		c = NULL;
 		rc = tfa_capture_deserialize(&c, raw.data, raw.len);
 		if (rc != TFA_OK)
-			TFA_BAIL(rc, "spooled capture %s is invalid: %s", path, tfa_error_last()->message);
+			TFA_BAIL(rc, "spooled capture %s is invalid: %s", path,
+				 tfa_error_last()->message);
 		cid = tfa_capture_spool_id(c);
 		TFA_ENSURE(cid != NULL && strcmp(cid, id) == 0, TFA_EFORMAT,
 			   "spooled capture %s does not carry the id in its name", path);

@@ -27,11 +27,11 @@
 
 #include <openssl/crypto.h>
 
-#include "verify/crypto.h"
 #include "record/record.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/sys/sequencer.h"
 #include "tfattest/sys/store.h"
+#include "verify/crypto.h"
 
 struct tfa_store {
 	const tfa_store_backend *backend;
@@ -392,7 +392,8 @@ tfa_err tfa_store_append(tfa_store *st, uint64_t seq, const uint8_t *artifact, s
 tfa_err tfa_store_put_checkpoint(tfa_store *st, uint64_t seq, const uint8_t *data, size_t len)
 {
 	if (st->backend->put_checkpoint == NULL)
-		return tfa_error_set(TFA_EUSAGE, "the %s store keeps no checkpoints", st->backend->name);
+		return tfa_error_set(TFA_EUSAGE, "the %s store keeps no checkpoints",
+				     st->backend->name);
 	if (seq == 0)
 		return tfa_error_set(TFA_EUSAGE, "sequence numbers start at 1");
 	if (len == 0 || len > TFA_STORE_CHECKPOINT_MAX)
@@ -404,7 +405,8 @@ tfa_err tfa_store_latest_checkpoint(tfa_store *st, uint64_t min_seq, uint64_t ma
 				    uint64_t *seq, tfa_buf *data)
 {
 	if (st->backend->latest_checkpoint == NULL)
-		return tfa_error_set(TFA_ENOTFOUND, "the %s store keeps no checkpoints", st->backend->name);
+		return tfa_error_set(TFA_ENOTFOUND, "the %s store keeps no checkpoints",
+				     st->backend->name);
 	if (min_seq == 0 || min_seq > max_seq)
 		return tfa_error_set(TFA_EUSAGE, "invalid checkpoint range");
 	return st->backend->latest_checkpoint(st->ctx, min_seq, max_seq, seq, data);

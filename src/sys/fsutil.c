@@ -70,13 +70,15 @@ tfa_err tfa_fs_rename_noreplace(const char *from, const char *to)
 	if (errno == EEXIST)
 		return tfa_error_set(TFA_EUSAGE, "%s already exists: choose a new output path", to);
 	if (errno != EINVAL && errno != ENOSYS)
-		return tfa_error_set(TFA_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
+		return tfa_error_set(TFA_EIO, "cannot move %s to %s: %s", from, to,
+				     strerror(errno));
 #endif
 	{
 		struct stat st;
 		/* Without renameat2 a narrow race remains between this check and the rename. */
 		if (lstat(to, &st) == 0)
-			return tfa_error_set(TFA_EUSAGE, "%s already exists: choose a new output path", to);
+			return tfa_error_set(TFA_EUSAGE,
+					     "%s already exists: choose a new output path", to);
 		if (rename(from, to) != 0)
 			return tfa_error_set(TFA_EIO, "cannot move %s to %s: %s", from, to,
 					     strerror(errno));
@@ -135,7 +137,8 @@ void tfa_fs_rmtree(const char *path)
 			char sub[PATH_MAX];
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) < (int)sizeof(sub))
+			if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) <
+			    (int)sizeof(sub))
 				tfa_fs_rmtree(sub);
 		}
 		closedir(d);

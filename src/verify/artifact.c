@@ -1,12 +1,12 @@
 #include <string.h>
 
 #include "format/b64.h"
-#include "verify/crypto.h"
 #include "format/jfield.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 tfa_err tfa_chain_id_check(const char *s, size_t len)
 {
@@ -17,15 +17,16 @@ tfa_err tfa_chain_id_check(const char *s, size_t len)
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '.' || c == '_' || c == '-'))
-			return tfa_error_set(TFA_EFORMAT,
-					     "chain id may hold only letters, digits, '.', '_' and '-'");
+			return tfa_error_set(
+			    TFA_EFORMAT,
+			    "chain id may hold only letters, digits, '.', '_' and '-'");
 	}
 	return TFA_OK;
 }
 
-static const char *const top_members[] = { "chain_id", "context", "event",  "prev_hash",
-					   "rotation", "schema_version", "seq", "signer", "terraform",
-					   "time", "type", NULL };
+static const char *const top_members[] = {"chain_id",  "context",	 "event", "prev_hash",
+					  "rotation",  "schema_version", "seq",	  "signer",
+					  "terraform", "time",		 "type",  NULL};
 
 static int one_of(const char *s, const char *const *list)
 {
@@ -47,29 +48,35 @@ static tfa_err parse_rotation(tfa_artifact *out, const tfa_json_value *root)
 
 	TFA_GUARD(tfa_jf_obj(&ro, root, "rotation", "artifact"));
 	TFA_GUARD(tfa_jf_hash(tmp, ro, "new_key_fingerprint", "artifact rotation"));
-	TFA_GUARD(tfa_jf_strcpy(out->rot.new_fpr, sizeof(out->rot.new_fpr), ro, "new_key_fingerprint",
-				"artifact rotation"));
+	TFA_GUARD(tfa_jf_strcpy(out->rot.new_fpr, sizeof(out->rot.new_fpr), ro,
+				"new_key_fingerprint", "artifact rotation"));
 	TFA_GUARD(tfa_jf_strcpy(alg, sizeof(alg), ro, "new_algorithm", "artifact rotation"));
 	TFA_GUARD(tfa_sig_alg_from_name(&out->rot.new_alg, alg));
 	TFA_GUARD(tfa_jf_str(&s, &n, ro, "new_public_key", (TFA_SPKI_MAX + 2) / 3 * 4,
 			     "artifact rotation"));
-	if (tfa_b64_decode(out->rot.spki, sizeof(out->rot.spki), &out->rot.spki_len, s, n) != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "artifact rotation: new_public_key: %s", tfa_error_last()->message);
+	if (tfa_b64_decode(out->rot.spki, sizeof(out->rot.spki), &out->rot.spki_len, s, n) !=
+	    TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "artifact rotation: new_public_key: %s",
+			 tfa_error_last()->message);
 	TFA_GUARD(tfa_jf_str(&s, &n, ro, "pop_signature", (TFA_SIG_MAX + 2) / 3 * 4,
 			     "artifact rotation"));
 	if (tfa_b64_decode(out->rot.pop, sizeof(out->rot.pop), &out->rot.pop_len, s, n) != TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "artifact rotation: pop_signature: %s", tfa_error_last()->message);
+		TFA_BAIL(TFA_EFORMAT, "artifact rotation: pop_signature: %s",
+			 tfa_error_last()->message);
 	TFA_GUARD(tfa_jf_str(&s, &n, ro, "old_public_key", (TFA_SPKI_MAX + 2) / 3 * 4,
 			     "artifact rotation"));
-	if (tfa_b64_decode(out->rot.old_spki, sizeof(out->rot.old_spki), &out->rot.old_spki_len, s, n) !=
-	    TFA_OK)
-		TFA_BAIL(TFA_EFORMAT, "artifact rotation: old_public_key: %s", tfa_error_last()->message);
+	if (tfa_b64_decode(out->rot.old_spki, sizeof(out->rot.old_spki), &out->rot.old_spki_len, s,
+			   n) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "artifact rotation: old_public_key: %s",
+			 tfa_error_last()->message);
 	tfa_spki_fingerprint(fpr, out->rot.old_spki, out->rot.old_spki_len);
 	TFA_ENSURE(strcmp(fpr, out->key_fpr) == 0, TFA_EFORMAT,
-		   "artifact rotation: old_public_key does not have the fingerprint signer.key_fingerprint");
+		   "artifact rotation: old_public_key does not have the fingerprint "
+		   "signer.key_fingerprint");
 	tfa_spki_fingerprint(fpr, out->rot.spki, out->rot.spki_len);
-	TFA_ENSURE(strcmp(fpr, out->rot.new_fpr) == 0, TFA_EFORMAT,
-		   "artifact rotation: new_public_key does not have the fingerprint new_key_fingerprint");
+	TFA_ENSURE(
+	    strcmp(fpr, out->rot.new_fpr) == 0, TFA_EFORMAT,
+	    "artifact rotation: new_public_key does not have the fingerprint new_key_fingerprint");
 	TFA_ENSURE(strcmp(out->rot.new_fpr, out->key_fpr) != 0, TFA_EFORMAT,
 		   "artifact rotation: the new key is the key that signs the rotation");
 	out->is_rotation = true;
@@ -90,18 +97,19 @@ tfa_err tfa_rotation_pop_bytes(tfa_buf *out, const tfa_artifact *a)
 		return tfa_error_set(TFA_EINTERNAL, "not a rotation record");
 	tfa_hash_str(prev, a->prev_hash);
 	/* Every value is from a restricted alphabet, so this is the canonical form. */
-	return tfa_buf_printf(out,
-			      "{\"chain_id\":\"%s\",\"new_algorithm\":\"%s\",\"new_key_fingerprint\":\"%s\","
-			      "\"old_key_fingerprint\":\"%s\",\"prev_hash\":\"%s\",\"seq\":%llu,"
-			      "\"type\":\"" TFA_ROTATION_POP_TYPE "\"}",
-			      a->chain_id, tfa_sig_alg_name(a->rot.new_alg), a->rot.new_fpr, a->key_fpr,
-			      prev, (unsigned long long)a->seq);
+	return tfa_buf_printf(
+	    out,
+	    "{\"chain_id\":\"%s\",\"new_algorithm\":\"%s\",\"new_key_fingerprint\":\"%s\","
+	    "\"old_key_fingerprint\":\"%s\",\"prev_hash\":\"%s\",\"seq\":%llu,"
+	    "\"type\":\"" TFA_ROTATION_POP_TYPE "\"}",
+	    a->chain_id, tfa_sig_alg_name(a->rot.new_alg), a->rot.new_fpr, a->key_fpr, prev,
+	    (unsigned long long)a->seq);
 }
 
 tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 {
-	static const char *const events[] = { "apply", "destroy", "rollback", "import", NULL };
-	static const char *const statuses[] = { "succeeded", "failed", NULL };
+	static const char *const events[] = {"apply", "destroy", "rollback", "import", NULL};
+	static const char *const statuses[] = {"succeeded", "failed", NULL};
 	tfa_err rc = TFA_OK;
 	tfa_json *doc = NULL;
 	const tfa_json_value *root, *ev, *sg, *o;
@@ -126,8 +134,8 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 		   TFA_EFORMAT, "artifact type is not %s", TFA_ARTIFACT_TYPE);
 	TFA_GUARD(tfa_jf_int(&i64, root, "schema_version", 0, 1000, "artifact"));
 	schema = i64;
-	TFA_ENSURE(i64 == TFA_ARTIFACT_SCHEMA || i64 == TFA_ARTIFACT_SCHEMA_ROTATION, TFA_EFORMAT, "unsupported artifact schema version %lld",
-		   (long long)i64);
+	TFA_ENSURE(i64 == TFA_ARTIFACT_SCHEMA || i64 == TFA_ARTIFACT_SCHEMA_ROTATION, TFA_EFORMAT,
+		   "unsupported artifact schema version %lld", (long long)i64);
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "chain_id", TFA_CHAIN_ID_MAX, "artifact"));
 	TFA_GUARD(tfa_chain_id_check(s, n));
 	memcpy(out->chain_id, s, n);
@@ -153,23 +161,28 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_ENSURE(one_of(out->event, events) || strcmp(out->event, "rotate") == 0, TFA_EFORMAT,
 		   "artifact event type is unknown");
 	TFA_ENSURE((strcmp(out->event, "rotate") == 0) == (schema == TFA_ARTIFACT_SCHEMA_ROTATION),
-		   TFA_EFORMAT, "artifact: event \"rotate\" goes with schema version %d and no other",
+		   TFA_EFORMAT,
+		   "artifact: event \"rotate\" goes with schema version %d and no other",
 		   TFA_ARTIFACT_SCHEMA_ROTATION);
 	TFA_GUARD(tfa_jf_strcpy(out->status, sizeof(out->status), ev, "status", "artifact event"));
 	TFA_ENSURE(one_of(out->status, statuses), TFA_EFORMAT, "artifact event status is unknown");
 	TFA_GUARD(tfa_jf_int(&i64, ev, "exit_code", -2147483648LL, 2147483647LL, "artifact event"));
 	if (schema == TFA_ARTIFACT_SCHEMA_ROTATION)
 		TFA_ENSURE(strcmp(out->status, "succeeded") == 0 && i64 == 0 &&
-				   tfa_json_get(root, "terraform") == NULL,
-			   TFA_EFORMAT, "artifact: a rotation record has status succeeded, exit code 0 and no terraform facts");
-	TFA_ENSURE((tfa_json_get(root, "rotation") != NULL) == (schema == TFA_ARTIFACT_SCHEMA_ROTATION),
+			       tfa_json_get(root, "terraform") == NULL,
+			   TFA_EFORMAT,
+			   "artifact: a rotation record has status succeeded, exit code 0 and no "
+			   "terraform facts");
+	TFA_ENSURE((tfa_json_get(root, "rotation") != NULL) ==
+		       (schema == TFA_ARTIFACT_SCHEMA_ROTATION),
 		   TFA_EFORMAT, "artifact: \"rotation\" is present exactly in rotation records");
 	out->exit_code = (int32_t)i64;
 	if ((o = tfa_json_get(ev, "rollback_to")) != NULL) {
 		TFA_ENSURE(strcmp(out->event, "rollback") == 0, TFA_EFORMAT,
 			   "artifact event: rollback_to on an event that is not a rollback");
 		TFA_GUARD(tfa_jf_obj(&o, ev, "rollback_to", "artifact event"));
-		TFA_GUARD(tfa_jf_int(&i64, o, "seq", 1, (int64_t)TFA_SEQ_MAX, "artifact rollback_to"));
+		TFA_GUARD(
+		    tfa_jf_int(&i64, o, "seq", 1, (int64_t)TFA_SEQ_MAX, "artifact rollback_to"));
 		out->rollback_to = (uint64_t)i64;
 		TFA_ENSURE(out->rollback_to < out->seq, TFA_EFORMAT,
 			   "artifact rollback_to names a seq that is not earlier than its own");
@@ -202,14 +215,15 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	if (schema == TFA_ARTIFACT_SCHEMA_ROTATION)
 		TFA_GUARD(parse_rotation(out, root));
 
-	for (const char *const *k = (const char *const[]){ "terraform", "context", NULL }; *k; k++) {
+	for (const char *const *k = (const char *const[]){"terraform", "context", NULL}; *k; k++) {
 		const tfa_json_value *m = tfa_json_get(root, *k);
 		TFA_ENSURE(m == NULL || tfa_json_type_of(m) == TFA_JSON_OBJECT, TFA_EFORMAT,
 			   "artifact: \"%s\" is not an object", *k);
 	}
 
 	/* The bytes hashed and signed must be exactly the canonical form. */
-	if (tfa_jcs_write(&canon, root) != TFA_OK || canon.len != len || memcmp(canon.data, bytes, len) != 0)
+	if (tfa_jcs_write(&canon, root) != TFA_OK || canon.len != len ||
+	    memcmp(canon.data, bytes, len) != 0)
 		TFA_BAIL(TFA_EFORMAT, "artifact bytes are not in RFC 8785 canonical form");
 out:
 	tfa_buf_free(&canon);

@@ -12,15 +12,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "verify/manifest.h"
 #include "tfattest/buffer.h"
 #include "tfattest/common.h"
 #include "tfattest/error.h"
+#include "verify/manifest.h"
 
 struct tfa_archive;
 
 typedef struct tfa_bfile {
-	int fd;             /* directory: an open descriptor */
+	int fd;		    /* directory: an open descriptor */
 	const uint8_t *mem; /* archive: the entry's bytes */
 	size_t len, off;
 } tfa_bfile;
@@ -42,7 +42,8 @@ typedef struct tfa_bsrc_ops {
 	/* Appends the whole file, as tfa_buf_read_fd() does (TFA_EFORMAT past max). */
 	tfa_err (*read_all)(tfa_bfile *f, tfa_buf *b, const char *name, size_t max);
 	void (*close)(tfa_bfile *f);
-	/* Optional: a per-thread handle that makes open() of artifacts/ paths cheaper; -1 if none. */
+	/* Optional: a per-thread handle that makes open() of artifacts/ paths cheaper; -1 if none.
+	 */
 	int (*hint_open)(const tfa_bsrc *s);
 	void (*hint_close)(int hint);
 	/*
@@ -57,9 +58,9 @@ typedef struct tfa_bsrc_ops {
 
 struct tfa_bsrc {
 	const tfa_bsrc_ops *ops;
-	const char *path;        /* for messages */
-	int rootfd;              /* directory */
-	struct tfa_archive *ar;  /* archive */
+	const char *path;	/* for messages */
+	int rootfd;		/* directory */
+	struct tfa_archive *ar; /* archive */
 };
 
 /*

@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "verify/bsrc.h"
 #include "format/pathsafe.h"
 #include "tfattest/bundle.h"
 #include "tfattest/sys/guard.h"
+#include "verify/bsrc.h"
 
 #define WALK_MAX_DEPTH 8
 
@@ -26,7 +26,8 @@ static tfa_err dir_open(const tfa_bsrc *s, int hint, const char *path, tfa_bfile
 	if (hint >= 0 && (leaf = strrchr(path, '/')) != NULL) {
 		/* One lookup per file. No stat: the walk saw a regular file here, and a
 		 * caller reads at most the listed size + 1 bytes whatever it has become. */
-		f->fd = openat(hint, leaf + 1, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		f->fd = openat(hint, leaf + 1,
+			       O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 		if (f->fd < 0)
 			return tfa_error_set(errno == ENOENT ? TFA_ENOTFOUND : TFA_EVERIFY,
 					     "cannot open %s: %s", path, strerror(errno));
@@ -108,7 +109,8 @@ static tfa_err walk(const tfa_bsrc *s, int dirfd, const char *prefix, int depth,
 		if (depth == 0 && (strcmp(rel, TFA_BUNDLE_MANIFEST) == 0 ||
 				   strcmp(rel, TFA_BUNDLE_MANIFEST_SIG) == 0))
 			continue;
-		/* The entry type from readdir saves a stat per file where the file system gives it. */
+		/* The entry type from readdir saves a stat per file where the file system gives it.
+		 */
 		if (de->d_type == DT_REG)
 			st.st_mode = S_IFREG;
 		else if (de->d_type == DT_DIR)
@@ -128,7 +130,8 @@ static tfa_err walk(const tfa_bsrc *s, int dirfd, const char *prefix, int depth,
 				rc = bad_entry(bad, badlen, rel, "Directory nested too deeply");
 				goto out;
 			}
-			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sub = openat(dirfd, de->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			TFA_ENSURE(sub >= 0, TFA_EIO, "cannot open %s: %s", rel, strerror(errno));
 			snprintf(p2, sizeof(p2), "%s/", rel);
 			uint64_t before = *count;
@@ -165,12 +168,12 @@ static tfa_err dir_walk(const tfa_bsrc *s, uint64_t *count, const tfa_manifest *
 }
 
 const tfa_bsrc_ops tfa_bsrc_dir_ops = {
-	.kind = "directory",
-	.open = dir_open,
-	.read = dir_read,
-	.read_all = dir_read_all,
-	.close = dir_close,
-	.hint_open = dir_hint_open,
-	.hint_close = dir_hint_close,
-	.walk = dir_walk,
+    .kind = "directory",
+    .open = dir_open,
+    .read = dir_read,
+    .read_all = dir_read_all,
+    .close = dir_close,
+    .hint_open = dir_hint_open,
+    .hint_close = dir_hint_close,
+    .walk = dir_walk,
 };

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "verify/bsrc.h"
 #include "format/pathsafe.h"
 #include "tfattest/sys/guard.h"
 #include "tfattest/verify.h"
+#include "verify/bsrc.h"
 #if TFATTEST_WITH_ARCHIVE
 #include "verify/archive/bundle_archive.h"
 #endif
@@ -34,7 +34,8 @@ tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path)
 	if (fd < 0)
 		TFA_BAIL(errno == ENOENT ? TFA_EUSAGE : TFA_EIO, "cannot open bundle %s: %s", path,
 			 strerror(errno));
-	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat bundle %s: %s", path, strerror(errno));
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat bundle %s: %s", path,
+		   strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
 		s->ops = &tfa_bsrc_dir_ops;
 		s->rootfd = fd;
@@ -44,7 +45,8 @@ tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path)
 		TFA_GUARD(tfa_archive_load_fd(&s->ar, fd, path, NULL));
 		s->ops = &tfa_bsrc_archive_ops;
 #else
-		TFA_BAIL(TFA_EUSAGE, "%s is a file: this build reads bundle directories only", path);
+		TFA_BAIL(TFA_EUSAGE, "%s is a file: this build reads bundle directories only",
+			 path);
 #endif
 	} else {
 		TFA_BAIL(TFA_EUSAGE, "%s is neither a bundle directory nor a bundle archive", path);

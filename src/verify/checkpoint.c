@@ -3,17 +3,17 @@
 
 #include "format/b64.h"
 #include "format/hex.h"
-#include "verify/crypto.h"
 #include "format/jfield.h"
 #include "tfattest/checkpoint.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 tfa_err tfa_checkpoint_parse(tfa_checkpoint *out, const uint8_t *doc, size_t len)
 {
-	static const char *const members[] = { "chain_id", "head_hash", "schema_version", "seq",
-					       "signer", "time", "type", NULL };
-	static const char *const signer_members[] = { "algorithm", "key_fingerprint", NULL };
+	static const char *const members[] = {"chain_id", "head_hash", "schema_version", "seq",
+					      "signer",	  "time",      "type",		 NULL};
+	static const char *const signer_members[] = {"algorithm", "key_fingerprint", NULL};
 	tfa_err rc = TFA_OK;
 	tfa_json *js = NULL;
 	const tfa_json_value *root, *sg;
@@ -37,8 +37,8 @@ tfa_err tfa_checkpoint_parse(tfa_checkpoint *out, const uint8_t *doc, size_t len
 	TFA_ENSURE(n == strlen(TFA_CHECKPOINT_TYPE) && memcmp(s, TFA_CHECKPOINT_TYPE, n) == 0,
 		   TFA_EFORMAT, "checkpoint type is not %s", TFA_CHECKPOINT_TYPE);
 	TFA_GUARD(tfa_jf_int(&v, root, "schema_version", 0, 1000, "checkpoint"));
-	TFA_ENSURE(v == TFA_CHECKPOINT_SCHEMA, TFA_EFORMAT, "unsupported checkpoint schema version %lld",
-		   (long long)v);
+	TFA_ENSURE(v == TFA_CHECKPOINT_SCHEMA, TFA_EFORMAT,
+		   "unsupported checkpoint schema version %lld", (long long)v);
 	TFA_GUARD(tfa_jf_str(&s, &n, root, "chain_id", TFA_CHAIN_ID_MAX, "checkpoint"));
 	TFA_GUARD(tfa_chain_id_check(s, n));
 	memcpy(out->chain_id, s, n);
@@ -87,7 +87,8 @@ static tfa_err next_line(const uint8_t **line, size_t *n, const uint8_t **p, con
 	const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
 
 	if (nl == NULL)
-		return tfa_error_set(TFA_EFORMAT, "checkpoint file: %s does not end with a newline", what);
+		return tfa_error_set(TFA_EFORMAT, "checkpoint file: %s does not end with a newline",
+				     what);
 	*line = *p;
 	*n = (size_t)(nl - *p);
 	*p = nl + 1;
@@ -119,11 +120,12 @@ tfa_err tfa_checkpoint_file_parse(tfa_checkpoint_file *out, const uint8_t *bytes
 	tfa_buf_clear(&out->tsr);
 	out->has_tsa = false;
 	out->nonce_hex[0] = '\0';
-	TFA_ENSURE(len <= TFA_CHECKPOINT_FILE_MAX, TFA_EFORMAT, "checkpoint file is larger than %u bytes",
-		   TFA_CHECKPOINT_FILE_MAX);
+	TFA_ENSURE(len <= TFA_CHECKPOINT_FILE_MAX, TFA_EFORMAT,
+		   "checkpoint file is larger than %u bytes", TFA_CHECKPOINT_FILE_MAX);
 	TFA_GUARD(next_line(&line, &n, &p, end, "the first line"));
 	TFA_ENSURE(n == strlen(TFA_CHECKPOINT_MAGIC) && memcmp(line, TFA_CHECKPOINT_MAGIC, n) == 0,
-		   TFA_EFORMAT, "not a checkpoint file (the first line is not \"%s\")", TFA_CHECKPOINT_MAGIC);
+		   TFA_EFORMAT, "not a checkpoint file (the first line is not \"%s\")",
+		   TFA_CHECKPOINT_MAGIC);
 	TFA_GUARD(next_line(&line, &n, &p, end, "the checkpoint line"));
 	TFA_ENSURE(n > 0 && n <= TFA_CHECKPOINT_DOC_MAX, TFA_EFORMAT,
 		   "checkpoint file: the checkpoint line is empty or too long");
@@ -136,7 +138,8 @@ tfa_err tfa_checkpoint_file_parse(tfa_checkpoint_file *out, const uint8_t *bytes
 	if (p < end) {
 		TFA_GUARD(next_line(&line, &n, &p, end, "the timestamp line"));
 		TFA_ENSURE(n > 4 + 16 + 1 && memcmp(line, "tsa ", 4) == 0 && line[4 + 16] == ' ',
-			   TFA_EFORMAT, "checkpoint file: the fourth line is not \"tsa <nonce> <base64>\"");
+			   TFA_EFORMAT,
+			   "checkpoint file: the fourth line is not \"tsa <nonce> <base64>\"");
 		TFA_ENSURE(tfa_is_lowerhex((const char *)line + 4, 16), TFA_EFORMAT,
 			   "checkpoint file: the timestamp nonce is not 16 lowercase hex digits");
 		memcpy(out->nonce_hex, line + 4, 16);
@@ -153,7 +156,8 @@ tfa_err tfa_checkpoint_file_write(tfa_buf *out, const tfa_checkpoint_file *f)
 {
 	tfa_err rc = TFA_OK;
 
-	TFA_ENSURE(f->doc.len > 0 && memchr(f->doc.data, '\n', f->doc.len) == NULL && f->sig.len > 0,
+	TFA_ENSURE(f->doc.len > 0 && memchr(f->doc.data, '\n', f->doc.len) == NULL &&
+		       f->sig.len > 0,
 		   TFA_EINTERNAL, "incomplete checkpoint");
 	TFA_GUARD(tfa_buf_printf(out, "%s\n", TFA_CHECKPOINT_MAGIC));
 	TFA_GUARD(tfa_buf_append(out, f->doc.data, f->doc.len));

@@ -12,15 +12,15 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include "verify/crypto.h"
-#include "tfattest/sys/guard.h"
 #include "tfattest/sigalg.h"
+#include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
 
 static const char *const alg_names[] = {
-	[TFA_ALG_NONE] = "NONE",
-	[TFA_ALG_RSASSA_PSS_SHA_256] = "RSASSA_PSS_SHA_256",
-	[TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256] = "RSASSA_PKCS1_V1_5_SHA_256",
-	[TFA_ALG_ECDSA_SHA_256] = "ECDSA_SHA_256",
+    [TFA_ALG_NONE] = "NONE",
+    [TFA_ALG_RSASSA_PSS_SHA_256] = "RSASSA_PSS_SHA_256",
+    [TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256] = "RSASSA_PKCS1_V1_5_SHA_256",
+    [TFA_ALG_ECDSA_SHA_256] = "ECDSA_SHA_256",
 };
 
 const char *tfa_sig_alg_name(tfa_sig_alg alg)
@@ -77,15 +77,17 @@ static tfa_err pkey_parse_any(EVP_PKEY **out, const uint8_t *der, size_t len)
 		return tfa_error_set(TFA_EFORMAT, "public key has an invalid size");
 	pkey = d2i_PUBKEY(NULL, &p, (long)len);
 	if (pkey == NULL)
-		return tfa_error_openssl(TFA_EFORMAT, "public key is not a valid DER SubjectPublicKeyInfo");
+		return tfa_error_openssl(TFA_EFORMAT,
+					 "public key is not a valid DER SubjectPublicKeyInfo");
 	if (p != der + len) {
 		EVP_PKEY_free(pkey);
 		return tfa_error_set(TFA_EFORMAT, "public key has trailing bytes");
 	}
 	if (tfa_pkey_default_alg(pkey) == TFA_ALG_NONE) {
 		EVP_PKEY_free(pkey);
-		return tfa_error_set(TFA_EFORMAT,
-				     "unsupported public key: need RSA 2048-4096 with exponent 65537, or EC P-256");
+		return tfa_error_set(
+		    TFA_EFORMAT,
+		    "unsupported public key: need RSA 2048-4096 with exponent 65537, or EC P-256");
 	}
 	*out = pkey;
 	return TFA_OK;
@@ -171,7 +173,8 @@ tfa_err tfa_spki_canonicalize(tfa_buf *out, const uint8_t *der, size_t len)
 
 	TFA_GUARD(pkey_parse_any(&pkey, der, len));
 	TFA_ENSURE(EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA || EVP_PKEY_is_a(pkey, "EC"),
-		   TFA_EFORMAT, "unsupported public key: need RSA 2048-4096 with exponent 65537, or EC P-256");
+		   TFA_EFORMAT,
+		   "unsupported public key: need RSA 2048-4096 with exponent 65537, or EC P-256");
 	TFA_GUARD(pkey_canonical_der(out, pkey));
 out:
 	ERR_clear_error();
@@ -294,7 +297,8 @@ tfa_sig_alg tfa_pkey_default_alg(EVP_PKEY *pkey)
 		}
 		f4 = BN_is_word(e, RSA_F4);
 		BN_free(e);
-		return f4 && bits >= 2048 && bits <= 4096 ? TFA_ALG_RSASSA_PSS_SHA_256 : TFA_ALG_NONE;
+		return f4 && bits >= 2048 && bits <= 4096 ? TFA_ALG_RSASSA_PSS_SHA_256
+							  : TFA_ALG_NONE;
 	}
 	if (is_p256(pkey))
 		return TFA_ALG_ECDSA_SHA_256;
@@ -315,10 +319,10 @@ tfa_err tfa_pkey_check_alg(EVP_PKEY *pkey, tfa_sig_alg alg)
 		if (def == TFA_ALG_ECDSA_SHA_256)
 			return TFA_OK;
 		break;
-	default:
-		break;
+	default: break;
 	}
-	return tfa_error_set(TFA_EVERIFY, "algorithm %s does not fit the key", tfa_sig_alg_name(alg));
+	return tfa_error_set(TFA_EVERIFY, "algorithm %s does not fit the key",
+			     tfa_sig_alg_name(alg));
 }
 
 tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg)
@@ -336,10 +340,8 @@ tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg)
 		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
 			return tfa_error_openssl(TFA_ECRYPTO, "cannot set up RSASSA-PKCS1-v1_5");
 		break;
-	case TFA_ALG_ECDSA_SHA_256:
-		break;
-	default:
-		return tfa_error_set(TFA_EUSAGE, "unknown signature algorithm");
+	case TFA_ALG_ECDSA_SHA_256: break;
+	default: return tfa_error_set(TFA_EUSAGE, "unknown signature algorithm");
 	}
 	return TFA_OK;
 }
@@ -461,7 +463,8 @@ tfa_err tfa_ecdsa_raw_to_der(tfa_buf *out, const uint8_t *raw, size_t len)
 	int n;
 
 	if (len == 0 || len % 2 != 0 || len > 132)
-		TFA_BAIL(TFA_EBACKEND, "raw ECDSA signature has an invalid length (%zu bytes)", len);
+		TFA_BAIL(TFA_EBACKEND, "raw ECDSA signature has an invalid length (%zu bytes)",
+			 len);
 	r = BN_bin2bn(raw, (int)(len / 2), NULL);
 	sv = BN_bin2bn(raw + len / 2, (int)(len / 2), NULL);
 	es = ECDSA_SIG_new();

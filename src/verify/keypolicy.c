@@ -42,14 +42,15 @@ static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
 
 	(void)index;
 	if (!tfa_bundle_path_allowed(p))
-		return tfa_error_set(TFA_EFORMAT, "manifest lists %s, which is not a path a bundle may hold",
-				     p);
+		return tfa_error_set(TFA_EFORMAT,
+				     "manifest lists %s, which is not a path a bundle may hold", p);
 	if (strcmp(p, TFA_VFY_BUNDLE_CKPT) == 0)
 		v->lists_ckpt = true;
 	if (strncmp(p, "keys/", 5) != 0)
 		return TFA_OK;
 	if (v->nkfiles >= TFA_VFY_KFILES_MAX)
-		return tfa_error_set(TFA_EFORMAT, "manifest lists more than %d files under keys/", TFA_VFY_KFILES_MAX);
+		return tfa_error_set(TFA_EFORMAT, "manifest lists more than %d files under keys/",
+				     TFA_VFY_KFILES_MAX);
 	snprintf(v->kfiles[v->nkfiles].path, sizeof(v->kfiles[0].path), "%s", p);
 	v->kfiles[v->nkfiles].f = *f;
 	v->kfiles[v->nkfiles].f.path = v->kfiles[v->nkfiles].path;
@@ -66,7 +67,8 @@ static const tfa_manifest_file *kfile_find(const tfa_vfy_ctx *v, const char *pat
 }
 
 /* Reads a listed file now, in layer 1, and holds it to its manifest entry. */
-static tfa_err read_checked(tfa_vfy_ctx *v, tfa_buf *out, const tfa_manifest_file *f, size_t max, uint64_t seq)
+static tfa_err read_checked(tfa_vfy_ctx *v, tfa_buf *out, const tfa_manifest_file *f, size_t max,
+			    uint64_t seq)
 {
 	uint8_t h[TFA_SHA256_LEN];
 	int r = tfa_vfy_read_listed(out, &v->src, -1, f, max, h);
@@ -75,10 +77,14 @@ static tfa_err read_checked(tfa_vfy_ctx *v, tfa_buf *out, const tfa_manifest_fil
 		return TFA_OK;
 	if (seq)
 		return tfa_vfy_fail(v, TFA_LAYER_MANIFEST, f->path, seq, "%s %s (seq %" PRIu64 ")",
-				    r == TFA_VFY_FR_MISSING ? "Missing file:" : r == TFA_VFY_FR_UNSAFE ? "Unsafe file:" : "Hash mismatch for",
+				    r == TFA_VFY_FR_MISSING  ? "Missing file:"
+				    : r == TFA_VFY_FR_UNSAFE ? "Unsafe file:"
+							     : "Hash mismatch for",
 				    f->path, seq);
 	return tfa_vfy_fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s %s",
-			    r == TFA_VFY_FR_MISSING ? "Missing file:" : r == TFA_VFY_FR_UNSAFE ? "Unsafe file:" : "Hash mismatch for",
+			    r == TFA_VFY_FR_MISSING  ? "Missing file:"
+			    : r == TFA_VFY_FR_UNSAFE ? "Unsafe file:"
+						     : "Hash mismatch for",
 			    f->path);
 }
 
@@ -108,24 +114,29 @@ static tfa_err check_key_pairs(tfa_vfy_ctx *v)
 }
 
 /* The anchor of a bundle with rotations: the first rotation's signer, whose key it carries. */
-static tfa_err load_anchor(tfa_vfy_ctx *v, const tfa_manifest_file *first, tfa_artifact *a, tfa_buf *b)
+static tfa_err load_anchor(tfa_vfy_ctx *v, const tfa_manifest_file *first, tfa_artifact *a,
+			   tfa_buf *b)
 {
 	tfa_err rc = TFA_OK;
 	uint64_t seq = strtoull(first->path + 5, NULL, 10);
 
 	TFA_GUARD(read_checked(v, b, first, TFA_ARTIFACT_MAX, seq));
 	if (tfa_artifact_parse(a, b->data, b->len) != TFA_OK) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Invalid rotation record %s (seq %" PRIu64 "): %s",
-				  first->path, seq, tfa_error_last()->message);
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, first->path, seq,
+				  "Invalid rotation record %s (seq %" PRIu64 "): %s", first->path,
+				  seq, tfa_error_last()->message);
 		goto out;
 	}
 	if (!a->is_rotation) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, first->path, seq, "%s (seq %" PRIu64 ") is not a rotation record",
-				  first->path, seq);
+		rc =
+		    tfa_vfy_fail(v, TFA_LAYER_MANIFEST, first->path, seq,
+				 "%s (seq %" PRIu64 ") is not a rotation record", first->path, seq);
 		goto out;
 	}
-	if (tfa_keywalk_anchor(v->keys, &v->nkeys, a->rot.old_spki, a->rot.old_spki_len) != TFA_OK) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, first->path, seq, "Anchor key in %s unusable: %s", first->path,
+	if (tfa_keywalk_anchor(v->keys, &v->nkeys, a->rot.old_spki, a->rot.old_spki_len) !=
+	    TFA_OK) {
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, first->path, seq,
+				  "Anchor key in %s unusable: %s", first->path,
 				  tfa_error_last()->message);
 		goto out;
 	}
@@ -145,18 +156,24 @@ static tfa_err check_key_links(tfa_vfy_ctx *v, const char *path, const tfa_artif
 {
 	uint64_t seq = a->seq;
 
-	if (prev_seq != 0 && prev_seq + 1 == seq && CRYPTO_memcmp(a->prev_hash, prev_hash, TFA_SHA256_LEN) != 0)
+	if (prev_seq != 0 && prev_seq + 1 == seq &&
+	    CRYPTO_memcmp(a->prev_hash, prev_hash, TFA_SHA256_LEN) != 0)
 		return tfa_vfy_fail(v, TFA_LAYER_MANIFEST, path, seq,
-				    "Rotation %s (seq %" PRIu64 "): prev_hash is not the hash of keys/%012" PRIu64 ".json",
+				    "Rotation %s (seq %" PRIu64
+				    "): prev_hash is not the hash of keys/%012" PRIu64 ".json",
 				    path, seq, prev_seq);
-	if (seq + 1 == v->man.from_seq && CRYPTO_memcmp(hash, v->man.base_hash, TFA_SHA256_LEN) != 0)
+	if (seq + 1 == v->man.from_seq &&
+	    CRYPTO_memcmp(hash, v->man.base_hash, TFA_SHA256_LEN) != 0)
 		return tfa_vfy_fail(v, TFA_LAYER_MANIFEST, path, seq,
-				    "Rotation %s (seq %" PRIu64 ") is not the record the manifest's base_hash names",
+				    "Rotation %s (seq %" PRIu64
+				    ") is not the record the manifest's base_hash names",
 				    path, seq);
-	if (seq == v->man.to_seq + 1 && CRYPTO_memcmp(a->prev_hash, v->man.head_hash, TFA_SHA256_LEN) != 0)
+	if (seq == v->man.to_seq + 1 &&
+	    CRYPTO_memcmp(a->prev_hash, v->man.head_hash, TFA_SHA256_LEN) != 0)
 		return tfa_vfy_fail(v, TFA_LAYER_MANIFEST, path, seq,
-				    "Rotation %s (seq %" PRIu64 "): prev_hash is not the manifest's head_hash", path,
-				    seq);
+				    "Rotation %s (seq %" PRIu64
+				    "): prev_hash is not the manifest's head_hash",
+				    path, seq);
 	return TFA_OK;
 }
 
@@ -189,14 +206,16 @@ static tfa_err follow_rotations(tfa_vfy_ctx *v)
 		tfa_buf_clear(&sig);
 		TFA_GUARD(read_checked(v, &b, jf, TFA_ARTIFACT_MAX, seq));
 		TFA_GUARD(read_checked(v, &sig, sf, TFA_SIG_MAX, seq));
-		if (tfa_keywalk_step(v->keys, &v->nkeys, v->man.chain_id, seq, b.data, b.len, sig.data,
-				     sig.len, a, &why) != TFA_OK) {
+		if (tfa_keywalk_step(v->keys, &v->nkeys, v->man.chain_id, seq, b.data, b.len,
+				     sig.data, sig.len, a, &why) != TFA_OK) {
 			if (why == TFA_KW_OK) {
 				rc = tfa_error_last()->code;
 				goto out;
 			}
-			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, why == TFA_KW_SIGNATURE ? spath : jf->path, seq,
-					  "Rotation %s (seq %" PRIu64 "): %s", jf->path, seq, tfa_error_last()->message);
+			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST,
+					  why == TFA_KW_SIGNATURE ? spath : jf->path, seq,
+					  "Rotation %s (seq %" PRIu64 "): %s", jf->path, seq,
+					  tfa_error_last()->message);
 			goto out;
 		}
 		cur = &v->keys[v->nkeys - 2];
@@ -204,7 +223,9 @@ static tfa_err follow_rotations(tfa_vfy_ctx *v)
 		TFA_GUARD(check_key_links(v, jf->path, a, nk->rot_hash, prev_seq, prev_hash));
 		prev_seq = seq;
 		memcpy(prev_hash, nk->rot_hash, sizeof(prev_hash));
-		tfa_vfy_emit(v, "INFO", "Rotation at seq %" PRIu64 ": key %s replaces %s (proof of possession valid)",
+		tfa_vfy_emit(v, "INFO",
+			     "Rotation at seq %" PRIu64
+			     ": key %s replaces %s (proof of possession valid)",
 			     seq, nk->fpr, cur->fpr);
 	}
 out:
@@ -244,20 +265,23 @@ static tfa_err check_key_pems(tfa_vfy_ctx *v)
 		tfa_buf_clear(&spki);
 		TFA_GUARD(read_checked(v, &b, f, PUBKEY_MAX, 0));
 		if (tfa_spki_from_bundle_pem(&spki, b.data, b.len) != TFA_OK) {
-			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, f->path, 0, "Public key unusable: %s", tfa_error_last()->message);
+			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, f->path, 0,
+					  "Public key unusable: %s", tfa_error_last()->message);
 			goto out;
 		}
 		tfa_spki_fingerprint(fpr, spki.data, spki.len);
 		if (strncmp(fpr + 7, f->path + 5, 64) != 0) {
-			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, f->path, 0, "%s holds key %s, not the key its name says",
-					  f->path, fpr);
+			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, f->path, 0,
+					  "%s holds key %s, not the key its name says", f->path,
+					  fpr);
 			goto out;
 		}
 	}
 	for (size_t k = 0; rotated && k < v->nkeys; k++) {
 		snprintf(path, sizeof(path), "keys/%s.pem", v->keys[k].fpr + 7);
 		if (kfile_find(v, path) == NULL) {
-			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, path, 0, "Manifest does not list %s, the %s key %s", path,
+			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, path, 0,
+					  "Manifest does not list %s, the %s key %s", path,
 					  k == 0 ? "anchor" : "rotated-in", v->keys[k].fpr);
 			goto out;
 		}
@@ -277,11 +301,12 @@ static void report_keys(tfa_vfy_ctx *v)
 		k->from_seq = v->keys[i].from;
 		k->to_seq = i + 1 < v->nkeys ? v->keys[i + 1].rot_seq : 0;
 		if (k->to_seq)
-			tfa_vfy_emit(v, "INFO", "Key %s in force for seq %" PRIu64 "..%" PRIu64 "%s", k->fpr,
+			tfa_vfy_emit(v, "INFO",
+				     "Key %s in force for seq %" PRIu64 "..%" PRIu64 "%s", k->fpr,
 				     k->from_seq, k->to_seq, i == 0 ? " (anchor)" : "");
 		else
-			tfa_vfy_emit(v, "INFO", "Key %s in force from seq %" PRIu64 "%s", k->fpr, k->from_seq,
-				     i == 0 ? " (anchor)" : "");
+			tfa_vfy_emit(v, "INFO", "Key %s in force from seq %" PRIu64 "%s", k->fpr,
+				     k->from_seq, i == 0 ? " (anchor)" : "");
 	}
 }
 
@@ -298,20 +323,21 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	tfa_buf_init(&spki, PUBKEY_MAX);
 	rc = tfa_vfy_scan_manifest(v, &v->man, on_key_file, v, v->man_digest);
 	if (rc == TFA_ENOTFOUND) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest unreadable: %s",
-				  tfa_error_last()->message);
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+				  "Manifest unreadable: %s", tfa_error_last()->message);
 		goto out;
 	}
 	if (rc == TFA_EFORMAT || rc == TFA_EVERIFY) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0, "Manifest invalid: %s",
-				  tfa_error_last()->message);
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+				  "Manifest invalid: %s", tfa_error_last()->message);
 		goto out;
 	}
 	if (rc != TFA_OK)
 		goto out;
 	if (v->opts->require_genesis && v->man.from_seq != 1) {
 		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, v->man.from_seq,
-				  "Bundle starts at seq %" PRIu64 ", not at genesis (--require-genesis)",
+				  "Bundle starts at seq %" PRIu64
+				  ", not at genesis (--require-genesis)",
 				  v->man.from_seq);
 		goto out;
 	}
@@ -321,15 +347,15 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	v->rep->files = v->man.nfiles;
 
 	if (!v->man.lists_pubkey) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0, "Manifest does not list %s",
-				  TFA_BUNDLE_PUBKEY);
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0,
+				  "Manifest does not list %s", TFA_BUNDLE_PUBKEY);
 		goto out;
 	}
 	if (tfa_vfy_read_small(&pem, &v->src, TFA_BUNDLE_PUBKEY, PUBKEY_MAX) != TFA_OK ||
 	    tfa_spki_from_bundle_pem(&spki, pem.data, pem.len) != TFA_OK ||
 	    tfa_pkey_from_spki(&v->key, spki.data, spki.len) != TFA_OK) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0, "Public key unusable: %s",
-				  tfa_error_last()->message);
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0,
+				  "Public key unusable: %s", tfa_error_last()->message);
 		goto out;
 	}
 	tfa_spki_fingerprint(v->key_fpr, spki.data, spki.len);
@@ -364,16 +390,19 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	anchor = v->keys[0].fpr;
 	if (v->opts->expect_fpr) {
 		if (strcmp(v->opts->expect_fpr, anchor) != 0) {
-			rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, rotated ? "keys/" : TFA_BUNDLE_PUBKEY, 0,
-					  "Key fingerprint mismatch: bundle %s is %s, expected %s",
-					  rotated ? "anchor key" : "key", anchor, v->opts->expect_fpr);
+			rc = tfa_vfy_fail(
+			    v, TFA_LAYER_MANIFEST, rotated ? "keys/" : TFA_BUNDLE_PUBKEY, 0,
+			    "Key fingerprint mismatch: bundle %s is %s, expected %s",
+			    rotated ? "anchor key" : "key", anchor, v->opts->expect_fpr);
 			goto out;
 		}
 		v->rep->key_pinned = true;
 		tfa_vfy_emit(v, "INFO", "Anchor key matches the pinned fingerprint %s", anchor);
 	} else {
-		tfa_vfy_emit(v, "WARN",
-			     "Trusting the bundle's own key %s; pin it with --expect-key-fingerprint", anchor);
+		tfa_vfy_emit(
+		    v, "WARN",
+		    "Trusting the bundle's own key %s; pin it with --expect-key-fingerprint",
+		    anchor);
 	}
 	memcpy(v->rep->trusted_fpr, anchor, TFA_FPR_STRLEN);
 	if (rotated) {
@@ -383,16 +412,17 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	}
 	TFA_GUARD(check_key_pems(v));
 	if (strcmp(v->man.key_fpr, v->keys[v->nkeys - 1].fpr) != 0) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
-				  "Manifest names signing key %s, which is not the key in force at export (%s) "
-				  "reached from the anchor through the bundle's rotations",
-				  v->man.key_fpr, v->keys[v->nkeys - 1].fpr);
+		rc = tfa_vfy_fail(
+		    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+		    "Manifest names signing key %s, which is not the key in force at export (%s) "
+		    "reached from the anchor through the bundle's rotations",
+		    v->man.key_fpr, v->keys[v->nkeys - 1].fpr);
 		goto out;
 	}
 	if (strcmp(v->man.key_fpr, v->key_fpr) != 0) {
 		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
-				  "Manifest names signing key %s, but the bundle's key is %s", v->man.key_fpr,
-				  v->key_fpr);
+				  "Manifest names signing key %s, but the bundle's key is %s",
+				  v->man.key_fpr, v->key_fpr);
 		goto out;
 	}
 	report_keys(v);
@@ -400,7 +430,8 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	if (rc != TFA_OK) {
 		rc = rc == TFA_EIO ? rc
 				   : tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST_SIG, 0,
-						  "Manifest signature unreadable: %s", tfa_error_last()->message);
+						  "Manifest signature unreadable: %s",
+						  tfa_error_last()->message);
 		goto out;
 	}
 	rc = tfa_verify_digest(v->key, v->man.alg, v->man_digest, sig.data, sig.len);

@@ -2,12 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tfattest/sys/guard.h"
 #include "verify/crypto.h"
 #include "verify/keywalk.h"
-#include "tfattest/sys/guard.h"
 
-tfa_err tfa_keywalk_anchor(tfa_keywalk_key *keys, size_t *n, const uint8_t *spki,
-			   size_t len)
+tfa_err tfa_keywalk_anchor(tfa_keywalk_key *keys, size_t *n, const uint8_t *spki, size_t len)
 {
 	tfa_keywalk_key *k = &keys[0];
 	tfa_err rc;
@@ -28,9 +27,9 @@ static tfa_err broke(tfa_keywalk_why *why, tfa_keywalk_why w)
 	return TFA_EVERIFY;
 }
 
-tfa_err tfa_keywalk_step(tfa_keywalk_key *keys, size_t *n, const char *chain_id,
-			 uint64_t seq, const uint8_t *bytes, size_t len, const uint8_t *sig,
-			 size_t siglen, tfa_artifact *a, tfa_keywalk_why *why)
+tfa_err tfa_keywalk_step(tfa_keywalk_key *keys, size_t *n, const char *chain_id, uint64_t seq,
+			 const uint8_t *bytes, size_t len, const uint8_t *sig, size_t siglen,
+			 tfa_artifact *a, tfa_keywalk_why *why)
 {
 	tfa_err rc = TFA_OK;
 	const tfa_keywalk_key *cur;

@@ -44,8 +44,8 @@ typedef enum tfa_keywalk_why {
  * and supported (crypto.h, tfa_spki_canonical_check). *n becomes 1.
  * TFA_EFORMAT with the reason otherwise.
  */
-TFA_WUR tfa_err tfa_keywalk_anchor(tfa_keywalk_key *keys, size_t *n,
-				   const uint8_t *spki, size_t len);
+TFA_WUR tfa_err tfa_keywalk_anchor(tfa_keywalk_key *keys, size_t *n, const uint8_t *spki,
+				   size_t len);
 
 /*
  * Checks one rotation record (its bytes and signature), found at `seq`, of
@@ -63,10 +63,9 @@ TFA_WUR tfa_err tfa_keywalk_anchor(tfa_keywalk_key *keys, size_t *n,
  * name (the caller adds it); TFA_EINTERNAL/ECRYPTO when no check could be made.
  * `a` is scratch space the caller provides (large); it holds the parsed record after.
  */
-TFA_WUR tfa_err tfa_keywalk_step(tfa_keywalk_key *keys, size_t *n,
-				 const char *chain_id, uint64_t seq, const uint8_t *bytes,
-				 size_t len, const uint8_t *sig, size_t siglen, tfa_artifact *a,
-				 tfa_keywalk_why *why);
+TFA_WUR tfa_err tfa_keywalk_step(tfa_keywalk_key *keys, size_t *n, const char *chain_id,
+				 uint64_t seq, const uint8_t *bytes, size_t len, const uint8_t *sig,
+				 size_t siglen, tfa_artifact *a, tfa_keywalk_why *why);
 
 /* Index of the key in force at seq (seq >= 1): the last one whose run starts at or before it. */
 size_t tfa_keywalk_at(const tfa_keywalk_key *keys, size_t n, uint64_t seq);

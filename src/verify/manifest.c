@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/crypto.h"
-#include "verify/manifest.h"
 #include "format/pathsafe.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
+#include "verify/manifest.h"
 
 /* No string in a valid manifest is longer than a path or a time. */
 #define MANIFEST_STRING_MAX 256
@@ -43,11 +43,13 @@ static tfa_err expect(tfa_jstream *js, tfa_js_token want, const char *what)
 	tfa_err rc = tfa_jstream_next(js, &t);
 
 	if (rc != TFA_OK)
-		return rc == TFA_EFORMAT ? tfa_error_set(TFA_EFORMAT, "manifest is not canonical JSON: %s",
-							 tfa_error_last()->message)
-					 : rc;
+		return rc == TFA_EFORMAT
+			   ? tfa_error_set(TFA_EFORMAT, "manifest is not canonical JSON: %s",
+					   tfa_error_last()->message)
+			   : rc;
 	if (t != want)
-		return tfa_error_set(TFA_EFORMAT, "manifest: %s has the wrong type or is missing", what);
+		return tfa_error_set(TFA_EFORMAT, "manifest: %s has the wrong type or is missing",
+				     what);
 	return TFA_OK;
 }
 
@@ -62,8 +64,9 @@ static tfa_err expect_key(tfa_jstream *js, const char *name, const char *what)
 		return rc;
 	k = tfa_jstream_str(js, &len);
 	if (len != strlen(name) || memcmp(k, name, len) != 0)
-		return tfa_error_set(TFA_EFORMAT, "%s has an unknown or missing member near \"%.*s\"",
-				     what, (int)(len > 64 ? 64 : len), k);
+		return tfa_error_set(TFA_EFORMAT,
+				     "%s has an unknown or missing member near \"%.*s\"", what,
+				     (int)(len > 64 ? 64 : len), k);
 	return TFA_OK;
 }
 
@@ -102,7 +105,8 @@ static tfa_err read_hash(tfa_jstream *js, uint8_t out[TFA_SHA256_LEN], const cha
 	if (rc != TFA_OK)
 		return rc;
 	if (tfa_hash_parse(out, s, n) != TFA_OK)
-		return tfa_error_set(TFA_EFORMAT, "manifest: %s is not sha256:<64 lowercase hex>", what);
+		return tfa_error_set(TFA_EFORMAT, "manifest: %s is not sha256:<64 lowercase hex>",
+				     what);
 	return TFA_OK;
 }
 
@@ -136,22 +140,26 @@ static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 
 		rc = tfa_jstream_next(js, &t);
 		if (rc != TFA_OK)
-			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : rc, "manifest is not canonical JSON: %s",
-				 tfa_error_last()->message);
+			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : rc,
+				 "manifest is not canonical JSON: %s", tfa_error_last()->message);
 		if (t == TFA_JS_END_ARRAY)
 			break;
-		TFA_ENSURE(t == TFA_JS_BEGIN_OBJECT, TFA_EFORMAT, "manifest: a file entry is not an object");
-		TFA_ENSURE(n < TFA_MANIFEST_MAX_FILES, TFA_EFORMAT, "manifest lists too many files");
+		TFA_ENSURE(t == TFA_JS_BEGIN_OBJECT, TFA_EFORMAT,
+			   "manifest: a file entry is not an object");
+		TFA_ENSURE(n < TFA_MANIFEST_MAX_FILES, TFA_EFORMAT,
+			   "manifest lists too many files");
 		TFA_GUARD(expect_key(js, "path", "manifest file entry"));
 		TFA_GUARD(read_string(js, &s, &len, "a file path"));
 		TFA_ENSURE(len <= TFA_PATH_MAX_LEN, TFA_EVERIFY, "path %.64s... is too long", s);
 		TFA_GUARD(tfa_path_check(s, len));
 		memcpy(path, s, len);
 		path[len] = '\0';
-		if (strcmp(path, TFA_BUNDLE_MANIFEST) == 0 || strcmp(path, TFA_BUNDLE_MANIFEST_SIG) == 0)
+		if (strcmp(path, TFA_BUNDLE_MANIFEST) == 0 ||
+		    strcmp(path, TFA_BUNDLE_MANIFEST_SIG) == 0)
 			TFA_BAIL(TFA_EVERIFY, "manifest lists itself or its signature");
 		if (n > 0 && strcmp(prev, path) >= 0)
-			TFA_BAIL(TFA_EVERIFY, "manifest paths are not unique and in order at %s", path);
+			TFA_BAIL(TFA_EVERIFY, "manifest paths are not unique and in order at %s",
+				 path);
 		if (strcmp(path, TFA_BUNDLE_PUBKEY) == 0)
 			m->lists_pubkey = true;
 		TFA_GUARD(expect_key(js, "sha256", "manifest file entry"));
@@ -193,8 +201,8 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 
 		rc = tfa_jstream_next(js, &t);
 		if (rc != TFA_OK)
-			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : rc, "manifest is not canonical JSON: %s",
-				 tfa_error_last()->message);
+			TFA_BAIL(rc == TFA_EFORMAT ? TFA_EFORMAT : rc,
+				 "manifest is not canonical JSON: %s", tfa_error_last()->message);
 		if (t == TFA_JS_END_OBJECT)
 			break;
 		k = tfa_jstream_str(js, &n);
@@ -226,7 +234,8 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 		} else if (strcmp(k, "schema_version") == 0) {
 			bit = SEEN_SCHEMA;
 			TFA_GUARD(read_int(js, 0, 1000, &v, "\"schema_version\""));
-			TFA_ENSURE(v == TFA_MANIFEST_SCHEMA, TFA_EFORMAT, "unsupported manifest schema version");
+			TFA_ENSURE(v == TFA_MANIFEST_SCHEMA, TFA_EFORMAT,
+				   "unsupported manifest schema version");
 		} else if (strcmp(k, "signer") == 0) {
 			uint8_t tmp[TFA_SHA256_LEN];
 			char alg[40];
@@ -244,7 +253,8 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 				   "manifest: the signer's key fingerprint is malformed");
 			memcpy(m->key_fpr, s, n);
 			m->key_fpr[n] = '\0';
-			TFA_GUARD(expect(js, TFA_JS_END_OBJECT, "manifest signer has an unknown member; its end"));
+			TFA_GUARD(expect(js, TFA_JS_END_OBJECT,
+					 "manifest signer has an unknown member; its end"));
 		} else if (strcmp(k, "to_seq") == 0) {
 			bit = SEEN_TO;
 			TFA_GUARD(read_int(js, 1, (int64_t)TFA_SEQ_MAX, &v, "\"to_seq\""));
@@ -252,7 +262,8 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 		} else if (strcmp(k, "type") == 0) {
 			bit = SEEN_TYPE;
 			TFA_GUARD(read_string(js, &s, &n, "\"type\""));
-			TFA_ENSURE(n == strlen(TFA_MANIFEST_TYPE) && memcmp(s, TFA_MANIFEST_TYPE, n) == 0,
+			TFA_ENSURE(n == strlen(TFA_MANIFEST_TYPE) &&
+				       memcmp(s, TFA_MANIFEST_TYPE, n) == 0,
 				   TFA_EFORMAT, "manifest type is not %s", TFA_MANIFEST_TYPE);
 		} else {
 			TFA_BAIL(TFA_EFORMAT, "manifest has an unknown member \"%.*s\"",
@@ -325,7 +336,7 @@ tfa_err tfa_manifest_parse(tfa_manifest *m, const uint8_t *bytes, size_t len)
 {
 	tfa_err rc = TFA_OK;
 	tfa_jstream *js = NULL;
-	membuf mb = { bytes, len };
+	membuf mb = {bytes, len};
 	collector c;
 
 	memset(&c, 0, sizeof(c));

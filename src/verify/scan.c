@@ -121,8 +121,9 @@ static void check_job(tfa_vfy_worker *w, tfa_vfy_job *j)
 	j->rb_seq = a.rollback_to;
 	memcpy(j->rb_hash, a.rollback_hash, TFA_SHA256_LEN);
 	k = tfa_vfy_key_index(v, j->seq);
-	j->sig_ok = strcmp(a.key_fpr, v->keys[k].fpr) == 0 &&
-		    tfa_verifier_check(&w->ver[k], a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
+	j->sig_ok =
+	    strcmp(a.key_fpr, v->keys[k].fpr) == 0 &&
+	    tfa_verifier_check(&w->ver[k], a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
 	tfa_error_clear();
 }
 
@@ -140,7 +141,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static const char *const f_words[] = { "", "Missing file:", "Unsafe file:", "Hash mismatch for" };
+static const char *const f_words[] = {"", "Missing file:", "Unsafe file:", "Hash mismatch for"};
 
 /* Records a layer-2 failure: the first in path order, since entries are handled in order. */
 static tfa_err l2_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, int why)
@@ -149,15 +150,17 @@ static tfa_err l2_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, int why)
 	snprintf(v->l2_path, sizeof(v->l2_path), "%s", path);
 	v->l2_seq = seq;
 	if (seq)
-		snprintf(v->l2_msg, sizeof(v->l2_msg), "%s %s (seq %" PRIu64 ")", f_words[why], path, seq);
+		snprintf(v->l2_msg, sizeof(v->l2_msg), "%s %s (seq %" PRIu64 ")", f_words[why],
+			 path, seq);
 	else
 		snprintf(v->l2_msg, sizeof(v->l2_msg), "%s %s", f_words[why], path);
 	return TFA_EVERIFY; /* stops the scan */
 }
 
-static void l3_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, bool explain, const char *fmt, ...)
-	TFA_PRINTF(5, 6);
-static void l3_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, bool explain, const char *fmt, ...)
+static void l3_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, bool explain, const char *fmt,
+		    ...) TFA_PRINTF(5, 6);
+static void l3_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, bool explain, const char *fmt,
+		    ...)
 {
 	va_list ap;
 
@@ -254,7 +257,7 @@ static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		tfa_vfy_job *j = &jobs[i];
-		uint8_t g[TFA_SHA256_LEN] = { 0 };
+		uint8_t g[TFA_SHA256_LEN] = {0};
 		tfa_err rc;
 
 		if (j->files != TFA_VFY_FR_OK)
@@ -264,15 +267,18 @@ static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
 		} else if (j->seq == v->man.from_seq) {
 			if (CRYPTO_memcmp(j->prev, v->man.base_hash, TFA_SHA256_LEN) != 0)
 				l3_fail(v, j->jpath, j->seq, false,
-					"Chain broken at %s (seq %" PRIu64 "): prev_hash is not the manifest's base_hash",
+					"Chain broken at %s (seq %" PRIu64
+					"): prev_hash is not the manifest's base_hash",
 					j->jpath, j->seq);
 			else if (j->seq == 1 && CRYPTO_memcmp(j->prev, g, TFA_SHA256_LEN) != 0)
 				l3_fail(v, j->jpath, j->seq, false,
-					"Chain broken at %s (seq 1): prev_hash is not the genesis value",
+					"Chain broken at %s (seq 1): prev_hash is not the genesis "
+					"value",
 					j->jpath);
 		} else if (CRYPTO_memcmp(j->prev, v->last_hash, TFA_SHA256_LEN) != 0) {
 			l3_fail(v, j->jpath, j->seq, false,
-				"Chain broken at %s (seq %" PRIu64 "): prev_hash does not match seq %" PRIu64,
+				"Chain broken at %s (seq %" PRIu64
+				"): prev_hash does not match seq %" PRIu64,
 				j->jpath, j->seq, j->seq - 1);
 		}
 		if (j->parse_ok && j->place_ok) {
@@ -280,11 +286,15 @@ static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
 			const tfa_vfy_key *rk = tfa_vfy_rotation_at(v, j->seq);
 			if (j->is_rot && rk == NULL)
 				l3_fail(v, j->jpath, j->seq, false,
-					"Rotation %s (seq %" PRIu64 ") is not among the bundle's keys/ rotation records",
+					"Rotation %s (seq %" PRIu64
+					") is not among the bundle's keys/ rotation records",
 					j->jpath, j->seq);
-			else if (rk && (!j->is_rot || CRYPTO_memcmp(rk->rot_hash, j->hash, TFA_SHA256_LEN) != 0))
+			else if (rk && (!j->is_rot ||
+					CRYPTO_memcmp(rk->rot_hash, j->hash, TFA_SHA256_LEN) != 0))
 				l3_fail(v, j->jpath, j->seq, false,
-					"%s (seq %" PRIu64 ") differs from the rotation record keys/%012" PRIu64 ".json",
+					"%s (seq %" PRIu64
+					") differs from the rotation record keys/%012" PRIu64
+					".json",
 					j->jpath, j->seq, j->seq);
 		}
 		if (j->parse_ok && j->place_ok && j->rb_seq != 0 && j->rb_seq < v->man.from_seq &&
@@ -294,7 +304,8 @@ static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
 			const tfa_vfy_key *rt = tfa_vfy_rotation_at(v, j->rb_seq);
 			if (rt && CRYPTO_memcmp(rt->rot_hash, j->rb_hash, TFA_SHA256_LEN) != 0)
 				l3_fail(v, j->jpath, j->seq, false,
-					"Rollback %s (seq %" PRIu64 "): rollback_to.hash is not the hash of "
+					"Rollback %s (seq %" PRIu64
+					"): rollback_to.hash is not the hash of "
 					"keys/%012" PRIu64 ".json",
 					j->jpath, j->seq, j->rb_seq);
 		}
@@ -410,8 +421,8 @@ static tfa_err on_file(void *ud, const tfa_manifest_file *f, size_t index)
 			launch(v);
 			return TFA_OK;
 		}
-		l3_fail(v, esig, v->expect_seq, false,
-			"Sequence gap: manifest does not list %s", esig);
+		l3_fail(v, esig, v->expect_seq, false, "Sequence gap: manifest does not list %s",
+			esig);
 		v->have_pending = false;
 		if ((rc = check_other(v, &v->pending)) != TFA_OK)
 			return rc;
@@ -424,10 +435,12 @@ static tfa_err on_file(void *ud, const tfa_manifest_file *f, size_t index)
 		return TFA_OK;
 	}
 	if (v->expect_seq > v->man.to_seq)
-		l3_fail(v, f->path, 0, false, "Manifest lists %s outside the range %" PRIu64 "..%" PRIu64,
-			f->path, v->man.from_seq, v->man.to_seq);
+		l3_fail(v, f->path, 0, false,
+			"Manifest lists %s outside the range %" PRIu64 "..%" PRIu64, f->path,
+			v->man.from_seq, v->man.to_seq);
 	else
-		l3_fail(v, ejson, v->expect_seq, false, "Sequence gap: manifest does not list %s", ejson);
+		l3_fail(v, ejson, v->expect_seq, false, "Sequence gap: manifest does not list %s",
+			ejson);
 	return check_other(v, f);
 }
 
@@ -465,25 +478,32 @@ static tfa_err explain(tfa_vfy_ctx *v, tfa_layer layer, uint64_t seq)
 		rc = tfa_artifact_parse(&a, b.data, b.len);
 	tfa_buf_free(&b);
 	if (rc != TFA_OK)
-		return tfa_vfy_fail(v, layer, jp, seq, "Invalid artifact %s (seq %" PRIu64 "): %s", jp, seq,
-				    tfa_error_last()->message);
+		return tfa_vfy_fail(v, layer, jp, seq, "Invalid artifact %s (seq %" PRIu64 "): %s",
+				    jp, seq, tfa_error_last()->message);
 	if (layer == TFA_LAYER_CHAIN) {
 		if (strcmp(a.chain_id, v->man.chain_id) != 0)
 			return tfa_vfy_fail(v, layer, jp, seq,
-					    "Chain id mismatch in %s (seq %" PRIu64 "): %s, manifest says %s", jp,
-					    seq, a.chain_id, v->man.chain_id);
-		return tfa_vfy_fail(v, layer, jp, seq, "Sequence mismatch: %s holds seq %" PRIu64 ", expected %" PRIu64,
+					    "Chain id mismatch in %s (seq %" PRIu64
+					    "): %s, manifest says %s",
+					    jp, seq, a.chain_id, v->man.chain_id);
+		return tfa_vfy_fail(v, layer, jp, seq,
+				    "Sequence mismatch: %s holds seq %" PRIu64
+				    ", expected %" PRIu64,
 				    jp, a.seq, seq);
 	}
 	k = &v->keys[tfa_vfy_key_index(v, seq)];
 	if (strcmp(a.key_fpr, k->fpr) != 0)
 		return tfa_vfy_fail(v, layer, sp, seq,
-				    "Artifact %s (seq %" PRIu64 ") names signing key %s, not the key in force at seq %" PRIu64 " (%s)",
+				    "Artifact %s (seq %" PRIu64
+				    ") names signing key %s, not the key in force at seq %" PRIu64
+				    " (%s)",
 				    jp, seq, a.key_fpr, seq, k->fpr);
 	if (tfa_pkey_check_alg(k->pkey, a.alg) != TFA_OK)
-		return tfa_vfy_fail(v, layer, sp, seq, "Algorithm %s of %s (seq %" PRIu64 ") does not fit the key",
+		return tfa_vfy_fail(v, layer, sp, seq,
+				    "Algorithm %s of %s (seq %" PRIu64 ") does not fit the key",
 				    tfa_sig_alg_name(a.alg), jp, seq);
-	return tfa_vfy_fail(v, layer, sp, seq, "Signature invalid for %s (seq %" PRIu64 ")", jp, seq);
+	return tfa_vfy_fail(v, layer, sp, seq, "Signature invalid for %s (seq %" PRIu64 ")", jp,
+			    seq);
 }
 
 /* The slow path when the bundle's file count differs from the manifest's. */
@@ -506,11 +526,13 @@ static tfa_err name_count_mismatch(tfa_vfy_ctx *v)
 			v->src.ops->close(&f);
 			continue;
 		}
-		rc = tfa_vfy_fail(v, TFA_LAYER_FILES, full.files[i].path, 0, "%s %s",
-				  orc == TFA_ENOTFOUND ? "Missing file:" : "Unsafe file:", full.files[i].path);
+		rc = tfa_vfy_fail(
+		    v, TFA_LAYER_FILES, full.files[i].path, 0, "%s %s",
+		    orc == TFA_ENOTFOUND ? "Missing file:" : "Unsafe file:", full.files[i].path);
 		goto out;
 	}
-	rc = tfa_vfy_fail(v, TFA_LAYER_FILES, "", 0, "Bundle file count does not match the manifest");
+	rc = tfa_vfy_fail(v, TFA_LAYER_FILES, "", 0,
+			  "Bundle file count does not match the manifest");
 out:
 	tfa_manifest_clear(&full);
 	tfa_buf_free(&raw);
@@ -534,7 +556,8 @@ static tfa_err on_rollback_target(void *ud, const tfa_manifest_file *f, size_t i
 	uint64_t seq;
 
 	(void)index;
-	if (strlen(f->path) != 27 || strncmp(f->path, "artifacts/", 10) != 0 || strcmp(f->path + 22, ".json") != 0)
+	if (strlen(f->path) != 27 || strncmp(f->path, "artifacts/", 10) != 0 ||
+	    strcmp(f->path + 22, ".json") != 0)
 		return TFA_OK;
 	seq = strtoull(f->path + 10, NULL, 10);
 	while (lo < hi) {
@@ -582,7 +605,8 @@ static tfa_err check_rollbacks(tfa_vfy_ctx *v)
 		art_names(jp, sp, bad->seq);
 		v->l3_failed = false;
 		l3_fail(v, jp, bad->seq, false,
-			"Rollback %s (seq %" PRIu64 "): rollback_to.hash is not the hash of artifacts/%012" PRIu64 ".json",
+			"Rollback %s (seq %" PRIu64
+			"): rollback_to.hash is not the hash of artifacts/%012" PRIu64 ".json",
 			jp, bad->seq, bad->target);
 	}
 	return TFA_OK;
@@ -646,22 +670,25 @@ tfa_err tfa_vfy_check_contents(tfa_vfy_ctx *v)
 	}
 	if (v->have_pending)
 		l3_fail(v, v->pending_path, v->expect_seq, false,
-			"Sequence gap: manifest does not list artifacts/%012" PRIu64 ".sig", v->expect_seq);
+			"Sequence gap: manifest does not list artifacts/%012" PRIu64 ".sig",
+			v->expect_seq);
 	tfa_vfy_emit(v, "SUCCESS", "All %zu file hashes valid", v->man.nfiles);
 	v->rep->passed_layer = TFA_LAYER_FILES;
 
 	if (!v->l3_failed && v->expect_seq != v->man.to_seq + 1) {
 		char ejson[48], esig[48];
 		art_names(ejson, esig, v->expect_seq);
-		l3_fail(v, ejson, v->expect_seq, false, "Sequence gap: manifest does not list %s", ejson);
+		l3_fail(v, ejson, v->expect_seq, false, "Sequence gap: manifest does not list %s",
+			ejson);
 	}
 	if (!v->l3_failed && CRYPTO_memcmp(v->last_hash, v->man.head_hash, TFA_SHA256_LEN) != 0)
 		l3_fail(v, TFA_BUNDLE_MANIFEST, v->man.to_seq, false,
 			"Head hash mismatch: the last artifact is not the manifest's head_hash");
 	TFA_GUARD(check_rollbacks(v));
 	if (v->l3_failed) {
-		rc = v->l3_explain ? explain(v, TFA_LAYER_CHAIN, v->l3_seq)
-				   : tfa_vfy_fail(v, TFA_LAYER_CHAIN, v->l3_path, v->l3_seq, "%s", v->l3_msg);
+		rc = v->l3_explain
+			 ? explain(v, TFA_LAYER_CHAIN, v->l3_seq)
+			 : tfa_vfy_fail(v, TFA_LAYER_CHAIN, v->l3_path, v->l3_seq, "%s", v->l3_msg);
 		goto out;
 	}
 	tfa_vfy_emit(v, "SUCCESS", "Hash chain valid (%" PRIu64 " artifacts)", v->checked);

@@ -27,14 +27,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "verify/crypto.h"
 #include "format/timefmt.h"
-#include "verify/tsa.h"
 #include "tfattest/sys/guard.h"
+#include "verify/crypto.h"
+#include "verify/tsa.h"
 
-#define TSA_CA_FILE_MAX (1u << 20) /* a PEM bundle of trust anchors */
+#define TSA_CA_FILE_MAX	 (1u << 20) /* a PEM bundle of trust anchors */
 #define TSA_CA_CERTS_MAX 256
-#define TSA_NONCE_LEN 8
+#define TSA_NONCE_LEN	 8
 
 /* Parses exactly TFA_TSA_NONCE_HEX - 1 lowercase hex digits into an INTEGER. */
 static tfa_err nonce_from_hex(ASN1_INTEGER **out, const char *hex)
@@ -95,8 +95,9 @@ out:
 /* "granted", "rejection", ... for a PKIStatus value. */
 static const char *status_name(long s)
 {
-	static const char *const names[] = { "granted", "grantedWithMods", "rejection", "waiting",
-					     "revocationWarning", "revocationNotification" };
+	static const char *const names[] = {"granted",		 "grantedWithMods",
+					    "rejection",	 "waiting",
+					    "revocationWarning", "revocationNotification"};
 
 	return s >= 0 && s < (long)(sizeof(names) / sizeof(names[0])) ? names[s] : "unknown";
 }
@@ -148,7 +149,8 @@ static tfa_err check_imprint(TS_TST_INFO *tst, const uint8_t digest[TFA_SHA256_L
 		return tfa_error_set(TFA_EFORMAT, "timestamp token has no message imprint");
 	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
 	if (OBJ_obj2nid(obj) != NID_sha256 || (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL))
-		return tfa_error_set(TFA_EVERIFY, "timestamp token: message imprint is not SHA-256");
+		return tfa_error_set(TFA_EVERIFY,
+				     "timestamp token: message imprint is not SHA-256");
 	if (ASN1_STRING_length(md) != TFA_SHA256_LEN ||
 	    CRYPTO_memcmp(ASN1_STRING_get0_data(md), digest, TFA_SHA256_LEN) != 0)
 		return tfa_error_set(TFA_EVERIFY,
@@ -174,7 +176,8 @@ static tfa_err parse_resp(TS_RESP **out, const uint8_t *der, size_t len)
 
 	*out = NULL;
 	if (len == 0 || len > TFA_TSA_RESP_MAX)
-		return tfa_error_set(TFA_EFORMAT, "timestamp response is empty or larger than %u bytes",
+		return tfa_error_set(TFA_EFORMAT,
+				     "timestamp response is empty or larger than %u bytes",
 				     TFA_TSA_RESP_MAX);
 	ERR_clear_error();
 	*out = d2i_TS_RESP(NULL, &p, (long)len);
@@ -262,9 +265,10 @@ static tfa_err check_tsa_eku(X509 *cert)
 	if ((eku = X509V3_EXT_d2i(ext)) == NULL)
 		TFA_BAIL(TFA_EVERIFY,
 			 "timestamp token: TSA certificate's extended key usage cannot be decoded");
-	if (sk_ASN1_OBJECT_num(eku) != 1 || OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)) != NID_time_stamp)
-		TFA_BAIL(TFA_EVERIFY,
-			 "timestamp token: TSA certificate's extended key usage is not timeStamping alone");
+	if (sk_ASN1_OBJECT_num(eku) != 1 ||
+	    OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)) != NID_time_stamp)
+		TFA_BAIL(TFA_EVERIFY, "timestamp token: TSA certificate's extended key usage is "
+				      "not timeStamping alone");
 out:
 	EXTENDED_KEY_USAGE_free(eku);
 	return rc;
@@ -283,7 +287,8 @@ static tfa_err load_store(X509_STORE **out, const char *ca_file)
 	*out = NULL;
 	tfa_buf_init(&pem, TSA_CA_FILE_MAX);
 	rc = tfa_buf_read_file(&pem, ca_file, TSA_CA_FILE_MAX);
-	/* EFORMAT would read as "the token is malformed": a bad CA file is a configuration error. */
+	/* EFORMAT would read as "the token is malformed": a bad CA file is a configuration error.
+	 */
 	if (rc == TFA_EFORMAT)
 		TFA_BAIL(TFA_EUSAGE, "TSA CA file is not a regular file of at most %u bytes",
 			 TSA_CA_FILE_MAX);
@@ -352,7 +357,8 @@ static tfa_err verify_failed(void)
 				snprintf(extra, sizeof(extra), "%s", data);
 		} else if ((lib == ERR_LIB_TS && reason == TS_R_ESS_SIGNING_CERTIFICATE_ERROR) ||
 			   lib == ERR_LIB_ESS) {
-			what = "ESS signing-certificate attribute does not name the signer certificate";
+			what = "ESS signing-certificate attribute does not name the signer "
+			       "certificate";
 		} else if (lib == ERR_LIB_TS && reason == TS_R_TSA_NAME_MISMATCH) {
 			what = "TSA name in the token is not the signer's";
 		} else if (lib == ERR_LIB_TS && (reason == TS_R_SIGNATURE_FAILURE ||
@@ -453,7 +459,8 @@ tfa_err tfa_tsa_verify(tfa_tsa_info *out, const uint8_t *resp, size_t len,
 	TFA_GUARD(gen_time(&info.gen_time, tst));
 
 	/* The signer certificate must travel in the token (certReq true). */
-	if (!PKCS7_type_is_signed(token) || sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(token)) != 1)
+	if (!PKCS7_type_is_signed(token) ||
+	    sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(token)) != 1)
 		TFA_BAIL(TFA_EVERIFY, "timestamp token must have exactly one signer");
 	ERR_clear_error();
 	if ((signers = PKCS7_get0_signers(token, NULL, 0)) == NULL || sk_X509_num(signers) != 1)
@@ -469,7 +476,7 @@ tfa_err tfa_tsa_verify(tfa_tsa_info *out, const uint8_t *resp, size_t len,
 	if ((vctx = TS_REQ_to_TS_VERIFY_CTX(req, NULL)) == NULL)
 		BAIL_SSL(TFA_EINTERNAL, "cannot set up timestamp verification");
 	TS_VERIFY_CTX_set_flags(vctx, TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_IMPRINT |
-					      TS_VFY_NONCE | TS_VFY_SIGNER);
+					  TS_VFY_NONCE | TS_VFY_SIGNER);
 #if OPENSSL_VERSION_NUMBER >= 0x30400000L
 	TS_VERIFY_CTX_set0_store(vctx, store);
 #else

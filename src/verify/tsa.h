@@ -10,8 +10,8 @@
 #include "tfattest/common.h"
 #include "tfattest/error.h"
 
-#define TFA_TSA_NONCE_HEX 17         /* 16 hex digits + NUL */
-#define TFA_TSA_RESP_MAX (64u << 10) /* cap on a stored TimeStampResp */
+#define TFA_TSA_NONCE_HEX 17	      /* 16 hex digits + NUL */
+#define TFA_TSA_RESP_MAX  (64u << 10) /* cap on a stored TimeStampResp */
 
 /*
  * The DER TimeStampReq a token for digest must answer: version 1, SHA-256
@@ -35,10 +35,10 @@ TFA_WUR tfa_err tfa_tsa_check_reply(const uint8_t *resp, size_t len,
 				    const uint8_t digest[TFA_SHA256_LEN], const char *nonce_hex);
 
 typedef struct tfa_tsa_info {
-	int64_t gen_time;       /* seconds since the epoch, UTC (fraction dropped) */
-	char serial_hex[81];    /* token serial number, lowercase hex */
-	char tsa_subject[256];  /* signer certificate subject, RFC 2253 */
-	char policy_oid[80];    /* TSA policy, dotted decimal */
+	int64_t gen_time;      /* seconds since the epoch, UTC (fraction dropped) */
+	char serial_hex[81];   /* token serial number, lowercase hex */
+	char tsa_subject[256]; /* signer certificate subject, RFC 2253 */
+	char policy_oid[80];   /* TSA policy, dotted decimal */
 } tfa_tsa_info;
 
 /*

@@ -99,14 +99,14 @@ static ssize_t read_src(void *ud, void *buf, size_t n)
 }
 
 /* Streams manifest.json through a scan, hashing it on the way. */
-tfa_err tfa_vfy_scan_manifest(tfa_vfy_ctx *v, tfa_manifest *m, tfa_manifest_file_fn fn,
-			      void *ud, uint8_t digest[TFA_SHA256_LEN])
+tfa_err tfa_vfy_scan_manifest(tfa_vfy_ctx *v, tfa_manifest *m, tfa_manifest_file_fn fn, void *ud,
+			      uint8_t digest[TFA_SHA256_LEN])
 {
 	tfa_err rc = TFA_OK;
 	tfa_jstream *js = NULL;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	tfa_bfile f;
-	src_reader r = { &v->src, &f };
+	src_reader r = {&v->src, &f};
 	bool opened = false;
 
 	TFA_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), TFA_EINTERNAL,
@@ -190,10 +190,12 @@ static tfa_err begin(tfa_vfy_ctx **out, tfa_verify_report *rep, const char *path
 	v->src.path = path;
 	if (v->opts->expect_fpr &&
 	    tfa_hash_parse(tmp, v->opts->expect_fpr, strlen(v->opts->expect_fpr)) != TFA_OK)
-		TFA_BAIL(TFA_EUSAGE, "--expect-key-fingerprint must be sha256:<64 lowercase hex digits>");
+		TFA_BAIL(TFA_EUSAGE,
+			 "--expect-key-fingerprint must be sha256:<64 lowercase hex digits>");
 	TFA_ENSURE(v->opts->ncheckpoints < TFA_VERIFY_CHECKPOINTS_MAX &&
-			   (v->opts->ncheckpoints == 0 || v->opts->checkpoints != NULL),
-		   TFA_EUSAGE, "at most %d checkpoints can be given", TFA_VERIFY_CHECKPOINTS_MAX - 1);
+		       (v->opts->ncheckpoints == 0 || v->opts->checkpoints != NULL),
+		   TFA_EUSAGE, "at most %d checkpoints can be given",
+		   TFA_VERIFY_CHECKPOINTS_MAX - 1);
 	tfa_vfy_emit(v, "INFO", "Verifying evidence bundle: %s", path);
 	*out = v;
 	v = NULL;

@@ -29,9 +29,9 @@
 
 /* keys/: one .json and .sig per rotation, one .pem per key; room for the
  * rotation to a 65th key, which the key walk rejects by its own rule. */
-#define TFA_VFY_KFILES_MAX (3 * (TFA_VERIFY_KEYS_MAX + 1))
+#define TFA_VFY_KFILES_MAX  (3 * (TFA_VERIFY_KEYS_MAX + 1))
 #define TFA_VFY_THREADS_MAX 16
-#define TFA_VFY_BATCH 512
+#define TFA_VFY_BATCH	    512
 
 /* Why a file failed layer 2. */
 enum { TFA_VFY_FR_OK = 0, TFA_VFY_FR_MISSING, TFA_VFY_FR_UNSAFE, TFA_VFY_FR_MISMATCH };
@@ -41,12 +41,12 @@ typedef struct tfa_vfy_job {
 	tfa_manifest_file json, sig;
 	char jpath[48], spath[48];
 	/* results */
-	uint8_t files;    /* TFA_VFY_FR_* of the first failing file */
+	uint8_t files;	  /* TFA_VFY_FR_* of the first failing file */
 	uint8_t bad_sig;  /* 1: the failing file is the .sig */
 	uint8_t parse_ok; /* valid, canonical artifact */
 	uint8_t place_ok; /* chain id and seq as expected */
 	uint8_t sig_ok;
-	uint8_t is_rot; /* a rotation record */
+	uint8_t is_rot;	 /* a rotation record */
 	uint64_t rb_seq; /* rollback_to.seq, or 0 */
 	uint8_t rb_hash[TFA_SHA256_LEN];
 	uint8_t hash[TFA_SHA256_LEN];
@@ -67,7 +67,8 @@ typedef struct tfa_vfy_worker {
 
 /* A trusted key: the anchor, or one a verified rotation brought in (keywalk.h). */
 typedef tfa_keywalk_key tfa_vfy_key;
-_Static_assert(TFA_VERIFY_KEYS_MAX == TFA_KEYWALK_MAX, "the verifier holds every key a chain may have");
+_Static_assert(TFA_VERIFY_KEYS_MAX == TFA_KEYWALK_MAX,
+	       "the verifier holds every key a chain may have");
 
 /* A checkpoint the bundle is held to (layer 5). */
 typedef struct tfa_vfy_ckpt {
@@ -84,7 +85,7 @@ typedef struct tfa_vfy_ckpt {
 
 /* A rollback record's target inside the range, checked once the range has been read. */
 typedef struct tfa_vfy_rollback {
-	uint64_t seq;    /* the rollback record's */
+	uint64_t seq;	 /* the rollback record's */
 	uint64_t target; /* rollback_to.seq */
 	uint8_t hash[TFA_SHA256_LEN];
 	bool differs; /* from the artifact at target */
@@ -133,11 +134,11 @@ typedef struct tfa_vfy_ctx {
 	uint64_t expect_seq; /* the next seq the manifest should list */
 	uint64_t checked;    /* artifacts consumed */
 	uint8_t last_hash[TFA_SHA256_LEN];
-	tfa_buf other; /* buffer for non-artifact files */
+	tfa_buf other;	       /* buffer for non-artifact files */
 	tfa_vfy_rollback *rbs; /* one per rollback record whose target is in the range */
 	size_t nrbs, caprbs;
 	uint64_t fill_bytes; /* listed sizes of the artifacts in the array being filled */
-	tfa_err cb_rc;       /* what on_artifact returned, when not TFA_OK */
+	tfa_err cb_rc;	     /* what on_artifact returned, when not TFA_OK */
 	/* checkpoint.ckpt as layer 2 read and hashed it: layer 5 parses these bytes. */
 	tfa_buf own_ckpt;
 	bool own_ckpt_read;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/archive/bundle_archive.h"
 #include "format/bundle_path.h"
+#include "verify/archive/bundle_archive.h"
 #include "verify/verify_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,18 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/crypto.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"
+#include "verify/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "artifact_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, "artifact_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -49,8 +49,8 @@ static const char *str_at(const tfa_json *doc, const char *k1, const char *k2, s
 
 static void check_accepted(const tfa_artifact *a, const uint8_t *data, size_t size)
 {
-	static const char *const events[] = { "apply", "destroy", "rollback", "import", NULL };
-	static const char *const statuses[] = { "succeeded", "failed", NULL };
+	static const char *const events[] = {"apply", "destroy", "rollback", "import", NULL};
+	static const char *const statuses[] = {"succeeded", "failed", NULL};
 	tfa_buf c;
 	tfa_json *doc = NULL;
 	const char *s;
@@ -73,8 +73,8 @@ static void check_accepted(const tfa_artifact *a, const uint8_t *data, size_t si
 	REQUIRE(tfa_chain_id_check(a->chain_id, strlen(a->chain_id)) == TFA_OK);
 	REQUIRE(one_of(a->event, events));
 	REQUIRE(one_of(a->status, statuses));
-	REQUIRE(a->alg == TFA_ALG_RSASSA_PSS_SHA_256 || a->alg == TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256 ||
-		a->alg == TFA_ALG_ECDSA_SHA_256);
+	REQUIRE(a->alg == TFA_ALG_RSASSA_PSS_SHA_256 ||
+		a->alg == TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256 || a->alg == TFA_ALG_ECDSA_SHA_256);
 	REQUIRE(strlen(a->key_fpr) == TFA_FPR_STRLEN - 1);
 	/* A rollback target is earlier than the record, and only rollbacks name one. */
 	REQUIRE(a->rollback_to < a->seq);

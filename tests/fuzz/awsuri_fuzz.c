@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The documented rule: '/'-separated names, none empty or starting with '.'
 		 * (so no "." or ".." component); dots inside a name are fine. */
 		if (u.prefix[0] && (u.prefix[0] == '/' || u.prefix[0] == '.' ||
-				    u.prefix[strlen(u.prefix) - 1] == '/' || strstr(u.prefix, "//") ||
-				    strstr(u.prefix, "/.")))
+				    u.prefix[strlen(u.prefix) - 1] == '/' ||
+				    strstr(u.prefix, "//") || strstr(u.prefix, "/.")))
 			abort();
 	}
 	free(s);

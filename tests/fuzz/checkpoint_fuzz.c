@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REQUIRE(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "checkpoint_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, "checkpoint_fuzz: %s:%d: %s\n", __FILE__, __LINE__,        \
+				#cond);                                                            \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -50,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(tfa_chain_id_check(f.cp.chain_id, strlen(f.cp.chain_id)) == TFA_OK);
 	REQUIRE(strlen(f.cp.key_fpr) == TFA_FPR_STRLEN - 1);
 	if (f.has_tsa)
-		REQUIRE(strlen(f.nonce_hex) == 16 && f.tsr.len > 0 && f.tsr.len <= TFA_CHECKPOINT_TSR_MAX);
+		REQUIRE(strlen(f.nonce_hex) == 16 && f.tsr.len > 0 &&
+			f.tsr.len <= TFA_CHECKPOINT_TSR_MAX);
 	REQUIRE(tfa_checkpoint_file_write(&out, &f) == TFA_OK);
 	REQUIRE(out.len == size && memcmp(out.data, data, size) == 0);
 done:

@@ -26,12 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REQUIRE(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "jstream_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
+			fprintf(stderr, "jstream_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);   \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
 
-static const size_t chunk_sizes[8] = { 1, 2, 3, 5, 7, 64, 4096, 65536 };
+static const size_t chunk_sizes[8] = {1, 2, 3, 5, 7, 64, 4096, 65536};
 
 typedef struct src {
 	const uint8_t *p;
@@ -81,15 +81,9 @@ static void walk(tfa_jstream *js, const tfa_json_value *v, size_t depth)
 	const char *s, *t;
 
 	switch (tfa_json_type_of(v)) {
-	case TFA_JSON_NULL:
-		REQUIRE(next(js) == TFA_JS_NULL);
-		break;
-	case TFA_JSON_TRUE:
-		REQUIRE(next(js) == TFA_JS_TRUE);
-		break;
-	case TFA_JSON_FALSE:
-		REQUIRE(next(js) == TFA_JS_FALSE);
-		break;
+	case TFA_JSON_NULL: REQUIRE(next(js) == TFA_JS_NULL); break;
+	case TFA_JSON_TRUE: REQUIRE(next(js) == TFA_JS_TRUE); break;
+	case TFA_JSON_FALSE: REQUIRE(next(js) == TFA_JS_FALSE); break;
 	case TFA_JSON_NUMBER: {
 		double a, b;
 
@@ -194,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.chunk = chunk;
 	REQUIRE(tfa_jstream_new(&js, src_read, &s, SIZE_MAX, UINT64_MAX) == TFA_OK);
 	if (canonical) {
-		sink k = { doc, len, 0 };
+		sink k = {doc, len, 0};
 
 		REQUIRE(tfa_json_parse(&tree, doc, len) == TFA_OK);
 		tfa_jstream_on_bytes(js, sink_bytes, &k);

@@ -37,8 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (u.region[0] == '\0' || strlen(u.account) != 12)
 			abort();
 		break;
-	default:
-		abort();
+	default: abort();
 	}
 	return 0;
 }

@@ -13,17 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/manifest.h"
 #include "format/pathsafe.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"
+#include "verify/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "manifest_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, "manifest_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -47,7 +47,8 @@ static void check_accepted(const tfa_manifest *m, const uint8_t *data, size_t si
 
 		REQUIRE(p != NULL);
 		REQUIRE(tfa_path_check(p, strlen(p)) == TFA_OK);
-		REQUIRE(strcmp(p, TFA_BUNDLE_MANIFEST) != 0 && strcmp(p, TFA_BUNDLE_MANIFEST_SIG) != 0);
+		REQUIRE(strcmp(p, TFA_BUNDLE_MANIFEST) != 0 &&
+			strcmp(p, TFA_BUNDLE_MANIFEST_SIG) != 0);
 		if (i > 0)
 			REQUIRE(strcmp(m->files[i - 1].path, p) < 0);
 		REQUIRE(tfa_manifest_find(m, p) == (long)i);

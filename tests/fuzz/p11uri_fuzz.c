@@ -61,7 +61,8 @@ static void check_not_quoted(const char *s, size_t size, const char *q)
 	while (pv + n < end && pv[n] != '&' && n < 64) {
 		char c = pv[n];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("-._~:[]@!$'()*+,=/?|", c) != NULL) || c == '\0')
+		      strchr("-._~:[]@!$'()*+,=/?|", c) != NULL) ||
+		    c == '\0')
 			return;
 		alpha |= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 		digit |= c >= '0' && c <= '9';

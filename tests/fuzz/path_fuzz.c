@@ -12,17 +12,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "verify/crypto.h"
 #include "format/pathsafe.h"
 #include "format/timefmt.h"
 #include "tfattest/artifact.h"
+#include "verify/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(cond)                                                                              \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "path_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+			fprintf(stderr, "path_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -41,8 +41,9 @@ static int ref_path_ok(const char *p, size_t n)
 				return 0;
 			depth++;
 			start = i + 1;
-		} else if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-				   p[i]) ||
+		} else if (!strchr(
+			       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+			       p[i]) ||
 			   p[i] == '\0') {
 			return 0;
 		}

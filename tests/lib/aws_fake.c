@@ -13,7 +13,7 @@
 #include "aws/transport.h"
 #include "tfa_test.h"
 
-static const tfa_aws_timeouts ctl_t = { 2000, 10000, 1 };
+static const tfa_aws_timeouts ctl_t = {2000, 10000, 1};
 
 void aws_fake_write_creds(aws_fake *f, const char *akid, const char *secret, const char *token,
 			  const char *expiration)
@@ -45,12 +45,12 @@ void aws_fake_start(aws_fake *f)
 	unlink(portf);
 	f->pid = fork();
 	if (f->pid == 0) {
-		execl("/usr/bin/python3", "python3", script, "--port-file", portf, "--creds-file", creds,
-		      "--web-token-file", web, "--ecs-token-file", ecs, (char *)NULL);
+		execl("/usr/bin/python3", "python3", script, "--port-file", portf, "--creds-file",
+		      creds, "--web-token-file", web, "--ecs-token-file", ecs, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && port == NULL; i++) {
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = {0, 50 * 1000000L};
 		if (access(portf, R_OK) == 0)
 			port = tfa_test_get_file(f->dir, "port", NULL);
 		else

@@ -6,8 +6,8 @@
 
 typedef struct aws_fake {
 	pid_t pid;
-	char *dir;      /* work directory: creds.json, web.token, ecs.token, port */
-	char base[64];  /* "http://127.0.0.1:PORT" */
+	char *dir;     /* work directory: creds.json, web.token, ecs.token, port */
+	char base[64]; /* "http://127.0.0.1:PORT" */
 } aws_fake;
 
 /* The credentials the fake serves (written to dir/creds.json); expiration as ISO 8601. */

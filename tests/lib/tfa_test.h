@@ -14,7 +14,7 @@ extern const char *tfa_test_current;
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,     \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,       \
 				tfa_test_current, #cond);                                          \
 			tfa_test_failures++;                                                       \
 		}                                                                                  \
@@ -24,7 +24,7 @@ extern const char *tfa_test_current;
 	do {                                                                                       \
 		tfa_err got_ = (expr);                                                             \
 		if (got_ != (want)) {                                                              \
-			fprintf(stderr, "%s:%d: %s: %s gave %s (%s), wanted %s\n", __FILE__,      \
+			fprintf(stderr, "%s:%d: %s: %s gave %s (%s), wanted %s\n", __FILE__,       \
 				__LINE__, tfa_test_current, #expr, tfa_err_name(got_),             \
 				tfa_error_last()->message, tfa_err_name(want));                    \
 			tfa_test_failures++;                                                       \
@@ -37,7 +37,7 @@ extern const char *tfa_test_current;
 	do {                                                                                       \
 		const char *a_ = (a), *b_ = (b);                                                   \
 		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                             \
-			fprintf(stderr, "%s:%d: %s: \"%s\" != \"%s\"\n", __FILE__, __LINE__,      \
+			fprintf(stderr, "%s:%d: %s: \"%s\" != \"%s\"\n", __FILE__, __LINE__,       \
 				tfa_test_current, a_ ? a_ : "(null)", b_ ? b_ : "(null)");         \
 			tfa_test_failures++;                                                       \
 		}                                                                                  \
@@ -75,7 +75,8 @@ void tfa_test_put_file(const char *dir, const char *rel, const void *data, size_
 /* Reads dir/rel whole (NUL-terminated, malloc'd); exits on failure. */
 char *tfa_test_get_file(const char *dir, const char *rel, size_t *len);
 
-/* The current error message holds `outer` exactly once and `inner` intact; counts a failure otherwise. */
+/* The current error message holds `outer` exactly once and `inner` intact; counts a failure
+ * otherwise. */
 void tfa_test_expect_wrapped(const char *outer, const char *inner, int line);
 
 /* rm -rf */
@@ -84,9 +85,12 @@ void tfa_test_rmtree(const char *path);
 #define TFA_TEST_MAIN(...)                                                                         \
 	int main(int argc, char **argv)                                                            \
 	{                                                                                          \
-		static const tfa_test_case cases_[] = { __VA_ARGS__, { NULL, NULL } };             \
+		static const tfa_test_case cases_[] = {__VA_ARGS__, {NULL, NULL}};                 \
 		return tfa_test_run(cases_, argc, argv);                                           \
 	}
-#define T(fn) { #fn, fn }
+#define T(fn)                                                                                      \
+	{                                                                                          \
+#fn, fn                                                                            \
+	}
 
 #endif

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "verify/archive/bundle_archive.h"
 #include "tfattest/error.h"
+#include "verify/archive/bundle_archive.h"
 
 static int put(int dirfd, const tfa_archive_entry *e)
 {

@@ -13,9 +13,9 @@
 
 #include <zlib.h>
 
-#include "verify/archive/bundle_archive.h"
 #include "format/bundle_path.h"
 #include "tfa_test.h"
+#include "verify/archive/bundle_archive.h"
 #include "verify/verify_int.h"
 
 #define BUF_MAX (8u << 20)
@@ -1062,6 +1062,6 @@ static void test_cleanup(void)
 	g_tar = g_buf = NULL;
 }
 
-TFA_TEST_MAIN(T(test_valid), T(test_tar_rules), T(test_gzip_rules),
-	      T(test_zip_rules), T(test_caps), T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree),
-	      T(test_verify_demo), T(test_cleanup))
+TFA_TEST_MAIN(T(test_valid), T(test_tar_rules), T(test_gzip_rules), T(test_zip_rules), T(test_caps),
+	      T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree), T(test_verify_demo),
+	      T(test_cleanup))

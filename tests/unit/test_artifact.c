@@ -18,19 +18,19 @@
 #include "tfattest/artifact.h"
 #include "tfattest/jcs.h"
 
-#define FPR "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
+#define FPR  "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
 #define PREV "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
 
 /* A valid artifact in canonical form, as the builder writes it. */
 static const char base_artifact[] =
-	"{\"chain_id\":\"prod-eu.1_a\",\"context\":{\"host\":\"ci@runner\"},"
-	"\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-	"\"prev_hash\":\"" PREV "\",\"schema_version\":1,\"seq\":2,"
-	"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"backend\":\"file\","
-	"\"key_fingerprint\":\"" FPR "\",\"provenance\":{\"key_path\":\"k.pem\"}},"
-	"\"terraform\":{\"changes\":[{\"action\":\"replace\",\"address\":\"test_instance.test\"}],"
-	"\"counts\":{\"create\":0},\"plan_format_version\":\"1.0\"},"
-	"\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
+    "{\"chain_id\":\"prod-eu.1_a\",\"context\":{\"host\":\"ci@runner\"},"
+    "\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+    "\"prev_hash\":\"" PREV "\",\"schema_version\":1,\"seq\":2,"
+    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"backend\":\"file\","
+    "\"key_fingerprint\":\"" FPR "\",\"provenance\":{\"key_path\":\"k.pem\"}},"
+    "\"terraform\":{\"changes\":[{\"action\":\"replace\",\"address\":\"test_instance.test\"}],"
+    "\"counts\":{\"create\":0},\"plan_format_version\":\"1.0\"},"
+    "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -93,7 +93,8 @@ static void reject_mut(const char *where, const char *key, const char *value, co
 	char *bytes = mutate(where, key, value, &len);
 	char what[256];
 
-	snprintf(what, sizeof(what), "%s.%s = %s", where ? where : "", key, value ? value : "(removed)");
+	snprintf(what, sizeof(what), "%s.%s = %s", where ? where : "", key,
+		 value ? value : "(removed)");
 	expect_reject_n(bytes, len, TFA_EFORMAT, msg, what, line);
 	free(bytes);
 }
@@ -116,14 +117,14 @@ static void accept_mut(tfa_artifact *out, const char *where, const char *key, co
 
 #define REJECT(where, key, value, msg) reject_mut((where), (key), (value), (msg), __LINE__)
 #define ACCEPT(out, where, key, value) accept_mut((out), (where), (key), (value), __LINE__)
-#define REJECT_RAW(s, msg) expect_reject_n((s), strlen(s), TFA_EFORMAT, (msg), (s), __LINE__)
+#define REJECT_RAW(s, msg)	       expect_reject_n((s), strlen(s), TFA_EFORMAT, (msg), (s), __LINE__)
 
 /* ---- valid artifacts ---------------------------------------------------------------------- */
 
 static void test_parse_valid(void)
 {
 	tfa_artifact a;
-	uint8_t want_prev[TFA_SHA256_LEN] = { 0x85, 0x06, 0x05, 0xea, 0xe7, 0x7a, 0x64, 0xec };
+	uint8_t want_prev[TFA_SHA256_LEN] = {0x85, 0x06, 0x05, 0xea, 0xe7, 0x7a, 0x64, 0xec};
 
 	memset(&a, 0xaa, sizeof(a));
 	CHECK_OK(tfa_artifact_parse(&a, (const uint8_t *)base_artifact, strlen(base_artifact)));
@@ -190,10 +191,10 @@ static void test_parse_valid_variants(void)
 
 static void test_reject_missing_members(void)
 {
-	static const char *const top[] = { "type", "schema_version", "chain_id", "seq",
-					   "prev_hash", "time", "event", "signer" };
-	static const char *const event[] = { "type", "status", "exit_code" };
-	static const char *const signer[] = { "key_fingerprint", "algorithm" };
+	static const char *const top[] = {"type",      "schema_version", "chain_id", "seq",
+					  "prev_hash", "time",		 "event",    "signer"};
+	static const char *const event[] = {"type", "status", "exit_code"};
+	static const char *const signer[] = {"key_fingerprint", "algorithm"};
 	char msg[64];
 
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
@@ -266,7 +267,8 @@ static void test_reject_type_tag(void)
 
 static void test_reject_schema_version(void)
 {
-	REJECT(NULL, "schema_version", "2", "event \"rotate\" goes with schema version 2 and no other");
+	REJECT(NULL, "schema_version", "2",
+	       "event \"rotate\" goes with schema version 2 and no other");
 	REJECT(NULL, "schema_version", "3", "unsupported artifact schema version 3");
 	REJECT(NULL, "schema_version", "0", "unsupported artifact schema version 0");
 	REJECT(NULL, "schema_version", "1000", "unsupported artifact schema version 1000");
@@ -305,27 +307,28 @@ static void test_reject_prev_hash(void)
 		    "\"key_fingerprint\":\"" FPR "\"},"
 		    "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}";
 		expect_reject_n(first, strlen(first), TFA_EFORMAT,
-				"artifact prev_hash is not the genesis value but seq is 1", "seq 1, prev_hash",
-				__LINE__);
+				"artifact prev_hash is not the genesis value but seq is 1",
+				"seq 1, prev_hash", __LINE__);
 	}
-	static const char hex64[] = "850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da";
+	static const char hex64[] =
+	    "850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da";
 	static const char *const bad[] = {
-		/* uppercase hex */
-		"\"sha256:850605EAE77A64ECFB10B753F0B003D9E0D33876BB0D093309F15FB16F5D03DA\"",
-		"\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03dA\"",
-		/* prefix */
-		"\"SHA256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
-		"\"sha512:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
-		"\"sha256-850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
-		"\"sha256: 850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d\"",
-		/* length */
-		"\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d\"",
-		"\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da0\"",
-		"\"sha256:\"",
-		/* not hex */
-		"\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03dg\"",
-		"\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d \"",
-		"\"sha256:0x0605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
+	    /* uppercase hex */
+	    "\"sha256:850605EAE77A64ECFB10B753F0B003D9E0D33876BB0D093309F15FB16F5D03DA\"",
+	    "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03dA\"",
+	    /* prefix */
+	    "\"SHA256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
+	    "\"sha512:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
+	    "\"sha256-850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
+	    "\"sha256: 850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d\"",
+	    /* length */
+	    "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d\"",
+	    "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da0\"",
+	    "\"sha256:\"",
+	    /* not hex */
+	    "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03dg\"",
+	    "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d \"",
+	    "\"sha256:0x0605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da\"",
 	};
 	char s[200];
 
@@ -492,8 +495,8 @@ static void test_reject_non_canonical(void)
 	/* Unsorted keys: "time" moved before "signer", and inside "event". */
 	reject_edit("\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"}",
 		    "\"event\":{\"status\":\"succeeded\",\"exit_code\":0,\"type\":\"apply\"}",
-		    "\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"}", NONCANON,
-		    __LINE__);
+		    "\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"}",
+		    NONCANON, __LINE__);
 	reject_edit("\"chain_id\"", "\"type\":\"tfattest.artifact\",", NULL, "duplicate", __LINE__);
 	{
 		/* Move "type" to the front (removing it at the end). */
@@ -519,7 +522,8 @@ static void test_reject_non_canonical(void)
 
 static void test_reject_duplicate_keys(void)
 {
-	reject_edit("\"seq\":2", "\"seq\":2,\"seq\":2", "\"seq\":2", "duplicate object key", __LINE__);
+	reject_edit("\"seq\":2", "\"seq\":2,\"seq\":2", "\"seq\":2", "duplicate object key",
+		    __LINE__);
 	reject_edit("\"exit_code\"", "\"exit_code\":0,", NULL, "duplicate object key", __LINE__);
 	reject_edit("\"key_path\"", "\"key_path\":\"x\",", NULL, "duplicate object key", __LINE__);
 	/* The same key spelled two ways is still a duplicate. */
@@ -541,18 +545,20 @@ static void test_reject_oversize(void)
 /* cJSON cannot hold a NUL inside a string, so these edit the text: "\u0000" is canonical. */
 static void test_reject_embedded_nul(void)
 {
-	reject_edit("\"tfattest.artifact\"", "\"tfattest.artifact\\u0000\"", "\"tfattest.artifact\"",
-		    "\"type\" is empty, too long or holds NUL", __LINE__);
+	reject_edit("\"tfattest.artifact\"", "\"tfattest.artifact\\u0000\"",
+		    "\"tfattest.artifact\"", "\"type\" is empty, too long or holds NUL", __LINE__);
 	reject_edit("\"prod-eu.1_a\"", "\"prod\\u0000eu\"", "\"prod-eu.1_a\"",
 		    "\"chain_id\" is empty, too long or holds NUL", __LINE__);
-	reject_edit("\"apply\"", "\"apply\\u0000\"", "\"apply\"", "\"type\" is empty, too long or holds NUL",
-		    __LINE__);
+	reject_edit("\"apply\"", "\"apply\\u0000\"", "\"apply\"",
+		    "\"type\" is empty, too long or holds NUL", __LINE__);
 	reject_edit("\"succeeded\"", "\"succeeded\\u0000\"", "\"succeeded\"",
 		    "\"status\" is empty, too long or holds NUL", __LINE__);
-	reject_edit(PREV, "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d\\u0000",
+	reject_edit(PREV,
+		    "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03d\\u0000",
 		    PREV, "\"prev_hash\" is empty, too long or holds NUL", __LINE__);
 	reject_edit("\"2024-02-29T12:34:56Z\"", "\"2024-02-29T12:34:5\\u0000Z\"",
-		    "\"2024-02-29T12:34:56Z\"", "\"time\" is empty, too long or holds NUL", __LINE__);
+		    "\"2024-02-29T12:34:56Z\"", "\"time\" is empty, too long or holds NUL",
+		    __LINE__);
 	reject_edit("\"ECDSA_SHA_256\"", "\"ECDSA_SHA_256\\u0000\"", "\"ECDSA_SHA_256\"",
 		    "\"algorithm\" is empty, too long or holds NUL", __LINE__);
 	reject_edit("\"" FPR "\"", "\"" FPR "\\u0000\"", "\"" FPR "\"",
@@ -607,14 +613,16 @@ static char *rotation(const char *where, const char *key, const char *value, siz
 		new_spki(old_b64, sizeof(old_b64), old_fpr);
 		new_spki(new_b64, sizeof(new_b64), new_fpr);
 	}
-	snprintf(text, sizeof(text),
-		 "{\"chain_id\":\"prod\",\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"rotate\"},"
-		 "\"prev_hash\":\"" PREV "\",\"rotation\":{\"new_algorithm\":\"ECDSA_SHA_256\","
-		 "\"new_key_fingerprint\":\"%s\",\"new_public_key\":\"%s\",\"old_public_key\":\"%s\","
-		 "\"pop_signature\":\"AAEC\"},\"schema_version\":2,\"seq\":7,"
-		 "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"%s\"},"
-		 "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}",
-		 new_fpr, new_b64, old_b64, old_fpr);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"chain_id\":\"prod\",\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":"
+	    "\"rotate\"},"
+	    "\"prev_hash\":\"" PREV "\",\"rotation\":{\"new_algorithm\":\"ECDSA_SHA_256\","
+	    "\"new_key_fingerprint\":\"%s\",\"new_public_key\":\"%s\",\"old_public_key\":\"%s\","
+	    "\"pop_signature\":\"AAEC\"},\"schema_version\":2,\"seq\":7,"
+	    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"%s\"},"
+	    "\"time\":\"2024-02-29T12:34:56Z\",\"type\":\"tfattest.artifact\"}",
+	    new_fpr, new_b64, old_b64, old_fpr);
 	root = cJSON_Parse(text);
 	if (key) {
 		obj = where ? cJSON_GetObjectItemCaseSensitive(root, where) : root;
@@ -633,13 +641,15 @@ static char *rotation(const char *where, const char *key, const char *value, siz
 	return (char *)tfa_buf_detach(&canon, len);
 }
 
-static void reject_rot(const char *where, const char *key, const char *value, const char *msg, int line)
+static void reject_rot(const char *where, const char *key, const char *value, const char *msg,
+		       int line)
 {
 	size_t len;
 	char *b = rotation(where, key, value, &len);
 	char what[1024];
 
-	snprintf(what, sizeof(what), "rotation %s.%s = %s", where ? where : "", key, value ? value : "(removed)");
+	snprintf(what, sizeof(what), "rotation %s.%s = %s", where ? where : "", key,
+		 value ? value : "(removed)");
 	expect_reject_n(b, len, TFA_EFORMAT, msg, what, line);
 	free(b);
 }
@@ -663,7 +673,8 @@ static void test_rotation_valid(void)
 	/* The proof of possession covers exactly this document. */
 	CHECK_OK(tfa_rotation_pop_bytes(&pop, a));
 	snprintf(want, sizeof(want),
-		 "{\"chain_id\":\"prod\",\"new_algorithm\":\"ECDSA_SHA_256\",\"new_key_fingerprint\":\"%s\","
+		 "{\"chain_id\":\"prod\",\"new_algorithm\":\"ECDSA_SHA_256\",\"new_key_"
+		 "fingerprint\":\"%s\","
 		 "\"old_key_fingerprint\":\"%s\",\"prev_hash\":\"" PREV "\",\"seq\":7,"
 		 "\"type\":\"tfattest.rotation-pop\"}",
 		 new_fpr, old_fpr);
@@ -716,7 +727,8 @@ static void test_rotation_reject(void)
 	REJECT_ROT("rotation", "new_public_key", q, "new_public_key does not have the fingerprint");
 	REJECT_ROT("rotation", "old_public_key", q, "old_public_key does not have the fingerprint");
 	snprintf(q, sizeof(q), "\"%s\"", ofpr);
-	REJECT_ROT("rotation", "new_key_fingerprint", q, "new_public_key does not have the fingerprint");
+	REJECT_ROT("rotation", "new_key_fingerprint", q,
+		   "new_public_key does not have the fingerprint");
 	REJECT_ROT("rotation", "new_key_fingerprint", "\"sha256:00\"", "new_key_fingerprint");
 	snprintf(q, sizeof(q), "\"%s\"", old_b64);
 	{
@@ -727,12 +739,14 @@ static void test_rotation_reject(void)
 		cJSON *ro = cJSON_GetObjectItemCaseSensitive(r, "rotation");
 		char *t;
 		tfa_buf c;
-		cJSON_ReplaceItemInObjectCaseSensitive(ro, "new_key_fingerprint", cJSON_CreateString(old_fpr));
+		cJSON_ReplaceItemInObjectCaseSensitive(ro, "new_key_fingerprint",
+						       cJSON_CreateString(old_fpr));
 		t = cJSON_PrintUnformatted(r);
 		tfa_buf_init(&c, 0);
 		CHECK_OK(tfa_jcs_canonicalize(&c, (const uint8_t *)t, strlen(t)));
-		expect_reject_n((const char *)c.data, c.len, TFA_EFORMAT, "the new key is the key that signs",
-				"rotation to itself", __LINE__);
+		expect_reject_n((const char *)c.data, c.len, TFA_EFORMAT,
+				"the new key is the key that signs", "rotation to itself",
+				__LINE__);
 		tfa_buf_free(&c);
 		cJSON_free(t);
 		cJSON_Delete(r);

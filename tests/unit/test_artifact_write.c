@@ -12,10 +12,10 @@
 
 #include "capture/artifact_write.h"
 #include "tfa_test.h"
-#include "verify/crypto.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
 #include "tfattest/signer.h"
+#include "verify/crypto.h"
 
 #define PREV "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 /* 2026-01-01T00:00:00Z */
@@ -66,7 +66,7 @@ static void make_pop(tfa_buf *popsig, const tfa_artifact_head *h, tfa_signer *ne
 }
 
 /* The new key's fields; the provenance is the one the recorded bytes were made with. */
-static const tfa_kv fixed_prov[] = { { "key_path", "rotation-new.pem" } };
+static const tfa_kv fixed_prov[] = {{"key_path", "rotation-new.pem"}};
 
 static void fixed_fields(tfa_rotation_fields *r, const tfa_signer *next, const tfa_buf *popsig)
 {
@@ -108,7 +108,8 @@ static void test_rotation_bytes_unchanged(void)
 	CHECK_OK(tfa_artifact_build_rotation(&out, &h, &r));
 	CHECK(want != NULL && out.len == want_len && memcmp(out.data, want, want_len) == 0);
 	if (want && (out.len != want_len || memcmp(out.data, want, want_len) != 0))
-		fprintf(stderr, "got:  %.*s\nwant: %s\n", (int)out.len, (const char *)out.data, want);
+		fprintf(stderr, "got:  %.*s\nwant: %s\n", (int)out.len, (const char *)out.data,
+			want);
 	free(want);
 	tfa_buf_free(&out);
 	tfa_buf_free(&popsig);
@@ -162,7 +163,7 @@ static void test_rotation_head_is_deployment_head(void)
 	tfa_rotation_fields r;
 	tfa_buf popsig, rot, dep;
 	tfa_capture *c = NULL;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 	tfa_artifact *a = calloc(2, sizeof(*a));
 
 	if (a == NULL)
@@ -184,7 +185,8 @@ static void test_rotation_head_is_deployment_head(void)
 	CHECK_STREQ(a[0].key_fpr, a[1].key_fpr);
 	CHECK(!a[1].is_rotation && a[0].is_rotation);
 	CHECK(contains(&rot, "\"backend\":\"file\"") && contains(&dep, "\"backend\":\"file\""));
-	/* The rotation's signer carries no provenance: the old key's was recorded when it came in. */
+	/* The rotation's signer carries no provenance: the old key's was recorded when it came in.
+	 */
 	CHECK(!contains(&rot, "\"provenance\"") && contains(&dep, "\"provenance\""));
 	tfa_capture_free(c);
 	free(a);
@@ -224,7 +226,8 @@ static void test_rotation_rejects_bad_heads(void)
 	tfa_signer_free(next);
 }
 
-/* Rotation fields are written whole: a long provenance value is not cut, an empty one is left out. */
+/* Rotation fields are written whole: a long provenance value is not cut, an empty one is left out.
+ */
 static void test_rotation_provenance(void)
 {
 	tfa_signer *old = open_key("old-key.pem"), *next = open_key("new-key.pem");

@@ -11,13 +11,13 @@
 #include "tfa_test.h"
 
 /* Distinct secrets per source, so a message that quotes one is caught. */
-#define ENV_SECRET "envSecretValue0000000000000000000000000A"
-#define FILE_SECRET "fileSecretValue000000000000000000000000B"
-#define CFG_SECRET "cfgSecretValue0000000000000000000000000C"
+#define ENV_SECRET    "envSecretValue0000000000000000000000000A"
+#define FILE_SECRET   "fileSecretValue000000000000000000000000B"
+#define CFG_SECRET    "cfgSecretValue0000000000000000000000000C"
 #define REMOTE_SECRET "remoteSecretValue00000000000000000000D"
-#define REMOTE_TOKEN "remoteSessionToken/+=00000000000000000E"
-#define WEB_TOKEN "eyJhbGciOiJSUzI1NiJ9.webIdentityToken.sig000F"
-#define ECS_TOKEN "ecsAuthorizationToken00000000000000000G"
+#define REMOTE_TOKEN  "remoteSessionToken/+=00000000000000000E"
+#define WEB_TOKEN     "eyJhbGciOiJSUzI1NiJ9.webIdentityToken.sig000F"
+#define ECS_TOKEN     "ecsAuthorizationToken00000000000000000G"
 
 static aws_fake fake;
 static char *dir;
@@ -25,8 +25,8 @@ static char ecs_url[128];
 
 static void check_no_secret(void)
 {
-	static const char *const secrets[] = { ENV_SECRET, FILE_SECRET, CFG_SECRET, REMOTE_SECRET,
-					       REMOTE_TOKEN, WEB_TOKEN, ECS_TOKEN };
+	static const char *const secrets[] = {ENV_SECRET,   FILE_SECRET, CFG_SECRET, REMOTE_SECRET,
+					      REMOTE_TOKEN, WEB_TOKEN,	 ECS_TOKEN};
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		if (strstr(tfa_error_last()->message, secrets[i]) != NULL ||
 		    strstr(tfa_error_last()->detail, secrets[i]) != NULL) {
@@ -40,12 +40,22 @@ static void check_no_secret(void)
 static void clean_env(void)
 {
 	static const char *const vars[] = {
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-		"AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-		"AWS_ENDPOINT_URL", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	    "AWS_ACCESS_KEY_ID",
+	    "AWS_SECRET_ACCESS_KEY",
+	    "AWS_SESSION_TOKEN",
+	    "AWS_PROFILE",
+	    "AWS_DEFAULT_PROFILE",
+	    "AWS_ROLE_ARN",
+	    "AWS_WEB_IDENTITY_TOKEN_FILE",
+	    "AWS_ROLE_SESSION_NAME",
+	    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	    "AWS_REGION",
+	    "AWS_DEFAULT_REGION",
+	    "AWS_ENDPOINT_URL",
+	    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
 	};
 	char *p;
 
@@ -110,39 +120,37 @@ static void test_env(void)
 	expect_fail(TFA_EFORMAT, "control character");
 }
 
-static const char *const creds_file =
-	"# shared credentials\n"
-	"[default]\n"
-	"aws_access_key_id = AKIDFILEDEFAULT\n"
-	"aws_secret_access_key = " FILE_SECRET "\n"
-	"\n"
-	"[dev]\n"
-	"aws_access_key_id=AKIDFILEDEV\n"
-	"aws_secret_access_key=" FILE_SECRET "\n"
-	"aws_session_token=" REMOTE_TOKEN "\n"
-	"[both]\n"
-	"aws_access_key_id = AKIDFILEBOTH\n"
-	"aws_secret_access_key = " FILE_SECRET "\n";
+static const char *const creds_file = "# shared credentials\n"
+				      "[default]\n"
+				      "aws_access_key_id = AKIDFILEDEFAULT\n"
+				      "aws_secret_access_key = " FILE_SECRET "\n"
+				      "\n"
+				      "[dev]\n"
+				      "aws_access_key_id=AKIDFILEDEV\n"
+				      "aws_secret_access_key=" FILE_SECRET "\n"
+				      "aws_session_token=" REMOTE_TOKEN "\n"
+				      "[both]\n"
+				      "aws_access_key_id = AKIDFILEBOTH\n"
+				      "aws_secret_access_key = " FILE_SECRET "\n";
 
-static const char *const config_file =
-	"[default]\n"
-	"region = us-east-2\n"
-	"[profile cfgonly]\n"
-	"region = ap-south-1\n"
-	"aws_access_key_id = AKIDCFGONLY\n"
-	"aws_secret_access_key = " CFG_SECRET "\n"
-	"s3 =\n"
-	"  max_concurrent_requests = 4\n"
-	"[profile both]\n"
-	"aws_access_key_id = AKIDCFGBOTH\n"
-	"aws_secret_access_key = " CFG_SECRET "\n"
-	"[profile sso]\n"
-	"sso_start_url = https://example.awsapps.com/start\n"
-	"[profile regiononly]\n"
-	"region = eu-north-1\n"
-	"[cfgonly]\n"
-	"aws_access_key_id = AKIDNOTAPROFILE\n"
-	"aws_secret_access_key = " CFG_SECRET "\n";
+static const char *const config_file = "[default]\n"
+				       "region = us-east-2\n"
+				       "[profile cfgonly]\n"
+				       "region = ap-south-1\n"
+				       "aws_access_key_id = AKIDCFGONLY\n"
+				       "aws_secret_access_key = " CFG_SECRET "\n"
+				       "s3 =\n"
+				       "  max_concurrent_requests = 4\n"
+				       "[profile both]\n"
+				       "aws_access_key_id = AKIDCFGBOTH\n"
+				       "aws_secret_access_key = " CFG_SECRET "\n"
+				       "[profile sso]\n"
+				       "sso_start_url = https://example.awsapps.com/start\n"
+				       "[profile regiononly]\n"
+				       "region = eu-north-1\n"
+				       "[cfgonly]\n"
+				       "aws_access_key_id = AKIDNOTAPROFILE\n"
+				       "aws_secret_access_key = " CFG_SECRET "\n";
 
 static void test_profiles(void)
 {
@@ -204,8 +212,7 @@ static void test_malformed_files(void)
 	expect_fail(TFA_EFORMAT, "empty section name");
 	set_file("AWS_SHARED_CREDENTIALS_FILE", "bad4", "[default]\n= " FILE_SECRET "\n");
 	expect_fail(TFA_EFORMAT, "line 2: empty key");
-	set_file("AWS_SHARED_CREDENTIALS_FILE", "bad5",
-		 "[default]\naws_access_key_id = AKID\n");
+	set_file("AWS_SHARED_CREDENTIALS_FILE", "bad5", "[default]\naws_access_key_id = AKID\n");
 	expect_fail(TFA_EUSAGE, "sets only one of");
 	set_file("AWS_SHARED_CREDENTIALS_FILE", "bad6", "[default]\r\naws_access_key_id = A\0B\n");
 	/* (put_file wrote up to the NUL: that is a profile with one key) */
@@ -248,9 +255,11 @@ static void test_web_identity(void)
 	CHECK(c.expiration == 4070908800);
 	tfa_aws_creds_clear(&c);
 	log = aws_fake_log(&fake);
-	CHECK(strstr(log, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3A"
-			  "iam%3A%3A111122223333%3Arole%2Fci&RoleSessionName=run-42&WebIdentityToken=") !=
-	      NULL);
+	CHECK(
+	    strstr(log,
+		   "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3A"
+		   "iam%3A%3A111122223333%3Arole%2Fci&RoleSessionName=run-42&WebIdentityToken=") !=
+	    NULL);
 	/* Unsigned: no Authorization header. */
 	CHECK(strstr(log, "\"authorization\"") == NULL);
 	free(log);
@@ -264,10 +273,12 @@ static void test_web_identity(void)
 			     "2001-01-01T00:00:00Z");
 	expect_fail(TFA_EBACKEND, "AWS credentials from web-identity have expired");
 	/* A malformed answer. */
-	aws_fake_script(&fake, "[{\"status\":200,\"body\":\"<AssumeRoleWithWebIdentityResponse/>\"}]");
+	aws_fake_script(&fake,
+			"[{\"status\":200,\"body\":\"<AssumeRoleWithWebIdentityResponse/>\"}]");
 	expect_fail(TFA_EFORMAT, "the response holds no Credentials");
-	aws_fake_script(&fake, "[{\"status\":200,\"body\":\"<Credentials><AccessKeyId>A</AccessKeyId>"
-			       "</Credentials>\"}]");
+	aws_fake_script(&fake,
+			"[{\"status\":200,\"body\":\"<Credentials><AccessKeyId>A</AccessKeyId>"
+			"</Credentials>\"}]");
 	expect_fail(TFA_EFORMAT, "the response lacks SecretAccessKey");
 	/* The token never goes in clear text to a host other than loopback. */
 	setenv("AWS_ENDPOINT_URL_STS", "http://sts.example.com:8080", 1);
@@ -322,7 +333,8 @@ static void test_imds(void)
 
 	clean_env();
 	aws_fake_reset(&fake);
-	aws_fake_write_creds(&fake, "ASIAIMDS", REMOTE_SECRET, REMOTE_TOKEN, "2099-01-01T00:00:00Z");
+	aws_fake_write_creds(&fake, "ASIAIMDS", REMOTE_SECRET, REMOTE_TOKEN,
+			     "2099-01-01T00:00:00Z");
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", fake.base, 1);
 	/* Disabled: not asked. */
 	expect_fail(TFA_EUSAGE, "no AWS credentials");
@@ -332,7 +344,8 @@ static void test_imds(void)
 	log = aws_fake_log(&fake);
 	/* PUT the token, then GET the role and its credentials with the token. */
 	CHECK(strstr(log, "\"method\": \"PUT\", \"path\": \"/latest/api/token\"") != NULL);
-	CHECK(strstr(log, "\"path\": \"/latest/meta-data/iam/security-credentials/test-role\"") != NULL);
+	CHECK(strstr(log, "\"path\": \"/latest/meta-data/iam/security-credentials/test-role\"") !=
+	      NULL);
 	free(log);
 	CHECK(aws_fake_count(&fake) == 3);
 	/* An instance without a role: no credentials from here. */
@@ -354,7 +367,8 @@ static void test_precedence(void)
 {
 	clean_env();
 	aws_fake_reset(&fake);
-	aws_fake_write_creds(&fake, "ASIAREMOTE", REMOTE_SECRET, REMOTE_TOKEN, "2099-01-01T00:00:00Z");
+	aws_fake_write_creds(&fake, "ASIAREMOTE", REMOTE_SECRET, REMOTE_TOKEN,
+			     "2099-01-01T00:00:00Z");
 	tfa_test_put_file(fake.dir, "web.token", WEB_TOKEN, strlen(WEB_TOKEN));
 	tfa_test_put_file(fake.dir, "ecs.token", ECS_TOKEN, strlen(ECS_TOKEN));
 	unsetenv("AWS_EC2_METADATA_DISABLED");

@@ -13,15 +13,18 @@
 #include "tfa_test.h"
 
 #define SECRET "fakeSecretKeyForTheHttpTest0123456789abcd"
-#define TOKEN "FakeSessionTokenForTheHttpTest/+==zz9"
+#define TOKEN  "FakeSessionTokenForTheHttpTest/+==zz9"
 
 static aws_fake fake;
 
 static tfa_aws_client *client(const char *service, unsigned attempts, long timeout_ms)
 {
 	tfa_aws_client *c = NULL;
-	tfa_aws_client_opts o = { .service = service, .region = "eu-west-1", .endpoint = fake.base,
-				  .max_attempts = attempts, .timeout_ms = timeout_ms };
+	tfa_aws_client_opts o = {.service = service,
+				 .region = "eu-west-1",
+				 .endpoint = fake.base,
+				 .max_attempts = attempts,
+				 .timeout_ms = timeout_ms};
 
 	CHECK_OK(tfa_aws_client_new(&c, &o));
 	return c;
@@ -42,7 +45,7 @@ static cJSON *last_request(void)
 static const char *hdr(const cJSON *req, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(req, "headers"), name);
+	    cJSON_GetObjectItemCaseSensitive(req, "headers"), name);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
@@ -83,8 +86,9 @@ static void test_json_call_on_the_wire(void)
 	CHECK(hdr(req, "expect") == NULL);
 	a = hdr(req, "authorization");
 	CHECK(a != NULL && strncmp(a, "AWS4-HMAC-SHA256 Credential=AKIDHTTPTEST/", 41) == 0);
-	CHECK(a != NULL && strstr(a, "/eu-west-1/kms/aws4_request, SignedHeaders=content-type;host;"
-				     "x-amz-date;x-amz-security-token;x-amz-target, Signature=") != NULL);
+	CHECK(a != NULL &&
+	      strstr(a, "/eu-west-1/kms/aws4_request, SignedHeaders=content-type;host;"
+			"x-amz-date;x-amz-security-token;x-amz-target, Signature=") != NULL);
 	CHECK(a != NULL && strstr(a, SECRET) == NULL);
 	cJSON_Delete(req);
 	tfa_aws_client_free(c);
@@ -94,7 +98,7 @@ static void test_s3_payload_hash_header(void)
 {
 	tfa_aws_client *c = client("s3", 0, 0);
 	tfa_aws_response r;
-	const tfa_aws_header h[] = { { "x-amz-object-lock-mode", "COMPLIANCE" } };
+	const tfa_aws_header h[] = {{"x-amz-object-lock-mode", "COMPLIANCE"}};
 	cJSON *req;
 
 	aws_fake_reset(&fake);
@@ -139,8 +143,9 @@ static void test_retries_then_success(void)
 
 static void test_not_retried(void)
 {
-	static const char *const codes[] = { "AccessDeniedException", "ExpiredTokenException",
-					     "ExpiredToken", "RequestExpired", "ValidationException" };
+	static const char *const codes[] = {"AccessDeniedException", "ExpiredTokenException",
+					    "ExpiredToken", "RequestExpired",
+					    "ValidationException"};
 	tfa_aws_client *c = client("kms", 5, 0);
 	tfa_aws_response r;
 	char script[512], want[256];
@@ -153,7 +158,8 @@ static void test_not_retried(void)
 			 "{\"status\":200,\"body\":{}}]",
 			 codes[i], i);
 		aws_fake_script(&fake, script);
-		CHECK_RC(tfa_aws_json_call(&r, c, "TrentService.Sign", "1.1", "{}", 2), TFA_EBACKEND);
+		CHECK_RC(tfa_aws_json_call(&r, c, "TrentService.Sign", "1.1", "{}", 2),
+			 TFA_EBACKEND);
 		CHECK_STREQ(r.error_code, codes[i]);
 		CHECK_STREQ(r.error_message, "no way");
 		CHECK(r.status == 400);
@@ -173,12 +179,14 @@ static void test_gives_up(void)
 	tfa_aws_response r;
 
 	aws_fake_reset(&fake);
-	aws_fake_script(&fake, "[{\"status\":400,\"body\":{\"__type\":\"ThrottlingException\","
-			       "\"message\":\"Rate exceeded\"},\"headers\":{\"x-amzn-RequestId\":\"t1\"},"
-			       "\"repeat\":5}]");
+	aws_fake_script(&fake,
+			"[{\"status\":400,\"body\":{\"__type\":\"ThrottlingException\","
+			"\"message\":\"Rate exceeded\"},\"headers\":{\"x-amzn-RequestId\":\"t1\"},"
+			"\"repeat\":5}]");
 	CHECK_RC(tfa_aws_json_call(&r, c, "TrentService.Sign", "1.1", "{}", 2), TFA_EBACKEND);
-	CHECK_STREQ(tfa_error_last()->message, "kms Sign: ThrottlingException: Rate exceeded "
-					       "(HTTP 400, request id t1; gave up after 3 attempts)");
+	CHECK_STREQ(tfa_error_last()->message,
+		    "kms Sign: ThrottlingException: Rate exceeded "
+		    "(HTTP 400, request id t1; gave up after 3 attempts)");
 	CHECK(aws_fake_count(&fake) == 3);
 	tfa_aws_response_free(&r);
 	tfa_aws_client_free(c);
@@ -194,7 +202,8 @@ static void test_conflict_and_not_found(void)
 	aws_fake_script(&fake, "[{\"status\":400,\"body\":{\"__type\":\"com.amazonaws.dynamodb."
 			       "v20120810#ConditionalCheckFailedException\",\"message\":\"The "
 			       "conditional request failed\"}}]");
-	CHECK_RC(tfa_aws_json_call(&r, c, "DynamoDB_20120810.PutItem", "1.0", "{}", 2), TFA_ECONFLICT);
+	CHECK_RC(tfa_aws_json_call(&r, c, "DynamoDB_20120810.PutItem", "1.0", "{}", 2),
+		 TFA_ECONFLICT);
 	CHECK(tfa_error_last()->code == TFA_ECONFLICT);
 	CHECK_STREQ(r.error_code, "ConditionalCheckFailedException");
 	tfa_aws_response_free(&r);
@@ -205,8 +214,9 @@ static void test_conflict_and_not_found(void)
 		 TFA_ENOTFOUND);
 	CHECK_STREQ(r.error_code, "NoSuchKey");
 	CHECK_STREQ(r.request_id, "S3RID42");
-	CHECK_STREQ(tfa_error_last()->message, "s3 GetObject: NoSuchKey: The specified key does not "
-					       "exist. (HTTP 404, request id S3RID42)");
+	CHECK_STREQ(tfa_error_last()->message,
+		    "s3 GetObject: NoSuchKey: The specified key does not "
+		    "exist. (HTTP 404, request id S3RID42)");
 	tfa_aws_response_free(&r);
 	/* A HEAD has no body: the status names the error. */
 	aws_fake_script(&fake, "[{\"status\":404}]");
@@ -263,12 +273,13 @@ static void test_timeout_and_size_cap(void)
 
 static void test_connection_refused(void)
 {
-	tfa_aws_timeouts t = { 500, 1000, 2 };
+	tfa_aws_timeouts t = {500, 1000, 2};
 	tfa_aws_response r;
 
 	/* Port 1 on loopback: nothing listens. */
-	CHECK_RC(tfa_aws_http_plain(&r, &t, "sts X", "GET", "http://127.0.0.1:1/", NULL, 0, NULL, 0),
-		 TFA_EIO);
+	CHECK_RC(
+	    tfa_aws_http_plain(&r, &t, "sts X", "GET", "http://127.0.0.1:1/", NULL, 0, NULL, 0),
+	    TFA_EIO);
 	CHECK(strstr(tfa_error_last()->message, "sts X: ") == tfa_error_last()->message);
 	CHECK(strstr(tfa_error_last()->message, "gave up after 2 attempts") != NULL);
 	/* The host and curl's code are named. */
@@ -278,9 +289,9 @@ static void test_connection_refused(void)
 
 static void test_endpoint_parse(void)
 {
-	static const char *const badv[] = { "ftp://h", "https://", "https://h/path", "https://u@h",
-					    "https://h:99999", "https://h:", "https://h:8x", "h:443",
-					    "https://h?x", "https://h h" };
+	static const char *const badv[] = {
+	    "ftp://h",	  "https://",	  "https://h/path", "https://u@h", "https://h:99999",
+	    "https://h:", "https://h:8x", "h:443",	    "https://h?x", "https://h h"};
 	char host[256];
 	bool https;
 
@@ -306,7 +317,7 @@ static void test_endpoint_parse(void)
 static void test_options(void)
 {
 	tfa_aws_client *c = NULL;
-	tfa_aws_client_opts o = { .service = "kms", .region = "eu-west-1", .endpoint = fake.base };
+	tfa_aws_client_opts o = {.service = "kms", .region = "eu-west-1", .endpoint = fake.base};
 
 	setenv("TFATTEST_AWS_MAX_ATTEMPTS", "0", 1);
 	CHECK_RC(tfa_aws_client_new(&c, &o), TFA_EUSAGE);

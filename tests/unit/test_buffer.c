@@ -29,7 +29,8 @@ static void test_read_file_limits(void)
 	CHECK_RC(tfa_buf_read_file(&b, "/", 100), TFA_EFORMAT);
 	tfa_buf_free(&b);
 
-	/* A file of exactly the limit fits in a buffer capped at the limit; one byte more does not. */
+	/* A file of exactly the limit fits in a buffer capped at the limit; one byte more does not.
+	 */
 	snprintf(path, sizeof(path), "%s/f", dir);
 	f = fopen(path, "wb");
 	fwrite("0123456789", 1, 10, f);
@@ -68,4 +69,5 @@ static void test_error_wraps_previous_message(void)
 	tfa_error_clear();
 }
 
-TFA_TEST_MAIN(T(test_append_and_cap), T(test_read_file_limits), T(test_error_wraps_previous_message))
+TFA_TEST_MAIN(T(test_append_and_cap), T(test_read_file_limits),
+	      T(test_error_wraps_previous_message))

@@ -13,24 +13,24 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
 #include "tfattest/jcs.h"
 #include "tfattest/signer.h"
+#include "verify/crypto.h"
 
 #define PREV "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
-#define NOW 1709210096 /* 2024-02-29T12:34:56Z */
+#define NOW  1709210096 /* 2024-02-29T12:34:56Z */
 
 static const char zero_counts[] =
-	"{\"create\":0,\"delete\":0,\"forget\":0,\"no-op\":0,\"other\":0,\"read\":0,\"replace\":0,"
-	"\"update\":0}";
+    "{\"create\":0,\"delete\":0,\"forget\":0,\"no-op\":0,\"other\":0,\"read\":0,\"replace\":0,"
+    "\"update\":0}";
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static char *tmp;            /* this process's scratch directory */
-static tfa_signer *signer;   /* an EC key, made once */
+static char *tmp;	   /* this process's scratch directory */
+static tfa_signer *signer; /* an EC key, made once */
 
 static void cleanup(void)
 {
@@ -83,9 +83,9 @@ static tfa_signer *key(void)
 static tfa_err capture_and_build(tfa_buf *out, const tfa_event *ev, const char *plan,
 				 const char *state)
 {
-	static const tfa_event dflt = { NULL, NULL, 0 };
+	static const tfa_event dflt = {NULL, NULL, 0};
 	tfa_capture *c = NULL;
-	tfa_artifact_head h = { "cap", 3, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256 };
+	tfa_artifact_head h = {"cap", 3, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256};
 	tfa_err rc;
 
 	h.signer = key();
@@ -116,7 +116,7 @@ static char *member(const tfa_buf *art, const char *k1, const char *k2, const ch
 {
 	tfa_json *doc = NULL;
 	const tfa_json_value *v;
-	const char *keys[3] = { k1, k2, k3 };
+	const char *keys[3] = {k1, k2, k3};
 	tfa_buf b;
 	char *s = NULL;
 
@@ -160,8 +160,8 @@ static int contains(const tfa_buf *b, const char *needle)
 	return 0;
 }
 
-static void expect_capture_fails(const char *plan, const char *state, tfa_err want,
-				 const char *msg, int line)
+static void expect_capture_fails(const char *plan, const char *state, tfa_err want, const char *msg,
+				 int line)
 {
 	tfa_buf out;
 	tfa_err rc;
@@ -169,8 +169,8 @@ static void expect_capture_fails(const char *plan, const char *state, tfa_err wa
 	tfa_error_clear();
 	rc = capture_and_build(&out, NULL, plan, state);
 	if (rc != want || strstr(tfa_error_last()->message, msg) == NULL) {
-		fprintf(stderr, "line %d: got %s (%s), wanted %s with \"%s\"\n", line, tfa_err_name(rc),
-			tfa_error_last()->message, tfa_err_name(want), msg);
+		fprintf(stderr, "line %d: got %s (%s), wanted %s with \"%s\"\n", line,
+			tfa_err_name(rc), tfa_error_last()->message, tfa_err_name(want), msg);
 		tfa_test_failures++;
 	}
 	tfa_buf_free(&out);
@@ -193,7 +193,7 @@ static char *plan_with(const char *name, const char *rcs)
 static void test_capture_rejects_bad_arguments(void)
 {
 	tfa_capture *c = (tfa_capture *)1;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 	char *plan = fixture("plans/show-basic-create.json");
 
 	CHECK_RC(tfa_capture_new(NULL, &ev, plan, NULL), TFA_EUSAGE);
@@ -232,25 +232,31 @@ static void test_capture_rejects_bad_plans(void)
 	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"format_version\" is not a string", __LINE__);
 	free(p);
 	p = scratch_file("tv.json", "{\"format_version\":\"1.0\",\"terraform_version\":[]}");
-	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"terraform_version\" is not a string", __LINE__);
+	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"terraform_version\" is not a string",
+			     __LINE__);
 	free(p);
 	p = scratch_file("err.json", "{\"errored\":\"no\",\"format_version\":\"1.0\"}");
 	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"errored\" is not a boolean", __LINE__);
 	free(p);
 	p = plan_with("rc-obj.json", "{}");
-	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"resource_changes\" is not an array", __LINE__);
+	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"resource_changes\" is not an array",
+			     __LINE__);
 	free(p);
 	p = plan_with("rc-nochange.json", "[{\"address\":\"a.b\"}]");
-	expect_capture_fails(p, NULL, TFA_EFORMAT, "plan resource change has no \"change\"", __LINE__);
+	expect_capture_fails(p, NULL, TFA_EFORMAT, "plan resource change has no \"change\"",
+			     __LINE__);
 	free(p);
 	p = plan_with("rc-noactions.json", "[{\"address\":\"a.b\",\"change\":{}}]");
-	expect_capture_fails(p, NULL, TFA_EFORMAT, "plan resource change has no \"actions\"", __LINE__);
+	expect_capture_fails(p, NULL, TFA_EFORMAT, "plan resource change has no \"actions\"",
+			     __LINE__);
 	free(p);
-	p = plan_with("rc-actstr.json", "[{\"address\":\"a.b\",\"change\":{\"actions\":\"create\"}}]");
+	p = plan_with("rc-actstr.json",
+		      "[{\"address\":\"a.b\",\"change\":{\"actions\":\"create\"}}]");
 	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"actions\" is not an array", __LINE__);
 	free(p);
 	p = plan_with("rc-noaddr.json", "[{\"change\":{\"actions\":[\"create\"]}}]");
-	expect_capture_fails(p, NULL, TFA_EFORMAT, "plan resource change has no \"address\"", __LINE__);
+	expect_capture_fails(p, NULL, TFA_EFORMAT, "plan resource change has no \"address\"",
+			     __LINE__);
 	free(p);
 	p = plan_with("rc-addrnum.json", "[{\"address\":5,\"change\":{\"actions\":[\"create\"]}}]");
 	expect_capture_fails(p, NULL, TFA_EFORMAT, "\"address\" is not a string", __LINE__);
@@ -267,7 +273,8 @@ static void test_capture_rejects_bad_plans(void)
 		memset(rcs + off, 'a', n);
 		snprintf(rcs + off + n, 100, "\",\"change\":{\"actions\":[\"create\"]}}]");
 		name = plan_with("rc-longaddr.json", rcs);
-		expect_capture_fails(name, NULL, TFA_EFORMAT, "\"address\" is empty, too long", __LINE__);
+		expect_capture_fails(name, NULL, TFA_EFORMAT, "\"address\" is empty, too long",
+				     __LINE__);
 		free(name);
 		free(rcs);
 	}
@@ -283,10 +290,12 @@ static void test_capture_rejects_bad_states(void)
 	expect_capture_fails(plan, s, TFA_EFORMAT, "state has no \"serial\"", __LINE__);
 	free(s);
 	s = scratch_file("neg.tfstate", "{\"lineage\":\"l\",\"serial\":-1}");
-	expect_capture_fails(plan, s, TFA_EFORMAT, "\"serial\" is not an integer in range", __LINE__);
+	expect_capture_fails(plan, s, TFA_EFORMAT, "\"serial\" is not an integer in range",
+			     __LINE__);
 	free(s);
 	s = scratch_file("frac.tfstate", "{\"lineage\":\"l\",\"serial\":1.5}");
-	expect_capture_fails(plan, s, TFA_EFORMAT, "\"serial\" is not an integer in range", __LINE__);
+	expect_capture_fails(plan, s, TFA_EFORMAT, "\"serial\" is not an integer in range",
+			     __LINE__);
 	free(s);
 	s = scratch_file("nolineage.tfstate", "{\"serial\":3}");
 	expect_capture_fails(plan, s, TFA_EFORMAT, "state has no \"lineage\"", __LINE__);
@@ -325,7 +334,8 @@ static void test_rewrapped_read_errors(void)
 	tfa_buf_free(&out);
 	free(p);
 	CHECK_RC(capture_and_build(&out, NULL, plan, "/nonexistent/terraform.tfstate"), TFA_EUSAGE);
-	tfa_test_expect_wrapped("cannot read state", "cannot open /nonexistent/terraform.tfstate", __LINE__);
+	tfa_test_expect_wrapped("cannot read state", "cannot open /nonexistent/terraform.tfstate",
+				__LINE__);
 	tfa_buf_free(&out);
 	p = scratch_file("bad.tfstate", "{");
 	CHECK_RC(capture_and_build(&out, NULL, plan, p), TFA_EFORMAT);
@@ -400,21 +410,21 @@ static void test_action_words(void)
 	static const struct {
 		const char *actions, *word;
 	} cases[] = {
-		{ "[\"create\"]", "create" },
-		{ "[\"update\"]", "update" },
-		{ "[\"delete\"]", "delete" },
-		{ "[\"read\"]", "read" },
-		{ "[\"forget\"]", "forget" },
-		{ "[\"delete\",\"create\"]", "replace" },
-		{ "[\"create\",\"delete\"]", "replace" }, /* create_before_destroy */
-		{ "[\"create\",\"create\"]", "other" },
-		{ "[\"delete\",\"create\",\"update\"]", "other" },
-		{ "[]", "other" },
-		{ "[\"bogus\"]", "other" },
-		{ "[\"CREATE\"]", "other" },
-		{ "[1]", "other" },
-		{ "[null,\"create\"]", "other" },
-		{ "[\"update\",\"update\"]", "other" },
+	    {"[\"create\"]", "create"},
+	    {"[\"update\"]", "update"},
+	    {"[\"delete\"]", "delete"},
+	    {"[\"read\"]", "read"},
+	    {"[\"forget\"]", "forget"},
+	    {"[\"delete\",\"create\"]", "replace"},
+	    {"[\"create\",\"delete\"]", "replace"}, /* create_before_destroy */
+	    {"[\"create\",\"create\"]", "other"},
+	    {"[\"delete\",\"create\",\"update\"]", "other"},
+	    {"[]", "other"},
+	    {"[\"bogus\"]", "other"},
+	    {"[\"CREATE\"]", "other"},
+	    {"[1]", "other"},
+	    {"[null,\"create\"]", "other"},
+	    {"[\"update\",\"update\"]", "other"},
 	};
 	char rcs[8192], want[256];
 	size_t off = 0;
@@ -443,8 +453,8 @@ static void test_action_words(void)
 			CHECK_OK(tfa_jcs_write(&b, tfa_json_at(ch, i)));
 			item = (char *)tfa_buf_detach(&b, NULL);
 		}
-		snprintf(want, sizeof(want), "{\"action\":\"%s\",\"address\":\"r.n%zu\"}", cases[i].word,
-			 i);
+		snprintf(want, sizeof(want), "{\"action\":\"%s\",\"address\":\"r.n%zu\"}",
+			 cases[i].word, i);
 		if (item == NULL || strcmp(item, want) != 0) {
 			fprintf(stderr, "actions %s: got %s, wanted %s\n", cases[i].actions,
 				item ? item : "(none)", want);
@@ -494,16 +504,18 @@ static void test_plan_facts(void)
 	EXPECT(&a, "terraform", "plan_errored", NULL, "false");
 	tfa_buf_free(&a);
 
-	plan = scratch_file("tv-plan.json",
-			    "{\"format_version\":\"1.2\",\"terraform_version\":\"1.9.8\","
-			    "\"resource_changes\":[{\"action_reason\":\"replace_by_request\","
-			    "\"address\":\"x.y[\\\"k\\\"]\",\"change\":{\"actions\":[\"delete\",\"create\"]}},"
-			    "{\"action_reason\":7,\"address\":\"x.z\",\"change\":{\"actions\":[\"update\"]}}]}");
+	plan = scratch_file(
+	    "tv-plan.json",
+	    "{\"format_version\":\"1.2\",\"terraform_version\":\"1.9.8\","
+	    "\"resource_changes\":[{\"action_reason\":\"replace_by_request\","
+	    "\"address\":\"x.y[\\\"k\\\"]\",\"change\":{\"actions\":[\"delete\",\"create\"]}},"
+	    "{\"action_reason\":7,\"address\":\"x.z\",\"change\":{\"actions\":[\"update\"]}}]}");
 	CHECK_OK(capture_and_build(&a, NULL, plan, NULL));
 	EXPECT(&a, "terraform", "version", NULL, "\"1.9.8\"");
 	/* A reason that is not a string is left out rather than failing the capture. */
 	EXPECT(&a, "terraform", "changes", NULL,
-	       "[{\"action\":\"replace\",\"address\":\"x.y[\\\"k\\\"]\",\"reason\":\"replace_by_request\"},"
+	       "[{\"action\":\"replace\",\"address\":\"x.y[\\\"k\\\"]\",\"reason\":\"replace_by_"
+	       "request\"},"
 	       "{\"action\":\"update\",\"address\":\"x.z\"}]");
 	tfa_buf_free(&a);
 	free(plan);
@@ -536,11 +548,12 @@ static void test_state_facts(void)
 static void test_event(void)
 {
 	tfa_buf a;
-	tfa_event ev = { "destroy", "failed", -1 };
+	tfa_event ev = {"destroy", "failed", -1};
 	char *plan = fixture("plans/show-basic-create.json");
 
 	CHECK_OK(capture_and_build(&a, &ev, plan, NULL));
-	EXPECT(&a, "event", NULL, NULL, "{\"exit_code\":-1,\"status\":\"failed\",\"type\":\"destroy\"}");
+	EXPECT(&a, "event", NULL, NULL,
+	       "{\"exit_code\":-1,\"status\":\"failed\",\"type\":\"destroy\"}");
 	tfa_buf_free(&a);
 	ev.type = "rollback";
 	ev.status = NULL;
@@ -550,7 +563,8 @@ static void test_event(void)
 	       "{\"exit_code\":2147483647,\"status\":\"succeeded\",\"type\":\"rollback\"}");
 	tfa_buf_free(&a);
 	CHECK_OK(capture_and_build(&a, NULL, plan, NULL));
-	EXPECT(&a, "event", NULL, NULL, "{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"}");
+	EXPECT(&a, "event", NULL, NULL,
+	       "{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"}");
 	tfa_buf_free(&a);
 	ev.type = "import";
 	ev.exit_code = -2147483647 - 1;
@@ -575,32 +589,39 @@ static void test_secret_values_never_copied(void)
 
 	/* Every place a plan or state file carries values. */
 	plan = scratch_file(
-		"secret-plan.json",
-		"{\"format_version\":\"1.2\",\"terraform_version\":\"1.9.0\","
-		"\"variables\":{\"db_password\":{\"value\":\"S3CRET-variable\"}},"
-		"\"planned_values\":{\"outputs\":{\"pw\":{\"sensitive\":true,\"value\":\"S3CRET-planned-output\"}},"
-		"\"root_module\":{\"resources\":[{\"address\":\"db.main\",\"values\":{\"password\":\"S3CRET-planned\"},"
-		"\"sensitive_values\":{\"password\":true}}]}},"
-		"\"resource_changes\":[{\"address\":\"db.main\",\"mode\":\"managed\",\"type\":\"db\",\"name\":\"main\","
-		"\"change\":{\"actions\":[\"update\"],\"before\":{\"password\":\"S3CRET-before\"},"
-		"\"after\":{\"password\":\"S3CRET-after\",\"list\":[\"S3CRET-list\"]},"
-		"\"after_unknown\":{},\"before_sensitive\":{\"password\":true},\"after_sensitive\":{\"password\":true},"
-		"\"replace_paths\":[[\"S3CRET-path\"]],\"importing\":{\"id\":\"S3CRET-import\"}}}],"
-		"\"resource_drift\":[{\"address\":\"db.main\",\"change\":{\"actions\":[\"update\"],"
-		"\"before\":{\"password\":\"S3CRET-drift\"}}}],"
-		"\"output_changes\":{\"pw\":{\"actions\":[\"create\"],\"before\":null,\"after\":\"S3CRET-output\"}},"
-		"\"prior_state\":{\"values\":{\"outputs\":{\"pw\":{\"value\":\"S3CRET-prior\"}}}},"
-		"\"configuration\":{\"root_module\":{\"resources\":[{\"expressions\":{\"password\":"
-		"{\"constant_value\":\"S3CRET-config\"}}}]}},"
-		"\"checks\":[{\"instances\":[{\"problems\":[{\"message\":\"S3CRET-check\"}]}]}]}");
+	    "secret-plan.json",
+	    "{\"format_version\":\"1.2\",\"terraform_version\":\"1.9.0\","
+	    "\"variables\":{\"db_password\":{\"value\":\"S3CRET-variable\"}},"
+	    "\"planned_values\":{\"outputs\":{\"pw\":{\"sensitive\":true,\"value\":\"S3CRET-"
+	    "planned-output\"}},"
+	    "\"root_module\":{\"resources\":[{\"address\":\"db.main\",\"values\":{\"password\":"
+	    "\"S3CRET-planned\"},"
+	    "\"sensitive_values\":{\"password\":true}}]}},"
+	    "\"resource_changes\":[{\"address\":\"db.main\",\"mode\":\"managed\",\"type\":\"db\","
+	    "\"name\":\"main\","
+	    "\"change\":{\"actions\":[\"update\"],\"before\":{\"password\":\"S3CRET-before\"},"
+	    "\"after\":{\"password\":\"S3CRET-after\",\"list\":[\"S3CRET-list\"]},"
+	    "\"after_unknown\":{},\"before_sensitive\":{\"password\":true},\"after_sensitive\":{"
+	    "\"password\":true},"
+	    "\"replace_paths\":[[\"S3CRET-path\"]],\"importing\":{\"id\":\"S3CRET-import\"}}}],"
+	    "\"resource_drift\":[{\"address\":\"db.main\",\"change\":{\"actions\":[\"update\"],"
+	    "\"before\":{\"password\":\"S3CRET-drift\"}}}],"
+	    "\"output_changes\":{\"pw\":{\"actions\":[\"create\"],\"before\":null,\"after\":"
+	    "\"S3CRET-output\"}},"
+	    "\"prior_state\":{\"values\":{\"outputs\":{\"pw\":{\"value\":\"S3CRET-prior\"}}}},"
+	    "\"configuration\":{\"root_module\":{\"resources\":[{\"expressions\":{\"password\":"
+	    "{\"constant_value\":\"S3CRET-config\"}}}]}},"
+	    "\"checks\":[{\"instances\":[{\"problems\":[{\"message\":\"S3CRET-check\"}]}]}]}");
 	state = scratch_file(
-		"secret.tfstate",
-		"{\"version\":4,\"terraform_version\":\"1.9.0\",\"serial\":42,\"lineage\":\"abc-123\","
-		"\"outputs\":{\"pw\":{\"value\":\"S3CRET-state-output\",\"type\":\"string\",\"sensitive\":true}},"
-		"\"resources\":[{\"mode\":\"managed\",\"type\":\"db\",\"name\":\"main\",\"instances\":[{"
-		"\"attributes\":{\"password\":\"S3CRET-state-attr\",\"id\":\"db-1\"},"
-		"\"sensitive_attributes\":[[{\"type\":\"get_attr\",\"value\":\"password\"}]],"
-		"\"private\":\"UzNDUkVULXByaXZhdGU=\"}]}],\"check_results\":null}");
+	    "secret.tfstate",
+	    "{\"version\":4,\"terraform_version\":\"1.9.0\",\"serial\":42,\"lineage\":\"abc-123\","
+	    "\"outputs\":{\"pw\":{\"value\":\"S3CRET-state-output\",\"type\":\"string\","
+	    "\"sensitive\":true}},"
+	    "\"resources\":[{\"mode\":\"managed\",\"type\":\"db\",\"name\":\"main\",\"instances\":["
+	    "{"
+	    "\"attributes\":{\"password\":\"S3CRET-state-attr\",\"id\":\"db-1\"},"
+	    "\"sensitive_attributes\":[[{\"type\":\"get_attr\",\"value\":\"password\"}]],"
+	    "\"private\":\"UzNDUkVULXByaXZhdGU=\"}]}],\"check_results\":null}");
 	CHECK_OK(capture_and_build(&a, NULL, plan, state));
 	CHECK(!contains(&a, "S3CRET"));
 	CHECK(!contains(&a, "UzNDUkVU"));
@@ -619,13 +640,17 @@ static void test_secret_values_never_copied(void)
 
 static void clear_ci_env(void)
 {
-	static const char *const vars[] = {
-		"GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_WORKFLOW_REF", "GITHUB_RUN_ID",
-		"GITHUB_RUN_ATTEMPT", "GITHUB_ACTOR", "GITHUB_SHA", "GITHUB_REF",
-		"GITHUB_SERVER_URL", "GITHUB_EVENT_NAME", "GITLAB_CI", "CI_PROJECT_PATH",
-		"CI_PIPELINE_ID", "CI_JOB_ID", "CI_JOB_URL", "GITLAB_USER_LOGIN", "CI_COMMIT_SHA",
-		"CI_COMMIT_REF_NAME", "CI_SERVER_URL", "GIT_DIR", "GIT_WORK_TREE", NULL
-	};
+	static const char *const vars[] = {"GITHUB_ACTIONS",	  "GITHUB_REPOSITORY",
+					   "GITHUB_WORKFLOW_REF", "GITHUB_RUN_ID",
+					   "GITHUB_RUN_ATTEMPT",  "GITHUB_ACTOR",
+					   "GITHUB_SHA",	  "GITHUB_REF",
+					   "GITHUB_SERVER_URL",	  "GITHUB_EVENT_NAME",
+					   "GITLAB_CI",		  "CI_PROJECT_PATH",
+					   "CI_PIPELINE_ID",	  "CI_JOB_ID",
+					   "CI_JOB_URL",	  "GITLAB_USER_LOGIN",
+					   "CI_COMMIT_SHA",	  "CI_COMMIT_REF_NAME",
+					   "CI_SERVER_URL",	  "GIT_DIR",
+					   "GIT_WORK_TREE",	  NULL};
 
 	for (const char *const *v = vars; *v; v++)
 		unsetenv(*v);
@@ -722,12 +747,13 @@ static void test_git_context_strips_credentials(void)
 	CHECK(!contains(&a, "tok3n"));
 	CHECK(!contains(&a, "user:"));
 	CHECK(!contains(&a, "x=1"));
-	CHECK_OK(tfa_artifact_parse(&(tfa_artifact){ 0 }, a.data, a.len));
+	CHECK_OK(tfa_artifact_parse(&(tfa_artifact){0}, a.data, a.len));
 	tfa_buf_free(&a);
 
-	expect_remote(repo, "https://tok3n@example.com/r.git", "https://example.com/r.git", __LINE__);
-	expect_remote(repo, "ssh://git:tok3n@example.com:2222/r.git", "ssh://example.com:2222/r.git",
+	expect_remote(repo, "https://tok3n@example.com/r.git", "https://example.com/r.git",
 		      __LINE__);
+	expect_remote(repo, "ssh://git:tok3n@example.com:2222/r.git",
+		      "ssh://example.com:2222/r.git", __LINE__);
 	expect_remote(repo, "https://example.com/r.git?private_token=tok3n",
 		      "https://example.com/r.git", __LINE__);
 	expect_remote(repo, "https://u:tok3n@example.com:8443/group/r.git?a=b&c=d",
@@ -842,16 +868,23 @@ static void test_ci_context(void)
 	setenv("GITHUB_RUN_ID", "12345", 1);
 	setenv("GITHUB_ACTOR", "", 1); /* empty: left out */
 	CHECK_OK(capture_and_build(&a, NULL, plan, NULL));
-	EXPECT(&a, "context", "ci", NULL,
-	       "{\"provider\":\"github-actions\",\"repository\":\"org/infra\",\"run_id\":\"12345\"}");
+	EXPECT(
+	    &a, "context", "ci", NULL,
+	    "{\"provider\":\"github-actions\",\"repository\":\"org/infra\",\"run_id\":\"12345\"}");
 	EXPECT(&a, "context", "host", NULL, NULL);
 	tfa_buf_free(&a);
 
 	/* Bytes that are not UTF-8 become '?', so the artifact stays valid JSON. */
-	setenv("GITHUB_ACTOR", "a\xff" "b\xc0\xaf" "c\xed\xa0\x80" "d\xf4\x90\x80\x80" "e\xc3\xa9", 1);
+	setenv("GITHUB_ACTOR",
+	       "a\xff"
+	       "b\xc0\xaf"
+	       "c\xed\xa0\x80"
+	       "d\xf4\x90\x80\x80"
+	       "e\xc3\xa9",
+	       1);
 	CHECK_OK(capture_and_build(&a, NULL, plan, NULL));
 	EXPECT(&a, "context", "ci", "actor", "\"a?b??c???d????e\xc3\xa9\"");
-	CHECK_OK(tfa_artifact_parse(&(tfa_artifact){ 0 }, a.data, a.len));
+	CHECK_OK(tfa_artifact_parse(&(tfa_artifact){0}, a.data, a.len));
 	tfa_buf_free(&a);
 
 	/* Unicode noncharacters, valid UTF-8 that I-JSON forbids, become one '?' each. */
@@ -939,9 +972,9 @@ static void test_build_head_fields(void)
 static void test_build_rejects_bad_heads(void)
 {
 	tfa_capture *c = NULL;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 	char *plan = fixture("plans/show-basic-create.json");
-	tfa_artifact_head h = { "cap", 0, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256 };
+	tfa_artifact_head h = {"cap", 0, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256};
 	tfa_buf out;
 
 	h.signer = key();
@@ -972,9 +1005,9 @@ static void test_build_rejects_bad_heads(void)
 }
 
 TFA_TEST_MAIN(T(test_capture_rejects_bad_arguments), T(test_capture_rejects_bad_plans),
-	      T(test_capture_rejects_bad_states), T(test_actions_from_fixtures), T(test_action_words),
-	      T(test_plan_facts), T(test_state_facts), T(test_event), T(test_secret_values_never_copied),
-	      T(test_git_context_strips_credentials), T(test_git_remote_password_with_at),
-	      T(test_host_context), T(test_ci_context),
+	      T(test_capture_rejects_bad_states), T(test_actions_from_fixtures),
+	      T(test_action_words), T(test_plan_facts), T(test_state_facts), T(test_event),
+	      T(test_secret_values_never_copied), T(test_git_context_strips_credentials),
+	      T(test_git_remote_password_with_at), T(test_host_context), T(test_ci_context),
 	      T(test_build_head_fields), T(test_build_rejects_bad_heads),
 	      T(test_rewrapped_read_errors))

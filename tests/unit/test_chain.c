@@ -16,8 +16,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "verify/crypto.h"
-#include "verify/keywalk.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
@@ -25,6 +23,8 @@
 #include "tfattest/jcs.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"
+#include "verify/crypto.h"
+#include "verify/keywalk.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -55,7 +55,7 @@ static tfa_capture *new_capture(const char *plan)
 {
 	char path[4096];
 	tfa_capture *c = NULL;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 
 	snprintf(path, sizeof(path), "%s/terraform/plans/%s", tfa_test_fixtures(), plan);
 	CHECK_OK(tfa_capture_new(&c, &ev, path, NULL));
@@ -98,7 +98,7 @@ static void teardown(fixture *f)
 static void check_chain(tfa_store *st, const tfa_signer *key, tfa_sig_alg alg, uint64_t n,
 			const char *chain_id)
 {
-	uint8_t prev[TFA_SHA256_LEN] = { 0 };
+	uint8_t prev[TFA_SHA256_LEN] = {0};
 	size_t spki_len;
 	const uint8_t *spki = tfa_signer_spki(key, &spki_len);
 	EVP_PKEY *pub = NULL;
@@ -207,27 +207,35 @@ static void with_fpr(char *out, size_t cap, const char *tmpl, const char *fpr)
 static void test_info_rejects_bad_metadata(void)
 {
 	static const char fpr[] =
-		"sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb";
+	    "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb";
 	static const struct {
 		const char *json;
 		const char *msg;
 	} bad[] = {
-		/* Not JSON at all: in test_rewrapped_messages. */
-		{ "[]", "chain metadata is not a JSON object" },
-		{ "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\",\"x\":1}",
-		  "chain metadata has an unknown member \"x\"" },
-		{ "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.artifact\"}",
-		  "chain metadata has the wrong type" },
-		{ "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":2,\"type\":\"tfattest.chain\"}",
-		  "\"schema_version\" is not an integer in range" },
-		{ "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c d\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}",
-		  "chain id may hold only" },
-		{ "{\"anchor_key_fingerprint\":\"sha256:00\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}",
-		  "\"anchor_key_fingerprint\" is not sha256" },
-		{ "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-02-30T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}",
-		  "time is not a valid UTC date" },
-		{ "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"schema_version\":1,\"type\":\"tfattest.chain\"}",
-		  "chain metadata has no \"created\"" },
+	    /* Not JSON at all: in test_rewrapped_messages. */
+	    {"[]", "chain metadata is not a JSON object"},
+	    {"{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:"
+	     "00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\",\"x\":1}",
+	     "chain metadata has an unknown member \"x\""},
+	    {"{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:"
+	     "00Z\",\"schema_version\":1,\"type\":\"tfattest.artifact\"}",
+	     "chain metadata has the wrong type"},
+	    {"{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:"
+	     "00Z\",\"schema_version\":2,\"type\":\"tfattest.chain\"}",
+	     "\"schema_version\" is not an integer in range"},
+	    {"{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c "
+	     "d\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest."
+	     "chain\"}",
+	     "chain id may hold only"},
+	    {"{\"anchor_key_fingerprint\":\"sha256:00\",\"chain_id\":\"c\",\"created\":\"2024-01-"
+	     "01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}",
+	     "\"anchor_key_fingerprint\" is not sha256"},
+	    {"{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-02-30T00:00:"
+	     "00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}",
+	     "time is not a valid UTC date"},
+	    {"{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"schema_version\":1,\"type\":"
+	     "\"tfattest.chain\"}",
+	     "chain metadata has no \"created\""},
 	};
 	char *dir = tfa_test_tmpdir();
 	tfa_store *st = NULL;
@@ -247,7 +255,8 @@ static void test_info_rejects_bad_metadata(void)
 		}
 	}
 	with_fpr(text, sizeof(text),
-		 "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}\n",
+		 "{\"anchor_key_fingerprint\":\"@F\",\"chain_id\":\"c\",\"created\":\"2024-01-"
+		 "01T00:00:00Z\",\"schema_version\":1,\"type\":\"tfattest.chain\"}\n",
 		 fpr);
 	tfa_test_put_file(dir, "chain.json", text, strlen(text));
 	CHECK_OK(tfa_chain_info_read(&info, st));
@@ -288,7 +297,8 @@ static void test_rewrapped_messages(void)
 	CHECK_RC(tfa_chain_info_read(&info, f.st), TFA_ENOTFOUND);
 
 	CHECK_RC(tfa_signer_open(&s, "file:/nonexistent-dir/key.pem"), TFA_EUSAGE);
-	tfa_test_expect_wrapped("cannot read key file", "cannot open /nonexistent-dir/key.pem", __LINE__);
+	tfa_test_expect_wrapped("cannot read key file", "cannot open /nonexistent-dir/key.pem",
+				__LINE__);
 
 	/* Corrupt chain metadata. */
 	CHECK_OK(tfa_chain_init(f.st, "t", f.key));
@@ -318,7 +328,8 @@ static void test_rewrapped_messages(void)
 		free(rec2);
 	}
 	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
-	tfa_test_expect_wrapped("head record 2 is invalid", "not in RFC 8785 canonical form", __LINE__);
+	tfa_test_expect_wrapped("head record 2 is invalid", "not in RFC 8785 canonical form",
+				__LINE__);
 	CHECK_RC(tfa_chain_head(f.st, &info, &head, hash, fpr), TFA_EVERIFY);
 	teardown(&f);
 }
@@ -424,7 +435,8 @@ static void test_algorithm_choice(void)
 
 	setup(&f, "EC");
 	CHECK_OK(tfa_chain_init(f.st, "ec", f.key));
-	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_RSASSA_PSS_SHA_256, f.cap), TFA_EUSAGE);
+	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_RSASSA_PSS_SHA_256, f.cap),
+		 TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "does not fit") != NULL);
 	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256, f.cap),
 		 TFA_EUSAGE);
@@ -491,8 +503,8 @@ static void test_tampered_head_is_refused(void)
 		free(t);
 	}
 	CHECK_RC(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap), TFA_EVERIFY);
-	CHECK(strstr(tfa_error_last()->message, "signature of the store's head record 2 is invalid") !=
-	      NULL);
+	CHECK(strstr(tfa_error_last()->message,
+		     "signature of the store's head record 2 is invalid") != NULL);
 	CHECK_OK(tfa_store_head(f.st, &head));
 	CHECK(head == 2);
 
@@ -532,7 +544,8 @@ static void test_concurrent_writers(void)
 			tfa_store *st = NULL;
 			tfa_signer *k = NULL;
 			int bad = 0;
-			if (tfa_store_open(&st, f.root) != TFA_OK || tfa_signer_open(&k, uri) != TFA_OK)
+			if (tfa_store_open(&st, f.root) != TFA_OK ||
+			    tfa_signer_open(&k, uri) != TFA_OK)
 				_exit(3);
 			for (int i = 0; i < EACH; i++)
 				if (tfa_chain_append(NULL, st, k, TFA_ALG_NONE, f.cap) != TFA_OK)
@@ -578,7 +591,8 @@ static void test_rotation_hands_over(void)
 	CHECK_OK(tfa_chain_append(&seq, f.st, f.key, TFA_ALG_NONE, f.cap));
 	/* Only the current key may rotate, and not to itself. */
 	CHECK_RC(tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, c, TFA_ALG_NONE), TFA_EVERIFY);
-	CHECK_RC(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, f.key, TFA_ALG_NONE), TFA_EUSAGE);
+	CHECK_RC(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, f.key, TFA_ALG_NONE),
+		 TFA_EUSAGE);
 	/* The new key must be able to sign with the algorithm named for it. */
 	CHECK_RC(tfa_chain_rotate(&seq, f.st, f.key, TFA_ALG_NONE, b, TFA_ALG_RSASSA_PSS_SHA_256),
 		 TFA_EUSAGE);
@@ -598,7 +612,8 @@ static void test_rotation_hands_over(void)
 	/* A retired key never returns. */
 	CHECK_RC(tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, f.key, TFA_ALG_NONE), TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "retired key") != NULL);
-	CHECK_OK(tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, c, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256));
+	CHECK_OK(
+	    tfa_chain_rotate(&seq, f.st, b, TFA_ALG_NONE, c, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256));
 	CHECK(seq == 6);
 	CHECK_RC(tfa_chain_rotate(&seq, f.st, c, TFA_ALG_NONE, b, TFA_ALG_NONE), TFA_EUSAGE);
 	CHECK_RC(tfa_chain_append(&seq, f.st, b, TFA_ALG_NONE, f.cap), TFA_EVERIFY);

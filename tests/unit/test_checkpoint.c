@@ -9,13 +9,13 @@
 #include "tfa_test.h"
 #include "tfattest/checkpoint.h"
 
-#define FPR "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
+#define FPR  "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
 #define HEAD "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
 
 static const char doc[] =
-	"{\"chain_id\":\"prod\",\"head_hash\":\"" HEAD "\",\"schema_version\":1,\"seq\":42,"
-	"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
-	"\"time\":\"2026-01-02T03:04:05Z\",\"type\":\"tfattest.checkpoint\"}";
+    "{\"chain_id\":\"prod\",\"head_hash\":\"" HEAD "\",\"schema_version\":1,\"seq\":42,"
+    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
+    "\"time\":\"2026-01-02T03:04:05Z\",\"type\":\"tfattest.checkpoint\"}";
 
 static void reject_doc(const char *d, const char *msg, int line)
 {
@@ -72,7 +72,8 @@ static void test_doc_reject(void)
 {
 	REJECT_SWAP("tfattest.checkpoint", "tfattest.artifact", "checkpoint type is not");
 	REJECT_SWAP("tfattest.checkpoint", "tfattest.manifest", "checkpoint type is not");
-	REJECT_SWAP("\"schema_version\":1", "\"schema_version\":2", "unsupported checkpoint schema version 2");
+	REJECT_SWAP("\"schema_version\":1", "\"schema_version\":2",
+		    "unsupported checkpoint schema version 2");
 	REJECT_SWAP("\"seq\":42", "\"seq\":0", "seq");
 	REJECT_SWAP("\"seq\":42", "\"seq\":1000000000000", "seq");
 	REJECT_SWAP("\"seq\":42", "\"seq\":4.5", "seq");
@@ -84,9 +85,10 @@ static void test_doc_reject(void)
 	REJECT_SWAP("2026-01-02T03:04:05Z", "2026-02-30T03:04:05Z", "");
 	REJECT_SWAP("2026-01-02T03:04:05Z", "2026-01-02 03:04:05", "");
 	REJECT_SWAP("ECDSA_SHA_256", "ED25519", "");
-	REJECT_SWAP("\"key_fingerprint\":\"" FPR "\"", "\"key_fingerprint\":\"sha256:x\"", "key_fingerprint");
-	REJECT_SWAP("\"algorithm\":\"ECDSA_SHA_256\",", "\"algorithm\":\"ECDSA_SHA_256\",\"extra\":1,",
-		    "unknown member \"extra\"");
+	REJECT_SWAP("\"key_fingerprint\":\"" FPR "\"", "\"key_fingerprint\":\"sha256:x\"",
+		    "key_fingerprint");
+	REJECT_SWAP("\"algorithm\":\"ECDSA_SHA_256\",",
+		    "\"algorithm\":\"ECDSA_SHA_256\",\"extra\":1,", "unknown member \"extra\"");
 	REJECT_SWAP("\"chain_id\"", "\"aaa\":1,\"chain_id\"", "unknown member \"aaa\"");
 	/* missing members */
 	REJECT_SWAP("\"chain_id\":\"prod\",", "", "no \"chain_id\"");

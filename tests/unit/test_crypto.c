@@ -13,11 +13,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/signer.h"
 #include "tfattest/sys/signer.h"
+#include "verify/crypto.h"
 
 /* ---- keys, generated once per process (RSA generation is slow under valgrind) --------------- */
 
@@ -122,7 +122,7 @@ static void spki_of(tfa_buf *der, EVP_PKEY *key)
 
 static void test_hex(void)
 {
-	static const uint8_t bytes[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef, 0xff };
+	static const uint8_t bytes[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef, 0xff};
 	char hex[2 * sizeof(bytes) + 1];
 	uint8_t back[sizeof(bytes)];
 
@@ -151,7 +151,7 @@ static void test_hex(void)
 static void test_sha256_and_hash_strings(void)
 {
 	static const char abc_hex[] =
-		"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	    "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 	uint8_t d[TFA_SHA256_LEN], back[TFA_SHA256_LEN];
 	char s[TFA_FPR_STRLEN];
 	char bad[TFA_FPR_STRLEN + 2];
@@ -195,13 +195,13 @@ static void test_sha256_and_hash_strings(void)
 
 static void test_alg_names(void)
 {
-	static const tfa_sig_alg algs[] = { TFA_ALG_RSASSA_PSS_SHA_256,
-					    TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256,
-					    TFA_ALG_ECDSA_SHA_256 };
+	static const tfa_sig_alg algs[] = {
+	    TFA_ALG_RSASSA_PSS_SHA_256, TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256, TFA_ALG_ECDSA_SHA_256};
 	tfa_sig_alg a = TFA_ALG_RSASSA_PSS_SHA_256;
 
 	CHECK_STREQ(tfa_sig_alg_name(TFA_ALG_RSASSA_PSS_SHA_256), "RSASSA_PSS_SHA_256");
-	CHECK_STREQ(tfa_sig_alg_name(TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256), "RSASSA_PKCS1_V1_5_SHA_256");
+	CHECK_STREQ(tfa_sig_alg_name(TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256),
+		    "RSASSA_PKCS1_V1_5_SHA_256");
 	CHECK_STREQ(tfa_sig_alg_name(TFA_ALG_ECDSA_SHA_256), "ECDSA_SHA_256");
 	CHECK_STREQ(tfa_sig_alg_name(TFA_ALG_NONE), "NONE");
 	CHECK_STREQ(tfa_sig_alg_name((tfa_sig_alg)99), "NONE");
@@ -729,7 +729,7 @@ static void test_ecdsa_raw_to_der(void)
 	tfa_buf_clear(&out);
 	CHECK_OK(tfa_ecdsa_raw_to_der(&out, raw, 64));
 	{
-		static const uint8_t want[] = { 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02 };
+		static const uint8_t want[] = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02};
 		CHECK(out.len == sizeof(want) && memcmp(out.data, want, sizeof(want)) == 0);
 	}
 	memset(raw, 0, 64);
@@ -758,7 +758,7 @@ static void test_ecdsa_raw_to_der(void)
 	CHECK(strstr(tfa_error_last()->message, "invalid length") != NULL);
 	CHECK_RC(tfa_ecdsa_raw_to_der(&out, raw, 1), TFA_EBACKEND);
 	{
-		uint8_t big[134] = { 0 };
+		uint8_t big[134] = {0};
 		CHECK_RC(tfa_ecdsa_raw_to_der(&out, big, 134), TFA_EBACKEND);
 	}
 	CHECK(out.len == 0);

@@ -8,7 +8,8 @@
 static void test_rename_noreplace(void)
 {
 	char *dir = tfa_test_tmpdir();
-	char *a = tfa_test_path(dir, "a"), *b = tfa_test_path(dir, "b"), *c = tfa_test_path(dir, "c");
+	char *a = tfa_test_path(dir, "a"), *b = tfa_test_path(dir, "b"),
+	     *c = tfa_test_path(dir, "c");
 	struct stat st;
 
 	CHECK(mkdir(a, 0755) == 0);

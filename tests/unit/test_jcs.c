@@ -37,7 +37,7 @@ static void expect_canon_n(const char *in, size_t len, const char *want, int lin
 	tfa_buf_free(&b);
 }
 
-#define EXPECT_CANON(in, want) expect_canon_n((in), strlen(in), (want), __LINE__)
+#define EXPECT_CANON(in, want)	 expect_canon_n((in), strlen(in), (want), __LINE__)
 #define EXPECT_CANON_N(in, want) expect_canon_n((in), sizeof(in) - 1, (want), __LINE__)
 
 /* Parses `in` and checks that it is rejected with TFA_EFORMAT and a one-line
@@ -67,7 +67,7 @@ static void expect_reject_n(const char *in, size_t len, int line)
 	CHECK_RC(tfa_jcs_check_canonical((const uint8_t *)in, len), TFA_EFORMAT);
 }
 
-#define REJECT(in) expect_reject_n((in), strlen(in), __LINE__)
+#define REJECT(in)   expect_reject_n((in), strlen(in), __LINE__)
 #define REJECT_N(in) expect_reject_n((in), sizeof(in) - 1, __LINE__)
 
 /* Returns a malloc'd string: `n` copies of `open`, `middle`, `n` copies of `close`. */
@@ -109,8 +109,8 @@ static double bits_to_double(uint64_t u)
 
 static void test_rfc8785_vectors(void)
 {
-	static const char *const names[] = { "arrays", "french", "structures",
-					     "unicode", "values", "weird" };
+	static const char *const names[] = {"arrays",  "french", "structures",
+					    "unicode", "values", "weird"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[128];
@@ -365,7 +365,8 @@ static void check_against_reference(double d, size_t *bad)
 		uint64_t u;
 
 		memcpy(&u, &d, sizeof(u));
-		fprintf(stderr, "%016llx: got %s, reference %s\n", (unsigned long long)u, got, want);
+		fprintf(stderr, "%016llx: got %s, reference %s\n", (unsigned long long)u, got,
+			want);
 	}
 }
 
@@ -433,34 +434,34 @@ static void test_number_format_cases(void)
 		double d;
 		const char *want;
 	} cases[] = {
-		{ 0.0, "0" },
-		{ -0.0, "0" },
-		{ 1.0, "1" },
-		{ -1.0, "-1" },
-		{ 0.5, "0.5" },
-		{ 1e21, "1e+21" },
-		{ 1e20, "100000000000000000000" },
-		{ 123456789012345680000.0, "123456789012345680000" },
-		{ 1.5e-7, "1.5e-7" },
-		{ 0.000001, "0.000001" },
-		{ 1e-7, "1e-7" },
-		{ 5e-324, "5e-324" },
-		{ -5e-324, "-5e-324" },
-		{ 1.7976931348623157e308, "1.7976931348623157e+308" },
-		{ 2.2250738585072014e-308, "2.2250738585072014e-308" },
-		{ 9007199254740992.0, "9007199254740992" },
-		{ 9007199254740994.0, "9007199254740994" },
-		{ 0.1, "0.1" },
-		{ 0.30000000000000004, "0.30000000000000004" },
-		{ 333333333.3333333, "333333333.3333333" },
-		{ 1e30, "1e+30" },
-		{ 4.5, "4.5" },
-		{ 0.002, "0.002" },
-		{ 1e-27, "1e-27" },
-		{ -123.456, "-123.456" },
-		{ 1e23, "1e+23" },
-		{ 9.999999999999997e-7, "9.999999999999997e-7" },
-		{ 999999999999999900000.0, "999999999999999900000" },
+	    {0.0, "0"},
+	    {-0.0, "0"},
+	    {1.0, "1"},
+	    {-1.0, "-1"},
+	    {0.5, "0.5"},
+	    {1e21, "1e+21"},
+	    {1e20, "100000000000000000000"},
+	    {123456789012345680000.0, "123456789012345680000"},
+	    {1.5e-7, "1.5e-7"},
+	    {0.000001, "0.000001"},
+	    {1e-7, "1e-7"},
+	    {5e-324, "5e-324"},
+	    {-5e-324, "-5e-324"},
+	    {1.7976931348623157e308, "1.7976931348623157e+308"},
+	    {2.2250738585072014e-308, "2.2250738585072014e-308"},
+	    {9007199254740992.0, "9007199254740992"},
+	    {9007199254740994.0, "9007199254740994"},
+	    {0.1, "0.1"},
+	    {0.30000000000000004, "0.30000000000000004"},
+	    {333333333.3333333, "333333333.3333333"},
+	    {1e30, "1e+30"},
+	    {4.5, "4.5"},
+	    {0.002, "0.002"},
+	    {1e-27, "1e-27"},
+	    {-123.456, "-123.456"},
+	    {1e23, "1e+23"},
+	    {9.999999999999997e-7, "9.999999999999997e-7"},
+	    {999999999999999900000.0, "999999999999999900000"},
 	};
 	char out[32];
 
@@ -480,8 +481,8 @@ static void test_number_format_cases(void)
  * scripts/deps.sh installs de_DE.UTF-8, and under CI=true its absence fails. */
 static void test_locale_independence(void)
 {
-	static const char *const names[] = { "de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8",
-					     "fr_FR.utf8", "de_DE", "fr_FR" };
+	static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8",
+					    "fr_FR.utf8",  "de_DE",	 "fr_FR"};
 	const char *used = NULL;
 	size_t bad = 0;
 
@@ -494,8 +495,9 @@ static void test_locale_independence(void)
 
 		setlocale(LC_ALL, "C");
 		if (ci != NULL && strcmp(ci, "true") == 0) {
-			fprintf(stderr, "test_locale_independence: no decimal-comma locale installed "
-					"(scripts/deps.sh generates de_DE.UTF-8)\n");
+			fprintf(stderr,
+				"test_locale_independence: no decimal-comma locale installed "
+				"(scripts/deps.sh generates de_DE.UTF-8)\n");
 			CHECK(used != NULL);
 			return;
 		}
@@ -569,26 +571,26 @@ static void test_reject_trailing_data(void)
 
 static void test_reject_bad_utf8(void)
 {
-	REJECT("\"\xC0\xAF\"");                 /* overlong '/' */
-	REJECT("\"\xC1\xBF\"");                 /* overlong */
-	REJECT("\"\xE0\x80\xAF\"");             /* overlong, 3 bytes */
-	REJECT("\"\xE0\x9F\xBF\"");             /* overlong, 3 bytes */
-	REJECT("\"\xF0\x80\x80\xAF\"");         /* overlong, 4 bytes */
-	REJECT("\"\xF0\x8F\xBF\xBF\"");         /* overlong, 4 bytes */
-	REJECT("\"\xED\xA0\x80\"");             /* U+D800 encoded */
-	REJECT("\"\xED\xBF\xBF\"");             /* U+DFFF encoded */
+	REJECT("\"\xC0\xAF\"");			/* overlong '/' */
+	REJECT("\"\xC1\xBF\"");			/* overlong */
+	REJECT("\"\xE0\x80\xAF\"");		/* overlong, 3 bytes */
+	REJECT("\"\xE0\x9F\xBF\"");		/* overlong, 3 bytes */
+	REJECT("\"\xF0\x80\x80\xAF\"");		/* overlong, 4 bytes */
+	REJECT("\"\xF0\x8F\xBF\xBF\"");		/* overlong, 4 bytes */
+	REJECT("\"\xED\xA0\x80\"");		/* U+D800 encoded */
+	REJECT("\"\xED\xBF\xBF\"");		/* U+DFFF encoded */
 	REJECT("\"\xED\xA0\xBD\xED\xB8\x82\""); /* CESU-8 pair */
-	REJECT("\"\xF4\x90\x80\x80\"");         /* U+110000 */
+	REJECT("\"\xF4\x90\x80\x80\"");		/* U+110000 */
 	REJECT("\"\xF5\x80\x80\x80\"");
 	REJECT("\"\xFF\"");
 	REJECT("\"\xFE\"");
-	REJECT("\"\x80\"");                     /* lone continuation */
-	REJECT("\"\xE2\x82\"");                 /* truncated, then quote */
-	REJECT("\"\xE2\x82");                   /* truncated at end of input */
-	REJECT("\"\xF0\x9F\x98\"");             /* truncated 4-byte */
+	REJECT("\"\x80\"");	    /* lone continuation */
+	REJECT("\"\xE2\x82\"");	    /* truncated, then quote */
+	REJECT("\"\xE2\x82");	    /* truncated at end of input */
+	REJECT("\"\xF0\x9F\x98\""); /* truncated 4-byte */
 	REJECT("\"\xC3\"");
-	REJECT("{\"\xC3\x28\":1}");             /* bad key */
-	REJECT("\xC3\xA9");                     /* non-ASCII outside strings */
+	REJECT("{\"\xC3\x28\":1}"); /* bad key */
+	REJECT("\xC3\xA9");	    /* non-ASCII outside strings */
 }
 
 /* I-JSON forbids Unicode noncharacters, raw or escaped. */
@@ -648,10 +650,10 @@ static void test_reject_duplicate_keys(void)
 
 	REJECT("{\"a\":1,\"a\":2}");
 	REJECT("{\"a\":1,\"b\":2,\"a\":3}");
-	REJECT("{\"a\":1,\"\\u0061\":2}");   /* equal after unescaping */
+	REJECT("{\"a\":1,\"\\u0061\":2}"); /* equal after unescaping */
 	REJECT("{\"\\/\":1,\"/\":2}");
-	REJECT("{\"x\":{\"b\":1,\"b\":1}}");  /* nested */
-	REJECT("[{},{\"\":1,\"\":2}]");      /* empty keys */
+	REJECT("{\"x\":{\"b\":1,\"b\":1}}"); /* nested */
+	REJECT("[{},{\"\":1,\"\":2}]");	     /* empty keys */
 	REJECT_N("{\"a\\u0000\":1,\"a\\u0000\":2}");
 	REJECT("{\"\\ud83d\\ude02\":1,\"\xF0\x9F\x98\x82\":2}");
 
@@ -857,7 +859,8 @@ static void test_number_edge_cases(void)
 	/* Halfway between 1 and the next double: ties to even gives 1; anything
 	 * above, however far down the digits, rounds up. */
 	{
-		static const char half[] = "1.00000000000000011102230246251565404236316680908203125";
+		static const char half[] =
+		    "1.00000000000000011102230246251565404236316680908203125";
 		char *s = malloc(sizeof(half) + 2000);
 
 		memcpy(s, half, sizeof(half) - 1);
@@ -1013,8 +1016,7 @@ static void test_write_appends(void)
 	tfa_buf_free(&b);
 	/* A size-capped buffer fails cleanly. */
 	tfa_buf_init(&b, 8);
-	CHECK_RC(tfa_jcs_canonicalize(&b, (const uint8_t *)"[1,2,3,4,5,6,7,8,9]", 19),
-		 TFA_EFORMAT);
+	CHECK_RC(tfa_jcs_canonicalize(&b, (const uint8_t *)"[1,2,3,4,5,6,7,8,9]", 19), TFA_EFORMAT);
 	tfa_buf_free(&b);
 }
 
@@ -1023,34 +1025,34 @@ static void test_write_appends(void)
 static void test_check_canonical(void)
 {
 	static const char *const good[] = {
-		"{}",
-		"[]",
-		"1",
-		"\"\\u001f\"",
-		"{\"a\":1,\"b\":[true,null,\"x\"]}",
-		"{\"\":0,\"a\":{\"b\":{}}}",
-		"[1e+21,1e-7,0.5,-1]",
-		"\"\xE2\x80\xA8/\"",
+	    "{}",
+	    "[]",
+	    "1",
+	    "\"\\u001f\"",
+	    "{\"a\":1,\"b\":[true,null,\"x\"]}",
+	    "{\"\":0,\"a\":{\"b\":{}}}",
+	    "[1e+21,1e-7,0.5,-1]",
+	    "\"\xE2\x80\xA8/\"",
 	};
 	static const char *const bad[] = {
-		"{ \"a\":1}",         /* white space */
-		"{\"a\": 1}",
-		"[1,2] ",
-		" 1",
-		"{\"b\":1,\"a\":2}",  /* unsorted */
-		"1.0",                /* number forms */
-		"[1.0]",
-		"1E2",
-		"1e21",
-		"0.0000001",
-		"-0",
-		"\"\\/\"",            /* escaped '/' */
-		"\"\\u001F\"",        /* uppercase hex */
-		"\"\\u0041\"",        /* needless escape */
-		"\"\\u000a\"",        /* short form exists */
-		"\"\\u00e9\"",
-		"{\"a\":1",           /* not JSON */
-		"",
+	    "{ \"a\":1}", /* white space */
+	    "{\"a\": 1}",
+	    "[1,2] ",
+	    " 1",
+	    "{\"b\":1,\"a\":2}", /* unsorted */
+	    "1.0",		 /* number forms */
+	    "[1.0]",
+	    "1E2",
+	    "1e21",
+	    "0.0000001",
+	    "-0",
+	    "\"\\/\"",	   /* escaped '/' */
+	    "\"\\u001F\"", /* uppercase hex */
+	    "\"\\u0041\"", /* needless escape */
+	    "\"\\u000a\"", /* short form exists */
+	    "\"\\u00e9\"",
+	    "{\"a\":1", /* not JSON */
+	    "",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)

@@ -14,16 +14,16 @@
 
 #include <openssl/evp.h>
 
-#include "verify/crypto.h"
 #include "format/jstream.h"
 #include "tfa_test.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"
+#include "verify/crypto.h"
 
 #define BIG ((size_t)1 << 30)
 
 /* Chunk sizes the read callbacks hand out: boundaries fall everywhere. */
-static const size_t chunks[] = { 1, 7, 65536 };
+static const size_t chunks[] = {1, 7, 65536};
 #define NCHUNKS (sizeof(chunks) / sizeof(chunks[0]))
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -66,10 +66,9 @@ static tfa_jstream *open_mem(memsrc *m, const void *doc, size_t len, size_t chun
 
 static const char *tok_name(tfa_js_token t)
 {
-	static const char *const names[] = { "BEGIN_OBJECT", "END_OBJECT", "BEGIN_ARRAY",
-					     "END_ARRAY",    "KEY",        "STRING",
-					     "NUMBER",       "TRUE",       "FALSE",
-					     "NULL",         "END" };
+	static const char *const names[] = {
+	    "BEGIN_OBJECT", "END_OBJECT", "BEGIN_ARRAY", "END_ARRAY", "KEY", "STRING",
+	    "NUMBER",	    "TRUE",	  "FALSE",	 "NULL",      "END"};
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
@@ -86,8 +85,8 @@ static bool expect_tok(tfa_jstream *js, tfa_js_token want, size_t depth, const c
 		return false;
 	}
 	if (t != want || tfa_jstream_depth(js) != depth) {
-		fprintf(stderr, "%s: %s: got %s at depth %zu, wanted %s at depth %zu (byte %" PRIu64
-				")\n",
+		fprintf(stderr,
+			"%s: %s: got %s at depth %zu, wanted %s at depth %zu (byte %" PRIu64 ")\n",
 			tfa_test_current, what, tok_name(t), tfa_jstream_depth(js), tok_name(want),
 			depth, tfa_jstream_offset(js));
 		return false;
@@ -107,12 +106,9 @@ static bool walk(tfa_jstream *js, const tfa_json_value *v, size_t depth, const c
 	const char *s, *t;
 
 	switch (tfa_json_type_of(v)) {
-	case TFA_JSON_NULL:
-		return expect_tok(js, TFA_JS_NULL, depth, what);
-	case TFA_JSON_TRUE:
-		return expect_tok(js, TFA_JS_TRUE, depth, what);
-	case TFA_JSON_FALSE:
-		return expect_tok(js, TFA_JS_FALSE, depth, what);
+	case TFA_JSON_NULL: return expect_tok(js, TFA_JS_NULL, depth, what);
+	case TFA_JSON_TRUE: return expect_tok(js, TFA_JS_TRUE, depth, what);
+	case TFA_JSON_FALSE: return expect_tok(js, TFA_JS_FALSE, depth, what);
 	case TFA_JSON_NUMBER: {
 		double a, b;
 
@@ -121,8 +117,8 @@ static bool walk(tfa_jstream *js, const tfa_json_value *v, size_t depth, const c
 		a = tfa_jstream_num(js);
 		b = tfa_json_number(v);
 		if (memcmp(&a, &b, sizeof(a)) != 0) {
-			fprintf(stderr, "%s: %s: number %.17g != %.17g\n", tfa_test_current, what, a,
-				b);
+			fprintf(stderr, "%s: %s: number %.17g != %.17g\n", tfa_test_current, what,
+				a, b);
 			return false;
 		}
 		return true;
@@ -181,11 +177,12 @@ static void expect_same_n(const void *doc, size_t len, const char *what)
 		memsrc m;
 		tfa_jstream *js = open_mem(&m, doc, len, chunks[c], BIG, BIG);
 		bool ok = js != NULL && walk(js, tfa_json_root(tree), 0, what) &&
-			  expect_tok(js, TFA_JS_END, 0, what) && expect_tok(js, TFA_JS_END, 0, what);
+			  expect_tok(js, TFA_JS_END, 0, what) &&
+			  expect_tok(js, TFA_JS_END, 0, what);
 
 		if (!ok) {
-			fprintf(stderr, "%s: %s: failed with %zu-byte reads\n", tfa_test_current, what,
-				chunks[c]);
+			fprintf(stderr, "%s: %s: failed with %zu-byte reads\n", tfa_test_current,
+				what, chunks[c]);
 			tfa_test_failures++;
 		} else {
 			CHECK(tfa_jstream_offset(js) == len);
@@ -231,7 +228,8 @@ static void expect_reject_lim(const void *doc, size_t len, size_t max_string, ui
 		rc = drain(js);
 		msg = tfa_error_last()->message;
 		if (rc != TFA_EFORMAT) {
-			fprintf(stderr, "line %d: stream gave %s with %zu-byte reads, wanted EFORMAT\n",
+			fprintf(stderr,
+				"line %d: stream gave %s with %zu-byte reads, wanted EFORMAT\n",
 				line, tfa_err_name(rc), chunks[c]);
 			tfa_test_failures++;
 		} else if (msg[0] == '\0' || strchr(msg, '\n') != NULL ||
@@ -250,7 +248,7 @@ static void expect_reject_lim(const void *doc, size_t len, size_t max_string, ui
 	}
 }
 
-#define REJECT(s) expect_reject_lim((s), strlen(s), BIG, BIG, true, __LINE__)
+#define REJECT(s)   expect_reject_lim((s), strlen(s), BIG, BIG, true, __LINE__)
 #define REJECT_N(s) expect_reject_lim((s), sizeof(s) - 1, BIG, BIG, true, __LINE__)
 
 /* Accepts the document with the given limits (and with every chunk size). */
@@ -266,15 +264,15 @@ static void expect_accept_lim(const void *doc, size_t len, size_t max_string, ui
 			return;
 		rc = drain(js);
 		if (rc != TFA_OK) {
-			fprintf(stderr, "line %d: rejected with %zu-byte reads: %s\n", line, chunks[c],
-				tfa_error_last()->message);
+			fprintf(stderr, "line %d: rejected with %zu-byte reads: %s\n", line,
+				chunks[c], tfa_error_last()->message);
 			tfa_test_failures++;
 		}
 		tfa_jstream_free(js);
 	}
 }
 
-#define ACCEPT(s) expect_accept_lim((s), strlen(s), BIG, BIG, __LINE__)
+#define ACCEPT(s)   expect_accept_lim((s), strlen(s), BIG, BIG, __LINE__)
 #define ACCEPT_N(s) expect_accept_lim((s), sizeof(s) - 1, BIG, BIG, __LINE__)
 
 /* ---- generated manifest ------------------------------------------------------------------ */
@@ -553,7 +551,8 @@ static tfa_err drain_chunked(const uint8_t *d, size_t n, size_t chunk)
 	if (rc != TFA_OK) {
 		const char *msg = tfa_error_last()->message;
 
-		CHECK(rc == TFA_EFORMAT && strstr(msg, "byte") != NULL && strchr(msg, '\n') == NULL);
+		CHECK(rc == TFA_EFORMAT && strstr(msg, "byte") != NULL &&
+		      strchr(msg, '\n') == NULL);
 	}
 	tfa_jstream_free(js);
 	return rc;
@@ -601,13 +600,13 @@ static uint64_t diff_next(void)
 }
 
 /* Bytes that matter to the lexer: quotes, escapes, hex, UTF-8 leads and trails, number parts. */
-static const uint8_t diff_bytes[] = { '"',  '\\', 'u',  '0',  '1',  'D',  'd',  '8',  'C',  'e',
-				      'E',  '.',  '-',  '+',  ' ',  '\n', 0,    0x1f, 0x7f, 0x80,
-				      0xBF, 0xC0, 0xC2, 0xC3, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5,
-				      0xFF, 'n',  't',  'f',  '/',  ',',  ':',  '[',  ']',  '{',
-				      '}',  'b',  'a',  '9' };
+static const uint8_t diff_bytes[] = {
+    '"',  '\\', 'u',  '0',  '1',  'D',	'd',  '8',  'C',  'e',	'E',  '.',  '-',  '+',	' ',
+    '\n', 0,	0x1f, 0x7f, 0x80, 0xBF, 0xC0, 0xC2, 0xC3, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5,
+    0xFF, 'n',	't',  'f',  '/',  ',',	':',  '[',  ']',  '{',	'}',  'b',  'a',  '9'};
 
-/* The input, its canonical form, and `k` seeded mutations of each (replace, delete, insert, cut, flip). */
+/* The input, its canonical form, and `k` seeded mutations of each (replace, delete, insert, cut,
+ * flip). */
 static void diff_input(diff_stats *st, const uint8_t *d, size_t n, int k, const char *what)
 {
 	tfa_buf c;
@@ -647,9 +646,7 @@ static void diff_input(diff_stats *st, const uint8_t *d, size_t n, int k, const 
 					len++;
 				}
 				break;
-			case 3:
-				len = at;
-				break;
+			case 3: len = at; break;
 			default:
 				if (at < len)
 					m[at] ^= (uint8_t)(1u << (diff_next() % 8));
@@ -690,7 +687,7 @@ static void diff_dir(diff_stats *st, const char *dir, int k)
 			}
 			fclose(f);
 		}
-next:
+	next:
 		free(names[i]);
 	}
 	free(names);
@@ -698,9 +695,9 @@ next:
 
 static void test_differential(void)
 {
-	static const char *const corpora[] = { "jcs", "jstream", "manifest", "artifact",
-					       "checkpoint" };
-	diff_stats st = { 0, 0, 0, 0 };
+	static const char *const corpora[] = {"jcs", "jstream", "manifest", "artifact",
+					      "checkpoint"};
+	diff_stats st = {0, 0, 0, 0};
 	char dir[4096];
 
 	diff_dir(&st, tfa_test_fixtures(), 3);
@@ -832,14 +829,14 @@ static void test_reject_trailing_data(void)
 static void test_reject_key_order(void)
 {
 	REJECT("{\"b\":1,\"a\":2}");
-	REJECT("{\"a\":1,\"a\":2}");                  /* duplicate */
+	REJECT("{\"a\":1,\"a\":2}"); /* duplicate */
 	REJECT("{\"a\":1,\"b\":2,\"b\":3}");
-	REJECT("{\"ab\":1,\"a\":2}");                 /* prefix sorts first */
-	REJECT("{\"\":1,\"\":2}");                    /* duplicate empty key */
+	REJECT("{\"ab\":1,\"a\":2}");		      /* prefix sorts first */
+	REJECT("{\"\":1,\"\":2}");		      /* duplicate empty key */
 	REJECT("{\"a\":{\"x\":1,\"y\":2},\"a\":{}}"); /* duplicate after a nested object */
-	REJECT("{\"x\":[{\"b\":1,\"a\":2}]}");        /* inside an array */
+	REJECT("{\"x\":[{\"b\":1,\"a\":2}]}");	      /* inside an array */
 	REJECT("{\"a\":{\"b\":1},\"B\":2}");
-	REJECT("{\"a\\n\":1,\"a\\u0000\":2}");        /* compared after unescaping */
+	REJECT("{\"a\\n\":1,\"a\\u0000\":2}"); /* compared after unescaping */
 	/* UTF-16 order: U+1F600 (D83D DE00) before U+E000, although UTF-8 says otherwise. */
 	ACCEPT("{\"\xf0\x9f\x98\x80\":1,\"\xee\x80\x80\":2}");
 	REJECT("{\"\xee\x80\x80\":1,\"\xf0\x9f\x98\x80\":2}");
@@ -858,9 +855,9 @@ static void test_reject_escapes(void)
 	REJECT("\"\\u0041\"");
 	REJECT("\"\\u00e9\"");
 	REJECT("\"\\u00E9\"");
-	REJECT("\"\\u001F\"");  /* uppercase hex */
+	REJECT("\"\\u001F\""); /* uppercase hex */
 	REJECT("\"\\u001A\"");
-	REJECT("\"\\u000a\"");  /* has the form \n */
+	REJECT("\"\\u000a\""); /* has the form \n */
 	REJECT("\"\\u0008\"");
 	REJECT("\"\\u0009\"");
 	REJECT("\"\\u000c\"");
@@ -895,31 +892,31 @@ static void test_reject_control_chars(void)
 
 static void test_reject_bad_utf8(void)
 {
-	REJECT("\"\x80\"");                 /* lone continuation */
+	REJECT("\"\x80\""); /* lone continuation */
 	REJECT("\"\xbf\"");
-	REJECT("\"\xc0\xaf\"");             /* overlong */
+	REJECT("\"\xc0\xaf\""); /* overlong */
 	REJECT("\"\xc1\xbf\"");
 	REJECT("\"\xe0\x80\xaf\"");
 	REJECT("\"\xe0\x9f\xbf\"");
 	REJECT("\"\xf0\x80\x80\xaf\"");
 	REJECT("\"\xf0\x8f\xbf\xbf\"");
-	REJECT("\"\xed\xa0\x80\"");         /* U+D800 */
-	REJECT("\"\xed\xbf\xbf\"");         /* U+DFFF */
+	REJECT("\"\xed\xa0\x80\"");		/* U+D800 */
+	REJECT("\"\xed\xbf\xbf\"");		/* U+DFFF */
 	REJECT("\"\xed\xa0\xbd\xed\xb8\x82\""); /* CESU-8 */
-	REJECT("\"\xf4\x90\x80\x80\"");     /* U+110000 */
+	REJECT("\"\xf4\x90\x80\x80\"");		/* U+110000 */
 	REJECT("\"\xf5\x80\x80\x80\"");
 	REJECT("\"\xf8\x88\x80\x80\x80\"");
 	REJECT("\"\xfe\"");
 	REJECT("\"\xff\"");
-	REJECT("\"\xc3\"");                 /* truncated before the quote */
+	REJECT("\"\xc3\""); /* truncated before the quote */
 	REJECT("\"\xe2\x82\"");
 	REJECT("\"\xf0\x9f\x98\"");
-	REJECT("\"\xe2\x82");               /* truncated at the end of input */
-	REJECT("\"\xc3\x28\"");             /* bad continuation */
+	REJECT("\"\xe2\x82");	/* truncated at the end of input */
+	REJECT("\"\xc3\x28\""); /* bad continuation */
 	REJECT("\"\xe2\x28\xa1\"");
 	REJECT("{\"\xc3\x28\":1}");
-	REJECT("\xef\xbb\xbf{}");           /* byte-order mark */
-	REJECT("\xc3\xa9");                 /* outside a string */
+	REJECT("\xef\xbb\xbf{}"); /* byte-order mark */
+	REJECT("\xc3\xa9");	  /* outside a string */
 	ACCEPT("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xf0\x90\x80\x80\xf4\x8f\xbf"
 	       "\xbd\"");
 }
@@ -981,14 +978,46 @@ static void test_reject_noncharacters(void)
 static void test_reject_numbers(void)
 {
 	static const char *const bad[] = {
-		"1.0",   "1e2",  "-0",   "01",    ".5",    "1e400", "-1e400", "1E+21",
-		"1e21",  "+1",   "1.",   "-",     "0.10",  "1e-400", "0.0",  "-0.0",
-		"0e0",   "1e+2", "1e-2", "10e20", "1.5E3", "00",    "-01",   "9007199254740993",
-		"NaN",   "Infinity", "-Infinity", "0x10", "1_000", "1e",  "1e+", "1.e3",
-		"12345678901234567890123456789012345", "0.000000000000000000000000000000001",
-		"1e0000000000000000000000000000001", "100000000000000000000000",
-		"1.00000000000000000000000000000000001", "4.94065645841246544e-324",
-		"1234567890123456789", "0.0000001",
+	    "1.0",
+	    "1e2",
+	    "-0",
+	    "01",
+	    ".5",
+	    "1e400",
+	    "-1e400",
+	    "1E+21",
+	    "1e21",
+	    "+1",
+	    "1.",
+	    "-",
+	    "0.10",
+	    "1e-400",
+	    "0.0",
+	    "-0.0",
+	    "0e0",
+	    "1e+2",
+	    "1e-2",
+	    "10e20",
+	    "1.5E3",
+	    "00",
+	    "-01",
+	    "9007199254740993",
+	    "NaN",
+	    "Infinity",
+	    "-Infinity",
+	    "0x10",
+	    "1_000",
+	    "1e",
+	    "1e+",
+	    "1.e3",
+	    "12345678901234567890123456789012345",
+	    "0.000000000000000000000000000000001",
+	    "1e0000000000000000000000000000001",
+	    "100000000000000000000000",
+	    "1.00000000000000000000000000000000001",
+	    "4.94065645841246544e-324",
+	    "1234567890123456789",
+	    "0.0000001",
 	};
 	char doc[96];
 
@@ -1154,7 +1183,7 @@ static void test_on_bytes_hash(void)
 	CHECK(doc.len > 4 * 65536);
 	for (size_t c = 0; c < NCHUNKS; c++) {
 		uint8_t want[TFA_SHA256_LEN], got[TFA_SHA256_LEN];
-		hashsink h = { EVP_MD_CTX_new(), 0, 0 };
+		hashsink h = {EVP_MD_CTX_new(), 0, 0};
 		memsrc m;
 		tfa_jstream *js = open_mem(&m, doc.data, doc.len, chunks[c], BIG, BIG);
 
@@ -1173,7 +1202,7 @@ static void test_on_bytes_hash(void)
 	}
 	/* A hook set after the first token sees the rest only; removing it stops it. */
 	{
-		hashsink h = { EVP_MD_CTX_new(), 0, 0 };
+		hashsink h = {EVP_MD_CTX_new(), 0, 0};
 		memsrc m;
 		tfa_jstream *js = open_mem(&m, "[\"abc\",1]", 9, 65536, BIG, BIG);
 		tfa_js_token t;
@@ -1249,10 +1278,14 @@ static void test_skip(void)
 	/* Skipping still validates: order, escapes, numbers, limits, truncation. */
 	{
 		static const char *const bad[] = {
-			"{\"a\":{\"c\":1,\"b\":2},\"z\":1}", "{\"a\":[\"\\/\"],\"z\":1}",
-			"{\"a\":[1.0],\"z\":1}",            "{\"a\":[1, 2],\"z\":1}",
-			"{\"a\":[[[[",                      "{\"a\":\"\xc3\x28\",\"z\":1}",
-			"{\"a\":[1,]}",                     "{\"a\":{\"b\":1,\"b\":1}}",
+		    "{\"a\":{\"c\":1,\"b\":2},\"z\":1}",
+		    "{\"a\":[\"\\/\"],\"z\":1}",
+		    "{\"a\":[1.0],\"z\":1}",
+		    "{\"a\":[1, 2],\"z\":1}",
+		    "{\"a\":[[[[",
+		    "{\"a\":\"\xc3\x28\",\"z\":1}",
+		    "{\"a\":[1,]}",
+		    "{\"a\":{\"b\":1,\"b\":1}}",
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1399,20 +1432,16 @@ static void test_error_offsets(void)
 		const char *doc;
 		const char *want;
 	} cases[] = {
-		{ "[1, 2]", "byte 3" },
-		{ "{\"b\":1,\"a\":2}", "byte 7" },
-		{ "[\"ab\\/\"]", "byte 4" },
-		{ "[1,1.0]", "byte 3" },
-		{ "[\"\x01\"]", "byte 2" },
-		{ "[\"a\xff\"]", "byte 3" },
-		{ "{}\n", "byte 2" },
+	    {"[1, 2]", "byte 3"},  {"{\"b\":1,\"a\":2}", "byte 7"}, {"[\"ab\\/\"]", "byte 4"},
+	    {"[1,1.0]", "byte 3"}, {"[\"\x01\"]", "byte 2"},	    {"[\"a\xff\"]", "byte 3"},
+	    {"{}\n", "byte 2"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		for (size_t c = 0; c < NCHUNKS; c++) {
 			memsrc m;
-			tfa_jstream *js = open_mem(&m, cases[i].doc, strlen(cases[i].doc), chunks[c],
-						   BIG, BIG);
+			tfa_jstream *js =
+			    open_mem(&m, cases[i].doc, strlen(cases[i].doc), chunks[c], BIG, BIG);
 
 			CHECK_RC(drain(js), TFA_EFORMAT);
 			if (strstr(tfa_error_last()->message, cases[i].want) == NULL) {
@@ -1447,17 +1476,18 @@ static void test_throughput(void)
 	t1 = now_s();
 	CHECK_OK(tfa_jcs_check_canonical(doc.data, doc.len));
 	t2 = now_s();
-	printf("# %zu bytes: stream %.3f s (%.0f MB/s); tfa_jcs_check_canonical %.3f s (%.0f MB/s)\n",
-	       doc.len, t1 - t0, (double)doc.len / (t1 - t0) / 1e6, t2 - t1,
-	       (double)doc.len / (t2 - t1) / 1e6);
+	printf(
+	    "# %zu bytes: stream %.3f s (%.0f MB/s); tfa_jcs_check_canonical %.3f s (%.0f MB/s)\n",
+	    doc.len, t1 - t0, (double)doc.len / (t1 - t0) / 1e6, t2 - t1,
+	    (double)doc.len / (t2 - t1) / 1e6);
 	tfa_jstream_free(js);
 	tfa_buf_free(&doc);
 }
 
-TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_differential), T(test_memory_flat), T(test_fixture_equivalence),
-	      T(test_builtin_equivalence), T(test_es6_numbers), T(test_reject_whitespace),
-	      T(test_reject_trailing_data), T(test_reject_key_order), T(test_reject_escapes),
-	      T(test_reject_control_chars), T(test_reject_bad_utf8), T(test_reject_numbers),
-	      T(test_reject_limits), T(test_reject_truncated), T(test_reject_syntax),
-	      T(test_on_bytes_hash), T(test_skip), T(test_end_and_accessors), T(test_read_errors),
-	      T(test_fd), T(test_error_offsets), T(test_throughput))
+TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_differential), T(test_memory_flat),
+	      T(test_fixture_equivalence), T(test_builtin_equivalence), T(test_es6_numbers),
+	      T(test_reject_whitespace), T(test_reject_trailing_data), T(test_reject_key_order),
+	      T(test_reject_escapes), T(test_reject_control_chars), T(test_reject_bad_utf8),
+	      T(test_reject_numbers), T(test_reject_limits), T(test_reject_truncated),
+	      T(test_reject_syntax), T(test_on_bytes_hash), T(test_skip), T(test_end_and_accessors),
+	      T(test_read_errors), T(test_fd), T(test_error_offsets), T(test_throughput))

@@ -22,7 +22,8 @@ static void bad(const char *s, size_t len, const char *want)
 	tfa_err rc = tfa_kmsuri_parse(&u, s, len);
 
 	if (rc != TFA_EUSAGE)
-		fprintf(stderr, "  accepted or wrong code (%s): %.*s\n", tfa_err_name(rc), (int)len, s);
+		fprintf(stderr, "  accepted or wrong code (%s): %.*s\n", tfa_err_name(rc), (int)len,
+			s);
 	CHECK(rc == TFA_EUSAGE);
 	CHECK(u.kind == 0 && u.key_id[0] == '\0');
 	if (want != NULL && strstr(tfa_error_last()->message, want) == NULL) {
@@ -43,13 +44,15 @@ static void test_forms(void)
 	   TFA_KMS_KEY_ARN, "",
 	   "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 	   "eu-west-1");
-	ok("awskms:///alias/tfattest/prod_signer-1", TFA_KMS_ALIAS, "", "alias/tfattest/prod_signer-1",
-	   "");
-	ok("awskms:///arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/signer", TFA_KMS_ALIAS_ARN,
-	   "", "arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/signer", "us-gov-west-1");
+	ok("awskms:///alias/tfattest/prod_signer-1", TFA_KMS_ALIAS, "",
+	   "alias/tfattest/prod_signer-1", "");
+	ok("awskms:///arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/signer",
+	   TFA_KMS_ALIAS_ARN, "", "arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/signer",
+	   "us-gov-west-1");
 	ok("awskms:///arn:aws-cn:kms:cn-north-1:111122223333:key/abc", TFA_KMS_KEY_ARN, "",
 	   "arn:aws-cn:kms:cn-north-1:111122223333:key/abc", "cn-north-1");
-	ok("awskms://localhost:4566/alias/x", TFA_KMS_ALIAS, "https://localhost:4566", "alias/x", "");
+	ok("awskms://localhost:4566/alias/x", TFA_KMS_ALIAS, "https://localhost:4566", "alias/x",
+	   "");
 	ok("awskms://127.0.0.1:8443/abc", TFA_KMS_KEY_ID, "https://127.0.0.1:8443", "abc", "");
 	ok("awskms://kms-fips.us-east-1.amazonaws.com/abc", TFA_KMS_KEY_ID,
 	   "https://kms-fips.us-east-1.amazonaws.com", "abc", "");
@@ -80,7 +83,8 @@ static void test_refusals(void)
 	BAD("awskms:///../etc/passwd", "invalid key id");
 	BAD("awskms:////abc", "invalid key id");
 	BAD("awskms:///arn:aws:kms:eu-west-1:111122223333:key/", "invalid key id in the ARN");
-	BAD("awskms:///arn:aws:kms:eu-west-1:111122223333:secret/x", "must name key/ID or alias/NAME");
+	BAD("awskms:///arn:aws:kms:eu-west-1:111122223333:secret/x",
+	    "must name key/ID or alias/NAME");
 	BAD("awskms:///arn:aws:s3:eu-west-1:111122223333:key/x", "not a KMS ARN");
 	BAD("awskms:///arn:evil:kms:eu-west-1:111122223333:key/x", "partition");
 	BAD("awskms:///arn:aws:kms:EU-WEST-1:111122223333:key/x", "region");

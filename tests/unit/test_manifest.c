@@ -9,28 +9,28 @@
 
 #include <cjson/cJSON.h>
 
-#include "verify/manifest.h"
 #include "tfa_test.h"
 #include "tfattest/jcs.h"
+#include "verify/manifest.h"
 
-#define FPR "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
+#define FPR  "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
 #define HEAD "sha256:9e1377a2f91a35b9c4db1a7b290a635b5b9c79e22e01021e00bcb95e7ac26d82"
-#define H1 "97eeaeb5bd34d07e0ff279bcc5d0f5c3885d6e3b209f04b0f9d371e80ec69b13"
-#define H2 "850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
-#define H3 "e86df95b8f48bbaeeacb3cc80d4baa0ede6d2deb782cff67c806944ecbfe04f4"
-#define H4 "68093f8087814d6bbf50b97d0e66b018e880544b1acac1afb2fd21d08db86a7a"
+#define H1   "97eeaeb5bd34d07e0ff279bcc5d0f5c3885d6e3b209f04b0f9d371e80ec69b13"
+#define H2   "850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
+#define H3   "e86df95b8f48bbaeeacb3cc80d4baa0ede6d2deb782cff67c806944ecbfe04f4"
+#define H4   "68093f8087814d6bbf50b97d0e66b018e880544b1acac1afb2fd21d08db86a7a"
 
 /* A valid manifest in canonical form, as export writes it. */
 static const char base_manifest[] =
-	"{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
-	"\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
-	"{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2680},"
-	"{\"path\":\"artifacts/000000000001.json\",\"sha256\":\"" H2 "\",\"size\":861},"
-	"{\"path\":\"artifacts/000000000001.sig\",\"sha256\":\"" H3 "\",\"size\":72},"
-	"{\"path\":\"public_key.pem\",\"sha256\":\"" H4 "\",\"size\":178}],"
-	"\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
-	"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
-	"\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
+    "{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
+    "\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
+    "{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2680},"
+    "{\"path\":\"artifacts/000000000001.json\",\"sha256\":\"" H2 "\",\"size\":861},"
+    "{\"path\":\"artifacts/000000000001.sig\",\"sha256\":\"" H3 "\",\"size\":72},"
+    "{\"path\":\"public_key.pem\",\"sha256\":\"" H4 "\",\"size\":178}],"
+    "\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
+    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
+    "\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -40,7 +40,8 @@ static char *canon_of(cJSON *root, size_t *len)
 	tfa_buf canon;
 
 	tfa_buf_init(&canon, 0);
-	if (text == NULL || tfa_jcs_canonicalize(&canon, (const uint8_t *)text, strlen(text)) != TFA_OK) {
+	if (text == NULL ||
+	    tfa_jcs_canonicalize(&canon, (const uint8_t *)text, strlen(text)) != TFA_OK) {
 		fprintf(stderr, "cannot canonicalize %s\n", text ? text : "(null)");
 		exit(2);
 	}
@@ -158,7 +159,8 @@ static void reject_path(const char *path_json, tfa_err want, const char *msg, in
 	size_t len;
 	char *bytes;
 
-	snprintf(files, sizeof(files), "[{\"path\":%s,\"sha256\":\"%s\",\"size\":1}]", path_json, H1);
+	snprintf(files, sizeof(files), "[{\"path\":%s,\"sha256\":\"%s\",\"size\":1}]", path_json,
+		 H1);
 	bytes = with_files(files, &len);
 	expect_reject_n(bytes, len, want, msg, path_json, line);
 	free(bytes);
@@ -173,11 +175,13 @@ static void reject_files(const char *files, tfa_err want, const char *msg, int l
 	free(bytes);
 }
 
-#define REJECT(where, key, value, msg) reject_mut((where), (key), (value), TFA_EFORMAT, (msg), __LINE__)
-#define REJECT_V(where, key, value, msg) reject_mut((where), (key), (value), TFA_EVERIFY, (msg), __LINE__)
-#define REJECT_PATH(p, want, msg) reject_path((p), (want), (msg), __LINE__)
+#define REJECT(where, key, value, msg)                                                             \
+	reject_mut((where), (key), (value), TFA_EFORMAT, (msg), __LINE__)
+#define REJECT_V(where, key, value, msg)                                                           \
+	reject_mut((where), (key), (value), TFA_EVERIFY, (msg), __LINE__)
+#define REJECT_PATH(p, want, msg)  reject_path((p), (want), (msg), __LINE__)
 #define REJECT_FILES(f, want, msg) reject_files((f), (want), (msg), __LINE__)
-#define REJECT_RAW(s, msg) expect_reject_n((s), strlen(s), TFA_EFORMAT, (msg), (s), __LINE__)
+#define REJECT_RAW(s, msg)	   expect_reject_n((s), strlen(s), TFA_EFORMAT, (msg), (s), __LINE__)
 
 /* ---- valid manifests ---------------------------------------------------------------------- */
 
@@ -228,13 +232,13 @@ static void test_parse_valid_variants(void)
 	static const struct {
 		const char *where, *key, *value;
 	} ok[] = {
-		{ NULL, "to_seq", "999999999999" },
-		{ NULL, "from_seq", "1" },
-		{ "files/0", "size", "0" },
-		{ "files/0", "size", "1099511627776" }, /* 2^40 */
-		{ "signer", "algorithm", "\"RSASSA_PSS_SHA_256\"" },
-		{ "signer", "algorithm", "\"RSASSA_PKCS1_V1_5_SHA_256\"" },
-		{ NULL, "created", "\"2000-02-29T00:00:00Z\"" },
+	    {NULL, "to_seq", "999999999999"},
+	    {NULL, "from_seq", "1"},
+	    {"files/0", "size", "0"},
+	    {"files/0", "size", "1099511627776"}, /* 2^40 */
+	    {"signer", "algorithm", "\"RSASSA_PSS_SHA_256\""},
+	    {"signer", "algorithm", "\"RSASSA_PKCS1_V1_5_SHA_256\""},
+	    {NULL, "created", "\"2000-02-29T00:00:00Z\""},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		b = mutate(ok[i].where, ok[i].key, ok[i].value, &len);
@@ -279,15 +283,15 @@ static void test_parse_valid_variants(void)
 
 static void test_reject_missing_members(void)
 {
-	static const char *const top[] = { "type", "schema_version", "chain_id", "from_seq",
-					   "to_seq", "base_hash", "head_hash", "created",
-					   "signer", "files" };
-	static const char *const file[] = { "path", "sha256", "size" };
+	static const char *const top[] = {"type",   "schema_version", "chain_id",  "from_seq",
+					  "to_seq", "base_hash",      "head_hash", "created",
+					  "signer", "files"};
+	static const char *const file[] = {"path", "sha256", "size"};
 	char msg[128];
 
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
-		snprintf(msg, sizeof(msg), "manifest has no \"%s\"|lacks a required member|is missing",
-			 top[i]);
+		snprintf(msg, sizeof(msg),
+			 "manifest has no \"%s\"|lacks a required member|is missing", top[i]);
 		REJECT(NULL, top[i], NULL, msg);
 	}
 	REJECT("signer", "key_fingerprint", NULL, "has no \"key_fingerprint\"|missing");
@@ -335,8 +339,10 @@ static void test_reject_unknown_members(void)
 	REJECT(NULL, "signature", "\"x\"", "manifest has an unknown member \"signature\"");
 	REJECT("signer", "backend", "\"file\"",
 	       "unknown member \"backend\"|unknown or missing member near \"backend\"");
-	REJECT("files/1", "mode", "420", "unknown member \"mode\"|unknown or missing member near \"mode\"");
-	REJECT("files/0", "Path", "\"x\"", "unknown member \"Path\"|unknown or missing member near \"Path\"");
+	REJECT("files/1", "mode", "420",
+	       "unknown member \"mode\"|unknown or missing member near \"mode\"");
+	REJECT("files/0", "Path", "\"x\"",
+	       "unknown member \"Path\"|unknown or missing member near \"Path\"");
 }
 
 static void test_reject_header_fields(void)
@@ -353,11 +359,13 @@ static void test_reject_header_fields(void)
 	REJECT(NULL, "to_seq", "1000000000000", "\"to_seq\" is not an integer in range");
 	REJECT(NULL, "to_seq", "-1", "\"to_seq\" is not an integer in range");
 	REJECT(NULL, "from_seq", "2", "manifest range is empty");
-	REJECT(NULL, "base_hash", "\"sha256:00\"", "\"base_hash\" is not sha256:<64 lowercase hex>");
+	REJECT(NULL, "base_hash", "\"sha256:00\"",
+	       "\"base_hash\" is not sha256:<64 lowercase hex>");
 	REJECT(NULL, "head_hash",
 	       "\"sha256:9E1377A2F91A35B9C4DB1A7B290A635B5B9C79E22E01021E00BCB95E7AC26D82\"",
 	       "\"head_hash\" is not sha256:<64 lowercase hex>");
-	REJECT(NULL, "created", "\"2026-02-30T00:00:00Z\"", "time is not a valid UTC date and time");
+	REJECT(NULL, "created", "\"2026-02-30T00:00:00Z\"",
+	       "time is not a valid UTC date and time");
 	REJECT(NULL, "created", "\"2026-01-01T00:00:00\"", "time is not of the form");
 	REJECT("signer", "algorithm", "\"NONE\"", "unknown signature algorithm");
 	REJECT("signer", "key_fingerprint", "\"sha256:xyz\"",
@@ -399,12 +407,12 @@ static void test_reject_nul_in_path(void)
 {
 	/* cJSON cannot carry a NUL inside a string: edit the text. */
 	static const char m[] =
-		"{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
-		"\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
-		"{\"path\":\"VERIFY.md\\u0000x\",\"sha256\":\"" H1 "\",\"size\":2680}],"
-		"\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
-		"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
-		"\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
+	    "{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
+	    "\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
+	    "{\"path\":\"VERIFY.md\\u0000x\",\"sha256\":\"" H1 "\",\"size\":2680}],"
+	    "\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
+	    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
+	    "\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
 
 	REJECT_RAW(m, "holds NUL");
 }
@@ -421,8 +429,9 @@ static void test_reject_order_and_duplicates(void)
 		     "not unique and in order at b");
 	/* Byte order: uppercase sorts before lowercase. */
 	REJECT_FILES("[" ENTRY("a") "," ENTRY("B") "]", TFA_EVERIFY, "not unique and in order");
-	REJECT_FILES("[" ENTRY("artifacts/000000000002.json") "," ENTRY("artifacts/000000000001.json") "]",
-		     TFA_EVERIFY, "not unique and in order");
+	REJECT_FILES(
+	    "[" ENTRY("artifacts/000000000002.json") "," ENTRY("artifacts/000000000001.json") "]",
+	    TFA_EVERIFY, "not unique and in order");
 }
 
 static void test_reject_self_listing(void)
@@ -437,7 +446,8 @@ static void test_reject_self_listing(void)
 
 static void test_reject_file_hash_and_size(void)
 {
-	REJECT("files/1", "sha256", "\"" H2 "0\"", "malformed sha256|\"sha256\" is empty, too long");
+	REJECT("files/1", "sha256", "\"" H2 "0\"",
+	       "malformed sha256|\"sha256\" is empty, too long");
 	REJECT("files/1", "sha256", "\"850605eae77a64ecfb10b753f0b003d9\"",
 	       "entry artifacts/000000000001.json has a malformed sha256");
 	REJECT("files/1", "sha256",
@@ -446,10 +456,12 @@ static void test_reject_file_hash_and_size(void)
 	REJECT("files/1", "sha256",
 	       "\"850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03dg\"",
 	       "has a malformed sha256");
-	REJECT("files/1", "sha256", "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f\"",
+	REJECT("files/1", "sha256",
+	       "\"sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f\"",
 	       "has a malformed sha256");
 	REJECT("files/1", "sha256", "\"\"", "is empty");
-	REJECT("files/3", "size", "-1", "size\" is not an integer in range|size is not an integer in range");
+	REJECT("files/3", "size", "-1",
+	       "size\" is not an integer in range|size is not an integer in range");
 	REJECT("files/3", "size", "1.5", "is not an integer in range");
 	REJECT("files/3", "size", "1099511627777", "is not an integer in range");
 	REJECT("files/3", "size", "1e300", "is not an integer in range");
@@ -479,19 +491,18 @@ static void test_reject_non_canonical(void)
 		u[sizeof(head) - 1 + mid] = '}';
 		u[sizeof(head) + mid] = '\0';
 		CHECK(strlen(u) == n);
-		expect_reject_n(u, strlen(u), TFA_EFORMAT, "canonical", u,
-				__LINE__);
+		expect_reject_n(u, strlen(u), TFA_EFORMAT, "canonical", u, __LINE__);
 		free(u);
 	}
 	/* An escaped letter and an exponent, where canonical form writes them plainly. */
 	{
 		static const char m[] =
-			"{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"d\\u0065mo\","
-			"\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
-			"{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2.68e3}],"
-			"\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
-			"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
-			"\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
+		    "{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"d\\u0065mo\","
+		    "\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
+		    "{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2.68e3}],"
+		    "\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
+		    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
+		    "\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
 		REJECT_RAW(m, "canonical");
 	}
 }
@@ -499,19 +510,19 @@ static void test_reject_non_canonical(void)
 static void test_reject_duplicate_keys(void)
 {
 	static const char m[] =
-		"{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
-		"\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
-		"{\"path\":\"VERIFY.md\",\"path\":\"x\",\"sha256\":\"" H1 "\",\"size\":2680}],"
-		"\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
-		"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
-		"\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
+	    "{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
+	    "\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
+	    "{\"path\":\"VERIFY.md\",\"path\":\"x\",\"sha256\":\"" H1 "\",\"size\":2680}],"
+	    "\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
+	    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
+	    "\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
 	static const char m2[] =
-		"{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\",\"chain_id\":\"demo\","
-		"\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
-		"{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2680}],"
-		"\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
-		"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
-		"\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
+	    "{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\",\"chain_id\":\"demo\","
+	    "\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
+	    "{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2680}],"
+	    "\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
+	    "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"
+	    "\"to_seq\":1,\"type\":\"tfattest.manifest\"}";
 
 	REJECT_RAW(m, "duplicate object key");
 	REJECT_RAW(m2, "duplicate object key");

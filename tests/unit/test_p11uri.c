@@ -23,8 +23,8 @@ static void parse_bad(const char *s, const char *want_in_msg)
 		CHECK(u == NULL);
 	}
 	if (want_in_msg != NULL && strstr(tfa_error_last()->message, want_in_msg) == NULL) {
-		fprintf(stderr, "  message \"%s\" lacks \"%s\" for: %s\n", tfa_error_last()->message,
-			want_in_msg, s);
+		fprintf(stderr, "  message \"%s\" lacks \"%s\" for: %s\n",
+			tfa_error_last()->message, want_in_msg, s);
 		CHECK(0);
 	}
 	tfa_p11uri_free(u);
@@ -32,8 +32,9 @@ static void parse_bad(const char *s, const char *want_in_msg)
 
 static void test_full_uri(void)
 {
-	tfa_p11uri *u = parse_ok("pkcs11:token=My%20Token;object=tfattest-rsa;id=%01%AB;type=private"
-				 "?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin");
+	tfa_p11uri *u =
+	    parse_ok("pkcs11:token=My%20Token;object=tfattest-rsa;id=%01%AB;type=private"
+		     "?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin");
 
 	if (u == NULL)
 		return;
@@ -51,10 +52,10 @@ static void test_full_uri(void)
 static void test_all_path_attributes(void)
 {
 	tfa_p11uri *u = parse_ok(
-		"pkcs11:token=t;manufacturer=SoftHSM%20project;serial=0123abcd;model=SoftHSM%20v2;"
-		"library-manufacturer=lm;library-description=ld;library-version=2.6;"
-		"slot-description=sd;slot-manufacturer=sm;slot-id=4294967296;object=o;id=;type=cert"
-		"?module-name=softhsm2");
+	    "pkcs11:token=t;manufacturer=SoftHSM%20project;serial=0123abcd;model=SoftHSM%20v2;"
+	    "library-manufacturer=lm;library-description=ld;library-version=2.6;"
+	    "slot-description=sd;slot-manufacturer=sm;slot-id=4294967296;object=o;id=;type=cert"
+	    "?module-name=softhsm2");
 
 	if (u == NULL)
 		return;
@@ -201,7 +202,8 @@ static void test_overlong(void)
 	parse_bad("pkcs11:model=0123456789abcdef0", "longer than 16");
 	/* Escapes count as one byte each. */
 	{
-		tfa_p11uri *u = parse_ok("pkcs11:serial=%30%31%32%33%34%35%36%37%38%39%30%31%32%33%34%35");
+		tfa_p11uri *u =
+		    parse_ok("pkcs11:serial=%30%31%32%33%34%35%36%37%38%39%30%31%32%33%34%35");
 		tfa_p11uri_free(u);
 	}
 	n = (size_t)snprintf(buf, sizeof(buf), "pkcs11:id=");
@@ -232,19 +234,20 @@ static void test_nul_inside_input(void)
 static void test_messages_never_echo_query(void)
 {
 	const char *bad[] = {
-		"pkcs11:?pin-value=s3cr3t&s3cr3t2",
-		"pkcs11:?pin-value=s3cr3t&s3cr3t2=x",
-		"pkcs11:?pin-value=s3cr3t%zz",
-		"pkcs11:?pin-value=s3cr3t s3cr3t2",
-		"pkcs11:?pin-value=s3cr3t&pin-source=file:/s3cr3t2",
-		"pkcs11:?s3cr3t",
-		"pkcs11:?pin-value=s3cr3t&token=s3cr3t2",
+	    "pkcs11:?pin-value=s3cr3t&s3cr3t2",
+	    "pkcs11:?pin-value=s3cr3t&s3cr3t2=x",
+	    "pkcs11:?pin-value=s3cr3t%zz",
+	    "pkcs11:?pin-value=s3cr3t s3cr3t2",
+	    "pkcs11:?pin-value=s3cr3t&pin-source=file:/s3cr3t2",
+	    "pkcs11:?s3cr3t",
+	    "pkcs11:?pin-value=s3cr3t&token=s3cr3t2",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		parse_bad(bad[i], NULL);
 		if (strstr(tfa_error_last()->message, "s3cr3t") != NULL) {
-			fprintf(stderr, "  message quotes the query: %s\n", tfa_error_last()->message);
+			fprintf(stderr, "  message quotes the query: %s\n",
+				tfa_error_last()->message);
 			CHECK(0);
 		}
 	}
@@ -276,8 +279,9 @@ static void roundtrip(const char *s, const char *want)
 
 static void test_format(void)
 {
-	roundtrip("pkcs11:type=private;id=%01;object=k;token=My%20Token?pin-value=1234&module-path=/m.so",
-		  "pkcs11:token=My%20Token;object=k;id=%01;type=private?module-path=/m.so");
+	roundtrip(
+	    "pkcs11:type=private;id=%01;object=k;token=My%20Token?pin-value=1234&module-path=/m.so",
+	    "pkcs11:token=My%20Token;object=k;id=%01;type=private?module-path=/m.so");
 	roundtrip("pkcs11:object=a&b;id=AB?pin-source=file:/run/p",
 		  "pkcs11:object=a%26b;id=%41%42?pin-source=file:/run/p");
 	roundtrip("pkcs11:slot-id=7;library-version=2.6", "pkcs11:library-version=2.6;slot-id=7");
@@ -287,7 +291,7 @@ static void test_format(void)
 static void test_encode(void)
 {
 	tfa_buf b;
-	const uint8_t id[] = { 0x00, 0x41, 0xff };
+	const uint8_t id[] = {0x00, 0x41, 0xff};
 
 	tfa_buf_init(&b, 0);
 	CHECK_OK(tfa_p11uri_encode(&b, "a b/c~", 6, TFA_P11URI_PART_PATH));

@@ -29,13 +29,13 @@ static void expect_bad_n(const char *p, size_t len, const char *msg, int line)
 	tfa_error_clear();
 	rc = tfa_path_check(p, len);
 	if (rc != TFA_EVERIFY || strstr(tfa_error_last()->message, msg) == NULL) {
-		fprintf(stderr, "line %d: \"%.*s\": got %s (%s), wanted EVERIFY with \"%s\"\n", line,
-			(int)len, p, tfa_err_name(rc), tfa_error_last()->message, msg);
+		fprintf(stderr, "line %d: \"%.*s\": got %s (%s), wanted EVERIFY with \"%s\"\n",
+			line, (int)len, p, tfa_err_name(rc), tfa_error_last()->message, msg);
 		tfa_test_failures++;
 	}
 }
 
-#define OK(p) expect_ok_n((p), strlen(p), __LINE__)
+#define OK(p)	    expect_ok_n((p), strlen(p), __LINE__)
 #define BAD(p, msg) expect_bad_n((p), strlen(p), (msg), __LINE__)
 
 static void test_accepts_bundle_paths(void)

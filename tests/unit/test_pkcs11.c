@@ -57,15 +57,15 @@ static void take_line(token *t, const char *line)
 		const char *name;
 		size_t off, size;
 	} vars[] = {
-		{ "export SOFTHSM2_CONF=", offsetof(token, conf), sizeof(((token *)0)->conf) },
-		{ "TFATTEST_PKCS11_MODULE=", offsetof(token, module), sizeof(((token *)0)->module) },
-		{ "TFATTEST_PIN_FILE=", offsetof(token, pin_file), sizeof(((token *)0)->pin_file) },
-		{ "TFATTEST_RSA_URI=", offsetof(token, rsa_uri), sizeof(((token *)0)->rsa_uri) },
-		{ "TFATTEST_EC_URI=", offsetof(token, ec_uri), sizeof(((token *)0)->ec_uri) },
-		{ "TFATTEST_ALWAYSAUTH_URI=", offsetof(token, alwaysauth_uri),
-		  sizeof(((token *)0)->alwaysauth_uri) },
-		{ "TFATTEST_CERTKEY_URI=", offsetof(token, certkey_uri),
-		  sizeof(((token *)0)->certkey_uri) },
+	    {"export SOFTHSM2_CONF=", offsetof(token, conf), sizeof(((token *)0)->conf)},
+	    {"TFATTEST_PKCS11_MODULE=", offsetof(token, module), sizeof(((token *)0)->module)},
+	    {"TFATTEST_PIN_FILE=", offsetof(token, pin_file), sizeof(((token *)0)->pin_file)},
+	    {"TFATTEST_RSA_URI=", offsetof(token, rsa_uri), sizeof(((token *)0)->rsa_uri)},
+	    {"TFATTEST_EC_URI=", offsetof(token, ec_uri), sizeof(((token *)0)->ec_uri)},
+	    {"TFATTEST_ALWAYSAUTH_URI=", offsetof(token, alwaysauth_uri),
+	     sizeof(((token *)0)->alwaysauth_uri)},
+	    {"TFATTEST_CERTKEY_URI=", offsetof(token, certkey_uri),
+	     sizeof(((token *)0)->certkey_uri)},
 	};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -137,7 +137,8 @@ static void check_no_pin_in_error(const token *t)
 {
 	const tfa_error *e = tfa_error_last();
 
-	if (has_pin(t, e->message, strlen(e->message)) || has_pin(t, e->detail, strlen(e->detail))) {
+	if (has_pin(t, e->message, strlen(e->message)) ||
+	    has_pin(t, e->detail, strlen(e->detail))) {
 		fprintf(stderr, "%s: the PIN appears in an error message\n", tfa_test_current);
 		tfa_test_failures++;
 	}
@@ -160,8 +161,8 @@ static int make_token(token *t, const char *args)
 	memset(t, 0, sizeof(*t));
 	snprintf(t->dir, sizeof(t->dir), "%s", tmp);
 	free(tmp);
-	snprintf(cmd, sizeof(cmd), "sh '%s/softhsm/init-token.sh' '%s/tok' %s", source_dir(), t->dir,
-		 args);
+	snprintf(cmd, sizeof(cmd), "sh '%s/softhsm/init-token.sh' '%s/tok' %s", source_dir(),
+		 t->dir, args);
 	p = popen(cmd, "r");
 	if (p == NULL) {
 		perror("popen");
@@ -203,21 +204,25 @@ static int add_nosign_key(const token *t)
 	CK_ULONG nslots = 16;
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE pub, priv;
-	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG bits = 2048;
-	CK_BYTE e[] = { 1, 0, 1 }, id[] = { 3 };
+	CK_BYTE e[] = {1, 0, 1}, id[] = {3};
 	char label[] = "tfattest-nosign", pin[128];
 	CK_ATTRIBUTE pt[] = {
-		{ CKA_TOKEN, &yes, 1 },		{ CKA_LABEL, label, sizeof(label) - 1 },
-		{ CKA_ID, id, 1 },		{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
-		{ CKA_PUBLIC_EXPONENT, e, 3 }, { CKA_VERIFY, &no, 1 },
-		{ CKA_ENCRYPT, &yes, 1 },
+	    {CKA_TOKEN, &yes, 1},
+	    {CKA_LABEL, label, sizeof(label) - 1},
+	    {CKA_ID, id, 1},
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_PUBLIC_EXPONENT, e, 3},
+	    {CKA_VERIFY, &no, 1},
+	    {CKA_ENCRYPT, &yes, 1},
 	};
 	CK_ATTRIBUTE vt[] = {
-		{ CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 },  { CKA_SENSITIVE, &yes, 1 },
-		{ CKA_LABEL, label, sizeof(label) - 1 }, { CKA_ID, id, 1 },
-		{ CKA_SIGN, &no, 1 },   { CKA_DECRYPT, &yes, 1 },
+	    {CKA_TOKEN, &yes, 1},     {CKA_PRIVATE, &yes, 1},
+	    {CKA_SENSITIVE, &yes, 1}, {CKA_LABEL, label, sizeof(label) - 1},
+	    {CKA_ID, id, 1},	      {CKA_SIGN, &no, 1},
+	    {CKA_DECRYPT, &yes, 1},
 	};
 	int ok = 0;
 
@@ -228,7 +233,7 @@ static int add_nosign_key(const token *t)
 		goto out;
 	if (fl->C_GetSlotList(CK_TRUE, slots, &nslots) == CKR_OK && nslots > 0 &&
 	    fl->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) ==
-		    CKR_OK) {
+		CKR_OK) {
 		pin_clear(t, pin, sizeof(pin));
 		if (fl->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) == CKR_OK) {
 			ok = fl->C_GenerateKeyPair(s, &mech, pt, 7, vt, 7, &pub, &priv) == CKR_OK;
@@ -386,7 +391,7 @@ static void test_ecdsa(void)
 {
 	const token *t = get_main();
 	tfa_signer *s;
-	uint8_t digest[32] = { 1 };
+	uint8_t digest[32] = {1};
 	tfa_buf sig;
 	const unsigned char *p;
 	ECDSA_SIG *es;
@@ -454,9 +459,10 @@ static void test_spki_matches_token(void)
 	if (t == NULL || (s = open_ok(t->rsa_uri)) == NULL)
 		return;
 	snprintf(path, sizeof(path), "%s/rsa-pub.der", t->dir);
-	snprintf(cmd, sizeof(cmd),
-		 "pkcs11-tool --module '%s' --read-object --type pubkey --id 01 -o '%s' >/dev/null 2>&1",
-		 t->module, path);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "pkcs11-tool --module '%s' --read-object --type pubkey --id 01 -o '%s' >/dev/null 2>&1",
+	    t->module, path);
 	CHECK(system(cmd) == 0);
 	f = fopen(path, "rb");
 	if (f != NULL) {
@@ -556,7 +562,7 @@ static void test_pin_source_forms(void)
 {
 	const token *t = get_main();
 	char uri[9000], path[4300], pin[128];
-	const char *forms[] = { "file:", "file://", "" };
+	const char *forms[] = {"file:", "file://", ""};
 	tfa_signer *s;
 	FILE *f;
 
@@ -590,19 +596,19 @@ static void test_pin_source_forms(void)
 		fputs("1234\n5678\n", f);
 		fclose(f);
 	}
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "more than one line", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"more than one line", NULL});
 	f = fopen(path, "w");
 	if (f != NULL)
 		fclose(f);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "empty", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"empty", NULL});
 	unlink(path);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "cannot open the PIN file", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"cannot open the PIN file", NULL});
 	snprintf(uri, sizeof(uri), "pkcs11:object=tfattest-ec?module-path=%s&pin-source=file:%s",
 		 t->module, t->dir);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "not a regular file", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"not a regular file", NULL});
 	snprintf(uri, sizeof(uri), "pkcs11:object=tfattest-ec?module-path=%s&pin-source=env:PIN",
 		 t->module);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "pin-source", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"pin-source", NULL});
 }
 
 static void test_pin_value(void)
@@ -621,7 +627,7 @@ static void test_pin_value(void)
 	tfa_signer_free(s);
 	/* RFC 7512: pin-value and pin-source together are refused. */
 	strncat(uri, "&pin-source=file:/nonexistent", sizeof(uri) - strlen(uri) - 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "exclusive", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"exclusive", NULL});
 	OPENSSL_cleanse(uri, sizeof(uri));
 }
 
@@ -631,16 +637,15 @@ static void test_module_missing(void)
 
 	if (t == NULL)
 		return;
-	open_fails(t, "pkcs11:object=tfattest-rsa?module-path=/nonexistent/libmissing.so",
-		   TFA_EUSAGE,
-		   (const char *const[]){ "PKCS#11 module not found", "/nonexistent/libmissing.so",
-					  NULL });
+	open_fails(
+	    t, "pkcs11:object=tfattest-rsa?module-path=/nonexistent/libmissing.so", TFA_EUSAGE,
+	    (const char *const[]){"PKCS#11 module not found", "/nonexistent/libmissing.so", NULL});
 	open_fails(t, "pkcs11:object=tfattest-rsa?module-path=relative/lib.so", TFA_EUSAGE,
-		   (const char *const[]){ "absolute", NULL });
+		   (const char *const[]){"absolute", NULL});
 	open_fails(t, "pkcs11:object=tfattest-rsa", TFA_EUSAGE,
-		   (const char *const[]){ "no PKCS#11 module", "TFATTEST_PKCS11_MODULE", NULL });
+		   (const char *const[]){"no PKCS#11 module", "TFATTEST_PKCS11_MODULE", NULL});
 	open_fails(t, "pkcs11:object=tfattest-rsa?module-name=softhsm2", TFA_EUSAGE,
-		   (const char *const[]){ "module-name is not supported", NULL });
+		   (const char *const[]){"module-name is not supported", NULL});
 }
 
 static void test_module_not_pkcs11(void)
@@ -656,9 +661,9 @@ static void test_module_not_pkcs11(void)
 	CHECK(dladdr((void *)(uintptr_t)EVP_sha256, &info) != 0 && info.dli_fname != NULL);
 	if (info.dli_fname != NULL && info.dli_fname[0] == '/') {
 		snprintf(uri, sizeof(uri), "pkcs11:object=x?module-path=%s", info.dli_fname);
-		open_fails(t, uri, TFA_EUSAGE,
-			   (const char *const[]){ "is not a PKCS#11 module", "C_GetFunctionList",
-						  NULL });
+		open_fails(
+		    t, uri, TFA_EUSAGE,
+		    (const char *const[]){"is not a PKCS#11 module", "C_GetFunctionList", NULL});
 	}
 	/* Not a shared library at all. */
 	snprintf(path, sizeof(path), "%s/notalib.so", t->dir);
@@ -669,7 +674,7 @@ static void test_module_not_pkcs11(void)
 	}
 	snprintf(uri, sizeof(uri), "pkcs11:object=x?module-path=%s", path);
 	open_fails(t, uri, TFA_EUSAGE,
-		   (const char *const[]){ "cannot load the PKCS#11 module", NULL });
+		   (const char *const[]){"cannot load the PKCS#11 module", NULL});
 }
 
 /* The module loads but C_Initialize fails: SoftHSM2 without a readable configuration. */
@@ -681,7 +686,7 @@ static void test_module_init_fails(void)
 		return;
 	setenv("SOFTHSM2_CONF", "/nonexistent/softhsm2.conf", 1);
 	open_fails(t, t->rsa_uri, TFA_EBACKEND,
-		   (const char *const[]){ "C_Initialize failed", "CKR_GENERAL_ERROR", NULL });
+		   (const char *const[]){"C_Initialize failed", "CKR_GENERAL_ERROR", NULL});
 	CHECK_STREQ(tfa_error_last()->detail, "CKR_GENERAL_ERROR");
 	use_token(t);
 }
@@ -695,13 +700,13 @@ static void test_token_not_found(void)
 		return;
 	uri_for(uri, sizeof(uri), t, "token=no-such-token;object=tfattest-rsa", 1);
 	open_fails(t, uri, TFA_EUSAGE,
-		   (const char *const[]){ "token not found", "tokens seen", "\"tfattest\"", NULL });
+		   (const char *const[]){"token not found", "tokens seen", "\"tfattest\"", NULL});
 	uri_for(uri, sizeof(uri), t, "serial=0000000000000000", 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "token not found", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"token not found", NULL});
 	uri_for(uri, sizeof(uri), t, "slot-id=1;object=tfattest-rsa", 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "token not found", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"token not found", NULL});
 	uri_for(uri, sizeof(uri), t, "library-manufacturer=Nobody;object=tfattest-rsa", 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "library-manufacturer", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"library-manufacturer", NULL});
 }
 
 /* Every token attribute of the URI takes part in the match. */
@@ -733,17 +738,17 @@ static void test_key_not_found(void)
 		return;
 	uri_for(uri, sizeof(uri), t, "token=tfattest;object=no-such-key", 1);
 	open_fails(t, uri, TFA_EUSAGE,
-		   (const char *const[]){ "key not found", "keys seen", "\"tfattest-rsa\" id 01",
-					  "\"tfattest-ec\" id 02", NULL });
+		   (const char *const[]){"key not found", "keys seen", "\"tfattest-rsa\" id 01",
+					 "\"tfattest-ec\" id 02", NULL});
 	uri_for(uri, sizeof(uri), t, "token=tfattest;object=tfattest-rsa;id=%02", 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "key not found", "id=02", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"key not found", "id=02", NULL});
 	/* Without a PIN the private keys stay hidden, and the message says so. */
 	uri_for(uri, sizeof(uri), t, "token=tfattest;object=tfattest-rsa", 0);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "key not found", "no PIN", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"key not found", "no PIN", NULL});
 	uri_for(uri, sizeof(uri), t, "object=tfattest-dup", 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "matches 2 private keys", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"matches 2 private keys", NULL});
 	uri_for(uri, sizeof(uri), t, "object=tfattest-rsa;type=public", 1);
-	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "type=public", NULL });
+	open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"type=public", NULL});
 	/* With one of the two same-label keys named by id, it opens. */
 	uri_for(uri, sizeof(uri), t, "object=tfattest-dup;id=%07", 1);
 	tfa_signer_free(open_ok(uri));
@@ -760,7 +765,7 @@ static void test_wrong_pin(void)
 	snprintf(uri, sizeof(uri), "pkcs11:object=tfattest-rsa?module-path=%s&pin-value=00000000",
 		 t->module);
 	open_fails(t, uri, TFA_EUSAGE,
-		   (const char *const[]){ "wrong PIN", "CKR_PIN_INCORRECT", NULL });
+		   (const char *const[]){"wrong PIN", "CKR_PIN_INCORRECT", NULL});
 	CHECK_STREQ(tfa_error_last()->detail, "CKR_PIN_INCORRECT");
 	CHECK(strstr(tfa_error_last()->message, "00000000") == NULL);
 	/*
@@ -768,7 +773,7 @@ static void test_wrong_pin(void)
 	 * tries it still says CKR_PIN_INCORRECT and the right PIN still works.
 	 */
 	for (int i = 0; i < 12; i++)
-		open_fails(t, uri, TFA_EUSAGE, (const char *const[]){ "CKR_PIN_INCORRECT", NULL });
+		open_fails(t, uri, TFA_EUSAGE, (const char *const[]){"CKR_PIN_INCORRECT", NULL});
 	s = open_ok(t->rsa_uri);
 	tfa_signer_free(s);
 }
@@ -797,8 +802,8 @@ static int set_token_flag(const token *t, unsigned long flag)
 	n = fread(buf, 1, sizeof(buf), f);
 	/* type (u64 BE) 0x8000534B, kind (u64 BE) 2 = unsigned long, value (u64 BE) */
 	for (size_t i = 0; i + 24 <= n; i++) {
-		static const uint8_t pat[16] = { 0, 0, 0, 0, 0x80, 0x00, 0x53, 0x4b,
-						 0, 0, 0, 0, 0,	   0,	 0,    2 };
+		static const uint8_t pat[16] = {0, 0, 0, 0, 0x80, 0x00, 0x53, 0x4b,
+						0, 0, 0, 0, 0,	  0,	0,    2};
 		if (memcmp(buf + i, pat, 16) == 0) {
 			uint64_t v = 0;
 			for (int j = 0; j < 8; j++)
@@ -834,7 +839,7 @@ static void test_pin_locked(void)
 	CHECK(set_token_flag(&t, CKF_USER_PIN_LOCKED));
 	uri_for(uri, sizeof(uri), &t, "token=tfattest", 1);
 	open_fails(&t, uri, TFA_EUSAGE,
-		   (const char *const[]){ "CKF_USER_PIN_LOCKED", "CKR_PIN_LOCKED", NULL });
+		   (const char *const[]){"CKF_USER_PIN_LOCKED", "CKR_PIN_LOCKED", NULL});
 	CHECK_STREQ(tfa_error_last()->detail, "CKR_PIN_LOCKED");
 	tfa_test_rmtree(t.dir);
 }
@@ -848,11 +853,11 @@ static void test_key_may_not_sign(void)
 		return;
 	uri_for(uri, sizeof(uri), t, "token=tfattest;object=tfattest-nosign;id=%03", 1);
 	open_fails(t, uri, TFA_EUSAGE,
-		   (const char *const[]){ "may not sign", "CKA_SIGN",
-					  "CKR_KEY_FUNCTION_NOT_PERMITTED", NULL });
+		   (const char *const[]){"may not sign", "CKA_SIGN",
+					 "CKR_KEY_FUNCTION_NOT_PERMITTED", NULL});
 	CHECK_STREQ(tfa_error_last()->detail, "CKR_KEY_FUNCTION_NOT_PERMITTED");
 	open_fails(t, t->alwaysauth_uri, TFA_EUSAGE,
-		   (const char *const[]){ "CKA_ALWAYS_AUTHENTICATE", NULL });
+		   (const char *const[]){"CKA_ALWAYS_AUTHENTICATE", NULL});
 }
 
 /*
@@ -872,10 +877,10 @@ static void raw_mechanism(const token *t, CK_MECHANISM_TYPE mech, int *listed, C
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	char label[] = "tfattest-rsa", pin[128];
-	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_LABEL, label, 12 } };
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, label, 12}};
 	CK_OBJECT_HANDLE key;
-	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
-	CK_MECHANISM m = { mech, NULL, 0 };
+	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+	CK_MECHANISM m = {mech, NULL, 0};
 
 	*listed = -1;
 	*init_rv = CKR_GENERAL_ERROR;
@@ -906,7 +911,7 @@ static void raw_mechanism(const token *t, CK_MECHANISM_TYPE mech, int *listed, C
 			if (got == 1)
 				*init_rv = fl->C_SignInit(s, &m, key);
 			if (got == 1 && *init_rv == CKR_OK) {
-				uint8_t in[384] = { 0 }, sig[512];
+				uint8_t in[384] = {0}, sig[512];
 				CK_ULONG sl = sizeof(sig);
 				fl->C_Sign(s, in, mech == CKM_RSA_X_509 ? 384 : 32, sig, &sl);
 			}
@@ -953,7 +958,7 @@ static void test_mechanism_unsupported(void)
 {
 	token t;
 	tfa_signer *s;
-	uint8_t digest[32] = { 0 };
+	uint8_t digest[32] = {0};
 	tfa_buf sig;
 
 	if (!make_token(&t, "--disable-mech CKM_RSA_PKCS_PSS,CKM_ECDSA")) {
@@ -1017,7 +1022,8 @@ static void test_list(void)
 		     "label=\"tfattest-nosign\" id=03 class=private alg=RSA-2048 sign=no") != NULL);
 	CHECK(strstr((const char *)out.data,
 		     "label=\"tfattest-ec\" id=02 class=private alg=EC-P256 sign=yes") != NULL);
-	/* Every listed key URI opens (with a pin-source added), except the one that may not sign. */
+	/* Every listed key URI opens (with a pin-source added), except the one that may not sign.
+	 */
 	for (p = (const char *)out.data; p && *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -1030,7 +1036,8 @@ static void test_list(void)
 			if (u != NULL) {
 				char uri[9300];
 				tfa_signer *s = NULL;
-				snprintf(uri, sizeof(uri), "%s&pin-source=file:%s", u + 5, t->pin_file);
+				snprintf(uri, sizeof(uri), "%s&pin-source=file:%s", u + 5,
+					 t->pin_file);
 				CHECK_OK(tfa_signer_open(&s, uri));
 				opened += s != NULL;
 				tfa_signer_free(s);
@@ -1043,8 +1050,8 @@ static void test_list(void)
 	/* No PIN: public keys. A wrong PIN: the CKR name. */
 	tfa_buf_clear(&out);
 	CHECK_OK(tfa_pkcs11_list(&out, t->module, NULL, NULL));
-	CHECK(strstr((const char *)out.data, "label=\"tfattest-rsa\" id=01 class=public alg=RSA-3072") !=
-	      NULL);
+	CHECK(strstr((const char *)out.data,
+		     "label=\"tfattest-rsa\" id=01 class=public alg=RSA-3072") != NULL);
 	CHECK_RC(tfa_pkcs11_list(&out, t->module, "tfattest", "00000000"), TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "CKR_PIN_INCORRECT") != NULL);
 	CHECK_RC(tfa_pkcs11_list(&out, "/nonexistent.so", NULL, NULL), TFA_EUSAGE);
@@ -1118,8 +1125,8 @@ static void test_open_sign_free(void)
  * test_pin_wiped_from_memory runs before test_env_fallbacks: setenv() keeps
  * copies of TFATTEST_PKCS11_PIN that nothing can wipe.
  */
-TFA_TEST_MAIN(T(test_rsa_pss), T(test_pin_wiped_from_memory), T(test_rsa_pkcs1), T(test_ecdsa), T(test_provenance),
-	      T(test_spki_matches_token), T(test_public_key_from_certificate),
+TFA_TEST_MAIN(T(test_rsa_pss), T(test_pin_wiped_from_memory), T(test_rsa_pkcs1), T(test_ecdsa),
+	      T(test_provenance), T(test_spki_matches_token), T(test_public_key_from_certificate),
 	      T(test_two_signers_one_token), T(test_env_fallbacks), T(test_pin_source_forms),
 	      T(test_pin_value), T(test_module_missing), T(test_module_not_pkcs11),
 	      T(test_module_init_fails), T(test_token_not_found), T(test_token_attributes_match),

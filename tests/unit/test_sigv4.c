@@ -19,50 +19,50 @@
 #include <unistd.h>
 
 #include "aws/sigv4_int.h"
-#include "verify/crypto.h"
 #include "tfa_test.h"
+#include "verify/crypto.h"
 
 #define SUITE_CASES 38
 
 static const char *const expected_cases[SUITE_CASES] = {
-	"get-header-key-duplicate",
-	"get-header-value-multiline",
-	"get-header-value-order",
-	"get-header-value-trim",
-	"get-relative-normalized",
-	"get-relative-relative-normalized",
-	"get-relative-relative-unnormalized",
-	"get-relative-unnormalized",
-	"get-slash-dot-slash-normalized",
-	"get-slash-dot-slash-unnormalized",
-	"get-slash-normalized",
-	"get-slash-pointless-dot-normalized",
-	"get-slash-pointless-dot-unnormalized",
-	"get-slash-unnormalized",
-	"get-slashes-normalized",
-	"get-slashes-unnormalized",
-	"get-space-normalized",
-	"get-space-unnormalized",
-	"get-unreserved",
-	"get-utf8",
-	"get-vanilla",
-	"get-vanilla-empty-query-key",
-	"get-vanilla-query",
-	"get-vanilla-query-order-encoded",
-	"get-vanilla-query-order-key-case",
-	"get-vanilla-query-unreserved",
-	"get-vanilla-utf8-query",
-	"get-vanilla-with-session-token",
-	"post-header-key-case",
-	"post-header-key-sort",
-	"post-header-value-case",
-	"post-sts-header-after",
-	"post-sts-header-before",
-	"post-vanilla",
-	"post-vanilla-empty-query-value",
-	"post-vanilla-query",
-	"post-x-www-form-urlencoded",
-	"post-x-www-form-urlencoded-parameters",
+    "get-header-key-duplicate",
+    "get-header-value-multiline",
+    "get-header-value-order",
+    "get-header-value-trim",
+    "get-relative-normalized",
+    "get-relative-relative-normalized",
+    "get-relative-relative-unnormalized",
+    "get-relative-unnormalized",
+    "get-slash-dot-slash-normalized",
+    "get-slash-dot-slash-unnormalized",
+    "get-slash-normalized",
+    "get-slash-pointless-dot-normalized",
+    "get-slash-pointless-dot-unnormalized",
+    "get-slash-unnormalized",
+    "get-slashes-normalized",
+    "get-slashes-unnormalized",
+    "get-space-normalized",
+    "get-space-unnormalized",
+    "get-unreserved",
+    "get-utf8",
+    "get-vanilla",
+    "get-vanilla-empty-query-key",
+    "get-vanilla-query",
+    "get-vanilla-query-order-encoded",
+    "get-vanilla-query-order-key-case",
+    "get-vanilla-query-unreserved",
+    "get-vanilla-utf8-query",
+    "get-vanilla-with-session-token",
+    "post-header-key-case",
+    "post-header-key-sort",
+    "post-header-value-case",
+    "post-sts-header-after",
+    "post-sts-header-before",
+    "post-vanilla",
+    "post-vanilla-empty-query-value",
+    "post-vanilla-query",
+    "post-x-www-form-urlencoded",
+    "post-x-www-form-urlencoded-parameters",
 };
 
 #define MAXH 16
@@ -220,7 +220,7 @@ static int run_case(const char *name)
 	c = cJSON_GetObjectItemCaseSensitive(ctx, "credentials");
 	creds.access_key_id = cJSON_GetObjectItemCaseSensitive(c, "access_key_id")->valuestring;
 	creds.secret_access_key =
-		cJSON_GetObjectItemCaseSensitive(c, "secret_access_key")->valuestring;
+	    cJSON_GetObjectItemCaseSensitive(c, "secret_access_key")->valuestring;
 	if (cJSON_GetObjectItemCaseSensitive(c, "token") != NULL &&
 	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ctx, "omit_session_token")))
 		creds.session_token = cJSON_GetObjectItemCaseSensitive(c, "token")->valuestring;
@@ -244,20 +244,19 @@ static int run_case(const char *name)
 		 ts->valuestring + 14, ts->valuestring + 17);
 	{
 		tfa_sigv4_request r = {
-			.method = p.method,
-			.host = p.host,
-			.path = p.path,
-			.query = p.query,
-			.headers = p.h,
-			.nheaders = p.nh,
-			.body = (const uint8_t *)p.body,
-			.body_len = p.body_len,
+		    .method = p.method,
+		    .host = p.host,
+		    .path = p.path,
+		    .query = p.query,
+		    .headers = p.h,
+		    .nheaders = p.nh,
+		    .body = (const uint8_t *)p.body,
+		    .body_len = p.body_len,
 		};
 		rc = tfa_sigv4_sign_flags(
-			&auth, &r, flags,
-			cJSON_GetObjectItemCaseSensitive(ctx, "service")->valuestring,
-			cJSON_GetObjectItemCaseSensitive(ctx, "region")->valuestring, amz_date,
-			&creds, &creq, &sts);
+		    &auth, &r, flags, cJSON_GetObjectItemCaseSensitive(ctx, "service")->valuestring,
+		    cJSON_GetObjectItemCaseSensitive(ctx, "region")->valuestring, amz_date, &creds,
+		    &creq, &sts);
 	}
 	if (rc != TFA_OK) {
 		fprintf(stderr, "  %s: sign failed: %s\n", name, tfa_error_last()->message);
@@ -345,7 +344,8 @@ static void test_suite(void)
 		failed += run_case(names[i]);
 		free(names[i]);
 	}
-	fprintf(stderr, "  sigv4 suite: %d cases matched, %d failed, %zu query-signing variants not used\n",
+	fprintf(stderr,
+		"  sigv4 suite: %d cases matched, %d failed, %zu query-signing variants not used\n",
 		g_cases_run - failed, failed, n);
 	CHECK(failed == 0);
 	CHECK(g_cases_run == SUITE_CASES);
@@ -354,28 +354,31 @@ static void test_suite(void)
 /* The GET Object example of the S3 SigV4 documentation. */
 static void test_s3_doc_get_object(void)
 {
-	tfa_aws_creds creds = { .access_key_id = "AKIAIOSFODNN7EXAMPLE",
-				.secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
+	tfa_aws_creds creds = {.access_key_id = "AKIAIOSFODNN7EXAMPLE",
+			       .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"};
 	const tfa_aws_header h[] = {
-		{ "Range", "bytes=0-9" },
-		{ "x-amz-content-sha256",
-		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+	    {"Range", "bytes=0-9"},
+	    {"x-amz-content-sha256",
+	     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
 	};
-	tfa_sigv4_request r = { .method = "GET",
-				.host = "examplebucket.s3.amazonaws.com",
-				.path = "/test.txt",
-				.query = "",
-				.headers = h,
-				.nheaders = 2,
-				.payload_hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-				.s3 = true };
+	tfa_sigv4_request r = {
+	    .method = "GET",
+	    .host = "examplebucket.s3.amazonaws.com",
+	    .path = "/test.txt",
+	    .query = "",
+	    .headers = h,
+	    .nheaders = 2,
+	    .payload_hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    .s3 = true};
 	tfa_buf auth = TFA_BUF_INIT;
 
-	CHECK_OK(tfa_sigv4_sign(&auth, &r, "s3", "us-east-1", "20130524T000000Z", &creds, NULL, NULL));
-	CHECK_STREQ((char *)auth.data,
-		    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-		    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-		    "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	CHECK_OK(
+	    tfa_sigv4_sign(&auth, &r, "s3", "us-east-1", "20130524T000000Z", &creds, NULL, NULL));
+	CHECK_STREQ(
+	    (char *)auth.data,
+	    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+	    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+	    "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 	tfa_buf_free(&auth);
 }
 
@@ -386,7 +389,8 @@ static void test_s3_path_kept(void)
 	CHECK_OK(tfa_sigv4_canonical_path(&b, "/bucket//a%20b/../c", 0));
 	CHECK_STREQ((char *)b.data, "/bucket//a%20b/../c");
 	tfa_buf_clear(&b);
-	CHECK_OK(tfa_sigv4_canonical_path(&b, "/a%20b/./c/", TFA_SIGV4_NORMALIZE | TFA_SIGV4_ENCODE_PATH));
+	CHECK_OK(tfa_sigv4_canonical_path(&b, "/a%20b/./c/",
+					  TFA_SIGV4_NORMALIZE | TFA_SIGV4_ENCODE_PATH));
 	CHECK_STREQ((char *)b.data, "/a%2520b/c/");
 	tfa_buf_clear(&b);
 	CHECK_OK(tfa_sigv4_canonical_path(&b, "/../..", TFA_SIGV4_NORMALIZE));
@@ -418,16 +422,16 @@ static tfa_err sign_simple(const tfa_sigv4_request *r, const char *date, const t
 
 static void test_refusals(void)
 {
-	tfa_aws_creds creds = { .access_key_id = "AKID", .secret_access_key = "SECRET" };
-	tfa_aws_creds tok = { .access_key_id = "AKID", .secret_access_key = "SECRET",
-			      .session_token = "TOKEN" };
+	tfa_aws_creds creds = {.access_key_id = "AKID", .secret_access_key = "SECRET"};
+	tfa_aws_creds tok = {
+	    .access_key_id = "AKID", .secret_access_key = "SECRET", .session_token = "TOKEN"};
 	tfa_aws_header h[TFA_SIGV4_MAX_HEADERS + 1];
-	tfa_sigv4_request r = { .method = "POST", .host = "kms.eu-west-1.amazonaws.com", .path = "/",
-				.query = "" };
+	tfa_sigv4_request r = {
+	    .method = "POST", .host = "kms.eu-west-1.amazonaws.com", .path = "/", .query = ""};
 	const char *date = "20260101T000000Z";
 
 	for (size_t i = 0; i < TFA_SIGV4_MAX_HEADERS + 1; i++)
-		h[i] = (tfa_aws_header){ "X-A", "v" };
+		h[i] = (tfa_aws_header){"X-A", "v"};
 	CHECK_OK(sign_simple(&r, date, &creds));
 	CHECK_RC(sign_simple(&r, "2026-01-01T00:00:00Z", &creds), TFA_EUSAGE);
 	CHECK_RC(sign_simple(&r, "20260101X000000Z", &creds), TFA_EUSAGE);
@@ -443,19 +447,19 @@ static void test_refusals(void)
 	r.host = "";
 	CHECK_RC(sign_simple(&r, date, &creds), TFA_EUSAGE);
 	r.host = "kms.eu-west-1.amazonaws.com";
-	h[0] = (tfa_aws_header){ "X-Bad", "a\r\nInjected: 1" };
+	h[0] = (tfa_aws_header){"X-Bad", "a\r\nInjected: 1"};
 	r.headers = h;
 	r.nheaders = 1;
 	CHECK_RC(sign_simple(&r, date, &creds), TFA_EUSAGE);
-	h[0] = (tfa_aws_header){ "Bad Name", "v" };
+	h[0] = (tfa_aws_header){"Bad Name", "v"};
 	CHECK_RC(sign_simple(&r, date, &creds), TFA_EUSAGE);
-	h[0] = (tfa_aws_header){ "Host", "evil" };
+	h[0] = (tfa_aws_header){"Host", "evil"};
 	CHECK_RC(sign_simple(&r, date, &creds), TFA_EUSAGE);
-	h[0] = (tfa_aws_header){ "X-Amz-Date", "20260101T000000Z" };
+	h[0] = (tfa_aws_header){"X-Amz-Date", "20260101T000000Z"};
 	CHECK_RC(sign_simple(&r, date, &creds), TFA_EUSAGE);
-	h[0] = (tfa_aws_header){ "X-Amz-Security-Token", "x" };
+	h[0] = (tfa_aws_header){"X-Amz-Security-Token", "x"};
 	CHECK_RC(sign_simple(&r, date, &tok), TFA_EUSAGE);
-	h[0] = (tfa_aws_header){ "X-A", "v" };
+	h[0] = (tfa_aws_header){"X-A", "v"};
 	r.nheaders = TFA_SIGV4_MAX_HEADERS;
 	CHECK_OK(sign_simple(&r, date, &creds));
 	r.nheaders = TFA_SIGV4_MAX_HEADERS + 1;
@@ -482,19 +486,21 @@ static void test_refusals(void)
 /* Neither the secret nor anything derived from it shows in the error or the output. */
 static void test_no_secret_in_output(void)
 {
-	tfa_aws_creds creds = { .access_key_id = "AKID",
-				.secret_access_key = "SECRETsecretSECRET",
-				.session_token = "TOKENtokenTOKEN" };
-	tfa_sigv4_request r = { .method = "POST", .host = "h", .path = "/", .query = "" };
+	tfa_aws_creds creds = {.access_key_id = "AKID",
+			       .secret_access_key = "SECRETsecretSECRET",
+			       .session_token = "TOKENtokenTOKEN"};
+	tfa_sigv4_request r = {.method = "POST", .host = "h", .path = "/", .query = ""};
 	tfa_buf auth = TFA_BUF_INIT;
 
-	CHECK_OK(tfa_sigv4_sign(&auth, &r, "kms", "eu-west-1", "20260101T000000Z", &creds, NULL,
-				NULL));
-	CHECK(strstr((char *)auth.data, "SECRET") == NULL && strstr((char *)auth.data, "TOKEN") == NULL);
+	CHECK_OK(
+	    tfa_sigv4_sign(&auth, &r, "kms", "eu-west-1", "20260101T000000Z", &creds, NULL, NULL));
+	CHECK(strstr((char *)auth.data, "SECRET") == NULL &&
+	      strstr((char *)auth.data, "TOKEN") == NULL);
 	CHECK(strstr((char *)auth.data, "x-amz-security-token") != NULL);
 	r.path = "bad";
-	CHECK_RC(tfa_sigv4_sign(&auth, &r, "kms", "eu-west-1", "20260101T000000Z", &creds, NULL, NULL),
-		 TFA_EUSAGE);
+	CHECK_RC(
+	    tfa_sigv4_sign(&auth, &r, "kms", "eu-west-1", "20260101T000000Z", &creds, NULL, NULL),
+	    TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "SECRET") == NULL);
 	CHECK(strstr(tfa_error_last()->message, "TOKEN") == NULL);
 	tfa_buf_free(&auth);
@@ -517,60 +523,110 @@ typedef struct oracle_case {
 } oracle_case;
 
 static const oracle_case oracle_cases[] = {
-	{ "kms Sign", "POST", "kms.eu-west-1.amazonaws.com", "/", "", "kms", "eu-west-1",
-	  { { "Content-Type", "application/x-amz-json-1.1" }, { "X-Amz-Target", "TrentService.Sign" } },
-	  2,
-	  "{\"KeyId\":\"arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\","
-	  "\"Message\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\",\"MessageType\":\"DIGEST\","
-	  "\"SigningAlgorithm\":\"ECDSA_SHA_256\"}",
-	  false },
-	{ "kms GetPublicKey", "POST", "kms.eu-west-1.amazonaws.com", "/", "", "kms", "eu-west-1",
-	  { { "Content-Type", "application/x-amz-json-1.1" },
-	    { "X-Amz-Target", "TrentService.GetPublicKey" } },
-	  2, "{\"KeyId\":\"alias/tfattest-prod\"}", false },
-	{ "dynamodb PutItem", "POST", "dynamodb.us-east-2.amazonaws.com", "/", "", "dynamodb",
-	  "us-east-2",
-	  { { "Content-Type", "application/x-amz-json-1.0" },
-	    { "X-Amz-Target", "DynamoDB_20120810.PutItem" } },
-	  2,
-	  "{\"TableName\":\"tfattest\",\"Item\":{\"chain\":{\"S\":\"prod\"},\"seq\":{\"N\":\"7\"}},"
-	  "\"ConditionExpression\":\"attribute_not_exists(#s)\",\"ExpressionAttributeNames\":{\"#s\":\"seq\"}}",
-	  false },
-	{ "dynamodb GetItem", "POST", "dynamodb.us-east-2.amazonaws.com", "/", "", "dynamodb",
-	  "us-east-2",
-	  { { "Content-Type", "application/x-amz-json-1.0" },
-	    { "X-Amz-Target", "DynamoDB_20120810.GetItem" } },
-	  2,
-	  "{\"TableName\":\"tfattest\",\"Key\":{\"chain\":{\"S\":\"prod\"}},\"ConsistentRead\":true}",
-	  false },
-	{ "dynamodb UpdateItem", "POST", "dynamodb.us-east-2.amazonaws.com", "/", "", "dynamodb",
-	  "us-east-2",
-	  { { "Content-Type", "application/x-amz-json-1.0" },
-	    { "X-Amz-Target", "DynamoDB_20120810.UpdateItem" } },
-	  2,
-	  "{\"TableName\":\"tfattest\",\"Key\":{\"chain\":{\"S\":\"prod\"}},"
-	  "\"UpdateExpression\":\"SET head = :n\",\"ConditionExpression\":\"head = :p\","
-	  "\"ExpressionAttributeValues\":{\":n\":{\"N\":\"8\"},\":p\":{\"N\":\"7\"}}}",
-	  false },
-	{ "sts AssumeRoleWithWebIdentity", "POST", "sts.eu-central-1.amazonaws.com", "/", "", "sts",
-	  "eu-central-1",
-	  { { "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" } },
-	  1,
-	  "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333"
-	  "%3Arole%2Fci&RoleSessionName=tfattest-1&WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
-	  false },
-	{ "s3 PutObject with Object Lock", "PUT", "tfattest-evidence.s3.eu-west-1.amazonaws.com",
-	  "/chains/prod%20east/records/000000000001.rec", "", "s3", "eu-west-1",
-	  { { "Content-Type", "application/octet-stream" },
-	    { "Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==" },
-	    { "x-amz-checksum-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" },
-	    { "x-amz-object-lock-mode", "COMPLIANCE" },
-	    { "x-amz-object-lock-retain-until-date", "2033-01-01T00:00:00Z" },
-	    { "If-None-Match", "*" } },
-	  6, "{\"seq\":1}\n", true },
-	{ "s3 ListObjectsV2 (query)", "GET", "tfattest-evidence.s3.eu-west-1.amazonaws.com", "/",
-	  "list-type=2&prefix=chains%2Fprod%2F&max-keys=1000", "s3", "eu-west-1", { { NULL, NULL } }, 0,
-	  "", true },
+    {"kms Sign",
+     "POST",
+     "kms.eu-west-1.amazonaws.com",
+     "/",
+     "",
+     "kms",
+     "eu-west-1",
+     {{"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", "TrentService.Sign"}},
+     2,
+     "{\"KeyId\":\"arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\","
+     "\"Message\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\",\"MessageType\":\"DIGEST\","
+     "\"SigningAlgorithm\":\"ECDSA_SHA_256\"}",
+     false},
+    {"kms GetPublicKey",
+     "POST",
+     "kms.eu-west-1.amazonaws.com",
+     "/",
+     "",
+     "kms",
+     "eu-west-1",
+     {{"Content-Type", "application/x-amz-json-1.1"},
+      {"X-Amz-Target", "TrentService.GetPublicKey"}},
+     2,
+     "{\"KeyId\":\"alias/tfattest-prod\"}",
+     false},
+    {"dynamodb PutItem",
+     "POST",
+     "dynamodb.us-east-2.amazonaws.com",
+     "/",
+     "",
+     "dynamodb",
+     "us-east-2",
+     {{"Content-Type", "application/x-amz-json-1.0"},
+      {"X-Amz-Target", "DynamoDB_20120810.PutItem"}},
+     2,
+     "{\"TableName\":\"tfattest\",\"Item\":{\"chain\":{\"S\":\"prod\"},\"seq\":{\"N\":\"7\"}},"
+     "\"ConditionExpression\":\"attribute_not_exists(#s)\",\"ExpressionAttributeNames\":{\"#s\":"
+     "\"seq\"}}",
+     false},
+    {"dynamodb GetItem",
+     "POST",
+     "dynamodb.us-east-2.amazonaws.com",
+     "/",
+     "",
+     "dynamodb",
+     "us-east-2",
+     {{"Content-Type", "application/x-amz-json-1.0"},
+      {"X-Amz-Target", "DynamoDB_20120810.GetItem"}},
+     2,
+     "{\"TableName\":\"tfattest\",\"Key\":{\"chain\":{\"S\":\"prod\"}},\"ConsistentRead\":true}",
+     false},
+    {"dynamodb UpdateItem",
+     "POST",
+     "dynamodb.us-east-2.amazonaws.com",
+     "/",
+     "",
+     "dynamodb",
+     "us-east-2",
+     {{"Content-Type", "application/x-amz-json-1.0"},
+      {"X-Amz-Target", "DynamoDB_20120810.UpdateItem"}},
+     2,
+     "{\"TableName\":\"tfattest\",\"Key\":{\"chain\":{\"S\":\"prod\"}},"
+     "\"UpdateExpression\":\"SET head = :n\",\"ConditionExpression\":\"head = :p\","
+     "\"ExpressionAttributeValues\":{\":n\":{\"N\":\"8\"},\":p\":{\"N\":\"7\"}}}",
+     false},
+    {"sts AssumeRoleWithWebIdentity",
+     "POST",
+     "sts.eu-central-1.amazonaws.com",
+     "/",
+     "",
+     "sts",
+     "eu-central-1",
+     {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
+     1,
+     "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333"
+     "%3Arole%2Fci&RoleSessionName=tfattest-1&WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+     false},
+    {"s3 PutObject with Object Lock",
+     "PUT",
+     "tfattest-evidence.s3.eu-west-1.amazonaws.com",
+     "/chains/prod%20east/records/000000000001.rec",
+     "",
+     "s3",
+     "eu-west-1",
+     {{"Content-Type", "application/octet-stream"},
+      {"Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg=="},
+      {"x-amz-checksum-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="},
+      {"x-amz-object-lock-mode", "COMPLIANCE"},
+      {"x-amz-object-lock-retain-until-date", "2033-01-01T00:00:00Z"},
+      {"If-None-Match", "*"}},
+     6,
+     "{\"seq\":1}\n",
+     true},
+    {"s3 ListObjectsV2 (query)",
+     "GET",
+     "tfattest-evidence.s3.eu-west-1.amazonaws.com",
+     "/",
+     "list-type=2&prefix=chains%2Fprod%2F&max-keys=1000",
+     "s3",
+     "eu-west-1",
+     {{NULL, NULL}},
+     0,
+     "",
+     true},
 };
 
 /* Runs botocore_sign.py on a JSON description; returns its "authorization", malloc'd. */
@@ -595,7 +651,8 @@ static char *botocore_authorization(const char *json_in)
 		return NULL;
 	}
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/aws/botocore_sign.py < %s", src, tmpl);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/aws/botocore_sign.py < %s", src,
+		 tmpl);
 	p = popen(cmd, "r");
 	while (p != NULL && (n = fread(chunk, 1, sizeof(chunk), p)) > 0)
 		if (tfa_buf_append(&out, chunk, n) != TFA_OK)
@@ -615,23 +672,26 @@ static char *botocore_authorization(const char *json_in)
 static void test_botocore(void)
 {
 	/* Throwaway credentials made up for the test; the token is random-looking text. */
-	const char *akid = "AKIAIOSFODNN7EXAMPLE", *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-	const char *token = "IQoJb3JpZ2luX2VjEJr//////////wEaCWV1LXdlc3QtMSJHMEUCIQDtest+token/value==";
-	const char *dates[] = { "20260101T000000Z", "20261127T235959Z" };
+	const char *akid = "AKIAIOSFODNN7EXAMPLE",
+		   *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+	const char *token =
+	    "IQoJb3JpZ2luX2VjEJr//////////wEaCWV1LXdlc3QtMSJHMEUCIQDtest+token/value==";
+	const char *dates[] = {"20260101T000000Z", "20261127T235959Z"};
 	int compared = 0;
 
 	for (size_t i = 0; i < sizeof(oracle_cases) / sizeof(oracle_cases[0]); i++) {
 		for (int with_token = 0; with_token < 2; with_token++) {
 			const oracle_case *c = &oracle_cases[i];
-			tfa_aws_creds creds = { .access_key_id = (char *)akid,
-						.secret_access_key = (char *)secret,
-						.session_token = with_token ? (char *)token : NULL };
+			tfa_aws_creds creds = {.access_key_id = (char *)akid,
+					       .secret_access_key = (char *)secret,
+					       .session_token = with_token ? (char *)token : NULL};
 			tfa_aws_header h[9];
 			char hash[65], url[512];
 			uint8_t d[32];
 			size_t nh = c->nheaders;
 			tfa_buf auth = TFA_BUF_INIT;
-			cJSON *in = cJSON_CreateObject(), *hl = cJSON_AddArrayToObject(in, "headers");
+			cJSON *in = cJSON_CreateObject(),
+			      *hl = cJSON_AddArrayToObject(in, "headers");
 			char *in_txt, *want;
 			const char *date = dates[(i + (size_t)with_token) % 2];
 
@@ -639,20 +699,20 @@ static void test_botocore(void)
 			tfa_sha256(d, c->body, strlen(c->body));
 			tfa_hex_encode(hash, d, 32);
 			if (c->s3)
-				h[nh++] = (tfa_aws_header){ "x-amz-content-sha256", hash };
+				h[nh++] = (tfa_aws_header){"x-amz-content-sha256", hash};
 			{
-				tfa_sigv4_request r = { .method = c->method,
-							.host = c->host,
-							.path = c->path,
-							.query = c->query,
-							.headers = h,
-							.nheaders = nh,
-							.body = (const uint8_t *)c->body,
-							.body_len = strlen(c->body),
-							.payload_hash = c->s3 ? hash : NULL,
-							.s3 = c->s3 };
-				CHECK_OK(tfa_sigv4_sign(&auth, &r, c->service, c->region, date, &creds,
-							NULL, NULL));
+				tfa_sigv4_request r = {.method = c->method,
+						       .host = c->host,
+						       .path = c->path,
+						       .query = c->query,
+						       .headers = h,
+						       .nheaders = nh,
+						       .body = (const uint8_t *)c->body,
+						       .body_len = strlen(c->body),
+						       .payload_hash = c->s3 ? hash : NULL,
+						       .s3 = c->s3};
+				CHECK_OK(tfa_sigv4_sign(&auth, &r, c->service, c->region, date,
+							&creds, NULL, NULL));
 			}
 			/* botocore sets X-Amz-Content-SHA256 itself for S3. */
 			for (size_t k = 0; k < c->nheaders; k++) {
@@ -676,9 +736,13 @@ static void test_botocore(void)
 			cJSON_AddBoolToObject(in, "s3", c->s3);
 			in_txt = cJSON_PrintUnformatted(in);
 			want = botocore_authorization(in_txt);
-			if (want == NULL || auth.data == NULL || strcmp(want, (char *)auth.data) != 0) {
-				fprintf(stderr, "  %s (%s token): differs from botocore\n  ours     %s\n  botocore %s\n",
-					c->name, with_token ? "with" : "no", auth.data ? (char *)auth.data : "(none)",
+			if (want == NULL || auth.data == NULL ||
+			    strcmp(want, (char *)auth.data) != 0) {
+				fprintf(stderr,
+					"  %s (%s token): differs from botocore\n  ours     %s\n  "
+					"botocore %s\n",
+					c->name, with_token ? "with" : "no",
+					auth.data ? (char *)auth.data : "(none)",
 					want ? want : "(none)");
 				CHECK(0);
 			} else {
@@ -694,5 +758,5 @@ static void test_botocore(void)
 		2 * sizeof(oracle_cases) / sizeof(oracle_cases[0]));
 }
 
-TFA_TEST_MAIN(T(test_suite), T(test_botocore), T(test_s3_doc_get_object), T(test_s3_path_kept), T(test_query),
-	      T(test_refusals), T(test_no_secret_in_output))
+TFA_TEST_MAIN(T(test_suite), T(test_botocore), T(test_s3_doc_get_object), T(test_s3_path_kept),
+	      T(test_query), T(test_refusals), T(test_no_secret_in_output))

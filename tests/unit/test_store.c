@@ -51,7 +51,7 @@ static void append_n(tfa_store *st, uint64_t from, uint64_t to)
 {
 	for (uint64_t s = from; s <= to; s++) {
 		char a[64];
-		uint8_t sig[3] = { 0xde, 0xad, (uint8_t)s };
+		uint8_t sig[3] = {0xde, 0xad, (uint8_t)s};
 		snprintf(a, sizeof(a), "{\"seq\":%llu}", (unsigned long long)s);
 		CHECK_OK(tfa_store_append(st, s, (const uint8_t *)a, strlen(a), sig, sizeof(sig)));
 	}
@@ -180,7 +180,7 @@ static void test_append_get_head(void)
 	char *dir, *root;
 	tfa_store *st = new_store(&dir, &root), *st2 = NULL;
 	tfa_buf a, s;
-	static const uint8_t sig[] = { 0x00, 0x01, 0xfe, 0xff, 0x0a, 0x0d };
+	static const uint8_t sig[] = {0x00, 0x01, 0xfe, 0xff, 0x0a, 0x0d};
 	static const char art[] = "{\"a\":\"b\\n\",\"z\":[1,2]}";
 
 	tfa_buf_init(&a, 0);
@@ -201,7 +201,8 @@ static void test_append_get_head(void)
 	CHECK_OK(tfa_store_get(st, 1, &a, &s));
 	CHECK(a.len == 2 + sizeof(art) - 1 && memcmp(a.data, "A:", 2) == 0 &&
 	      memcmp(a.data + 2, art, sizeof(art) - 1) == 0);
-	CHECK(s.len == 1 + sizeof(sig) && s.data[0] == 'S' && memcmp(s.data + 1, sig, sizeof(sig)) == 0);
+	CHECK(s.len == 1 + sizeof(sig) && s.data[0] == 'S' &&
+	      memcmp(s.data + 1, sig, sizeof(sig)) == 0);
 
 	/* Write-once: the second append of seq 1 conflicts and changes nothing. */
 	CHECK_RC(tfa_store_append(st, 1, (const uint8_t *)"{}", 2, sig, 1), TFA_ECONFLICT);
@@ -252,9 +253,12 @@ static void test_bad_arguments(void)
 	tfa_buf_init(&s, 0);
 	CHECK_RC(tfa_store_get(st, 0, &a, &s), TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "start at 1") != NULL);
-	CHECK_RC(tfa_store_append(st, 0, (const uint8_t *)"{}", 2, (const uint8_t *)"s", 1), TFA_EUSAGE);
-	CHECK_RC(tfa_store_append(st, 1, (const uint8_t *)"{}", 0, (const uint8_t *)"s", 1), TFA_EUSAGE);
-	CHECK_RC(tfa_store_append(st, 1, (const uint8_t *)"{}", 2, (const uint8_t *)"s", 0), TFA_EUSAGE);
+	CHECK_RC(tfa_store_append(st, 0, (const uint8_t *)"{}", 2, (const uint8_t *)"s", 1),
+		 TFA_EUSAGE);
+	CHECK_RC(tfa_store_append(st, 1, (const uint8_t *)"{}", 0, (const uint8_t *)"s", 1),
+		 TFA_EUSAGE);
+	CHECK_RC(tfa_store_append(st, 1, (const uint8_t *)"{}", 2, (const uint8_t *)"s", 0),
+		 TFA_EUSAGE);
 	CHECK(strstr(tfa_error_last()->message, "invalid size") != NULL);
 	CHECK_RC(tfa_store_append(st, 1, (const uint8_t *)"{\n}", 3, (const uint8_t *)"s", 1),
 		 TFA_EUSAGE);
@@ -350,17 +354,17 @@ static void test_malformed_records(void)
 		const char *text;
 		const char *msg;
 	} bad[] = {
-		{ "", "is malformed" },
-		{ "{}", "is malformed" },
-		{ "{}\n", "is malformed" },
-		{ "{}\nab", "is malformed" },
-		{ "{}\n\n", "is malformed" },
-		{ "\nab\n", "is malformed" },
-		{ "{}\nabc\n", "is malformed" },
-		{ "{}\nAB\n", "malformed signature line" },
-		{ "{}\nzz\n", "malformed signature line" },
-		{ "{}\nab\nabc\n", "malformed signature line" },
-		{ "{}\nab\nab\n", "is malformed" },
+	    {"", "is malformed"},
+	    {"{}", "is malformed"},
+	    {"{}\n", "is malformed"},
+	    {"{}\nab", "is malformed"},
+	    {"{}\n\n", "is malformed"},
+	    {"\nab\n", "is malformed"},
+	    {"{}\nabc\n", "is malformed"},
+	    {"{}\nAB\n", "malformed signature line"},
+	    {"{}\nzz\n", "malformed signature line"},
+	    {"{}\nab\nabc\n", "malformed signature line"},
+	    {"{}\nab\nab\n", "is malformed"},
 	};
 	char *dir, *root;
 	tfa_store *st = new_store(&dir, &root);
@@ -369,7 +373,8 @@ static void test_malformed_records(void)
 	tfa_buf_init(&a, 0);
 	tfa_buf_init(&s, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		tfa_test_put_file(root, "records/000000000007.rec", bad[i].text, strlen(bad[i].text));
+		tfa_test_put_file(root, "records/000000000007.rec", bad[i].text,
+				  strlen(bad[i].text));
 		tfa_buf_clear(&a);
 		tfa_buf_clear(&s);
 		tfa_error_clear();
@@ -479,7 +484,8 @@ static void test_checkpoints(void)
 	CHECK_RC(tfa_store_latest_checkpoint(st, 9, 8, &seq, &b), TFA_EUSAGE);
 	CHECK_RC(tfa_store_put_checkpoint(st, 0, (const uint8_t *)"x", 1), TFA_EUSAGE);
 	CHECK_RC(tfa_store_put_checkpoint(st, 9, (const uint8_t *)"x", 0), TFA_EUSAGE);
-	CHECK_RC(tfa_store_put_checkpoint(st, 1000000000000ULL, (const uint8_t *)"x", 1), TFA_EUSAGE);
+	CHECK_RC(tfa_store_put_checkpoint(st, 1000000000000ULL, (const uint8_t *)"x", 1),
+		 TFA_EUSAGE);
 	/* Read-only once written; foreign names are ignored. */
 	p = tfa_test_path(root, "checkpoints/000000000007.ckpt");
 	CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0444);

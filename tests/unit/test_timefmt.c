@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "tfa_test.h"
 #include "format/timefmt.h"
+#include "tfa_test.h"
 #include "tfattest/artifact.h"
 
 static void expect_time(const char *s, int64_t want, int line)
@@ -29,8 +29,8 @@ static void expect_bad_n(const char *s, size_t len, const char *msg, int line)
 	tfa_error_clear();
 	rc = tfa_time_parse(&got, s, len);
 	if (rc != TFA_EFORMAT || strstr(tfa_error_last()->message, msg) == NULL) {
-		fprintf(stderr, "line %d: \"%.*s\": got %s (%s), wanted EFORMAT with \"%s\"\n", line,
-			(int)len, s, tfa_err_name(rc), tfa_error_last()->message, msg);
+		fprintf(stderr, "line %d: \"%.*s\": got %s (%s), wanted EFORMAT with \"%s\"\n",
+			line, (int)len, s, tfa_err_name(rc), tfa_error_last()->message, msg);
 		tfa_test_failures++;
 	}
 	if (got != -12345) {
@@ -39,7 +39,7 @@ static void expect_bad_n(const char *s, size_t len, const char *msg, int line)
 	}
 }
 
-#define GOOD(s, t) expect_time((s), (t), __LINE__)
+#define GOOD(s, t)  expect_time((s), (t), __LINE__)
 #define BAD_FORM(s) expect_bad_n((s), strlen(s), "not of the form", __LINE__)
 #define BAD_DATE(s) expect_bad_n((s), strlen(s), "not a valid UTC date", __LINE__)
 
@@ -60,8 +60,8 @@ static void test_parse_known_values(void)
 static void test_parse_agrees_with_timegm(void)
 {
 	/* Every month end and start across leap and century years. */
-	static const int years[] = { 1970, 1999, 2000, 2001, 2004, 2023, 2024, 2100, 2400, 2200 };
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int years[] = {1970, 1999, 2000, 2001, 2004, 2023, 2024, 2100, 2400, 2200};
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	for (size_t yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++) {
 		int y = years[yi];
@@ -112,10 +112,10 @@ static void test_reject_invalid_dates(void)
 static void test_reject_other_forms(void)
 {
 	BAD_FORM("");
-	BAD_FORM("2023-01-01T00:00:00");    /* no Z */
-	BAD_FORM("2023-01-01t00:00:00Z");   /* lowercase t */
-	BAD_FORM("2023-01-01T00:00:00z");   /* lowercase z */
-	BAD_FORM("2023-01-01 00:00:00Z");   /* space */
+	BAD_FORM("2023-01-01T00:00:00");  /* no Z */
+	BAD_FORM("2023-01-01t00:00:00Z"); /* lowercase t */
+	BAD_FORM("2023-01-01T00:00:00z"); /* lowercase z */
+	BAD_FORM("2023-01-01 00:00:00Z"); /* space */
 	BAD_FORM("2023-01-01T00:00:00+00:00");
 	BAD_FORM("2023-01-01T00:00:00.5Z"); /* fraction */
 	BAD_FORM("2023-01-01T00:00Z");
@@ -124,7 +124,7 @@ static void test_reject_other_forms(void)
 	BAD_FORM("12023-01-01T00:00:00Z");
 	BAD_FORM("2023/01/01T00:00:00Z");
 	BAD_FORM("2023-01-01T00-00-00Z");
-	BAD_FORM("2O23-01-01T00:00:00Z");   /* letter O */
+	BAD_FORM("2O23-01-01T00:00:00Z"); /* letter O */
 	BAD_FORM("-023-01-01T00:00:00Z");
 	BAD_FORM("+023-01-01T00:00:00Z");
 	BAD_FORM("2023-01-01T0 :00:00Z");

@@ -33,12 +33,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "verify/crypto.h"
 #include "tfa_test.h"
-#include "verify/tsa.h"
 #include "tfattest/buffer.h"
+#include "verify/crypto.h"
+#include "verify/tsa.h"
 
-#define NONCE "0123456789abcdef"
+#define NONCE  "0123456789abcdef"
 #define POLICY "1.3.6.1.4.1.4146.2.3.999"
 
 static char *g_dir; /* the test CA, made once */
@@ -191,7 +191,7 @@ static EVP_PKEY *load_key(const char *name)
 
 static void put_der_len(tfa_buf *b, size_t n)
 {
-	uint8_t l[3] = { 0x82, (uint8_t)(n >> 8), (uint8_t)n };
+	uint8_t l[3] = {0x82, (uint8_t)(n >> 8), (uint8_t)n};
 
 	if (n < 0x80) {
 		l[0] = (uint8_t)n;
@@ -209,7 +209,7 @@ typedef struct mint_opts {
 	const uint8_t *digest;
 	const char *nonce_hex;
 	int imprint_nid;      /* 0: SHA-256 */
-	int no_certs;         /* leave the signer certificate out of the token */
+	int no_certs;	      /* leave the signer certificate out of the token */
 	const char *tsa_name; /* the tsa field: this certificate's subject; NULL: absent */
 } mint_opts;
 
@@ -231,7 +231,7 @@ static void mint_cms_ex(tfa_buf *out, const mint_opts *o)
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si;
 	BIO *in;
-	static const uint8_t granted[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	static const uint8_t granted[] = {0x30, 0x03, 0x02, 0x01, 0x00};
 
 	if (o->imprint_nid != 0) {
 		X509_ALGOR *alg = X509_ALGOR_new();
@@ -254,7 +254,7 @@ static void mint_cms_ex(tfa_buf *out, const mint_opts *o)
 	if (o->ess_for != NULL) {
 		X509 *ess_cert = load_cert(o->ess_for);
 		ESS_SIGNING_CERT_V2 *ess =
-			OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), ess_cert, NULL, 0);
+		    OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), ess_cert, NULL, 0);
 
 		if (ess == NULL || (ess_len = i2d_ESS_SIGNING_CERT_V2(ess, &ess_der)) <= 0)
 			exit(2);
@@ -273,10 +273,10 @@ static void mint_cms_ex(tfa_buf *out, const mint_opts *o)
 		exit(2);
 	si = CMS_add1_signer(cms, cert, key, EVP_sha256(),
 			     CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP |
-				     (o->no_certs ? CMS_NOCERTS : 0));
-	if (si == NULL ||
-	    (ess_der != NULL && !CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2,
-							     V_ASN1_SEQUENCE, ess_der, ess_len)))
+				 (o->no_certs ? CMS_NOCERTS : 0));
+	if (si == NULL || (ess_der != NULL &&
+			   !CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2,
+							V_ASN1_SEQUENCE, ess_der, ess_len)))
 		exit(2);
 	in = BIO_new_mem_buf(tst_der, tst_len);
 	if (in == NULL || !CMS_final(cms, in, NULL, CMS_BINARY) ||
@@ -309,13 +309,12 @@ static void mint_cms_ex(tfa_buf *out, const mint_opts *o)
 static void mint_cms(tfa_buf *out, const char *signer, const char *ess_for, time_t gen,
 		     const uint8_t digest[TFA_SHA256_LEN], const char *nonce_hex)
 {
-	mint_opts o = { signer, ess_for, gen, digest, nonce_hex, 0, 0, NULL };
+	mint_opts o = {signer, ess_for, gen, digest, nonce_hex, 0, 0, NULL};
 
 	mint_cms_ex(out, &o);
 }
 
-static tfa_err verify(const tfa_buf *resp, const uint8_t *digest, const char *nonce,
-		      const char *ca)
+static tfa_err verify(const tfa_buf *resp, const uint8_t *digest, const char *nonce, const char *ca)
 {
 	tfa_tsa_info info;
 
@@ -351,8 +350,8 @@ static void test_good(void)
 	CHECK(info.gen_time > now - 600 && info.gen_time < now + 600);
 	CHECK_STREQ(info.policy_oid, POLICY);
 	CHECK(strstr(info.tsa_subject, "CN=tfattest test TSA") != NULL);
-	CHECK(info.serial_hex[0] != '\0' && strspn(info.serial_hex, "0123456789abcdef") ==
-						    strlen(info.serial_hex));
+	CHECK(info.serial_hex[0] != '\0' &&
+	      strspn(info.serial_hex, "0123456789abcdef") == strlen(info.serial_hex));
 	tfa_buf_free(&r);
 }
 
@@ -576,7 +575,7 @@ static void test_ess_missing(void)
 static void test_imprint_not_sha256(void)
 {
 	tfa_buf r = TFA_BUF_INIT;
-	mint_opts o = { "tsa", "tsa", T_2018, NULL, NONCE, NID_sha3_256, 0, NULL };
+	mint_opts o = {"tsa", "tsa", T_2018, NULL, NONCE, NID_sha3_256, 0, NULL};
 
 	/* The same 32 bytes, labelled as another hash. */
 	o.digest = DIGEST;
@@ -589,7 +588,7 @@ static void test_imprint_not_sha256(void)
 static void test_signer_cert_absent(void)
 {
 	tfa_buf r = TFA_BUF_INIT;
-	mint_opts o = { "tsa", "tsa", T_2018, NULL, NONCE, 0, 1, NULL };
+	mint_opts o = {"tsa", "tsa", T_2018, NULL, NONCE, 0, 1, NULL};
 
 	o.digest = DIGEST;
 	mint_cms_ex(&r, &o);
@@ -601,7 +600,7 @@ static void test_signer_cert_absent(void)
 static void test_tsa_name(void)
 {
 	tfa_buf r = TFA_BUF_INIT;
-	mint_opts o = { "tsa", "tsa", T_2018, NULL, NONCE, 0, 0, "tsa" };
+	mint_opts o = {"tsa", "tsa", T_2018, NULL, NONCE, 0, 0, "tsa"};
 
 	o.digest = DIGEST;
 	mint_cms_ex(&r, &o);
@@ -617,14 +616,14 @@ static void test_tsa_name(void)
 static void test_not_granted(void)
 {
 	/* TimeStampResp { { rejection, "no" } } and { { waiting } }. */
-	static const uint8_t rejection[] = { 0x30, 0x0b, 0x30, 0x09, 0x02, 0x01, 0x02, 0x30,
-					     0x04, 0x0c, 0x02, 'n',  'o' };
-	static const uint8_t waiting[] = { 0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x03 };
+	static const uint8_t rejection[] = {0x30, 0x0b, 0x30, 0x09, 0x02, 0x01, 0x02,
+					    0x30, 0x04, 0x0c, 0x02, 'n',  'o'};
+	static const uint8_t waiting[] = {0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x03};
 	tfa_tsa_info info;
 
-	CHECK_RC(tfa_tsa_verify(&info, rejection, sizeof(rejection), DIGEST, NONCE,
-				in_ca("ca.pem")),
-		 TFA_EVERIFY);
+	CHECK_RC(
+	    tfa_tsa_verify(&info, rejection, sizeof(rejection), DIGEST, NONCE, in_ca("ca.pem")),
+	    TFA_EVERIFY);
 	EXPECT_MSG("rejection");
 	CHECK_STREQ(tfa_error_last()->detail, "no");
 	CHECK_RC(tfa_tsa_verify(&info, waiting, sizeof(waiting), DIGEST, NONCE, in_ca("ca.pem")),
@@ -638,21 +637,19 @@ static void test_malformed(void)
 	tfa_tsa_info info;
 	static const uint8_t garbage[] = "\x30\x82\xff\xffnot a TimeStampResp";
 	/* granted, but no token */
-	static const uint8_t no_token[] = { 0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00 };
+	static const uint8_t no_token[] = {0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00};
 	int bad = 0;
 
 	CHECK(mint_openssl(&r, "tsa", "tsa_sha256", DIGEST, NONCE) == 0);
 	/* Every strict prefix, including the empty one. */
 	for (size_t n = 0; n < r.len; n++)
-		if (tfa_tsa_verify(&info, r.data, n, DIGEST, NONCE, in_ca("ca.pem")) !=
-		    TFA_EFORMAT)
+		if (tfa_tsa_verify(&info, r.data, n, DIGEST, NONCE, in_ca("ca.pem")) != TFA_EFORMAT)
 			bad++;
 	CHECK(bad == 0);
-	CHECK_RC(tfa_tsa_verify(&info, garbage, sizeof(garbage) - 1, DIGEST, NONCE,
-				in_ca("ca.pem")),
-		 TFA_EFORMAT);
-	CHECK_RC(tfa_tsa_verify(&info, no_token, sizeof(no_token), DIGEST, NONCE,
-				in_ca("ca.pem")),
+	CHECK_RC(
+	    tfa_tsa_verify(&info, garbage, sizeof(garbage) - 1, DIGEST, NONCE, in_ca("ca.pem")),
+	    TFA_EFORMAT);
+	CHECK_RC(tfa_tsa_verify(&info, no_token, sizeof(no_token), DIGEST, NONCE, in_ca("ca.pem")),
 		 TFA_EFORMAT);
 	/* Trailing bytes after the response. */
 	CHECK_OK(tfa_buf_putc(&r, 0));
@@ -660,9 +657,9 @@ static void test_malformed(void)
 	/* Over the size cap, whatever it holds. */
 	CHECK_OK(tfa_buf_reserve(&big, TFA_TSA_RESP_MAX + 1));
 	memset(big.data, 0x30, TFA_TSA_RESP_MAX + 1);
-	CHECK_RC(tfa_tsa_verify(&info, big.data, TFA_TSA_RESP_MAX + 1, DIGEST, NONCE,
-				in_ca("ca.pem")),
-		 TFA_EFORMAT);
+	CHECK_RC(
+	    tfa_tsa_verify(&info, big.data, TFA_TSA_RESP_MAX + 1, DIGEST, NONCE, in_ca("ca.pem")),
+	    TFA_EFORMAT);
 	tfa_buf_free(&big);
 	tfa_buf_free(&r);
 }
@@ -728,9 +725,9 @@ static void test_request_der(void)
 
 static void test_check_reply(void)
 {
-	static const uint8_t rejection[] = { 0x30, 0x0b, 0x30, 0x09, 0x02, 0x01, 0x02, 0x30,
-					     0x04, 0x0c, 0x02, 'n',  'o' };
-	static const uint8_t no_token[] = { 0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00 };
+	static const uint8_t rejection[] = {0x30, 0x0b, 0x30, 0x09, 0x02, 0x01, 0x02,
+					    0x30, 0x04, 0x0c, 0x02, 'n',  'o'};
+	static const uint8_t no_token[] = {0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00};
 	tfa_buf r = TFA_BUF_INIT;
 	uint8_t other[TFA_SHA256_LEN];
 
@@ -905,15 +902,15 @@ static void test_fetch_unreachable(void)
 }
 #endif
 
-TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_fractional_gentime), T(test_minter_control),
-	      T(test_tampered), T(test_wrong_digest), T(test_wrong_nonce), T(test_wrong_ca),
-	      T(test_eku_not_critical), T(test_eku_missing), T(test_expiry_at_gentime),
-	      T(test_ess_mismatch), T(test_eku_extra_purpose), T(test_ess_missing),
-	      T(test_imprint_not_sha256), T(test_signer_cert_absent), T(test_tsa_name),
-	      T(test_not_granted), T(test_malformed),
-	      T(test_bad_arguments), T(test_request_der), T(test_check_reply)
+TFA_TEST_MAIN(T(test_good), T(test_good_ess_v1_with_chain), T(test_fractional_gentime),
+	      T(test_minter_control), T(test_tampered), T(test_wrong_digest), T(test_wrong_nonce),
+	      T(test_wrong_ca), T(test_eku_not_critical), T(test_eku_missing),
+	      T(test_expiry_at_gentime), T(test_ess_mismatch), T(test_eku_extra_purpose),
+	      T(test_ess_missing), T(test_imprint_not_sha256), T(test_signer_cert_absent),
+	      T(test_tsa_name), T(test_not_granted), T(test_malformed), T(test_bad_arguments),
+	      T(test_request_der), T(test_check_reply)
 #if !TFATTEST_VERIFIER_ONLY
-	      ,
+				       ,
 	      T(test_fetch_ok), T(test_fetch_http_error), T(test_fetch_rejected),
 	      T(test_fetch_unreachable)
 #endif

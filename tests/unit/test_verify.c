@@ -17,7 +17,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
@@ -27,15 +26,16 @@
 #include "tfattest/signer.h"
 #include "tfattest/store.h"
 #include "tfattest/verify.h"
+#include "verify/crypto.h"
 
 #define NREC 5
 
 /* ---- the shared golden bundle ------------------------------------------------------------- */
 
 static struct {
-	char *dir;      /* scratch directory of this process */
-	char *golden;   /* the exported bundle, never modified */
-	char *store;    /* the store it came from */
+	char *dir;	   /* scratch directory of this process */
+	char *golden;	   /* the exported bundle, never modified */
+	char *store;	   /* the store it came from */
 	tfa_signer *key;   /* the chain's key */
 	tfa_signer *other; /* an unrelated key */
 	int serial;
@@ -78,7 +78,7 @@ static void golden_setup(void)
 {
 	tfa_store *st = NULL;
 	tfa_capture *c = NULL;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 	tfa_export_opts o;
 	tfa_export_result res;
 	char plan[4096];
@@ -90,8 +90,10 @@ static void golden_setup(void)
 	g.store = tfa_test_path(g.dir, "store");
 	g.key = make_key("key.pem");
 	g.other = make_key("other.pem");
-	snprintf(plan, sizeof(plan), "%s/terraform/plans/show-basic-delete.json", tfa_test_fixtures());
-	if (tfa_store_open(&st, g.store) != TFA_OK || tfa_chain_init(st, "audit", g.key) != TFA_OK ||
+	snprintf(plan, sizeof(plan), "%s/terraform/plans/show-basic-delete.json",
+		 tfa_test_fixtures());
+	if (tfa_store_open(&st, g.store) != TFA_OK ||
+	    tfa_chain_init(st, "audit", g.key) != TFA_OK ||
 	    tfa_capture_new(&c, &ev, plan, NULL) != TFA_OK) {
 		fprintf(stderr, "setup failed: %s\n", tfa_error_last()->message);
 		exit(2);
@@ -137,7 +139,8 @@ static void copy_tree(const char *src, const char *dst)
 			tfa_buf b;
 			FILE *f;
 			tfa_buf_init(&b, 0);
-			if (tfa_buf_read_file(&b, s, 1 << 26) != TFA_OK || (f = fopen(t, "wb")) == NULL) {
+			if (tfa_buf_read_file(&b, s, 1 << 26) != TFA_OK ||
+			    (f = fopen(t, "wb")) == NULL) {
 				fprintf(stderr, "cannot copy %s\n", s);
 				exit(2);
 			}
@@ -244,7 +247,8 @@ static char *canonical(cJSON *root, size_t *len)
 	tfa_buf b;
 
 	tfa_buf_init(&b, 0);
-	if (text == NULL || tfa_jcs_canonicalize(&b, (const uint8_t *)text, strlen(text)) != TFA_OK) {
+	if (text == NULL ||
+	    tfa_jcs_canonicalize(&b, (const uint8_t *)text, strlen(text)) != TFA_OK) {
 		fprintf(stderr, "cannot canonicalize\n");
 		exit(2);
 	}
@@ -346,9 +350,10 @@ static void reseal(const char *b, tfa_signer *key_by, int update_head, const cha
 		} else {
 			char h[TFA_FPR_STRLEN];
 			hash_of(h, b, p);
-			cJSON_ReplaceItemInObjectCaseSensitive(e, "sha256", cJSON_CreateString(h + 7));
-			cJSON_ReplaceItemInObjectCaseSensitive(e, "size",
-							       cJSON_CreateNumber((double)st.st_size));
+			cJSON_ReplaceItemInObjectCaseSensitive(e, "sha256",
+							       cJSON_CreateString(h + 7));
+			cJSON_ReplaceItemInObjectCaseSensitive(
+			    e, "size", cJSON_CreateNumber((double)st.st_size));
 			if (last_json == NULL && strncmp(p, "artifacts/", 10) == 0 &&
 			    strstr(p, ".json") != NULL)
 				last_json = strdup(p);
@@ -503,7 +508,8 @@ static void test_bad_arguments(void)
 #if TFATTEST_WITH_ARCHIVE
 	/* A file is read as an archive; one that is not is rejected, naming the file. */
 	CHECK_RC(tfa_verify_bundle(&r, file, &o), TFA_EVERIFY);
-	CHECK(r.failed_layer == TFA_LAYER_MANIFEST && strstr(r.message, "Archive unreadable") != NULL);
+	CHECK(r.failed_layer == TFA_LAYER_MANIFEST &&
+	      strstr(r.message, "Archive unreadable") != NULL);
 	CHECK(strstr(r.message, "VERIFY.md") != NULL);
 #else
 	CHECK_RC(tfa_verify_bundle(&r, file, &o), TFA_EUSAGE);
@@ -518,7 +524,7 @@ static void test_bad_arguments(void)
 	o.expect_fpr = NULL;
 	{
 		/* Checkpoints: a count without a list, too many, and one that cannot be read. */
-		const char *cps[TFA_VERIFY_CHECKPOINTS_MAX] = { "/nonexistent/cp.ckpt" };
+		const char *cps[TFA_VERIFY_CHECKPOINTS_MAX] = {"/nonexistent/cp.ckpt"};
 		o.ncheckpoints = 1;
 		CHECK_RC(tfa_verify_bundle(&r, g.golden, &o), TFA_EUSAGE);
 		o.checkpoints = cps;
@@ -626,7 +632,8 @@ static void test_layer1_manifest(void)
 	/* A symlinked manifest is not followed. */
 	b = fresh();
 	{
-		char *m = tfa_test_path(b, "manifest.json"), *real = tfa_test_path(g.golden, "manifest.json");
+		char *m = tfa_test_path(b, "manifest.json"),
+		     *real = tfa_test_path(g.golden, "manifest.json");
 		unlink(m);
 		CHECK(symlink(real, m) == 0);
 		free(m);
@@ -726,7 +733,8 @@ static void test_layer2_files(void)
 
 	b = fresh();
 	put(b, "artifacts/000000000006.json", "{}", 2);
-	FAIL_AT(b, TFA_LAYER_FILES, "artifacts/000000000006.json", 0, "File not listed in manifest");
+	FAIL_AT(b, TFA_LAYER_FILES, "artifacts/000000000006.json", 0,
+		"File not listed in manifest");
 	done(b);
 
 	b = fresh();
@@ -814,8 +822,9 @@ static void test_layer3_chain(void)
 	b = fresh();
 	rewrite_artifact(b, 3, "event", "exit_code", "1", g.key);
 	reseal(b, g.key, 0, NULL, NULL);
-	FAIL_AT(b, TFA_LAYER_CHAIN, "artifacts/000000000004.json", 4,
-		"Chain broken at artifacts/000000000004.json (seq 4): prev_hash does not match seq 3");
+	FAIL_AT(
+	    b, TFA_LAYER_CHAIN, "artifacts/000000000004.json", 4,
+	    "Chain broken at artifacts/000000000004.json (seq 4): prev_hash does not match seq 3");
 	done(b);
 
 	/* The last record rewritten: only the head hash catches it. */
@@ -857,8 +866,9 @@ static void test_layer3_chain(void)
 	b = fresh();
 	rewrite_artifact(b, 2, NULL, "chain_id", "\"other\"", g.key);
 	reseal(b, g.key, 0, NULL, NULL);
-	FAIL_AT(b, TFA_LAYER_CHAIN, "artifacts/000000000002.json", 2,
-		"Chain id mismatch in artifacts/000000000002.json (seq 2): other, manifest says audit");
+	FAIL_AT(
+	    b, TFA_LAYER_CHAIN, "artifacts/000000000002.json", 2,
+	    "Chain id mismatch in artifacts/000000000002.json (seq 2): other, manifest says audit");
 	done(b);
 
 	/* A record left out. */
@@ -878,7 +888,8 @@ static void test_layer3_chain(void)
 		CHECK_RC(run(&r, b, 1, 1), TFA_EVERIFY);
 		CHECK(r.failed_layer == TFA_LAYER_CHAIN && r.failed_seq == 6);
 		CHECK(strstr(r.message,
-			     "Sequence gap: manifest does not list artifacts/000000000006.json") != NULL);
+			     "Sequence gap: manifest does not list artifacts/000000000006.json") !=
+		      NULL);
 	}
 	done(b);
 
@@ -919,9 +930,9 @@ static void test_layer3_chain(void)
 
 	/* Record 1 must start from the genesis value, whatever the manifest says. */
 	b = fresh();
-	rewrite_artifact(b, 1, NULL, "prev_hash",
-			 "\"sha256:2222222222222222222222222222222222222222222222222222222222222222\"",
-			 g.key);
+	rewrite_artifact(
+	    b, 1, NULL, "prev_hash",
+	    "\"sha256:2222222222222222222222222222222222222222222222222222222222222222\"", g.key);
 	reseal(b, g.key, 0, "base_hash",
 	       "\"sha256:2222222222222222222222222222222222222222222222222222222222222222\"");
 	FAIL_AT(b, TFA_LAYER_CHAIN, "artifacts/000000000001.json", 1,
@@ -983,7 +994,8 @@ static void test_layer4_signatures(void)
 	rewrite_artifact(b, NREC, "signer", "algorithm", "\"RSASSA_PSS_SHA_256\"", g.key);
 	reseal(b, g.key, 1, NULL, NULL);
 	FAIL_AT(b, TFA_LAYER_SIGNATURES, "artifacts/000000000005.sig", 5,
-		"Algorithm RSASSA_PSS_SHA_256 of artifacts/000000000005.json (seq 5) does not fit the key");
+		"Algorithm RSASSA_PSS_SHA_256 of artifacts/000000000005.json (seq 5) does not fit "
+		"the key");
 	done(b);
 }
 
@@ -1035,7 +1047,7 @@ static void test_thread_counts_agree(void)
 	char *bundles[5];
 	tfa_verify_report r[3];
 	tfa_err rc[3];
-	static const unsigned counts[3] = { 0, 1, 4 };
+	static const unsigned counts[3] = {0, 1, 4};
 
 	bundles[0] = fresh();
 	bundles[1] = fresh();
@@ -1060,11 +1072,13 @@ static void test_thread_counts_agree(void)
 		for (int t = 1; t < 3; t++) {
 			if (rc[t] != rc[0] || r[t].failed_layer != r[0].failed_layer ||
 			    strcmp(r[t].failed_file, r[0].failed_file) != 0 ||
-			    r[t].failed_seq != r[0].failed_seq || strcmp(r[t].message, r[0].message) != 0 ||
+			    r[t].failed_seq != r[0].failed_seq ||
+			    strcmp(r[t].message, r[0].message) != 0 ||
 			    r[t].artifacts != r[0].artifacts || r[t].files != r[0].files) {
-				fprintf(stderr, "bundle %d: %u threads: %s \"%s\"; 0 threads: %s \"%s\"\n", i,
-					counts[t], tfa_err_name(rc[t]), r[t].message, tfa_err_name(rc[0]),
-					r[0].message);
+				fprintf(stderr,
+					"bundle %d: %u threads: %s \"%s\"; 0 threads: %s \"%s\"\n",
+					i, counts[t], tfa_err_name(rc[t]), r[t].message,
+					tfa_err_name(rc[0]), r[0].message);
 				tfa_test_failures++;
 			}
 		}

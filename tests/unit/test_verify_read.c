@@ -14,7 +14,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "verify/crypto.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
@@ -24,6 +23,7 @@
 #include "tfattest/signer.h"
 #include "tfattest/store.h"
 #include "tfattest/verify.h"
+#include "verify/crypto.h"
 
 #define NREC 5
 /* More than two batches of the verifier's double-buffered scan. */

@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "verify/crypto.h"
 #include "capture/oidc.h"
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
@@ -25,10 +24,11 @@
 #include "tfattest/spool.h"
 #include "tfattest/store.h"
 #include "tfattest/workflow.h"
+#include "verify/crypto.h"
 
 #define PREV "sha256:850605eae77a64ecfb10b753f0b003d9e0d33876bb0d093309f15fb16f5d03da"
-#define NOW 1709210096 /* 2024-02-29T12:34:56Z */
-#define ID "0123456789abcdef0123456789abcdef"
+#define NOW  1709210096 /* 2024-02-29T12:34:56Z */
+#define ID   "0123456789abcdef0123456789abcdef"
 
 static char *tmp;
 static tfa_signer *signer;
@@ -73,7 +73,7 @@ static uint8_t *plan_bytes(const char *name, size_t *len)
 
 static void build(tfa_buf *out, const tfa_capture *c, uint64_t seq)
 {
-	tfa_artifact_head h = { "wf", seq, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256 };
+	tfa_artifact_head h = {"wf", seq, PREV, NOW, NULL, TFA_ALG_ECDSA_SHA_256};
 
 	h.signer = key();
 	tfa_buf_init(out, 0);
@@ -94,7 +94,7 @@ static tfa_store *new_store(const char *name)
 
 static void append_plan(tfa_store *st, const char *plan, const char *type, uint64_t rollback_to)
 {
-	tfa_event ev = { type, NULL, 0 };
+	tfa_event ev = {type, NULL, 0};
 	tfa_capture *c = NULL;
 	size_t n;
 	uint8_t *p = plan_bytes(plan, &n);
@@ -114,7 +114,7 @@ static void append_plan(tfa_store *st, const char *plan, const char *type, uint6
 
 static void test_capture_mem(void)
 {
-	tfa_event ev = { NULL, "failed", 143 };
+	tfa_event ev = {NULL, "failed", 143};
 	tfa_capture *c = NULL;
 	tfa_buf out;
 	size_t n, sn;
@@ -128,7 +128,8 @@ static void test_capture_mem(void)
 	CHECK(!contains(&out, "plan_sha256"));
 	CHECK(!contains(&out, "\"counts\""));
 	CHECK(contains(&out, "\"serial\":7"));
-	CHECK(contains(&out, "\"event\":{\"exit_code\":143,\"status\":\"failed\",\"type\":\"apply\"}"));
+	CHECK(contains(&out,
+		       "\"event\":{\"exit_code\":143,\"status\":\"failed\",\"type\":\"apply\"}"));
 	CHECK_OK(tfa_artifact_parse(&a, out.data, out.len));
 	CHECK(a.exit_code == 143 && !a.spooled && a.rollback_to == 0);
 	tfa_buf_free(&out);
@@ -153,11 +154,12 @@ static void test_capture_mem(void)
 	free(state);
 }
 
-/* ---- rollback and spool members --------------------------------------------------------------- */
+/* ---- rollback and spool members ---------------------------------------------------------------
+ */
 
 static void test_rollback_member(void)
 {
-	tfa_event ev = { "rollback", NULL, 0 }, ap = { "apply", NULL, 0 };
+	tfa_event ev = {"rollback", NULL, 0}, ap = {"apply", NULL, 0};
 	tfa_capture *c = NULL;
 	tfa_buf out;
 	tfa_artifact a;
@@ -187,7 +189,7 @@ static void test_rollback_member(void)
 /* Artifact bytes with one member of event replaced by raw JSON. */
 static void artifact_with_event(tfa_buf *out, const char *member_json)
 {
-	tfa_event ev = { "rollback", NULL, 0 };
+	tfa_event ev = {"rollback", NULL, 0};
 	tfa_capture *c = NULL;
 	tfa_buf b;
 	char *text, *at;
@@ -224,22 +226,27 @@ static void test_artifact_new_members(void)
 		const char *json;
 		tfa_err want;
 	} cases[] = {
-		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"" ID
-		  "\",\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_OK },
-		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"" ID
-		  "\",\"spooled_at\":\"yesterday\"}", TFA_EFORMAT },
-		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"0123\","
-		  "\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT },
-		{ "\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"0123456789ABCDEF0123456789abcdef\","
-		  "\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT },
-		{ "\"spool\":{\"id\":\"" ID "\",\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT },
-		{ "\"spool\":true", TFA_EFORMAT },
-		{ "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":4}", TFA_OK },
-		{ "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":5}", TFA_EFORMAT },
-		{ "\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":0}", TFA_EFORMAT },
-		{ "\"rollback_to\":{\"hash\":\"sha256:xyz\",\"seq\":1}", TFA_EFORMAT },
-		{ "\"rollback_to\":{\"seq\":1}", TFA_EFORMAT },
-		{ "\"rollback_to\":1", TFA_EFORMAT },
+	    {"\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"" ID
+	     "\",\"spooled_at\":\"2024-02-29T12:00:01Z\"}",
+	     TFA_OK},
+	    {"\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"" ID
+	     "\",\"spooled_at\":\"yesterday\"}",
+	     TFA_EFORMAT},
+	    {"\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":\"0123\","
+	     "\"spooled_at\":\"2024-02-29T12:00:01Z\"}",
+	     TFA_EFORMAT},
+	    {"\"spool\":{\"deployed_at\":\"2024-02-29T12:00:00Z\",\"id\":"
+	     "\"0123456789ABCDEF0123456789abcdef\","
+	     "\"spooled_at\":\"2024-02-29T12:00:01Z\"}",
+	     TFA_EFORMAT},
+	    {"\"spool\":{\"id\":\"" ID "\",\"spooled_at\":\"2024-02-29T12:00:01Z\"}", TFA_EFORMAT},
+	    {"\"spool\":true", TFA_EFORMAT},
+	    {"\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":4}", TFA_OK},
+	    {"\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":5}", TFA_EFORMAT},
+	    {"\"rollback_to\":{\"hash\":\"" PREV "\",\"seq\":0}", TFA_EFORMAT},
+	    {"\"rollback_to\":{\"hash\":\"sha256:xyz\",\"seq\":1}", TFA_EFORMAT},
+	    {"\"rollback_to\":{\"seq\":1}", TFA_EFORMAT},
+	    {"\"rollback_to\":1", TFA_EFORMAT},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		tfa_buf b;
@@ -258,11 +265,12 @@ static void test_artifact_new_members(void)
 	}
 }
 
-/* ---- serialised captures ---------------------------------------------------------------------- */
+/* ---- serialised captures ----------------------------------------------------------------------
+ */
 
 static void test_serialize_roundtrip(void)
 {
-	tfa_event ev = { "rollback", "failed", 1 };
+	tfa_event ev = {"rollback", "failed", 1};
 	tfa_capture *c = NULL, *d = NULL;
 	tfa_buf s, a1, a2;
 	size_t n;
@@ -296,32 +304,39 @@ static void test_serialize_roundtrip(void)
 static void test_deserialize_rejects(void)
 {
 	static const char *const bad[] = {
-		"",
-		"[]",
-		"{}",
-		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.artifact\"}",
-		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"schema_version\":2,\"terraform\":{},\"type\":\"tfattest.capture\"}",
-		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"done\",\"type\":\"apply\"},"
-		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
-		"{\"context\":{},\"event\":{\"exit_code\":0.5,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
-		"{\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
-		"{\"context\":[],\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
-		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"extra\":1,\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
-		"{\"type\":\"tfattest.capture\",\"type\":\"tfattest.capture\"}",
+	    "",
+	    "[]",
+	    "{}",
+	    "{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":"
+	    "\"apply\"},"
+	    "\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.artifact\"}",
+	    "{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":"
+	    "\"apply\"},"
+	    "\"schema_version\":2,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+	    "{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"done\",\"type\":\"apply\"},"
+	    "\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+	    "{\"context\":{},\"event\":{\"exit_code\":0.5,\"status\":\"succeeded\",\"type\":"
+	    "\"apply\"},"
+	    "\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+	    "{\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
+	    "\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+	    "{\"context\":[],\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":"
+	    "\"apply\"},"
+	    "\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+	    "{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":"
+	    "\"apply\"},"
+	    "\"extra\":1,\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}",
+	    "{\"type\":\"tfattest.capture\",\"type\":\"tfattest.capture\"}",
 	};
 	static const char good[] =
-		"{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":\"apply\"},"
-		"\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}";
+	    "{\"context\":{},\"event\":{\"exit_code\":0,\"status\":\"succeeded\",\"type\":"
+	    "\"apply\"},"
+	    "\"schema_version\":1,\"terraform\":{},\"type\":\"tfattest.capture\"}";
 	tfa_capture *c = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (tfa_capture_deserialize(&c, (const uint8_t *)bad[i], strlen(bad[i])) == TFA_OK) {
+		if (tfa_capture_deserialize(&c, (const uint8_t *)bad[i], strlen(bad[i])) ==
+		    TFA_OK) {
 			fprintf(stderr, "accepted: %s\n", bad[i]);
 			CHECK(0);
 		}
@@ -332,7 +347,8 @@ static void test_deserialize_rejects(void)
 	CHECK_RC(tfa_capture_deserialize(&c, NULL, 0), TFA_EFORMAT);
 }
 
-/* ---- chain helpers, history ------------------------------------------------------------------- */
+/* ---- chain helpers, history -------------------------------------------------------------------
+ */
 
 static void test_record_hash_and_history(void)
 {
@@ -412,7 +428,8 @@ static void test_record_hash_and_history(void)
 	tfa_store_free(st);
 }
 
-/* ---- spool ------------------------------------------------------------------------------------ */
+/* ---- spool ------------------------------------------------------------------------------------
+ */
 
 static void count_line(void *ud, const char *text)
 {
@@ -424,7 +441,7 @@ static void test_spool_write_flush(void)
 {
 	tfa_store *st = new_store("spst");
 	char *dir = tfa_test_path(scratch(), "spool/nested"), *path = NULL, *path2 = NULL;
-	tfa_event ev = { NULL, NULL, 0 };
+	tfa_event ev = {NULL, NULL, 0};
 	tfa_capture *c = NULL;
 	tfa_spool_result r;
 	struct stat sb;
@@ -504,18 +521,24 @@ static void test_spool_write_flush(void)
 	tfa_store_free(st);
 }
 
-/* ---- ID-token payloads ------------------------------------------------------------------------ */
+/* ---- ID-token payloads ------------------------------------------------------------------------
+ */
 
 static void test_jwt_payload(void)
 {
 	/* {"alg":"none"} . {"iss":"i","sub":"s","n":1} . sig */
 	static const char good[] = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIiwic3ViIjoicyIsIm4iOjF9.c2ln";
 	static const char *const bad[] = {
-		"", "abc", "a.b", "a.b.c.d", "a..c", "eyJhbGciOiJub25lIn0.!!!.c2ln",
-		"eyJhbGciOiJub25lIn0.W10.c2ln",           /* [] */
-		"eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn0=.c2ln", /* padding */
-		"eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn1.c2ln",  /* non-canonical trailing bits */
-		"eyJhbGciOiJub25lIn0.e.c2ln",               /* impossible length */
+	    "",
+	    "abc",
+	    "a.b",
+	    "a.b.c.d",
+	    "a..c",
+	    "eyJhbGciOiJub25lIn0.!!!.c2ln",
+	    "eyJhbGciOiJub25lIn0.W10.c2ln",		 /* [] */
+	    "eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn0=.c2ln", /* padding */
+	    "eyJhbGciOiJub25lIn0.eyJpc3MiOiJpIn1.c2ln",	 /* non-canonical trailing bits */
+	    "eyJhbGciOiJub25lIn0.e.c2ln",		 /* impossible length */
 	};
 	cJSON *o = NULL;
 
@@ -641,7 +664,7 @@ static void test_apply_recorded_and_failed(void)
 {
 	apply_env e;
 	tfa_workflow_result *r = NULL;
-	lines l = { .n = 0 };
+	lines l = {.n = 0};
 	char want[8192];
 
 	apply_env_open(&e);
@@ -651,8 +674,8 @@ static void test_apply_recorded_and_failed(void)
 		CHECK(r->seq == 1 && r->exit_status == 0 && r->tf_exit == 0 && r->tf_signal == 0);
 		CHECK_STREQ(r->event, "apply");
 		tfa_workflow_report(r, keep_line, &l);
-		snprintf(want, sizeof(want), "tfattest: recorded seq 1 (apply, succeeded, exit 0) in %s",
-			 e.store);
+		snprintf(want, sizeof(want),
+			 "tfattest: recorded seq 1 (apply, succeeded, exit 0) in %s", e.store);
 		CHECK(l.n == 1);
 		CHECK_STREQ(l.text[0], want);
 	}
@@ -667,7 +690,8 @@ static void test_apply_recorded_and_failed(void)
 		CHECK(r->seq == 2 && r->exit_status == 1 && r->tf_exit == 1);
 		l.n = 0;
 		tfa_workflow_report(r, keep_line, &l);
-		CHECK(l.n == 1 && strstr(l.text[0], "recorded seq 2 (apply, failed, exit 1)") != NULL);
+		CHECK(l.n == 1 &&
+		      strstr(l.text[0], "recorded seq 2 (apply, failed, exit 1)") != NULL);
 	}
 	tfa_workflow_result_free(r);
 	CHECK(head_of(e.store) == 2);
@@ -680,8 +704,8 @@ static void test_apply_not_run(void)
 	tfa_workflow_result *r = NULL;
 	tfa_signer *other = NULL;
 	char *otheruri;
-	lines l = { .n = 0 };
-	char *plan_cmd[] = { "terraform", "plan", NULL };
+	lines l = {.n = 0};
+	char *plan_cmd[] = {"terraform", "plan", NULL};
 	bool destroy = false;
 
 	apply_env_open(&e);
@@ -748,7 +772,7 @@ static void test_apply_spooled_and_flush(void)
 	apply_env e;
 	tfa_workflow_result *r = NULL;
 	tfa_workflow_flush_result *f = NULL;
-	lines l = { .n = 0 };
+	lines l = {.n = 0};
 	char *away;
 	char want[8192];
 	struct stat sb;
@@ -762,10 +786,12 @@ static void test_apply_spooled_and_flush(void)
 	CHECK(r && r->outcome == TFA_WF_SPOOLED);
 	if (r) {
 		CHECK(r->exit_status == 2 && r->tf_exit == 0 && r->error.code != TFA_OK);
-		CHECK(r->spool_path && stat(r->spool_path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+		CHECK(r->spool_path && stat(r->spool_path, &sb) == 0 &&
+		      (sb.st_mode & 0777) == 0600);
 		tfa_workflow_report(r, keep_line, &l);
 		CHECK(l.n == 2);
-		CHECK(strstr(l.text[0], "ran (exit 0) but the deployment is NOT attested: ") != NULL);
+		CHECK(strstr(l.text[0], "ran (exit 0) but the deployment is NOT attested: ") !=
+		      NULL);
 		snprintf(want, sizeof(want),
 			 "tfattest: its capture was spooled to %s; append it with "
 			 "`tfattest record --flush-spool --store S --key K`",
@@ -801,7 +827,8 @@ static void test_apply_spooled_and_flush(void)
 		l.n = 0;
 		tfa_workflow_flush_report(f, keep_line, &l);
 		snprintf(want, sizeof(want),
-			 "spool %s: 1 appended, 0 already recorded, 0 for other chains left", e.spool);
+			 "spool %s: 1 appended, 0 already recorded, 0 for other chains left",
+			 e.spool);
 		CHECK(l.n == 1);
 		CHECK_STREQ(l.text[0], want);
 	}

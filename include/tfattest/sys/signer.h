@@ -13,11 +13,11 @@
 #define TFA_SIGNER_ABI 1
 
 /* Capability bits. */
-#define TFA_SIGNER_CAP_RSA 0x1u
+#define TFA_SIGNER_CAP_RSA     0x1u
 #define TFA_SIGNER_CAP_EC_P256 0x2u
 
 typedef struct tfa_signer_backend {
-	unsigned abi;       /* TFA_SIGNER_ABI */
+	unsigned abi;	    /* TFA_SIGNER_ABI */
 	const char *name;   /* "file" */
 	const char *scheme; /* URI prefix including the colon: "file:" */
 	unsigned caps;

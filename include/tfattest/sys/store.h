@@ -26,7 +26,7 @@
 #define TFA_STORE_CAP_SEQUENCED 1u
 
 typedef struct tfa_store_backend {
-	unsigned abi;       /* TFA_STORE_ABI */
+	unsigned abi;	    /* TFA_STORE_ABI */
 	const char *name;   /* "fs" */
 	const char *scheme; /* URI prefix including the colon, e.g. "s3:" */
 	unsigned caps;

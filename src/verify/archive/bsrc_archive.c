@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "verify/bsrc.h"
-#include "verify/archive/bundle_archive.h"
 #include "tfattest/bundle.h"
 #include "tfattest/sys/guard.h"
+#include "verify/archive/bundle_archive.h"
+#include "verify/bsrc.h"
 
 static tfa_err ar_open(const tfa_bsrc *s, int hint, const char *path, tfa_bfile *f)
 {

@@ -17,10 +17,10 @@
 
 #include <zlib.h>
 
-#include "verify/archive/bundle_archive.h"
 #include "format/bundle_path.h"
 #include "tfattest/bundle.h"
 #include "tfattest/sys/guard.h"
+#include "verify/archive/bundle_archive.h"
 
 #define CHUNK		  65536
 #define ZIP_LOCAL_SIG	  0x04034b50u
