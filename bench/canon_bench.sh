@@ -30,8 +30,13 @@ trap cleanup EXIT
 
 if [ "${1:-}" = "--driver" ]; then
 	bin="$work/canon_driver"
-	cc_cmd=(cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/include" -I"$root/src"
-		-o "$bin" "$here/canon_driver.c" "$root/src/format/jcs.c" "$root/src/format/jlex.c" "$root/src/format/jcs_number.c"
+	# The driver is built without CMake: it stands in for the generated features.h.
+	mkdir -p "$work/include/tfattest"
+	printf '%s\n' '#define TFATTEST_VERIFIER_ONLY 1' '#define TFATTEST_WITH_ARCHIVE 0' \
+		'#define TFATTEST_WITH_PKCS11 0' '#define TFATTEST_WITH_AWS 0' > "$work/include/tfattest/features.h"
+	cc_cmd=(cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$work/include" -I"$root/include" -I"$root/src"
+		-o "$bin" "$here/canon_driver.c" "$root/src/format/jcs.c" "$root/src/format/jlex.c" "$root/src/format/utf8.c" "$root/src/format/hex.c"
+		"$root/src/format/jcs_number.c"
 		"$root/src/format/error.c" "$root/src/format/buffer.c" -lcrypto -lm)
 	echo "building driver: ${cc_cmd[*]}"
 	"${cc_cmd[@]}"

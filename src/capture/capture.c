@@ -2,8 +2,9 @@
  * Capture: the facts of one deployment, read from `terraform show -json`
  * output, the state file and the run's environment. This file holds the
  * capture object, its rollback and spool marks, and its serialised (spooled)
- * form; tfplan.c reads the plan and state, context.c the run's context, and
- * artifact_write.c makes a capture an artifact.
+ * form; tfplan.c reads the plan and state, context.c the run's context,
+ * capture_json.c adds their members to JSON, and artifact_write.c makes a
+ * capture an artifact.
  *
  * Only names are copied, never values: resource addresses, action names,
  * versions, serials and hashes. Plans and states hold secrets, and a
@@ -32,77 +33,6 @@ void tfa_capture_free(tfa_capture *c)
 	cJSON_Delete(c->terraform);
 	cJSON_Delete(c->context);
 	free(c);
-}
-
-/*
- * Adds a string, replacing bytes that are not valid UTF-8 or are NUL with '?',
- * and each Unicode noncharacter (which I-JSON forbids) with one '?'.
- */
-tfa_err tfa_cap_add_text(cJSON *obj, const char *key, const char *s, size_t len)
-{
-	char *copy;
-	size_t i = 0, w = 0;
-	cJSON *item;
-
-	if (len > CTX_STR_MAX)
-		len = CTX_STR_MAX;
-	copy = malloc(len + 1);
-	if (copy == NULL)
-		return tfa_error_set(TFA_EINTERNAL, "out of memory");
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	while (i < len) {
-		size_t n = tfa_utf8_seq_len((const uint8_t *)copy + i, len - i);
-
-		if (n == 0 || copy[i] == 0 || tfa_utf8_is_nonchar((const uint8_t *)copy + i, n)) {
-			copy[w++] = '?';
-			i += n ? n : 1;
-			continue;
-		}
-		memmove(copy + w, copy + i, n);
-		w += n;
-		i += n;
-	}
-	copy[w] = '\0';
-	item = cJSON_CreateString(copy);
-	free(copy);
-	if (item == NULL || !cJSON_AddItemToObject(obj, key, item)) {
-		cJSON_Delete(item);
-		return tfa_error_set(TFA_EINTERNAL, "out of memory");
-	}
-	return TFA_OK;
-}
-
-tfa_err tfa_cap_add_str(cJSON *obj, const char *key, const char *s)
-{
-	return tfa_cap_add_text(obj, key, s, strlen(s));
-}
-
-tfa_err tfa_cap_add_num(cJSON *obj, const char *key, double v)
-{
-	return cJSON_AddNumberToObject(obj, key, v) ? TFA_OK
-						    : tfa_error_set(TFA_EINTERNAL, "out of memory");
-}
-
-tfa_err tfa_cap_add_hash(cJSON *obj, const char *key, const uint8_t *data, size_t len)
-{
-	uint8_t d[TFA_SHA256_LEN];
-	char s[TFA_FPR_STRLEN];
-
-	tfa_sha256(d, data, len);
-	tfa_hash_str(s, d);
-	return tfa_cap_add_str(obj, key, s);
-}
-
-cJSON *tfa_cap_new_obj(cJSON *parent, const char *key)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o && parent && !cJSON_AddItemToObject(parent, key, o)) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	return o;
 }
 
 static tfa_err check_event(const char *type, const char *status)

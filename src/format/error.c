@@ -4,7 +4,7 @@
 
 #include <openssl/err.h>
 
-#include "format/jlex.h"
+#include "format/utf8.h"
 #include "tfattest/error.h"
 #include "tfattest/sys/guard.h"
 
