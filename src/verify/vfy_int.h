@@ -1,6 +1,7 @@
 /*
  * The verifier's internals, shared by the files that verify a bundle:
- *   verify.c       the context, failures and lines, reading the bundle, the entry points
+ *   verify.c       the context and the entry points
+ *   vfy_io.c       failures and lines, reading the bundle
  *   keypolicy.c    layer 1: the manifest, its signature, the anchor and the key rotations
  *   scan.c         layers 2-4: the parallel scan of the listed files and artifacts
  *   ckpt_verify.c  layer 5: checkpoints and their timestamps
