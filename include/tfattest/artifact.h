@@ -51,7 +51,7 @@ typedef struct tfa_artifact {
 	int64_t time; /* seconds since the epoch, UTC */
 	char key_fpr[TFA_FPR_STRLEN];
 	tfa_sig_alg alg;
-	char event[16];	 /* apply, destroy, rollback, import */
+	char event[16];	 /* an event type (tfa_event_types()) or rotate */
 	char status[16]; /* succeeded, failed */
 	int32_t exit_code;
 	/* event.rollback_to: the earlier seq a rollback reverts to (0: none) and its hash. */
@@ -65,6 +65,16 @@ typedef struct tfa_artifact {
 	bool is_rotation;    /* event "rotate": rot is filled */
 	tfa_rotation rot;
 } tfa_artifact;
+
+/*
+ * The event types a deployment record may have (FORMAT.md §3.1), NULL-terminated:
+ * apply, destroy, rollback, import, refresh, state-rm, state-mv, state-push,
+ * drift-check, reconcile. rotate (rotation records only) is not among them.
+ */
+const char *const *tfa_event_types(void);
+
+/* Whether type is one of tfa_event_types(). */
+bool tfa_event_type_known(const char *type);
 
 /*
  * Parses and validates artifact bytes: canonical RFC 8785 JSON, no duplicate

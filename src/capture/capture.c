@@ -37,16 +37,13 @@ void tfa_capture_free(tfa_capture *c)
 
 static tfa_err check_event(const char *type, const char *status)
 {
-	static const char *const events[] = {"apply", "destroy", "rollback", "import", NULL};
 	static const char *const statuses[] = {"succeeded", "failed", NULL};
 	int ok = 0;
 
-	for (const char *const *p = events; *p; p++)
-		ok |= strcmp(*p, type) == 0;
-	if (!ok)
+	if (!tfa_event_type_known(type))
 		return tfa_error_set(TFA_EUSAGE,
-				     "--event must be apply, destroy, rollback or import");
-	ok = 0;
+				     "--event must be apply, destroy, rollback, import, refresh, "
+				     "state-rm, state-mv, state-push, drift-check or reconcile");
 	for (const char *const *p = statuses; *p; p++)
 		ok |= strcmp(*p, status) == 0;
 	if (!ok)

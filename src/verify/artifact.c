@@ -106,9 +106,23 @@ tfa_err tfa_rotation_pop_bytes(tfa_buf *out, const tfa_artifact *a)
 	    (unsigned long long)a->seq);
 }
 
+/* The event types of §3.1 other than rotate, in the order FORMAT.md lists them. */
+static const char *const event_types[] = {"apply",	 "destroy",   "rollback", "import",
+					  "refresh",	 "state-rm",  "state-mv", "state-push",
+					  "drift-check", "reconcile", NULL};
+
+const char *const *tfa_event_types(void)
+{
+	return event_types;
+}
+
+bool tfa_event_type_known(const char *type)
+{
+	return type != NULL && one_of(type, event_types);
+}
+
 tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 {
-	static const char *const events[] = {"apply", "destroy", "rollback", "import", NULL};
 	static const char *const statuses[] = {"succeeded", "failed", NULL};
 	tfa_err rc = TFA_OK;
 	tfa_json *doc = NULL;
@@ -158,8 +172,8 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 
 	TFA_GUARD(tfa_jf_obj(&ev, root, "event", "artifact"));
 	TFA_GUARD(tfa_jf_strcpy(out->event, sizeof(out->event), ev, "type", "artifact event"));
-	TFA_ENSURE(one_of(out->event, events) || strcmp(out->event, "rotate") == 0, TFA_EFORMAT,
-		   "artifact event type is unknown");
+	TFA_ENSURE(tfa_event_type_known(out->event) || strcmp(out->event, "rotate") == 0,
+		   TFA_EFORMAT, "artifact event type is unknown");
 	TFA_ENSURE((strcmp(out->event, "rotate") == 0) == (schema == TFA_ARTIFACT_SCHEMA_ROTATION),
 		   TFA_EFORMAT,
 		   "artifact: event \"rotate\" goes with schema version %d and no other",

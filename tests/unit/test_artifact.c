@@ -170,6 +170,18 @@ static void test_parse_valid_variants(void)
 	ACCEPT(&a, "event", "type", "\"rollback\"");
 	ACCEPT(&a, "event", "type", "\"import\"");
 	CHECK_STREQ(a.event, "import");
+	for (const char *const *t = tfa_event_types(); *t; t++) {
+		char quoted[32];
+		snprintf(quoted, sizeof(quoted), "\"%s\"", *t);
+		ACCEPT(&a, "event", "type", quoted);
+		CHECK_STREQ(a.event, *t);
+	}
+	CHECK(tfa_event_type_known("drift-check"));
+	CHECK(tfa_event_type_known("state-push"));
+	CHECK(!tfa_event_type_known("rotate"));
+	CHECK(!tfa_event_type_known("state"));
+	CHECK(!tfa_event_type_known("Apply"));
+	CHECK(!tfa_event_type_known(NULL));
 	ACCEPT(&a, "event", "status", "\"failed\"");
 	CHECK_STREQ(a.status, "failed");
 	ACCEPT(&a, "signer", "algorithm", "\"RSASSA_PSS_SHA_256\"");
