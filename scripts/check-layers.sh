@@ -104,8 +104,9 @@ BEGIN {
 	may["capture"] = "format verify sys net capture"
 	may["record"] = "format verify sys net aws capture record"
 	may["providers"] = "format verify sys net aws capture record"
+	may["service"] = "format verify sys net aws capture record service"
 	may["cli"] = "cli"
-	nl = split("format verify sys net aws capture record cli", L, " ")
+	nl = split("format verify sys net aws capture record service cli", L, " ")
 	for (i = 1; i <= nl; i++) known[L[i]] = 1
 	n = split(files, fl, "\n"); for (i = 1; i <= n; i++) if (fl[i] != "") present[fl[i]] = 1
 	n = split(vheaders, vh, "\n"); for (i = 1; i <= n; i++) if (vh[i] != "") verifier["include/" vh[i]] = 1

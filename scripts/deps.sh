@@ -11,6 +11,7 @@ PKGS=(
 	libtpm2-pkcs11-1 libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools
 	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0
 	libcurl4-openssl-dev zlib1g-dev           # network backends, archives (zlib)
+	libmicrohttpd-dev                         # tfattest serve: the HTTP(S) server (GnuTLS inside)
 	tar libarchive-tools unzip zip            # the extractors (and zip) the archive test compares with
 	clang libclang-rt-14-dev                  # libFuzzer builds
 	clang-format                              # the format check (scripts/check-format.sh)
