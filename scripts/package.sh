@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 dist=${1:-dist}
 full=${FULL_BUILD:-build-pkg/full}
 verify=${VERIFY_BUILD:-build-pkg/verify}
+# Builds of its own need neither tests nor benchmarks; given ones keep their settings.
+extra=()
+[ -n "${FULL_BUILD:-}${VERIFY_BUILD:-}" ] || extra=(-DTFATTEST_BUILD_TESTS=OFF -DTFATTEST_BUILD_BENCH=OFF)
 jobs=$(nproc 2> /dev/null || echo 2)
 for tool in cmake cpack dpkg-deb dpkg-shlibdeps; do
 	command -v "$tool" > /dev/null || { echo "package.sh: $tool is missing (run scripts/deps.sh)" >&2; exit 2; }
@@ -21,11 +24,11 @@ done
 # The prefix is /usr at configure time, so that the library directory is
 # Debian's multiarch one and tfattest.pc names the installed paths.
 cmake -S . -B "$full" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-	-DTFATTEST_SHARED=ON > /dev/null
-cmake --build "$full" -j"$jobs" --target tfattest_cli tfattest tfattest_shared > /dev/null
+	-DTFATTEST_SHARED=ON "${extra[@]}" > /dev/null
+cmake --build "$full" -j"$jobs" --target tfattest_cli tfattest tfattest_shared tfattest_manpage > /dev/null
 cmake -S . -B "$verify" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-	-DTFATTEST_VERIFIER_ONLY=ON > /dev/null
-cmake --build "$verify" -j"$jobs" --target tfattest_cli > /dev/null
+	-DTFATTEST_VERIFIER_ONLY=ON "${extra[@]}" > /dev/null
+cmake --build "$verify" -j"$jobs" --target tfattest_cli tfattest_manpage > /dev/null
 
 mkdir -p "$dist"
 for b in "$full" "$verify"; do

@@ -53,9 +53,20 @@ left=$(echo "$deps" | tr ',' '\n' | sed 's/(.*//; s/ //g' | grep -v -E '^(libc6|
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${debs[@]}" \
 	> "$work/install.log" 2>&1 || { cat "$work/install.log"; fail "apt-get install"; }
 
-# tfattest-verify: only its command, which verifies the example bundle.
-files=$(dpkg -L tfattest-verify | grep -v -E '^/(\.|usr|usr/bin|usr/share|usr/share/doc.*)$' || true)
-[ "$files" = /usr/bin/tfattest-verify ] || fail "tfattest-verify installs more than its command: $files"
+# Each command package holds its command, its man page and its bash and zsh completion.
+for p in tfattest tfattest-verify; do
+	want="/usr/bin/$p
+/usr/share/bash-completion/completions/$p
+/usr/share/man/man1/$p.1
+/usr/share/zsh/vendor-completions/_$p"
+	files=$(dpkg -L "$p" | while read -r f; do [ -d "$f" ] || echo "$f"; done | grep -v '^/usr/share/doc/' | LC_ALL=C sort)
+	[ "$files" = "$want" ] || fail "$p installs: $(echo "$files" | tr '\n' ' '), wanted: $(echo "$want" | tr '\n' ' ')"
+done
+echo "tfattest, tfattest-verify: the command, its man page, bash and zsh completion"
+if command -v man > /dev/null; then
+	MANWIDTH=100 man "$p" 2> /dev/null | grep -q -- '--expect-key-fingerprint' ||
+		fail "man tfattest-verify does not show verify's options"
+fi
 [ "$(command -v tfattest-verify)" = /usr/bin/tfattest-verify ] || fail "tfattest-verify is not on PATH"
 out=$(cd / && tfattest-verify verify "$src/examples/demo") || fail "tfattest-verify verify examples/demo: $out"
 echo "tfattest-verify verify examples/demo: $(echo "$out" | tail -1)"
