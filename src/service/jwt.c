@@ -2,8 +2,9 @@
  * OIDC ID tokens: compact JWS (RFC 7515) JWTs (RFC 7519), verified over
  * OpenSSL 3 with the algorithm pinned here, never taken from the token.
  *
- * Why not a JOSE library. Debian 12 packages two; both were tried against
- * the hostile tokens of tests/unit/test_jwt.c, and neither passes:
+ * Why not a JOSE library. Debian 12 packages two; both were tried (in a
+ * program of their own) with the hostile tokens of tests/unit/test_jwt.c,
+ * and neither passes:
  *  - libjwt 1.10.2: jwt_decode() takes one key and verifies with whatever
  *    algorithm the token's header names. An HS256 token whose HMAC secret is
  *    the issuer's RSA public key (its PEM bytes) is ACCEPTED when verified
