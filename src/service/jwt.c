@@ -378,8 +378,8 @@ tfa_err tfa_jwt_verify(tfa_jwt **out, const char *token, size_t len, const tfa_j
 			 tfa_jwks_count(keys));
 	}
 	TFA_ENSURE((key->alg == TFA_JWK_RS256) == (strcmp(alg, "RS256") == 0), TFA_EVERIFY,
-		   "ID token: alg %s does not match its key (a %s key)", alg,
-		   key->alg == TFA_JWK_RS256 ? "RSA" : "EC P-256");
+		   "ID token: alg %s does not match its key (%s key)", alg,
+		   key->alg == TFA_JWK_RS256 ? "an RSA" : "an EC P-256");
 
 	TFA_GUARD(part(&sig, &slen, d2 + 1, len - (size_t)(d2 + 1 - token), "signature"));
 	TFA_ENSURE(slen > 0, TFA_EVERIFY, "ID token: no signature");

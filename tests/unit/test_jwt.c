@@ -445,9 +445,9 @@ static void test_key_confusion(void)
 
 	/* RS256 naming the EC key's kid: refused before any signature check. */
 	EXPECT(sign("{\"alg\":\"RS256\",\"kid\":\"ec-1\"}", c, rsa_key), k, TFA_EVERIFY,
-	       "does not match its key (a EC P-256 key)");
+	       "does not match its key (an EC P-256 key)");
 	EXPECT(sign("{\"alg\":\"ES256\",\"kid\":\"rsa-1\"}", c, ec_key), k, TFA_EVERIFY,
-	       "does not match its key (a RSA key)");
+	       "does not match its key (an RSA key)");
 	/* Unknown kid: ENOTFOUND (the cache may refresh). */
 	EXPECT(sign("{\"alg\":\"RS256\",\"kid\":\"rsa-2\"}", c, rsa_key2), k, TFA_ENOTFOUND,
 	       "kid \"rsa-2\" is not in the key set");
