@@ -349,8 +349,7 @@ tfa_err tfa_jwt_verify(tfa_jwt **out, const char *token, size_t len, const tfa_j
 	TFA_ENSURE(rules->now >= 0 && rules->now <= DATE_MAX, TFA_EUSAGE,
 		   "ID token rules: the time is out of range");
 	TFA_ENSURE(token != NULL && len > 0, TFA_EFORMAT, "ID token: empty");
-	TFA_ENSURE(len <= TFA_JWT_MAX, TFA_EFORMAT, "ID token: larger than %u bytes",
-		   (unsigned)TFA_JWT_MAX);
+	TFA_ENSURE(len <= TFA_JWT_MAX, TFA_EFORMAT, "ID token: larger than %zu bytes", TFA_JWT_MAX);
 	for (size_t i = 0; i < len; i++) {
 		if (token[i] == '.') {
 			TFA_ENSURE(d2 == NULL, TFA_EFORMAT,

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Both define TFA_JWT_MAX, alike: this file includes both to keep it so. */
+#include "capture/oidc.h"
 #include "format/b64.h"
 #include "service/jwt.h"
 #include "tfa_test.h"
