@@ -134,6 +134,7 @@ static tfa_err discover(tfa_jwks_cache *c, char *uri, size_t cap)
 			    c->issuer) < (int)sizeof(url),
 		   TFA_EUSAGE, "JWKS: the issuer URL is too long");
 	TFA_GUARD(get(c, &resp, url, DISCOVERY_MAX, "OIDC discovery"));
+	TFA_ENSURE(resp.body.len > 0, TFA_EFORMAT, "OIDC discovery: an empty document");
 	if (tfa_json_parse(&doc, resp.body.data, resp.body.len) != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "OIDC discovery: %s", tfa_error_last()->message);
 	root = tfa_json_root(doc);

@@ -659,6 +659,7 @@ static void test_jwks(void)
 		CHECK_RC(tfa_jwks_parse(&k, (const uint8_t *)"{\"keys\":{}}", 11), TFA_EFORMAT);
 		CHECK_RC(tfa_jwks_parse(&k, (const uint8_t *)"[]", 2), TFA_EFORMAT);
 		CHECK_RC(tfa_jwks_parse(&k, (const uint8_t *)"", 0), TFA_EFORMAT);
+		CHECK_RC(tfa_jwks_parse(&k, NULL, 0), TFA_EFORMAT);
 		CHECK(k == NULL);
 	}
 	OPENSSL_free(buf);
@@ -735,6 +736,8 @@ static void test_cache_file(void)
 	/* A missing or bad file fails at creation. */
 	cache = NULL;
 	tfa_test_put_file(dir, "jwks.json", "{\"keys\":7}", 10);
+	CHECK_RC(tfa_jwks_cache_new(&cache, ISS, path, NULL, 60), TFA_EFORMAT);
+	tfa_test_put_file(dir, "jwks.json", "", 0);
 	CHECK_RC(tfa_jwks_cache_new(&cache, ISS, path, NULL, 60), TFA_EFORMAT);
 	unlink(path);
 	CHECK_RC(tfa_jwks_cache_new(&cache, ISS, path, NULL, 60), TFA_ENOTFOUND);
