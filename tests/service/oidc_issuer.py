@@ -21,7 +21,8 @@ Commands:
 
     oidc_issuer.py mint --dir D [--key rsa|ec] [--kid KID] [--claims JSON]
                    [--iss URL] [--aud A] [--sub S] [--ttl SECONDS]
-                   [--alg ALG] [--header JSON] [--no-kid] [--hmac-pubkey]
+                   [--alg ALG] [--header JSON] [--no-kid] [--hmac-pubkey] [--der]
+                   [--raw-header TEXT] [--raw-claims TEXT]
         Prints one compact JWS on stdout. The key is --kid, else the first
         key of type --key (default rsa). Claims: iss (--iss, else D/issuer),
         sub (default "repo:acme/infra:ref:refs/heads/main"), aud (default
@@ -30,7 +31,10 @@ Commands:
         --alg overrides the header's alg (the signature stays the key's, for
         hostile tokens); --alg none leaves the signature empty; --hmac-pubkey
         signs HS256 with the key's public PEM as the HMAC secret (the
-        alg-confusion attack). --header adds and overrides header members.
+        alg-confusion attack); --der leaves an ES256 signature in DER. --header
+        adds and overrides header members. --raw-header and --raw-claims give
+        the header's or the payload's JSON text as it is to be signed
+        (duplicate members, numbers such as 1e400).
 
     oidc_issuer.py serve --dir D [--port N] [--port-file F] [--tls]
         Serves on 127.0.0.1 until killed:
