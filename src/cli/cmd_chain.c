@@ -81,13 +81,14 @@ int tfa_cli_record(int argc, char **argv)
 	    {"exit-code", required_argument, NULL, 'x'},
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"flush-spool", no_argument, NULL, 'F'},
+	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
-	    "[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status "
-	    "succeeded|failed] "
-	    "[--exit-code N]\n       tfattest record --flush-spool --store S [--sequencer Q] --key "
+	    "[--event E] [--rollback-to SEQ] [--status succeeded|failed] [--exit-code N] "
+	    "[--allow-errored-plan]\n       tfattest record --flush-spool --store S [--sequencer "
+	    "Q] --key "
 	    "K";
 	const char *plan = NULL, *state = NULL;
 	tfa_event ev = {NULL, NULL, 0};
@@ -96,7 +97,7 @@ int tfa_cli_record(int argc, char **argv)
 	tfa_capture *cap = NULL;
 	uint64_t seq = 0, rollback_to = 0;
 	char rollback_hash[TFA_FPR_STRLEN];
-	int flush = 0;
+	int flush = 0, allow_errored = 0;
 	long long v;
 	tfa_err rc;
 	int c, status = 0;
@@ -119,6 +120,7 @@ int tfa_cli_record(int argc, char **argv)
 			rollback_to = (uint64_t)v;
 			break;
 		case 'F': flush = 1; break;
+		case 'E': allow_errored = 1; break;
 		}
 	}
 	if (c < 0)
@@ -135,6 +137,12 @@ int tfa_cli_record(int argc, char **argv)
 		return tfa_cli_usage("--rollback-to needs --event rollback");
 	tfa_cli_chain_init(&ss);
 	rc = tfa_capture_new(&cap, &ev, plan, state);
+	if (rc == TFA_OK && tfa_capture_plan_errored(cap) && !allow_errored) {
+		tfa_capture_free(cap);
+		return tfa_cli_usage("plan %s is errored (Terraform stopped planning on an error); "
+				     "--allow-errored-plan records it anyway",
+				     plan);
+	}
 	if (rc == TFA_OK)
 		rc = tfa_cli_chain_open(&ss, &o);
 	if (rc == TFA_OK && rollback_to) {

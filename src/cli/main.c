@@ -15,13 +15,21 @@ static void usage(FILE *f)
 #if !TFATTEST_VERIFIER_ONLY
 	    "  init    --store S --chain NAME --key K         create a chain, pin its first key\n"
 	    "  record  --store S --key K --plan PLAN.json     append one signed record\n"
-	    "          [--state F] [--event apply|destroy|rollback|import]\n"
+	    "          [--state F] [--event E] [--allow-errored-plan]\n"
 	    "          [--status succeeded|failed] [--exit-code N] [--algorithm ALG]\n"
 	    "          [--rollback-to SEQ]                    (with --event rollback)\n"
 	    "  record  --flush-spool --store S --key K        append spooled captures\n"
 	    "  apply   [--store S] [--key K] [--event E] [--rollback-to SEQ] [--algorithm ALG]\n"
-	    "          -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS]\n"
-	    "          run it, record the outcome, spool the record if it cannot be written\n"
+	    "          [--no-plan-first] [--allow-errored-plan]\n"
+	    "          -- terraform|tofu [-chdir=DIR] apply|destroy|import [ARGS]\n"
+	    "          -- terraform|tofu [-chdir=DIR] state rm|mv|push [ARGS]\n"
+	    "          run it (an apply without a saved plan is planned first), record the\n"
+	    "          outcome and the state before and after, spool the record if it\n"
+	    "          cannot be written\n"
+	    "  drift   [--store S] [--key K] [--algorithm ALG]\n"
+	    "          -- terraform|tofu [-chdir=DIR] plan -refresh-only -detailed-exitcode "
+	    "[ARGS]\n"
+	    "          record a drift check: drifted or not, and the drifted addresses\n"
 	    "  log     --store S [--key K|--public-key PEM] [--since T] [--until T] [--json]\n"
 	    "  show    --store S [--key K|--public-key PEM] SEQ [--json]\n"
 	    "  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
@@ -94,6 +102,8 @@ int main(int argc, char **argv)
 #if !TFATTEST_VERIFIER_ONLY
 	if (strcmp(cmd, "apply") == 0)
 		return tfa_cli_apply(argc - 1, argv + 1);
+	if (strcmp(cmd, "drift") == 0)
+		return tfa_cli_drift(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)
 		return tfa_cli_log(argc - 1, argv + 1);
 	if (strcmp(cmd, "show") == 0)
