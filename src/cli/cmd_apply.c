@@ -34,15 +34,13 @@ static int run(int argc, char **argv, bool drift)
 	    {NULL, 0, NULL, 0},
 	};
 	static const char apply_use[] =
-	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--algorithm ALG]\n"
-	    "       [--event apply|destroy|rollback|import] [--rollback-to SEQ]\n"
-	    "       [--no-plan-first] [--allow-errored-plan]\n"
-	    "       -- terraform|tofu [-chdir=DIR] apply|destroy|import [ARGS...]\n"
-	    "       -- terraform|tofu [-chdir=DIR] state rm|mv|push [ARGS...]";
+	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--algorithm ALG] [--event "
+	    "apply|destroy|rollback|import] [--rollback-to SEQ] [--no-plan-first] "
+	    "[--allow-errored-plan] -- terraform|tofu [-chdir=DIR] apply|destroy|import|state "
+	    "rm|mv|push [ARGS...]";
 	static const char drift_use[] =
-	    "tfattest drift [--store S] [--sequencer Q] [--key K] [--algorithm ALG]\n"
-	    "       -- terraform|tofu [-chdir=DIR] plan -refresh-only [-detailed-exitcode] "
-	    "[ARGS...]";
+	    "tfattest drift [--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- "
+	    "terraform|tofu [-chdir=DIR] plan -refresh-only [-detailed-exitcode] [ARGS...]";
 	const char *use = drift ? drift_use : apply_use;
 	tfa_cli_opts co;
 	tfa_workflow_opts o;
@@ -77,7 +75,7 @@ static int run(int argc, char **argv, bool drift)
 	o.argc = argc - optind;
 	o.drift = drift;
 	if (tfa_workflow_command_event(NULL, drift, o.argc, o.argv) != TFA_OK)
-		return tfa_cli_usage("%s\n%s", tfa_error_last()->message, use);
+		return tfa_cli_usage("%s", tfa_error_last()->message);
 	if (o.rollback_to && (o.event == NULL || strcmp(o.event, "rollback") != 0))
 		return tfa_cli_usage("--rollback-to needs --event rollback");
 	o.store = co.store;
