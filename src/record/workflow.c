@@ -703,9 +703,16 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 		if (o->drift && ta.out) {
 			rs.planfile = ta.out;
 		} else {
-			if (make_plan_file(tmp_plan, sizeof(tmp_plan)) != 0)
-				TFA_BAIL(TFA_EIO, "cannot create a temporary plan file: %s",
-					 strerror(errno));
+			if (make_plan_file(tmp_plan, sizeof(tmp_plan)) != 0) {
+				rc = tfa_error_set(TFA_EIO,
+						   "cannot create a temporary plan file in %s: %s",
+						   getenv("TMPDIR") && getenv("TMPDIR")[0] == '/'
+						       ? getenv("TMPDIR")
+						       : "/tmp",
+						   strerror(errno));
+				tmp_plan[0] = '\0';
+				goto refused;
+			}
 			snprintf(out_opt, sizeof(out_opt), "-out=%s", tmp_plan);
 			rs.planfile = tmp_plan;
 		}
@@ -831,11 +838,20 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		    "tfattest: error: cannot run %s: %s; nothing was deployed or recorded", bin,
 		    strerror(r->start_errno));
 		break;
-	case TFA_WF_RECORDED:
-		say(line, ud, "tfattest: recorded seq %llu (%s, %s, exit %d) in %s",
+	case TFA_WF_RECORDED: {
+		/* A drift check's plan exits 2 when it found drift: the check succeeded. */
+		bool drift = r->event && strcmp(r->event, "drift-check") == 0;
+		bool ok = r->tf_exit == 0 || (drift && r->tf_exit == 2);
+
+		say(line, ud, "tfattest: recorded seq %llu (%s, %s, exit %d%s) in %s",
 		    (unsigned long long)r->seq, r->event ? r->event : "",
-		    r->tf_exit == 0 ? "succeeded" : "failed", r->tf_exit, r->store ? r->store : "");
+		    ok ? "succeeded" : "failed", r->tf_exit,
+		    drift && r->tf_exit == 2   ? ": drift"
+		    : drift && r->tf_exit == 0 ? ": no drift"
+					       : "",
+		    r->store ? r->store : "");
 		break;
+	}
 	case TFA_WF_UNCAPTURED:
 		say_error(line, ud, &r->error);
 		say(line, ud,

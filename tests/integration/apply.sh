@@ -185,12 +185,16 @@ check "no-plan-first: plan_source none" grep -q '"plan_source":"none"' <(rec $n)
 check "no-plan-first: no plan run" bash -c "! grep -q '^plan' '$STANDIN_LOG'"
 # A plan that fails: nothing applied, nothing recorded, terraform's code, no plan file left.
 : > "$STANDIN_LOG"
-ls /tmp/tfattest-plan-* > "$W/before.ls" 2> /dev/null
 expect_exit 1 "plan-first: failing plan" env STANDIN_PLAN_EXIT=1 "$T" apply -- "$TF" apply -auto-approve
 expect_output 'plan` failed \(exit 1\); nothing was applied or recorded' "failing plan message"
 check "failing plan: nothing recorded" [ "$(nrec)" -eq "$n" ]
 check "failing plan: apply not run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
-check "failing plan: no plan file left" bash -c "diff <(ls /tmp/tfattest-plan-* 2>/dev/null) '$W/before.ls'"
+expect_exit 2 "plan-first: no temporary directory" env TMPDIR=/nonexistent "$T" apply -- "$TF" apply -auto-approve
+expect_output 'cannot create a temporary plan file in /nonexistent' "no temporary directory: message"
+check "no temporary directory: nothing run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
+failplan=$(sed -n 's/^plan -out=\([^ ]*\).*/\1/p' "$STANDIN_LOG")
+check "failing plan: a plan file was named" [ -n "$failplan" ]
+check "failing plan: no plan file left" [ ! -e "$failplan" ]
 # An errored plan is refused (made first or saved), unless --allow-errored-plan.
 : > "$STANDIN_LOG"
 expect_exit 2 "plan-first: errored plan refused" env STANDIN_PLAN=show-plan-error.json "$T" apply -- "$TF" apply -auto-approve
@@ -223,6 +227,7 @@ expect_output 'writes no state' "dry-run message"
 n=$(nrec)
 : > "$STANDIN_LOG"
 expect_exit 2 "drift found" env STANDIN_PLAN=show-drift.json STANDIN_PLAN_EXIT=2 "$T" drift -- "$TF" plan -refresh-only -detailed-exitcode
+expect_output 'recorded seq [0-9]+ \(drift-check, succeeded, exit 2: drift\)' "drift: reported"
 check "drift: event drift-check, succeeded" grep -q '"event":{"exit_code":2,"status":"succeeded","type":"drift-check"}' <(rec $((n + 1)))
 check "drift: addresses" grep -q '"drift":{"addresses":\["test_instance.should_refresh"\],"drifted":true}' <(rec $((n + 1)))
 check "drift: plan -out added" grep -q '^plan -refresh-only -detailed-exitcode -out=/' "$STANDIN_LOG"
