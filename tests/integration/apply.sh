@@ -195,6 +195,23 @@ check "no temporary directory: nothing run" bash -c "! grep -q '^apply' '$STANDI
 failplan=$(sed -n 's/^plan -out=\([^ ]*\).*/\1/p' "$STANDIN_LOG")
 check "failing plan: a plan file was named" [ -n "$failplan" ]
 check "failing plan: no plan file left" [ ! -e "$failplan" ]
+# SIGTERM while the plan made first runs: it reaches the plan; nothing applied or recorded, no file left.
+: > "$STANDIN_LOG"
+rm -f mark
+n=$(nrec)
+STANDIN_MODE=slowplan STANDIN_MARK=$PWD/mark "$T" apply -- "$TF" apply -auto-approve > sigplan.out 2>&1 &
+wp=$!
+for _ in $(seq 600); do [ -e mark ] && break; sleep 0.1; done
+check "plan started before the signal" [ -e mark ]
+kill -TERM $wp
+wait $wp
+st=$?
+check "signalled plan: wrapper exits 128+SIGTERM" [ "$st" -eq 143 ]
+check "signalled plan: nothing recorded" [ "$(nrec)" -eq "$n" ]
+check "signalled plan: apply not run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
+sigplan=$(sed -n 's/^plan -out=\([^ ]*\).*/\1/p' "$STANDIN_LOG")
+check "signalled plan: no plan file left" bash -c "[ -n '$sigplan' ] && [ ! -e '$sigplan' ]"
+
 # An errored plan is refused (made first or saved), unless --allow-errored-plan.
 : > "$STANDIN_LOG"
 expect_exit 2 "plan-first: errored plan refused" env STANDIN_PLAN=show-plan-error.json "$T" apply -- "$TF" apply -auto-approve
