@@ -252,6 +252,10 @@ expect_exit 0 "no drift" env STANDIN_PLAN=show-basic-update.json "$T" drift -- "
 check "no drift recorded" grep -q '"drift":{"addresses":\[\],"drifted":false}' <(rec $((n + 2)))
 expect_exit 0 "log" "$T" log
 expect_output "^ +$((n + 1)) .*DRIFT \(1\)" "log marks drift"
+n2=$(nrec)
+expect_exit 1 "drift check that fails" env STANDIN_PLAN_EXIT=1 "$T" drift -- "$TF" plan -refresh-only -detailed-exitcode
+check "failed drift check recorded as failed" grep -q '"event":{"exit_code":1,"status":"failed","type":"drift-check"}' <(rec $((n2 + 1)))
+check "failed drift check: no drift finding" bash -c "! grep -q '\"drift\"' <(head -1 '$W/s/records/$(printf %012d $((n2 + 1))).rec')"
 expect_exit 2 "drift without -refresh-only refused" "$T" drift -- "$TF" plan
 expect_exit 2 "drift of an apply refused" "$T" drift -- "$TF" apply
 n2=$(nrec)
