@@ -20,12 +20,16 @@
 #include "common.h"
 #include "error.h"
 
-#define TFA_MANIFEST_TYPE	"tfattest.manifest"
-#define TFA_MANIFEST_SCHEMA	1
-#define TFA_BUNDLE_MANIFEST	"manifest.json"
-#define TFA_BUNDLE_MANIFEST_SIG "manifest.sig"
-#define TFA_BUNDLE_PUBKEY	"public_key.pem"
-#define TFA_BUNDLE_README	"VERIFY.md"
+#define TFA_MANIFEST_TYPE   "tfattest.manifest"
+#define TFA_MANIFEST_SCHEMA 1
+/* A manifest signed by the exporter's own key, not by the chain's (docs/FORMAT.md §5.2). */
+#define TFA_MANIFEST_SCHEMA_EXPORTER 2
+#define TFA_MANIFEST_KIND_EXPORTER   "exporter-signed"
+#define TFA_BUNDLE_EXPORTER_KEY	     "exporter_key.pem"
+#define TFA_BUNDLE_MANIFEST	     "manifest.json"
+#define TFA_BUNDLE_MANIFEST_SIG	     "manifest.sig"
+#define TFA_BUNDLE_PUBKEY	     "public_key.pem"
+#define TFA_BUNDLE_README	     "VERIFY.md"
 /* A manifest lists at most this many files, and is at most this large. */
 #define TFA_MANIFEST_MAX_FILES 4000000u
 #define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)

@@ -44,6 +44,7 @@ static void usage(FILE *f)
 #endif
 	    "  verify  BUNDLE [--expect-key-fingerprint FPR|FILE] [--require-genesis] [--json]\n"
 	    "          [--checkpoint FILE]... [--tsa-ca FILE] [--threads N]\n"
+	    "          [--require-chain-manifest]\n"
 #if TFATTEST_WITH_ARCHIVE
 	    "          BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive\n"
 #else
