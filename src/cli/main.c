@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	    "  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
 	    "  export  --store S --key K --out DIR            write a signed bundle\n"
 	    "          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
+	    "          or --manifest-key K2 [--key K|--public-key PEM]\n"
+	    "          [--expect-key-fingerprint FPR|FILE] instead of --key: the manifest\n"
+	    "          signed by the exporter's own key K2, for read-only access\n"
 #if TFATTEST_WITH_ARCHIVE
 	    "          or --archive FILE.tar.gz|FILE.tgz|FILE.zip instead of --out:\n"
 	    "          the same bundle as one archive\n"
