@@ -48,9 +48,13 @@ static const cmd_doc commands[] = {
     {"diff", "--store S [--sequencer Q] (--key K | --public-key PEM) SEQ1 SEQ2",
      "compare the Terraform facts of two records", NULL},
     {"export",
-     "--store S [--sequencer Q] --key K (--out DIR | --archive FILE) [--from N] [--to N] "
+     "--store S [--sequencer Q] (--key K | --manifest-key K2 [--key K | --public-key PEM] "
+     "[--expect-key-fingerprint FPR|FILE]) (--out DIR | --archive FILE) [--from N] [--to N] "
      "[--since T] [--until T]",
-     "write a signed bundle of the chain for an auditor", NULL},
+     "write a signed bundle of the chain for an auditor",
+     "With --manifest-key the manifest is signed by the exporter's key, which needs only read\n"
+     "access to the store; the records keep the chain's signatures, and `verify` says which\n"
+     "kind of manifest it checked and what that proves."},
     {"checkpoint", "--store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]",
      "sign the chain's head (timestamped with --tsa) and store it", NULL},
     {"rotate",
@@ -66,7 +70,7 @@ static const cmd_doc commands[] = {
 #endif
     {"verify",
      "BUNDLE [--expect-key-fingerprint FPR|FILE] [--checkpoint FILE]... [--tsa-ca FILE] "
-     "[--require-genesis] [--threads N] [--json]",
+     "[--require-genesis] [--require-chain-manifest] [--threads N] [--json]",
      "verify a bundle offline, layer by layer",
 #if TFATTEST_WITH_ARCHIVE
      "BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive.\n"
@@ -129,6 +133,13 @@ static const opt_doc options[] = {
     {"export", "out", "DIR", "write the bundle into this new directory"},
     {"export", "archive", "FILE",
      "write the bundle as one archive instead: FILE.tar.gz, FILE.tgz or FILE.zip"},
+    {"export", "manifest-key", "K2",
+     "sign the manifest with your own key K2, not the chain's: an export with read-only access"},
+    {"export", "key", "K", "the chain's key: signs the manifest, unless --manifest-key is given"},
+    {"export", "public-key", "PEM",
+     "with --manifest-key: the chain's public key, to check records"},
+    {"export", "expect-key-fingerprint", "FPR|FILE",
+     "with --manifest-key: the chain's first key must have this fingerprint"},
     {"export", "from", "N", "the first record to include (default 1)"},
     {"export", "to", "N", "the last record to include (default: the head)"},
     /* checkpoint, rotate */
@@ -143,6 +154,8 @@ static const opt_doc options[] = {
      "read the PIN from FILE (never from the command line), to list private keys"},
     /* verify, report */
     {"verify", "require-genesis", NULL, "the bundle must start at the chain's first record"},
+    {"verify", "require-chain-manifest", NULL,
+     "refuse a bundle whose manifest the exporter signed rather than the chain's key"},
     {"verify", "threads", "N", "check with N threads, 1 to 64 (default: the CPUs online)"},
     {"verify", "checkpoint", "FILE",
      "a trusted checkpoint the bundle must reach (repeatable): proves it is complete"},
