@@ -1103,6 +1103,10 @@ static void teardown(void)
 	EVP_PKEY_free(ec_key);
 }
 
+/*
+ * No arguments: the offline cases (ctest unit_jwt). --fetch: the cases that
+ * run the test issuer (ctest unit_jwt_fetch). Names: those cases.
+ */
 int main(int argc, char **argv)
 {
 	static const tfa_test_case cases[] = {
@@ -1116,15 +1120,26 @@ int main(int argc, char **argv)
 	    {"jwks", test_jwks},
 	    {"rules", test_rules},
 	    {"cache_file", test_cache_file},
+	    {NULL, NULL}, /* the fetch cases follow */
 	    {"cache_http", test_cache_http},
 	    {"cache_https", test_cache_https},
 	    {"cache_threads", test_cache_threads},
 	    {NULL, NULL},
 	};
+	static const size_t fetch = 11;
+	tfa_test_case all[sizeof(cases) / sizeof(cases[0]) - 1];
 	int st;
 
+	memcpy(all, cases, sizeof(cases[0]) * (fetch - 1));
+	memcpy(all + fetch - 1, cases + fetch,
+	       sizeof(cases[0]) * (sizeof(cases) / sizeof(cases[0]) - fetch));
 	setup();
-	st = tfa_test_run(cases, argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--fetch") == 0)
+		st = tfa_test_run(cases + fetch, argc - 1, argv + 1);
+	else if (argc > 1)
+		st = tfa_test_run(all, argc, argv);
+	else
+		st = tfa_test_run(cases, argc, argv);
 	teardown();
 	return st;
 }
