@@ -811,6 +811,19 @@ static void issuer_keys(const issuer *is, const char *args)
 	free(script);
 }
 
+/* Issuers still running, stopped at exit whatever ends the test (exit(2) included). */
+static pid_t live[4];
+
+static void stop_live(void)
+{
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] > 0) {
+			kill(live[i], SIGTERM);
+			waitpid(live[i], NULL, 0);
+			live[i] = 0;
+		}
+}
+
 static void issuer_start(issuer *is, bool tls)
 {
 	char *script = issuer_script(), *pf, *u = NULL;
@@ -821,6 +834,18 @@ static void issuer_start(issuer *is, bool tls)
 	is->pid = fork();
 	if (is->pid < 0)
 		exit(2);
+	if (is->pid > 0) {
+		static bool registered;
+
+		for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+			if (live[i] == 0) {
+				live[i] = is->pid;
+				break;
+			}
+		if (!registered)
+			atexit(stop_live);
+		registered = true;
+	}
 	if (is->pid == 0) {
 		execl("/usr/bin/python3", "python3", script, "serve", "--dir", is->dir,
 		      "--port-file", pf, tls ? "--tls" : "--port", tls ? NULL : "0", (char *)NULL);
@@ -847,6 +872,9 @@ static void issuer_stop(issuer *is)
 {
 	kill(is->pid, SIGTERM);
 	waitpid(is->pid, NULL, 0);
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] == is->pid)
+			live[i] = 0;
 	tfa_test_rmtree(is->dir);
 	free(is->dir);
 }
