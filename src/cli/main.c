@@ -25,6 +25,11 @@ static void usage(FILE *f)
 	    "  log     --store S [--key K|--public-key PEM] [--since T] [--until T] [--json]\n"
 	    "  show    --store S [--key K|--public-key PEM] SEQ [--json]\n"
 	    "  diff    --store S [--key K|--public-key PEM] SEQ1 SEQ2\n"
+	    "  reconcile --store S (--key K|--public-key PEM) [--state FILE]... [--state-dir "
+	    "DIR]...\n"
+	    "          [--json] [--record] [-- terraform state pull]\n"
+	    "          match every state version to the records; exit 1 when one is "
+	    "unattested\n"
 	    "  export  --store S --key K --out DIR            write a signed bundle\n"
 	    "          [--from N] [--to N] [--since T] [--until T] [--algorithm ALG]\n"
 #if TFATTEST_WITH_ARCHIVE
@@ -112,6 +117,8 @@ int main(int argc, char **argv)
 		return tfa_cli_rotate(argc - 1, argv + 1);
 	if (strcmp(cmd, "checkpoint") == 0)
 		return tfa_cli_checkpoint(argc - 1, argv + 1);
+	if (strcmp(cmd, "reconcile") == 0)
+		return tfa_cli_reconcile(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);
