@@ -50,6 +50,14 @@ TFA_WUR tfa_err tfa_reconcile_read_chain(tfa_reconcile *r, tfa_history *h);
 TFA_WUR tfa_err tfa_reconcile_add_file(tfa_reconcile *r, const char *path);
 /* Every regular file in dir whose name does not start with '.', in name order. */
 TFA_WUR tfa_err tfa_reconcile_add_dir(tfa_reconcile *r, const char *dir);
+/*
+ * Every version of one S3 object, s3://BUCKET/KEY[?region=R&endpoint=URL]:
+ * ListObjectVersions page by page (1000 a page; TFATTEST_S3_LIST_MAX_KEYS
+ * sets a smaller page), then GetObject of each version by its id. Delete
+ * markers are kept as unattested deletions. Needs s3:ListBucketVersions and
+ * s3:GetObjectVersion only.
+ */
+TFA_WUR tfa_err tfa_reconcile_add_s3(tfa_reconcile *r, const char *uri);
 /* The standard output of a command, such as `terraform state pull` (argv[0] on PATH). */
 TFA_WUR tfa_err tfa_reconcile_add_command(tfa_reconcile *r, int argc, char *const argv[]);
 

@@ -131,12 +131,13 @@ int tfa_cli_reconcile(int argc, char **argv)
 	static const struct option own[] = {
 	    {"state", required_argument, NULL, 'f'},
 	    {"state-dir", required_argument, NULL, 'd'},
+	    {"state-s3", required_argument, NULL, 's'},
 	    {"record", no_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest reconcile --store S [--sequencer Q] (--key K | --public-key PEM) "
-	    "[--state FILE]... [--state-dir DIR]... "
+	    "[--state FILE]... [--state-dir DIR]... [--state-s3 s3://BUCKET/KEY[?region=R]]... "
 	    "[--json] [--record --key K] [-- terraform state pull]";
 	tfa_cli_opts co;
 	tfa_cli_session ss;
@@ -196,8 +197,8 @@ int tfa_cli_reconcile(int argc, char **argv)
 		goto out;
 	}
 	if (nsrc == 0 && cmd_argc == 0) {
-		status = tfa_cli_usage("no state source: --state FILE, --state-dir DIR or -- "
-				       "terraform state pull");
+		status = tfa_cli_usage("no state source: --state FILE, --state-dir DIR, --state-s3 "
+				       "URI or -- terraform state pull");
 		goto out;
 	}
 	if ((rc = tfa_cli_chain_open_history(&ss, &co)) != TFA_OK)
@@ -210,8 +211,10 @@ int tfa_cli_reconcile(int argc, char **argv)
 	for (size_t i = 0; i < nsrc; i++) {
 		if (srcs[i].kind == 'f')
 			rc = tfa_reconcile_add_file(r, srcs[i].arg);
-		else
+		else if (srcs[i].kind == 'd')
 			rc = tfa_reconcile_add_dir(r, srcs[i].arg);
+		else
+			rc = tfa_reconcile_add_s3(r, srcs[i].arg);
 		if (rc != TFA_OK)
 			goto fail;
 	}
