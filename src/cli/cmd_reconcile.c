@@ -216,10 +216,10 @@ int tfa_cli_reconcile(int argc, char **argv)
 		else
 			rc = tfa_reconcile_add_s3(r, srcs[i].arg);
 		if (rc != TFA_OK)
-			goto fail;
+			goto source_fail;
 	}
 	if (cmd_argc > 0 && (rc = tfa_reconcile_add_command(r, cmd_argc, cmd_argv)) != TFA_OK)
-		goto fail;
+		goto source_fail;
 	if ((rc = tfa_reconcile_report(&rep, r)) != TFA_OK)
 		goto fail;
 	if (tfa_reconcile_bodies_read(r) == 0) {
@@ -258,6 +258,12 @@ int tfa_cli_reconcile(int argc, char **argv)
 		fprintf(stderr, "tfattest: recorded seq %llu (reconcile, exit %d)\n",
 			(unsigned long long)seq, status);
 	}
+	goto out;
+source_fail:
+	/* A source that cannot be read (a malformed S3 listing included) is the environment's
+	 * fault, not a finding: exit 2. */
+	tfa_cli_fail(rc);
+	status = 2;
 	goto out;
 fail:
 	status = tfa_cli_fail(rc);

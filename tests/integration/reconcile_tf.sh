@@ -133,4 +133,11 @@ expect_output 'reconcile' "reconcile in the log"
 # The reconcile record itself holds no state: the next run still reads the chain whole.
 expect_exit 0 "after the reconcile record, wrapped snapshots still exit 0" "$T" reconcile \
 	--state-dir ../wrapped
+
+# A record changed in the store: the run stops at it, exit 1, and prints no verdict.
+cp -r "$W/s" "$W/s2" && chmod -R u+w "$W/s2"
+sed -i '1s/"status":"succeeded"/"status":"failed"/' "$W/s2/records/000000000001.rec"
+expect_exit 1 "a tampered record: exit 1" "$T" reconcile --store "$W/s2" --state-dir ../wrapped
+expect_output 'signature of record 1 is invalid' "the record is named"
+check "no verdict printed" bash -c "! grep -q 'accounted for' '$W/last.out'"
 finish
