@@ -116,6 +116,14 @@ static void print_report(const cJSON *rep)
 		printf("  lineage     seq %.0f changed the lineage from %s to %s\n", num(e, "seq"),
 		       tfa_cli_tty(str(e, "from")), tfa_cli_tty(str(e, "to")));
 	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rep, "source_lineage_changes"))
+	{
+		printf(
+		    "  lineage     %s: at %s the state's lineage changed from %s (serial %.0f) to "
+		    "%s (serial %.0f)\n",
+		    tfa_cli_tty(str(e, "source")), str(e, "time"), tfa_cli_tty(str(e, "from")),
+		    num(e, "from_serial"), tfa_cli_tty(str(e, "to")), num(e, "to_serial"));
+	}
 	printf("%.0f state versions: %.0f attested, %.0f unattested, %.0f unreadable, %.0f "
 	       "deletions; %.0f gaps between records; %.0f records missing from the sources\n",
 	       num(sum, "versions"), num(sum, "attested"), num(sum, "unattested"),

@@ -860,6 +860,60 @@ static cJSON *counts_json(tfa_reconcile *r, cJSON *o)
 	return o;
 }
 
+/* S3 versions of one source in the order they were written: by time, then listing order
+ * reversed (a listing gives the newest first). */
+static int s3_time_cmp(const void *pa, const void *pb)
+{
+	const tfa_rc_ver *a = *(const tfa_rc_ver *const *)pa, *b = *(const tfa_rc_ver *const *)pb;
+
+	if (a->src != b->src)
+		return a->src < b->src ? -1 : 1;
+	if (a->time != b->time)
+		return a->time < b->time ? -1 : 1;
+	return a->order > b->order ? -1 : a->order < b->order;
+}
+
+/*
+ * Lineage changes in a version history (S3 sources, whose times are the
+ * store's): consecutive versions of one object with different lineages. A new
+ * lineage is a new state put in place of the old one.
+ */
+static tfa_err source_lineage_changes(cJSON *a, const tfa_reconcile *r, size_t *count)
+{
+	tfa_err rc = TFA_OK;
+	const tfa_rc_ver **v = NULL;
+	size_t n = 0;
+
+	*count = 0;
+	v = calloc(r->nver + 1, sizeof(*v));
+	TFA_ENSURE(v != NULL, TFA_EINTERNAL, "out of memory");
+	for (size_t i = 0; i < r->nver; i++)
+		if (r->vers[i].kind == TFA_RC_STATE && r->vers[i].time_kind == TFA_RC_TIME_S3)
+			v[n++] = &r->vers[i];
+	if (n > 1)
+		qsort(v, n, sizeof(*v), s3_time_cmp);
+	for (size_t i = 1; i < n; i++) {
+		cJSON *o;
+		if (v[i]->src != v[i - 1]->src || v[i]->st.lin == v[i - 1]->st.lin)
+			continue;
+		(*count)++;
+		if (a == NULL)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddItemToArray(a, o);
+		cJSON_AddStringToObject(o, "source", r->srcs[v[i]->src].name);
+		cJSON_AddStringToObject(o, "name", v[i]->name);
+		add_time(o, "time", v[i]->time);
+		cJSON_AddStringToObject(o, "from", r->lin[v[i - 1]->st.lin]);
+		cJSON_AddNumberToObject(o, "from_serial", (double)v[i - 1]->st.serial);
+		cJSON_AddStringToObject(o, "to", r->lin[v[i]->st.lin]);
+		cJSON_AddNumberToObject(o, "to_serial", (double)v[i]->st.serial);
+	}
+out:
+	free(v);
+	return rc;
+}
+
 tfa_err tfa_reconcile_report(tfa_buf *out, tfa_reconcile *r)
 {
 	tfa_err rc = TFA_OK;
@@ -915,6 +969,11 @@ tfa_err tfa_reconcile_report(tfa_buf *out, tfa_reconcile *r)
 		cJSON_AddNumberToObject(o, "seq", (double)r->linchg[i].seq);
 		cJSON_AddStringToObject(o, "from", r->lin[r->linchg[i].from]);
 		cJSON_AddStringToObject(o, "to", r->lin[r->linchg[i].to]);
+	}
+	{
+		size_t nsl;
+		a = cJSON_AddArrayToObject(root, "source_lineage_changes");
+		TFA_GUARD(source_lineage_changes(a, r, &nsl));
 	}
 	o = cJSON_AddObjectToObject(root, "stats");
 	cJSON_AddNumberToObject(o, "state_bodies_read", (double)r->bodies_read);

@@ -89,6 +89,14 @@ expect_exit 1 "an unreadable version" "$T" reconcile --state-s3 "s3://tfstate/th
 expect_output 'UNREADABLE  s3://tfstate/third\?versionId=v[0-9]+' "named by its version id"
 expect_output '1 state versions: 1 attested' "the other version is still matched"
 
+# A new lineage put in place of the old one: reported with its S3 time.
+put other/terraform.tfstate 1
+state 1 9e9e9e9e-0000-4000-8000-000000000001 > body &&
+	curl -sf -X POST --data-binary @body "$EP/__admin/put?bucket=tfstate&key=other/terraform.tfstate" > /dev/null
+expect_exit 1 "a new lineage in the history" "$T" reconcile --state-s3 "$O"
+expect_output "lineage     s3://tfstate/other/terraform.tfstate: at 2026-01-01T00:[0-9:]+Z the state's lineage changed from $LIN \\(serial 1\\) to 9e9e9e9e-0000-4000-8000-000000000001 \\(serial 1\\)" \
+	"the change of lineage, with its time"
+
 # --record with an S3 source; the record verifies.
 expect_exit 1 "--record" "$T" reconcile --record --state-s3 "$URI"
 rec=$(head -1 "$W/s/records/000000000013.rec")
