@@ -448,6 +448,13 @@ tfa_err tfa_reconcile_add_command(tfa_reconcile *r, int argc, char *const argv[]
 	TFA_ENSURE(how.code == 0, TFA_EIO, "%s exited with status %d", (const char *)label.data,
 		   how.code);
 	r->bodies_read++;
+	/*
+	 * `terraform state pull` prints the state as Terraform serialises it to a backend (which
+	 * ends in a newline) and one newline of its own: that one is not the state's, and is not
+	 * hashed, so that the hash is the stored state's.
+	 */
+	if (out.len >= 2 && out.data[out.len - 1] == '\n' && out.data[out.len - 2] == '\n')
+		out.len--;
 	prc = tfa_state_facts_parse(&f, out.data, out.len, (const char *)label.data);
 	if (prc == TFA_EINTERNAL)
 		TFA_GUARD(prc);

@@ -85,6 +85,9 @@ fi
 
 # `terraform state rm` outside the wrapper.
 expect_exit 0 "state clean before state rm" "$T" reconcile --state terraform.tfstate
+expect_exit 0 "the pulled state is the attested one (its hash too)" "$T" reconcile -- "$TF" state pull
+expect_output "attested    lineage [0-9a-f-]+ serial $(serial terraform.tfstate)  seq 3  .*terraform state pull" \
+	"the pulled state matched to seq 3"
 "$TF" state rm terraform_data.b > /dev/null 2>&1 || fail "state rm"
 rm_serial=$(serial terraform.tfstate)
 expect_exit 1 "a state rm outside the wrapper is caught" "$T" reconcile --state terraform.tfstate \
