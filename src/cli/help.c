@@ -40,6 +40,14 @@ static const cmd_doc commands[] = {
      "run a refresh-only plan and record a drift check: drifted or not, and where",
      "The record lists the drifted resource addresses (the plan's resource_drift), never values.\n"
      "It exits with Terraform's code: 0 no drift, 2 drift (with -detailed-exitcode)."},
+    {"reconcile",
+     "--store S [--sequencer Q] (--key K | --public-key PEM) [--state FILE]... [--state-dir "
+     "DIR]... [--state-s3 s3://BUCKET/KEY[?region=R&endpoint=URL]]... [--json] [--record] [-- "
+     "terraform state pull]",
+     "match every Terraform state version against the chain: find writes that bypassed it",
+     "Each state version is attested (the after-state of a record) or not: an apply, import,\n"
+     "state rm|mv|push or refresh that went around tfattest. Exit 0 when every version is\n"
+     "accounted for, 1 otherwise. It sees state writes, not console edits (drift checks do)."},
     {"log",
      "--store S [--sequencer Q] (--key K | --public-key PEM) [--since T] [--until T] [--json]",
      "list the chain's records, each signature checked", NULL},
@@ -47,6 +55,16 @@ static const cmd_doc commands[] = {
      "print one record, its signature checked", NULL},
     {"diff", "--store S [--sequencer Q] (--key K | --public-key PEM) SEQ1 SEQ2",
      "compare the Terraform facts of two records", NULL},
+    {"reconcile",
+     "--store S [--sequencer Q] (--key K | --public-key PEM) [--state FILE]... "
+     "[--state-dir DIR]...\n"
+     "       [--state-s3 s3://BUCKET/KEY[?region=R&endpoint=URL]]... [--json] [--record]\n"
+     "       [-- terraform state pull]",
+     "match every version of the Terraform state to the chain's records",
+     "Each state version (lineage, serial, sha256) is attested when a record's after-state is\n"
+     "it, unattested otherwise (a write that bypassed the pipeline), reported with its serial,\n"
+     "time and the records around it. Exit 0 when every version is accounted for, else 1.\n"
+     "It sees state writes, not changes that never touch the state (docs/WORKFLOW.md)."},
     {"export",
      "--store S [--sequencer Q] (--key K | --manifest-key K2 [--key K | --public-key PEM] "
      "[--expect-key-fingerprint FPR|FILE]) (--out DIR | --archive FILE) [--from N] [--to N] "
@@ -121,6 +139,13 @@ static const opt_doc options[] = {
      "record a plan Terraform marked errored (refused otherwise)"},
     {"apply", "no-plan-first", NULL,
      "apply without a saved plan as given, unplanned (the record says so)"},
+    {"reconcile", "state", "FILE",
+     "a state file: terraform.tfstate, its .backup, a snapshot (repeatable)"},
+    {"reconcile", "state-dir", "DIR", "every state snapshot in DIR (repeatable)"},
+    {"reconcile", "state-s3", "URI",
+     "every version of an S3 backend's state object: s3://BUCKET/KEY[?region=R&endpoint=URL]"},
+    {"reconcile", "record", NULL,
+     "append a signed reconcile record of what was found (needs --key)"},
     {"record", "exit-code", "N", "the deployment command's exit code (default 0)"},
     {NULL, "rollback-to", "SEQ", "with --event rollback: the earlier record this reverts to"},
     {"record", "flush-spool", NULL, "append the captures spooled when the store was unreachable"},
@@ -142,6 +167,13 @@ static const opt_doc options[] = {
      "with --manifest-key: the chain's first key must have this fingerprint"},
     {"export", "from", "N", "the first record to include (default 1)"},
     {"export", "to", "N", "the last record to include (default: the head)"},
+    /* reconcile */
+    {"reconcile", "state", "FILE",
+     "a state version: terraform.tfstate, its .backup, a snapshot (repeatable)"},
+    {"reconcile", "state-dir", "DIR", "every file in DIR not starting with '.' (repeatable)"},
+    {"reconcile", "state-s3", "URI",
+     "every version of the S3 backend's state object (s3://BUCKET/KEY?region=R), read only"},
+    {"reconcile", "record", NULL, "append a signed reconcile record of what was found (--key)"},
     /* checkpoint, rotate */
     {"checkpoint", "out", "FILE", "also write the checkpoint file here, for the auditor"},
     {"checkpoint", "tsa", "URL", "have the checkpoint timestamped by this RFC 3161 authority"},
