@@ -26,13 +26,15 @@ static void to_stderr(void *ud, const char *text)
 /* apply and drift: the same options, a different Terraform command. */
 static int run(int argc, char **argv, bool drift)
 {
-	static const struct option own[] = {
+	static const struct option apply_own[] = {
 	    {"event", required_argument, NULL, 'e'},
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"no-plan-first", no_argument, NULL, 'n'},
 	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0},
 	};
+	static const struct option drift_own[] = {{NULL, 0, NULL, 0}};
+	const struct option *own = drift ? drift_own : apply_own;
 	static const char apply_use[] =
 	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--algorithm ALG] [--event "
 	    "apply|destroy|rollback|import] [--rollback-to SEQ] [--no-plan-first] "
@@ -69,8 +71,13 @@ static int run(int argc, char **argv, bool drift)
 	}
 	if (c < 0)
 		return 2;
-	if (optind < 2 || strcmp(argv[optind - 1], "--") != 0 || optind >= argc)
-		return tfa_cli_usage("%s", use);
+	if (optind < 2 || strcmp(argv[optind - 1], "--") != 0)
+		return tfa_cli_usage(
+		    "`--` is missing: the Terraform command follows it, as in %s",
+		    drift ? "`tfattest drift [options] -- terraform plan -refresh-only`"
+			  : "`tfattest apply [options] -- terraform apply PLAN`");
+	if (optind >= argc)
+		return tfa_cli_usage("no Terraform command after `--`: %s", use);
 	o.argv = argv + optind;
 	o.argc = argc - optind;
 	o.drift = drift;
