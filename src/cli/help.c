@@ -118,6 +118,9 @@ static const opt_doc options[] = {
      "record a plan that says \"errored\": true (refused without this)"},
     {"apply", "no-plan-first", NULL,
      "without a saved plan, run the command as given: no plan is made first or recorded"},
+    {NULL, "idempotency-key", "K",
+     "16 to 64 of A-Z a-z 0-9 . _ -; a retry with the same K finds the first record instead of "
+     "appending again (default: drawn for this run, and printed)"},
     /* log, show, diff, export */
     {NULL, "since", "T", "only records made at or after T (YYYY-MM-DDTHH:MM:SSZ)"},
     {NULL, "until", "T", "only records made at or before T (YYYY-MM-DDTHH:MM:SSZ)"},
