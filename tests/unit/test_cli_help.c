@@ -33,9 +33,9 @@ static void test_nearest(void)
 
 static void test_main_lists_every_command(void)
 {
-	static const char *const cmds[] = {"init",   "record", "apply",	     "log",    "show",
-					   "diff",   "export", "checkpoint", "rotate", "pubkey",
-					   "verify", "report", "canon",	     NULL};
+	static const char *const cmds[] = {"init",   "record", "apply",	 "drift",      "log",
+					   "show",   "diff",   "export", "checkpoint", "rotate",
+					   "pubkey", "verify", "report", "canon",      NULL};
 	FILE *f = tmpfile();
 	const char *t;
 
