@@ -26,15 +26,14 @@ static void to_stderr(void *ud, const char *text)
 /* apply and drift: the same options, a different Terraform command. */
 static int run(int argc, char **argv, bool drift)
 {
-	static const struct option apply_own[] = {
+	static const struct option own[] = {
 	    {"event", required_argument, NULL, 'e'},
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"no-plan-first", no_argument, NULL, 'n'},
 	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const struct option drift_own[] = {{NULL, 0, NULL, 0}};
-	const struct option *own = drift ? drift_own : apply_own;
+	static const struct option none[] = {{NULL, 0, NULL, 0}};
 	static const char apply_use[] =
 	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--algorithm ALG] [--event "
 	    "apply|destroy|rollback|import] [--rollback-to SEQ] [--no-plan-first] "
@@ -54,7 +53,8 @@ static int run(int argc, char **argv, bool drift)
 	memset(&o, 0, sizeof(o));
 	tfa_cli_opts_init(&co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM, use);
 	co.shortopts = "+"; /* Terraform's own arguments follow -- */
-	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
+	/* drift takes the common options alone: its --help lists no apply option. */
+	while ((c = tfa_cli_getopt(&co, argc, argv, drift ? none : own)) > 0) {
 		if (c == 'e' && !drift) {
 			o.event = optarg;
 		} else if (c == 'n' && !drift) {
@@ -72,10 +72,11 @@ static int run(int argc, char **argv, bool drift)
 	if (c < 0)
 		return 2;
 	if (optind < 2 || strcmp(argv[optind - 1], "--") != 0)
-		return tfa_cli_usage(
-		    "`--` is missing: the Terraform command follows it, as in %s",
-		    drift ? "`tfattest drift [options] -- terraform plan -refresh-only`"
-			  : "`tfattest apply [options] -- terraform apply PLAN`");
+		return tfa_cli_usage("`--` is missing: the Terraform command follows it, as in "
+				     "`tfattest %s`",
+				     drift ? "drift [options] -- terraform plan -refresh-only "
+					     "-detailed-exitcode"
+					   : "apply [options] -- terraform apply PLAN");
 	if (optind >= argc)
 		return tfa_cli_usage("no Terraform command after `--`: %s", use);
 	o.argv = argv + optind;

@@ -81,14 +81,14 @@ int tfa_cli_record(int argc, char **argv)
 	    {"exit-code", required_argument, NULL, 'x'},
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"flush-spool", no_argument, NULL, 'F'},
-	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {"idempotency-key", required_argument, NULL, 'i'},
+	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
 	    "[--event E] [--rollback-to SEQ] [--status succeeded|failed] [--exit-code N] "
-	    "[--idempotency-key K] [--allow-errored-plan]\n       tfattest record --flush-spool "
+	    "[--allow-errored-plan] [--idempotency-key K]\n       tfattest record --flush-spool "
 	    "--store S [--sequencer Q] --key "
 	    "K";
 	const char *plan = NULL, *state = NULL, *idem = NULL;
@@ -123,8 +123,8 @@ int tfa_cli_record(int argc, char **argv)
 			rollback_to = (uint64_t)v;
 			break;
 		case 'F': flush = 1; break;
-		case 'E': allow_errored = 1; break;
 		case 'i': idem = optarg; break;
+		case 'E': allow_errored = 1; break;
 		}
 	}
 	if (c < 0)
@@ -146,16 +146,16 @@ int tfa_cli_record(int argc, char **argv)
 		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
 	tfa_cli_chain_init(&ss);
 	rc = tfa_capture_new(&cap, &ev, plan, state);
+	if (rc == TFA_OK && idem == NULL && (rc = tfa_idempotency_key_new(drawn)) == TFA_OK)
+		idem = drawn;
+	if (rc == TFA_OK)
+		rc = tfa_capture_set_idempotency_key(cap, idem);
 	if (rc == TFA_OK && tfa_capture_plan_errored(cap) && !allow_errored) {
 		tfa_capture_free(cap);
 		return tfa_cli_usage("plan %s is errored (Terraform stopped planning on an error); "
 				     "--allow-errored-plan records it anyway",
 				     plan);
 	}
-	if (rc == TFA_OK && idem == NULL && (rc = tfa_idempotency_key_new(drawn)) == TFA_OK)
-		idem = drawn;
-	if (rc == TFA_OK)
-		rc = tfa_capture_set_idempotency_key(cap, idem);
 	if (rc == TFA_OK)
 		rc = tfa_cli_chain_open(&ss, &o);
 	if (rc == TFA_OK && rollback_to) {
