@@ -38,7 +38,8 @@ static const cmd_doc commands[] = {
      "[--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- terraform|tofu [-chdir=DIR] plan "
      "-refresh-only -detailed-exitcode [ARGS...]",
      "run a refresh-only plan and record a drift check: drifted or not, and where",
-     "The record lists the drifted resource addresses (the plan's resource_drift), never values.\n"
+     "The record lists the drifted resource addresses (the plan's resource_drift) and changed\n"
+     "root outputs (output.NAME), never values.\n"
      "It exits with Terraform's code: 0 no drift, 2 drift (with -detailed-exitcode)."},
     {"reconcile",
      "--store S [--sequencer Q] (--key K | --public-key PEM) [--state FILE]... [--state-dir "
