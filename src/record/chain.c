@@ -317,12 +317,15 @@ out:
 	return rc;
 }
 
-tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
-				int64_t not_before, uint64_t limit)
+/* Which mark of the event a search compares: the spool id or the idempotency key. */
+typedef enum find_mark { FIND_SPOOL_ID, FIND_IDEMPOTENCY_KEY } find_mark;
+
+static tfa_err find_marked(uint64_t *seq_out, tfa_store *st, find_mark mark, const char *id,
+			   int64_t not_before, uint64_t limit)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf bytes, sig;
-	tfa_artifact art;
+	tfa_artifact *art = NULL;
 	uint64_t head = 0;
 
 	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
@@ -331,24 +334,87 @@ tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id
 	*seq_out = 0;
 	TFA_ENSURE_ARG(st);
 	TFA_ENSURE_ARG(id);
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(art != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(tfa_store_head(st, &head));
 	for (uint64_t seq = head, n = 0; seq >= 1 && n < limit; seq--, n++) {
+		bool hit;
+
 		tfa_buf_clear(&bytes);
 		tfa_buf_clear(&sig);
 		TFA_GUARD(tfa_store_get(st, seq, &bytes, &sig));
-		if (tfa_artifact_parse(&art, bytes.data, bytes.len) != TFA_OK)
+		if (tfa_artifact_parse(art, bytes.data, bytes.len) != TFA_OK)
 			TFA_BAIL(TFA_EVERIFY, "record %llu is invalid: %s", (unsigned long long)seq,
 				 tfa_error_last()->message);
-		if (art.spooled && strcmp(art.spool_id, id) == 0) {
+		if (mark == FIND_SPOOL_ID)
+			hit = art->spooled && strcmp(art->spool_id, id) == 0;
+		else
+			hit = art->idempotency_key[0] != '\0' &&
+			      strcmp(art->idempotency_key, id) == 0;
+		if (hit) {
 			*seq_out = seq;
 			break;
 		}
-		if (art.time < not_before)
+		if (art->time < not_before)
 			break;
 	}
 out:
+	free(art);
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
+	return rc;
+}
+
+tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
+				int64_t not_before, uint64_t limit)
+{
+	return find_marked(seq_out, st, FIND_SPOOL_ID, id, not_before, limit);
+}
+
+tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const char *key,
+				       int64_t not_before, uint64_t limit)
+{
+	return find_marked(seq_out, st, FIND_IDEMPOTENCY_KEY, key, not_before, limit);
+}
+
+tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, tfa_signer *signer,
+			      tfa_sig_alg alg, const tfa_capture *c)
+{
+	tfa_err rc = TFA_OK;
+	const char *key;
+	uint64_t found = 0;
+	char why[512];
+
+	TFA_ENSURE_ARG(replayed);
+	*replayed = false;
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_ENSURE_ARG(c);
+	key = tfa_capture_idempotency_key(c);
+	if (key != NULL) {
+		TFA_GUARD(tfa_chain_find_idempotency_key(
+		    &found, st, key, (int64_t)time(NULL) - TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE,
+		    TFA_CHAIN_IDEMPOTENCY_WINDOW));
+		if (found != 0) {
+			*replayed = true;
+			if (seq_out)
+				*seq_out = found;
+			goto out;
+		}
+	}
+	rc = tfa_chain_append(seq_out, st, signer, alg, c);
+	if (rc != TFA_OK && key != NULL && (rc == TFA_EIO || rc == TFA_EBACKEND)) {
+		/* The key first: it is what the reader needs, and a long cause is cut. */
+		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		TFA_BAIL(
+		    rc,
+		    "the outcome is unknown: the record may have been appended; run the same "
+		    "command again with --idempotency-key %s (or TFATTEST_IDEMPOTENCY_KEY=%s), "
+		    "which finds the record if it was appended and appends it once if not "
+		    "(%.200s)",
+		    key, key, why);
+	}
+out:
 	return rc;
 }
 
