@@ -71,9 +71,11 @@ static const cmd_doc commands[] = {
      "[--expect-key-fingerprint FPR|FILE]) (--out DIR | --archive FILE) [--from N] [--to N] "
      "[--since T] [--until T]",
      "write a signed bundle of the chain for an auditor",
-     "With --manifest-key the manifest is signed by the exporter's key, which needs only read\n"
-     "access to the store; the records keep the chain's signatures, and `verify` says which\n"
-     "kind of manifest it checked and what that proves."},
+     "With --key K the manifest is signed by the chain's current key. With --manifest-key K2\n"
+     "it is signed by K2, the exporter's own key, which must be no key of the chain: for an\n"
+     "auditor who may read the chain but not sign for it. --key K then only names the\n"
+     "chain's current key (a KMS key is asked for its public key, never to sign). The\n"
+     "bundle says which kind of manifest it holds; `verify` reports it."},
     {"checkpoint", "--store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]",
      "sign the chain's head (timestamped with --tsa) and store it", NULL},
     {"rotate",
@@ -160,12 +162,12 @@ static const opt_doc options[] = {
     {"export", "archive", "FILE",
      "write the bundle as one archive instead: FILE.tar.gz, FILE.tgz or FILE.zip"},
     {"export", "manifest-key", "K2",
-     "sign the manifest with your own key K2, not the chain's: an export with read-only access"},
+     "sign the manifest with this key of the exporter's own, not the chain's (read-only access)"},
     {"export", "key", "K", "the chain's key: signs the manifest, unless --manifest-key is given"},
     {"export", "public-key", "PEM",
-     "with --manifest-key: the chain's public key, to check records"},
+     "with --manifest-key: the chain's anchor or current public key (a PEM file), not --key"},
     {"export", "expect-key-fingerprint", "FPR|FILE",
-     "with --manifest-key: the chain's first key must have this fingerprint"},
+     "with --manifest-key: the store's chain must start from the key with this fingerprint"},
     {"export", "from", "N", "the first record to include (default 1)"},
     {"export", "to", "N", "the last record to include (default: the head)"},
     /* reconcile */
@@ -188,7 +190,7 @@ static const opt_doc options[] = {
     /* verify, report */
     {"verify", "require-genesis", NULL, "the bundle must start at the chain's first record"},
     {"verify", "require-chain-manifest", NULL,
-     "refuse a bundle whose manifest the exporter signed rather than the chain's key"},
+     "refuse a manifest signed by the exporter's own key instead of the chain's"},
     {"verify", "threads", "N", "check with N threads, 1 to 64 (default: the CPUs online)"},
     {"verify", "checkpoint", "FILE",
      "a trusted checkpoint the bundle must reach (repeatable): proves it is complete"},
