@@ -96,14 +96,16 @@ body() {
 	printf '"context":{"host":"runner-1","git":{"commit":"%040d","ref":"refs/heads/main"}}}' 0
 }
 
-# post TOKEN BODY [curl args...]: POSTs to /v1/records; the reply body goes to $W/reply,
-# the status is printed.
+# post TOKEN BODY [curl args...]: POSTs to /v1/records with Content-Type $CT (default
+# application/json) and, unless TOKEN is -, Authorization: Bearer TOKEN; the reply body
+# goes to $W/reply, the status is printed.
 post() {
-	local tok=$1 data=$2
+	local tok=$1 data=$2 auth=()
 	shift 2
-	curl -sS --cacert "$W/tls/ca.crt" -o "$W/reply" -w '%{http_code}' \
-		-H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
-		--data-binary "$data" "$@" "https://$ADDR/v1/records"
+	[ "$tok" = - ] || auth=(-H "Authorization: Bearer $tok")
+	curl -sS --cacert "$W/tls/ca.crt" -o "$W/reply" -w '%{http_code}' "${auth[@]}" \
+		-H "Content-Type: ${CT:-application/json}" --data-binary "$data" "$@" \
+		"https://$ADDR/v1/records"
 }
 
 # expect_status WANT DESC STATUS: one check.
