@@ -3,8 +3,9 @@
 # the chain head.
 #   make_tls DIR            DIR/ca.crt (the client's trust), DIR/tls.crt, DIR/tls.key
 #   serve_start NAME ARGS   starts `tfattest serve ARGS --ready-file ...` in the
-#                           background; sets SERVE_PID and ADDR (HOST:PORT); its
-#                           stderr goes to $W/NAME.err
+#                           background (under $SERVE_WRAP, a command prefix, when
+#                           set); sets SERVE_PID and ADDR (HOST:PORT); its stderr
+#                           goes to $W/NAME.err
 #   serve_stop              SIGTERM, then waits; returns the service's exit status
 #   head_seq STORE          the chain head's seq, read from the store
 . "$(dirname "$0")/../lib/common.sh"
@@ -35,7 +36,7 @@ serve_start() {
 	local name=$1
 	shift
 	rm -f "$W/$name.ready"
-	"$T" serve "$@" --ready-file "$W/$name.ready" 2> "$W/$name.err" &
+	${SERVE_WRAP:-} "$T" serve "$@" --ready-file "$W/$name.ready" 2> "$W/$name.err" &
 	SERVE_PID=$!
 	for _ in $(seq 150); do
 		[ -s "$W/$name.ready" ] && break
