@@ -16,8 +16,9 @@
 
 #include "tfattest/error.h"
 
-/* The largest token accepted, in bytes. */
-#define TFA_JWT_MAX (16u * 1024u)
+/* The largest token accepted, in bytes (spelt as capture/oidc.h spells it,
+ * so that a file may include both). */
+#define TFA_JWT_MAX ((size_t)16 << 10)
 
 /* A parsed key set: its RS256 and ES256 keys by kid. */
 typedef struct tfa_jwks tfa_jwks;
