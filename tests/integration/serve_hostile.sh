@@ -15,7 +15,7 @@ K=file:$W/k.pem
 "$T" init --store s --chain prod --key "$K" > /dev/null
 make_tls tls
 make_issuer iss
-"$PY" "$TOKENS" keys other || exit 2
+"$PY" "$ISSUER" keys --dir other --rsa k1 > /dev/null || exit 2
 serve_start srv --listen 127.0.0.1:0 --store s --key "$K" --policy iss/policy.json \
 	--tls-cert tls/tls.crt --tls-key tls/tls.key --request-timeout 2 --access-log access.log
 
@@ -48,11 +48,11 @@ refused 401 "a Basic credential" "ID token is required" - "$B" -H 'Authorization
 refused 401 "an expired token" "refused: .*(exp|expired)" "$(token iss "" exp=-600)" "$B"
 refused 401 "a token not yet valid" "refused: .*(nbf|not yet)" "$(token iss "" nbf=+600)" "$B"
 refused 401 "the wrong audience" "refused: .*(aud|audience)" \
-	"$("$PY" "$TOKENS" token iss "$ISS" someone-else repo:acme/infra:ref:refs/heads/main)" "$B"
+	"$(mint iss "$ISS" someone-else repo:acme/infra:ref:refs/heads/main)" "$B"
 refused 401 "an issuer the policy does not trust" "issuer the policy trusts" \
-	"$("$PY" "$TOKENS" token iss https://evil.example tfattest repo:acme/infra:ref:refs/heads/main)" "$B"
+	"$(mint iss https://evil.example tfattest repo:acme/infra:ref:refs/heads/main)" "$B"
 refused 401 "the trusted issuer's name, another key" "refused" \
-	"$("$PY" "$TOKENS" token other "$ISS" tfattest repo:acme/infra:ref:refs/heads/main)" "$B"
+	"$(mint other "$ISS" tfattest repo:acme/infra:ref:refs/heads/main)" "$B"
 refused 401 "alg none" "refused: .*(alg|none)" "$(token iss "" alg=none)" "$B"
 refused 401 "HS256 keyed with the RSA public key" "refused: .*(alg|HS256)" "$(token iss "" alg=HS256-pubkey)" "$B"
 refused 401 "an unknown kid" "refused: .*(kid|key)" "$(token iss "" kid=nope)" "$B"

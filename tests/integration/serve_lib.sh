@@ -66,13 +66,14 @@ head_seq() {
 	echo "${h:-0}"
 }
 
-TOKENS=$SRC/tests/integration/serve_tokens.py
+ISSUER=$SRC/tests/service/oidc_issuer.py
 ISS=https://token.test.example
 
-# make_issuer DIR: the test issuer's keys (DIR/issuer.pem, DIR/jwks.json) and a policy
-# DIR/policy.json trusting it for chain prod, subjects repo:acme/infra:ref:refs/heads/*.
+# make_issuer DIR: the test issuer's keys (tests/service/oidc_issuer.py: DIR/keys/k1.pem,
+# DIR/jwks.json) and a policy DIR/policy.json trusting it for chain prod, subjects
+# repo:acme/infra:ref:refs/heads/*, events apply and destroy.
 make_issuer() {
-	"$PY" "$TOKENS" keys "$1" || { echo "FAIL: cannot make the issuer's keys" >&2; exit 2; }
+	"$PY" "$ISSUER" keys --dir "$1" --rsa k1 > /dev/null || { echo "FAIL: cannot make the issuer's keys" >&2; exit 2; }
 	cat > "$1/policy.json" << POLICY
 {"issuers": [{"issuer": "$ISS", "jwks_file": "jwks.json", "audience": "tfattest"}],
  "allow": [{"issuer": "$ISS", "subject": "repo:acme/infra:ref:refs/heads/*",
@@ -80,12 +81,32 @@ make_issuer() {
 POLICY
 }
 
-# token DIR [SUB [name=value...]]: a token from the test issuer (serve_tokens.py).
+# mint DIR ISS AUD SUB [name=value...]: a token signed RS256 by DIR's key. Names:
+# exp=+N, nbf=+N, iat=+N (seconds from now, may be negative); alg=none;
+# alg=HS256-pubkey (HMAC keyed with the RSA public key's PEM); kid=K (the header's kid);
+# any other name a string claim.
+mint() {
+	local d=$1 iss=$2 aud=$3 sub=$4 now claims="" opts=() kv
+	shift 4
+	now=$(date +%s)
+	for kv in "$@"; do
+		case ${kv%%=*} in
+		exp | nbf | iat) claims="$claims,\"${kv%%=*}\":$((now + ${kv#*=}))" ;;
+		alg) [ "${kv#*=}" = none ] && opts+=(--alg none) || opts+=(--hmac-pubkey) ;;
+		kid) opts+=(--header "{\"kid\":\"${kv#*=}\"}") ;;
+		*) claims="$claims,\"${kv%%=*}\":\"${kv#*=}\"" ;;
+		esac
+	done
+	"$PY" "$ISSUER" mint --dir "$d" --iss "$iss" --aud "$aud" --sub "$sub" --ttl 600 \
+		--claims "{${claims#,}}" "${opts[@]}"
+}
+
+# token DIR [SUB [name=value...]]: a token from the test issuer for the policy's audience.
 token() {
 	local d=$1 sub=${2:-repo:acme/infra:ref:refs/heads/main}
 	shift
 	[ $# -eq 0 ] || shift
-	"$PY" "$TOKENS" token "$d" "$ISS" tfattest "$sub" "$@"
+	mint "$d" "$ISS" tfattest "$sub" "$@"
 }
 
 # body KEY [EVENT]: a record request with idempotency key KEY.
