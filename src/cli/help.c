@@ -112,6 +112,9 @@ static const opt_doc options[] = {
     {"record", "exit-code", "N", "the deployment command's exit code (default 0)"},
     {NULL, "rollback-to", "SEQ", "with --event rollback: the earlier record this reverts to"},
     {"record", "flush-spool", NULL, "append the captures spooled when the store was unreachable"},
+    {NULL, "idempotency-key", "K",
+     "16 to 64 of A-Z a-z 0-9 . _ -; a retry with the same K finds the first record instead of "
+     "appending again (default: drawn for this run, and printed)"},
     /* log, show, diff, export */
     {NULL, "since", "T", "only records made at or after T (YYYY-MM-DDTHH:MM:SSZ)"},
     {NULL, "until", "T", "only records made at or before T (YYYY-MM-DDTHH:MM:SSZ)"},
