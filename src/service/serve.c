@@ -9,7 +9,8 @@
  *     suspended until a worker has answered it. A full queue answers 503
  *     with Retry-After at once.
  *   - The workers check the ID token, build the identity, and call
- *     tfa_service_record(), whose chain lock orders the appends.
+ *     tfa_service_record(), whose chain lock orders the appends. Health
+ *     checks read the store, so they are workers' jobs too.
  *   - A watchdog cuts off connections whose request has not arrived whole
  *     within request_timeout seconds: MHD's own timeout counts idle time
  *     only, which a client sending one byte a second never reaches.
@@ -75,6 +76,7 @@ typedef struct conn {
 typedef struct job {
 	serve *s;
 	struct MHD_Connection *mc;
+	bool health; /* GET /v1/health: the store is read here, not in the network thread */
 	char *token;
 	size_t token_len;
 	char *client_dn; /* mTLS subject DN, or NULL */
@@ -549,6 +551,46 @@ out:
 	tfa_jwt_free(jwt);
 }
 
+/* GET /v1/health, in a worker: reading the head may be a network call (s3). */
+static void health_job(job *j)
+{
+	serve *s = j->s;
+	uint64_t head = 0;
+	tfa_err rc;
+	cJSON *o;
+
+	pthread_mutex_lock(&s->st_lock);
+	rc = tfa_store_head(s->st, &head);
+	pthread_mutex_unlock(&s->st_lock);
+	j->status = MHD_HTTP_OK;
+	o = cJSON_CreateObject();
+	if (o == NULL)
+		return;
+	cJSON_AddStringToObject(o, "type", "tfattest.health");
+	cJSON_AddStringToObject(o, "chain_id", s->chain_id);
+	if (rc != TFA_OK) {
+		j->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		cJSON_AddStringToObject(o, "status", "unavailable");
+		cJSON_AddStringToObject(o, "error", tfa_error_last()->message);
+	} else {
+		cJSON_AddNumberToObject(o, "head_seq", (double)head);
+		if (atomic_load(&s->unavailable)) {
+			j->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+			cJSON_AddStringToObject(o, "status", "unavailable");
+			cJSON_AddStringToObject(o, "error",
+						"the last append found the store or "
+						"the key unavailable");
+		} else {
+			cJSON_AddStringToObject(o, "status", "ok");
+		}
+	}
+	free(j->reply);
+	j->reply = cJSON_PrintUnformatted(o);
+	j->reply_len = j->reply ? strlen(j->reply) : 0;
+	cJSON_Delete(o);
+	copy_field(j->outcome, sizeof(j->outcome), j->status == MHD_HTTP_OK ? "ok" : "unavailable");
+}
+
 static void *worker_main(void *arg)
 {
 	serve *s = arg;
@@ -566,8 +608,12 @@ static void *worker_main(void *arg)
 		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qlen--;
 		pthread_mutex_unlock(&s->qlock);
-		handle_job(j);
-		OPENSSL_cleanse(j->token, j->token_len);
+		if (j->health)
+			health_job(j);
+		else
+			handle_job(j);
+		if (j->token)
+			OPENSSL_cleanse(j->token, j->token_len);
 		tfa_error_clear();
 		/* The network thread takes the answer from here. */
 		MHD_resume_connection(j->mc);
@@ -644,50 +690,6 @@ static char *client_cert_dn(struct MHD_Connection *mc, const char **why)
 	return out;
 }
 
-static enum MHD_Result answer_health(struct MHD_Connection *mc, req *r, serve *s)
-{
-	uint64_t head = 0;
-	tfa_err rc;
-	cJSON *o;
-	char *body;
-	enum MHD_Result ret;
-	int status = MHD_HTTP_OK;
-
-	pthread_mutex_lock(&s->st_lock);
-	rc = tfa_store_head(s->st, &head);
-	pthread_mutex_unlock(&s->st_lock);
-	o = cJSON_CreateObject();
-	if (o == NULL)
-		return MHD_NO;
-	cJSON_AddStringToObject(o, "type", "tfattest.health");
-	cJSON_AddStringToObject(o, "chain_id", s->chain_id);
-	if (rc != TFA_OK) {
-		status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		cJSON_AddStringToObject(o, "status", "unavailable");
-		cJSON_AddStringToObject(o, "error", tfa_error_last()->message);
-		tfa_error_clear();
-	} else {
-		cJSON_AddNumberToObject(o, "head_seq", (double)head);
-		if (atomic_load(&s->unavailable)) {
-			status = MHD_HTTP_SERVICE_UNAVAILABLE;
-			cJSON_AddStringToObject(o, "status", "unavailable");
-			cJSON_AddStringToObject(o, "error",
-						"the last append found the store or "
-						"the key unavailable");
-		} else {
-			cJSON_AddStringToObject(o, "status", "ok");
-		}
-	}
-	body = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (body == NULL)
-		return MHD_NO;
-	copy_field(r->outcome, sizeof(r->outcome), status == MHD_HTTP_OK ? "ok" : "unavailable");
-	ret = send_body(mc, r, status, "application/json", body, strlen(body));
-	free(body);
-	return ret;
-}
-
 static enum MHD_Result answer_checkpoint(struct MHD_Connection *mc, req *r, serve *s)
 {
 	tfa_buf copy;
@@ -744,7 +746,23 @@ static enum MHD_Result begin(serve *s, struct MHD_Connection *mc, req *r, const 
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 			return send_error(mc, r, MHD_HTTP_METHOD_NOT_ALLOWED, "bad-method",
 					  "method not allowed");
-		return r->route == R_HEALTH ? answer_health(mc, r, s) : answer_checkpoint(mc, r, s);
+		if (r->route == R_CHECKPOINT)
+			return answer_checkpoint(mc, r, s);
+		j = calloc(1, sizeof(*j));
+		if (j == NULL)
+			return MHD_NO;
+		j->s = s;
+		j->mc = mc;
+		j->health = true;
+		r->j = j;
+		if (!enqueue(s, j))
+			return send_error(mc, r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+					  "the service is busy: retry later");
+		r->queued = true;
+		if (r->c)
+			atomic_store(&r->c->deadline, 0);
+		MHD_suspend_connection(mc);
+		return MHD_YES;
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 		return send_error(mc, r, MHD_HTTP_METHOD_NOT_ALLOWED, "bad-method",
