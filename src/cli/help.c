@@ -41,14 +41,6 @@ static const cmd_doc commands[] = {
      "The record lists the drifted resource addresses (the plan's resource_drift) and changed\n"
      "root outputs (output.NAME), never values.\n"
      "It exits with Terraform's code: 0 no drift, 2 drift (with -detailed-exitcode)."},
-    {"reconcile",
-     "--store S [--sequencer Q] (--key K | --public-key PEM) [--state FILE]... [--state-dir "
-     "DIR]... [--state-s3 s3://BUCKET/KEY[?region=R&endpoint=URL]]... [--json] [--record] [-- "
-     "terraform state pull]",
-     "match every Terraform state version against the chain: find writes that bypassed it",
-     "Each state version is attested (the after-state of a record) or not: an apply, import,\n"
-     "state rm|mv|push or refresh that went around tfattest. Exit 0 when every version is\n"
-     "accounted for, 1 otherwise. It sees state writes, not console edits (drift checks do)."},
     {"log",
      "--store S [--sequencer Q] (--key K | --public-key PEM) [--since T] [--until T] [--json]",
      "list the chain's records, each signature checked", NULL},
@@ -83,6 +75,13 @@ static const cmd_doc commands[] = {
      "[--new-algorithm ALG]",
      "hand the chain to a new key (a rotation record signed by the old one)", NULL},
     {"pubkey", "--key K", "print a key's public key (PEM) and fingerprint", NULL},
+    {"serve",
+     "--listen HOST:PORT --store S [--sequencer Q] --key K --policy FILE\n"
+     "       --tls-cert F --tls-key F [--client-ca F] [options]",
+     "run the attestation service over HTTPS: record for CI jobs the policy allows",
+     "Callers authenticate with an OIDC ID token (Authorization: Bearer); the key and the\n"
+     "store stay with the service. SIGTERM or SIGINT finishes the requests in progress and\n"
+     "exits 0. docs/SERVICE.md describes the endpoints, the policy and the access log."},
 #ifdef TFATTEST_CLI_PKCS11
     {"pkcs11 list", "[--module PATH] [--token LABEL] [--pin-source FILE]",
      "list PKCS#11 tokens and their keys, each with a pkcs11: URI for --key",
@@ -142,13 +141,6 @@ static const opt_doc options[] = {
      "record a plan Terraform marked errored (refused otherwise)"},
     {"apply", "no-plan-first", NULL,
      "apply without a saved plan as given, unplanned (the record says so)"},
-    {"reconcile", "state", "FILE",
-     "a state file: terraform.tfstate, its .backup, a snapshot (repeatable)"},
-    {"reconcile", "state-dir", "DIR", "every state snapshot in DIR (repeatable)"},
-    {"reconcile", "state-s3", "URI",
-     "every version of an S3 backend's state object: s3://BUCKET/KEY[?region=R&endpoint=URL]"},
-    {"reconcile", "record", NULL,
-     "append a signed reconcile record of what was found (needs --key)"},
     {"record", "exit-code", "N", "the deployment command's exit code (default 0)"},
     {NULL, "rollback-to", "SEQ", "with --event rollback: the earlier record this reverts to"},
     {"record", "flush-spool", NULL, "append the captures spooled when the store was unreachable"},
@@ -182,6 +174,25 @@ static const opt_doc options[] = {
     {"checkpoint", "tsa", "URL", "have the checkpoint timestamped by this RFC 3161 authority"},
     {"rotate", "new-key", "NEW", "the key that takes the chain over"},
     {"rotate", "new-algorithm", "ALG", "the new key's algorithm (default: the key's)"},
+    /* serve */
+    {"serve", "listen", "HOST:PORT", "the address to listen on ([::1]:PORT for IPv6; port 0: any)"},
+    {"serve", "policy", "FILE", "the trusted ID-token issuers and who may append what"},
+    {"serve", "tls-cert", "F", "the server's certificate chain (PEM); TLS 1.2 and 1.3 only"},
+    {"serve", "tls-key", "F", "the server certificate's private key (PEM)"},
+    {"serve", "client-ca", "F",
+     "require client certificates issued by this CA (PEM); their subject goes in the record"},
+    {"serve", "workers", "N", "threads that check tokens, sign and append (default 4)"},
+    {"serve", "queue", "N", "requests that may wait for a worker before 503 (default 64)"},
+    {"serve", "checkpoint-every", "N",
+     "sign a checkpoint after N new records (default 100; 0: off)"},
+    {"serve", "checkpoint-interval", "MIN",
+     "and every MIN minutes when records came (default 60; 0: off)"},
+    {"serve", "access-log", "FILE|-", "append one JSON line per request to FILE, or stdout"},
+    {"serve", "insecure-plain-http", NULL, "no TLS: for a loopback address only"},
+    {"serve", "request-timeout", "S",
+     "seconds a request may take to arrive whole; idle connections close after it (default 15)"},
+    {"serve", "max-connections-per-ip", "N", "open connections per client address (default 32)"},
+    {"serve", "ready-file", "F", "write HOST:PORT to F once listening"},
     /* pkcs11 list */
     {"pkcs11 list", "module", "PATH", "the PKCS#11 module (else TFATTEST_PKCS11_MODULE)"},
     {"pkcs11 list", "token", "LABEL", "only the token with this label"},
