@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		cJSON_DeleteItemFromObjectCaseSensitive(cap->terraform, "state");
-		if (tfa_cap_state(cap->terraform, body.data, body.len, path) != TFA_OK ||
+		if (tfa_cap_state(cap->terraform, "state", body.data, body.len, path) != TFA_OK ||
 		    tfa_chain_append(NULL, st, s, TFA_ALG_NONE, cap) != TFA_OK) {
 			fprintf(stderr, "bench_reconcile_gen: %s\n", tfa_error_last()->message);
 			return 2;
