@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tfattest reconcile with real Terraform (terraform_data, local backend): applies
 # through `tfattest apply` are attested; an apply and a `state rm` run directly
-# are caught with their serials; --record puts a reconcile event in the chain
+# are caught with their serials (the apply also by the records alone, through
+# the next record's state_before); --record puts a reconcile event in the chain
 # that export and verify accept; each state body is read once.
 . "$(dirname "$0")/../lib/common.sh"
 TF=${TFA_TERRAFORM:-/usr/local/bin/terraform}
@@ -70,7 +71,11 @@ n=$(ls ../snaps | wc -l)
 check "json: each state body read once ($n files)" [ "$(jq_ 'd["stats"]["state_bodies_read"]')" = "$n" ]
 check "json: a .backup that repeats a snapshot is listed once" \
 	[ "$(jq_ 'len(d["versions"])')" -lt "$n" ]
-expect_exit 0 "only the wrapped snapshots: exit 0" "$T" reconcile --state-dir ../wrapped
+# The records alone show it: seq 3 started from the bypass's state, not from seq 2's.
+expect_exit 1 "only the wrapped snapshots: the records show the gap" "$T" reconcile --state-dir ../wrapped
+expect_output "GAP  .* seq 2 left serial [0-9]+, seq 3 started from serial $bypass" \
+	"the gap between seq 2 and seq 3, up to the bypass's serial"
+check "no version unattested among the wrapped snapshots" bash -c "! grep -q UNATTESTED '$W/last.out'"
 
 # Each file is opened once and read to its end once (strace counts the opens).
 if command -v strace > /dev/null; then
@@ -84,8 +89,10 @@ if command -v strace > /dev/null; then
 fi
 
 # `terraform state rm` outside the wrapper.
-expect_exit 0 "state clean before state rm" "$T" reconcile --state terraform.tfstate
-expect_exit 0 "the pulled state is the attested one (its hash too)" "$T" reconcile -- "$TF" state pull
+expect_exit 1 "the current state (the earlier gap still counts)" "$T" reconcile --state terraform.tfstate
+expect_output "attested    lineage [0-9a-f-]+ serial $(serial terraform.tfstate)  seq 3  terraform.tfstate" \
+	"the current state is seq 3's"
+expect_exit 1 "the pulled state (the earlier gap still counts)" "$T" reconcile -- "$TF" state pull
 expect_output "attested    lineage [0-9a-f-]+ serial $(serial terraform.tfstate)  seq 3  .*terraform state pull" \
 	"the pulled state matched to seq 3"
 "$TF" state rm terraform_data.b > /dev/null 2>&1 || fail "state rm"
@@ -133,9 +140,10 @@ expect_exit 0 "export with the reconcile record" "$T" export --out ../bundle
 expect_exit 0 "verify accepts it" "$T" verify ../bundle
 expect_exit 0 "log shows it" "$T" log
 expect_output 'reconcile' "reconcile in the log"
-# The reconcile record itself holds no state: the next run still reads the chain whole.
-expect_exit 0 "after the reconcile record, wrapped snapshots still exit 0" "$T" reconcile \
-	--state-dir ../wrapped
+# The reconcile record itself holds no state: it adds no gap and no version.
+expect_exit 1 "after the reconcile record" "$T" reconcile --state-dir ../wrapped
+check "still the one gap" [ "$(grep -c 'GAP  ' "$W/last.out")" -eq 1 ]
+expect_output '3 state versions: 3 attested, 0 unattested' "the same three versions attested"
 
 # A record changed in the store: the run stops at it, exit 1, and prints no verdict.
 cp -r "$W/s" "$W/s2" && chmod -R u+w "$W/s2"
