@@ -9,10 +9,12 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "opts.h"
+#include "tfattest/artifact.h"
 #include "tfattest/signer.h"
 #include "tfattest/workflow.h"
 
@@ -27,11 +29,13 @@ int tfa_cli_apply(int argc, char **argv)
 	static const struct option own[] = {
 	    {"event", required_argument, NULL, 'e'},
 	    {"rollback-to", required_argument, NULL, 'r'},
+	    {"idempotency-key", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] = "tfattest apply [--store S] [--sequencer Q] [--key K] [--event "
 				  "apply|destroy|rollback|import] "
-				  "[--rollback-to SEQ] [--algorithm ALG] -- terraform|tofu "
+				  "[--rollback-to SEQ] [--algorithm ALG] [--idempotency-key K] -- "
+				  "terraform|tofu "
 				  "[-chdir=DIR] apply|destroy [ARGS...]";
 	tfa_cli_opts co;
 	tfa_workflow_opts o;
@@ -46,6 +50,8 @@ int tfa_cli_apply(int argc, char **argv)
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		if (c == 'e') {
 			o.event = optarg;
+		} else if (c == 'i') {
+			o.idempotency_key = optarg;
 		} else {
 			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
 				return tfa_cli_usage("--rollback-to takes a seq");
@@ -64,6 +70,13 @@ int tfa_cli_apply(int argc, char **argv)
 		    o.argv[0]);
 	if (o.rollback_to && (o.event == NULL || strcmp(o.event, "rollback") != 0))
 		return tfa_cli_usage("--rollback-to needs --event rollback");
+	/* A key given names a retry of one deployment (docs/WORKFLOW.md). */
+	if (o.idempotency_key == NULL && (o.idempotency_key = getenv("TFATTEST_IDEMPOTENCY_KEY")) &&
+	    o.idempotency_key[0] == '\0')
+		o.idempotency_key = NULL;
+	if (o.idempotency_key &&
+	    tfa_idempotency_key_check(o.idempotency_key, strlen(o.idempotency_key)) != TFA_OK)
+		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
 	o.store = co.store;
 	o.key = co.key;
 	o.sequencer = co.sequencer;

@@ -378,7 +378,7 @@ tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const c
 }
 
 tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, tfa_signer *signer,
-			      tfa_sig_alg alg, const tfa_capture *c)
+			      tfa_sig_alg alg, const tfa_capture *c, bool look)
 {
 	tfa_err rc = TFA_OK;
 	const char *key;
@@ -391,7 +391,7 @@ tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, 
 	TFA_ENSURE_ARG(signer);
 	TFA_ENSURE_ARG(c);
 	key = tfa_capture_idempotency_key(c);
-	if (key != NULL) {
+	if (key != NULL && look) {
 		TFA_GUARD(tfa_chain_find_idempotency_key(
 		    &found, st, key, (int64_t)time(NULL) - TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE,
 		    TFA_CHAIN_IDEMPOTENCY_WINDOW));
