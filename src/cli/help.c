@@ -24,11 +24,22 @@ static const cmd_doc commands[] = {
      "PLAN.json is `terraform show -json PLAN` output; no attribute value from it is recorded."},
     {"apply",
      "[--store S] [--sequencer Q] [--key K] [options] -- terraform|tofu [-chdir=DIR] apply|destroy "
-     "[ARGS...]",
-     "run a Terraform deployment and record what it did",
+     "[ARGS...]\n"
+     "       tfattest apply [options] -- terraform|tofu [-chdir=DIR] import|state rm|state "
+     "mv|state "
+     "push [ARGS...]",
+     "run a Terraform deployment or state write and record what it did",
      "Everything after -- is the Terraform command, run as given. Its outcome is recorded\n"
-     "whether it succeeds or fails; when the store cannot be reached the record is spooled\n"
-     "and appended by `tfattest record --flush-spool`."},
+     "whether it succeeds or fails, with the state before and after; an apply without a saved\n"
+     "plan is planned first (terraform plan -out) and exactly that plan is applied. When the\n"
+     "store cannot be reached the record is spooled and appended by `tfattest record\n"
+     "--flush-spool`."},
+    {"drift",
+     "[--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- terraform|tofu [-chdir=DIR] plan "
+     "-refresh-only -detailed-exitcode [ARGS...]",
+     "run a refresh-only plan and record a drift check: drifted or not, and where",
+     "The record lists the drifted resource addresses (the plan's resource_drift), never values.\n"
+     "It exits with Terraform's code: 0 no drift, 2 drift (with -detailed-exitcode)."},
     {"log",
      "--store S [--sequencer Q] (--key K | --public-key PEM) [--since T] [--until T] [--json]",
      "list the chain's records, each signature checked", NULL},
@@ -102,6 +113,10 @@ static const opt_doc options[] = {
      "apply (default), destroy, rollback, import, refresh, state-rm, state-mv, state-push, "
      "drift-check or reconcile"},
     {"record", "status", "S", "succeeded (default) or failed"},
+    {NULL, "allow-errored-plan", NULL,
+     "record a plan Terraform marked errored (refused otherwise)"},
+    {"apply", "no-plan-first", NULL,
+     "apply without a saved plan as given, unplanned (the record says so)"},
     {"record", "exit-code", "N", "the deployment command's exit code (default 0)"},
     {NULL, "rollback-to", "SEQ", "with --event rollback: the earlier record this reverts to"},
     {"record", "flush-spool", NULL, "append the captures spooled when the store was unreachable"},
