@@ -176,7 +176,8 @@ int tfa_cli_record(int argc, char **argv)
 		    "already recorded as seq %llu in %s (idempotency key %s): nothing appended\n",
 		    (unsigned long long)seq, o.store, idem);
 	else
-		printf("recorded seq %llu in %s\n", (unsigned long long)seq, o.store);
+		printf("recorded seq %llu in %s (idempotency key %s)\n", (unsigned long long)seq,
+		       o.store, idem);
 	tfa_capture_free(cap);
 	tfa_cli_chain_close(&ss);
 	return status;

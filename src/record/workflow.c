@@ -878,13 +878,14 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 			break;
 		}
 
-		say(line, ud, "tfattest: recorded seq %llu (%s, %s, exit %d%s) in %s",
+		say(line, ud,
+		    "tfattest: recorded seq %llu (%s, %s, exit %d%s) in %s (idempotency key %s)",
 		    (unsigned long long)r->seq, r->event ? r->event : "",
 		    ok ? "succeeded" : "failed", r->tf_exit,
 		    drift && r->tf_exit == 2   ? ": drift"
 		    : drift && r->tf_exit == 0 ? ": no drift"
 					       : "",
-		    r->store ? r->store : "");
+		    r->store ? r->store : "", r->idempotency_key);
 		break;
 	}
 	case TFA_WF_UNCAPTURED:

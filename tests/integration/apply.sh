@@ -274,7 +274,7 @@ check "no PIN in terraform's environment" bash -c "! grep -q pin-marker-4711 '$W
 n0=$(nrec)
 : > "$STANDIN_LOG"
 expect_exit 0 "apply with a key" "$T" apply --idempotency-key pipeline-77.deploy -- "$TF" apply -auto-approve plan.bin &&
-	expect_output "recorded seq $((n0 + 1)) " "recorded with the key"
+	expect_output "recorded seq $((n0 + 1)) .* \\(idempotency key pipeline-77.deploy\\)$" "recorded with the key, printed"
 check "the record carries the key" grep -q '"idempotency_key":"pipeline-77.deploy"' <(rec $((n0 + 1)))
 : > "$STANDIN_LOG"
 expect_exit 0 "the same apply retried with the key" env TFATTEST_IDEMPOTENCY_KEY=pipeline-77.deploy \

@@ -804,7 +804,11 @@ static void test_apply_recorded_and_failed(void)
 		CHECK_STREQ(r->event, "apply");
 		tfa_workflow_report(r, keep_line, &l);
 		snprintf(want, sizeof(want),
-			 "tfattest: recorded seq 1 (apply, succeeded, exit 0) in %s", e.store);
+			 "tfattest: recorded seq 1 (apply, succeeded, exit 0) in %s (idempotency "
+			 "key %s)",
+			 e.store, r->idempotency_key);
+		CHECK(strlen(r->idempotency_key) == 32 &&
+		      strspn(r->idempotency_key, "0123456789abcdef") == 32);
 		CHECK(l.n == 1);
 		CHECK_STREQ(l.text[0], want);
 	}
