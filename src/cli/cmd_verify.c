@@ -164,7 +164,10 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
 		if (arr)
 			list_spooled(sp, arr);
-		cJSON_AddNumberToObject(root, "verified_identities", (double)sp->identified);
+		/* Only when there are some: the output of bundles without any is unchanged. */
+		if (sp->identified)
+			cJSON_AddNumberToObject(root, "verified_identities",
+						(double)sp->identified);
 	}
 	{
 		cJSON *keys = cJSON_AddArrayToObject(root, "keys");
