@@ -58,6 +58,12 @@ typedef struct tfa_workflow_opts {
 	bool allow_errored_plan; /* record a plan that says "errored": true */
 	/* The command is `PROGRAM plan -refresh-only ...`: a drift check (event drift-check). */
 	bool drift;
+	/*
+	 * The deployment's idempotency key (FORMAT.md §3.1), or NULL to draw one.
+	 * Given, it names a retry: when a recent record carries it, the apply is
+	 * not run again and that record is the outcome (TFA_WF_RECORDED, replayed).
+	 */
+	const char *idempotency_key;
 } tfa_workflow_opts;
 
 /* What an apply came to. */
@@ -97,6 +103,8 @@ typedef struct tfa_workflow_result {
 	tfa_error state_error;
 	tfa_error error;       /* why, for the outcomes that say so; its code is the failure's */
 	tfa_error spool_error; /* TFA_WF_UNSPOOLED: why the spool write failed */
+	bool replayed;	       /* TFA_WF_RECORDED: a record with the key was found; not run */
+	char idempotency_key[TFA_IDEMPOTENCY_KEY_MAX + 1]; /* the key recorded, once known */
 } tfa_workflow_result;
 
 /*

@@ -10,10 +10,12 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "opts.h"
+#include "tfattest/artifact.h"
 #include "tfattest/signer.h"
 #include "tfattest/workflow.h"
 
@@ -31,13 +33,15 @@ static int run(int argc, char **argv, bool drift)
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"no-plan-first", no_argument, NULL, 'n'},
 	    {"allow-errored-plan", no_argument, NULL, 'E'},
+	    {"idempotency-key", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const struct option none[] = {{NULL, 0, NULL, 0}};
 	static const char apply_use[] =
 	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--algorithm ALG] [--event "
 	    "apply|destroy|rollback|import] [--rollback-to SEQ] [--no-plan-first] "
-	    "[--allow-errored-plan] -- terraform|tofu [-chdir=DIR] apply|destroy|import|state "
+	    "[--allow-errored-plan] [--idempotency-key K] -- terraform|tofu [-chdir=DIR] "
+	    "apply|destroy|import|state "
 	    "rm|mv|push [ARGS...]";
 	static const char drift_use[] =
 	    "tfattest drift [--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- "
@@ -57,6 +61,8 @@ static int run(int argc, char **argv, bool drift)
 	while ((c = tfa_cli_getopt(&co, argc, argv, drift ? none : own)) > 0) {
 		if (c == 'e' && !drift) {
 			o.event = optarg;
+		} else if (c == 'i' && !drift) {
+			o.idempotency_key = optarg;
 		} else if (c == 'n' && !drift) {
 			o.no_plan_first = true;
 		} else if (c == 'E' && !drift) {
@@ -86,6 +92,14 @@ static int run(int argc, char **argv, bool drift)
 		return tfa_cli_usage("%s", tfa_error_last()->message);
 	if (o.rollback_to && (o.event == NULL || strcmp(o.event, "rollback") != 0))
 		return tfa_cli_usage("--rollback-to needs --event rollback");
+	/* A key given names a retry of one deployment (docs/WORKFLOW.md). */
+	if (o.idempotency_key == NULL && !drift &&
+	    (o.idempotency_key = getenv("TFATTEST_IDEMPOTENCY_KEY")) &&
+	    o.idempotency_key[0] == '\0')
+		o.idempotency_key = NULL;
+	if (o.idempotency_key &&
+	    tfa_idempotency_key_check(o.idempotency_key, strlen(o.idempotency_key)) != TFA_OK)
+		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
 	o.store = co.store;
 	o.key = co.key;
 	o.sequencer = co.sequencer;

@@ -92,6 +92,7 @@ int tfa_cli_record(int argc, char **argv)
 	    "--store S [--sequencer Q] --key "
 	    "K";
 	const char *plan = NULL, *state = NULL, *idem = NULL;
+	bool given;
 	char drawn[TFA_IDEMPOTENCY_KEY_MAX + 1];
 	bool replayed = false;
 	tfa_event ev = {NULL, NULL, 0};
@@ -144,6 +145,7 @@ int tfa_cli_record(int argc, char **argv)
 		idem = NULL;
 	if (idem && tfa_idempotency_key_check(idem, strlen(idem)) != TFA_OK)
 		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
+	given = idem != NULL;
 	tfa_cli_chain_init(&ss);
 	rc = tfa_capture_new(&cap, &ev, plan, state);
 	if (rc == TFA_OK && idem == NULL && (rc = tfa_idempotency_key_new(drawn)) == TFA_OK)
@@ -166,7 +168,7 @@ int tfa_cli_record(int argc, char **argv)
 			rc = tfa_capture_set_rollback(cap, rollback_to, rollback_hash);
 	}
 	if (rc == TFA_OK)
-		rc = tfa_chain_append_once(&seq, &replayed, ss.store, ss.signer, o.alg, cap);
+		rc = tfa_chain_append_once(&seq, &replayed, ss.store, ss.signer, o.alg, cap, given);
 	if (rc != TFA_OK)
 		status = tfa_cli_fail(rc);
 	else if (replayed)
@@ -174,7 +176,8 @@ int tfa_cli_record(int argc, char **argv)
 		    "already recorded as seq %llu in %s (idempotency key %s): nothing appended\n",
 		    (unsigned long long)seq, o.store, idem);
 	else
-		printf("recorded seq %llu in %s\n", (unsigned long long)seq, o.store);
+		printf("recorded seq %llu in %s (idempotency key %s)\n", (unsigned long long)seq,
+		       o.store, idem);
 	tfa_capture_free(cap);
 	tfa_cli_chain_close(&ss);
 	return status;

@@ -35,7 +35,8 @@ expect_exit 0 "the same key from TFATTEST_IDEMPOTENCY_KEY" env TFATTEST_IDEMPOTE
 expect_exit 0 "another key" env TFATTEST_IDEMPOTENCY_KEY=deploy-0002.attempt_1 "$T" "${R[@]}" &&
 	expect_output "^recorded seq 2 " "another key appends seq 2"
 # Without a key, each run draws its own: two runs, two records.
-expect_exit 0 "no key: record" "$T" "${R[@]}" && expect_output "^recorded seq 3 " "seq 3"
+expect_exit 0 "no key: record" "$T" "${R[@]}" && expect_output "^recorded seq 3 " "seq 3" &&
+	expect_output "^recorded seq 3 in s \\(idempotency key [0-9a-f]{32}\\)$" "the drawn key is printed"
 expect_exit 0 "no key: record again" "$T" "${R[@]}" && expect_output "^recorded seq 4 " "seq 4"
 k3=$(key_of 3)
 k4=$(key_of 4)
