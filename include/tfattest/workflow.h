@@ -31,6 +31,23 @@
 /* The recording side only: a verifier-only build neither has nor installs this. */
 #if !TFATTEST_VERIFIER_ONLY
 
+/*
+ * Where a record goes instead of a local store and key: the attestation
+ * service's client (tfattest/service_client.h) for `tfattest apply --service`.
+ */
+typedef struct tfa_workflow_sink {
+	const char *where;	/* named in the report: the service's URL */
+	const char *flush_hint; /* the command that sends what was spooled, for the report */
+	/* Optional: before Terraform runs, gets what recording will need (a token,
+	 * credentials); a failure is the outcome TFA_WF_REFUSED. */
+	tfa_err (*prepare)(void *ud);
+	/* Records the capture: TFA_OK and *seq, or the failure (the last error) with
+	 * *spool_path (malloc'd) when the capture was spooled, else spool_error filled. */
+	tfa_err (*record)(void *ud, const tfa_capture *cap, int64_t deployed_at_ns, uint64_t *seq,
+			  char **spool_path, tfa_error *spool_error);
+	void *ud;
+} tfa_workflow_sink;
+
 /* What the workflow is given. Strings are borrowed for the length of the call. */
 typedef struct tfa_workflow_opts {
 	const char *store;     /* the store URI */
@@ -43,6 +60,9 @@ typedef struct tfa_workflow_opts {
 	int argc;	      /* the Terraform command line: argv[0] is the program */
 	char *const *argv;
 	bool forward_signals; /* SIGINT and SIGTERM reach Terraform (installs handlers) */
+	/* apply only: when set, the record goes here and store, sequencer and key are not
+	 * used (no rollback target then) */
+	const tfa_workflow_sink *sink;
 } tfa_workflow_opts;
 
 /* What an apply came to. */
@@ -80,6 +100,7 @@ typedef struct tfa_workflow_result {
 	tfa_error state_error;
 	tfa_error error;       /* why, for the outcomes that say so; its code is the failure's */
 	tfa_error spool_error; /* TFA_WF_UNSPOOLED: why the spool write failed */
+	char *flush_hint;      /* with a sink: the command that sends what was spooled */
 } tfa_workflow_result;
 
 /*

@@ -13,6 +13,8 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "svcopts.h"
+#include "tfattest/service_client.h"
 #include "tfattest/signer.h"
 #include "tfattest/workflow.h"
 
@@ -22,28 +24,65 @@ static void to_stderr(void *ud, const char *text)
 	fprintf(stderr, "%s\n", text);
 }
 
+/* The workflow's sink: the record goes to the attestation service. */
+static tfa_err sink_prepare(void *ud)
+{
+	return tfa_service_client_prepare(ud);
+}
+
+static tfa_err sink_record(void *ud, const tfa_capture *cap, int64_t deployed_at_ns, uint64_t *seq,
+			   char **spool_path, tfa_error *spool_error)
+{
+	tfa_service_receipt r;
+	tfa_err rc =
+	    tfa_service_client_record(&r, ud, cap, deployed_at_ns, spool_path, spool_error);
+
+	if (rc == TFA_OK) {
+		*seq = r.seq;
+		if (r.replayed)
+			fprintf(stderr,
+				"tfattest: the service had this record already (idempotency key "
+				"%s): nothing was appended twice\n",
+				r.idempotency_key);
+	}
+	return rc;
+}
+
 int tfa_cli_apply(int argc, char **argv)
 {
 	static const struct option own[] = {
 	    {"event", required_argument, NULL, 'e'},
 	    {"rollback-to", required_argument, NULL, 'r'},
+	    TFA_CLI_SERVICE_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] = "tfattest apply [--store S] [--sequencer Q] [--key K] [--event "
-				  "apply|destroy|rollback|import] "
-				  "[--rollback-to SEQ] [--algorithm ALG] -- terraform|tofu "
-				  "[-chdir=DIR] apply|destroy [ARGS...]";
+	static const char use[] =
+	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--event "
+	    "apply|destroy|rollback|import] "
+	    "[--rollback-to SEQ] [--algorithm ALG] -- terraform|tofu "
+	    "[-chdir=DIR] apply|destroy [ARGS...]\n"
+	    "       tfattest apply " TFA_CLI_SERVICE_USE
+	    " [--event E] -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS...]";
 	tfa_cli_opts co;
+	tfa_cli_service so;
 	tfa_workflow_opts o;
+	tfa_workflow_sink sink;
 	tfa_workflow_result *res = NULL;
+	tfa_service_client *client = NULL;
+	char hint[4096];
 	long long v;
 	int c, status;
 	tfa_err rc;
 
 	memset(&o, 0, sizeof(o));
-	tfa_cli_opts_init(&co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM, use);
+	memset(&so, 0, sizeof(so));
+	memset(&sink, 0, sizeof(sink));
+	tfa_cli_opts_init(
+	    &co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM | TFA_CLI_EXPECT_FPR | TFA_CLI_PUBLIC_KEY, use);
 	co.shortopts = "+"; /* Terraform's own arguments follow -- */
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
+		if (tfa_cli_service_opt(&so, c, optarg))
+			continue;
 		if (c == 'e') {
 			o.event = optarg;
 		} else {
@@ -69,11 +108,30 @@ int tfa_cli_apply(int argc, char **argv)
 	o.sequencer = co.sequencer;
 	o.alg = co.alg;
 	o.forward_signals = true;
+	if (so.given) {
+		if (o.rollback_to)
+			return tfa_cli_usage("--rollback-to needs the chain's store: not with "
+					     "--service");
+		if ((status = tfa_cli_service_open(&client, &so, &co)) != 0)
+			return status;
+		tfa_cli_service_flush_hint(hint, sizeof(hint), client, &so, &co);
+		sink.where = tfa_service_client_url(client);
+		sink.flush_hint = hint;
+		sink.prepare = sink_prepare;
+		sink.record = sink_record;
+		sink.ud = client;
+		o.sink = &sink;
+	} else if (co.expect_fpr || co.pubkey) {
+		return tfa_cli_usage("--expect-key-fingerprint and --public-key go with --service");
+	}
 	rc = tfa_workflow_apply(&res, &o);
-	if (rc != TFA_OK)
+	if (rc != TFA_OK) {
+		tfa_service_client_free(client);
 		return tfa_cli_fail(rc);
+	}
 	tfa_workflow_report(res, to_stderr, NULL);
 	status = res->exit_status;
 	tfa_workflow_result_free(res);
+	tfa_service_client_free(client);
 	return status;
 }
