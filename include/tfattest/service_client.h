@@ -34,15 +34,10 @@
 #define TFA_SERVICE_REPLY_TYPE	 "tfattest.record-reply"
 /* The largest request the service reads (its TFA_SERVICE_REQUEST_MAX). */
 #define TFA_SERVICE_CLIENT_REQUEST_MAX (256u * 1024u)
-/* Idempotency keys: 16 to 64 characters from [A-Za-z0-9._-]. */
-#define TFA_IDEMPOTENCY_KEY_MIN 16
-#define TFA_IDEMPOTENCY_KEY_MAX 64
-
-/* TFA_OK when s is a valid idempotency key; TFA_EUSAGE otherwise. */
-TFA_WUR tfa_err tfa_idempotency_key_check(const char *s);
-
-/* A fresh key: 32 lowercase hex digits from the operating system's random source. */
-TFA_WUR tfa_err tfa_idempotency_key_new(char out[33]);
+/*
+ * Idempotency keys (16 to 64 characters from [A-Za-z0-9._-]) are checked
+ * with tfa_idempotency_key_check() (artifact.h).
+ */
 
 /*
  * The record request for capture c (canonical JSON, appended to out): type,
@@ -101,9 +96,10 @@ typedef struct tfa_service_client_opts {
 	const char *chain_id;	    /* the chain meant; required */
 	const char *expect_fpr;	    /* the pinned chain key ("sha256:..."); required */
 	const char *public_key_pem; /* that key's PEM file; NULL: from the reply */
-	const char *idempotency_key; /* NULL: a fresh one (tfa_idempotency_key_new) */
-	unsigned max_attempts;	     /* 0: $TFATTEST_SERVICE_MAX_ATTEMPTS, else 4 */
-	long max_wait_s;	     /* cap on one wait (Retry-After); 0: 30 */
+	const char
+	    *idempotency_key;  /* NULL: a fresh one, 32 hex digits from the OS's random source */
+	unsigned max_attempts; /* 0: $TFATTEST_SERVICE_MAX_ATTEMPTS, else 4 */
+	long max_wait_s;       /* cap on one wait (Retry-After); 0: 30 */
 } tfa_service_client_opts;
 
 typedef struct tfa_service_client tfa_service_client;

@@ -77,15 +77,10 @@ struct tfa_service_client {
 
 /* ---- keys and options ---------------------------------------------------------------- */
 
-tfa_err tfa_idempotency_key_check(const char *s)
+/* TFA_EUSAGE for a key given by the caller that is not one. */
+static tfa_err key_check(const char *s)
 {
-	size_t n;
-
-	if (s == NULL)
-		return tfa_error_set(TFA_EUSAGE, "no idempotency key");
-	n = strlen(s);
-	if (n < TFA_IDEMPOTENCY_KEY_MIN || n > TFA_IDEMPOTENCY_KEY_MAX ||
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+	if (s == NULL || tfa_idempotency_key_check(s, strlen(s)) != TFA_OK)
 		return tfa_error_set(TFA_EUSAGE,
 				     "an idempotency key is %d to %d characters from "
 				     "[A-Za-z0-9._-]",
@@ -93,7 +88,8 @@ tfa_err tfa_idempotency_key_check(const char *s)
 	return TFA_OK;
 }
 
-tfa_err tfa_idempotency_key_new(char out[33])
+/* A fresh key: 32 lowercase hex digits from the operating system's random source. */
+static tfa_err key_new(char out[33])
 {
 	uint8_t rnd[16];
 	size_t got = 0;
@@ -170,7 +166,7 @@ tfa_err tfa_service_request_build(tfa_buf *out, const tfa_capture *c, const char
 	TFA_ENSURE_ARG(c);
 	TFA_ENSURE_ARG(chain_id);
 	TFA_GUARD(tfa_chain_id_check(chain_id, strlen(chain_id)));
-	TFA_GUARD(tfa_idempotency_key_check(idempotency_key));
+	TFA_GUARD(key_check(idempotency_key));
 	/* The capture's own serialised form: its event, terraform and context, no more. */
 	TFA_GUARD(tfa_capture_serialize(&ser, c));
 	cap = cJSON_ParseWithLength((const char *)ser.data, ser.len);
@@ -546,10 +542,10 @@ tfa_err tfa_service_client_new(tfa_service_client **out, const tfa_service_clien
 		   "--service-auth aws: this build has no AWS support (TFATTEST_WITH_AWS)");
 #endif
 	if (o->idempotency_key) {
-		TFA_GUARD(tfa_idempotency_key_check(o->idempotency_key));
+		TFA_GUARD(key_check(o->idempotency_key));
 		snprintf(c->key, sizeof(c->key), "%s", o->idempotency_key);
 	} else {
-		TFA_GUARD(tfa_idempotency_key_new(c->key));
+		TFA_GUARD(key_new(c->key));
 	}
 	c->max_attempts = o->max_attempts;
 	if (c->max_attempts == 0 && (e = getenv("TFATTEST_SERVICE_MAX_ATTEMPTS")) && *e) {
@@ -1038,7 +1034,7 @@ static tfa_err spooled_request(char chain[TFA_CHAIN_ID_MAX + 1], const tfa_buf *
 	if (rc == TFA_OK)
 		rc = tfa_jf_strcpy(key, sizeof(key), root, "idempotency_key", "spooled request");
 	if (rc == TFA_OK)
-		rc = tfa_idempotency_key_check(key);
+		rc = tfa_idempotency_key_check(key, strlen(key));
 	if (rc == TFA_OK)
 		rc = tfa_jf_obj(&tmp, root, "event", "spooled request");
 	if (rc == TFA_OK)

@@ -166,23 +166,32 @@ static void test_request_refuses_bad_input(void)
 
 static void test_idempotency_keys(void)
 {
-	char a[33], b[33];
+	tfa_service_client *c = NULL, *d = NULL;
+	tfa_service_client_opts o;
+	const char *a, *b;
 
-	CHECK_OK(tfa_idempotency_key_new(a));
-	CHECK_OK(tfa_idempotency_key_new(b));
-	CHECK(strlen(a) == 32 && strspn(a, "0123456789abcdef") == 32);
-	CHECK(strcmp(a, b) != 0);
-	CHECK_OK(tfa_idempotency_key_check(a));
-	CHECK_OK(tfa_idempotency_key_check("run-1234.attempt_2"));
-	CHECK_RC(tfa_idempotency_key_check("0123456789abcde"), TFA_EUSAGE);
-	CHECK_RC(tfa_idempotency_key_check("0123456789abcdef 1"), TFA_EUSAGE);
-	CHECK_RC(tfa_idempotency_key_check(NULL), TFA_EUSAGE);
-	{
-		char big[70];
-		memset(big, 'a', 65);
-		big[65] = '\0';
-		CHECK_RC(tfa_idempotency_key_check(big), TFA_EUSAGE);
-	}
+	memset(&o, 0, sizeof(o));
+	o.url = "https://attest.example/";
+	o.chain_id = CHAIN;
+	o.expect_fpr = "sha256:0011223344556677889900112233445566778899001122334455667788990011";
+	CHECK_OK(tfa_service_client_new(&c, &o));
+	CHECK_OK(tfa_service_client_new(&d, &o));
+	a = tfa_service_client_key(c);
+	b = tfa_service_client_key(d);
+	CHECK(a && strlen(a) == 32 && strspn(a, "0123456789abcdef") == 32);
+	CHECK(a && b && strcmp(a, b) != 0);
+	tfa_service_client_free(c);
+	tfa_service_client_free(d);
+	o.idempotency_key = "run-1234.attempt_2";
+	CHECK_OK(tfa_service_client_new(&c, &o));
+	CHECK_STREQ(tfa_service_client_key(c), "run-1234.attempt_2");
+	tfa_service_client_free(c);
+	c = NULL;
+	o.idempotency_key = "0123456789abcde";
+	CHECK_RC(tfa_service_client_new(&c, &o), TFA_EUSAGE);
+	o.idempotency_key = "0123456789abcdef 1";
+	CHECK_RC(tfa_service_client_new(&c, &o), TFA_EUSAGE);
+	CHECK(c == NULL);
 }
 
 /* ---- replies ------------------------------------------------------------------------- */
