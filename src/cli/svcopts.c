@@ -36,6 +36,11 @@ int tfa_cli_service_open(tfa_service_client **out, const tfa_cli_service *s, con
 	if (co->expect_fpr == NULL)
 		return tfa_cli_usage("--service needs the chain key it trusts: "
 				     "--expect-key-fingerprint FPR");
+	if (co->pubkey == NULL)
+		return tfa_cli_usage(
+		    "--service needs the pinned key's public key to check the "
+		    "service's signature: --public-key PEM (`tfattest pubkey` on the "
+		    "service's host writes it)");
 	o.chain_id = tfa_cli_opt_env(s->chain, "TFATTEST_CHAIN");
 	if (o.chain_id == NULL)
 		return tfa_cli_usage("--service needs the chain it records into: --chain ID");

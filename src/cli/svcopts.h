@@ -23,7 +23,7 @@
 
 /* The usage text of those options. */
 #define TFA_CLI_SERVICE_USE                                                                        \
-	"--service URL --chain ID --expect-key-fingerprint FPR [--public-key PEM] "                \
+	"--service URL --chain ID --expect-key-fingerprint FPR --public-key PEM "                  \
 	"[--service-ca F] [--service-auth oidc|aws] [--service-audience A] [--id-token FILE] "     \
 	"[--idempotency-key K]"
 

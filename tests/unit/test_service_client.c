@@ -15,9 +15,12 @@
 #include "tfa_test.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
+#include "tfattest/chain.h"
 #include "tfattest/jcs.h"
+#include "tfattest/service.h"
 #include "tfattest/service_client.h"
 #include "tfattest/signer.h"
+#include "tfattest/store.h"
 #include "verify/crypto.h"
 
 #define KEY   "0123456789abcdef0123456789abcdef"
@@ -500,7 +503,88 @@ static void test_client_options(void)
 	CHECK(c == NULL);
 }
 
+/*
+ * Against the service's own core: a request built here is accepted, and the
+ * core's reply checks out; the same key again is a replay of the same record,
+ * and a reply from the core is refused under another pinned key.
+ */
+static void test_core_round_trip(void)
+{
+	static const char policy[] =
+	    "{\"issuers\":[{\"issuer\":\"https://token.example\",\"jwks_file\":\"jwks.json\","
+	    "\"audience\":\"tfattest\"}],\"allow\":[{\"issuer\":\"https://token.example\","
+	    "\"subject\":\"repo:acme/infra:*\",\"chains\":[\"prod\"],\"events\":[\"apply\"]}]}";
+	char *dir = tfa_test_tmpdir(), store_uri[4200], key_uri[4200];
+	tfa_signer *s = tfa_test_new_file_signer(dir, "service.pem");
+	tfa_signer *other = tfa_test_new_file_signer(dir, "other.pem");
+	tfa_store *st = NULL;
+	tfa_policy *pol = NULL;
+	tfa_service *svc = NULL;
+	tfa_service_config cfg;
+	tfa_service_reply rep, rep2;
+	tfa_service_receipt r, r2;
+	tfa_capture *c = new_capture();
+	tfa_buf req;
+	size_t spki_len = 0;
+	const uint8_t *spki = tfa_signer_spki(s, &spki_len);
+	tfa_identity who = {"oidc",
+			    "https://token.example",
+			    "repo:acme/infra:ref:refs/heads/main",
+			    "tfattest",
+			    0,
+			    0,
+			    NULL,
+			    0,
+			    NULL};
+
+	memset(&rep, 0, sizeof(rep));
+	memset(&rep2, 0, sizeof(rep2));
+	snprintf(store_uri, sizeof(store_uri), "%s/store", dir);
+	snprintf(key_uri, sizeof(key_uri), "file:%s/service.pem", dir);
+	CHECK_OK(tfa_store_open(&st, store_uri));
+	CHECK_OK(tfa_chain_init(st, CHAIN, s));
+	tfa_store_free(st);
+	CHECK_OK(tfa_policy_parse(&pol, (const uint8_t *)policy, strlen(policy), dir));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.store = store_uri;
+	cfg.key = key_uri;
+	cfg.policy = pol;
+	cfg.front_end = "serve";
+	CHECK_OK(tfa_service_open(&svc, &cfg));
+	if (svc == NULL)
+		goto out;
+	build_request(&req, c, KEY);
+	CHECK_OK(tfa_service_record(svc, &who, req.data, req.len, &rep));
+	CHECK(rep.status == 200);
+	CHECK_OK(tfa_service_reply_check(&r, req.data, req.len, rep.body.data, rep.body.len,
+					 tfa_signer_fingerprint(s), spki, spki_len));
+	CHECK(r.seq == 1 && !r.replayed);
+	/* A retry with the same key: the same record, replayed. */
+	CHECK_OK(tfa_service_record(svc, &who, req.data, req.len, &rep2));
+	CHECK(rep2.status == 200);
+	CHECK_OK(tfa_service_reply_check(&r2, req.data, req.len, rep2.body.data, rep2.body.len,
+					 tfa_signer_fingerprint(s), spki, spki_len));
+	CHECK(r2.seq == 1 && r2.replayed);
+	CHECK_STREQ(r.hash, r2.hash);
+	/* The same reply, pinned to another key. */
+	spki = tfa_signer_spki(other, &spki_len);
+	CHECK_RC(tfa_service_reply_check(&r2, req.data, req.len, rep2.body.data, rep2.body.len,
+					 tfa_signer_fingerprint(other), spki, spki_len),
+		 TFA_EVERIFY);
+	tfa_buf_free(&req);
+out:
+	tfa_service_reply_free(&rep);
+	tfa_service_reply_free(&rep2);
+	tfa_service_close(svc);
+	tfa_policy_free(pol);
+	tfa_capture_free(c);
+	tfa_signer_free(s);
+	tfa_signer_free(other);
+	free(dir);
+}
+
 TFA_TEST_MAIN(T(test_request_exact_members), T(test_request_never_a_value),
 	      T(test_request_refuses_bad_input), T(test_idempotency_keys), T(test_reply_good),
 	      T(test_reply_bad_signature), T(test_reply_other_key), T(test_reply_altered_facts),
-	      T(test_reply_other_idempotency_key), T(test_reply_malformed), T(test_client_options))
+	      T(test_reply_other_idempotency_key), T(test_reply_malformed), T(test_client_options),
+	      T(test_core_round_trip))
