@@ -915,7 +915,7 @@ tfa_err tfa_service_client_send(tfa_service_receipt *out, tfa_service_client *c,
 			rc = tfa_error_set(TFA_EBACKEND, "the service %s the record (HTTP %ld%s%s)",
 					   resp.status >= 500 ? "failed to make" : "refused",
 					   resp.status, msg[0] ? ": " : "", msg);
-			tfa_error_detail("HTTP %ld from %s", resp.status, resp.host);
+			tfa_error_detail("host %s", resp.host);
 			if (resp.status < 500 && resp.status != 429)
 				goto out; /* the same request would be refused again */
 		} else if (rc != TFA_EIO) {
