@@ -37,6 +37,9 @@ static void usage(FILE *f)
 	    "          [--algorithm ALG] [--new-algorithm ALG]\n"
 	    "  pubkey  --key K                                print the public key and "
 	    "fingerprint\n"
+	    "  serve   --listen HOST:PORT --store S --key K --policy FILE\n"
+	    "          --tls-cert F --tls-key F [--client-ca F] [--workers N] [--queue N]\n"
+	    "          the attestation service over HTTPS (docs/SERVICE.md)\n"
 #ifdef TFATTEST_CLI_PKCS11
 	    "  pkcs11  list --module PATH [--token LABEL] [--pin-source FILE]\n"
 	    "          list PKCS#11 tokens and key URIs\n"
@@ -112,6 +115,8 @@ int main(int argc, char **argv)
 		return tfa_cli_rotate(argc - 1, argv + 1);
 	if (strcmp(cmd, "checkpoint") == 0)
 		return tfa_cli_checkpoint(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return tfa_cli_serve(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);
