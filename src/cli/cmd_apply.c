@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -53,6 +54,7 @@ int tfa_cli_apply(int argc, char **argv)
 	static const struct option own[] = {
 	    {"event", required_argument, NULL, 'e'},
 	    {"rollback-to", required_argument, NULL, 'r'},
+	    {"idempotency-key", required_argument, NULL, 'i'},
 	    TFA_CLI_SERVICE_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -83,7 +85,9 @@ int tfa_cli_apply(int argc, char **argv)
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		if (tfa_cli_service_opt(&so, c, optarg))
 			continue;
-		if (c == 'e') {
+		if (c == 'i') {
+			so.key = optarg;
+		} else if (c == 'e') {
 			o.event = optarg;
 		} else {
 			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
@@ -109,6 +113,9 @@ int tfa_cli_apply(int argc, char **argv)
 	o.alg = co.alg;
 	o.forward_signals = true;
 	if (so.given) {
+		if (so.key == NULL && (so.key = getenv("TFATTEST_IDEMPOTENCY_KEY")) != NULL &&
+		    so.key[0] == '\0')
+			so.key = NULL;
 		if (o.rollback_to)
 			return tfa_cli_usage("--rollback-to needs the chain's store: not with "
 					     "--service");
@@ -121,8 +128,9 @@ int tfa_cli_apply(int argc, char **argv)
 		sink.record = sink_record;
 		sink.ud = client;
 		o.sink = &sink;
-	} else if (co.expect_fpr || co.pubkey) {
-		return tfa_cli_usage("--expect-key-fingerprint and --public-key go with --service");
+	} else if (co.expect_fpr || co.pubkey || so.key) {
+		return tfa_cli_usage("--expect-key-fingerprint, --public-key and --idempotency-key "
+				     "go with --service");
 	}
 	rc = tfa_workflow_apply(&res, &o);
 	if (rc != TFA_OK) {

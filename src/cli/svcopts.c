@@ -14,7 +14,6 @@ int tfa_cli_service_opt(tfa_cli_service *s, int c, const char *arg)
 	case 'A': s->auth = arg; break;
 	case 'a': s->audience = arg; break;
 	case 'I': s->id_token = arg; break;
-	case 'K': s->key = arg; break;
 	case 'c': s->chain = arg; break;
 	default: return 0;
 	}

@@ -16,7 +16,6 @@
 	    {"service-auth", required_argument, NULL, 'A'},                                        \
 	    {"service-audience", required_argument, NULL, 'a'},                                    \
 	    {"id-token", required_argument, NULL, 'I'},                                            \
-	    {"idempotency-key", required_argument, NULL, 'K'},                                     \
 	{                                                                                          \
 		"chain", required_argument, NULL, 'c'                                              \
 	}
@@ -28,8 +27,9 @@
 	"[--idempotency-key K]"
 
 typedef struct tfa_cli_service {
-	const char *url, *ca, *auth, *audience, *id_token, *key, *chain;
-	int given; /* any service option was given */
+	const char *url, *ca, *auth, *audience, *id_token, *chain;
+	const char *key; /* the idempotency key: the command's --idempotency-key, or NULL */
+	int given;	 /* any service option was given */
 } tfa_cli_service;
 
 /* 1 when c is one of the service options (its value is kept), else 0. */
