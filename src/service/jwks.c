@@ -268,7 +268,7 @@ tfa_err tfa_jwks_parse(tfa_jwks **out, const uint8_t *json, size_t len)
 
 	TFA_ENSURE_ARG(out);
 	*out = NULL;
-	TFA_ENSURE(json != NULL || len == 0, TFA_EUSAGE, "missing argument: json");
+	TFA_ENSURE(json != NULL && len > 0, TFA_EFORMAT, "JWKS: empty");
 	TFA_ENSURE(len <= JWKS_DOC_MAX, TFA_EFORMAT, "JWKS: larger than %zu bytes", JWKS_DOC_MAX);
 	if (tfa_json_parse(&doc, json, len) != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "JWKS: %s", tfa_error_last()->message);

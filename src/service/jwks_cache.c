@@ -51,20 +51,20 @@ struct tfa_jwks_cache {
 	pthread_mutex_t lock; /* cur, fetched, attempted, kid_refetch */
 	pthread_mutex_t fetch_lock;
 	shared_set *cur;
-	int64_t fetched;     /* monotonic second the current set was read */
+	int64_t fetched;     /* mono_ms() when the current set was read */
 	int64_t attempted;   /* of the last refresh attempt, successful or not */
 	int64_t kid_refetch; /* of the last refresh an unknown kid caused; 0 never */
 	uint64_t generation; /* counts successful refreshes */
 	tfa_net_client *net;
 };
 
-static int64_t mono_now(void)
+/* Milliseconds on the monotonic clock, from 1 (0 means "never" below). */
+static int64_t mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	/* +1: 0 means "never" below. */
-	return (int64_t)ts.tv_sec + 1;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
 }
 
 static bool loopback_http(const char *url)
@@ -134,6 +134,7 @@ static tfa_err discover(tfa_jwks_cache *c, char *uri, size_t cap)
 			    c->issuer) < (int)sizeof(url),
 		   TFA_EUSAGE, "JWKS: the issuer URL is too long");
 	TFA_GUARD(get(c, &resp, url, DISCOVERY_MAX, "OIDC discovery"));
+	TFA_ENSURE(resp.body.len > 0, TFA_EFORMAT, "OIDC discovery: an empty document");
 	if (tfa_json_parse(&doc, resp.body.data, resp.body.len) != TFA_OK)
 		TFA_BAIL(TFA_EFORMAT, "OIDC discovery: %s", tfa_error_last()->message);
 	root = tfa_json_root(doc);
@@ -231,12 +232,12 @@ static tfa_err refresh(tfa_jwks_cache *c, uint64_t seen, bool by_kid)
 	bool go;
 
 	pthread_mutex_lock(&c->fetch_lock);
-	now = mono_now();
+	now = mono_ms();
 	pthread_mutex_lock(&c->lock);
 	if (by_kid)
-		go = c->kid_refetch == 0 || now - c->kid_refetch >= REFETCH_MIN;
+		go = c->kid_refetch == 0 || now - c->kid_refetch >= REFETCH_MIN * 1000;
 	else
-		go = now - c->attempted >= (c->ttl < REFETCH_MIN ? c->ttl : REFETCH_MIN);
+		go = now - c->attempted >= (c->ttl < REFETCH_MIN ? c->ttl : REFETCH_MIN) * 1000;
 	go = go && c->generation == seen;
 	if (go) {
 		c->attempted = now;
@@ -258,10 +259,10 @@ static shared_set *acquire(tfa_jwks_cache *c, uint64_t *gen)
 {
 	shared_set *s;
 	bool stale;
-	int64_t now = mono_now();
+	int64_t now = mono_ms();
 
 	pthread_mutex_lock(&c->lock);
-	stale = now - c->fetched >= c->ttl;
+	stale = now - c->fetched >= c->ttl * 1000;
 	*gen = c->generation;
 	pthread_mutex_unlock(&c->lock);
 	/* A failed refresh keeps the old set (see the top of this file). */
@@ -313,7 +314,7 @@ tfa_err tfa_jwks_cache_new(tfa_jwks_cache **out, const char *issuer, const char 
 	}
 	locks = true;
 	/* The first read fails loudly: a service must not start with no keys. */
-	c->attempted = mono_now();
+	c->attempted = mono_ms();
 	TFA_GUARD(load(c, &set));
 	TFA_GUARD(install(c, set, c->attempted));
 	*out = c;

@@ -2,27 +2,27 @@
  * OIDC ID tokens: compact JWS (RFC 7515) JWTs (RFC 7519), verified over
  * OpenSSL 3 with the algorithm pinned here, never taken from the token.
  *
- * Why not a JOSE library. Debian 12 packages two, and neither passes the
- * checks this service needs:
+ * Why not a JOSE library. Debian 12 packages two; both were tried (in a
+ * program of their own) with the hostile tokens of tests/unit/test_jwt.c,
+ * and neither passes:
  *  - libjwt 1.10.2: jwt_decode() takes one key and verifies with whatever
- *    algorithm the token's header names, so an HS256 token whose HMAC secret
- *    is the issuer's RSA public key (PEM bytes) verifies against that key: the
- *    alg-confusion attack. There is no way to pin the algorithm per key before
- *    the signature is checked (jwt_decode_2 and its key callback came later),
- *    no JWKS support at all, and its JSON (Jansson, loaded without
- *    JSON_REJECT_DUPLICATES) lets a second "alg" or "iss" silently win.
- *  - libcjose 0.6.2.1: reads JWKS and verifies JWS, but cjose_jws_verify()
- *    also takes the algorithm from the header and leaves matching it to the
- *    key to the caller; Jansson again accepts duplicate member names in the
- *    header, the payload and the key set; and its base64url decoder is
- *    lenient (padding and stray characters), which the compact form forbids.
- *    The Debian version also carries CVE-2023-37464 (JWE AES-GCM tag length),
- *    outside JWS but a sign of how closely it is kept.
+ *    algorithm the token's header names. An HS256 token whose HMAC secret is
+ *    the issuer's RSA public key (its PEM bytes) is ACCEPTED when verified
+ *    with that PEM key: the alg-confusion attack. 1.10 has no way to pin the
+ *    algorithm before the signature is checked (jwt_decode_2 and its key
+ *    callback came later) and no JWKS support at all.
+ *  - libcjose 0.6.2.1: refuses HS256 against an RSA JWK, reads JWKS and
+ *    verifies JWS, but cjose_jws_verify() still takes the algorithm from the
+ *    header, so pinning it per key is left to the caller anyway.
+ *  - Both parse JSON with Jansson without JSON_REJECT_DUPLICATES: a token with
+ *    two "alg" or two "iss" members (the last one wins) is ACCEPTED by both,
+ *    and cjose accepts a JWK with two "kty" members.
  * Either would need, around it, the header parsed by us (to pin alg, refuse
- * crit and duplicates), the key chosen by us, the claims checked by us and the
- * JWKS read by us: everything but one EVP_DigestVerify, which OpenSSL 3 (a
- * dependency already) does directly. So the whole check is here, in about
- * five hundred lines under the project's strict JSON parser and base64url.
+ * crit and duplicates), the key chosen by us, the claims checked by us and,
+ * for libjwt, the JWKS read by us: everything but one EVP_DigestVerify, which
+ * OpenSSL 3 (a dependency already) does directly. So the whole check is here,
+ * under the project's strict JSON parser (duplicates, invalid UTF-8 and
+ * numbers out of range refused) and its strict base64url.
  *
  * Order matters: the header is read and the algorithm pinned, the key chosen
  * by kid and required to be of the algorithm's type, the signature checked,
@@ -349,8 +349,7 @@ tfa_err tfa_jwt_verify(tfa_jwt **out, const char *token, size_t len, const tfa_j
 	TFA_ENSURE(rules->now >= 0 && rules->now <= DATE_MAX, TFA_EUSAGE,
 		   "ID token rules: the time is out of range");
 	TFA_ENSURE(token != NULL && len > 0, TFA_EFORMAT, "ID token: empty");
-	TFA_ENSURE(len <= TFA_JWT_MAX, TFA_EFORMAT, "ID token: larger than %u bytes",
-		   (unsigned)TFA_JWT_MAX);
+	TFA_ENSURE(len <= TFA_JWT_MAX, TFA_EFORMAT, "ID token: larger than %zu bytes", TFA_JWT_MAX);
 	for (size_t i = 0; i < len; i++) {
 		if (token[i] == '.') {
 			TFA_ENSURE(d2 == NULL, TFA_EFORMAT,
@@ -378,8 +377,8 @@ tfa_err tfa_jwt_verify(tfa_jwt **out, const char *token, size_t len, const tfa_j
 			 tfa_jwks_count(keys));
 	}
 	TFA_ENSURE((key->alg == TFA_JWK_RS256) == (strcmp(alg, "RS256") == 0), TFA_EVERIFY,
-		   "ID token: alg %s does not match its key (a %s key)", alg,
-		   key->alg == TFA_JWK_RS256 ? "RSA" : "EC P-256");
+		   "ID token: alg %s does not match its key (%s key)", alg,
+		   key->alg == TFA_JWK_RS256 ? "an RSA" : "an EC P-256");
 
 	TFA_GUARD(part(&sig, &slen, d2 + 1, len - (size_t)(d2 + 1 - token), "signature"));
 	TFA_ENSURE(slen > 0, TFA_EVERIFY, "ID token: no signature");

@@ -7,8 +7,8 @@
         sends a record request's headers and half its body, creates the file SENT,
         waits for the file GO, sends the rest; prints: STATUS SEQ
   serve_client.py burst HOST:PORT CA TOKEN BODY N
-        opens N TLS connections, then sends N record requests at once; prints one
-        line per reply: STATUS RETRY-AFTER SEQ
+        opens N TLS connections, then sends N record requests at once (BODY's @KEY@
+        made unique for each); prints one line per reply: STATUS RETRY-AFTER SEQ
   serve_client.py load HOST:PORT CA TOKEN_FILE BODY_TEMPLATE CLIENTS COUNT OUT
         CLIENTS threads, each with one kept-alive connection, each sending COUNT
         record requests one after another (BODY_TEMPLATE's @KEY@ replaced by a fresh
@@ -96,15 +96,17 @@ def burst(hp, ca, token, body, n):
         c.connect()
         conns.append(c)
     hdr = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    for c in conns:
+    bodies = [body.replace("@KEY@", "%04d-%s" % (i, os.urandom(4).hex())).encode()
+              for i in range(n)]
+    for i, c in enumerate(conns):
         c.putrequest("POST", "/v1/records")
         for k, v in hdr.items():
             c.putheader(k, v)
-        c.putheader("Content-Length", str(len(body)))
+        c.putheader("Content-Length", str(len(bodies[i])))
         c.endheaders()
     # The bodies go out together, so that the requests reach the service at once.
-    for c in conns:
-        c.send(body.encode())
+    for i, c in enumerate(conns):
+        c.send(bodies[i])
     for c in conns:
         r = c.getresponse()
         data = r.read()

@@ -3,8 +3,9 @@
 # the chain head.
 #   make_tls DIR            DIR/ca.crt (the client's trust), DIR/tls.crt, DIR/tls.key
 #   serve_start NAME ARGS   starts `tfattest serve ARGS --ready-file ...` in the
-#                           background; sets SERVE_PID and ADDR (HOST:PORT); its
-#                           stderr goes to $W/NAME.err
+#                           background (under $SERVE_WRAP, a command prefix, when
+#                           set); sets SERVE_PID and ADDR (HOST:PORT); its stderr
+#                           goes to $W/NAME.err
 #   serve_stop              SIGTERM, then waits; returns the service's exit status
 #   head_seq STORE          the chain head's seq, read from the store
 . "$(dirname "$0")/../lib/common.sh"
@@ -35,7 +36,7 @@ serve_start() {
 	local name=$1
 	shift
 	rm -f "$W/$name.ready"
-	"$T" serve "$@" --ready-file "$W/$name.ready" 2> "$W/$name.err" &
+	${SERVE_WRAP:-} "$T" serve "$@" --ready-file "$W/$name.ready" 2> "$W/$name.err" &
 	SERVE_PID=$!
 	for _ in $(seq 150); do
 		[ -s "$W/$name.ready" ] && break
@@ -65,13 +66,14 @@ head_seq() {
 	echo "${h:-0}"
 }
 
-TOKENS=$SRC/tests/integration/serve_tokens.py
+ISSUER=$SRC/tests/service/oidc_issuer.py
 ISS=https://token.test.example
 
-# make_issuer DIR: the test issuer's keys (DIR/issuer.pem, DIR/jwks.json) and a policy
-# DIR/policy.json trusting it for chain prod, subjects repo:acme/infra:ref:refs/heads/*.
+# make_issuer DIR: the test issuer's keys (tests/service/oidc_issuer.py: DIR/keys/k1.pem,
+# DIR/jwks.json) and a policy DIR/policy.json trusting it for chain prod, subjects
+# repo:acme/infra:ref:refs/heads/*, events apply and destroy.
 make_issuer() {
-	"$PY" "$TOKENS" keys "$1" || { echo "FAIL: cannot make the issuer's keys" >&2; exit 2; }
+	"$PY" "$ISSUER" keys --dir "$1" --rsa k1 > /dev/null || { echo "FAIL: cannot make the issuer's keys" >&2; exit 2; }
 	cat > "$1/policy.json" << POLICY
 {"issuers": [{"issuer": "$ISS", "jwks_file": "jwks.json", "audience": "tfattest"}],
  "allow": [{"issuer": "$ISS", "subject": "repo:acme/infra:ref:refs/heads/*",
@@ -79,12 +81,32 @@ make_issuer() {
 POLICY
 }
 
-# token DIR [SUB [name=value...]]: a token from the test issuer (serve_tokens.py).
+# mint DIR ISS AUD SUB [name=value...]: a token signed RS256 by DIR's key. Names:
+# exp=+N, nbf=+N, iat=+N (seconds from now, may be negative); alg=none;
+# alg=HS256-pubkey (HMAC keyed with the RSA public key's PEM); kid=K (the header's kid);
+# any other name a string claim.
+mint() {
+	local d=$1 iss=$2 aud=$3 sub=$4 now claims="" opts=() kv
+	shift 4
+	now=$(date +%s)
+	for kv in "$@"; do
+		case ${kv%%=*} in
+		exp | nbf | iat) claims="$claims,\"${kv%%=*}\":$((now + ${kv#*=}))" ;;
+		alg) [ "${kv#*=}" = none ] && opts+=(--alg none) || opts+=(--hmac-pubkey) ;;
+		kid) opts+=(--header "{\"kid\":\"${kv#*=}\"}") ;;
+		*) claims="$claims,\"${kv%%=*}\":\"${kv#*=}\"" ;;
+		esac
+	done
+	"$PY" "$ISSUER" mint --dir "$d" --iss "$iss" --aud "$aud" --sub "$sub" --ttl 600 \
+		--claims "{${claims#,}}" "${opts[@]}"
+}
+
+# token DIR [SUB [name=value...]]: a token from the test issuer for the policy's audience.
 token() {
 	local d=$1 sub=${2:-repo:acme/infra:ref:refs/heads/main}
 	shift
 	[ $# -eq 0 ] || shift
-	"$PY" "$TOKENS" token "$d" "$ISS" tfattest "$sub" "$@"
+	mint "$d" "$ISS" tfattest "$sub" "$@"
 }
 
 # body KEY [EVENT]: a record request with idempotency key KEY.
@@ -96,14 +118,16 @@ body() {
 	printf '"context":{"host":"runner-1","git":{"commit":"%040d","ref":"refs/heads/main"}}}' 0
 }
 
-# post TOKEN BODY [curl args...]: POSTs to /v1/records; the reply body goes to $W/reply,
-# the status is printed.
+# post TOKEN BODY [curl args...]: POSTs to /v1/records with Content-Type $CT (default
+# application/json) and, unless TOKEN is -, Authorization: Bearer TOKEN; the reply body
+# goes to $W/reply, the status is printed.
 post() {
-	local tok=$1 data=$2
+	local tok=$1 data=$2 auth=()
 	shift 2
-	curl -sS --cacert "$W/tls/ca.crt" -o "$W/reply" -w '%{http_code}' \
-		-H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
-		--data-binary "$data" "$@" "https://$ADDR/v1/records"
+	[ "$tok" = - ] || auth=(-H "Authorization: Bearer $tok")
+	curl -sS --cacert "$W/tls/ca.crt" -o "$W/reply" -w '%{http_code}' "${auth[@]}" \
+		-H "Content-Type: ${CT:-application/json}" --data-binary "$data" "$@" \
+		"https://$ADDR/v1/records"
 }
 
 # expect_status WANT DESC STATUS: one check.

@@ -13,6 +13,14 @@ FPR=$("$T" pubkey --key "$K" | tail -1)
 "$T" init --store s --chain prod --key "$K" > /dev/null
 make_tls tls
 make_issuer iss
+# A second rule that tests a claim FORMAT.md does not keep: the service must pass it on.
+"$PY" - iss/policy.json << 'PYEOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["allow"].append({"issuer": p["issuers"][0]["issuer"], "subject": "repo:acme/team:*",
+                   "chains": ["prod"], "events": ["apply"], "claims": {"team": "plat*"}})
+json.dump(p, open(sys.argv[1], "w"))
+PYEOF
 serve_start srv --listen 127.0.0.1:0 --store s --key "$K" --policy iss/policy.json \
 	--tls-cert tls/tls.crt --tls-key tls/tls.key --access-log access.log --checkpoint-every 2
 
@@ -29,6 +37,18 @@ import json, sys
 a, b = json.load(open("first.json")), json.load(open("reply"))
 sys.exit(not (b["replayed"] and a["seq"] == b["seq"] and a["artifact"] == b["artifact"]))'
 check "nothing appended for the replay" [ "$(head_seq s)" = 2 ]
+
+# A rule on a claim of the policy's own: the claim reaches the policy and the record.
+expect_status 403 "team=other is refused" \
+	"$(post "$(token iss repo:acme/team:ref:refs/heads/main team=other)" "$(body team-0000000000001)")"
+expect_status 200 "team=platform is allowed" \
+	"$(post "$(token iss repo:acme/team:ref:refs/heads/main team=platform)" "$(body team-0000000000001)")"
+check "the policy's claim is in the identity" "$PY" -c '
+import base64, json, sys
+a = json.loads(base64.b64decode(json.load(open("reply"))["artifact"]))
+sys.exit(a["identity"]["claims"] != {"team": "platform"})'
+TESTS_RUN=$((TESTS_RUN + 1))
+[ "$(head_seq s)" = 3 ] && pass "three records" || fail "head $(head_seq s), wanted 3"
 
 # Export and verify offline; the identity section equals the token's claims.
 expect_exit 0 "export" "$T" export --store s --key "$K" --out bundle
@@ -55,15 +75,15 @@ PYEOF
 # Health and the checkpoint the service made after two records.
 TESTS_RUN=$((TESTS_RUN + 1))
 h=$(curl -sS --cacert tls/ca.crt "https://$ADDR/v1/health")
-echo "$h" | grep -q '"chain_id":"prod","head_seq":2,"status":"ok"' && pass "health" || fail "health: $h"
+echo "$h" | grep -q '"chain_id":"prod","head_seq":3,"status":"ok"' && pass "health" || fail "health: $h"
 for _ in $(seq 50); do
 	curl -sS --cacert tls/ca.crt -o cp.ckpt -w '%{http_code}' "https://$ADDR/v1/checkpoint" | grep -q 200 && break
 	sleep 0.1
 done
-check "a checkpoint of seq 2" grep -q '"seq":2,' cp.ckpt
+check "a checkpoint of seq 2 or 3" grep -Eq '"seq":(2|3),' cp.ckpt
 expect_exit 0 "the bundle reaches the service's checkpoint" \
 	"$T" verify bundle --expect-key-fingerprint "$FPR" --checkpoint cp.ckpt
-expect_output "reaches trusted checkpoint cp.ckpt \\(seq 2" "checkpoint trusted"
+expect_output "reaches trusted checkpoint cp.ckpt \\(seq [23]" "checkpoint trusted"
 TESTS_RUN=$((TESTS_RUN + 1))
 c=$(curl -sS --cacert tls/ca.crt -o /dev/null -w '%{http_code}' -X POST "https://$ADDR/v1/health")
 [ "$c" = 405 ] && pass "POST /v1/health is 405" || fail "POST /v1/health: $c"
@@ -81,7 +101,7 @@ else
 fi
 
 # SIGTERM with a request in progress: it completes; the service exits 0.
-"$PY" "$CLIENT" slowpost "$ADDR" tls/ca.crt "$TOK" "$(body run-0003-aaaaaaaa)" sent go > slow.out &
+"$PY" "$CLIENT" slowpost "$ADDR" tls/ca.crt "$TOK" "$(body run-0004-aaaaaaaa)" sent go > slow.out &
 CPID=$!
 for _ in $(seq 100); do [ -e sent ] && break; sleep 0.05; done
 kill -TERM "$SERVE_PID"
@@ -91,7 +111,7 @@ curl -sS --cacert tls/ca.crt -o /dev/null "https://$ADDR/v1/health" 2> /dev/null
 	fail "a new connection was accepted after SIGTERM" || pass "no new connections after SIGTERM"
 touch go
 wait "$CPID"
-check "the request in progress completed" grep -q '^200 3$' slow.out
+check "the request in progress completed" grep -q '^200 4$' slow.out
 rc=0
 wait "$SERVE_PID" || rc=$?
 SERVE_PID=
@@ -105,8 +125,9 @@ lines = [json.loads(l) for l in open(sys.argv[1])]
 keys = {"time", "remote", "method", "path", "subject", "chain", "seq", "outcome", "status", "latency_ms"}
 ok = all(set(l) == keys for l in lines) and len(lines) >= 9
 rec = [l for l in lines if l["outcome"] == "recorded"]
-ok = ok and [l["seq"] for l in rec] == [1, 2, 3]
-ok = ok and all(l["subject"] == "repo:acme/infra:ref:refs/heads/main" and l["chain"] == "prod" for l in rec)
+ok = ok and [l["seq"] for l in rec] == [1, 2, 3, 4]
+ok = ok and all(l["subject"].startswith("repo:acme/") and l["chain"] == "prod" for l in rec)
+ok = ok and any(l["outcome"] == "refused" and l["status"] == 403 and l["seq"] is None for l in lines)
 ok = ok and any(l["outcome"] == "replayed" and l["seq"] == 1 for l in lines)
 sys.exit(not ok)
 PYEOF

@@ -11,13 +11,20 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+/* Both define TFA_JWT_MAX, alike: this file includes both to keep it so. */
+#include "capture/oidc.h"
 #include "format/b64.h"
 #include "service/jwt.h"
 #include "tfa_test.h"
@@ -440,9 +447,9 @@ static void test_key_confusion(void)
 
 	/* RS256 naming the EC key's kid: refused before any signature check. */
 	EXPECT(sign("{\"alg\":\"RS256\",\"kid\":\"ec-1\"}", c, rsa_key), k, TFA_EVERIFY,
-	       "does not match its key (a EC P-256 key)");
+	       "does not match its key (an EC P-256 key)");
 	EXPECT(sign("{\"alg\":\"ES256\",\"kid\":\"rsa-1\"}", c, ec_key), k, TFA_EVERIFY,
-	       "does not match its key (a RSA key)");
+	       "does not match its key (an RSA key)");
 	/* Unknown kid: ENOTFOUND (the cache may refresh). */
 	EXPECT(sign("{\"alg\":\"RS256\",\"kid\":\"rsa-2\"}", c, rsa_key2), k, TFA_ENOTFOUND,
 	       "kid \"rsa-2\" is not in the key set");
@@ -652,6 +659,7 @@ static void test_jwks(void)
 		CHECK_RC(tfa_jwks_parse(&k, (const uint8_t *)"{\"keys\":{}}", 11), TFA_EFORMAT);
 		CHECK_RC(tfa_jwks_parse(&k, (const uint8_t *)"[]", 2), TFA_EFORMAT);
 		CHECK_RC(tfa_jwks_parse(&k, (const uint8_t *)"", 0), TFA_EFORMAT);
+		CHECK_RC(tfa_jwks_parse(&k, NULL, 0), TFA_EFORMAT);
 		CHECK(k == NULL);
 	}
 	OPENSSL_free(buf);
@@ -729,6 +737,8 @@ static void test_cache_file(void)
 	cache = NULL;
 	tfa_test_put_file(dir, "jwks.json", "{\"keys\":7}", 10);
 	CHECK_RC(tfa_jwks_cache_new(&cache, ISS, path, NULL, 60), TFA_EFORMAT);
+	tfa_test_put_file(dir, "jwks.json", "", 0);
+	CHECK_RC(tfa_jwks_cache_new(&cache, ISS, path, NULL, 60), TFA_EFORMAT);
 	unlink(path);
 	CHECK_RC(tfa_jwks_cache_new(&cache, ISS, path, NULL, 60), TFA_ENOTFOUND);
 	CHECK(cache == NULL);
@@ -748,6 +758,333 @@ static void test_cache_file(void)
 	free(t1);
 	free(t2);
 	free(t3);
+}
+
+/* The test issuer (tests/service/oidc_issuer.py) serving on loopback. */
+typedef struct issuer {
+	pid_t pid;
+	char *dir;
+	char url[64]; /* its issuer URL */
+} issuer;
+
+static char *issuer_script(void)
+{
+	const char *src = getenv("TFA_SOURCE_DIR");
+
+	if (src == NULL) {
+		fprintf(stderr, "TFA_SOURCE_DIR is not set\n");
+		exit(2);
+	}
+	return tfa_test_path(src, "tests/service/oidc_issuer.py");
+}
+
+/* Runs `oidc_issuer.py keys --dir DIR ARGS`. */
+static void issuer_keys(const issuer *is, const char *args)
+{
+	char *script = issuer_script();
+	char *cmd = fmt("/usr/bin/python3 '%s' keys --dir '%s' %s", script, is->dir, args);
+
+	if (system(cmd) != 0) {
+		fprintf(stderr, "%s failed\n", cmd);
+		exit(2);
+	}
+	free(cmd);
+	free(script);
+}
+
+static void issuer_start(issuer *is, bool tls)
+{
+	char *script = issuer_script(), *pf, *u = NULL;
+
+	is->dir = tfa_test_tmpdir();
+	issuer_keys(is, "");
+	pf = tfa_test_path(is->dir, "port");
+	is->pid = fork();
+	if (is->pid < 0)
+		exit(2);
+	if (is->pid == 0) {
+		execl("/usr/bin/python3", "python3", script, "serve", "--dir", is->dir,
+		      "--port-file", pf, tls ? "--tls" : "--port", tls ? NULL : "0", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && access(pf, R_OK) != 0; i++) {
+		struct timespec ts = {0, 50 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	if (access(pf, R_OK) != 0) {
+		fprintf(stderr, "oidc_issuer.py did not start\n");
+		exit(2);
+	}
+	u = tfa_test_get_file(is->dir, "issuer", NULL);
+	u[strcspn(u, "\r\n")] = '\0';
+	snprintf(is->url, sizeof(is->url), "%s", u);
+	free(u);
+	free(pf);
+	free(script);
+}
+
+static void issuer_stop(issuer *is)
+{
+	kill(is->pid, SIGTERM);
+	waitpid(is->pid, NULL, 0);
+	tfa_test_rmtree(is->dir);
+	free(is->dir);
+}
+
+/* How many requests for `path` the issuer has served. */
+static int issuer_served(const issuer *is, const char *path)
+{
+	char *p = tfa_test_path(is->dir, "requests.log"), line[256];
+	FILE *f = fopen(p, "r");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		n += strcmp(line, path) == 0;
+	}
+	if (f)
+		fclose(f);
+	free(p);
+	return n;
+}
+
+/* A token for the issuer signed by its key `kid`. */
+static char *issuer_token(const issuer *is, const char *kid)
+{
+	char *rel = fmt("keys/%s.pem", kid), *pem = tfa_test_get_file(is->dir, rel, NULL);
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	char *hdr = fmt("{\"alg\":\"%s\",\"kid\":\"%s\"}",
+			EVP_PKEY_is_a(k, "RSA") ? "RS256" : "ES256", kid);
+	char *c =
+	    fmt("{\"iss\":\"%s\",\"sub\":\"s\",\"aud\":\"" AUD "\",\"iat\":%lld,\"exp\":%lld}",
+		is->url, (long long)NOW, (long long)NOW + 300);
+	char *tok = sign(hdr, c, k);
+
+	EVP_PKEY_free(k);
+	BIO_free(b);
+	free(rel);
+	free(pem);
+	free(hdr);
+	free(c);
+	return tok;
+}
+
+/* A token minted by `oidc_issuer.py mint --dir DIR ARGS`, valid at NOW. */
+static char *issuer_mint(const issuer *is, const char *args)
+{
+	char *script = issuer_script(), line[TFA_JWT_MAX + 64];
+	char *cmd = fmt("/usr/bin/python3 '%s' mint --dir '%s' --claims "
+			"'{\"iat\":%lld,\"exp\":%lld}' %s",
+			script, is->dir, (long long)NOW, (long long)NOW + 300, args);
+	FILE *f = popen(cmd, "r");
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL || pclose(f) != 0) {
+		fprintf(stderr, "%s failed\n", cmd);
+		exit(2);
+	}
+	line[strcspn(line, "\n")] = '\0';
+	free(cmd);
+	free(script);
+	return strdup(line);
+}
+
+static tfa_err cache_check(tfa_jwks_cache *c, const issuer *is, const char *tok)
+{
+	tfa_jwt_rules r = rules;
+	tfa_jwt *t = NULL;
+	tfa_err rc;
+
+	r.issuer = is->url;
+	rc = tfa_jwks_cache_verify(c, &t, tok, strlen(tok), &r);
+	tfa_jwt_free(t);
+	return rc;
+}
+
+/* Discovery, rotation through the cache, the refetch limit, the TTL. */
+static void test_cache_http(void)
+{
+	issuer is;
+	tfa_jwks_cache *c = NULL;
+	char *t1, *t2, *t3, *uri, *other;
+	int disc;
+
+	issuer_start(&is, false);
+	t1 = issuer_token(&is, "rsa-1");
+	CHECK_OK(tfa_jwks_cache_new(&c, is.url, NULL, NULL, 3600));
+	CHECK(issuer_served(&is, "/.well-known/openid-configuration") == 1);
+	CHECK(issuer_served(&is, "/jwks.json") == 1);
+	CHECK_OK(cache_check(c, &is, t1));
+	t2 = issuer_token(&is, "ec-1");
+	CHECK_OK(cache_check(c, &is, t2));
+	free(t2);
+	CHECK(issuer_served(&is, "/jwks.json") == 1);
+	/* The issuer rotates to rsa-2: one refetch, and the new key verifies. */
+	issuer_keys(&is, "--replace --rsa rsa-2");
+	t2 = issuer_token(&is, "rsa-2");
+	CHECK_OK(cache_check(c, &is, t2));
+	CHECK(issuer_served(&is, "/jwks.json") == 2);
+	/* rsa-1 is gone from the set; a second unknown kid within 30 s fetches nothing. */
+	CHECK_RC(cache_check(c, &is, t1), TFA_ENOTFOUND);
+	issuer_keys(&is, "--ec ec-3");
+	t3 = issuer_token(&is, "ec-3");
+	CHECK_RC(cache_check(c, &is, t3), TFA_ENOTFOUND);
+	CHECK(issuer_served(&is, "/jwks.json") == 2);
+	tfa_jwks_cache_free(c);
+	c = NULL;
+	CHECK_OK(tfa_jwks_cache_new(&c, is.url, NULL, NULL, 3600));
+	/* Tokens minted by the test issuer's own command. */
+	{
+		struct {
+			const char *args;
+			tfa_err want;
+		} m[] = {
+		    {"--key rsa", TFA_OK},
+		    {"--key ec", TFA_OK},
+		    {"--kid ec-3 --der", TFA_EVERIFY},
+		    {"--kid ec-3 --alg RS256", TFA_EVERIFY},
+		    {"--kid rsa-2 --alg ES256", TFA_EVERIFY},
+		    {"--key rsa --alg none", TFA_EVERIFY},
+		    {"--key rsa --hmac-pubkey", TFA_EVERIFY},
+		    {"--key ec --aud other", TFA_EVERIFY},
+		    {"--key ec --claims '{\"exp\":null}'", TFA_EVERIFY},
+		    {"--key rsa --raw-header "
+		     "'{\"alg\":\"RS256\",\"alg\":\"RS256\",\"kid\":\"rsa-2\"}'",
+		     TFA_EFORMAT},
+		};
+
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+			char *tok = issuer_mint(&is, m[i].args);
+			tfa_err rc = cache_check(c, &is, tok);
+
+			if (rc != m[i].want) {
+				fprintf(stderr, "mint %s: got %s (%s)\n", m[i].args,
+					tfa_err_name(rc), tfa_error_last()->message);
+				tfa_test_failures++;
+			}
+			free(tok);
+		}
+	}
+	tfa_jwks_cache_free(c);
+	c = NULL;
+	/* A jwks_uri given, with a two-second TTL: refetched when it runs out. */
+	disc = issuer_served(&is, "/.well-known/openid-configuration");
+	uri = fmt("%s/jwks.json", is.url);
+	CHECK_OK(tfa_jwks_cache_new(&c, is.url, NULL, uri, 2));
+	CHECK(issuer_served(&is, "/jwks.json") == 4);
+	CHECK_OK(cache_check(c, &is, t3));
+	CHECK(issuer_served(&is, "/jwks.json") == 4);
+	{
+		struct timespec ts = {2, 200 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	CHECK_OK(cache_check(c, &is, t3));
+	CHECK(issuer_served(&is, "/jwks.json") == 5);
+	CHECK(issuer_served(&is, "/.well-known/openid-configuration") == disc);
+	tfa_jwks_cache_free(c);
+	c = NULL;
+	/* A discovery document for another issuer (the same server, named otherwise). */
+	other = fmt("http://localhost:%s", strrchr(is.url, ':') + 1);
+	CHECK_RC(tfa_jwks_cache_new(&c, other, NULL, NULL, 60), TFA_EVERIFY);
+	CHECK(strstr(tfa_error_last()->message, "another issuer") != NULL);
+	free(other);
+	/* No discovery document. */
+	other = fmt("%s/nothing", is.url);
+	CHECK_RC(tfa_jwks_cache_new(&c, other, NULL, NULL, 60), TFA_EBACKEND);
+	CHECK(strstr(tfa_error_last()->message, "HTTP 404") != NULL);
+	CHECK(c == NULL);
+	free(other);
+	free(uri);
+	free(t1);
+	free(t2);
+	free(t3);
+	issuer_stop(&is);
+}
+
+/* HTTPS: the issuer's CA must be trusted (CURL_CA_BUNDLE). */
+static void test_cache_https(void)
+{
+	issuer is;
+	tfa_jwks_cache *c = NULL;
+	char *tok, *ca;
+	const char *saved = getenv("CURL_CA_BUNDLE");
+	char *keep = saved ? strdup(saved) : NULL;
+
+	issuer_start(&is, true);
+	CHECK(strncmp(is.url, "https://127.0.0.1:", 18) == 0);
+	tok = issuer_token(&is, "ec-1");
+	unsetenv("CURL_CA_BUNDLE");
+	CHECK_RC(tfa_jwks_cache_new(&c, is.url, NULL, NULL, 60), TFA_EIO);
+	ca = tfa_test_path(is.dir, "tls/ca.pem");
+	setenv("CURL_CA_BUNDLE", ca, 1);
+	CHECK_OK(tfa_jwks_cache_new(&c, is.url, NULL, NULL, 60));
+	if (c != NULL)
+		CHECK_OK(cache_check(c, &is, tok));
+	tfa_jwks_cache_free(c);
+	if (keep) {
+		setenv("CURL_CA_BUNDLE", keep, 1);
+		free(keep);
+	} else {
+		unsetenv("CURL_CA_BUNDLE");
+	}
+	free(ca);
+	free(tok);
+	issuer_stop(&is);
+}
+
+/* Many threads on one cache while its TTL runs out and it refetches. */
+typedef struct worker {
+	tfa_jwks_cache *c;
+	const issuer *is;
+	const char *tok;
+	int failures;
+} worker;
+
+static void *work(void *arg)
+{
+	worker *w = arg;
+
+	for (int i = 0; i < 40; i++) {
+		struct timespec ts = {0, 40 * 1000000L};
+
+		if (cache_check(w->c, w->is, w->tok) != TFA_OK)
+			w->failures++;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void test_cache_threads(void)
+{
+	issuer is;
+	tfa_jwks_cache *c = NULL;
+	char *tok;
+	pthread_t th[4];
+	worker w[4];
+	struct timespec t0, t1;
+	int n;
+
+	issuer_start(&is, false);
+	tok = issuer_token(&is, "ec-1");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK(tfa_jwks_cache_new(&c, is.url, NULL, NULL, 1));
+	for (int i = 0; i < 4; i++) {
+		w[i] = (worker){c, &is, tok, 0};
+		CHECK(pthread_create(&th[i], NULL, work, &w[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(w[i].failures == 0);
+	}
+	/* Over 1.6 s with a 1 s TTL: a refetch, and at most one per second, never one per token. */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	n = issuer_served(&is, "/jwks.json");
+	CHECK(n >= 2 && n <= 2 + (int)(t1.tv_sec - t0.tv_sec));
+	tfa_jwks_cache_free(c);
+	free(tok);
+	issuer_stop(&is);
 }
 
 static void setup(void)
@@ -779,6 +1116,9 @@ int main(int argc, char **argv)
 	    {"jwks", test_jwks},
 	    {"rules", test_rules},
 	    {"cache_file", test_cache_file},
+	    {"cache_http", test_cache_http},
+	    {"cache_https", test_cache_https},
+	    {"cache_threads", test_cache_threads},
 	    {NULL, NULL},
 	};
 	int st;
