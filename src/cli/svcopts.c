@@ -45,8 +45,6 @@ int tfa_cli_service_open(tfa_service_client **out, const tfa_cli_service *s, con
 		return tfa_cli_usage("--service needs the chain it records into: --chain ID");
 	if (s->auth && tfa_service_auth_from_name(&o.auth, s->auth) != TFA_OK)
 		return tfa_cli_usage("--service-auth takes oidc or aws");
-	if (s->audience && o.auth == TFA_SERVICE_AUTH_AWS)
-		return tfa_cli_usage("--service-audience goes with --service-auth oidc");
 	o.url = s->url;
 	o.ca_file = s->ca;
 	o.audience = s->audience;

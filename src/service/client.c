@@ -692,8 +692,25 @@ tfa_err tfa_service_client_prepare(tfa_service_client *c)
 		TFA_GUARD(oidc_token(c));
 	} else {
 #if TFATTEST_WITH_AWS
+		const char *gh = getenv("ACTIONS_ID_TOKEN_REQUEST_URL");
+		const char *env = getenv("TFATTEST_ID_TOKEN");
+
 		TFA_GUARD(aws_region(c));
 		TFA_GUARD(tfa_aws_creds_resolve(&c->creds, c->region));
+		/*
+		 * The caller is the IAM principal; a CI ID token, when the job has one, adds
+		 * its claims (x-tfattest-id-token). Asked for with --id-token, it must be had.
+		 */
+		if (c->id_token_file || (gh && *gh) || (env && *env) ||
+		    ((env = getenv("TFATTEST_OIDC_TOKEN")) && *env)) {
+			rc = oidc_token(c);
+			if (rc != TFA_OK && c->id_token_file)
+				goto out;
+			if (rc != TFA_OK) {
+				tfa_error_clear();
+				rc = TFA_OK;
+			}
+		}
 #else
 		TFA_BAIL(TFA_EUSAGE, "this build has no AWS support");
 #endif
@@ -776,6 +793,7 @@ static tfa_err build_headers(attempt_headers *hs, tfa_service_client *c, const u
 			const tfa_aws_header signed_hdrs[] = {
 			    {"Content-Type", "application/json"},
 			    {"x-amz-content-sha256", payload},
+			    {"x-tfattest-id-token", (const char *)c->token.data},
 			};
 			tfa_sigv4_request r = {
 			    .method = "POST",
@@ -783,7 +801,7 @@ static tfa_err build_headers(attempt_headers *hs, tfa_service_client *c, const u
 			    .path = path,
 			    .query = q ? q + 1 : "",
 			    .headers = signed_hdrs,
-			    .nheaders = 2,
+			    .nheaders = c->token.len ? 3 : 2,
 			    .body = body,
 			    .body_len = len,
 			    .payload_hash = payload,
@@ -799,6 +817,8 @@ static tfa_err build_headers(attempt_headers *hs, tfa_service_client *c, const u
 		}
 		if (rc == TFA_OK)
 			rc = hdr_add(hs, "x-amz-content-sha256", payload);
+		if (rc == TFA_OK && c->token.len)
+			rc = hdr_add(hs, "x-tfattest-id-token", (const char *)c->token.data);
 		if (rc == TFA_OK)
 			rc = hdr_add(hs, "X-Amz-Date", date);
 		if (rc == TFA_OK && c->creds.session_token)

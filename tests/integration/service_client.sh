@@ -45,7 +45,7 @@ start() {
 	local name=$1
 	shift
 	name=$W/$name
-	rm -f "$name.port"
+	rm -f "$name.port" "$name.log"
 	$PY "$FAKE" --cert "$W/srv.crt" --key "$W/srv.key" --signing-key "$W/sk.pem" \
 		--other-key "$W/other.pem" --chain prod --port-file "$name.port" --log "$name.log" "$@" \
 		2> "$name.err" &
@@ -199,9 +199,18 @@ else
 	expect_exit 2 "aws: a wrong secret is refused" env AWS_SECRET_ACCESS_KEY=wrong "$T" record --service "$URL" \
 		--service-auth aws "${SVC[@]}" --plan plan.json
 	expect_output 'HTTP 403: the SigV4 signature does not verify' "aws: the double checked the signature"
+	# With the job's ID token for its claims, sent signed in x-tfattest-id-token.
+	start aws-tok --sigv4 us-east-1 --bearer "$W/token"
+	expect_exit 0 "aws: with an ID token" "$T" record --service "$URL" --service-auth aws "${SVC[@]}" \
+		--id-token token --plan plan.json
+	check "aws: with an ID token, one append" [ "$(appends "$LOG")" = 1 ]
+	check "aws: the token is never printed" no_token
+	expect_exit 2 "aws: without the token the double wants" "$T" record --service "$URL" \
+		--service-auth aws "${SVC[@]}" --plan plan.json
+	start aws2 --sigv4 us-east-1
 	expect_exit 2 "aws: another region is refused" env AWS_REGION=eu-west-1 "$T" record --service "$URL" \
 		--service-auth aws "${SVC[@]}" --plan plan.json
-	check "aws: still one append" [ "$(appends "$LOG")" = 1 ]
+	check "aws: nothing appended" [ "$(appends "$LOG")" = 0 ]
 fi
 
 finish

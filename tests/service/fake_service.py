@@ -17,6 +17,7 @@ Faults, to test the client's retries and checks:
                     "facts" (the terraform facts altered, signed properly),
                     "idem" (another idempotency key, signed properly)
   --bearer FILE     requests must carry "Authorization: Bearer <the token in FILE>"
+                    (with --sigv4: "x-tfattest-id-token: <the token>", signed)
   --sigv4 REGION    requests must carry a SigV4 signature for service lambda by
                     the access key in AWS_ACCESS_KEY_ID (secret AWS_SECRET_ACCESS_KEY),
                     checked by recomputing it with botocore over the headers the
@@ -139,7 +140,10 @@ def sigv4_ok(handler, body, region):
             or cred[3] != "lambda" or cred[4] != "aws4_request":
         return False, "wrong credential scope %r" % parts.get("Credential")
     signed = parts["SignedHeaders"].split(";")
-    for need in ("host", "x-amz-date", "x-amz-content-sha256"):
+    needs = ["host", "x-amz-date", "x-amz-content-sha256"]
+    if handler.headers.get("x-tfattest-id-token") is not None:
+        needs.append("x-tfattest-id-token")
+    for need in needs:
         if need not in signed:
             return False, "%s is not signed" % need
     if handler.headers.get("x-amz-content-sha256") != hashlib.sha256(body).hexdigest():
@@ -187,9 +191,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.state
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
-        if st.bearer is not None:
+        if st.bearer is not None and not st.args.sigv4:
             if self.headers.get("Authorization", "") != "Bearer " + st.bearer:
                 return self.error(401, "no valid ID token")
+        if st.bearer is not None and st.args.sigv4:
+            # tfattest lambda: the IAM principal, with the job's ID token for its claims.
+            if self.headers.get("x-tfattest-id-token", "") != st.bearer:
+                return self.error(401, "no valid ID token in x-tfattest-id-token")
         if st.args.sigv4:
             ok, why = sigv4_ok(self, body, st.args.sigv4)
             if not ok:
