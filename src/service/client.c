@@ -467,7 +467,8 @@ static tfa_err parse_url(tfa_service_client *c)
 #if TFATTEST_WITH_AWS
 	{
 		bool https;
-		TFA_GUARD(tfa_aws_endpoint_parse(hostport, &https, c->host, sizeof(c->host)));
+		if (tfa_aws_endpoint_parse(hostport, &https, c->host, sizeof(c->host)) != TFA_OK)
+			TFA_BAIL(TFA_EUSAGE, "--service URL has an invalid host or port");
 	}
 #else
 	snprintf(c->host, sizeof(c->host), "%.*s", (int)n, rest);

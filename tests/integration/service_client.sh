@@ -11,8 +11,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 cd "$W" || exit 2
 PY=/usr/bin/python3
-$PY -c 'import cryptography, botocore' 2> /dev/null || {
-	echo "skip: python3-cryptography or python3-botocore missing"
+$PY -c 'import cryptography, botocore' 2> /dev/null && command -v curl > /dev/null || {
+	echo "skip: python3-cryptography, python3-botocore or curl missing"
 	exit 77
 }
 FAKE=$(realpath "$(dirname "$0")/../service/fake_service.py")
@@ -40,25 +40,31 @@ cp "$PLANS/show-basic-create.json" plan.json
 
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2> /dev/null; done; chmod -R u+w "$W" 2> /dev/null; rm -rf "$W"' EXIT
-# start NAME [faults...]: a fresh double; sets URL and LOG.
-start() {
-	local name=$1
-	shift
-	name=$W/$name
-	rm -f "$name.port" "$name.log"
-	$PY "$FAKE" --cert "$W/srv.crt" --key "$W/srv.key" --signing-key "$W/sk.pem" \
-		--other-key "$W/other.pem" --chain prod --port-file "$name.port" --log "$name.log" "$@" \
-		2> "$name.err" &
-	PIDS="$PIDS $!"
-	for _ in $(seq 200); do [ -s "$name.port" ] && break; sleep 0.05; done
-	[ -s "$name.port" ] || {
-		echo "the double did not start"
-		cat "$name.err"
+# The AWS credentials the aws cases sign with, and the double checks against (test values).
+export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+export AWS_REGION=us-east-1 AWS_SESSION_TOKEN="SESSION$RANDOM"
+export AWS_CONFIG_FILE=$W/none AWS_SHARED_CREDENTIALS_FILE=$W/none AWS_EC2_METADATA_DISABLED=true
+# One double for the whole test; `use SETTINGS` resets it (no records, an empty log) and
+# sets its faults (fake_service.py, POST /control).
+$PY "$FAKE" --cert "$W/srv.crt" --key "$W/srv.key" --signing-key "$W/sk.pem" \
+	--other-key "$W/other.pem" --chain prod --port-file "$W/port" --log "$W/service.log" \
+	2> "$W/service.err" &
+PIDS="$PIDS $!"
+for _ in $(seq 400); do [ -s "$W/port" ] && break; sleep 0.05; done
+[ -s "$W/port" ] || {
+	echo "the double did not start"
+	cat "$W/service.err"
+	exit 2
+}
+URL="https://127.0.0.1:$(cat "$W/port")/v1/records"
+LOG=$W/service.log
+use() {
+	curl -sS --cacert "$W/srv.crt" -o /dev/null -X POST --data-binary \
+		"{\"reset\":true,\"busy\":0,\"drop\":0,\"forge\":null,\"bearer\":null,\"sigv4\":null${1:+,$1}}" \
+		"https://127.0.0.1:$(cat "$W/port")/control" || {
+		echo "cannot reach the double"
 		exit 2
 	}
-	URL="https://127.0.0.1:$(cat "$name.port")/v1/records"
-	LOG=$name.log
-	touch "$LOG"
 }
 SVC=(--chain prod --expect-key-fingerprint "$FPR" --public-key pub.pem --service-ca srv.crt)
 appends() { wc -l < "$1" | tr -d ' '; }
@@ -66,7 +72,7 @@ nspool() { ls "$W/spool" 2> /dev/null | grep -c '\.request$'; }
 no_token() { ! grep -q "TOKENSIG" "$W/last.out" "$W/last.err"; }
 
 # A record made through the service, with the token from --id-token.
-start ok --bearer token
+use "\"bearer\":\"$TOKEN\""
 expect_exit 0 "record --service" "$T" record --service "$URL" "${SVC[@]}" --id-token token --plan plan.json
 expect_output '^recorded seq 1 in https://127.0.0.1' "recorded message"
 expect_output 'idempotency key [0-9a-f]{32} ' "the run's idempotency key is printed"
@@ -107,14 +113,14 @@ expect_exit 2 "--public-key of another key" "$T" record --service "$URL" --chain
 expect_output 'not the pinned key' "a key mismatch is named"
 
 # 503 with Retry-After: retried with the same key, one append.
-start busy --busy 2
+use '"busy":2'
 expect_exit 0 "503 + Retry-After is retried" "$T" record --service "$URL" "${SVC[@]}" --id-token token \
 	--plan plan.json
 expect_output 'retrying with the same idempotency key in 1 s' "Retry-After is honoured"
 check "busy: one append" [ "$(appends "$LOG")" = 1 ]
 
 # The reply lost after the append: the retry finds the record, nothing is appended twice.
-start drop --drop 1
+use '"drop":1'
 expect_exit 0 "a dropped reply is retried" "$T" record --service "$URL" "${SVC[@]}" --id-token token \
 	--plan plan.json
 expect_output 'already' "the retry is answered with the first record"
@@ -123,7 +129,7 @@ check "dropped: exactly one append" [ "$(appends "$LOG")" = 1 ]
 # Forged replies: refused, spooled with the run's key; a flush sends it with that key.
 for mode in key sig facts idem; do
 	rm -rf "$W/spool"
-	start "forge-$mode" --forge "$mode"
+	use "\"forge\":\"$mode\""
 	expect_exit 1 "forged reply ($mode) is refused" "$T" record --service "$URL" "${SVC[@]}" \
 		--id-token token --plan plan.json
 	expect_output 'NOT attested' "forged ($mode): not attested"
@@ -132,7 +138,7 @@ for mode in key sig facts idem; do
 	check "forged ($mode): one spooled request" [ "$(nspool)" = 1 ]
 done
 K=$(grep -oE 'idempotency key [0-9a-f]{32}' "$W/last.err" | head -1 | cut -d' ' -f3)
-start flush --bearer token
+use "\"bearer\":\"$TOKEN\""
 expect_exit 0 "flush-spool --service" "$T" record --flush-spool --service "$URL" "${SVC[@]}" --id-token token
 expect_output '1 recorded, 0 already recorded' "the spooled request is recorded"
 check "flushed with the run's own key" grep -q "\"$K\"" "$LOG"
@@ -146,7 +152,7 @@ expect_exit 2 "an unreachable service" env TFATTEST_SERVICE_MAX_ATTEMPTS=2 "$T" 
 expect_output 'attempt 1 of 2' "retried a bounded number of times"
 expect_output 'spooled to' "unreachable: spooled"
 K=$(grep -oE 'idempotency key [0-9a-f]{32}' "$W/last.err" | head -1 | cut -d' ' -f3)
-start later --bearer token
+use "\"bearer\":\"$TOKEN\""
 expect_exit 0 "flush after the outage" "$T" record --flush-spool --service "$URL" "${SVC[@]}" --id-token token
 check "the outage's record has its key" grep -q "\"$K\"" "$LOG"
 expect_exit 0 "a second flush" "$T" record --flush-spool --service "$URL" "${SVC[@]}" --id-token token
@@ -156,7 +162,7 @@ check "appended once" [ "$(appends "$LOG")" = 1 ]
 # apply --service: Terraform runs as usual, the record goes to the service.
 mkdir work && cd work || exit 2
 echo show-basic-create.json > plan.bin
-start apply --bearer ../token
+use "\"bearer\":\"$TOKEN\""
 expect_exit 0 "apply --service" "$T" apply --service "$URL" --chain prod --expect-key-fingerprint "$FPR" \
 	--public-key ../pub.pem --service-ca ../srv.crt --id-token ../token -- "$TF" apply -auto-approve plan.bin
 expect_output 'Apply complete!' "terraform ran"
@@ -172,7 +178,7 @@ expect_output 'was not run' "apply: terraform not run without a token"
 check "apply: terraform did not run" [ ! -s "$W/tf.log" ]
 # A service that forges: Terraform ran, the record is spooled with the flush command.
 rm -rf "$W/spool"
-start apply-forge --forge sig
+use '"forge":"sig"'
 expect_exit 2 "apply --service, forged reply" "$T" apply --service "$URL" --chain prod \
 	--expect-key-fingerprint "$FPR" --public-key ../pub.pem --service-ca ../srv.crt --id-token ../token \
 	-- "$TF" apply -auto-approve plan.bin
@@ -187,10 +193,7 @@ if "$T" record --service https://x.lambda-url.us-east-1.on.aws/ --service-auth a
 	echo "ok - aws: skipped (no AWS support in this build)"
 else
 	rm -rf "$W/spool"
-	export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-	export AWS_REGION=us-east-1 AWS_SESSION_TOKEN="SESSION$RANDOM"
-	export AWS_CONFIG_FILE=$W/none AWS_SHARED_CREDENTIALS_FILE=$W/none AWS_EC2_METADATA_DISABLED=true
-	start aws --sigv4 us-east-1
+	use '"sigv4":"us-east-1"'
 	expect_exit 0 "aws: a SigV4-signed request" "$T" record --service "$URL" --service-auth aws "${SVC[@]}" \
 		--plan plan.json
 	check "aws: one append" [ "$(appends "$LOG")" = 1 ]
@@ -200,14 +203,14 @@ else
 		--service-auth aws "${SVC[@]}" --plan plan.json
 	expect_output 'HTTP 403: the SigV4 signature does not verify' "aws: the double checked the signature"
 	# With the job's ID token for its claims, sent signed in x-tfattest-id-token.
-	start aws-tok --sigv4 us-east-1 --bearer "$W/token"
+	use "\"sigv4\":\"us-east-1\",\"bearer\":\"$TOKEN\""
 	expect_exit 0 "aws: with an ID token" "$T" record --service "$URL" --service-auth aws "${SVC[@]}" \
 		--id-token token --plan plan.json
 	check "aws: with an ID token, one append" [ "$(appends "$LOG")" = 1 ]
 	check "aws: the token is never printed" no_token
 	expect_exit 2 "aws: without the token the double wants" "$T" record --service "$URL" \
 		--service-auth aws "${SVC[@]}" --plan plan.json
-	start aws2 --sigv4 us-east-1
+	use '"sigv4":"us-east-1"'
 	expect_exit 2 "aws: another region is refused" env AWS_REGION=eu-west-1 "$T" record --service "$URL" \
 		--service-auth aws "${SVC[@]}" --plan plan.json
 	check "aws: nothing appended" [ "$(appends "$LOG")" = 0 ]

@@ -23,6 +23,10 @@ Faults, to test the client's retries and checks:
                     checked by recomputing it with botocore over the headers the
                     client signed
 Every append is logged as one JSON line to --log (seq, idempotency key).
+POST /control with a JSON object sets the faults at run time ("busy", "drop",
+"forge", "bearer" (the token itself), "sigv4"; null turns one off) and, with
+"reset": true, forgets every record and truncates the log, so that one double
+serves a whole test.
 
 Usage: fake_service.py --cert C --key K --signing-key PEM --other-key PEM
        --chain ID --port-file F --log F [faults...]
@@ -187,10 +191,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def error(self, status, msg, extra=()):
         self.answer(status, {"type": "tfattest.error", "error": msg}, extra)
 
+    def control(self, body):
+        st = self.server.state
+        c = json.loads(body)
+        with st.lock:
+            for k in ("busy", "drop"):
+                if k in c:
+                    setattr(st, k, int(c[k] or 0))
+            for k in ("forge", "sigv4"):
+                if k in c:
+                    setattr(st.args, k, c[k])
+            if "bearer" in c:
+                st.bearer = c["bearer"]
+            if c.get("reset"):
+                st.records, st.by_key = [], {}
+                open(st.args.log, "w").close()
+        self.answer(200, {"ok": True})
+
     def do_POST(self):
         st = self.server.state
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if self.path == "/control":
+            return self.control(body)
         if st.bearer is not None and not st.args.sigv4:
             if self.headers.get("Authorization", "") != "Bearer " + st.bearer:
                 return self.error(401, "no valid ID token")
