@@ -78,15 +78,19 @@ TFA_WUR tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st,
 #define TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE (7 * 86400)
 
 /*
- * tfa_chain_append() made idempotent: when the capture carries an idempotency
- * key (tfa_capture_set_idempotency_key()) and a record in the window above
- * carries it too, *replayed is set, *seq_out is that record and nothing is
- * appended. When the append fails in a way that may have left the record
- * appended (the store's or the sequencer's answer lost, a backend failure),
- * the error says that the outcome is unknown and names the key to retry with.
+ * tfa_chain_append() made idempotent: when `look` is set, the capture carries
+ * an idempotency key (tfa_capture_set_idempotency_key()) and a record in the
+ * window above carries it too, *replayed is set, *seq_out is that record and
+ * nothing is appended. (`look` is false for a key just drawn, which no record
+ * can carry: the search costs up to TFA_CHAIN_IDEMPOTENCY_WINDOW reads.) When
+ * the append gets no answer (TFA_EIO: a timeout, a lost response), the write
+ * may have landed: the record is looked for, and when found the append
+ * succeeded after all; when the search fails too, the error says that the
+ * outcome is unknown and names the key to retry with.
  */
 TFA_WUR tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st,
-				      tfa_signer *signer, tfa_sig_alg alg, const tfa_capture *c);
+				      tfa_signer *signer, tfa_sig_alg alg, const tfa_capture *c,
+				      bool look);
 
 /*
  * Rotates the chain's key: appends a rotation record signed by `signer` (the

@@ -36,8 +36,9 @@
  * service's client (tfattest/service_client.h) for `tfattest apply --service`.
  */
 typedef struct tfa_workflow_sink {
-	const char *where;	/* named in the report: the service's URL */
-	const char *flush_hint; /* the command that sends what was spooled, for the report */
+	const char *where;	     /* named in the report: the service's URL */
+	const char *flush_hint;	     /* the command that sends what was spooled, for the report */
+	const char *idempotency_key; /* the key the record goes with (the capture carries it) */
 	/* Optional: before Terraform runs, gets what recording will need (a token,
 	 * credentials); a failure is the outcome TFA_WF_REFUSED. */
 	tfa_err (*prepare)(void *ud);
@@ -63,6 +64,12 @@ typedef struct tfa_workflow_opts {
 	/* apply only: when set, the record goes here and store, sequencer and key are not
 	 * used (no rollback target then) */
 	const tfa_workflow_sink *sink;
+	/*
+	 * The deployment's idempotency key (FORMAT.md §3.1), or NULL to draw one.
+	 * Given, it names a retry: when a recent record carries it, the apply is
+	 * not run again and that record is the outcome (TFA_WF_RECORDED, replayed).
+	 */
+	const char *idempotency_key;
 } tfa_workflow_opts;
 
 /* What an apply came to. */
@@ -101,6 +108,8 @@ typedef struct tfa_workflow_result {
 	tfa_error error;       /* why, for the outcomes that say so; its code is the failure's */
 	tfa_error spool_error; /* TFA_WF_UNSPOOLED: why the spool write failed */
 	char *flush_hint;      /* with a sink: the command that sends what was spooled */
+	bool replayed;	       /* TFA_WF_RECORDED: a record with the key was found; not run */
+	char idempotency_key[TFA_IDEMPOTENCY_KEY_MAX + 1]; /* the key recorded, once known */
 } tfa_workflow_result;
 
 /*

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "svcopts.h"
+#include "tfattest/artifact.h"
 #include "tfattest/service_client.h"
 #include "tfattest/signer.h"
 #include "tfattest/workflow.h"
@@ -61,7 +62,7 @@ int tfa_cli_apply(int argc, char **argv)
 	static const char use[] =
 	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--event "
 	    "apply|destroy|rollback|import] "
-	    "[--rollback-to SEQ] [--algorithm ALG] -- terraform|tofu "
+	    "[--rollback-to SEQ] [--algorithm ALG] [--idempotency-key K] -- terraform|tofu "
 	    "[-chdir=DIR] apply|destroy [ARGS...]\n"
 	    "       tfattest apply " TFA_CLI_SERVICE_USE
 	    " [--event E] -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS...]";
@@ -85,10 +86,10 @@ int tfa_cli_apply(int argc, char **argv)
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		if (tfa_cli_service_opt(&so, c, optarg))
 			continue;
-		if (c == 'i') {
-			so.key = optarg;
-		} else if (c == 'e') {
+		if (c == 'e') {
 			o.event = optarg;
+		} else if (c == 'i') {
+			o.idempotency_key = optarg;
 		} else {
 			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
 				return tfa_cli_usage("--rollback-to takes a seq");
@@ -110,15 +111,22 @@ int tfa_cli_apply(int argc, char **argv)
 		    o.argv[0]);
 	if (o.rollback_to && (o.event == NULL || strcmp(o.event, "rollback") != 0))
 		return tfa_cli_usage("--rollback-to needs --event rollback");
+	/* A key given names a retry of one deployment (docs/WORKFLOW.md). */
+	if (o.idempotency_key == NULL && (o.idempotency_key = getenv("TFATTEST_IDEMPOTENCY_KEY")) &&
+	    o.idempotency_key[0] == '\0')
+		o.idempotency_key = NULL;
+	if (o.idempotency_key &&
+	    tfa_idempotency_key_check(o.idempotency_key, strlen(o.idempotency_key)) != TFA_OK)
+		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
 	o.store = co.store;
 	o.key = co.key;
 	o.sequencer = co.sequencer;
 	o.alg = co.alg;
 	o.forward_signals = true;
 	if (so.given) {
-		if (so.key == NULL && (so.key = getenv("TFATTEST_IDEMPOTENCY_KEY")) != NULL &&
-		    so.key[0] == '\0')
-			so.key = NULL;
+		/* The service client sends the run's key (given, or drawn by the client). */
+		so.key = o.idempotency_key;
+		o.idempotency_key = NULL;
 		if (o.rollback_to)
 			return tfa_cli_usage("--rollback-to needs the chain's store: not with "
 					     "--service");
@@ -127,13 +135,13 @@ int tfa_cli_apply(int argc, char **argv)
 		tfa_cli_service_flush_hint(hint, sizeof(hint), client, &so, &co);
 		sink.where = tfa_service_client_url(client);
 		sink.flush_hint = hint;
+		sink.idempotency_key = tfa_service_client_key(client);
 		sink.prepare = sink_prepare;
 		sink.record = sink_record;
 		sink.ud = client;
 		o.sink = &sink;
-	} else if (co.expect_fpr || co.pubkey || so.key) {
-		return tfa_cli_usage("--expect-key-fingerprint, --public-key and --idempotency-key "
-				     "go with --service");
+	} else if (co.expect_fpr || co.pubkey) {
+		return tfa_cli_usage("--expect-key-fingerprint and --public-key go with --service");
 	}
 	rc = tfa_workflow_apply(&res, &o);
 	if (rc != TFA_OK) {

@@ -148,6 +148,7 @@ int tfa_cli_record(int argc, char **argv)
 	    " --plan PLAN.json [--state F] [--event E] [--status S] [--exit-code N]\n"
 	    "       tfattest record --flush-spool " TFA_CLI_SERVICE_USE;
 	const char *plan = NULL, *state = NULL, *idem = NULL;
+	bool given;
 	char drawn[TFA_IDEMPOTENCY_KEY_MAX + 1];
 	bool replayed = false;
 	tfa_event ev = {NULL, NULL, 0};
@@ -231,6 +232,7 @@ int tfa_cli_record(int argc, char **argv)
 		idem = NULL;
 	if (idem && tfa_idempotency_key_check(idem, strlen(idem)) != TFA_OK)
 		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
+	given = idem != NULL;
 	tfa_cli_chain_init(&ss);
 	rc = tfa_capture_new(&cap, &ev, plan, state);
 	if (rc == TFA_OK && idem == NULL && (rc = tfa_idempotency_key_new(drawn)) == TFA_OK)
@@ -247,7 +249,7 @@ int tfa_cli_record(int argc, char **argv)
 			rc = tfa_capture_set_rollback(cap, rollback_to, rollback_hash);
 	}
 	if (rc == TFA_OK)
-		rc = tfa_chain_append_once(&seq, &replayed, ss.store, ss.signer, o.alg, cap);
+		rc = tfa_chain_append_once(&seq, &replayed, ss.store, ss.signer, o.alg, cap, given);
 	if (rc != TFA_OK)
 		status = tfa_cli_fail(rc);
 	else if (replayed)

@@ -67,6 +67,12 @@ static const char *actor_of(const cJSON *doc)
 	return "-";
 }
 
+/* The verified identity's subject (FORMAT.md §3.6), or NULL when the record has none. */
+static const char *identity_of(const cJSON *doc)
+{
+	return tfa_cli_json_str(doc, "identity", "subject", NULL);
+}
+
 static int count_of(const cJSON *doc, const char *k)
 {
 	const cJSON *v = tfa_cli_json_at(doc, "terraform", "counts", k);
@@ -92,6 +98,17 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 		tfa_cli_json_add_str(o, "status", m->status);
 		cJSON_AddNumberToObject(o, "exit_code", m->exit_code);
 		tfa_cli_json_add_str(o, "actor", actor_of(doc));
+		if (m->has_identity) {
+			/* Verified, unlike actor (the context's claim). */
+			cJSON *id = cJSON_AddObjectToObject(o, "identity");
+			tfa_cli_json_add_str(id, "method", m->identity_method);
+			tfa_cli_json_add_str(id, "issuer",
+					     tfa_cli_json_str(doc, "identity", "issuer", NULL));
+			tfa_cli_json_add_str(id, "subject", identity_of(doc));
+			tfa_cli_json_add_str(id, "verified_by", m->identity_verifier);
+		}
+		if (m->idempotency_key[0])
+			tfa_cli_json_add_str(o, "idempotency_key", m->idempotency_key);
 		cn = cJSON_AddObjectToObject(o, "counts");
 		for (const char *const *k =
 			 (const char *const[]){"create", "update", "delete", "replace", NULL};
@@ -114,6 +131,9 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 	       count_of(doc, "replace"), tfa_cli_tty(hash));
 	if (m->rollback_to)
 		printf("  rollback-to %llu", (unsigned long long)m->rollback_to);
+	if (m->has_identity)
+		printf("  identity %s (%s, verified by %s)", tfa_cli_tty(identity_of(doc)),
+		       tfa_cli_tty(m->identity_method), tfa_cli_tty(m->identity_verifier));
 	if (m->spooled) {
 		char dep[32];
 		t = (time_t)m->deployed_at;
@@ -234,7 +254,35 @@ int tfa_cli_show(int argc, char **argv)
 							  : " (genesis when 0); it is the head");
 		printf("event     %s, %s, exit code %d\n", tfa_cli_tty(m.event),
 		       tfa_cli_tty(m.status), (int)m.exit_code);
-		printf("actor     %s\n", tfa_cli_tty(actor_of(doc)));
+		if (m.has_identity) {
+			const cJSON *cl = tfa_cli_json_at(doc, "identity", "claims", NULL), *c;
+			char at[32];
+			struct tm tm;
+			time_t t = (time_t)m.identity_verified_at;
+
+			gmtime_r(&t, &tm);
+			strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("identity  %s, issuer %s (%s): verified by %s at %s; the record's "
+			       "signer %s vouches for it\n",
+			       tfa_cli_tty(identity_of(doc)),
+			       tfa_cli_tty(tfa_cli_json_str(doc, "identity", "issuer", NULL)),
+			       tfa_cli_tty(m.identity_method), tfa_cli_tty(m.identity_verifier), at,
+			       tfa_cli_tty(m.key_fpr));
+			cJSON_ArrayForEach(c, cl)
+			{
+				if (cJSON_IsString(c))
+					printf("  claim   %s = %s\n", tfa_cli_tty(c->string),
+					       tfa_cli_tty(c->valuestring));
+			}
+		}
+		{
+			const char *by = tfa_cli_json_str(doc, "context", "claimed_by", NULL);
+			printf("actor     %s%s%s%s\n", tfa_cli_tty(actor_of(doc)),
+			       by ? " (claimed by the " : " (from the context, unverified)",
+			       by ? tfa_cli_tty(by) : "", by ? ", unverified)" : "");
+		}
+		if (m.idempotency_key[0])
+			printf("key       idempotency key %s\n", tfa_cli_tty(m.idempotency_key));
 		if (m.rollback_to)
 			printf("rollback  to record %llu\n", (unsigned long long)m.rollback_to);
 		if (m.spooled)

@@ -194,6 +194,12 @@ static void write_row(FILE *f, uint64_t seq, const tfa_artifact *a, const cJSON 
 	if (a->spooled)
 		fputs(" <span class=\"badge\">spooled</span>", f);
 	fputs("</td><td>", f);
+	if (a->has_identity) {
+		/* The verified identity first; the context's actor is only a claim. */
+		fputs("<span class=\"badge\">verified</span> ", f);
+		esc(f, tfa_cli_json_str(doc, "identity", "subject", NULL));
+		fputs("<br>claimed: ", f);
+	}
 	esc(f, who(doc));
 	if ((s = tfa_cli_json_str(doc, "context", "ci", "repository")) ||
 	    (s = tfa_cli_json_str(doc, "context", "ci", "project"))) {
@@ -234,7 +240,11 @@ static void write_section(FILE *f, uint64_t seq, const tfa_artifact *a, const cJ
 	dl_members(f, tfa_cli_json_at(doc, "event", NULL, NULL), "event.");
 	dl_members(f, tfa_cli_json_at(doc, "signer", NULL, NULL), "signer.");
 	dl_members(f, tfa_cli_json_at(doc, "terraform", NULL, NULL), "terraform.");
-	dl_members(f, tfa_cli_json_at(doc, "context", NULL, NULL), "context.");
+	if (a->has_identity)
+		dl_members(f, tfa_cli_json_at(doc, "identity", NULL, NULL),
+			   "identity (verified by the service, vouched for by the signer).");
+	dl_members(f, tfa_cli_json_at(doc, "context", NULL, NULL),
+		   a->has_identity ? "context (claimed by the client)." : "context.");
 	fputs("</dl>", f);
 	c = tfa_cli_json_at(doc, "terraform", "changes", NULL);
 	if (cJSON_GetArraySize(c) > 0) {

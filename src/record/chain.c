@@ -378,7 +378,7 @@ tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const c
 }
 
 tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, tfa_signer *signer,
-			      tfa_sig_alg alg, const tfa_capture *c)
+			      tfa_sig_alg alg, const tfa_capture *c, bool look)
 {
 	tfa_err rc = TFA_OK;
 	const char *key;
@@ -391,7 +391,7 @@ tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, 
 	TFA_ENSURE_ARG(signer);
 	TFA_ENSURE_ARG(c);
 	key = tfa_capture_idempotency_key(c);
-	if (key != NULL) {
+	if (key != NULL && look) {
 		TFA_GUARD(tfa_chain_find_idempotency_key(
 		    &found, st, key, (int64_t)time(NULL) - TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE,
 		    TFA_CHAIN_IDEMPOTENCY_WINDOW));
@@ -403,9 +403,33 @@ tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, 
 		}
 	}
 	rc = tfa_chain_append(seq_out, st, signer, alg, c);
-	if (rc != TFA_OK && key != NULL && (rc == TFA_EIO || rc == TFA_EBACKEND)) {
+	if (rc == TFA_EIO && key != NULL) {
+		/*
+		 * No answer (a timeout, a lost response): the write may have landed. Look
+		 * for it; only when that cannot be known either is the outcome unknown. A
+		 * refusal the store or the sequencer did send (TFA_EBACKEND) is an answer.
+		 */
+		tfa_error first = *tfa_error_last();
+		tfa_err lrc;
+
+		lrc = tfa_chain_find_idempotency_key(
+		    &found, st, key, (int64_t)time(NULL) - TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE,
+		    TFA_CHAIN_IDEMPOTENCY_WINDOW);
+		if (lrc == TFA_OK && found != 0) {
+			if (seq_out)
+				*seq_out = found;
+			rc = TFA_OK;
+			goto out;
+		}
+		if (lrc == TFA_OK) {
+			/* Known not to have landed: the first failure is the answer. */
+			rc = tfa_error_set(first.code, "%s", first.message);
+			if (first.detail[0])
+				tfa_error_detail("%s", first.detail);
+			goto out;
+		}
 		/* The key first: it is what the reader needs, and a long cause is cut. */
-		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		snprintf(why, sizeof(why), "%s", first.message);
 		TFA_BAIL(
 		    rc,
 		    "the outcome is unknown: the record may have been appended; run the same "

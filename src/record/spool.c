@@ -358,6 +358,12 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 		spooled_at = tfa_capture_spooled_at(c);
 		TFA_GUARD(tfa_chain_find_spool_id(&found, st, id, spooled_at - SPOOL_SLACK_S,
 						  SPOOL_SCAN_MAX));
+		/* An append whose answer was lost may have landed without a spool id: its
+		 * idempotency key (FORMAT.md §3.1) names it. */
+		if (!found && tfa_capture_idempotency_key(c) != NULL)
+			TFA_GUARD(tfa_chain_find_idempotency_key(
+			    &found, st, tfa_capture_idempotency_key(c), spooled_at - SPOOL_SLACK_S,
+			    SPOOL_SCAN_MAX));
 		if (found) {
 			res->already++;
 			snprintf(msg, sizeof(msg), "spooled capture %s is already record %llu", id,

@@ -291,6 +291,8 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 	}
 	if (rc == TFA_OK && o->rollback_to)
 		rc = tfa_capture_set_rollback(cap, o->rollback_to, rollback_hash);
+	if (rc == TFA_OK)
+		rc = tfa_capture_set_idempotency_key(cap, r->idempotency_key);
 	if (rc != TFA_OK) {
 		keep_error(&r->error, rc);
 		r->outcome = TFA_WF_UNCAPTURED;
@@ -311,7 +313,8 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 		rc = TFA_OK;
 		goto out;
 	}
-	rc = tfa_chain_append(&r->seq, st, s, o->alg, cap);
+	/* The preflight looked for a given key; a drawn one is new. */
+	rc = tfa_chain_append_once(&r->seq, &r->replayed, st, s, o->alg, cap, false);
 	if (rc == TFA_OK) {
 		r->outcome = TFA_WF_RECORDED;
 		goto out;
@@ -377,6 +380,16 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 	if (o->sink) {
 		/* Before deploying: what the service will want must be at hand. */
 		rc = o->sink->prepare ? o->sink->prepare(o->sink->ud) : TFA_OK;
+		if (rc == TFA_OK &&
+		    (o->sink->idempotency_key == NULL ||
+		     tfa_idempotency_key_check(o->sink->idempotency_key,
+					       strlen(o->sink->idempotency_key)) != TFA_OK))
+			rc =
+			    tfa_error_set(TFA_EUSAGE, "the service's idempotency key is missing or "
+						      "not one");
+		if (rc == TFA_OK)
+			snprintf(r->idempotency_key, sizeof(r->idempotency_key), "%s",
+				 o->sink->idempotency_key);
 		memset(&info, 0, sizeof(info));
 		goto preflight_done;
 	}
@@ -399,6 +412,29 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 	}
 	if (rc == TFA_OK && o->rollback_to)
 		rc = tfa_chain_record_hash(rollback_hash, st, s, o->rollback_to);
+	if (rc == TFA_OK && o->idempotency_key) {
+		/* A retry of a deployment already recorded is not deployed again. */
+		uint64_t found = 0;
+		if (tfa_idempotency_key_check(o->idempotency_key, strlen(o->idempotency_key)) !=
+		    TFA_OK)
+			rc = tfa_error_set(TFA_EUSAGE,
+					   "the idempotency key is 16 to 64 of [A-Za-z0-9._-]");
+		else
+			rc = tfa_chain_find_idempotency_key(&found, st, o->idempotency_key,
+							    (int64_t)time(NULL) -
+								TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE,
+							    TFA_CHAIN_IDEMPOTENCY_WINDOW);
+		snprintf(r->idempotency_key, sizeof(r->idempotency_key), "%s", o->idempotency_key);
+		if (rc == TFA_OK && found) {
+			r->outcome = TFA_WF_RECORDED;
+			r->replayed = true;
+			r->seq = found;
+			r->exit_status = 0;
+			goto done;
+		}
+	} else if (rc == TFA_OK) {
+		rc = tfa_idempotency_key_new(r->idempotency_key);
+	}
 preflight_done:
 	if (rc != TFA_OK)
 		goto refused;
@@ -516,6 +552,14 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		    strerror(r->start_errno));
 		break;
 	case TFA_WF_RECORDED:
+		if (r->replayed) {
+			say(line, ud,
+			    "tfattest: already recorded as seq %llu in %s (idempotency key %s): "
+			    "not run again, nothing appended",
+			    (unsigned long long)r->seq, r->store ? r->store : "",
+			    r->idempotency_key);
+			break;
+		}
 		say(line, ud, "tfattest: recorded seq %llu (%s, %s, exit %d) in %s",
 		    (unsigned long long)r->seq, r->event ? r->event : "",
 		    r->tf_exit == 0 ? "succeeded" : "failed", r->tf_exit, r->store ? r->store : "");

@@ -18,18 +18,17 @@
 #include "tfattest/sys/guard.h"
 
 typedef enum kind {
-	K_STR,	   /* a string of 0..max bytes, no NUL */
-	K_HASH,	   /* "sha256:<hex>" */
-	K_INT32,   /* an integer in the int32 range */
-	K_COUNT,   /* an integer 0..2^53 */
-	K_SEQ,	   /* an integer 1..TFA_SEQ_MAX */
-	K_BOOL,	   /* true or false */
-	K_ENUM,	   /* a string of `values` */
-	K_OBJ,	   /* an object of schema `sub` */
-	K_OBJS,	   /* an array of at most TFA_REQUEST_LIST_MAX objects of schema `sub` */
-	K_STRS,	   /* an array of at most TFA_REQUEST_LIST_MAX strings of 0..max bytes */
-	K_STRMAP,  /* an object whose members are strings, named from `values` */
-	K_SUMMARY, /* an object of integers, booleans and string lists, identifier names */
+	K_STR,	  /* a string of 0..max bytes, no NUL */
+	K_HASH,	  /* "sha256:<hex>" */
+	K_INT32,  /* an integer in the int32 range */
+	K_COUNT,  /* an integer 0..2^53 */
+	K_SEQ,	  /* an integer 1..TFA_SEQ_MAX */
+	K_BOOL,	  /* true or false */
+	K_ENUM,	  /* a string of `values` */
+	K_OBJ,	  /* an object of schema `sub` */
+	K_OBJS,	  /* an array of at most TFA_REQUEST_LIST_MAX objects of schema `sub` */
+	K_STRS,	  /* an array of at most TFA_REQUEST_LIST_MAX strings of 0..max bytes */
+	K_STRMAP, /* an object whose members are strings, named from `values` */
 } kind;
 
 typedef struct field {
@@ -114,6 +113,34 @@ static const field state_schema[] = {{"sha256", K_HASH, 1, 0, NULL, NULL},
 static const field drift_schema[] = {{"drifted", K_BOOL, 1, 0, NULL, NULL},
 				     {"addresses", K_STRS, 0, TFA_REQUEST_STR_MAX, NULL, NULL},
 				     END};
+/* FORMAT.md §3.3, terraform.reconcile: the summary of a `tfattest reconcile` run. */
+static const char *const source_kinds[] = {"file", "dir", "s3", "command", NULL};
+static const field source_schema[] = {
+    {"kind", K_ENUM, 1, 0, NULL, source_kinds}, REQ_S("name", TFA_REQUEST_STR_MAX), END};
+static const field gap_schema[] = {
+    REQ_S("lineage", 128), {"serial", K_COUNT, 1, 0, NULL, NULL}, END};
+#define COUNT(n)                                                                                   \
+	{                                                                                          \
+		n, K_COUNT, 0, 0, NULL, NULL                                                       \
+	}
+static const field reconcile_schema[] = {{"complete", K_BOOL, 0, 0, NULL, NULL},
+					 COUNT("head"),
+					 COUNT("records"),
+					 COUNT("records_with_state"),
+					 COUNT("versions"),
+					 COUNT("attested"),
+					 COUNT("unattested"),
+					 COUNT("unreadable"),
+					 COUNT("deleted"),
+					 COUNT("records_missing"),
+					 COUNT("chain_gaps"),
+					 COUNT("lineage_changes"),
+					 {"sources", K_OBJS, 0, 0, source_schema, NULL},
+					 COUNT("sources_omitted"),
+					 {"gaps", K_OBJS, 0, 0, gap_schema, NULL},
+					 COUNT("gaps_omitted"),
+					 COUNT("state_bodies_read"),
+					 END};
 static const field terraform_schema[] = {{"plan_sha256", K_HASH, 0, 0, NULL, NULL},
 					 S("plan_format_version", 64),
 					 S("version", 64),
@@ -124,7 +151,7 @@ static const field terraform_schema[] = {{"plan_sha256", K_HASH, 0, 0, NULL, NUL
 					 {"state_before", K_OBJ, 0, 0, state_schema, NULL},
 					 {"plan_source", K_ENUM, 0, 0, NULL, plan_sources},
 					 {"drift", K_OBJ, 0, 0, drift_schema, NULL},
-					 {"reconcile", K_SUMMARY, 0, 0, NULL, NULL},
+					 {"reconcile", K_OBJ, 0, 0, reconcile_schema, NULL},
 					 END};
 static const field git_schema[] = {S("commit", 64), S("ref", TFA_REQUEST_STR_MAX),
 				   S("remote", TFA_REQUEST_STR_MAX), END};
@@ -239,55 +266,6 @@ static tfa_err check_array(const tfa_json_value *v, const path *at)
 	return TFA_OK;
 }
 
-static int identifier(const char *s, size_t n)
-{
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-/* terraform.reconcile: a summary of counts, flags and address lists, never a value. */
-static tfa_err check_summary(const tfa_json_value *v, const path *at)
-{
-	tfa_err rc = TFA_OK;
-	path sub, el;
-
-	TFA_ENSURE(tfa_json_type_of(v) == TFA_JSON_OBJECT, TFA_EFORMAT,
-		   "request: %s is not an object", at->s);
-	TFA_ENSURE(tfa_json_count(v) <= 32, TFA_EFORMAT, "request: %s has more than 32 members",
-		   at->s);
-	for (size_t i = 0; i < tfa_json_count(v); i++) {
-		size_t kl;
-		const char *k = tfa_json_key_at(v, i, &kl);
-		const tfa_json_value *m = tfa_json_value_at(v, i);
-
-		TFA_ENSURE(identifier(k, kl), TFA_EFORMAT,
-			   "request: %s: member names are 1 to 64 of [a-z0-9_]", at->s);
-		path_push(&sub, at, k, 0, 0);
-		switch (tfa_json_type_of(m)) {
-		case TFA_JSON_TRUE:
-		case TFA_JSON_FALSE: break;
-		case TFA_JSON_NUMBER: TFA_GUARD(check_int(m, 0, 9007199254740992.0, &sub)); break;
-		case TFA_JSON_ARRAY:
-			TFA_GUARD(check_array(m, &sub));
-			for (size_t j = 0; j < tfa_json_count(m); j++) {
-				path_push(&el, &sub, NULL, j, 1);
-				TFA_GUARD(check_str(tfa_json_at(m, j), TFA_REQUEST_STR_MAX, &el));
-			}
-			break;
-		default:
-			TFA_BAIL(TFA_EFORMAT,
-				 "request: %s is not a count, a flag or a list of addresses",
-				 sub.s);
-		}
-	}
-out:
-	return rc;
-}
-
 static tfa_err check_value(const tfa_json_value *v, const field *f, const path *at)
 {
 	tfa_err rc = TFA_OK;
@@ -347,7 +325,6 @@ static tfa_err check_value(const tfa_json_value *v, const field *f, const path *
 			TFA_GUARD(check_str(tfa_json_value_at(v, i), f->max, &el));
 		}
 		break;
-	case K_SUMMARY: TFA_GUARD(check_summary(v, at)); break;
 	}
 out:
 	return rc;

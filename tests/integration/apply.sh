@@ -31,13 +31,13 @@ want=$(sha256sum "$PLANS/show-basic-create.json" | cut -d' ' -f1)
 check "one record" [ "$(nrec)" -eq 1 ]
 check "plan hash is that of show -json output" grep -q "\"plan_sha256\":\"sha256:$want\"" <(rec 1)
 check "state serial and lineage recorded" grep -q '"lineage":"configuredUnchanged","serial":7' <(rec 1)
-check "event succeeded" grep -q '"event":{"exit_code":0,"status":"succeeded","type":"apply"}' <(rec 1)
+check "event succeeded" grep -Eq '"event":\{"exit_code":0,"idempotency_key":"[0-9a-f]{32}","status":"succeeded","type":"apply"\}' <(rec 1)
 check "show -json ran before apply" bash -c "grep -n '' '$STANDIN_LOG' | tr '\n' ' ' | grep -q '1:show -json plan.bin 2:apply -auto-approve plan.bin'"
 
 # Failure: Terraform's exit code, status failed.
 expect_exit 1 "apply that fails exits 1" env STANDIN_MODE=fail "$T" apply -- "$TF" apply plan.bin
 expect_output 'simulated failure' "terraform's stderr passes through"
-check "failed run recorded" grep -q '"event":{"exit_code":1,"status":"failed","type":"apply"}' <(rec 2)
+check "failed run recorded" grep -Eq '"event":\{"exit_code":1,"idempotency_key":"[0-9a-f]{32}","status":"failed","type":"apply"\}' <(rec 2)
 
 # destroy is recorded as such; -chdir is honoured for the plan and the state.
 mkdir -p ../other && echo show-basic-delete.json > ../other/p.bin && rm -f ../other/terraform.tfstate
@@ -81,7 +81,7 @@ kill -TERM $wp
 wait $wp
 st=$?
 check "wrapper exits 128+SIGTERM" [ "$st" -eq 143 ]
-check "signalled run recorded as failed" grep -q '"event":{"exit_code":143,"status":"failed","type":"apply"}' <(rec 6)
+check "signalled run recorded as failed" grep -Eq '"event":\{"exit_code":143,"idempotency_key":"[0-9a-f]{32}","status":"failed","type":"apply"\}' <(rec 6)
 check "no stand-in left running" bash -c "! pgrep -f 'sleep 30' -P $wp > /dev/null"
 
 # SIGINT sent to the wrapper reaches Terraform once; it stops gracefully and exits 1.
@@ -95,7 +95,7 @@ wait $wp
 st=$?
 check "SIGINT: wrapper exits with terraform's 1" [ "$st" -eq 1 ]
 check "SIGINT reached terraform" grep -q 'Interrupt received. Gracefully shutting down' int.out
-check "interrupted run recorded as failed" grep -q '"event":{"exit_code":1,"status":"failed","type":"apply"}' <(rec 7)
+check "interrupted run recorded as failed" grep -Eq '"event":\{"exit_code":1,"idempotency_key":"[0-9a-f]{32}","status":"failed","type":"apply"\}' <(rec 7)
 
 # Store unreachable after the apply: spooled, exit 2, the message says NOT attested.
 n=$(nrec)
@@ -164,4 +164,19 @@ expect_exit 0 "apply with a PIN in the environment" env TFATTEST_PKCS11_PIN=pin-
 check "terraform ran and its environment was captured" grep -q '^STANDIN_ENV_OUT=' "$W/tf.env"
 check "no PIN in terraform's environment" bash -c "! grep -q pin-marker-4711 '$W/tf.env'"
 
+# An idempotency key given names a retry: a deployment already recorded is
+# neither run nor recorded again; each run without a key draws its own.
+n0=$(nrec)
+: > "$STANDIN_LOG"
+expect_exit 0 "apply with a key" "$T" apply --idempotency-key pipeline-77.deploy -- "$TF" apply -auto-approve plan.bin &&
+	expect_output "recorded seq $((n0 + 1)) " "recorded with the key"
+check "the record carries the key" grep -q '"idempotency_key":"pipeline-77.deploy"' <(rec $((n0 + 1)))
+: > "$STANDIN_LOG"
+expect_exit 0 "the same apply retried with the key" env TFATTEST_IDEMPOTENCY_KEY=pipeline-77.deploy \
+	"$T" apply -- "$TF" apply -auto-approve plan.bin &&
+	expect_output "already recorded as seq $((n0 + 1)) .*idempotency key pipeline-77.deploy.*not run again" "the retry is recognised"
+check "terraform did not run for the retry" [ ! -s "$STANDIN_LOG" ]
+check "nothing appended for the retry" [ "$(nrec)" -eq $((n0 + 1)) ]
+expect_exit 2 "a malformed key is refused" "$T" apply --idempotency-key short -- "$TF" apply -auto-approve plan.bin
+check "nothing run for a malformed key" [ ! -s "$STANDIN_LOG" ]
 finish

@@ -19,26 +19,42 @@ S="s3://tfa-store/idem?endpoint=$S3_ENDPOINT&retention-days=$RET"
 new_ec_key k.pem
 K=file:k.pem
 R=(record --store "$S" --sequencer "$Q" --key $K --plan "$PLANS/show-basic-create.json")
+denied='["access_denied", "access_denied", "access_denied", "access_denied", "access_denied", "access_denied", "access_denied", "access_denied"]'
 lost='["lost_response:0", "lost_response:0", "lost_response:0", "lost_response:0", "lost_response:0"]'
 
 expect_exit 0 "init" "$T" init --store "$S" --sequencer "$Q" --chain idem --key $K
 expect_exit 0 "record 1" "$T" "${R[@]}"
-# Every answer to the claim lost: the claim landed, the writer cannot know.
+# Every answer to the claim lost: the claim landed. The writer looks for its key,
+# finds the record (rolled forward into S3) and reports it recorded.
 aws_fault "$DDB_CTL" "{\"faults\": $lost, \"targets\": [\"UpdateItem\"]}"
-expect_exit 2 "every claim answer lost" "$T" "${R[@]}" --idempotency-key ci-run-42.attempt-1 &&
+expect_exit 0 "every claim answer lost, the record found" "$T" "${R[@]}" --idempotency-key ci-run-41.attempt-1 &&
+	expect_output "^recorded seq 2 " "the landed claim is seq 2"
+aws_fault "$DDB_CTL" '{"faults": [], "targets": []}'
+# The same, and the search fails too (S3 refuses the roll-forward): the writer cannot
+# know, and says so.
+aws_fault "$DDB_CTL" "{\"faults\": $lost, \"targets\": [\"UpdateItem\"]}"
+aws_fault "$S3_CTL" "{\"faults\": $denied, \"targets\": [\"PutObject\"]}"
+expect_exit 2 "every claim answer lost, the search refused" "$T" "${R[@]}" --idempotency-key ci-run-42.attempt-1 &&
 	expect_output "outcome is unknown" "says the outcome is unknown" &&
 	expect_output "--idempotency-key ci-run-42.attempt-1" "names the key to retry with" &&
 	expect_output "TFATTEST_IDEMPOTENCY_KEY=ci-run-42.attempt-1" "names the environment variable"
 aws_fault "$DDB_CTL" '{"faults": [], "targets": []}'
+aws_fault "$S3_CTL" '{"faults": [], "targets": []}'
 # The retry finds the landed record instead of appending it twice.
 expect_exit 0 "retry with the same key" "$T" "${R[@]}" --idempotency-key ci-run-42.attempt-1 &&
-	expect_output "^already recorded as seq 2 " "the retry finds seq 2"
-expect_exit 0 "the next deployment" "$T" "${R[@]}" && expect_output "^recorded seq 3 " "next is seq 3"
+	expect_output "^already recorded as seq 3 " "the retry finds seq 3"
+# No answer and nothing landed (the claim never reached DynamoDB): the first error, no guess.
+aws_fault "$DDB_CTL" '{"faults": ["stall:3", "stall:3", "stall:3"], "targets": ["UpdateItem"]}'
+expect_exit 2 "claim timed out, nothing landed" "$T" "${R[@]}" --idempotency-key ci-run-43.attempt-1
+TESTS_RUN=$((TESTS_RUN + 1))
+if grep -q "outcome is unknown" "$W/last.err"; then fail "a claim that never landed is reported as unknown"; else pass "a claim that never landed is not reported as unknown"; fi
+aws_fault "$DDB_CTL" '{"faults": [], "targets": []}'
+expect_exit 0 "the next deployment" "$T" "${R[@]}" && expect_output "^recorded seq 4 " "next is seq 4"
 rm -rf "$W/b"
 expect_exit 0 "export" "$T" export --store "$S" --sequencer "$Q" --key $K --out "$W/b" &&
 	expect_exit 0 "verify" "$T" verify "$W/b" --require-genesis &&
-	expect_output "Hash chain valid \\(3 artifacts\\)" "three records: the lost deployment recorded once"
+	expect_output "Hash chain valid \\(4 artifacts\\)" "four records: each lost deployment recorded once"
 TESTS_RUN=$((TESTS_RUN + 1))
 if /usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); sys.exit(a["event"]["idempotency_key"] != "ci-run-42.attempt-1")' \
-	"$W/b/artifacts/000000000002.json"; then pass "seq 2 carries the key"; else fail "seq 2 does not carry the key"; fi
+	"$W/b/artifacts/000000000003.json"; then pass "seq 3 carries the key"; else fail "seq 3 does not carry the key"; fi
 finish

@@ -34,7 +34,7 @@ grep -q '"action":"create","address":"test_instance.test\[0\]"' $a/000000000001.
 grep -q '"counts":{"create":3,' $a/000000000001.json || fail "create count wrong"
 grep -q '"state":{"lineage":"configuredUnchanged","serial":7,' $a/000000000002.json || fail "state facts missing"
 grep -q '"action":"delete"' $a/000000000003.json || fail "delete action missing"
-grep -q '"event":{"exit_code":1,"status":"failed","type":"rollback"}' $a/000000000004.json || fail "rollback event wrong"
+grep -Eq '"event":\{"exit_code":1,"idempotency_key":"[0-9a-f]{32}","status":"failed","type":"rollback"\}' $a/000000000004.json || fail "rollback event wrong"
 grep -q '"action":"replace","address":"test_instance.test","reason":"replace_because_cannot_update"' $a/000000000004.json || fail "replace missing"
 TESTS_RUN=$((TESTS_RUN + 6))
 

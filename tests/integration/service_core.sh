@@ -69,4 +69,22 @@ for x in a:
     assert x["context"]["ci"]["repository"] == "claimed/by-the-client"
 assert [x["event"]["idempotency_key"] for x in a] == ["service-run-0001.a", "service-run-0002.a", "service-run-0003.a"]
 '
+# verify, log, show and report tell the verified identity from the claimed context.
+expect_exit 0 "verify (identities)" "$T" verify b &&
+	expect_output "^\[INFO\] 3 of 3 records carry a verified identity" "verify counts the verified identities"
+expect_exit 0 "verify --json" "$T" verify b --json && expect_output '"verified_identities":[[:space:]]*3,' "verify --json counts them"
+expect_exit 0 "log" "$T" log --store s --key file:k.pem &&
+	expect_output "^ +1 .*identity repo:acme/infra:ref:refs/heads/main \(oidc, verified by serve\)" "log: seq 1's identity" &&
+	expect_output "^ +3 .*identity arn:aws:sts::123456789012:assumed-role/ci/job-7 \(aws-iam, verified by lambda\)" "log: seq 3's identity"
+expect_exit 0 "log --json" "$T" log --store s --key file:k.pem --json &&
+	expect_output '"identity":\{"method":"oidc","issuer":"https://token.example","subject":"repo:acme/infra:ref:refs/heads/main","verified_by":"serve"\}' "log --json: the identity" &&
+	expect_output '"idempotency_key":"service-run-0001.a"' "log --json: the key"
+expect_exit 0 "show 1" "$T" show --store s --key file:k.pem 1 &&
+	expect_output "^identity  repo:acme/infra:ref:refs/heads/main, issuer https://token.example \(oidc\): verified by serve at " "show: the identity" &&
+	expect_output "^  claim   repository = acme/infra" "show: its claims" &&
+	expect_output "^actor     - \(claimed by the client, unverified\)" "show: the context is a claim" &&
+	expect_output "^key       idempotency key service-run-0001.a" "show: the key"
+expect_exit 0 "report" "$T" report b --html report.html
+check "report: verified identity and claimed context apart" grep -q 'identity (verified by the service, vouched for by the signer).subject' report.html
+check "report: the context is marked claimed" grep -q 'context (claimed by the client).ci.repository' report.html
 finish

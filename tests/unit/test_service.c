@@ -127,7 +127,8 @@ static const char req_good[] =
     "\"state_before\":{\"sha256\":\"sha256:"
     "00000000000000000000000000000000000000000000000000000000000000fe\",\"serial\":3},"
     "\"plan_source\":\"saved-plan\",\"drift\":{\"drifted\":false,\"addresses\":[]},"
-    "\"reconcile\":{\"checked\":3,\"clean\":true,\"drifted\":[\"terraform_data.a\"]}},"
+    "\"reconcile\":{\"complete\":true,\"head\":4,\"versions\":3,\"sources\":[{\"kind\":\"dir\","
+    "\"name\":\"states/\"}],\"gaps\":[{\"lineage\":\"3f1a\",\"serial\":2}]}},"
     "\"context\":{\"git\":{\"commit\":\"0123456789abcdef0123456789abcdef01234567\","
     "\"ref\":\"refs/heads/main\",\"remote\":\"https://git.example/acme/infra\"},"
     "\"ci\":{\"provider\":\"github-actions\",\"repository\":\"acme/infra\",\"run_id\":\"7\","
@@ -397,8 +398,10 @@ static void test_malformed_requests(void)
 	     "\"token\""},
 	    {"\"claims\":{\"repository\"", "\"claims\":{\"secret\":\"x\",\"repository\"", "claims"},
 	    {"\"chain_id\":\"prod\"", "\"chain_id\":\"prod\",\"variables\":{}", "\"variables\""},
-	    {"\"clean\":true", "\"clean\":{\"a\":1}", "terraform.reconcile.clean"},
-	    {"\"drifted\":[", "\"Drifted\":[", "member names"},
+	    {"\"complete\":true", "\"complete\":{\"a\":1}", "terraform.reconcile.complete"},
+	    {"\"head\":4", "\"verdict\":\"ok\"", "terraform.reconcile: member \"verdict\""},
+	    {"\"serial\":2}", "\"serial\":2,\"body\":{}}", "terraform.reconcile.gaps[0]: member"},
+	    {"\"kind\":\"dir\"", "\"kind\":\"http\"", "sources[0].kind"},
 	    {"\"addresses\":[]", "\"addresses\":[{\"a\":1}]", "addresses[0] is not a string"},
 	    {"\"ref\":\"refs/heads/main\",\"remote\"", "\"ref\":{},\"remote\"",
 	     "context.git.ref is not a string"},

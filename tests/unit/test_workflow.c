@@ -848,8 +848,50 @@ static void test_apply_spooled_and_flush(void)
 	apply_env_close(&e);
 }
 
+/*
+ * A capture whose append landed though its answer was lost (so without a spool id), then
+ * spooled: the flush recognises it by its idempotency key and does not append it again.
+ */
+static void test_spool_flush_finds_idempotency_key(void)
+{
+	tfa_store *st = new_store("spidem");
+	char *dir = tfa_test_path(scratch(), "spool-idem"), *path = NULL;
+	tfa_event ev = {NULL, NULL, 0};
+	tfa_capture *c = NULL, *other = NULL;
+	tfa_spool_result r;
+	uint64_t head = 0, seq = 0;
+	bool replayed = true;
+
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, NULL, 0, NULL, 0));
+	CHECK_OK(tfa_capture_set_idempotency_key(c, "landed-0000000001"));
+	CHECK_STREQ(tfa_capture_idempotency_key(c), "landed-0000000001");
+	CHECK_OK(tfa_chain_append_once(&seq, &replayed, st, key(), TFA_ALG_NONE, c, true));
+	CHECK(seq == 1 && !replayed);
+	/* Appending the same key again, looking: found, nothing appended. */
+	CHECK_OK(tfa_chain_append_once(&seq, &replayed, st, key(), TFA_ALG_NONE, c, true));
+	CHECK(seq == 1 && replayed);
+	/* Not looking (a key just drawn): appended. */
+	CHECK_OK(tfa_capture_new_mem(&other, &ev, NULL, 0, NULL, 0));
+	CHECK_OK(tfa_capture_set_idempotency_key(other, "fresh-00000000002"));
+	CHECK_OK(tfa_chain_append_once(&seq, &replayed, st, key(), TFA_ALG_NONE, other, false));
+	CHECK(seq == 2 && !replayed);
+	CHECK_OK(tfa_spool_write(&path, dir, c, "wf", (int64_t)NOW * 1000000000));
+	CHECK_OK(tfa_spool_flush(&r, dir, st, key(), TFA_ALG_NONE, NULL, NULL));
+	CHECK(r.appended == 0 && r.already == 1);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_OK(tfa_store_head(st, &head));
+	CHECK(head == 2);
+	CHECK_RC(tfa_capture_set_idempotency_key(c, "short"), TFA_EUSAGE);
+	tfa_capture_free(c);
+	tfa_capture_free(other);
+	tfa_store_free(st);
+	free(path);
+	free(dir);
+}
+
 TFA_TEST_MAIN(T(test_capture_mem), T(test_rollback_member), T(test_artifact_new_members),
 	      T(test_serialize_roundtrip), T(test_deserialize_rejects),
-	      T(test_record_hash_and_history), T(test_spool_write_flush), T(test_jwt_payload),
+	      T(test_record_hash_and_history), T(test_spool_write_flush),
+	      T(test_spool_flush_finds_idempotency_key), T(test_jwt_payload),
 	      T(test_oidc_fetch_refuses), T(test_apply_recorded_and_failed), T(test_apply_not_run),
 	      T(test_apply_spooled_and_flush))
