@@ -1,5 +1,6 @@
 /*
  * tfattest apply [record options] -- terraform apply [args...]
+ * tfattest drift [record options] -- terraform plan -refresh-only [args...]
  *
  * Runs Terraform (or OpenTofu) and records exactly one attestation of what it
  * did, for success or failure. What cannot be recorded is spooled, never lost.
@@ -50,22 +51,30 @@ static tfa_err sink_record(void *ud, const tfa_capture *cap, int64_t deployed_at
 	return rc;
 }
 
-int tfa_cli_apply(int argc, char **argv)
+/* apply and drift: the same options, a different Terraform command. */
+static int run(int argc, char **argv, bool drift)
 {
 	static const struct option own[] = {
 	    {"event", required_argument, NULL, 'e'},
 	    {"rollback-to", required_argument, NULL, 'r'},
+	    {"no-plan-first", no_argument, NULL, 'n'},
+	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {"idempotency-key", required_argument, NULL, 'i'},
 	    TFA_CLI_SERVICE_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] =
-	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--event "
-	    "apply|destroy|rollback|import] "
-	    "[--rollback-to SEQ] [--algorithm ALG] [--idempotency-key K] -- terraform|tofu "
-	    "[-chdir=DIR] apply|destroy [ARGS...]\n"
-	    "       tfattest apply " TFA_CLI_SERVICE_USE
-	    " [--event E] -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS...]";
+	static const struct option none[] = {{NULL, 0, NULL, 0}};
+	static const char apply_use[] =
+	    "tfattest apply [--store S] [--sequencer Q] [--key K] [--algorithm ALG] [--event "
+	    "apply|destroy|rollback|import] [--rollback-to SEQ] [--no-plan-first] "
+	    "[--allow-errored-plan] [--idempotency-key K] -- terraform|tofu [-chdir=DIR] "
+	    "apply|destroy|import|state rm|mv|push [ARGS...]\n"
+	    "       tfattest apply " TFA_CLI_SERVICE_USE " [--event E] [--no-plan-first] "
+	    "[--allow-errored-plan] -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS...]";
+	static const char drift_use[] =
+	    "tfattest drift [--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- "
+	    "terraform|tofu [-chdir=DIR] plan -refresh-only [-detailed-exitcode] [ARGS...]";
+	const char *use = drift ? drift_use : apply_use;
 	tfa_cli_opts co;
 	tfa_cli_service so;
 	tfa_workflow_opts o;
@@ -80,39 +89,51 @@ int tfa_cli_apply(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	memset(&so, 0, sizeof(so));
 	memset(&sink, 0, sizeof(sink));
-	tfa_cli_opts_init(
-	    &co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM | TFA_CLI_EXPECT_FPR | TFA_CLI_PUBLIC_KEY, use);
+	tfa_cli_opts_init(&co,
+			  TFA_CLI_CHAIN | TFA_CLI_ALGORITHM |
+			      (drift ? 0u : TFA_CLI_EXPECT_FPR | TFA_CLI_PUBLIC_KEY),
+			  use);
 	co.shortopts = "+"; /* Terraform's own arguments follow -- */
-	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
-		if (tfa_cli_service_opt(&so, c, optarg))
+	/* drift takes the common options alone: its --help lists no apply option. */
+	while ((c = tfa_cli_getopt(&co, argc, argv, drift ? none : own)) > 0) {
+		if (!drift && tfa_cli_service_opt(&so, c, optarg))
 			continue;
-		if (c == 'e') {
+		if (c == 'e' && !drift) {
 			o.event = optarg;
-		} else if (c == 'i') {
+		} else if (c == 'n' && !drift) {
+			o.no_plan_first = true;
+		} else if (c == 'E' && !drift) {
+			o.allow_errored_plan = true;
+		} else if (c == 'i' && !drift) {
 			o.idempotency_key = optarg;
-		} else {
+		} else if (c == 'r' && !drift) {
 			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
 				return tfa_cli_usage("--rollback-to takes a seq");
 			o.rollback_to = (uint64_t)v;
+		} else {
+			return tfa_cli_usage("%s", use);
 		}
 	}
 	if (c < 0)
 		return 2;
 	if (optind < 2 || strcmp(argv[optind - 1], "--") != 0)
 		return tfa_cli_usage("`--` is missing: the Terraform command follows it, as in "
-				     "`tfattest apply [options] -- terraform apply PLAN`");
+				     "`tfattest %s`",
+				     drift ? "drift [options] -- terraform plan -refresh-only "
+					     "-detailed-exitcode"
+					   : "apply [options] -- terraform apply PLAN");
 	if (optind >= argc)
 		return tfa_cli_usage("no Terraform command after `--`: %s", use);
 	o.argv = argv + optind;
 	o.argc = argc - optind;
-	if (tfa_workflow_check_command(NULL, o.argc, o.argv) != TFA_OK)
-		return tfa_cli_usage(
-		    "the command after -- must be `%s apply ...` or `%s destroy ...`", o.argv[0],
-		    o.argv[0]);
+	o.drift = drift;
+	if (tfa_workflow_command_event(NULL, drift, o.argc, o.argv) != TFA_OK)
+		return tfa_cli_usage("%s", tfa_error_last()->message);
 	if (o.rollback_to && (o.event == NULL || strcmp(o.event, "rollback") != 0))
 		return tfa_cli_usage("--rollback-to needs --event rollback");
 	/* A key given names a retry of one deployment (docs/WORKFLOW.md). */
-	if (o.idempotency_key == NULL && (o.idempotency_key = getenv("TFATTEST_IDEMPOTENCY_KEY")) &&
+	if (!drift && o.idempotency_key == NULL &&
+	    (o.idempotency_key = getenv("TFATTEST_IDEMPOTENCY_KEY")) &&
 	    o.idempotency_key[0] == '\0')
 		o.idempotency_key = NULL;
 	if (o.idempotency_key &&
@@ -153,4 +174,14 @@ int tfa_cli_apply(int argc, char **argv)
 	tfa_workflow_result_free(res);
 	tfa_service_client_free(client);
 	return status;
+}
+
+int tfa_cli_apply(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}
+
+int tfa_cli_drift(int argc, char **argv)
+{
+	return run(argc, argv, true);
 }

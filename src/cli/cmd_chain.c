@@ -136,15 +136,15 @@ int tfa_cli_record(int argc, char **argv)
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"flush-spool", no_argument, NULL, 'F'},
 	    {"idempotency-key", required_argument, NULL, 'i'},
+	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    TFA_CLI_SERVICE_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
-	    "[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status "
-	    "succeeded|failed] "
-	    "[--exit-code N] [--idempotency-key K]\n       tfattest record --flush-spool --store S "
-	    "[--sequencer Q] --key K\n       tfattest record " TFA_CLI_SERVICE_USE
+	    "[--event E] [--rollback-to SEQ] [--status succeeded|failed] [--exit-code N] "
+	    "[--allow-errored-plan] [--idempotency-key K]\n       tfattest record --flush-spool "
+	    "--store S [--sequencer Q] --key K\n       tfattest record " TFA_CLI_SERVICE_USE
 	    " --plan PLAN.json [--state F] [--event E] [--status S] [--exit-code N]\n"
 	    "       tfattest record --flush-spool " TFA_CLI_SERVICE_USE;
 	const char *plan = NULL, *state = NULL, *idem = NULL;
@@ -159,7 +159,7 @@ int tfa_cli_record(int argc, char **argv)
 	tfa_capture *cap = NULL;
 	uint64_t seq = 0, rollback_to = 0;
 	char rollback_hash[TFA_FPR_STRLEN];
-	int flush = 0;
+	int flush = 0, allow_errored = 0;
 	long long v;
 	tfa_err rc;
 	int c, status = 0;
@@ -187,6 +187,7 @@ int tfa_cli_record(int argc, char **argv)
 			break;
 		case 'F': flush = 1; break;
 		case 'i': idem = optarg; break;
+		case 'E': allow_errored = 1; break;
 		}
 	}
 	if (c < 0)
@@ -196,7 +197,7 @@ int tfa_cli_record(int argc, char **argv)
 	if (so.given) {
 		char hint[4096];
 		if (flush ? (optind != argc || plan || state || ev.type || ev.status ||
-			     rollback_to || idem)
+			     rollback_to || idem || allow_errored)
 			  : (optind != argc || plan == NULL))
 			return tfa_cli_usage("%s", use);
 		/* One key per deployment: given (a retry), or drawn by the client for this run. */
@@ -209,6 +210,12 @@ int tfa_cli_record(int argc, char **argv)
 					     "--service");
 		if (!flush && (rc = tfa_capture_new(&cap, &ev, plan, state)) != TFA_OK)
 			return tfa_cli_fail(rc);
+		if (cap && tfa_capture_plan_errored(cap) && !allow_errored) {
+			tfa_capture_free(cap);
+			return tfa_cli_usage("plan %s is errored (Terraform stopped planning on an "
+					     "error); --allow-errored-plan records it anyway",
+					     plan);
+		}
 		if ((status = tfa_cli_service_open(&client, &so, &o)) == 0) {
 			tfa_cli_service_flush_hint(hint, sizeof(hint), client, &so, &o);
 			status = flush ? flush_service(client) : record_service(client, cap, hint);
@@ -239,6 +246,12 @@ int tfa_cli_record(int argc, char **argv)
 		idem = drawn;
 	if (rc == TFA_OK)
 		rc = tfa_capture_set_idempotency_key(cap, idem);
+	if (rc == TFA_OK && tfa_capture_plan_errored(cap) && !allow_errored) {
+		tfa_capture_free(cap);
+		return tfa_cli_usage("plan %s is errored (Terraform stopped planning on an error); "
+				     "--allow-errored-plan records it anyway",
+				     plan);
+	}
 	if (rc == TFA_OK)
 		rc = tfa_cli_chain_open(&ss, &o);
 	if (rc == TFA_OK && rollback_to) {

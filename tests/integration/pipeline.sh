@@ -75,6 +75,11 @@ expect_exit 2 "unknown key scheme" "$T" pubkey --key vault:abc
 expect_exit 2 "missing plan file" "$T" record --store sec --key file:rsa.pem --plan nope.json
 printf '{"format_version":"1.0","a":1,"a":2}' > dup.json
 expect_exit 1 "plan with duplicate keys is rejected" "$T" record --store sec --key file:rsa.pem --plan dup.json
+expect_exit 2 "errored plan refused" "$T" record --store sec --key file:rsa.pem --plan "$PLANS/show-plan-error.json"
+expect_output 'is errored.*--allow-errored-plan' "errored plan message"
+printf 'PK\003\004\024\000' > saved.tfplan
+expect_exit 2 "binary plan refused" "$T" record --store sec --key file:rsa.pem --plan saved.tfplan
+expect_output 'run `terraform show -json saved.tfplan > plan.json`' "binary plan message"
 printf 'not json' > bad.json
 expect_exit 1 "plan that is not JSON is rejected" "$T" record --store sec --key file:rsa.pem --plan bad.json
 expect_exit 2 "bad --event" "$T" record --store sec --key file:rsa.pem --plan "$PLANS/show-basic-create.json" --event deploy
@@ -88,6 +93,11 @@ expect_exit 2 "unknown command" "$T" frobnicate
 n_before=$(ls sec/records | wc -l)
 [ "$(ls sec/records | wc -l)" -eq "$n_before" ] || fail "a refused record changed the store"
 TESTS_RUN=$((TESTS_RUN + 1))
+
+# An errored plan is recorded with --allow-errored-plan, and says so.
+expect_exit 0 "errored plan allowed" "$T" record --store sec --key file:rsa.pem --plan "$PLANS/show-plan-error.json" --allow-errored-plan
+expect_exit 0 "log" "$T" log --store sec --key file:rsa.pem
+expect_output 'ERRORED PLAN' "log marks the errored plan"
 
 # Ranges.
 expect_exit 0 "export a range" "$T" export --store sec --key file:rsa.pem --out range --from 2 --to 3
