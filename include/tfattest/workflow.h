@@ -37,6 +37,24 @@
 /* The recording side only: a verifier-only build neither has nor installs this. */
 #if !TFATTEST_VERIFIER_ONLY
 
+/*
+ * Where a record goes instead of a local store and key: the attestation
+ * service's client (tfattest/service_client.h) for `tfattest apply --service`.
+ */
+typedef struct tfa_workflow_sink {
+	const char *where;	     /* named in the report: the service's URL */
+	const char *flush_hint;	     /* the command that sends what was spooled, for the report */
+	const char *idempotency_key; /* the key the record goes with (the capture carries it) */
+	/* Optional: before Terraform runs, gets what recording will need (a token,
+	 * credentials); a failure is the outcome TFA_WF_REFUSED. */
+	tfa_err (*prepare)(void *ud);
+	/* Records the capture: TFA_OK and *seq, or the failure (the last error) with
+	 * *spool_path (malloc'd) when the capture was spooled, else spool_error filled. */
+	tfa_err (*record)(void *ud, const tfa_capture *cap, int64_t deployed_at_ns, uint64_t *seq,
+			  char **spool_path, tfa_error *spool_error);
+	void *ud;
+} tfa_workflow_sink;
+
 /* What the workflow is given. Strings are borrowed for the length of the call. */
 typedef struct tfa_workflow_opts {
 	const char *store;     /* the store URI */
@@ -49,6 +67,15 @@ typedef struct tfa_workflow_opts {
 	int argc;	      /* the Terraform command line: argv[0] is the program */
 	char *const *argv;
 	bool forward_signals; /* SIGINT and SIGTERM reach Terraform (installs handlers) */
+	/* apply only: when set, the record goes here and store, sequencer and key are not
+	 * used (no rollback target then) */
+	const tfa_workflow_sink *sink;
+	/*
+	 * The deployment's idempotency key (FORMAT.md §3.1), or NULL to draw one.
+	 * Given, it names a retry: when a recent record carries it, the apply is
+	 * not run again and that record is the outcome (TFA_WF_RECORDED, replayed).
+	 */
+	const char *idempotency_key;
 	/*
 	 * apply or destroy without a saved plan: run it as Terraform would
 	 * without the plan the wrapper otherwise makes first (the record
@@ -58,12 +85,6 @@ typedef struct tfa_workflow_opts {
 	bool allow_errored_plan; /* record a plan that says "errored": true */
 	/* The command is `PROGRAM plan -refresh-only ...`: a drift check (event drift-check). */
 	bool drift;
-	/*
-	 * The deployment's idempotency key (FORMAT.md §3.1), or NULL to draw one.
-	 * Given, it names a retry: when a recent record carries it, the apply is
-	 * not run again and that record is the outcome (TFA_WF_RECORDED, replayed).
-	 */
-	const char *idempotency_key;
 } tfa_workflow_opts;
 
 /* What an apply came to. */
@@ -103,6 +124,7 @@ typedef struct tfa_workflow_result {
 	tfa_error state_error;
 	tfa_error error;       /* why, for the outcomes that say so; its code is the failure's */
 	tfa_error spool_error; /* TFA_WF_UNSPOOLED: why the spool write failed */
+	char *flush_hint;      /* with a sink: the command that sends what was spooled */
 	bool replayed;	       /* TFA_WF_RECORDED: a record with the key was found; not run */
 	char idempotency_key[TFA_IDEMPOTENCY_KEY_MAX + 1]; /* the key recorded, once known */
 } tfa_workflow_result;

@@ -2,13 +2,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "session.h"
+#include "svcopts.h"
 #include "tfattest/artifact.h"
 #include "tfattest/capture.h"
 #include "tfattest/chain.h"
+#include "tfattest/service_client.h"
 #include "tfattest/signer.h"
+#include "tfattest/spool.h"
 #include "tfattest/store.h"
 #include "tfattest/workflow.h"
 
@@ -71,6 +75,56 @@ static int flush_spool(const tfa_cli_opts *co)
 	return 0;
 }
 
+/* record --flush-spool --service URL: sends the spooled requests again, each with its own key. */
+static int flush_service(tfa_service_client *client)
+{
+	tfa_service_flush_counts n;
+	char *dir = NULL;
+	tfa_err rc = tfa_spool_dir(&dir);
+
+	if (rc == TFA_OK)
+		rc = tfa_service_flush_spool(&n, client, dir, flush_line, NULL);
+	if (rc == TFA_OK)
+		printf("spool %s: %u recorded, %u already recorded, %u for other chains left\n",
+		       dir, n.sent, n.replayed, n.other);
+	free(dir);
+	return rc == TFA_OK ? 0 : tfa_cli_fail(rc);
+}
+
+/* record --service URL: the capture goes to the attestation service; spooled when it cannot. */
+static int record_service(tfa_service_client *client, tfa_capture *cap, const char *hint)
+{
+	tfa_service_receipt r;
+	tfa_error spool_error;
+	char *spooled = NULL;
+	struct timespec ts;
+	int status;
+	tfa_err rc;
+
+	memset(&spool_error, 0, sizeof(spool_error));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = tfa_service_client_record(
+	    &r, client, cap, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, &spooled, &spool_error);
+	if (rc == TFA_OK) {
+		printf("recorded seq %llu in %s%s\n", (unsigned long long)r.seq,
+		       tfa_service_client_url(client),
+		       r.replayed ? " (the service had it already: nothing was appended twice)"
+				  : "");
+		return 0;
+	}
+	status = tfa_cli_fail(rc);
+	fprintf(stderr, "tfattest: error: the deployment is NOT attested\n");
+	if (spooled)
+		fprintf(stderr,
+			"tfattest: the record request was spooled to %s; send it with `%s`\n",
+			spooled, hint);
+	else
+		fprintf(stderr, "tfattest: error: and the request could not be spooled: %s\n",
+			spool_error.message);
+	free(spooled);
+	return status;
+}
+
 int tfa_cli_record(int argc, char **argv)
 {
 	static const struct option own[] = {
@@ -83,20 +137,24 @@ int tfa_cli_record(int argc, char **argv)
 	    {"flush-spool", no_argument, NULL, 'F'},
 	    {"idempotency-key", required_argument, NULL, 'i'},
 	    {"allow-errored-plan", no_argument, NULL, 'E'},
+	    TFA_CLI_SERVICE_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
 	    "[--event E] [--rollback-to SEQ] [--status succeeded|failed] [--exit-code N] "
 	    "[--allow-errored-plan] [--idempotency-key K]\n       tfattest record --flush-spool "
-	    "--store S [--sequencer Q] --key "
-	    "K";
+	    "--store S [--sequencer Q] --key K\n       tfattest record " TFA_CLI_SERVICE_USE
+	    " --plan PLAN.json [--state F] [--event E] [--status S] [--exit-code N]\n"
+	    "       tfattest record --flush-spool " TFA_CLI_SERVICE_USE;
 	const char *plan = NULL, *state = NULL, *idem = NULL;
 	bool given;
 	char drawn[TFA_IDEMPOTENCY_KEY_MAX + 1];
 	bool replayed = false;
 	tfa_event ev = {NULL, NULL, 0};
 	tfa_cli_opts o;
+	tfa_cli_service so;
+	tfa_service_client *client = NULL;
 	tfa_cli_session ss;
 	tfa_capture *cap = NULL;
 	uint64_t seq = 0, rollback_to = 0;
@@ -106,8 +164,12 @@ int tfa_cli_record(int argc, char **argv)
 	tfa_err rc;
 	int c, status = 0;
 
-	tfa_cli_opts_init(&o, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM, use);
+	memset(&so, 0, sizeof(so));
+	tfa_cli_opts_init(
+	    &o, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM | TFA_CLI_EXPECT_FPR | TFA_CLI_PUBLIC_KEY, use);
 	while ((c = tfa_cli_getopt(&o, argc, argv, own)) > 0) {
+		if (tfa_cli_service_opt(&so, c, optarg))
+			continue;
 		switch (c) {
 		case 'p': plan = optarg; break;
 		case 'S': state = optarg; break;
@@ -130,6 +192,38 @@ int tfa_cli_record(int argc, char **argv)
 	}
 	if (c < 0)
 		return 2;
+	if (!so.given && (o.expect_fpr || o.pubkey))
+		return tfa_cli_usage("--expect-key-fingerprint and --public-key go with --service");
+	if (so.given) {
+		char hint[4096];
+		if (flush ? (optind != argc || plan || state || ev.type || ev.status ||
+			     rollback_to || idem || allow_errored)
+			  : (optind != argc || plan == NULL))
+			return tfa_cli_usage("%s", use);
+		/* One key per deployment: given (a retry), or drawn by the client for this run. */
+		if (idem == NULL && (idem = getenv("TFATTEST_IDEMPOTENCY_KEY")) != NULL &&
+		    idem[0] == '\0')
+			idem = NULL;
+		so.key = flush ? NULL : idem;
+		if (rollback_to)
+			return tfa_cli_usage("--rollback-to needs the chain's store: not with "
+					     "--service");
+		if (!flush && (rc = tfa_capture_new(&cap, &ev, plan, state)) != TFA_OK)
+			return tfa_cli_fail(rc);
+		if (cap && tfa_capture_plan_errored(cap) && !allow_errored) {
+			tfa_capture_free(cap);
+			return tfa_cli_usage("plan %s is errored (Terraform stopped planning on an "
+					     "error); --allow-errored-plan records it anyway",
+					     plan);
+		}
+		if ((status = tfa_cli_service_open(&client, &so, &o)) == 0) {
+			tfa_cli_service_flush_hint(hint, sizeof(hint), client, &so, &o);
+			status = flush ? flush_service(client) : record_service(client, cap, hint);
+		}
+		tfa_capture_free(cap);
+		tfa_service_client_free(client);
+		return status;
+	}
 	if (flush) {
 		if (optind != argc || plan || state || ev.type || ev.status || rollback_to || idem)
 			return tfa_cli_usage(

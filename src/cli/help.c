@@ -19,7 +19,11 @@ static const cmd_doc commands[] = {
      "create a chain in a store and pin its first key", NULL},
     {"record",
      "--store S [--sequencer Q] --key K --plan PLAN.json [--state F] [options]\n"
-     "       tfattest record --flush-spool --store S [--sequencer Q] --key K",
+     "       tfattest record --flush-spool --store S [--sequencer Q] --key K\n"
+     "       tfattest record --service URL --chain ID --expect-key-fingerprint FPR "
+     "--public-key PEM [options] --plan PLAN.json\n"
+     "       tfattest record --flush-spool --service URL --chain ID --expect-key-fingerprint FPR "
+     "--public-key PEM",
      "append one signed record of a deployment, or the spooled ones",
      "PLAN.json is `terraform show -json PLAN` output; no attribute value from it is recorded."},
     {"apply",
@@ -27,13 +31,16 @@ static const cmd_doc commands[] = {
      "[ARGS...]\n"
      "       tfattest apply [options] -- terraform|tofu [-chdir=DIR] import|state rm|state "
      "mv|state "
-     "push [ARGS...]",
+     "push [ARGS...]\n"
+     "       tfattest apply --service URL --chain ID --expect-key-fingerprint FPR --public-key PEM "
+     "[options] -- terraform|tofu [-chdir=DIR] apply|destroy [ARGS...]",
      "run a Terraform deployment or state write and record what it did",
      "Everything after -- is the Terraform command, run as given. Its outcome is recorded\n"
      "whether it succeeds or fails, with the state before and after; an apply without a saved\n"
      "plan is planned first (terraform plan -out) and exactly that plan is applied. When the\n"
      "store cannot be reached the record is spooled and appended by `tfattest record\n"
-     "--flush-spool`."},
+     "--flush-spool`. With --service the record is made by the attestation service, and\n"
+     "the runner needs no key and no store (docs/SERVICE.md)."},
     {"drift",
      "[--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- terraform|tofu [-chdir=DIR] plan "
      "-refresh-only -detailed-exitcode [ARGS...]",
@@ -147,6 +154,23 @@ static const opt_doc options[] = {
     {NULL, "idempotency-key", "K",
      "16 to 64 of A-Z a-z 0-9 . _ -; a retry with the same K finds the first record instead of "
      "appending again (default: drawn for this run, and printed)"},
+    /* record and apply through the attestation service (docs/SERVICE.md, "The client") */
+    {NULL, "service", "URL",
+     "have the attestation service at URL record it (https://HOST:PORT/v1/records, or a Lambda "
+     "Function URL): no key or store here"},
+    {NULL, "service-ca", "F", "PEM trust anchors for the service's TLS certificate"},
+    {NULL, "service-auth", "oidc|aws",
+     "a CI ID token as bearer, or SigV4 for a Function URL (default: aws for *.on.aws)"},
+    {NULL, "service-audience", "A", "the audience of the ID token asked for (default tfattest)"},
+    {NULL, "id-token", "FILE", "the CI ID token the service checks, from a file"},
+    {"record", "chain", "ID", "with --service: the chain to record into (else TFATTEST_CHAIN)"},
+    {"apply", "chain", "ID", "with --service: the chain to record into (else TFATTEST_CHAIN)"},
+    {"record", "expect-key-fingerprint", "FPR|FILE",
+     "with --service: the chain key the returned record must be signed by"},
+    {"apply", "expect-key-fingerprint", "FPR|FILE",
+     "with --service: the chain key the returned record must be signed by"},
+    {"record", "public-key", "PEM", "with --service: that key's PEM, to check the signature"},
+    {"apply", "public-key", "PEM", "with --service: that key's PEM, to check the signature"},
     /* log, show, diff, export */
     {NULL, "since", "T", "only records made at or after T (YYYY-MM-DDTHH:MM:SSZ)"},
     {NULL, "until", "T", "only records made at or before T (YYYY-MM-DDTHH:MM:SSZ)"},

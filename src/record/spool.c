@@ -10,6 +10,7 @@
 
 #include <openssl/rand.h>
 
+#include "record/spool_int.h"
 #include "tfattest/capture.h"
 #include "tfattest/chain.h"
 #include "tfattest/spool.h"
@@ -107,8 +108,7 @@ out:
 	return rc;
 }
 
-/* Opens the spool directory and checks its owner and mode on that descriptor. */
-static tfa_err open_dir(int *fd, const char *dir)
+tfa_err tfa_spool_open_dir(int *fd, const char *dir)
 {
 	tfa_err rc = TFA_OK;
 	struct stat st;
@@ -128,12 +128,8 @@ out:
 	return rc;
 }
 
-/*
- * Reads spool file `name` of dirfd: only the caller's own mode-0600 regular
- * file with one link, as tfa_spool_write() leaves it, read from the
- * descriptor that was checked.
- */
-static tfa_err read_spool_file(tfa_buf *out, int dfd, const char *name, const char *path)
+/* Read from the descriptor that was checked. */
+tfa_err tfa_spool_read(tfa_buf *out, int dfd, const char *name, const char *path, size_t max)
 {
 	tfa_err rc = TFA_OK;
 	struct stat st;
@@ -161,7 +157,7 @@ static tfa_err read_spool_file(tfa_buf *out, int dfd, const char *name, const ch
 	TFA_ENSURE(st.st_nlink == 1, TFA_EUSAGE,
 		   "spool file %s has %lu links, not 1: it is linked from elsewhere; remove it",
 		   path, (unsigned long)st.st_nlink);
-	TFA_GUARD(tfa_buf_read_fd(out, fd, path, TFA_ARTIFACT_MAX));
+	TFA_GUARD(tfa_buf_read_fd(out, fd, path, max));
 out:
 	if (fd >= 0)
 		close(fd);
@@ -182,33 +178,25 @@ static tfa_err write_all(int fd, const uint8_t *p, size_t n, const char *name)
 	return TFA_OK;
 }
 
-tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const char *chain_id,
-			int64_t deployed_at_ns)
+tfa_err tfa_spool_put(char **path_out, const char *dir, const char *name, const uint8_t *bytes,
+		      size_t len)
 {
 	tfa_err rc = TFA_OK;
-	uint8_t rnd[16];
-	char id[33], tmp[4200], final[4200];
+	char tmp[4200], final[4200];
 	const char *tmpname = NULL, *finalname = NULL;
-	tfa_buf bytes;
 	int fd = -1, dfd = -1, tmp_made = 0;
 
-	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
 	if (path_out)
 		*path_out = NULL;
 	TFA_ENSURE_ARG(dir);
-	TFA_ENSURE_ARG(c);
-	TFA_ENSURE_ARG(chain_id);
-	TFA_GUARD(tfa_chain_id_check(chain_id, strlen(chain_id)));
-	TFA_ENSURE(RAND_bytes(rnd, sizeof(rnd)) == 1, TFA_ECRYPTO,
-		   "no random bytes for a spool id");
-	tfa_hex_encode(id, rnd, sizeof(rnd));
-	TFA_GUARD(tfa_capture_set_spool(c, id, deployed_at_ns / 1000000000, (int64_t)time(NULL)));
-	TFA_GUARD(tfa_capture_serialize(&bytes, c));
+	TFA_ENSURE_ARG(name);
+	TFA_ENSURE_ARG(bytes);
+	TFA_ENSURE(name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL, TFA_EUSAGE,
+		   "invalid spool file name");
 	TFA_GUARD(mkdirs(dir));
-	TFA_GUARD(open_dir(&dfd, dir));
-	TFA_ENSURE(snprintf(final, sizeof(final), "%s/%020lld-%s-%s.json", dir,
-			    (long long)deployed_at_ns, chain_id, id) < (int)sizeof(final) &&
-		       snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, id) < (int)sizeof(tmp),
+	TFA_GUARD(tfa_spool_open_dir(&dfd, dir));
+	TFA_ENSURE(snprintf(final, sizeof(final), "%s/%s", dir, name) < (int)sizeof(final) &&
+		       snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name) < (int)sizeof(tmp),
 		   TFA_EUSAGE, "spool path too long");
 	tmpname = tmp + strlen(dir) + 1;
 	finalname = final + strlen(dir) + 1;
@@ -217,7 +205,7 @@ tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const 
 	if (fd < 0)
 		TFA_BAIL(TFA_EIO, "cannot create %s: %s", tmp, strerror(errno));
 	tmp_made = 1;
-	TFA_GUARD(write_all(fd, bytes.data, bytes.len, tmp));
+	TFA_GUARD(write_all(fd, bytes, len, tmp));
 	if (fsync(fd) != 0)
 		TFA_BAIL(TFA_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
 	if (close(fd) != 0) {
@@ -241,6 +229,32 @@ out:
 		unlinkat(dfd, tmpname, 0);
 	if (dfd >= 0)
 		close(dfd);
+	return rc;
+}
+
+tfa_err tfa_spool_write(char **path_out, const char *dir, tfa_capture *c, const char *chain_id,
+			int64_t deployed_at_ns)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t rnd[16];
+	char id[33], name[200];
+	tfa_buf bytes;
+
+	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
+	if (path_out)
+		*path_out = NULL;
+	TFA_ENSURE_ARG(dir);
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(chain_id);
+	TFA_GUARD(tfa_chain_id_check(chain_id, strlen(chain_id)));
+	TFA_ENSURE(RAND_bytes(rnd, sizeof(rnd)) == 1, TFA_ECRYPTO,
+		   "no random bytes for a spool id");
+	tfa_hex_encode(id, rnd, sizeof(rnd));
+	TFA_GUARD(tfa_capture_set_spool(c, id, deployed_at_ns / 1000000000, (int64_t)time(NULL)));
+	TFA_GUARD(tfa_capture_serialize(&bytes, c));
+	snprintf(name, sizeof(name), "%020lld-%s-%s.json", (long long)deployed_at_ns, chain_id, id);
+	TFA_GUARD(tfa_spool_put(path_out, dir, name, bytes.data, bytes.len));
+out:
 	tfa_buf_free(&bytes);
 	return rc;
 }
@@ -290,7 +304,7 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 	TFA_ENSURE_ARG(st);
 	TFA_ENSURE_ARG(signer);
 	TFA_GUARD(tfa_chain_info_read(&info, st));
-	rc = open_dir(&dfd, dir);
+	rc = tfa_spool_open_dir(&dfd, dir);
 	if (rc == TFA_ENOTFOUND) {
 		tfa_error_clear(); /* nothing was ever spooled */
 		rc = TFA_OK;
@@ -331,7 +345,7 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 		(void)spool_name(names[i], chain, id);
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		tfa_buf_clear(&raw);
-		TFA_GUARD(read_spool_file(&raw, dfd, names[i], path));
+		TFA_GUARD(tfa_spool_read(&raw, dfd, names[i], path, TFA_ARTIFACT_MAX));
 		tfa_capture_free(c);
 		c = NULL;
 		rc = tfa_capture_deserialize(&c, raw.data, raw.len);

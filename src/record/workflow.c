@@ -375,6 +375,7 @@ void tfa_workflow_result_free(tfa_workflow_result *r)
 	free(r->store);
 	free(r->event);
 	free(r->spool_path);
+	free(r->flush_hint);
 	free(r);
 }
 
@@ -590,6 +591,19 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 		rc = TFA_OK;
 		goto out;
 	}
+	if (o->sink) {
+		rc = o->sink->record(o->sink->ud, cap, deployed, &r->seq, &r->spool_path,
+				     &r->spool_error);
+		if (rc == TFA_OK) {
+			r->outcome = TFA_WF_RECORDED;
+			goto out;
+		}
+		keep_error(&r->error, rc);
+		r->exit_status = rs->drift ? 1 : how.code ? how.code : 2;
+		r->outcome = r->spool_path ? TFA_WF_SPOOLED : TFA_WF_UNSPOOLED;
+		rc = TFA_OK;
+		goto out;
+	}
 	/* The preflight looked for a given key; a drawn one is new. */
 	rc = tfa_chain_append_once(&r->seq, &r->replayed, st, s, o->alg, cap, false);
 	if (rc == TFA_OK) {
@@ -641,6 +655,8 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 	TFA_GUARD(tfa_workflow_command_event(&event, o->drift, o->argc, o->argv));
 	TFA_ENSURE(o->rollback_to == 0 || (o->event && strcmp(o->event, "rollback") == 0),
 		   TFA_EUSAGE, "a rollback target needs event rollback");
+	TFA_ENSURE(o->sink == NULL || (o->sink->record != NULL && o->rollback_to == 0), TFA_EUSAGE,
+		   "a rollback target needs the chain's store: not through a service");
 	TFA_ENSURE(!o->drift || o->event == NULL || strcmp(o->event, "drift-check") == 0,
 		   TFA_EUSAGE, "a drift check is recorded as event drift-check");
 	if (parse_tf_args(&ta, o->argc, o->argv, o->drift) != 0)
@@ -648,13 +664,31 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 	r = calloc(1, sizeof(*r));
 	TFA_ENSURE(r != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(dup_str(&r->program, o->argv[0]));
-	TFA_GUARD(dup_str(&r->store, o->store));
+	TFA_GUARD(dup_str(&r->store, o->sink ? o->sink->where : o->store));
+	if (o->sink)
+		TFA_GUARD(dup_str(&r->flush_hint, o->sink->flush_hint));
 	TFA_GUARD(dup_str(&r->event, o->event ? o->event : event));
 	r->exit_status = 2;
 
 	if (!tfa_spawn_find(r->program)) {
 		r->outcome = TFA_WF_NOT_FOUND;
 		goto done;
+	}
+	if (o->sink) {
+		/* Before deploying: what the service will want must be at hand. */
+		rc = o->sink->prepare ? o->sink->prepare(o->sink->ud) : TFA_OK;
+		if (rc == TFA_OK &&
+		    (o->sink->idempotency_key == NULL ||
+		     tfa_idempotency_key_check(o->sink->idempotency_key,
+					       strlen(o->sink->idempotency_key)) != TFA_OK))
+			rc =
+			    tfa_error_set(TFA_EUSAGE, "the service's idempotency key is missing or "
+						      "not one");
+		if (rc == TFA_OK)
+			snprintf(r->idempotency_key, sizeof(r->idempotency_key), "%s",
+				 o->sink->idempotency_key);
+		memset(&info, 0, sizeof(info));
+		goto preflight_done;
 	}
 	/* Before deploying: the key and the store must be usable, or nothing runs. */
 	rc = tfa_signer_open(&s, o->key);
@@ -698,6 +732,7 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 	} else if (rc == TFA_OK) {
 		rc = tfa_idempotency_key_new(r->idempotency_key);
 	}
+preflight_done:
 	if (rc != TFA_OK)
 		goto refused;
 	scrub_secret_env();
@@ -907,9 +942,10 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		    r->tf_exit, reason);
 		if (r->outcome == TFA_WF_SPOOLED)
 			say(line, ud,
-			    "tfattest: its capture was spooled to %s; append it with "
-			    "`tfattest record --flush-spool --store S --key K`",
-			    r->spool_path ? r->spool_path : "");
+			    "tfattest: its capture was spooled to %s; append it with `%s`",
+			    r->spool_path ? r->spool_path : "",
+			    r->flush_hint ? r->flush_hint
+					  : "tfattest record --flush-spool --store S --key K");
 		else
 			say(line, ud, "tfattest: error: and its capture could not be spooled: %s",
 			    r->spool_error.message);

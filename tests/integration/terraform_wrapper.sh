@@ -130,7 +130,7 @@ json.dump(d, open(sys.argv[1], "w"), indent=2)
 PY
 expect_exit 2 "drift check: drift" "$T" drift -- "$TFBIN" plan -refresh-only -detailed-exitcode -input=false
 check "drift: recorded with its address" [ "$(at $((n + 2)) terraform.drift)" = '{"addresses": ["output.o"], "drifted": true}' ]
-check "drift: exit code 2, succeeded" [ "$(at $((n + 2)) event)" = '{"exit_code": 2, "status": "succeeded", "type": "drift-check"}' ]
+check "drift: exit code 2, succeeded" [ "$(at $((n + 2)) event.exit_code) $(at $((n + 2)) event.status) $(at $((n + 2)) event.type)" = '2 "succeeded" "drift-check"' ]
 # The edited file is not as Terraform writes it: the hash is that of Terraform's serialisation.
 "$TFBIN" state pull | head -c -1 > pulled.tfstate
 check "drift: the state it checked, as Terraform serialises it" [ "$(at $((n + 2)) terraform.state.sha256)" = "\"sha256:$(sha pulled.tfstate)\"" ]
