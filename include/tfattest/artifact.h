@@ -30,6 +30,10 @@
 /* prev_hash of seq 1. */
 #define TFA_GENESIS_HASH "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
+/* An idempotency key (FORMAT.md §3.1, event.idempotency_key): 16 to 64 of [A-Za-z0-9._-]. */
+#define TFA_IDEMPOTENCY_KEY_MIN 16
+#define TFA_IDEMPOTENCY_KEY_MAX 64
+
 /* What a rotation record adds: the key in force after it, and its proof of possession. */
 typedef struct tfa_rotation {
 	char new_fpr[TFA_FPR_STRLEN];
@@ -64,6 +68,15 @@ typedef struct tfa_artifact {
 	char spool_id[33];   /* 32 lowercase hex digits */
 	bool is_rotation;    /* event "rotate": rot is filled */
 	tfa_rotation rot;
+	/* event.idempotency_key, or "" when the record has none. */
+	char idempotency_key[TFA_IDEMPOTENCY_KEY_MAX + 1];
+	/* The top-level identity section (FORMAT.md §3.6): a caller identity that the
+	 * front end named in verified_by checked before the service signed. Its issuer,
+	 * subject and claims are read from the artifact's JSON by whoever shows them. */
+	bool has_identity;
+	char identity_method[16];   /* oidc, aws-iam */
+	char identity_verifier[16]; /* verified_by: serve, lambda */
+	int64_t identity_verified_at;
 } tfa_artifact;
 
 /*
@@ -101,5 +114,8 @@ TFA_WUR tfa_err tfa_time_parse(int64_t *out, const char *s, size_t len);
 
 /* TFA_OK if s is a valid chain id. */
 TFA_WUR tfa_err tfa_chain_id_check(const char *s, size_t len);
+
+/* TFA_OK if s is a valid idempotency key; TFA_EFORMAT otherwise. */
+TFA_WUR tfa_err tfa_idempotency_key_check(const char *s, size_t len);
 
 #endif

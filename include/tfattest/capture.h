@@ -62,6 +62,63 @@ TFA_WUR tfa_err tfa_capture_set_rollback(tfa_capture *c, uint64_t seq, const cha
 TFA_WUR tfa_err tfa_capture_set_spool(tfa_capture *c, const char *id, int64_t deployed_at,
 				      int64_t spooled_at);
 
+/*
+ * Stores an idempotency key (FORMAT.md §3.1: 16 to 64 of [A-Za-z0-9._-]) as
+ * event.idempotency_key: a writer that finds a recent record with the key
+ * does not append the deployment again (tfa_chain_find_idempotency_key()).
+ */
+TFA_WUR tfa_err tfa_capture_set_idempotency_key(tfa_capture *c, const char *key);
+
+/* The idempotency key, or NULL when the capture has none. */
+const char *tfa_capture_idempotency_key(const tfa_capture *c);
+
+/* Draws a fresh idempotency key (32 lowercase hex digits) into out. */
+TFA_WUR tfa_err tfa_idempotency_key_new(char out[TFA_IDEMPOTENCY_KEY_MAX + 1]);
+
+/*
+ * A caller identity that a front end verified, for the artifact's identity
+ * section (FORMAT.md §3.6). Strings are copied.
+ */
+typedef struct tfa_capture_identity {
+	const char *method;   /* "oidc" or "aws-iam" */
+	const char *issuer;   /* 1 to 1024 bytes */
+	const char *subject;  /* 1 to 1024 bytes */
+	const char *audience; /* or NULL */
+	int64_t issued_at;    /* or 0 */
+	int64_t expires_at;   /* or 0 */
+	const tfa_kv *claims; /* names 1 to 64 bytes, values at most 1024 bytes */
+	size_t nclaims;
+	const char *client_cert; /* or NULL */
+	const char *verified_by; /* "serve" or "lambda" */
+	int64_t verified_at;
+} tfa_capture_identity;
+
+/* Gives the capture an identity section; TFA_EUSAGE for a value outside its domain. */
+TFA_WUR tfa_err tfa_capture_set_identity(tfa_capture *c, const tfa_capture_identity *id);
+
+/*
+ * A capture from a record request (include/tfattest/service.h) that the
+ * service has validated: its event (with the request's idempotency_key), its
+ * terraform section as given, and its context as given with
+ * `claimed_by: "client"` added, marking it as the caller's claim. The request
+ * must have passed the service's strict validation; this checks only what the
+ * artifact needs (TFA_EFORMAT otherwise).
+ */
+TFA_WUR tfa_err tfa_capture_from_request(tfa_capture **out, const uint8_t *req, size_t len);
+
+/*
+ * What makes two deployments "the same request" for an idempotency key
+ * (docs/SERVICE.md): the SHA-256 of the canonical JSON of the event (without
+ * event.spool), the terraform and context sections, and the identity's
+ * method, issuer and subject. Times and claims of the identity are left out:
+ * a retry carries a fresh token.
+ */
+TFA_WUR tfa_err tfa_capture_digest(uint8_t out[TFA_SHA256_LEN], const tfa_capture *c);
+
+/* The same digest, of the deployment a stored artifact records. TFA_EFORMAT when not JSON. */
+TFA_WUR tfa_err tfa_artifact_capture_digest(uint8_t out[TFA_SHA256_LEN], const uint8_t *artifact,
+					    size_t len);
+
 /* The spool id, or NULL when the capture was not spooled. */
 const char *tfa_capture_spool_id(const tfa_capture *c);
 

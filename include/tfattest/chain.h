@@ -64,6 +64,14 @@ TFA_WUR tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const 
 					int64_t not_before, uint64_t limit);
 
 /*
+ * Looks for a record whose event.idempotency_key is `key`, the same way: from
+ * the head back to the first record made before `not_before` (at most `limit`
+ * records). *seq_out is its seq, or 0 when there is none in that window.
+ */
+TFA_WUR tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const char *key,
+					       int64_t not_before, uint64_t limit);
+
+/*
  * Rotates the chain's key: appends a rotation record signed by `signer` (the
  * current key, as for tfa_chain_append) that names `next` and carries its
  * proof of possession. Records after it must be signed by `next`. A key that

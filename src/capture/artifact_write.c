@@ -107,6 +107,9 @@ tfa_err tfa_artifact_build(tfa_buf *out, const tfa_capture *c, const tfa_artifac
 		       cJSON_AddItemReferenceToObject(root, "terraform", c->terraform) &&
 		       cJSON_AddItemReferenceToObject(root, "context", c->context),
 		   TFA_EINTERNAL, "out of memory");
+	if (c->identity)
+		TFA_ENSURE(cJSON_AddItemReferenceToObject(root, "identity", c->identity),
+			   TFA_EINTERNAL, "out of memory");
 	kv = tfa_signer_provenance(h->signer, &nkv);
 	TFA_GUARD(add_provenance(signer, "provenance", kv, nkv, tfa_cap_add_str));
 	TFA_GUARD(finish(out, root));

@@ -32,6 +32,7 @@ void tfa_capture_free(tfa_capture *c)
 	cJSON_Delete(c->event);
 	cJSON_Delete(c->terraform);
 	cJSON_Delete(c->context);
+	cJSON_Delete(c->identity);
 	free(c);
 }
 
@@ -220,6 +221,9 @@ tfa_err tfa_capture_serialize(tfa_buf *out, const tfa_capture *c)
 
 	TFA_ENSURE_ARG(out);
 	TFA_ENSURE_ARG(c);
+	/* Only the service sets an identity, and it appends or answers, never spools. */
+	TFA_ENSURE(c->identity == NULL, TFA_EUSAGE,
+		   "a capture with a verified identity is not spooled");
 	root = cJSON_CreateObject();
 	TFA_ENSURE(root != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(tfa_cap_add_str(root, "type", TFA_CAPTURE_TYPE));
@@ -287,6 +291,7 @@ tfa_err tfa_capture_deserialize(tfa_capture **out, const uint8_t *bytes, size_t 
 	c->context = cJSON_DetachItemFromObjectCaseSensitive(all, "context");
 	TFA_ENSURE(c->event && c->terraform && c->context, TFA_EFORMAT,
 		   "spooled capture is incomplete");
+
 	*out = c;
 	c = NULL;
 out:

@@ -24,6 +24,7 @@ struct tfa_capture {
 	cJSON *event;
 	cJSON *terraform;
 	cJSON *context;
+	cJSON *identity; /* the verified identity section, or NULL */
 };
 
 /*

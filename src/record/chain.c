@@ -317,12 +317,15 @@ out:
 	return rc;
 }
 
-tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
-				int64_t not_before, uint64_t limit)
+/* Which mark of the event a search compares: the spool id or the idempotency key. */
+typedef enum find_mark { FIND_SPOOL_ID, FIND_IDEMPOTENCY_KEY } find_mark;
+
+static tfa_err find_marked(uint64_t *seq_out, tfa_store *st, find_mark mark, const char *id,
+			   int64_t not_before, uint64_t limit)
 {
 	tfa_err rc = TFA_OK;
 	tfa_buf bytes, sig;
-	tfa_artifact art;
+	tfa_artifact *art = NULL;
 	uint64_t head = 0;
 
 	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
@@ -331,25 +334,47 @@ tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id
 	*seq_out = 0;
 	TFA_ENSURE_ARG(st);
 	TFA_ENSURE_ARG(id);
+	art = calloc(1, sizeof(*art));
+	TFA_ENSURE(art != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(tfa_store_head(st, &head));
 	for (uint64_t seq = head, n = 0; seq >= 1 && n < limit; seq--, n++) {
+		bool hit;
+
 		tfa_buf_clear(&bytes);
 		tfa_buf_clear(&sig);
 		TFA_GUARD(tfa_store_get(st, seq, &bytes, &sig));
-		if (tfa_artifact_parse(&art, bytes.data, bytes.len) != TFA_OK)
+		if (tfa_artifact_parse(art, bytes.data, bytes.len) != TFA_OK)
 			TFA_BAIL(TFA_EVERIFY, "record %llu is invalid: %s", (unsigned long long)seq,
 				 tfa_error_last()->message);
-		if (art.spooled && strcmp(art.spool_id, id) == 0) {
+		if (mark == FIND_SPOOL_ID)
+			hit = art->spooled && strcmp(art->spool_id, id) == 0;
+		else
+			hit = art->idempotency_key[0] != '\0' &&
+			      strcmp(art->idempotency_key, id) == 0;
+		if (hit) {
 			*seq_out = seq;
 			break;
 		}
-		if (art.time < not_before)
+		if (art->time < not_before)
 			break;
 	}
 out:
+	free(art);
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
 	return rc;
+}
+
+tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const char *id,
+				int64_t not_before, uint64_t limit)
+{
+	return find_marked(seq_out, st, FIND_SPOOL_ID, id, not_before, limit);
+}
+
+tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const char *key,
+				       int64_t not_before, uint64_t limit)
+{
+	return find_marked(seq_out, st, FIND_IDEMPOTENCY_KEY, key, not_before, limit);
 }
 
 static tfa_err build_capture(tfa_buf *out, const tfa_artifact_head *h, void *ud)

@@ -24,9 +24,25 @@ tfa_err tfa_chain_id_check(const char *s, size_t len)
 	return TFA_OK;
 }
 
-static const char *const top_members[] = {"chain_id",  "context",	 "event", "prev_hash",
-					  "rotation",  "schema_version", "seq",	  "signer",
-					  "terraform", "time",		 "type",  NULL};
+tfa_err tfa_idempotency_key_check(const char *s, size_t len)
+{
+	if (s == NULL || len < TFA_IDEMPOTENCY_KEY_MIN || len > TFA_IDEMPOTENCY_KEY_MAX)
+		return tfa_error_set(TFA_EFORMAT, "an idempotency key is %d to %d characters",
+				     TFA_IDEMPOTENCY_KEY_MIN, TFA_IDEMPOTENCY_KEY_MAX);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return tfa_error_set(
+			    TFA_EFORMAT,
+			    "an idempotency key may hold only letters, digits, '.', '_' and '-'");
+	}
+	return TFA_OK;
+}
+
+static const char *const top_members[] = {
+    "chain_id", "context", "event",	"identity", "prev_hash", "rotation", "schema_version",
+    "seq",	"signer",  "terraform", "time",	    "type",	 NULL};
 
 static int one_of(const char *s, const char *const *list)
 {
@@ -80,6 +96,78 @@ static tfa_err parse_rotation(tfa_artifact *out, const tfa_json_value *root)
 	TFA_ENSURE(strcmp(out->rot.new_fpr, out->key_fpr) != 0, TFA_EFORMAT,
 		   "artifact rotation: the new key is the key that signs the rotation");
 	out->is_rotation = true;
+out:
+	return rc;
+}
+
+/* A string member of 1 to 1024 bytes (FORMAT.md §3.6). */
+static tfa_err identity_str(const tfa_json_value *o, const char *key, bool required)
+{
+	const char *s;
+	size_t n;
+
+	if (!required && tfa_json_get(o, key) == NULL)
+		return TFA_OK;
+	return tfa_jf_str(&s, &n, o, key, 1024, "artifact identity");
+}
+
+static tfa_err identity_time(int64_t *t, const tfa_json_value *o, const char *key, bool required)
+{
+	tfa_err rc = TFA_OK;
+	const char *s;
+	size_t n;
+
+	if (!required && tfa_json_get(o, key) == NULL)
+		return TFA_OK;
+	TFA_GUARD(tfa_jf_str(&s, &n, o, key, 32, "artifact identity"));
+	if (tfa_time_parse(t, s, n) != TFA_OK)
+		TFA_BAIL(TFA_EFORMAT, "artifact identity: %s: %s", key, tfa_error_last()->message);
+out:
+	return rc;
+}
+
+/* The identity section (FORMAT.md §3.6): a caller identity a front end verified. */
+static tfa_err parse_identity(tfa_artifact *out, const tfa_json_value *root)
+{
+	static const char *const methods[] = {"oidc", "aws-iam", NULL};
+	static const char *const verifiers[] = {"serve", "lambda", NULL};
+	tfa_err rc = TFA_OK;
+	const tfa_json_value *id, *cl;
+	int64_t t = 0;
+
+	TFA_GUARD(tfa_jf_obj(&id, root, "identity", "artifact"));
+	TFA_ENSURE(!out->is_rotation, TFA_EFORMAT,
+		   "artifact: a rotation record has no identity section");
+	TFA_GUARD(tfa_jf_strcpy(out->identity_method, sizeof(out->identity_method), id, "method",
+				"artifact identity"));
+	TFA_ENSURE(one_of(out->identity_method, methods), TFA_EFORMAT,
+		   "artifact identity: method is not oidc or aws-iam");
+	TFA_GUARD(identity_str(id, "issuer", true));
+	TFA_GUARD(identity_str(id, "subject", true));
+	TFA_GUARD(identity_str(id, "audience", false));
+	TFA_GUARD(identity_str(id, "client_cert", false));
+	TFA_GUARD(identity_time(&t, id, "issued_at", false));
+	TFA_GUARD(identity_time(&t, id, "expires_at", false));
+	if (tfa_json_get(id, "claims") != NULL) {
+		TFA_GUARD(tfa_jf_obj(&cl, id, "claims", "artifact identity"));
+		for (size_t i = 0; i < tfa_json_count(cl); i++) {
+			size_t kl, n;
+			const char *s = tfa_json_string(tfa_json_value_at(cl, i), &n);
+			(void)tfa_json_key_at(cl, i, &kl);
+			TFA_ENSURE(
+			    kl >= 1 && kl <= 64 && s != NULL && n <= 1024 &&
+				memchr(s, 0, n) == NULL,
+			    TFA_EFORMAT,
+			    "artifact identity: claims holds a member that is not a name of 1 "
+			    "to 64 bytes with a string of at most 1024 bytes");
+		}
+	}
+	TFA_GUARD(tfa_jf_strcpy(out->identity_verifier, sizeof(out->identity_verifier), id,
+				"verified_by", "artifact identity"));
+	TFA_ENSURE(one_of(out->identity_verifier, verifiers), TFA_EFORMAT,
+		   "artifact identity: verified_by is not serve or lambda");
+	TFA_GUARD(identity_time(&out->identity_verified_at, id, "verified_at", true));
+	out->has_identity = true;
 out:
 	return rc;
 }
@@ -217,6 +305,17 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 		out->spooled = true;
 	}
 
+	if ((o = tfa_json_get(ev, "idempotency_key")) != NULL) {
+		TFA_ENSURE(schema != TFA_ARTIFACT_SCHEMA_ROTATION, TFA_EFORMAT,
+			   "artifact: a rotation record has no idempotency key");
+		TFA_GUARD(tfa_jf_str(&s, &n, ev, "idempotency_key", TFA_IDEMPOTENCY_KEY_MAX,
+				     "artifact event"));
+		if (tfa_idempotency_key_check(s, n) != TFA_OK)
+			TFA_BAIL(TFA_EFORMAT, "artifact event: idempotency_key: %s",
+				 tfa_error_last()->message);
+		memcpy(out->idempotency_key, s, n);
+	}
+
 	TFA_GUARD(tfa_jf_obj(&sg, root, "signer", "artifact"));
 	TFA_GUARD(tfa_jf_strcpy(out->key_fpr, sizeof(out->key_fpr), sg, "key_fingerprint",
 				"artifact signer"));
@@ -228,6 +327,9 @@ tfa_err tfa_artifact_parse(tfa_artifact *out, const uint8_t *bytes, size_t len)
 	TFA_GUARD(tfa_sig_alg_from_name(&out->alg, alg));
 	if (schema == TFA_ARTIFACT_SCHEMA_ROTATION)
 		TFA_GUARD(parse_rotation(out, root));
+
+	if (tfa_json_get(root, "identity") != NULL)
+		TFA_GUARD(parse_identity(out, root));
 
 	for (const char *const *k = (const char *const[]){"terraform", "context", NULL}; *k; k++) {
 		const tfa_json_value *m = tfa_json_get(root, *k);
