@@ -37,6 +37,9 @@ static void usage(FILE *f)
 	    "          [--algorithm ALG] [--new-algorithm ALG]\n"
 	    "  pubkey  --key K                                print the public key and "
 	    "fingerprint\n"
+	    "  lambda                                         the attestation service as an AWS "
+	    "Lambda\n"
+	    "          custom runtime, configured by the environment (docs/LAMBDA.md)\n"
 #ifdef TFATTEST_CLI_PKCS11
 	    "  pkcs11  list --module PATH [--token LABEL] [--pin-source FILE]\n"
 	    "          list PKCS#11 tokens and key URIs\n"
@@ -112,6 +115,8 @@ int main(int argc, char **argv)
 		return tfa_cli_rotate(argc - 1, argv + 1);
 	if (strcmp(cmd, "checkpoint") == 0)
 		return tfa_cli_checkpoint(argc - 1, argv + 1);
+	if (strcmp(cmd, "lambda") == 0)
+		return tfa_cli_lambda(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);
