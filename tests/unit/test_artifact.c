@@ -775,6 +775,110 @@ static void test_rotation_reject(void)
 	}
 }
 
+/* ---- the identity section and the idempotency key (FORMAT.md §3.6, §3.1) ----------------- */
+
+#define IDENTITY                                                                                   \
+	"{\"method\":\"oidc\",\"issuer\":\"https://token.example\",\"subject\":\"repo:a/b\","      \
+	"\"audience\":\"tfattest\",\"issued_at\":\"2024-02-29T12:30:00Z\","                        \
+	"\"expires_at\":\"2024-02-29T12:35:00Z\",\"claims\":{\"ref\":\"refs/heads/main\"},"        \
+	"\"client_cert\":\"CN=runner-1\",\"verified_by\":\"serve\","                               \
+	"\"verified_at\":\"2024-02-29T12:34:56Z\"}"
+
+static void test_identity_valid(void)
+{
+	tfa_artifact a;
+
+	memset(&a, 0xa5, sizeof(a));
+	ACCEPT(&a, NULL, "identity", IDENTITY);
+	CHECK(a.has_identity);
+	CHECK_STREQ(a.identity_method, "oidc");
+	CHECK_STREQ(a.identity_verifier, "serve");
+	CHECK(a.identity_verified_at == 1709210096);
+	CHECK(a.idempotency_key[0] == '\0');
+	ACCEPT(
+	    &a, NULL, "identity",
+	    "{\"method\":\"aws-iam\",\"issuer\":\"aws-iam\",\"subject\":\"arn:aws:iam::1:user/x\","
+	    "\"verified_by\":\"lambda\",\"verified_at\":\"2024-02-29T12:34:56Z\",\"new\":[1]}");
+	CHECK(a.has_identity);
+	CHECK_STREQ(a.identity_method, "aws-iam");
+	CHECK_STREQ(a.identity_verifier, "lambda");
+	ACCEPT(&a, NULL, "chain_id", "\"prod-eu.1_a\"");
+	CHECK(!a.has_identity);
+	ACCEPT(&a, "event", "idempotency_key", "\"0123456789abcdef\"");
+	CHECK_STREQ(a.idempotency_key, "0123456789abcdef");
+	ACCEPT(&a, "event", "idempotency_key",
+	       "\"AZaz09._-AZaz09._-AZaz09._-AZaz09._-AZaz09._-AZaz09._-AZaz09._-0\"");
+	CHECK(strlen(a.idempotency_key) == 64);
+}
+
+/* The identity object with one member set to value (NULL removes it). */
+static char *identity_with(const char *key, const char *value)
+{
+	cJSON *o = cJSON_Parse(IDENTITY);
+	char *text;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	if (value)
+		cJSON_AddItemToObject(o, key, cJSON_Parse(value));
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+static void reject_identity(const char *key, const char *value, const char *msg, int line)
+{
+	char *id = identity_with(key, value);
+
+	reject_mut(NULL, "identity", id, msg, line);
+	cJSON_free(id);
+}
+
+static void test_identity_reject(void)
+{
+	reject_mut(NULL, "identity", "\"repo:a/b\"", "\"identity\"", __LINE__);
+	reject_mut(NULL, "identity", "null", "\"identity\"", __LINE__);
+	reject_identity("method", "\"password\"", "method is not oidc or aws-iam", __LINE__);
+	reject_identity("method", NULL, "method", __LINE__);
+	reject_identity("issuer", NULL, "issuer", __LINE__);
+	reject_identity("issuer", "\"\"", "issuer", __LINE__);
+	reject_identity("subject", NULL, "subject", __LINE__);
+	reject_identity("subject", "7", "subject", __LINE__);
+	reject_identity("audience", "[\"a\"]", "audience", __LINE__);
+	reject_identity("issued_at", "\"1709210096\"", "issued_at", __LINE__);
+	reject_identity("expires_at", "\"2024-02-30T00:00:00Z\"", "expires_at", __LINE__);
+	reject_identity("claims", "[]", "claims", __LINE__);
+	reject_identity("claims", "{\"run_id\":7}", "claims", __LINE__);
+	reject_identity("claims", "{\"\":\"x\"}", "claims", __LINE__);
+	reject_identity("client_cert", "\"\"", "client_cert", __LINE__);
+	reject_identity("verified_by", "\"client\"", "verified_by is not serve or lambda",
+			__LINE__);
+	reject_identity("verified_by", NULL, "verified_by", __LINE__);
+	reject_identity("verified_at", NULL, "verified_at", __LINE__);
+	{
+		/* A subject of 1025 bytes. */
+		char big[1100];
+		big[0] = '"';
+		memset(big + 1, 's', 1025);
+		strcpy(big + 1026, "\"");
+		reject_identity("subject", big, "subject", __LINE__);
+	}
+	REJECT("event", "idempotency_key", "\"0123456789abcde\"", "idempotency key is 16 to 64");
+	REJECT("event", "idempotency_key",
+	       "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\"",
+	       "idempotency_key");
+	REJECT("event", "idempotency_key", "\"0123456789abcdef/\"", "only letters, digits");
+	REJECT("event", "idempotency_key", "\"0123456789abcdef \"", "only letters, digits");
+	REJECT("event", "idempotency_key", "1234567890123456", "idempotency_key");
+}
+
+static void test_idempotency_key_check(void)
+{
+	CHECK_OK(tfa_idempotency_key_check("abcdefghijklmnop", 16));
+	CHECK_RC(tfa_idempotency_key_check("abcdefghijklmno", 15), TFA_EFORMAT);
+	CHECK_RC(tfa_idempotency_key_check("abcdefghijklmno\0", 16), TFA_EFORMAT);
+	CHECK_RC(tfa_idempotency_key_check(NULL, 16), TFA_EFORMAT);
+}
+
 TFA_TEST_MAIN(T(test_parse_valid), T(test_parse_valid_variants), T(test_reject_missing_members),
 	      T(test_reject_wrong_types), T(test_reject_not_an_object),
 	      T(test_reject_unknown_top_level_member), T(test_reject_type_tag),
@@ -783,4 +887,5 @@ TFA_TEST_MAIN(T(test_parse_valid), T(test_parse_valid_variants), T(test_reject_m
 	      T(test_reject_event), T(test_reject_exit_code), T(test_reject_signer),
 	      T(test_reject_non_canonical), T(test_reject_duplicate_keys), T(test_reject_oversize),
 	      T(test_reject_embedded_nul), T(test_reject_invalid_utf8), T(test_rotation_valid),
-	      T(test_rotation_reject))
+	      T(test_rotation_reject), T(test_identity_valid), T(test_identity_reject),
+	      T(test_idempotency_key_check))

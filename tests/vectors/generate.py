@@ -514,6 +514,7 @@ RULES = {
     "valid-checkpoint-tgz": [], "valid-unknown-members-ignored": ["R-3-6", "R-3-7"], "valid-checkpoint-zip": [],
     "valid-64-keys": ["R-4-2"], "valid-nesting-128": ["R-1.1-3"], "manifest-alg-pkcs1-for-pss": ["R-2-1"],
     "valid-informational-any-type": ["R-3-7"],
+    "valid-identity": [], "valid-identity-unknown-members": ["R-3-6"],
     # layer 1: the manifest
     "manifest-unknown-member": ["R-5.2-1"], "manifest-type": ["R-5.2-1"], "manifest-schema-version": ["R-5.2-1"],
     "manifest-missing-created": ["R-5.2-1"], "manifest-signer-extra-member": ["R-5.2-1"],
@@ -544,6 +545,7 @@ RULES = {
     "rotation-same-key": ["R-3.5-3"], "rotation-alg-unfit": ["R-2-1"], "rotation-schema-version-1": ["R-3-4"],
     "rotation-event-not-rotate": ["R-3-4"], "rotation-new-public-key-noncanonical-b64": ["R-1.6-1"],
     "rotation-b64-pad-bits": ["R-1.6-1"], "rotation-spool": ["R-3.1-2"], "rotation-exit-code": ["R-3.5-1"],
+    "rotation-identity": ["R-3.6-1"], "rotation-idempotency-key": ["R-3.1-3"],
     "rotation-terraform": ["R-3.5-1"], "rotation-wrong-signer": ["R-6.2-3"],
     "keys-json-without-sig": ["R-5.2-6"], "keys-sig-without-json": ["R-5.2-6"], "keys-pem-missing": ["R-5.2-7"],
     "keys-pem-extra": ["R-5.2-7"], "keys-pem-wrong-key": ["R-5.2-8"], "keys-json-hash-mismatch": ["R-6.3-1"],
@@ -564,6 +566,10 @@ RULES = {
     "rollback-seq-not-below": ["R-3-3"], "rollback-hash-syntax": ["R-3-3"], "rollback-hash-mismatch": ["R-6.4-5"],
     "rollback-hash-mismatch-keys": ["R-6.4-5"],
     "spool-id-syntax": ["R-3-3"], "spool-time-syntax": ["R-3-3"], "spool-missing-member": ["R-3-3"],
+    "idempotency-key-short": ["R-3-3"], "idempotency-key-charset": ["R-3-3"], "idempotency-key-number": ["R-3-3"],
+    "identity-method": ["R-3-3"], "identity-missing-subject": ["R-3-3"], "identity-empty-issuer": ["R-3-3"],
+    "identity-claim-not-string": ["R-3-3"], "identity-time-syntax": ["R-3-3"], "identity-verified-by": ["R-3-3"],
+    "identity-missing-verified-at": ["R-3-3"], "identity-not-object": ["R-3-3"],
     "signer-missing-algorithm": ["R-3-3"], "artifact-not-canonical": ["R-1.1-2"],
     "artifact-duplicate-member": ["R-1.1-1"], "artifact-bom": ["R-1.1-1"], "artifact-invalid-utf8": ["R-1.1-1"],
     "artifact-lone-surrogate": ["R-1.1-1"], "artifact-noncharacter-ffff": ["R-1.1-1"],
@@ -762,6 +768,39 @@ def build(out):
     S.add("valid-informational-any-type", "informational members of other JSON types: signer.backend 5, "
           "signer.provenance an array, terraform.version 5, context members a number, null and an array", "§3",
           "informational-not-validated", bundle(inf, 1, 3), chain=inf)
+
+    # -------- valid: records made by the attestation service (FORMAT.md §3.6)
+    def service_record(o):
+        o["event"]["idempotency_key"] = "run-%012d.attempt_1" % o["seq"]
+        o["context"] = {"claimed_by": "client", "ci": {"provider": "github-actions", "repository": "acme/infra"}}
+        o["identity"] = {"method": "oidc", "issuer": "https://token.actions.githubusercontent.com",
+                         "subject": "repo:acme/infra:ref:refs/heads/main", "audience": "tfattest",
+                         "issued_at": ts(o["seq"], -2), "expires_at": ts(o["seq"], 3),
+                         "claims": {"repository": "acme/infra", "ref": "refs/heads/main", "run_id": "7"},
+                         "verified_by": "serve", "verified_at": ts(o["seq"])}
+        return o
+
+    def service_record_iam(o):
+        o["event"]["idempotency_key"] = "A" * 64
+        o["identity"] = {"method": "aws-iam", "issuer": "aws-iam",
+                         "subject": "arn:aws:sts::123456789012:assumed-role/ci/job-7",
+                         "verified_by": "lambda", "verified_at": ts(o["seq"])}
+        return o
+
+    def service_record_extra(o):
+        service_record(o)
+        o["identity"]["note"] = {"any": ["thing", 1]}
+        o["identity"]["claims"]["empty"] = ""
+        return o
+
+    svc = Chain("vectors-pss", A, [{"ev": "apply", "terraform": True}, app, {"ev": "destroy"}],
+                {1: {"obj": service_record}, 2: {"obj": service_record_iam}, 3: {"obj": service_record}})
+    S.add("valid-identity", "records made by the attestation service: verified identity sections (oidc with "
+          "claims; aws-iam with only the required members), idempotency keys of 16 and 64 characters, the "
+          "context marked as claimed", "§3.6", "identity", bundle(svc, 1, 3), chain=svc)
+    svcx = Chain("vectors-pss", A, [{"ev": "apply", "terraform": True}, app, app], {2: {"obj": service_record_extra}})
+    S.add("valid-identity-unknown-members", "an identity section with a member not listed (ignored) and an empty "
+          "claim value", "§3.6", "ignore-unknown-nested", bundle(svcx, 1, 3), chain=svcx)
 
     # -------- valid: 64 keys
     dk = [derived_ec_key(i) for i in range(65)]
@@ -990,6 +1029,13 @@ def build(out):
     rot("rotation-spool", "seq 6 (a rotation record, under keys/) carries event.spool", "rotation-no-spool",
         {6: {"obj": setp("event.spool", {"id": "0" * 32, "deployed_at": ts(6, -30), "spooled_at": ts(6, -29)})}},
         section="§3.1")
+    rot("rotation-identity", "seq 6 (a rotation record, under keys/) carries an identity section",
+        "rotation-no-identity", {6: {"obj": lambda o: setp("identity", {
+            "method": "aws-iam", "issuer": "aws-iam", "subject": "arn:aws:iam::123456789012:user/x",
+            "verified_by": "lambda", "verified_at": ts(6)})(o)}}, section="§3.6")
+    rot("rotation-idempotency-key", "seq 6 (a rotation record, under keys/) carries event.idempotency_key",
+        "rotation-no-idempotency-key", {6: {"obj": setp("event.idempotency_key", "rotate-0000000006")}},
+        section="§3.1")
     rot("rotation-exit-code", "seq 6 (a rotation record, under keys/) has exit_code 1", "rotation-event",
         {6: {"obj": setp("event.exit_code", 1)}})
     rot("rotation-terraform", "seq 6 (a rotation record, under keys/) carries a terraform member", "rotation-event",
@@ -1097,6 +1143,40 @@ def build(out):
         section="§3.1")
     art("spool-missing-member", "seq 2's spool lacks spooled_at", "spool",
         {2: {"obj": setp("event.spool", {"id": "0" * 32, "deployed_at": ts(1)})}}, section="§3.1")
+    art("idempotency-key-short", "seq 2's idempotency_key has 15 characters", "idempotency-key",
+        {2: {"obj": setp("event.idempotency_key", "k" * 15)}}, section="§3.1")
+    art("idempotency-key-charset", "seq 2's idempotency_key holds a '/'", "idempotency-key",
+        {2: {"obj": setp("event.idempotency_key", "run-0001/attempt-1")}}, section="§3.1")
+    art("idempotency-key-number", "seq 2's idempotency_key is a number", "idempotency-key",
+        {2: {"obj": setp("event.idempotency_key", 1234567890123456)}}, section="§3.1")
+
+    def with_identity(**change):
+        def hook(o):
+            service_record(o)
+            for k, v in change.items():
+                if v is None:
+                    del o["identity"][k]
+                else:
+                    o["identity"][k] = v
+            return o
+        return hook
+
+    art("identity-method", "seq 2's identity method is `password`", "identity",
+        {2: {"obj": with_identity(method="password")}}, section="§3.6")
+    art("identity-missing-subject", "seq 2's identity has no subject", "identity",
+        {2: {"obj": with_identity(subject=None)}}, section="§3.6")
+    art("identity-empty-issuer", "seq 2's identity issuer is the empty string", "identity",
+        {2: {"obj": with_identity(issuer="")}}, section="§3.6")
+    art("identity-claim-not-string", "seq 2's identity claim run_id is the number 7", "identity",
+        {2: {"obj": with_identity(claims={"run_id": 7})}}, section="§3.6")
+    art("identity-time-syntax", "seq 2's identity expires_at is seconds since the epoch", "identity",
+        {2: {"obj": with_identity(expires_at="1767225780")}}, section="§3.6")
+    art("identity-verified-by", "seq 2's identity verified_by is `client`", "identity",
+        {2: {"obj": with_identity(verified_by="client")}}, section="§3.6")
+    art("identity-missing-verified-at", "seq 2's identity has no verified_at", "identity",
+        {2: {"obj": with_identity(verified_at=None)}}, section="§3.6")
+    art("identity-not-object", "seq 2's identity is a string", "identity",
+        {2: {"obj": setp("identity", "repo:acme/infra")}}, section="§3.6")
     art("signer-missing-algorithm", "seq 2's signer has no algorithm", "signer-members",
         {2: {"obj": setp("signer.algorithm", None)}}, section="§3.2")
     art("artifact-not-canonical", "seq 2 with a space after the first colon (signed)", "canonical-json",
