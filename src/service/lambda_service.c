@@ -3,9 +3,15 @@
  * (service/lambda.h). The caller's identity is the IAM principal Lambda
  * verified; nothing the caller wrote in the request names who it is.
  */
+#include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "capture/oidc.h"
+#include "service/jwt.h"
 
 #include "service/lambda.h"
 #include "tfattest/lambda.h"
@@ -15,30 +21,128 @@
 /* Seconds a caller is asked to wait after a 503 before it retries. */
 #define RETRY_AFTER 2
 
+/* Claims an identity carries at most: the IAM ones and a token's. */
+#define CLAIMS_MAX 48
+
 typedef struct lambda_ctx {
 	tfa_service *svc;
+	const tfa_policy *policy;
+	tfa_jwks_cache **caches; /* one per policy issuer */
+	size_t ncaches;
 } lambda_ctx;
+
+static tfa_err answer_error(tfa_lambda_answer *ans, int status, const char *outcome,
+			    const char *msg)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+
+	ans->status = status;
+	snprintf(ans->outcome, sizeof(ans->outcome), "%s", outcome);
+	TFA_ENSURE(o != NULL && cJSON_AddStringToObject(o, "type", "tfattest.error") != NULL &&
+		       cJSON_AddStringToObject(o, "error", msg) != NULL,
+		   TFA_EINTERNAL, "out of memory");
+	text = cJSON_PrintUnformatted(o);
+	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
+	tfa_buf_clear(&ans->body);
+	TFA_GUARD(tfa_buf_puts(&ans->body, text));
+out:
+	cJSON_free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/*
+ * Checks the request's ID token against the policy issuer its (unverified)
+ * iss names. *status 0 when it verified; else the HTTP status to answer and a
+ * message in the error slot (never the token).
+ */
+static tfa_err check_token(lambda_ctx *ctx, const char *token, tfa_jwt **out, int *status)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *peek = NULL;
+	const char *iss;
+	const tfa_policy_issuer *is = NULL;
+	size_t i;
+	tfa_jwt_rules rules;
+
+	*status = 401;
+	if (tfa_jwt_payload(&peek, token, strlen(token)) != TFA_OK)
+		TFA_BAIL(TFA_EVERIFY, "x-tfattest-id-token: %s", tfa_error_last()->message);
+	iss = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(peek, "iss"));
+	TFA_ENSURE(iss != NULL, TFA_EVERIFY, "x-tfattest-id-token: the token has no iss");
+	for (i = 0; i < ctx->ncaches; i++) {
+		const tfa_policy_issuer *c = tfa_policy_issuer_at(ctx->policy, i);
+
+		if (c != NULL && strcmp(c->issuer, iss) == 0) {
+			is = c;
+			break;
+		}
+	}
+	TFA_ENSURE(is != NULL, TFA_EVERIFY,
+		   "x-tfattest-id-token: the token's issuer is not one the policy trusts");
+	memset(&rules, 0, sizeof(rules));
+	rules.issuer = is->issuer;
+	rules.audience = is->audience;
+	rules.now = (int64_t)time(NULL);
+	rules.max_skew = is->max_skew;
+	rc = tfa_jwks_cache_verify(ctx->caches[i], out, token, strlen(token), &rules);
+	if (rc == TFA_EIO || rc == TFA_EINTERNAL) {
+		/* The issuer's keys could not be fetched: the caller may retry. */
+		*status = rc == TFA_EIO ? 503 : 500;
+		goto out;
+	}
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EVERIFY, "x-tfattest-id-token: %s", tfa_error_last()->message);
+	*status = 0;
+out:
+	cJSON_Delete(peek);
+	return rc;
+}
+
+/* A token claim the identity keeps: not a registered one, not one of ours, within the caps. */
+static bool keep_claim(const char *name, const char *value)
+{
+	static const char *const registered[] = {"iss", "sub", "aud", "exp",
+						 "nbf", "iat", "jti", NULL};
+
+	for (size_t i = 0; registered[i]; i++)
+		if (strcmp(name, registered[i]) == 0)
+			return false;
+	return strncmp(name, "aws_", 4) != 0 && strncmp(name, "oidc_", 5) != 0 &&
+	       strlen(name) <= 64 && strlen(value) <= 1024;
+}
 
 static tfa_err handle(void *ud, const tfa_lambda_request *req, tfa_lambda_answer *ans)
 {
 	lambda_ctx *ctx = ud;
 	tfa_err rc = TFA_OK;
 	tfa_identity who;
-	tfa_identity_claim claims[3];
+	tfa_identity_claim claims[CLAIMS_MAX];
 	size_t n = 0;
 	tfa_service_reply reply;
+	tfa_jwt *jwt = NULL;
 
 	memset(&reply, 0, sizeof(reply));
 	tfa_buf_init(&reply.body, 0);
+	memset(&who, 0, sizeof(who));
 	if (req->id_token != NULL) {
-		/* A token whose claims would not be checked must not look as if they were. */
-		ans->status = 400;
-		snprintf(ans->outcome, sizeof(ans->outcome), "malformed");
-		TFA_GUARD(tfa_buf_puts(&ans->body,
-				       "{\"type\":\"tfattest.error\",\"error\":\"this service does "
-				       "not check ID tokens: send the request without the "
-				       "x-tfattest-id-token header\"}"));
-		goto out;
+		int status = 0;
+		tfa_err trc = check_token(ctx, req->id_token, &jwt, &status);
+
+		if (trc != TFA_OK) {
+			char msg[sizeof(tfa_error_last()->message)];
+
+			if (trc == TFA_EINTERNAL && status == 500)
+				TFA_BAIL(trc, "%s", tfa_error_last()->message);
+			snprintf(msg, sizeof(msg), "%s", tfa_error_last()->message);
+			TFA_GUARD(answer_error(ans, status,
+					       status == 503 ? "unavailable" : "refused", msg));
+			if (status == 503)
+				ans->retry_after = RETRY_AFTER;
+			goto out;
+		}
 	}
 	claims[n].name = "aws_account_id";
 	claims[n++].value = req->iam.account_id;
@@ -50,7 +154,22 @@ static tfa_err handle(void *ud, const tfa_lambda_request *req, tfa_lambda_answer
 		claims[n].name = "aws_user_id";
 		claims[n++].value = req->iam.user_id;
 	}
-	memset(&who, 0, sizeof(who));
+	if (jwt != NULL) {
+		/* The token adds its claims; the caller is still the IAM principal. */
+		claims[n].name = "oidc_issuer";
+		claims[n++].value = jwt->issuer;
+		claims[n].name = "oidc_subject";
+		claims[n++].value = jwt->subject;
+		for (size_t i = 0; i < jwt->nclaims && n < CLAIMS_MAX; i++) {
+			if (!keep_claim(jwt->names[i], jwt->values[i]))
+				continue;
+			claims[n].name = jwt->names[i];
+			claims[n++].value = jwt->values[i];
+		}
+		who.audience = jwt->audience;
+		who.issued_at = jwt->iat;
+		who.expires_at = jwt->exp;
+	}
 	who.method = "aws-iam";
 	who.issuer = "aws-iam";
 	who.subject = req->iam.user_arn;
@@ -63,6 +182,7 @@ static tfa_err handle(void *ud, const tfa_lambda_request *req, tfa_lambda_answer
 	tfa_buf_clear(&ans->body);
 	TFA_GUARD(tfa_buf_append(&ans->body, reply.body.data, reply.body.len));
 out:
+	tfa_jwt_free(jwt);
 	tfa_service_reply_free(&reply);
 	return rc;
 }
@@ -100,7 +220,7 @@ tfa_err tfa_lambda_run(const tfa_lambda_config *cfg)
 	tfa_err rc = TFA_OK;
 	tfa_lambda_runtime *rt = NULL;
 	tfa_policy *policy = NULL;
-	lambda_ctx ctx = {NULL};
+	lambda_ctx ctx = {NULL, NULL, NULL, 0};
 	tfa_service_config sc;
 
 	TFA_ENSURE_ARG(cfg);
@@ -122,6 +242,19 @@ tfa_err tfa_lambda_run(const tfa_lambda_config *cfg)
 		sc.front_end = "lambda";
 		rc = tfa_service_open(&ctx.svc, &sc);
 	}
+	if (rc == TFA_OK) {
+		ctx.policy = policy;
+		ctx.ncaches = tfa_policy_issuer_count(policy);
+		ctx.caches = calloc(ctx.ncaches ? ctx.ncaches : 1, sizeof(*ctx.caches));
+		if (ctx.caches == NULL)
+			rc = tfa_error_set(TFA_EINTERNAL, "out of memory");
+		for (size_t i = 0; rc == TFA_OK && i < ctx.ncaches; i++) {
+			const tfa_policy_issuer *is = tfa_policy_issuer_at(policy, i);
+
+			rc = tfa_jwks_cache_new(&ctx.caches[i], is->issuer, is->jwks_file,
+						is->jwks_uri, is->jwks_ttl);
+		}
+	}
 	if (rc != TFA_OK) {
 		tfa_error saved = *tfa_error_last();
 
@@ -141,6 +274,9 @@ tfa_err tfa_lambda_run(const tfa_lambda_config *cfg)
 	fflush(stderr);
 	TFA_GUARD(tfa_lambda_serve(rt, handle, &ctx, cfg->max_invocations, stderr));
 out:
+	for (size_t i = 0; ctx.caches != NULL && i < ctx.ncaches; i++)
+		tfa_jwks_cache_free(ctx.caches[i]);
+	free(ctx.caches);
 	tfa_service_close(ctx.svc);
 	tfa_policy_free(policy);
 	tfa_lambda_runtime_free(rt);

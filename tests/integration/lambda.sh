@@ -21,9 +21,23 @@ OTHER=arn:aws:sts::111122223333:assumed-role/developer/alice
 new_ec_key k.pem
 new_ec_key other.pem
 "$T" init --store s --chain prod --key file:k.pem > /dev/null || exit 2
+# An issuer of CI ID tokens (keys in a file): a token adds its claims to the IAM identity,
+# and a rule may require them (imports only from acme/infra's main branch).
+ISS=https://token.example
+$PY "$SRC/tests/service/oidc_issuer.py" keys --dir oidc > /dev/null || exit 2
+cp oidc/jwks.json jwks.json
+mint() { $PY "$SRC/tests/service/oidc_issuer.py" mint --dir oidc --iss "$ISS" "$@"; }
+GOOD=$(mint --claims '{"repository": "acme/infra", "ref": "refs/heads/main", "aws_account_id": "999999999999"}')
+EXPIRED=$(mint --ttl -600 --claims '{"repository": "acme/infra"}')
+NONE=$(mint --alg none --claims '{"repository": "acme/infra"}')
+STRANGER=$(mint --iss https://elsewhere.example --claims '{"repository": "acme/infra"}')
 cat > policy.json << EOF
-{"allow": [{"issuer": "aws-iam", "subject": "arn:aws:sts::111122223333:assumed-role/tfattest-ci/*",
-            "chains": ["prod"], "events": ["apply", "destroy"]}]}
+{"issuers": [{"issuer": "$ISS", "jwks_file": "jwks.json", "audience": "tfattest"}],
+ "allow": [{"issuer": "aws-iam", "subject": "arn:aws:sts::111122223333:assumed-role/tfattest-ci/*",
+            "chains": ["prod"], "events": ["apply", "destroy"]},
+           {"issuer": "aws-iam", "subject": "arn:aws:sts::111122223333:assumed-role/tfattest-ci/*",
+            "claims": {"repository": "acme/infra", "ref": "refs/heads/main"},
+            "chains": ["prod"], "events": ["import"]}]}
 EOF
 
 # Writes the double's plan: $1 file, then the events as Python expressions.
@@ -91,9 +105,16 @@ echo '[
   "expect": {"status": 413}},
  {"name": "no IAM context", "arn": null, "req": ["lambda-test-key-0006"],
   "expect": {"status": 403, "error_has": "AWS_IAM"}},
- {"name": "an ID token it cannot check", "arn": "'$CI'", "req": ["lambda-test-key-0007"],
-  "headers": {"x-tfattest-id-token": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQtdG9rZW4tdmFsdWUifQ.c2ln"},
-  "expect": {"status": 400, "error_has": "x-tfattest-id-token"}},
+ {"name": "a token the policy trusts: its claims allow an import", "arn": "'$CI'",
+  "req": ["lambda-test-key-0007", "import"], "headers": {"x-tfattest-id-token": "'$GOOD'"},
+  "expect": {"status": 200, "reply_type": "tfattest.record-reply"}},
+ {"name": "an expired token", "arn": "'$CI'", "req": ["lambda-test-key-0008", "import"],
+  "headers": {"x-tfattest-id-token": "'$EXPIRED'"}, "expect": {"status": 401}},
+ {"name": "alg none", "arn": "'$CI'", "req": ["lambda-test-key-0009", "import"],
+  "headers": {"x-tfattest-id-token": "'$NONE'"}, "expect": {"status": 401}},
+ {"name": "a token from an issuer the policy does not list", "arn": "'$CI'",
+  "req": ["lambda-test-key-0011", "import"], "headers": {"x-tfattest-id-token": "'$STRANGER'"},
+  "expect": {"status": 401, "error_has": "not one the policy trusts"}},
  {"name": "not a Function URL event", "raw": "{\"hello\": 1}",
   "expect": {"kind": "error", "error_type": "tfattest.InvalidEvent"}}
 ]' | plan main.json
@@ -108,38 +129,43 @@ first, retry = a[0]['reply'], a[2]['reply']
 assert first['seq'] == 1 and first['replayed'] is False, first
 assert retry['seq'] == 1 and retry['replayed'] is True and retry['hash'] == first['hash'], retry
 assert a[1]['reply']['seq'] == 2"
-check "exactly two records were appended" [ "$(ls s/records | grep -c '\.rec$')" = 2 ]
+check "exactly three records were appended" [ "$(ls s/records | grep -c '\.rec$')" = 3 ]
 check "nothing smuggled reached the store" sh -c '! grep -rq hunter2 s'
 check "one JSON access-log line per invocation, naming the subject" $PY -c "
 import json
 lines = [json.loads(l) for l in open('lambda.err') if l.startswith('{')]
 access = [l for l in lines if 'request_id' in l]
-assert len(access) == 11, len(access)
+assert len(access) == 14, len(access)
 assert access[0]['subject'] == '$CI' and access[0]['status'] == 200 and access[0]['outcome'] == 'recorded'
 assert access[3]['status'] == 403 and access[7]['status'] == 413
-assert access[10]['outcome'] == 'invalid-event'"
-check "no token in the logs" sh -c '! grep -q "eyJzdWIiOiJzZWNyZXQtdG9rZW4tdmFsdWUifQ" lambda.err lambda.out'
+assert [x['status'] for x in access[9:12]] == [200, 401, 401], access[9:12]
+assert access[13]['outcome'] == 'invalid-event'"
+check "no token in the logs" sh -c "! grep -qF -e '${GOOD##*.}' -e '${EXPIRED##*.}' lambda.err lambda.out"
 
 expect_exit 0 "the records export" "$T" export --store s --key file:k.pem --out bundle
 expect_exit 0 "and verify" "$T" verify bundle --expect-key-fingerprint "$("$T" pubkey --key file:k.pem | tail -1)"
 check "their identity section names the IAM principal, verified by the lambda front end" $PY -c "
 import json, glob
 arts = sorted(glob.glob('bundle/artifacts/*.json'))
-assert len(arts) == 2, arts
+assert len(arts) == 3, arts
 for f in arts:
     a = json.load(open(f))
     i = a['identity']
     assert i['method'] == 'aws-iam' and i['issuer'] == 'aws-iam' and i['subject'] == '$CI', i
     assert i['claims']['aws_account_id'] == '111122223333', i
     assert 'lambda' in json.dumps(i), i
-    assert a['context'].get('claimed_by') == 'client', a['context']"
+    assert a['context'].get('claimed_by') == 'client', a['context']
+i = json.load(open(arts[2]))['identity']
+assert i['claims']['oidc_issuer'] == '$ISS' and i['claims']['repository'] == 'acme/infra', i
+assert i['claims']['aws_account_id'] == '111122223333', i
+assert i['audience'] == 'tfattest' and 'expires_at' in i, i"
 
 # ---- the policy inline, as the Terraform module passes it ------------------------------
 echo '[{"name": "recorded with an inline policy", "arn": "'$CI'", "req": ["lambda-test-key-0010"],
         "expect": {"status": 200, "reply_type": "tfattest.record-reply"}}]' | plan inline.json
 run_lambda inline.json "" TFATTEST_KEY=file:k.pem TFATTEST_STORE="$W/s" TFATTEST_POLICY="$(cat policy.json)"
 check "an inline JSON policy works" [ "$(cat double.rc)" = 0 ]
-check "the chain has three records" [ "$(ls s/records | grep -c '\.rec$')" = 3 ]
+check "the chain has four records" [ "$(ls s/records | grep -c '\.rec$')" = 4 ]
 
 # ---- init errors: reported to /runtime/init/error, exit 2 --------------------------------
 # init_error DESC MESSAGE EXIT ENV...: EXIT as the CLI's contract has it (1 input rejected, 2 configuration).
@@ -165,7 +191,7 @@ init_error "a policy file that is missing" "TFATTEST_POLICY" 2 TFATTEST_KEY=file
 	TFATTEST_POLICY="$W/nope.json"
 init_error "a key that is not the chain's" "is not the current key" 1 TFATTEST_KEY=file:other.pem \
 	TFATTEST_STORE="$W/s" TFATTEST_POLICY="$W/policy.json"
-check "nothing was appended by the failed starts" [ "$(ls s/records | grep -c '\.rec$')" = 3 ]
+check "nothing was appended by the failed starts" [ "$(ls s/records | grep -c '\.rec$')" = 4 ]
 
 expect_exit 2 "without AWS_LAMBDA_RUNTIME_API" env -u AWS_LAMBDA_RUNTIME_API "$T" lambda
 expect_output "AWS_LAMBDA_RUNTIME_API is not set" "it says it runs inside Lambda"
