@@ -33,6 +33,14 @@ tfa_err tfa_lambda_runtime_new(tfa_lambda_runtime **out, const char *api)
 		       api[strspn(api, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				       "0123456789.-:[]")] == '\0',
 		   TFA_EUSAGE, "AWS_LAMBDA_RUNTIME_API is not host:port");
+	{
+		const char *colon = strrchr(api, ':');
+		size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+
+		TFA_ENSURE(colon != NULL && colon != api && digits >= 1 && digits <= 5 &&
+			       colon[1 + digits] == '\0',
+			   TFA_EUSAGE, "AWS_LAMBDA_RUNTIME_API is not host:port");
+	}
 	rt = calloc(1, sizeof(*rt));
 	TFA_ENSURE(rt != NULL, TFA_EINTERNAL, "out of memory");
 	snprintf(rt->base, sizeof(rt->base), "http://%s/" API_VERSION "/runtime", api);

@@ -164,6 +164,10 @@ static void test_args(void)
 	CHECK(strstr(tfa_error_last()->message, "AWS_LAMBDA_RUNTIME_API") != NULL);
 	CHECK_RC(tfa_lambda_runtime_new(&rt, "127.0.0.1:9001/x"), TFA_EUSAGE);
 	CHECK_RC(tfa_lambda_runtime_new(&rt, "user@host:1"), TFA_EUSAGE);
+	CHECK_RC(tfa_lambda_runtime_new(&rt, "127.0.0.1:"), TFA_EUSAGE);
+	CHECK_RC(tfa_lambda_runtime_new(&rt, "127.0.0.1"), TFA_EUSAGE);
+	CHECK_RC(tfa_lambda_runtime_new(&rt, ":9001"), TFA_EUSAGE);
+	CHECK_RC(tfa_lambda_runtime_new(&rt, "127.0.0.1:900100"), TFA_EUSAGE);
 	CHECK(rt == NULL);
 	CHECK_OK(tfa_lambda_runtime_new(&rt, "127.0.0.1:1"));
 	/* Request ids go into URL paths: nothing but [A-Za-z0-9._-]. */
