@@ -16,6 +16,7 @@ PKGS=(
 	clang libclang-rt-14-dev                  # libFuzzer builds
 	clang-format                              # the format check (scripts/check-format.sh)
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks
+	man-db                                    # the man page check
 	python3 python3-cryptography python3-botocore
 	curl openssl                              # the KMS test double's self-test
 	git ca-certificates

@@ -7,6 +7,8 @@
 #   5. builds a user may choose, with warnings as errors: gcc Release and
 #      MinSizeRel (built, not run: the code is the same, the warnings differ),
 #      and clang Release with its unit tests
+#   6. the Debian packages (scripts/package.sh), from the Release and
+#      verifier-only builds: installed with apt-get, used, purged
 # Each stage's wall time is printed when it ends, and all of them at the end.
 # A test that exits 77 is skipped (a component it needs is absent): skips are
 # reported as skips, and with CI=true any skip fails the run unless the test is
@@ -136,6 +138,11 @@ build_only build-minsizerel -DCMAKE_BUILD_TYPE=MinSizeRel
 step "clang Release build and unit tests"
 CC=clang build_only build-clang -DCMAKE_BUILD_TYPE=Release
 run_ctest clang --test-dir build-clang -j"$jobs" --output-on-failure -L unit -LE valgrind
+
+step "Debian packages: built, installed, used and purged"
+FULL_BUILD=build-release VERIFY_BUILD=build-verifier bash scripts/package.sh build-release/dist
+bash tests/install/packages.sh build-release/dist
+total=$((total + 1))
 
 step "done"
 printf 'wall time per stage:\n'

@@ -5,6 +5,8 @@
 #ifndef TFATTEST_CHAIN_H
 #define TFATTEST_CHAIN_H
 
+#include <stdbool.h>
+
 #include "artifact.h"
 #include "capture.h"
 #include "common.h"
@@ -70,6 +72,21 @@ TFA_WUR tfa_err tfa_chain_find_spool_id(uint64_t *seq_out, tfa_store *st, const 
  */
 TFA_WUR tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const char *key,
 					       int64_t not_before, uint64_t limit);
+
+/* How far back an idempotency key is looked for: records, and seconds of age. */
+#define TFA_CHAIN_IDEMPOTENCY_WINDOW	 1024
+#define TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE (7 * 86400)
+
+/*
+ * tfa_chain_append() made idempotent: when the capture carries an idempotency
+ * key (tfa_capture_set_idempotency_key()) and a record in the window above
+ * carries it too, *replayed is set, *seq_out is that record and nothing is
+ * appended. When the append fails in a way that may have left the record
+ * appended (the store's or the sequencer's answer lost, a backend failure),
+ * the error says that the outcome is unknown and names the key to retry with.
+ */
+TFA_WUR tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st,
+				      tfa_signer *signer, tfa_sig_alg alg, const tfa_capture *c);
 
 /*
  * Rotates the chain's key: appends a rotation record signed by `signer` (the

@@ -54,8 +54,11 @@ int tfa_cli_apply(int argc, char **argv)
 	}
 	if (c < 0)
 		return 2;
-	if (optind < 2 || strcmp(argv[optind - 1], "--") != 0 || optind >= argc)
-		return tfa_cli_usage("%s", use);
+	if (optind < 2 || strcmp(argv[optind - 1], "--") != 0)
+		return tfa_cli_usage("`--` is missing: the Terraform command follows it, as in "
+				     "`tfattest apply [options] -- terraform apply PLAN`");
+	if (optind >= argc)
+		return tfa_cli_usage("no Terraform command after `--`: %s", use);
 	o.argv = argv + optind;
 	o.argc = argc - optind;
 	if (tfa_workflow_check_command(NULL, o.argc, o.argv) != TFA_OK)

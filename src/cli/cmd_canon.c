@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "help.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"
 
@@ -39,8 +40,15 @@ int tfa_cli_canon(int argc, char **argv)
 
 	tfa_buf_init(&in, CANON_MAX);
 	tfa_buf_init(&out, CANON_MAX * 2);
-	if (argc > 2)
-		return tfa_cli_usage("tfattest canon [FILE]");
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		tfa_cli_help_command(stdout, "canon", NULL);
+		return fflush(stdout) == 0 ? 0 : 2;
+	}
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0'))
+		return tfa_cli_usage(
+		    "tfattest canon [FILE] (FILE - or none: standard input; a file "
+		    "named like an option: ./%s)",
+		    argc == 2 ? argv[1] : "FILE");
 	if (argc == 2 && strcmp(argv[1], "-") != 0)
 		rc = tfa_buf_read_file(&in, argv[1], CANON_MAX);
 	else

@@ -81,15 +81,19 @@ int tfa_cli_record(int argc, char **argv)
 	    {"exit-code", required_argument, NULL, 'x'},
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"flush-spool", no_argument, NULL, 'F'},
+	    {"idempotency-key", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
 	    "[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status "
 	    "succeeded|failed] "
-	    "[--exit-code N]\n       tfattest record --flush-spool --store S [--sequencer Q] --key "
+	    "[--exit-code N] [--idempotency-key K]\n       tfattest record --flush-spool --store S "
+	    "[--sequencer Q] --key "
 	    "K";
-	const char *plan = NULL, *state = NULL;
+	const char *plan = NULL, *state = NULL, *idem = NULL;
+	char drawn[TFA_IDEMPOTENCY_KEY_MAX + 1];
+	bool replayed = false;
 	tfa_event ev = {NULL, NULL, 0};
 	tfa_cli_opts o;
 	tfa_cli_session ss;
@@ -119,12 +123,13 @@ int tfa_cli_record(int argc, char **argv)
 			rollback_to = (uint64_t)v;
 			break;
 		case 'F': flush = 1; break;
+		case 'i': idem = optarg; break;
 		}
 	}
 	if (c < 0)
 		return 2;
 	if (flush) {
-		if (optind != argc || plan || state || ev.type || ev.status || rollback_to)
+		if (optind != argc || plan || state || ev.type || ev.status || rollback_to || idem)
 			return tfa_cli_usage(
 			    "--flush-spool takes only --store, --key and --algorithm");
 		return flush_spool(&o);
@@ -133,8 +138,17 @@ int tfa_cli_record(int argc, char **argv)
 		return tfa_cli_usage("%s", use);
 	if (rollback_to && (ev.type == NULL || strcmp(ev.type, "rollback") != 0))
 		return tfa_cli_usage("--rollback-to needs --event rollback");
+	/* One key per deployment: given (a retry), or drawn for this run. */
+	if (idem == NULL && (idem = getenv("TFATTEST_IDEMPOTENCY_KEY")) != NULL && idem[0] == '\0')
+		idem = NULL;
+	if (idem && tfa_idempotency_key_check(idem, strlen(idem)) != TFA_OK)
+		return tfa_cli_usage("--idempotency-key takes 16 to 64 of [A-Za-z0-9._-]");
 	tfa_cli_chain_init(&ss);
 	rc = tfa_capture_new(&cap, &ev, plan, state);
+	if (rc == TFA_OK && idem == NULL && (rc = tfa_idempotency_key_new(drawn)) == TFA_OK)
+		idem = drawn;
+	if (rc == TFA_OK)
+		rc = tfa_capture_set_idempotency_key(cap, idem);
 	if (rc == TFA_OK)
 		rc = tfa_cli_chain_open(&ss, &o);
 	if (rc == TFA_OK && rollback_to) {
@@ -145,9 +159,13 @@ int tfa_cli_record(int argc, char **argv)
 			rc = tfa_capture_set_rollback(cap, rollback_to, rollback_hash);
 	}
 	if (rc == TFA_OK)
-		rc = tfa_chain_append(&seq, ss.store, ss.signer, o.alg, cap);
+		rc = tfa_chain_append_once(&seq, &replayed, ss.store, ss.signer, o.alg, cap);
 	if (rc != TFA_OK)
 		status = tfa_cli_fail(rc);
+	else if (replayed)
+		printf(
+		    "already recorded as seq %llu in %s (idempotency key %s): nothing appended\n",
+		    (unsigned long long)seq, o.store, idem);
 	else
 		printf("recorded seq %llu in %s\n", (unsigned long long)seq, o.store);
 	tfa_capture_free(cap);

@@ -36,6 +36,7 @@ static int pkcs11_list(int argc, char **argv)
 	int c, status = 0;
 
 	tfa_cli_opts_init(&o, 0, pkcs11_usage);
+	o.cmd = "pkcs11 list";
 	while ((c = tfa_cli_getopt(&o, argc, argv, longopts)) > 0) {
 		switch (c) {
 		case 'm': module = optarg; break;
@@ -78,8 +79,9 @@ int tfa_cli_pkcs11(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		if (argc >= 2) {
-			printf("usage: %s\n", pkcs11_usage);
-			return 0;
+			printf("usage: tfattest pkcs11 list [options]\n       tfattest pkcs11 list "
+			       "--help     its options\n");
+			return fflush(stdout) == 0 ? 0 : 2;
 		}
 		return tfa_cli_usage("%s", pkcs11_usage);
 	}

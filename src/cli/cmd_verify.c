@@ -215,7 +215,6 @@ int tfa_cli_verify(int argc, char **argv)
 	    {"threads", required_argument, NULL, 't'},
 	    {"checkpoint", required_argument, NULL, 'c'},
 	    {"tsa-ca", required_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	tfa_cli_opts co;
@@ -246,11 +245,6 @@ int tfa_cli_verify(int argc, char **argv)
 				return tfa_cli_usage("--threads takes 1 to 64");
 			o.threads = (unsigned)th;
 			break;
-		case 'h':
-			printf("usage: tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
-			       "[--checkpoint FILE]... "
-			       "[--tsa-ca FILE] [--require-genesis] [--json]\n");
-			return 0;
 		default: return tfa_cli_usage("unknown or incomplete option %s", argv[optind - 1]);
 		}
 	}

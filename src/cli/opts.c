@@ -1,6 +1,9 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "help.h"
 #include "opts.h"
 
 const char tfa_cli_alg_error[] =
@@ -15,6 +18,7 @@ enum {
 	OPT_ALGORITHM,
 	OPT_JSON,
 	OPT_EXPECT_FPR,
+	OPT_HELP,
 };
 
 static const struct {
@@ -51,6 +55,7 @@ static int build_table(tfa_cli_opts *o, const struct option *own)
 			return -1;
 		o->table[n++] = own[i];
 	}
+	o->table[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
 	memset(&o->table[n], 0, sizeof(o->table[n]));
 	return 0;
 }
@@ -81,6 +86,10 @@ int tfa_cli_getopt(tfa_cli_opts *o, int argc, char **argv, const struct option *
 		case OPT_KEY: o->key = optarg; break;
 		case OPT_PUBLIC_KEY: o->pubkey = optarg; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_HELP:
+			/* Nothing is open yet: help is printed and the command ends here. */
+			tfa_cli_help_command(stdout, o->cmd ? o->cmd : argv[0], o->table);
+			exit(fflush(stdout) == 0 ? 0 : 2);
 		case OPT_ALGORITHM:
 			if (tfa_sig_alg_from_name(&o->alg, optarg) != TFA_OK)
 				return usage_error(tfa_cli_usage(

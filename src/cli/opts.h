@@ -32,6 +32,7 @@ typedef struct tfa_cli_opts {
 	const char *use;       /* the usage line for an unknown option; NULL: '?' is returned */
 	const char *alg_error; /* the message for a bad --algorithm; NULL: the common one */
 	const char *shortopts; /* getopt's optstring; NULL: "" */
+	const char *cmd;       /* the command's name for --help; NULL: argv[0] */
 	/* The values read; store, sequencer and key from the environment when not given. */
 	const char *store, *sequencer, *key, *pubkey;
 	const char *expect_fpr; /* NULL, or fpr */
@@ -40,15 +41,16 @@ typedef struct tfa_cli_opts {
 	char fpr[TFA_FPR_STRLEN];
 	/* The parser's own. */
 	bool started;
-	struct option table[TFA_CLI_OWN_MAX + 8];
+	struct option table[TFA_CLI_OWN_MAX + 10]; /* the common ones, own, help, end */
 } tfa_cli_opts;
 
 /* Ready for a command: nothing taken, nothing read. */
 void tfa_cli_opts_init(tfa_cli_opts *o, unsigned take, const char *use);
 
 /*
- * getopt_long over the common options o->take and the command's own table
- * (NULL-terminated, vals below 256). Returns the val of the command's own
+ * getopt_long over the common options o->take, the command's own table
+ * (NULL-terminated, vals below 256) and --help, which prints the command's
+ * help (help.h) to stdout and exits 0. Returns the val of the command's own
  * option next in argv (optarg as usual), 0 after the last option (optind is
  * then the first operand and the environment has filled store, sequencer and
  * key), -1 after printing a usage error (the command exits 2), or '?' for an

@@ -377,6 +377,47 @@ tfa_err tfa_chain_find_idempotency_key(uint64_t *seq_out, tfa_store *st, const c
 	return find_marked(seq_out, st, FIND_IDEMPOTENCY_KEY, key, not_before, limit);
 }
 
+tfa_err tfa_chain_append_once(uint64_t *seq_out, bool *replayed, tfa_store *st, tfa_signer *signer,
+			      tfa_sig_alg alg, const tfa_capture *c)
+{
+	tfa_err rc = TFA_OK;
+	const char *key;
+	uint64_t found = 0;
+	char why[512];
+
+	TFA_ENSURE_ARG(replayed);
+	*replayed = false;
+	TFA_ENSURE_ARG(st);
+	TFA_ENSURE_ARG(signer);
+	TFA_ENSURE_ARG(c);
+	key = tfa_capture_idempotency_key(c);
+	if (key != NULL) {
+		TFA_GUARD(tfa_chain_find_idempotency_key(
+		    &found, st, key, (int64_t)time(NULL) - TFA_CHAIN_IDEMPOTENCY_WINDOW_AGE,
+		    TFA_CHAIN_IDEMPOTENCY_WINDOW));
+		if (found != 0) {
+			*replayed = true;
+			if (seq_out)
+				*seq_out = found;
+			goto out;
+		}
+	}
+	rc = tfa_chain_append(seq_out, st, signer, alg, c);
+	if (rc != TFA_OK && key != NULL && (rc == TFA_EIO || rc == TFA_EBACKEND)) {
+		/* The key first: it is what the reader needs, and a long cause is cut. */
+		snprintf(why, sizeof(why), "%s", tfa_error_last()->message);
+		TFA_BAIL(
+		    rc,
+		    "the outcome is unknown: the record may have been appended; run the same "
+		    "command again with --idempotency-key %s (or TFATTEST_IDEMPOTENCY_KEY=%s), "
+		    "which finds the record if it was appended and appends it once if not "
+		    "(%.200s)",
+		    key, key, why);
+	}
+out:
+	return rc;
+}
+
 static tfa_err build_capture(tfa_buf *out, const tfa_artifact_head *h, void *ud)
 {
 	return tfa_artifact_build(out, ud, h);

@@ -36,7 +36,7 @@ typedef struct tfa_jwt_rules {
 	const char *issuer;   /* iss must equal it */
 	const char *audience; /* aud (a string, or an array) must contain it */
 	int64_t now;	      /* seconds since the epoch */
-	int64_t max_skew;     /* seconds allowed on exp, nbf and iat */
+	int64_t max_skew;     /* seconds allowed on exp, nbf and iat: 0 to 600 */
 } tfa_jwt_rules;
 
 /* A verified token's claims. */
@@ -57,10 +57,13 @@ typedef struct tfa_jwt {
 /*
  * Verifies a compact JWS token: header, signature (by the key its kid names,
  * or the only key when the token has no kid and the set has one key), then
- * iss, aud, exp, nbf and iat with at most max_skew of skew. TFA_EVERIFY with
- * a message naming the check that failed (never the token); TFA_EFORMAT for
- * a token that is not a well-formed JWT; TFA_ENOTFOUND when its kid is not
- * in the set (the caller may refresh the set once and retry).
+ * iss, aud, exp, nbf and iat with at most max_skew of skew, and a non-empty
+ * sub. TFA_EVERIFY with a message naming the check that failed (never the
+ * token); TFA_EFORMAT for a token that is not a well-formed JWT (duplicate
+ * member names, a date that is not an integer second in range, ...);
+ * TFA_ENOTFOUND when its kid is not in the set (the caller may refresh the
+ * set once and retry); TFA_EUSAGE for rules without an issuer or audience or
+ * with a skew out of range. *out is set only on TFA_OK.
  */
 TFA_WUR tfa_err tfa_jwt_verify(tfa_jwt **out, const char *token, size_t len, const tfa_jwks *keys,
 			       const tfa_jwt_rules *rules);
@@ -71,6 +74,11 @@ void tfa_jwt_free(tfa_jwt *t);
  * The key set of one issuer, from a file or fetched (the jwks_uri, else the
  * issuer's discovery document) and kept for ttl seconds. A kid not in the
  * set refetches it at most once per 30 seconds (key rotation).
+ *
+ * jwks_file and jwks_uri are exclusive; both NULL means discovery. Fetches
+ * need https:// (CURL_CA_BUNDLE, when set, names the CAs to trust), except
+ * from a loopback http:// issuer (tests). The set is first read here, and a
+ * failure fails the call; later, a failed refresh keeps the set held.
  */
 typedef struct tfa_jwks_cache tfa_jwks_cache;
 

@@ -20,7 +20,7 @@ ${CC:-cc} -shared -fPIC -O1 -o "$W/swapshim.so" "$SHIM_SRC" -ldl || { echo "cann
 # Preloaded beside a sanitizer runtime, which must otherwise come first.
 shim() { env LD_PRELOAD="$W/swapshim.so" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@"; }
 archives=1
-"$T" --help | grep -q 'tar.gz/.zip bundle archive' || archives=0
+"$T" verify --help | grep -q 'tar.gz/.zip bundle archive' || archives=0
 
 # A chain of three deployments, then one appended from the spool (seq 4).
 new_ec_key k.pem
