@@ -56,8 +56,8 @@ static tfa_err answer(const tfa_lambda_request *req, tfa_lambda_handler handler,
 
 	if (!record_route)
 		return refuse(ans, 404, "not-found",
-			      "no such resource: POST a record request to "
-			      "/v1/record");
+			      "no such resource: POST a record request to / or "
+			      "/v1/records");
 	if (strcmp(req->method, "POST") != 0)
 		return refuse(ans, 405, "bad-method", "only POST is accepted");
 	if (!req->has_iam)

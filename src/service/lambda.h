@@ -18,7 +18,7 @@
 #include "tfattest/error.h"
 
 /* The routes: POST of a record request. */
-#define TFA_LAMBDA_ROUTE_RECORD	    "/v1/record"
+#define TFA_LAMBDA_ROUTE_RECORD	    "/v1/records"
 #define TFA_LAMBDA_ROUTE_RECORD_ALT "/"
 
 /* A handler's answer to one request. */

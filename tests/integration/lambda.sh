@@ -88,8 +88,8 @@ run_lambda() {
 echo '[
  {"name": "recorded", "arn": "'$CI'", "req": ["lambda-test-key-0001"],
   "expect": {"status": 200, "reply_type": "tfattest.record-reply"}},
- {"name": "recorded, base64 body, /v1/record", "arn": "'$CI'", "req": ["lambda-test-key-0002", "destroy"],
-  "base64": true, "path": "/v1/record", "expect": {"status": 200, "reply_type": "tfattest.record-reply"}},
+ {"name": "recorded, base64 body, /v1/records", "arn": "'$CI'", "req": ["lambda-test-key-0002", "destroy"],
+  "base64": true, "path": "/v1/records", "expect": {"status": 200, "reply_type": "tfattest.record-reply"}},
  {"name": "retry with the same key", "arn": "'$CI'", "req": ["lambda-test-key-0001"],
   "expect": {"status": 200, "reply_type": "tfattest.record-reply"}},
  {"name": "a principal the policy does not allow", "arn": "'$OTHER'", "req": ["lambda-test-key-0003"],

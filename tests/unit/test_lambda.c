@@ -107,7 +107,7 @@ static void test_loop(void)
 	    " \"expect\":{\"kind\":\"response\",\"status\":200,"
 	    "  \"reply_type\":\"tfattest.record-reply\"}},"
 	    "{\"name\":\"ok-v1-base64\",\"arn\":\"" ARN "\",\"body\":\"{}\",\"base64\":true,"
-	    " \"path\":\"/v1/record\",\"expect\":{\"status\":200}},"
+	    " \"path\":\"/v1/records\",\"expect\":{\"status\":200}},"
 	    "{\"name\":\"busy\",\"arn\":\"" ARN "\",\"body\":\"busy\","
 	    " \"expect\":{\"status\":503,\"error_has\":\"busy\"}},"
 	    "{\"name\":\"no-iam\",\"arn\":null,\"body\":\"{}\","
