@@ -29,7 +29,67 @@ typedef struct lambda_ctx {
 	const tfa_policy *policy;
 	tfa_jwks_cache **caches; /* one per policy issuer */
 	size_t ncaches;
+	char **policy_claims; /* the claim names the policy's allow rules test */
+	size_t npolicy_claims;
 } lambda_ctx;
+
+/* FORMAT.md §3.4: the ID-token claims a record keeps (as `tfattest serve` keeps them). */
+static const char *const kept_claims[] = {"repository",
+					  "repository_owner",
+					  "ref",
+					  "ref_type",
+					  "sha",
+					  "workflow",
+					  "workflow_ref",
+					  "job_workflow_ref",
+					  "run_id",
+					  "run_attempt",
+					  "run_number",
+					  "actor",
+					  "environment",
+					  "event_name",
+					  "runner_environment",
+					  "project_path",
+					  "namespace_path",
+					  "pipeline_id",
+					  "pipeline_source",
+					  "job_id",
+					  "user_login",
+					  "ref_path",
+					  "ref_protected",
+					  "environment_protected",
+					  NULL};
+
+/* The claim names the policy's allow rules test, from the policy's JSON (already validated). */
+static tfa_err load_policy_claims(lambda_ctx *ctx, const uint8_t *json, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	cJSON *root = cJSON_ParseWithLength((const char *)json, len);
+	const cJSON *rule, *c;
+
+	TFA_ENSURE(root != NULL, TFA_EFORMAT, "TFATTEST_POLICY: not JSON");
+	cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(root, "allow"))
+	{
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(rule, "claims"))
+		{
+			char **grown;
+
+			if (c->string == NULL)
+				continue;
+			grown = realloc(ctx->policy_claims,
+					(ctx->npolicy_claims + 1) * sizeof(*ctx->policy_claims));
+			TFA_ENSURE(grown != NULL, TFA_EINTERNAL, "out of memory");
+			ctx->policy_claims = grown;
+			ctx->policy_claims[ctx->npolicy_claims] = strdup(c->string);
+			TFA_ENSURE(ctx->policy_claims[ctx->npolicy_claims] != NULL, TFA_EINTERNAL,
+				   "out of memory");
+			ctx->npolicy_claims++;
+		}
+	}
+out:
+	cJSON_Delete(root);
+	return rc;
+}
 
 static tfa_err answer_error(tfa_lambda_answer *ans, int status, const char *outcome,
 			    const char *msg)
@@ -101,17 +161,23 @@ out:
 	return rc;
 }
 
-/* A token claim the identity keeps: not a registered one, not one of ours, within the caps. */
-static bool keep_claim(const char *name, const char *value)
+/*
+ * A token claim the identity keeps: one FORMAT.md keeps, or one an allow rule
+ * names (the policy check needs it), within the caps; never one named like
+ * the IAM claims. Nothing else of the token reaches the write-once record.
+ */
+static bool keep_claim(const lambda_ctx *ctx, const char *name, const char *value)
 {
-	static const char *const registered[] = {"iss", "sub", "aud", "exp",
-						 "nbf", "iat", "jti", NULL};
+	bool kept = false;
 
-	for (size_t i = 0; registered[i]; i++)
-		if (strcmp(name, registered[i]) == 0)
-			return false;
-	return strncmp(name, "aws_", 4) != 0 && strncmp(name, "oidc_", 5) != 0 &&
-	       strlen(name) <= 64 && strlen(value) <= 1024;
+	if (strncmp(name, "aws_", 4) == 0 || strncmp(name, "oidc_", 5) == 0 || strlen(name) > 64 ||
+	    strlen(value) > 1024)
+		return false;
+	for (size_t i = 0; kept_claims[i] && !kept; i++)
+		kept = strcmp(kept_claims[i], name) == 0;
+	for (size_t i = 0; i < ctx->npolicy_claims && !kept; i++)
+		kept = strcmp(ctx->policy_claims[i], name) == 0;
+	return kept;
 }
 
 static tfa_err handle(void *ud, const tfa_lambda_request *req, tfa_lambda_answer *ans)
@@ -161,7 +227,7 @@ static tfa_err handle(void *ud, const tfa_lambda_request *req, tfa_lambda_answer
 		claims[n].name = "oidc_subject";
 		claims[n++].value = jwt->subject;
 		for (size_t i = 0; i < jwt->nclaims && n < CLAIMS_MAX; i++) {
-			if (!keep_claim(jwt->names[i], jwt->values[i]))
+			if (!keep_claim(ctx, jwt->names[i], jwt->values[i]))
 				continue;
 			claims[n].name = jwt->names[i];
 			claims[n++].value = jwt->values[i];
@@ -187,16 +253,27 @@ out:
 	return rc;
 }
 
-static tfa_err load_policy(tfa_policy **out, const tfa_lambda_config *cfg)
+static tfa_err load_policy(tfa_policy **out, lambda_ctx *ctx, const tfa_lambda_config *cfg)
 {
+	tfa_err rc = TFA_OK;
 	const char *p = cfg->policy;
+	tfa_buf file;
 
+	tfa_buf_init(&file, 1u << 20);
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
-	if (*p == '{')
-		return tfa_policy_parse(out, (const uint8_t *)p, strlen(p),
-					cfg->base_dir ? cfg->base_dir : ".");
-	return tfa_policy_load(out, cfg->policy);
+	if (*p == '{') {
+		TFA_GUARD(tfa_policy_parse(out, (const uint8_t *)p, strlen(p),
+					   cfg->base_dir ? cfg->base_dir : "."));
+		TFA_GUARD(load_policy_claims(ctx, (const uint8_t *)p, strlen(p)));
+	} else {
+		TFA_GUARD(tfa_policy_load(out, cfg->policy));
+		TFA_GUARD(tfa_buf_read_file(&file, cfg->policy, 1u << 20));
+		TFA_GUARD(load_policy_claims(ctx, file.data, file.len));
+	}
+out:
+	tfa_buf_free(&file);
+	return rc;
 }
 
 /* The configuration, checked before anything is opened. */
@@ -220,14 +297,14 @@ tfa_err tfa_lambda_run(const tfa_lambda_config *cfg)
 	tfa_err rc = TFA_OK;
 	tfa_lambda_runtime *rt = NULL;
 	tfa_policy *policy = NULL;
-	lambda_ctx ctx = {NULL, NULL, NULL, 0};
+	lambda_ctx ctx = {NULL, NULL, NULL, 0, NULL, 0};
 	tfa_service_config sc;
 
 	TFA_ENSURE_ARG(cfg);
 	TFA_GUARD(tfa_lambda_runtime_new(&rt, cfg->runtime_api));
 	rc = check_config(cfg);
 	if (rc == TFA_OK) {
-		rc = load_policy(&policy, cfg);
+		rc = load_policy(&policy, &ctx, cfg);
 		if (rc != TFA_OK)
 			rc = tfa_error_set(rc, "TFATTEST_POLICY: %s", tfa_error_last()->message);
 	}
@@ -277,6 +354,9 @@ out:
 	for (size_t i = 0; ctx.caches != NULL && i < ctx.ncaches; i++)
 		tfa_jwks_cache_free(ctx.caches[i]);
 	free(ctx.caches);
+	for (size_t i = 0; i < ctx.npolicy_claims; i++)
+		free(ctx.policy_claims[i]);
+	free(ctx.policy_claims);
 	tfa_service_close(ctx.svc);
 	tfa_policy_free(policy);
 	tfa_lambda_runtime_free(rt);

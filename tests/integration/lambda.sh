@@ -27,7 +27,7 @@ ISS=https://token.example
 $PY "$SRC/tests/service/oidc_issuer.py" keys --dir oidc > /dev/null || exit 2
 cp oidc/jwks.json jwks.json
 mint() { $PY "$SRC/tests/service/oidc_issuer.py" mint --dir oidc --iss "$ISS" "$@"; }
-GOOD=$(mint --claims '{"repository": "acme/infra", "ref": "refs/heads/main", "aws_account_id": "999999999999"}')
+GOOD=$(mint --claims '{"repository": "acme/infra", "ref": "refs/heads/main", "aws_account_id": "999999999999", "email": "dev@example.com"}')
 EXPIRED=$(mint --ttl -600 --claims '{"repository": "acme/infra"}')
 NONE=$(mint --alg none --claims '{"repository": "acme/infra"}')
 STRANGER=$(mint --iss https://elsewhere.example --claims '{"repository": "acme/infra"}')
@@ -158,6 +158,7 @@ for f in arts:
 i = json.load(open(arts[2]))['identity']
 assert i['claims']['oidc_issuer'] == '$ISS' and i['claims']['repository'] == 'acme/infra', i
 assert i['claims']['aws_account_id'] == '111122223333', i
+assert 'email' not in i['claims'], i
 assert i['audience'] == 'tfattest' and 'expires_at' in i, i"
 
 # ---- the policy inline, as the Terraform module passes it ------------------------------
