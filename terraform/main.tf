@@ -157,6 +157,26 @@ data "aws_iam_policy_document" "data_key" {
       identifiers = [local.account_root]
     }
   }
+
+  # Auditors read the records (SSE-KMS) through S3, and decrypt nothing else.
+  dynamic "statement" {
+    for_each = length(var.auditor_principal_arns) > 0 ? [1] : []
+    content {
+      sid       = "AuditorsDecryptTheRecordsThroughS3"
+      effect    = "Allow"
+      resources = ["*"]
+      actions   = ["kms:Decrypt"]
+      principals {
+        type        = "AWS"
+        identifiers = var.auditor_principal_arns
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
 }
 
 resource "aws_kms_key" "data" {
@@ -307,6 +327,41 @@ data "aws_iam_policy_document" "bucket" {
       test     = "StringNotEqualsIfExists"
       variable = "s3:object-lock-mode"
       values   = ["COMPLIANCE"]
+    }
+  }
+
+  # Auditors read and list the records, and nothing else: `tfattest export
+  # --manifest-key` needs no more (docs/WORKFLOW.md).
+  dynamic "statement" {
+    for_each = length(var.auditor_principal_arns) > 0 ? [1] : []
+    content {
+      sid       = "AuditorsReadTheRecords"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = [local.records_arn]
+      principals {
+        type        = "AWS"
+        identifiers = var.auditor_principal_arns
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.auditor_principal_arns) > 0 ? [1] : []
+    content {
+      sid       = "AuditorsListThePrefix"
+      effect    = "Allow"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.records.arn]
+      principals {
+        type        = "AWS"
+        identifiers = var.auditor_principal_arns
+      }
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${var.object_prefix}/*"]
+      }
     }
   }
 }

@@ -42,7 +42,7 @@ variable "bucket_name" {
 }
 
 variable "object_prefix" {
-  description = "Key prefix of the chain in the bucket, without leading or trailing '/'. The CI role may write only under it."
+  description = "Key prefix of the chain in the bucket, without leading or trailing '/'. The attestation service may write only under it."
   type        = string
   default     = "tfattest"
 
@@ -121,7 +121,7 @@ variable "existing_oidc_provider_arn" {
 }
 
 variable "auditor_principal_arns" {
-  description = "IAM principals (role or user ARNs) that may read the signing key's public key (kms:GetPublicKey, kms:DescribeKey) and nothing else on it."
+  description = "IAM principals (role or user ARNs) of auditors: they may read the signing key's public key (kms:GetPublicKey, kms:DescribeKey) and nothing else on it, read and list the records under the prefix (s3:GetObject, s3:ListBucket) and decrypt them through S3 (kms:Decrypt on the data key), which is what `tfattest export --manifest-key` needs; nothing that writes or signs."
   type        = list(string)
   default     = []
 

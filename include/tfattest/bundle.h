@@ -2,8 +2,10 @@
  * Bundles: what an auditor receives. A directory holding
  *
  *   manifest.json          canonical JSON: every other file with its SHA-256
- *   manifest.sig           signature over manifest.json by the chain's current key
- *   public_key.pem         the signing key (the key in force at export)
+ *   manifest.sig           signature over manifest.json by the chain's current key, or
+ *                          by the exporter's own key (exporter_key.pem, schema 2)
+ *   public_key.pem         the chain's key in force at export
+ *   exporter_key.pem       only in an exporter-signed bundle: the key that signed it
  *   keys/                  when the chain has rotated: every rotation record up to the
  *                          export (NNNNNNNNNNNN.json and .sig) and every key as <hex>.pem
  *   checkpoint.ckpt        the latest stored checkpoint within the range, if any
@@ -20,12 +22,16 @@
 #include "common.h"
 #include "error.h"
 
-#define TFA_MANIFEST_TYPE	"tfattest.manifest"
-#define TFA_MANIFEST_SCHEMA	1
-#define TFA_BUNDLE_MANIFEST	"manifest.json"
-#define TFA_BUNDLE_MANIFEST_SIG "manifest.sig"
-#define TFA_BUNDLE_PUBKEY	"public_key.pem"
-#define TFA_BUNDLE_README	"VERIFY.md"
+#define TFA_MANIFEST_TYPE   "tfattest.manifest"
+#define TFA_MANIFEST_SCHEMA 1
+/* A manifest signed by the exporter's own key, not by the chain's (docs/FORMAT.md §5.2). */
+#define TFA_MANIFEST_SCHEMA_EXPORTER 2
+#define TFA_MANIFEST_KIND_EXPORTER   "exporter-signed"
+#define TFA_BUNDLE_EXPORTER_KEY	     "exporter_key.pem"
+#define TFA_BUNDLE_MANIFEST	     "manifest.json"
+#define TFA_BUNDLE_MANIFEST_SIG	     "manifest.sig"
+#define TFA_BUNDLE_PUBKEY	     "public_key.pem"
+#define TFA_BUNDLE_README	     "VERIFY.md"
 /* A manifest lists at most this many files, and is at most this large. */
 #define TFA_MANIFEST_MAX_FILES 4000000u
 #define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)
@@ -51,6 +57,27 @@ typedef struct tfa_export_opts {
 	bool has_until;
 	int64_t until;	 /* last record with time <= until */
 	tfa_sig_alg alg; /* for the manifest; TFA_ALG_NONE: the key's default */
+	/*
+	 * An exporter-signed manifest (docs/FORMAT.md §5.2, schema 2): the
+	 * manifest is signed by this key, the exporter's own, which must be
+	 * no key of the chain; the chain's key is then never asked to sign,
+	 * so an export needs only read access to the store. `signer` may
+	 * then be NULL, or the chain's current key, of which only the public
+	 * key is used (it must be the key in force at the head).
+	 */
+	tfa_signer *manifest_signer;
+	/*
+	 * Optional, with manifest_signer: a public key of the chain (PEM or
+	 * DER SPKI), its anchor or its key in force at the head. The anchor
+	 * is pinned by it (it must be the store's anchor); the key in force
+	 * is what public_key.pem holds. When the chain never rotated, the
+	 * store holds no key but fingerprints, so this or `signer` is needed.
+	 * Borrowed.
+	 */
+	const uint8_t *chain_key;
+	size_t chain_key_len;
+	/* Optional: "sha256:<hex>" the chain's anchor must have (else TFA_EVERIFY). */
+	const char *expect_fpr;
 } tfa_export_opts;
 
 typedef struct tfa_export_result {
@@ -60,8 +87,8 @@ typedef struct tfa_export_result {
 
 /*
  * Writes a bundle of the chosen range. The manifest is signed by `signer`,
- * which must be the chain's current key; the bundle carries the chain's
- * rotation records so that it verifies from the anchor key. The bundle is assembled in a
+ * which must be the chain's current key, or by opts->manifest_signer; the bundle carries the
+ * chain's rotation records so that it verifies from the anchor key. The bundle is assembled in a
  * temporary directory beside out_dir and renamed into place only when
  * complete, so a crash never leaves a partial bundle under that name. An
  * archive is written from that directory, once it verifies, to a temporary

@@ -7,6 +7,7 @@
 #ifndef TFATTEST_CAPTURE_H
 #define TFATTEST_CAPTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "artifact.h"
@@ -124,6 +125,29 @@ const char *tfa_capture_spool_id(const tfa_capture *c);
 
 /* When the capture was spooled (seconds since the epoch), or 0. */
 int64_t tfa_capture_spooled_at(const tfa_capture *c);
+
+/*
+ * The state as it was before the deployment, as terraform.state_before (the
+ * same facts as the state after: hash, serial, lineage, version).
+ */
+TFA_WUR tfa_err tfa_capture_set_state_before(tfa_capture *c, const uint8_t *state, size_t len);
+
+/*
+ * terraform.plan_source: "saved-plan" (the command applied a plan file it was
+ * given), "plan-first" (the wrapper made the plan and applied exactly it) or
+ * "none" (no plan was recorded). TFA_EUSAGE for anything else.
+ */
+TFA_WUR tfa_err tfa_capture_set_plan_source(tfa_capture *c, const char *source);
+
+/*
+ * terraform.drift from a refresh-only plan (`terraform show -json` output):
+ * `drifted` and the `addresses` of its resource_drift entries whose action is
+ * not no-op. No value is copied.
+ */
+TFA_WUR tfa_err tfa_capture_set_drift(tfa_capture *c, const uint8_t *plan, size_t len);
+
+/* Whether the captured plan says `"errored": true` (Terraform stopped planning on an error). */
+bool tfa_capture_plan_errored(const tfa_capture *c);
 
 /* The capture's event type ("apply", ...). */
 const char *tfa_capture_event_type(const tfa_capture *c);

@@ -73,6 +73,11 @@ typedef struct tfa_verify_opts {
 	tfa_err (*on_artifact)(void *artifact_ud, uint64_t seq, const uint8_t *json, size_t len,
 			       const uint8_t *sig, size_t siglen);
 	void *artifact_ud;
+	/*
+	 * Fail a bundle whose manifest is signed by its exporter's own key
+	 * (schema 2) rather than by the chain's key in force at export.
+	 */
+	bool require_chain_manifest;
 } tfa_verify_opts;
 
 /* A bundle names at most this many keys: its anchor and the keys its rotations bring in. */
@@ -134,6 +139,14 @@ typedef struct tfa_verify_report {
 	/* Checkpoints checked (layer 5), in the order given, the bundle's last. */
 	tfa_verify_checkpoint checkpoints[TFA_VERIFY_CHECKPOINTS_MAX];
 	size_t ncheckpoints;
+	/*
+	 * The manifest's kind, known once layer 1 read it: false, signed by the
+	 * chain's key in force at export; true, signed by the exporter's own key
+	 * exporter_fpr, which is no key of the chain (it says who assembled the
+	 * bundle, not that the chain's key holder exported this range).
+	 */
+	bool exporter_signed;
+	char exporter_fpr[TFA_FPR_STRLEN];
 } tfa_verify_report;
 
 /*

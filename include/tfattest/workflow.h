@@ -2,16 +2,22 @@
  * The recording workflow: `tfattest apply` and `tfattest record --flush-spool`
  * as library calls, so that every front end drives the same pipeline.
  *
- * tfa_workflow_apply() runs one Terraform (or OpenTofu) apply or destroy and
+ * tfa_workflow_apply() runs one Terraform (or OpenTofu) command that writes
+ * state (apply, destroy, import, state rm|mv|push), or a drift check, and
  * records exactly one attestation of what it did, for success or failure:
  *   1. preflight: the command is found, the key opens and is the chain's
  *      current key, the store is readable, a rollback target checks out, a
- *      saved plan can be summarised; when any of this fails, Terraform is not
- *      run;
- *   2. Terraform runs with the caller's stdin, stdout and stderr, and inherits
+ *      saved plan can be summarised and is not errored; when any of this
+ *      fails, Terraform is not run;
+ *   2. the state before is read (`terraform state pull`, or the -state file);
+ *      an apply or destroy without a saved plan is planned first (`plan
+ *      -out` to a private temporary file, which is then summarised and
+ *      applied exactly; when that plan fails, nothing is applied or
+ *      recorded);
+ *   3. Terraform runs with the caller's stdin, stdout and stderr, and inherits
  *      no PIN (TFATTEST_PKCS11_PIN, a pin-value in TFATTEST_KEY) from it;
- *   3. the plan and the state after the run are captured;
- *   4. the record is appended; when that fails, the capture is spooled
+ *   4. the plan and the state after the run are captured;
+ *   5. the record is appended; when that fails, the capture is spooled
  *      (tfattest/spool.h), and tfa_workflow_flush_spool() appends it later.
  *
  * The outcome says which of these happened. tfa_workflow_report() turns it
@@ -43,6 +49,15 @@ typedef struct tfa_workflow_opts {
 	int argc;	      /* the Terraform command line: argv[0] is the program */
 	char *const *argv;
 	bool forward_signals; /* SIGINT and SIGTERM reach Terraform (installs handlers) */
+	/*
+	 * apply or destroy without a saved plan: run it as Terraform would
+	 * without the plan the wrapper otherwise makes first (the record
+	 * then has plan_source "none" and no plan facts).
+	 */
+	bool no_plan_first;
+	bool allow_errored_plan; /* record a plan that says "errored": true */
+	/* The command is `PROGRAM plan -refresh-only ...`: a drift check (event drift-check). */
+	bool drift;
 } tfa_workflow_opts;
 
 /* What an apply came to. */
@@ -58,7 +73,9 @@ typedef enum tfa_workflow_outcome {
 	TFA_WF_RECORDED,   /* the record is seq */
 	TFA_WF_UNCAPTURED, /* its capture could not be made (error): not attested */
 	TFA_WF_SPOOLED,	   /* the append failed (error); the capture is at spool_path */
-	TFA_WF_UNSPOOLED   /* the append failed (error), and so did the spool (spool_error) */
+	TFA_WF_UNSPOOLED,  /* the append failed (error), and so did the spool (spool_error) */
+	/* Terraform ran, but only the plan it was to apply (plan-first), and that failed: */
+	TFA_WF_PLAN_FAILED /* nothing was applied or recorded; tf_exit is the plan's */
 } tfa_workflow_outcome;
 
 typedef struct tfa_workflow_result {
@@ -84,8 +101,19 @@ typedef struct tfa_workflow_result {
 
 /*
  * Whether argv is a Terraform command the workflow records: `PROGRAM [global
- * options] apply|destroy [args]`. *destroy (may be NULL) tells whether it
- * destroys (destroy, or apply -destroy). TFA_EUSAGE otherwise.
+ * options] SUBCOMMAND [args]`, where SUBCOMMAND writes state: apply (event
+ * apply; with -refresh-only, refresh; with -destroy, destroy), destroy
+ * (destroy), import (import), state rm|mv|push (state-rm, state-mv,
+ * state-push; not with -dry-run). With drift, only `plan -refresh-only`
+ * (drift-check). *event (may be NULL) is set to the event type, a static
+ * string. TFA_EUSAGE otherwise.
+ */
+TFA_WUR tfa_err tfa_workflow_command_event(const char **event, bool drift, int argc,
+					   char *const argv[]);
+
+/*
+ * tfa_workflow_command_event() without drift; *destroy (may be NULL) tells
+ * whether the command destroys (destroy, or apply -destroy).
  */
 TFA_WUR tfa_err tfa_workflow_check_command(bool *destroy, int argc, char *const argv[]);
 

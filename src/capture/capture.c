@@ -76,7 +76,7 @@ static tfa_err capture_build(tfa_capture **out, const tfa_event *ev, const uint8
 	if (plan)
 		TFA_GUARD(tfa_cap_plan(c->terraform, plan, plan_len, plan_name));
 	if (state)
-		TFA_GUARD(tfa_cap_state(c->terraform, state, state_len, state_name));
+		TFA_GUARD(tfa_cap_state(c->terraform, "state", state, state_len, state_name));
 	TFA_GUARD(tfa_cap_git(c->context));
 	TFA_GUARD(tfa_cap_ci(c->context, &ci));
 	if (!ci)
@@ -204,6 +204,50 @@ int64_t tfa_capture_spooled_at(const tfa_capture *c)
 	    tfa_time_parse(&v, t->valuestring, strlen(t->valuestring)) != TFA_OK)
 		return 0;
 	return v;
+}
+
+tfa_err tfa_capture_set_state_before(tfa_capture *c, const uint8_t *state, size_t len)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(state);
+	cJSON_DeleteItemFromObjectCaseSensitive(c->terraform, "state_before");
+	TFA_GUARD(tfa_cap_state(c->terraform, "state_before", state, len, "(state before)"));
+out:
+	return rc;
+}
+
+tfa_err tfa_capture_set_plan_source(tfa_capture *c, const char *source)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(source);
+	TFA_ENSURE(strcmp(source, "saved-plan") == 0 || strcmp(source, "plan-first") == 0 ||
+		       strcmp(source, "none") == 0,
+		   TFA_EUSAGE, "a plan source is saved-plan, plan-first or none");
+	cJSON_DeleteItemFromObjectCaseSensitive(c->terraform, "plan_source");
+	TFA_GUARD(tfa_cap_add_str(c->terraform, "plan_source", source));
+out:
+	return rc;
+}
+
+tfa_err tfa_capture_set_drift(tfa_capture *c, const uint8_t *plan, size_t len)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(plan);
+	TFA_GUARD(tfa_cap_drift(c->terraform, plan, len, "(refresh-only plan)"));
+out:
+	return rc;
+}
+
+bool tfa_capture_plan_errored(const tfa_capture *c)
+{
+	return c != NULL &&
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->terraform, "plan_errored"));
 }
 
 const char *tfa_capture_event_type(const tfa_capture *c)

@@ -42,8 +42,19 @@ cJSON *tfa_cap_new_obj(cJSON *parent, const char *key);
 
 /* The plan's facts (tfplan.c): its hash, versions, changes and counts. path is for messages. */
 TFA_WUR tfa_err tfa_cap_plan(cJSON *tf, const uint8_t *data, size_t len, const char *path);
-/* The state's facts (tfplan.c): its hash, serial, lineage and version, as tf.state. */
-TFA_WUR tfa_err tfa_cap_state(cJSON *tf, const uint8_t *data, size_t len, const char *path);
+/*
+ * The state's facts (tfplan.c): its hash, serial, lineage and version, as
+ * tf.<member> ("state" or "state_before").
+ */
+TFA_WUR tfa_err tfa_cap_state(cJSON *tf, const char *member, const uint8_t *data, size_t len,
+			      const char *path);
+/*
+ * TFA_EUSAGE, with a message saying to run `terraform show -json` first, when
+ * data is a saved (binary, zip) plan file or another binary file.
+ */
+TFA_WUR tfa_err tfa_cap_check_plan_json(const uint8_t *data, size_t len, const char *path);
+/* tf.drift (tfplan.c): the addresses in a refresh-only plan's resource_drift, never values. */
+TFA_WUR tfa_err tfa_cap_drift(cJSON *tf, const uint8_t *data, size_t len, const char *path);
 
 /* The run's context (context.c): ctx.git, when in a git work tree. */
 TFA_WUR tfa_err tfa_cap_git(cJSON *ctxobj);

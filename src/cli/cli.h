@@ -31,6 +31,7 @@ int tfa_cli_canon(int argc, char **argv);
 int tfa_cli_report(int argc, char **argv);
 #if !TFATTEST_VERIFIER_ONLY
 int tfa_cli_apply(int argc, char **argv);
+int tfa_cli_drift(int argc, char **argv);
 int tfa_cli_log(int argc, char **argv);
 int tfa_cli_show(int argc, char **argv);
 int tfa_cli_diff(int argc, char **argv);

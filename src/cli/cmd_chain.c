@@ -82,14 +82,14 @@ int tfa_cli_record(int argc, char **argv)
 	    {"rollback-to", required_argument, NULL, 'r'},
 	    {"flush-spool", no_argument, NULL, 'F'},
 	    {"idempotency-key", required_argument, NULL, 'i'},
+	    {"allow-errored-plan", no_argument, NULL, 'E'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
 	    "tfattest record --store S [--sequencer Q] --key K --plan PLAN.json [--state F] "
-	    "[--event apply|destroy|rollback|import] [--rollback-to SEQ] [--status "
-	    "succeeded|failed] "
-	    "[--exit-code N] [--idempotency-key K]\n       tfattest record --flush-spool --store S "
-	    "[--sequencer Q] --key "
+	    "[--event E] [--rollback-to SEQ] [--status succeeded|failed] [--exit-code N] "
+	    "[--allow-errored-plan] [--idempotency-key K]\n       tfattest record --flush-spool "
+	    "--store S [--sequencer Q] --key "
 	    "K";
 	const char *plan = NULL, *state = NULL, *idem = NULL;
 	char drawn[TFA_IDEMPOTENCY_KEY_MAX + 1];
@@ -100,7 +100,7 @@ int tfa_cli_record(int argc, char **argv)
 	tfa_capture *cap = NULL;
 	uint64_t seq = 0, rollback_to = 0;
 	char rollback_hash[TFA_FPR_STRLEN];
-	int flush = 0;
+	int flush = 0, allow_errored = 0;
 	long long v;
 	tfa_err rc;
 	int c, status = 0;
@@ -124,6 +124,7 @@ int tfa_cli_record(int argc, char **argv)
 			break;
 		case 'F': flush = 1; break;
 		case 'i': idem = optarg; break;
+		case 'E': allow_errored = 1; break;
 		}
 	}
 	if (c < 0)
@@ -149,6 +150,12 @@ int tfa_cli_record(int argc, char **argv)
 		idem = drawn;
 	if (rc == TFA_OK)
 		rc = tfa_capture_set_idempotency_key(cap, idem);
+	if (rc == TFA_OK && tfa_capture_plan_errored(cap) && !allow_errored) {
+		tfa_capture_free(cap);
+		return tfa_cli_usage("plan %s is errored (Terraform stopped planning on an error); "
+				     "--allow-errored-plan records it anyway",
+				     plan);
+	}
 	if (rc == TFA_OK)
 		rc = tfa_cli_chain_open(&ss, &o);
 	if (rc == TFA_OK && rollback_to) {

@@ -23,26 +23,33 @@ int tfa_cli_export(int argc, char **argv)
 	    {"to", required_argument, NULL, 't'},
 	    {"since", required_argument, NULL, 'S'},
 	    {"until", required_argument, NULL, 'U'},
+	    {"manifest-key", required_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
-	    "tfattest export --store S [--sequencer Q] --key K (--out DIR | --archive FILE) "
-	    "[--from N] [--to N] [--since T] [--until T]";
+	    "tfattest export --store S [--sequencer Q] (--key K | --manifest-key K2 "
+	    "[--key K | --public-key PEM] [--expect-key-fingerprint FPR|FILE]) "
+	    "(--out DIR | --archive FILE) [--from N] [--to N] [--since T] [--until T]";
 	tfa_cli_opts co;
 	tfa_cli_session ss;
 	tfa_export_opts o;
 	tfa_export_result res;
+	tfa_signer *msigner = NULL;
+	const char *mkey = NULL;
+	tfa_buf pem;
 	long long v;
 	tfa_err rc;
 	int c, status = 0;
 
 	memset(&o, 0, sizeof(o));
-	tfa_cli_opts_init(&co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM, use);
+	tfa_cli_opts_init(
+	    &co, TFA_CLI_CHAIN | TFA_CLI_ALGORITHM | TFA_CLI_PUBLIC_KEY | TFA_CLI_EXPECT_FPR, use);
 	co.alg_error = "unknown --algorithm";
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		switch (c) {
 		case 'o': o.out_dir = optarg; break;
 		case 'A': o.archive = optarg; break;
+		case 'M': mkey = optarg; break;
 		case 'f':
 		case 't':
 			if (tfa_cli_parse_int(optarg, 1, 999999999999LL, &v) != 0)
@@ -70,9 +77,37 @@ int tfa_cli_export(int argc, char **argv)
 		return tfa_cli_usage("%s", use);
 	if (o.out_dir != NULL && o.archive != NULL)
 		return tfa_cli_usage("--out and --archive are exclusive: give one of them");
+	if (mkey == NULL && (co.pubkey != NULL || co.expect_fpr != NULL))
+		return tfa_cli_usage(
+		    "--public-key and --expect-key-fingerprint go with --manifest-key "
+		    "(an export signed by the chain's key needs --key)");
+	if (mkey != NULL && co.pubkey != NULL && co.key != NULL)
+		return tfa_cli_usage(
+		    "give the chain's key as --key K or --public-key PEM, not both");
 	o.alg = co.alg;
+	o.expect_fpr = co.expect_fpr;
+	tfa_buf_init(&pem, 1 << 16);
 	tfa_cli_chain_init(&ss);
-	rc = tfa_cli_chain_open(&ss, &co);
+	if (mkey == NULL) {
+		rc = tfa_cli_chain_open(&ss, &co);
+	} else {
+		/*
+		 * Exporter-signed: the exporter's key signs; the chain's key, when
+		 * given, only tells which key the chain must be at (a KMS key is
+		 * asked for its public key, never to sign).
+		 */
+		rc = tfa_signer_open(&msigner, mkey);
+		if (rc == TFA_OK && co.key != NULL)
+			rc = tfa_cli_chain_open_signer(&ss, &co);
+		if (rc == TFA_OK && co.pubkey != NULL) {
+			rc = tfa_buf_read_file(&pem, co.pubkey, 1 << 16);
+			o.chain_key = pem.data;
+			o.chain_key_len = pem.len;
+		}
+		if (rc == TFA_OK)
+			rc = tfa_cli_chain_open_store(&ss, &co);
+		o.manifest_signer = msigner;
+	}
 	if (rc == TFA_OK)
 		rc = tfa_bundle_export(&res, ss.store, ss.signer, &o);
 	if (rc != TFA_OK)
@@ -82,5 +117,7 @@ int tfa_cli_export(int argc, char **argv)
 		       (unsigned long long)res.from, (unsigned long long)res.to, res.files,
 		       o.out_dir ? o.out_dir : o.archive);
 	tfa_cli_chain_close(&ss);
+	tfa_signer_free(msigner);
+	tfa_buf_free(&pem);
 	return status;
 }

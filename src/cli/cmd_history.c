@@ -73,6 +73,19 @@ static int count_of(const cJSON *doc, const char *k)
 	return cJSON_IsNumber(v) ? v->valueint : 0;
 }
 
+/* The plan said "errored": true: Terraform stopped planning on an error. */
+static int plan_errored(const cJSON *doc)
+{
+	return cJSON_IsTrue(tfa_cli_json_at(doc, "terraform", "plan_errored", NULL));
+}
+
+/* A drift check's finding: -1 none recorded, else the number of drifted addresses. */
+static int drift_count(const cJSON *doc)
+{
+	const cJSON *a = tfa_cli_json_at(doc, "terraform", "drift", "addresses");
+	return cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+}
+
 static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *hash, int json)
 {
 	char when[32];
@@ -101,6 +114,10 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 		cJSON_AddBoolToObject(o, "spooled", m->spooled);
 		if (m->rollback_to)
 			cJSON_AddNumberToObject(o, "rollback_to", (double)m->rollback_to);
+		if (plan_errored(doc))
+			cJSON_AddBoolToObject(o, "plan_errored", 1);
+		if (drift_count(doc) >= 0)
+			cJSON_AddNumberToObject(o, "drifted", drift_count(doc));
 		text = cJSON_PrintUnformatted(o);
 		if (text)
 			printf("%s\n", text);
@@ -114,6 +131,12 @@ static void print_log_line(const cJSON *doc, const tfa_artifact *m, const char *
 	       count_of(doc, "replace"), tfa_cli_tty(hash));
 	if (m->rollback_to)
 		printf("  rollback-to %llu", (unsigned long long)m->rollback_to);
+	if (plan_errored(doc))
+		printf("  ERRORED PLAN");
+	if (drift_count(doc) == 0)
+		printf("  no drift");
+	else if (drift_count(doc) > 0)
+		printf("  DRIFT (%d)", drift_count(doc));
 	if (m->spooled) {
 		char dep[32];
 		t = (time_t)m->deployed_at;

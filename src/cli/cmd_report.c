@@ -164,6 +164,18 @@ static void write_summary(FILE *f, const char *bundle, tfa_err rc, const tfa_ver
 		      "a bundle re-signed end to end with another key would verify too. Obtain the "
 		      "fingerprint independently and pass it with --expect-key-fingerprint.</p>\n",
 		      f);
+	if (r->exporter_signed) {
+		fputs(
+		    "<p>Manifest: <span class=\"warn\">signed by the exporter's key</span> <code>",
+		    f);
+		esc(f, r->exporter_fpr);
+		fputs(
+		    "</code>, not by the chain's key. It shows who assembled this bundle, not that "
+		    "the chain's key holder exported this range; every record is still checked "
+		    "against the chain's keys, and that the range is complete rests only on "
+		    "--checkpoint and --require-genesis.</p>\n",
+		    f);
+	}
 }
 
 static void fmt_time(char out[32], int64_t t)

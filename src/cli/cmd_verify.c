@@ -155,6 +155,18 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 	cJSON_AddNumberToObject(root, "files", (double)r->files);
 	tfa_cli_json_add_str(root, "trusted_key_fingerprint", r->trusted_fpr);
 	cJSON_AddBoolToObject(root, "key_pinned", r->key_pinned);
+	/*
+	 * Only for an exporter-signed manifest, so that the output for every
+	 * chain-signed bundle stays what it was: absent, the manifest was
+	 * signed by the chain's key (or layer 1 stopped before its kind).
+	 */
+	if (r->exporter_signed) {
+		cJSON *m = cJSON_AddObjectToObject(root, "manifest");
+		if (m) {
+			cJSON_AddStringToObject(m, "signed_by", "exporter");
+			tfa_cli_json_add_str(m, "key_fingerprint", r->exporter_fpr);
+		}
+	}
 	if (rc == TFA_OK) {
 		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
 		if (arr)
@@ -212,6 +224,7 @@ int tfa_cli_verify(int argc, char **argv)
 {
 	static const struct option own[] = {
 	    {"require-genesis", no_argument, NULL, 'g'},
+	    {"require-chain-manifest", no_argument, NULL, 'M'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"checkpoint", required_argument, NULL, 'c'},
 	    {"tsa-ca", required_argument, NULL, 'T'},
@@ -240,6 +253,7 @@ int tfa_cli_verify(int argc, char **argv)
 			break;
 		case 'T': o.tsa_ca = optarg; break;
 		case 'g': o.require_genesis = true; break;
+		case 'M': o.require_chain_manifest = true; break;
 		case 't':
 			if (tfa_cli_parse_int(optarg, 1, 64, &th) != 0)
 				return tfa_cli_usage("--threads takes 1 to 64");
@@ -251,9 +265,9 @@ int tfa_cli_verify(int argc, char **argv)
 	if (c < 0)
 		return 2;
 	if (optind != argc - 1)
-		return tfa_cli_usage(
-		    "tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
-		    "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--json]");
+		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
+				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] "
+				     "[--require-chain-manifest] [--json]");
 	o.expect_fpr = co.expect_fpr;
 	if (!co.json)
 		o.line = print_line;

@@ -24,11 +24,22 @@ static const cmd_doc commands[] = {
      "PLAN.json is `terraform show -json PLAN` output; no attribute value from it is recorded."},
     {"apply",
      "[--store S] [--sequencer Q] [--key K] [options] -- terraform|tofu [-chdir=DIR] apply|destroy "
-     "[ARGS...]",
-     "run a Terraform deployment and record what it did",
+     "[ARGS...]\n"
+     "       tfattest apply [options] -- terraform|tofu [-chdir=DIR] import|state rm|state "
+     "mv|state "
+     "push [ARGS...]",
+     "run a Terraform deployment or state write and record what it did",
      "Everything after -- is the Terraform command, run as given. Its outcome is recorded\n"
-     "whether it succeeds or fails; when the store cannot be reached the record is spooled\n"
-     "and appended by `tfattest record --flush-spool`."},
+     "whether it succeeds or fails, with the state before and after; an apply without a saved\n"
+     "plan is planned first (terraform plan -out) and exactly that plan is applied. When the\n"
+     "store cannot be reached the record is spooled and appended by `tfattest record\n"
+     "--flush-spool`."},
+    {"drift",
+     "[--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- terraform|tofu [-chdir=DIR] plan "
+     "-refresh-only -detailed-exitcode [ARGS...]",
+     "run a refresh-only plan and record a drift check: drifted or not, and where",
+     "The record lists the drifted resource addresses (the plan's resource_drift), never values.\n"
+     "It exits with Terraform's code: 0 no drift, 2 drift (with -detailed-exitcode)."},
     {"log",
      "--store S [--sequencer Q] (--key K | --public-key PEM) [--since T] [--until T] [--json]",
      "list the chain's records, each signature checked", NULL},
@@ -37,9 +48,13 @@ static const cmd_doc commands[] = {
     {"diff", "--store S [--sequencer Q] (--key K | --public-key PEM) SEQ1 SEQ2",
      "compare the Terraform facts of two records", NULL},
     {"export",
-     "--store S [--sequencer Q] --key K (--out DIR | --archive FILE) [--from N] [--to N] "
+     "--store S [--sequencer Q] (--key K | --manifest-key K2 [--key K | --public-key PEM] "
+     "[--expect-key-fingerprint FPR|FILE]) (--out DIR | --archive FILE) [--from N] [--to N] "
      "[--since T] [--until T]",
-     "write a signed bundle of the chain for an auditor", NULL},
+     "write a signed bundle of the chain for an auditor",
+     "With --manifest-key the manifest is signed by the exporter's key, which needs only read\n"
+     "access to the store; the records keep the chain's signatures, and `verify` says which\n"
+     "kind of manifest it checked and what that proves."},
     {"checkpoint", "--store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]",
      "sign the chain's head (timestamped with --tsa) and store it", NULL},
     {"rotate",
@@ -60,7 +75,7 @@ static const cmd_doc commands[] = {
 #endif
     {"verify",
      "BUNDLE [--expect-key-fingerprint FPR|FILE] [--checkpoint FILE]... [--tsa-ca FILE] "
-     "[--require-genesis] [--threads N] [--json]",
+     "[--require-genesis] [--require-chain-manifest] [--threads N] [--json]",
      "verify a bundle offline, layer by layer",
 #if TFATTEST_WITH_ARCHIVE
      "BUNDLE is a bundle directory or a .tar.gz/.zip bundle archive.\n"
@@ -107,15 +122,29 @@ static const opt_doc options[] = {
      "apply (default), destroy, rollback, import, refresh, state-rm, state-mv, state-push, "
      "drift-check or reconcile"},
     {"record", "status", "S", "succeeded (default) or failed"},
+    {NULL, "allow-errored-plan", NULL,
+     "record a plan Terraform marked errored (refused otherwise)"},
+    {"apply", "no-plan-first", NULL,
+     "apply without a saved plan as given, unplanned (the record says so)"},
     {"record", "exit-code", "N", "the deployment command's exit code (default 0)"},
     {NULL, "rollback-to", "SEQ", "with --event rollback: the earlier record this reverts to"},
     {"record", "flush-spool", NULL, "append the captures spooled when the store was unreachable"},
+    {NULL, "idempotency-key", "K",
+     "16 to 64 of A-Z a-z 0-9 . _ -; a retry with the same K finds the first record instead of "
+     "appending again (default: drawn for this run, and printed)"},
     /* log, show, diff, export */
     {NULL, "since", "T", "only records made at or after T (YYYY-MM-DDTHH:MM:SSZ)"},
     {NULL, "until", "T", "only records made at or before T (YYYY-MM-DDTHH:MM:SSZ)"},
     {"export", "out", "DIR", "write the bundle into this new directory"},
     {"export", "archive", "FILE",
      "write the bundle as one archive instead: FILE.tar.gz, FILE.tgz or FILE.zip"},
+    {"export", "manifest-key", "K2",
+     "sign the manifest with your own key K2, not the chain's: an export with read-only access"},
+    {"export", "key", "K", "the chain's key: signs the manifest, unless --manifest-key is given"},
+    {"export", "public-key", "PEM",
+     "with --manifest-key: the chain's public key, to check records"},
+    {"export", "expect-key-fingerprint", "FPR|FILE",
+     "with --manifest-key: the chain's first key must have this fingerprint"},
     {"export", "from", "N", "the first record to include (default 1)"},
     {"export", "to", "N", "the last record to include (default: the head)"},
     /* checkpoint, rotate */
@@ -130,6 +159,8 @@ static const opt_doc options[] = {
      "read the PIN from FILE (never from the command line), to list private keys"},
     /* verify, report */
     {"verify", "require-genesis", NULL, "the bundle must start at the chain's first record"},
+    {"verify", "require-chain-manifest", NULL,
+     "refuse a bundle whose manifest the exporter signed rather than the chain's key"},
     {"verify", "threads", "N", "check with N threads, 1 to 64 (default: the CPUs online)"},
     {"verify", "checkpoint", "FILE",
      "a trusted checkpoint the bundle must reach (repeatable): proves it is complete"},

@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 #if !TFATTEST_VERIFIER_ONLY
 	if (strcmp(cmd, "apply") == 0)
 		return tfa_cli_apply(argc - 1, argv + 1);
+	if (strcmp(cmd, "drift") == 0)
+		return tfa_cli_drift(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)
 		return tfa_cli_log(argc - 1, argv + 1);
 	if (strcmp(cmd, "show") == 0)

@@ -23,8 +23,8 @@ static bool hex_pem(const char *p)
 
 bool tfa_bundle_path_allowed(const char *path)
 {
-	static const char *const top[] = {"manifest.json", "manifest.sig", "public_key.pem",
-					  "VERIFY.md", "checkpoint.ckpt"};
+	static const char *const top[] = {"manifest.json", "manifest.sig",    "public_key.pem",
+					  "VERIFY.md",	   "checkpoint.ckpt", "exporter_key.pem"};
 
 	if (path == NULL)
 		return false;

@@ -9,7 +9,7 @@
 
 /*
  * True when path is exactly one of: manifest.json, manifest.sig,
- * public_key.pem, VERIFY.md, checkpoint.ckpt, artifacts/N.json,
+ * public_key.pem, VERIFY.md, checkpoint.ckpt, exporter_key.pem, artifacts/N.json,
  * artifacts/N.sig, keys/N.json, keys/N.sig (N twelve decimal digits, not
  * all zero) or keys/H.pem (H 64 lowercase hex digits). Nothing else: no
  * directory, no "./", no backslash, no other name.

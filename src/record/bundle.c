@@ -19,6 +19,8 @@
 #include "tfattest/verify.h"
 #include "verify/crypto.h"
 
+#include <openssl/evp.h>
+
 /* Narrows [from, to] to the records whose time lies in [since, until]. */
 static tfa_err time_range(tfa_store *st, const tfa_export_opts *o, uint64_t *from, uint64_t *to)
 {
@@ -73,13 +75,22 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	const char *dest;
 	tfa_export_arc_kind kind = TFA_EXPORT_ARC_NONE;
 	int64_t created;
+	tfa_signer *msigner;
+	tfa_buf cur_spki, given;
+	char given_fpr[TFA_FPR_STRLEN] = "";
+	char anchor_fpr[TFA_FPR_STRLEN];
 
 	tfa_buf_init(&bytes, TFA_ARTIFACT_MAX);
 	tfa_buf_init(&sig, 0);
 	tfa_buf_init(&text, 0);
+	tfa_buf_init(&cur_spki, 0);
+	tfa_buf_init(&given, 1 << 16);
 	TFA_ENSURE_ARG(st);
-	TFA_ENSURE_ARG(signer);
 	TFA_ENSURE_ARG(o);
+	msigner = o->manifest_signer ? o->manifest_signer : signer;
+	TFA_ENSURE(msigner != NULL, TFA_EUSAGE,
+		   "no key to sign the manifest: the chain's current key (--key) or the "
+		   "exporter's own (--manifest-key)");
 	TFA_ENSURE(!(o->out_dir && o->archive), TFA_EUSAGE,
 		   "--out and --archive are exclusive: give one of them");
 	dest = o->archive ? o->archive : o->out_dir;
@@ -95,16 +106,51 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	}
 	TFA_ENSURE(lstat(dest, &sst) != 0 && errno == ENOENT, TFA_EUSAGE,
 		   "%s already exists: choose a new output path", dest);
-	alg = o->alg == TFA_ALG_NONE ? tfa_signer_default_alg(signer) : o->alg;
-	TFA_GUARD(tfa_signer_check_alg(signer, alg));
+	alg = o->alg == TFA_ALG_NONE ? tfa_signer_default_alg(msigner) : o->alg;
+	TFA_GUARD(tfa_signer_check_alg(msigner, alg));
 
 	TFA_GUARD(tfa_chain_info_read(&info, st));
 	TFA_GUARD(tfa_chain_head(st, &info, &head, head_hash, key_fpr));
 	TFA_ENSURE(head > 0, TFA_EUSAGE, "chain %s has no records to export", info.chain_id);
-	TFA_ENSURE(
-	    strcmp(key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
-	    "key %s is not the current key of chain %s (%s): the manifest must be signed by it",
-	    tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
+	if (o->manifest_signer == NULL)
+		TFA_ENSURE(strcmp(key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
+			   "key %s is not the current key of chain %s (%s): the manifest must be "
+			   "signed by it",
+			   tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
+	else if (signer != NULL)
+		TFA_ENSURE(strcmp(key_fpr, tfa_signer_fingerprint(signer)) == 0, TFA_EVERIFY,
+			   "key %s is not the current key of chain %s (%s)",
+			   tfa_signer_fingerprint(signer), info.chain_id, key_fpr);
+	/* The anchor the bundle must verify from: pinned, or else the store's own. */
+	snprintf(anchor_fpr, sizeof(anchor_fpr), "%s", info.anchor_fpr);
+	if (o->chain_key != NULL && o->chain_key_len > 0) {
+		EVP_PKEY *k = NULL;
+		if (o->chain_key_len > 10 && memcmp(o->chain_key, "-----BEGIN", 10) == 0)
+			TFA_GUARD(tfa_spki_from_pem(&given, o->chain_key, o->chain_key_len));
+		else
+			TFA_GUARD(tfa_buf_append(&given, o->chain_key, o->chain_key_len));
+		TFA_GUARD(tfa_pkey_from_spki(&k, given.data, given.len));
+		EVP_PKEY_free(k);
+		tfa_spki_fingerprint(given_fpr, given.data, given.len);
+		TFA_ENSURE(
+		    strcmp(given_fpr, info.anchor_fpr) == 0 || strcmp(given_fpr, key_fpr) == 0,
+		    TFA_EVERIFY,
+		    "the public key given, %s, is neither the anchor (%s) nor the current key "
+		    "(%s) of chain %s in the store",
+		    given_fpr, info.anchor_fpr, key_fpr, info.chain_id);
+	}
+	if (o->expect_fpr != NULL)
+		TFA_ENSURE(strcmp(o->expect_fpr, info.anchor_fpr) == 0, TFA_EVERIFY,
+			   "chain %s in the store starts from key %s, not from the pinned %s",
+			   info.chain_id, info.anchor_fpr, o->expect_fpr);
+	if (o->manifest_signer != NULL)
+		TFA_ENSURE(strcmp(tfa_signer_fingerprint(msigner), key_fpr) != 0 &&
+			       strcmp(tfa_signer_fingerprint(msigner), info.anchor_fpr) != 0,
+			   TFA_EUSAGE,
+			   "--manifest-key %s is a key of chain %s: an exporter-signed manifest "
+			   "needs a key of the exporter's own (without --manifest-key, the chain's "
+			   "key signs the manifest)",
+			   tfa_signer_fingerprint(msigner), info.chain_id);
 	from = o->from ? o->from : 1;
 	to = o->to ? o->to : head;
 	TFA_ENSURE(from <= to && to <= head, TFA_EUSAGE,
@@ -127,7 +173,6 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	TFA_ENSURE(ex.files != NULL, TFA_EINTERNAL, "out of memory");
 
 	/* Paths in byte order: VERIFY.md, artifacts/..., public_key.pem. */
-	spki = tfa_signer_spki(signer, &spki_len);
 	for (uint64_t s = from; s <= to; s++) {
 		tfa_artifact art;
 
@@ -157,8 +202,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		    tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, sig.data, sig.len));
 	}
 	/* VERIFY.md sorts first: insert it at the front. */
-	TFA_GUARD(
-	    tfa_export_write_readme(&text, info.chain_id, from, to, base_hash, info.anchor_fpr));
+	TFA_GUARD(tfa_export_write_readme(&text, info.chain_id, from, to, base_hash, anchor_fpr,
+					  o->manifest_signer != NULL));
 	{
 		cJSON *tail = ex.files;
 		ex.files = cJSON_CreateArray();
@@ -186,14 +231,47 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		tfa_error_clear();
 		rc = TFA_OK;
 	}
-	TFA_GUARD(tfa_export_put_keys(&ex, st, head));
+	/* exporter_key.pem sorts between checkpoint.ckpt and keys/. */
+	if (o->manifest_signer != NULL) {
+		spki = tfa_signer_spki(msigner, &spki_len);
+		tfa_buf_clear(&text);
+		TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));
+		TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", TFA_BUNDLE_EXPORTER_KEY, text.data,
+					      text.len));
+	}
+	TFA_GUARD(tfa_export_put_keys(&ex, st, head, &cur_spki));
+	/*
+	 * public_key.pem: the key in force at export. The chain's current key
+	 * when given; else the key the last rotation brought in; else the
+	 * public key given, when it is that key (the chain never rotated, and
+	 * its metadata holds only the anchor's fingerprint).
+	 */
+	if (signer != NULL) {
+		spki = tfa_signer_spki(signer, &spki_len);
+	} else if (cur_spki.len > 0) {
+		spki = cur_spki.data;
+		spki_len = cur_spki.len;
+	} else if (strcmp(given_fpr, key_fpr) == 0) {
+		spki = given.data;
+		spki_len = given.len;
+	} else {
+		TFA_BAIL(TFA_EUSAGE,
+			 "chain %s has never rotated, so the store holds only its key's "
+			 "fingerprint: give the chain's public key (--public-key PEM, or --key K, "
+			 "of which only the public key is read)",
+			 info.chain_id);
+	}
+	tfa_spki_fingerprint(prev, spki, spki_len);
+	TFA_ENSURE(strcmp(prev, key_fpr) == 0, TFA_EVERIFY,
+		   "key %s is not the current key of chain %s (%s)", prev, info.chain_id, key_fpr);
 	tfa_buf_clear(&text);
 	TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));
 	TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", TFA_BUNDLE_PUBKEY, text.data, text.len));
 
 	created = (int64_t)time(NULL);
-	TFA_GUARD(tfa_export_write_manifest(&man, &ex, signer, alg, info.chain_id, from, to,
-					    base_hash, head_hash, created));
+	TFA_GUARD(tfa_export_write_manifest(&man, &ex, msigner, o->manifest_signer != NULL, alg,
+					    info.chain_id, from, to, base_hash, head_hash,
+					    created));
 	if (res)
 		res->files =
 		    (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(man, "files"));
@@ -201,7 +279,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 
 	/* What we hand over must verify: check it before it gets its name. */
 	memset(&vo, 0, sizeof(vo));
-	vo.expect_fpr = info.anchor_fpr;
+	vo.expect_fpr = anchor_fpr;
 	rc = tfa_verify_bundle(&rep, tmpdir, &vo);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
@@ -236,5 +314,7 @@ out:
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
 	tfa_buf_free(&text);
+	tfa_buf_free(&cur_spki);
+	tfa_buf_free(&given);
 	return rc;
 }

@@ -62,7 +62,7 @@ static int cmp_entry(const void *a, const void *b)
  * the keys from the anchor to the one signing the manifest, whatever the
  * range), and each key as PEM for the manual recipe.
  */
-tfa_err tfa_export_put_keys(tfa_export_ctx *ex, tfa_store *st, uint64_t head)
+tfa_err tfa_export_put_keys(tfa_export_ctx *ex, tfa_store *st, uint64_t head, tfa_buf *last_key)
 {
 	tfa_err rc = TFA_OK;
 	uint64_t seqs[TFA_CHAIN_KEYS_MAX];
@@ -92,6 +92,10 @@ tfa_err tfa_export_put_keys(tfa_export_ctx *ex, tfa_store *st, uint64_t head)
 		tfa_spki_fingerprint(fpr, art->rot.spki, art->rot.spki_len);
 		snprintf(k->name, sizeof(k->name), "%s.pem", fpr + 7);
 		TFA_GUARD(tfa_spki_to_pem(&k->data, art->rot.spki, art->rot.spki_len));
+		if (i + 1 == n && last_key != NULL) {
+			tfa_buf_clear(last_key);
+			TFA_GUARD(tfa_buf_append(last_key, art->rot.spki, art->rot.spki_len));
+		}
 		if (i == 0) {
 			key_entry *a = &e[ne++];
 			tfa_spki_fingerprint(fpr, art->rot.old_spki, art->rot.old_spki_len);
@@ -125,8 +129,9 @@ out:
  * by signer.
  */
 tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *signer,
-				  tfa_sig_alg alg, const char *chain_id, uint64_t from, uint64_t to,
-				  const char *base_hash, const char *head_hash, int64_t created)
+				  bool exporter, tfa_sig_alg alg, const char *chain_id,
+				  uint64_t from, uint64_t to, const char *base_hash,
+				  const char *head_hash, int64_t created)
 {
 	tfa_err rc = TFA_OK;
 	char when[TFA_TIME_STRLEN];
@@ -150,15 +155,19 @@ tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *s
 			       cJSON_AddItemToObject(man, "signer", sg),
 			   TFA_EINTERNAL, "out of memory");
 	}
-	TFA_ENSURE(cJSON_AddStringToObject(man, "type", TFA_MANIFEST_TYPE) &&
-		       cJSON_AddNumberToObject(man, "schema_version", TFA_MANIFEST_SCHEMA) &&
-		       cJSON_AddStringToObject(man, "chain_id", chain_id) &&
-		       cJSON_AddNumberToObject(man, "from_seq", (double)from) &&
-		       cJSON_AddNumberToObject(man, "to_seq", (double)to) &&
-		       cJSON_AddStringToObject(man, "base_hash", base_hash) &&
-		       cJSON_AddStringToObject(man, "head_hash", head_hash) &&
-		       cJSON_AddStringToObject(man, "created", when),
-		   TFA_EINTERNAL, "out of memory");
+	TFA_ENSURE(
+	    cJSON_AddStringToObject(man, "type", TFA_MANIFEST_TYPE) &&
+		cJSON_AddNumberToObject(man, "schema_version",
+					exporter ? TFA_MANIFEST_SCHEMA_EXPORTER
+						 : TFA_MANIFEST_SCHEMA) &&
+		(!exporter || cJSON_AddStringToObject(man, "kind", TFA_MANIFEST_KIND_EXPORTER)) &&
+		cJSON_AddStringToObject(man, "chain_id", chain_id) &&
+		cJSON_AddNumberToObject(man, "from_seq", (double)from) &&
+		cJSON_AddNumberToObject(man, "to_seq", (double)to) &&
+		cJSON_AddStringToObject(man, "base_hash", base_hash) &&
+		cJSON_AddStringToObject(man, "head_hash", head_hash) &&
+		cJSON_AddStringToObject(man, "created", when),
+	    TFA_EINTERNAL, "out of memory");
 	TFA_ENSURE(cJSON_AddItemToObject(man, "files", ex->files), TFA_EINTERNAL, "out of memory");
 	ex->files = NULL;
 	json = cJSON_PrintUnformatted(man);

@@ -5,12 +5,13 @@
  * values they start with are written here.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 
 #include "record/export_int.h"
 #include "tfattest/sys/guard.h"
 
 tfa_err tfa_export_write_readme(tfa_buf *out, const char *chain_id, uint64_t from, uint64_t to,
-				const char *base_hash, const char *anchor)
+				const char *base_hash, const char *anchor, bool exporter)
 {
 	tfa_err rc = TFA_OK;
 
@@ -62,6 +63,27 @@ tfa_err tfa_export_write_readme(tfa_buf *out, const char *chain_id, uint64_t fro
 	    "or before record %" PRIu64 " unless the range starts at record 1 (prev_hash is the\n"
 	    "all-zero genesis value) and a checkpoint you hold from another source is reached.\n",
 	    chain_id, from, to, to, from));
+	if (exporter)
+		TFA_GUARD(tfa_buf_printf(
+		    out,
+		    "\n"
+		    "The manifest of this bundle is signed by its exporter's own key\n"
+		    "(`exporter_key.pem`; `\"kind\":\"exporter-signed\"` in manifest.json), not by "
+		    "the\n"
+		    "chain's key: whoever exported it could read the chain but not sign for it. "
+		    "That\n"
+		    "signature shows who assembled the bundle, if you know whose key it is "
+		    "(compare\n"
+		    "its fingerprint, which the script prints, with the one the exporter gave "
+		    "you),\n"
+		    "and nothing more: anyone holding the bundle could drop records from either "
+		    "end\n"
+		    "and sign it again with a key of their own. Every record is still checked "
+		    "against\n"
+		    "the chain's keys, so none can be forged or altered; that no record is "
+		    "missing\n"
+		    "rests only on the range starting at record 1 and on a checkpoint of the head\n"
+		    "that you obtained out of band (CKPT above, or `--checkpoint`).\n"));
 out:
 	return rc;
 }

@@ -21,10 +21,21 @@ siglen_ok() {
 #    were given out of band, then check that its key file holds it.
 [ "$(fpr_of "$(key_for "$ANCHOR")")" = "$ANCHOR" ] || { echo "anchor key file mismatch"; exit 1; }
 
-# 1. The manifest's signature, by the key in public_key.pem (step 4 shows that
-#    the anchor hands over to exactly that key).
-siglen_ok public_key.pem "$(field algorithm manifest.json)" manifest.sig
-openssl dgst -sha256 -verify public_key.pem $(opts_for "$(field algorithm manifest.json)") \
+# 1. The manifest's signature. A chain-signed manifest (schema 1) is signed by the
+#    chain's key in public_key.pem (step 4 shows that the anchor hands over to
+#    exactly that key). An exporter-signed one (schema 2, "kind":"exporter-signed")
+#    is signed by the exporter's own key in exporter_key.pem, which must be no key
+#    of the chain (step 4): it says who assembled the bundle, not that the chain's
+#    key holder exported this range, so only a checkpoint (step 5) shows the range
+#    is complete.
+mkey=public_key.pem
+if grep -q '"kind":"exporter-signed"' manifest.json; then
+  mkey=exporter_key.pem
+  echo "manifest signed by the exporter's key $(fpr_of exporter_key.pem), not by the chain's key"
+fi
+[ "$(fpr_of "$mkey")" = "$(field key_fingerprint manifest.json)" ] || { echo "manifest names another key than $mkey"; exit 1; }
+siglen_ok "$mkey" "$(field algorithm manifest.json)" manifest.sig
+openssl dgst -sha256 -verify "$mkey" $(opts_for "$(field algorithm manifest.json)") \
   -signature manifest.sig manifest.json
 
 # 2. Every file's SHA-256, and no file that the manifest does not list.
@@ -85,6 +96,11 @@ for n in $( (ls keys 2>/dev/null || true; ls artifacts) | grep '^[0-9]\{12\}\.js
   fi
 done
 [ "$(fpr_of public_key.pem)" = "$cur" ] || { echo "public_key.pem is not the key in force at export"; exit 1; }
+if [ "$mkey" = exporter_key.pem ]; then
+  for k in public_key.pem $(ls keys/*.pem 2>/dev/null); do
+    [ "$(fpr_of "$k")" != "$(fpr_of exporter_key.pem)" ] || { echo "the exporter's key is a key of the chain"; exit 1; }
+  done
+fi
 
 # 5. Checkpoints: set CKPT to a checkpoint file you obtained out of band (and
 #    TSA_CA to your TSA's CA certificate to check its timestamp). The bundle's own

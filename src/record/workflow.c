@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sys/spawn.h"
 #include "tfattest/artifact.h"
@@ -54,27 +55,59 @@ static int install_forwarders(void)
 
 /* What the Terraform command line says. */
 typedef struct tf_args {
-	const char *chdir;  /* -chdir=DIR, or NULL */
-	const char *subcmd; /* apply or destroy */
-	const char *plan;   /* a saved plan file, or NULL */
-	const char *state;  /* -state-out= or -state=, or NULL */
-	int destroy;	    /* destroy, or apply -destroy */
+	const char *chdir;     /* -chdir=DIR, or NULL */
+	int sub;	       /* argv index of the subcommand */
+	const char *subcmd;    /* apply, destroy, import, state or (a drift check) plan */
+	const char *event;     /* the event type the command is */
+	const char *plan;      /* a saved plan file, or NULL */
+	const char *state;     /* -state= (the state read), or NULL */
+	const char *state_out; /* -state-out= (the state written), or NULL */
+	const char *out;       /* plan -out=, or NULL */
+	int destroy;	       /* destroy, or apply -destroy */
+	int refresh_only;      /* -refresh-only */
+	int dry_run;	       /* state rm|mv -dry-run */
 } tf_args;
 
+/* Options whose value may be the next argument (Terraform's flags accept both forms). */
 static int takes_value(const char *opt)
 {
-	static const char *const v[] = {"var",		"var-file",    "target",    "replace",
-					"exclude",	"state",       "state-out", "backup",
-					"lock-timeout", "parallelism", NULL};
+	static const char *const v[] = {
+	    "var",	    "var-file",	   "target", "replace",	   "exclude",
+	    "state",	    "state-out",   "backup", "backup-out", "config",
+	    "lock-timeout", "parallelism", "out",    "provider",   NULL};
 	for (const char *const *p = v; *p; p++)
 		if (strcmp(opt, *p) == 0)
 			return 1;
 	return 0;
 }
 
-static int parse_tf_args(tf_args *a, int argc, char *const *argv)
+/* The option's name without its dashes and value, in key (cap bytes); 0 when too long. */
+static int opt_name(char *key, size_t cap, const char *s, const char **eq)
 {
-	int i = 1;
+	const char *name = s + (s[1] == '-' ? 2 : 1);
+	size_t n;
+
+	*eq = strchr(name, '=');
+	n = *eq ? (size_t)(*eq - name) : strlen(name);
+	if (n >= cap)
+		return 0;
+	memcpy(key, name, n);
+	key[n] = '\0';
+	return 1;
+}
+
+static int is_true(const char *eq)
+{
+	return !eq || strcmp(eq, "=true") == 0;
+}
+
+/*
+ * Reads `PROGRAM [global options] SUBCOMMAND [args]`. drift: the command must
+ * be `plan -refresh-only`; otherwise a state-writing command.
+ */
+static int parse_tf_args(tf_args *a, int argc, char *const *argv, bool drift)
+{
+	int i = 1, npos = 0;
 
 	memset(a, 0, sizeof(*a));
 	for (; i < argc && argv[i][0] == '-'; i++)
@@ -82,48 +115,111 @@ static int parse_tf_args(tf_args *a, int argc, char *const *argv)
 			a->chdir = argv[i] + 7;
 	if (i >= argc)
 		return -1;
+	a->sub = i;
 	a->subcmd = argv[i];
-	if (strcmp(a->subcmd, "apply") != 0 && strcmp(a->subcmd, "destroy") != 0)
+	if (drift) {
+		if (strcmp(a->subcmd, "plan") != 0)
+			return -1;
+		a->event = "drift-check";
+	} else if (strcmp(a->subcmd, "apply") == 0) {
+		a->event = "apply";
+	} else if (strcmp(a->subcmd, "destroy") == 0) {
+		a->event = "destroy";
+		a->destroy = 1;
+	} else if (strcmp(a->subcmd, "import") == 0) {
+		a->event = "import";
+	} else if (strcmp(a->subcmd, "state") == 0 && i + 1 < argc) {
+		const char *sc = argv[++i];
+		if (strcmp(sc, "rm") == 0)
+			a->event = "state-rm";
+		else if (strcmp(sc, "mv") == 0)
+			a->event = "state-mv";
+		else if (strcmp(sc, "push") == 0)
+			a->event = "state-push";
+		else
+			return -1;
+	} else {
 		return -1;
-	a->destroy = strcmp(a->subcmd, "destroy") == 0;
+	}
 	for (i++; i < argc; i++) {
-		const char *s = argv[i];
-		if (s[0] == '-') {
-			const char *name = s + (s[1] == '-' ? 2 : 1);
-			const char *eq = strchr(name, '=');
-			char key[32];
-			size_t n = eq ? (size_t)(eq - name) : strlen(name);
-			if (n >= sizeof(key))
-				continue;
-			memcpy(key, name, n);
-			key[n] = '\0';
-			if (strcmp(key, "destroy") == 0 && (!eq || strcmp(eq, "=true") == 0))
-				a->destroy = 1;
-			if ((strcmp(key, "state-out") == 0 ||
-			     (strcmp(key, "state") == 0 && !a->state)) &&
-			    (eq || i + 1 < argc))
-				a->state = eq ? eq + 1 : argv[i + 1];
-			if (!eq && takes_value(key))
-				i++;
+		const char *s = argv[i], *eq;
+		char key[32];
+
+		if (s[0] != '-' || s[1] == '\0') {
+			/* apply's one operand is a saved plan; others' are addresses or a path. */
+			if (npos++ == 0 && strcmp(a->subcmd, "apply") == 0)
+				a->plan = s;
 			continue;
 		}
-		a->plan = s;
+		if (!opt_name(key, sizeof(key), s, &eq))
+			continue;
+		if (strcmp(key, "destroy") == 0 && is_true(eq))
+			a->destroy = 1;
+		if (strcmp(key, "refresh-only") == 0 && is_true(eq))
+			a->refresh_only = 1;
+		if (strcmp(key, "dry-run") == 0 && is_true(eq))
+			a->dry_run = 1;
+		if (eq || i + 1 < argc) {
+			const char *v = eq ? eq + 1 : argv[i + 1];
+			if (strcmp(key, "state-out") == 0)
+				a->state_out = v;
+			else if (strcmp(key, "state") == 0)
+				a->state = v;
+			else if (strcmp(key, "out") == 0)
+				a->out = v;
+		}
+		if (!eq && takes_value(key))
+			i++;
 	}
+	if (drift && !a->refresh_only)
+		return -1;
+	if (drift)
+		return 0;
+	if (strcmp(a->subcmd, "apply") == 0 && a->destroy)
+		a->event = "destroy";
+	if (strcmp(a->subcmd, "apply") == 0 && a->refresh_only)
+		a->event = a->destroy ? "destroy" : "refresh";
 	return 0;
+}
+
+static tfa_err command_error(int argc, char *const argv[], bool drift)
+{
+	const char *bin = argv && argc >= 1 && argv[0] ? argv[0] : "terraform";
+
+	if (drift)
+		return tfa_error_set(TFA_EUSAGE, "the command must be `%s plan -refresh-only ...`",
+				     bin);
+	return tfa_error_set(TFA_EUSAGE,
+			     "the command must be `%s apply|destroy|import ...` or `%s state "
+			     "rm|mv|push ...`",
+			     bin, bin);
+}
+
+tfa_err tfa_workflow_command_event(const char **event, bool drift, int argc, char *const argv[])
+{
+	tf_args a;
+
+	if (argv == NULL || argc < 1 || argv[0] == NULL ||
+	    parse_tf_args(&a, argc, argv, drift) != 0)
+		return command_error(argc, argv, drift);
+	if (a.dry_run)
+		return tfa_error_set(TFA_EUSAGE,
+				     "`%s state ... -dry-run` writes no state: there is nothing "
+				     "to record",
+				     argv[0]);
+	if (event)
+		*event = a.event;
+	return TFA_OK;
 }
 
 tfa_err tfa_workflow_check_command(bool *destroy, int argc, char *const argv[])
 {
-	tf_args a;
+	const char *ev = NULL;
+	tfa_err rc = tfa_workflow_command_event(&ev, false, argc, argv);
 
-	if (argv == NULL || argc < 1 || argv[0] == NULL || parse_tf_args(&a, argc, argv) != 0)
-		return tfa_error_set(TFA_EUSAGE,
-				     "the command must be `%s apply ...` or `%s destroy ...`",
-				     argv && argc >= 1 && argv[0] ? argv[0] : "terraform",
-				     argv && argc >= 1 && argv[0] ? argv[0] : "terraform");
-	if (destroy)
-		*destroy = a.destroy;
-	return TFA_OK;
+	if (rc == TFA_OK && destroy)
+		*destroy = strcmp(ev, "destroy") == 0;
+	return rc;
 }
 
 /* Joins dir and path unless path is absolute. */
@@ -135,18 +231,48 @@ static void in_dir(char *out, size_t cap, const char *dir, const char *path)
 		snprintf(out, cap, "%s/%s", dir, path);
 }
 
+/* The program, its global options (-chdir=...) and then the rest, NULL-terminated. */
+typedef struct argvec {
+	char **v;
+	int n, cap;
+} argvec;
+
+static int av_add(argvec *a, const char *s)
+{
+	if (a->n + 2 > a->cap) {
+		int cap = a->cap ? a->cap * 2 : 16;
+		char **v = realloc(a->v, (size_t)cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = (char *)s;
+	a->v[a->n] = NULL;
+	return 0;
+}
+
+/* argv[0] and the global options before the subcommand. */
+static int av_head(argvec *a, const tf_args *ta, char *const *argv)
+{
+	for (int i = 0; i < ta->sub; i++)
+		if (av_add(a, argv[i]) != 0)
+			return -1;
+	return 0;
+}
+
 /* Runs argv with stdout into `out`; 0 when it ran and exited 0. */
-static int run_capture(tfa_buf *out, char *const argv[])
+static int run_capture(tfa_buf *out, char *const argv[], unsigned flags)
 {
 	tfa_spawn_exit how;
 
-	if (tfa_spawn_read(&how, out, argv, 0) != 0)
+	if (tfa_spawn_read(&how, out, argv, flags) != 0)
 		return -1;
 	return how.code;
 }
 
 /* The plan as `terraform show -json PLAN` prints it. */
-static int show_plan(tfa_buf *out, const char *bin, const tf_args *a)
+static int show_plan(tfa_buf *out, const char *bin, const tf_args *a, const char *plan)
 {
 	char chdir_opt[PATH_CAP + 8];
 	char *argv[6];
@@ -159,28 +285,34 @@ static int show_plan(tfa_buf *out, const char *bin, const tf_args *a)
 	}
 	argv[n++] = "show";
 	argv[n++] = "-json";
-	argv[n++] = (char *)a->plan;
+	argv[n++] = (char *)plan;
 	argv[n] = NULL;
-	return run_capture(out, argv);
+	return run_capture(out, argv, 0);
 }
 
 /*
- * The state after the apply: the -state-out/-state file, else the local
- * terraform.tfstate of the working directory, else `terraform state pull`
- * (remote backends). Empty when none can be had.
+ * The state, before (after == false) or after the command: the file the
+ * command names (-state=, or -state-out= after), else what `terraform state
+ * pull` prints, which works for every backend. `state pull` prints the state
+ * as Terraform serialises it to its backend, followed by one newline of its
+ * own: that newline is dropped, so that the hash recorded is that of the
+ * bytes Terraform stores (docs/FORMAT.md, section 3.3). Empty when there is
+ * no state, or none can be had.
  */
-static void read_state(tfa_buf *out, const char *bin, const tf_args *a)
+static void read_state(tfa_buf *out, const char *bin, const tf_args *a, bool after)
 {
 	char path[PATH_CAP], chdir_opt[PATH_CAP + 8];
+	const char *file = after && a->state_out ? a->state_out : a->state;
 	char *argv[5];
 	int n = 0;
 
-	in_dir(path, sizeof(path), a->chdir, a->state ? a->state : "terraform.tfstate");
-	if (tfa_buf_read_file(out, path, JSON_MAX) == TFA_OK)
-		return;
 	tfa_buf_clear(out);
-	if (a->state)
+	if (file) {
+		in_dir(path, sizeof(path), a->chdir, file);
+		if (tfa_buf_read_file(out, path, JSON_MAX) != TFA_OK)
+			tfa_buf_clear(out);
 		return;
+	}
 	argv[n++] = (char *)bin;
 	if (a->chdir) {
 		snprintf(chdir_opt, sizeof(chdir_opt), "-chdir=%s", a->chdir);
@@ -189,8 +321,12 @@ static void read_state(tfa_buf *out, const char *bin, const tf_args *a)
 	argv[n++] = "state";
 	argv[n++] = "pull";
 	argv[n] = NULL;
-	if (run_capture(out, argv) != 0 || out->len == 0)
+	if (run_capture(out, argv, TFA_SPAWN_QUIET) != 0 || out->len == 0) {
 		tfa_buf_clear(out);
+		return;
+	}
+	if (out->len >= 2 && out->data[out->len - 1] == '\n' && out->data[out->len - 2] == '\n')
+		out->len--;
 }
 
 /*
@@ -243,12 +379,121 @@ void tfa_workflow_result_free(tfa_workflow_result *r)
 }
 
 /*
- * After the preflight: runs Terraform, captures, appends or spools. r has
- * the result so far; st, s and info are open.
+ * A private file for the plan the wrapper makes: mkstemp (0600) in $TMPDIR
+ * (when absolute) or /tmp. Its path, absolute because Terraform may run in
+ * -chdir, is in path. 0, or -1 with errno.
+ */
+static int make_plan_file(char *path, size_t cap)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	if (dir == NULL || dir[0] != '/')
+		dir = "/tmp";
+	if ((size_t)snprintf(path, cap, "%s/tfattest-plan-XXXXXX", dir) >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Whether an apply option shapes the plan (it goes to `plan`) rather than the apply of it. */
+static int apply_only(const char *key)
+{
+	static const char *const v[] = {"auto-approve", "backup", "state-out", NULL};
+	for (const char *const *p = v; *p; p++)
+		if (strcmp(key, *p) == 0)
+			return 1;
+	return 0;
+}
+
+/* What both `plan` and `apply PLANFILE` take. */
+static int both(const char *key)
+{
+	static const char *const v[] = {"lock",	    "lock-timeout", "input",
+					"no-color", "state",	    "compact-warnings",
+					"json",	    "parallelism",  NULL};
+	for (const char *const *p = v; *p; p++)
+		if (strcmp(key, *p) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Splits `apply|destroy ARGS` into `plan -out=PLANFILE [-destroy] ARGS'` and
+ * `apply ARGS'' PLANFILE`: what shapes the plan goes to plan, what applies
+ * it to apply, the rest to both.
+ */
+static int split_for_plan_first(argvec *plan, argvec *apply, const tf_args *ta, int argc,
+				char *const *argv, const char *out_opt, const char *planfile)
+{
+	if (av_head(plan, ta, argv) != 0 || av_head(apply, ta, argv) != 0 ||
+	    av_add(plan, "plan") != 0 || av_add(plan, out_opt) != 0 || av_add(apply, "apply") != 0)
+		return -1;
+	if (strcmp(ta->subcmd, "destroy") == 0 && av_add(plan, "-destroy") != 0)
+		return -1;
+	for (int i = ta->sub + 1; i < argc; i++) {
+		const char *s = argv[i], *eq;
+		char key[32];
+		int to_plan = 1, to_apply = 0, pair;
+
+		if (s[0] == '-' && s[1] != '\0' && opt_name(key, sizeof(key), s, &eq)) {
+			to_plan = !apply_only(key);
+			to_apply = apply_only(key) || both(key);
+			pair = !eq && takes_value(key) && i + 1 < argc;
+		} else {
+			pair = 0;
+		}
+		if ((to_plan && av_add(plan, s) != 0) || (to_apply && av_add(apply, s) != 0))
+			return -1;
+		if (pair) {
+			i++;
+			if ((to_plan && av_add(plan, argv[i]) != 0) ||
+			    (to_apply && av_add(apply, argv[i]) != 0))
+				return -1;
+		}
+	}
+	return av_add(apply, planfile);
+}
+
+/* The parts of a run the workflow prepares: what runs, and what the record says of its plan. */
+typedef struct run_spec {
+	char *const *argv;	 /* the command that deploys (or checks drift) */
+	char *const *plan_argv;	 /* plan-first: the `plan -out` to run before, else NULL */
+	const char *planfile;	 /* plan-first or drift: the plan file written */
+	const char *plan_source; /* saved-plan, plan-first, none; NULL for a drift check */
+	bool drift;
+	tfa_buf *before; /* the state before (may be empty) */
+} run_spec;
+
+/* A plan's capture is refused: it is not a plan, or errored without leave. */
+static tfa_err check_plan(const tfa_workflow_opts *o, const char *event, const tfa_buf *plan)
+{
+	tfa_err rc;
+	tfa_capture *cap = NULL;
+
+	rc =
+	    tfa_capture_new_mem(&cap, &(tfa_event){event, NULL, 0}, plan->data, plan->len, NULL, 0);
+	if (rc == TFA_OK && tfa_capture_plan_errored(cap) && !o->allow_errored_plan)
+		rc = tfa_error_set(TFA_EUSAGE,
+				   "the plan is errored (Terraform stopped planning on an error); "
+				   "--allow-errored-plan records it anyway");
+	tfa_capture_free(cap);
+	return rc;
+}
+
+/*
+ * After the preflight: runs Terraform (the plan first, when the wrapper
+ * makes it), captures, appends or spools. r has the result so far; st, s
+ * and info are open.
  */
 static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o, tf_args *ta,
 			      tfa_store *st, tfa_signer *s, const tfa_chain_info *info,
-			      const char *rollback_hash, tfa_buf *plan)
+			      const char *rollback_hash, tfa_buf *plan, const run_spec *rs)
 {
 	tfa_err rc = TFA_OK;
 	tfa_event ev = {r->event, NULL, 0};
@@ -256,6 +501,7 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 	tfa_buf state;
 	tfa_spawn_exit how;
 	char *dir = NULL;
+	const uint8_t *plan_data = NULL;
 	int64_t deployed;
 	int err;
 
@@ -265,7 +511,35 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 		r->exit_status = 2;
 		goto out;
 	}
-	err = tfa_spawn_run(&how, o->argv, o->forward_signals ? &child_pid : NULL);
+	if (rs->plan_argv) {
+		err = tfa_spawn_run(&how, rs->plan_argv, o->forward_signals ? &child_pid : NULL);
+		if (err != 0) {
+			r->outcome = TFA_WF_START_FAILED;
+			r->start_errno = err;
+			r->exit_status = 2;
+			goto out;
+		}
+		if (how.code != 0) {
+			r->outcome = TFA_WF_PLAN_FAILED;
+			r->tf_exit = how.code;
+			r->tf_signal = how.signo;
+			r->exit_status = how.code;
+			goto out;
+		}
+		if (show_plan(plan, r->program, ta, rs->planfile) != 0) {
+			r->outcome = TFA_WF_PLAN_UNREADABLE;
+			goto out;
+		}
+		rc = check_plan(o, r->event, plan);
+		if (rc != TFA_OK) {
+			keep_error(&r->error, rc);
+			r->outcome = TFA_WF_REFUSED;
+			r->exit_status = tfa_err_exit_status(rc);
+			rc = TFA_OK;
+			goto out;
+		}
+	}
+	err = tfa_spawn_run(&how, rs->argv, o->forward_signals ? &child_pid : NULL);
 	if (err != 0) {
 		r->outcome = TFA_WF_START_FAILED;
 		r->start_errno = err;
@@ -276,24 +550,41 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 	r->tf_exit = how.code;
 	r->tf_signal = how.signo;
 	r->exit_status = how.code;
-	ev.status = how.code == 0 ? "succeeded" : "failed";
+	/* A drift check's plan exits 2 when it found drift: that is a check that succeeded. */
+	ev.status = how.code == 0 || (rs->drift && how.code == 2) ? "succeeded" : "failed";
 	ev.exit_code = how.code;
-	read_state(&state, r->program, ta);
-	rc = tfa_capture_new_mem(&cap, &ev, ta->plan ? plan->data : NULL, plan->len,
-				 state.len ? state.data : NULL, state.len);
+	if (rs->drift) {
+		tfa_buf_clear(plan);
+		if (strcmp(ev.status, "succeeded") == 0 &&
+		    show_plan(plan, r->program, ta, rs->planfile) == 0)
+			plan_data = plan->data;
+	} else if (rs->plan_source && strcmp(rs->plan_source, "none") != 0) {
+		plan_data = plan->data;
+	}
+	read_state(&state, r->program, ta, true);
+	rc = tfa_capture_new_mem(&cap, &ev, plan_data, plan->len, state.len ? state.data : NULL,
+				 state.len);
 	if (rc != TFA_OK && state.len) {
 		/* A state that cannot be read must not cost the record. */
 		r->state_dropped = true;
 		keep_error(&r->state_error, rc);
-		rc = tfa_capture_new_mem(&cap, &ev, ta->plan ? plan->data : NULL, plan->len, NULL,
-					 0);
+		rc = tfa_capture_new_mem(&cap, &ev, plan_data, plan->len, NULL, 0);
 	}
+	if (rc == TFA_OK && rs->before->len &&
+	    tfa_capture_set_state_before(cap, rs->before->data, rs->before->len) != TFA_OK) {
+		r->state_dropped = true;
+		keep_error(&r->state_error, TFA_EFORMAT);
+	}
+	if (rc == TFA_OK && rs->plan_source)
+		rc = tfa_capture_set_plan_source(cap, rs->plan_source);
+	if (rc == TFA_OK && plan_data && rs->drift)
+		rc = tfa_capture_set_drift(cap, plan->data, plan->len);
 	if (rc == TFA_OK && o->rollback_to)
 		rc = tfa_capture_set_rollback(cap, o->rollback_to, rollback_hash);
 	if (rc != TFA_OK) {
 		keep_error(&r->error, rc);
 		r->outcome = TFA_WF_UNCAPTURED;
-		r->exit_status = how.code ? how.code : 2;
+		r->exit_status = rs->drift ? 1 : how.code ? how.code : 2;
 		rc = TFA_OK;
 		goto out;
 	}
@@ -303,7 +594,8 @@ static tfa_err run_and_record(tfa_workflow_result *r, const tfa_workflow_opts *o
 		goto out;
 	}
 	keep_error(&r->error, rc);
-	r->exit_status = how.code ? how.code : 2;
+	/* A drift check's 0 and 2 say what it found: a check not recorded is an error. */
+	r->exit_status = rs->drift ? 1 : how.code ? how.code : 2;
 	rc = tfa_spool_dir(&dir);
 	if (rc == TFA_OK)
 		rc = tfa_spool_write(&r->spool_path, dir, cap, info->chain_id, deployed);
@@ -327,29 +619,34 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 	tfa_workflow_result *r = NULL;
 	tfa_store *st = NULL;
 	tfa_signer *s = NULL;
-	tfa_capture *cap = NULL;
 	tfa_chain_info info;
-	tfa_buf plan;
+	tfa_buf plan, before;
 	tf_args ta;
+	argvec plan_av = {0}, run_av = {0};
+	run_spec rs;
 	char rollback_hash[TFA_FPR_STRLEN] = "", head_hash[TFA_FPR_STRLEN];
-	char plan_path[PATH_CAP];
+	char plan_path[PATH_CAP], tmp_plan[PATH_CAP] = "", out_opt[PATH_CAP + 8];
+	const char *event = NULL;
 	uint64_t head = 0;
-	bool destroy = false;
 
 	tfa_buf_init(&plan, JSON_MAX);
+	tfa_buf_init(&before, JSON_MAX);
+	memset(&rs, 0, sizeof(rs));
 	TFA_ENSURE_ARG(out);
 	*out = NULL;
 	TFA_ENSURE_ARG(o);
-	TFA_GUARD(tfa_workflow_check_command(&destroy, o->argc, o->argv));
+	TFA_GUARD(tfa_workflow_command_event(&event, o->drift, o->argc, o->argv));
 	TFA_ENSURE(o->rollback_to == 0 || (o->event && strcmp(o->event, "rollback") == 0),
 		   TFA_EUSAGE, "a rollback target needs event rollback");
-	if (parse_tf_args(&ta, o->argc, o->argv) != 0)
+	TFA_ENSURE(!o->drift || o->event == NULL || strcmp(o->event, "drift-check") == 0,
+		   TFA_EUSAGE, "a drift check is recorded as event drift-check");
+	if (parse_tf_args(&ta, o->argc, o->argv, o->drift) != 0)
 		TFA_BAIL(TFA_EINTERNAL, "the command could not be read");
 	r = calloc(1, sizeof(*r));
 	TFA_ENSURE(r != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(dup_str(&r->program, o->argv[0]));
 	TFA_GUARD(dup_str(&r->store, o->store));
-	TFA_GUARD(dup_str(&r->event, o->event ? o->event : destroy ? "destroy" : "apply"));
+	TFA_GUARD(dup_str(&r->event, o->event ? o->event : event));
 	r->exit_status = 2;
 
 	if (!tfa_spawn_find(r->program)) {
@@ -385,21 +682,62 @@ tfa_err tfa_workflow_apply(tfa_workflow_result **out, const tfa_workflow_opts *o
 			ta.plan =
 			    NULL; /* a configuration directory (older Terraform), not a plan */
 	}
+	rs.argv = o->argv;
+	rs.drift = o->drift;
+	rs.before = &before;
 	if (ta.plan) {
 		TFA_GUARD(dup_str(&r->plan, ta.plan));
-		if (show_plan(&plan, r->program, &ta) != 0) {
+		if (show_plan(&plan, r->program, &ta, ta.plan) != 0) {
 			r->outcome = TFA_WF_PLAN_UNREADABLE;
 			goto done;
 		}
 		/* A plan that cannot be summarised is refused before anything is deployed. */
-		rc = tfa_capture_new_mem(&cap, &(tfa_event){r->event, NULL, 0}, plan.data, plan.len,
-					 NULL, 0);
-		tfa_capture_free(cap);
-		cap = NULL;
+		rc = check_plan(o, r->event, &plan);
 		if (rc != TFA_OK)
 			goto refused;
+		rs.plan_source = "saved-plan";
+	} else if (o->drift ||
+		   (!o->no_plan_first && !ta.refresh_only &&
+		    (strcmp(ta.subcmd, "apply") == 0 || strcmp(ta.subcmd, "destroy") == 0))) {
+		/* The plan the wrapper makes: private, and removed on every path below. */
+		if (o->drift && ta.out) {
+			rs.planfile = ta.out;
+		} else {
+			if (make_plan_file(tmp_plan, sizeof(tmp_plan)) != 0) {
+				rc = tfa_error_set(TFA_EIO,
+						   "cannot create a temporary plan file in %s: %s",
+						   getenv("TMPDIR") && getenv("TMPDIR")[0] == '/'
+						       ? getenv("TMPDIR")
+						       : "/tmp",
+						   strerror(errno));
+				tmp_plan[0] = '\0';
+				goto refused;
+			}
+			snprintf(out_opt, sizeof(out_opt), "-out=%s", tmp_plan);
+			rs.planfile = tmp_plan;
+		}
+		TFA_GUARD(dup_str(&r->plan, rs.planfile));
+		if (o->drift) {
+			for (int i = 0; i < o->argc; i++)
+				if (av_add(&run_av, o->argv[i]) != 0)
+					TFA_BAIL(TFA_EINTERNAL, "out of memory");
+			if (tmp_plan[0] && av_add(&run_av, out_opt) != 0)
+				TFA_BAIL(TFA_EINTERNAL, "out of memory");
+		} else {
+			if (split_for_plan_first(&plan_av, &run_av, &ta, o->argc, o->argv, out_opt,
+						 tmp_plan) != 0)
+				TFA_BAIL(TFA_EINTERNAL, "out of memory");
+			rs.plan_argv = plan_av.v;
+			rs.plan_source = "plan-first";
+		}
+		rs.argv = run_av.v;
+	} else {
+		rs.plan_source = "none";
 	}
-	TFA_GUARD(run_and_record(r, o, &ta, st, s, &info, rollback_hash, &plan));
+	/* What the plan is made against, and what reconcile matches the write to. */
+	if (!o->drift)
+		read_state(&before, r->program, &ta, false);
+	TFA_GUARD(run_and_record(r, o, &ta, st, s, &info, rollback_hash, &plan, &rs));
 	goto done;
 refused:
 	keep_error(&r->error, rc);
@@ -410,8 +748,13 @@ done:
 	*out = r;
 	r = NULL;
 out:
+	if (tmp_plan[0])
+		unlink(tmp_plan);
+	free(plan_av.v);
+	free(run_av.v);
 	tfa_workflow_result_free(r);
 	tfa_buf_wipe_free(&plan);
+	tfa_buf_wipe_free(&before);
 	tfa_store_free(st);
 	tfa_signer_free(s);
 	return rc;
@@ -482,6 +825,11 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		say(line, ud, "tfattest: error: `%s show -json %s` failed; %s was not run", bin,
 		    r->plan ? r->plan : "", bin);
 		break;
+	case TFA_WF_PLAN_FAILED:
+		say(line, ud,
+		    "tfattest: error: `%s plan` failed (exit %d); nothing was applied or recorded",
+		    bin, r->tf_exit);
+		break;
 	case TFA_WF_SIGNALS_FAILED:
 		say(line, ud, "tfattest: error: cannot install signal handlers");
 		break;
@@ -490,11 +838,20 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		    "tfattest: error: cannot run %s: %s; nothing was deployed or recorded", bin,
 		    strerror(r->start_errno));
 		break;
-	case TFA_WF_RECORDED:
-		say(line, ud, "tfattest: recorded seq %llu (%s, %s, exit %d) in %s",
+	case TFA_WF_RECORDED: {
+		/* A drift check's plan exits 2 when it found drift: the check succeeded. */
+		bool drift = r->event && strcmp(r->event, "drift-check") == 0;
+		bool ok = r->tf_exit == 0 || (drift && r->tf_exit == 2);
+
+		say(line, ud, "tfattest: recorded seq %llu (%s, %s, exit %d%s) in %s",
 		    (unsigned long long)r->seq, r->event ? r->event : "",
-		    r->tf_exit == 0 ? "succeeded" : "failed", r->tf_exit, r->store ? r->store : "");
+		    ok ? "succeeded" : "failed", r->tf_exit,
+		    drift && r->tf_exit == 2   ? ": drift"
+		    : drift && r->tf_exit == 0 ? ": no drift"
+					       : "",
+		    r->store ? r->store : "");
 		break;
+	}
 	case TFA_WF_UNCAPTURED:
 		say_error(line, ud, &r->error);
 		say(line, ud,

@@ -46,6 +46,8 @@ static tfa_err on_key_file(void *ud, const tfa_manifest_file *f, size_t index)
 				     "manifest lists %s, which is not a path a bundle may hold", p);
 	if (strcmp(p, TFA_VFY_BUNDLE_CKPT) == 0)
 		v->lists_ckpt = true;
+	if (strcmp(p, TFA_BUNDLE_EXPORTER_KEY) == 0)
+		v->exporter_entry = *f;
 	if (strncmp(p, "keys/", 5) != 0)
 		return TFA_OK;
 	if (v->nkfiles >= TFA_VFY_KFILES_MAX)
@@ -310,6 +312,94 @@ static void report_keys(tfa_vfy_ctx *v)
 	}
 }
 
+/* Schema 1: the manifest is signed by the key in force at export, held in public_key.pem. */
+static tfa_err check_chain_manifest_key(tfa_vfy_ctx *v)
+{
+	if (strcmp(v->man.key_fpr, v->keys[v->nkeys - 1].fpr) != 0)
+		return tfa_vfy_fail(
+		    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+		    "Manifest names signing key %s, which is not the key in force at export (%s) "
+		    "reached from the anchor through the bundle's rotations",
+		    v->man.key_fpr, v->keys[v->nkeys - 1].fpr);
+	if (strcmp(v->man.key_fpr, v->key_fpr) != 0)
+		return tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+				    "Manifest names signing key %s, but the bundle's key is %s",
+				    v->man.key_fpr, v->key_fpr);
+	v->mkey = v->key;
+	return TFA_OK;
+}
+
+/*
+ * Schema 2: public_key.pem is still the key in force at export; the manifest
+ * is signed by the exporter's own key, carried in exporter_key.pem, which
+ * must be no key of the chain: a chain key never signs an exporter-signed
+ * manifest, and an exporter's signature is never taken for the chain's.
+ */
+static tfa_err check_exporter_key(tfa_vfy_ctx *v)
+{
+	tfa_err rc = TFA_OK;
+	tfa_buf pem, spki;
+	tfa_manifest_file f;
+	char fpr[TFA_FPR_STRLEN];
+
+	tfa_buf_init(&pem, PUBKEY_MAX);
+	tfa_buf_init(&spki, PUBKEY_MAX);
+	if (strcmp(v->key_fpr, v->keys[v->nkeys - 1].fpr) != 0) {
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_PUBKEY, 0,
+				  "%s holds key %s, which is not the key in force at export (%s) "
+				  "reached from the anchor through the bundle's rotations",
+				  TFA_BUNDLE_PUBKEY, v->key_fpr, v->keys[v->nkeys - 1].fpr);
+		goto out;
+	}
+	if (!v->man.lists_exporter_key) {
+		rc = tfa_vfy_fail(
+		    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_EXPORTER_KEY, 0,
+		    "Manifest is exporter-signed but does not list %s, the exporter's key",
+		    TFA_BUNDLE_EXPORTER_KEY);
+		goto out;
+	}
+	f = v->exporter_entry;
+	f.path = TFA_BUNDLE_EXPORTER_KEY;
+	TFA_GUARD(read_checked(v, &pem, &f, PUBKEY_MAX, 0));
+	if (tfa_spki_from_bundle_pem(&spki, pem.data, pem.len) != TFA_OK ||
+	    tfa_pkey_from_spki(&v->exporter_key, spki.data, spki.len) != TFA_OK) {
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_EXPORTER_KEY, 0,
+				  "Exporter key unusable: %s", tfa_error_last()->message);
+		goto out;
+	}
+	tfa_spki_fingerprint(fpr, spki.data, spki.len);
+	if (strcmp(fpr, v->man.key_fpr) != 0) {
+		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_EXPORTER_KEY, 0,
+				  "Manifest names exporter key %s, but %s holds %s", v->man.key_fpr,
+				  TFA_BUNDLE_EXPORTER_KEY, fpr);
+		goto out;
+	}
+	for (size_t k = 0; k < v->nkeys; k++)
+		if (strcmp(fpr, v->keys[k].fpr) == 0) {
+			rc = tfa_vfy_fail(
+			    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_EXPORTER_KEY, 0,
+			    "Exporter key %s is the chain's %s key: an exporter-signed manifest "
+			    "must be signed by a key that is not the chain's",
+			    fpr, k == 0 ? "anchor" : "rotated-in");
+			goto out;
+		}
+	if (v->opts->require_chain_manifest) {
+		rc = tfa_vfy_fail(
+		    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
+		    "Manifest is signed by the exporter's key %s, not by the chain's key "
+		    "(--require-chain-manifest)",
+		    fpr);
+		goto out;
+	}
+	v->mkey = v->exporter_key;
+	v->rep->exporter_signed = true;
+	memcpy(v->rep->exporter_fpr, fpr, sizeof(fpr));
+out:
+	tfa_buf_free(&pem);
+	tfa_buf_free(&spki);
+	return rc;
+}
+
 /* Layer 1. */
 tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 {
@@ -334,6 +424,13 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	}
 	if (rc != TFA_OK)
 		goto out;
+	if (!v->man.exporter_signed && v->man.lists_exporter_key) {
+		rc = tfa_vfy_fail(
+		    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_EXPORTER_KEY, 0,
+		    "Manifest lists %s, which only an exporter-signed manifest carries",
+		    TFA_BUNDLE_EXPORTER_KEY);
+		goto out;
+	}
 	if (v->opts->require_genesis && v->man.from_seq != 1) {
 		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, v->man.from_seq,
 				  "Bundle starts at seq %" PRIu64
@@ -411,20 +508,10 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 		TFA_GUARD(follow_rotations(v));
 	}
 	TFA_GUARD(check_key_pems(v));
-	if (strcmp(v->man.key_fpr, v->keys[v->nkeys - 1].fpr) != 0) {
-		rc = tfa_vfy_fail(
-		    v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
-		    "Manifest names signing key %s, which is not the key in force at export (%s) "
-		    "reached from the anchor through the bundle's rotations",
-		    v->man.key_fpr, v->keys[v->nkeys - 1].fpr);
-		goto out;
-	}
-	if (strcmp(v->man.key_fpr, v->key_fpr) != 0) {
-		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST, 0,
-				  "Manifest names signing key %s, but the bundle's key is %s",
-				  v->man.key_fpr, v->key_fpr);
-		goto out;
-	}
+	if (v->man.exporter_signed)
+		TFA_GUARD(check_exporter_key(v));
+	else
+		TFA_GUARD(check_chain_manifest_key(v));
 	report_keys(v);
 	rc = tfa_vfy_read_small(&sig, &v->src, TFA_BUNDLE_MANIFEST_SIG, TFA_SIG_MAX);
 	if (rc != TFA_OK) {
@@ -434,7 +521,7 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 						  tfa_error_last()->message);
 		goto out;
 	}
-	rc = tfa_verify_digest(v->key, v->man.alg, v->man_digest, sig.data, sig.len);
+	rc = tfa_verify_digest(v->mkey, v->man.alg, v->man_digest, sig.data, sig.len);
 	if (rc == TFA_EVERIFY) {
 		rc = tfa_vfy_fail(v, TFA_LAYER_MANIFEST, TFA_BUNDLE_MANIFEST_SIG, 0,
 				  "Manifest signature invalid: %s", tfa_error_last()->message);
@@ -442,7 +529,20 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 	}
 	if (rc != TFA_OK)
 		goto out;
-	tfa_vfy_emit(v, "SUCCESS", "Manifest signature valid");
+	if (v->man.exporter_signed) {
+		tfa_vfy_emit(v, "SUCCESS", "Manifest signature valid (the exporter's key %s)",
+			     v->rep->exporter_fpr);
+		tfa_vfy_emit(
+		    v, "WARN",
+		    "Manifest signed by the exporter's key %s, not by the chain's key: it shows "
+		    "who "
+		    "assembled this bundle, not that the chain's key holder exported this range. "
+		    "Every record is still checked against the chain's keys; that the range is "
+		    "complete rests only on --checkpoint and --require-genesis",
+		    v->rep->exporter_fpr);
+	} else {
+		tfa_vfy_emit(v, "SUCCESS", "Manifest signature valid");
+	}
 	v->rep->passed_layer = TFA_LAYER_MANIFEST;
 out:
 	tfa_buf_free(&sig);

@@ -121,7 +121,8 @@ enum {
 	SEEN_SIGNER = 1 << 7,
 	SEEN_TO = 1 << 8,
 	SEEN_TYPE = 1 << 9,
-	SEEN_ALL = (1 << 10) - 1
+	SEEN_ALL = (1 << 10) - 1,
+	SEEN_KIND = 1 << 10 /* schema 2 only */
 };
 
 static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn fn, void *ud)
@@ -162,6 +163,8 @@ static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 				 path);
 		if (strcmp(path, TFA_BUNDLE_PUBKEY) == 0)
 			m->lists_pubkey = true;
+		if (strcmp(path, TFA_BUNDLE_EXPORTER_KEY) == 0)
+			m->lists_exporter_key = true;
 		TFA_GUARD(expect_key(js, "sha256", "manifest file entry"));
 		TFA_GUARD(read_string(js, &s, &len, "a file hash"));
 		if (tfa_hex_decode(f.sha256, TFA_SHA256_LEN, s, len) != TFA_OK)
@@ -231,11 +234,25 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 		} else if (strcmp(k, "head_hash") == 0) {
 			bit = SEEN_HEAD;
 			TFA_GUARD(read_hash(js, m->head_hash, "\"head_hash\""));
+		} else if (strcmp(k, "kind") == 0) {
+			bit = SEEN_KIND;
+			TFA_GUARD(read_string(js, &s, &n, "\"kind\""));
+			TFA_ENSURE(n == strlen(TFA_MANIFEST_KIND_EXPORTER) &&
+				       memcmp(s, TFA_MANIFEST_KIND_EXPORTER, n) == 0,
+				   TFA_EFORMAT, "manifest kind is not %s",
+				   TFA_MANIFEST_KIND_EXPORTER);
 		} else if (strcmp(k, "schema_version") == 0) {
 			bit = SEEN_SCHEMA;
 			TFA_GUARD(read_int(js, 0, 1000, &v, "\"schema_version\""));
-			TFA_ENSURE(v == TFA_MANIFEST_SCHEMA, TFA_EFORMAT,
-				   "unsupported manifest schema version");
+			/* "kind" sorts before "schema_version": it has been read if present. */
+			TFA_ENSURE(v == TFA_MANIFEST_SCHEMA ||
+				       (v == TFA_MANIFEST_SCHEMA_EXPORTER && (seen & SEEN_KIND)),
+				   TFA_EFORMAT, "unsupported manifest schema version");
+			TFA_ENSURE(
+			    v != TFA_MANIFEST_SCHEMA || !(seen & SEEN_KIND), TFA_EFORMAT,
+			    "a schema 1 manifest has no \"kind\" (it is signed by the chain's "
+			    "key)");
+			m->exporter_signed = v == TFA_MANIFEST_SCHEMA_EXPORTER;
 		} else if (strcmp(k, "signer") == 0) {
 			uint8_t tmp[TFA_SHA256_LEN];
 			char alg[40];
@@ -271,7 +288,7 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 		}
 		seen |= bit;
 	}
-	TFA_ENSURE(seen == SEEN_ALL, TFA_EFORMAT, "manifest lacks a required member");
+	TFA_ENSURE((seen & SEEN_ALL) == SEEN_ALL, TFA_EFORMAT, "manifest lacks a required member");
 	TFA_GUARD(expect(js, TFA_JS_END, "the end of the document"));
 	TFA_ENSURE(m->from_seq <= m->to_seq, TFA_EFORMAT, "manifest range is empty");
 	{

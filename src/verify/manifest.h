@@ -22,6 +22,13 @@ typedef struct tfa_manifest {
 	tfa_sig_alg alg;
 	size_t nfiles;
 	bool lists_pubkey;
+	/*
+	 * Schema 2 (`kind` "exporter-signed"): signer names the exporter's own
+	 * key, carried in exporter_key.pem, not a key of the chain. Schema 1:
+	 * signer is the chain's key in force at export.
+	 */
+	bool exporter_signed;
+	bool lists_exporter_key;
 	/* Filled only by tfa_manifest_parse: strictly ascending by path. */
 	tfa_manifest_file *files;
 	char *arena;
@@ -37,7 +44,8 @@ typedef tfa_err (*tfa_manifest_file_fn)(void *ud, const tfa_manifest_file *f, si
  * Reads a whole manifest from a stream: canonical JSON (the stream checks
  * that), the right type and schema, every member known and well-formed,
  * every path safe (pathsafe.h), listed once, in byte order, and neither
- * manifest.json nor manifest.sig; a genesis base_hash only with from_seq 1. Memory does not depend
+ * manifest.json nor manifest.sig; a genesis base_hash only with from_seq 1;
+ * `kind` exactly in a schema 2 manifest. Memory does not depend
  * on the number of files. TFA_EFORMAT or TFA_EVERIFY with the reason otherwise.
  */
 TFA_WUR tfa_err tfa_manifest_scan(tfa_manifest *out, tfa_jstream *js, tfa_manifest_file_fn fn,

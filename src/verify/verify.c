@@ -97,6 +97,7 @@ static tfa_err end(tfa_vfy_ctx *v, tfa_verify_report *rep, tfa_err rc)
 	if (v) {
 		tfa_bsrc_close(&v->src);
 		EVP_PKEY_free(v->key);
+		EVP_PKEY_free(v->exporter_key);
 		for (size_t k = 0; k < TFA_VERIFY_KEYS_MAX; k++)
 			EVP_PKEY_free(v->keys[k].pkey);
 		for (size_t k = 0; k < v->nckpts; k++)

@@ -106,8 +106,11 @@ typedef struct tfa_vfy_ctx {
 	tfa_verify_report *rep;
 	tfa_manifest man;
 	uint8_t man_digest[TFA_SHA256_LEN];
-	EVP_PKEY *key;
+	EVP_PKEY *key; /* public_key.pem: the chain's key in force at export */
 	char key_fpr[TFA_FPR_STRLEN];
+	EVP_PKEY *mkey;			  /* the manifest's key: key, or exporter_key */
+	EVP_PKEY *exporter_key;		  /* exporter_key.pem of an exporter-signed manifest */
+	tfa_manifest_file exporter_entry; /* its manifest entry (path not kept) */
 	tfa_vfy_key keys[TFA_VERIFY_KEYS_MAX];
 	size_t nkeys;
 	tfa_vfy_kfile kfiles[TFA_VFY_KFILES_MAX];

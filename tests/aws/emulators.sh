@@ -10,6 +10,8 @@
 #   S3_LOG       DDB_LOG        the proxies' request logs (JSON lines)
 #   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION   fake credentials
 # and returns 77 when node_modules lacks an emulator (run scripts/deps.sh).
+# With AWS_PROXY_IDENTITIES naming a file, both proxies also accept the
+# identities it lists, each allowed only its actions (store_proxy.py --identities).
 #
 # s3rver runs with --allow-mismatched-signatures because the proxy, which
 # checks every request's SigV4 with botocore, rewrites some requests (faults,
@@ -90,11 +92,12 @@ aws_emulators_start() {
 	S3_LOG=$W/s3.log DDB_LOG=$W/ddb.log
 	"$AWS_PY" "$AWS_DIR/store_proxy.py" --service s3 --upstream "http://127.0.0.1:$s3port" \
 		--port-file "$W/s3proxy.port" --log "$S3_LOG" --retention-days "$days" \
-		--enforce-if-none-match 2> "$W/s3proxy.err" &
+		--enforce-if-none-match ${AWS_PROXY_IDENTITIES:+--identities "$AWS_PROXY_IDENTITIES"} 2> "$W/s3proxy.err" &
 	AWS_PIDS+=($!)
 	aws_wait_port_file "$W/s3proxy.port" $! || { echo "s3 proxy did not start" >&2; cat "$W/s3proxy.err" >&2; return 1; }
 	"$AWS_PY" "$AWS_DIR/store_proxy.py" --service dynamodb --upstream "http://127.0.0.1:$ddbport" \
-		--port-file "$W/ddbproxy.port" --log "$DDB_LOG" 2> "$W/ddbproxy.err" &
+		--port-file "$W/ddbproxy.port" --log "$DDB_LOG" \
+		${AWS_PROXY_IDENTITIES:+--identities "$AWS_PROXY_IDENTITIES"} 2> "$W/ddbproxy.err" &
 	AWS_PIDS+=($!)
 	aws_wait_port_file "$W/ddbproxy.port" $! || { echo "dynamodb proxy did not start" >&2; cat "$W/ddbproxy.err" >&2; return 1; }
 	S3_ENDPOINT=http://127.0.0.1:$(cat "$W/s3proxy.port")

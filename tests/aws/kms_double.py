@@ -21,7 +21,12 @@ It prints "port N" when it is listening, writes N to the port file
 Credentials it accepts come from the environment the client also uses:
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optional AWS_SESSION_TOKEN
 (or --credentials-file FILE, JSON [{"access_key", "secret_key",
-"session_token"?}, ...]). Secrets are never logged.
+"session_token"?, "allow"?}, ...]). Secrets are never logged. A credential
+with "allow" (a list of actions such as "kms:GetPublicKey") may perform only
+those: any other operation is answered AccessDeniedException, naming the
+action, as KMS answers a caller whose policies do not allow it; the log
+entry's "denied" names the action. Without "allow" a credential may do
+everything (this double does not evaluate IAM or key policies).
 
 Test hooks, on the same port, without SigV4:
   POST /__control  {"faults": ["throttle", "throttle", "ok"], "targets": ["Sign"],
@@ -438,6 +443,7 @@ class SigV4Checker:
                            "you provided. Check your AWS Secret Access Key and signing method. "
                            "Consult the service documentation for details.")
         log["sigv4"] = "verified"
+        return cred
 
 
 # ---- faults -------------------------------------------------------------------
@@ -562,11 +568,18 @@ def make_handler(double):
             try:
                 body = self._body()
                 try:
-                    double.checker.check("POST", f"https://{self.headers.get('Host', '')}"
-                                         f"{self.path}", self.headers, body, entry)
+                    cred = double.checker.check("POST", f"https://{self.headers.get('Host', '')}"
+                                                f"{self.path}", self.headers, body, entry)
                 except KmsError as e:
                     entry["sigv4"] = "rejected: " + e.type
                     raise
+                action = "kms:" + target.rpartition(".")[2]
+                if cred.get("allow") is not None and action not in cred["allow"]:
+                    entry["denied"] = action
+                    raise KmsError(400, "AccessDeniedException",
+                                   f"User: arn:aws:iam::{ACCOUNT}:user/{cred['access_key']} is not "
+                                   f"authorized to perform: {action} because no policy allows "
+                                   f"the {action} action")
                 resp = self._dispatch(target, body, entry)
                 status, obj = 200, resp
             except KmsError as e:

@@ -42,9 +42,16 @@ X-Amz-Target operation (GetItem, PutItem, UpdateItem, ...).
 
 Usage: store_proxy.py --service s3|dynamodb --upstream http://127.0.0.1:PORT
          --port-file FILE [--log FILE] [--region R] [--retention-days N]
-         [--enforce-if-none-match]
+         [--enforce-if-none-match] [--identities FILE]
 Credentials accepted: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN)
-from the environment.
+from the environment, allowed everything; and with --identities, a JSON list of
+further identities {"name", "access_key", "secret_key", "allow": [ACTION, ...]},
+each allowed only the IAM actions it lists: s3:PutObject, s3:GetObject (GetObject,
+HeadObject), s3:ListBucket (ListObjectsV2), s3:Other (any other request);
+dynamodb:<X-Amz-Target operation>. A request outside them is answered
+403 AccessDenied / 400 AccessDeniedException and logged with "identity" and
+"denied" (the action), as AWS answers a caller whose policies do not allow it.
+An allowed request goes upstream under the environment's access key id.
 """
 import argparse
 import base64
@@ -113,6 +120,13 @@ class State:
         self.creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"],
                                  os.environ["AWS_SECRET_ACCESS_KEY"],
                                  os.environ.get("AWS_SESSION_TOKEN"))
+        # access key id -> (name, Credentials, allowed actions or None for all)
+        self.identities = {self.creds.access_key: ("default", self.creds, None)}
+        if args.identities:
+            with open(args.identities) as f:
+                for i in json.load(f):
+                    self.identities[i["access_key"]] = (
+                        i["name"], Credentials(i["access_key"], i["secret_key"]), set(i["allow"]))
 
     def next_fault(self, op):
         with self.lock:
@@ -162,6 +176,23 @@ class _S3Signed(S3SigV4Auth):
         pass  # the client's x-amz-content-sha256 is what it signed
 
 
+def identity_of(state, headers):
+    """The (name, Credentials, allowed actions) the request's Authorization names, or None."""
+    auth = headers.get("Authorization", "")
+    m = auth.split("Credential=", 1)
+    if len(m) != 2:
+        return None
+    return state.identities.get(m[1].split("/", 1)[0])
+
+
+def action_of(service, op):
+    """The IAM action a request needs."""
+    if service == "s3":
+        return {"PutObject": "s3:PutObject", "GetObject": "s3:GetObject", "HeadObject": "s3:GetObject",
+                "ListObjectsV2": "s3:ListBucket"}.get(op, "s3:Other")
+    return "dynamodb:" + op
+
+
 def check_sigv4(state, method, path, headers, body):
     """'verified' or the reason it is not."""
     auth = headers.get("Authorization", "")
@@ -170,8 +201,10 @@ def check_sigv4(state, method, path, headers, body):
     fields = dict(p.strip().split("=", 1) for p in auth[17:].split(",") if "=" in p)
     scope = fields.get("Credential", "").split("/")
     signed = fields.get("SignedHeaders", "").split(";")
-    if len(scope) != 5 or scope[0] != state.creds.access_key:
+    ident = state.identities.get(scope[0]) if len(scope) == 5 else None
+    if ident is None:
         return "bad credential scope"
+    creds = ident[1]
     if scope[2] != state.args.region or scope[3] != state.args.service:
         return f"scope {scope[2]}/{scope[3]}, wanted {state.args.region}/{state.args.service}"
     for need in ("host", "x-amz-date"):
@@ -182,7 +215,7 @@ def check_sigv4(state, method, path, headers, body):
             return "x-amz-content-sha256 not signed"
         if headers.get("x-amz-content-sha256") != hashlib.sha256(body).hexdigest():
             return "x-amz-content-sha256 does not match the body"
-    if state.creds.token is not None and "x-amz-security-token" not in signed:
+    if creds.token is not None and "x-amz-security-token" not in signed:
         return "x-amz-security-token not signed"
     req = AWSRequest(method=method, url="http://" + headers.get("Host", "") + path, data=body)
     for name in signed:
@@ -190,7 +223,7 @@ def check_sigv4(state, method, path, headers, body):
             req.headers[name] = v
     req.context["timestamp"] = headers.get("X-Amz-Date", "")
     cls = _S3Signed if state.args.service == "s3" else _Signed
-    signer = cls(state.creds, state.args.service, state.args.region, signed)
+    signer = cls(creds, state.args.service, state.args.region, signed)
     canonical = signer.canonical_request(req)
     want = signer.signature(signer.string_to_sign(req, canonical), req)
     if not hmac.compare_digest(want.encode(), fields.get("Signature", "").encode()):
@@ -325,6 +358,15 @@ def make_handler(state):
                 if args.service == "s3":
                     return self.error(403, "SignatureDoesNotMatch", entry["sigv4"])
                 return self.error(400, "InvalidSignatureException", entry["sigv4"])
+            name, creds, allow = identity_of(state, self.headers)
+            entry["identity"] = name
+            if allow is not None and action_of(args.service, op) not in allow:
+                entry["denied"] = action_of(args.service, op)
+                entry["status"] = 403 if args.service == "s3" else 400
+                msg = f"{name} is not authorized to perform: {entry['denied']}"
+                if args.service == "s3":
+                    return self.error(403, "AccessDenied", msg)
+                return self.error(400, "AccessDeniedException", msg)
             if op == "PutObject":
                 entry["put_checks"] = put_checks(state, self.headers, body)
                 entry["size"] = len(body)
@@ -347,9 +389,15 @@ def make_handler(state):
             if op == "ListObjectsV2" and state.list_max_keys:
                 path += f"&max-keys={int(state.list_max_keys)}"
             fwd_headers = self.headers
+            if creds is not state.creds:
+                # Upstream knows one access key id: the request goes on under it.
+                fwd_headers = {k: (v.replace("Credential=" + creds.access_key + "/",
+                                             "Credential=" + state.creds.access_key + "/")
+                                   if k.lower() == "authorization" else v)
+                               for k, v in self.headers.items()}
             if fault == "alter_body" and op == "PutObject" and body:
                 body = b"#" + body[1:]
-                fwd_headers = {k: v for k, v in self.headers.items()
+                fwd_headers = {k: v for k, v in fwd_headers.items()
                                if k.lower() not in CHECKSUM_HEADERS}
                 entry["altered"] = True
             if args.service == "s3" and op in ("PutObject", "GetObject", "HeadObject"):
@@ -397,6 +445,7 @@ def main():
     ap.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     ap.add_argument("--retention-days", type=int, default=0)
     ap.add_argument("--enforce-if-none-match", action="store_true")
+    ap.add_argument("--identities")
     args = ap.parse_args()
     state = State(args)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))

@@ -32,12 +32,16 @@ check "one record" [ "$(nrec)" -eq 1 ]
 check "plan hash is that of show -json output" grep -q "\"plan_sha256\":\"sha256:$want\"" <(rec 1)
 check "state serial and lineage recorded" grep -q '"lineage":"configuredUnchanged","serial":7' <(rec 1)
 check "event succeeded" grep -q '"event":{"exit_code":0,"status":"succeeded","type":"apply"}' <(rec 1)
-check "show -json ran before apply" bash -c "grep -n '' '$STANDIN_LOG' | tr '\n' ' ' | grep -q '1:show -json plan.bin 2:apply -auto-approve plan.bin'"
+check "show -json ran before apply" bash -c "grep -v '^state pull' '$STANDIN_LOG' | grep -n '' | tr '\n' ' ' | grep -q '1:show -json plan.bin 2:apply -auto-approve plan.bin'"
+check "state pulled before and after" bash -c "grep -n '' '$STANDIN_LOG' | tr '\n' ' ' | grep -q '1:show -json plan.bin 2:state pull 3:apply -auto-approve plan.bin 4:state pull'"
+check "saved plan: plan_source saved-plan" grep -q '"plan_source":"saved-plan"' <(rec 1)
+check "no state before on a first apply" bash -c "! grep -q state_before <(head -1 '$W/s/records/000000000001.rec')"
 
 # Failure: Terraform's exit code, status failed.
 expect_exit 1 "apply that fails exits 1" env STANDIN_MODE=fail "$T" apply -- "$TF" apply plan.bin
 expect_output 'simulated failure' "terraform's stderr passes through"
 check "failed run recorded" grep -q '"event":{"exit_code":1,"status":"failed","type":"apply"}' <(rec 2)
+check "state before recorded" grep -q '"state_before":{"lineage":"configuredUnchanged","serial":7,"sha256":"sha256:'"$(sha256sum terraform.tfstate | cut -d' ' -f1)"'"' <(rec 2)
 
 # destroy is recorded as such; -chdir is honoured for the plan and the state.
 mkdir -p ../other && echo show-basic-delete.json > ../other/p.bin && rm -f ../other/terraform.tfstate
@@ -45,11 +49,18 @@ expect_exit 0 "destroy with -chdir" "$T" apply -- "$TF" -chdir=../other apply -d
 check "destroy event" grep -q '"status":"succeeded","type":"destroy"' <(rec 3)
 check "delete action from the plan in -chdir" grep -q '"action":"delete"' <(rec 3)
 
-# Without a saved plan: no plan facts, but the state is recorded.
-expect_exit 0 "apply without a saved plan" "$T" apply -- "$TF" apply -auto-approve
-check "no plan hash without a saved plan" bash -c "! grep -q plan_sha256 <(head -1 '$W/s/records/000000000004.rec')"
+# Without a saved plan: planned first, and exactly that plan applied and recorded.
+: > "$STANDIN_LOG"
+expect_exit 0 "apply without a saved plan" env STANDIN_PLAN_MODE_OUT=$W/planmode "$T" apply -- "$TF" apply -auto-approve -var x=1 -target=a.b -backup=bk -lock=false
+check "plan-first: plan hash of the plan made" grep -q "\"plan_sha256\":\"sha256:$want\"" <(rec 4)
+check "plan-first: plan_source" grep -q '"plan_source":"plan-first"' <(rec 4)
+check "plan-first: counts recorded" grep -q '"counts":{"create":3,' <(rec 4)
 check "state recorded without a saved plan" grep -q '"serial":7' <(rec 4)
-
+tmpplan=$(sed -n 's/^plan -out=\([^ ]*\) .*/\1/p' "$STANDIN_LOG")
+check "plan-first: plan shaped by the user's options" grep -q "^plan -out=$tmpplan -var x=1 -target=a.b -lock=false\$" "$STANDIN_LOG"
+check "plan-first: that plan file shown and applied" bash -c "grep -v '^state pull' '$STANDIN_LOG' | tr '\n' ' ' | grep -q 'show -json $tmpplan apply -auto-approve -backup=bk -lock=false $tmpplan'"
+check "plan-first: plan file was 0600" [ "$(cat "$W/planmode")" = 600 ]
+check "plan-first: plan file removed" [ ! -e "$tmpplan" ]
 # Terraform not found: exit 2, nothing recorded.
 n=$(nrec)
 expect_exit 2 "terraform not found (path)" "$T" apply -- /nonexistent/terraform apply plan.bin
@@ -156,6 +167,100 @@ printf '{"type":"tfattest.capture"}' > "$W/spool/00000000000000000002-prod-01234
 chmod 600 "$W/spool/00000000000000000002-prod-0123456789abcdef0123456789abcdef.json"
 expect_exit 1 "corrupt spool file is rejected" "$T" record --flush-spool
 expect_output 'is invalid' "corrupt spool message"
+
+rm -f "$W"/spool/*
+# destroy: planned with -destroy.
+: > "$STANDIN_LOG"
+n=$(nrec)
+expect_exit 0 "destroy without a saved plan" env STANDIN_PLAN=show-basic-delete.json "$T" apply -- "$TF" destroy -auto-approve
+check "destroy: plan -destroy" grep -q '^plan -out=[^ ]* -destroy$' "$STANDIN_LOG"
+check "destroy: recorded as destroy with its plan" grep -q '"action":"delete"' <(rec $((n + 1)))
+check "destroy: event" grep -q '"type":"destroy"' <(rec $((n + 1)))
+# --no-plan-first: the old behaviour, and the record says so.
+: > "$STANDIN_LOG"
+expect_exit 0 "apply --no-plan-first" "$T" apply --no-plan-first -- "$TF" apply -auto-approve
+n=$(nrec)
+check "no-plan-first: no plan hash" bash -c "! grep -q plan_sha256 <(head -1 '$W/s/records/$(printf %012d $n).rec')"
+check "no-plan-first: plan_source none" grep -q '"plan_source":"none"' <(rec $n)
+check "no-plan-first: no plan run" bash -c "! grep -q '^plan' '$STANDIN_LOG'"
+# A plan that fails: nothing applied, nothing recorded, terraform's code, no plan file left.
+: > "$STANDIN_LOG"
+expect_exit 1 "plan-first: failing plan" env STANDIN_PLAN_EXIT=1 "$T" apply -- "$TF" apply -auto-approve
+expect_output 'plan` failed \(exit 1\); nothing was applied or recorded' "failing plan message"
+check "failing plan: nothing recorded" [ "$(nrec)" -eq "$n" ]
+check "failing plan: apply not run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
+expect_exit 2 "plan-first: no temporary directory" env TMPDIR=/nonexistent "$T" apply -- "$TF" apply -auto-approve
+expect_output 'cannot create a temporary plan file in /nonexistent' "no temporary directory: message"
+check "no temporary directory: nothing run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
+failplan=$(sed -n 's/^plan -out=\([^ ]*\).*/\1/p' "$STANDIN_LOG")
+check "failing plan: a plan file was named" [ -n "$failplan" ]
+check "failing plan: no plan file left" [ ! -e "$failplan" ]
+# SIGTERM while the plan made first runs: it reaches the plan; nothing applied or recorded, no file left.
+: > "$STANDIN_LOG"
+rm -f mark
+n=$(nrec)
+STANDIN_MODE=slowplan STANDIN_MARK=$PWD/mark "$T" apply -- "$TF" apply -auto-approve > sigplan.out 2>&1 &
+wp=$!
+for _ in $(seq 600); do [ -e mark ] && break; sleep 0.1; done
+check "plan started before the signal" [ -e mark ]
+kill -TERM $wp
+wait $wp
+st=$?
+check "signalled plan: wrapper exits 128+SIGTERM" [ "$st" -eq 143 ]
+check "signalled plan: nothing recorded" [ "$(nrec)" -eq "$n" ]
+check "signalled plan: apply not run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
+sigplan=$(sed -n 's/^plan -out=\([^ ]*\).*/\1/p' "$STANDIN_LOG")
+check "signalled plan: no plan file left" bash -c "[ -n '$sigplan' ] && [ ! -e '$sigplan' ]"
+
+# An errored plan is refused (made first or saved), unless --allow-errored-plan.
+: > "$STANDIN_LOG"
+expect_exit 2 "plan-first: errored plan refused" env STANDIN_PLAN=show-plan-error.json "$T" apply -- "$TF" apply -auto-approve
+expect_output 'plan is errored' "errored plan message"
+check "errored plan: apply not run" bash -c "! grep -q '^apply' '$STANDIN_LOG'"
+echo show-plan-error.json > err.bin
+expect_exit 2 "saved errored plan refused" "$T" apply -- "$TF" apply err.bin
+check "errored plan: nothing recorded" [ "$(nrec)" -eq "$n" ]
+expect_exit 0 "saved errored plan allowed" "$T" apply --allow-errored-plan -- "$TF" apply err.bin
+check "errored plan recorded as such" grep -q '"plan_errored":true' <(rec $((n + 1)))
+expect_exit 0 "log" "$T" log
+expect_output "^ +$((n + 1)) .*ERRORED PLAN" "log marks an errored plan"
+
+# Every state-writing command, with its event type and the state before and after.
+for c in "import a.b id:import" "state rm a.b:state-rm" "state mv a.b a.c:state-mv" "state push x.tfstate:state-push" "apply -refresh-only -auto-approve:refresh" "apply -destroy -auto-approve:destroy"; do
+	n=$(nrec)
+	# shellcheck disable=SC2086
+	expect_exit 0 "wrapped ${c%%:*}" "$T" apply -- "$TF" ${c%%:*}
+	check "${c%%:*}: event ${c##*:}" grep -q "\"type\":\"${c##*:}\"" <(rec $((n + 1)))
+	check "${c%%:*}: state before and after" grep -q '"state":{.*"serial":7.*"state_before":{.*"serial":7' <(rec $((n + 1)))
+done
+n=$(nrec)
+expect_exit 1 "failed import recorded" env STANDIN_MODE=fail "$T" apply -- "$TF" import a.b id
+check "failed import: status failed" grep -q '"event":{"exit_code":1,"status":"failed","type":"import"}' <(rec $((n + 1)))
+expect_exit 2 "state list refused" "$T" apply -- "$TF" state list
+expect_exit 2 "state rm -dry-run refused" "$T" apply -- "$TF" state rm -dry-run a.b
+expect_output 'writes no state' "dry-run message"
+
+# Drift on record: the drifted addresses, never values; terraform's exit code.
+n=$(nrec)
+: > "$STANDIN_LOG"
+expect_exit 2 "drift found" env STANDIN_PLAN=show-drift.json STANDIN_PLAN_EXIT=2 "$T" drift -- "$TF" plan -refresh-only -detailed-exitcode
+expect_output 'recorded seq [0-9]+ \(drift-check, succeeded, exit 2: drift\)' "drift: reported"
+check "drift: event drift-check, succeeded" grep -q '"event":{"exit_code":2,"status":"succeeded","type":"drift-check"}' <(rec $((n + 1)))
+check "drift: addresses" grep -q '"drift":{"addresses":\["test_instance.should_refresh"\],"drifted":true}' <(rec $((n + 1)))
+check "drift: plan -out added" grep -q '^plan -refresh-only -detailed-exitcode -out=/' "$STANDIN_LOG"
+expect_exit 0 "no drift" env STANDIN_PLAN=show-basic-update.json "$T" drift -- "$TF" plan -refresh-only -detailed-exitcode
+check "no drift recorded" grep -q '"drift":{"addresses":\[\],"drifted":false}' <(rec $((n + 2)))
+expect_exit 0 "log" "$T" log
+expect_output "^ +$((n + 1)) .*DRIFT \(1\)" "log marks drift"
+n2=$(nrec)
+expect_exit 1 "drift check that fails" env STANDIN_PLAN_EXIT=1 "$T" drift -- "$TF" plan -refresh-only -detailed-exitcode
+check "failed drift check recorded as failed" grep -q '"event":{"exit_code":1,"status":"failed","type":"drift-check"}' <(rec $((n2 + 1)))
+check "failed drift check: no drift finding" bash -c "! grep -q '\"drift\"' <(head -1 '$W/s/records/$(printf %012d $((n2 + 1))).rec')"
+expect_exit 2 "drift without -refresh-only refused" "$T" drift -- "$TF" plan
+expect_exit 2 "drift of an apply refused" "$T" drift -- "$TF" apply
+n2=$(nrec)
+expect_exit 1 "drift check not recorded exits 1" env STANDIN_PLAN=show-drift.json STANDIN_PLAN_EXIT=2 "$T" drift --key file:$W/other.pem -- "$TF" plan -refresh-only -detailed-exitcode
+check "nothing recorded with the wrong key" [ "$(nrec)" -eq "$n2" ]
 
 # Terraform (show and apply, and what they run) inherits no PKCS#11 PIN from tfattest.
 rm -f "$W/tf.env"

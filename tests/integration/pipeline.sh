@@ -34,7 +34,7 @@ grep -q '"action":"create","address":"test_instance.test\[0\]"' $a/000000000001.
 grep -q '"counts":{"create":3,' $a/000000000001.json || fail "create count wrong"
 grep -q '"state":{"lineage":"configuredUnchanged","serial":7,' $a/000000000002.json || fail "state facts missing"
 grep -q '"action":"delete"' $a/000000000003.json || fail "delete action missing"
-grep -q '"event":{"exit_code":1,"status":"failed","type":"rollback"}' $a/000000000004.json || fail "rollback event wrong"
+grep -Eq '"event":\{"exit_code":1,"idempotency_key":"[0-9a-f]{32}","status":"failed","type":"rollback"\}' $a/000000000004.json || fail "rollback event wrong"
 grep -q '"action":"replace","address":"test_instance.test","reason":"replace_because_cannot_update"' $a/000000000004.json || fail "replace missing"
 TESTS_RUN=$((TESTS_RUN + 6))
 
@@ -75,6 +75,11 @@ expect_exit 2 "unknown key scheme" "$T" pubkey --key vault:abc
 expect_exit 2 "missing plan file" "$T" record --store sec --key file:rsa.pem --plan nope.json
 printf '{"format_version":"1.0","a":1,"a":2}' > dup.json
 expect_exit 1 "plan with duplicate keys is rejected" "$T" record --store sec --key file:rsa.pem --plan dup.json
+expect_exit 2 "errored plan refused" "$T" record --store sec --key file:rsa.pem --plan "$PLANS/show-plan-error.json"
+expect_output 'is errored.*--allow-errored-plan' "errored plan message"
+printf 'PK\003\004\024\000' > saved.tfplan
+expect_exit 2 "binary plan refused" "$T" record --store sec --key file:rsa.pem --plan saved.tfplan
+expect_output 'run `terraform show -json saved.tfplan > plan.json`' "binary plan message"
 printf 'not json' > bad.json
 expect_exit 1 "plan that is not JSON is rejected" "$T" record --store sec --key file:rsa.pem --plan bad.json
 expect_exit 2 "bad --event" "$T" record --store sec --key file:rsa.pem --plan "$PLANS/show-basic-create.json" --event deploy
@@ -88,6 +93,11 @@ expect_exit 2 "unknown command" "$T" frobnicate
 n_before=$(ls sec/records | wc -l)
 [ "$(ls sec/records | wc -l)" -eq "$n_before" ] || fail "a refused record changed the store"
 TESTS_RUN=$((TESTS_RUN + 1))
+
+# An errored plan is recorded with --allow-errored-plan, and says so.
+expect_exit 0 "errored plan allowed" "$T" record --store sec --key file:rsa.pem --plan "$PLANS/show-plan-error.json" --allow-errored-plan
+expect_exit 0 "log" "$T" log --store sec --key file:rsa.pem
+expect_output 'ERRORED PLAN' "log marks the errored plan"
 
 # Ranges.
 expect_exit 0 "export a range" "$T" export --store sec --key file:rsa.pem --out range --from 2 --to 3

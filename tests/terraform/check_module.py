@@ -250,6 +250,13 @@ def main():
           and dkey.get("customer_master_key_spec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT",
           "the data key is symmetric")
     data_arn = f"aws_kms_key.{dname}.arn"
+    AUD = [("AWS", ["${var.auditor_principal_arns}"])]
+    dpol = ref(dkey.get("policy"))
+    dst = statements(mod, dpol.split(".")[2]) if dpol and dpol.startswith("data.") else None
+    daud = [s for s in (dst or []) if principals(s) == AUD]
+    check(len(daud) == 1 and daud[0].get("actions") == ["kms:Decrypt"]
+          and ("StringEquals", "kms:ViaService", ["s3.${local.region}.amazonaws.com"]) in conditions(daud[0]),
+          "data key policy: auditors may only Decrypt, and only through S3")
 
     # ---- the bucket ---------------------------------------------------------
     bname = next(iter(resources.get("aws_s3_bucket", {})), None)
@@ -303,6 +310,16 @@ def main():
         check(len(denies("s3:PutObject", ("StringNotEqualsIfExists", "s3:object-lock-mode",
                                           ["COMPLIANCE"]))) == 1,
               "bucket policy denies Object Lock modes other than COMPLIANCE")
+        baud = [s for s in bst if s.get("effect", "Allow") == "Allow" and principals(s) == AUD]
+        acts = sorted(a for s in baud for a in s.get("actions", []))
+        check(acts == ["s3:GetObject", "s3:ListBucket"],
+              "bucket policy: auditors may only GetObject and ListBucket (what export --manifest-key needs)")
+        get = [s for s in baud if s.get("actions") == ["s3:GetObject"]]
+        lst = [s for s in baud if s.get("actions") == ["s3:ListBucket"]]
+        check(len(get) == 1 and get[0].get("resources") == ["${local.records_arn}"],
+              "bucket policy: auditors read only under the prefix")
+        check(len(lst) == 1 and ("StringLike", "s3:prefix", ["${var.object_prefix}/*"]) in conditions(lst[0]),
+              "bucket policy: auditors list only the prefix")
 
     # ---- the table ----------------------------------------------------------
     table = one(mod, "resource", "aws_dynamodb_table")

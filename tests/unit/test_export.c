@@ -40,7 +40,7 @@ static void test_readme(void)
 	const char *at;
 
 	tfa_buf_init(&b, 0);
-	CHECK_OK(tfa_export_write_readme(&b, "prod", 3, 9, base, anchor));
+	CHECK_OK(tfa_export_write_readme(&b, "prod", 3, 9, base, anchor, false));
 	CHECK(b.len > tfa_export_recipe_len);
 	CHECK(b.len >= 24 && memcmp(b.data, "# Verifying this bundle\n", 24) == 0);
 	at = b.len ? strstr((const char *)b.data, vars) : NULL;

@@ -75,6 +75,25 @@ static char *fmt(const char *f, ...)
 	return s;
 }
 
+/* A private key from tests/fixtures/jwt (see SOURCE.md there). */
+static EVP_PKEY *fixture_key(const char *name)
+{
+	char *rel = fmt("jwt/%s", name);
+	size_t len;
+	char *pem = tfa_test_read_fixture(rel, &len);
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+
+	if (k == NULL) {
+		fprintf(stderr, "cannot read the fixture %s\n", rel);
+		exit(2);
+	}
+	BIO_free(b);
+	free(pem);
+	free(rel);
+	return k;
+}
+
 static char *bn_param(EVP_PKEY *k, const char *name, size_t pad)
 {
 	BIGNUM *bn = NULL;
@@ -564,8 +583,8 @@ static void test_jwks(void)
 {
 	char *r = jwk(rsa_key, "r", ""), *e = jwk(ec_key, "e", "");
 	char *s;
-	EVP_PKEY *small = EVP_RSA_gen(1024);
-	EVP_PKEY *p384 = EVP_EC_gen("P-384");
+	EVP_PKEY *small = fixture_key("rsa-1024.pem");
+	EVP_PKEY *p384 = fixture_key("p384.pem");
 	uint8_t *buf = NULL;
 	char *x;
 
@@ -792,6 +811,19 @@ static void issuer_keys(const issuer *is, const char *args)
 	free(script);
 }
 
+/* Issuers still running, stopped at exit whatever ends the test (exit(2) included). */
+static pid_t live[4];
+
+static void stop_live(void)
+{
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] > 0) {
+			kill(live[i], SIGTERM);
+			waitpid(live[i], NULL, 0);
+			live[i] = 0;
+		}
+}
+
 static void issuer_start(issuer *is, bool tls)
 {
 	char *script = issuer_script(), *pf, *u = NULL;
@@ -802,6 +834,18 @@ static void issuer_start(issuer *is, bool tls)
 	is->pid = fork();
 	if (is->pid < 0)
 		exit(2);
+	if (is->pid > 0) {
+		static bool registered;
+
+		for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+			if (live[i] == 0) {
+				live[i] = is->pid;
+				break;
+			}
+		if (!registered)
+			atexit(stop_live);
+		registered = true;
+	}
 	if (is->pid == 0) {
 		execl("/usr/bin/python3", "python3", script, "serve", "--dir", is->dir,
 		      "--port-file", pf, tls ? "--tls" : "--port", tls ? NULL : "0", (char *)NULL);
@@ -828,6 +872,9 @@ static void issuer_stop(issuer *is)
 {
 	kill(is->pid, SIGTERM);
 	waitpid(is->pid, NULL, 0);
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] == is->pid)
+			live[i] = 0;
 	tfa_test_rmtree(is->dir);
 	free(is->dir);
 }
@@ -1089,11 +1136,9 @@ static void test_cache_threads(void)
 
 static void setup(void)
 {
-	rsa_key = EVP_RSA_gen(2048);
-	rsa_key2 = EVP_RSA_gen(2048);
-	ec_key = EVP_EC_gen("P-256");
-	if (!rsa_key || !rsa_key2 || !ec_key)
-		exit(2);
+	rsa_key = fixture_key("rsa-1.pem");
+	rsa_key2 = fixture_key("rsa-2.pem");
+	ec_key = fixture_key("ec-1.pem");
 }
 
 static void teardown(void)
@@ -1103,6 +1148,10 @@ static void teardown(void)
 	EVP_PKEY_free(ec_key);
 }
 
+/*
+ * No arguments: the offline cases (ctest unit_jwt). --fetch: the cases that
+ * run the test issuer (ctest unit_jwt_fetch). Names: those cases.
+ */
 int main(int argc, char **argv)
 {
 	static const tfa_test_case cases[] = {
@@ -1116,15 +1165,26 @@ int main(int argc, char **argv)
 	    {"jwks", test_jwks},
 	    {"rules", test_rules},
 	    {"cache_file", test_cache_file},
+	    {NULL, NULL}, /* the fetch cases follow */
 	    {"cache_http", test_cache_http},
 	    {"cache_https", test_cache_https},
 	    {"cache_threads", test_cache_threads},
 	    {NULL, NULL},
 	};
+	static const size_t fetch = 11;
+	tfa_test_case all[sizeof(cases) / sizeof(cases[0]) - 1];
 	int st;
 
+	memcpy(all, cases, sizeof(cases[0]) * (fetch - 1));
+	memcpy(all + fetch - 1, cases + fetch,
+	       sizeof(cases[0]) * (sizeof(cases) / sizeof(cases[0]) - fetch));
 	setup();
-	st = tfa_test_run(cases, argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--fetch") == 0)
+		st = tfa_test_run(cases + fetch, argc - 1, argv + 1);
+	else if (argc > 1)
+		st = tfa_test_run(all, argc, argv);
+	else
+		st = tfa_test_run(cases, argc, argv);
 	teardown();
 	return st;
 }

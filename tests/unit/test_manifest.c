@@ -528,9 +528,44 @@ static void test_reject_duplicate_keys(void)
 	REJECT_RAW(m2, "duplicate object key");
 }
 
-TFA_TEST_MAIN(T(test_parse_valid), T(test_parse_valid_variants), T(test_reject_missing_members),
-	      T(test_reject_wrong_types), T(test_reject_unknown_members),
-	      T(test_reject_header_fields), T(test_reject_paths), T(test_reject_nul_in_path),
-	      T(test_reject_order_and_duplicates), T(test_reject_self_listing),
-	      T(test_reject_file_hash_and_size), T(test_reject_non_canonical),
-	      T(test_reject_duplicate_keys))
+/* Schema 2: exporter-signed, with "kind" (which sorts before "schema_version"). */
+#define EXPORTER_MANIFEST(kind, schema)                                                            \
+	"{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","                           \
+	"\"created\":\"2026-11-27T21:04:51Z\",\"files\":["                                         \
+	"{\"path\":\"exporter_key.pem\",\"sha256\":\"" H1 "\",\"size\":178},"                      \
+	"{\"path\":\"public_key.pem\",\"sha256\":\"" H4 "\",\"size\":178}],"                       \
+	"\"from_seq\":1,\"head_hash\":\"" HEAD "\"," kind "\"schema_version\":" schema ","         \
+	"\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":\"" FPR "\"},"            \
+	"\"to_seq\":1,\"type\":\"tfattest.manifest\"}"
+
+static void test_manifest_kinds(void)
+{
+	static const char ok[] = EXPORTER_MANIFEST("\"kind\":\"exporter-signed\",", "2");
+	tfa_manifest m;
+
+	CHECK_OK(tfa_manifest_parse(&m, (const uint8_t *)ok, sizeof(ok) - 1));
+	CHECK(m.exporter_signed && m.lists_exporter_key && m.lists_pubkey);
+	CHECK(strcmp(m.key_fpr, FPR) == 0);
+	tfa_manifest_clear(&m);
+	CHECK_OK(tfa_manifest_parse(&m, (const uint8_t *)base_manifest, sizeof(base_manifest) - 1));
+	CHECK(!m.exporter_signed && !m.lists_exporter_key);
+	tfa_manifest_clear(&m);
+	/* The kind and the schema version go together, and the kind has one value. */
+	REJECT_RAW(EXPORTER_MANIFEST("", "2"), "unsupported manifest schema version");
+	REJECT_RAW(EXPORTER_MANIFEST("\"kind\":\"exporter-signed\",", "1"),
+		   "a schema 1 manifest has no \"kind\"");
+	REJECT_RAW(EXPORTER_MANIFEST("\"kind\":\"unsigned\",", "2"),
+		   "manifest kind is not exporter-signed");
+	REJECT_RAW(EXPORTER_MANIFEST("\"kind\":\"chain-signed\",", "1"),
+		   "manifest kind is not exporter-signed");
+	REJECT_RAW(EXPORTER_MANIFEST("\"kind\":2,", "2"), "\"kind\" has the wrong type");
+	REJECT_RAW(EXPORTER_MANIFEST("\"kind\":\"exporter-signed\",", "3"),
+		   "unsupported manifest schema version");
+}
+
+TFA_TEST_MAIN(T(test_parse_valid), T(test_manifest_kinds), T(test_parse_valid_variants),
+	      T(test_reject_missing_members), T(test_reject_wrong_types),
+	      T(test_reject_unknown_members), T(test_reject_header_fields), T(test_reject_paths),
+	      T(test_reject_nul_in_path), T(test_reject_order_and_duplicates),
+	      T(test_reject_self_listing), T(test_reject_file_hash_and_size),
+	      T(test_reject_non_canonical), T(test_reject_duplicate_keys))

@@ -154,6 +154,135 @@ static void test_capture_mem(void)
 	free(state);
 }
 
+/* ---- state before, plan source, drift, errored and binary plans --------------------------------
+ */
+
+static void test_capture_completeness(void)
+{
+	tfa_event ev = {"drift-check", "succeeded", 2};
+	tfa_capture *c = NULL;
+	tfa_buf out;
+	size_t n, sn, en;
+	uint8_t *drift = plan_bytes("show-drift.json", &n);
+	uint8_t *errored = plan_bytes("show-plan-error.json", &en);
+	char *state = tfa_test_read_fixture("terraform/states/show-basic-delete.tfstate", &sn);
+	static const char outputs[] =
+	    "{\"format_version\":\"1.2\",\"output_changes\":{"
+	    "\"same\":{\"actions\":[\"no-op\"],\"before\":\"S1\",\"after\":\"S1\"},"
+	    "\"moved\":{\"actions\":[\"update\"],\"before\":\"SECRET-B\",\"after\":\"SECRET-A\"}}}";
+	static const uint8_t zip[] = {'P', 'K', 3, 4, 20, 0, 0, 0};
+	static const char bad_addr[] =
+	    "{\"format_version\":\"1\",\"resource_drift\":[{\"address\":1,\"change\":{"
+	    "\"actions\":[\"update\"]}}]}";
+	static const char bad_oc[] = "{\"format_version\":\"1\",\"output_changes\":[]}";
+	tfa_artifact a;
+
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, NULL, 0, (const uint8_t *)state, sn));
+	CHECK_OK(tfa_capture_set_state_before(c, (const uint8_t *)state, sn));
+	CHECK_OK(tfa_capture_set_plan_source(c, "plan-first"));
+	CHECK_RC(tfa_capture_set_plan_source(c, "guessed"), TFA_EUSAGE);
+	CHECK_OK(tfa_capture_set_drift(c, drift, n));
+	CHECK(!tfa_capture_plan_errored(c));
+	build(&out, c, 2);
+	CHECK(contains(&out, "\"state_before\":{\"lineage\":\"configuredUnchanged\",\"serial\":7,"
+			     "\"sha256\":\"sha256:"));
+	CHECK(contains(&out, "\"plan_source\":\"plan-first\""));
+	CHECK(contains(&out, "\"drift\":{\"addresses\":[\"test_instance.should_refresh\"],"
+			     "\"drifted\":true}"));
+	CHECK_OK(tfa_artifact_parse(&a, out.data, out.len));
+	tfa_buf_free(&out);
+	/* Output changes name the output; no-op ones and every value are left out. */
+	CHECK_OK(tfa_capture_set_drift(c, (const uint8_t *)outputs, strlen(outputs)));
+	build(&out, c, 2);
+	CHECK(contains(&out, "\"drift\":{\"addresses\":[\"output.moved\"],\"drifted\":true}"));
+	CHECK(!contains(&out, "SECRET") && !contains(&out, "S1") && !contains(&out, "same"));
+	tfa_buf_free(&out);
+	/* Bad drift inputs. */
+	CHECK_RC(tfa_capture_set_drift(c, (const uint8_t *)"{}", 2), TFA_EFORMAT);
+	CHECK_RC(tfa_capture_set_drift(c, (const uint8_t *)bad_addr, strlen(bad_addr)),
+		 TFA_EFORMAT);
+	CHECK_RC(tfa_capture_set_drift(c, (const uint8_t *)bad_oc, strlen(bad_oc)), TFA_EFORMAT);
+	CHECK_RC(tfa_capture_set_drift(c, zip, sizeof(zip)), TFA_EUSAGE);
+	CHECK_RC(tfa_capture_set_state_before(c, (const uint8_t *)"{}", 2), TFA_EFORMAT);
+	tfa_capture_free(c);
+	c = NULL;
+	/* An errored plan is captured and says so; a binary plan is a usage error that says what to
+	 * do. */
+	CHECK_OK(tfa_capture_new_mem(&c, &ev, errored, en, NULL, 0));
+	CHECK(tfa_capture_plan_errored(c));
+	tfa_capture_free(c);
+	c = NULL;
+	CHECK_RC(tfa_capture_new_mem(&c, &ev, zip, sizeof(zip), NULL, 0), TFA_EUSAGE);
+	CHECK(strstr(tfa_error_last()->message, "terraform show -json") != NULL);
+	CHECK_RC(tfa_capture_new_mem(&c, &ev, (const uint8_t *)"{\"a\0", 4, NULL, 0), TFA_EUSAGE);
+	CHECK(c == NULL);
+	free(drift);
+	free(errored);
+	free(state);
+}
+
+static void test_command_events(void)
+{
+	static const struct {
+		const char *cmd;
+		bool drift;
+		const char *event; /* NULL: refused */
+	} cases[] = {
+	    {"terraform apply", false, "apply"},
+	    {"terraform -chdir=x apply -auto-approve plan.bin", false, "apply"},
+	    {"terraform apply -destroy", false, "destroy"},
+	    {"terraform apply -destroy=false", false, "apply"},
+	    {"terraform destroy -auto-approve", false, "destroy"},
+	    {"terraform apply -refresh-only -auto-approve", false, "refresh"},
+	    {"terraform apply -refresh-only=true", false, "refresh"},
+	    {"terraform import -var x=1 a.b id", false, "import"},
+	    {"terraform state rm a.b", false, "state-rm"},
+	    {"terraform state mv -state-out=o.tfstate a.b a.c", false, "state-mv"},
+	    {"terraform state push -force x.tfstate", false, "state-push"},
+	    {"tofu -chdir=y state push -", false, "state-push"},
+	    {"terraform state rm -dry-run a.b", false, NULL},
+	    {"terraform state list", false, NULL},
+	    {"terraform state pull", false, NULL},
+	    {"terraform state", false, NULL},
+	    {"terraform plan", false, NULL},
+	    {"terraform plan -refresh-only", false, NULL},
+	    {"terraform -chdir=x", false, NULL},
+	    {"terraform refresh", false, NULL},
+	    {"terraform plan -refresh-only -detailed-exitcode", true, "drift-check"},
+	    {"terraform -chdir=x plan -var-file f -refresh-only", true, "drift-check"},
+	    {"terraform plan -detailed-exitcode", true, NULL},
+	    {"terraform plan -var -refresh-only", true, NULL}, /* -refresh-only is -var's value */
+	    {"terraform apply -refresh-only", true, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[256], *argv[16], *save = NULL;
+		int argc = 0;
+		const char *ev = NULL;
+		tfa_err rc;
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].cmd);
+		for (char *t = strtok_r(buf, " ", &save); t && argc < 15;
+		     t = strtok_r(NULL, " ", &save))
+			argv[argc++] = t;
+		argv[argc] = NULL;
+		rc = tfa_workflow_command_event(&ev, cases[i].drift, argc, argv);
+		if (cases[i].event ? rc != TFA_OK || strcmp(ev, cases[i].event) != 0
+				   : rc != TFA_EUSAGE) {
+			fprintf(stderr, "case %zu (%s): rc %d, event %s\n", i, cases[i].cmd, rc,
+				rc == TFA_OK ? ev : "-");
+			CHECK(0);
+		}
+		if (!cases[i].drift) {
+			bool destroy = true;
+			CHECK_RC(tfa_workflow_check_command(&destroy, argc, argv),
+				 cases[i].event ? TFA_OK : TFA_EUSAGE);
+			if (cases[i].event)
+				CHECK(destroy == (strcmp(cases[i].event, "destroy") == 0));
+		}
+	}
+	CHECK_RC(tfa_workflow_command_event(NULL, false, 0, NULL), TFA_EUSAGE);
+}
+
 /* ---- rollback and spool members ---------------------------------------------------------------
  */
 
@@ -848,8 +977,9 @@ static void test_apply_spooled_and_flush(void)
 	apply_env_close(&e);
 }
 
-TFA_TEST_MAIN(T(test_capture_mem), T(test_rollback_member), T(test_artifact_new_members),
-	      T(test_serialize_roundtrip), T(test_deserialize_rejects),
-	      T(test_record_hash_and_history), T(test_spool_write_flush), T(test_jwt_payload),
-	      T(test_oidc_fetch_refuses), T(test_apply_recorded_and_failed), T(test_apply_not_run),
+TFA_TEST_MAIN(T(test_capture_mem), T(test_capture_completeness), T(test_command_events),
+	      T(test_rollback_member), T(test_artifact_new_members), T(test_serialize_roundtrip),
+	      T(test_deserialize_rejects), T(test_record_hash_and_history),
+	      T(test_spool_write_flush), T(test_jwt_payload), T(test_oidc_fetch_refuses),
+	      T(test_apply_recorded_and_failed), T(test_apply_not_run),
 	      T(test_apply_spooled_and_flush))

@@ -365,10 +365,16 @@ def checkpoint(chain, seq, key=None, obj_hook=None, tsa=False, tsa_digest_of=Non
 
 def bundle(chain, frm, to, mkey=None, malg=None, ckpt=None, verify_md=False, files_hook=None, listing_hook=None,
            manifest_hook=None, mbytes_hook=None, msig_variant=None, msig_hook=None, after_hook=None,
-           keys_override=None, public_pem=None):
-    """The files of a bundle of chain[frm..to], exported at the chain's head."""
-    mkey = mkey or chain.head_key
-    files = {"public_key.pem": public_pem or mkey.pem}
+           keys_override=None, public_pem=None, ekey=None, exporter_pem=None):
+    """The files of a bundle of chain[frm..to], exported at the chain's head.
+
+    With ekey, the manifest is exporter-signed (schema 2): ekey signs it and is carried in
+    exporter_key.pem (exporter_pem instead, when given), while public_key.pem holds the
+    chain's key in force at export as in any bundle."""
+    mkey = ekey or mkey or chain.head_key
+    files = {"public_key.pem": public_pem or (chain.head_key.pem if ekey else mkey.pem)}
+    if ekey:
+        files["exporter_key.pem"] = exporter_pem or ekey.pem
     for s in range(frm, to + 1):
         r = chain.rec(s)
         files["artifacts/%s.json" % name12(s)] = r.data
@@ -395,6 +401,9 @@ def bundle(chain, frm, to, mkey=None, malg=None, ckpt=None, verify_md=False, fil
            "to_seq": to, "base_hash": chain.rec(frm).obj["prev_hash"], "head_hash": chain.rec(to).hash,
            "created": CREATED, "signer": {"key_fingerprint": mkey.fp, "algorithm": malg or mkey.alg},
            "files": listing}
+    if ekey:
+        man["schema_version"] = 2
+        man["kind"] = "exporter-signed"
     if manifest_hook:
         man = manifest_hook(man) or man
     mb = canon(man)
@@ -515,6 +524,18 @@ RULES = {
     "valid-64-keys": ["R-4-2"], "valid-nesting-128": ["R-1.1-3"], "manifest-alg-pkcs1-for-pss": ["R-2-1"],
     "valid-informational-any-type": ["R-3-7"],
     "valid-identity": [], "valid-identity-unknown-members": ["R-3-6"],
+    "valid-exporter-signed": ["R-6.1-4"], "valid-exporter-signed-unpinned": ["R-6.1-1", "R-6.1-4"],
+    "valid-exporter-signed-rotation": ["R-6.2-6"], "valid-exporter-signed-tgz": ["R-6.2-1"],
+    "valid-exporter-signed-zip": [],
+    # exporter-signed manifests
+    "exporter-kind-in-schema-1": ["R-5.2-1"], "exporter-kind-unknown": ["R-5.2-1"],
+    "exporter-key-unlisted": ["R-5.2-12"], "exporter-key-in-schema-1": ["R-5.2-12"],
+    "exporter-claims-chain-signed": ["R-6.2-4"], "exporter-claims-chain-own-public-key": ["R-6.2-2"],
+    "exporter-key-is-chain-key": ["R-6.2-8"], "exporter-key-is-retired-chain-key": ["R-6.2-8"],
+    "exporter-key-pem-other-key": ["R-6.2-7"], "exporter-public-key-not-key-in-force": ["R-6.2-6"],
+    "exporter-signed-by-chain-key": ["R-2-5"], "exporter-key-rsa-1024": ["R-1.3-1"],
+    "exporter-key-pem-crlf": ["R-1.3-2"], "exporter-key-hash-mismatch": ["R-6.3-1"],
+    "exporter-require-chain-manifest": ["R-6.2-9"],
     # layer 1: the manifest
     "manifest-unknown-member": ["R-5.2-1"], "manifest-type": ["R-5.2-1"], "manifest-schema-version": ["R-5.2-1"],
     "manifest-missing-created": ["R-5.2-1"], "manifest-signer-extra-member": ["R-5.2-1"],
@@ -608,7 +629,8 @@ class Suite:
         self.vectors = []
 
     def add(self, name, desc, section, rule, files, verdict="valid", layer=None, form="dir", pin=True,
-            chain=None, checkpoints=(), tsa_ca=False, require_genesis=False, archive=None, fingerprint=None):
+            chain=None, checkpoints=(), tsa_ca=False, require_genesis=False, archive=None, fingerprint=None,
+            require_chain_manifest=False):
         inputs = {}
         if fingerprint:
             inputs["fingerprint"] = fingerprint
@@ -620,6 +642,8 @@ class Suite:
             inputs["tsa_ca"] = "keys/tsa/ca.pem"
         if require_genesis:
             inputs["require_genesis"] = True
+        if require_chain_manifest:
+            inputs["require_chain_manifest"] = True
         ext = {"dir": "bundle", "tar.gz": "bundle.tar.gz", "zip": "bundle.zip"}[form]
         if archive is None and form != "dir":
             archive = to_tgz(files) if form == "tar.gz" else to_zip(files)
@@ -817,7 +841,8 @@ def build(out):
         manifest_hook=setp("note", "x"))
     man("manifest-type", "manifest `type` is tfattest.artifact", "manifest-type",
         manifest_hook=setp("type", "tfattest.artifact"))
-    man("manifest-schema-version", "manifest `schema_version` is 2", "manifest-schema-version",
+    man("manifest-schema-version", "manifest `schema_version` is 2 without `kind` (signed by the chain's key)",
+        "manifest-schema-version",
         manifest_hook=setp("schema_version", 2))
     man("manifest-missing-created", "manifest without `created`", "manifest-required-member",
         manifest_hook=setp("created", None))
@@ -1359,6 +1384,58 @@ def build(out):
     S.bad("tar-end-over-1mib", "1 MiB + 512 zero bytes from the first end block to the end of the tar", "§5.3",
           "tar-end", 1, base, form="tar.gz", chain=pss,
           archive=vlib.gzip_bytes(vlib.tar_bytes(order, mt, end=b"\x00" * ((1 << 20) + 512)), runs=True))
+
+    # -------- exporter-signed manifests (schema 2): valid, then one fault each
+    X = derived_ec_key(100)  # an exporter's own key: no chain of the suite uses it
+    S.add("valid-exporter-signed", "the PSS chain's bundle with its manifest signed by the exporter's own EC key "
+          "(schema 2, exporter_key.pem), reported as exporter-signed", "§5.2", "exporter-signed-manifest",
+          bundle(pss, 1, 3, ekey=Bk), chain=pss)
+    S.add("valid-exporter-signed-unpinned", "valid-exporter-signed without a pinned anchor", "§6",
+          "exporter-signed-manifest", bundle(pss, 1, 3, ekey=Bk), chain=pss, pin=False)
+    S.add("valid-exporter-signed-rotation", "range 4..5 of the rotation chain, exporter-signed: keys/ still leads "
+          "from the anchor to public_key.pem, the key in force at export", "§5.2", "exporter-signed-manifest",
+          bundle(main, 4, 5, ekey=X), chain=main)
+    exp_full = bundle(main, 1, 8, ekey=X, ckpt=checkpoint(main, 8))
+    S.add("valid-exporter-signed-tgz", "the whole rotation chain, exporter-signed, as a .tar.gz, held to a trusted "
+          "checkpoint at its head and --require-genesis", "§5.3", "exporter-signed-manifest", exp_full,
+          form="tar.gz", chain=main, checkpoints=[checkpoint(main, 8)], require_genesis=True)
+    S.add("valid-exporter-signed-zip", "valid-exporter-signed-tgz as a .zip", "§5.3", "exporter-signed-manifest",
+          exp_full, form="zip", chain=main, checkpoints=[checkpoint(main, 8)], require_genesis=True)
+    man("exporter-kind-in-schema-1", "a chain-signed (schema 1) manifest with `kind` exporter-signed",
+        "manifest-kind", manifest_hook=setp("kind", "exporter-signed"))
+    man("exporter-kind-unknown", "an exporter-signed manifest whose `kind` is `unsigned`", "manifest-kind",
+        ekey=Bk, manifest_hook=setp("kind", "unsigned"))
+    man("exporter-key-unlisted", "an exporter-signed manifest without exporter_key.pem (neither listed nor "
+        "present)", "exporter-key-listed", ekey=Bk, files_hook=drop("exporter_key.pem"))
+    man("exporter-key-in-schema-1", "a chain-signed manifest that lists (and holds) exporter_key.pem",
+        "exporter-key-listed", files_hook=add_file("exporter_key.pem", Bk.pem))
+    man("exporter-claims-chain-signed", "a schema 1 (chain-signed) manifest signed by an exporter's key, "
+        "public_key.pem the chain's key", "manifest-key-in-force", section="§6", mkey=Bk, public_pem=A.pem)
+    man("exporter-claims-chain-own-public-key", "a schema 1 manifest signed by an exporter's key that "
+        "public_key.pem also holds: the bundle's anchor is not the pinned one", "anchor-pinned", section="§6",
+        mkey=Bk)
+    man("exporter-key-is-chain-key", "an exporter-signed manifest whose exporter key is the chain's own key",
+        "exporter-key-not-chain-key", section="§6", ekey=A)
+    man("exporter-key-is-retired-chain-key", "an exporter-signed manifest of the rotation chain whose exporter key "
+        "is the chain's rotated-in (since retired) EC key", "exporter-key-not-chain-key", section="§6",
+        chain=main, frm=1, to=8, ekey=Bk)
+    man("exporter-key-pem-other-key", "exporter_key.pem holds another key than the manifest's signer",
+        "exporter-key-is-manifest-key", section="§6", ekey=Bk, exporter_pem=C.pem)
+    man("exporter-public-key-not-key-in-force", "an exporter-signed bundle of the rotation chain whose "
+        "public_key.pem holds the retired anchor key", "exporter-public-key-in-force", section="§6", chain=main,
+        frm=1, to=8, ekey=X, public_pem=A.pem)
+    man("exporter-signed-by-chain-key", "an exporter-signed manifest whose manifest.sig was made by the chain's key",
+        "manifest-signature", section="§6", ekey=Bk,
+        after_hook=lambda f: dict(f, **{"manifest.sig": A.sign(f["manifest.json"])}))
+    man("exporter-key-rsa-1024", "an exporter-signed manifest whose exporter key is RSA-1024", "key-supported",
+        section="§1", ekey=small)
+    man("exporter-key-pem-crlf", "exporter_key.pem with CRLF line ends (the same key)", "pem-strict",
+        section="§1", ekey=Bk, exporter_pem=pem_lines(Bk.spki, 64, b"\r\n"))
+    man("exporter-key-hash-mismatch", "exporter_key.pem differs from its manifest entry (its last byte changed)",
+        "file-hash", section="§6", ekey=Bk, after_hook=lambda f: dict(f, **{"exporter_key.pem":
+                                                                        flip_last(f["exporter_key.pem"])}))
+    S.bad("exporter-require-chain-manifest", "valid-exporter-signed verified with --require-chain-manifest",
+          "§6", "require-chain-manifest", 1, bundle(pss, 1, 3, ekey=Bk), chain=pss, require_chain_manifest=True)
 
     S.write(out)
     write_kat(out, A, Bk, main)

@@ -23,10 +23,11 @@ no such input):
   {tsa_ca}           --tsa-ca F (the test TSA's CA certificate)
   {tsa_ca_file}      the TSA CA file alone
   {require_genesis}  --require-genesis
-  {opts}             {pin} {checkpoints} {tsa_ca} {require_genesis}
+  {require_chain_manifest}  --require-chain-manifest
+  {opts}             {pin} {checkpoints} {tsa_ca} {require_genesis} {require_chain_manifest}
 The same values are in the environment: VEC_NAME, VEC_BUNDLE, VEC_FORM,
 VEC_FINGERPRINT, VEC_CHECKPOINTS (space-separated), VEC_TSA_CA,
-VEC_REQUIRE_GENESIS (1 or empty).
+VEC_REQUIRE_GENESIS and VEC_REQUIRE_CHAIN_MANIFEST (1 or empty).
 Exit 0 means valid, 1 invalid; anything else is an error. With --tfattest
 BIN (the template `BIN verify {bundle} {opts} --json`), or any template
 containing --json, the failing layer is also read from the JSON output
@@ -98,15 +99,18 @@ def main(argv):
             "tsa_ca": "--tsa-ca " + shlex.quote(tsa) if tsa else "",
             "tsa_ca_file": shlex.quote(tsa) if tsa else "",
             "require_genesis": "--require-genesis" if inp.get("require_genesis") else "",
+            "require_chain_manifest": ("--require-chain-manifest" if inp.get("require_chain_manifest")
+                                       else ""),
         }
         vals["opts"] = " ".join(x for x in (vals["pin"], vals["checkpoints"], vals["tsa_ca"],
-                                             vals["require_genesis"]) if x)
+                                             vals["require_genesis"], vals["require_chain_manifest"]) if x)
         cmd = template
         for k, val in vals.items():
             cmd = cmd.replace("{%s}" % k, val)
         env = dict(os.environ, VEC_NAME=v["name"], VEC_BUNDLE=path(v["bundle"]), VEC_FORM=v["form"],
                    VEC_FINGERPRINT=fpr, VEC_CHECKPOINTS=" ".join(cks), VEC_TSA_CA=tsa,
-                   VEC_REQUIRE_GENESIS="1" if inp.get("require_genesis") else "")
+                   VEC_REQUIRE_GENESIS="1" if inp.get("require_genesis") else "",
+                   VEC_REQUIRE_CHAIN_MANIFEST="1" if inp.get("require_chain_manifest") else "")
         try:
             p = subprocess.run(["sh", "-c", cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=60)
