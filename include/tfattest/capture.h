@@ -55,6 +55,13 @@ TFA_WUR tfa_err tfa_capture_new_mem(tfa_capture **out, const tfa_event *ev, cons
 TFA_WUR tfa_err tfa_capture_set_rollback(tfa_capture *c, uint64_t seq, const char *hash);
 
 /*
+ * Sets terraform.reconcile to `summary` (len bytes of JSON: an object, such
+ * as tfa_reconcile_summary() writes, at most 256 KiB). Only for event type
+ * reconcile. TFA_EUSAGE otherwise or when the summary is not a JSON object.
+ */
+TFA_WUR tfa_err tfa_capture_set_reconcile(tfa_capture *c, const uint8_t *summary, size_t len);
+
+/*
  * Spooled captures: a capture written to a local file when recording failed
  * after a deployment, and appended later. The id (32 hex digits) is stored in
  * the artifact so that an append interrupted before its spool file was

@@ -157,6 +157,39 @@ out:
 	return rc;
 }
 
+tfa_err tfa_capture_set_reconcile(tfa_capture *c, const uint8_t *summary, size_t len)
+{
+	tfa_err rc = TFA_OK;
+	tfa_json *doc = NULL;
+	const cJSON *t;
+	cJSON *o = NULL;
+
+	TFA_ENSURE_ARG(c);
+	TFA_ENSURE_ARG(summary);
+	t = cJSON_GetObjectItemCaseSensitive(c->event, "type");
+	TFA_ENSURE(cJSON_IsString(t) && strcmp(t->valuestring, "reconcile") == 0, TFA_EUSAGE,
+		   "a reconcile summary belongs to a reconcile event");
+	TFA_ENSURE(len <= RECONCILE_MAX, TFA_EUSAGE,
+		   "the reconcile summary is larger than %zu bytes", RECONCILE_MAX);
+	/* The project's strict parser first: I-JSON, valid UTF-8, no duplicate keys. */
+	rc = tfa_json_parse(&doc, summary, len);
+	if (rc != TFA_OK)
+		TFA_BAIL(TFA_EUSAGE, "the reconcile summary is not JSON: %s",
+			 tfa_error_last()->message);
+	TFA_ENSURE(tfa_json_type_of(tfa_json_root(doc)) == TFA_JSON_OBJECT, TFA_EUSAGE,
+		   "the reconcile summary is not a JSON object");
+	o = cJSON_ParseWithLength((const char *)summary, len);
+	TFA_ENSURE(o != NULL, TFA_EINTERNAL, "out of memory");
+	cJSON_DeleteItemFromObjectCaseSensitive(c->terraform, "reconcile");
+	TFA_ENSURE(cJSON_AddItemToObject(c->terraform, "reconcile", o), TFA_EINTERNAL,
+		   "out of memory");
+	o = NULL;
+out:
+	cJSON_Delete(o);
+	tfa_json_free(doc);
+	return rc;
+}
+
 tfa_err tfa_capture_set_spool(tfa_capture *c, const char *id, int64_t deployed_at,
 			      int64_t spooled_at)
 {

@@ -17,6 +17,8 @@
 /* Plans of large estates run to hundreds of megabytes. */
 #define PLAN_MAX  ((size_t)512 << 20)
 #define STATE_MAX ((size_t)512 << 20)
+/* The largest terraform.reconcile summary a record takes. */
+#define RECONCILE_MAX ((size_t)256 << 10)
 /* Longest string copied from the environment or git. */
 #define CTX_STR_MAX 1024
 

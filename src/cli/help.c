@@ -38,8 +38,17 @@ static const cmd_doc commands[] = {
      "[--store S] [--sequencer Q] [--key K] [--algorithm ALG] -- terraform|tofu [-chdir=DIR] plan "
      "-refresh-only -detailed-exitcode [ARGS...]",
      "run a refresh-only plan and record a drift check: drifted or not, and where",
-     "The record lists the drifted resource addresses (the plan's resource_drift), never values.\n"
+     "The record lists the drifted resource addresses (the plan's resource_drift) and changed\n"
+     "root outputs (output.NAME), never values.\n"
      "It exits with Terraform's code: 0 no drift, 2 drift (with -detailed-exitcode)."},
+    {"reconcile",
+     "--store S [--sequencer Q] (--key K | --public-key PEM) [--state FILE]... [--state-dir "
+     "DIR]... [--state-s3 s3://BUCKET/KEY[?region=R&endpoint=URL]]... [--json] [--record] [-- "
+     "terraform state pull]",
+     "match every Terraform state version against the chain: find writes that bypassed it",
+     "Each state version is attested (the after-state of a record) or not: an apply, import,\n"
+     "state rm|mv|push or refresh that went around tfattest. Exit 0 when every version is\n"
+     "accounted for, 1 otherwise. It sees state writes, not console edits (drift checks do)."},
     {"log",
      "--store S [--sequencer Q] (--key K | --public-key PEM) [--since T] [--until T] [--json]",
      "list the chain's records, each signature checked", NULL},
@@ -47,14 +56,26 @@ static const cmd_doc commands[] = {
      "print one record, its signature checked", NULL},
     {"diff", "--store S [--sequencer Q] (--key K | --public-key PEM) SEQ1 SEQ2",
      "compare the Terraform facts of two records", NULL},
+    {"reconcile",
+     "--store S [--sequencer Q] (--key K | --public-key PEM) [--state FILE]... "
+     "[--state-dir DIR]...\n"
+     "       [--state-s3 s3://BUCKET/KEY[?region=R&endpoint=URL]]... [--json] [--record]\n"
+     "       [-- terraform state pull]",
+     "match every version of the Terraform state to the chain's records",
+     "Each state version (lineage, serial, sha256) is attested when a record's after-state is\n"
+     "it, unattested otherwise (a write that bypassed the pipeline), reported with its serial,\n"
+     "time and the records around it. Exit 0 when every version is accounted for, else 1.\n"
+     "It sees state writes, not changes that never touch the state (docs/WORKFLOW.md)."},
     {"export",
      "--store S [--sequencer Q] (--key K | --manifest-key K2 [--key K | --public-key PEM] "
      "[--expect-key-fingerprint FPR|FILE]) (--out DIR | --archive FILE) [--from N] [--to N] "
      "[--since T] [--until T]",
      "write a signed bundle of the chain for an auditor",
-     "With --manifest-key the manifest is signed by the exporter's key, which needs only read\n"
-     "access to the store; the records keep the chain's signatures, and `verify` says which\n"
-     "kind of manifest it checked and what that proves."},
+     "With --key K the manifest is signed by the chain's current key. With --manifest-key K2\n"
+     "it is signed by K2, the exporter's own key, which must be no key of the chain: for an\n"
+     "auditor who may read the chain but not sign for it. --key K then only names the\n"
+     "chain's current key (a KMS key is asked for its public key, never to sign). The\n"
+     "bundle says which kind of manifest it holds; `verify` reports it."},
     {"checkpoint", "--store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]",
      "sign the chain's head (timestamped with --tsa) and store it", NULL},
     {"rotate",
@@ -126,6 +147,13 @@ static const opt_doc options[] = {
      "record a plan Terraform marked errored (refused otherwise)"},
     {"apply", "no-plan-first", NULL,
      "apply without a saved plan as given, unplanned (the record says so)"},
+    {"reconcile", "state", "FILE",
+     "a state file: terraform.tfstate, its .backup, a snapshot (repeatable)"},
+    {"reconcile", "state-dir", "DIR", "every state snapshot in DIR (repeatable)"},
+    {"reconcile", "state-s3", "URI",
+     "every version of an S3 backend's state object: s3://BUCKET/KEY[?region=R&endpoint=URL]"},
+    {"reconcile", "record", NULL,
+     "append a signed reconcile record of what was found (needs --key)"},
     {"record", "exit-code", "N", "the deployment command's exit code (default 0)"},
     {NULL, "rollback-to", "SEQ", "with --event rollback: the earlier record this reverts to"},
     {"record", "flush-spool", NULL, "append the captures spooled when the store was unreachable"},
@@ -139,14 +167,21 @@ static const opt_doc options[] = {
     {"export", "archive", "FILE",
      "write the bundle as one archive instead: FILE.tar.gz, FILE.tgz or FILE.zip"},
     {"export", "manifest-key", "K2",
-     "sign the manifest with your own key K2, not the chain's: an export with read-only access"},
+     "sign the manifest with this key of the exporter's own, not the chain's (read-only access)"},
     {"export", "key", "K", "the chain's key: signs the manifest, unless --manifest-key is given"},
     {"export", "public-key", "PEM",
-     "with --manifest-key: the chain's public key, to check records"},
+     "with --manifest-key: the chain's anchor or current public key (a PEM file), not --key"},
     {"export", "expect-key-fingerprint", "FPR|FILE",
-     "with --manifest-key: the chain's first key must have this fingerprint"},
+     "with --manifest-key: the store's chain must start from the key with this fingerprint"},
     {"export", "from", "N", "the first record to include (default 1)"},
     {"export", "to", "N", "the last record to include (default: the head)"},
+    /* reconcile */
+    {"reconcile", "state", "FILE",
+     "a state version: terraform.tfstate, its .backup, a snapshot (repeatable)"},
+    {"reconcile", "state-dir", "DIR", "every file in DIR not starting with '.' (repeatable)"},
+    {"reconcile", "state-s3", "URI",
+     "every version of the S3 backend's state object (s3://BUCKET/KEY?region=R), read only"},
+    {"reconcile", "record", NULL, "append a signed reconcile record of what was found (--key)"},
     /* checkpoint, rotate */
     {"checkpoint", "out", "FILE", "also write the checkpoint file here, for the auditor"},
     {"checkpoint", "tsa", "URL", "have the checkpoint timestamped by this RFC 3161 authority"},
@@ -160,7 +195,7 @@ static const opt_doc options[] = {
     /* verify, report */
     {"verify", "require-genesis", NULL, "the bundle must start at the chain's first record"},
     {"verify", "require-chain-manifest", NULL,
-     "refuse a bundle whose manifest the exporter signed rather than the chain's key"},
+     "refuse a manifest signed by the exporter's own key instead of the chain's"},
     {"verify", "threads", "N", "check with N threads, 1 to 64 (default: the CPUs online)"},
     {"verify", "checkpoint", "FILE",
      "a trusted checkpoint the bundle must reach (repeatable): proves it is complete"},

@@ -71,6 +71,8 @@ int main(int argc, char **argv)
 		return tfa_cli_rotate(argc - 1, argv + 1);
 	if (strcmp(cmd, "checkpoint") == 0)
 		return tfa_cli_checkpoint(argc - 1, argv + 1);
+	if (strcmp(cmd, "reconcile") == 0)
+		return tfa_cli_reconcile(argc - 1, argv + 1);
 	if (strcmp(cmd, "lambda") == 0)
 		return tfa_cli_lambda(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11

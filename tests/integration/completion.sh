@@ -29,7 +29,7 @@ lacks() {
 complete_words rec > comp.out
 has record "a command from its first letters"
 complete_words "" > comp.out
-for c in init record apply drift log show diff export checkpoint rotate pubkey verify report canon; do
+for c in init record apply drift reconcile log show diff export checkpoint rotate pubkey verify report canon; do
 	has "$c" "the command list offers $c"
 done
 lacks frobnicate "nothing but commands"

@@ -5,6 +5,7 @@
 
 #include "cli/help.h"
 #include "tfa_test.h"
+#include "tfattest/features.h"
 
 /* What f received, as a string (static buffer). */
 static const char *text_of(FILE *f)
@@ -20,22 +21,51 @@ static const char *text_of(FILE *f)
 
 static void test_nearest(void)
 {
+	CHECK_STREQ(tfa_cli_nearest_command("verfy"), "verify"); /* a letter missing */
+	CHECK_STREQ(tfa_cli_nearest_command("canno"), "canon");
+	CHECK(tfa_cli_nearest_command("frobnicate") == NULL);
+	CHECK(tfa_cli_nearest_command("") == NULL);
+#if !TFATTEST_VERIFIER_ONLY
 	CHECK_STREQ(tfa_cli_nearest_command("recrod"), "record");  /* a swap */
 	CHECK_STREQ(tfa_cli_nearest_command("verfy"), "verify");   /* a letter missing */
 	CHECK_STREQ(tfa_cli_nearest_command("exportt"), "export"); /* one too many */
 	CHECK_STREQ(tfa_cli_nearest_command("chekpoint"), "checkpoint");
-	CHECK_STREQ(tfa_cli_nearest_command("rec"), "record"); /* the one command it begins */
+	CHECK_STREQ(tfa_cli_nearest_command("recor"), "record"); /* the one command it begins */
+	CHECK(tfa_cli_nearest_command("rec") == NULL);		 /* record, reconcile: not one */
+	CHECK_STREQ(tfa_cli_nearest_command("reconcil"), "reconcile");
 	CHECK(tfa_cli_nearest_command("frobnicate") == NULL);
 	CHECK(tfa_cli_nearest_command("re") == NULL); /* record, report, rotate: not one */
 	CHECK(tfa_cli_nearest_command("") == NULL);
 	CHECK(tfa_cli_nearest_command("a-very-long-word-that-is-no-command-at-all") == NULL);
+#else
+	/* The verifier-only build knows its own commands alone. */
+	CHECK(tfa_cli_nearest_command("recrod") == NULL);
+#endif
 }
 
 static void test_main_lists_every_command(void)
 {
-	static const char *const cmds[] = {"init",   "record", "apply",	     "log",    "show",
-					   "diff",   "export", "checkpoint", "rotate", "pubkey",
-					   "verify", "report", "canon",	     NULL};
+	static const char *const cmds[] = {
+#if !TFATTEST_VERIFIER_ONLY
+		"init",
+		"record",
+		"apply",
+		"drift",
+		"log",
+		"show",
+		"diff",
+		"export",
+		"checkpoint",
+		"rotate",
+		"pubkey",
+		"reconcile",
+		"lambda",
+#endif
+		"verify",
+		"report",
+		"canon",
+		NULL
+	};
 	FILE *f = tmpfile();
 	const char *t;
 
