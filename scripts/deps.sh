@@ -12,7 +12,7 @@ PKGS=(
 	libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0
 	libcurl4-openssl-dev zlib1g-dev           # network backends, archives (zlib)
 	libmicrohttpd-dev                         # tfattest serve: the HTTP(S) server (GnuTLS inside)
-	tar libarchive-tools unzip zip            # the extractors (and zip) the archive test compares with
+	tar libarchive-tools unzip zip            # the extractors (and zip) the archive test compares with; the Lambda zip
 	clang libclang-rt-14-dev                  # libFuzzer builds
 	clang-format                              # the format check (scripts/check-format.sh)
 	valgrind strace time hyperfine            # leak checks, crash injection, benchmarks

@@ -1,6 +1,8 @@
 # tfattest on AWS: a KMS signing key, an S3 Object Lock (COMPLIANCE) bucket for
-# the records, a DynamoDB table that sequences the chain, and a least-privilege
-# IAM role for GitHub Actions (OIDC).
+# the records, a DynamoDB table that sequences the chain, the attestation
+# service (`tfattest lambda`, a Lambda function behind a Function URL with
+# AWS_IAM auth) which alone signs and writes, and a least-privilege IAM role for
+# GitHub Actions (OIDC) that may only call the service.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -17,7 +19,22 @@ locals {
   : var.existing_oidc_provider_arn)
   github_subs = [for s in var.github_subjects : "repo:${var.github_repository}:${s}"]
   records_arn = "${aws_s3_bucket.records.arn}/${var.object_prefix}/*"
-  tags        = merge({ "tfattest:component" = "attestation" }, var.tags)
+  # The service's name, and its log group's, known before the function exists.
+  function_name = "${var.name_prefix}-service"
+  # The same URIs as the store_uri and sequencer_uri outputs.
+  service_store_uri     = "s3://${aws_s3_bucket.records.id}/${var.object_prefix}?region=${local.region}&retention-days=${var.retention_days}"
+  service_sequencer_uri = "dynamodb://${aws_dynamodb_table.sequencer.name}?region=${local.region}"
+  # Who may record: the CI role's sessions (IAM principal arn:...:assumed-role/ROLE/SESSION),
+  # for the chain and events given; docs/LAMBDA.md.
+  service_policy = var.service_policy != null ? var.service_policy : jsonencode({
+    allow = [{
+      issuer  = "aws-iam"
+      subject = "arn:${local.partition}:sts::${local.account_id}:assumed-role/${local.role_name}/*"
+      chains  = [var.chain_id]
+      events  = var.service_events
+    }]
+  })
+  tags = merge({ "tfattest:component" = "attestation" }, var.tags)
 }
 
 # ---- the signing key ---------------------------------------------------------------
@@ -57,13 +74,13 @@ data "aws_iam_policy_document" "signing_key" {
   }
 
   statement {
-    sid       = "CIRoleSigns"
+    sid       = "ServiceSigns"
     effect    = "Allow"
     resources = ["*"]
     actions   = ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"]
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.ci.arn]
+      identifiers = [aws_iam_role.service.arn]
     }
   }
 
@@ -81,9 +98,10 @@ data "aws_iam_policy_document" "signing_key" {
     }
   }
 
-  # Nobody but the CI role signs, whatever an IAM policy or a grant says.
+  # Nobody but the service signs, whatever an IAM policy or a grant says: not
+  # the CI role, which only calls the service.
   statement {
-    sid       = "DenySignToAllButTheCIRole"
+    sid       = "DenySignToAllButTheService"
     effect    = "Deny"
     resources = ["*"]
     actions   = ["kms:Sign"]
@@ -94,7 +112,7 @@ data "aws_iam_policy_document" "signing_key" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.ci.arn]
+      values   = [aws_iam_role.service.arn]
     }
   }
 }
@@ -432,8 +450,79 @@ resource "aws_iam_role" "ci" {
   }
 }
 
-# Least privilege: one key, one bucket prefix, one table; no wildcard actions.
+# Least privilege: the CI role calls the service and reads the public key. It
+# cannot sign, write a record or move the sequencer: the service does that, for
+# the identity AWS verified.
 data "aws_iam_policy_document" "ci" {
+  statement {
+    sid       = "CallTheServiceThroughItsURL"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunctionUrl"]
+    resources = [aws_lambda_function.service.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "lambda:FunctionUrlAuthType"
+      values   = ["AWS_IAM"]
+    }
+  }
+
+  # Function URLs made since October 2025 also need lambda:InvokeFunction; only
+  # through the URL, where Lambda fills in the caller's identity. A direct
+  # Invoke would let the caller write the identity into the event itself.
+  statement {
+    sid       = "InvokeOnlyThroughTheURL"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.service.arn]
+    condition {
+      test     = "Bool"
+      variable = "lambda:InvokedViaFunctionUrl"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "ReadThePublicKey"
+    effect    = "Allow"
+    actions   = ["kms:GetPublicKey"]
+    resources = [aws_kms_key.signing.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ci" {
+  name   = "${var.name_prefix}-least-privilege"
+  role   = aws_iam_role.ci.id
+  policy = data.aws_iam_policy_document.ci.json
+}
+
+# ---- the attestation service: `tfattest lambda` --------------------------------------
+
+data "aws_iam_policy_document" "service_trust" {
+  statement {
+    sid     = "LambdaRunsTheService"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  name               = "${var.name_prefix}-service"
+  description        = "tfattest: the attestation service signs and appends records for verified callers"
+  assume_role_policy = data.aws_iam_policy_document.service_trust.json
+  tags               = local.tags
+}
+
+# Least privilege: one key, one bucket prefix, one table, its own log group.
+data "aws_iam_policy_document" "service" {
   statement {
     sid       = "SignWithTheSigningKey"
     effect    = "Allow"
@@ -478,10 +567,55 @@ data "aws_iam_policy_document" "ci" {
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
     resources = [aws_dynamodb_table.sequencer.arn]
   }
+
+  statement {
+    sid       = "WriteItsLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.service.arn}:*"]
+  }
 }
 
-resource "aws_iam_role_policy" "ci" {
-  name   = "${var.name_prefix}-least-privilege"
-  role   = aws_iam_role.ci.id
-  policy = data.aws_iam_policy_document.ci.json
+resource "aws_iam_role_policy" "service" {
+  name   = "${var.name_prefix}-service-least-privilege"
+  role   = aws_iam_role.service.id
+  policy = data.aws_iam_policy_document.service.json
+}
+
+resource "aws_cloudwatch_log_group" "service" {
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.service_log_retention_days
+  tags              = local.tags
+}
+
+resource "aws_lambda_function" "service" {
+  function_name    = local.function_name
+  description      = "tfattest: signs and appends deployment records for callers AWS verified"
+  role             = aws_iam_role.service.arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.service_architecture]
+  filename         = var.service_package
+  source_code_hash = filebase64sha256(var.service_package)
+  memory_size      = 256
+  timeout          = 30
+  tags             = local.tags
+
+  environment {
+    variables = {
+      TFATTEST_KEY       = "awskms:///${aws_kms_key.signing.arn}"
+      TFATTEST_STORE     = local.service_store_uri
+      TFATTEST_SEQUENCER = local.service_sequencer_uri
+      TFATTEST_POLICY    = local.service_policy
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_group.service, aws_iam_role_policy.service]
+}
+
+# AWS_IAM: every request is SigV4-signed, and Lambda passes the verified
+# principal to the function in requestContext.authorizer.iam.
+resource "aws_lambda_function_url" "service" {
+  function_name      = aws_lambda_function.service.function_name
+  authorization_type = "AWS_IAM"
 }

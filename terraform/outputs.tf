@@ -62,3 +62,18 @@ output "data_key_arn" {
   description = "ARN of the symmetric KMS key that encrypts the bucket and the table."
   value       = aws_kms_key.data.arn
 }
+
+output "service_url" {
+  description = "The attestation service's Function URL (AWS_IAM auth): tfattest record/apply --service URL."
+  value       = aws_lambda_function_url.service.function_url
+}
+
+output "service_function_arn" {
+  description = "ARN of the attestation service's Lambda function."
+  value       = aws_lambda_function.service.arn
+}
+
+output "service_role_arn" {
+  description = "ARN of the service's execution role, the only principal that may sign with the key."
+  value       = aws_iam_role.service.arn
+}

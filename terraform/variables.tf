@@ -42,7 +42,7 @@ variable "bucket_name" {
 }
 
 variable "object_prefix" {
-  description = "Key prefix of the chain in the bucket, without leading or trailing '/'. The CI role may write only under it."
+  description = "Key prefix of the chain in the bucket, without leading or trailing '/'. The attestation service may write only under it."
   type        = string
   default     = "tfattest"
 
@@ -152,4 +152,58 @@ variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)
   default     = {}
+}
+
+variable "service_package" {
+  description = "Path of the service's deployment zip, as scripts/package-lambda.sh builds it (bootstrap and the libraries it needs)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.service_package, ".zip")
+    error_message = "service_package must be the path of a .zip file."
+  }
+}
+
+variable "service_architecture" {
+  description = "Instruction set of the service's package: x86_64 or arm64, the machine scripts/package-lambda.sh ran on."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.service_architecture)
+    error_message = "service_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "chain_id" {
+  description = "The chain the service appends to (the name given to tfattest init --chain); used by the default service policy."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", var.chain_id))
+    error_message = "chain_id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+  }
+}
+
+variable "service_events" {
+  description = "The events the CI role's sessions may record through the service (default policy)."
+  type        = list(string)
+  default     = ["apply", "destroy", "rollback", "import"]
+}
+
+variable "service_policy" {
+  description = "The service's policy as JSON (TFATTEST_POLICY; docs/SERVICE.md), replacing the default one that lets the CI role's sessions record service_events on chain_id."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.service_policy == null || can(jsondecode(var.service_policy))
+    error_message = "service_policy must be JSON."
+  }
+}
+
+variable "service_log_retention_days" {
+  description = "Days the service's CloudWatch log group (one access-log line per request) keeps its events."
+  type        = number
+  default     = 365
 }

@@ -43,6 +43,7 @@ int tfa_cli_rotate(int argc, char **argv);
 int tfa_cli_checkpoint(int argc, char **argv);
 int tfa_cli_reconcile(int argc, char **argv);
 int tfa_cli_serve(int argc, char **argv);
+int tfa_cli_lambda(int argc, char **argv);
 #ifdef TFATTEST_CLI_PKCS11
 int tfa_cli_pkcs11(int argc, char **argv);
 #endif

@@ -89,6 +89,11 @@ static const cmd_doc commands[] = {
      "Callers authenticate with an OIDC ID token (Authorization: Bearer); the key and the\n"
      "store stay with the service. SIGTERM or SIGINT finishes the requests in progress and\n"
      "exits 0. docs/SERVICE.md describes the endpoints, the policy and the access log."},
+    {"lambda", "(inside AWS Lambda; no options)",
+     "serve record requests as an AWS Lambda custom runtime (the attestation service)",
+     "Configured by AWS_LAMBDA_RUNTIME_API, TFATTEST_KEY, TFATTEST_STORE, TFATTEST_SEQUENCER\n"
+     "and TFATTEST_POLICY (a file path, or the policy's JSON); the caller is the IAM principal\n"
+     "Lambda verified for a Function URL with AWS_IAM auth. docs/LAMBDA.md."},
 #ifdef TFATTEST_CLI_PKCS11
     {"pkcs11 list", "[--module PATH] [--token LABEL] [--pin-source FILE]",
      "list PKCS#11 tokens and their keys, each with a pkcs11: URI for --key",

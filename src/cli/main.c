@@ -75,6 +75,8 @@ int main(int argc, char **argv)
 		return tfa_cli_reconcile(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return tfa_cli_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "lambda") == 0)
+		return tfa_cli_lambda(argc - 1, argv + 1);
 #ifdef TFATTEST_CLI_PKCS11
 	if (strcmp(cmd, "pkcs11") == 0)
 		return tfa_cli_pkcs11(argc - 1, argv + 1);

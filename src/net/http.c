@@ -262,6 +262,8 @@ static tfa_err check_request(const tfa_net_request *req)
 	TFA_ENSURE(req->max_response > 0, TFA_EUSAGE, "%s: no cap on the response size", req->what);
 	TFA_ENSURE(req->connect_timeout_ms >= 0 && req->timeout_ms >= 0, TFA_EUSAGE,
 		   "%s: negative timeout", req->what);
+	TFA_ENSURE(!req->no_timeout || req->timeout_ms == 0, TFA_EUSAGE,
+		   "%s: a timeout and no timeout", req->what);
 out:
 	return rc;
 }
@@ -298,8 +300,9 @@ static CURLcode configure(CURL *curl, const tfa_net_request *req, struct curl_sl
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0
 					      ? req->connect_timeout_ms
 					      : TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS);
-	SETOPT(CURLOPT_TIMEOUT_MS,
-	       req->timeout_ms > 0 ? req->timeout_ms : TFA_NET_DEFAULT_TIMEOUT_MS);
+	SETOPT(CURLOPT_TIMEOUT_MS, req->no_timeout	 ? 0L
+				   : req->timeout_ms > 0 ? req->timeout_ms
+							 : TFA_NET_DEFAULT_TIMEOUT_MS);
 	SETOPT(CURLOPT_HTTPHEADER, hl);
 	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(CURLOPT_WRITEDATA, x);

@@ -48,11 +48,12 @@ typedef struct tfa_net_request {
 	size_t nheaders;
 	const uint8_t *body; /* sent for any method but GET and HEAD */
 	size_t body_len;
-	long connect_timeout_ms;     /* 0: TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS */
-	long timeout_ms;	     /* whole request; 0: TFA_NET_DEFAULT_TIMEOUT_MS */
-	size_t max_response;	     /* cap on the response body in bytes; required (> 0) */
-	bool https_only;	     /* refuse http:// (otherwise http and https) */
-	const char *ca_file;	     /* PEM trust anchors; NULL or "": the system store */
+	long connect_timeout_ms; /* 0: TFA_NET_DEFAULT_CONNECT_TIMEOUT_MS */
+	long timeout_ms;	 /* whole request; 0: TFA_NET_DEFAULT_TIMEOUT_MS */
+	bool no_timeout;	 /* no whole-request timeout (a long poll); timeout_ms must be 0 */
+	size_t max_response;	 /* cap on the response body in bytes; required (> 0) */
+	bool https_only;	 /* refuse http:// (otherwise http and https) */
+	const char *ca_file;	 /* PEM trust anchors; NULL or "": the system store */
 	tfa_net_header_fn on_header; /* optional */
 	void *header_ud;
 } tfa_net_request;

@@ -103,6 +103,10 @@ def doc_of(resource_attr):
     return m.group(1) if m else None
 
 
+def out_value(outputs, name):
+    return str(outputs.get(name, {}).get("value", ""))
+
+
 def main():
     parsed, module_dir = sys.argv[1], sys.argv[2]
     files = json.load(open(parsed))
@@ -187,20 +191,33 @@ def main():
              if ref(b[0].get("target_key_id")) in (f"aws_kms_key.{sname}.key_id",
                                                      f"aws_kms_key.{sname}.arn")]
     check(len(alias) == 1, "the signing key has an alias")
-    role = one(mod, "resource", "aws_iam_role")
-    role_name = next(iter(resources.get("aws_iam_role", {})), None)
+    # Two roles: the CI role (web identity) and the service's execution role (Lambda).
+    def trusted_by(name):
+        r = resources.get("aws_iam_role", {}).get(name, [{}])[0]
+        t = statements(mod, doc_of(r.get("assume_role_policy"))) or []
+        return {a for st in t for a in st.get("actions", [])}
+
+    roles = resources.get("aws_iam_role", {})
+    ci_names = [n for n in roles if "sts:AssumeRoleWithWebIdentity" in trusted_by(n)]
+    svc_names = [n for n in roles if trusted_by(n) == {"sts:AssumeRole"}]
+    check(len(roles) == 2 and len(ci_names) == 1 and len(svc_names) == 1,
+          "two roles: the CI role (web identity) and the service role (assumed by Lambda)")
+    role_name = ci_names[0] if ci_names else None
+    role = roles[role_name][0] if role_name else None
     role_arn = f"aws_iam_role.{role_name}.arn"
+    svc_role_name = svc_names[0] if svc_names else None
+    svc_role_arn = f"aws_iam_role.{svc_role_name}.arn"
     sts = statements(mod, doc_of(skey.get("policy")))
     if check(sts is not None, "the signing key's policy is an aws_iam_policy_document"):
         allows = [s for s in sts if s.get("effect", "Allow") == "Allow"]
         signers = [s for s in allows if any(a in ("kms:Sign", "kms:*", "*") or
                                             (a.endswith("*") and "kms:Sign".startswith(a[:-1]))
                                             for a in s.get("actions", []))]
-        check(len(signers) == 1 and principals(signers[0]) == [("AWS", ["${" + role_arn + "}"])],
-              "key policy: kms:Sign is allowed to the CI role and to no one else")
+        check(len(signers) == 1 and principals(signers[0]) == [("AWS", ["${" + svc_role_arn + "}"])],
+              "key policy: kms:Sign is allowed to the service role and to no one else (not the CI role)")
         if signers:
             check({"kms:GetPublicKey", "kms:DescribeKey"} <= set(signers[0].get("actions", [])),
-                  "key policy: the CI role may also GetPublicKey and DescribeKey")
+                  "key policy: the service role may also GetPublicKey and DescribeKey")
         def is_root(i):
             if i == "${local.account_root}":
                 return str(locals_.get("account_root", "")).endswith(":root")
@@ -216,9 +233,9 @@ def main():
         check(len(aud) == 1 and set(aud[0].get("actions", [])) == {"kms:GetPublicKey", "kms:DescribeKey"},
               "key policy: auditors may GetPublicKey and DescribeKey only")
         deny = [s for s in sts if s.get("effect") == "Deny" and s.get("actions") == ["kms:Sign"]]
-        check(len(deny) == 1 and ("ArnNotEquals", "aws:PrincipalArn", ["${" + role_arn + "}"])
+        check(len(deny) == 1 and ("ArnNotEquals", "aws:PrincipalArn", ["${" + svc_role_arn + "}"])
               in conditions(deny[0]),
-              "key policy: an explicit Deny of kms:Sign to every principal but the CI role")
+              "key policy: an explicit Deny of kms:Sign to every principal but the service role")
     pk = [b[0] for b in mod.get("data", {}).get("aws_kms_public_key", {}).values()]
     check(len(pk) == 1 and ref(pk[0].get("key_id")) in (f"aws_kms_key.{sname}.arn",
                                                        f"aws_kms_key.{sname}.key_id"),
@@ -337,46 +354,123 @@ def main():
               and subs[0][2] == "${local.github_subs}"
               and "repo:${var.github_repository}:${s}" in str(locals_.get("github_subs", "")),
               "trust pins sub to repo:OWNER/REPO:<subject> built from the variables")
-    policies = [b[0] for b in resources.get("aws_iam_role_policy", {}).values()]
-    check(len(policies) == 1 and not resources.get("aws_iam_role_policy_attachment")
+    def role_policies(rname):
+        return [b[0] for b in resources.get("aws_iam_role_policy", {}).values()
+                if ref(b[0].get("role")) in (f"aws_iam_role.{rname}.id", f"aws_iam_role.{rname}.name")]
+
+    check(len(resources.get("aws_iam_role_policy", {})) == 2 and not resources.get("aws_iam_role_policy_attachment")
           and not resources.get("aws_iam_policy"),
-          "the role has exactly one (inline) policy and no attached managed policies")
-    ci = statements(mod, doc_of(policies[0].get("policy"))) if policies else None
-    if check(ci is not None, "the role policy is an aws_iam_policy_document"):
+          "each role has exactly one (inline) policy and no attached managed policies")
+    fname = next(iter(resources.get("aws_lambda_function", {})), None)
+    farn = "${aws_lambda_function.%s.arn}" % fname
+    skarn = "${aws_kms_key.%s.arn}" % sname
+
+    def allowed_of(sts_, who):
         allowed = {}
-        for s in ci:
-            check(s.get("effect", "Allow") == "Allow" and not s.get("not_actions")
-                  and not s.get("not_resources"), f"role statement {s.get('sid')}: plain Allow")
-            for a in s.get("actions", []):
-                allowed.setdefault(a, []).extend(s.get("resources", []))
-        check(not any("*" in a for a in allowed), "role policy: no wildcard in any action")
+        for s_ in sts_:
+            check(s_.get("effect", "Allow") == "Allow" and not s_.get("not_actions")
+                  and not s_.get("not_resources"), f"{who} statement {s_.get('sid')}: plain Allow")
+            for a in s_.get("actions", []):
+                allowed.setdefault(a, []).extend(s_.get("resources", []))
+        check(not any("*" in a for a in allowed), f"{who} policy: no wildcard in any action")
+        return allowed
+
+    # The CI role: calls the service through its URL, reads the public key; nothing else.
+    pol = role_policies(role_name)
+    ci = statements(mod, doc_of(pol[0].get("policy"))) if len(pol) == 1 else None
+    if check(ci is not None, "the CI role's one policy is an aws_iam_policy_document"):
+        allowed = allowed_of(ci, "CI role")
+        want = {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction", "kms:GetPublicKey"}
+        check(set(allowed) == want,
+              f"CI role policy: exactly the needed actions ({sorted(set(allowed) ^ want)} differ)")
+        check(not any(a.startswith(("s3:Put", "s3:Delete", "dynamodb:")) or a == "kms:Sign"
+                      for a in allowed),
+              "CI role policy: no kms:Sign, no store write, no sequencer")
+        check(allowed.get("lambda:InvokeFunctionUrl") == [farn]
+              and allowed.get("lambda:InvokeFunction") == [farn],
+              "CI role policy: Lambda actions on the service function only")
+        url = [s_ for s_ in ci if "lambda:InvokeFunctionUrl" in s_.get("actions", [])]
+        check(len(url) == 1 and ("StringEquals", "lambda:FunctionUrlAuthType", ["AWS_IAM"])
+              in conditions(url[0]), "CI role policy: the URL only with AWS_IAM auth")
+        inv = [s_ for s_ in ci if "lambda:InvokeFunction" in s_.get("actions", [])]
+        check(len(inv) == 1 and ("Bool", "lambda:InvokedViaFunctionUrl", ["true"])
+              in conditions(inv[0]),
+              "CI role policy: InvokeFunction only through the Function URL (a direct Invoke "
+              "could forge the identity)")
+        check(allowed.get("kms:GetPublicKey") == [skarn],
+              "CI role policy: GetPublicKey on the signing key only")
+
+    # The service role: trusted by Lambda of this account; signs, writes, sequences, logs.
+    strust = statements(mod, doc_of(roles.get(svc_role_name, [{}])[0].get("assume_role_policy")))
+    if check(strust is not None and len(strust) == 1, "the service role's trust policy has one statement"):
+        check(principals(strust[0]) == [("Service", ["lambda.amazonaws.com"])]
+              and ("StringEquals", "aws:SourceAccount", ["${local.account_id}"]) in conditions(strust[0]),
+              "service trust: lambda.amazonaws.com of this account only")
+    pol = role_policies(svc_role_name)
+    sp = statements(mod, doc_of(pol[0].get("policy"))) if len(pol) == 1 else None
+    if check(sp is not None, "the service role's one policy is an aws_iam_policy_document"):
+        allowed = allowed_of(sp, "service role")
         want = {"kms:Sign", "kms:GetPublicKey", "s3:PutObject", "s3:PutObjectRetention", "s3:GetObject",
                 "s3:ListBucket", "kms:GenerateDataKey", "kms:Decrypt", "dynamodb:GetItem",
-                "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
-        check(set(allowed) == want, f"role policy: exactly the needed actions ({sorted(set(allowed) ^ want)} differ)")
-        skarn = "${aws_kms_key.%s.arn}" % sname
+                "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+                "logs:CreateLogStream", "logs:PutLogEvents"}
+        check(set(allowed) == want,
+              f"service role policy: exactly the needed actions ({sorted(set(allowed) ^ want)} differ)")
         check(allowed.get("kms:Sign") == [skarn] and allowed.get("kms:GetPublicKey") == [skarn],
-              "role policy: kms:Sign and GetPublicKey on the signing key only")
+              "service role policy: kms:Sign and GetPublicKey on the signing key only")
         prefix_arn = "${local.records_arn}"
         check(re.search(r"/\$\{var\.object_prefix\}/\*$", str(locals_.get("records_arn", ""))) is not None,
-              "role policy: the records ARN is BUCKET/PREFIX/*")
+              "service role policy: the records ARN is BUCKET/PREFIX/*")
         for a in ("s3:PutObject", "s3:PutObjectRetention", "s3:GetObject"):
-            check(allowed.get(a) == [prefix_arn], f"role policy: {a} only under the prefix")
-        lst = [s for s in ci if "s3:ListBucket" in s.get("actions", [])]
+            check(allowed.get(a) == [prefix_arn], f"service role policy: {a} only under the prefix")
+        lst = [s_ for s_ in sp if "s3:ListBucket" in s_.get("actions", [])]
         check(len(lst) == 1 and ("StringLike", "s3:prefix", ["${var.object_prefix}/*"]) in conditions(lst[0]),
-              "role policy: ListBucket limited to the prefix")
-        dk = [s for s in ci if "kms:GenerateDataKey" in s.get("actions", [])]
+              "service role policy: ListBucket limited to the prefix")
+        dk = [s_ for s_ in sp if "kms:GenerateDataKey" in s_.get("actions", [])]
         check(len(dk) == 1 and dk[0].get("resources") == ["${" + data_arn + "}"]
               and any(c[1] == "kms:ViaService" for c in conditions(dk[0])),
-              "role policy: the data key only through S3 (kms:ViaService)")
+              "service role policy: the data key only through S3 (kms:ViaService)")
         tarn = "${aws_dynamodb_table.%s.arn}" % tname
         check(all(allowed.get(a) == [tarn] for a in ("dynamodb:GetItem", "dynamodb:PutItem",
                                                     "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")),
-              "role policy: DynamoDB actions on the one table")
+              "service role policy: DynamoDB actions on the one table")
+        lg = next(iter(resources.get("aws_cloudwatch_log_group", {})), None)
+        check(all(allowed.get(a) == ["${aws_cloudwatch_log_group.%s.arn}:*" % lg]
+                  for a in ("logs:CreateLogStream", "logs:PutLogEvents")),
+              "service role policy: logs to its own log group only")
         for a, res in allowed.items():
             for r in res:
-                check("*" not in r.replace("/${var.object_prefix}/*", "").replace("${local.records_arn}", ""),
-                      f"role policy: {a} on {r} has no wildcard resource beyond the prefix")
+                check("*" not in r.replace("/${var.object_prefix}/*", "").replace("${local.records_arn}", "")
+                      .replace(":*", ""),
+                      f"service role policy: {a} on {r} has no wildcard resource beyond the prefix")
+
+    # ---- the service: function and Function URL --------------------------------
+    fn = one(mod, "resource", "aws_lambda_function")
+    if check(fn is not None, "one aws_lambda_function (the attestation service)"):
+        check(fn.get("runtime") == "provided.al2023", "the function runs on provided.al2023")
+        check(ref(fn.get("role")) == svc_role_arn, "the function runs as the service role")
+        check(ref(fn.get("filename")) == "var.service_package"
+              and fn.get("source_code_hash") == "${filebase64sha256(var.service_package)}",
+              "the function's code is the service_package zip, tracked by its hash")
+        env = (fn.get("environment") or [{}])[0].get("variables", {})
+        check(env.get("TFATTEST_KEY") == "awskms:///%s" % skarn
+              and ref(env.get("TFATTEST_STORE")) == "local.service_store_uri"
+              and ref(env.get("TFATTEST_SEQUENCER")) == "local.service_sequencer_uri"
+              and ref(env.get("TFATTEST_POLICY")) == "local.service_policy",
+              "the function is configured with the key, store, sequencer and policy")
+        check(str(locals_.get("service_store_uri")) == out_value(outputs, "store_uri"),
+              "the function's store URI is the store_uri output")
+        check(str(locals_.get("service_sequencer_uri")) == out_value(outputs, "sequencer_uri"),
+              "the function's sequencer URI is the sequencer_uri output")
+        sp_ = str(locals_.get("service_policy", ""))
+        check("aws-iam" in sp_ and "assumed-role/${local.role_name}/*" in sp_,
+              "the default service policy allows the CI role's sessions (aws-iam subjects)")
+    furl = one(mod, "resource", "aws_lambda_function_url")
+    check(furl is not None and furl.get("authorization_type") == "AWS_IAM"
+          and ref(furl.get("function_name")) == f"aws_lambda_function.{fname}.function_name",
+          "the service's Function URL uses AWS_IAM auth")
+    check(not resources.get("aws_lambda_permission"),
+          "no aws_lambda_permission (a resource policy could open the function to others)")
 
     # ---- outputs --------------------------------------------------------------
     def out(name):

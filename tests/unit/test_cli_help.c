@@ -59,6 +59,7 @@ static void test_main_lists_every_command(void)
 		"rotate",
 		"pubkey",
 		"reconcile",
+		"lambda",
 #endif
 		"verify",
 		"report",

@@ -11,6 +11,8 @@ module "tfattest" {
   bucket_name       = "example-org-tfattest-records"
   github_repository = "example-org/infrastructure"
   retention_days    = 400 # COMPLIANCE: records cannot be deleted for 400 days
+  chain_id          = "production"
+  service_package   = "tfattest-lambda.zip" # scripts/package-lambda.sh
 }
 
 output "key_uri" {
@@ -23,6 +25,10 @@ output "store_uri" {
 
 output "sequencer_uri" {
   value = module.tfattest.sequencer_uri
+}
+
+output "service_url" {
+  value = module.tfattest.service_url
 }
 
 output "role_arn" {

@@ -24,6 +24,8 @@ module "tfattest" {
   create_oidc_provider       = false
   existing_oidc_provider_arn = data.aws_iam_openid_connect_provider.github.arn
   auditor_principal_arns     = ["arn:aws:iam::111122223333:role/auditor"]
+  chain_id                   = "production"
+  service_package            = "tfattest-lambda.zip" # scripts/package-lambda.sh
 }
 
 output "role_arn" {
