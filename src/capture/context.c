@@ -105,13 +105,21 @@ out:
 }
 
 /* JWT claims copied from an ID token: identity, never anything secret. */
-static const char *const oidc_claims[] = {
+const char *const tfa_oidc_kept_claims[] = {
     "repository", "repository_owner", "ref", "ref_type", "sha", "workflow", "workflow_ref",
     "job_workflow_ref", "run_id", "run_attempt", "run_number", "actor", "environment", "event_name",
     "runner_environment",
     /* GitLab */
     "project_path", "namespace_path", "pipeline_id", "pipeline_source", "job_id", "user_login",
     "ref_path", "ref_protected", "environment_protected", NULL};
+
+int tfa_oidc_claim_kept(const char *name)
+{
+	for (const char *const *k = tfa_oidc_kept_claims; *k; k++)
+		if (strcmp(*k, name) == 0)
+			return 1;
+	return 0;
+}
 
 /* Adds a claim's value: strings as they are, numbers and booleans in their JSON form. */
 static tfa_err add_claim(cJSON *obj, const char *key, const cJSON *v)
@@ -167,7 +175,7 @@ static tfa_err add_oidc_claims(cJSON *ci, const char *jwt, size_t len, const cha
 	{
 		cJSON *sel = tfa_cap_new_obj(o, "claims");
 		TFA_ENSURE(sel != NULL, TFA_EINTERNAL, "out of memory");
-		for (const char *const *k = oidc_claims; *k; k++)
+		for (const char *const *k = tfa_oidc_kept_claims; *k; k++)
 			if ((v = cJSON_GetObjectItemCaseSensitive(claims, *k)) != NULL)
 				TFA_GUARD(add_claim(sel, *k, v));
 	}

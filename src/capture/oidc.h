@@ -30,4 +30,14 @@ TFA_WUR tfa_err tfa_oidc_fetch(tfa_buf *token, const char *url, const char *bear
  */
 TFA_WUR tfa_err tfa_jwt_payload(cJSON **out, const char *jwt, size_t len);
 
+/*
+ * The ID-token claims a record keeps (FORMAT.md §3.4), NULL-terminated: the
+ * one list, for the claims capture copies and for what the service keeps of
+ * a verified token.
+ */
+extern const char *const tfa_oidc_kept_claims[];
+
+/* Whether `name` is one of tfa_oidc_kept_claims. */
+int tfa_oidc_claim_kept(const char *name);
+
 #endif

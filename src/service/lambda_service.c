@@ -33,33 +33,6 @@ typedef struct lambda_ctx {
 	size_t npolicy_claims;
 } lambda_ctx;
 
-/* FORMAT.md §3.4: the ID-token claims a record keeps (as `tfattest serve` keeps them). */
-static const char *const kept_claims[] = {"repository",
-					  "repository_owner",
-					  "ref",
-					  "ref_type",
-					  "sha",
-					  "workflow",
-					  "workflow_ref",
-					  "job_workflow_ref",
-					  "run_id",
-					  "run_attempt",
-					  "run_number",
-					  "actor",
-					  "environment",
-					  "event_name",
-					  "runner_environment",
-					  "project_path",
-					  "namespace_path",
-					  "pipeline_id",
-					  "pipeline_source",
-					  "job_id",
-					  "user_login",
-					  "ref_path",
-					  "ref_protected",
-					  "environment_protected",
-					  NULL};
-
 /* The claim names the policy's allow rules test, from the policy's JSON (already validated). */
 static tfa_err load_policy_claims(lambda_ctx *ctx, const uint8_t *json, size_t len)
 {
@@ -173,8 +146,7 @@ static bool keep_claim(const lambda_ctx *ctx, const char *name, const char *valu
 	if (strncmp(name, "aws_", 4) == 0 || strncmp(name, "oidc_", 5) == 0 || strlen(name) > 64 ||
 	    strlen(value) > 1024)
 		return false;
-	for (size_t i = 0; kept_claims[i] && !kept; i++)
-		kept = strcmp(kept_claims[i], name) == 0;
+	kept = tfa_oidc_claim_kept(name);
 	for (size_t i = 0; i < ctx->npolicy_claims && !kept; i++)
 		kept = strcmp(ctx->policy_claims[i], name) == 0;
 	return kept;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capture/oidc.h"
 #include "format/hex.h"
 #include "service/request.h"
 #include "tfattest/service.h"
@@ -58,32 +59,6 @@ static const char *const actions[] = {"create", "update", "delete", "replace", "
 				      "no-op",	"forget", "other",  NULL};
 static const char *const plan_sources[] = {"saved-plan", "plan-first", "none", NULL};
 static const char *const providers[] = {"github-actions", "gitlab-ci", "jenkins", NULL};
-/* FORMAT.md §3.4: the ID-token claims tfattest keeps. */
-static const char *const oidc_claims[] = {"repository",
-					  "repository_owner",
-					  "ref",
-					  "ref_type",
-					  "sha",
-					  "workflow",
-					  "workflow_ref",
-					  "job_workflow_ref",
-					  "run_id",
-					  "run_attempt",
-					  "run_number",
-					  "actor",
-					  "environment",
-					  "event_name",
-					  "runner_environment",
-					  "project_path",
-					  "namespace_path",
-					  "pipeline_id",
-					  "pipeline_source",
-					  "job_id",
-					  "user_login",
-					  "ref_path",
-					  "ref_protected",
-					  "environment_protected",
-					  NULL};
 
 static const field rollback_schema[] = {
     {"seq", K_SEQ, 1, 0, NULL, NULL}, {"hash", K_HASH, 1, 0, NULL, NULL}, END};
@@ -155,16 +130,17 @@ static const field terraform_schema[] = {{"plan_sha256", K_HASH, 0, 0, NULL, NUL
 					 END};
 static const field git_schema[] = {S("commit", 64), S("ref", TFA_REQUEST_STR_MAX),
 				   S("remote", TFA_REQUEST_STR_MAX), END};
-static const field oidc_schema[] = {S("source", 64),
-				    S("signature", 64),
-				    S("issuer", TFA_REQUEST_STR_MAX),
-				    S("subject", TFA_REQUEST_STR_MAX),
-				    S("audience", TFA_REQUEST_STR_MAX),
-				    S("issued_at", 32),
-				    S("expires_at", 32),
-				    {"claims", K_STRMAP, 0, TFA_REQUEST_STR_MAX, NULL, oidc_claims},
-				    S("error", TFA_REQUEST_STR_MAX),
-				    END};
+static const field oidc_schema[] = {
+    S("source", 64),
+    S("signature", 64),
+    S("issuer", TFA_REQUEST_STR_MAX),
+    S("subject", TFA_REQUEST_STR_MAX),
+    S("audience", TFA_REQUEST_STR_MAX),
+    S("issued_at", 32),
+    S("expires_at", 32),
+    {"claims", K_STRMAP, 0, TFA_REQUEST_STR_MAX, NULL, tfa_oidc_kept_claims},
+    S("error", TFA_REQUEST_STR_MAX),
+    END};
 #define CI(n) S(n, TFA_REQUEST_STR_MAX)
 static const field ci_schema[] = {{"provider", K_ENUM, 1, 0, NULL, providers},
 				  CI("repository"),

@@ -41,6 +41,7 @@
 
 #include <openssl/crypto.h>
 
+#include "capture/oidc.h"
 #include "format/b64.h"
 #include "service/jwt.h"
 #include "tfattest/buffer.h"
@@ -370,33 +371,6 @@ static size_t find_issuer(const serve *s, const char *iss)
 	return SIZE_MAX;
 }
 
-/* FORMAT.md §3.4: the ID-token claims a record keeps. */
-static const char *const kept_claims[] = {"repository",
-					  "repository_owner",
-					  "ref",
-					  "ref_type",
-					  "sha",
-					  "workflow",
-					  "workflow_ref",
-					  "job_workflow_ref",
-					  "run_id",
-					  "run_attempt",
-					  "run_number",
-					  "actor",
-					  "environment",
-					  "event_name",
-					  "runner_environment",
-					  "project_path",
-					  "namespace_path",
-					  "pipeline_id",
-					  "pipeline_source",
-					  "job_id",
-					  "user_login",
-					  "ref_path",
-					  "ref_protected",
-					  "environment_protected",
-					  NULL};
-
 /*
  * Whether the identity carries claim `name`: one FORMAT.md keeps, or one an
  * allow rule of the policy names (the policy check needs it). Nothing else of
@@ -406,9 +380,8 @@ static bool claim_kept(const serve *s, const char *name)
 {
 	size_t i;
 
-	for (i = 0; kept_claims[i]; i++)
-		if (strcmp(kept_claims[i], name) == 0)
-			return true;
+	if (tfa_oidc_claim_kept(name))
+		return true;
 	for (i = 0; i < s->npolicy_claims; i++)
 		if (strcmp(s->policy_claims[i], name) == 0)
 			return true;
