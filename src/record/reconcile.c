@@ -266,7 +266,7 @@ static tfa_err new_version(tfa_rc_ver **out, tfa_reconcile *r, size_t src, const
 			   int time_kind, int64_t time)
 {
 	tfa_err rc = TFA_OK;
-	tfa_rc_ver *v;
+	tfa_rc_ver *v = NULL;
 
 	if (r->nver == r->capver) {
 		size_t n = r->capver ? r->capver * 2 : 64;
@@ -293,7 +293,7 @@ out:
 
 tfa_err tfa_rc_add_deleted(tfa_reconcile *r, size_t src, const char *name, int64_t time)
 {
-	tfa_rc_ver *v;
+	tfa_rc_ver *v = NULL;
 	tfa_err rc = new_version(&v, r, src, name, TFA_RC_TIME_S3, time);
 
 	if (rc == TFA_OK)
@@ -305,7 +305,7 @@ tfa_err tfa_rc_add_version(tfa_reconcile *r, size_t src, const char *name, tfa_e
 			   const tfa_state_facts *f, int time_kind, int64_t time)
 {
 	tfa_err rc = TFA_OK;
-	tfa_rc_ver *v;
+	tfa_rc_ver *v = NULL;
 
 	TFA_GUARD(new_version(&v, r, src, name, time_kind, time));
 	v->size = f ? f->size : 0;
@@ -356,7 +356,7 @@ out:
 tfa_err tfa_reconcile_add_file(tfa_reconcile *r, const char *path)
 {
 	tfa_err rc = TFA_OK;
-	size_t src;
+	size_t src = 0;
 
 	TFA_ENSURE_ARG(r);
 	TFA_ENSURE_ARG(path);
@@ -428,7 +428,7 @@ tfa_err tfa_reconcile_add_command(tfa_reconcile *r, int argc, char *const argv[]
 	tfa_spawn_exit how;
 	tfa_state_facts f;
 	char **args = NULL;
-	size_t src;
+	size_t src = 0;
 	int e;
 
 	tfa_buf_init(&out, COMMAND_OUT_MAX);

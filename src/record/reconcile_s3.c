@@ -90,7 +90,7 @@ tfa_err tfa_reconcile_add_s3(tfa_reconcile *r, const char *uri)
 	tfa_aws_response resp;
 	tfa_s3ver_page page;
 	tfa_buf query, objpath;
-	char pathbase[300], endpoint[400], listpath[300], shown[1400];
+	char pathbase[300], endpoint[400], listpath[302], shown[1400];
 	long max_keys;
 	char prev_key[TFA_S3VER_KEY_MAX + 1] = "", prev_vid[TFA_S3VER_ID_MAX + 1] = "";
 	unsigned pages = 0;

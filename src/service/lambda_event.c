@@ -237,7 +237,7 @@ tfa_err tfa_lambda_event_parse(tfa_lambda_request *out, const uint8_t *event, si
 {
 	tfa_err rc = TFA_OK;
 	tfa_json *doc = NULL;
-	const tfa_json_value *root, *ctx, *http, *auth, *iam, *h;
+	const tfa_json_value *root, *ctx = NULL, *http = NULL, *auth = NULL, *iam = NULL, *h = NULL;
 	char *version = NULL, *method = NULL;
 
 	TFA_ENSURE_ARG(out);
