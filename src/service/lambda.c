@@ -26,7 +26,8 @@ static bool json_media_type(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static tfa_err refuse(tfa_lambda_answer *ans, int status, const char *outcome, const char *msg)
+tfa_err tfa_lambda_answer_error(tfa_lambda_answer *ans, int status, const char *outcome,
+				const char *msg)
 {
 	tfa_err rc = TFA_OK;
 	cJSON *o = cJSON_CreateObject();
@@ -55,25 +56,26 @@ static tfa_err answer(const tfa_lambda_request *req, tfa_lambda_handler handler,
 			    strcmp(req->path, TFA_LAMBDA_ROUTE_RECORD_ALT) == 0;
 
 	if (!record_route)
-		return refuse(ans, 404, "not-found",
-			      "no such resource: POST a record request to / or "
-			      "/v1/records");
+		return tfa_lambda_answer_error(ans, 404, "not-found",
+					       "no such resource: POST a record request to / or "
+					       "/v1/records");
 	if (strcmp(req->method, "POST") != 0)
-		return refuse(ans, 405, "bad-method", "only POST is accepted");
+		return tfa_lambda_answer_error(ans, 405, "bad-method", "only POST is accepted");
 	if (!req->has_iam)
-		return refuse(ans, 403, "no-identity",
-			      "the request carries no IAM caller identity: the function must be "
-			      "invoked through its Function URL with AWS_IAM auth");
+		return tfa_lambda_answer_error(
+		    ans, 403, "no-identity",
+		    "the request carries no IAM caller identity: the function must be "
+		    "invoked through its Function URL with AWS_IAM auth");
 	if (req->body_too_large) {
 		char m[80];
 
 		snprintf(m, sizeof(m), "the request body is larger than %u bytes",
 			 TFA_LAMBDA_BODY_MAX);
-		return refuse(ans, 413, "too-large", m);
+		return tfa_lambda_answer_error(ans, 413, "too-large", m);
 	}
 	if (!json_media_type(req->content_type))
-		return refuse(ans, 415, "bad-media-type",
-			      "the request body must be application/json");
+		return tfa_lambda_answer_error(ans, 415, "bad-media-type",
+					       "the request body must be application/json");
 	return handler(ud, req, ans);
 }
 

@@ -30,6 +30,13 @@ typedef struct tfa_lambda_answer {
 } tfa_lambda_answer;
 
 /*
+ * Fills *ans with a refusal: `status`, `outcome` for the access log, and the
+ * body {"type":"tfattest.error","error":msg}.
+ */
+TFA_WUR tfa_err tfa_lambda_answer_error(tfa_lambda_answer *ans, int status, const char *outcome,
+					const char *msg);
+
+/*
  * Answers a request that passed the front end's checks: POST to a record
  * route, with an IAM identity, a body within TFA_LAMBDA_BODY_MAX and a JSON
  * media type. Returns TFA_OK with *ans filled (a refusal is an answer), or an

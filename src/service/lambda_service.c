@@ -64,28 +64,6 @@ out:
 	return rc;
 }
 
-static tfa_err answer_error(tfa_lambda_answer *ans, int status, const char *outcome,
-			    const char *msg)
-{
-	tfa_err rc = TFA_OK;
-	cJSON *o = cJSON_CreateObject();
-	char *text = NULL;
-
-	ans->status = status;
-	snprintf(ans->outcome, sizeof(ans->outcome), "%s", outcome);
-	TFA_ENSURE(o != NULL && cJSON_AddStringToObject(o, "type", "tfattest.error") != NULL &&
-		       cJSON_AddStringToObject(o, "error", msg) != NULL,
-		   TFA_EINTERNAL, "out of memory");
-	text = cJSON_PrintUnformatted(o);
-	TFA_ENSURE(text != NULL, TFA_EINTERNAL, "out of memory");
-	tfa_buf_clear(&ans->body);
-	TFA_GUARD(tfa_buf_puts(&ans->body, text));
-out:
-	cJSON_free(text);
-	cJSON_Delete(o);
-	return rc;
-}
-
 /*
  * Checks the request's ID token against the policy issuer its (unverified)
  * iss names. *status 0 when it verified; else the HTTP status to answer and a
@@ -175,8 +153,8 @@ static tfa_err handle(void *ud, const tfa_lambda_request *req, tfa_lambda_answer
 			if (trc == TFA_EINTERNAL && status == 500)
 				TFA_BAIL(trc, "%s", tfa_error_last()->message);
 			snprintf(msg, sizeof(msg), "%s", tfa_error_last()->message);
-			TFA_GUARD(answer_error(ans, status,
-					       status == 503 ? "unavailable" : "refused", msg));
+			TFA_GUARD(tfa_lambda_answer_error(
+			    ans, status, status == 503 ? "unavailable" : "refused", msg));
 			if (status == 503)
 				ans->retry_after = RETRY_AFTER;
 			goto out;
