@@ -17,7 +17,6 @@
 #include "tfattest/sys/guard.h"
 #include "verify/crypto.h"
 
-#define SPOOL_FILES_MAX 100000
 /* Clock slack when looking for an interrupted flush's record. */
 #define SPOOL_SLACK_S  3600
 #define SPOOL_SCAN_MAX 100000
@@ -264,6 +263,55 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+tfa_err tfa_spool_list(char ***names, size_t *n, int dfd, const char *dir,
+		       int (*keep)(void *ud, const char *name), void *ud, const char *what)
+{
+	tfa_err rc = TFA_OK;
+	DIR *d = NULL;
+	struct dirent *e;
+	size_t cap = 0;
+	int fd;
+
+	*names = NULL;
+	*n = 0;
+	fd = dup(dfd);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		TFA_BAIL(TFA_EIO, "cannot list spool directory %s: %s", dir, strerror(err));
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (!keep(ud, e->d_name))
+			continue;
+		TFA_ENSURE(*n < TFA_SPOOL_FILES_MAX, TFA_EUSAGE, "more than %d %s",
+			   TFA_SPOOL_FILES_MAX, what);
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nn = realloc(*names, nc * sizeof(*nn));
+			TFA_ENSURE(nn != NULL, TFA_EINTERNAL, "out of memory");
+			*names = nn;
+			cap = nc;
+		}
+		(*names)[*n] = strdup(e->d_name);
+		TFA_ENSURE((*names)[*n] != NULL, TFA_EINTERNAL, "out of memory");
+		(*n)++;
+	}
+	if (*n > 1)
+		qsort(*names, *n, sizeof(**names), by_name);
+out:
+	if (d)
+		closedir(d); /* closes the duplicate, not dfd */
+	return rc;
+}
+
+void tfa_spool_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 /* Names of spool files: 20 digits, '-', chain id, '-', 32 hex, ".json". */
 static int spool_name(const char *n, char chain[TFA_CHAIN_ID_MAX + 1], char id[33])
 {
@@ -284,15 +332,33 @@ static int spool_name(const char *n, char chain[TFA_CHAIN_ID_MAX + 1], char id[3
 	return tfa_chain_id_check(chain, len) == TFA_OK;
 }
 
+/* Which spool files a flush takes: captures of its chain; it counts the others. */
+typedef struct flush_filter {
+	const char *chain_id;
+	tfa_spool_result *res;
+} flush_filter;
+
+static int keep_capture(void *ud, const char *name)
+{
+	flush_filter *f = ud;
+	char chain[TFA_CHAIN_ID_MAX + 1], id[33];
+
+	if (!spool_name(name, chain, id))
+		return 0;
+	if (strcmp(chain, f->chain_id) != 0) {
+		f->res->other++;
+		return 0;
+	}
+	return 1;
+}
+
 tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, tfa_signer *signer,
 			tfa_sig_alg alg, void (*line)(void *ud, const char *text), void *ud)
 {
 	tfa_err rc = TFA_OK;
 	tfa_chain_info info;
-	DIR *d = NULL;
-	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	tfa_buf raw;
 	tfa_capture *c = NULL;
 	int dfd = -1;
@@ -311,32 +377,11 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 		goto out;
 	}
 	TFA_GUARD(rc);
-	d = fdopendir(dfd);
-	if (d == NULL)
-		TFA_BAIL(TFA_EIO, "cannot list spool directory %s: %s", dir, strerror(errno));
-	while ((e = readdir(d)) != NULL) {
-		char chain[TFA_CHAIN_ID_MAX + 1], id[33];
-		if (!spool_name(e->d_name, chain, id))
-			continue;
-		if (strcmp(chain, info.chain_id) != 0) {
-			res->other++;
-			continue;
-		}
-		TFA_ENSURE(n < SPOOL_FILES_MAX, TFA_EUSAGE, "more than %d spooled captures",
-			   SPOOL_FILES_MAX);
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nn = realloc(names, nc * sizeof(*nn));
-			TFA_ENSURE(nn != NULL, TFA_EINTERNAL, "out of memory");
-			names = nn;
-			cap = nc;
-		}
-		names[n] = strdup(e->d_name);
-		TFA_ENSURE(names[n] != NULL, TFA_EINTERNAL, "out of memory");
-		n++;
+	{
+		flush_filter f = {info.chain_id, res};
+		TFA_GUARD(
+		    tfa_spool_list(&names, &n, dfd, dir, keep_capture, &f, "spooled captures"));
 	}
-	if (n > 1)
-		qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; i < n; i++) {
 		char chain[TFA_CHAIN_ID_MAX + 1], id[33], path[4400], msg[600];
 		const char *cid;
@@ -382,12 +427,8 @@ tfa_err tfa_spool_flush(tfa_spool_result *res, const char *dir, tfa_store *st, t
 			line(ud, msg);
 	}
 out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (d)
-		closedir(d); /* closes dfd */
-	else if (dfd >= 0)
+	tfa_spool_names_free(names, n);
+	if (dfd >= 0)
 		close(dfd);
 	tfa_capture_free(c);
 	tfa_buf_free(&raw);

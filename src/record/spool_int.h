@@ -37,4 +37,19 @@ TFA_WUR tfa_err tfa_spool_open_dir(int *fd, const char *dir);
 TFA_WUR tfa_err tfa_spool_read(tfa_buf *out, int dfd, const char *name, const char *path,
 			       size_t max);
 
+/* The most files a spool directory may hold for one listing. */
+#define TFA_SPOOL_FILES_MAX 100000
+
+/*
+ * The names in the spool directory dfd (opened by tfa_spool_open_dir; it
+ * stays open) that keep(ud, name) accepts, in byte order (oldest first: the
+ * names start with the time). `what` names them in the message when there
+ * are more than TFA_SPOOL_FILES_MAX ("spooled captures"). Free the result
+ * with tfa_spool_names_free(), on failure too.
+ */
+TFA_WUR tfa_err tfa_spool_list(char ***names, size_t *n, int dfd, const char *dir,
+			       int (*keep)(void *ud, const char *name), void *ud, const char *what);
+
+void tfa_spool_names_free(char **names, size_t n);
+
 #endif

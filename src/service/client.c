@@ -8,7 +8,6 @@
  * Tokens, AWS secrets and signatures travel in request headers only: they
  * are never printed, never written to an error message, and wiped after use.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -49,7 +48,6 @@
 #define DEFAULT_ATTEMPTS   4u
 #define DEFAULT_MAX_WAIT_S 30L
 #define SPOOL_SUFFIX	   ".request"
-#define SPOOL_FILES_MAX	   100000
 
 struct tfa_service_client {
 	char *url;
@@ -1070,19 +1068,19 @@ out:
 	return rc;
 }
 
-static int by_name(const void *a, const void *b)
+/* tfa_spool_list's filter: the spooled requests. */
+static int keep_request(void *ud, const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	(void)ud;
+	return request_name(name);
 }
 
 tfa_err tfa_service_flush_spool(tfa_service_flush_counts *res, tfa_service_client *c,
 				const char *dir, void (*line)(void *ud, const char *text), void *ud)
 {
 	tfa_err rc = TFA_OK;
-	DIR *d = NULL;
-	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	tfa_buf raw;
 	int dfd = -1;
 
@@ -1098,27 +1096,7 @@ tfa_err tfa_service_flush_spool(tfa_service_flush_counts *res, tfa_service_clien
 		goto out;
 	}
 	TFA_GUARD(rc);
-	d = fdopendir(dfd);
-	if (d == NULL)
-		TFA_BAIL(TFA_EIO, "cannot list spool directory %s: %s", dir, strerror(errno));
-	while ((e = readdir(d)) != NULL) {
-		if (!request_name(e->d_name))
-			continue;
-		TFA_ENSURE(n < SPOOL_FILES_MAX, TFA_EUSAGE, "more than %d spooled requests",
-			   SPOOL_FILES_MAX);
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **nn = realloc(names, nc * sizeof(*nn));
-			TFA_ENSURE(nn != NULL, TFA_EINTERNAL, "out of memory");
-			names = nn;
-			cap = nc;
-		}
-		names[n] = strdup(e->d_name);
-		TFA_ENSURE(names[n] != NULL, TFA_EINTERNAL, "out of memory");
-		n++;
-	}
-	if (n > 1)
-		qsort(names, n, sizeof(*names), by_name);
+	TFA_GUARD(tfa_spool_list(&names, &n, dfd, dir, keep_request, NULL, "spooled requests"));
 	for (size_t i = 0; i < n; i++) {
 		char chain[TFA_CHAIN_ID_MAX + 1], path[4400], msg[700];
 		tfa_service_receipt r;
@@ -1152,12 +1130,8 @@ tfa_err tfa_service_flush_spool(tfa_service_flush_counts *res, tfa_service_clien
 			line(ud, msg);
 	}
 out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (d)
-		closedir(d);
-	else if (dfd >= 0)
+	tfa_spool_names_free(names, n);
+	if (dfd >= 0)
 		close(dfd);
 	tfa_buf_free(&raw);
 	return rc;
