@@ -33,15 +33,29 @@ bool tfa_is_lowerhex(const char *s, size_t n)
 	return true;
 }
 
+/* Lowercase hex digit values, -1 for every other byte: one look-up per digit. */
+static const int8_t lowerhex[256] = {
+    ['0'] = 0 + 1,  ['1'] = 1 + 1,  ['2'] = 2 + 1,  ['3'] = 3 + 1,  ['4'] = 4 + 1,  ['5'] = 5 + 1,
+    ['6'] = 6 + 1,  ['7'] = 7 + 1,  ['8'] = 8 + 1,  ['9'] = 9 + 1,  ['a'] = 10 + 1, ['b'] = 11 + 1,
+    ['c'] = 12 + 1, ['d'] = 13 + 1, ['e'] = 14 + 1, ['f'] = 15 + 1,
+};
+
 tfa_err tfa_hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen)
 {
+	int bad = 0;
+
 	if (hexlen != 2 * len)
 		return tfa_error_set(TFA_EFORMAT, "expected %zu hex digits, found %zu", 2 * len,
 				     hexlen);
-	if (!tfa_is_lowerhex(hex, hexlen))
+	/* The table holds value + 1, so 0 marks a byte that is not a lowercase digit. */
+	for (size_t i = 0; i < len; i++) {
+		int hi = lowerhex[(unsigned char)hex[2 * i]] - 1;
+		int lo = lowerhex[(unsigned char)hex[2 * i + 1]] - 1;
+		bad |= hi | lo;
+		out[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
+	}
+	if (bad < 0)
 		return tfa_error_set(TFA_EFORMAT, "invalid lowercase hex digit");
-	for (size_t i = 0; i < len; i++)
-		out[i] = (uint8_t)(tfa_hexval(hex[2 * i]) << 4 | tfa_hexval(hex[2 * i + 1]));
 	return TFA_OK;
 }
 

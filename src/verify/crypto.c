@@ -305,10 +305,9 @@ tfa_sig_alg tfa_pkey_default_alg(EVP_PKEY *pkey)
 	return TFA_ALG_NONE;
 }
 
-tfa_err tfa_pkey_check_alg(EVP_PKEY *pkey, tfa_sig_alg alg)
+/* Whether alg fits a key whose default algorithm is def. */
+static tfa_err alg_fits(tfa_sig_alg def, tfa_sig_alg alg)
 {
-	tfa_sig_alg def = tfa_pkey_default_alg(pkey);
-
 	switch (alg) {
 	case TFA_ALG_RSASSA_PSS_SHA_256:
 	case TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256:
@@ -323,6 +322,11 @@ tfa_err tfa_pkey_check_alg(EVP_PKEY *pkey, tfa_sig_alg alg)
 	}
 	return tfa_error_set(TFA_EVERIFY, "algorithm %s does not fit the key",
 			     tfa_sig_alg_name(alg));
+}
+
+tfa_err tfa_pkey_check_alg(EVP_PKEY *pkey, tfa_sig_alg alg)
+{
+	return alg_fits(tfa_pkey_default_alg(pkey), alg);
 }
 
 tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg)
@@ -352,7 +356,7 @@ tfa_err tfa_pkey_ctx_set_alg(EVP_PKEY_CTX *ctx, tfa_sig_alg alg)
  * with leading zero bytes removed); an ECDSA signature is strict DER, one
  * SEQUENCE of two minimal INTEGERs and nothing after it (either S accepted).
  */
-static tfa_err sig_shape_check(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t *sig, size_t siglen)
+static tfa_err sig_shape_check(int size, tfa_sig_alg alg, const uint8_t *sig, size_t siglen)
 {
 	tfa_err rc = TFA_OK;
 	ECDSA_SIG *es = NULL;
@@ -363,7 +367,6 @@ static tfa_err sig_shape_check(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t *s
 	if (siglen == 0 || siglen > 1024)
 		TFA_BAIL(TFA_EVERIFY, "signature has an invalid length (%zu bytes)", siglen);
 	if (alg == TFA_ALG_RSASSA_PSS_SHA_256 || alg == TFA_ALG_RSASSA_PKCS1_V1_5_SHA_256) {
-		int size = EVP_PKEY_get_size(pkey);
 		if (size <= 0 || siglen != (size_t)size)
 			TFA_BAIL(TFA_EVERIFY,
 				 "RSA signature is %zu bytes, not the modulus length (%d bytes)",
@@ -392,7 +395,7 @@ tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg, const uint8_t digest[
 	int ok;
 
 	TFA_GUARD(tfa_pkey_check_alg(pkey, alg));
-	TFA_GUARD(sig_shape_check(pkey, alg, sig, siglen));
+	TFA_GUARD(sig_shape_check(EVP_PKEY_get_size(pkey), alg, sig, siglen));
 	ctx = EVP_PKEY_CTX_new(pkey, NULL);
 	if (ctx == NULL || EVP_PKEY_verify_init(ctx) <= 0)
 		TFA_BAIL(TFA_ECRYPTO, "cannot set up signature verification");
@@ -410,6 +413,8 @@ void tfa_verifier_init(tfa_verifier *v, EVP_PKEY *pkey)
 {
 	memset(v, 0, sizeof(*v));
 	v->pkey = pkey;
+	v->def = tfa_pkey_default_alg(pkey);
+	v->size = EVP_PKEY_get_size(pkey);
 }
 
 void tfa_verifier_clear(tfa_verifier *v)
@@ -426,8 +431,8 @@ tfa_err tfa_verifier_check(tfa_verifier *v, tfa_sig_alg alg, const uint8_t diges
 	EVP_PKEY_CTX *ctx;
 	int ok;
 
-	TFA_GUARD(tfa_pkey_check_alg(v->pkey, alg));
-	TFA_GUARD(sig_shape_check(v->pkey, alg, sig, siglen));
+	TFA_GUARD(alg_fits(v->def, alg));
+	TFA_GUARD(sig_shape_check(v->size, alg, sig, siglen));
 	if ((unsigned)alg >= sizeof(v->ctx) / sizeof(v->ctx[0]))
 		TFA_BAIL(TFA_EUSAGE, "unknown signature algorithm");
 	if (v->ctx[alg] == NULL) {

@@ -68,6 +68,10 @@ TFA_WUR tfa_err tfa_verify_digest(EVP_PKEY *pkey, tfa_sig_alg alg,
 typedef struct tfa_verifier {
 	EVP_PKEY *pkey; /* borrowed */
 	EVP_PKEY_CTX *ctx[4];
+	/* The key's facts each check needs, read once: OpenSSL 3 answers them through the
+	 * provider, which costs a fair part of a verification too. */
+	tfa_sig_alg def; /* tfa_pkey_default_alg(pkey) */
+	int size;	 /* EVP_PKEY_get_size(pkey) */
 } tfa_verifier;
 
 void tfa_verifier_init(tfa_verifier *v, EVP_PKEY *pkey);

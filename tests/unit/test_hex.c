@@ -64,6 +64,39 @@ static void test_hex_round_trip(void)
 	CHECK(strstr(tfa_error_last()->message, "invalid lowercase hex digit") != NULL);
 }
 
+/* Every byte, in the high and in the low position of a pair: the decoder takes exactly the
+ * sixteen lowercase digits, with their values, and refuses the other 240. */
+static void test_hex_decode_every_byte(void)
+{
+	for (int c = 0; c < 256; c++) {
+		int want = (c >= '0' && c <= '9')   ? c - '0'
+			   : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+						    : -1;
+		for (int pos = 0; pos < 2; pos++) {
+			char hex[4] = {'1', '2', '3', '4'};
+			uint8_t out[2];
+			tfa_err rc;
+
+			hex[2 + pos] = (char)c;
+			rc = tfa_hex_decode(out, 2, hex, 4);
+			if (want < 0) {
+				if (rc != TFA_EFORMAT) {
+					fprintf(stderr, "byte 0x%02x at %d decoded\n", c, pos);
+					tfa_test_failures++;
+				}
+				continue;
+			}
+			if (rc != TFA_OK || out[0] != 0x12 ||
+			    out[1] != (pos == 0 ? (want << 4 | 4) : (0x30 | want))) {
+				fprintf(stderr, "byte 0x%02x at %d: rc %d, 0x%02x\n", c, pos,
+					(int)rc, out[1]);
+				tfa_test_failures++;
+			}
+			tfa_error_clear();
+		}
+	}
+}
+
 static void test_hash_strings(void)
 {
 	uint8_t d[TFA_SHA256_LEN], back[TFA_SHA256_LEN];
@@ -82,4 +115,4 @@ static void test_hash_strings(void)
 }
 
 TFA_TEST_MAIN(T(test_hexval_all_bytes), T(test_is_lowerhex), T(test_hex_round_trip),
-	      T(test_hash_strings))
+	      T(test_hex_decode_every_byte), T(test_hash_strings))
