@@ -77,6 +77,9 @@ expect_exit 0 "action: apply through the service" action apply "${SVC[@]}" \
 	TFA_IN_TERRAFORM_ARGS="-input=false tfplan.bin" TFATTEST_OIDC_TOKEN="$(cat tok)"
 expect_output 'recorded seq 1 \(apply, succeeded, exit 0\) in https://' "action: recorded by the service"
 check "action: seq output 1" [ "$(output seq)" = 1 ]
+chain_hash() { "$T" log --store "$1" --key "$K" --json 2> /dev/null | sed -n "s/^{\"seq\":$2,.*\"hash\":\"\(sha256:[0-9a-f]*\)\".*/\1/p"; }
+H1=$(chain_hash s 1)
+check "action: hash output is the chain's hash of seq 1" [ "$(output hash)" = "${H1:-no chain hash}" ]
 check "action: the idempotency key output" grep -qE '^idempotency-key=[0-9a-f]{32}$' out
 check "action: the service appended it" [ "$(head_seq s)" = 1 ]
 expect_exit 2 "action: a subject the service refuses fails the step" action apply "${SVC[@]}" \
@@ -103,6 +106,8 @@ check "component: the plan is written" [ -s tf/tfplan.bin ]
 expect_exit 0 "component: apply job through the service" gitlab apply "${GSVC[@]}" \
 	TFATTEST_OIDC_TOKEN="$(cat tok)"
 check "component: dotenv TFATTEST_SEQ=2" grep -qx 'TFATTEST_SEQ=2' tfattest.env
+H2=$(chain_hash s 2)
+check "component: dotenv TFATTEST_HASH, the chain's hash of seq 2" grep -qx "TFATTEST_HASH=${H2:-no chain hash}" tfattest.env
 check "component: dotenv idempotency key" grep -qE '^TFATTEST_IDEMPOTENCY_KEY=[0-9a-f]{32}$' tfattest.env
 check "component: the service appended it" [ "$(head_seq s)" = 2 ]
 expect_exit 1 "component: a failed terraform apply fails the job with its code" gitlab apply "${GSVC[@]}" \
@@ -126,7 +131,7 @@ PYEOF
 "$T" init --store local --chain dev --key "$K" > /dev/null || exit 2
 expect_exit 0 "action: apply with a key" action apply TFA_IN_STORE="$W/local" TFA_IN_KEY="$K" \
 	TFA_IN_TERRAFORM_ARGS="-input=false tfplan.bin"
-HASH=$("$T" log --store local --key "$K" --json 2> /dev/null | sed -n 's/^{"seq":1,.*"hash":"\(sha256:[0-9a-f]*\)".*/\1/p')
+HASH=$(chain_hash local 1)
 check "action: seq output 1" [ "$(output seq)" = 1 ]
 check "action: hash output is the record's hash" eval '[ -n "$HASH" ] && [ "$(output hash)" = "$HASH" ]'
 expect_exit 1 "action: a failed terraform apply fails the step with its code" action apply \
@@ -140,6 +145,8 @@ check "action: the report says verified" grep -q 'id="result">VERIFIED: every la
 expect_exit 0 "component: apply job with a key, exporting" gitlab apply TFA_STORE="$W/local" TFA_KEY="$K" \
 	TFA_FINGERPRINT="$FPR" TFA_EXPORT=true TFA_EXPORT_PATH=gl-bundle
 check "component: dotenv seq 3 and the bundle" eval "grep -qx TFATTEST_SEQ=3 tfattest.env && grep -qx TFATTEST_BUNDLE=gl-bundle tfattest.env"
+H3=$(chain_hash local 3)
+check "component: dotenv TFATTEST_HASH, the chain's hash of seq 3" grep -qx "TFATTEST_HASH=${H3:-no chain hash}" tfattest.env
 expect_exit 0 "component: the exported bundle verifies pinned" "$T" verify gl-bundle --expect-key-fingerprint "$FPR"
 check "component: the report is written" [ -s tfattest-report.html ]
 finish
