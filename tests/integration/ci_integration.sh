@@ -94,11 +94,11 @@ gitlab() {
 	shift
 	(cd "$W" && env TFA_TERRAFORM=terraform TFA_WORKDIR=tf TFA_PLAN_ARGS=-input=false \
 		TFA_APPLY_ARGS=-input=false TFA_STORE= TFA_SEQUENCER= TFA_KEY= TFA_SERVICE= \
-		TFA_SERVICE_CA= TFA_CHAIN= TFA_PUBLIC_KEY= TFA_FINGERPRINT= TFA_EXPORT=false \
+		TFA_SERVICE_AUTH= TFA_SERVICE_CA= TFA_CHAIN= TFA_PUBLIC_KEY= TFA_FINGERPRINT= TFA_EXPORT=false \
 		TFA_EXPORT_PATH=tfattest-bundle TFA_SINCE= TFA_MANIFEST_KEY= "$@" \
 		bash --noprofile --norc -e -o pipefail "gitlab-$job.sh")
 }
-GSVC=(TFA_SERVICE="$URL" TFA_SERVICE_CA="$W/tls/ca.crt" TFA_CHAIN=prod TFA_PUBLIC_KEY="$W/pub.pem"
+GSVC=(TFA_SERVICE="$URL" TFA_SERVICE_AUTH=oidc TFA_SERVICE_CA="$W/tls/ca.crt" TFA_CHAIN=prod TFA_PUBLIC_KEY="$W/pub.pem"
 	TFA_FINGERPRINT="$FPR")
 rm -f tf/tfplan.bin
 expect_exit 0 "component: plan job" gitlab plan

@@ -45,7 +45,7 @@ mistake action.yml 's/\${{ inputs.since }}/${{ inputs.sinse }}/' \
 	'inputs.sinse is used but not declared' "an undeclared input in the action"
 mistake action.yml 's/TFA_IN_SINCE: /TFA_IN_SINC: /' \
 	'$TFA_IN_SINCE is read but not in the step' "an environment variable the action's step lacks"
-mistake templates/tfattest.yml 's/--service-auth oidc/--service-oauth oidc/' \
+mistake templates/tfattest.yml 's/--service-auth "/--service-oauth "/' \
 	'`tfattest apply` is given --service-oauth' "a misspelt option in the component"
 mistake templates/tfattest.yml 's/\$\[\[ inputs.chain \]\]/$[[ inputs.chian ]]/' \
 	'$[[ inputs.chian ]] is used but not declared' "an undeclared input in the component"
