@@ -11,7 +11,7 @@ CI/CD component) and examples/github-actions/*.yml, examples/gitlab-ci/*.yml. Ch
     declared input used; option inputs' defaults are among their options; every $TFA_
     variable a job's script reads is among the job's variables;
   - the examples: every `with:` of the action and every `inputs:` of the component is
-    declared there; and what their READMEs promise (least permissions, who signs, the
+    declared there, and every input the component requires (no default) is given; and what their READMEs promise (least permissions, who signs, the
     bundle kept, no secret);
   - every `tfattest CMD` invocation in all of them (options given literally, in an
     array expanded as "${NAME[@]}", or as positional parameters built with `set --`)
@@ -296,6 +296,8 @@ for path in gl_files:
         problem(rel, "does not include the tfattest component once")
     for inc in incs:
         given = inc.get("inputs") or {}
+        for k in sorted(k for k, v in comp_inputs.items() if "default" not in (v or {}) and k not in given):
+            problem(rel, f"input {k} is required by the component and not given")
         for k in sorted(set(given) - set(comp_inputs)):
             problem(rel, f"input {k} is not declared in the component's spec.inputs")
         for k, v in given.items():

@@ -53,6 +53,8 @@ mistake examples/github-actions/deploy.yml 's/^\( *\)service-audience: tfattest/
 	'with: service-audiance is not an input of action.yml' "an input the action does not have"
 mistake examples/gitlab-ci/.gitlab-ci.yml 's/^      chain: prod/      chains: prod/' \
 	'input chains is not declared' "an input the component does not have"
+mistake examples/gitlab-ci/.gitlab-ci.yml '/^      image: /d' \
+	'input image is required by the component and not given' "a required component input left out"
 mistake examples/github-actions/deploy.yml '$a\      - run: tfattest verify b --requires-genesis' \
 	'`tfattest verify` is given --requires-genesis' "a misspelt option in an example's own step"
 
