@@ -24,7 +24,7 @@ export PATH=$W/bin:$PATH
 # The scripts, from the YAML: action-ID.sh for the action's steps, gitlab-NAME.sh for the
 # component's jobs (NAME: plan, apply).
 "$PY" - "$SRC" << 'PY' || { fail "cannot take the scripts from the YAML"; finish; exit 1; }
-import sys, yaml
+import re, sys, yaml
 src = sys.argv[1]
 action = yaml.safe_load(open(src + "/action.yml"))
 for step in action["runs"]["steps"]:
@@ -33,7 +33,11 @@ for step in action["runs"]["steps"]:
 jobs = list(yaml.safe_load_all(open(src + "/templates/tfattest.yml")))[1]
 for name, job in jobs.items():
     if name.endswith("-plan") or name.endswith("-apply"):
-        open("gitlab-%s.sh" % name.rsplit("-", 1)[1], "w").write("\n".join(job["script"]))
+        # What GitLab interpolates into a script, the environment gives here: $INPUT_NAME.
+        script = re.sub(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]",
+                        lambda m: "${INPUT_" + m.group(1).upper().replace("-", "_") + "}",
+                        "\n".join(job["script"]))
+        open("gitlab-%s.sh" % name.rsplit("-", 1)[1], "w").write(script)
 PY
 
 new_ec_key k.pem
@@ -94,7 +98,7 @@ gitlab() {
 	shift
 	(cd "$W" && env TFA_TERRAFORM=terraform TFA_WORKDIR=tf TFA_PLAN_ARGS=-input=false \
 		TFA_APPLY_ARGS=-input=false TFA_STORE= TFA_SEQUENCER= TFA_KEY= TFA_SERVICE= \
-		TFA_SERVICE_AUTH= TFA_SERVICE_CA= TFA_CHAIN= TFA_PUBLIC_KEY= TFA_FINGERPRINT= TFA_EXPORT=false \
+		TFA_SERVICE_AUTH= TFA_SERVICE_CA= TFA_CHAIN= TFA_PUBLIC_KEY= TFA_FINGERPRINT= INPUT_EXPORT=false \
 		TFA_EXPORT_PATH=tfattest-bundle TFA_SINCE= TFA_MANIFEST_KEY= "$@" \
 		bash --noprofile --norc -e -o pipefail "gitlab-$job.sh")
 }
@@ -143,7 +147,7 @@ check "action: bundle and report outputs" eval '[ "$(output bundle)" = bundle.ta
 expect_exit 0 "action: the exported archive verifies pinned" "$T" verify bundle.tar.gz --expect-key-fingerprint "$FPR"
 check "action: the report says verified" grep -q 'id="result">VERIFIED: every layer passed' report.html
 expect_exit 0 "component: apply job with a key, exporting" gitlab apply TFA_STORE="$W/local" TFA_KEY="$K" \
-	TFA_FINGERPRINT="$FPR" TFA_EXPORT=true TFA_EXPORT_PATH=gl-bundle
+	TFA_FINGERPRINT="$FPR" INPUT_EXPORT=true TFA_EXPORT_PATH=gl-bundle
 check "component: dotenv seq 3 and the bundle" eval "grep -qx TFATTEST_SEQ=3 tfattest.env && grep -qx TFATTEST_BUNDLE=gl-bundle tfattest.env"
 H3=$(chain_hash local 3)
 check "component: dotenv TFATTEST_HASH, the chain's hash of seq 3" grep -qx "TFATTEST_HASH=${H3:-no chain hash}" tfattest.env

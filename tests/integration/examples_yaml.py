@@ -8,7 +8,8 @@ CI/CD component) and examples/github-actions/*.yml, examples/gitlab-ci/*.yml. Ch
     declared input is used; every output comes from a step that writes it; every
     $TFA_IN_ variable a step reads is in that step's env;
   - the component: spec.inputs, then the jobs; every $[[ inputs.X ]] is declared and every
-    declared input used; option inputs' defaults are among their options; every $TFA_
+    declared input used; option inputs' defaults are among their options; no variable is a
+    boolean or array input as a whole (variables hold strings); every $TFA_
     variable a job's script reads is among the job's variables;
   - the examples: every `with:` of the action and every `inputs:` of the component is
     declared there, and every input the component requires (no default) is given; and what their READMEs promise (least permissions, who signs, the
@@ -230,6 +231,12 @@ for jname, job in jobs.items():
         continue
     where = f"templates/tfattest.yml job {jname}"
     variables = dict(job.get("variables") or {})
+    # A variable holds a string: a boolean or array input interpolated as its whole value
+    # makes the pipeline invalid.
+    for var, val in variables.items():
+        vm = re.fullmatch(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]", str(val))
+        if vm and (comp_inputs.get(vm.group(1)) or {}).get("type") in ("boolean", "array"):
+            problem(where, f"variable {var} would be the {comp_inputs[vm.group(1)]['type']} input {vm.group(1)}, not a string")
     base = job.get("extends")
     if base in jobs:
         variables.update(jobs[base].get("variables") or {})

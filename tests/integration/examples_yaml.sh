@@ -49,6 +49,8 @@ mistake templates/tfattest.yml 's/--service-auth "/--service-oauth "/' \
 	'`tfattest apply` is given --service-oauth' "a misspelt option in the component"
 mistake templates/tfattest.yml 's/\$\[\[ inputs.chain \]\]/$[[ inputs.chian ]]/' \
 	'$[[ inputs.chian ]] is used but not declared' "an undeclared input in the component"
+mistake templates/tfattest.yml 's/^    TFA_EXPORT_PATH: .*/    TFA_EXPORT: $[[ inputs.export ]]\n&/' \
+	'variable TFA_EXPORT would be the boolean input export' "a boolean input as a variable's whole value"
 mistake examples/github-actions/deploy.yml 's/^\( *\)service-audience: tfattest/\1service-audiance: tfattest/' \
 	'with: service-audiance is not an input of action.yml' "an input the action does not have"
 mistake examples/gitlab-ci/.gitlab-ci.yml 's/^      chain: prod/      chains: prod/' \
