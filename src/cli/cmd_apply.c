@@ -42,6 +42,10 @@ static tfa_err sink_record(void *ud, const tfa_capture *cap, int64_t deployed_at
 
 	if (rc == TFA_OK) {
 		*seq = r.seq;
+		/* The runner cannot read the store: the hash the reply was checked against is
+		 * the one place a pipeline can take the record's hash from. */
+		fprintf(stderr, "tfattest: the service's record seq %llu has hash %s\n",
+			(unsigned long long)r.seq, r.hash);
 		if (r.replayed)
 			fprintf(stderr,
 				"tfattest: the service had this record already (idempotency key "

@@ -43,6 +43,12 @@ mkdir work && cd work || exit 2
 echo show-basic-create.json > plan.bin
 expect_exit 0 "apply --service" "$T" apply "${SVC[@]}" --id-token ../tok -- "$TF" apply -auto-approve plan.bin
 expect_output 'recorded seq 2 \(apply, succeeded, exit 0\) in https://' "apply: recorded as seq 2"
+# The runner cannot read the store: the hash it prints is the chain's, as the reply was checked.
+expect_output "the service's record seq 2 has hash sha256:[0-9a-f]{64}$" "apply: the record's hash is printed"
+H=$(sed -n "s/.*record seq 2 has hash \(sha256:[0-9a-f]*\)$/\1/p" "$W/last.err")
+CHAIN_H=$("$T" log --store "$W/s" --key "$K" --json 2> /dev/null |
+	sed -n 's/^{"seq":2,.*"hash":"\(sha256:[0-9a-f]*\)".*/\1/p')
+check "the hash printed is the chain's hash of seq 2" [ "${H:-no hash}" = "${CHAIN_H:-no chain hash}" ]
 cd "$W" || exit 2
 
 # A subject the policy does not allow: refused, spooled; sent later with a token that may.
