@@ -103,7 +103,7 @@ tfa_err tfa_reconcile_add_s3(tfa_reconcile *r, const char *uri)
 	TFA_ENSURE_ARG(r);
 	TFA_ENSURE_ARG(uri);
 	TFA_GUARD(page_size(&max_keys));
-	rc = tfa_awsuri_parse(&u, uri, TFA_AWSURI_S3);
+	rc = tfa_awsuri_parse(&u, uri, TFA_AWSURI_S3_OBJECT);
 	if (rc != TFA_OK)
 		TFA_BAIL(TFA_EUSAGE, "--state-s3 %s", tfa_error_last()->message);
 	TFA_ENSURE(u.prefix[0] != '\0', TFA_EUSAGE,

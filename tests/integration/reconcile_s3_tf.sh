@@ -5,8 +5,10 @@
 # `tfattest apply` are attested; an apply and a `state rm` run directly are the
 # only unattested versions, each with its serial and lineage, exit 1; a lock held
 # by someone else stops Terraform (412 on the lock object) and adds no version.
-# Stack B, every write through the wrapper (a `state rm` too): exit 0. Nothing
-# leaves 127.0.0.1: no provider is downloaded and any other address is refused.
+# Stack B, every write through the wrapper (a `state rm` too): exit 0; its
+# workspace dev (the object env:/dev/KEY) shows the version `terraform workspace
+# new` writes as unattested. Nothing leaves 127.0.0.1: no provider is
+# downloaded and any other address is refused.
 . "$(dirname "$0")/../lib/common.sh"
 TF=${TFA_TERRAFORM:-/usr/local/bin/terraform}
 PY=/usr/bin/python3
@@ -213,6 +215,27 @@ expect_output 'every state version is accounted for' "B: the verdict"
 check "B: attested are the four wrapped writes, seq 1 to 4" [ "$(sed -nE \
 	's/^  attested    lineage [0-9a-f-]+ serial ([0-9]+)  seq ([0-9]+)  s3:.*/\1:\2/p' "$W/last.out" |
 	tr '\n' ' ')" = "$(set -- $ws; echo "$1:1 $2:2 $3:3 $4:4 ")" ]
+# A workspace: its state is the object env:/dev/KEY. `terraform workspace new`
+# itself writes a first, empty state there, which no record has; the wrapped
+# apply after it is attested and names it as the state it started from.
+"$TF" workspace new dev > "$W/direct.out" 2>&1 || fail "B: workspace new dev"
+wsnew=$(pulled serial)
+ws=""
+wrapped "B: wrapped apply in workspace dev" apply -auto-approve -input=false -var v=dev
+check "B: the workspace's state is the object env:/dev/other/terraform.tfstate" grep -Eq \
+	'^PUT /tfstate/env%3A/dev/other/terraform.tfstate\?x-id=PutObject -> 200' "$W/s3.log"
+check "B: Terraform lists the workspaces with ListObjectsV2" bash -c \
+	"'$TF' workspace list | grep -q dev"
+expect_exit 1 "B: workspace dev: the state workspace new wrote is not attested: exit 1" "${RO[@]}" \
+	"$T" reconcile --store "$W/sb" --public-key "$W/k.pub" \
+	--state-s3 "s3://tfstate/env:/dev/other/terraform.tfstate?endpoint=$EP&region=us-east-1"
+expect_output '^2 state versions: 1 attested, 1 unattested, 0 unreadable, 0 deletions; 0 gaps between records; 0 records missing from the sources$' \
+	"B: workspace dev: the counts"
+expect_output "^  UNATTESTED  lineage [0-9a-f-]+ serial $wsnew  .*s3://tfstate/env:/dev/other/terraform.tfstate\?versionId=.*\(the state seq 5 started from\)" \
+	"B: workspace dev: workspace new's state, which seq 5 started from"
+expect_output "^  attested    lineage [0-9a-f-]+ serial ${ws# }  seq 5  s3://tfstate/env:/dev/other/" \
+	"B: workspace dev: the wrapped apply is seq 5"
+"$TF" workspace select default > /dev/null 2>&1 || fail "B: workspace select default"
 # Stack A's chain does not cover stack B: its versions have no record there.
 expect_exit 1 "B against A's chain: exit 1" "${RO[@]}" "$T" reconcile --store "$W/sa" \
 	--public-key "$W/k.pub" --state-s3 "s3://tfstate/other/terraform.tfstate?endpoint=$EP&region=us-east-1"
