@@ -88,7 +88,7 @@ MAX_BODY = 64 << 20
 LOGGED = ("If-None-Match", "If-Match", "Range", "x-amz-checksum-mode",
           "x-amz-sdk-checksum-algorithm", "Content-Encoding", "Transfer-Encoding")
 
-lock = threading.Lock()
+lock = threading.RLock()  # log() takes it too, from answers made while it is held
 objects = {}  # (bucket, key) -> [ {vid, body|None, time, etag, checksums} ] oldest first
 counter = [0]
 stats = {"list": 0, "get": {}, "get_current": 0, "put": 0, "conditional_put_refused": 0, "delete": 0}
