@@ -117,9 +117,14 @@ wrapped "A: wrapped apply 4 (b again)" apply -auto-approve -input=false -var v=5
 LIN=$(pulled lineage)
 ws=${ws# }
 echo "stack A: wrapped serials $ws, bypasses $b1 and $b2, lineage $LIN"
-check "A: six distinct serials, in order" [ "$(echo $ws | tr ' ' '\n' | sed -n 2p)" -lt "$b1" ] &&
-	[ "$b1" -lt "$(echo $ws | cut -d' ' -f3)" ] && [ "$b2" -gt "$(echo $ws | cut -d' ' -f3)" ] &&
-	[ "$b2" -lt "$(echo $ws | cut -d' ' -f4)" ]
+ascending() { # N...: strictly ascending
+	local prev=-1 n
+	for n in "$@"; do
+		[ "$n" -gt "$prev" ] || return 1
+		prev=$n
+	done
+}
+check "A: six serials, in the order of the writes" ascending $(set -- $ws; echo "$1 $2 $b1 $3 $b2 $4")
 
 # A lock held by another run: Terraform's conditional PutObject of the lock
 # object fails (412), Terraform stops, and the state gets no new version.
