@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,14 +45,16 @@ static int table_ok(const char *s)
 	return n >= 3 && n <= 255 && all_in(s, ALNUM "_.-");
 }
 
-/* Key prefix: components of [A-Za-z0-9._-], none empty or starting with '.'. */
-static int prefix_ok(const char *s)
+/* Key prefix: components of [A-Za-z0-9._-] (and of `extra`), none empty or starting with '.'. */
+static int prefix_ok(const char *s, const char *extra)
 {
 	const char *p = s;
+	char set[80];
 
 	if (*s == '\0')
 		return 1;
-	if (!all_in(s, ALNUM "._-/"))
+	snprintf(set, sizeof(set), "%s._-/%s", ALNUM, extra);
+	if (!all_in(s, set))
 		return 0;
 	while (*p) {
 		size_t n = strcspn(p, "/");
@@ -84,8 +87,11 @@ static int endpoint_ok(const char *s)
 tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 {
 	tfa_err rc = TFA_OK;
-	const char *scheme = kind == TFA_AWSURI_S3 ? "s3://" : "dynamodb://";
-	const char *what = kind == TFA_AWSURI_S3 ? "s3 store URI" : "dynamodb sequencer URI";
+	const bool s3 = kind != TFA_AWSURI_DYNAMODB;
+	const char *scheme = s3 ? "s3://" : "dynamodb://";
+	const char *what = kind == TFA_AWSURI_S3	  ? "s3 store URI"
+			   : kind == TFA_AWSURI_S3_OBJECT ? "s3 object URI"
+							  : "dynamodb sequencer URI";
 	const char *p, *q, *slash, *env;
 	size_t n;
 
@@ -101,10 +107,10 @@ tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 	slash = memchr(p, '/', (size_t)(q - p));
 	n = (size_t)((slash ? slash : q) - p);
 	TFA_ENSURE(n > 0 && n < sizeof(out->name), TFA_EUSAGE, "%s names no %s", what,
-		   kind == TFA_AWSURI_S3 ? "bucket" : "table");
+		   s3 ? "bucket" : "table");
 	memcpy(out->name, p, n);
 	out->name[n] = '\0';
-	if (kind == TFA_AWSURI_S3) {
+	if (s3) {
 		TFA_ENSURE(bucket_ok(out->name), TFA_EUSAGE,
 			   "%s: bucket name must be 3-63 characters of a-z, 0-9 and '-'", what);
 		if (slash) {
@@ -115,10 +121,16 @@ tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 				   "%s: prefix is too long", what);
 			memcpy(out->prefix, b, (size_t)(e - b));
 			out->prefix[e - b] = '\0';
-			TFA_ENSURE(prefix_ok(out->prefix), TFA_EUSAGE,
-				   "%s: prefix must be '/'-separated names of A-Z, a-z, 0-9, '.', "
-				   "'_' and '-'",
-				   what);
+			if (kind == TFA_AWSURI_S3_OBJECT)
+				TFA_ENSURE(prefix_ok(out->prefix, ":"), TFA_EUSAGE,
+					   "%s: key must be '/'-separated names of A-Z, a-z, 0-9, "
+					   "'.', '_', '-' and ':'",
+					   what);
+			else
+				TFA_ENSURE(prefix_ok(out->prefix, ""), TFA_EUSAGE,
+					   "%s: prefix must be '/'-separated names of A-Z, a-z, "
+					   "0-9, '.', '_' and '-'",
+					   what);
 		}
 	} else {
 		TFA_ENSURE(
@@ -150,8 +162,7 @@ tfa_err tfa_awsuri_parse(tfa_awsuri *out, const char *uri, tfa_awsuri_kind kind)
 			TFA_ENSURE(strlen(val) < sizeof(out->endpoint) && endpoint_ok(val),
 				   TFA_EUSAGE, "%s: endpoint must be http(s)://host[:port]", what);
 			memcpy(out->endpoint, val, strlen(val) + 1);
-		} else if (kind == TFA_AWSURI_S3 && klen == 14 &&
-			   memcmp(p, "retention-days", 14) == 0) {
+		} else if (s3 && klen == 14 && memcmp(p, "retention-days", 14) == 0) {
 			char *end;
 			long v = strtol(val, &end, 10);
 			TFA_ENSURE(*end == '\0' && val[0] != '-' && val[0] != '+' && v >= 1 &&

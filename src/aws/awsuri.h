@@ -1,7 +1,10 @@
 /*
- * URIs of the AWS store and sequencer:
+ * URIs of the AWS store and sequencer, and of an S3 object that is read:
  *   s3://BUCKET[/PREFIX]?region=R&endpoint=URL&retention-days=N
  *   dynamodb://TABLE?region=R&endpoint=URL
+ * TFA_AWSURI_S3_OBJECT parses the s3:// form for an object someone else named
+ * (Terraform's state): its key's names may also hold ':', which Terraform's
+ * default workspace prefix `env:` brings.
  * Query values may be percent-encoded. Private to the library.
  */
 #ifndef TFA_AWSURI_H
@@ -14,7 +17,7 @@
 /* The longest Object Lock retention accepted, in days (100 years). */
 #define TFA_RETENTION_DAYS_MAX 36500
 
-typedef enum { TFA_AWSURI_S3, TFA_AWSURI_DYNAMODB } tfa_awsuri_kind;
+typedef enum { TFA_AWSURI_S3, TFA_AWSURI_DYNAMODB, TFA_AWSURI_S3_OBJECT } tfa_awsuri_kind;
 
 typedef struct tfa_awsuri {
 	char name[256];	     /* bucket or table */

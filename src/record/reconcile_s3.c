@@ -103,7 +103,7 @@ tfa_err tfa_reconcile_add_s3(tfa_reconcile *r, const char *uri)
 	TFA_ENSURE_ARG(r);
 	TFA_ENSURE_ARG(uri);
 	TFA_GUARD(page_size(&max_keys));
-	rc = tfa_awsuri_parse(&u, uri, TFA_AWSURI_S3);
+	rc = tfa_awsuri_parse(&u, uri, TFA_AWSURI_S3_OBJECT);
 	if (rc != TFA_OK)
 		TFA_BAIL(TFA_EUSAGE, "--state-s3 %s", tfa_error_last()->message);
 	TFA_ENSURE(u.prefix[0] != '\0', TFA_EUSAGE,
@@ -170,7 +170,13 @@ tfa_err tfa_reconcile_add_s3(tfa_reconcile *r, const char *uri)
 						      &page.entries[i]));
 			}
 		}
-		if (!page.truncated)
+		/*
+		 * S3 lists keys in byte order, and KEY sorts before every other key it
+		 * prefixes (KEY.tflock, the lock object use_lockfile writes with a version
+		 * and a delete marker a run): once the page ends on another key, KEY's
+		 * versions are all listed and the rest need not be read.
+		 */
+		if (!page.truncated || strcmp(page.next_key, u.prefix) != 0)
 			break;
 		/* The markers must move on, or the listing would never end. */
 		TFA_ENSURE(pages == 1 || strcmp(prev_key, page.next_key) != 0 ||

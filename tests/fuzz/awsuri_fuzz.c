@@ -1,8 +1,8 @@
 /*
  * libFuzzer target for the s3:// and dynamodb:// URI parser (the first byte
- * picks which). Besides memory errors it checks that an accepted URI has a
- * valid name, a region, an http(s) endpoint or none, and a retention within
- * bounds.
+ * picks which: bit 0 dynamodb, else bit 1 an s3 object, else an s3 store). Besides memory errors it
+ * checks that an accepted URI has a valid name, a region, an http(s) endpoint or none, and a
+ * retention within bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > TFA_AWSURI_MAX + 8)
 		return 0;
-	kind = (data[0] & 1) ? TFA_AWSURI_DYNAMODB : TFA_AWSURI_S3;
+	kind = (data[0] & 1)   ? TFA_AWSURI_DYNAMODB
+	       : (data[0] & 2) ? TFA_AWSURI_S3_OBJECT
+			       : TFA_AWSURI_S3;
 	s = malloc(size);
 	if (s == NULL)
 		return 0;
@@ -41,6 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (u.prefix[0] && (u.prefix[0] == '/' || u.prefix[0] == '.' ||
 				    u.prefix[strlen(u.prefix) - 1] == '/' ||
 				    strstr(u.prefix, "//") || strstr(u.prefix, "/.")))
+			abort();
+		/* ':' only in an object's key (Terraform's env: workspace prefix). */
+		if (strchr(u.prefix, ':') && kind != TFA_AWSURI_S3_OBJECT)
+			abort();
+		if (u.prefix[strspn(u.prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					      "0123456789._-/:")] != '\0')
 			abort();
 	}
 	free(s);

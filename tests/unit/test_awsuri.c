@@ -1,4 +1,4 @@
-/* s3:// store and dynamodb:// sequencer URIs: accepted forms and refusals. */
+/* s3:// store, s3:// object and dynamodb:// sequencer URIs: accepted forms and refusals. */
 #include <stdlib.h>
 
 #include "aws/awsuri.h"
@@ -123,4 +123,30 @@ static void test_refusals(void)
 	unsetenv("AWS_REGION");
 }
 
-TFA_TEST_MAIN(T(test_s3_forms), T(test_dynamodb_forms), T(test_refusals))
+/* An object read (reconcile's state object): Terraform's workspace keys, env:/WS/KEY. */
+static void test_s3_object_forms(void)
+{
+	tfa_awsuri u;
+
+	CHECK_OK(tfa_awsuri_parse(&u,
+				  "s3://tfstate/env:/dev/app/terraform.tfstate?region=us-east-1",
+				  TFA_AWSURI_S3_OBJECT));
+	CHECK_STREQ(u.name, "tfstate");
+	CHECK_STREQ(u.prefix, "env:/dev/app/terraform.tfstate");
+	CHECK_OK(tfa_awsuri_parse(&u,
+				  "s3://tfstate/app/terraform.tfstate?region=r&endpoint=http://h:9",
+				  TFA_AWSURI_S3_OBJECT));
+	CHECK_STREQ(u.prefix, "app/terraform.tfstate");
+	CHECK_STREQ(u.endpoint, "http://h:9");
+	/* A store's prefix keeps the stricter rule. */
+	bad("s3://tfstate/env:/dev?region=r", TFA_AWSURI_S3, "prefix");
+	/* Otherwise the same rules: no empty or dot-led names, no space, no bucket with dots. */
+	bad("s3://tfstate/env:/dev//k?region=r", TFA_AWSURI_S3_OBJECT, "key must be");
+	bad("s3://tfstate/env:/../k?region=r", TFA_AWSURI_S3_OBJECT, "key must be");
+	bad("s3://tfstate/env: dev/k?region=r", TFA_AWSURI_S3_OBJECT, "key must be");
+	bad("s3://tfstate/a=b/k?region=r", TFA_AWSURI_S3_OBJECT, "key must be");
+	bad("s3://tf.state/k?region=r", TFA_AWSURI_S3_OBJECT, "bucket name");
+	bad("s3://tfstate/k?region=r&colour=blue", TFA_AWSURI_S3_OBJECT, "unknown parameter");
+}
+
+TFA_TEST_MAIN(T(test_s3_forms), T(test_s3_object_forms), T(test_dynamodb_forms), T(test_refusals))
