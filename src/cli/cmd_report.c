@@ -177,10 +177,14 @@ static void write_completeness(FILE *f, tfa_err rc, const tfa_verify_report *r,
 		    (unsigned long long)best->seq);
 		report_esc(f, best->file);
 		report_time(when, best->time);
-		fprintf(f,
-			"</code> (head seq %llu, head hash <code>%s</code>), signed at <span "
-			"class=\"ckpt-time\">%s</span> by the chain's key <code>",
-			(unsigned long long)best->seq, best->head_hash, when);
+		fprintf(f, "</code> (head seq %llu, head hash <code>",
+			(unsigned long long)best->seq);
+		report_esc(f, best->head_hash);
+		fprintf(
+		    f,
+		    "</code>), signed at <span class=\"ckpt-time\">%s</span> by the chain's key "
+		    "<code>",
+		    when);
 		report_esc(f, k ? k->fpr : "(unknown)");
 		fputs("</code>, ", f);
 		write_ts(f, best);

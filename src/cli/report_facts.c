@@ -156,11 +156,12 @@ int report_facts_add(report_facts *f, uint64_t seq, const tfa_artifact *a, const
 	if (a->has_identity) {
 		const char *sub = tfa_cli_json_str(doc, "identity", "subject", NULL);
 		const char *iss = tfa_cli_json_str(doc, "identity", "issuer", NULL);
-		size_t n = strlen(sub ? sub : "") + strlen(iss ? iss : "") + 2;
+		size_t ls = strlen(sub ? sub : ""), n = ls + strlen(iss ? iss : "") + 24;
 		char *s = malloc(n);
 
+		/* The subject's length first: no character of either can blur the pair. */
 		if (s)
-			snprintf(s, n, "%s\t%s", sub ? sub : "", iss ? iss : "");
+			snprintf(s, n, "%zu:%s%s", ls, sub ? sub : "", iss ? iss : "");
 		if (strs_push(&f->identities, s) != 0)
 			return -1;
 	}
@@ -199,16 +200,29 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorts s and drops repeats; returns the number left. */
-static size_t strs_unique(report_strs *s)
+/* Identities ("<n>:<subject><issuer>") by subject, then issuer. */
+static int cmp_ident(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t lx = (size_t)strtoull(x, NULL, 10), ly = (size_t)strtoull(y, NULL, 10);
+	const char *sx = strchr(x, ':') + 1, *sy = strchr(y, ':') + 1;
+	int c = memcmp(sx, sy, lx < ly ? lx : ly);
+
+	if (c == 0 && lx != ly)
+		return lx < ly ? -1 : 1;
+	return c ? c : strcmp(sx + lx, sy + ly);
+}
+
+/* Sorts s by cmp and drops repeats; returns the number left. */
+static size_t strs_unique(report_strs *s, int (*cmp)(const void *, const void *))
 {
 	size_t k = 0;
 
 	if (s->n == 0)
 		return 0;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+	qsort(s->v, s->n, sizeof(*s->v), cmp);
 	for (size_t i = 1; i < s->n; i++) {
-		if (strcmp(s->v[i], s->v[k]) == 0)
+		if (cmp(&s->v[i], &s->v[k]) == 0)
 			free(s->v[i]);
 		else
 			s->v[++k] = s->v[i];
@@ -247,8 +261,8 @@ void report_write_summary(FILE *out, report_facts *f, const tfa_verify_report *r
 		reconciles += strcmp(x->event, "reconcile") == 0;
 		rotations += strcmp(x->event, "rotate") == 0;
 	}
-	nact = strs_unique(&f->actors);
-	nid = strs_unique(&f->identities);
+	nact = strs_unique(&f->actors, cmp_str);
+	nid = strs_unique(&f->identities, cmp_ident);
 	report_time(a, tmin);
 	report_time(b, tmax);
 	fputs("<h2 id=\"h-summary\">Summary</h2>\n<table id=\"summary\" class=\"kv\">\n", out);
@@ -294,19 +308,18 @@ void report_write_summary(FILE *out, report_facts *f, const tfa_verify_report *r
 	fputs("</td></tr>\n", out);
 	row_start(out, "sum-identities", "Distinct verified identities", (unsigned long long)nid);
 	for (size_t i = 0; i < nid; i++) {
-		char *tab = strchr(f->identities.v[i], '\t');
+		char *v = f->identities.v[i], *sub = strchr(v, ':') + 1;
+		size_t ls = (size_t)strtoull(v, NULL, 10);
+		char keep = sub[ls];
+
 		fputs(i ? ", " : ": ", out);
 		fputs("<span class=\"identity\">", out);
-		if (tab)
-			*tab = '\0';
-		report_esc(out, f->identities.v[i]);
-		if (tab) {
-			fputs(" (issuer ", out);
-			report_esc(out, tab + 1);
-			fputs(")", out);
-			*tab = '\t';
-		}
-		fputs("</span>", out);
+		sub[ls] = '\0';
+		report_esc(out, sub);
+		sub[ls] = keep;
+		fputs(" (issuer ", out);
+		report_esc(out, sub + ls);
+		fputs(")</span>", out);
 	}
 	if (nid)
 		fputs(" (verified by the attestation service that signed the record)", out);

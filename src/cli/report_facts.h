@@ -50,9 +50,10 @@ typedef struct report_facts {
 	size_t ntouch, captouch;
 	report_rot *rots;
 	size_t nrots, caprots;
-	report_strs actors;	/* the context's claimed actor of each record */
-	uint64_t noactor;	/* records (rotations aside) whose context claims none */
-	report_strs identities; /* "subject\tissuer" of each verified identity */
+	report_strs actors; /* the context's claimed actor of each record */
+	uint64_t noactor;   /* records (rotations aside) whose context claims none */
+	report_strs
+	    identities; /* "<length of subject>:<subject><issuer>" of each verified identity */
 } report_facts;
 
 /* Writes s with &, <, >, " and ' escaped (NULL writes nothing). */

@@ -78,6 +78,11 @@ check "a checkpoint without timestamp says so" grep -q 'not timestamped' c.txt
 check "records after the checkpoint are named" grep -q 'Records 7 to 8 come after it' c.txt
 check "starts at genesis, as required" bash -c "$PY '$CHECK' text c.html start | grep -q 'first record (required with --require-genesis)'"
 check "checkpoint layer counts the trusted checkpoint" grep -q 'passed (1 trusted checkpoint)' c.html
+$PY "$CHECK" text r.html sum-actors > actors.txt
+check "the hostile actor is plain text in the summary" grep -qF -- "$evil" actors.txt
+cp cp6.ckpt '<b>&x.ckpt'
+expect_exit 0 "report with a checkpoint whose name is markup" "$T" report b --html e.html --checkpoint '<b>&x.ckpt'
+check "the checkpoint's name is escaped" bash -c "grep -qF '&lt;b&gt;&amp;x.ckpt' e.html && ! grep -qF '<b>&x' e.html"
 # A checkpoint the bundle does not reach: records withheld (or an older export).
 "$T" record --store s --key file:k2.pem --plan "$PLANS/show-basic-create.json" > /dev/null || fail "record 9"
 "$T" checkpoint --store s --key file:k2.pem --out cp9.ckpt > /dev/null || fail "checkpoint 9"
