@@ -517,8 +517,10 @@ void report_write_chart(FILE *out, const report_facts *f)
 		double plot_h = (double)(H - T - B);
 		for (size_t k = 0; k < nbins; k++) {
 			unsigned s = bins[k][0], fl = bins[k][1];
-			double x = L + bw * (double)k + (bw > 6 ? 1.0 : 0.0);
-			double w = bw > 6 ? bw - 2.0 : bw;
+			/* At most 80 wide, centred in its slot: a few bins do not read as a wall.
+			 */
+			double w = bw > 82 ? 80.0 : bw > 6 ? bw - 2.0 : bw;
+			double x = L + bw * (double)k + (bw - w) / 2.0;
 			double hs = plot_h * s / (double)maxc, hf = plot_h * fl / (double)maxc;
 			char from[32], to[32];
 
