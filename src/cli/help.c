@@ -111,8 +111,15 @@ static const cmd_doc commands[] = {
 #endif
      "Without --expect-key-fingerprint the key is taken from the bundle itself, which proves\n"
      "only that the bundle is consistent: pin the chain's key to prove who signed it."},
-    {"report", "BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE]",
-     "verify a bundle and write a self-contained HTML report", NULL},
+    {"report",
+     "BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE] [--checkpoint FILE]... "
+     "[--tsa-ca FILE] [--require-genesis] [--require-chain-manifest]",
+     "verify a bundle and write a self-contained HTML report",
+     "Verifies as `verify` does, with the same trust inputs, and writes one page with no\n"
+     "script and no network reference: the verdict, whether the bundle reaches a trusted\n"
+     "checkpoint (complete) or not, a summary, a chart of deployments over time, the keys\n"
+     "and rotations, a per-resource index, the timeline and every record. Exit status as\n"
+     "`verify`."},
     {"canon", "[FILE]", "print the RFC 8785 canonical form of a JSON document",
      "Reads FILE, or standard input when FILE is absent or -."},
 };
@@ -236,7 +243,14 @@ static const opt_doc options[] = {
      "a trusted checkpoint the bundle must reach (repeatable): proves it is complete"},
     {"verify", "tsa-ca", "FILE",
      "the CA certificates (PEM) a checkpoint's timestamp must chain to"},
-    {"report", "html", "FILE", "where to write the page"},
+    {"report", "html", "FILE", "where to write the page (replaced atomically)"},
+    {"report", "checkpoint", "FILE",
+     "a trusted checkpoint the bundle must reach (repeatable): the page says it is complete"},
+    {"report", "tsa-ca", "FILE",
+     "the CA certificates (PEM) a checkpoint's timestamp must chain to"},
+    {"report", "require-genesis", NULL, "the bundle must start at the chain's first record"},
+    {"report", "require-chain-manifest", NULL,
+     "refuse a manifest signed by the exporter's own key instead of the chain's"},
     {NULL, "help", NULL, "print this help and exit"},
 };
 
