@@ -25,7 +25,7 @@ def rd(fd):
     out.write(d)
     return d
 st = pty.spawn(sys.argv[2:], rd)
-sys.exit(os.waitstatus_to_exitcode(st))' "$out" "$@"
+sys.exit(os.waitstatus_to_exitcode(st))' "$out" "$@" > /dev/null < /dev/null
 	fi
 }
 N=150
