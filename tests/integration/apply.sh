@@ -85,6 +85,9 @@ expect_exit 2 "store on an unmounted mount point" "$T" apply -- "$TF" apply plan
 expect_output 'holds no chain: check the store path, and that its filesystem is mounted' "unmounted store: what to check"
 expect_output 'was not run: nothing was deployed, recorded or spooled' "unmounted store: nothing run or spooled"
 check "unmounted store: init is not suggested" bash -c "! grep -q 'tfattest init' '$W/last.err'"
+expect_exit 2 "flush-spool to an unmounted store" "$T" record --flush-spool
+expect_output 'holds no chain: check the store path, and that its filesystem is mounted' "flush-spool: what to check"
+check "flush-spool: init is not suggested" bash -c "! grep -q 'tfattest init' '$W/last.err'"
 rmdir "$W/s"
 expect_exit 2 "store directory missing" "$T" apply -- "$TF" apply plan.bin
 expect_output 'holds no chain \(no such directory\): check the store path' "missing store: what to check"
