@@ -78,6 +78,10 @@ typedef struct tfa_export_opts {
 	size_t chain_key_len;
 	/* Optional: "sha256:<hex>" the chain's anchor must have (else TFA_EVERIFY). */
 	const char *expect_fpr;
+	/* Optional: called as records are written ("exported"), then as the written bundle
+	 * is checked ("verified"). */
+	tfa_progress_fn progress;
+	void *progress_ud;
 } tfa_export_opts;
 
 typedef struct tfa_export_result {

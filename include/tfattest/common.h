@@ -20,4 +20,12 @@
 /* "sha256:" + 64 hex digits + NUL */
 #define TFA_FPR_STRLEN 72
 
+/*
+ * Reports long work as it advances: `done` of `total` records `what` says
+ * ("verified", "exported", "read"); total is known from the start. Called
+ * from the thread that called the library, often: a caller that shows it
+ * throttles. It must not call back into the library.
+ */
+typedef void (*tfa_progress_fn)(void *ud, const char *what, uint64_t done, uint64_t total);
+
 #endif

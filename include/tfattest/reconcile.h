@@ -39,6 +39,9 @@ void tfa_reconcile_free(tfa_reconcile *r);
  */
 TFA_WUR tfa_err tfa_reconcile_read_chain(tfa_reconcile *r, tfa_history *h);
 
+/* Optional, before tfa_reconcile_read_chain(): called as records are read ("read"). */
+void tfa_reconcile_set_progress(tfa_reconcile *r, tfa_progress_fn fn, void *ud);
+
 /*
  * Sources of state versions. A body that is not a Terraform state is kept as
  * unreadable (it counts against completeness) and is not an error; the

@@ -78,6 +78,9 @@ typedef struct tfa_verify_opts {
 	 * (schema 2) rather than by the chain's key in force at export.
 	 */
 	bool require_chain_manifest;
+	/* Optional: called as artifacts pass their checks ("verified"), in seq order. */
+	tfa_progress_fn progress;
+	void *progress_ud;
 } tfa_verify_opts;
 
 /* A bundle names at most this many keys: its anchor and the keys its rotations bring in. */

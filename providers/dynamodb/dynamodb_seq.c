@@ -228,7 +228,8 @@ static tfa_err ddb_state(void *vctx, uint64_t *head, tfa_buf *rec, tfa_buf *meta
 	TFA_ENSURE(doc != NULL, TFA_EFORMAT, "dynamodb GetItem: the response is not JSON");
 	item = cJSON_GetObjectItemCaseSensitive(doc, "Item");
 	if (item == NULL)
-		TFA_BAIL(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)", ctx->scope);
+		TFA_BAIL(TFA_ENOTFOUND, "%s holds no chain: check the table and the chain name",
+			 ctx->scope);
 	TFA_ENSURE(cJSON_IsObject(item), TFA_EFORMAT, "dynamodb GetItem: Item is not an object");
 	TFA_GUARD(parse_seq(head, item));
 	TFA_GUARD(get_binary(meta, item, "meta"));

@@ -152,18 +152,29 @@ static tfa_err open_checked_file(fs_ctx *ctx, const char *name, int *fd)
 	return rc;
 }
 
+/*
+ * The store holds no chain. The path may be a mount point whose filesystem
+ * is not mounted (an empty directory, or none): the message says what to
+ * check and never suggests starting a chain, which would fork the history.
+ */
+static tfa_err no_chain(const fs_ctx *ctx)
+{
+	return tfa_error_set(TFA_ENOTFOUND,
+			     "%s holds no chain%s: check the store path, and that its "
+			     "filesystem is mounted",
+			     ctx->root, ctx->rootfd < 0 ? " (no such directory)" : "");
+}
+
 static tfa_err open_subdirs(fs_ctx *ctx)
 {
 	tfa_err rc;
 
 	if (ctx->rootfd < 0)
-		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
-				     ctx->root);
+		return no_chain(ctx);
 	if (ctx->recfd < 0) {
 		rc = open_checked_dir(ctx, "records", &ctx->recfd);
 		if (rc == TFA_ENOTFOUND)
-			return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
-					     ctx->root);
+			return no_chain(ctx);
 		if (rc != TFA_OK)
 			return rc;
 	}
@@ -331,13 +342,11 @@ static tfa_err fs_read_chain(void *vctx, tfa_buf *meta)
 	int fd = -1;
 
 	if (ctx->rootfd < 0)
-		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
-				     ctx->root);
+		return no_chain(ctx);
 	TFA_GUARD(still_there(ctx));
 	rc = open_checked_file(ctx, "chain.json", &fd);
 	if (rc == TFA_ENOTFOUND)
-		return tfa_error_set(TFA_ENOTFOUND, "%s holds no chain (run tfattest init)",
-				     ctx->root);
+		return no_chain(ctx);
 	if (rc != TFA_OK)
 		return rc;
 	snprintf(path, sizeof(path), "%s/chain.json", ctx->root);

@@ -301,9 +301,10 @@ tfa_err p11_module_acquire(p11_module **out, const char *path)
 	if (PKCS11_CTX_load(m->ctx, path) != 0) {
 		rv = libp11_ckr();
 		m->fl = NULL; /* not initialized: no C_Finalize */
-		rc = p11_error(TFA_EBACKEND, rv,
-			       "cannot initialize the PKCS#11 module %s: C_Initialize failed (%s)",
-			       path, p11_ckr_name(rv, (char[24]){0}));
+		rc =
+		    p11_error(TFA_EBACKEND, rv,
+			      "cannot initialize the PKCS#11 module %s: C_Initialize failed (%s)%s",
+			      path, p11_ckr_name(rv, (char[24]){0}), p11_conf_hint(path));
 		goto out;
 	}
 	if (PKCS11_enumerate_slots(m->ctx, &m->slots, &m->nslots) != 0) {
@@ -362,6 +363,21 @@ out:
 	return rc;
 }
 
+const char *p11_conf_hint(const char *path)
+{
+	const char *base, *conf = getenv("SOFTHSM2_CONF");
+
+	if (path == NULL || (conf != NULL && conf[0] != '\0'))
+		return "";
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strstr(base, "softhsm") == NULL && strstr(base, "SoftHSM") == NULL)
+		return "";
+	return " (SOFTHSM2_CONF is not set: SoftHSM2 reads its system configuration, "
+	       "/etc/softhsm/softhsm2.conf; set SOFTHSM2_CONF to the softhsm2.conf that names the "
+	       "token's directory)";
+}
+
 tfa_err p11_select_token(PKCS11_SLOT **out, p11_module *m, const tfa_p11uri *u)
 {
 	tfa_err rc = TFA_OK;
@@ -417,11 +433,12 @@ tfa_err p11_select_token(PKCS11_SLOT **out, p11_module *m, const tfa_p11uri *u)
 	}
 	if (ntokens == 0)
 		TFA_BAIL(TFA_EUSAGE,
-			 "PKCS#11 token not found: the module has no initialized token");
+			 "PKCS#11 token not found: the module has no initialized token%s",
+			 p11_conf_hint(m->path));
 	if (nfound == 0)
 		TFA_BAIL(TFA_EUSAGE,
-			 "PKCS#11 token not found: no token matches the URI; tokens seen: %s",
-			 (const char *)seen.data);
+			 "PKCS#11 token not found: no token matches the URI%s; tokens seen: %s",
+			 p11_conf_hint(m->path), (const char *)seen.data);
 	if (nfound > 1)
 		TFA_BAIL(TFA_EUSAGE,
 			 "the PKCS#11 URI matches %u tokens; name one with token=, serial= or "

@@ -68,6 +68,13 @@ void p11_unlock(void);
 /* "CKR_PIN_INCORRECT", or "CKR_0x..." for codes without a name. */
 const char *p11_ckr_name(CK_RV rv, char buf[24]);
 
+/*
+ * What to add to "token not found" for the module at path: with SoftHSM2
+ * and SOFTHSM2_CONF unset, SoftHSM2 reads its system configuration and its
+ * token directory, not the caller's: a hint naming SOFTHSM2_CONF, " (...)"; else "".
+ */
+const char *p11_conf_hint(const char *path);
+
 /* Records an error whose backend detail is the CKR_* name of rv. */
 tfa_err p11_error(tfa_err code, CK_RV rv, const char *fmt, ...) TFA_PRINTF(3, 4);
 

@@ -222,8 +222,8 @@ tfa_err tfa_pkcs11_list(tfa_buf *out, const char *module_path, const char *token
 			nsel++;
 	}
 	if (token != NULL && nsel == 0)
-		TFA_BAIL(TFA_EUSAGE, "PKCS#11 token not found: %s; tokens seen: %s", token,
-			 ntok ? (const char *)seen.data : "none");
+		TFA_BAIL(TFA_EUSAGE, "PKCS#11 token not found: %s%s; tokens seen: %s", token,
+			 p11_conf_hint(path), ntok ? (const char *)seen.data : "none");
 	/* A wrong PIN tried on every token would count against each one's retry limit. */
 	if (pin != NULL && nsel > 1)
 		TFA_BAIL(TFA_EUSAGE,

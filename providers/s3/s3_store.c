@@ -296,7 +296,9 @@ static tfa_err s3_read_chain(void *vctx, tfa_buf *meta)
 	tfa_err rc = get_object(ctx, "chain.json", meta, TFA_CHAIN_META_MAX);
 
 	if (rc == TFA_ENOTFOUND)
-		rc = tfa_error_set(TFA_ENOTFOUND, "s3://%s/%s holds no chain (run tfattest init)",
+		rc = tfa_error_set(TFA_ENOTFOUND,
+				   "s3://%s/%s holds no chain: check the bucket, the prefix "
+				   "and the region",
 				   ctx->bucket, ctx->prefix);
 	return rc;
 }

@@ -2,6 +2,8 @@
 #ifndef TFA_CLI_H
 #define TFA_CLI_H
 
+#include <stdbool.h>
+
 #include "tfattest/error.h"
 
 /* Prints "tfattest: error: <message> (<detail>)" for the last error and returns the exit status. */
@@ -15,6 +17,13 @@ const char *tfa_cli_opt_env(const char *opt, const char *env);
 
 /* --expect-key-fingerprint takes sha256:<hex> itself, or a file holding it; 0 on success. */
 int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg);
+
+/*
+ * Whether the file a --public-key names holds a key fingerprint (sha256:<hex>,
+ * or 64 hex digits) rather than a PEM: a usage mistake worth its own message.
+ * A file that cannot be read is not judged here (false).
+ */
+bool tfa_cli_pubkey_is_fpr(const char *path);
 
 struct cJSON;
 /* The member o.a[.b[.c]] (b and c may be NULL), or NULL. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "session.h"
 #include "tfattest/artifact.h"
 #include "tfattest/bundle.h"
@@ -33,6 +34,7 @@ int tfa_cli_export(int argc, char **argv)
 	tfa_cli_opts co;
 	tfa_cli_session ss;
 	tfa_export_opts o;
+	tfa_cli_progress pr;
 	tfa_export_result res;
 	tfa_signer *msigner = NULL;
 	const char *mkey = NULL;
@@ -108,8 +110,12 @@ int tfa_cli_export(int argc, char **argv)
 			rc = tfa_cli_chain_open_store(&ss, &co);
 		o.manifest_signer = msigner;
 	}
+	tfa_cli_progress_init(&pr);
+	o.progress = tfa_cli_progress_cb;
+	o.progress_ud = &pr;
 	if (rc == TFA_OK)
 		rc = tfa_bundle_export(&res, ss.store, ss.signer, &o);
+	tfa_cli_progress_end(&pr);
 	if (rc != TFA_OK)
 		status = tfa_cli_fail(rc);
 	else

@@ -3,6 +3,7 @@
  * (signature by the chain's key, place, hash links) before it is shown.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,15 @@ typedef struct hist_args {
 	const char *since, *until;
 } hist_args;
 
-static int parse_hist(hist_args *a, int argc, char **argv, const char *use)
+/* window: the command takes --since and --until (log). */
+static int parse_hist(hist_args *a, int argc, char **argv, const char *use, bool json, bool window)
 {
 	int c;
 
 	a->since = a->until = NULL;
-	tfa_cli_opts_init(&a->o, TFA_CLI_CHAIN | TFA_CLI_PUBLIC_KEY | TFA_CLI_JSON, use);
-	while ((c = tfa_cli_getopt(&a->o, argc, argv, hist_opts)) > 0) {
+	tfa_cli_opts_init(&a->o, TFA_CLI_CHAIN | TFA_CLI_PUBLIC_KEY | (json ? TFA_CLI_JSON : 0u),
+			  use);
+	while ((c = tfa_cli_getopt(&a->o, argc, argv, window ? hist_opts : NULL)) > 0) {
 		if (c == 'S')
 			a->since = optarg;
 		else
@@ -178,10 +181,11 @@ int tfa_cli_log(int argc, char **argv)
 	char hash[TFA_FPR_STRLEN];
 	int64_t since = 0, until = INT64_MAX;
 	uint64_t n = 0, shown = 0;
+	bool opened;
 	tfa_err rc;
 	int status = 0, r;
 
-	if ((r = parse_hist(&a, argc, argv, use)) != 0)
+	if ((r = parse_hist(&a, argc, argv, use, true, true)) != 0)
 		return r;
 	if (optind != argc)
 		return tfa_cli_usage("%s", use);
@@ -192,6 +196,7 @@ int tfa_cli_log(int argc, char **argv)
 	tfa_buf_init(&art, TFA_ARTIFACT_MAX);
 	tfa_cli_chain_init(&ch);
 	rc = tfa_cli_chain_open_history(&ch, &a.o);
+	opened = rc == TFA_OK;
 	while (rc == TFA_OK) {
 		cJSON *doc;
 		rc = tfa_history_next(ch.history, &art, &m, hash);
@@ -211,8 +216,12 @@ int tfa_cli_log(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (rc != TFA_OK) {
-		fprintf(stderr, "tfattest: the chain did not check out after %llu good records\n",
-			(unsigned long long)n);
+		/* Only a chain that was read can fail to check out: a store with no chain,
+		 * or a key that cannot be read, is said as such, not as a broken chain. */
+		if (opened)
+			fprintf(stderr,
+				"tfattest: the chain did not check out after %llu good records\n",
+				(unsigned long long)n);
 		status = tfa_cli_fail(rc);
 	} else {
 		fprintf(stderr,
@@ -227,6 +236,11 @@ int tfa_cli_log(int argc, char **argv)
 	return status;
 }
 
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
 static int parse_seq(const char *s, uint64_t *out)
 {
 	long long v;
@@ -235,6 +249,206 @@ static int parse_seq(const char *s, uint64_t *out)
 		return -1;
 	*out = (uint64_t)v;
 	return 0;
+}
+
+/* A scalar's text: a string as it is, a number without a needless fraction. */
+static const char *scalar_text(char out[64], const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? "true" : "false";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsNumber(v)) {
+		if (v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(out, 64, "%lld", (long long)v->valuedouble);
+		else
+			snprintf(out, 64, "%g", v->valuedouble);
+		return out;
+	}
+	return "";
+}
+
+static int is_scalar(const cJSON *v)
+{
+	return !cJSON_IsObject(v) && !cJSON_IsArray(v);
+}
+
+/*
+ * Whether a member is shown on one line: a scalar as itself, an array of
+ * scalars as "a, b", an object of numbers (counts) as "k n, k n". Other
+ * objects are shown member by member, under dotted names.
+ */
+static int one_line(const cJSON *v)
+{
+	const cJSON *c;
+
+	if (is_scalar(v))
+		return 1;
+	cJSON_ArrayForEach(c, v)
+	{
+		if (cJSON_IsObject(v) ? !cJSON_IsNumber(c) : !is_scalar(c))
+			return 0;
+	}
+	return 1;
+}
+
+/* A scalar, or an object or array of scalars only. */
+static int flat(const cJSON *v)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, v)
+	{
+		if (!is_scalar(c))
+			return 0;
+	}
+	return 1;
+}
+
+static void print_one_line(const cJSON *v)
+{
+	const cJSON *c;
+	char num[64];
+	int first = 1;
+
+	if (is_scalar(v)) {
+		fputs(tfa_cli_tty(scalar_text(num, v)), stdout);
+		return;
+	}
+	if (cJSON_GetArraySize(v) == 0)
+		fputs(cJSON_IsArray(v) ? "(none)" : "(empty)", stdout);
+	cJSON_ArrayForEach(c, v)
+	{
+		printf("%s", first ? "" : ", ");
+		if (cJSON_IsObject(v))
+			printf("%s ", tfa_cli_tty(c->string));
+		fputs(tfa_cli_tty(scalar_text(num, c)), stdout);
+		first = 0;
+	}
+}
+
+/* The longest dotted name under o (prefix plen long), for one aligned column. */
+static size_t name_width(const cJSON *o, size_t plen)
+{
+	const cJSON *c;
+	size_t w = 0, n;
+
+	cJSON_ArrayForEach(c, o)
+	{
+		if (c->string == NULL)
+			continue;
+		n = plen + strlen(c->string);
+		if (!one_line(c) && cJSON_IsObject(c))
+			n = name_width(c, n + 1);
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
+/* Each member of o as "  name  value", nested objects as dotted names. */
+static void print_members(const cJSON *o, const char *prefix, int width)
+{
+	const cJSON *c, *e;
+	char name[512];
+	int i;
+
+	cJSON_ArrayForEach(c, o)
+	{
+		if (c->string == NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", c->string);
+		if (one_line(c)) {
+			printf("  %-*s  ", width, tfa_cli_tty(name));
+			print_one_line(c);
+			printf("\n");
+		} else if (cJSON_IsObject(c)) {
+			print_members(c, name, width);
+		} else {
+			/* An array of objects: one line each. */
+			i = 0;
+			cJSON_ArrayForEach(e, c)
+			{
+				printf("  %-*s  ", width, i == 0 ? tfa_cli_tty(name) : "");
+				if (flat(e)) {
+					print_one_line(e);
+				} else {
+					/* Deeper than a line: its compact JSON, escaped. */
+					char *t = cJSON_PrintUnformatted(e);
+					if (t)
+						tfa_cli_escape_write(stdout, t, strlen(t),
+								     TFA_ESCAPE_TERM);
+					cJSON_free(t);
+				}
+				printf("\n");
+				i++;
+			}
+		}
+	}
+}
+
+/*
+ * The record's members, readable: the resource changes as a list, then each
+ * object member as a section of aligned "name  value" lines, with the top
+ * level's scalars under "record". `--json` prints the signed bytes instead.
+ */
+static void print_fields(const cJSON *doc)
+{
+	const cJSON *changes = tfa_cli_json_at(doc, "terraform", "changes", NULL), *c, *sec;
+	cJSON *top = NULL, *tf = NULL;
+	size_t w = 6; /* "action" */
+
+	if (doc == NULL)
+		return;
+	printf("\nresource changes: %d\n", cJSON_GetArraySize(changes));
+	cJSON_ArrayForEach(c, changes)
+	{
+		const char *a = tfa_cli_json_str(c, "action", NULL, NULL);
+		if (a && strlen(a) > w)
+			w = strlen(a);
+	}
+	cJSON_ArrayForEach(c, changes)
+	{
+		const char *r = tfa_cli_json_str(c, "reason", NULL, NULL);
+		printf("  %-*s  %s", (int)w,
+		       tfa_cli_tty(or_dash(tfa_cli_json_str(c, "action", NULL, NULL))),
+		       tfa_cli_tty(or_dash(tfa_cli_json_str(c, "address", NULL, NULL))));
+		if (r)
+			printf("  (%s)", tfa_cli_tty(r));
+		printf("\n");
+	}
+	/* The top level's scalars, and terraform without the changes listed above. */
+	top = cJSON_CreateObject();
+	tf = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(doc, "terraform"), 1);
+	if (tf)
+		cJSON_DeleteItemFromObjectCaseSensitive(tf, "changes");
+	cJSON_ArrayForEach(sec, doc)
+	{
+		if (top && is_scalar(sec))
+			cJSON_AddItemToObject(top, sec->string, cJSON_Duplicate(sec, 1));
+	}
+	if (top) {
+		printf("\nrecord\n");
+		print_members(top, "", (int)name_width(top, 0));
+	}
+	cJSON_ArrayForEach(sec, doc)
+	{
+		const cJSON *body = strcmp(sec->string, "terraform") == 0 ? tf : sec;
+		if (is_scalar(sec) || body == NULL)
+			continue;
+		printf("\n%s\n", tfa_cli_tty(sec->string));
+		if (cJSON_IsArray(body) && one_line(body)) {
+			printf("  ");
+			print_one_line(body);
+			printf("\n");
+		} else {
+			print_members(body, "", (int)name_width(body, 0));
+		}
+	}
+	cJSON_Delete(top);
+	cJSON_Delete(tf);
 }
 
 int tfa_cli_show(int argc, char **argv)
@@ -249,7 +463,7 @@ int tfa_cli_show(int argc, char **argv)
 	tfa_err rc;
 	int status = 0, r;
 
-	if ((r = parse_hist(&a, argc, argv, use)) != 0)
+	if ((r = parse_hist(&a, argc, argv, use, true, false)) != 0)
 		return r;
 	if (optind != argc - 1 || parse_seq(argv[optind], &seq) != 0)
 		return tfa_cli_usage("%s", use);
@@ -265,7 +479,6 @@ int tfa_cli_show(int argc, char **argv)
 		printf("\n");
 	} else {
 		cJSON *doc = cJSON_ParseWithLength((const char *)art.data, art.len);
-		char *text = doc ? cJSON_Print(doc) : NULL;
 		printf("record %llu of chain %s\n", (unsigned long long)seq,
 		       tfa_cli_tty(tfa_history_chain_id(ch.history)));
 		printf("hash      %s\n", tfa_cli_tty(hash));
@@ -311,11 +524,7 @@ int tfa_cli_show(int argc, char **argv)
 		if (m.spooled)
 			printf("spooled   yes: appended from the spool (id %s)\n",
 			       tfa_cli_tty(m.spool_id));
-		/* cJSON escapes C0 controls in strings; DEL, C1 and bad bytes are escaped here. */
-		if (text)
-			tfa_cli_escape_write(stdout, text, strlen(text), TFA_ESCAPE_BLOCK);
-		printf("\n");
-		cJSON_free(text);
+		print_fields(doc);
 		cJSON_Delete(doc);
 	}
 	tfa_buf_free(&art);
@@ -334,11 +543,6 @@ static const char *change_action(const cJSON *changes, const char *addr)
 			return tfa_cli_json_str(c, "action", NULL, NULL);
 	}
 	return NULL;
-}
-
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
 }
 
 static void diff_field(const char *label, const char *x, const char *y)
@@ -360,6 +564,46 @@ static const char *num_str(char out[32], const cJSON *o, const char *a, const ch
 	return out;
 }
 
+/*
+ * The resource addresses that differ: "-" only in the first, "+" only in the
+ * second, "~" another action. A heading only over lines: when none differ,
+ * one line says so.
+ */
+static void diff_resources(const cJSON *c0, const cJSON *c1, uint64_t s1, uint64_t s2)
+{
+	const cJSON *c;
+	int n = 0;
+
+	cJSON_ArrayForEach(c, c0)
+	{
+		const char *ad = tfa_cli_json_str(c, "address", NULL, NULL), *a0, *a1;
+		if (!ad)
+			continue;
+		a0 = tfa_cli_json_str(c, "action", NULL, NULL);
+		a1 = change_action(c1, ad);
+		if (a1 == NULL || (a0 && strcmp(a0, a1) != 0))
+			printf("%s", n++ ? "" : "resources:\n");
+		if (a1 == NULL)
+			printf("  - %s (%s, only in %llu)\n", tfa_cli_tty(ad),
+			       tfa_cli_tty(or_dash(a0)), (unsigned long long)s1);
+		else if (a0 && strcmp(a0, a1) != 0)
+			printf("  ~ %s: %s -> %s\n", tfa_cli_tty(ad), tfa_cli_tty(a0),
+			       tfa_cli_tty(a1));
+	}
+	cJSON_ArrayForEach(c, c1)
+	{
+		const char *ad = tfa_cli_json_str(c, "address", NULL, NULL);
+		if (ad == NULL || change_action(c0, ad) != NULL)
+			continue;
+		printf("%s", n++ ? "" : "resources:\n");
+		printf("  + %s (%s, only in %llu)\n", tfa_cli_tty(ad),
+		       tfa_cli_tty(or_dash(tfa_cli_json_str(c, "action", NULL, NULL))),
+		       (unsigned long long)s2);
+	}
+	if (n == 0)
+		printf("resources: the same addresses, with the same actions, in both\n");
+}
+
 int tfa_cli_diff(int argc, char **argv)
 {
 	static const char use[] = "tfattest diff --store S [--key K|--public-key PEM] SEQ1 SEQ2";
@@ -375,7 +619,7 @@ int tfa_cli_diff(int argc, char **argv)
 	tfa_err rc;
 	int status = 0, r;
 
-	if ((r = parse_hist(&a, argc, argv, use)) != 0)
+	if ((r = parse_hist(&a, argc, argv, use, false, false)) != 0)
 		return r;
 	if (optind != argc - 2 || parse_seq(argv[optind], &s1) != 0 ||
 	    parse_seq(argv[optind + 1], &s2) != 0)
@@ -423,35 +667,9 @@ int tfa_cli_diff(int argc, char **argv)
 	printf("  counts      ");
 	for (const char *const *k = cnt; *k; k++)
 		printf(" %s %d->%d", *k, count_of(doc[0], *k), count_of(doc[1], *k));
-	printf("\nresources:\n");
-	{
-		const cJSON *c0 = tfa_cli_json_at(doc[0], "terraform", "changes", NULL);
-		const cJSON *c1 = tfa_cli_json_at(doc[1], "terraform", "changes", NULL);
-		const cJSON *c;
-		cJSON_ArrayForEach(c, c0)
-		{
-			const char *ad = tfa_cli_json_str(c, "address", NULL, NULL), *a0, *a1;
-			if (!ad)
-				continue;
-			a0 = tfa_cli_json_str(c, "action", NULL, NULL);
-			a1 = change_action(c1, ad);
-			if (a1 == NULL)
-				printf("  - %s (%s, only in %llu)\n", tfa_cli_tty(ad),
-				       tfa_cli_tty(or_dash(a0)), (unsigned long long)s1);
-			else if (a0 && strcmp(a0, a1) != 0)
-				printf("  ~ %s: %s -> %s\n", tfa_cli_tty(ad), tfa_cli_tty(a0),
-				       tfa_cli_tty(a1));
-		}
-		cJSON_ArrayForEach(c, c1)
-		{
-			const char *ad = tfa_cli_json_str(c, "address", NULL, NULL);
-			if (ad && change_action(c0, ad) == NULL)
-				printf(
-				    "  + %s (%s, only in %llu)\n", tfa_cli_tty(ad),
-				    tfa_cli_tty(or_dash(tfa_cli_json_str(c, "action", NULL, NULL))),
-				    (unsigned long long)s2);
-		}
-	}
+	printf("\n");
+	diff_resources(tfa_cli_json_at(doc[0], "terraform", "changes", NULL),
+		       tfa_cli_json_at(doc[1], "terraform", "changes", NULL), s1, s2);
 	for (int i = 0; i < 2; i++) {
 		uint64_t t = m[i].rollback_to;
 		char th[TFA_FPR_STRLEN], want[TFA_FPR_STRLEN];

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "esc.h"
 #include "opts.h"
+#include "progress.h"
 #include "session.h"
 #include "tfattest/buffer.h"
 #include "tfattest/capture.h"
@@ -160,7 +161,9 @@ int tfa_cli_reconcile(int argc, char **argv)
 	int c, status = 0, cmd_argc = 0;
 	char **cmd_argv = NULL;
 	bool complete;
+	tfa_cli_progress pr;
 
+	tfa_cli_progress_init(&pr);
 	tfa_buf_init(&rep, 0);
 	tfa_buf_init(&sum, 0);
 	tfa_cli_chain_init(&ss);
@@ -213,8 +216,12 @@ int tfa_cli_reconcile(int argc, char **argv)
 		goto fail;
 	if (record && ss.signer == NULL && (rc = tfa_cli_chain_open_signer(&ss, &co)) != TFA_OK)
 		goto fail;
-	if ((rc = tfa_reconcile_new(&r)) != TFA_OK ||
-	    (rc = tfa_reconcile_read_chain(r, ss.history)) != TFA_OK)
+	if ((rc = tfa_reconcile_new(&r)) != TFA_OK)
+		goto fail;
+	tfa_reconcile_set_progress(r, tfa_cli_progress_cb, &pr);
+	rc = tfa_reconcile_read_chain(r, ss.history);
+	tfa_cli_progress_end(&pr);
+	if (rc != TFA_OK)
 		goto fail;
 	for (size_t i = 0; i < nsrc; i++) {
 		if (srcs[i].kind == 'f')

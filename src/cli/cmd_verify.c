@@ -9,13 +9,15 @@
 #include "cli.h"
 #include "esc.h"
 #include "opts.h"
+#include "progress.h"
 #include "tfattest/artifact.h"
 #include "tfattest/buffer.h"
 #include "tfattest/verify.h"
 
+/* ud: the progress line, cleared before a line of the report. */
 static void print_line(void *ud, const char *tag, const char *text)
 {
-	(void)ud;
+	tfa_cli_progress_end(ud);
 	printf("[%s] %s\n", tag, tfa_cli_tty(text));
 	fflush(stdout);
 }
@@ -247,6 +249,7 @@ int tfa_cli_verify(int argc, char **argv)
 	long long th;
 	tfa_err rc;
 	spooled_list sp = {NULL, 0, 0, "", 0, 0};
+	tfa_cli_progress pr;
 
 	memset(&o, 0, sizeof(o));
 	/* No usage line: an unknown option is named in the message. */
@@ -278,11 +281,16 @@ int tfa_cli_verify(int argc, char **argv)
 				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] "
 				     "[--require-chain-manifest] [--json]");
 	o.expect_fpr = co.expect_fpr;
+	tfa_cli_progress_init(&pr);
 	if (!co.json)
 		o.line = print_line;
+	o.ud = &pr;
 	o.on_artifact = collect_spooled;
 	o.artifact_ud = &sp;
+	o.progress = tfa_cli_progress_cb;
+	o.progress_ud = &pr;
 	rc = tfa_verify_bundle(&rep, argv[optind], &o);
+	tfa_cli_progress_end(&pr);
 	if (co.json) {
 		print_json(argv[optind], rc, &rep, &sp);
 		status = tfa_err_exit_status(rc);

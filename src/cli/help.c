@@ -145,6 +145,8 @@ static const opt_doc options[] = {
     {NULL, "algorithm", "ALG",
      "RSASSA_PSS_SHA_256, RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256 (default: the key's)"},
     {NULL, "json", NULL, "print JSON instead of text"},
+    {"show", "json", NULL,
+     "print the record itself: the canonical JSON whose signature was checked"},
     {NULL, "expect-key-fingerprint", "FPR|FILE",
      "the chain's first key must have this fingerprint (sha256:<hex>, or a file holding it)"},
     /* init */

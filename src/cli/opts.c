@@ -103,6 +103,17 @@ int tfa_cli_getopt(tfa_cli_opts *o, int argc, char **argv, const struct option *
 			o->expect_fpr = o->fpr;
 			break;
 		case -1:
+			if (o->pubkey && tfa_cli_pubkey_is_fpr(o->pubkey))
+				return usage_error(tfa_cli_usage(
+				    "--public-key %s: the file holds a key fingerprint, not a "
+				    "public key; --public-key takes the PEM that `tfattest pubkey "
+				    "--key K` prints%s",
+				    o->pubkey,
+				    o->take & TFA_CLI_EXPECT_FPR
+					? ", and a fingerprint goes to --expect-key-fingerprint"
+					: " (a fingerprint pins a key in verify, report and "
+					  "export, "
+					  "with --expect-key-fingerprint)"));
 			if (o->take & TFA_CLI_STORE)
 				o->store = tfa_cli_opt_env(o->store, "TFATTEST_STORE");
 			if (o->take & TFA_CLI_SEQUENCER)

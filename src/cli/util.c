@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -89,6 +90,37 @@ int tfa_cli_load_fpr(char out[TFA_FPR_STRLEN], const char *arg)
 	out[n] = '\0';
 	tfa_buf_free(&b);
 	return 0;
+}
+
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool tfa_cli_pubkey_is_fpr(const char *path)
+{
+	tfa_buf b;
+	size_t i = 0, n, hex = 0;
+	bool fpr = false;
+
+	tfa_buf_init(&b, 4096);
+	if (tfa_buf_read_file(&b, path, 4096) != TFA_OK) {
+		tfa_error_clear();
+		goto out;
+	}
+	n = b.len;
+	while (i < n && is_space(b.data[i]))
+		i++;
+	while (n > i && is_space(b.data[n - 1]))
+		n--;
+	if (n - i > 7 && memcmp(b.data + i, "sha256:", 7) == 0)
+		i += 7;
+	while (i + hex < n && isxdigit(b.data[i + hex]))
+		hex++;
+	fpr = hex == 64 && i + hex == n;
+out:
+	tfa_buf_free(&b);
+	return fpr;
 }
 
 const cJSON *tfa_cli_json_at(const cJSON *o, const char *a, const char *b, const char *c)

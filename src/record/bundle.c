@@ -198,6 +198,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		TFA_GUARD(
 		    tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, bytes.data, bytes.len));
 		snprintf(name, sizeof(name), "%012" PRIu64 ".sig", s);
+		if (o->progress)
+			o->progress(o->progress_ud, "exported", s - from + 1, to - from + 1);
 		TFA_GUARD(
 		    tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, sig.data, sig.len));
 	}
@@ -280,6 +282,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	/* What we hand over must verify: check it before it gets its name. */
 	memset(&vo, 0, sizeof(vo));
 	vo.expect_fpr = anchor_fpr;
+	vo.progress = o->progress;
+	vo.progress_ud = o->progress_ud;
 	rc = tfa_verify_bundle(&rep, tmpdir, &vo);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,

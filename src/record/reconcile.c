@@ -206,6 +206,14 @@ out:
 	return rc;
 }
 
+void tfa_reconcile_set_progress(tfa_reconcile *r, tfa_progress_fn fn, void *ud)
+{
+	if (r == NULL)
+		return;
+	r->progress = fn;
+	r->progress_ud = ud;
+}
+
 tfa_err tfa_reconcile_read_chain(tfa_reconcile *r, tfa_history *h)
 {
 	tfa_err rc = TFA_OK;
@@ -229,6 +237,8 @@ tfa_err tfa_reconcile_read_chain(tfa_reconcile *r, tfa_history *h)
 		TFA_GUARD(rc);
 		TFA_GUARD(add_record(r, m, &art));
 		r->head = m->seq;
+		if (r->progress)
+			r->progress(r->progress_ud, "read", m->seq, tfa_history_head(h));
 	}
 	r->analysed = false;
 out:

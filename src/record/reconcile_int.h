@@ -91,6 +91,8 @@ struct tfa_reconcile {
 	size_t nlinchg, caplinchg;
 	uint64_t bodies_read;
 	bool analysed;
+	tfa_progress_fn progress;
+	void *progress_ud;
 	size_t n_att, n_unatt, n_bad, n_del, n_distinct, n_missing, n_uncovered;
 };
 

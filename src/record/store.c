@@ -175,7 +175,8 @@ tfa_err tfa_store_read_chain(tfa_store *st, tfa_buf *meta)
 	/* An init that died after the sequencer's create: finish it. */
 	rc = st->seqb->state(st->seqctx, &head, &rec, &smeta);
 	if (rc == TFA_ENOTFOUND)
-		TFA_BAIL(TFA_ENOTFOUND, "the store holds no chain (run tfattest init)");
+		TFA_BAIL(TFA_ENOTFOUND,
+			 "the store holds no chain: check the store and the sequencer");
 	TFA_GUARD(rc);
 	rc = st->backend->create_chain(st->ctx, smeta.data, smeta.len);
 	if (rc != TFA_OK && rc != TFA_ECONFLICT)
@@ -276,7 +277,8 @@ tfa_err tfa_store_head(tfa_store *st, uint64_t *seq)
 	}
 	rc = st->seqb->state(st->seqctx, &head, &rec, &meta);
 	if (rc == TFA_ENOTFOUND)
-		TFA_BAIL(TFA_ENOTFOUND, "the store holds no chain (run tfattest init)");
+		TFA_BAIL(TFA_ENOTFOUND,
+			 "the store holds no chain: check the store and the sequencer");
 	TFA_GUARD(rc);
 	if (head > 0) {
 		rc = st->backend->get(st->ctx, head, &a, &s);

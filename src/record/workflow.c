@@ -880,7 +880,8 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		break;
 	case TFA_WF_REFUSED:
 		say_error(line, ud, &r->error);
-		say(line, ud, "tfattest: %s was not run", bin);
+		say(line, ud, "tfattest: %s was not run: nothing was deployed, recorded or spooled",
+		    bin);
 		break;
 	case TFA_WF_PLAN_UNREADABLE:
 		say(line, ud, "tfattest: error: `%s show -json %s` failed; %s was not run", bin,
@@ -940,12 +941,21 @@ void tfa_workflow_report(const tfa_workflow_result *r, void (*line)(void *ud, co
 		say(line, ud,
 		    "tfattest: error: %s ran (exit %d) but the deployment is NOT attested: %s", bin,
 		    r->tf_exit, reason);
-		if (r->outcome == TFA_WF_SPOOLED)
+		/* A store that is gone may be back later (a mount, a network): what to check,
+		 * and the flush, never a new chain, which would take the spool into another
+		 * history. */
+		if (r->outcome == TFA_WF_SPOOLED && r->flush_hint)
 			say(line, ud,
 			    "tfattest: its capture was spooled to %s; append it with `%s`",
-			    r->spool_path ? r->spool_path : "",
-			    r->flush_hint ? r->flush_hint
-					  : "tfattest record --flush-spool --store S --key K");
+			    r->spool_path ? r->spool_path : "", r->flush_hint);
+		else if (r->outcome == TFA_WF_SPOOLED)
+			say(line, ud,
+			    "tfattest: its capture was spooled to %s; once the cause is fixed (a "
+			    "store that is gone: check that %s is mounted and reachable), append "
+			    "it "
+			    "with `tfattest record --flush-spool --store %s --key K`",
+			    r->spool_path ? r->spool_path : "", r->store ? r->store : "the store",
+			    r->store ? r->store : "S");
 		else
 			say(line, ud, "tfattest: error: and its capture could not be spooled: %s",
 			    r->spool_error.message);

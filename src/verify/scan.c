@@ -336,6 +336,9 @@ static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
 			v->l4_seq = j->seq;
 		}
 		v->checked++;
+		if (v->opts->progress)
+			v->opts->progress(v->opts->progress_ud, "verified", v->checked,
+					  v->man.to_seq - v->man.from_seq + 1);
 		if ((rc = deliver(v, j)) != TFA_OK)
 			return rc;
 	}

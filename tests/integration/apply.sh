@@ -76,6 +76,24 @@ expect_output 'has no record 99' "rollback target message"
 check "terraform was not run on preflight failure" [ ! -s "$STANDIN_LOG" ]
 expect_exit 2 "not an apply command" "$T" apply -- "$TF" plan
 expect_exit 2 "no -- separator" "$T" apply "$TF" apply
+expect_output '`--` is missing' "no -- separator: said so"
+# A store on a filesystem that is not mounted (an empty mount point, or no directory):
+# what to check, never `init` (a new chain the spool would later flush into).
+: > "$STANDIN_LOG"
+mv "$W/s" "$W/s.away" && mkdir "$W/s"
+expect_exit 2 "store on an unmounted mount point" "$T" apply -- "$TF" apply plan.bin
+expect_output 'holds no chain: check the store path, and that its filesystem is mounted' "unmounted store: what to check"
+expect_output 'was not run: nothing was deployed, recorded or spooled' "unmounted store: nothing run or spooled"
+check "unmounted store: init is not suggested" bash -c "! grep -q 'tfattest init' '$W/last.err'"
+expect_exit 2 "flush-spool to an unmounted store" "$T" record --flush-spool
+expect_output 'holds no chain: check the store path, and that its filesystem is mounted' "flush-spool: what to check"
+check "flush-spool: init is not suggested" bash -c "! grep -q 'tfattest init' '$W/last.err'"
+rmdir "$W/s"
+expect_exit 2 "store directory missing" "$T" apply -- "$TF" apply plan.bin
+expect_output 'holds no chain \(no such directory\): check the store path' "missing store: what to check"
+check "missing store: init is not suggested" bash -c "! grep -q 'tfattest init' '$W/last.err'"
+check "missing store: terraform was not run" [ ! -s "$STANDIN_LOG" ]
+mv "$W/s.away" "$W/s"
 
 # Rollback through apply: the target's seq and hash.
 expect_exit 0 "rollback apply" "$T" apply --event rollback --rollback-to 1 -- "$TF" apply plan.bin
@@ -113,6 +131,8 @@ n=$(nrec)
 expect_exit 2 "unreachable store after apply exits 2" env STANDIN_MODE=moveaway STANDIN_STORE=$W/s "$T" apply -- "$TF" apply plan.bin
 expect_output 'ran \(exit 0\) but the deployment is NOT attested' "not-attested message"
 expect_output 'spooled to .*/spool/' "spool path given"
+expect_output "check that $W/s is mounted and reachable\), append it with .tfattest record --flush-spool --store $W/s --key K." "unreachable store: what to check, and the flush"
+check "unreachable store: init is not suggested" bash -c "! grep -q 'tfattest init' '$W/last.err'"
 mv "$W/s.away" "$W/s"
 check "nothing appended" [ "$(nrec)" -eq "$n" ]
 sp=$(ls "$W"/spool/*.json)

@@ -46,16 +46,49 @@ expect_exit 2 "log without a key" env -u TFATTEST_KEY "$T" log
 expect_output 'public key is needed' "no-key message"
 expect_exit 1 "log with another key" "$T" log --key file:other.pem
 expect_output 'is not the key of chain prod' "wrong key message"
+# A store with no chain is said as such: not as a chain that failed its checks.
+mkdir empty
+for c in log "show 1"; do
+	# shellcheck disable=SC2086
+	expect_exit 2 "$c on a store with no chain" "$T" $c "${K[@]}" --store empty
+	expect_output 'empty holds no chain' "$c: no chain, said so"
+	check "$c: no chain is not a chain that did not check out" bash -c "! grep -q 'did not check out' '$W/last.err'"
+done
+# A fingerprint given where a public key is wanted: a usage error that names the right option.
+"$T" pubkey --key file:k.pem 2> /dev/null | grep -o 'sha256:[0-9a-f]\{64\}' > fpr.txt
+sed 's/^sha256://' fpr.txt > hex.txt
+for c in log "show 1" "diff 1 2" reconcile; do
+	# shellcheck disable=SC2086
+	expect_exit 2 "$c --public-key FINGERPRINT is a usage error" "$T" $c --public-key fpr.txt
+	expect_output '--public-key fpr.txt: the file holds a key fingerprint, not a public key; --public-key takes the PEM that .tfattest pubkey --key K. prints' "$c: the hint"
+done
+expect_exit 2 "a bare hex fingerprint too" "$T" log --public-key hex.txt
+expect_output 'holds a key fingerprint' "bare hex: the hint"
+expect_exit 2 "export --public-key FINGERPRINT" "$T" export --manifest-key file:other.pem --public-key fpr.txt --out fb
+expect_output 'a fingerprint goes to --expect-key-fingerprint' "export: the option that takes a fingerprint"
+check "export: nothing written" [ ! -e fb ]
 
 expect_exit 0 "show 2" "$T" show "${K[@]}" 2
 expect_output '^record 2 of chain prod$' "show header"
 expect_output '^checked +signature by sha256:.*prev_hash is the hash of record 1; the next record links to it$' "show says what it checked"
+check "show: no raw JSON" bash -c "! grep -q \$'\\t\\|^{\\|\"chain_id\":' '$W/last.out'"
+expect_output '^resource changes: 2$' "show: the resource changes, counted"
+expect_output '^  update  test_instance.test$' "show: a change as action and address"
+expect_output '^  delete  test_instance.test-delete  \(delete_because_no_resource_config\)$' "show: a change's reason"
+expect_output '^terraform$' "show: a section per member"
+expect_output '^  counts +create 0, delete 1, forget 0, no-op 0, other 0, read 0, replace 0, update 1$' "show: counts on one line"
+expect_output '^  state\.lineage +configuredUnchanged$' "show: nested members under dotted names"
+check "show: one column per section" bash -c "awk '/^terraform\$/{s=1;next} /^\$/{s=0} s' '$W/last.out' | awk '{ match(\$0, /^  [^ ]+ +/); print RLENGTH }' | sort -u | wc -l | grep -qx 1"
 expect_exit 0 "show --json 3" "$T" show "${K[@]}" --json 3
 check "show --json is the canonical artifact" cmp -s <(head -c -1 "$W/last.out") <(head -1 s/records/000000000003.rec | tr -d '\n')
 expect_exit 2 "show a seq that does not exist" "$T" show "${K[@]}" 9
 expect_exit 2 "show seq 0" "$T" show "${K[@]}" 0
 
+expect_exit 0 "diff 1 1" "$T" diff "${K[@]}" 1 1
+check "diff 1 1: no empty resources heading" bash -c "! grep -qx 'resources:' '$W/last.out'"
+expect_output '^resources: the same addresses, with the same actions, in both$' "diff 1 1: no difference, said so"
 expect_exit 0 "diff 1 2" "$T" diff "${K[@]}" 1 2
+expect_output '^resources:$' "diff 1 2: the resources heading"
 expect_output '^  - test_instance.test\[2\] \(create, only in 1\)$' "diff: removed address"
 expect_output '^  \+ test_instance.test-delete \(delete, only in 2\)$' "diff: added address"
 expect_output '^  lineage +configuredUnchanged == configuredUnchanged$' "diff: lineage"

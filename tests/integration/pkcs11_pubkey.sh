@@ -34,4 +34,13 @@ expect_output "$(openssl pkey -pubin -in ec.pem -outform DER | sha256sum | cut -
 # A usage error for a key that is not on the token, naming what was seen.
 expect_exit 2 "missing key" "$T" pubkey --key "pkcs11:object=nope?module-path=$TFATTEST_PKCS11_MODULE&pin-source=file:$TFATTEST_PIN_FILE"
 expect_output "keys seen: .*tfattest-rsa" "the error lists the keys seen"
+# SoftHSM2 without SOFTHSM2_CONF reads the system's configuration, not the token's: the hint says so.
+expect_exit 2 "SOFTHSM2_CONF unset: token not found" env -u SOFTHSM2_CONF "$T" pubkey --key "$TFATTEST_EC_URI"
+expect_output 'SOFTHSM2_CONF is not set: SoftHSM2 reads its system configuration' "SOFTHSM2_CONF unset: the hint names it"
+expect_exit 2 "pkcs11 list, SOFTHSM2_CONF unset" env -u SOFTHSM2_CONF "$T" pkcs11 list --module "$TFATTEST_PKCS11_MODULE" --token tfattest
+expect_output 'SOFTHSM2_CONF is not set: SoftHSM2 reads its system configuration' "pkcs11 list: the hint names it"
+expect_exit 2 "SOFTHSM2_CONF set: token not found" "$T" pubkey --key "pkcs11:token=nope?module-path=$TFATTEST_PKCS11_MODULE&pin-source=file:$TFATTEST_PIN_FILE"
+check_no_hint() { ! grep -q SOFTHSM2_CONF "$W/last.err"; }
+TESTS_RUN=$((TESTS_RUN + 1))
+check_no_hint && pass "SOFTHSM2_CONF set: no hint" || fail "SOFTHSM2_CONF set: the hint is given anyway"
 finish
