@@ -168,7 +168,7 @@ run 'tfattest apply -- terraform -chdir=work destroy -var release=v2'
 plan show-basic-create.json
 run 'tfattest apply --event rollback --rollback-to 1 -- terraform -chdir=work apply -var release=v1'
 
-heading "The head is signed in a checkpoint; the chain is listed, and two records compared"
+heading "A checkpoint signs the head; the chain is listed; seq 1 and its rollback compared"
 run 'tfattest checkpoint --out head.ckpt'
 run 'tfattest log'
 run 'tfattest diff 1 6'

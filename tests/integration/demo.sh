@@ -13,7 +13,7 @@
 #
 # Why 100 columns: a narrative line must read on one line of an ordinary
 # terminal or review page, and each command must stay one copyable line; the
-# longest command the demo runs (the old export's verify) is 92. Lines the
+# longest command the demo runs (the rollback) is 98. Lines the
 # tools print (Terraform's plan, full fingerprints in `verify`) are their own
 # output and are not held to it.
 . "$(dirname "$0")/../lib/common.sh"
@@ -73,10 +73,22 @@ standin)
 esac
 
 D=$W/d
+# With the real Terraform, under strace where it can trace: no socket but AF_UNIX
+# is connected to (no provider download, no version check).
+tracer=()
+if [ "$MODE" = terraform ] && strace -f -qq -o /dev/null true 2> /dev/null; then
+	tracer=(strace -f -qq -e trace=connect -o "$W/trace")
+fi
 # Nothing from the test environment but the binary: the demo finds its own fixtures.
 (unset TFA_FIXTURES TFA_SOURCE_DIR TFA_CLI SOFTHSM2_CONF TFATTEST_KEY TFATTEST_STORE
-	DEMO_CLI=$T DEMO_DIR=$D exec bash "$SRC/scripts/demo.sh") > "$W/out" 2>&1
+	DEMO_CLI=$T DEMO_DIR=$D exec "${tracer[@]}" bash "$SRC/scripts/demo.sh") > "$W/out" 2>&1
 rc=$?
+if [ ${#tracer[@]} -gt 0 ]; then
+	check "strace traced the demo" [ -f "$W/trace" ]
+	check "nothing connected to the network" bash -c '! grep -E "AF_INET6?\b" "$1"' _ "$W/trace"
+elif [ "$MODE" = terraform ]; then
+	echo "# strace cannot trace here: the network check is not made"
+fi
 check "the demo exits 0" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || sed 's/^/    /' "$W/out" >&2
 check "no ANSI escape in its piped output" bash -c '! grep -q $'"'"'\x1b'"'"' "$1"' _ "$W/out"
@@ -196,5 +208,28 @@ expect_exit 0 "the restored bundle verifies" "$T" verify "$W/copy" --expect-key-
 check "it changed the record" bash -c '! cmp -s "$1" "$2"' _ "$W/bundle/artifacts/000000000002.json" "$D/bundle/artifacts/000000000002.json"
 expect_exit 1 "the tampered copy fails verification" "$T" verify "$W/bundle" --expect-key-fingerprint "$D/anchor.fingerprint"
 expect_output "Hash mismatch for artifacts/000000000002.json" "caught at the record tampered with"
+
+# The install step the demo runs, deps.sh --demo, runs no npm: checked on a copy of
+# deps.sh beside a package-lock.json and no node_modules, with every tool it may
+# call replaced by one that logs its name (dpkg-query says all is installed).
+if [ "$MODE" = standin ]; then
+	mkdir -p "$W/deps/scripts" "$W/shims"
+	cp "$SRC/scripts/deps.sh" "$W/deps/scripts/"
+	echo '{}' > "$W/deps/package-lock.json"
+	for tool in npm node apt-get sudo localedef dpkg-query locale; do
+		printf '#!/bin/sh\necho %s "$@" >> "%s"\n' "$tool" "$W/shims.log" > "$W/shims/$tool"
+		chmod +x "$W/shims/$tool"
+	done
+	printf '#!/bin/sh\nprintf "install ok installed"\n' > "$W/shims/dpkg-query"
+	printf '#!/bin/sh\necho de_DE.utf8\n' > "$W/shims/locale"
+	check "the demo installs with deps.sh --demo" grep -q '^	bash scripts/deps.sh --demo$' "$SRC/scripts/demo.sh"
+	: > "$W/shims.log"
+	PATH=$W/shims:$PATH bash "$W/deps/scripts/deps.sh" --demo > "$W/deps.out" 2>&1
+	check "deps.sh --demo: exit 0" [ $? = 0 ]
+	check "deps.sh --demo: prints nothing when all is installed" [ ! -s "$W/deps.out" ]
+	check "deps.sh --demo: no npm, no apt-get" [ ! -s "$W/shims.log" ]
+	PATH=$W/shims:$PATH bash "$W/deps/scripts/deps.sh" > "$W/deps.out" 2>&1
+	check "deps.sh (the tests' install): runs npm ci" grep -q '^npm ci' "$W/shims.log"
+fi
 
 finish
