@@ -152,6 +152,7 @@ if [ -z "$standin" ]; then
 	run_fails 'tfattest apply -- terraform -chdir=work apply -var release=v2-broken' \
 		"Terraform's own; the failed deployment is recorded"
 else
+	note "STANDIN_MODE=fail: the stand-in fails this apply, as Terraform does on an error."
 	run_fails 'STANDIN_MODE=fail tfattest apply -- terraform -chdir=work apply -var release=v2-broken' \
 		"Terraform's own; the failed deployment is recorded"
 fi
