@@ -1,7 +1,22 @@
 #!/usr/bin/env bash
 # Installs what tfattest needs to build, test and run its demo on Debian 12.
 # Idempotent: packages already present are not fetched again.
+#
+#   scripts/deps.sh          everything the build, the tests and the demo need
+#   scripts/deps.sh --demo   the same Debian packages, without what only the tests
+#                            need: no Node.js, no `npm ci` (the test emulators), no
+#                            extra locale (scripts/demo.sh runs this)
 set -euo pipefail
+
+demo=0
+case ${1:-} in
+'') ;;
+--demo) demo=1 ;;
+*)
+	echo "usage: $0 [--demo]" >&2
+	exit 2
+	;;
+esac
 
 PKGS=(
 	build-essential cmake pkg-config          # toolchain
@@ -27,7 +42,7 @@ missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+if [ "$demo" = 0 ] && { ! command -v node > /dev/null || ! command -v npm > /dev/null; }; then
 	missing+=(nodejs npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -37,6 +52,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$SUDO apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+[ "$demo" = 0 ] || exit 0
 
 # A locale with a decimal comma, for the JCS test that number formatting ignores
 # LC_NUMERIC (tests/unit/test_jcs.c fails under CI=true without one).
