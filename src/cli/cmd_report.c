@@ -176,6 +176,15 @@ static void write_summary(FILE *f, const char *bundle, tfa_err rc, const tfa_ver
 		    "--checkpoint and --require-genesis.</p>\n",
 		    f);
 	}
+	if (r->writer_name[0]) {
+		fputs("<p>Written by <code>", f);
+		esc(f, r->writer_name);
+		fputs(" ", f);
+		esc(f, r->writer_version);
+		fputs("</code>, as the manifest says: the writing program's own claim, signed with "
+		      "the manifest but not evidence of which program wrote it.</p>\n",
+		      f);
+	}
 }
 
 static void fmt_time(char out[32], int64_t t)

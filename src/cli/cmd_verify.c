@@ -172,6 +172,14 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 			tfa_cli_json_add_str(m, "key_fingerprint", r->exporter_fpr);
 		}
 	}
+	/* Only when the manifest has one: the output for other bundles stays what it was. */
+	if (r->writer_name[0]) {
+		cJSON *w = cJSON_AddObjectToObject(root, "writer");
+		if (w) {
+			tfa_cli_json_add_str(w, "name", r->writer_name);
+			tfa_cli_json_add_str(w, "version", r->writer_version);
+		}
+	}
 	if (rc == TFA_OK) {
 		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
 		if (arr)
