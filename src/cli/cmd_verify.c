@@ -282,7 +282,8 @@ int tfa_cli_verify(int argc, char **argv)
 	if (c < 0)
 		return 2;
 	if (optind != argc - 1)
-		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
+		return tfa_cli_usage(TFA_CLI_PROGRAM
+				     " verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
 				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] "
 				     "[--require-chain-manifest] [--json]");
 	o.expect_fpr = co.expect_fpr;
@@ -299,7 +300,7 @@ int tfa_cli_verify(int argc, char **argv)
 	} else if (rc != TFA_OK) {
 		status = tfa_cli_fail(rc);
 		if (sp.why[0])
-			fprintf(stderr, "tfattest: error: %s\n", sp.why);
+			fprintf(stderr, "%s: error: %s\n", TFA_CLI_PROGRAM, sp.why);
 	} else {
 		list_spooled(&sp, NULL);
 		if (sp.identified)
