@@ -44,7 +44,7 @@ done
 full=false
 grep -qx record <<< "$cmds" && full=true
 [ "$full" = "$([ "$P" = tfattest ] && echo true || echo false)" ] ||
-	fail "$P lists commands $(echo $cmds): record is there exactly in the full build, tfattest"
+	fail "$P lists commands $(tr '\n' ' ' <<< "$cmds"): record is there exactly in the full build, tfattest"
 if $full; then
 	"$T" record --help > record.txt
 	for o in --algorithm --store --sequencer --key --plan --state --event --status --exit-code --flush-spool; do
