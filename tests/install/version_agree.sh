@@ -6,7 +6,9 @@
 #     (manifest.json `writer`, docs/FORMAT.md §5.2), read here with python3's
 #     json module, and what `verify --json` of each command reports of it,
 #   - every Debian package in DIST says (`dpkg-deb -f PKG Version`), when
-#     given: tfattest, tfattest-verify and libtfattest-dev, each once.
+#     given: tfattest, tfattest-verify and libtfattest-dev, each once; and
+#     the command each of the first two carries, unpacked, prints with
+#     --version.
 # Each source that differs is named; the exit status is 1 if any does.
 #
 #   tests/install/version_agree.sh --tfattest BIN [--verify BIN] [--debs DIST]
@@ -37,7 +39,7 @@ rc=0
 bad() { echo "FAIL: $*"; rc=1; }
 # seen SOURCE VALUE: one line of the table, and a mismatch against the project version.
 seen() {
-	printf '  %-48s %s\n' "$1" "$2"
+	printf '  %-56s %s\n' "$1" "$2"
 	[ "$2" = "$want" ] || bad "$1 is '$2', CMakeLists.txt's project VERSION is '$want'"
 }
 
@@ -106,6 +108,12 @@ if [ -n "$dist" ]; then
 		for d in "${debs[@]}"; do
 			[ "$(dpkg-deb -f "$d" Package)" = "$p" ] || bad "$(basename "$d") is not package $p"
 			seen "$(basename "$d"): Version" "$(dpkg-deb -f "$d" Version)"
+			# The command the package carries, unpacked and run.
+			[ "$p" = libtfattest-dev ] && continue
+			mkdir -p "$work/x-$p" && dpkg-deb -x "$d" "$work/x-$p" || bad "cannot unpack $d"
+			out=$("$work/x-$p/usr/bin/$p" --version) || bad "$p's /usr/bin/$p --version failed"
+			seen "$(basename "$d"): usr/bin/$p --version" "${out#"$p" }"
+			[ "${out%% *}" = "$p" ] || bad "$p's /usr/bin/$p --version does not name $p: '$out'"
 		done
 	done
 fi
