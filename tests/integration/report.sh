@@ -39,6 +39,11 @@ check "hostile actor escaped" grep -qF '&lt;script&gt;alert(&quot;pwned&quot;)&l
 check "hostile repository escaped" grep -qF 'o/r&quot;&gt;&lt;img src=x onerror=alert(1)&gt;' r.html
 check "no raw script tag" bash -c "! grep -qi '<script' r.html"
 check "says pinned" grep -q 'class="ok">pinned</span>' r.html
+# The writer the manifest records (this tfattest), as its claim; verify's text says it too.
+ver=$("$T" --version | cut -d' ' -f2)
+check "names the bundle's writer" grep -qF "Written by <code>tfattest $ver</code>, as the manifest says: the writing program's own claim" r.html
+expect_exit 0 "verify of the same bundle" "$T" verify b --expect-key-fingerprint "$fpr"
+expect_output "^\[INFO\] Bundle written by tfattest $ver \(the writer's own claim\)$" "verify names the bundle's writer"
 check "each layer passed" [ "$(grep -o '<td class="ok">passed' r.html | wc -l)" -eq 4 ]
 
 # Headless Chromium: the DOM's timeline holds every record, nothing is fetched.
