@@ -8,7 +8,9 @@
 #   4. builds a user may choose, with warnings as errors, each with its unit
 #      tests: gcc Release, gcc MinSizeRel, clang Release
 #   5. the Debian packages (scripts/package.sh), from the Release and
-#      verifier-only builds: installed with apt-get, used, purged
+#      verifier-only builds: their versions held to the project's, the
+#      commands' and a fresh bundle's (tests/install/version_agree.sh);
+#      installed with apt-get, used, purged
 # Each stage's wall time is printed when it ends, and all of them at the end.
 # A test that exits 77 is skipped (a component it needs is absent): skips are
 # reported as skips, and with CI=true any skip fails the run unless the test is
@@ -177,8 +179,11 @@ CC=clang build_unit clang build-clang -DCMAKE_BUILD_TYPE=Release
 
 step "Debian packages: built, installed, used and purged"
 FULL_BUILD=build-release VERIFY_BUILD=build-verifier bash scripts/package.sh build-release/dist
+# One version: CMake's, both commands', a fresh bundle's writer and the three packages'.
+bash tests/install/version_agree.sh --tfattest build-release/tfattest --verify build-verifier/tfattest \
+	--debs build-release/dist
 bash tests/install/packages.sh build-release/dist
-total=$((total + 1))
+total=$((total + 2))
 
 step "done"
 printf 'wall time per stage:\n'

@@ -35,6 +35,14 @@
 /* A manifest lists at most this many files, and is at most this large. */
 #define TFA_MANIFEST_MAX_FILES 4000000u
 #define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)
+/*
+ * The manifest's optional `writer` (docs/FORMAT.md §5.2, R-5.2-13): the name
+ * and version of the program that says it wrote the bundle, each 1 to this
+ * many bytes of [A-Za-z0-9._+~-]. tfattest writes TFA_WRITER_NAME and
+ * TFATTEST_VERSION (features.h).
+ */
+#define TFA_MANIFEST_WRITER_MAX 64
+#define TFA_WRITER_NAME		"tfattest"
 
 #if !TFATTEST_VERIFIER_ONLY
 

@@ -150,6 +150,14 @@ typedef struct tfa_verify_report {
 	 */
 	bool exporter_signed;
 	char exporter_fpr[TFA_FPR_STRLEN];
+	/*
+	 * The manifest's optional `writer` (docs/FORMAT.md §5.2), set once the
+	 * manifest's signature verified: the name and version of the program
+	 * that says it wrote the bundle, "" when the manifest has none. It is
+	 * that program's claim, not evidence: no check depends on it.
+	 */
+	char writer_name[65];
+	char writer_version[65];
 } tfa_verify_report;
 
 /*

@@ -5,8 +5,22 @@
 #include <stdbool.h>
 
 #include "tfattest/error.h"
+#include "tfattest/features.h"
 
-/* Prints "tfattest: error: <message> (<detail>)" for the last error and returns the exit status. */
+/*
+ * The program's name as installed, which its messages and help use: a
+ * verifier-only build is installed as tfattest-verify, beside a full tfattest
+ * (TFA_PROGRAM_NAME in CMakeLists.txt, which tests/integration/help.sh holds
+ * this to).
+ */
+#if TFATTEST_VERIFIER_ONLY
+#define TFA_CLI_PROGRAM "tfattest-verify"
+#else
+#define TFA_CLI_PROGRAM "tfattest"
+#endif
+
+/* Prints "<program>: error: <message> (<detail>)" for the last error and returns the exit status.
+ */
 int tfa_cli_fail(tfa_err rc);
 
 /* Prints a usage error and returns 2. */

@@ -22,7 +22,7 @@ static tfa_err read_stdin(tfa_buf *b)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "tfattest: error: cannot read standard input: %s\n",
+			fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot read standard input: %s\n",
 				strerror(errno));
 			return TFA_EIO;
 		}
@@ -45,10 +45,10 @@ int tfa_cli_canon(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 2;
 	}
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0'))
-		return tfa_cli_usage(
-		    "tfattest canon [FILE] (FILE - or none: standard input; a file "
-		    "named like an option: ./%s)",
-		    argc == 2 ? argv[1] : "FILE");
+		return tfa_cli_usage(TFA_CLI_PROGRAM
+				     " canon [FILE] (FILE - or none: standard input; a file "
+				     "named like an option: ./%s)",
+				     argc == 2 ? argv[1] : "FILE");
 	if (argc == 2 && strcmp(argv[1], "-") != 0)
 		rc = tfa_buf_read_file(&in, argv[1], CANON_MAX);
 	else
@@ -62,7 +62,7 @@ int tfa_cli_canon(int argc, char **argv)
 		goto out;
 	}
 	if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
-		fprintf(stderr, "tfattest: error: cannot write standard output\n");
+		fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot write standard output\n");
 		status = 2;
 	}
 out:

@@ -321,6 +321,15 @@ static void write_verification(FILE *f, tfa_err rc, const tfa_verify_report *r)
 		    "--checkpoint and --require-genesis.</p>\n",
 		    f);
 	}
+	if (r->writer_name[0]) {
+		fputs("<p>Written by <code>", f);
+		esc(f, r->writer_name);
+		fputs(" ", f);
+		esc(f, r->writer_version);
+		fputs("</code>, as the manifest says: the writing program's own claim, signed with "
+		      "the manifest but not evidence of which program wrote it.</p>\n",
+		      f);
+	}
 }
 
 /* One row of the timeline. */
@@ -505,7 +514,7 @@ int tfa_cli_report(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] =
-	    "tfattest report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE] "
+	    TFA_CLI_PROGRAM " report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE] "
 	    "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--require-chain-manifest]";
 	const char *out = NULL, *bundle;
 	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];
@@ -549,7 +558,7 @@ int tfa_cli_report(int argc, char **argv)
 	parts.timeline = tmpfile();
 	parts.records = tmpfile();
 	if (parts.timeline == NULL || parts.records == NULL) {
-		fprintf(stderr, "tfattest: error: cannot create a temporary file: %s\n",
+		fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot create a temporary file: %s\n",
 			strerror(errno));
 		status = 2;
 		goto out;
@@ -560,7 +569,7 @@ int tfa_cli_report(int argc, char **argv)
 	if (rc != TFA_OK && rc != TFA_EVERIFY) {
 		status = tfa_cli_fail(rc);
 		if (parts.why[0])
-			fprintf(stderr, "tfattest: error: %s\n", parts.why);
+			fprintf(stderr, TFA_CLI_PROGRAM ": error: %s\n", parts.why);
 		goto out;
 	}
 	status = rc == TFA_OK ? 0 : 1;
@@ -568,7 +577,7 @@ int tfa_cli_report(int argc, char **argv)
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out);
 	fd = mkstemp(tmp);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		fprintf(stderr, "tfattest: error: cannot create %s: %s\n", tfa_cli_tty(tmp),
+		fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot create %s: %s\n", tfa_cli_tty(tmp),
 			strerror(errno));
 		if (fd >= 0) {
 			close(fd);
@@ -600,7 +609,7 @@ int tfa_cli_report(int argc, char **argv)
 	if (rc == TFA_OK && write_records(f, &parts) != 0) {
 		fclose(f);
 		unlink(tmp);
-		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp),
+		fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot write %s: %s\n", tfa_cli_tty(tmp),
 			strerror(errno));
 		status = 2;
 		goto out;
@@ -617,15 +626,15 @@ int tfa_cli_report(int argc, char **argv)
 	    "</body></html>\n",
 	    f);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
-		fprintf(stderr, "tfattest: error: cannot write %s: %s\n", tfa_cli_tty(tmp),
+		fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot write %s: %s\n", tfa_cli_tty(tmp),
 			strerror(errno));
 		unlink(tmp);
 		status = 2;
 		goto out;
 	}
 	if (rename(tmp, out) != 0) {
-		fprintf(stderr, "tfattest: error: cannot rename %s to %s: %s\n", tfa_cli_tty(tmp),
-			tfa_cli_tty(out), strerror(errno));
+		fprintf(stderr, TFA_CLI_PROGRAM ": error: cannot rename %s to %s: %s\n",
+			tfa_cli_tty(tmp), tfa_cli_tty(out), strerror(errno));
 		unlink(tmp);
 		status = 2;
 		goto out;

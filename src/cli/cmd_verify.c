@@ -174,6 +174,14 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 			tfa_cli_json_add_str(m, "key_fingerprint", r->exporter_fpr);
 		}
 	}
+	/* Only when the manifest has one: the output for other bundles stays what it was. */
+	if (r->writer_name[0]) {
+		cJSON *w = cJSON_AddObjectToObject(root, "writer");
+		if (w) {
+			tfa_cli_json_add_str(w, "name", r->writer_name);
+			tfa_cli_json_add_str(w, "version", r->writer_version);
+		}
+	}
 	if (rc == TFA_OK) {
 		cJSON *arr = cJSON_AddArrayToObject(root, "spooled");
 		if (arr)
@@ -277,7 +285,8 @@ int tfa_cli_verify(int argc, char **argv)
 	if (c < 0)
 		return 2;
 	if (optind != argc - 1)
-		return tfa_cli_usage("tfattest verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
+		return tfa_cli_usage(TFA_CLI_PROGRAM
+				     " verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
 				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] "
 				     "[--require-chain-manifest] [--json]");
 	o.expect_fpr = co.expect_fpr;
@@ -299,7 +308,7 @@ int tfa_cli_verify(int argc, char **argv)
 	} else if (rc != TFA_OK) {
 		status = tfa_cli_fail(rc);
 		if (sp.why[0])
-			fprintf(stderr, "tfattest: error: %s\n", sp.why);
+			fprintf(stderr, "%s: error: %s\n", TFA_CLI_PROGRAM, sp.why);
 	} else {
 		list_spooled(&sp, NULL);
 		if (sp.identified)

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cli.h"
 #include "help.h"
 #include "tfattest/features.h"
 
@@ -286,9 +287,11 @@ int tfa_cli_is_command(const char *cmd)
 
 void tfa_cli_help_main(FILE *f)
 {
-	fprintf(f, "usage: tfattest <command> [options]\n"
-		   "       tfattest <command> --help     that command's options\n"
-		   "       tfattest --version\n\nCommands:\n");
+	fprintf(f,
+		"usage: %s <command> [options]\n"
+		"       %s <command> --help     that command's options\n"
+		"       %s --version\n\nCommands:\n",
+		TFA_CLI_PROGRAM, TFA_CLI_PROGRAM, TFA_CLI_PROGRAM);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nExit status: 0 ok, 1 verification failed or input rejected, "
@@ -311,7 +314,7 @@ void tfa_cli_help_command(FILE *f, const char *cmd, const struct option *table)
 	const cmd_doc *d = find_cmd(cmd);
 	const opt_doc *o;
 
-	fprintf(f, "usage: tfattest %s %s\n\n", cmd, d ? d->usage : "[options]");
+	fprintf(f, "usage: %s %s %s\n\n", TFA_CLI_PROGRAM, cmd, d ? d->usage : "[options]");
 	if (d) {
 		fprintf(f, "%c%s.\n", d->summary[0] - 'a' + 'A', d->summary + 1);
 		if (d->text)

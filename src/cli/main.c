@@ -12,11 +12,12 @@ static int unknown_command(const char *cmd)
 	const char *near = tfa_cli_nearest_command(cmd);
 
 	if (near)
-		return tfa_cli_usage(
-		    "unknown command '%s'; did you mean `%s`? (tfattest --help lists "
-		    "the commands)",
-		    cmd, near);
-	return tfa_cli_usage("unknown command '%s' (tfattest --help lists the commands)", cmd);
+		return tfa_cli_usage("unknown command '%s'; did you mean `%s`? (" TFA_CLI_PROGRAM
+				     " --help lists "
+				     "the commands)",
+				     cmd, near);
+	return tfa_cli_usage("unknown command '%s' (" TFA_CLI_PROGRAM " --help lists the commands)",
+			     cmd);
 }
 
 int main(int argc, char **argv)
@@ -33,14 +34,9 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 2;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("tfattest %s%s\n", TFATTEST_VERSION,
-#if TFATTEST_VERIFIER_ONLY
-		       " (verifier only)"
-#else
-		       ""
-#endif
-		);
-		return 0;
+		/* The name says which build it is: tfattest-verify is the verifier only. */
+		printf("%s %s\n", TFA_CLI_PROGRAM, TFATTEST_VERSION);
+		return fflush(stdout) == 0 ? 0 : 2;
 	}
 	if (strcmp(cmd, "verify") == 0)
 		return tfa_cli_verify(argc - 1, argv + 1);

@@ -17,10 +17,10 @@ int tfa_cli_fail(tfa_err rc)
 	const tfa_error *e = tfa_error_last();
 
 	if (e->detail[0] && strstr(e->message, e->detail) == NULL)
-		fprintf(stderr, "tfattest: error: %s (%s)\n", tfa_cli_tty(e->message),
+		fprintf(stderr, "%s: error: %s (%s)\n", TFA_CLI_PROGRAM, tfa_cli_tty(e->message),
 			tfa_cli_tty(e->detail));
 	else
-		fprintf(stderr, "tfattest: error: %s\n",
+		fprintf(stderr, "%s: error: %s\n", TFA_CLI_PROGRAM,
 			e->message[0] ? tfa_cli_tty(e->message) : tfa_err_name(rc));
 	return tfa_err_exit_status(rc);
 }
@@ -35,7 +35,7 @@ int tfa_cli_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "tfattest: usage error: %s\n", tfa_cli_tty(msg));
+	fprintf(stderr, "%s: usage error: %s\n", TFA_CLI_PROGRAM, tfa_cli_tty(msg));
 	return 2;
 }
 

@@ -18,6 +18,7 @@
 #include "record/export_int.h"
 #include "sys/fsutil.h"
 #include "tfattest/chain.h"
+#include "tfattest/features.h"
 #include "tfattest/jcs.h"
 #include "tfattest/sys/guard.h"
 #include "verify/crypto.h"
@@ -153,6 +154,13 @@ tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *s
 						       tfa_signer_fingerprint(signer)) &&
 			       cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(alg)) &&
 			       cJSON_AddItemToObject(man, "signer", sg),
+			   TFA_EINTERNAL, "out of memory");
+	}
+	{
+		/* Who wrote the bundle, as it says (FORMAT.md §5.2: a claim, not evidence). */
+		cJSON *w = cJSON_AddObjectToObject(man, "writer");
+		TFA_ENSURE(w && cJSON_AddStringToObject(w, "name", TFA_WRITER_NAME) &&
+			       cJSON_AddStringToObject(w, "version", TFATTEST_VERSION),
 			   TFA_EINTERNAL, "out of memory");
 	}
 	TFA_ENSURE(

@@ -335,6 +335,10 @@ static tfa_err check_chain_manifest_key(tfa_vfy_ctx *v)
  * must be no key of the chain: a chain key never signs an exporter-signed
  * manifest, and an exporter's signature is never taken for the chain's.
  */
+_Static_assert(sizeof(((tfa_verify_report *)0)->writer_name) == TFA_MANIFEST_WRITER_MAX + 1 &&
+		   sizeof(((tfa_verify_report *)0)->writer_version) == TFA_MANIFEST_WRITER_MAX + 1,
+	       "the report holds a manifest writer's name and version whole");
+
 static tfa_err check_exporter_key(tfa_vfy_ctx *v)
 {
 	tfa_err rc = TFA_OK;
@@ -542,6 +546,15 @@ tfa_err tfa_vfy_check_manifest(tfa_vfy_ctx *v)
 		    v->rep->exporter_fpr);
 	} else {
 		tfa_vfy_emit(v, "SUCCESS", "Manifest signature valid");
+	}
+	if (v->man.has_writer) {
+		/* Shown only once signed, and never relied on: the writer's claim. */
+		snprintf(v->rep->writer_name, sizeof(v->rep->writer_name), "%s",
+			 v->man.writer_name);
+		snprintf(v->rep->writer_version, sizeof(v->rep->writer_version), "%s",
+			 v->man.writer_version);
+		tfa_vfy_emit(v, "INFO", "Bundle written by %s %s (the writer's own claim)",
+			     v->rep->writer_name, v->rep->writer_version);
 	}
 	v->rep->passed_layer = TFA_LAYER_MANIFEST;
 out:

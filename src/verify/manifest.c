@@ -122,8 +122,54 @@ enum {
 	SEEN_TO = 1 << 8,
 	SEEN_TYPE = 1 << 9,
 	SEEN_ALL = (1 << 10) - 1,
-	SEEN_KIND = 1 << 10 /* schema 2 only */
+	SEEN_KIND = 1 << 10,  /* schema 2 only */
+	SEEN_WRITER = 1 << 11 /* optional */
 };
+
+/* A byte of a writer's name or version: [A-Za-z0-9._+~-], ASCII whatever the locale. */
+static bool writer_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '+' || c == '~' || c == '-';
+}
+
+static tfa_err read_writer_string(tfa_jstream *js, char out[TFA_MANIFEST_WRITER_MAX + 1],
+				  const char *what)
+{
+	const char *s;
+	size_t n;
+	tfa_err rc = read_string(js, &s, &n, what);
+
+	if (rc != TFA_OK)
+		return rc;
+	if (n > TFA_MANIFEST_WRITER_MAX)
+		return tfa_error_set(TFA_EFORMAT, "manifest: %s is longer than %d bytes", what,
+				     TFA_MANIFEST_WRITER_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!writer_char(s[i]))
+			return tfa_error_set(TFA_EFORMAT,
+					     "manifest: %s holds a byte outside [A-Za-z0-9._+~-]",
+					     what);
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return TFA_OK;
+}
+
+/* `writer`: exactly `name` and `version`, in that (canonical) order. */
+static tfa_err scan_writer(tfa_manifest *m, tfa_jstream *js)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_GUARD(expect(js, TFA_JS_BEGIN_OBJECT, "\"writer\""));
+	TFA_GUARD(expect_key(js, "name", "manifest writer"));
+	TFA_GUARD(read_writer_string(js, m->writer_name, "the writer's name"));
+	TFA_GUARD(expect_key(js, "version", "manifest writer"));
+	TFA_GUARD(read_writer_string(js, m->writer_version, "the writer's version"));
+	TFA_GUARD(expect(js, TFA_JS_END_OBJECT, "manifest writer has an unknown member; its end"));
+	m->has_writer = true;
+out:
+	return rc;
+}
 
 static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn fn, void *ud)
 {
@@ -282,6 +328,9 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 			TFA_ENSURE(n == strlen(TFA_MANIFEST_TYPE) &&
 				       memcmp(s, TFA_MANIFEST_TYPE, n) == 0,
 				   TFA_EFORMAT, "manifest type is not %s", TFA_MANIFEST_TYPE);
+		} else if (strcmp(k, "writer") == 0) {
+			bit = SEEN_WRITER;
+			TFA_GUARD(scan_writer(m, js));
 		} else {
 			TFA_BAIL(TFA_EFORMAT, "manifest has an unknown member \"%.*s\"",
 				 (int)(n > 64 ? 64 : n), k);

@@ -29,6 +29,14 @@ typedef struct tfa_manifest {
 	 */
 	bool exporter_signed;
 	bool lists_exporter_key;
+	/*
+	 * `writer`, when the manifest has one (has_writer): what the program
+	 * that wrote the bundle says it is. Signed with the manifest, but only
+	 * its claim: nothing in verification depends on it.
+	 */
+	bool has_writer;
+	char writer_name[TFA_MANIFEST_WRITER_MAX + 1];
+	char writer_version[TFA_MANIFEST_WRITER_MAX + 1];
 	/* Filled only by tfa_manifest_parse: strictly ascending by path. */
 	tfa_manifest_file *files;
 	char *arena;
@@ -45,7 +53,8 @@ typedef tfa_err (*tfa_manifest_file_fn)(void *ud, const tfa_manifest_file *f, si
  * that), the right type and schema, every member known and well-formed,
  * every path safe (pathsafe.h), listed once, in byte order, and neither
  * manifest.json nor manifest.sig; a genesis base_hash only with from_seq 1;
- * `kind` exactly in a schema 2 manifest. Memory does not depend
+ * `kind` exactly in a schema 2 manifest; `writer`, optional, exactly its
+ * two strings in their domain. Memory does not depend
  * on the number of files. TFA_EFORMAT or TFA_EVERIFY with the reason otherwise.
  */
 TFA_WUR tfa_err tfa_manifest_scan(tfa_manifest *out, tfa_jstream *js, tfa_manifest_file_fn fn,

@@ -6,7 +6,8 @@
  * failure. When it accepts: the input is canonical, the range is not empty,
  * every path passes tfa_path_check, is neither manifest.json nor
  * manifest.sig, sorts strictly after the one before, and is found by
- * tfa_manifest_find at its own index.
+ * tfa_manifest_find at its own index; a writer, when there is one, is two
+ * strings of 1 to 64 bytes of [A-Za-z0-9._+~-], and none is made up.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
+
+/* A writer's name or version as FORMAT.md R-5.2-13 has it. */
+static int writer_ok(const char *s)
+{
+	size_t n = strnlen(s, TFA_MANIFEST_WRITER_MAX + 1);
+
+	if (n == 0 || n > TFA_MANIFEST_WRITER_MAX)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+~-") ==
+	       n;
+}
 
 static void check_accepted(const tfa_manifest *m, const uint8_t *data, size_t size)
 {
@@ -55,6 +67,12 @@ static void check_accepted(const tfa_manifest *m, const uint8_t *data, size_t si
 		REQUIRE(m->files[i].size <= ((uint64_t)1 << 40));
 	}
 	REQUIRE(tfa_manifest_find(m, TFA_BUNDLE_MANIFEST) == -1);
+	if (m->has_writer) {
+		REQUIRE(writer_ok(m->writer_name));
+		REQUIRE(writer_ok(m->writer_version));
+	} else {
+		REQUIRE(m->writer_name[0] == '\0' && m->writer_version[0] == '\0');
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

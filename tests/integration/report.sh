@@ -108,6 +108,11 @@ check "2 distinct verified identities, named" bash -c "$PY '$CHECK' text id.html
 expect_exit 0 "report on a bundle with two rotations" "$T" report "$VEC/v/valid-rotation/bundle" --html rot.html --expect-key-fingerprint "$vfpr"
 check "rotation bundle: the page matches its records" $PY "$CHECK" facts rot.html "$VEC/v/valid-rotation/bundle"
 check "report --help lists verify's trust inputs" bash -c "'$T' report --help > help.txt && for o in --html --expect-key-fingerprint --checkpoint --tsa-ca --require-genesis --require-chain-manifest; do grep -q -- \"^  \$o\" help.txt || exit 1; done"
+# The writer the manifest records (this tfattest), as its claim; verify's text says it too.
+ver=$("$T" --version | cut -d' ' -f2)
+check "names the bundle's writer" grep -qF "Written by <code>tfattest $ver</code>, as the manifest says: the writing program's own claim" r.html
+expect_exit 0 "verify of the same bundle" "$T" verify b --expect-key-fingerprint "$fpr"
+expect_output "^\[INFO\] Bundle written by tfattest $ver \(the writer's own claim\)$" "verify names the bundle's writer"
 
 # Headless Chromium: the DOM's timeline holds every record, nothing is fetched.
 chrome --dump-dom "file://$W/r.html" > dom.html

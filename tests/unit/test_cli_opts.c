@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/opts.h"
 #include "tfa_test.h"
 
@@ -131,11 +132,11 @@ static void test_unknown(void)
 	tfa_cli_opts_init(&o, TFA_CLI_STORE, "tfattest cmd --store S");
 	capture_begin();
 	CHECK(tfa_cli_getopt(&o, ARGC(not_taken), not_taken, own) == -1);
-	CHECK_STREQ(capture_end(), "tfattest: usage error: tfattest cmd --store S\n");
+	CHECK_STREQ(capture_end(), TFA_CLI_PROGRAM ": usage error: tfattest cmd --store S\n");
 	tfa_cli_opts_init(&o, TFA_CLI_STORE, "tfattest cmd --store S");
 	capture_begin();
 	CHECK(tfa_cli_getopt(&o, ARGC(missing), missing, own) == -1);
-	CHECK_STREQ(capture_end(), "tfattest: usage error: tfattest cmd --store S\n");
+	CHECK_STREQ(capture_end(), TFA_CLI_PROGRAM ": usage error: tfattest cmd --store S\n");
 	tfa_cli_opts_init(&o, TFA_CLI_STORE, NULL);
 	capture_begin();
 	CHECK(tfa_cli_getopt(&o, ARGC(bogus), bogus, own) == '?');
@@ -156,13 +157,14 @@ static void test_algorithm(void)
 	tfa_cli_opts_init(&o, TFA_CLI_ALGORITHM, "use");
 	capture_begin();
 	CHECK(tfa_cli_getopt(&o, ARGC(bad), bad, NULL) == -1);
-	CHECK_STREQ(capture_end(), "tfattest: usage error: --algorithm takes RSASSA_PSS_SHA_256, "
-				   "RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256\n");
+	CHECK_STREQ(capture_end(),
+		    TFA_CLI_PROGRAM ": usage error: --algorithm takes RSASSA_PSS_SHA_256, "
+				    "RSASSA_PKCS1_V1_5_SHA_256 or ECDSA_SHA_256\n");
 	tfa_cli_opts_init(&o, TFA_CLI_ALGORITHM, "use");
 	o.alg_error = "unknown --algorithm";
 	capture_begin();
 	CHECK(tfa_cli_getopt(&o, ARGC(bad), bad, NULL) == -1);
-	CHECK_STREQ(capture_end(), "tfattest: usage error: unknown --algorithm\n");
+	CHECK_STREQ(capture_end(), TFA_CLI_PROGRAM ": usage error: unknown --algorithm\n");
 }
 
 static void test_fingerprint(void)
@@ -178,8 +180,8 @@ static void test_fingerprint(void)
 	tfa_cli_opts_init(&o, TFA_CLI_EXPECT_FPR, "use");
 	capture_begin();
 	CHECK(tfa_cli_getopt(&o, ARGC(bad), bad, NULL) == -1);
-	CHECK_STREQ(capture_end(), "tfattest: usage error: --expect-key-fingerprint takes "
-				   "sha256:<hex> or a file holding it\n");
+	CHECK_STREQ(capture_end(), TFA_CLI_PROGRAM ": usage error: --expect-key-fingerprint takes "
+						   "sha256:<hex> or a file holding it\n");
 	CHECK(o.expect_fpr == NULL);
 }
 

@@ -563,9 +563,89 @@ static void test_manifest_kinds(void)
 		   "unsupported manifest schema version");
 }
 
-TFA_TEST_MAIN(T(test_parse_valid), T(test_manifest_kinds), T(test_parse_valid_variants),
-	      T(test_reject_missing_members), T(test_reject_wrong_types),
-	      T(test_reject_unknown_members), T(test_reject_header_fields), T(test_reject_paths),
-	      T(test_reject_nul_in_path), T(test_reject_order_and_duplicates),
-	      T(test_reject_self_listing), T(test_reject_file_hash_and_size),
-	      T(test_reject_non_canonical), T(test_reject_duplicate_keys))
+/* `writer` (FORMAT.md R-5.2-13, R-5.2-14): optional, exactly its two strings in their domain. */
+static void test_writer(void)
+{
+	static const char v64[] =
+	    "\"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx._+~\"";
+	tfa_manifest m;
+	size_t len;
+	char *b, val[2048];
+
+	/* Absent: valid, and nothing is made up. */
+	memset(&m, 0x5a, sizeof(m));
+	CHECK_OK(tfa_manifest_parse(&m, (const uint8_t *)base_manifest, strlen(base_manifest)));
+	CHECK(!m.has_writer && m.writer_name[0] == '\0' && m.writer_version[0] == '\0');
+	tfa_manifest_clear(&m);
+
+	/* As tfattest writes it. */
+	b = mutate(NULL, "writer", "{\"name\":\"tfattest\",\"version\":\"0.1.0\"}", &len);
+	CHECK_OK(tfa_manifest_parse(&m, (const uint8_t *)b, len));
+	CHECK(m.has_writer);
+	CHECK_STREQ(m.writer_name, "tfattest");
+	CHECK_STREQ(m.writer_version, "0.1.0");
+	tfa_manifest_clear(&m);
+	free(b);
+
+	/* The boundaries: one byte, and 64 bytes of digits, letters and ._+~. */
+	CHECK(strlen(v64) == 64 + 2);
+	snprintf(val, sizeof(val), "{\"name\":\"x\",\"version\":%s}", v64);
+	b = mutate(NULL, "writer", val, &len);
+	CHECK_OK(tfa_manifest_parse(&m, (const uint8_t *)b, len));
+	CHECK_STREQ(m.writer_name, "x");
+	CHECK(strlen(m.writer_version) == 64);
+	tfa_manifest_clear(&m);
+	free(b);
+	b = mutate(NULL, "writer", "{\"name\":\"a-b\",\"version\":\"1.0.0~rc1+git-2\"}", &len);
+	CHECK_OK(tfa_manifest_parse(&m, (const uint8_t *)b, len));
+	CHECK_STREQ(m.writer_version, "1.0.0~rc1+git-2");
+	tfa_manifest_clear(&m);
+	free(b);
+
+	/* Its type, its members, and each string's length and bytes. */
+	REJECT(NULL, "writer", "\"tfattest 0.1.0\"", "\"writer\" has the wrong type");
+	REJECT(NULL, "writer", "null", "\"writer\" has the wrong type");
+	REJECT(NULL, "writer", "[\"tfattest\",\"0.1.0\"]", "\"writer\" has the wrong type");
+	REJECT(NULL, "writer", "{}", "manifest writer");
+	REJECT(NULL, "writer", "{\"name\":\"tfattest\"}", "manifest writer");
+	REJECT(NULL, "writer", "{\"version\":\"0.1.0\"}", "manifest writer");
+	REJECT(NULL, "writer", "{\"name\":\"tfattest\",\"version\":\"0.1.0\",\"x\":1}",
+	       "manifest writer has an unknown member");
+	REJECT(NULL, "writer", "{\"commit\":\"abc\",\"name\":\"tfattest\",\"version\":\"0.1.0\"}",
+	       "manifest writer has an unknown or missing member near \"commit\"");
+	REJECT(NULL, "writer", "{\"name\":\"tfattest\",\"version\":1}",
+	       "the writer's version has the wrong type");
+	REJECT(NULL, "writer", "{\"name\":true,\"version\":\"0.1.0\"}",
+	       "the writer's name has the wrong type");
+	REJECT(NULL, "writer", "{\"name\":\"\",\"version\":\"0.1.0\"}",
+	       "the writer's name is empty");
+	REJECT(NULL, "writer", "{\"name\":\"tfattest\",\"version\":\"\"}",
+	       "the writer's version is empty");
+	snprintf(val, sizeof(val), "{\"name\":\"tfattest\",\"version\":\"%.64s-\"}", v64 + 1);
+	REJECT(NULL, "writer", val, "the writer's version is longer than 64 bytes");
+	snprintf(val, sizeof(val), "{\"name\":\"%.64sx\",\"version\":\"0.1.0\"}", v64 + 1);
+	REJECT(NULL, "writer", val, "the writer's name is longer than 64 bytes");
+	{
+		static const char *const bad[] = {"0.1.0 rc1",	  "0.1/0",	  "0.1.0\\n",
+						  "0:1.0",	  "0.1.0\\u00e9", "\\u00010.1",
+						  "0.1.0\\u007f", "v\\\"1"};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(val, sizeof(val), "{\"name\":\"tfattest\",\"version\":\"%s\"}",
+				 bad[i]);
+			REJECT(NULL, "writer", val, "the writer's version holds a byte outside");
+		}
+	}
+	/* cJSON would cut the string at the NUL: the manifest is written out whole. */
+	snprintf(val, sizeof(val),
+		 "%.*s,\"writer\":{\"name\":\"tfattest\\u0000\",\"version\":\"0.1.0\"}}",
+		 (int)strlen(base_manifest) - 1, base_manifest);
+	REJECT_RAW(val, "the writer's name is empty or holds NUL");
+}
+
+TFA_TEST_MAIN(T(test_parse_valid), T(test_manifest_kinds), T(test_writer),
+	      T(test_parse_valid_variants), T(test_reject_missing_members),
+	      T(test_reject_wrong_types), T(test_reject_unknown_members),
+	      T(test_reject_header_fields), T(test_reject_paths), T(test_reject_nul_in_path),
+	      T(test_reject_order_and_duplicates), T(test_reject_self_listing),
+	      T(test_reject_file_hash_and_size), T(test_reject_non_canonical),
+	      T(test_reject_duplicate_keys))

@@ -22,6 +22,7 @@
 #include "tfattest/bundle.h"
 #include "tfattest/capture.h"
 #include "tfattest/chain.h"
+#include "tfattest/features.h"
 #include "tfattest/jcs.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"
@@ -479,6 +480,9 @@ static void test_valid_bundle(void)
 	CHECK_STREQ(r.keys[0].fpr, tfa_signer_fingerprint(g.key));
 	CHECK(r.keys[0].from_seq == 1 && r.keys[0].to_seq == 0);
 	CHECK(r.ncheckpoints == 0);
+	/* The manifest's writer: this build, as export wrote it. */
+	CHECK_STREQ(r.writer_name, TFA_WRITER_NAME);
+	CHECK_STREQ(r.writer_version, TFATTEST_VERSION);
 
 	/* Unpinned: the same verdict, with a warning, and the key marked as not pinned. */
 	memset(&l, 0, sizeof(l));
@@ -599,6 +603,25 @@ static void test_layer1_manifest(void)
 	b = fresh();
 	flip(b, "manifest.sig", -1);
 	FAIL_AT(b, TFA_LAYER_MANIFEST, "manifest.sig", 0, "Manifest signature invalid");
+	done(b);
+
+	/* A writer rewritten (same length): the signature fails, and the claim is not reported. */
+	b = fresh();
+	{
+		size_t n;
+		char *m = get(b, "manifest.json", &n), *p = strstr(m, "\"writer\":{\"name\":\"");
+		CHECK(p != NULL);
+		if (p) {
+			p += strlen("\"writer\":{\"name\":\"");
+			*p = 'X';
+		}
+		put(b, "manifest.json", m, n);
+		free(m);
+	}
+	FAIL_AT(b, TFA_LAYER_MANIFEST, "manifest.sig", 0, "Manifest signature invalid");
+	CHECK_RC(run(&r, b, 1, 0), TFA_EVERIFY);
+	CHECK_STREQ(r.writer_name, "");
+	CHECK_STREQ(r.writer_version, "");
 	done(b);
 
 	b = fresh();

@@ -536,6 +536,14 @@ RULES = {
     "exporter-signed-by-chain-key": ["R-2-5"], "exporter-key-rsa-1024": ["R-1.3-1"],
     "exporter-key-pem-crlf": ["R-1.3-2"], "exporter-key-hash-mismatch": ["R-6.3-1"],
     "exporter-require-chain-manifest": ["R-6.2-9"],
+    # the manifest's optional writer
+    "valid-writer": ["R-5.2-13"], "valid-writer-absent": ["R-5.2-14"], "valid-writer-bounds": ["R-5.2-13"],
+    "valid-writer-exporter-signed-zip": ["R-5.2-14"], "writer-not-object": ["R-5.2-13"],
+    "writer-version-number": ["R-5.2-13"], "writer-missing-version": ["R-5.2-13"],
+    "writer-extra-member": ["R-5.2-13"], "writer-version-empty": ["R-5.2-13"],
+    "writer-version-too-long": ["R-5.2-13"], "writer-name-too-long": ["R-5.2-13"],
+    "writer-version-space": ["R-5.2-13"], "writer-version-slash": ["R-5.2-13"],
+    "writer-version-non-ascii": ["R-5.2-13"], "writer-name-control": ["R-5.2-13"],
     # layer 1: the manifest
     "manifest-unknown-member": ["R-5.2-1"], "manifest-type": ["R-5.2-1"], "manifest-schema-version": ["R-5.2-1"],
     "manifest-missing-created": ["R-5.2-1"], "manifest-signer-extra-member": ["R-5.2-1"],
@@ -1436,6 +1444,43 @@ def build(out):
                                                                         flip_last(f["exporter_key.pem"])}))
     S.bad("exporter-require-chain-manifest", "valid-exporter-signed verified with --require-chain-manifest",
           "§6", "require-chain-manifest", 1, bundle(pss, 1, 3, ekey=Bk), chain=pss, require_chain_manifest=True)
+
+    # -------- the manifest's optional writer (R-5.2-13, R-5.2-14): valid, then one fault each
+    def writer(name="tfattest", version="0.1.0", **extra):
+        return setp("writer", dict({"name": name, "version": version}, **extra))
+
+    S.add("valid-writer", "a manifest with `writer` {name tfattest, version 0.1.0}, as tfattest writes it",
+          "§5.2", "manifest-writer", bundle(pss, 1, 3, manifest_hook=writer()), chain=pss)
+    S.add("valid-writer-absent", "a manifest without `writer`, as bundles written before it existed are",
+          "§5.2", "manifest-writer", bundle(pss, 1, 3), chain=pss)
+    all64 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx._+~"
+    S.add("valid-writer-bounds", "`writer` with a 1-byte name and a 64-byte version of digits, letters and ._+~",
+          "§5.2", "manifest-writer", bundle(pss, 1, 3, manifest_hook=writer("x", all64)), chain=pss)
+    S.add("valid-writer-exporter-signed-zip", "an exporter-signed .zip whose `writer` names another program "
+          "(`other-tool` 2.0.0-rc.1+b~2): valid, whatever program it names", "§5.2", "manifest-writer",
+          bundle(pss, 1, 3, ekey=Bk, manifest_hook=writer("other-tool", "2.0.0-rc.1+b~2")), form="zip", chain=pss)
+    man("writer-not-object", "manifest `writer` is the string \"tfattest 0.1.0\"", "manifest-writer",
+        manifest_hook=setp("writer", "tfattest 0.1.0"))
+    man("writer-version-number", "manifest `writer.version` is the number 1", "manifest-writer",
+        manifest_hook=writer(version=1))
+    man("writer-missing-version", "manifest `writer` without `version`", "manifest-writer",
+        manifest_hook=setp("writer", {"name": "tfattest"}))
+    man("writer-extra-member", "manifest `writer` with an extra member `commit`", "manifest-writer",
+        manifest_hook=writer(commit="0123abc"))
+    man("writer-version-empty", "manifest `writer.version` is the empty string", "manifest-writer",
+        manifest_hook=writer(version=""))
+    man("writer-version-too-long", "manifest `writer.version` is 65 bytes", "manifest-writer",
+        manifest_hook=writer(version=all64 + "-"))
+    man("writer-name-too-long", "manifest `writer.name` is 65 bytes", "manifest-writer",
+        manifest_hook=writer(name="t" * 65))
+    man("writer-version-space", "manifest `writer.version` is \"0.1.0 beta\" (a space)", "manifest-writer",
+        manifest_hook=writer(version="0.1.0 beta"))
+    man("writer-version-slash", "manifest `writer.version` is \"0.1/0\"", "manifest-writer",
+        manifest_hook=writer(version="0.1/0"))
+    man("writer-version-non-ascii", "manifest `writer.version` is \"0.1.0\u00e9\" (UTF-8, not ASCII)",
+        "manifest-writer", manifest_hook=writer(version="0.1.0\u00e9"))
+    man("writer-name-control", "manifest `writer.name` holds a newline", "manifest-writer",
+        manifest_hook=writer(name="tfattest\n"))
 
     S.write(out)
     write_kat(out, A, Bk, main)
