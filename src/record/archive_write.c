@@ -15,7 +15,9 @@
 #if TFATTEST_WITH_ARCHIVE
 #include <zlib.h>
 
+#include "format/jstream.h"
 #include "verify/archive/bundle_archive.h"
+#include "verify/manifest.h"
 #endif
 
 #include "format/bundle_path.h"
@@ -49,7 +51,7 @@ tfa_export_arc_kind tfa_export_archive_kind(const char *path)
 #define ARC_BUF 65536
 
 typedef struct arc_central {
-	const char *name;
+	char name[TFA_ARCHIVE_NAME_MAX + 1];
 	uint32_t crc, csize, usize, off;
 } arc_central;
 
@@ -65,10 +67,14 @@ typedef struct arc_writer {
 	bool zinit;
 	uLong crc;
 	uint8_t *zout;
-	/* zip: the central directory to come */
+	/* zip: the central directory to come (at most TFA_ARCHIVE_ZIP_MAX_ENTRIES) */
 	arc_central *cent;
-	size_t ncent;
+	size_t ncent, capcent;
 	uint16_t dos_time, dos_date;
+	/* the bundle read from */
+	int dirfd;
+	int64_t mtime;
+	tfa_buf in; /* a zip entry's bytes, or a tar block */
 } arc_writer;
 
 static tfa_err arc_flush(arc_writer *w)
@@ -185,26 +191,54 @@ static tfa_err arc_tar_header(arc_writer *w, const char *path, uint64_t size, in
 	return arc_tar(w, h, sizeof(h), Z_NO_FLUSH);
 }
 
-/* One file: a tar header, data and zero padding; or a zip local header and deflated data. */
-static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, size_t len,
-			int64_t mtime)
+/* A tar entry: its header, then the file's bytes a block at a time, then zero padding. */
+static tfa_err arc_tar_file(arc_writer *w, const char *path, int fd, uint64_t size)
 {
 	tfa_err rc = TFA_OK;
 	static const uint8_t zeros[512];
+	uint64_t left = size;
+
+	TFA_GUARD(arc_tar_header(w, path, size, w->mtime));
+	TFA_GUARD(tfa_buf_reserve(&w->in, ARC_BUF));
+	while (left > 0) {
+		size_t want = left < ARC_BUF ? (size_t)left : ARC_BUF;
+		ssize_t r = read(fd, w->in.data, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		TFA_ENSURE(r > 0, TFA_EIO, "cannot read %s: %s", path,
+			   r < 0 ? strerror(errno) : "it shrank while it was read");
+		TFA_GUARD(arc_tar(w, w->in.data, (size_t)r, Z_NO_FLUSH));
+		left -= (uint64_t)r;
+	}
+	TFA_GUARD(arc_tar(w, zeros, (512 - size % 512) % 512, Z_NO_FLUSH));
+out:
+	return rc;
+}
+
+/* A zip entry: local header and deflated data (one file, at most the reader's cap). */
+static tfa_err arc_zip_file(arc_writer *w, const char *path, int fd)
+{
+	tfa_err rc = TFA_OK;
 	uint8_t *cdata = NULL, l[30];
 	uLong bound;
 	arc_central *c;
+	const uint8_t *data;
+	size_t len;
 
-	TFA_ENSURE(tfa_bundle_path_allowed(path), TFA_EINTERNAL, "%s is not a bundle path", path);
-	if (w->kind == TFA_EXPORT_ARC_TGZ) {
-		TFA_GUARD(arc_tar_header(w, path, len, mtime));
-		TFA_GUARD(arc_tar(w, data, len, Z_NO_FLUSH));
-		TFA_GUARD(arc_tar(w, zeros, (512 - len % 512) % 512, Z_NO_FLUSH));
-		goto out;
-	}
 	TFA_ENSURE(w->ncent < TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
 		   "a .zip holds at most %u files: export this range as .tar.gz",
 		   TFA_ARCHIVE_ZIP_MAX_ENTRIES);
+	tfa_buf_clear(&w->in);
+	TFA_GUARD(tfa_buf_read_fd(&w->in, fd, path, (size_t)TFA_ARCHIVE_MAX_MANIFEST));
+	data = w->in.data;
+	len = w->in.len;
+	if (w->ncent == w->capcent) {
+		size_t ncap = w->capcent ? 2 * w->capcent : 64;
+		arc_central *nc = realloc(w->cent, ncap * sizeof(*nc));
+		TFA_ENSURE(nc != NULL, TFA_EINTERNAL, "out of memory");
+		w->cent = nc;
+		w->capcent = ncap;
+	}
 	/* One deflate state for every file, reset between them. */
 	TFA_ENSURE(deflateReset(&w->z) == Z_OK, TFA_EINTERNAL, "deflate failed");
 	bound = deflateBound(&w->z, (uLong)len);
@@ -218,7 +252,7 @@ static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, si
 	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + w->z.total_out < 0xffffffffu, TFA_EUSAGE,
 		   "a .zip without zip64 holds at most 4 GiB: export this range as .tar.gz");
 	c = &w->cent[w->ncent++];
-	c->name = path;
+	snprintf(c->name, sizeof(c->name), "%s", path);
 	c->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
 	c->csize = (uint32_t)w->z.total_out;
 	c->usize = (uint32_t)len;
@@ -240,6 +274,34 @@ static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, si
 out:
 	free(cdata);
 	return rc;
+}
+
+/* One file of the bundle directory, copied into the archive. */
+static tfa_err arc_file(arc_writer *w, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	int fd = -1;
+	struct stat st;
+
+	TFA_ENSURE(tfa_bundle_path_allowed(path) && strlen(path) <= TFA_ARCHIVE_NAME_MAX,
+		   TFA_EINTERNAL, "%s is not a bundle path", path);
+	TFA_GUARD(tfa_path_open(&fd, w->dirfd, path));
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", path, strerror(errno));
+	if (w->kind == TFA_EXPORT_ARC_TGZ)
+		TFA_GUARD(arc_tar_file(w, path, fd, (uint64_t)st.st_size));
+	else
+		TFA_GUARD(arc_zip_file(w, path, fd));
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The manifest scan's callback: the listed files, in the manifest's order. */
+static tfa_err arc_listed(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	(void)index;
+	return arc_file(ud, f->path);
 }
 
 /* Ends the archive: tar end blocks and the gzip trailer, or the zip central directory. */
@@ -294,43 +356,44 @@ out:
 	return rc;
 }
 
+/* The first scan's callback: the listed files' bytes. */
+static tfa_err arc_sum(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	(void)index;
+	*(uint64_t *)ud += f->size;
+	return TFA_OK;
+}
+
 /*
  * The archive at tmp, read as `tfattest verify` reads it, holds exactly the
  * n files of the verified bundle directory, with their bytes.
  */
-static tfa_err arc_check(const char *tmp, int dirfd, const cJSON *files, size_t n, tfa_buf *buf)
+static tfa_err arc_check(const char *tmp, int dirfd, uint64_t n, tfa_buf *buf)
 {
 	tfa_err rc = TFA_OK;
 	tfa_archive *a = NULL;
 	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	const cJSON *f = NULL;
 
 	TFA_ENSURE(fd >= 0, TFA_EIO, "cannot open %s: %s", tmp, strerror(errno));
 	rc = tfa_archive_load_fd(&a, fd, tmp, NULL);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc, "the exported archive does not read back: %s",
 			 tfa_error_last()->message);
-	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %zu", a->n,
-		   n);
-	for (int i = -2; i < 0 || (f = i == 0 ? files->child : f->next) != NULL; i++) {
-		const char *path =
-		    i == -2   ? TFA_BUNDLE_MANIFEST
-		    : i == -1 ? TFA_BUNDLE_MANIFEST_SIG
-			      : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
-		const tfa_archive_entry *e = tfa_archive_find(a, path);
+	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %" PRIu64,
+		   a->n, n);
+	for (size_t i = 0; i < a->n; i++) {
+		const tfa_archive_entry *e = &a->e[i];
 		int ffd = -1;
 
-		TFA_ENSURE(e != NULL, TFA_EINTERNAL, "the exported archive lacks %s",
-			   path ? path : "?");
 		tfa_buf_clear(buf);
-		TFA_GUARD(tfa_path_open(&ffd, dirfd, path));
-		rc = tfa_buf_read_fd(buf, ffd, path, TFA_MANIFEST_MAX_BYTES);
+		TFA_GUARD(tfa_path_open(&ffd, dirfd, e->path));
+		rc = tfa_buf_read_fd(buf, ffd, e->path, TFA_MANIFEST_MAX_BYTES);
 		close(ffd);
 		TFA_GUARD(rc);
 		TFA_ENSURE(e->size == buf->len &&
 			       (buf->len == 0 || memcmp(e->data, buf->data, buf->len) == 0),
 			   TFA_EINTERNAL, "the exported archive's %s differs from the bundle's",
-			   path);
+			   e->path);
 	}
 out:
 	tfa_archive_free(a);
@@ -359,48 +422,60 @@ static void dos_time(int64_t t, uint16_t *tm_out, uint16_t *date_out)
  * file beside it, fsynced, read back through the verifier's archive reader,
  * then renamed into place unless dest exists by then.
  */
-tfa_err tfa_export_write_archive(const char *dir, const cJSON *files, const char *dest,
-				 tfa_export_arc_kind kind, int64_t mtime)
+tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_arc_kind kind,
+				 int64_t mtime)
 {
 	tfa_err rc = TFA_OK;
 	arc_writer w;
 	char *tmp = NULL;
-	int dirfd = -1, fd = -1;
-	size_t n = strlen(dest), nfiles = (size_t)cJSON_GetArraySize(files) + 2;
-	const cJSON *f = NULL;
+	int fd = -1, mfd = -1;
+	size_t n = strlen(dest);
+	uint64_t nfiles;
+	tfa_manifest m;
+	tfa_jstream *js = NULL;
 	tfa_buf buf;
 
 	memset(&w, 0, sizeof(w));
+	memset(&m, 0, sizeof(m));
 	w.fd = -1;
+	w.dirfd = -1;
 	w.kind = kind;
+	w.mtime = mtime;
+	tfa_buf_init(&w.in, TFA_MANIFEST_MAX_BYTES + 1);
 	tfa_buf_init(&buf, TFA_MANIFEST_MAX_BYTES + 1);
+	w.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	TFA_ENSURE(w.dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 	{
 		/* What the archive reader would refuse, refused before anything is written. */
 		uint64_t total = 0;
+		struct stat st;
 
-		cJSON_ArrayForEach(f, files)
-		{
-			const cJSON *sz = cJSON_GetObjectItemCaseSensitive(f, "size");
-			if (cJSON_IsNumber(sz) && sz->valuedouble > 0)
-				total += (uint64_t)sz->valuedouble;
-		}
+		TFA_GUARD(tfa_path_open(&mfd, w.dirfd, TFA_BUNDLE_MANIFEST));
+		TFA_GUARD(tfa_jstream_new_fd(&js, mfd, 256, TFA_MANIFEST_MAX_BYTES));
+		TFA_GUARD(tfa_manifest_scan(&m, js, arc_sum, &total));
+		nfiles = (uint64_t)m.nfiles + 2;
+		TFA_ENSURE(fstat(mfd, &st) == 0, TFA_EIO, "cannot stat %s: %s", TFA_BUNDLE_MANIFEST,
+			   strerror(errno));
+		total += (uint64_t)st.st_size;
 		TFA_ENSURE(total <= TFA_ARCHIVE_MAX_TOTAL, TFA_EUSAGE,
 			   "the bundle's files take %" PRIu64
 			   " bytes, more than an archive may hold "
 			   "(%" PRIu64 "): export a shorter range (--from, --to) or as a directory",
 			   total, (uint64_t)TFA_ARCHIVE_MAX_TOTAL);
-		f = NULL;
+		tfa_jstream_free(js);
+		js = NULL;
+		close(mfd);
+		mfd = -1;
 	}
 	if (kind == TFA_EXPORT_ARC_ZIP)
-		TFA_ENSURE(
-		    nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
-		    "a .zip holds at most %u files and this bundle has %zu: export it as .tar.gz",
-		    TFA_ARCHIVE_ZIP_MAX_ENTRIES, nfiles);
+		TFA_ENSURE(nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
+			   "a .zip holds at most %u files and this bundle has %" PRIu64
+			   ": export it as .tar.gz",
+			   TFA_ARCHIVE_ZIP_MAX_ENTRIES, nfiles);
 	w.buf = malloc(ARC_BUF);
 	w.zout = malloc(ARC_BUF);
-	w.cent = calloc(nfiles, sizeof(*w.cent));
 	tmp = malloc(n + 16);
-	TFA_ENSURE(w.buf && w.zout && w.cent && tmp, TFA_EINTERNAL, "out of memory");
+	TFA_ENSURE(w.buf && w.zout && tmp, TFA_EINTERNAL, "out of memory");
 	dos_time(mtime, &w.dos_time, &w.dos_date);
 	/* Raw deflate at zlib's default level: the tar stream, or each zip entry. */
 	TFA_ENSURE(deflateInit2(&w.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
@@ -426,37 +501,23 @@ tfa_err tfa_export_write_archive(const char *dir, const cJSON *files, const char
 	w.tmp = tmp;
 	/* mkstemp makes it private; the archive is meant to be handed over. */
 	TFA_ENSURE(fchmod(fd, 0644) == 0, TFA_EIO, "cannot chmod %s: %s", tmp, strerror(errno));
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	TFA_ENSURE(dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 
-	for (int i = -2; i < 0 || (f = i == 0 ? files->child : f->next) != NULL; i++) {
-		const char *path;
-		int ffd = -1;
-
-		if (i == -2) {
-			path = TFA_BUNDLE_MANIFEST;
-		} else if (i == -1) {
-			path = TFA_BUNDLE_MANIFEST_SIG;
-		} else {
-			const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
-			TFA_ENSURE(cJSON_IsString(p), TFA_EINTERNAL,
-				   "manifest entry without a path");
-			path = p->valuestring;
-		}
-		tfa_buf_clear(&buf);
-		TFA_GUARD(tfa_path_open(&ffd, dirfd, path));
-		rc = tfa_buf_read_fd(&buf, ffd, path, TFA_MANIFEST_MAX_BYTES);
-		close(ffd);
-		TFA_GUARD(rc);
-		TFA_GUARD(arc_file(&w, path, buf.data, buf.len, mtime));
-	}
+	/* manifest.json, manifest.sig, then the listed files in the manifest's (byte) order. */
+	TFA_GUARD(arc_file(&w, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(arc_file(&w, TFA_BUNDLE_MANIFEST_SIG));
+	tfa_manifest_clear(&m);
+	TFA_GUARD(tfa_path_open(&mfd, w.dirfd, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(tfa_jstream_new_fd(&js, mfd, 256, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(tfa_manifest_scan(&m, js, arc_listed, &w));
+	TFA_ENSURE((uint64_t)m.nfiles + 2 == nfiles, TFA_EINTERNAL,
+		   "the manifest changed while the archive was written");
 	TFA_GUARD(arc_finish(&w));
 	TFA_GUARD(arc_flush(&w));
 	TFA_ENSURE(fsync(fd) == 0, TFA_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
 	TFA_ENSURE(close(fd) == 0, TFA_EIO, "cannot close %s: %s", tmp, strerror(errno));
 	fd = -1;
 	/* Read back through the verifier's reader: exactly the verified files, byte for byte. */
-	TFA_GUARD(arc_check(tmp, dirfd, files, nfiles, &buf));
+	TFA_GUARD(arc_check(tmp, w.dirfd, nfiles, &buf));
 	TFA_GUARD(tfa_fs_rename_noreplace(tmp, dest));
 	tfa_fs_sync_parent(dest);
 	free(tmp);
@@ -467,10 +528,15 @@ out:
 	free(w.buf);
 	free(w.zout);
 	free(w.cent);
+	tfa_buf_free(&w.in);
+	tfa_jstream_free(js);
+	tfa_manifest_clear(&m);
+	if (mfd >= 0)
+		close(mfd);
 	if (fd >= 0)
 		close(fd);
-	if (dirfd >= 0)
-		close(dirfd);
+	if (w.dirfd >= 0)
+		close(w.dirfd);
 	if (tmp) {
 		unlink(tmp);
 		free(tmp);
