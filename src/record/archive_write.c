@@ -364,38 +364,107 @@ static tfa_err arc_sum(void *ud, const tfa_manifest_file *f, size_t index)
 	return TFA_OK;
 }
 
+/* One file of the read-back check: the archive's entry has the bundle file's bytes. */
+typedef struct arc_cmp {
+	const tfa_archive *a;
+	tfa_archive_cursor *cur; /* streamed: one cursor, forward through the archive */
+	int dirfd;
+	uint8_t *x, *y; /* ARC_BUF each */
+} arc_cmp;
+
+static tfa_err arc_same(arc_cmp *c, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	const tfa_archive_entry *e = tfa_archive_find(c->a, path);
+	uint64_t size, done = 0;
+	int fd = -1;
+	struct stat st;
+
+	if (e != NULL && e->data != NULL) {
+		size = e->size;
+	} else {
+		rc = c->cur ? tfa_archive_cursor_seek(c->cur, path, &size) : TFA_ENOTFOUND;
+		if (rc == TFA_ENOTFOUND)
+			TFA_BAIL(TFA_EINTERNAL, "the exported archive lacks %s", path);
+		TFA_GUARD(rc);
+	}
+	TFA_GUARD(tfa_path_open(&fd, c->dirfd, path));
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", path, strerror(errno));
+	TFA_ENSURE((uint64_t)st.st_size == size, TFA_EINTERNAL,
+		   "the exported archive's %s differs from the bundle's", path);
+	while (done < size) {
+		size_t want = size - done < ARC_BUF ? (size_t)(size - done) : ARC_BUF;
+		const uint8_t *got = e != NULL && e->data != NULL ? e->data + done : c->x;
+		ssize_t r;
+
+		if (got == c->x)
+			TFA_ENSURE(tfa_archive_cursor_read(c->cur, c->x, want) == (ssize_t)want,
+				   TFA_EINTERNAL, "the exported archive's %s is short", path);
+		do
+			r = read(fd, c->y, want);
+		while (r < 0 && errno == EINTR);
+		TFA_ENSURE(r == (ssize_t)want, TFA_EIO, "cannot read %s: %s", path,
+			   r < 0 ? strerror(errno) : "short read");
+		TFA_ENSURE(memcmp(got, c->y, want) == 0, TFA_EINTERNAL,
+			   "the exported archive's %s differs from the bundle's", path);
+		done += want;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static tfa_err arc_same_listed(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	(void)index;
+	return arc_same(ud, f->path);
+}
+
 /*
  * The archive at tmp, read as `tfattest verify` reads it, holds exactly the
- * n files of the verified bundle directory, with their bytes.
+ * n files of the verified bundle directory, with their bytes: compared in
+ * the manifest's order, a block at a time.
  */
-static tfa_err arc_check(const char *tmp, int dirfd, uint64_t n, tfa_buf *buf)
+static tfa_err arc_check(const char *tmp, int dirfd, uint64_t n)
 {
 	tfa_err rc = TFA_OK;
 	tfa_archive *a = NULL;
-	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	arc_cmp c;
+	tfa_manifest m;
+	tfa_jstream *js = NULL;
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC), mfd = -1;
 
+	memset(&c, 0, sizeof(c));
+	memset(&m, 0, sizeof(m));
 	TFA_ENSURE(fd >= 0, TFA_EIO, "cannot open %s: %s", tmp, strerror(errno));
-	rc = tfa_archive_load_fd(&a, fd, tmp, NULL);
+	rc = tfa_archive_open_fd(&a, fd, tmp, NULL);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc, "the exported archive does not read back: %s",
 			 tfa_error_last()->message);
-	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %" PRIu64,
-		   a->n, n);
-	for (size_t i = 0; i < a->n; i++) {
-		const tfa_archive_entry *e = &a->e[i];
-		int ffd = -1;
-
-		tfa_buf_clear(buf);
-		TFA_GUARD(tfa_path_open(&ffd, dirfd, e->path));
-		rc = tfa_buf_read_fd(buf, ffd, e->path, TFA_MANIFEST_MAX_BYTES);
-		close(ffd);
-		TFA_GUARD(rc);
-		TFA_ENSURE(e->size == buf->len &&
-			       (buf->len == 0 || memcmp(e->data, buf->data, buf->len) == 0),
-			   TFA_EINTERNAL, "the exported archive's %s differs from the bundle's",
-			   e->path);
-	}
+	TFA_ENSURE((uint64_t)a->n + a->nart == n, TFA_EINTERNAL,
+		   "the exported archive holds %" PRIu64 " files, not %" PRIu64,
+		   (uint64_t)a->n + a->nart, n);
+	c.a = a;
+	c.dirfd = dirfd;
+	c.x = malloc(ARC_BUF);
+	c.y = malloc(ARC_BUF);
+	TFA_ENSURE(c.x && c.y, TFA_EINTERNAL, "out of memory");
+	if (a->streamed)
+		TFA_GUARD(tfa_archive_cursor_new(&c.cur, a));
+	TFA_GUARD(arc_same(&c, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(arc_same(&c, TFA_BUNDLE_MANIFEST_SIG));
+	TFA_GUARD(tfa_path_open(&mfd, dirfd, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(tfa_jstream_new_fd(&js, mfd, 256, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(tfa_manifest_scan(&m, js, arc_same_listed, &c));
 out:
+	tfa_jstream_free(js);
+	tfa_manifest_clear(&m);
+	if (mfd >= 0)
+		close(mfd);
+	tfa_archive_cursor_free(c.cur);
+	free(c.x);
+	free(c.y);
 	tfa_archive_free(a);
 	if (fd >= 0)
 		close(fd);
@@ -433,7 +502,6 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 	uint64_t nfiles;
 	tfa_manifest m;
 	tfa_jstream *js = NULL;
-	tfa_buf buf;
 
 	memset(&w, 0, sizeof(w));
 	memset(&m, 0, sizeof(m));
@@ -442,7 +510,6 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 	w.kind = kind;
 	w.mtime = mtime;
 	tfa_buf_init(&w.in, TFA_MANIFEST_MAX_BYTES + 1);
-	tfa_buf_init(&buf, TFA_MANIFEST_MAX_BYTES + 1);
 	w.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(w.dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 	{
@@ -517,7 +584,7 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 	TFA_ENSURE(close(fd) == 0, TFA_EIO, "cannot close %s: %s", tmp, strerror(errno));
 	fd = -1;
 	/* Read back through the verifier's reader: exactly the verified files, byte for byte. */
-	TFA_GUARD(arc_check(tmp, w.dirfd, nfiles, &buf));
+	TFA_GUARD(arc_check(tmp, w.dirfd, nfiles));
 	TFA_GUARD(tfa_fs_rename_noreplace(tmp, dest));
 	tfa_fs_sync_parent(dest);
 	free(tmp);
@@ -541,7 +608,6 @@ out:
 		unlink(tmp);
 		free(tmp);
 	}
-	tfa_buf_free(&buf);
 	return rc;
 }
 #endif
