@@ -51,7 +51,7 @@ tfa_export_arc_kind tfa_export_archive_kind(const char *path)
 #define ARC_BUF 65536
 
 typedef struct arc_central {
-	char name[TFA_ARCHIVE_NAME_MAX + 1];
+	char *name;
 	uint32_t crc, csize, usize, off;
 } arc_central;
 
@@ -251,8 +251,10 @@ static tfa_err arc_zip_file(arc_writer *w, const char *path, int fd)
 	TFA_ENSURE(deflate(&w->z, Z_FINISH) == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
 	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + w->z.total_out < 0xffffffffu, TFA_EUSAGE,
 		   "a .zip without zip64 holds at most 4 GiB: export this range as .tar.gz");
-	c = &w->cent[w->ncent++];
-	snprintf(c->name, sizeof(c->name), "%s", path);
+	c = &w->cent[w->ncent];
+	c->name = strdup(path);
+	TFA_ENSURE(c->name != NULL, TFA_EINTERNAL, "out of memory");
+	w->ncent++;
 	c->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
 	c->csize = (uint32_t)w->z.total_out;
 	c->usize = (uint32_t)len;
@@ -594,6 +596,8 @@ out:
 		deflateEnd(&w.z);
 	free(w.buf);
 	free(w.zout);
+	for (size_t i = 0; i < w.ncent; i++)
+		free(w.cent[i].name);
 	free(w.cent);
 	tfa_buf_free(&w.in);
 	tfa_jstream_free(js);

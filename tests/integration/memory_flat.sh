@@ -13,11 +13,11 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	cache=$(mktemp -d /dev/shm/tfa-mem.XXXXXX)
 	trap 'chmod -R u+w "$W" "$cache" 2>/dev/null; rm -rf "$W" "$cache"' EXIT
 fi
-CHECK="export-dir export-tgz verify-dir verify-tgz log" CACHE=$cache LIMIT_MIB=32 FLAT_MIB=4 \
+CHECK="export-dir export-tgz verify-dir verify-tgz verify-zip log" CACHE=$cache LIMIT_MIB=32 FLAT_MIB=4 \
 	expect_exit 0 "memory_bench.sh 1000 10000: under 32 MiB and flat" \
 	bash "$SRC/bench/memory_bench.sh" "$build" 1000 10000
 cat "$W/last.out" "$W/last.err"
-for c in export-dir export-tgz verify-dir verify-tgz log; do
+for c in export-dir export-tgz verify-dir verify-tgz verify-zip log; do
 	expect_output "ok: $c under 32 MiB" "$c checked"
 done
 finish

@@ -1035,6 +1035,56 @@ static void test_streamed(void)
 	ar = NULL;
 	close(fd);
 
+	/* A zip from a file: every entry streamed, read by its offset, stored or deflated. */
+	{
+		zent z[4] = {{M, "{\"m\":1}", 0, 8, NULL, 0, 0, 0, 0, NULL},
+			     {A1, "one", 0, 0, NULL, 0, 0, 0, 0, NULL},
+			     {A2, "two", 0, 8, NULL, 0, 0, 0, 0, NULL},
+			     {"VERIFY.md", "read me", 0, 8, NULL, 0, 0, 0, 0, NULL}};
+
+		begin();
+		zip_build(&ab, z, 4, NULL, NULL, 0);
+		fd = write_ab(path);
+		CHECK_OK(tfa_archive_open_fd(&ar, fd, "a", NULL));
+		CHECK(ar != NULL && ar->streamed && ar->zip && ar->n == 4);
+		if (ar != NULL && ar->zip) {
+			CHECK(tfa_archive_find(ar, A1) != NULL &&
+			      tfa_archive_find(ar, A1)->data == NULL);
+			CHECK_OK(tfa_archive_cursor_new(&c, ar));
+			CURSOR_READS(c, "VERIFY.md", "read me");
+			CURSOR_READS(c, A2, "two");
+			CURSOR_READS(c, A1, "one");
+			CURSOR_READS(c, M, "{\"m\":1}");
+			CURSOR_READS(c, S1, NULL);
+			tfa_archive_cursor_free(c);
+			c = NULL;
+			CHECK(pwrite(fd, "x", 1, (off_t)ab.n) == 1);
+			CHECK_RC(tfa_archive_cursor_new(&c, ar), TFA_EVERIFY);
+		}
+		tfa_archive_cursor_free(c);
+		c = NULL;
+		tfa_archive_free(ar);
+		ar = NULL;
+		close(fd);
+		/* Bytes after a deflate stream, within its compressed size: the same verdict. */
+		z[2].junk = "XY";
+		begin();
+		zip_build(&ab, z, 4, NULL, NULL, 0);
+		{
+			tfa_archive *m = NULL;
+			char msg[512];
+
+			CHECK_RC(tfa_archive_load_mem(&m, ab.p, ab.n, NULL), TFA_EVERIFY);
+			snprintf(msg, sizeof(msg), "%s", tfa_error_last()->message);
+			CHECK(strstr(msg, "2 bytes after the end of its deflate stream") != NULL);
+			fd = write_ab(path);
+			CHECK_RC(tfa_archive_open_fd(&ar, fd, "a", NULL), TFA_EVERIFY);
+			CHECK_STREQ(tfa_error_last()->message, msg);
+			CHECK(ar == NULL);
+			close(fd);
+		}
+	}
+
 	/* A duplicate artifact is refused as when read whole. */
 	begin();
 	tar_add(&tb, M, "{}", 2, NULL);

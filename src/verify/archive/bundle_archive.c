@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,7 +272,7 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 		return tfa_error_set(TFA_EVERIFY, "Archive names take more than %" PRIu64 " bytes",
 				     lim->max_meta);
 	}
-	if (ar->streamed) {
+	if (ar->streamed && !ar->zip) {
 		uint64_t seq;
 		int kind;
 
@@ -299,10 +300,11 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 	e = &ar->e[ar->n];
 	memset(e, 0, sizeof(*e));
 	e->path = strdup(name);
-	if (!ar->streamed || strcmp(name, TFA_BUNDLE_MANIFEST) != 0)
+	if (!ar->streamed || (!ar->zip && strcmp(name, TFA_BUNDLE_MANIFEST) != 0))
 		e->data = malloc((size_t)size + 1);
 	if (e->path == NULL ||
-	    (e->data == NULL && !(ar->streamed && strcmp(name, TFA_BUNDLE_MANIFEST) == 0))) {
+	    (e->data == NULL &&
+	     !(ar->streamed && (ar->zip || strcmp(name, TFA_BUNDLE_MANIFEST) == 0)))) {
 		free(e->path);
 		free(e->data);
 		TFA_BAIL(TFA_EINTERNAL, "out of memory");
@@ -884,7 +886,7 @@ static tfa_err zip_misplaced(const zip_central *c, uint16_t n, uint16_t i, uint6
 /* Local header, name and data of entry c at z + pos, before the central directory at cdoff. */
 static tfa_err zip_local(tfa_archive *ar, const tfa_archive_limits *lim, const uint8_t *z,
 			 uint64_t pos, uint64_t cdoff, const zip_central *c, z_stream *s,
-			 uint64_t *next)
+			 uint8_t *scratch, uint64_t *next)
 {
 	tfa_err rc = TFA_OK;
 	const uint8_t *l = z + pos, *data;
@@ -932,6 +934,51 @@ static tfa_err zip_local(tfa_archive *ar, const tfa_archive_limits *lim, const u
 		BAD("data runs into the central directory");
 	data = l + ZIP_LOCAL_LEN + c->nlen;
 	TFA_GUARD(add_entry(ar, lim, name, c->usize, &e));
+	if (e->data == NULL) {
+		/* Streamed: the same checks, a block at a time, nothing kept. */
+		uLong crc = crc32(0L, Z_NULL, 0);
+
+		e->zoff = pos + ZIP_LOCAL_LEN + c->nlen;
+		e->zcsize = c->csize;
+		e->zmethod = c->method;
+		if (c->method == 0) {
+			crc = crc32(crc, data, c->usize);
+		} else {
+			int r;
+
+			TFA_ENSURE(inflateReset(s) == Z_OK, TFA_EINTERNAL, "inflate failed");
+			s->next_in = (Bytef *)(uintptr_t)data;
+			s->avail_in = c->csize;
+			for (;;) {
+				uint64_t room = (uint64_t)c->usize + 1 - s->total_out;
+
+				s->next_out = scratch;
+				s->avail_out = room < CHUNK ? (uInt)room : CHUNK;
+				r = inflate(s, Z_FINISH);
+				crc = crc32(crc, scratch, (uInt)(s->next_out - scratch));
+				if (r != Z_OK && r != Z_BUF_ERROR)
+					break; /* the end, or corrupt */
+				if (s->total_out > c->usize || s->avail_out != 0)
+					break; /* too much, or the input is used up */
+			}
+			if (r == Z_STREAM_END && s->avail_in != 0)
+				BAD("%u bytes after the end of its deflate stream", s->avail_in);
+			if (s->total_out > c->usize)
+				BAD("inflates to more than its stated size of %" PRIu32 " bytes",
+				    c->usize);
+			if (r == Z_STREAM_END && s->total_out != c->usize)
+				BAD("inflates to %lu bytes, not its stated %" PRIu32,
+				    (unsigned long)s->total_out, c->usize);
+			if (r != Z_STREAM_END && s->avail_in == 0)
+				BAD("deflate stream does not end within its compressed size");
+			if (r != Z_STREAM_END)
+				BAD("corrupt deflate data: %s", s->msg ? s->msg : "error");
+		}
+		if ((uint32_t)crc != c->crc)
+			BAD("CRC-32 does not match its data");
+		*next = pos + ZIP_LOCAL_LEN + c->nlen + c->csize;
+		goto out;
+	}
 	if (c->method == 0) {
 		memcpy(e->data, data, c->usize);
 	} else {
@@ -976,9 +1023,10 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	size_t eo, pos;
 	uint16_t disk, cddisk, ndisk, n, clen;
 	uint32_t cdsize, cdoff;
-	uint64_t lpos = 0;
+	uint64_t lpos = 0, dropped = 0;
 	z_stream zs;
 	bool zinit = false;
+	uint8_t *scratch = NULL;
 
 	if (len < ZIP_EOCD_LEN)
 		return reject_at(true, "zip", len, "zip too short for an end record");
@@ -1034,7 +1082,8 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 				     lim->max_entries);
 	}
 	c = calloc(n ? n : 1, sizeof(*c));
-	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
+	scratch = ar->zip ? malloc(CHUNK) : NULL;
+	TFA_ENSURE(c != NULL && (scratch != NULL || !ar->zip), TFA_EINTERNAL, "out of memory");
 	memset(&zs, 0, sizeof(zs));
 	TFA_ENSURE(inflateInit2(&zs, -15) == Z_OK, TFA_EINTERNAL, "out of memory");
 	zinit = true;
@@ -1047,7 +1096,12 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	for (uint16_t i = 0; i < n; i++) {
 		if (c[i].loff != lpos)
 			TFA_GUARD(zip_misplaced(c, n, i, lpos));
-		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &zs, &lpos));
+		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &zs, scratch, &lpos));
+		if (ar->zip && lpos - dropped > ((uint64_t)4 << 20)) {
+			/* Mapped from the file: let the pages read so far go. */
+			(void)madvise((void *)(uintptr_t)z, len, MADV_DONTNEED);
+			dropped = lpos;
+		}
 	}
 	if (lpos != cdoff)
 		TFA_GUARD(reject_at(false, "zip", lpos,
@@ -1058,6 +1112,7 @@ out:
 	if (zinit)
 		inflateEnd(&zs);
 	free(c);
+	free(scratch);
 	return rc;
 }
 
@@ -1114,6 +1169,8 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 	tfa_archive *ar = NULL;
 	tfa_archive_limits def;
 	uint8_t head[512], tail[ZIP_EOCD_LEN], *whole = NULL;
+	void *mapped = MAP_FAILED;
+	size_t maplen = 0;
 	const uint8_t *p;
 	size_t n;
 	arc_kind k;
@@ -1178,6 +1235,18 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 					 "Archive expands past the limit of %" PRIu64 " bytes",
 					 lim->max_total);
 			}
+			if (stream && st.st_size > 0) {
+				/* Mapped, not read: the pages go once checked (load_zip). */
+				mapped = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+					      s->fd, 0);
+				TFA_ENSURE(mapped != MAP_FAILED, TFA_EIO, "cannot map %s: %s",
+					   s->name, strerror(errno));
+				maplen = (size_t)st.st_size;
+				ar->streamed = ar->zip = true;
+				p = mapped;
+				n = maplen;
+				goto zip;
+			}
 			whole = malloc((size_t)st.st_size + 1);
 			TFA_ENSURE(whole != NULL, TFA_EINTERNAL, "out of memory");
 			/* Read to the end; a file that grows while read is refused. */
@@ -1197,6 +1266,7 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 			p = whole;
 			n = got;
 		}
+	zip:
 		TFA_GUARD(load_zip(ar, p, n, lim));
 	} else {
 		TFA_GUARD(unknown(s->name, k));
@@ -1207,6 +1277,8 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 out:
 	if (redo != NULL)
 		*redo = ar != NULL && ar->redo;
+	if (mapped != MAP_FAILED)
+		munmap(mapped, maplen);
 	free(whole);
 	tfa_archive_free(ar);
 	return rc;
@@ -1299,6 +1371,9 @@ struct tfa_archive_cursor {
 	size_t opos, olen;  /* inflated bytes not yet taken */
 	uint64_t toff;	    /* tar offset of the next byte taken */
 	uint64_t left, pad; /* the entry's data still to come, its padding */
+	/* zip: the entry being read, its compressed bytes not yet read */
+	const tfa_archive_entry *ze;
+	uint64_t cleft;
 };
 
 static tfa_err changed(const tfa_archive_cursor *c)
@@ -1342,6 +1417,47 @@ static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 		if (c->zend) {
 			*more = false;
 			return TFA_OK;
+		}
+		if (c->a->zip) {
+			if (c->z.avail_in == 0 && c->cleft > 0) {
+				size_t want = c->cleft < CHUNK ? (size_t)c->cleft : CHUNK;
+				ssize_t n;
+				do
+					n = pread(c->a->fd, c->in, want, (off_t)c->inpos);
+				while (n < 0 && errno == EINTR);
+				if (n < 0)
+					return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
+							     strerror(errno));
+				if (n == 0)
+					return changed(c);
+				c->inpos += (uint64_t)n;
+				c->cleft -= (uint64_t)n;
+				c->z.next_in = c->in;
+				c->z.avail_in = (uInt)n;
+			}
+			if (c->ze == NULL || c->ze->zmethod == 0) {
+				/* Stored: the bytes as they are. */
+				if (c->z.avail_in == 0) {
+					c->zend = true;
+					continue;
+				}
+				memcpy(c->out, c->z.next_in, c->z.avail_in);
+				c->opos = 0;
+				c->olen = c->z.avail_in;
+				c->z.avail_in = 0;
+				continue;
+			}
+			c->z.next_out = c->out;
+			c->z.avail_out = CHUNK;
+			r = inflate(&c->z, Z_NO_FLUSH);
+			if (r == Z_STREAM_END)
+				c->zend = true;
+			else if ((r != Z_OK && r != Z_BUF_ERROR) ||
+				 (c->z.avail_out == CHUNK && c->z.avail_in == 0 && c->cleft == 0))
+				return changed(c);
+			c->opos = 0;
+			c->olen = CHUNK - c->z.avail_out;
+			continue;
 		}
 		if (c->z.avail_in == 0) {
 			ssize_t n;
@@ -1461,6 +1577,16 @@ tfa_err tfa_archive_cursor_seek(tfa_archive_cursor *c, const char *path, uint64_
 	*size = 0;
 	if (e == NULL && !tfa_archive_has_artifact(c->a, path))
 		return tfa_error_set(TFA_ENOTFOUND, "%s is missing", path);
+	if (c->a->zip) {
+		/* Straight to it, from its offset. */
+		TFA_GUARD(cur_reset(c));
+		c->ze = e;
+		c->inpos = e->zoff;
+		c->cleft = e->zcsize;
+		c->left = e->size;
+		*size = e->size;
+		goto out;
+	}
 	/* The rest of the entry being read. */
 	TFA_GUARD(cur_take(c, NULL, c->left + c->pad, &got));
 	if (got != c->left + c->pad)

@@ -48,9 +48,13 @@ typedef struct tfa_archive_limits {
 } tfa_archive_limits;
 
 typedef struct tfa_archive_entry {
-	char *path; /* a bundle path */
-	uint8_t *data;
+	char *path;    /* a bundle path */
+	uint8_t *data; /* NULL when streamed */
 	size_t size;
+	/* A streamed zip's entry: where its data lies in the file, and how. */
+	uint64_t zoff;
+	uint32_t zcsize;
+	uint16_t zmethod;
 } tfa_archive_entry;
 
 /* Consecutive seqs lo..hi of artifacts/ files of one kind (.json or .sig). */
@@ -73,10 +77,11 @@ typedef struct tfa_archive {
 	 * cursor, so that memory does not grow with the chain.
 	 */
 	bool streamed;
-	bool redo;		  /* during the load: streaming is not possible, read whole */
-	uint64_t last_art;	  /* 2 * seq + (1 for .sig) of the last artifacts/ entry */
-	uint64_t nart;		  /* artifacts/ entries */
-	uint64_t held;		  /* bytes of data held in e */
+	bool zip;	   /* streamed zip: every entry in e, none with data, read by seeking */
+	bool redo;	   /* during the load: streaming is not possible, read whole */
+	uint64_t last_art; /* 2 * seq + (1 for .sig) of the last artifacts/ entry */
+	uint64_t nart;	   /* artifacts/ entries */
+	uint64_t held;	   /* bytes of data held in e */
 	tfa_archive_run *runs[2]; /* [0] .json, [1] .sig */
 	size_t nruns[2], capruns[2];
 	int fd;		 /* the file, owned */
@@ -104,10 +109,12 @@ TFA_WUR tfa_err tfa_archive_load_fd(tfa_archive **out, int fd, const char *name,
 				    const tfa_archive_limits *lim);
 
 /*
- * Like tfa_archive_load_fd, with the same verdicts, but a .tar.gz whose
- * artifacts/ entries come in byte order (as export writes it) is streamed:
- * only its other small files are held (at most TFA_ARCHIVE_MAX_HELD bytes)
- * and the rest is read again through cursors. fd stays the caller's.
+ * Like tfa_archive_load_fd, with the same verdicts, but streamed: a .tar.gz
+ * whose artifacts/ entries come in byte order (as export writes it) holds
+ * only its other small files (at most TFA_ARCHIVE_MAX_HELD bytes); a .zip
+ * holds none, only its directory (each entry checked, inflated a block at a
+ * time, as it is loaded). The rest is read again through cursors. fd stays
+ * the caller's.
  */
 #define TFA_ARCHIVE_MAX_HELD ((uint64_t)16 << 20)
 TFA_WUR tfa_err tfa_archive_open_fd(tfa_archive **out, int fd, const char *name,
@@ -118,7 +125,8 @@ bool tfa_archive_has_artifact(const tfa_archive *a, const char *path);
 
 /*
  * A cursor reads entries of a streamed archive, inflating it again from the
- * file, forward; an entry behind it restarts it from the beginning. One
+ * file: a .tar.gz forward (an entry behind it restarts it from the
+ * beginning), a .zip entry from its offset. One
  * cursor per thread. Release with tfa_archive_cursor_free().
  */
 TFA_WUR tfa_err tfa_archive_cursor_new(tfa_archive_cursor **out, const tfa_archive *a);
