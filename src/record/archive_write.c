@@ -215,23 +215,72 @@ out:
 	return rc;
 }
 
-/* A zip entry: local header and deflated data (one file, at most the reader's cap). */
+/*
+ * Deflates the file at fd from its start, a block at a time; with emit, the
+ * output goes into the archive. Its CRC-32 and sizes in and out either way.
+ */
+static tfa_err zip_deflate(arc_writer *w, int fd, const char *path, bool emit, uint32_t *crc,
+			   uint64_t *usize, uint64_t *csize)
+{
+	tfa_err rc = TFA_OK;
+	uLong sum = crc32(0L, Z_NULL, 0);
+	uint64_t pos = 0;
+
+	TFA_GUARD(tfa_buf_reserve(&w->in, ARC_BUF));
+	/* One deflate state for every file, reset between them. */
+	TFA_ENSURE(deflateReset(&w->z) == Z_OK, TFA_EINTERNAL, "deflate failed");
+	for (;;) {
+		ssize_t r;
+		int flush, zr;
+
+		do
+			r = pread(fd, w->in.data, ARC_BUF, (off_t)pos);
+		while (r < 0 && errno == EINTR);
+		TFA_ENSURE(r >= 0, TFA_EIO, "cannot read %s: %s", path, strerror(errno));
+		pos += (uint64_t)r;
+		TFA_ENSURE(pos <= TFA_ARCHIVE_MAX_MANIFEST, TFA_EINTERNAL,
+			   "%s is larger than an archive entry may be", path);
+		sum = crc32(sum, w->in.data, (uInt)r);
+		flush = r == 0 ? Z_FINISH : Z_NO_FLUSH;
+		w->z.next_in = w->in.data;
+		w->z.avail_in = (uInt)r;
+		do {
+			w->z.next_out = w->zout;
+			w->z.avail_out = ARC_BUF;
+			zr = deflate(&w->z, flush);
+			TFA_ENSURE(zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR,
+				   TFA_EINTERNAL, "deflate failed (%d)", zr);
+			if (emit)
+				TFA_GUARD(arc_raw(w, w->zout, ARC_BUF - w->z.avail_out));
+		} while (w->z.avail_out == 0);
+		if (flush == Z_FINISH) {
+			TFA_ENSURE(zr == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
+			break;
+		}
+	}
+	*crc = (uint32_t)sum;
+	*usize = pos;
+	*csize = w->z.total_out;
+out:
+	return rc;
+}
+
+/*
+ * A zip entry: local header and deflated data. The header comes first and
+ * holds the CRC-32 and sizes, so the file is deflated twice, a block at a
+ * time: once to count, once to write.
+ */
 static tfa_err arc_zip_file(arc_writer *w, const char *path, int fd)
 {
 	tfa_err rc = TFA_OK;
-	uint8_t *cdata = NULL, l[30];
-	uLong bound;
+	uint8_t l[30];
 	arc_central *c;
-	const uint8_t *data;
-	size_t len;
+	uint32_t crc, crc2;
+	uint64_t usize, csize, usize2, csize2;
 
 	TFA_ENSURE(w->ncent < TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
 		   "a .zip holds at most %u files: export this range as .tar.gz",
 		   TFA_ARCHIVE_ZIP_MAX_ENTRIES);
-	tfa_buf_clear(&w->in);
-	TFA_GUARD(tfa_buf_read_fd(&w->in, fd, path, (size_t)TFA_ARCHIVE_MAX_MANIFEST));
-	data = w->in.data;
-	len = w->in.len;
 	if (w->ncent == w->capcent) {
 		size_t ncap = w->capcent ? 2 * w->capcent : 64;
 		arc_central *nc = realloc(w->cent, ncap * sizeof(*nc));
@@ -239,25 +288,16 @@ static tfa_err arc_zip_file(arc_writer *w, const char *path, int fd)
 		w->cent = nc;
 		w->capcent = ncap;
 	}
-	/* One deflate state for every file, reset between them. */
-	TFA_ENSURE(deflateReset(&w->z) == Z_OK, TFA_EINTERNAL, "deflate failed");
-	bound = deflateBound(&w->z, (uLong)len);
-	cdata = malloc(bound);
-	TFA_ENSURE(cdata != NULL, TFA_EINTERNAL, "out of memory");
-	w->z.next_in = (Bytef *)(uintptr_t)data;
-	w->z.avail_in = (uInt)len;
-	w->z.next_out = cdata;
-	w->z.avail_out = (uInt)bound;
-	TFA_ENSURE(deflate(&w->z, Z_FINISH) == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
-	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + w->z.total_out < 0xffffffffu, TFA_EUSAGE,
+	TFA_GUARD(zip_deflate(w, fd, path, false, &crc, &usize, &csize));
+	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + csize < 0xffffffffu, TFA_EUSAGE,
 		   "a .zip without zip64 holds at most 4 GiB: export this range as .tar.gz");
 	c = &w->cent[w->ncent];
 	c->name = strdup(path);
 	TFA_ENSURE(c->name != NULL, TFA_EINTERNAL, "out of memory");
 	w->ncent++;
-	c->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
-	c->csize = (uint32_t)w->z.total_out;
-	c->usize = (uint32_t)len;
+	c->crc = crc;
+	c->csize = (uint32_t)csize;
+	c->usize = (uint32_t)usize;
 	c->off = (uint32_t)w->off;
 	put32(l, 0x04034b50u);
 	put16(l + 4, 20); /* version needed: 2.0, deflate */
@@ -272,9 +312,10 @@ static tfa_err arc_zip_file(arc_writer *w, const char *path, int fd)
 	put16(l + 28, 0); /* no extra field */
 	TFA_GUARD(arc_raw(w, l, sizeof(l)));
 	TFA_GUARD(arc_raw(w, path, strlen(path)));
-	TFA_GUARD(arc_raw(w, cdata, c->csize));
+	TFA_GUARD(zip_deflate(w, fd, path, true, &crc2, &usize2, &csize2));
+	TFA_ENSURE(crc2 == crc && usize2 == usize && csize2 == csize, TFA_EINTERNAL,
+		   "%s changed while it was written to the archive", path);
 out:
-	free(cdata);
 	return rc;
 }
 

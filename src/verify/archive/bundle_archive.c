@@ -1097,7 +1097,7 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 		if (c[i].loff != lpos)
 			TFA_GUARD(zip_misplaced(c, n, i, lpos));
 		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &zs, scratch, &lpos));
-		if (ar->zip && lpos - dropped > ((uint64_t)4 << 20)) {
+		if (ar->zip && lpos - dropped > ((uint64_t)1 << 20)) {
 			/* Mapped from the file: let the pages read so far go. */
 			(void)madvise((void *)(uintptr_t)z, len, MADV_DONTNEED);
 			dropped = lpos;
