@@ -323,9 +323,9 @@ static void write_verification(FILE *f, tfa_err rc, const tfa_verify_report *r)
 	}
 	if (r->writer_name[0]) {
 		fputs("<p>Written by <code>", f);
-		esc(f, r->writer_name);
+		report_esc(f, r->writer_name);
 		fputs(" ", f);
-		esc(f, r->writer_version);
+		report_esc(f, r->writer_version);
 		fputs("</code>, as the manifest says: the writing program's own claim, signed with "
 		      "the manifest but not evidence of which program wrote it.</p>\n",
 		      f);
@@ -513,8 +513,8 @@ int tfa_cli_report(int argc, char **argv)
 	    {"require-chain-manifest", no_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
-	static const char use[] =
-	    TFA_CLI_PROGRAM " report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE] "
+	static const char use[] = TFA_CLI_PROGRAM
+	    " report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE] "
 	    "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--require-chain-manifest]";
 	const char *out = NULL, *bundle;
 	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];

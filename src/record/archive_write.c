@@ -15,7 +15,9 @@
 #if TFATTEST_WITH_ARCHIVE
 #include <zlib.h>
 
+#include "format/jstream.h"
 #include "verify/archive/bundle_archive.h"
+#include "verify/manifest.h"
 #endif
 
 #include "format/bundle_path.h"
@@ -49,7 +51,7 @@ tfa_export_arc_kind tfa_export_archive_kind(const char *path)
 #define ARC_BUF 65536
 
 typedef struct arc_central {
-	const char *name;
+	char *name;
 	uint32_t crc, csize, usize, off;
 } arc_central;
 
@@ -65,10 +67,14 @@ typedef struct arc_writer {
 	bool zinit;
 	uLong crc;
 	uint8_t *zout;
-	/* zip: the central directory to come */
+	/* zip: the central directory to come (at most TFA_ARCHIVE_ZIP_MAX_ENTRIES) */
 	arc_central *cent;
-	size_t ncent;
+	size_t ncent, capcent;
 	uint16_t dos_time, dos_date;
+	/* the bundle read from */
+	int dirfd;
+	int64_t mtime;
+	tfa_buf in; /* a zip entry's bytes, or a tar block */
 } arc_writer;
 
 static tfa_err arc_flush(arc_writer *w)
@@ -185,43 +191,113 @@ static tfa_err arc_tar_header(arc_writer *w, const char *path, uint64_t size, in
 	return arc_tar(w, h, sizeof(h), Z_NO_FLUSH);
 }
 
-/* One file: a tar header, data and zero padding; or a zip local header and deflated data. */
-static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, size_t len,
-			int64_t mtime)
+/* A tar entry: its header, then the file's bytes a block at a time, then zero padding. */
+static tfa_err arc_tar_file(arc_writer *w, const char *path, int fd, uint64_t size)
 {
 	tfa_err rc = TFA_OK;
 	static const uint8_t zeros[512];
-	uint8_t *cdata = NULL, l[30];
-	uLong bound;
-	arc_central *c;
+	uint64_t left = size;
 
-	TFA_ENSURE(tfa_bundle_path_allowed(path), TFA_EINTERNAL, "%s is not a bundle path", path);
-	if (w->kind == TFA_EXPORT_ARC_TGZ) {
-		TFA_GUARD(arc_tar_header(w, path, len, mtime));
-		TFA_GUARD(arc_tar(w, data, len, Z_NO_FLUSH));
-		TFA_GUARD(arc_tar(w, zeros, (512 - len % 512) % 512, Z_NO_FLUSH));
-		goto out;
+	TFA_GUARD(arc_tar_header(w, path, size, w->mtime));
+	TFA_GUARD(tfa_buf_reserve(&w->in, ARC_BUF));
+	while (left > 0) {
+		size_t want = left < ARC_BUF ? (size_t)left : ARC_BUF;
+		ssize_t r = read(fd, w->in.data, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		TFA_ENSURE(r > 0, TFA_EIO, "cannot read %s: %s", path,
+			   r < 0 ? strerror(errno) : "it shrank while it was read");
+		TFA_GUARD(arc_tar(w, w->in.data, (size_t)r, Z_NO_FLUSH));
+		left -= (uint64_t)r;
 	}
+	TFA_GUARD(arc_tar(w, zeros, (512 - size % 512) % 512, Z_NO_FLUSH));
+out:
+	return rc;
+}
+
+/*
+ * Deflates the file at fd from its start, a block at a time; with emit, the
+ * output goes into the archive. Its CRC-32 and sizes in and out either way.
+ */
+static tfa_err zip_deflate(arc_writer *w, int fd, const char *path, bool emit, uint32_t *crc,
+			   uint64_t *usize, uint64_t *csize)
+{
+	tfa_err rc = TFA_OK;
+	uLong sum = crc32(0L, Z_NULL, 0);
+	uint64_t pos = 0;
+
+	TFA_GUARD(tfa_buf_reserve(&w->in, ARC_BUF));
+	/* One deflate state for every file, reset between them. */
+	TFA_ENSURE(deflateReset(&w->z) == Z_OK, TFA_EINTERNAL, "deflate failed");
+	for (;;) {
+		ssize_t r;
+		int flush, zr;
+
+		do
+			r = pread(fd, w->in.data, ARC_BUF, (off_t)pos);
+		while (r < 0 && errno == EINTR);
+		TFA_ENSURE(r >= 0, TFA_EIO, "cannot read %s: %s", path, strerror(errno));
+		pos += (uint64_t)r;
+		TFA_ENSURE(pos <= TFA_ARCHIVE_MAX_MANIFEST, TFA_EINTERNAL,
+			   "%s is larger than an archive entry may be", path);
+		sum = crc32(sum, w->in.data, (uInt)r);
+		flush = r == 0 ? Z_FINISH : Z_NO_FLUSH;
+		w->z.next_in = w->in.data;
+		w->z.avail_in = (uInt)r;
+		do {
+			w->z.next_out = w->zout;
+			w->z.avail_out = ARC_BUF;
+			zr = deflate(&w->z, flush);
+			TFA_ENSURE(zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR,
+				   TFA_EINTERNAL, "deflate failed (%d)", zr);
+			if (emit)
+				TFA_GUARD(arc_raw(w, w->zout, ARC_BUF - w->z.avail_out));
+		} while (w->z.avail_out == 0);
+		if (flush == Z_FINISH) {
+			TFA_ENSURE(zr == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
+			break;
+		}
+	}
+	*crc = (uint32_t)sum;
+	*usize = pos;
+	*csize = w->z.total_out;
+out:
+	return rc;
+}
+
+/*
+ * A zip entry: local header and deflated data. The header comes first and
+ * holds the CRC-32 and sizes, so the file is deflated twice, a block at a
+ * time: once to count, once to write.
+ */
+static tfa_err arc_zip_file(arc_writer *w, const char *path, int fd)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t l[30];
+	arc_central *c;
+	uint32_t crc, crc2;
+	uint64_t usize, csize, usize2, csize2;
+
 	TFA_ENSURE(w->ncent < TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
 		   "a .zip holds at most %u files: export this range as .tar.gz",
 		   TFA_ARCHIVE_ZIP_MAX_ENTRIES);
-	/* One deflate state for every file, reset between them. */
-	TFA_ENSURE(deflateReset(&w->z) == Z_OK, TFA_EINTERNAL, "deflate failed");
-	bound = deflateBound(&w->z, (uLong)len);
-	cdata = malloc(bound);
-	TFA_ENSURE(cdata != NULL, TFA_EINTERNAL, "out of memory");
-	w->z.next_in = (Bytef *)(uintptr_t)data;
-	w->z.avail_in = (uInt)len;
-	w->z.next_out = cdata;
-	w->z.avail_out = (uInt)bound;
-	TFA_ENSURE(deflate(&w->z, Z_FINISH) == Z_STREAM_END, TFA_EINTERNAL, "deflate failed");
-	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + w->z.total_out < 0xffffffffu, TFA_EUSAGE,
+	if (w->ncent == w->capcent) {
+		size_t ncap = w->capcent ? 2 * w->capcent : 64;
+		arc_central *nc = realloc(w->cent, ncap * sizeof(*nc));
+		TFA_ENSURE(nc != NULL, TFA_EINTERNAL, "out of memory");
+		w->cent = nc;
+		w->capcent = ncap;
+	}
+	TFA_GUARD(zip_deflate(w, fd, path, false, &crc, &usize, &csize));
+	TFA_ENSURE(w->off + sizeof(l) + strlen(path) + csize < 0xffffffffu, TFA_EUSAGE,
 		   "a .zip without zip64 holds at most 4 GiB: export this range as .tar.gz");
-	c = &w->cent[w->ncent++];
-	c->name = path;
-	c->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
-	c->csize = (uint32_t)w->z.total_out;
-	c->usize = (uint32_t)len;
+	c = &w->cent[w->ncent];
+	c->name = strdup(path);
+	TFA_ENSURE(c->name != NULL, TFA_EINTERNAL, "out of memory");
+	w->ncent++;
+	c->crc = crc;
+	c->csize = (uint32_t)csize;
+	c->usize = (uint32_t)usize;
 	c->off = (uint32_t)w->off;
 	put32(l, 0x04034b50u);
 	put16(l + 4, 20); /* version needed: 2.0, deflate */
@@ -236,10 +312,39 @@ static tfa_err arc_file(arc_writer *w, const char *path, const uint8_t *data, si
 	put16(l + 28, 0); /* no extra field */
 	TFA_GUARD(arc_raw(w, l, sizeof(l)));
 	TFA_GUARD(arc_raw(w, path, strlen(path)));
-	TFA_GUARD(arc_raw(w, cdata, c->csize));
+	TFA_GUARD(zip_deflate(w, fd, path, true, &crc2, &usize2, &csize2));
+	TFA_ENSURE(crc2 == crc && usize2 == usize && csize2 == csize, TFA_EINTERNAL,
+		   "%s changed while it was written to the archive", path);
 out:
-	free(cdata);
 	return rc;
+}
+
+/* One file of the bundle directory, copied into the archive. */
+static tfa_err arc_file(arc_writer *w, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	int fd = -1;
+	struct stat st;
+
+	TFA_ENSURE(tfa_bundle_path_allowed(path) && strlen(path) <= TFA_ARCHIVE_NAME_MAX,
+		   TFA_EINTERNAL, "%s is not a bundle path", path);
+	TFA_GUARD(tfa_path_open(&fd, w->dirfd, path));
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", path, strerror(errno));
+	if (w->kind == TFA_EXPORT_ARC_TGZ)
+		TFA_GUARD(arc_tar_file(w, path, fd, (uint64_t)st.st_size));
+	else
+		TFA_GUARD(arc_zip_file(w, path, fd));
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The manifest scan's callback: the listed files, in the manifest's order. */
+static tfa_err arc_listed(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	(void)index;
+	return arc_file(ud, f->path);
 }
 
 /* Ends the archive: tar end blocks and the gzip trailer, or the zip central directory. */
@@ -294,45 +399,115 @@ out:
 	return rc;
 }
 
+/* The first scan's callback: the listed files' bytes. */
+static tfa_err arc_sum(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	(void)index;
+	*(uint64_t *)ud += f->size;
+	return TFA_OK;
+}
+
+/* One file of the read-back check: the archive's entry has the bundle file's bytes. */
+typedef struct arc_cmp {
+	const tfa_archive *a;
+	tfa_archive_cursor *cur; /* streamed: one cursor, forward through the archive */
+	int dirfd;
+	uint8_t *x, *y; /* ARC_BUF each */
+} arc_cmp;
+
+static tfa_err arc_same(arc_cmp *c, const char *path)
+{
+	tfa_err rc = TFA_OK;
+	const tfa_archive_entry *e = tfa_archive_find(c->a, path);
+	uint64_t size, done = 0;
+	int fd = -1;
+	struct stat st;
+
+	if (e != NULL && e->data != NULL) {
+		size = e->size;
+	} else {
+		rc = c->cur ? tfa_archive_cursor_seek(c->cur, path, &size) : TFA_ENOTFOUND;
+		if (rc == TFA_ENOTFOUND)
+			TFA_BAIL(TFA_EINTERNAL, "the exported archive lacks %s", path);
+		TFA_GUARD(rc);
+	}
+	TFA_GUARD(tfa_path_open(&fd, c->dirfd, path));
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", path, strerror(errno));
+	TFA_ENSURE((uint64_t)st.st_size == size, TFA_EINTERNAL,
+		   "the exported archive's %s differs from the bundle's", path);
+	while (done < size) {
+		size_t want = size - done < ARC_BUF ? (size_t)(size - done) : ARC_BUF;
+		const uint8_t *got = e != NULL && e->data != NULL ? e->data + done : c->x;
+		ssize_t r;
+
+		if (got == c->x)
+			TFA_ENSURE(tfa_archive_cursor_read(c->cur, c->x, want) == (ssize_t)want,
+				   TFA_EINTERNAL, "the exported archive's %s is short", path);
+		do
+			r = read(fd, c->y, want);
+		while (r < 0 && errno == EINTR);
+		TFA_ENSURE(r == (ssize_t)want, TFA_EIO, "cannot read %s: %s", path,
+			   r < 0 ? strerror(errno) : "short read");
+		TFA_ENSURE(memcmp(got, c->y, want) == 0, TFA_EINTERNAL,
+			   "the exported archive's %s differs from the bundle's", path);
+		done += want;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static tfa_err arc_same_listed(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	(void)index;
+	return arc_same(ud, f->path);
+}
+
 /*
  * The archive at tmp, read as `tfattest verify` reads it, holds exactly the
- * n files of the verified bundle directory, with their bytes.
+ * n files of the verified bundle directory, with their bytes: compared in
+ * the manifest's order, a block at a time.
  */
-static tfa_err arc_check(const char *tmp, int dirfd, const cJSON *files, size_t n, tfa_buf *buf)
+static tfa_err arc_check(const char *tmp, int dirfd, uint64_t n)
 {
 	tfa_err rc = TFA_OK;
 	tfa_archive *a = NULL;
-	int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	const cJSON *f = NULL;
+	arc_cmp c;
+	tfa_manifest m;
+	tfa_jstream *js = NULL;
+	int fd = open(tmp, O_RDONLY | O_CLOEXEC), mfd = -1;
 
+	memset(&c, 0, sizeof(c));
+	memset(&m, 0, sizeof(m));
 	TFA_ENSURE(fd >= 0, TFA_EIO, "cannot open %s: %s", tmp, strerror(errno));
-	rc = tfa_archive_load_fd(&a, fd, tmp, NULL);
+	rc = tfa_archive_open_fd(&a, fd, tmp, NULL);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc, "the exported archive does not read back: %s",
 			 tfa_error_last()->message);
-	TFA_ENSURE(a->n == n, TFA_EINTERNAL, "the exported archive holds %zu files, not %zu", a->n,
-		   n);
-	for (int i = -2; i < 0 || (f = i == 0 ? files->child : f->next) != NULL; i++) {
-		const char *path =
-		    i == -2   ? TFA_BUNDLE_MANIFEST
-		    : i == -1 ? TFA_BUNDLE_MANIFEST_SIG
-			      : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path"));
-		const tfa_archive_entry *e = tfa_archive_find(a, path);
-		int ffd = -1;
-
-		TFA_ENSURE(e != NULL, TFA_EINTERNAL, "the exported archive lacks %s",
-			   path ? path : "?");
-		tfa_buf_clear(buf);
-		TFA_GUARD(tfa_path_open(&ffd, dirfd, path));
-		rc = tfa_buf_read_fd(buf, ffd, path, TFA_MANIFEST_MAX_BYTES);
-		close(ffd);
-		TFA_GUARD(rc);
-		TFA_ENSURE(e->size == buf->len &&
-			       (buf->len == 0 || memcmp(e->data, buf->data, buf->len) == 0),
-			   TFA_EINTERNAL, "the exported archive's %s differs from the bundle's",
-			   path);
-	}
+	TFA_ENSURE((uint64_t)a->n + a->nart == n, TFA_EINTERNAL,
+		   "the exported archive holds %" PRIu64 " files, not %" PRIu64,
+		   (uint64_t)a->n + a->nart, n);
+	c.a = a;
+	c.dirfd = dirfd;
+	c.x = malloc(ARC_BUF);
+	c.y = malloc(ARC_BUF);
+	TFA_ENSURE(c.x && c.y, TFA_EINTERNAL, "out of memory");
+	if (a->streamed)
+		TFA_GUARD(tfa_archive_cursor_new(&c.cur, a));
+	TFA_GUARD(arc_same(&c, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(arc_same(&c, TFA_BUNDLE_MANIFEST_SIG));
+	TFA_GUARD(tfa_path_open(&mfd, dirfd, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(tfa_jstream_new_fd(&js, mfd, 256, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(tfa_manifest_scan(&m, js, arc_same_listed, &c));
 out:
+	tfa_jstream_free(js);
+	tfa_manifest_clear(&m);
+	if (mfd >= 0)
+		close(mfd);
+	tfa_archive_cursor_free(c.cur);
+	free(c.x);
+	free(c.y);
 	tfa_archive_free(a);
 	if (fd >= 0)
 		close(fd);
@@ -359,48 +534,58 @@ static void dos_time(int64_t t, uint16_t *tm_out, uint16_t *date_out)
  * file beside it, fsynced, read back through the verifier's archive reader,
  * then renamed into place unless dest exists by then.
  */
-tfa_err tfa_export_write_archive(const char *dir, const cJSON *files, const char *dest,
-				 tfa_export_arc_kind kind, int64_t mtime)
+tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_arc_kind kind,
+				 int64_t mtime)
 {
 	tfa_err rc = TFA_OK;
 	arc_writer w;
 	char *tmp = NULL;
-	int dirfd = -1, fd = -1;
-	size_t n = strlen(dest), nfiles = (size_t)cJSON_GetArraySize(files) + 2;
-	const cJSON *f = NULL;
-	tfa_buf buf;
+	int fd = -1, mfd = -1;
+	size_t n = strlen(dest);
+	uint64_t nfiles;
+	tfa_manifest m;
+	tfa_jstream *js = NULL;
 
 	memset(&w, 0, sizeof(w));
+	memset(&m, 0, sizeof(m));
 	w.fd = -1;
+	w.dirfd = -1;
 	w.kind = kind;
-	tfa_buf_init(&buf, TFA_MANIFEST_MAX_BYTES + 1);
+	w.mtime = mtime;
+	tfa_buf_init(&w.in, TFA_MANIFEST_MAX_BYTES + 1);
+	w.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	TFA_ENSURE(w.dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 	{
 		/* What the archive reader would refuse, refused before anything is written. */
 		uint64_t total = 0;
+		struct stat st;
 
-		cJSON_ArrayForEach(f, files)
-		{
-			const cJSON *sz = cJSON_GetObjectItemCaseSensitive(f, "size");
-			if (cJSON_IsNumber(sz) && sz->valuedouble > 0)
-				total += (uint64_t)sz->valuedouble;
-		}
+		TFA_GUARD(tfa_path_open(&mfd, w.dirfd, TFA_BUNDLE_MANIFEST));
+		TFA_GUARD(tfa_jstream_new_fd(&js, mfd, 256, TFA_MANIFEST_MAX_BYTES));
+		TFA_GUARD(tfa_manifest_scan(&m, js, arc_sum, &total));
+		nfiles = (uint64_t)m.nfiles + 2;
+		TFA_ENSURE(fstat(mfd, &st) == 0, TFA_EIO, "cannot stat %s: %s", TFA_BUNDLE_MANIFEST,
+			   strerror(errno));
+		total += (uint64_t)st.st_size;
 		TFA_ENSURE(total <= TFA_ARCHIVE_MAX_TOTAL, TFA_EUSAGE,
 			   "the bundle's files take %" PRIu64
 			   " bytes, more than an archive may hold "
 			   "(%" PRIu64 "): export a shorter range (--from, --to) or as a directory",
 			   total, (uint64_t)TFA_ARCHIVE_MAX_TOTAL);
-		f = NULL;
+		tfa_jstream_free(js);
+		js = NULL;
+		close(mfd);
+		mfd = -1;
 	}
 	if (kind == TFA_EXPORT_ARC_ZIP)
-		TFA_ENSURE(
-		    nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
-		    "a .zip holds at most %u files and this bundle has %zu: export it as .tar.gz",
-		    TFA_ARCHIVE_ZIP_MAX_ENTRIES, nfiles);
+		TFA_ENSURE(nfiles <= TFA_ARCHIVE_ZIP_MAX_ENTRIES, TFA_EUSAGE,
+			   "a .zip holds at most %u files and this bundle has %" PRIu64
+			   ": export it as .tar.gz",
+			   TFA_ARCHIVE_ZIP_MAX_ENTRIES, nfiles);
 	w.buf = malloc(ARC_BUF);
 	w.zout = malloc(ARC_BUF);
-	w.cent = calloc(nfiles, sizeof(*w.cent));
 	tmp = malloc(n + 16);
-	TFA_ENSURE(w.buf && w.zout && w.cent && tmp, TFA_EINTERNAL, "out of memory");
+	TFA_ENSURE(w.buf && w.zout && tmp, TFA_EINTERNAL, "out of memory");
 	dos_time(mtime, &w.dos_time, &w.dos_date);
 	/* Raw deflate at zlib's default level: the tar stream, or each zip entry. */
 	TFA_ENSURE(deflateInit2(&w.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
@@ -426,37 +611,23 @@ tfa_err tfa_export_write_archive(const char *dir, const cJSON *files, const char
 	w.tmp = tmp;
 	/* mkstemp makes it private; the archive is meant to be handed over. */
 	TFA_ENSURE(fchmod(fd, 0644) == 0, TFA_EIO, "cannot chmod %s: %s", tmp, strerror(errno));
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	TFA_ENSURE(dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 
-	for (int i = -2; i < 0 || (f = i == 0 ? files->child : f->next) != NULL; i++) {
-		const char *path;
-		int ffd = -1;
-
-		if (i == -2) {
-			path = TFA_BUNDLE_MANIFEST;
-		} else if (i == -1) {
-			path = TFA_BUNDLE_MANIFEST_SIG;
-		} else {
-			const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
-			TFA_ENSURE(cJSON_IsString(p), TFA_EINTERNAL,
-				   "manifest entry without a path");
-			path = p->valuestring;
-		}
-		tfa_buf_clear(&buf);
-		TFA_GUARD(tfa_path_open(&ffd, dirfd, path));
-		rc = tfa_buf_read_fd(&buf, ffd, path, TFA_MANIFEST_MAX_BYTES);
-		close(ffd);
-		TFA_GUARD(rc);
-		TFA_GUARD(arc_file(&w, path, buf.data, buf.len, mtime));
-	}
+	/* manifest.json, manifest.sig, then the listed files in the manifest's (byte) order. */
+	TFA_GUARD(arc_file(&w, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(arc_file(&w, TFA_BUNDLE_MANIFEST_SIG));
+	tfa_manifest_clear(&m);
+	TFA_GUARD(tfa_path_open(&mfd, w.dirfd, TFA_BUNDLE_MANIFEST));
+	TFA_GUARD(tfa_jstream_new_fd(&js, mfd, 256, TFA_MANIFEST_MAX_BYTES));
+	TFA_GUARD(tfa_manifest_scan(&m, js, arc_listed, &w));
+	TFA_ENSURE((uint64_t)m.nfiles + 2 == nfiles, TFA_EINTERNAL,
+		   "the manifest changed while the archive was written");
 	TFA_GUARD(arc_finish(&w));
 	TFA_GUARD(arc_flush(&w));
 	TFA_ENSURE(fsync(fd) == 0, TFA_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
 	TFA_ENSURE(close(fd) == 0, TFA_EIO, "cannot close %s: %s", tmp, strerror(errno));
 	fd = -1;
 	/* Read back through the verifier's reader: exactly the verified files, byte for byte. */
-	TFA_GUARD(arc_check(tmp, dirfd, files, nfiles, &buf));
+	TFA_GUARD(arc_check(tmp, w.dirfd, nfiles));
 	TFA_GUARD(tfa_fs_rename_noreplace(tmp, dest));
 	tfa_fs_sync_parent(dest);
 	free(tmp);
@@ -466,16 +637,22 @@ out:
 		deflateEnd(&w.z);
 	free(w.buf);
 	free(w.zout);
+	for (size_t i = 0; i < w.ncent; i++)
+		free(w.cent[i].name);
 	free(w.cent);
+	tfa_buf_free(&w.in);
+	tfa_jstream_free(js);
+	tfa_manifest_clear(&m);
+	if (mfd >= 0)
+		close(mfd);
 	if (fd >= 0)
 		close(fd);
-	if (dirfd >= 0)
-		close(dirfd);
+	if (w.dirfd >= 0)
+		close(w.dirfd);
 	if (tmp) {
 		unlink(tmp);
 		free(tmp);
 	}
-	tfa_buf_free(&buf);
 	return rc;
 }
 #endif

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "record/export_int.h"
 #include "sys/fsutil.h"
 #include "tfattest/bundle.h"
@@ -57,7 +55,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 			  const tfa_export_opts *o)
 {
 	tfa_err rc = TFA_OK;
-	tfa_export_ctx ex = {-1, -1, NULL};
+	tfa_export_ctx ex = TFA_EXPORT_CTX_INIT;
+	tfa_export_head mh;
 	tfa_chain_info info;
 	tfa_buf bytes, sig, text;
 	char *tmpdir = NULL;
@@ -68,7 +67,6 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	size_t spki_len;
 	const uint8_t *spki;
 	tfa_sig_alg alg;
-	cJSON *man = NULL;
 	struct stat sst;
 	tfa_verify_report rep;
 	tfa_verify_opts vo;
@@ -169,10 +167,39 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		   "cannot create artifacts/: %s", strerror(errno));
 	ex.artfd = openat(ex.dirfd, "artifacts", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(ex.artfd >= 0, TFA_EIO, "cannot open artifacts/: %s", strerror(errno));
-	ex.files = cJSON_CreateArray();
-	TFA_ENSURE(ex.files != NULL, TFA_EINTERNAL, "out of memory");
 
-	/* Paths in byte order: VERIFY.md, artifacts/..., public_key.pem. */
+	/*
+	 * The manifest is written as the files are: its members before the file
+	 * list need base_hash (record `from`'s link) and created now.
+	 */
+	tfa_buf_clear(&bytes);
+	tfa_buf_clear(&sig);
+	TFA_GUARD(tfa_store_get(st, from, &bytes, &sig));
+	{
+		tfa_artifact art;
+		rc = tfa_artifact_parse(&art, bytes.data, bytes.len);
+		if (rc != TFA_OK)
+			TFA_BAIL(TFA_EVERIFY, "record %" PRIu64 " in the store is invalid: %s",
+				 from, tfa_error_last()->message);
+		tfa_hash_str(base_hash, art.prev_hash);
+	}
+	created = (int64_t)time(NULL);
+	memset(&mh, 0, sizeof(mh));
+	mh.signer = msigner;
+	mh.exporter = o->manifest_signer != NULL;
+	mh.alg = alg;
+	mh.chain_id = info.chain_id;
+	mh.from = from;
+	mh.to = to;
+	mh.base_hash = base_hash;
+	mh.head_hash = base_hash; /* final at the end; it sorts after the file list */
+	mh.created = created;
+	TFA_GUARD(tfa_export_manifest_begin(&ex, &mh));
+
+	/* Paths in byte order: VERIFY.md, artifacts/..., checkpoint.ckpt, ..., public_key.pem. */
+	TFA_GUARD(tfa_export_write_readme(&text, info.chain_id, from, to, base_hash, anchor_fpr,
+					  o->manifest_signer != NULL));
+	TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", TFA_BUNDLE_README, text.data, text.len));
 	for (uint64_t s = from; s <= to; s++) {
 		tfa_artifact art;
 
@@ -186,12 +213,8 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		TFA_ENSURE(art.seq == s, TFA_EVERIFY,
 			   "record %" PRIu64 " in the store claims seq %" PRIu64, s, art.seq);
 		tfa_hash_str(prev, art.prev_hash);
-		if (s == from)
-			memcpy(base_hash, prev, sizeof(prev));
-		else
-			TFA_ENSURE(
-			    strcmp(prev, head_hash) == 0, TFA_EVERIFY,
-			    "record %" PRIu64 " in the store does not link to its predecessor", s);
+		TFA_ENSURE(strcmp(prev, s == from ? base_hash : head_hash) == 0, TFA_EVERIFY,
+			   "record %" PRIu64 " in the store does not link to its predecessor", s);
 		tfa_sha256(d, bytes.data, bytes.len);
 		tfa_hash_str(head_hash, d);
 		snprintf(name, sizeof(name), "%012" PRIu64 ".json", s);
@@ -202,23 +225,6 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 			o->progress(o->progress_ud, "exported", s - from + 1, to - from + 1);
 		TFA_GUARD(
 		    tfa_export_put_file(&ex, ex.artfd, "artifacts/", name, sig.data, sig.len));
-	}
-	/* VERIFY.md sorts first: insert it at the front. */
-	TFA_GUARD(tfa_export_write_readme(&text, info.chain_id, from, to, base_hash, anchor_fpr,
-					  o->manifest_signer != NULL));
-	{
-		cJSON *tail = ex.files;
-		ex.files = cJSON_CreateArray();
-		TFA_ENSURE(ex.files != NULL, TFA_EINTERNAL, "out of memory");
-		rc = tfa_export_put_file(&ex, ex.dirfd, "", TFA_BUNDLE_README, text.data, text.len);
-		if (rc != TFA_OK) {
-			cJSON_Delete(tail);
-			goto out;
-		}
-		cJSON *item;
-		while ((item = cJSON_DetachItemFromArray(tail, 0)) != NULL)
-			cJSON_AddItemToArray(ex.files, item);
-		cJSON_Delete(tail);
 	}
 	/* checkpoint.ckpt sorts between artifacts/ and keys/. */
 	{
@@ -270,13 +276,10 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	TFA_GUARD(tfa_spki_to_pem(&text, spki, spki_len));
 	TFA_GUARD(tfa_export_put_file(&ex, ex.dirfd, "", TFA_BUNDLE_PUBKEY, text.data, text.len));
 
-	created = (int64_t)time(NULL);
-	TFA_GUARD(tfa_export_write_manifest(&man, &ex, msigner, o->manifest_signer != NULL, alg,
-					    info.chain_id, from, to, base_hash, head_hash,
-					    created));
+	mh.head_hash = head_hash;
+	TFA_GUARD(tfa_export_manifest_finish(&ex, &mh));
 	if (res)
-		res->files =
-		    (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(man, "files"));
+		res->files = (size_t)ex.nfiles;
 	TFA_GUARD(tfa_fs_sync_tree(ex.dirfd));
 
 	/* What we hand over must verify: check it before it gets its name. */
@@ -291,8 +294,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	if (kind != TFA_EXPORT_ARC_NONE) {
 #if TFATTEST_WITH_ARCHIVE
 		/* The directory goes either way: the archive replaces it. */
-		TFA_GUARD(tfa_export_write_archive(
-		    tmpdir, cJSON_GetObjectItemCaseSensitive(man, "files"), dest, kind, created));
+		TFA_GUARD(tfa_export_write_archive(tmpdir, dest, kind, created));
 #endif
 	} else {
 		TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));
@@ -313,8 +315,7 @@ out:
 		tfa_fs_rmtree(tmpdir);
 		free(tmpdir);
 	}
-	cJSON_Delete(ex.files);
-	cJSON_Delete(man);
+	tfa_export_ctx_release(&ex);
 	tfa_buf_free(&bytes);
 	tfa_buf_free(&sig);
 	tfa_buf_free(&text);

@@ -12,22 +12,66 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "tfattest/bundle.h"
 #include "tfattest/common.h"
 #include "tfattest/error.h"
+#include "tfattest/signer.h"
 
-/* The bundle directory being written. */
+/*
+ * The bundle directory being written. manifest.json is written as the files
+ * are put, in path order, so that nothing grows with the range: its members
+ * before the file list first, an entry per file, the rest at the end.
+ */
 typedef struct tfa_export_ctx {
 	int dirfd;
 	int artfd;
-	cJSON *files; /* the manifest's file list, kept in path order */
+	int manfd;		  /* manifest.json, open while files are put */
+	struct evp_md_ctx_st *md; /* its SHA-256 so far */
+	tfa_buf man;		  /* its bytes not yet written */
+	uint64_t manlen;	  /* its bytes so far */
+	uint64_t nfiles;	  /* files listed */
+	uint64_t total;		  /* their bytes */
+	char *head;		  /* its text up to the file list */
 } tfa_export_ctx;
 
-/* Writes a file of the bundle (read-only) and lists it in ex->files, under dirname. */
+#define TFA_EXPORT_CTX_INIT                                                                        \
+	{                                                                                          \
+		-1, -1, -1, NULL, TFA_BUF_INIT, 0, 0, 0, NULL                                      \
+	}
+
+/* The manifest's members other than its file list. */
+typedef struct tfa_export_head {
+	tfa_signer *signer; /* signs the manifest */
+	bool exporter;	    /* schema 2: signer is the exporter's own key */
+	tfa_sig_alg alg;
+	const char *chain_id;
+	uint64_t from, to;
+	const char *base_hash, *head_hash; /* "sha256:..." */
+	int64_t created;
+} tfa_export_head;
+
+/*
+ * Creates manifest.json and writes it up to its file list. Every member
+ * before the list must already have its final value (head_hash sorts after
+ * it and may still change).
+ */
+TFA_WUR tfa_err tfa_export_manifest_begin(tfa_export_ctx *ex, const tfa_export_head *h);
+/*
+ * Writes a file of the bundle (read-only) and lists it in manifest.json,
+ * under dirname. Files must be put in the manifest's order: by path, in byte order.
+ */
 TFA_WUR tfa_err tfa_export_put_file(tfa_export_ctx *ex, int dirfd, const char *dirname,
 				    const char *name, const uint8_t *data, size_t len);
+/*
+ * Ends manifest.json with the members after the file list (h as given to
+ * begin, head_hash now final), and writes manifest.sig, its signature by
+ * h->signer: the chain's key in force (schema 1), or with h->exporter the
+ * exporter's own key (schema 2, kind exporter-signed).
+ */
+TFA_WUR tfa_err tfa_export_manifest_finish(tfa_export_ctx *ex, const tfa_export_head *h);
+/* Releases what ex holds (not its directory descriptors). */
+void tfa_export_ctx_release(tfa_export_ctx *ex);
+
 /*
  * keys/: every rotation record up to the head (so the verifier can follow
  * the keys from the anchor to the one signing the manifest, whatever the
@@ -37,17 +81,6 @@ TFA_WUR tfa_err tfa_export_put_file(tfa_export_ctx *ex, int dirfd, const char *d
  */
 TFA_WUR tfa_err tfa_export_put_keys(tfa_export_ctx *ex, tfa_store *st, uint64_t head,
 				    tfa_buf *last_key);
-/*
- * Writes manifest.json, canonical, listing the files put so far (ex->files
- * moves into the manifest, returned in *out), and manifest.sig, its signature
- * by signer: the chain's key in force (schema 1), or with exporter the
- * exporter's own key (schema 2, kind exporter-signed).
- */
-TFA_WUR tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *signer,
-					  bool exporter, tfa_sig_alg alg, const char *chain_id,
-					  uint64_t from, uint64_t to, const char *base_hash,
-					  const char *head_hash, int64_t created);
-
 /* VERIFY.md: how to verify the bundle, with tfattest or with the recipe. */
 TFA_WUR tfa_err tfa_export_write_readme(tfa_buf *out, const char *chain_id, uint64_t from,
 					uint64_t to, const char *base_hash, const char *anchor,
@@ -66,11 +99,13 @@ typedef enum {
 tfa_export_arc_kind tfa_export_archive_kind(const char *path);
 #if TFATTEST_WITH_ARCHIVE
 /*
- * Writes the bundle in dir (verified) as an archive at dest: a temporary
+ * Writes the bundle in dir (verified) as an archive at dest, its files
+ * copied in the order of manifest.json (which comes first, then
+ * manifest.sig), a block at a time: a temporary
  * file beside it, fsynced, read back through the verifier's archive reader,
  * then renamed into place unless dest exists by then.
  */
-TFA_WUR tfa_err tfa_export_write_archive(const char *dir, const cJSON *files, const char *dest,
+TFA_WUR tfa_err tfa_export_write_archive(const char *dir, const char *dest,
 					 tfa_export_arc_kind kind, int64_t mtime);
 #endif
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 
 #include "format/timefmt.h"
 #include "record/export_int.h"
@@ -23,28 +24,66 @@
 #include "tfattest/sys/guard.h"
 #include "verify/crypto.h"
 
-/* Writes a file of the bundle (read-only) and lists it in ex->files, under dirname. */
+/* manifest.json's bytes are written in blocks of this size. */
+#define MAN_BLOCK 65536
+
+static tfa_err man_flush(tfa_export_ctx *ex)
+{
+	size_t done = 0;
+
+	while (done < ex->man.len) {
+		ssize_t r = write(ex->manfd, ex->man.data + done, ex->man.len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return tfa_error_set(TFA_EIO, "cannot write %s: %s", TFA_BUNDLE_MANIFEST,
+					     r < 0 ? strerror(errno) : "short write");
+		done += (size_t)r;
+	}
+	tfa_buf_clear(&ex->man);
+	return TFA_OK;
+}
+
+/* Bytes of manifest.json: hashed, buffered, written out in blocks. */
+static tfa_err man_put(tfa_export_ctx *ex, const void *data, size_t len)
+{
+	tfa_err rc = TFA_OK;
+
+	TFA_ENSURE(ex->manlen + len <= TFA_MANIFEST_MAX_BYTES, TFA_EUSAGE,
+		   "the manifest would take more than %zu bytes: export a shorter range (--from, "
+		   "--to)",
+		   TFA_MANIFEST_MAX_BYTES);
+	TFA_ENSURE(EVP_DigestUpdate(ex->md, data, len), TFA_ECRYPTO, "SHA-256 failed");
+	ex->manlen += len;
+	TFA_GUARD(tfa_buf_append(&ex->man, data, len));
+	if (ex->man.len >= MAN_BLOCK)
+		TFA_GUARD(man_flush(ex));
+out:
+	return rc;
+}
+
+/* Writes a file of the bundle (read-only) and lists it in manifest.json, under dirname. */
 tfa_err tfa_export_put_file(tfa_export_ctx *ex, int dirfd, const char *dirname, const char *name,
 			    const uint8_t *data, size_t len)
 {
 	tfa_err rc = TFA_OK;
 	uint8_t d[TFA_SHA256_LEN];
-	char hex[2 * TFA_SHA256_LEN + 1], path[128];
-	cJSON *e = NULL;
+	char hex[2 * TFA_SHA256_LEN + 1], entry[256];
+	int n;
 
+	TFA_ENSURE(ex->manfd >= 0, TFA_EINTERNAL, "the manifest is not open");
 	TFA_GUARD(tfa_fs_write_new(dirfd, name, data, len, 0444, false));
 	tfa_sha256(d, data, len);
 	tfa_hex_encode(hex, d, sizeof(d));
-	snprintf(path, sizeof(path), "%s%s", dirname, name);
-	e = cJSON_CreateObject();
-	TFA_ENSURE(e && cJSON_AddStringToObject(e, "path", path) &&
-		       cJSON_AddStringToObject(e, "sha256", hex) &&
-		       cJSON_AddNumberToObject(e, "size", (double)len) &&
-		       cJSON_AddItemToArray(ex->files, e),
-		   TFA_EINTERNAL, "out of memory");
-	e = NULL;
+	/* Canonical as it stands: keys in order, a bundle path needs no escape. */
+	n = snprintf(entry, sizeof(entry), "%s{\"path\":\"%s%s\",\"sha256\":\"%s\",\"size\":%zu}",
+		     ex->nfiles > 0 ? "," : "", dirname, name, hex, len);
+	TFA_ENSURE(n > 0 && (size_t)n < sizeof(entry), TFA_EINTERNAL, "path %s%s is too long",
+		   dirname, name);
+	TFA_GUARD(man_put(ex, entry, (size_t)n));
+	ex->nfiles++;
+	ex->total += len;
 out:
-	cJSON_Delete(e);
 	return rc;
 }
 
@@ -125,34 +164,30 @@ out:
 }
 
 /*
- * Writes manifest.json, canonical, listing the files put so far (ex->files
- * moves into the manifest, returned in *out), and manifest.sig, its signature
- * by signer.
+ * The manifest without its files, canonical, cut around the file list: the
+ * text before the list's first entry and after its last. Members sort before
+ * or after "files" by name alone, so the cut does not move with the values.
  */
-tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *signer,
-				  bool exporter, tfa_sig_alg alg, const char *chain_id,
-				  uint64_t from, uint64_t to, const char *base_hash,
-				  const char *head_hash, int64_t created)
+static tfa_err man_frame(char **before, char **after, const tfa_export_head *h)
 {
 	tfa_err rc = TFA_OK;
 	char when[TFA_TIME_STRLEN];
 	cJSON *man = NULL;
-	char *json = NULL;
-	tfa_buf canon, sig;
-	uint8_t d[TFA_SHA256_LEN];
+	char *json = NULL, *cut;
+	tfa_buf canon;
+	static const char mark[] = "\"files\":[]";
 
-	*out = NULL;
-	tfa_buf_init(&canon, TFA_MANIFEST_MAX_BYTES);
-	tfa_buf_init(&sig, 0);
-	tfa_time_format(when, created);
+	*before = *after = NULL;
+	tfa_buf_init(&canon, 1 << 20);
+	tfa_time_format(when, h->created);
 	man = cJSON_CreateObject();
 	TFA_ENSURE(man != NULL, TFA_EINTERNAL, "out of memory");
 	{
 		cJSON *sg = cJSON_CreateObject();
 		TFA_ENSURE(sg &&
 			       cJSON_AddStringToObject(sg, "key_fingerprint",
-						       tfa_signer_fingerprint(signer)) &&
-			       cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(alg)) &&
+						       tfa_signer_fingerprint(h->signer)) &&
+			       cJSON_AddStringToObject(sg, "algorithm", tfa_sig_alg_name(h->alg)) &&
 			       cJSON_AddItemToObject(man, "signer", sg),
 			   TFA_EINTERNAL, "out of memory");
 	}
@@ -163,37 +198,101 @@ tfa_err tfa_export_write_manifest(cJSON **out, tfa_export_ctx *ex, tfa_signer *s
 			       cJSON_AddStringToObject(w, "version", TFATTEST_VERSION),
 			   TFA_EINTERNAL, "out of memory");
 	}
-	TFA_ENSURE(
-	    cJSON_AddStringToObject(man, "type", TFA_MANIFEST_TYPE) &&
-		cJSON_AddNumberToObject(man, "schema_version",
-					exporter ? TFA_MANIFEST_SCHEMA_EXPORTER
-						 : TFA_MANIFEST_SCHEMA) &&
-		(!exporter || cJSON_AddStringToObject(man, "kind", TFA_MANIFEST_KIND_EXPORTER)) &&
-		cJSON_AddStringToObject(man, "chain_id", chain_id) &&
-		cJSON_AddNumberToObject(man, "from_seq", (double)from) &&
-		cJSON_AddNumberToObject(man, "to_seq", (double)to) &&
-		cJSON_AddStringToObject(man, "base_hash", base_hash) &&
-		cJSON_AddStringToObject(man, "head_hash", head_hash) &&
-		cJSON_AddStringToObject(man, "created", when),
-	    TFA_EINTERNAL, "out of memory");
-	TFA_ENSURE(cJSON_AddItemToObject(man, "files", ex->files), TFA_EINTERNAL, "out of memory");
-	ex->files = NULL;
+	TFA_ENSURE(cJSON_AddStringToObject(man, "type", TFA_MANIFEST_TYPE) &&
+		       cJSON_AddNumberToObject(man, "schema_version",
+					       h->exporter ? TFA_MANIFEST_SCHEMA_EXPORTER
+							   : TFA_MANIFEST_SCHEMA) &&
+		       (!h->exporter ||
+			cJSON_AddStringToObject(man, "kind", TFA_MANIFEST_KIND_EXPORTER)) &&
+		       cJSON_AddStringToObject(man, "chain_id", h->chain_id) &&
+		       cJSON_AddNumberToObject(man, "from_seq", (double)h->from) &&
+		       cJSON_AddNumberToObject(man, "to_seq", (double)h->to) &&
+		       cJSON_AddStringToObject(man, "base_hash", h->base_hash) &&
+		       cJSON_AddStringToObject(man, "head_hash", h->head_hash) &&
+		       cJSON_AddStringToObject(man, "created", when) &&
+		       cJSON_AddArrayToObject(man, "files"),
+		   TFA_EINTERNAL, "out of memory");
 	json = cJSON_PrintUnformatted(man);
 	TFA_ENSURE(json != NULL, TFA_EINTERNAL, "out of memory");
 	TFA_GUARD(tfa_jcs_canonicalize(&canon, (const uint8_t *)json, strlen(json)));
-	TFA_GUARD(
-	    tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST, canon.data, canon.len, 0444, false));
-	tfa_sha256(d, canon.data, canon.len);
-	tfa_buf_clear(&sig);
-	TFA_GUARD(tfa_signer_sign(&sig, signer, alg, d));
-	TFA_GUARD(
-	    tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST_SIG, sig.data, sig.len, 0444, false));
-	*out = man;
-	man = NULL;
+	TFA_GUARD(tfa_buf_putc(&canon, '\0'));
+	/* Inside a string every quote is escaped: the mark is the member itself. */
+	cut = strstr((char *)canon.data, mark);
+	TFA_ENSURE(cut != NULL, TFA_EINTERNAL, "the manifest has no file list");
+	cut += sizeof(mark) - 2;
+	*after = strdup(cut);
+	*cut = '\0';
+	*before = strdup((char *)canon.data);
+	TFA_ENSURE(*before && *after, TFA_EINTERNAL, "out of memory");
 out:
+	if (rc != TFA_OK) {
+		free(*before);
+		free(*after);
+		*before = *after = NULL;
+	}
 	cJSON_Delete(man);
 	cJSON_free(json);
 	tfa_buf_free(&canon);
+	return rc;
+}
+
+tfa_err tfa_export_manifest_begin(tfa_export_ctx *ex, const tfa_export_head *h)
+{
+	tfa_err rc = TFA_OK;
+	char *after = NULL;
+
+	TFA_ENSURE(ex->manfd < 0 && ex->md == NULL, TFA_EINTERNAL, "the manifest is open");
+	ex->md = EVP_MD_CTX_new();
+	TFA_ENSURE(ex->md != NULL && EVP_DigestInit_ex(ex->md, EVP_sha256(), NULL), TFA_EINTERNAL,
+		   "out of memory");
+	TFA_GUARD(man_frame(&ex->head, &after, h));
+	ex->manfd = openat(ex->dirfd, TFA_BUNDLE_MANIFEST,
+			   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+	TFA_ENSURE(ex->manfd >= 0, TFA_EIO, "cannot create %s: %s", TFA_BUNDLE_MANIFEST,
+		   strerror(errno));
+	TFA_GUARD(man_put(ex, ex->head, strlen(ex->head)));
+out:
+	free(after);
+	return rc;
+}
+
+tfa_err tfa_export_manifest_finish(tfa_export_ctx *ex, const tfa_export_head *h)
+{
+	tfa_err rc = TFA_OK;
+	char *before = NULL, *after = NULL;
+	tfa_buf sig;
+	uint8_t d[TFA_SHA256_LEN];
+
+	tfa_buf_init(&sig, 0);
+	TFA_ENSURE(ex->manfd >= 0 && ex->head != NULL, TFA_EINTERNAL, "the manifest is not open");
+	TFA_GUARD(man_frame(&before, &after, h));
+	/* Only head_hash changed since the start, and it sorts after the file list. */
+	TFA_ENSURE(strcmp(before, ex->head) == 0, TFA_EINTERNAL,
+		   "the manifest's members before its file list changed while it was written");
+	TFA_GUARD(man_put(ex, after, strlen(after)));
+	TFA_GUARD(man_flush(ex));
+	TFA_ENSURE(close(ex->manfd) == 0, TFA_EIO, "cannot close %s: %s", TFA_BUNDLE_MANIFEST,
+		   strerror(errno));
+	ex->manfd = -1;
+	TFA_ENSURE(EVP_DigestFinal_ex(ex->md, d, NULL), TFA_ECRYPTO, "SHA-256 failed");
+	TFA_GUARD(tfa_signer_sign(&sig, h->signer, h->alg, d));
+	TFA_GUARD(
+	    tfa_fs_write_new(ex->dirfd, TFA_BUNDLE_MANIFEST_SIG, sig.data, sig.len, 0444, false));
+out:
+	free(before);
+	free(after);
 	tfa_buf_free(&sig);
 	return rc;
+}
+
+void tfa_export_ctx_release(tfa_export_ctx *ex)
+{
+	if (ex->manfd >= 0)
+		close(ex->manfd);
+	ex->manfd = -1;
+	EVP_MD_CTX_free(ex->md);
+	ex->md = NULL;
+	free(ex->head);
+	ex->head = NULL;
+	tfa_buf_free(&ex->man);
 }

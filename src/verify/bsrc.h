@@ -9,6 +9,7 @@
 #ifndef TFA_BSRC_H
 #define TFA_BSRC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,8 +22,10 @@ struct tfa_archive;
 
 typedef struct tfa_bfile {
 	int fd;		    /* directory: an open descriptor */
-	const uint8_t *mem; /* archive: the entry's bytes */
+	const uint8_t *mem; /* archive: the entry's bytes, when held */
 	size_t len, off;
+	struct tfa_archive_cursor *cur; /* streamed archive: where the bytes come from */
+	bool own_cur;			/* cur is this file's own */
 } tfa_bfile;
 
 typedef struct tfa_bsrc tfa_bsrc;

@@ -42,7 +42,7 @@ tfa_err tfa_bsrc_open(tfa_bsrc *s, const char *path)
 		fd = -1;
 	} else if (S_ISREG(st.st_mode)) {
 #if TFATTEST_WITH_ARCHIVE
-		TFA_GUARD(tfa_archive_load_fd(&s->ar, fd, path, NULL));
+		TFA_GUARD(tfa_archive_open_fd(&s->ar, fd, path, NULL));
 		s->ops = &tfa_bsrc_archive_ops;
 #else
 		TFA_BAIL(TFA_EUSAGE, "%s is a file: this build reads bundle directories only",

@@ -903,6 +903,9 @@ static void test_mem_fd_agree(void)
 		CHECK(fd >= 0 && write(fd, ab.p, ab.n) == (ssize_t)ab.n);
 		file = tfa_archive_load_fd(&ar, fd, "a", NULL);
 		tfa_archive_free(ar);
+		ar = NULL;
+		CHECK(tfa_archive_open_fd(&ar, fd, "a", NULL) == file);
+		tfa_archive_free(ar);
 		close(fd);
 		CHECK(mem == file);
 		CHECK(mem == (names[i] <= 65525 ? TFA_OK : TFA_EVERIFY));
@@ -929,6 +932,169 @@ static void test_mem_fd_agree(void)
 			free(big);
 		}
 	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
+/* Writes ab to path (a new file); the descriptor, open for reading and writing. */
+static int write_ab(const char *path)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && write(fd, ab.p, ab.n) == (ssize_t)ab.n);
+	return fd;
+}
+
+/* Reads the entry named path through a cursor; want is its content (NULL: absent). */
+static void cursor_reads(tfa_archive_cursor *c, const char *path, const char *want, int line)
+{
+	char got[256];
+	uint64_t size = 0;
+	tfa_err rc = tfa_archive_cursor_seek(c, path, &size);
+	ssize_t n = rc == TFA_OK ? tfa_archive_cursor_read(c, got, sizeof(got)) : -1;
+
+	if (want == NULL ? rc != TFA_ENOTFOUND
+			 : rc != TFA_OK || size != strlen(want) || n != (ssize_t)size ||
+			       memcmp(got, want, size) != 0) {
+		fprintf(stderr, "line %d: %s read wrong (%s)\n", line, path, tfa_err_name(rc));
+		tfa_test_failures++;
+	}
+}
+#define CURSOR_READS(c, path, want) cursor_reads((c), (path), (want), __LINE__)
+
+/*
+ * A .tar.gz from a file whose artifacts come in byte order is streamed: only
+ * the other files are held, artifacts are read again through cursors, in
+ * any order, and a file changed since the load is refused. Out of order, it
+ * is held whole, with the same verdicts.
+ */
+static void test_streamed(void)
+{
+	char *dir = tfa_test_tmpdir();
+	char *path = tfa_test_path(dir, "a");
+	const char *A2 = "artifacts/000000000002.json", *S2 = "artifacts/000000000002.sig";
+	tfa_archive *ar = NULL;
+	tfa_archive_cursor *c = NULL;
+	int fd;
+
+	begin();
+	tar_add(&tb, M, "{\"m\":1}", 7, NULL);
+	tar_add(&tb, A1, "one", 3, NULL);
+	tar_add(&tb, S1, "sig1", 4, NULL);
+	tar_add(&tb, A2, "two", 3, NULL);
+	tar_add(&tb, S2, "sig2", 4, NULL);
+	tar_add(&tb, "VERIFY.md", "read me", 7, NULL);
+	tgz_done(2);
+	fd = write_ab(path);
+	CHECK_OK(tfa_archive_open_fd(&ar, fd, "a", NULL));
+	CHECK(ar != NULL && ar->streamed && ar->n == 2 && ar->nart == 4);
+	if (ar != NULL && ar->streamed) {
+		const tfa_archive_entry *e = tfa_archive_find(ar, "VERIFY.md");
+		CHECK(e != NULL && e->data != NULL && memcmp(e->data, "read me", 7) == 0);
+		e = tfa_archive_find(ar, M);
+		CHECK(e != NULL && e->data == NULL && e->size == 7);
+		CHECK(tfa_archive_find(ar, A1) == NULL);
+		CHECK(tfa_archive_has_artifact(ar, A1) && tfa_archive_has_artifact(ar, S2));
+		CHECK(!tfa_archive_has_artifact(ar, "artifacts/000000000003.json"));
+		CHECK_OK(tfa_archive_cursor_new(&c, ar));
+		CURSOR_READS(c, M, "{\"m\":1}");
+		CURSOR_READS(c, A2, "two");
+		CURSOR_READS(c, A1, "one"); /* behind: from the start again */
+		CURSOR_READS(c, S2, "sig2");
+		CURSOR_READS(c, "artifacts/000000000003.json", NULL);
+		tfa_archive_cursor_free(c);
+		c = NULL;
+		/* The file changes after the load: refused, not read. */
+		CHECK(pwrite(fd, "x", 1, (off_t)ab.n) == 1);
+		CHECK_RC(tfa_archive_cursor_new(&c, ar), TFA_EVERIFY);
+		CHECK(strstr(tfa_error_last()->message, "changed while it was read") != NULL);
+	}
+	tfa_archive_cursor_free(c);
+	tfa_archive_free(ar);
+	ar = NULL;
+	close(fd);
+
+	/* Out of order: held whole. */
+	begin();
+	tar_add(&tb, M, "{}", 2, NULL);
+	tar_add(&tb, A2, "two", 3, NULL);
+	tar_add(&tb, A1, "one", 3, NULL);
+	tgz_done(2);
+	fd = write_ab(path);
+	CHECK_OK(tfa_archive_open_fd(&ar, fd, "a", NULL));
+	CHECK(ar != NULL && !ar->streamed && ar->n == 3 && ar->nart == 0);
+	if (ar != NULL) {
+		const tfa_archive_entry *e = tfa_archive_find(ar, A1);
+		CHECK(e != NULL && e->size == 3 && memcmp(e->data, "one", 3) == 0);
+	}
+	tfa_archive_free(ar);
+	ar = NULL;
+	close(fd);
+
+	/* A zip from a file: every entry streamed, read by its offset, stored or deflated. */
+	{
+		zent z[4] = {{M, "{\"m\":1}", 0, 8, NULL, 0, 0, 0, 0, NULL},
+			     {A1, "one", 0, 0, NULL, 0, 0, 0, 0, NULL},
+			     {A2, "two", 0, 8, NULL, 0, 0, 0, 0, NULL},
+			     {"VERIFY.md", "read me", 0, 8, NULL, 0, 0, 0, 0, NULL}};
+
+		begin();
+		zip_build(&ab, z, 4, NULL, NULL, 0);
+		fd = write_ab(path);
+		CHECK_OK(tfa_archive_open_fd(&ar, fd, "a", NULL));
+		CHECK(ar != NULL && ar->streamed && ar->zip && ar->n == 4);
+		if (ar != NULL && ar->zip) {
+			CHECK(tfa_archive_find(ar, A1) != NULL &&
+			      tfa_archive_find(ar, A1)->data == NULL);
+			CHECK_OK(tfa_archive_cursor_new(&c, ar));
+			CURSOR_READS(c, "VERIFY.md", "read me");
+			CURSOR_READS(c, A2, "two");
+			CURSOR_READS(c, A1, "one");
+			CURSOR_READS(c, M, "{\"m\":1}");
+			CURSOR_READS(c, S1, NULL);
+			tfa_archive_cursor_free(c);
+			c = NULL;
+			CHECK(pwrite(fd, "x", 1, (off_t)ab.n) == 1);
+			CHECK_RC(tfa_archive_cursor_new(&c, ar), TFA_EVERIFY);
+		}
+		tfa_archive_cursor_free(c);
+		c = NULL;
+		tfa_archive_free(ar);
+		ar = NULL;
+		close(fd);
+		/* Bytes after a deflate stream, within its compressed size: the same verdict. */
+		z[2].junk = "XY";
+		begin();
+		zip_build(&ab, z, 4, NULL, NULL, 0);
+		{
+			tfa_archive *m = NULL;
+			char msg[512];
+
+			CHECK_RC(tfa_archive_load_mem(&m, ab.p, ab.n, NULL), TFA_EVERIFY);
+			snprintf(msg, sizeof(msg), "%s", tfa_error_last()->message);
+			CHECK(strstr(msg, "2 bytes after the end of its deflate stream") != NULL);
+			fd = write_ab(path);
+			CHECK_RC(tfa_archive_open_fd(&ar, fd, "a", NULL), TFA_EVERIFY);
+			CHECK_STREQ(tfa_error_last()->message, msg);
+			CHECK(ar == NULL);
+			close(fd);
+		}
+	}
+
+	/* A duplicate artifact is refused as when read whole. */
+	begin();
+	tar_add(&tb, M, "{}", 2, NULL);
+	tar_add(&tb, A1, "one", 3, NULL);
+	tar_add(&tb, A1, "one", 3, NULL);
+	tgz_done(2);
+	fd = write_ab(path);
+	CHECK_RC(tfa_archive_open_fd(&ar, fd, "a", NULL), TFA_EVERIFY);
+	CHECK(ar == NULL && strstr(tfa_error_last()->message, "duplicate entry") != NULL);
+	close(fd);
 	unlink(path);
 	rmdir(dir);
 	free(path);
@@ -1063,5 +1229,5 @@ static void test_cleanup(void)
 }
 
 TFA_TEST_MAIN(T(test_valid), T(test_tar_rules), T(test_gzip_rules), T(test_zip_rules), T(test_caps),
-	      T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree), T(test_verify_demo),
-	      T(test_cleanup))
+	      T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree), T(test_streamed),
+	      T(test_verify_demo), T(test_cleanup))

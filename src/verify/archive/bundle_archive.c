@@ -7,11 +7,13 @@
  * what is verified is what GNU tar, bsdtar, unzip and Python extract.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,6 +128,13 @@ void tfa_archive_free(tfa_archive *a)
 		free(a->e[i].data);
 	}
 	free(a->e);
+	for (size_t i = 0; i < a->ncursors; i++)
+		tfa_archive_cursor_free(a->cursors[i]);
+	free(a->cursors);
+	free(a->runs[0]);
+	free(a->runs[1]);
+	if (a->fd >= 0)
+		close(a->fd);
 	free(a);
 }
 
@@ -146,6 +155,87 @@ static const char *path_problem(const char *name)
 	return "not a bundle path";
 }
 
+/* seq and kind (0 .json, 1 .sig) of an artifacts/ bundle path; false for any other path. */
+static bool artifact_name(const char *path, uint64_t *seq, int *kind)
+{
+	uint64_t v = 0;
+
+	if (strncmp(path, "artifacts/", 10) != 0)
+		return false;
+	for (int i = 10; i < 22; i++) {
+		if (path[i] < '0' || path[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(path[i] - '0');
+	}
+	if (strcmp(path + 22, ".json") == 0)
+		*kind = 0;
+	else if (strcmp(path + 22, ".sig") == 0)
+		*kind = 1;
+	else
+		return false;
+	*seq = v;
+	return true;
+}
+
+bool tfa_archive_has_artifact(const tfa_archive *a, const char *path)
+{
+	uint64_t seq;
+	int k;
+	size_t lo = 0, hi;
+
+	if (a == NULL || !a->streamed || !artifact_name(path, &seq, &k))
+		return false;
+	hi = a->nruns[k];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const tfa_archive_run *r = &a->runs[k][mid];
+		if (seq < r->lo)
+			hi = mid;
+		else if (seq > r->hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A streamed archive's artifacts/ entry: only its seq is kept. One out of
+ * byte order (or a duplicate) ends streaming: the archive is read whole.
+ */
+static tfa_err add_artifact(tfa_archive *ar, uint64_t seq, int kind)
+{
+	tfa_err rc = TFA_OK;
+	uint64_t key = 2 * seq + (uint64_t)kind;
+	tfa_archive_run *r;
+
+	if (ar->nart > 0 && key <= ar->last_art) {
+		ar->redo = true;
+		return tfa_error_set(TFA_EINTERNAL, "artifacts out of order: read whole");
+	}
+	ar->last_art = key;
+	ar->nart++;
+	if (ar->nruns[kind] > 0) {
+		r = &ar->runs[kind][ar->nruns[kind] - 1];
+		if (r->hi + 1 == seq) {
+			r->hi = seq;
+			goto out;
+		}
+	}
+	if (ar->nruns[kind] == ar->capruns[kind]) {
+		size_t ncap = ar->capruns[kind] ? 2 * ar->capruns[kind] : 4;
+		tfa_archive_run *nr = realloc(ar->runs[kind], ncap * sizeof(*nr));
+		TFA_ENSURE(nr != NULL, TFA_EINTERNAL, "out of memory");
+		ar->runs[kind] = nr;
+		ar->capruns[kind] = ncap;
+	}
+	ar->runs[kind][ar->nruns[kind]].lo = seq;
+	ar->runs[kind][ar->nruns[kind]].hi = seq;
+	ar->nruns[kind]++;
+out:
+	return rc;
+}
+
 /*
  * Takes a new entry of size bytes named name (NUL-terminated), after the
  * name and the caps are checked: its data buffer holds size + 1 bytes, so
@@ -161,7 +251,7 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 	tfa_archive_entry *e;
 
 	*out = NULL;
-	if (ar->n >= lim->max_entries) {
+	if (ar->n + ar->nart >= lim->max_entries) {
 		last_bad[0] = '\0';
 		return tfa_error_set(TFA_EVERIFY, "Archive holds more than %" PRIu64 " entries",
 				     lim->max_entries);
@@ -182,6 +272,24 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 		return tfa_error_set(TFA_EVERIFY, "Archive names take more than %" PRIu64 " bytes",
 				     lim->max_meta);
 	}
+	if (ar->streamed && !ar->zip) {
+		uint64_t seq;
+		int kind;
+
+		if (artifact_name(name, &seq, &kind)) {
+			TFA_GUARD(add_artifact(ar, seq, kind));
+			ar->total += size;
+			ar->meta += len + sizeof(tfa_archive_entry);
+			goto out;
+		}
+		if (strcmp(name, TFA_BUNDLE_MANIFEST) != 0) {
+			if (size > TFA_ARCHIVE_MAX_HELD - ar->held) {
+				ar->redo = true;
+				TFA_BAIL(TFA_EINTERNAL, "too much to hold: read whole");
+			}
+			ar->held += size;
+		}
+	}
 	if (ar->n == ar->cap) {
 		size_t ncap = ar->cap ? ar->cap * 2 : 64;
 		tfa_archive_entry *ne = realloc(ar->e, ncap * sizeof(*ne));
@@ -192,8 +300,11 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 	e = &ar->e[ar->n];
 	memset(e, 0, sizeof(*e));
 	e->path = strdup(name);
-	e->data = malloc((size_t)size + 1);
-	if (e->path == NULL || e->data == NULL) {
+	if (!ar->streamed || (!ar->zip && strcmp(name, TFA_BUNDLE_MANIFEST) != 0))
+		e->data = malloc((size_t)size + 1);
+	if (e->path == NULL ||
+	    (e->data == NULL &&
+	     !(ar->streamed && (ar->zip || strcmp(name, TFA_BUNDLE_MANIFEST) == 0)))) {
 		free(e->path);
 		free(e->data);
 		TFA_BAIL(TFA_EINTERNAL, "out of memory");
@@ -217,10 +328,12 @@ typedef struct tar_reader {
 	tar_state state;
 	uint8_t blk[512];
 	size_t blen;		/* bytes gathered in blk */
-	tfa_archive_entry *cur; /* the entry whose data is coming */
+	tfa_archive_entry *cur; /* the entry whose data is coming (NULL: not held) */
+	char name[101];		/* its name */
 	uint64_t got, left;	/* data bytes of cur read, still to come; padding to come */
 	uint64_t off;		/* tar offset of the next byte */
 	uint64_t zeros;		/* bytes of the end region so far */
+	uint64_t size;		/* the entry's size */
 } tar_reader;
 
 /*
@@ -364,6 +477,8 @@ static tfa_err tar_header(tar_reader *t)
 	if (mode & 07000)
 		BAD("setuid, setgid or sticky bit in mode %04" PRIo64, mode & 07777);
 #undef BAD
+	memcpy(t->name, name, nlen + 1);
+	t->size = size;
 	return add_entry(t->ar, t->lim, name, size, &t->cur);
 }
 
@@ -391,14 +506,15 @@ static tfa_err tar_feed(tar_reader *t, const uint8_t *p, size_t n)
 				} else {
 					TFA_GUARD(tar_header(t));
 					t->got = 0;
-					t->left = t->cur->size;
+					t->left = t->size;
 					t->state = t->left > 0 ? T_DATA : T_HEADER;
 				}
 			}
 			break;
 		case T_DATA:
 			k = t->left < n ? (size_t)t->left : n;
-			memcpy(t->cur->data + t->got, p, k);
+			if (t->cur != NULL && t->cur->data != NULL)
+				memcpy(t->cur->data + t->got, p, k);
 			t->got += k;
 			t->left -= k;
 			t->off += k;
@@ -412,7 +528,7 @@ static tfa_err tar_feed(tar_reader *t, const uint8_t *p, size_t n)
 			for (size_t i = 0; i < k; i++)
 				if (p[i] != 0)
 					return reject(
-					    t->cur->path, strlen(t->cur->path),
+					    t->name, strlen(t->name),
 					    "non-zero byte in the padding after its data");
 			t->left -= k;
 			t->off += k;
@@ -559,6 +675,7 @@ static tfa_err load_tgz(tfa_archive *ar, source *s, const tfa_archive_limits *li
 	}
 	TFA_ENSURE(inflateInit2(&z, -15) == Z_OK, TFA_EINTERNAL, "out of memory");
 	zinit = true;
+	ar->zstart = base + hdr;
 	z.next_in = (Bytef *)(uintptr_t)(p + hdr);
 	z.avail_in = (uInt)(n - hdr);
 	for (;;) {
@@ -769,7 +886,7 @@ static tfa_err zip_misplaced(const zip_central *c, uint16_t n, uint16_t i, uint6
 /* Local header, name and data of entry c at z + pos, before the central directory at cdoff. */
 static tfa_err zip_local(tfa_archive *ar, const tfa_archive_limits *lim, const uint8_t *z,
 			 uint64_t pos, uint64_t cdoff, const zip_central *c, z_stream *s,
-			 uint64_t *next)
+			 uint8_t *scratch, uint64_t *next)
 {
 	tfa_err rc = TFA_OK;
 	const uint8_t *l = z + pos, *data;
@@ -817,6 +934,51 @@ static tfa_err zip_local(tfa_archive *ar, const tfa_archive_limits *lim, const u
 		BAD("data runs into the central directory");
 	data = l + ZIP_LOCAL_LEN + c->nlen;
 	TFA_GUARD(add_entry(ar, lim, name, c->usize, &e));
+	if (e->data == NULL) {
+		/* Streamed: the same checks, a block at a time, nothing kept. */
+		uLong crc = crc32(0L, Z_NULL, 0);
+
+		e->zoff = pos + ZIP_LOCAL_LEN + c->nlen;
+		e->zcsize = c->csize;
+		e->zmethod = c->method;
+		if (c->method == 0) {
+			crc = crc32(crc, data, c->usize);
+		} else {
+			int r;
+
+			TFA_ENSURE(inflateReset(s) == Z_OK, TFA_EINTERNAL, "inflate failed");
+			s->next_in = (Bytef *)(uintptr_t)data;
+			s->avail_in = c->csize;
+			for (;;) {
+				uint64_t room = (uint64_t)c->usize + 1 - s->total_out;
+
+				s->next_out = scratch;
+				s->avail_out = room < CHUNK ? (uInt)room : CHUNK;
+				r = inflate(s, Z_FINISH);
+				crc = crc32(crc, scratch, (uInt)(s->next_out - scratch));
+				if (r != Z_OK && r != Z_BUF_ERROR)
+					break; /* the end, or corrupt */
+				if (s->total_out > c->usize || s->avail_out != 0)
+					break; /* too much, or the input is used up */
+			}
+			if (r == Z_STREAM_END && s->avail_in != 0)
+				BAD("%u bytes after the end of its deflate stream", s->avail_in);
+			if (s->total_out > c->usize)
+				BAD("inflates to more than its stated size of %" PRIu32 " bytes",
+				    c->usize);
+			if (r == Z_STREAM_END && s->total_out != c->usize)
+				BAD("inflates to %lu bytes, not its stated %" PRIu32,
+				    (unsigned long)s->total_out, c->usize);
+			if (r != Z_STREAM_END && s->avail_in == 0)
+				BAD("deflate stream does not end within its compressed size");
+			if (r != Z_STREAM_END)
+				BAD("corrupt deflate data: %s", s->msg ? s->msg : "error");
+		}
+		if ((uint32_t)crc != c->crc)
+			BAD("CRC-32 does not match its data");
+		*next = pos + ZIP_LOCAL_LEN + c->nlen + c->csize;
+		goto out;
+	}
 	if (c->method == 0) {
 		memcpy(e->data, data, c->usize);
 	} else {
@@ -861,9 +1023,10 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	size_t eo, pos;
 	uint16_t disk, cddisk, ndisk, n, clen;
 	uint32_t cdsize, cdoff;
-	uint64_t lpos = 0;
+	uint64_t lpos = 0, dropped = 0;
 	z_stream zs;
 	bool zinit = false;
+	uint8_t *scratch = NULL;
 
 	if (len < ZIP_EOCD_LEN)
 		return reject_at(true, "zip", len, "zip too short for an end record");
@@ -919,7 +1082,8 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 				     lim->max_entries);
 	}
 	c = calloc(n ? n : 1, sizeof(*c));
-	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
+	scratch = ar->zip ? malloc(CHUNK) : NULL;
+	TFA_ENSURE(c != NULL && (scratch != NULL || !ar->zip), TFA_EINTERNAL, "out of memory");
 	memset(&zs, 0, sizeof(zs));
 	TFA_ENSURE(inflateInit2(&zs, -15) == Z_OK, TFA_EINTERNAL, "out of memory");
 	zinit = true;
@@ -932,7 +1096,12 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 	for (uint16_t i = 0; i < n; i++) {
 		if (c[i].loff != lpos)
 			TFA_GUARD(zip_misplaced(c, n, i, lpos));
-		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &zs, &lpos));
+		TFA_GUARD(zip_local(ar, lim, z, lpos, cdoff, &c[i], &zs, scratch, &lpos));
+		if (ar->zip && lpos - dropped > ((uint64_t)1 << 20)) {
+			/* Mapped from the file: let the pages read so far go. */
+			(void)madvise((void *)(uintptr_t)z, len, MADV_DONTNEED);
+			dropped = lpos;
+		}
 	}
 	if (lpos != cdoff)
 		TFA_GUARD(reject_at(false, "zip", lpos,
@@ -943,6 +1112,7 @@ out:
 	if (zinit)
 		inflateEnd(&zs);
 	free(c);
+	free(scratch);
 	return rc;
 }
 
@@ -992,12 +1162,15 @@ static tfa_err unknown(const char *name, arc_kind k)
 }
 
 /* Reads the archive from s; a zip is read whole first (its directory is at its end). */
-static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
+static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim, bool stream,
+		    bool *redo)
 {
 	tfa_err rc = TFA_OK;
 	tfa_archive *ar = NULL;
 	tfa_archive_limits def;
 	uint8_t head[512], tail[ZIP_EOCD_LEN], *whole = NULL;
+	void *mapped = MAP_FAILED;
+	size_t maplen = 0;
 	const uint8_t *p;
 	size_t n;
 	arc_kind k;
@@ -1010,6 +1183,7 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
 	}
 	ar = calloc(1, sizeof(*ar));
 	TFA_ENSURE(ar != NULL, TFA_EINTERNAL, "out of memory");
+	ar->fd = -1;
 	if (s->mem != NULL || s->fd < 0) {
 		k = kind_of(s->mem, s->len,
 			    s->mem + s->len - (s->len >= ZIP_EOCD_LEN ? ZIP_EOCD_LEN : 0),
@@ -1029,6 +1203,7 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
 		k = kind_of(head, (size_t)r, tail, t > 0 ? (size_t)t : 0);
 	}
 	if (k == K_TGZ) {
+		ar->streamed = stream;
 		TFA_GUARD(load_tgz(ar, s, lim));
 	} else if (k == K_ZIP) {
 		/* A zip is bounded by what the caps allow an archive to take, in memory or
@@ -1060,6 +1235,18 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
 					 "Archive expands past the limit of %" PRIu64 " bytes",
 					 lim->max_total);
 			}
+			if (stream && st.st_size > 0) {
+				/* Mapped, not read: the pages go once checked (load_zip). */
+				mapped = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+					      s->fd, 0);
+				TFA_ENSURE(mapped != MAP_FAILED, TFA_EIO, "cannot map %s: %s",
+					   s->name, strerror(errno));
+				maplen = (size_t)st.st_size;
+				ar->streamed = ar->zip = true;
+				p = mapped;
+				n = maplen;
+				goto zip;
+			}
 			whole = malloc((size_t)st.st_size + 1);
 			TFA_ENSURE(whole != NULL, TFA_EINTERNAL, "out of memory");
 			/* Read to the end; a file that grows while read is refused. */
@@ -1079,6 +1266,7 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
 			p = whole;
 			n = got;
 		}
+	zip:
 		TFA_GUARD(load_zip(ar, p, n, lim));
 	} else {
 		TFA_GUARD(unknown(s->name, k));
@@ -1087,6 +1275,10 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim)
 	*out = ar;
 	ar = NULL;
 out:
+	if (redo != NULL)
+		*redo = ar != NULL && ar->redo;
+	if (mapped != MAP_FAILED)
+		munmap(mapped, maplen);
 	free(whole);
 	tfa_archive_free(ar);
 	return rc;
@@ -1104,7 +1296,7 @@ tfa_err tfa_archive_load_mem(tfa_archive **out, const void *data, size_t len,
 	s.len = len;
 	s.fd = -1;
 	s.name = "archive";
-	return load(out, &s, lim);
+	return load(out, &s, lim, false, NULL);
 }
 
 tfa_err tfa_archive_load_fd(tfa_archive **out, int fd, const char *name,
@@ -1122,7 +1314,329 @@ tfa_err tfa_archive_load_fd(tfa_archive **out, int fd, const char *name,
 	s.buf = malloc(CHUNK);
 	if (s.buf == NULL)
 		return tfa_error_set(TFA_EINTERNAL, "out of memory");
-	rc = load(out, &s, lim);
+	rc = load(out, &s, lim, false, NULL);
 	free(s.buf);
 	return rc;
+}
+
+tfa_err tfa_archive_open_fd(tfa_archive **out, int fd, const char *name,
+			    const tfa_archive_limits *lim)
+{
+	tfa_err rc = TFA_OK;
+	source s;
+	bool redo = false;
+	struct stat st;
+
+	if (out == NULL || fd < 0)
+		return tfa_error_set(TFA_EUSAGE, "missing argument");
+	*out = NULL;
+	memset(&s, 0, sizeof(s));
+	s.fd = fd;
+	s.name = name ? name : "archive";
+	s.buf = malloc(CHUNK);
+	TFA_ENSURE(s.buf != NULL, TFA_EINTERNAL, "out of memory");
+	TFA_ENSURE(fstat(fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", s.name, strerror(errno));
+	rc = load(out, &s, lim, true, &redo);
+	if (rc != TFA_OK && redo) {
+		/* Not in the order streaming needs: the same checks, everything held. */
+		tfa_error_clear();
+		s.pos = 0;
+		rc = load(out, &s, lim, false, NULL);
+	}
+	if (rc != TFA_OK || !(*out)->streamed)
+		goto out;
+	(*out)->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	TFA_ENSURE((*out)->fd >= 0, TFA_EIO, "cannot read %s: %s", s.name, strerror(errno));
+	(*out)->fsize = (uint64_t)st.st_size;
+	(*out)->fino = (uint64_t)st.st_ino;
+	(*out)->fmtime_s = (int64_t)st.st_mtim.tv_sec;
+	(*out)->fmtime_ns = (int64_t)st.st_mtim.tv_nsec;
+out:
+	if (rc != TFA_OK) {
+		tfa_archive_free(*out);
+		*out = NULL;
+	}
+	free(s.buf);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- cursor */
+
+struct tfa_archive_cursor {
+	const tfa_archive *a;
+	z_stream z;
+	bool zinit, zend;
+	uint8_t *in, *out;
+	uint64_t inpos;	    /* file offset of the next read */
+	size_t opos, olen;  /* inflated bytes not yet taken */
+	uint64_t toff;	    /* tar offset of the next byte taken */
+	uint64_t left, pad; /* the entry's data still to come, its padding */
+	/* zip: the entry being read, its compressed bytes not yet read */
+	const tfa_archive_entry *ze;
+	uint64_t cleft;
+};
+
+static tfa_err changed(const tfa_archive_cursor *c)
+{
+	(void)c;
+	last_bad[0] = '\0';
+	return tfa_error_set(TFA_EVERIFY, "Archive damaged: it changed while it was read");
+}
+
+static tfa_err cur_reset(tfa_archive_cursor *c)
+{
+	struct stat st;
+
+	if (fstat(c->a->fd, &st) != 0 || (uint64_t)st.st_size != c->a->fsize ||
+	    (uint64_t)st.st_ino != c->a->fino || (int64_t)st.st_mtim.tv_sec != c->a->fmtime_s ||
+	    (int64_t)st.st_mtim.tv_nsec != c->a->fmtime_ns)
+		return changed(c);
+	if (!c->zinit) {
+		if (inflateInit2(&c->z, -15) != Z_OK)
+			return tfa_error_set(TFA_EINTERNAL, "out of memory");
+		c->zinit = true;
+	} else if (inflateReset(&c->z) != Z_OK) {
+		return tfa_error_set(TFA_EINTERNAL, "inflate failed");
+	}
+	c->z.avail_in = 0;
+	c->zend = false;
+	c->inpos = c->a->zstart;
+	c->opos = c->olen = 0;
+	c->toff = 0;
+	c->left = c->pad = 0;
+	return TFA_OK;
+}
+
+/* Inflated bytes ready in c->out (c->olen > c->opos), or false at the stream's end. */
+static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
+{
+	*more = true;
+	while (c->opos == c->olen) {
+		int r;
+
+		if (c->zend) {
+			*more = false;
+			return TFA_OK;
+		}
+		if (c->a->zip) {
+			if (c->z.avail_in == 0 && c->cleft > 0) {
+				size_t want = c->cleft < CHUNK ? (size_t)c->cleft : CHUNK;
+				ssize_t n;
+				do
+					n = pread(c->a->fd, c->in, want, (off_t)c->inpos);
+				while (n < 0 && errno == EINTR);
+				if (n < 0)
+					return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
+							     strerror(errno));
+				if (n == 0)
+					return changed(c);
+				c->inpos += (uint64_t)n;
+				c->cleft -= (uint64_t)n;
+				c->z.next_in = c->in;
+				c->z.avail_in = (uInt)n;
+			}
+			if (c->ze == NULL || c->ze->zmethod == 0) {
+				/* Stored: the bytes as they are. */
+				if (c->z.avail_in == 0) {
+					c->zend = true;
+					continue;
+				}
+				memcpy(c->out, c->z.next_in, c->z.avail_in);
+				c->opos = 0;
+				c->olen = c->z.avail_in;
+				c->z.avail_in = 0;
+				continue;
+			}
+			c->z.next_out = c->out;
+			c->z.avail_out = CHUNK;
+			r = inflate(&c->z, Z_NO_FLUSH);
+			if (r == Z_STREAM_END)
+				c->zend = true;
+			else if ((r != Z_OK && r != Z_BUF_ERROR) ||
+				 (c->z.avail_out == CHUNK && c->z.avail_in == 0 && c->cleft == 0))
+				return changed(c);
+			c->opos = 0;
+			c->olen = CHUNK - c->z.avail_out;
+			continue;
+		}
+		if (c->z.avail_in == 0) {
+			ssize_t n;
+			do
+				n = pread(c->a->fd, c->in, CHUNK, (off_t)c->inpos);
+			while (n < 0 && errno == EINTR);
+			if (n < 0)
+				return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
+						     strerror(errno));
+			if (n == 0)
+				return changed(c);
+			c->inpos += (uint64_t)n;
+			c->z.next_in = c->in;
+			c->z.avail_in = (uInt)n;
+		}
+		c->z.next_out = c->out;
+		c->z.avail_out = CHUNK;
+		r = inflate(&c->z, Z_NO_FLUSH);
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+			return changed(c);
+		if (r == Z_STREAM_END)
+			c->zend = true;
+		c->opos = 0;
+		c->olen = CHUNK - c->z.avail_out;
+	}
+	return TFA_OK;
+}
+
+/* Takes n bytes of the tar stream into dst (or skips them); *got short at its end. */
+static tfa_err cur_take(tfa_archive_cursor *c, uint8_t *dst, uint64_t n, uint64_t *got)
+{
+	tfa_err rc = TFA_OK;
+	bool more;
+
+	*got = 0;
+	while (*got < n) {
+		size_t k;
+
+		TFA_GUARD(cur_fill(c, &more));
+		if (!more)
+			break;
+		k = c->olen - c->opos;
+		if (k > n - *got)
+			k = (size_t)(n - *got);
+		if (dst != NULL)
+			memcpy(dst + *got, c->out + c->opos, k);
+		c->opos += k;
+		*got += k;
+		c->toff += k;
+	}
+out:
+	return rc;
+}
+
+tfa_err tfa_archive_cursor_new(tfa_archive_cursor **out, const tfa_archive *a)
+{
+	tfa_err rc = TFA_OK;
+	tfa_archive_cursor *c = NULL;
+
+	*out = NULL;
+	TFA_ENSURE(a != NULL && a->streamed && a->fd >= 0, TFA_EUSAGE,
+		   "the archive is not streamed");
+	c = calloc(1, sizeof(*c));
+	TFA_ENSURE(c != NULL, TFA_EINTERNAL, "out of memory");
+	c->a = a;
+	c->in = malloc(CHUNK);
+	c->out = malloc(CHUNK);
+	TFA_ENSURE(c->in && c->out, TFA_EINTERNAL, "out of memory");
+	TFA_GUARD(cur_reset(c));
+	*out = c;
+	c = NULL;
+out:
+	tfa_archive_cursor_free(c);
+	return rc;
+}
+
+void tfa_archive_cursor_free(tfa_archive_cursor *c)
+{
+	if (c == NULL)
+		return;
+	if (c->zinit)
+		inflateEnd(&c->z);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+tfa_err tfa_archive_cursor_hint(tfa_archive *a, int *hint)
+{
+	tfa_err rc = TFA_OK;
+	tfa_archive_cursor **nc;
+
+	*hint = -1;
+	TFA_ENSURE(a->ncursors < 4096, TFA_EINTERNAL, "too many cursors");
+	nc = realloc(a->cursors, (a->ncursors + 1) * sizeof(*nc));
+	TFA_ENSURE(nc != NULL, TFA_EINTERNAL, "out of memory");
+	a->cursors = nc;
+	TFA_GUARD(tfa_archive_cursor_new(&a->cursors[a->ncursors], a));
+	*hint = (int)a->ncursors++;
+out:
+	return rc;
+}
+
+tfa_archive_cursor *tfa_archive_cursor_at(const tfa_archive *a, int hint)
+{
+	return hint >= 0 && (size_t)hint < a->ncursors ? a->cursors[hint] : NULL;
+}
+
+tfa_err tfa_archive_cursor_seek(tfa_archive_cursor *c, const char *path, uint64_t *size)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t h[512];
+	uint64_t got, start, sz;
+	bool wrapped = false;
+	const tfa_archive_entry *e = tfa_archive_find(c->a, path);
+
+	*size = 0;
+	if (e == NULL && !tfa_archive_has_artifact(c->a, path))
+		return tfa_error_set(TFA_ENOTFOUND, "%s is missing", path);
+	if (c->a->zip) {
+		/* Straight to it, from its offset. */
+		TFA_GUARD(cur_reset(c));
+		c->ze = e;
+		c->inpos = e->zoff;
+		c->cleft = e->zcsize;
+		c->left = e->size;
+		*size = e->size;
+		goto out;
+	}
+	/* The rest of the entry being read. */
+	TFA_GUARD(cur_take(c, NULL, c->left + c->pad, &got));
+	if (got != c->left + c->pad)
+		return changed(c);
+	c->left = c->pad = 0;
+	start = c->toff;
+	for (;;) {
+		size_t nlen;
+
+		if (wrapped && c->toff >= start)
+			break; /* once round: the load saw it, the file no longer has it */
+		TFA_GUARD(cur_take(c, h, sizeof(h), &got));
+		if (got != sizeof(h) || all_zero(h, sizeof(h))) {
+			if (wrapped)
+				break;
+			TFA_GUARD(cur_reset(c));
+			wrapped = true;
+			continue;
+		}
+		nlen = strnlen((const char *)h, 100);
+		if (nlen == 100 || !tar_octal(h + 124, 12, &sz) || sz > c->a->total)
+			break;
+		if (strlen(path) == nlen && memcmp(h, path, nlen) == 0) {
+			if (e != NULL && e->size != sz)
+				break;
+			c->left = sz;
+			c->pad = (512 - sz % 512) % 512;
+			*size = sz;
+			goto out;
+		}
+		TFA_GUARD(cur_take(c, NULL, sz + (512 - sz % 512) % 512, &got));
+	}
+	rc = changed(c);
+out:
+	return rc;
+}
+
+ssize_t tfa_archive_cursor_read(tfa_archive_cursor *c, void *buf, size_t n)
+{
+	uint64_t got;
+
+	if (n > c->left)
+		n = (size_t)c->left;
+	if (n == 0)
+		return 0;
+	if (cur_take(c, buf, n, &got) != TFA_OK || got != n) {
+		c->left = 0;
+		errno = EIO;
+		return -1;
+	}
+	c->left -= n;
+	return (ssize_t)n;
 }

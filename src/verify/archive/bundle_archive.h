@@ -18,6 +18,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "tfattest/artifact.h"
 #include "tfattest/common.h"
@@ -46,16 +48,49 @@ typedef struct tfa_archive_limits {
 } tfa_archive_limits;
 
 typedef struct tfa_archive_entry {
-	char *path; /* a bundle path */
-	uint8_t *data;
+	char *path;    /* a bundle path */
+	uint8_t *data; /* NULL when streamed */
 	size_t size;
+	/* A streamed zip's entry: where its data lies in the file, and how. */
+	uint64_t zoff;
+	uint32_t zcsize;
+	uint16_t zmethod;
 } tfa_archive_entry;
+
+/* Consecutive seqs lo..hi of artifacts/ files of one kind (.json or .sig). */
+typedef struct tfa_archive_run {
+	uint64_t lo, hi;
+} tfa_archive_run;
+
+typedef struct tfa_archive_cursor tfa_archive_cursor;
 
 typedef struct tfa_archive {
 	tfa_archive_entry *e; /* sorted by path in byte order */
 	size_t n, cap;
-	uint64_t total; /* bytes held */
-	uint64_t meta;	/* bytes of names and entry slots held */
+	uint64_t total; /* bytes of all entries */
+	uint64_t meta;	/* bytes of names and entry slots */
+	/*
+	 * Streamed (tfa_archive_open_fd on a .tar.gz whose artifacts/ entries
+	 * come in byte order): those entries are not in e, only their seqs, in
+	 * runs; e holds the other entries, with their data except
+	 * manifest.json's. Data not held is read again from the file through a
+	 * cursor, so that memory does not grow with the chain.
+	 */
+	bool streamed;
+	bool zip;	   /* streamed zip: every entry in e, none with data, read by seeking */
+	bool redo;	   /* during the load: streaming is not possible, read whole */
+	uint64_t last_art; /* 2 * seq + (1 for .sig) of the last artifacts/ entry */
+	uint64_t nart;	   /* artifacts/ entries */
+	uint64_t held;	   /* bytes of data held in e */
+	tfa_archive_run *runs[2]; /* [0] .json, [1] .sig */
+	size_t nruns[2], capruns[2];
+	int fd;		 /* the file, owned */
+	uint64_t zstart; /* file offset of the deflate data */
+	uint64_t fsize;	 /* the file as loaded: size, inode, mtime */
+	uint64_t fino;
+	int64_t fmtime_s, fmtime_ns;
+	tfa_archive_cursor **cursors; /* per-thread cursors (tfa_archive_cursor_hint) */
+	size_t ncursors;
 } tfa_archive;
 
 void tfa_archive_limits_default(tfa_archive_limits *out);
@@ -72,6 +107,44 @@ TFA_WUR tfa_err tfa_archive_load_mem(tfa_archive **out, const void *data, size_t
 /* The same from an open regular file, read from its start; `name` is for messages. */
 TFA_WUR tfa_err tfa_archive_load_fd(tfa_archive **out, int fd, const char *name,
 				    const tfa_archive_limits *lim);
+
+/*
+ * Like tfa_archive_load_fd, with the same verdicts, but streamed: a .tar.gz
+ * whose artifacts/ entries come in byte order (as export writes it) holds
+ * only its other small files (at most TFA_ARCHIVE_MAX_HELD bytes); a .zip
+ * holds none, only its directory (each entry checked, inflated a block at a
+ * time, as it is loaded). The rest is read again through cursors. fd stays
+ * the caller's.
+ */
+#define TFA_ARCHIVE_MAX_HELD ((uint64_t)16 << 20)
+TFA_WUR tfa_err tfa_archive_open_fd(tfa_archive **out, int fd, const char *name,
+				    const tfa_archive_limits *lim);
+
+/* In a streamed archive, whether an artifacts/ path is one of its entries. */
+bool tfa_archive_has_artifact(const tfa_archive *a, const char *path);
+
+/*
+ * A cursor reads entries of a streamed archive, inflating it again from the
+ * file: a .tar.gz forward (an entry behind it restarts it from the
+ * beginning), a .zip entry from its offset. One
+ * cursor per thread. Release with tfa_archive_cursor_free().
+ */
+TFA_WUR tfa_err tfa_archive_cursor_new(tfa_archive_cursor **out, const tfa_archive *a);
+/*
+ * A cursor owned by the archive (freed with it), for one thread; its index
+ * in *hint. Not thread-safe: call before the threads start.
+ */
+TFA_WUR tfa_err tfa_archive_cursor_hint(tfa_archive *a, int *hint);
+tfa_archive_cursor *tfa_archive_cursor_at(const tfa_archive *a, int hint);
+/*
+ * Moves to the data of the entry named path: its size in *size.
+ * TFA_ENOTFOUND when the archive has no such entry; TFA_EVERIFY when the file
+ * changed since it was loaded.
+ */
+TFA_WUR tfa_err tfa_archive_cursor_seek(tfa_archive_cursor *c, const char *path, uint64_t *size);
+/* Up to n bytes of the entry's data; 0 at its end, -1 (errno EIO) on failure. */
+ssize_t tfa_archive_cursor_read(tfa_archive_cursor *c, void *buf, size_t n);
+void tfa_archive_cursor_free(tfa_archive_cursor *c);
 
 /*
  * After a load failed on this thread: the (printable) name of the entry that
