@@ -774,9 +774,14 @@ static enum MHD_Result begin(serve *s, struct MHD_Connection *mc, req *r, const 
 	if (v) {
 		errno = 0;
 		cl = strtoull(v, &end, 10);
+		/*
+		 * Not answered here: a reply sent while the client is still sending, and
+		 * the close after it, can reach the client as a reset before it reads the
+		 * 413. The body is read and dropped as a chunked one is (the watchdog
+		 * bounds how long), and 413 follows it.
+		 */
 		if (errno == 0 && *end == '\0' && cl > TFA_SERVICE_REQUEST_MAX)
-			return send_error(mc, r, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
-					  "the request is larger than the service takes");
+			r->too_large = true;
 	}
 	return MHD_YES;
 }
