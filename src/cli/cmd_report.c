@@ -507,17 +507,12 @@ int tfa_cli_report(int argc, char **argv)
 {
 	static const struct option own[] = {
 	    {"html", required_argument, NULL, 'o'},
-	    {"checkpoint", required_argument, NULL, 'c'},
-	    {"tsa-ca", required_argument, NULL, 'T'},
-	    {"require-genesis", no_argument, NULL, 'g'},
-	    {"require-chain-manifest", no_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char use[] = TFA_CLI_PROGRAM
 	    " report BUNDLE --html FILE [--expect-key-fingerprint FPR|FILE] "
 	    "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] [--require-chain-manifest]";
 	const char *out = NULL, *bundle;
-	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];
 	char tmp[PATH_CAP + 32];
 	tfa_cli_opts co;
 	tfa_verify_opts o;
@@ -529,21 +524,11 @@ int tfa_cli_report(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	memset(&parts, 0, sizeof(parts));
-	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR, use);
-	/* The trust inputs are verify's, read the same way. */
+	/* The trust inputs are verify's, read by the same code. */
+	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR | TFA_CLI_TRUST, use);
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		switch (c) {
 		case 'o': out = optarg; break;
-		case 'c':
-			if (o.ncheckpoints + 1 >= TFA_VERIFY_CHECKPOINTS_MAX)
-				return tfa_cli_usage("at most %d --checkpoint files",
-						     TFA_VERIFY_CHECKPOINTS_MAX - 1);
-			cps[o.ncheckpoints++] = optarg;
-			o.checkpoints = cps;
-			break;
-		case 'T': o.tsa_ca = optarg; break;
-		case 'g': o.require_genesis = true; break;
-		case 'M': o.require_chain_manifest = true; break;
 		default: return tfa_cli_usage("%s", use);
 		}
 	}
@@ -552,7 +537,7 @@ int tfa_cli_report(int argc, char **argv)
 	if (optind != argc - 1 || out == NULL)
 		return tfa_cli_usage("%s", use);
 	bundle = argv[optind];
-	o.expect_fpr = co.expect_fpr;
+	tfa_cli_trust_opts(&co, &o);
 	if (strlen(out) > PATH_CAP)
 		return tfa_cli_usage("--html path too long");
 	parts.timeline = tmpfile();

@@ -242,17 +242,12 @@ static void print_json(const char *path, tfa_err rc, const tfa_verify_report *r,
 int tfa_cli_verify(int argc, char **argv)
 {
 	static const struct option own[] = {
-	    {"require-genesis", no_argument, NULL, 'g'},
-	    {"require-chain-manifest", no_argument, NULL, 'M'},
 	    {"threads", required_argument, NULL, 't'},
-	    {"checkpoint", required_argument, NULL, 'c'},
-	    {"tsa-ca", required_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
 	tfa_cli_opts co;
 	tfa_verify_opts o;
 	tfa_verify_report rep;
-	const char *cps[TFA_VERIFY_CHECKPOINTS_MAX];
 	int c, status;
 	long long th;
 	tfa_err rc;
@@ -261,19 +256,9 @@ int tfa_cli_verify(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	/* No usage line: an unknown option is named in the message. */
-	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR | TFA_CLI_JSON, NULL);
+	tfa_cli_opts_init(&co, TFA_CLI_EXPECT_FPR | TFA_CLI_TRUST | TFA_CLI_JSON, NULL);
 	while ((c = tfa_cli_getopt(&co, argc, argv, own)) > 0) {
 		switch (c) {
-		case 'c':
-			if (o.ncheckpoints + 1 >= TFA_VERIFY_CHECKPOINTS_MAX)
-				return tfa_cli_usage("at most %d --checkpoint files",
-						     TFA_VERIFY_CHECKPOINTS_MAX - 1);
-			cps[o.ncheckpoints++] = optarg;
-			o.checkpoints = cps;
-			break;
-		case 'T': o.tsa_ca = optarg; break;
-		case 'g': o.require_genesis = true; break;
-		case 'M': o.require_chain_manifest = true; break;
 		case 't':
 			if (tfa_cli_parse_int(optarg, 1, 64, &th) != 0)
 				return tfa_cli_usage("--threads takes 1 to 64");
@@ -289,7 +274,7 @@ int tfa_cli_verify(int argc, char **argv)
 				     " verify BUNDLE [--expect-key-fingerprint FPR|FILE] "
 				     "[--checkpoint FILE]... [--tsa-ca FILE] [--require-genesis] "
 				     "[--require-chain-manifest] [--json]");
-	o.expect_fpr = co.expect_fpr;
+	tfa_cli_trust_opts(&co, &o);
 	tfa_cli_progress_init(&pr);
 	if (!co.json)
 		o.line = print_line;

@@ -18,6 +18,10 @@ enum {
 	OPT_ALGORITHM,
 	OPT_JSON,
 	OPT_EXPECT_FPR,
+	OPT_CHECKPOINT,
+	OPT_TSA_CA,
+	OPT_REQUIRE_GENESIS,
+	OPT_REQUIRE_CHAIN_MANIFEST,
 	OPT_HELP,
 };
 
@@ -32,6 +36,10 @@ static const struct {
     {TFA_CLI_ALGORITHM, {"algorithm", required_argument, NULL, OPT_ALGORITHM}},
     {TFA_CLI_JSON, {"json", no_argument, NULL, OPT_JSON}},
     {TFA_CLI_EXPECT_FPR, {"expect-key-fingerprint", required_argument, NULL, OPT_EXPECT_FPR}},
+    {TFA_CLI_TRUST, {"checkpoint", required_argument, NULL, OPT_CHECKPOINT}},
+    {TFA_CLI_TRUST, {"tsa-ca", required_argument, NULL, OPT_TSA_CA}},
+    {TFA_CLI_TRUST, {"require-genesis", no_argument, NULL, OPT_REQUIRE_GENESIS}},
+    {TFA_CLI_TRUST, {"require-chain-manifest", no_argument, NULL, OPT_REQUIRE_CHAIN_MANIFEST}},
 };
 
 void tfa_cli_opts_init(tfa_cli_opts *o, unsigned take, const char *use)
@@ -42,11 +50,25 @@ void tfa_cli_opts_init(tfa_cli_opts *o, unsigned take, const char *use)
 	o->alg = TFA_ALG_NONE;
 }
 
+void tfa_cli_trust_opts(tfa_cli_opts *co, tfa_verify_opts *o)
+{
+	o->expect_fpr = co->expect_fpr;
+	o->checkpoints = co->ncheckpoints ? co->checkpoints : NULL;
+	o->ncheckpoints = co->ncheckpoints;
+	o->tsa_ca = co->tsa_ca;
+	o->require_genesis = co->require_genesis;
+	o->require_chain_manifest = co->require_chain_manifest;
+}
+
 /* The common options taken, then the command's own: one table for getopt_long. */
 static int build_table(tfa_cli_opts *o, const struct option *own)
 {
 	size_t n = 0;
 
+	_Static_assert(
+	    sizeof(common) / sizeof(common[0]) + TFA_CLI_OWN_MAX + 2 <=
+		sizeof(o->table) / sizeof(o->table[0]),
+	    "tfa_cli_opts.table holds every common option, the own ones, help and the end");
 	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
 		if (o->take & common[i].bit)
 			o->table[n++] = common[i].opt;
@@ -102,6 +124,15 @@ int tfa_cli_getopt(tfa_cli_opts *o, int argc, char **argv, const struct option *
 						  "sha256:<hex> or a file holding it"));
 			o->expect_fpr = o->fpr;
 			break;
+		case OPT_CHECKPOINT:
+			if (o->ncheckpoints + 1 >= TFA_VERIFY_CHECKPOINTS_MAX)
+				return usage_error(tfa_cli_usage("at most %d --checkpoint files",
+								 TFA_VERIFY_CHECKPOINTS_MAX - 1));
+			o->checkpoints[o->ncheckpoints++] = optarg;
+			break;
+		case OPT_TSA_CA: o->tsa_ca = optarg; break;
+		case OPT_REQUIRE_GENESIS: o->require_genesis = true; break;
+		case OPT_REQUIRE_CHAIN_MANIFEST: o->require_chain_manifest = true; break;
 		case -1:
 			if (o->pubkey && tfa_cli_pubkey_is_fpr(o->pubkey))
 				return usage_error(tfa_cli_usage(

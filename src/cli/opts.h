@@ -12,6 +12,7 @@
 
 #include "tfattest/error.h"
 #include "tfattest/sigalg.h"
+#include "tfattest/verify.h"
 
 /* The common options, as bits of tfa_cli_opts.take. */
 #define TFA_CLI_STORE	   (1u << 0) /* --store S, else TFATTEST_STORE */
@@ -21,6 +22,9 @@
 #define TFA_CLI_ALGORITHM  (1u << 4) /* --algorithm ALG, checked as it is read */
 #define TFA_CLI_JSON	   (1u << 5) /* --json */
 #define TFA_CLI_EXPECT_FPR (1u << 6) /* --expect-key-fingerprint FPR|FILE */
+/* What a bundle is judged against: --checkpoint FILE (repeatable), --tsa-ca FILE,
+ * --require-genesis, --require-chain-manifest. */
+#define TFA_CLI_TRUST (1u << 7)
 /* What every command that opens a chain takes. */
 #define TFA_CLI_CHAIN (TFA_CLI_STORE | TFA_CLI_SEQUENCER | TFA_CLI_KEY)
 
@@ -39,9 +43,14 @@ typedef struct tfa_cli_opts {
 	tfa_sig_alg alg;	/* TFA_ALG_NONE unless --algorithm */
 	bool json;
 	char fpr[TFA_FPR_STRLEN];
+	/* TFA_CLI_TRUST's, in the form tfa_verify_opts takes them (tfa_cli_trust_opts). */
+	const char *checkpoints[TFA_VERIFY_CHECKPOINTS_MAX];
+	size_t ncheckpoints;
+	const char *tsa_ca;
+	bool require_genesis, require_chain_manifest;
 	/* The parser's own. */
 	bool started;
-	struct option table[TFA_CLI_OWN_MAX + 10]; /* the common ones, own, help, end */
+	struct option table[TFA_CLI_OWN_MAX + 14]; /* the common ones (11), own, help, end */
 } tfa_cli_opts;
 
 /* Ready for a command: nothing taken, nothing read. */
@@ -57,6 +66,10 @@ void tfa_cli_opts_init(tfa_cli_opts *o, unsigned take, const char *use);
  * unknown or incomplete option when o->use is NULL.
  */
 int tfa_cli_getopt(tfa_cli_opts *o, int argc, char **argv, const struct option *own);
+
+/* Copies the trust inputs read (TFA_CLI_TRUST, TFA_CLI_EXPECT_FPR) into o; o keeps
+ * pointers into co, which must outlive it. */
+void tfa_cli_trust_opts(tfa_cli_opts *co, tfa_verify_opts *o);
 
 /* The message for a bad --algorithm when the command has none of its own. */
 extern const char tfa_cli_alg_error[];

@@ -223,5 +223,62 @@ static void test_too_many(void)
 	CHECK(tfa_cli_getopt(&o, ARGC(argv), argv, many) == 0);
 }
 
-TFA_TEST_MAIN(T(test_mixed), T(test_restart), T(test_environment), T(test_unknown),
+/* The trust inputs verify and report share: read once, handed on as tfa_verify_opts. */
+static void test_trust(void)
+{
+	char *argv[] = {"cmd",	  "--checkpoint", "a.ckpt", "--require-genesis",	"--tsa-ca",
+			"ca.pem", "--checkpoint", "b.ckpt", "--require-chain-manifest", "bundle",
+			NULL};
+	char *none[] = {"cmd", "bundle", NULL};
+	char *over[2 * TFA_VERIFY_CHECKPOINTS_MAX + 2];
+	tfa_cli_opts o;
+	tfa_verify_opts v;
+
+	clear_env();
+	tfa_cli_opts_init(&o, TFA_CLI_TRUST, "use");
+	CHECK(tfa_cli_getopt(&o, ARGC(argv), argv, NULL) == 0);
+	CHECK(optind == ARGC(argv) - 1);
+	memset(&v, 0, sizeof(v));
+	tfa_cli_trust_opts(&o, &v);
+	CHECK(v.ncheckpoints == 2);
+	CHECK_STREQ(v.checkpoints[0], "a.ckpt");
+	CHECK_STREQ(v.checkpoints[1], "b.ckpt");
+	CHECK_STREQ(v.tsa_ca, "ca.pem");
+	CHECK(v.require_genesis && v.require_chain_manifest);
+	CHECK(v.expect_fpr == NULL);
+
+	/* None given: nothing required, no list. */
+	tfa_cli_opts_init(&o, TFA_CLI_TRUST, "use");
+	CHECK(tfa_cli_getopt(&o, ARGC(none), none, NULL) == 0);
+	memset(&v, 0xff, sizeof(v));
+	tfa_cli_trust_opts(&o, &v);
+	CHECK(v.checkpoints == NULL && v.ncheckpoints == 0 && v.tsa_ca == NULL);
+	CHECK(!v.require_genesis && !v.require_chain_manifest);
+
+	/* Not taken: the options are unknown. */
+	tfa_cli_opts_init(&o, TFA_CLI_EXPECT_FPR, "use");
+	capture_begin();
+	CHECK(tfa_cli_getopt(&o, ARGC(argv), argv, NULL) == -1);
+	capture_end();
+
+	/* One --checkpoint more than the verifier takes is a usage error, not an overrun. */
+	over[0] = "cmd";
+	for (int i = 0; i < TFA_VERIFY_CHECKPOINTS_MAX; i++) {
+		over[1 + 2 * i] = "--checkpoint";
+		over[2 + 2 * i] = "c.ckpt";
+	}
+	over[2 * TFA_VERIFY_CHECKPOINTS_MAX + 1] = NULL;
+	tfa_cli_opts_init(&o, TFA_CLI_TRUST, "use");
+	capture_begin();
+	CHECK(tfa_cli_getopt(&o, ARGC(over), over, NULL) == -1);
+	CHECK(strstr(capture_end(), "at most 15 --checkpoint files") != NULL);
+	CHECK(o.ncheckpoints == TFA_VERIFY_CHECKPOINTS_MAX - 1);
+	/* One fewer is taken whole. */
+	over[2 * TFA_VERIFY_CHECKPOINTS_MAX - 1] = NULL;
+	tfa_cli_opts_init(&o, TFA_CLI_TRUST, "use");
+	CHECK(tfa_cli_getopt(&o, ARGC(over) - 2, over, NULL) == 0);
+	CHECK(o.ncheckpoints == TFA_VERIFY_CHECKPOINTS_MAX - 1);
+}
+
+TFA_TEST_MAIN(T(test_trust), T(test_mixed), T(test_restart), T(test_environment), T(test_unknown),
 	      T(test_algorithm), T(test_fingerprint), T(test_stop_at_operand), T(test_too_many))
