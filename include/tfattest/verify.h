@@ -28,6 +28,8 @@
 #include "common.h"
 #include "error.h"
 
+struct tfa_artifact; /* artifact.h */
+
 typedef enum tfa_layer {
 	TFA_LAYER_NONE = 0,
 	TFA_LAYER_MANIFEST = 1,
@@ -81,6 +83,14 @@ typedef struct tfa_verify_opts {
 	/* Optional: called as artifacts pass their checks ("verified"), in seq order. */
 	tfa_progress_fn progress;
 	void *progress_ud;
+	/*
+	 * Optional: as on_artifact, at the same points and under the same rules,
+	 * but with the artifact's fields as the verifier parsed them from those
+	 * bytes (valid only during the call), for a caller that needs the fields
+	 * and not the bytes: nothing is copied or parsed a second time for it.
+	 */
+	tfa_err (*on_record)(void *record_ud, const struct tfa_artifact *a);
+	void *record_ud;
 } tfa_verify_opts;
 
 /* A bundle names at most this many keys: its anchor and the keys its rotations bring in. */

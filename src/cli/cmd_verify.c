@@ -37,27 +37,18 @@ typedef struct spooled_list {
 } spooled_list;
 
 /*
- * on_artifact: keeps the spooled records among those the verifier read and
- * checked. Nothing is read again after verification: a directory can change
- * and an archive is never extracted.
+ * on_record: keeps the spooled records among those the verifier read and
+ * checked, from the fields it parsed. Nothing is read again after
+ * verification: a directory can change and an archive is never extracted.
  */
-static tfa_err collect_spooled(void *ud, uint64_t seq, const uint8_t *json, size_t len,
-			       const uint8_t *sig, size_t siglen)
+static tfa_err collect_spooled(void *ud, const tfa_artifact *a)
 {
 	spooled_list *l = ud;
-	tfa_artifact a;
 
-	(void)sig;
-	(void)siglen;
-	if (tfa_artifact_parse(&a, json, len) != TFA_OK) {
-		snprintf(l->why, sizeof(l->why), "verified artifact %llu does not parse",
-			 (unsigned long long)seq);
-		return TFA_EINTERNAL;
-	}
 	l->records++;
-	if (a.has_identity)
+	if (a->has_identity)
 		l->identified++;
-	if (!a.spooled)
+	if (!a->spooled)
 		return TFA_OK;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 16;
@@ -69,7 +60,7 @@ static tfa_err collect_spooled(void *ud, uint64_t seq, const uint8_t *json, size
 		l->v = nv;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (spooled_rec){seq, a.deployed_at, a.spooled_at, a.time};
+	l->v[l->n++] = (spooled_rec){a->seq, a->deployed_at, a->spooled_at, a->time};
 	return TFA_OK;
 }
 
@@ -279,8 +270,8 @@ int tfa_cli_verify(int argc, char **argv)
 	if (!co.json)
 		o.line = print_line;
 	o.ud = &pr;
-	o.on_artifact = collect_spooled;
-	o.artifact_ud = &sp;
+	o.on_record = collect_spooled;
+	o.record_ud = &sp;
 	o.progress = tfa_cli_progress_cb;
 	o.progress_ud = &pr;
 	rc = tfa_verify_bundle(&rep, argv[optind], &o);

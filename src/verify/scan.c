@@ -81,11 +81,12 @@ out:
 	return res;
 }
 
-static void check_job(tfa_vfy_worker *w, tfa_vfy_job *j)
+static void check_job(tfa_vfy_worker *w, int batch, size_t i)
 {
 	tfa_vfy_ctx *v = w->v;
+	tfa_vfy_job *j = &v->jobs[batch][i];
 	uint8_t sh[TFA_SHA256_LEN];
-	tfa_artifact a;
+	tfa_artifact own, *a = v->recs[batch] ? &v->recs[batch][i] : &own;
 	size_t k;
 	int r;
 
@@ -108,22 +109,22 @@ static void check_job(tfa_vfy_worker *w, tfa_vfy_job *j)
 			j->keep_siglen = w->sig.len;
 		}
 	}
-	if (tfa_artifact_parse(&a, w->art.data, w->art.len) != TFA_OK) {
+	if (tfa_artifact_parse(a, w->art.data, w->art.len) != TFA_OK) {
 		tfa_error_clear();
 		return;
 	}
 	j->parse_ok = 1;
-	if (a.spooled)
+	if (a->spooled)
 		atomic_fetch_add(&v->spooled, 1);
-	memcpy(j->prev, a.prev_hash, TFA_SHA256_LEN);
-	j->place_ok = a.seq == j->seq && strcmp(a.chain_id, v->man.chain_id) == 0;
-	j->is_rot = a.is_rotation;
-	j->rb_seq = a.rollback_to;
-	memcpy(j->rb_hash, a.rollback_hash, TFA_SHA256_LEN);
+	memcpy(j->prev, a->prev_hash, TFA_SHA256_LEN);
+	j->place_ok = a->seq == j->seq && strcmp(a->chain_id, v->man.chain_id) == 0;
+	j->is_rot = a->is_rotation;
+	j->rb_seq = a->rollback_to;
+	memcpy(j->rb_hash, a->rollback_hash, TFA_SHA256_LEN);
 	k = tfa_vfy_key_index(v, j->seq);
 	j->sig_ok =
-	    strcmp(a.key_fpr, v->keys[k].fpr) == 0 &&
-	    tfa_verifier_check(&w->ver[k], a.alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
+	    strcmp(a->key_fpr, v->keys[k].fpr) == 0 &&
+	    tfa_verifier_check(&w->ver[k], a->alg, j->hash, w->sig.data, w->sig.len) == TFA_OK;
 	tfa_error_clear();
 }
 
@@ -136,7 +137,7 @@ static void *worker_main(void *arg)
 		size_t i = atomic_fetch_add(&v->next_job, 1);
 		if (i >= v->njobs[v->busy])
 			break;
-		check_job(w, &v->jobs[v->busy][i]);
+		check_job(w, v->busy, i);
 	}
 	return NULL;
 }
@@ -209,19 +210,23 @@ static void free_kept(tfa_vfy_job *jobs, size_t n)
 }
 
 /*
- * Hands a judged artifact to on_artifact: only while nothing has failed,
- * so every call is for a record that passed, in seq order.
+ * Hands a judged artifact to on_artifact and on_record: only while nothing
+ * has failed, so every call is for a record that passed, in seq order.
  */
-static tfa_err deliver(tfa_vfy_ctx *v, tfa_vfy_job *j)
+static tfa_err deliver(tfa_vfy_ctx *v, tfa_vfy_job *j, const tfa_artifact *a)
 {
-	tfa_err rc;
+	tfa_err rc = TFA_OK;
 
-	if (v->opts->on_artifact == NULL || v->l3_failed || v->l4_failed)
+	if (v->l3_failed || v->l4_failed)
 		return TFA_OK;
-	if (j->keep_failed)
-		return v->cb_rc = tfa_error_set(TFA_EINTERNAL, "out of memory");
-	rc = v->opts->on_artifact(v->opts->artifact_ud, j->seq, j->keep, j->keep_len,
-				  j->keep + j->keep_len, j->keep_siglen);
+	if (v->opts->on_artifact) {
+		if (j->keep_failed)
+			return v->cb_rc = tfa_error_set(TFA_EINTERNAL, "out of memory");
+		rc = v->opts->on_artifact(v->opts->artifact_ud, j->seq, j->keep, j->keep_len,
+					  j->keep + j->keep_len, j->keep_siglen);
+	}
+	if (rc == TFA_OK && a)
+		rc = v->opts->on_record(v->opts->record_ud, a);
 	if (rc != TFA_OK) {
 		if (rc == TFA_EVERIFY || rc == TFA_EFORMAT)
 			rc = TFA_EINTERNAL;
@@ -233,28 +238,28 @@ static tfa_err deliver(tfa_vfy_ctx *v, tfa_vfy_job *j)
 	return rc;
 }
 
-static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n);
+static tfa_err judge(tfa_vfy_ctx *v, int batch);
 
 /* Waits for the array in flight, then judges it in seq order. */
 static tfa_err finish(tfa_vfy_ctx *v)
 {
-	tfa_vfy_job *jobs;
-	size_t n;
+	int batch = v->busy;
 	tfa_err rc;
 
-	if (v->busy < 0)
+	if (batch < 0)
 		return TFA_OK;
 	drain(v);
-	jobs = v->jobs[v->busy];
-	n = v->njobs[v->busy];
 	v->busy = -1;
-	rc = judge(v, jobs, n);
-	free_kept(jobs, n);
+	rc = judge(v, batch);
+	free_kept(v->jobs[batch], v->njobs[batch]);
 	return rc;
 }
 
-static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
+static tfa_err judge(tfa_vfy_ctx *v, int batch)
 {
+	tfa_vfy_job *jobs = v->jobs[batch];
+	size_t n = v->njobs[batch];
+
 	for (size_t i = 0; i < n; i++) {
 		tfa_vfy_job *j = &jobs[i];
 		uint8_t g[TFA_SHA256_LEN] = {0};
@@ -339,7 +344,7 @@ static tfa_err judge(tfa_vfy_ctx *v, tfa_vfy_job *jobs, size_t n)
 		if (v->opts->progress)
 			v->opts->progress(v->opts->progress_ud, "verified", v->checked,
 					  v->man.to_seq - v->man.from_seq + 1);
-		if ((rc = deliver(v, j)) != TFA_OK)
+		if ((rc = deliver(v, j, v->recs[batch] ? &v->recs[batch][i] : NULL)) != TFA_OK)
 			return rc;
 	}
 	return TFA_OK;
@@ -646,6 +651,13 @@ tfa_err tfa_vfy_check_contents(tfa_vfy_ctx *v)
 		if (v->ws[t].hint < 0)
 			break; /* no artifacts/ directory: the scan reports what is missing */
 	}
+	if (v->opts->on_record) {
+		for (int b = 0; b < 2; b++)
+			if ((v->recs[b] = calloc(TFA_VFY_BATCH, sizeof(tfa_artifact))) == NULL) {
+				rc = tfa_error_set(TFA_EINTERNAL, "out of memory");
+				goto out;
+			}
+	}
 	v->expect_seq = v->man.from_seq;
 	v->busy = -1;
 	rc = tfa_vfy_scan_manifest(v, &again, on_file, v, digest);
@@ -719,6 +731,10 @@ out:
 			v->src.ops->hint_close(v->ws[t].hint);
 	}
 	tfa_buf_free(&v->other);
+	for (int b = 0; b < 2; b++) {
+		free(v->recs[b]);
+		v->recs[b] = NULL;
+	}
 	free(v->rbs);
 	v->rbs = NULL;
 	v->nrbs = v->caprbs = 0;

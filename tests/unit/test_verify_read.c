@@ -178,6 +178,12 @@ typedef struct seen {
 	int out_of_order, bytes_differ;
 	uint64_t fail_at; /* return fail_rc at this seq; 0: never */
 	tfa_err fail_rc;
+	int only_records; /* on_record alone, without on_artifact */
+	/* What on_record saw: each call after on_artifact's for the same seq (when both are
+	 * set), with the fields a parse of the bundle's bytes gives. */
+	uint64_t rec_calls, rec_last_seq;
+	int rec_out_of_order, rec_differs, rec_before_bytes;
+	uint64_t rec_fail_at; /* on_record returns fail_rc at this seq; 0: never */
 } seen;
 
 static tfa_err on_artifact(void *ud, uint64_t seq, const uint8_t *json, size_t len,
@@ -198,6 +204,26 @@ static tfa_err on_artifact(void *ud, uint64_t seq, const uint8_t *json, size_t l
 	return s->fail_at == seq ? s->fail_rc : TFA_OK;
 }
 
+static tfa_err on_record(void *ud, const tfa_artifact *a)
+{
+	seen *s = ud;
+	size_t jn;
+	char *j = get(s->bundle, art(a->seq, "json"), &jn);
+	tfa_artifact want;
+
+	if (a->seq != s->rec_last_seq + 1 && s->rec_calls != 0)
+		s->rec_out_of_order++;
+	if (!s->only_records && s->last_seq != a->seq)
+		s->rec_before_bytes++;
+	if (tfa_artifact_parse(&want, (const uint8_t *)j, jn) != TFA_OK ||
+	    memcmp(&want, a, sizeof(want)) != 0)
+		s->rec_differs++;
+	free(j);
+	s->rec_calls++;
+	s->rec_last_seq = a->seq;
+	return s->rec_fail_at == a->seq ? s->fail_rc : TFA_OK;
+}
+
 static tfa_err run(tfa_verify_report *rep, const char *b, unsigned threads, seen *s)
 {
 	tfa_verify_opts o;
@@ -205,8 +231,12 @@ static tfa_err run(tfa_verify_report *rep, const char *b, unsigned threads, seen
 	memset(&o, 0, sizeof(o));
 	o.threads = threads;
 	o.expect_fpr = tfa_signer_fingerprint(g.key);
-	o.on_artifact = on_artifact;
-	o.artifact_ud = s;
+	if (!s->only_records) {
+		o.on_artifact = on_artifact;
+		o.artifact_ud = s;
+	}
+	o.on_record = on_record;
+	o.record_ud = s;
 	s->bundle = b;
 	return tfa_verify_bundle(rep, b, &o);
 }
@@ -223,8 +253,19 @@ static void test_valid_bundle_every_record_once(void)
 		CHECK(s.last_seq == NREC);
 		CHECK(s.out_of_order == 0);
 		CHECK(s.bytes_differ == 0);
+		CHECK(s.rec_calls == NREC && s.rec_last_seq == NREC);
+		CHECK(s.rec_out_of_order == 0 && s.rec_differs == 0 && s.rec_before_bytes == 0);
 		CHECK(rep.passed_layer == TFA_LAYER_CHECKPOINTS);
 		CHECK(rep.failed_layer == TFA_LAYER_NONE);
+	}
+	/* on_record alone, as `verify` uses it: every record, in order, nothing kept. */
+	for (unsigned t = 1; t <= 4; t += 3) {
+		seen s = {0};
+		s.only_records = 1;
+		CHECK_OK(run(&rep, g.small, t, &s));
+		CHECK(s.calls == 0);
+		CHECK(s.rec_calls == NREC && s.rec_last_seq == NREC);
+		CHECK(s.rec_out_of_order == 0 && s.rec_differs == 0);
 	}
 }
 
@@ -242,6 +283,15 @@ static void test_many_batches_in_order(void)
 		CHECK(s.last_seq == NBIG);
 		CHECK(s.out_of_order == 0);
 		CHECK(s.bytes_differ == 0);
+		CHECK(s.rec_calls == NBIG && s.rec_last_seq == NBIG);
+		CHECK(s.rec_out_of_order == 0 && s.rec_differs == 0 && s.rec_before_bytes == 0);
+	}
+	for (unsigned t = 1; t <= 4; t += 3) {
+		seen s = {0};
+		s.only_records = 1;
+		CHECK_OK(run(&rep, g.big, t, &s));
+		CHECK(s.rec_calls == NBIG && s.rec_last_seq == NBIG);
+		CHECK(s.rec_out_of_order == 0 && s.rec_differs == 0);
 	}
 }
 
@@ -293,6 +343,12 @@ static void test_no_call_from_a_failed_record_on(void)
 			CHECK(s.calls == 2);
 			CHECK(s.last_seq == 2);
 			CHECK(s.bytes_differ == 0);
+			CHECK(s.rec_calls == 2 && s.rec_last_seq == 2 && s.rec_differs == 0);
+			memset(&s, 0, sizeof(s));
+			s.only_records = 1;
+			CHECK_RC(run(&rep, b, t, &s), TFA_EVERIFY);
+			CHECK(rep.failed_layer == TFA_LAYER_SIGNATURES);
+			CHECK(s.rec_calls == 2 && s.rec_last_seq == 2);
 		}
 	}
 	tfa_test_rmtree(b);
@@ -321,6 +377,21 @@ static void test_caller_failure_stops_verification(void)
 	CHECK_RC(run(&rep, g.small, 4, &s), TFA_EINTERNAL);
 	CHECK(s.calls == 1);
 	CHECK(rep.failed_layer == TFA_LAYER_NONE);
+
+	/* The same for on_record: its failure stops the scan, named by the record. */
+	memset(&s, 0, sizeof(s));
+	s.only_records = 1;
+	s.rec_fail_at = 3;
+	s.fail_rc = TFA_EIO;
+	CHECK_RC(run(&rep, g.small, 4, &s), TFA_EIO);
+	CHECK(s.rec_calls == 3);
+	CHECK(strstr(rep.message, "artifacts/000000000003.json") != NULL);
+	memset(&s, 0, sizeof(s));
+	s.only_records = 1;
+	s.rec_fail_at = 1;
+	s.fail_rc = TFA_EFORMAT;
+	CHECK_RC(run(&rep, g.small, 1, &s), TFA_EINTERNAL);
+	CHECK(s.rec_calls == 1);
 }
 
 static void test_missing_checkpoint_file_is_named(void)
