@@ -28,8 +28,6 @@
 #include "common.h"
 #include "error.h"
 
-struct tfa_artifact; /* artifact.h */
-
 typedef enum tfa_layer {
 	TFA_LAYER_NONE = 0,
 	TFA_LAYER_MANIFEST = 1,
@@ -38,6 +36,18 @@ typedef enum tfa_layer {
 	TFA_LAYER_SIGNATURES = 4,
 	TFA_LAYER_CHECKPOINTS = 5
 } tfa_layer;
+
+/* A passed record's fields as the verifier parsed them (tfa_verify_opts.on_record). */
+typedef struct tfa_verify_record {
+	uint64_t seq;
+	int64_t time;	     /* seconds since the epoch, UTC */
+	char event[16];	     /* the event type, or rotate */
+	char status[16];     /* succeeded, failed */
+	bool spooled;	     /* appended later from a local spool: */
+	int64_t deployed_at; /*   when the deployment finished */
+	int64_t spooled_at;  /*   when its capture was spooled */
+	bool has_identity;   /* carries a caller identity a front end verified */
+} tfa_verify_record;
 
 typedef struct tfa_verify_opts {
 	/* "sha256:<hex>" of the chain's anchor (first) key; NULL trusts the bundle's (with a
@@ -85,11 +95,11 @@ typedef struct tfa_verify_opts {
 	void *progress_ud;
 	/*
 	 * Optional: as on_artifact, at the same points and under the same rules,
-	 * but with the artifact's fields as the verifier parsed them from those
-	 * bytes (valid only during the call), for a caller that needs the fields
+	 * but with some of the artifact's fields as the verifier parsed them from
+	 * those bytes (valid only during the call), for a caller that needs those
 	 * and not the bytes: nothing is copied or parsed a second time for it.
 	 */
-	tfa_err (*on_record)(void *record_ud, const struct tfa_artifact *a);
+	tfa_err (*on_record)(void *record_ud, const tfa_verify_record *r);
 	void *record_ud;
 } tfa_verify_opts;
 

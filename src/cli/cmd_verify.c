@@ -41,7 +41,7 @@ typedef struct spooled_list {
  * checked, from the fields it parsed. Nothing is read again after
  * verification: a directory can change and an archive is never extracted.
  */
-static tfa_err collect_spooled(void *ud, const tfa_artifact *a)
+static tfa_err collect_spooled(void *ud, const tfa_verify_record *a)
 {
 	spooled_list *l = ud;
 

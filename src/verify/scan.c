@@ -81,12 +81,16 @@ out:
 	return res;
 }
 
+_Static_assert(sizeof(((tfa_verify_record *)0)->event) == sizeof(((tfa_artifact *)0)->event) &&
+		   sizeof(((tfa_verify_record *)0)->status) == sizeof(((tfa_artifact *)0)->status),
+	       "a record's event and status are copied whole from the artifact's");
+
 static void check_job(tfa_vfy_worker *w, int batch, size_t i)
 {
 	tfa_vfy_ctx *v = w->v;
 	tfa_vfy_job *j = &v->jobs[batch][i];
 	uint8_t sh[TFA_SHA256_LEN];
-	tfa_artifact own, *a = v->recs[batch] ? &v->recs[batch][i] : &own;
+	tfa_artifact art, *a = &art;
 	size_t k;
 	int r;
 
@@ -116,6 +120,17 @@ static void check_job(tfa_vfy_worker *w, int batch, size_t i)
 	j->parse_ok = 1;
 	if (a->spooled)
 		atomic_fetch_add(&v->spooled, 1);
+	if (v->recs[batch]) {
+		tfa_verify_record *rec = &v->recs[batch][i];
+		rec->seq = a->seq;
+		rec->time = a->time;
+		memcpy(rec->event, a->event, sizeof(rec->event));
+		memcpy(rec->status, a->status, sizeof(rec->status));
+		rec->spooled = a->spooled;
+		rec->deployed_at = a->deployed_at;
+		rec->spooled_at = a->spooled_at;
+		rec->has_identity = a->has_identity;
+	}
 	memcpy(j->prev, a->prev_hash, TFA_SHA256_LEN);
 	j->place_ok = a->seq == j->seq && strcmp(a->chain_id, v->man.chain_id) == 0;
 	j->is_rot = a->is_rotation;
@@ -213,7 +228,7 @@ static void free_kept(tfa_vfy_job *jobs, size_t n)
  * Hands a judged artifact to on_artifact and on_record: only while nothing
  * has failed, so every call is for a record that passed, in seq order.
  */
-static tfa_err deliver(tfa_vfy_ctx *v, tfa_vfy_job *j, const tfa_artifact *a)
+static tfa_err deliver(tfa_vfy_ctx *v, tfa_vfy_job *j, const tfa_verify_record *a)
 {
 	tfa_err rc = TFA_OK;
 
@@ -653,7 +668,8 @@ tfa_err tfa_vfy_check_contents(tfa_vfy_ctx *v)
 	}
 	if (v->opts->on_record) {
 		for (int b = 0; b < 2; b++)
-			if ((v->recs[b] = calloc(TFA_VFY_BATCH, sizeof(tfa_artifact))) == NULL) {
+			if ((v->recs[b] = calloc(TFA_VFY_BATCH, sizeof(tfa_verify_record))) ==
+			    NULL) {
 				rc = tfa_error_set(TFA_EINTERNAL, "out of memory");
 				goto out;
 			}

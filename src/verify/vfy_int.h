@@ -125,7 +125,7 @@ typedef struct tfa_vfy_ctx {
 	tfa_vfy_worker ws[TFA_VFY_THREADS_MAX];
 	/* Two job arrays: the workers check one while the scan fills the other. */
 	tfa_vfy_job jobs[2][TFA_VFY_BATCH];
-	tfa_artifact *recs[2]; /* with on_record: each job's artifact as parsed, by index */
+	tfa_verify_record *recs[2]; /* with on_record: each job's fields as parsed, by index */
 	size_t njobs[2];
 	int fill; /* the array the scan fills */
 	int busy; /* the array the workers check, or -1 */
