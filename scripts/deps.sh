@@ -50,7 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	echo "installing: ${missing[*]}"
 	$SUDO apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 [ "$demo" = 0 ] || exit 0
 
@@ -61,7 +61,7 @@ if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	if ! dpkg-query -W -f='${Status}' locales 2>/dev/null | grep -q "install ok installed"; then
 		$SUDO apt-get update -q
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends locales
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends locales
 	fi
 	echo "generating the de_DE.UTF-8 locale"
 	$SUDO localedef -i de_DE -c -f UTF-8 de_DE.UTF-8
