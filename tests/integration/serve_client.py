@@ -6,6 +6,11 @@
   serve_client.py slowpost HOST:PORT CA TOKEN BODY SENT GO
         sends a record request's headers and half its body, creates the file SENT,
         waits for the file GO, sends the rest; prints: STATUS SEQ
+  serve_client.py bigpost HOST:PORT CA TOKEN FILE
+        sends a record request's headers with FILE's size as Content-Length (no
+        Expect), waits a second for any early reply, then sends FILE, and reads the
+        reply; prints: early=yes|no STATUS (STATUS is "reset" when the connection
+        was reset before a status line could be read)
   serve_client.py burst HOST:PORT CA TOKEN BODY N
         opens N TLS connections, then sends N record requests at once (BODY's @KEY@
         made unique for each); prints one line per reply: STATUS RETRY-AFTER SEQ
@@ -84,6 +89,42 @@ def slowpost(hp, ca, token, body, sent, go):
     reply = r.read()
     seq = json.loads(reply).get("seq", "-") if r.status == 200 else "-"
     print(r.status, seq)
+    return 0
+
+
+def bigpost(hp, ca, token, path):
+    host, port = split_hostport(hp)
+    data = open(path, "rb").read()
+    raw = socket.create_connection((host, port), timeout=10)
+    s = tls_context(ca).wrap_socket(raw, server_hostname=host)
+    s.sendall(("POST /v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+               % (token, len(data))).encode())
+    # A reply before the body is sent is what a client still sending can lose to a reset.
+    s.settimeout(1)
+    early = b""
+    try:
+        early = s.recv(1)
+    except socket.timeout:
+        pass
+    except (ssl.SSLError, OSError):
+        early = b"?"
+    s.settimeout(10)
+    reply = early
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+            if b"\r\n" in reply:
+                break
+    except (ssl.SSLError, OSError):
+        pass
+    line = reply.split(b"\r\n", 1)[0].split()
+    status = line[1].decode() if len(line) >= 2 and line[0].startswith(b"HTTP/") else "reset"
+    print("early=%s %s" % ("yes" if early else "no", status))
     return 0
 
 
@@ -174,6 +215,8 @@ def main(argv):
         return trickle(argv[2], argv[3])
     if len(argv) == 8 and argv[1] == "slowpost":
         return slowpost(*argv[2:8])
+    if len(argv) == 6 and argv[1] == "bigpost":
+        return bigpost(*argv[2:6])
     if len(argv) == 7 and argv[1] == "burst":
         return burst(argv[2], argv[3], argv[4], argv[5], int(argv[6]))
     if len(argv) == 9 and argv[1] == "load":
