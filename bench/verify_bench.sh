@@ -11,13 +11,13 @@
 # the signatures would take (1/limit + floor/N) per artifact, so the round
 # prints that ceiling as a ratio too, and how much of it the verifier reaches.
 #
-# usage: bench/verify_bench.sh [BUILD_DIR]
+# usage: bench/verify_bench.sh [BUILD_DIR]      (TFATTEST=BINARY times another build's tfattest)
 # The bundles are cached in BUILD_DIR/verify-bench/ (building the 20,000 one
 # takes about a minute of signing).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
-T=$build/tfattest
+T=${TFATTEST:-$build/tfattest}
 cache=$build/verify-bench
 plan=$root/tests/fixtures/terraform/plans/show-modules.json
 reps=${REPS:-3}
