@@ -1442,11 +1442,34 @@ static tfa_err cur_reset(tfa_archive_cursor *c)
 	return TFA_OK;
 }
 
+/*
+ * The next compressed bytes, at most want (1 to CHUNK) from c->inpos, as the
+ * inflater's input. The file ending before them means it changed since the
+ * load, which saw them.
+ */
+static tfa_err cur_read_in(tfa_archive_cursor *c, size_t want)
+{
+	ssize_t n;
+
+	do
+		n = pread(c->a->fd, c->in, want, (off_t)c->inpos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return tfa_error_set(TFA_EIO, "cannot read the archive: %s", strerror(errno));
+	if (n == 0)
+		return changed(c);
+	c->inpos += (uint64_t)n;
+	c->z.next_in = c->in;
+	c->z.avail_in = (uInt)n;
+	return TFA_OK;
+}
+
 /* Inflated bytes ready in c->out (c->olen > c->opos), or false at the stream's end. */
 static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 {
 	*more = true;
 	while (c->opos == c->olen) {
+		tfa_err rc;
 		int r;
 
 		if (c->zend) {
@@ -1455,20 +1478,10 @@ static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 		}
 		if (c->a->zip) {
 			if (c->z.avail_in == 0 && c->cleft > 0) {
-				size_t want = c->cleft < CHUNK ? (size_t)c->cleft : CHUNK;
-				ssize_t n;
-				do
-					n = pread(c->a->fd, c->in, want, (off_t)c->inpos);
-				while (n < 0 && errno == EINTR);
-				if (n < 0)
-					return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
-							     strerror(errno));
-				if (n == 0)
-					return changed(c);
-				c->inpos += (uint64_t)n;
-				c->cleft -= (uint64_t)n;
-				c->z.next_in = c->in;
-				c->z.avail_in = (uInt)n;
+				rc = cur_read_in(c, c->cleft < CHUNK ? (size_t)c->cleft : CHUNK);
+				if (rc != TFA_OK)
+					return rc;
+				c->cleft -= c->z.avail_in;
 			}
 			if (c->ze == NULL || c->ze->zmethod == 0) {
 				/* Stored: the bytes as they are. */
@@ -1495,18 +1508,9 @@ static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 			continue;
 		}
 		if (c->z.avail_in == 0) {
-			ssize_t n;
-			do
-				n = pread(c->a->fd, c->in, CHUNK, (off_t)c->inpos);
-			while (n < 0 && errno == EINTR);
-			if (n < 0)
-				return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
-						     strerror(errno));
-			if (n == 0)
-				return changed(c);
-			c->inpos += (uint64_t)n;
-			c->z.next_in = c->in;
-			c->z.avail_in = (uInt)n;
+			rc = cur_read_in(c, CHUNK);
+			if (rc != TFA_OK)
+				return rc;
 		}
 		c->z.next_out = c->out;
 		c->z.avail_out = CHUNK;
