@@ -1408,6 +1408,56 @@ static void test_stream_bounds(void)
 	free(dir);
 }
 
+/*
+ * With the default caps, a streamed .tar.gz of more entries than the held
+ * caps allow (1,000,003: manifest.json and 500,001 records) is read, holding
+ * only manifest.json's entry: the tar (512 MB) is written through gzwrite,
+ * never held by the test either.
+ */
+static void test_many_entries(void)
+{
+	char *dir = tfa_test_tmpdir();
+	char *path = tfa_test_path(dir, "big.tar.gz");
+	uint8_t *stage = malloc(1u << 20);
+	out o = {stage, 0};
+	gzFile gz = gzopen(path, "wb1");
+	const uint32_t recs = 500001;
+	tfa_archive *ar = NULL;
+	char name[64];
+	int fd;
+
+	CHECK(gz != NULL && stage != NULL);
+	if (gz == NULL || stage == NULL)
+		goto out;
+	tar_add(&o, M, "{}", 2, NULL);
+	for (uint32_t i = 1; i <= recs; i++) {
+		for (int k = 0; k < 2; k++) {
+			snprintf(name, sizeof(name), "artifacts/%012u.%s", i, k ? "sig" : "json");
+			tar_add(&o, name, "", 0, NULL);
+		}
+		if (o.n > (1u << 20) - 4096) {
+			CHECK(gzwrite(gz, stage, (unsigned)o.n) == (int)o.n);
+			o.n = 0;
+		}
+	}
+	tar_end(&o, 2);
+	CHECK(gzwrite(gz, stage, (unsigned)o.n) == (int)o.n);
+	CHECK(gzclose(gz) == Z_OK);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_OK(tfa_archive_open_fd(&ar, fd, "big.tar.gz", NULL));
+	CHECK(ar != NULL && ar->streamed && ar->n == 1 && ar->nart == 2 * (uint64_t)recs);
+	CHECK(ar != NULL && ar->nruns[0] == 1 && ar->nruns[1] == 1);
+	tfa_archive_free(ar);
+	close(fd);
+out:
+	free(stage);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
 /* The number written just before word, at or after *p (commas skipped); *p moves past word. */
 static uint64_t doc_number(const char **p, const char *word)
 {
@@ -1470,5 +1520,5 @@ static void test_cleanup(void)
 
 TFA_TEST_MAIN(T(test_valid), T(test_tar_rules), T(test_gzip_rules), T(test_zip_rules), T(test_caps),
 	      T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree), T(test_streamed),
-	      T(test_verify_demo), T(test_held_caps), T(test_stream_bounds),
+	      T(test_verify_demo), T(test_held_caps), T(test_stream_bounds), T(test_many_entries),
 	      T(test_caps_documented), T(test_cleanup))
