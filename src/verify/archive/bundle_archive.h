@@ -1,6 +1,6 @@
 /*
- * Bundle archives (.tar.gz, .zip) read whole into memory, every byte
- * accounted for, never extracted.
+ * Bundle archives (.tar.gz, .zip) read every byte accounted for, never
+ * extracted: held in memory, or streamed (tfa_archive_open_fd).
  *
  * Only the subset that every common extractor (GNU tar, bsdtar, unzip,
  * Python's tarfile and zipfile) reads the same way is accepted, which is
@@ -9,7 +9,8 @@
  * regular-file headers; a .zip has one central directory that agrees, field
  * by field, with contiguous local headers in the same order. Every entry is
  * a regular file named by a bundle path (bundle_path.h), no name twice,
- * under caps on entries and on decompressed bytes. Anything else fails the
+ * under caps on entries and on decompressed bytes (lower ones for an archive
+ * held whole, a .zip included). Anything else fails the
  * whole archive with TFA_EVERIFY and a one-line message naming the entry, or
  * the archive offset when no entry is involved.
  */
