@@ -32,9 +32,13 @@
 #define TFA_BUNDLE_MANIFEST_SIG	     "manifest.sig"
 #define TFA_BUNDLE_PUBKEY	     "public_key.pem"
 #define TFA_BUNDLE_README	     "VERIFY.md"
-/* A manifest lists at most this many files, and is at most this large. */
-#define TFA_MANIFEST_MAX_FILES 4000000u
-#define TFA_MANIFEST_MAX_BYTES ((size_t)1 << 30)
+/*
+ * A manifest lists at most this many files, and is at most this large
+ * (docs/FORMAT.md R-5.4-1): a range of 8,000,000 records, at about 126 bytes
+ * an entry.
+ */
+#define TFA_MANIFEST_MAX_FILES 16000000u
+#define TFA_MANIFEST_MAX_BYTES ((size_t)2 << 30)
 /*
  * The manifest's optional `writer` (docs/FORMAT.md §5.2, R-5.2-13): the name
  * and version of the program that says it wrote the bundle, each 1 to this

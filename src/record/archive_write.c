@@ -557,7 +557,7 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 	TFA_ENSURE(w.dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));
 	{
 		/* What the archive reader would refuse, refused before anything is written. */
-		uint64_t total = 0;
+		uint64_t total = 0, cap;
 		struct stat st;
 
 		TFA_GUARD(tfa_path_open(&mfd, w.dirfd, TFA_BUNDLE_MANIFEST));
@@ -567,11 +567,24 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 		TFA_ENSURE(fstat(mfd, &st) == 0, TFA_EIO, "cannot stat %s: %s", TFA_BUNDLE_MANIFEST,
 			   strerror(errno));
 		total += (uint64_t)st.st_size;
-		TFA_ENSURE(total <= TFA_ARCHIVE_MAX_TOTAL, TFA_EUSAGE,
-			   "the bundle's files take %" PRIu64
-			   " bytes, more than an archive may hold "
+		/* A .zip is held whole by its reader, so it has the held caps. */
+		cap =
+		    kind == TFA_EXPORT_ARC_ZIP ? TFA_ARCHIVE_HELD_MAX_TOTAL : TFA_ARCHIVE_MAX_TOTAL;
+		TFA_ENSURE(total <= cap, TFA_EUSAGE,
+			   "the bundle's files take %" PRIu64 " bytes, more than %s may hold "
 			   "(%" PRIu64 "): export a shorter range (--from, --to) or as a directory",
-			   total, (uint64_t)TFA_ARCHIVE_MAX_TOTAL);
+			   total, kind == TFA_EXPORT_ARC_ZIP ? "a .zip" : "an archive", cap);
+		cap = kind == TFA_EXPORT_ARC_ZIP ? TFA_ARCHIVE_HELD_MAX_MANIFEST
+						 : TFA_ARCHIVE_MAX_MANIFEST;
+		TFA_ENSURE((uint64_t)st.st_size <= cap, TFA_EUSAGE,
+			   "the manifest takes %" PRIu64 " bytes, more than %s may hold (%" PRIu64
+			   "): export a shorter range (--from, --to) or as a directory",
+			   (uint64_t)st.st_size,
+			   kind == TFA_EXPORT_ARC_ZIP ? "a .zip" : "an archive", cap);
+		TFA_ENSURE(nfiles <= TFA_ARCHIVE_MAX_ENTRIES, TFA_EUSAGE,
+			   "an archive holds at most %u files and this bundle has %" PRIu64
+			   ": export a shorter range (--from, --to) or as a directory",
+			   TFA_ARCHIVE_MAX_ENTRIES, nfiles);
 		tfa_jstream_free(js);
 		js = NULL;
 		close(mfd);

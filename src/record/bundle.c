@@ -156,6 +156,11 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		   from, to, head);
 	if (o->has_since || o->has_until)
 		TFA_GUARD(time_range(st, o, &from, &to));
+	/* Two files a record, and a few more: refused before anything is written. */
+	TFA_ENSURE(to - from < TFA_MANIFEST_MAX_FILES / 2 - 2, TFA_EUSAGE,
+		   "range %" PRIu64 "..%" PRIu64 " holds more records than a manifest lists "
+		   "(%u files): export a shorter range (--from, --to)",
+		   from, to, TFA_MANIFEST_MAX_FILES);
 
 	TFA_GUARD(tfa_fs_mkdtemp_beside(&tmpdir, dest));
 	ex.dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

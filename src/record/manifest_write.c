@@ -72,6 +72,10 @@ tfa_err tfa_export_put_file(tfa_export_ctx *ex, int dirfd, const char *dirname, 
 	int n;
 
 	TFA_ENSURE(ex->manfd >= 0, TFA_EINTERNAL, "the manifest is not open");
+	TFA_ENSURE(ex->nfiles < TFA_MANIFEST_MAX_FILES, TFA_EUSAGE,
+		   "the manifest would list more than %u files: export a shorter range (--from, "
+		   "--to)",
+		   TFA_MANIFEST_MAX_FILES);
 	TFA_GUARD(tfa_fs_write_new(dirfd, name, data, len, 0444, false));
 	tfa_sha256(d, data, len);
 	tfa_hex_encode(hex, d, sizeof(d));

@@ -171,7 +171,8 @@ out:
 	return rc;
 }
 
-static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn fn, void *ud)
+static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn fn, void *ud,
+			  size_t max_files)
 {
 	tfa_err rc = TFA_OK;
 	char prev[TFA_PATH_MAX_LEN + 1] = "", path[TFA_PATH_MAX_LEN + 1];
@@ -193,8 +194,8 @@ static tfa_err scan_files(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 			break;
 		TFA_ENSURE(t == TFA_JS_BEGIN_OBJECT, TFA_EFORMAT,
 			   "manifest: a file entry is not an object");
-		TFA_ENSURE(n < TFA_MANIFEST_MAX_FILES, TFA_EFORMAT,
-			   "manifest lists too many files");
+		TFA_ENSURE(n < max_files, TFA_EFORMAT, "manifest lists more than %zu files",
+			   max_files);
 		TFA_GUARD(expect_key(js, "path", "manifest file entry"));
 		TFA_GUARD(read_string(js, &s, &len, "a file path"));
 		TFA_ENSURE(len <= TFA_PATH_MAX_LEN, TFA_EVERIFY, "path %.64s... is too long", s);
@@ -235,6 +236,12 @@ out:
 
 tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn fn, void *ud)
 {
+	return tfa_manifest_scan_max(m, js, fn, ud, TFA_MANIFEST_MAX_FILES);
+}
+
+tfa_err tfa_manifest_scan_max(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn fn, void *ud,
+			      size_t max_files)
+{
 	tfa_err rc = TFA_OK;
 	unsigned seen = 0;
 	const char *s;
@@ -272,7 +279,7 @@ tfa_err tfa_manifest_scan(tfa_manifest *m, tfa_jstream *js, tfa_manifest_file_fn
 			TFA_GUARD(tfa_time_parse(&tm, s, n));
 		} else if (strcmp(k, "files") == 0) {
 			bit = SEEN_FILES;
-			TFA_GUARD(scan_files(m, js, fn, ud));
+			TFA_GUARD(scan_files(m, js, fn, ud, max_files));
 		} else if (strcmp(k, "from_seq") == 0) {
 			bit = SEEN_FROM;
 			TFA_GUARD(read_int(js, 1, (int64_t)TFA_SEQ_MAX, &v, "\"from_seq\""));

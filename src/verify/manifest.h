@@ -60,6 +60,10 @@ typedef tfa_err (*tfa_manifest_file_fn)(void *ud, const tfa_manifest_file *f, si
 TFA_WUR tfa_err tfa_manifest_scan(tfa_manifest *out, tfa_jstream *js, tfa_manifest_file_fn fn,
 				  void *ud);
 
+/* The same, with at most max_files file entries instead of TFA_MANIFEST_MAX_FILES (tests). */
+TFA_WUR tfa_err tfa_manifest_scan_max(tfa_manifest *out, tfa_jstream *js, tfa_manifest_file_fn fn,
+				      void *ud, size_t max_files);
+
 /* Scans manifest bytes in memory and keeps the file list (for tests and slow paths). */
 TFA_WUR tfa_err tfa_manifest_parse(tfa_manifest *out, const uint8_t *bytes, size_t len);
 

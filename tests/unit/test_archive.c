@@ -18,7 +18,7 @@
 #include "verify/archive/bundle_archive.h"
 #include "verify/verify_int.h"
 
-#define BUF_MAX (8u << 20)
+#define BUF_MAX (40u << 20)
 
 /* ------------------------------------------------------------ builders */
 
@@ -1221,6 +1221,296 @@ static void test_verify_demo(void)
 	}
 }
 
+/* Loads ab from a file, streamed where it can be: the result code; *streamed says how it was read.
+ */
+static tfa_err open_ab(const char *path, const tfa_archive_limits *lim, bool *streamed)
+{
+	tfa_archive *ar = NULL;
+	tfa_err rc;
+	int fd = write_ab(path);
+
+	tfa_error_clear();
+	rc = tfa_archive_open_fd(&ar, fd, "a", lim);
+	*streamed = ar != NULL && ar->streamed;
+	CHECK(rc == TFA_OK || ar == NULL);
+	tfa_archive_free(ar);
+	close(fd);
+	return rc;
+}
+
+/* The result is EVERIFY with want in the message. */
+static void expect_msg(tfa_err rc, const char *want, int line)
+{
+	if (rc != TFA_EVERIFY || strstr(tfa_error_last()->message, want) == NULL) {
+		fprintf(stderr, "line %d: got %s (%s), wanted EVERIFY with \"%s\"\n", line,
+			tfa_err_name(rc), tfa_error_last()->message, want);
+		tfa_test_failures++;
+	}
+}
+#define EXPECT_MSG(rc, want) expect_msg((rc), (want), __LINE__)
+
+/*
+ * A .tar.gz in stream order has the caps; one held whole (out of order, or
+ * in memory) has the lower held caps too, and so does every zip, streamed or
+ * not. Each cap at its boundary, lowered through the limits.
+ */
+static void test_held_caps(void)
+{
+	char *dir = tfa_test_tmpdir();
+	char *path = tfa_test_path(dir, "a");
+	static char big[200];
+	const char *A2 = "artifacts/000000000002.json", *S2 = "artifacts/000000000002.sig";
+	/* Entries in stream order, and the same with artifacts/ out of order. */
+	const char *in[5] = {M, A1, S1, A2, S2}, *outo[5] = {M, A2, S2, A1, S1};
+	tfa_archive_limits l;
+	bool st;
+
+	memset(big, 'x', sizeof(big));
+	tfa_archive_limits_default(&l);
+	l.max_held_entries = 5;
+	l.max_held_manifest = 100;
+	l.max_held_total = 400;
+#define TGZ(order, msize, asize)                                                                   \
+	do {                                                                                       \
+		begin();                                                                           \
+		for (int i_ = 0; i_ < 5; i_++)                                                     \
+			tar_add(&tb, (order)[i_], big, i_ == 0 ? (msize) : (asize), NULL);         \
+		tgz_done(2);                                                                       \
+	} while (0)
+	/* Over the held total (10 + 4 x 100 = 410 bytes). */
+	TGZ(in, 10, 100);
+	CHECK_OK(open_ab(path, &l, &st));
+	CHECK(st);
+	EXPECT_MSG(tfa_archive_load_mem(&(tfa_archive *){NULL}, ab.p, ab.n, &l),
+		   "Archive expands past the limit of 400 bytes");
+	TGZ(outo, 10, 100);
+	EXPECT_MSG(open_ab(path, &l, &st), "Archive expands past the limit of 400 bytes");
+	/* ... at it, out of order: held, accepted. */
+	TGZ(outo, 10, 90);
+	CHECK_OK(open_ab(path, &l, &st));
+	CHECK(!st);
+	/* Over the held entry count (5 entries). */
+	l.max_held_total = 1000;
+	l.max_held_entries = 4;
+	TGZ(in, 1, 1);
+	CHECK_OK(open_ab(path, &l, &st));
+	CHECK(st);
+	TGZ(outo, 1, 1);
+	EXPECT_MSG(open_ab(path, &l, &st), "Archive holds more than 4 entries");
+	/* Over the held manifest size. */
+	l.max_held_entries = 100;
+	TGZ(in, 101, 1);
+	CHECK_OK(open_ab(path, &l, &st));
+	CHECK(st);
+	TGZ(outo, 101, 1);
+	EXPECT_MSG(open_ab(path, &l, &st),
+		   "Unsafe archive entry: manifest.json (larger than the limit of 100 bytes)");
+	TGZ(outo, 100, 1);
+	CHECK_OK(open_ab(path, &l, &st));
+
+	/* The caps of a streamed .tar.gz, at their boundary: 150 + 4 x 10 = 190 bytes. */
+	tfa_archive_limits_default(&l);
+	l.max_held_entries = l.max_held_manifest = l.max_held_total = 1;
+	TGZ(in, 150, 10);
+	l.max_total = 190;
+	l.max_entries = 5;
+	l.max_manifest = 150;
+	l.max_file = 10;
+	CHECK_OK(open_ab(path, &l, &st));
+	CHECK(st);
+	l.max_total = 189;
+	EXPECT_MSG(open_ab(path, &l, &st), "Archive expands past the limit of 189 bytes");
+	l.max_total = 190;
+	l.max_entries = 4;
+	EXPECT_MSG(open_ab(path, &l, &st), "Archive holds more than 4 entries");
+	l.max_entries = 5;
+	l.max_manifest = 149;
+	EXPECT_MSG(open_ab(path, &l, &st),
+		   "Unsafe archive entry: manifest.json (larger than the limit of 149 bytes)");
+	l.max_manifest = 150;
+	l.max_file = 9;
+	EXPECT_MSG(open_ab(path, &l, &st), "larger than the limit of 9 bytes");
+#undef TGZ
+
+	/* A zip from a file is streamed, but held to the held caps. */
+	{
+		zent z[5];
+
+		for (int i = 0; i < 5; i++)
+			z[i] = (zent){in[i], big, i == 0 ? 10 : 100, 8, NULL, 0, 0, 0, 0, NULL};
+		tfa_archive_limits_default(&l);
+		l.max_held_total = 400;
+		begin();
+		zip_build(&ab, z, 5, NULL, NULL, 0);
+		EXPECT_MSG(open_ab(path, &l, &st), "Archive expands past the limit of 400 bytes");
+		l.max_held_total = 410;
+		CHECK_OK(open_ab(path, &l, &st));
+		CHECK(st);
+		l.max_held_entries = 4;
+		EXPECT_MSG(open_ab(path, &l, &st), "Archive holds more than 4 entries");
+	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
+/*
+ * What a streamed .tar.gz holds stays bounded: past 4,096 entries outside
+ * artifacts/, or 65,536 runs of seqs of one kind, it is held whole instead
+ * (and so has the held caps).
+ */
+static void test_stream_bounds(void)
+{
+	char *dir = tfa_test_tmpdir();
+	char *path = tfa_test_path(dir, "a");
+	tfa_archive_limits l;
+	bool st;
+	char name[128];
+
+	tfa_archive_limits_default(&l);
+	for (unsigned extra = 0; extra < 2; extra++) {
+		/* manifest.json and 4,095 (4,096) keys/ files. */
+		begin();
+		tar_add(&tb, M, "{}", 2, NULL);
+		tar_add(&tb, A1, "", 0, NULL);
+		for (unsigned i = 0; i < TFA_ARCHIVE_STREAM_MAX_OTHER - 1 + extra; i++) {
+			snprintf(name, sizeof(name), "keys/%064x.pem", i);
+			tar_add(&tb, name, "", 0, NULL);
+		}
+		tgz_done(2);
+		CHECK_OK(open_ab(path, &l, &st));
+		CHECK(st == (extra == 0));
+		/* Held, the held caps apply. */
+		l.max_held_entries = TFA_ARCHIVE_STREAM_MAX_OTHER + 1;
+		if (extra == 0)
+			CHECK_OK(open_ab(path, &l, &st));
+		else
+			EXPECT_MSG(open_ab(path, &l, &st), "Archive holds more than 4097 entries");
+		tfa_archive_limits_default(&l);
+	}
+	for (unsigned extra = 0; extra < 2; extra++) {
+		/* 65,536 (65,537) runs of .json seqs, each one seq long, and one .sig. */
+		begin();
+		tar_add(&tb, M, "{}", 2, NULL);
+		for (unsigned i = 0; i < TFA_ARCHIVE_STREAM_MAX_RUNS + extra; i++) {
+			snprintf(name, sizeof(name), "artifacts/%012u.json", 2 * i + 1);
+			tar_add(&tb, name, "", 0, NULL);
+		}
+		tar_add(&tb, "artifacts/999999999999.sig", "", 0, NULL);
+		tgz_done(2);
+		CHECK_OK(open_ab(path, &l, &st));
+		CHECK(st == (extra == 0));
+	}
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
+/*
+ * With the default caps, a streamed .tar.gz of more entries than the held
+ * caps allow (1,000,003: manifest.json and 500,001 records) is read, holding
+ * only manifest.json's entry: the tar (512 MB) is written through gzwrite,
+ * never held by the test either.
+ */
+static void test_many_entries(void)
+{
+	char *dir = tfa_test_tmpdir();
+	char *path = tfa_test_path(dir, "big.tar.gz");
+	uint8_t *stage = malloc(1u << 20);
+	out o = {stage, 0};
+	gzFile gz = gzopen(path, "wb1");
+	const uint32_t recs = 500001;
+	tfa_archive *ar = NULL;
+	char name[64];
+	int fd;
+
+	CHECK(gz != NULL && stage != NULL);
+	if (gz == NULL || stage == NULL)
+		goto out;
+	tar_add(&o, M, "{}", 2, NULL);
+	for (uint32_t i = 1; i <= recs; i++) {
+		for (int k = 0; k < 2; k++) {
+			snprintf(name, sizeof(name), "artifacts/%012u.%s", i, k ? "sig" : "json");
+			tar_add(&o, name, "", 0, NULL);
+		}
+		if (o.n > (1u << 20) - 4096) {
+			CHECK(gzwrite(gz, stage, (unsigned)o.n) == (int)o.n);
+			o.n = 0;
+		}
+	}
+	tar_end(&o, 2);
+	CHECK(gzwrite(gz, stage, (unsigned)o.n) == (int)o.n);
+	CHECK(gzclose(gz) == Z_OK);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_OK(tfa_archive_open_fd(&ar, fd, "big.tar.gz", NULL));
+	CHECK(ar != NULL && ar->streamed && ar->n == 1 && ar->nart == 2 * (uint64_t)recs);
+	CHECK(ar != NULL && ar->nruns[0] == 1 && ar->nruns[1] == 1);
+	tfa_archive_free(ar);
+	close(fd);
+out:
+	free(stage);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+
+/* The number written just before word, at or after *p (commas skipped); *p moves past word. */
+static uint64_t doc_number(const char **p, const char *word)
+{
+	const char *w = *p ? strstr(*p, word) : NULL, *q;
+	uint64_t v = 0, scale = 1;
+
+	if (w == NULL) {
+		*p = NULL;
+		return 0;
+	}
+	*p = w + strlen(word);
+	for (q = w; q > w - 40 && q[-1] == ' '; q--)
+		;
+	for (; (q[-1] >= '0' && q[-1] <= '9') || q[-1] == ','; q--)
+		if (q[-1] != ',') {
+			v += (uint64_t)(q[-1] - '0') * scale;
+			scale *= 10;
+		}
+	return v;
+}
+
+/* The default caps are the numbers of R-5.3-3's row in docs/FORMAT.md's rule index. */
+static void test_caps_documented(void)
+{
+	const char *src = getenv("TFA_SOURCE_DIR");
+	char dir[4096], *doc, *end;
+	const char *p;
+	size_t len;
+	tfa_archive_limits l;
+
+	tfa_archive_limits_default(&l);
+	CHECK(l.max_entries == 16000000u && l.max_file == (8u << 20) &&
+	      l.max_manifest == (uint64_t)2 << 30 && l.max_total == (uint64_t)256 << 30);
+	CHECK(l.max_held_entries == 1000000u && l.max_held_manifest == (uint64_t)256 << 20 &&
+	      l.max_held_total == (uint64_t)1 << 30);
+	CHECK(TFA_ARCHIVE_MAX_MANIFEST == TFA_MANIFEST_MAX_BYTES);
+	snprintf(dir, sizeof(dir), "%s/docs", src ? src : ".");
+	doc = tfa_test_get_file(dir, "FORMAT.md", &len);
+	p = strstr(doc, "\n| R-5.3-3 |");
+	CHECK(p != NULL);
+	if (p != NULL && (end = strchr(p + 1, '\n')) != NULL)
+		*end = '\0';
+	CHECK(doc_number(&p, " entries") == l.max_entries);
+	CHECK(doc_number(&p, " MiB a file") << 20 == l.max_file);
+	CHECK(doc_number(&p, " GiB the manifest") << 30 == l.max_manifest);
+	CHECK(doc_number(&p, " GiB in all") << 30 == l.max_total);
+	CHECK(doc_number(&p, "held caps") == 0 && p != NULL);
+	CHECK(doc_number(&p, " entries") == l.max_held_entries);
+	CHECK(doc_number(&p, " MiB the manifest") << 20 == l.max_held_manifest);
+	CHECK(doc_number(&p, " GiB in all") << 30 == l.max_held_total);
+	free(doc);
+}
+
 static void test_cleanup(void)
 {
 	free(g_tar);
@@ -1230,4 +1520,5 @@ static void test_cleanup(void)
 
 TFA_TEST_MAIN(T(test_valid), T(test_tar_rules), T(test_gzip_rules), T(test_zip_rules), T(test_caps),
 	      T(test_bomb), T(test_damaged), T(test_fd), T(test_mem_fd_agree), T(test_streamed),
-	      T(test_verify_demo), T(test_cleanup))
+	      T(test_verify_demo), T(test_held_caps), T(test_stream_bounds), T(test_many_entries),
+	      T(test_caps_documented), T(test_cleanup))

@@ -1,6 +1,13 @@
-/* The export's parts: the embedded recipe, VERIFY.md around it, the archive kind of a path. */
+/*
+ * The export's parts: the embedded recipe, VERIFY.md around it, the archive
+ * kind of a path, the cap on the files a manifest lists.
+ */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "record/export_int.h"
 #include "tfa_test.h"
@@ -68,4 +75,33 @@ static void test_archive_kind(void)
 	CHECK(tfa_export_archive_kind("bundle") == TFA_EXPORT_ARC_NONE);
 }
 
-TFA_TEST_MAIN(T(test_recipe_embedded), T(test_readme), T(test_archive_kind))
+/* A file past the manifest's cap on listed files is refused before it is written. */
+static void test_put_file_cap(void)
+{
+	char *dir = tfa_test_tmpdir();
+	char *man = tfa_test_path(dir, "manifest.json");
+	char *b = tfa_test_path(dir, "b");
+	tfa_export_ctx ex = TFA_EXPORT_CTX_INIT;
+
+	ex.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ex.manfd = open(man, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ex.md = EVP_MD_CTX_new();
+	CHECK(ex.dirfd >= 0 && ex.manfd >= 0 && ex.md != NULL &&
+	      EVP_DigestInit_ex(ex.md, EVP_sha256(), NULL) == 1);
+	ex.nfiles = TFA_MANIFEST_MAX_FILES - 1;
+	CHECK_OK(tfa_export_put_file(&ex, ex.dirfd, "", "a", (const uint8_t *)"x", 1));
+	CHECK(ex.nfiles == TFA_MANIFEST_MAX_FILES);
+	tfa_error_clear();
+	CHECK_RC(tfa_export_put_file(&ex, ex.dirfd, "", "b", (const uint8_t *)"y", 1), TFA_EUSAGE);
+	CHECK(strstr(tfa_error_last()->message,
+		     "the manifest would list more than 16000000 files") != NULL);
+	CHECK(ex.nfiles == TFA_MANIFEST_MAX_FILES && access(b, F_OK) != 0);
+	tfa_export_ctx_release(&ex);
+	close(ex.dirfd);
+	tfa_test_rmtree(dir);
+	free(b);
+	free(man);
+	free(dir);
+}
+
+TFA_TEST_MAIN(T(test_recipe_embedded), T(test_readme), T(test_archive_kind), T(test_put_file_cap))

@@ -2,15 +2,19 @@
  * Tests for the manifest parser: a valid manifest, then one rejection per
  * rule, each made by changing exactly one thing and re-canonicalizing.
  */
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
 #include "tfa_test.h"
 #include "tfattest/jcs.h"
+#include "tfattest/sys/guard.h"
 #include "verify/manifest.h"
 
 #define FPR  "sha256:261e452e495b6e36b5d6fa2854213c209374142096aaf2784bfd8f74739cbdbb"
@@ -642,10 +646,197 @@ static void test_writer(void)
 	REJECT_RAW(val, "the writer's name is empty or holds NUL");
 }
 
+/* ---- caps --------------------------------------------------------------------------------- */
+
+/* base_manifest read as a stream, scanned with at most max file entries. */
+typedef struct mem_src {
+	const char *p;
+	size_t len, pos;
+} mem_src;
+
+static ssize_t mem_read(void *ud, void *buf, size_t n)
+{
+	mem_src *m = ud;
+
+	if (n > m->len - m->pos)
+		n = m->len - m->pos;
+	memcpy(buf, m->p + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static tfa_err scan_base_max(size_t max, tfa_manifest *m)
+{
+	mem_src src = {base_manifest, strlen(base_manifest), 0};
+	tfa_jstream *js = NULL;
+	tfa_err rc;
+
+	memset(m, 0, sizeof(*m));
+	if (tfa_jstream_new(&js, mem_read, &src, 256, TFA_MANIFEST_MAX_BYTES) != TFA_OK)
+		return TFA_EINTERNAL;
+	rc = tfa_manifest_scan_max(m, js, NULL, NULL, max);
+	tfa_jstream_free(js);
+	return rc;
+}
+
+/* The file entry cap, at its boundary: base_manifest lists 4 files. */
+static void test_files_cap(void)
+{
+	tfa_manifest m;
+
+	CHECK_OK(scan_base_max(4, &m));
+	CHECK(m.nfiles == 4);
+	tfa_manifest_clear(&m);
+	tfa_error_clear();
+	CHECK_RC(scan_base_max(3, &m), TFA_EFORMAT);
+	CHECK_STREQ(tfa_error_last()->message, "manifest lists more than 3 files");
+	tfa_manifest_clear(&m);
+}
+
+/*
+ * A manifest of a range of 2,000,001 records: 4,000,004 files, over the
+ * 4,000,000 that the cap once was. Generated as it is read, never held.
+ */
+typedef struct gen_src {
+	uint64_t recs, next; /* records; the next entry to produce (0: the head) */
+	char pend[512];
+	size_t plen, ppos;
+	bool done;
+} gen_src;
+
+static void gen_more(gen_src *g)
+{
+	uint64_t i = g->next++, last = 2 * g->recs + 1;
+	int n;
+
+	if (i == 0)
+		n = snprintf(g->pend, sizeof(g->pend),
+			     "{\"base_hash\":\"" TFA_GENESIS_HASH "\",\"chain_id\":\"demo\","
+			     "\"created\":\"2026-11-27T21:04:51Z\",\"files\":["
+			     "{\"path\":\"VERIFY.md\",\"sha256\":\"" H1 "\",\"size\":2680}");
+	else if (i < last)
+		n = snprintf(g->pend, sizeof(g->pend),
+			     ",{\"path\":\"artifacts/%012" PRIu64 ".%s\",\"sha256\":\"%s\","
+			     "\"size\":%u}",
+			     (i + 1) / 2, i % 2 ? "json" : "sig", i % 2 ? H2 : H3,
+			     i % 2 ? 861 : 72);
+	else if (i == last)
+		n = snprintf(g->pend, sizeof(g->pend),
+			     ",{\"path\":\"public_key.pem\",\"sha256\":\"" H4 "\",\"size\":178}],"
+			     "\"from_seq\":1,\"head_hash\":\"" HEAD "\",\"schema_version\":1,"
+			     "\"signer\":{\"algorithm\":\"ECDSA_SHA_256\",\"key_fingerprint\":"
+			     "\"" FPR "\"},\"to_seq\":%" PRIu64 ",\"type\":\"tfattest.manifest\"}",
+			     g->recs);
+	else
+		n = 0, g->done = true;
+	g->plen = (size_t)n;
+	g->ppos = 0;
+}
+
+static ssize_t gen_read(void *ud, void *buf, size_t n)
+{
+	gen_src *g = ud;
+	size_t got = 0;
+
+	while (got < n) {
+		size_t k;
+
+		if (g->ppos == g->plen) {
+			if (g->done)
+				break;
+			gen_more(g);
+			continue;
+		}
+		k = g->plen - g->ppos < n - got ? g->plen - g->ppos : n - got;
+		memcpy((char *)buf + got, g->pend + g->ppos, k);
+		g->ppos += k;
+		got += k;
+	}
+	return (ssize_t)got;
+}
+
+static tfa_err count_files(void *ud, const tfa_manifest_file *f, size_t index)
+{
+	uint64_t *n = ud;
+
+	(void)f;
+	if (index != *n)
+		return tfa_error_set(TFA_EINTERNAL, "entry %zu out of turn", index);
+	(*n)++;
+	return TFA_OK;
+}
+
+static void test_many_files(void)
+{
+	gen_src g;
+	tfa_jstream *js = NULL;
+	tfa_manifest m;
+	uint64_t seen = 0;
+
+	memset(&g, 0, sizeof(g));
+	g.recs = 2000001;
+	memset(&m, 0, sizeof(m));
+	CHECK_OK(tfa_jstream_new(&js, gen_read, &g, 256, TFA_MANIFEST_MAX_BYTES));
+	if (js == NULL)
+		return;
+	CHECK_OK(tfa_manifest_scan(&m, js, count_files, &seen));
+	CHECK(m.nfiles == 4000004 && seen == 4000004);
+	CHECK(m.to_seq == 2000001 && m.lists_pubkey);
+	tfa_jstream_free(js);
+	tfa_manifest_clear(&m);
+}
+
+/*
+ * The caps are the numbers docs/FORMAT.md states: R-5.4-1's row for
+ * manifest.json, "| `manifest.json` | N GiB (...) and at most N `files` entries |".
+ */
+static uint64_t number_before(const char *line, const char *word)
+{
+	const char *w = strstr(line, word);
+	uint64_t v = 0, scale = 1;
+
+	if (w == NULL)
+		return 0;
+	while (w > line && (w[-1] == ' '))
+		w--;
+	while (w > line && ((w[-1] >= '0' && w[-1] <= '9') || w[-1] == ',')) {
+		w--;
+		if (*w != ',') {
+			v += (uint64_t)(*w - '0') * scale;
+			scale *= 10;
+		}
+	}
+	return v;
+}
+
+static void test_caps_documented(void)
+{
+	const char *src = getenv("TFA_SOURCE_DIR");
+	char dir[4096], *doc, *row, *end;
+	size_t len;
+
+	CHECK(TFA_MANIFEST_MAX_FILES == 16000000u);
+	CHECK(TFA_MANIFEST_MAX_BYTES == (size_t)2 << 30);
+	snprintf(dir, sizeof(dir), "%s/docs", src ? src : ".");
+	doc = tfa_test_get_file(dir, "FORMAT.md", &len);
+	row = strstr(doc, "\n| `manifest.json` | ");
+	CHECK(row != NULL);
+	if (row != NULL) {
+		row += 1;
+		end = strchr(row, '\n');
+		if (end)
+			*end = '\0';
+		CHECK(number_before(row, "GiB") << 30 == TFA_MANIFEST_MAX_BYTES);
+		CHECK(number_before(row, "`files` entries") == TFA_MANIFEST_MAX_FILES);
+	}
+	free(doc);
+}
+
 TFA_TEST_MAIN(T(test_parse_valid), T(test_manifest_kinds), T(test_writer),
 	      T(test_parse_valid_variants), T(test_reject_missing_members),
 	      T(test_reject_wrong_types), T(test_reject_unknown_members),
 	      T(test_reject_header_fields), T(test_reject_paths), T(test_reject_nul_in_path),
 	      T(test_reject_order_and_duplicates), T(test_reject_self_listing),
 	      T(test_reject_file_hash_and_size), T(test_reject_non_canonical),
-	      T(test_reject_duplicate_keys))
+	      T(test_reject_duplicate_keys), T(test_files_cap), T(test_many_files),
+	      T(test_caps_documented))

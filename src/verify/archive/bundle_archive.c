@@ -39,7 +39,30 @@ void tfa_archive_limits_default(tfa_archive_limits *out)
 	out->max_file = TFA_ARCHIVE_MAX_FILE;
 	out->max_manifest = TFA_ARCHIVE_MAX_MANIFEST;
 	out->max_total = TFA_ARCHIVE_MAX_TOTAL;
+	out->max_held_entries = TFA_ARCHIVE_HELD_MAX_ENTRIES;
+	out->max_held_manifest = TFA_ARCHIVE_HELD_MAX_MANIFEST;
+	out->max_held_total = TFA_ARCHIVE_HELD_MAX_TOTAL;
 	out->max_meta = TFA_ARCHIVE_MAX_META;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * The caps that hold for ar as it is being read: an archive held whole (a
+ * .zip, streamed or not, keeps its directory and is held to the same caps)
+ * has the lower held caps as well.
+ */
+static void caps_of(const tfa_archive *ar, const tfa_archive_limits *lim, tfa_archive_limits *out)
+{
+	*out = *lim;
+	if (ar->streamed && !ar->zip)
+		return;
+	out->max_entries = min64(lim->max_entries, lim->max_held_entries);
+	out->max_manifest = min64(lim->max_manifest, lim->max_held_manifest);
+	out->max_total = min64(lim->max_total, lim->max_held_total);
 }
 
 /* A name fit for a one-line message: printable ASCII, the rest as \xNN, bounded. */
@@ -222,6 +245,10 @@ static tfa_err add_artifact(tfa_archive *ar, uint64_t seq, int kind)
 			goto out;
 		}
 	}
+	if (ar->nruns[kind] >= TFA_ARCHIVE_STREAM_MAX_RUNS) {
+		ar->redo = true;
+		return tfa_error_set(TFA_EINTERNAL, "artifacts in too many runs: read whole");
+	}
 	if (ar->nruns[kind] == ar->capruns[kind]) {
 		size_t ncap = ar->capruns[kind] ? 2 * ar->capruns[kind] : 4;
 		tfa_archive_run *nr = realloc(ar->runs[kind], ncap * sizeof(*nr));
@@ -241,16 +268,23 @@ out:
  * name and the caps are checked: its data buffer holds size + 1 bytes, so
  * that one byte too many can be seen.
  */
-static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const char *name,
+static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *all, const char *name,
 			 uint64_t size, tfa_archive_entry **out)
 {
 	tfa_err rc = TFA_OK;
 	size_t len = strlen(name);
-	uint64_t cap = strcmp(name, TFA_BUNDLE_MANIFEST) == 0 ? lim->max_manifest : lim->max_file;
+	tfa_archive_limits l;
+	const tfa_archive_limits *lim = &l;
+	uint64_t cap, seq = 0;
+	int kind = 0;
+	/* A streamed .tar.gz keeps only the seq of an artifacts/ entry. */
+	bool art = ar->streamed && !ar->zip && artifact_name(name, &seq, &kind);
 	const char *why;
 	tfa_archive_entry *e;
 
 	*out = NULL;
+	caps_of(ar, all, &l);
+	cap = strcmp(name, TFA_BUNDLE_MANIFEST) == 0 ? lim->max_manifest : lim->max_file;
 	if (ar->n + ar->nart >= lim->max_entries) {
 		last_bad[0] = '\0';
 		return tfa_error_set(TFA_EVERIFY, "Archive holds more than %" PRIu64 " entries",
@@ -266,6 +300,11 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 				     "Archive expands past the limit of %" PRIu64 " bytes",
 				     lim->max_total);
 	}
+	if (art) {
+		TFA_GUARD(add_artifact(ar, seq, kind));
+		ar->total += size;
+		goto out;
+	}
 	if (ar->meta > lim->max_meta ||
 	    len + sizeof(tfa_archive_entry) > lim->max_meta - ar->meta) {
 		last_bad[0] = '\0';
@@ -273,14 +312,9 @@ static tfa_err add_entry(tfa_archive *ar, const tfa_archive_limits *lim, const c
 				     lim->max_meta);
 	}
 	if (ar->streamed && !ar->zip) {
-		uint64_t seq;
-		int kind;
-
-		if (artifact_name(name, &seq, &kind)) {
-			TFA_GUARD(add_artifact(ar, seq, kind));
-			ar->total += size;
-			ar->meta += len + sizeof(tfa_archive_entry);
-			goto out;
+		if (ar->n >= TFA_ARCHIVE_STREAM_MAX_OTHER) {
+			ar->redo = true;
+			TFA_BAIL(TFA_EINTERNAL, "too many files to hold: read whole");
 		}
 		if (strcmp(name, TFA_BUNDLE_MANIFEST) != 0) {
 			if (size > TFA_ARCHIVE_MAX_HELD - ar->held) {
@@ -1076,10 +1110,10 @@ static tfa_err load_zip(tfa_archive *ar, const uint8_t *z, size_t len,
 				 "central directory (offset %" PRIu32 ", %" PRIu32
 				 " bytes) does not end where the end record starts",
 				 cdoff, cdsize);
-	if (n > lim->max_entries) {
+	if (n > min64(lim->max_entries, lim->max_held_entries)) {
 		last_bad[0] = '\0';
 		return tfa_error_set(TFA_EVERIFY, "Archive holds more than %" PRIu64 " entries",
-				     lim->max_entries);
+				     min64(lim->max_entries, lim->max_held_entries));
 	}
 	c = calloc(n ? n : 1, sizeof(*c));
 	scratch = ar->zip ? malloc(CHUNK) : NULL;
@@ -1208,17 +1242,18 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 	} else if (k == K_ZIP) {
 		/* A zip is bounded by what the caps allow an archive to take, in memory or
 		 * in a file alike. */
-		uint64_t bound = lim->max_total + lim->max_total / 64 +
+		uint64_t held = min64(lim->max_total, lim->max_held_total);
+		uint64_t bound = held + held / 64 +
 				 (uint64_t)TFA_ARCHIVE_ZIP_MAX_ENTRIES *
 				     (ZIP_LOCAL_LEN + ZIP_CENTRAL_LEN + 2 * TFA_ARCHIVE_NAME_MAX) +
 				 ZIP_EOCD_LEN;
 
 		if (s->mem != NULL || s->fd < 0) {
-			if (lim->max_total > UINT64_MAX / 2 || (uint64_t)s->len > bound) {
+			if (held > UINT64_MAX / 2 || (uint64_t)s->len > bound) {
 				last_bad[0] = '\0';
 				TFA_BAIL(TFA_EVERIFY,
 					 "Archive expands past the limit of %" PRIu64 " bytes",
-					 lim->max_total);
+					 held);
 			}
 			p = s->mem;
 			n = s->len;
@@ -1228,12 +1263,12 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 
 			TFA_ENSURE(fstat(s->fd, &st) == 0, TFA_EIO, "cannot stat %s: %s", s->name,
 				   strerror(errno));
-			if (lim->max_total > UINT64_MAX / 2 || (uint64_t)st.st_size > bound ||
+			if (held > UINT64_MAX / 2 || (uint64_t)st.st_size > bound ||
 			    (uint64_t)st.st_size >= SIZE_MAX) {
 				last_bad[0] = '\0';
 				TFA_BAIL(TFA_EVERIFY,
 					 "Archive expands past the limit of %" PRIu64 " bytes",
-					 lim->max_total);
+					 held);
 			}
 			if (stream && st.st_size > 0) {
 				/* Mapped, not read: the pages go once checked (load_zip). */
@@ -1407,11 +1442,34 @@ static tfa_err cur_reset(tfa_archive_cursor *c)
 	return TFA_OK;
 }
 
+/*
+ * The next compressed bytes, at most want (1 to CHUNK) from c->inpos, as the
+ * inflater's input. The file ending before them means it changed since the
+ * load, which saw them.
+ */
+static tfa_err cur_read_in(tfa_archive_cursor *c, size_t want)
+{
+	ssize_t n;
+
+	do
+		n = pread(c->a->fd, c->in, want, (off_t)c->inpos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return tfa_error_set(TFA_EIO, "cannot read the archive: %s", strerror(errno));
+	if (n == 0)
+		return changed(c);
+	c->inpos += (uint64_t)n;
+	c->z.next_in = c->in;
+	c->z.avail_in = (uInt)n;
+	return TFA_OK;
+}
+
 /* Inflated bytes ready in c->out (c->olen > c->opos), or false at the stream's end. */
 static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 {
 	*more = true;
 	while (c->opos == c->olen) {
+		tfa_err rc;
 		int r;
 
 		if (c->zend) {
@@ -1420,20 +1478,10 @@ static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 		}
 		if (c->a->zip) {
 			if (c->z.avail_in == 0 && c->cleft > 0) {
-				size_t want = c->cleft < CHUNK ? (size_t)c->cleft : CHUNK;
-				ssize_t n;
-				do
-					n = pread(c->a->fd, c->in, want, (off_t)c->inpos);
-				while (n < 0 && errno == EINTR);
-				if (n < 0)
-					return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
-							     strerror(errno));
-				if (n == 0)
-					return changed(c);
-				c->inpos += (uint64_t)n;
-				c->cleft -= (uint64_t)n;
-				c->z.next_in = c->in;
-				c->z.avail_in = (uInt)n;
+				rc = cur_read_in(c, c->cleft < CHUNK ? (size_t)c->cleft : CHUNK);
+				if (rc != TFA_OK)
+					return rc;
+				c->cleft -= c->z.avail_in;
 			}
 			if (c->ze == NULL || c->ze->zmethod == 0) {
 				/* Stored: the bytes as they are. */
@@ -1460,18 +1508,9 @@ static tfa_err cur_fill(tfa_archive_cursor *c, bool *more)
 			continue;
 		}
 		if (c->z.avail_in == 0) {
-			ssize_t n;
-			do
-				n = pread(c->a->fd, c->in, CHUNK, (off_t)c->inpos);
-			while (n < 0 && errno == EINTR);
-			if (n < 0)
-				return tfa_error_set(TFA_EIO, "cannot read the archive: %s",
-						     strerror(errno));
-			if (n == 0)
-				return changed(c);
-			c->inpos += (uint64_t)n;
-			c->z.next_in = c->in;
-			c->z.avail_in = (uInt)n;
+			rc = cur_read_in(c, CHUNK);
+			if (rc != TFA_OK)
+				return rc;
 		}
 		c->z.next_out = c->out;
 		c->z.avail_out = CHUNK;

@@ -1,6 +1,6 @@
 /*
- * Bundle archives (.tar.gz, .zip) read whole into memory, every byte
- * accounted for, never extracted.
+ * Bundle archives (.tar.gz, .zip) read every byte accounted for, never
+ * extracted: held in memory, or streamed (tfa_archive_open_fd).
  *
  * Only the subset that every common extractor (GNU tar, bsdtar, unzip,
  * Python's tarfile and zipfile) reads the same way is accepted, which is
@@ -9,7 +9,8 @@
  * regular-file headers; a .zip has one central directory that agrees, field
  * by field, with contiguous local headers in the same order. Every entry is
  * a regular file named by a bundle path (bundle_path.h), no name twice,
- * under caps on entries and on decompressed bytes. Anything else fails the
+ * under caps on entries and on decompressed bytes (lower ones for an archive
+ * held whole, a .zip included). Anything else fails the
  * whole archive with TFA_EVERIFY and a one-line message naming the entry, or
  * the archive offset when no entry is involved.
  */
@@ -22,14 +23,32 @@
 #include <sys/types.h>
 
 #include "tfattest/artifact.h"
+#include "tfattest/bundle.h"
 #include "tfattest/common.h"
 #include "tfattest/error.h"
 
-/* Default caps: see tfa_archive_limits_default(). */
-#define TFA_ARCHIVE_MAX_ENTRIES	 1000000u
-#define TFA_ARCHIVE_MAX_FILE	 ((uint64_t)TFA_ARTIFACT_MAX)
-#define TFA_ARCHIVE_MAX_MANIFEST ((uint64_t)256 << 20)
-#define TFA_ARCHIVE_MAX_TOTAL	 ((uint64_t)1 << 30)
+/*
+ * Default caps (docs/FORMAT.md R-5.3-3): those of every archive, and the
+ * lower ones of an archive held whole in memory (a .zip; a .tar.gz that is
+ * not streamed, or one given in memory). A streamed .tar.gz holds no file
+ * contents but its small files, so its total can be far larger: a bomb then
+ * costs inflating time, not memory.
+ */
+#define TFA_ARCHIVE_MAX_ENTRIES	      16000000u
+#define TFA_ARCHIVE_MAX_FILE	      ((uint64_t)TFA_ARTIFACT_MAX)
+#define TFA_ARCHIVE_MAX_MANIFEST      ((uint64_t)TFA_MANIFEST_MAX_BYTES)
+#define TFA_ARCHIVE_MAX_TOTAL	      ((uint64_t)256 << 30)
+#define TFA_ARCHIVE_HELD_MAX_ENTRIES  1000000u
+#define TFA_ARCHIVE_HELD_MAX_MANIFEST ((uint64_t)256 << 20)
+#define TFA_ARCHIVE_HELD_MAX_TOTAL    ((uint64_t)1 << 30)
+/*
+ * A .tar.gz is streamed only while what it holds stays small: at most this
+ * many entries outside artifacts/ (manifest.json included), and the seqs of
+ * its artifacts/ .json files, and of its .sig files, each in at most this
+ * many runs of consecutive seqs. Past either it is held whole.
+ */
+#define TFA_ARCHIVE_STREAM_MAX_OTHER 4096u
+#define TFA_ARCHIVE_STREAM_MAX_RUNS  65536u
 /* Names and entry slots held, at most. */
 #define TFA_ARCHIVE_MAX_META (128u << 20)
 /* The longest name a tar header holds (99 bytes and its NUL); bundle paths are shorter. */
@@ -44,7 +63,11 @@ typedef struct tfa_archive_limits {
 	uint64_t max_file;     /* bytes in one file other than manifest.json */
 	uint64_t max_manifest; /* bytes in manifest.json */
 	uint64_t max_total;    /* bytes in all files together */
-	uint64_t max_meta;     /* bytes of entry names and entry slots held */
+	/* The same, lower where they bind, for an archive held whole (a .zip included). */
+	uint64_t max_held_entries;
+	uint64_t max_held_manifest;
+	uint64_t max_held_total;
+	uint64_t max_meta; /* bytes of entry names and entry slots held */
 } tfa_archive_limits;
 
 typedef struct tfa_archive_entry {
