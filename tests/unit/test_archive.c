@@ -1508,6 +1508,9 @@ static void test_caps_documented(void)
 	CHECK(doc_number(&p, " entries") == l.max_held_entries);
 	CHECK(doc_number(&p, " MiB the manifest") << 20 == l.max_held_manifest);
 	CHECK(doc_number(&p, " GiB in all") << 30 == l.max_held_total);
+	/* The zip file bound the reader applies is the one the row states. */
+	CHECK(doc_number(&p, " bytes") == TFA_ARCHIVE_ZIP_FILE_MAX(l.max_held_total));
+	CHECK(p != NULL);
 	free(doc);
 }
 

@@ -1243,10 +1243,7 @@ static tfa_err load(tfa_archive **out, source *s, const tfa_archive_limits *lim,
 		/* A zip is bounded by what the caps allow an archive to take, in memory or
 		 * in a file alike. */
 		uint64_t held = min64(lim->max_total, lim->max_held_total);
-		uint64_t bound = held + held / 64 +
-				 (uint64_t)TFA_ARCHIVE_ZIP_MAX_ENTRIES *
-				     (ZIP_LOCAL_LEN + ZIP_CENTRAL_LEN + 2 * TFA_ARCHIVE_NAME_MAX) +
-				 ZIP_EOCD_LEN;
+		uint64_t bound = TFA_ARCHIVE_ZIP_FILE_MAX(held);
 
 		if (s->mem != NULL || s->fd < 0) {
 			if (held > UINT64_MAX / 2 || (uint64_t)s->len > bound) {

@@ -57,6 +57,14 @@
 #define TFA_ARCHIVE_MAX_TAR_END ((uint64_t)1 << 20)
 /* Entries in a zip without zip64 (an entry count of 0xFFFF is zip64's marker). */
 #define TFA_ARCHIVE_ZIP_MAX_ENTRIES 65534u
+/*
+ * The longest zip file taken, whatever it inflates to (FORMAT.md R-5.3-3): HELD
+ * bytes of files, 1/64 of that for deflate, a local header (30 bytes), a central
+ * header (46) and a name twice for each of 65,535 entries, and the end record (22).
+ * FORMAT.md counts the entry field's whole range, one more than a reader takes.
+ */
+#define TFA_ARCHIVE_ZIP_FILE_MAX(held)                                                             \
+	((held) + (held) / 64 + (uint64_t)65535u * (30 + 46 + 2 * TFA_ARCHIVE_NAME_MAX) + 22)
 
 typedef struct tfa_archive_limits {
 	uint64_t max_entries;  /* entries */
