@@ -33,8 +33,9 @@
 typedef struct jmember jmember;
 
 struct tfa_json_value {
-	uint32_t type;
-	uint32_t n; /* string length, element or member count */
+	uint16_t type;
+	uint16_t raw; /* string: had no escape, so its bytes are its canonical form */
+	uint32_t n;   /* string length, element or member count */
 	union {
 		double num;
 		const char *str;
@@ -46,6 +47,7 @@ struct tfa_json_value {
 struct jmember {
 	const char *key;
 	uint32_t keylen;
+	uint32_t keyraw; /* as tfa_json_value's raw */
 	tfa_json_value val;
 };
 
@@ -273,9 +275,12 @@ out:
 
 /*
  * Parses the string whose opening quote is at ps->p, unescaping it in place
- * (the result is never longer than its source) and NUL-terminating it.
+ * (the result is never longer than its source) and NUL-terminating it. *raw is
+ * whether it held no escape: every escape is longer than what it stands for,
+ * so that is when its length did not change. Such a string has no '"', '\\'
+ * or control character, and its bytes are already its canonical form.
  */
-static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
+static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen, uint16_t *raw)
 {
 	tfa_err rc = TFA_OK;
 	uint8_t *start = (uint8_t *)ps->p + 1, *w = start;
@@ -288,6 +293,7 @@ static tfa_err parse_string(parser *ps, const char **out, uint32_t *outlen)
 	*w = '\0';
 	*out = (const char *)start;
 	*outlen = (uint32_t)(w - start);
+	*raw = w == r;
 	ps->p = r + 1;
 out:
 	return rc;
@@ -315,6 +321,7 @@ static tfa_err parse_number(parser *ps, tfa_json_value *out)
 	}
 	TFA_GUARD(tfa_jlex_number_value(&num, off(ps, start), &v));
 	out->type = TFA_JSON_NUMBER;
+	out->raw = 0;
 	out->n = 0;
 	out->u.num = v;
 	ps->p = num.end;
@@ -392,6 +399,7 @@ static tfa_err parse_array(parser *ps, unsigned depth, tfa_json_value *out)
 	}
 	ps->vlen = base;
 	out->type = TFA_JSON_ARRAY;
+	out->raw = 0;
 	out->n = (uint32_t)n;
 	out->u.items = items;
 out:
@@ -413,10 +421,12 @@ static tfa_err parse_object(parser *ps, unsigned depth, tfa_json_value *out)
 	if (*ps->p != '}') {
 		for (;;) {
 			jmember m;
+			uint16_t keyraw;
 
 			if (*ps->p != '"')
 				TFA_GUARD(unexpected(ps, "expected a string key"));
-			TFA_GUARD(parse_string(ps, &m.key, &m.keylen));
+			TFA_GUARD(parse_string(ps, &m.key, &m.keylen, &keyraw));
+			m.keyraw = keyraw;
 			skip_ws(ps);
 			if (*ps->p != ':')
 				TFA_GUARD(unexpected(ps, "expected ':'"));
@@ -454,6 +464,7 @@ static tfa_err parse_object(parser *ps, unsigned depth, tfa_json_value *out)
 	}
 	ps->mlen = base;
 	out->type = TFA_JSON_OBJECT;
+	out->raw = 0;
 	out->n = (uint32_t)n;
 	out->u.members = mem;
 out:
@@ -465,7 +476,9 @@ static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out)
 	const uint8_t *p = ps->p;
 
 	switch (*p) {
-	case '"': out->type = TFA_JSON_STRING; return parse_string(ps, &out->u.str, &out->n);
+	case '"':
+		out->type = TFA_JSON_STRING;
+		return parse_string(ps, &out->u.str, &out->n, &out->raw);
 	case '{': return parse_object(ps, depth + 1, out);
 	case '[': return parse_array(ps, depth + 1, out);
 	case 't':
@@ -477,6 +490,7 @@ static tfa_err parse_value(parser *ps, unsigned depth, tfa_json_value *out)
 		if (memcmp(p, lit, n) != 0)
 			break;
 		out->type = *p == 't' ? TFA_JSON_TRUE : *p == 'f' ? TFA_JSON_FALSE : TFA_JSON_NULL;
+		out->raw = 0;
 		out->n = 0;
 		out->u.items = NULL;
 		ps->p += n;
@@ -801,6 +815,32 @@ out:
 	return rc;
 }
 
+/*
+ * A string that held no escape, quoted. Short ones are copied 16 bytes at a
+ * time, which may read up to 15 bytes past the string (inside the document's
+ * text and its padding) and write as far past it (inside the room asked for).
+ */
+static inline tfa_err write_raw(writer *w, const uint8_t *s, size_t n)
+{
+	tfa_err rc = TFA_OK;
+	uint8_t *p;
+
+	TFA_GUARD(need(w, n + 2 + 16));
+	p = w->p;
+	*p++ = '"';
+	if (n <= 32) {
+		for (size_t i = 0; i < n; i += 16)
+			memcpy(p + i, s + i, 16);
+	} else {
+		memcpy(p, s, n);
+	}
+	p += n;
+	*p++ = '"';
+	w->p = p;
+out:
+	return rc;
+}
+
 static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 {
 	tfa_err rc = TFA_OK;
@@ -834,7 +874,12 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 		w->p += n;
 		break;
 	}
-	case TFA_JSON_STRING: TFA_GUARD(write_string(w, (const uint8_t *)v->u.str, v->n)); break;
+	case TFA_JSON_STRING:
+		if (v->raw)
+			TFA_GUARD(write_raw(w, (const uint8_t *)v->u.str, v->n));
+		else
+			TFA_GUARD(write_string(w, (const uint8_t *)v->u.str, v->n));
+		break;
 	case TFA_JSON_ARRAY:
 		TFA_GUARD(need(w, 2));
 		*w->p++ = '[';
@@ -861,7 +906,10 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 				TFA_GUARD(need(w, 1));
 				*w->p++ = ',';
 			}
-			TFA_GUARD(write_string(w, (const uint8_t *)x->key, x->keylen));
+			if (x->keyraw)
+				TFA_GUARD(write_raw(w, (const uint8_t *)x->key, x->keylen));
+			else
+				TFA_GUARD(write_string(w, (const uint8_t *)x->key, x->keylen));
 			TFA_GUARD(need(w, 1));
 			*w->p++ = ':';
 			TFA_GUARD(write_value(w, &x->val, depth + 1));

@@ -1186,6 +1186,37 @@ static void test_large_document(void)
 	tfa_buf_free(&again);
 }
 
+/*
+ * Strings without escapes are copied as they stand, in 16-byte pieces when
+ * short: every length around those pieces, as keys and values, at the end of
+ * the document (next to its padding), and beside escaped ones.
+ */
+static void test_unescaped_string_lengths(void)
+{
+	char in[512], want[512], str[80];
+
+	for (size_t n = 0; n <= 70; n++) {
+		for (size_t i = 0; i < n; i++)
+			str[i] = (char)('a' + (i * 7 + n) % 26);
+		str[n] = '\0';
+		snprintf(in, sizeof(in), "{\"%s\":\"%s\",\"\\u0001%s\":\"\\\"%s\"}", str, str, str,
+			 str);
+		/* U+0001 sorts before the letters, after the empty key. */
+		if (n == 0)
+			snprintf(want, sizeof(want), "%s", in);
+		else
+			snprintf(want, sizeof(want), "{\"\\u0001%s\":\"\\\"%s\",\"%s\":\"%s\"}",
+				 str, str, str, str);
+		expect_canon_n(in, strlen(in), want, __LINE__);
+		snprintf(in, sizeof(in), "[\"%s\"]", str);
+		expect_canon_n(in, strlen(in), in, __LINE__);
+		snprintf(in, sizeof(in), "\"%s\"", str);
+		expect_canon_n(in, strlen(in), in, __LINE__);
+	}
+	EXPECT_CANON("{\"b\":\"x\",\"a\\\\\":\"\\n\",\"a\":\"0123456789abcdef0123\"}",
+		     "{\"a\":\"0123456789abcdef0123\",\"a\\\\\":\"\\n\",\"b\":\"x\"}");
+}
+
 /* ---- descriptor to descriptor ------------------------------------------------------------- */
 
 static void test_canonicalize_fd(void)
@@ -1280,4 +1311,4 @@ TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_
 	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order), T(test_number_edge_cases),
 	      T(test_depth_limit_exact), T(test_empty_and_scalars), T(test_string_escapes),
 	      T(test_accessors), T(test_write_appends), T(test_check_canonical),
-	      T(test_large_document), T(test_canonicalize_fd))
+	      T(test_large_document), T(test_canonicalize_fd), T(test_unescaped_string_lengths))
