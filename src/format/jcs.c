@@ -76,8 +76,8 @@ typedef struct parser {
 	size_t vlen, vcap;
 	jmember *ms; /* scratch: object members */
 	size_t mlen, mcap;
-	uint32_t *tmp; /* scratch: merge sort */
-	size_t tmpcap;
+	struct keyent *keys; /* scratch: key sort, twice the members */
+	size_t keycap;
 	tfa_jlex lx;
 } parser;
 
@@ -200,67 +200,111 @@ differ:
 	return x < y ? -1 : 1;
 }
 
-static inline int member_cmp(const jmember *m, uint32_t i, uint32_t j)
+/*
+ * A key's first eight bytes as a big-endian integer, so that comparing two of
+ * them compares the keys' first eight bytes in UTF-16 order: bytes past the
+ * key read as 0, and the lead bytes whose UTF-8 order is not their UTF-16
+ * order are renumbered (F0..F4, surrogate pairs in UTF-16, before EE and EF,
+ * U+E000..U+FFFF: EE -> F3, EF -> F4, F0..F4 -> EE..F2). Valid UTF-8 has no
+ * other byte >= EE, and by tfa_jcs_keycmp's argument the first differing byte
+ * decides. Keys with equal prefixes are compared in full.
+ */
+static inline uint8_t utf16_rank(uint8_t c)
 {
-	return tfa_jcs_keycmp((const uint8_t *)m[i].key, m[i].keylen, (const uint8_t *)m[j].key,
-			      m[j].keylen);
+	return c < 0xEE ? c : c <= 0xEF ? (uint8_t)(c + 5) : (uint8_t)(c - 2);
 }
 
-static void insertion_sort(const jmember *m, uint32_t *ord, size_t n)
+static inline uint64_t key_prefix(const uint8_t *key, size_t len)
+{
+	uint64_t x = 0;
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	x = tfa_load64(key); /* the text is padded: never past the allocation */
+	if (len < 8)
+		x &= ~(~UINT64_C(0) << (8 * len));
+	if ((x & TFA_SWAR_HIGHS) == 0)
+		return __builtin_bswap64(x);
+	x = 0;
+#endif
+	for (size_t i = 0; i < 8; i++)
+		x = x << 8 | (i < len ? utf16_rank(key[i]) : 0);
+	return x;
+}
+
+typedef struct keyent {
+	uint64_t pre;
+	uint32_t idx;
+} keyent;
+
+static inline bool key_less(const jmember *m, const keyent *a, const keyent *b)
+{
+	if (a->pre != b->pre)
+		return a->pre < b->pre;
+	return tfa_jcs_keycmp((const uint8_t *)m[a->idx].key, m[a->idx].keylen,
+			      (const uint8_t *)m[b->idx].key, m[b->idx].keylen) < 0;
+}
+
+static void insertion_sort(const jmember *m, keyent *e, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
-		uint32_t v = ord[i];
+		keyent v = e[i];
 		size_t j = i;
 
-		while (j > 0 && member_cmp(m, ord[j - 1], v) > 0) {
-			ord[j] = ord[j - 1];
+		while (j > 0 && key_less(m, &v, &e[j - 1])) {
+			e[j] = e[j - 1];
 			j--;
 		}
-		ord[j] = v;
+		e[j] = v;
 	}
 }
 
-/* Stable merge sort of ord[0..n) using tmp[0..n); recursion depth is log2(n). */
-static void merge_sort(const jmember *m, uint32_t *ord, uint32_t *tmp, size_t n)
+/* Stable merge sort of e[0..n) using tmp[0..n); recursion depth is log2(n). */
+static void merge_sort(const jmember *m, keyent *e, keyent *tmp, size_t n)
 {
 	size_t h = n / 2, i = 0, j = h, k = 0;
 
 	if (n <= 16) {
-		insertion_sort(m, ord, n);
+		insertion_sort(m, e, n);
 		return;
 	}
-	merge_sort(m, ord, tmp, h);
-	merge_sort(m, ord + h, tmp, n - h);
-	if (member_cmp(m, ord[h - 1], ord[h]) <= 0)
+	merge_sort(m, e, tmp, h);
+	merge_sort(m, e + h, tmp, n - h);
+	if (!key_less(m, &e[h], &e[h - 1]))
 		return; /* already in order */
 	while (i < h && j < n)
-		tmp[k++] = member_cmp(m, ord[j], ord[i]) < 0 ? ord[j++] : ord[i++];
+		tmp[k++] = key_less(m, &e[j], &e[i]) ? e[j++] : e[i++];
 	while (i < h)
-		tmp[k++] = ord[i++];
+		tmp[k++] = e[i++];
 	/* the rest of the right half is already in place */
-	memcpy(ord, tmp, k * sizeof(*ord));
+	memcpy(e, tmp, k * sizeof(*e));
 }
 
 static tfa_err sort_members(parser *ps, const jmember *m, uint32_t *ord, size_t n)
 {
 	tfa_err rc = TFA_OK;
+	keyent *e;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		ord[i] = (uint32_t)i;
+	if (ps->keycap < 2 * n)
+		TFA_GUARD(grow((void **)&ps->keys, &ps->keycap, 2 * n, sizeof(*ps->keys)));
+	e = ps->keys;
+	for (i = 0; i < n; i++) {
+		e[i].pre = key_prefix((const uint8_t *)m[i].key, m[i].keylen);
+		e[i].idx = (uint32_t)i;
+	}
 	/* Producers often emit keys sorted already. */
 	for (i = 1; i < n; i++)
-		if (member_cmp(m, (uint32_t)(i - 1), (uint32_t)i) >= 0)
+		if (!key_less(m, &e[i - 1], &e[i]))
 			break;
-	if (i >= n)
-		return TFA_OK;
-	if (n > 16 && ps->tmpcap < n)
-		TFA_GUARD(grow((void **)&ps->tmp, &ps->tmpcap, n, sizeof(*ps->tmp)));
-	merge_sort(m, ord, ps->tmp, n);
+	if (i < n)
+		merge_sort(m, e, e + n, n);
+	for (i = 0; i < n; i++)
+		ord[i] = e[i].idx;
 	for (i = 1; i < n; i++) {
 		const jmember *a = &m[ord[i - 1]], *b = &m[ord[i]];
 
-		if (a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0) {
+		if (e[i - 1].pre == e[i].pre && a->keylen == b->keylen &&
+		    memcmp(a->key, b->key, a->keylen) == 0) {
 			const jmember *later = ord[i - 1] > ord[i] ? a : b;
 
 			TFA_BAIL(TFA_EFORMAT, "json: duplicate object key at byte %zu",
@@ -560,7 +604,7 @@ static tfa_err parse_text(tfa_json **out, uint8_t *text, size_t len)
 out:
 	free(ps.vs);
 	free(ps.ms);
-	free(ps.tmp);
+	free(ps.keys);
 	tfa_json_free(doc);
 	return rc;
 }
@@ -841,6 +885,26 @@ out:
 	return rc;
 }
 
+/*
+ * The tree is written long after it was parsed, from memory the caches no
+ * longer hold, and it is walked in an order no hardware prefetcher guesses (a
+ * container's block is allocated after its children's, members are visited
+ * in key order). So the writer asks ahead for what it will read next: a
+ * container's block when it is entered, the next member's key and the next
+ * sibling's block before writing the current one.
+ */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+static inline void prefetch_block(const tfa_json_value *v)
+{
+	if (v->type == TFA_JSON_OBJECT || v->type == TFA_JSON_ARRAY)
+		PREFETCH(v->u.items);
+}
+
 static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 {
 	tfa_err rc = TFA_OK;
@@ -888,6 +952,8 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 				TFA_GUARD(need(w, 1));
 				*w->p++ = ',';
 			}
+			if (i + 1 < v->n)
+				prefetch_block(&v->u.items[i + 1]);
 			TFA_GUARD(write_value(w, &v->u.items[i], depth + 1));
 		}
 		TFA_GUARD(need(w, 1));
@@ -897,11 +963,20 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 		const jmember *m = v->u.members;
 		const uint32_t *ord = v->n ? (const uint32_t *)(m + v->n) : NULL;
 
+		/* The members and their order, a few cache lines. */
+		for (size_t k = 0; k < v->n * (sizeof(*m) + sizeof(*ord)); k += 64)
+			PREFETCH((const uint8_t *)m + k);
 		TFA_GUARD(need(w, 2));
 		*w->p++ = '{';
 		for (uint32_t i = 0; i < v->n; i++) {
 			const jmember *x = &m[ord[i]];
 
+			if (i + 1 < v->n) {
+				const jmember *nx = &m[ord[i + 1]];
+
+				PREFETCH(nx->key);
+				prefetch_block(&nx->val);
+			}
 			if (i) {
 				TFA_GUARD(need(w, 1));
 				*w->p++ = ',';

@@ -1217,6 +1217,102 @@ static void test_unescaped_string_lengths(void)
 		     "{\"a\":\"0123456789abcdef0123\",\"a\\\\\":\"\\n\",\"b\":\"x\"}");
 }
 
+/* The UTF-16 code units of valid UTF-8 s (n bytes) into u; returns their count. */
+static size_t to_utf16(const uint8_t *s, size_t n, uint16_t *u)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t c = s[i];
+		size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+
+		if (len > 1)
+			c &= 0x7Fu >> len;
+		for (size_t j = 1; j < len; j++)
+			c = c << 6 | (s[i + j] & 0x3Fu);
+		i += len;
+		if (c >= 0x10000) {
+			u[k++] = (uint16_t)(0xD800 + ((c - 0x10000) >> 10));
+			u[k++] = (uint16_t)(0xDC00 + ((c - 0x10000) & 0x3FF));
+		} else {
+			u[k++] = (uint16_t)c;
+		}
+	}
+	return k;
+}
+
+/* The reference order: UTF-16 code units, a prefix first. */
+static int utf16_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	uint16_t ua[128], ub[128];
+	size_t na = to_utf16((const uint8_t *)a, al, ua), nb = to_utf16((const uint8_t *)b, bl, ub);
+
+	for (size_t i = 0; i < na && i < nb; i++)
+		if (ua[i] != ub[i])
+			return ua[i] < ub[i] ? -1 : 1;
+	return na < nb ? -1 : na > nb;
+}
+
+/*
+ * Random objects of up to 40 keys made of characters whose UTF-8 order and
+ * UTF-16 order disagree (or agree), long common prefixes (past the first
+ * eight bytes too), U+0000 and keys that are prefixes of others: the members
+ * of the canonical form are in strictly increasing UTF-16 order, and a key
+ * given twice (after unescaping) is refused.
+ */
+static void test_random_key_order(void)
+{
+	static const char *const pieces[] = {
+	    "a",       "b",	  "\\u0000",	    "\\u00e9",	      "\\ud7ff",
+	    "\\ue000", "\\ufffd", "\\ud83d\\ude00", "\\ud800\\udc00", "\\ufb33",
+	    "aaaaaaa", "\\u0101"};
+	tfa_buf in, out;
+	tfa_json *doc = NULL;
+	size_t bad = 0, dups = 0;
+
+	tfa_buf_init(&in, 0);
+	tfa_buf_init(&out, 0);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 1 + rng() % 40;
+		tfa_err rc;
+
+		tfa_buf_clear(&in);
+		tfa_buf_clear(&out);
+		CHECK_OK(tfa_buf_puts(&in, "{"));
+		for (size_t i = 0; i < n; i++) {
+			size_t len = rng() % 6;
+
+			CHECK_OK(tfa_buf_puts(&in, i ? ",\"" : "\""));
+			for (size_t j = 0; j < len; j++)
+				CHECK_OK(tfa_buf_puts(&in, pieces[rng() % 12]));
+			CHECK_OK(tfa_buf_printf(&in, "\":%zu", i));
+		}
+		CHECK_OK(tfa_buf_puts(&in, "}"));
+		rc = tfa_jcs_canonicalize(&out, in.data, in.len);
+		if (rc == TFA_EFORMAT && strstr(tfa_error_last()->message, "duplicate")) {
+			dups++;
+			continue;
+		}
+		CHECK_OK(rc);
+		CHECK_OK(tfa_json_parse(&doc, out.data, out.len));
+		for (size_t i = 1; i < tfa_json_count(tfa_json_root(doc)); i++) {
+			size_t al, bl;
+			const char *a = tfa_json_key_at(tfa_json_root(doc), i - 1, &al);
+			const char *b = tfa_json_key_at(tfa_json_root(doc), i, &bl);
+
+			if (utf16_cmp(a, al, b, bl) >= 0)
+				bad++;
+		}
+		tfa_json_free(doc);
+		doc = NULL;
+	}
+	CHECK(bad == 0);
+	/* Both outcomes happened. */
+	CHECK(dups > 100 && dups < 2900);
+	tfa_buf_free(&in);
+	tfa_buf_free(&out);
+}
+
 /* ---- descriptor to descriptor ------------------------------------------------------------- */
 
 static void test_canonicalize_fd(void)
@@ -1311,4 +1407,5 @@ TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_
 	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order), T(test_number_edge_cases),
 	      T(test_depth_limit_exact), T(test_empty_and_scalars), T(test_string_escapes),
 	      T(test_accessors), T(test_write_appends), T(test_check_canonical),
-	      T(test_large_document), T(test_canonicalize_fd), T(test_unescaped_string_lengths))
+	      T(test_large_document), T(test_canonicalize_fd), T(test_unescaped_string_lengths),
+	      T(test_random_key_order))
