@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "format/hex.h"
 #include "format/jcs_int.h"
@@ -184,8 +187,25 @@ tfa_err tfa_jlex_string(const tfa_jlex *lx, uint64_t quote_off, const uint8_t **
 		size_t n;
 		uint8_t c;
 
-		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time;
-		 * the padding stops the scan at the end. */
+		/* Plain printable ASCII other than '"' and '\\', sixteen or eight bytes
+		 * at a time; the padding stops the scan at the end. */
+#if defined(__SSE2__)
+		for (;;) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)r);
+			/* Signed bytes: below 0x20 are the controls and 0x80..0xFF. */
+			unsigned hit = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+						      _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+					 _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))));
+
+			if (hit) {
+				r += __builtin_ctz(hit);
+				break;
+			}
+			r += 16;
+		}
+		c = *r;
+#else
 		for (;;) {
 			uint64_t x = tfa_load64(r);
 
@@ -196,6 +216,7 @@ tfa_err tfa_jlex_string(const tfa_jlex *lx, uint64_t quote_off, const uint8_t **
 		}
 		while ((c = *r) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
 			r++;
+#endif
 		n = (size_t)(r - run);
 		if (n) {
 			if (n > (size_t)(wend - w)) {
