@@ -889,9 +889,9 @@ out:
  * The tree is written long after it was parsed, from memory the caches no
  * longer hold, and it is walked in an order no hardware prefetcher guesses (a
  * container's block is allocated after its children's, members are visited
- * in key order). So the writer asks ahead for what it will read next: a
- * container's block when it is entered, the next member's key and the next
- * sibling's block before writing the current one.
+ * in key order). So the writer asks ahead for what it will read next: on
+ * entering an object, its order, every key and every member's block; in an
+ * array, the block of the element after next.
  */
 #if defined(__GNUC__)
 #define PREFETCH(p) __builtin_prefetch((p), 0, 3)
@@ -947,13 +947,17 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 	case TFA_JSON_ARRAY:
 		TFA_GUARD(need(w, 2));
 		*w->p++ = '[';
+		if (v->n)
+			prefetch_block(&v->u.items[0]);
+		if (v->n > 1)
+			prefetch_block(&v->u.items[1]);
 		for (uint32_t i = 0; i < v->n; i++) {
 			if (i) {
 				TFA_GUARD(need(w, 1));
 				*w->p++ = ',';
 			}
-			if (i + 1 < v->n)
-				prefetch_block(&v->u.items[i + 1]);
+			if (i + 2 < v->n)
+				prefetch_block(&v->u.items[i + 2]);
 			TFA_GUARD(write_value(w, &v->u.items[i], depth + 1));
 		}
 		TFA_GUARD(need(w, 1));
@@ -963,20 +967,19 @@ static tfa_err write_value(writer *w, const tfa_json_value *v, unsigned depth)
 		const jmember *m = v->u.members;
 		const uint32_t *ord = v->n ? (const uint32_t *)(m + v->n) : NULL;
 
-		/* The members and their order, a few cache lines. */
-		for (size_t k = 0; k < v->n * (sizeof(*m) + sizeof(*ord)); k += 64)
-			PREFETCH((const uint8_t *)m + k);
+		/* The order, every key and every member's block: all at once, so
+		 * that the misses overlap. */
+		for (size_t k = 0; k < v->n * sizeof(*ord); k += 64)
+			PREFETCH((const uint8_t *)ord + k);
+		for (uint32_t k = 0; k < v->n; k++) {
+			PREFETCH(m[k].key);
+			prefetch_block(&m[k].val);
+		}
 		TFA_GUARD(need(w, 2));
 		*w->p++ = '{';
 		for (uint32_t i = 0; i < v->n; i++) {
 			const jmember *x = &m[ord[i]];
 
-			if (i + 1 < v->n) {
-				const jmember *nx = &m[ord[i + 1]];
-
-				PREFETCH(nx->key);
-				prefetch_block(&nx->val);
-			}
 			if (i) {
 				TFA_GUARD(need(w, 1));
 				*w->p++ = ',';
