@@ -21,6 +21,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "format/jcs_int.h"
 #include "format/jlex.h"
@@ -411,14 +414,25 @@ static tfa_err parse_array(parser *ps, unsigned depth, tfa_json_value *out)
 	skip_ws(ps);
 	if (*ps->p != ']') {
 		for (;;) {
-			tfa_json_value v;
+			size_t at;
 
-			/* parse_value may grow ps->vs: store the element afterwards. */
-			TFA_GUARD(parse_value(ps, depth, &v));
 			if (ps->vlen == ps->vcap)
 				TFA_GUARD(grow((void **)&ps->vs, &ps->vcap, ps->vlen + 1,
 					       sizeof(*ps->vs)));
-			ps->vs[ps->vlen++] = v;
+			at = ps->vlen++;
+			/*
+			 * A scalar is parsed into its slot: copying it from a local,
+			 * just written field by field, stalls on store forwarding. A
+			 * container may grow ps->vs, so it is parsed aside.
+			 */
+			if (*ps->p == '{' || *ps->p == '[') {
+				tfa_json_value v;
+
+				TFA_GUARD(parse_value(ps, depth, &v));
+				ps->vs[at] = v;
+			} else {
+				TFA_GUARD(parse_value(ps, depth, &ps->vs[at]));
+			}
 			skip_ws(ps);
 			if (*ps->p == ',') {
 				ps->p++;
@@ -464,24 +478,34 @@ static tfa_err parse_object(parser *ps, unsigned depth, tfa_json_value *out)
 	skip_ws(ps);
 	if (*ps->p != '}') {
 		for (;;) {
-			jmember m;
+			jmember *m;
 			uint16_t keyraw;
+			size_t at;
 
 			if (*ps->p != '"')
 				TFA_GUARD(unexpected(ps, "expected a string key"));
-			TFA_GUARD(parse_string(ps, &m.key, &m.keylen, &keyraw));
-			m.keyraw = keyraw;
+			if (ps->mlen == ps->mcap)
+				TFA_GUARD(grow((void **)&ps->ms, &ps->mcap, ps->mlen + 1,
+					       sizeof(*ps->ms)));
+			/* The member is parsed into its slot, as in parse_array; nested
+			 * containers use the scratch stacks above it. */
+			at = ps->mlen++;
+			m = &ps->ms[at];
+			TFA_GUARD(parse_string(ps, &m->key, &m->keylen, &keyraw));
+			m->keyraw = keyraw;
 			skip_ws(ps);
 			if (*ps->p != ':')
 				TFA_GUARD(unexpected(ps, "expected ':'"));
 			ps->p++;
 			skip_ws(ps);
-			/* Nested containers use the scratch stacks above mlen: push afterwards. */
-			TFA_GUARD(parse_value(ps, depth, &m.val));
-			if (ps->mlen == ps->mcap)
-				TFA_GUARD(grow((void **)&ps->ms, &ps->mcap, ps->mlen + 1,
-					       sizeof(*ps->ms)));
-			ps->ms[ps->mlen++] = m;
+			if (*ps->p == '{' || *ps->p == '[') {
+				tfa_json_value v;
+
+				TFA_GUARD(parse_value(ps, depth, &v));
+				ps->ms[at].val = v;
+			} else {
+				TFA_GUARD(parse_value(ps, depth, &m->val));
+			}
 			skip_ws(ps);
 			if (*ps->p == ',') {
 				ps->p++;
@@ -819,6 +843,26 @@ static tfa_err write_string(writer *w, const uint8_t *s, size_t n)
 		const uint8_t *run = s;
 		uint8_t c = 0;
 
+#if defined(__SSE2__)
+		/* Sixteen bytes at a time; a string lies in the document's padded
+		 * text, so reading past its end stays inside the allocation. */
+		while (s < e) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+			unsigned hit = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+						      _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+					 _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1F)),
+							_mm_set1_epi8(0x1F))));
+
+			if (hit) {
+				size_t k = (size_t)__builtin_ctz(hit);
+
+				s = k < (size_t)(e - s) ? s + k : e;
+				break;
+			}
+			s = (size_t)(e - s) > 16 ? s + 16 : e;
+		}
+#else
 		while (e - s >= 8) {
 			uint64_t x = tfa_load64(s);
 
@@ -827,6 +871,7 @@ static tfa_err write_string(writer *w, const uint8_t *s, size_t n)
 				break;
 			s += 8;
 		}
+#endif
 		while (s < e && (c = *s) >= 0x20 && c != '"' && c != '\\')
 			s++;
 		memcpy(w->p, run, (size_t)(s - run));
