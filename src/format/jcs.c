@@ -2,14 +2,18 @@
  * Strict JSON parser and RFC 8785 (JCS) canonical writer.
  *
  * Parsing works on a private copy of the input (padded with NUL bytes so
- * that word-at-a-time scans and look-ahead never leave the allocation).
+ * that word-at-a-time scans and look-ahead never leave the allocation);
+ * tfa_jcs_canonicalize_fd reads the input straight into such a buffer.
  * Strings are unescaped in place in that copy and NUL-terminated where their
- * closing quote was, so a string value is a pointer and a length. Values live
- * in a bump arena: while a container is parsed its children are collected on
- * a scratch stack, then copied into the arena in one block. An object's block
- * holds its members in document order followed by a permutation that lists
- * them in canonical (UTF-16) key order; duplicate keys are found as equal
- * neighbours in that order, and the writer emits members by it.
+ * closing quote was, so a string value is a pointer and a length; a string
+ * that held no escape is marked raw and written back as it stands. Values
+ * live in a bump arena: while a container is parsed its children are
+ * collected on a scratch stack, then copied into the arena in one block. An
+ * object's block holds its members in document order followed by a
+ * permutation that lists them in canonical (UTF-16) key order, sorted on a
+ * per-key 8-byte prefix first; duplicate keys are found as equal neighbours
+ * in that order, and the writer emits members by it, into a tfa_buf or
+ * through a fixed window written to a file descriptor as it fills.
  *
  * Recursion is bounded by TFA_JSON_MAX_DEPTH in both the parser and the writer.
  */
