@@ -76,10 +76,14 @@ if [ -n "$baseline" ]; then
 	check_binary "$baseline"
 fi
 
-# Wall time of one run, in seconds, output to $1.
+# Wall time of one run, in seconds, output to $1. The previous run's output
+# is removed before the clock starts: truncating it in the redirection would
+# count the release of its ~20 MB of page cache (and any wait for its
+# writeback) against the command timed.
 timed() {
 	local out=$1 t0 t1
 	shift
+	rm -f "$out"
 	t0=$EPOCHREALTIME
 	"$@" >"$out"
 	t1=$EPOCHREALTIME
