@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__SSE2__)
@@ -93,29 +92,6 @@ static size_t off(const parser *ps, const uint8_t *at)
 	return (size_t)(at - ps->base);
 }
 
-/* ---- large allocations ------------------------------------------------------------------ */
-
-/*
- * Asks for transparent huge pages over the 2 MiB-aligned part of a large
- * allocation: a 20 MB document otherwise takes some 15,000 page faults, each
- * clearing 4 KiB, for its text and as many for its values. Advice only: it is
- * fine for the kernel to ignore it.
- */
-static void advise_huge(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-	const uintptr_t huge = (uintptr_t)1 << 21;
-	uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-	uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
-
-	if (n >= 2 * huge && e > a)
-		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)n;
-#endif
-}
-
 /* ---- arena ---------------------------------------------------------------------------- */
 
 static void *arena_alloc(parser *ps, size_t size)
@@ -134,7 +110,6 @@ static void *arena_alloc(parser *ps, size_t size)
 		c = malloc(CHUNK_HDR + want);
 		if (c == NULL)
 			return NULL;
-		advise_huge(c, CHUNK_HDR + want);
 		c->next = ps->doc->chunks;
 		c->size = want;
 		ps->doc->chunks = c;
@@ -1136,7 +1111,6 @@ static tfa_err read_all(int fd, const char *name, size_t max, uint8_t **out, siz
 			if (nb == NULL)
 				TFA_BAIL(TFA_EINTERNAL, "out of memory");
 			buf = nb;
-			advise_huge(buf, cap + TEXT_PAD);
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
