@@ -1,14 +1,29 @@
 // Generates a Terraform-plan-shaped JSON document for the canonicalization
 // benchmark, deterministically from a seed.
-//   node bench/gen_plan.mjs SEED TARGET_BYTES > plan.json
+//   node bench/gen_plan.mjs SEED TARGET_BYTES [SHAPE] > plan.json
+// SHAPE is `plan` (the default) or `dense`.
+//
+// plan:
 // The output is compact JSON (like `terraform show -json`), with attribute
 // keys in random order (so a canonicalizer must sort), nested before/after
 // objects, JSON-encoded policy strings full of escapes, multi-line scripts,
 // non-ASCII text, Go-style \u003c/\u003e/\u0026 escapes, integers and
 // non-integer numbers.
+//
+// dense: the same plan structure, but each resource's attributes are mostly
+// small objects (labels, rules, settings of {value, sensitive}, per-zone maps),
+// about 4 to 5 keys an object, and about one key in twenty is non-ASCII. Some
+// objects hold keys that differ first at a character above U+FFFF (a surrogate
+// pair in UTF-16) in one key and at a character in U+E000..U+FFFD in another,
+// so their UTF-16 order is not their UTF-8 byte order.
 
 const seed = Number(process.argv[2] ?? 42) >>> 0;
 const target = Number(process.argv[3] ?? 20 * 1024 * 1024);
+const shape = process.argv[4] ?? 'plan';
+if (shape !== 'plan' && shape !== 'dense') {
+  process.stderr.write(`gen_plan.mjs: unknown shape ${shape} (plan or dense)\n`);
+  process.exit(2);
+}
 
 // mulberry32
 let state = seed || 1;
@@ -101,6 +116,76 @@ function attrs(type, name, i) {
   return shuffle(a);
 }
 
+// Non-ASCII key material. `high` are characters above U+FFFF (UTF-8 lead byte
+// F0, UTF-16 surrogates D800..DFFF); `priv` are characters in U+E000..U+FFFD
+// (UTF-8 lead bytes EE, EF, UTF-16 code units E000..FFFD). A key from each,
+// behind one common prefix, sorts one way by UTF-8 bytes and the other by UTF-16.
+const high = ['😀', '🚀', '𝔘', '𝄞', '🔥', '𠀋', '🌍'];
+const priv = ['\uE000', '\uE0A1', '\uF8FF', 'ﬁ', 'ﬀ', '＄', '｡', '\uFFFD', '\uFB50'];
+const intl = ['größe', 'zürich', 'ключ', 'имя', '名前', '東京', '서울', 'ελλάδα', 'café', 'naïve', 'مفتاح', 'שם'];
+
+function nonAsciiKey() {
+  switch (int(4)) {
+    case 0: return pick(intl);
+    case 1: return pick(intl) + '_' + int(10);
+    case 2: return 'k' + pick(high);
+    default: return 'k' + pick(priv);
+  }
+}
+
+function denseKey(base, k) {
+  return rand() < 0.1 ? nonAsciiKey() : base + k;
+}
+
+function small() {
+  switch (int(6)) {
+    case 0: return int(1000);
+    case 1: return rand() < 0.5;
+    case 2: return null;
+    case 3: return number();
+    case 4: return pick(words) + '-' + hex(16 + int(32));
+    default: return (rand() < 0.2 ? pick(unicode) : pick(words)) + ' ' + hex(12 + int(24));
+  }
+}
+
+// An object of n small members whose keys are mostly `base`+index.
+function smallObject(base, n) {
+  const o = {};
+  for (let k = 0; k < n; k++) o[denseKey(base, k)] = small();
+  return o;
+}
+
+// Keys that differ at a character above U+FFFF in one and U+E000..U+FFFD in
+// the other, after a common prefix.
+function mixedOrder() {
+  const o = {};
+  const prefix = pick(['x', 'key_', 'ä', '名']);
+  for (let k = 0, n = 2 + int(3); k < n; k++)
+    o[prefix + (k % 2 ? pick(high) : pick(priv)) + (k > 1 ? k : '')] = int(100);
+  return o;
+}
+
+function denseAttrs(type, name, i) {
+  const a = {
+    id: type.split('_')[1] + '-' + hex(12),
+    name: name + '-' + i,
+    region: pick(regions),
+    labels: smallObject('l', 3 + int(6)),
+    tags: smallObject('t', 2 + int(5)),
+    rules: Array.from({ length: 1 + int(3) }, () => shuffle({
+      port: int(65536), proto: pick(['tcp', 'udp']), cidr: `10.${int(256)}.${int(256)}.0/24`, allow: rand() < 0.8,
+      description: pick(unicode) + ' ' + hex(16) })),
+    settings: rand() < 0.5 ? smallObject('s', 2 + int(5)) : { value: smallObject('v', 2 + int(5)), sensitive: rand() < 0.1 },
+    zones: Object.fromEntries(Array.from({ length: 1 + int(3) }, (_, k) =>
+      [denseKey('z', k), smallObject('p', 3 + int(5))])),
+    limits: { cpu: int(64), mem: int(1 << 16), disk: number() },
+    user_data: '#!/bin/bash\nset -euo pipefail\n' + Array.from({ length: 4 + int(6) }, () =>
+      'echo "' + pick(words) + ' ' + hex(16) + '" >> /etc/' + pick(words) + '.conf\n').join(''),
+  };
+  if (rand() < 0.3) a.order = mixedOrder();
+  return shuffle(a);
+}
+
 function unknown(after) {
   const u = {};
   for (const k of Object.keys(after)) if (rand() < 0.2) u[k] = true;
@@ -123,8 +208,9 @@ let size = 2000;
 for (let i = 0; size < target; i++) {
   const type = pick(types), name = pick(words) + '_' + pick(words);
   const action = pick([['create'], ['update'], ['delete', 'create'], ['no-op'], ['delete']]);
-  const before = action[0] === 'create' ? null : attrs(type, name, i);
-  const after = action[0] === 'delete' && action.length === 1 ? null : attrs(type, name, i);
+  const gen = shape === 'dense' ? denseAttrs : attrs;
+  const before = action[0] === 'create' ? null : gen(type, name, i);
+  const after = action[0] === 'delete' && action.length === 1 ? null : gen(type, name, i);
   const rc = {
     address: `module.${pick(words)}.${type}.${name}[${i}]`,
     module_address: 'module.' + pick(words),
@@ -143,7 +229,9 @@ for (let i = 0; size < target; i++) {
     },
   };
   const s = JSON.stringify(rc);
-  size += s.length + 1;
+  // plan counts UTF-16 code units (as it always has, so its document stays the
+  // same); dense counts bytes.
+  size += (shape === 'dense' ? Buffer.byteLength(s) : s.length) + 1;
   doc.resource_changes.push(rc);
   if (i % 50 === 0) doc.output_changes['out_' + i] = { actions: ['create'], before: null, after: number(), after_unknown: false };
 }

@@ -79,6 +79,17 @@ TFA_WUR tfa_err tfa_jcs_write(tfa_buf *out, const tfa_json_value *v);
 TFA_WUR tfa_err tfa_jcs_canonicalize(tfa_buf *out, const uint8_t *in, size_t len);
 
 /*
+ * Reads a document from in_fd to its end (at most `max` bytes) and writes its
+ * canonical form to out_fd as it is produced; the names (a path, "standard
+ * input") are for messages. Nothing is written unless the whole document
+ * parses. TFA_EFORMAT for invalid JSON or input over `max`, TFA_EIO when
+ * reading or writing fails (the output may then be partial). Neither
+ * descriptor is closed.
+ */
+TFA_WUR tfa_err tfa_jcs_canonicalize_fd(int out_fd, const char *out_name, int in_fd,
+					const char *in_name, size_t max);
+
+/*
  * TFA_OK when `in` is valid JSON already in canonical form, byte for byte;
  * TFA_EFORMAT otherwise (invalid JSON, or valid but not canonical).
  */

@@ -8,17 +8,16 @@
  * around a token: the tree parser lexes a whole document in place, the stream
  * lexes one chunk at a time and assembles the elements that cross a boundary.
  */
+#include "format/jlex.h"
+#include "format/hex.h"
+#include "format/jcs_int.h"
+#include "tfattest/sys/guard.h"
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "format/hex.h"
-#include "format/jcs_int.h"
-#include "format/jlex.h"
-#include "tfattest/sys/guard.h"
 
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
 #define JLEX_EXACT_FP 1
@@ -184,18 +183,8 @@ tfa_err tfa_jlex_string(const tfa_jlex *lx, uint64_t quote_off, const uint8_t **
 		size_t n;
 		uint8_t c;
 
-		/* Plain printable ASCII other than '"' and '\\', eight bytes at a time;
-		 * the padding stops the scan at the end. */
-		for (;;) {
-			uint64_t x = tfa_load64(r);
-
-			if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') |
-			     tfa_any_equal(x, '\\') | (x & TFA_SWAR_HIGHS)) != 0)
-				break;
-			r += 8;
-		}
-		while ((c = *r) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-			r++;
+		r = tfa_jlex_plain(r);
+		c = *r;
 		n = (size_t)(r - run);
 		if (n) {
 			if (n > (size_t)(wend - w)) {

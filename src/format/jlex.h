@@ -26,6 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "format/jcs_int.h"
 #include "format/utf8.h"
 #include "tfattest/common.h"
 #include "tfattest/error.h"
@@ -52,6 +57,44 @@ typedef enum tfa_jlex_stop {
 
 /* 1 for the four JSON white space characters. */
 extern const uint8_t tfa_jlex_ws[256];
+
+/*
+ * The first byte at or after r that is not plain string content: '"', '\\',
+ * a control character or a byte >= 0x80 (where escapes and UTF-8 begin). The
+ * NUL padding after a buffer stops it. Sixteen bytes at a time with SSE2
+ * (one signed compare finds the controls and the bytes >= 0x80 together),
+ * eight elsewhere; the loads stay inside the padding.
+ */
+static inline const uint8_t *tfa_jlex_plain(const uint8_t *r)
+{
+#if defined(__SSE2__) && defined(__GNUC__)
+	for (;;) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)r);
+		unsigned hit = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+					      _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+				 _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))));
+
+		if (hit)
+			return r + __builtin_ctz(hit);
+		r += 16;
+	}
+#else
+	uint8_t c;
+
+	for (;;) {
+		uint64_t x = tfa_load64(r);
+
+		if ((tfa_any_below(x, 0x20) | tfa_any_equal(x, '"') | tfa_any_equal(x, '\\') |
+		     (x & TFA_SWAR_HIGHS)) != 0)
+			break;
+		r += 8;
+	}
+	while ((c = *r) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+		r++;
+	return r;
+#endif
+}
 
 /*
  * Scans string content from *r (after the opening quote, whose document

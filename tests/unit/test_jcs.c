@@ -7,12 +7,83 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tfa_test.h"
 #include "tfattest/buffer.h"
 #include "tfattest/jcs.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
+
+/*
+ * Runs tfa_jcs_canonicalize_fd() on len bytes of `in` (from a temporary file,
+ * or from a pipe when `pipe_in`), appending what it wrote to `out`.
+ */
+static tfa_err canon_fd(const char *in, size_t len, bool pipe_in, size_t max, tfa_buf *out)
+{
+	FILE *fin = NULL, *fout = tmpfile();
+	int pfd[2] = {-1, -1}, in_fd;
+	tfa_err rc;
+	uint8_t chunk[4096];
+	size_t n;
+
+	if (fout == NULL) {
+		perror("tmpfile");
+		abort();
+	}
+	if (pipe_in) {
+		/* The writer side is filled by a child so that any size fits. */
+		pid_t pid;
+
+		if (pipe(pfd) != 0) {
+			perror("pipe");
+			abort();
+		}
+		pid = fork();
+		if (pid < 0) {
+			perror("fork");
+			abort();
+		}
+		if (pid == 0) {
+			size_t off = 0;
+
+			close(pfd[0]);
+			while (off < len) {
+				ssize_t k = write(pfd[1], in + off, len - off);
+
+				if (k <= 0)
+					_exit(1);
+				off += (size_t)k;
+			}
+			_exit(0);
+		}
+		close(pfd[1]);
+		in_fd = pfd[0];
+	} else {
+		fin = tmpfile();
+		if (fin == NULL || fwrite(in, 1, len, fin) != len || fflush(fin) != 0) {
+			perror("tmpfile");
+			abort();
+		}
+		rewind(fin);
+		in_fd = fileno(fin);
+	}
+	rc = tfa_jcs_canonicalize_fd(fileno(fout), "output", in_fd, "input", max);
+	if (pipe_in) {
+		close(pfd[0]);
+		while (wait(NULL) > 0)
+			;
+	}
+	rewind(fout);
+	while ((n = fread(chunk, 1, sizeof(chunk), fout)) > 0)
+		if (tfa_buf_append(out, chunk, n) != TFA_OK)
+			abort();
+	if (fin)
+		fclose(fin);
+	fclose(fout);
+	return rc;
+}
 
 /* Canonicalizes `in` (len bytes) and checks the result against `want`. */
 static void expect_canon_n(const char *in, size_t len, const char *want, int line)
@@ -32,6 +103,18 @@ static void expect_canon_n(const char *in, size_t len, const char *want, int lin
 	} else if (tfa_jcs_check_canonical(b.data, b.len) != TFA_OK) {
 		fprintf(stderr, "line %d: output not accepted as canonical: %s\n", line,
 			tfa_error_last()->message);
+		tfa_test_failures++;
+	}
+	/* The descriptor-to-descriptor path writes the same bytes. */
+	tfa_buf_clear(&b);
+	rc = canon_fd(in, len, false, (size_t)1 << 20, &b);
+	if (rc != TFA_OK) {
+		fprintf(stderr, "line %d: canonicalize_fd failed: %s (%s)\n", line,
+			tfa_err_name(rc), tfa_error_last()->message);
+		tfa_test_failures++;
+	} else if (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0) {
+		fprintf(stderr, "line %d: canonicalize_fd wrote %.*s, wanted %s\n", line,
+			(int)b.len, (const char *)b.data, want);
 		tfa_test_failures++;
 	}
 	tfa_buf_free(&b);
@@ -63,8 +146,19 @@ static void expect_reject_n(const char *in, size_t len, int line)
 		tfa_test_failures++;
 	}
 	tfa_json_free(doc);
-	/* The other entry points must reject it too. */
+	/* The other entry points must reject it too, the descriptor one writing nothing. */
 	CHECK_RC(tfa_jcs_check_canonical((const uint8_t *)in, len), TFA_EFORMAT);
+	{
+		tfa_buf b;
+
+		tfa_buf_init(&b, 0);
+		if (canon_fd(in, len, false, (size_t)1 << 20, &b) != TFA_EFORMAT || b.len != 0) {
+			fprintf(stderr, "line %d: canonicalize_fd did not reject it cleanly\n",
+				line);
+			tfa_test_failures++;
+		}
+		tfa_buf_free(&b);
+	}
 }
 
 #define REJECT(in)   expect_reject_n((in), strlen(in), __LINE__)
@@ -1092,6 +1186,218 @@ static void test_large_document(void)
 	tfa_buf_free(&again);
 }
 
+/*
+ * Strings without escapes are copied as they stand, in 16-byte pieces when
+ * short: every length around those pieces, as keys and values, at the end of
+ * the document (next to its padding), and beside escaped ones.
+ */
+static void test_unescaped_string_lengths(void)
+{
+	char in[512], want[512], str[80];
+
+	for (size_t n = 0; n <= 70; n++) {
+		for (size_t i = 0; i < n; i++)
+			str[i] = (char)('a' + (i * 7 + n) % 26);
+		str[n] = '\0';
+		snprintf(in, sizeof(in), "{\"%s\":\"%s\",\"\\u0001%s\":\"\\\"%s\"}", str, str, str,
+			 str);
+		/* U+0001 sorts before the letters, after the empty key. */
+		if (n == 0)
+			snprintf(want, sizeof(want), "%s", in);
+		else
+			snprintf(want, sizeof(want), "{\"\\u0001%s\":\"\\\"%s\",\"%s\":\"%s\"}",
+				 str, str, str, str);
+		expect_canon_n(in, strlen(in), want, __LINE__);
+		snprintf(in, sizeof(in), "[\"%s\"]", str);
+		expect_canon_n(in, strlen(in), in, __LINE__);
+		snprintf(in, sizeof(in), "\"%s\"", str);
+		expect_canon_n(in, strlen(in), in, __LINE__);
+	}
+	EXPECT_CANON("{\"b\":\"x\",\"a\\\\\":\"\\n\",\"a\":\"0123456789abcdef0123\"}",
+		     "{\"a\":\"0123456789abcdef0123\",\"a\\\\\":\"\\n\",\"b\":\"x\"}");
+}
+
+/* The UTF-16 code units of valid UTF-8 s (n bytes) into u; returns their count. */
+static size_t to_utf16(const uint8_t *s, size_t n, uint16_t *u)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t c = s[i];
+		size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+
+		if (len > 1)
+			c &= 0x7Fu >> len;
+		for (size_t j = 1; j < len; j++)
+			c = c << 6 | (s[i + j] & 0x3Fu);
+		i += len;
+		if (c >= 0x10000) {
+			u[k++] = (uint16_t)(0xD800 + ((c - 0x10000) >> 10));
+			u[k++] = (uint16_t)(0xDC00 + ((c - 0x10000) & 0x3FF));
+		} else {
+			u[k++] = (uint16_t)c;
+		}
+	}
+	return k;
+}
+
+/* The reference order: UTF-16 code units, a prefix first. */
+static int utf16_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	uint16_t ua[128], ub[128];
+	size_t na = to_utf16((const uint8_t *)a, al, ua), nb = to_utf16((const uint8_t *)b, bl, ub);
+
+	for (size_t i = 0; i < na && i < nb; i++)
+		if (ua[i] != ub[i])
+			return ua[i] < ub[i] ? -1 : 1;
+	return na < nb ? -1 : na > nb;
+}
+
+/*
+ * Random objects of up to 40 keys made of characters whose UTF-8 order and
+ * UTF-16 order disagree (or agree), long common prefixes (past the first
+ * eight bytes too), U+0000 and keys that are prefixes of others: the members
+ * of the canonical form are in strictly increasing UTF-16 order, and a key
+ * given twice (after unescaping) is refused.
+ */
+static void test_random_key_order(void)
+{
+	static const char *const pieces[] = {
+	    "a",       "b",	  "\\u0000",	    "\\u00e9",	      "\\ud7ff",
+	    "\\ue000", "\\ufffd", "\\ud83d\\ude00", "\\ud800\\udc00", "\\ufb33",
+	    "aaaaaaa", "\\u0101"};
+	tfa_buf in, out;
+	tfa_json *doc = NULL;
+	size_t bad = 0, dups = 0;
+
+	tfa_buf_init(&in, 0);
+	tfa_buf_init(&out, 0);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 1 + rng() % 40;
+		tfa_err rc;
+
+		tfa_buf_clear(&in);
+		tfa_buf_clear(&out);
+		CHECK_OK(tfa_buf_puts(&in, "{"));
+		for (size_t i = 0; i < n; i++) {
+			size_t len = rng() % 6;
+
+			CHECK_OK(tfa_buf_puts(&in, i ? ",\"" : "\""));
+			for (size_t j = 0; j < len; j++)
+				CHECK_OK(tfa_buf_puts(&in, pieces[rng() % 12]));
+			CHECK_OK(tfa_buf_printf(&in, "\":%zu", i));
+		}
+		CHECK_OK(tfa_buf_puts(&in, "}"));
+		rc = tfa_jcs_canonicalize(&out, in.data, in.len);
+		if (rc == TFA_EFORMAT && strstr(tfa_error_last()->message, "duplicate")) {
+			dups++;
+			continue;
+		}
+		CHECK_OK(rc);
+		CHECK_OK(tfa_json_parse(&doc, out.data, out.len));
+		for (size_t i = 1; i < tfa_json_count(tfa_json_root(doc)); i++) {
+			size_t al, bl;
+			const char *a = tfa_json_key_at(tfa_json_root(doc), i - 1, &al);
+			const char *b = tfa_json_key_at(tfa_json_root(doc), i, &bl);
+
+			if (utf16_cmp(a, al, b, bl) >= 0)
+				bad++;
+		}
+		tfa_json_free(doc);
+		doc = NULL;
+	}
+	CHECK(bad == 0);
+	/* Both outcomes happened. */
+	CHECK(dups > 100 && dups < 2900);
+	tfa_buf_free(&in);
+	tfa_buf_free(&out);
+}
+
+/* ---- descriptor to descriptor ------------------------------------------------------------- */
+
+static void test_canonicalize_fd(void)
+{
+	tfa_buf in, want, got;
+	char *deep;
+
+	tfa_buf_init(&in, 0);
+	tfa_buf_init(&want, 0);
+	tfa_buf_init(&got, 0);
+	/* Output far larger than the window it goes through, from a file and a pipe. */
+	CHECK_OK(tfa_buf_puts(&in, "["));
+	for (int i = 0; i < 40000; i++)
+		CHECK_OK(tfa_buf_printf(&in,
+					"%s{\"z\":%d.50,\"\\u00e9\":\"a\\tb\",\"a\":[true,null]}",
+					i ? "," : "", i));
+	CHECK_OK(tfa_buf_puts(&in, "]"));
+	CHECK_OK(tfa_jcs_canonicalize(&want, in.data, in.len));
+	CHECK(want.len > 1000000);
+	CHECK_OK(canon_fd((const char *)in.data, in.len, false, in.len, &got));
+	CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+	tfa_buf_clear(&got);
+	CHECK_OK(canon_fd((const char *)in.data, in.len, true, in.len, &got));
+	CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+
+	/* One string longer than the window, every byte of it escaped. */
+	tfa_buf_clear(&in);
+	tfa_buf_clear(&want);
+	tfa_buf_clear(&got);
+	CHECK_OK(tfa_buf_puts(&in, "[\""));
+	for (int i = 0; i < 100000; i++)
+		CHECK_OK(tfa_buf_puts(&in, "\\u0001\\\""));
+	CHECK_OK(tfa_buf_puts(&in, "\"]"));
+	CHECK_OK(tfa_jcs_canonicalize(&want, in.data, in.len));
+	CHECK_OK(canon_fd((const char *)in.data, in.len, true, in.len, &got));
+	CHECK(got.len == want.len && memcmp(got.data, want.data, want.len) == 0);
+
+	/* The limit: exactly max bytes are read, one more is refused and nothing written. */
+	tfa_buf_clear(&got);
+	CHECK_OK(canon_fd(" [1] ", 5, false, 5, &got));
+	CHECK_STREQ((const char *)got.data, "[1]");
+	tfa_buf_clear(&got);
+	CHECK_RC(canon_fd(" [1] ", 5, false, 4, &got), TFA_EFORMAT);
+	CHECK(got.len == 0);
+	tfa_buf_clear(&got);
+	CHECK_RC(canon_fd(" [1] ", 5, true, 4, &got), TFA_EFORMAT);
+	CHECK(got.len == 0);
+
+	/* Empty input, and a document nested as deep as allowed. */
+	tfa_buf_clear(&got);
+	CHECK_RC(canon_fd("", 0, true, 16, &got), TFA_EFORMAT);
+	deep = nest(TFA_JSON_MAX_DEPTH, "[", "0", "]");
+	tfa_buf_clear(&got);
+	CHECK_OK(canon_fd(deep, strlen(deep), false, 1 << 20, &got));
+	CHECK(got.len == strlen(deep) && memcmp(got.data, deep, got.len) == 0);
+	free(deep);
+
+	/* Descriptors that cannot be read or written. */
+	{
+		int p[2];
+
+		CHECK(pipe(p) == 0);
+		/* The write end as the input: the error is the read's. */
+		CHECK_RC(tfa_jcs_canonicalize_fd(p[1], "output", p[1], "input", 16), TFA_EIO);
+		CHECK(strstr(tfa_error_last()->message, "cannot read input") != NULL);
+		close(p[1]);
+		/* The read end as the output: the error is the write's. */
+		{
+			FILE *f = tmpfile();
+
+			CHECK(f != NULL && fwrite("[1]", 1, 3, f) == 3 && fflush(f) == 0);
+			rewind(f);
+			CHECK_RC(tfa_jcs_canonicalize_fd(p[0], "output", fileno(f), "input", 16),
+				 TFA_EIO);
+			CHECK(strstr(tfa_error_last()->message, "cannot write output") != NULL);
+			fclose(f);
+		}
+		close(p[0]);
+		CHECK_RC(tfa_jcs_canonicalize_fd(-1, "output", 0, "input", 16), TFA_EUSAGE);
+	}
+	tfa_buf_free(&in);
+	tfa_buf_free(&want);
+	tfa_buf_free(&got);
+}
+
 TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_number_oracle),
 	      T(test_number_reference), T(test_number_format_cases), T(test_locale_independence),
 	      T(test_reject_invalid_json), T(test_reject_trailing_data), T(test_reject_bad_utf8),
@@ -1101,4 +1407,5 @@ TFA_TEST_MAIN(T(test_reject_noncharacters), T(test_rfc8785_vectors), T(test_es6_
 	      T(test_nul_in_strings_and_keys), T(test_utf16_key_order), T(test_number_edge_cases),
 	      T(test_depth_limit_exact), T(test_empty_and_scalars), T(test_string_escapes),
 	      T(test_accessors), T(test_write_appends), T(test_check_canonical),
-	      T(test_large_document))
+	      T(test_large_document), T(test_canonicalize_fd), T(test_unescaped_string_lengths),
+	      T(test_random_key_order))
