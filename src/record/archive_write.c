@@ -529,6 +529,23 @@ static void dos_time(int64_t t, uint16_t *tm_out, uint16_t *date_out)
 	*date_out = (uint16_t)((tm.tm_year - 80) << 9 | (tm.tm_mon + 1) << 5 | tm.tm_mday);
 }
 
+/* VERIFY.md, public_key.pem, manifest.json and manifest.sig: in every bundle. */
+#define ARC_MIN_OTHER_FILES 4u
+
+tfa_err tfa_export_archive_check_range(tfa_export_arc_kind kind, uint64_t from, uint64_t to)
+{
+	const uint64_t most = (TFA_ARCHIVE_ZIP_MAX_ENTRIES - ARC_MIN_OTHER_FILES) / 2;
+
+	if (kind != TFA_EXPORT_ARC_ZIP || to < from || to - from < most)
+		return TFA_OK;
+	return tfa_error_set(
+	    TFA_EUSAGE,
+	    "range %" PRIu64 "..%" PRIu64 " holds %" PRIu64 " records and a .zip at most %" PRIu64
+	    " (%u files, two a record "
+	    "and %u more): export it as .tar.gz, or a shorter range (--from, --to)",
+	    from, to, to - from + 1, most, TFA_ARCHIVE_ZIP_MAX_ENTRIES, ARC_MIN_OTHER_FILES);
+}
+
 /*
  * Writes the bundle in dir (verified) as an archive at dest: a temporary
  * file beside it, fsynced, read back through the verifier's archive reader,

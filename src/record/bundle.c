@@ -161,6 +161,9 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		   "range %" PRIu64 "..%" PRIu64 " holds more records than a manifest lists "
 		   "(%u files): export a shorter range (--from, --to)",
 		   from, to, TFA_MANIFEST_MAX_FILES);
+#if TFATTEST_WITH_ARCHIVE
+	TFA_GUARD(tfa_export_archive_check_range(kind, from, to));
+#endif
 
 	TFA_GUARD(tfa_fs_mkdtemp_beside(&tmpdir, dest));
 	ex.dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

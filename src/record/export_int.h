@@ -107,6 +107,13 @@ tfa_export_arc_kind tfa_export_archive_kind(const char *path);
  */
 TFA_WUR tfa_err tfa_export_write_archive(const char *dir, const char *dest,
 					 tfa_export_arc_kind kind, int64_t mtime);
+/*
+ * Refuses, before anything is staged, a range of records (from..to) that
+ * cannot fit the archive kind asks for: a .zip holds at most 65,534 files,
+ * and a bundle has two for each record and at least four more.
+ */
+TFA_WUR tfa_err tfa_export_archive_check_range(tfa_export_arc_kind kind, uint64_t from,
+					       uint64_t to);
 #endif
 
 #endif
