@@ -98,7 +98,7 @@ typedef struct tfa_export_opts {
 
 typedef struct tfa_export_result {
 	uint64_t from, to;
-	size_t files;
+	size_t files; /* the files manifest.json lists (the bundle adds it and manifest.sig) */
 } tfa_export_result;
 
 /*

@@ -119,7 +119,7 @@ int tfa_cli_export(int argc, char **argv)
 	if (rc != TFA_OK)
 		status = tfa_cli_fail(rc);
 	else
-		printf("exported records %llu..%llu (%zu files) to %s\n",
+		printf("exported records %llu..%llu (%zu files and the signed manifest) to %s\n",
 		       (unsigned long long)res.from, (unsigned long long)res.to, res.files,
 		       o.out_dir ? o.out_dir : o.archive);
 	tfa_cli_chain_close(&ss);

@@ -20,7 +20,7 @@ expect_exit 0 "export directory" "$T" export --store s --key $key --algorithm $a
 "$T" verify dir --expect-key-fingerprint "$fpr" | sed 's/: dir$/: BUNDLE/' > dir.lines
 for ext in tar.gz tgz zip; do
 	expect_exit 0 "export --archive b.$ext" "$T" export --store s --key $key --algorithm $alg --archive b.$ext
-	expect_output "^exported records 1\.\.3 \(8 files\) to b\.$ext$" "export message (b.$ext)"
+	expect_output "^exported records 1\.\.3 \(8 files and the signed manifest\) to b\.$ext$" "export message (b.$ext)"
 	expect_exit 0 "verify b.$ext" "$T" verify b.$ext --expect-key-fingerprint "$fpr"
 	sed "s/: b\.$ext$/: BUNDLE/" "$W/last.out" > b.$ext.lines
 	TESTS_RUN=$((TESTS_RUN + 1))
