@@ -55,4 +55,10 @@ TFA_WUR tfa_err tfa_buf_read_file(tfa_buf *b, const char *path, size_t max);
 /* The same for an open descriptor; `name` is for messages. */
 TFA_WUR tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max);
 
+/*
+ * Appends what a descriptor of any kind (a pipe too) gives until its end,
+ * refusing more than max bytes (TFA_EFORMAT); `name` is for messages.
+ */
+TFA_WUR tfa_err tfa_buf_read_stream(tfa_buf *b, int fd, const char *name, size_t max);
+
 #endif

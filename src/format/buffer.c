@@ -133,20 +133,11 @@ uint8_t *tfa_buf_detach(tfa_buf *b, size_t *len)
 	return p;
 }
 
-tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max)
+tfa_err tfa_buf_read_stream(tfa_buf *b, int fd, const char *name, size_t max)
 {
 	tfa_err rc = TFA_OK;
-	struct stat st;
 	size_t start = b->len, got;
 
-	if (fstat(fd, &st) != 0)
-		TFA_BAIL(TFA_EIO, "cannot stat %s: %s", name, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		TFA_BAIL(TFA_EFORMAT, "%s is not a regular file", name);
-	if ((uint64_t)st.st_size > max)
-		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
-	TFA_GUARD(tfa_buf_reserve(b, (size_t)st.st_size));
-	/* Read to EOF, not just st_size bytes: the file may grow under us. */
 	for (;;) {
 		ssize_t n;
 		size_t room;
@@ -162,7 +153,7 @@ tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max)
 			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name,
 				 max);
 		}
-		room = b->cap - b->len - 1;
+		room = b->cap > b->len ? b->cap - b->len - 1 : 0;
 		if (room == 0) {
 			size_t want = max - got < 65536 ? max - got : 65536;
 			TFA_GUARD(tfa_buf_reserve(b, want));
@@ -180,7 +171,26 @@ tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max)
 			break;
 		b->len += (size_t)n;
 	}
-	b->data[b->len] = '\0';
+	if (b->data != NULL)
+		b->data[b->len] = '\0';
+out:
+	return rc;
+}
+
+tfa_err tfa_buf_read_fd(tfa_buf *b, int fd, const char *name, size_t max)
+{
+	tfa_err rc = TFA_OK;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		TFA_BAIL(TFA_EIO, "cannot stat %s: %s", name, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		TFA_BAIL(TFA_EFORMAT, "%s is not a regular file", name);
+	if ((uint64_t)st.st_size > max)
+		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
+	TFA_GUARD(tfa_buf_reserve(b, (size_t)st.st_size));
+	/* Read to EOF, not just st_size bytes: the file may grow under us. */
+	TFA_GUARD(tfa_buf_read_stream(b, fd, name, max));
 out:
 	return rc;
 }

@@ -1081,54 +1081,24 @@ static tfa_err read_all(int fd, const char *name, size_t max, uint8_t **out, siz
 {
 	tfa_err rc = TFA_OK;
 	struct stat st;
-	uint8_t *buf = NULL;
-	size_t len = 0, cap;
+	tfa_buf b;
 
+	tfa_buf_init(&b, max + TEXT_PAD);
 	*out = NULL;
 	*outlen = 0;
 	if (fstat(fd, &st) != 0)
 		TFA_BAIL(TFA_EIO, "cannot stat %s: %s", name, strerror(errno));
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
-	/* One byte beyond the expected size, to see the end in the same loop. */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
-	for (;;) {
-		ssize_t n;
-
-		if (buf == NULL || len == cap) {
-			uint8_t *nb;
-
-			if (buf != NULL) {
-				if (cap > max)
-					TFA_BAIL(TFA_EFORMAT,
-						 "%s is larger than the limit of %zu bytes", name,
-						 max);
-				cap = cap > SIZE_MAX / 4 ? SIZE_MAX / 2 : cap * 2;
-			}
-			if (cap > max + 1)
-				cap = max + 1;
-			nb = realloc(buf, cap + TEXT_PAD);
-			if (nb == NULL)
-				TFA_BAIL(TFA_EINTERNAL, "out of memory");
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			TFA_BAIL(TFA_EIO, "cannot read %s: %s", name, strerror(errno));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > max)
+			TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name,
+				 max);
+		TFA_GUARD(tfa_buf_reserve(&b, (size_t)st.st_size + TEXT_PAD));
 	}
-	if (len > max)
-		TFA_BAIL(TFA_EFORMAT, "%s is larger than the limit of %zu bytes", name, max);
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
+	TFA_GUARD(tfa_buf_read_stream(&b, fd, name, max));
+	TFA_GUARD(tfa_buf_reserve(&b, TEXT_PAD));
+	*out = tfa_buf_detach(&b, outlen);
 out:
-	free(buf);
+	tfa_buf_free(&b);
 	return rc;
 }
 
