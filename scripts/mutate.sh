@@ -6,12 +6,16 @@
 # with every test still green.
 #
 #   scripts/mutate.sh [--list FILE] [--keep] [--no-baseline] [ID...]
+#   scripts/mutate.sh --check [--list FILE]
 #
 # The working tree is copied to a temporary directory and only the copy is
 # mutated and built (one build directory, configured once). IDs limit the run
 # to those mutants. --no-baseline skips the first step, which runs every
 # covering test on the unmutated copy (a test that fails there would "kill"
-# every mutant). --keep leaves the temporary directory.
+# every mutant). --keep leaves the temporary directory. --check only reads the
+# list and checks that it is well formed and that no mutant is stale, in the
+# working tree itself, building nothing (ctest's mutants_list runs it, so that a
+# change to a checked line updates its mutant in the same commit).
 #
 # Exit status: 0 when every mutant is killed; 1 when a mutant survives, does
 # not build, or a covering test fails on the unmutated code; 2 when the list is
@@ -39,13 +43,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 list=$root/tests/mutants.txt
 keep=0
 baseline=1
+check_only=0
 ids=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--list) list=$(realpath "$2"); shift 2 ;;
 	--keep) keep=1; shift ;;
 	--no-baseline) baseline=0; shift ;;
-	-h | --help) sed -n '2,35p' "$0"; exit 0 ;;
+	--check) check_only=1; shift ;;
+	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
 	-*) echo "mutate.sh: unknown option $1" >&2; exit 2 ;;
 	*) ids+=("$1"); shift ;;
 	esac
@@ -131,6 +137,15 @@ PY
 }
 
 [ -f "$list" ] || { echo "mutate.sh: no list $list" >&2; exit 2; }
+if [ $check_only -eq 1 ]; then
+	tool list "$list" "$root" > /dev/null || exit 2
+	if ! tool check "$list" "$root"; then
+		echo "mutate.sh: stale mutants: update ${list#"$root"/} to the current code" >&2
+		exit 2
+	fi
+	echo "ok - $(tool list "$list" "$root" | wc -l) mutants in ${list#"$root"/}, none stale"
+	exit 0
+fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tfa-mutate.XXXXXX")
 cleanup() { [ $keep -eq 1 ] && echo "kept $tmp" || rm -rf "$tmp"; }
 trap cleanup EXIT

@@ -105,7 +105,7 @@ ASAN_SKIP=(
 	# These run no program of this build (lint reads the sources; the KMS test
 	# double's self-test, the Terraform module's HCL checks and the workflow
 	# YAML checks are Python, node and openssl): the normal stage ran them.
-	format check_layers check_layers_selftest exports_selftest
+	format check_layers check_layers_selftest exports_selftest mutants_list
 	it_aws_kms_double it_terraform_module it_examples_yaml
 	# 207 s: the TPM's PKCS#11 module with slow unwinding (fast_unwind_on_malloc=0,
 	# for its leak suppression). The pkcs11: signer runs here against SoftHSM2
