@@ -17,6 +17,7 @@
 #ifndef TFATTEST_BUNDLE_H
 #define TFATTEST_BUNDLE_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "common.h"
@@ -94,6 +95,14 @@ typedef struct tfa_export_opts {
 	 * is checked ("verified"). */
 	tfa_progress_fn progress;
 	void *progress_ud;
+	/*
+	 * Optional: a flag a signal handler may set. Once it is non-zero the
+	 * export ends at its next record (written, or checked once written) or
+	 * at the next file of an archive, with TFA_EUSAGE, "interrupted", and
+	 * removes what it staged; nothing appears at the output path. Read
+	 * only, and only between steps: it is never waited on.
+	 */
+	const volatile sig_atomic_t *stop;
 } tfa_export_opts;
 
 typedef struct tfa_export_result {

@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,33 @@
 #include "tfattest/bundle.h"
 #include "tfattest/signer.h"
 #include "tfattest/store.h"
+
+/* The signal that stopped the export (SIGINT or SIGTERM), or 0. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * ^C or SIGTERM ends the export at its next record or file, and it removes
+ * what it staged; a second one (the handler is reset) ends it at once. A
+ * signal the caller ignores (nohup, a shell's background job) stays ignored.
+ */
+static void catch_stop(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM};
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			(void)sigaction(sigs[i], &sa, NULL);
+}
 
 static int parse_time(const char *s, int64_t *out)
 {
@@ -113,11 +141,14 @@ int tfa_cli_export(int argc, char **argv)
 	tfa_cli_progress_init(&pr);
 	o.progress = tfa_cli_progress_cb;
 	o.progress_ud = &pr;
+	o.stop = &stop_signal;
+	catch_stop();
 	if (rc == TFA_OK)
 		rc = tfa_bundle_export(&res, ss.store, ss.signer, &o);
 	tfa_cli_progress_end(&pr);
 	if (rc != TFA_OK)
-		status = tfa_cli_fail(rc);
+		/* Stopped by a signal: the shell's status for it (130 for ^C), once cleaned up. */
+		status = stop_signal ? (tfa_cli_fail(rc), 128 + stop_signal) : tfa_cli_fail(rc);
 	else
 		printf("exported records %llu..%llu (%zu files and the signed manifest) to %s\n",
 		       (unsigned long long)res.from, (unsigned long long)res.to, res.files,

@@ -75,7 +75,8 @@ static const cmd_doc commands[] = {
      "it is signed by K2, the exporter's own key, which must be no key of the chain: for an\n"
      "auditor who may read the chain but not sign for it. --key K then only names the\n"
      "chain's current key (a KMS key is asked for its public key, never to sign). The\n"
-     "bundle says which kind of manifest it holds; `verify` reports it."},
+     "bundle says which kind of manifest it holds; `verify` reports it. ^C or SIGTERM\n"
+     "stops it at the next record or file, removing what it staged (exit 130 or 143)."},
     {"checkpoint", "--store S [--sequencer Q] --key K [--out FILE] [--tsa URL] [--algorithm ALG]",
      "sign the chain's head (timestamped with --tsa) and store it", NULL},
     {"rotate",

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,8 @@ typedef struct arc_writer {
 	/* the bundle read from */
 	int dirfd;
 	int64_t mtime;
-	tfa_buf in; /* a zip entry's bytes, or a tar block */
+	tfa_buf in;			   /* a zip entry's bytes, or a tar block */
+	const volatile sig_atomic_t *stop; /* tfa_export_opts.stop, or NULL */
 } arc_writer;
 
 static tfa_err arc_flush(arc_writer *w)
@@ -326,6 +328,8 @@ static tfa_err arc_file(arc_writer *w, const char *path)
 	int fd = -1;
 	struct stat st;
 
+	TFA_ENSURE(w->stop == NULL || *w->stop == 0, TFA_EUSAGE,
+		   "interrupted: the export was stopped and nothing was written");
 	TFA_ENSURE(tfa_bundle_path_allowed(path) && strlen(path) <= TFA_ARCHIVE_NAME_MAX,
 		   TFA_EINTERNAL, "%s is not a bundle path", path);
 	TFA_GUARD(tfa_path_open(&fd, w->dirfd, path));
@@ -552,7 +556,7 @@ tfa_err tfa_export_archive_check_range(tfa_export_arc_kind kind, uint64_t from, 
  * then renamed into place unless dest exists by then.
  */
 tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_arc_kind kind,
-				 int64_t mtime)
+				 int64_t mtime, const volatile sig_atomic_t *stop)
 {
 	tfa_err rc = TFA_OK;
 	arc_writer w;
@@ -569,6 +573,7 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 	w.dirfd = -1;
 	w.kind = kind;
 	w.mtime = mtime;
+	w.stop = stop;
 	tfa_buf_init(&w.in, TFA_MANIFEST_MAX_BYTES + 1);
 	w.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TFA_ENSURE(w.dirfd >= 0, TFA_EIO, "cannot open %s: %s", dir, strerror(errno));

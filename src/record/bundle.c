@@ -19,6 +19,20 @@
 
 #include <openssl/evp.h>
 
+/* verify's on_record during an export: ends the check once the export is stopped. */
+static tfa_err stop_on_record(void *ud, const tfa_verify_record *r)
+{
+	const tfa_export_opts *o = ud;
+
+	(void)r;
+	return *o->stop == 0 ? TFA_OK : tfa_error_set(TFA_EUSAGE, "interrupted");
+}
+
+/* Ends an export whose stop flag was raised. */
+#define STOP_CHECK(o)                                                                              \
+	TFA_ENSURE((o)->stop == NULL || *(o)->stop == 0, TFA_EUSAGE,                               \
+		   "interrupted: the export was stopped and nothing was written")
+
 /* Narrows [from, to] to the records whose time lies in [since, until]. */
 static tfa_err time_range(tfa_store *st, const tfa_export_opts *o, uint64_t *from, uint64_t *to)
 {
@@ -211,6 +225,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	for (uint64_t s = from; s <= to; s++) {
 		tfa_artifact art;
 
+		STOP_CHECK(o);
 		tfa_buf_clear(&bytes);
 		tfa_buf_clear(&sig);
 		TFA_GUARD(tfa_store_get(st, s, &bytes, &sig));
@@ -290,19 +305,26 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		res->files = (size_t)ex.nfiles;
 	TFA_GUARD(tfa_fs_sync_tree(ex.dirfd));
 
+	STOP_CHECK(o);
 	/* What we hand over must verify: check it before it gets its name. */
 	memset(&vo, 0, sizeof(vo));
 	vo.expect_fpr = anchor_fpr;
 	vo.progress = o->progress;
 	vo.progress_ud = o->progress_ud;
+	if (o->stop != NULL) {
+		/* The check ends at its next record once the export is stopped. */
+		vo.on_record = stop_on_record;
+		vo.record_ud = (void *)o;
+	}
 	rc = tfa_verify_bundle(&rep, tmpdir, &vo);
+	STOP_CHECK(o);
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
 			 "the exported bundle does not verify: %s", rep.message);
 	if (kind != TFA_EXPORT_ARC_NONE) {
 #if TFATTEST_WITH_ARCHIVE
 		/* The directory goes either way: the archive replaces it. */
-		TFA_GUARD(tfa_export_write_archive(tmpdir, dest, kind, created));
+		TFA_GUARD(tfa_export_write_archive(tmpdir, dest, kind, created, o->stop));
 #endif
 	} else {
 		TFA_GUARD(tfa_fs_rename_noreplace(tmpdir, o->out_dir));

@@ -103,10 +103,12 @@ tfa_export_arc_kind tfa_export_archive_kind(const char *path);
  * copied in the order of manifest.json (which comes first, then
  * manifest.sig), a block at a time: a temporary
  * file beside it, fsynced, read back through the verifier's archive reader,
- * then renamed into place unless dest exists by then.
+ * then renamed into place unless dest exists by then. Ends, removing the
+ * temporary file, once *stop (when given) is non-zero.
  */
 TFA_WUR tfa_err tfa_export_write_archive(const char *dir, const char *dest,
-					 tfa_export_arc_kind kind, int64_t mtime);
+					 tfa_export_arc_kind kind, int64_t mtime,
+					 const volatile sig_atomic_t *stop);
 /*
  * Refuses, before anything is staged, a range of records (from..to) that
  * cannot fit the archive kind asks for: a .zip holds at most 65,534 files,

@@ -2,7 +2,9 @@
 # A .zip holds at most 65,534 files, so at most 32,765 records: export --archive
 # of a longer range as .zip is refused before anything is staged, with the
 # counts in the message; the longest range that fits exports, holds exactly
-# 65,534 entries (counted by python3's zipfile) and verifies.
+# 65,534 entries (counted by python3's zipfile) and verifies. And, on the same
+# chain: an export stopped by ^C or SIGTERM while it writes removes what it
+# staged (the directory, the archive's .part file) and exits 130 or 143.
 . "$(dirname "$0")/../lib/common.sh"
 build=$(dirname "$T")
 [ -x "$build/bench/bench_gen" ] || { echo "SKIP: bench/bench_gen not built"; exit 77; }
@@ -37,6 +39,35 @@ sys.exit(0 if n == 65534 else 1)' max.zip
 expect_output "^65534$" "65,534 entries, the most a .zip without zip64 holds"
 expect_exit 0 "verify max.zip" "$T" verify max.zip
 expect_output "All verification checks passed" "max.zip verifies"
+# stopped SIG WANT DESC PATTERN ARGS...: export ARGS in the background with SIG
+# at its default disposition, sent SIG once PATTERN (a staging path) exists;
+# then the exit status is WANT and nothing is left under the output's name.
+stopped() {
+	local sig=$1 want=$2 desc=$3 pat=$4 pid st i
+	shift 4
+	env --default-signal="$sig" "$T" export --store s --key file:k.pem "$@" > stop.out 2> stop.err &
+	pid=$!
+	for i in $(seq 1 2400); do
+		# shellcheck disable=SC2086 # a glob
+		compgen -G "$pat" > /dev/null && break
+		sleep 0.025
+	done
+	kill -s "$sig" "$pid"
+	wait "$pid"
+	st=$?
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if [ "$st" -eq "$want" ] && grep -q "interrupted: the export was stopped and nothing was written" stop.err; then
+		pass "$desc: exit $want, and says so"
+	else
+		fail "$desc: exit $st, stderr: $(head -c 300 stop.err)"
+	fi
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if ls -d stopped* 2> /dev/null; then fail "$desc: left behind the above"; else
+		pass "$desc: nothing left behind"; fi
+}
+stopped INT 130 "^C while records are staged" 'stopped.tmp-*/artifacts/000000001000.json' --out stopped
+stopped TERM 143 "SIGTERM while the archive is written" 'stopped.tar.gz.part-*' --archive stopped.tar.gz
+
 TESTS_RUN=$((TESTS_RUN + 1))
 if ls -d ./*.tmp-* ./*.part-* 2>/dev/null; then fail "a temporary file or directory was left behind"; else
 	pass "no temporary file or directory left behind"; fi

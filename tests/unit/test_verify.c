@@ -581,6 +581,78 @@ static void test_partial_range_export(void)
 	free(out);
 }
 
+/* Raises the stop flag once progress reaches the step and count it names. */
+typedef struct stop_at {
+	const char *what;
+	uint64_t at;
+	volatile sig_atomic_t flag;
+	uint64_t seen; /* progress calls after the flag was raised */
+} stop_at;
+
+static void stop_progress(void *ud, const char *what, uint64_t done, uint64_t total)
+{
+	stop_at *s = ud;
+
+	(void)total;
+	if (s->flag)
+		s->seen++;
+	if (strcmp(what, s->what) == 0 && done == s->at)
+		s->flag = 1;
+}
+
+/*
+ * A stop raised while records are written, or while the written bundle is
+ * checked: the export ends at the next record with "interrupted", and
+ * neither the output nor its staging directory is left.
+ */
+static void test_export_stopped(void)
+{
+	static const char *const steps[] = {"exported", "verified"};
+	tfa_store *st = NULL;
+	tfa_export_opts o;
+	tfa_export_result res;
+	char *out;
+
+	golden_setup();
+	CHECK_OK(tfa_store_open(&st, g.store));
+	out = tfa_test_path(g.dir, "stopped");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		stop_at s = {steps[i], 2, 0, 0};
+		struct stat sb;
+		DIR *d;
+		struct dirent *e;
+		int staged = 0;
+
+		memset(&o, 0, sizeof(o));
+		o.out_dir = out;
+		o.progress = stop_progress;
+		o.progress_ud = &s;
+		o.stop = &s.flag;
+		CHECK_RC(tfa_bundle_export(&res, st, g.key, &o), TFA_EUSAGE);
+		CHECK(strstr(tfa_error_last()->message, "interrupted") != NULL);
+		CHECK(s.flag == 1 && s.seen <= 1);
+		CHECK(lstat(out, &sb) != 0 && errno == ENOENT);
+		d = opendir(g.dir);
+		CHECK(d != NULL);
+		while (d && (e = readdir(d)) != NULL)
+			staged += strncmp(e->d_name, "stopped", 7) == 0;
+		if (d)
+			closedir(d);
+		CHECK(staged == 0);
+	}
+	/* No stop raised: the same export completes. */
+	memset(&o, 0, sizeof(o));
+	o.out_dir = out;
+	{
+		volatile sig_atomic_t never = 0;
+		o.stop = &never;
+		CHECK_OK(tfa_bundle_export(&res, st, g.key, &o));
+	}
+	tfa_test_rmtree(out);
+	tfa_store_free(st);
+	free(out);
+}
+
 /* ---- layer 1: the manifest ---------------------------------------------------------------- */
 
 static void test_layer1_manifest(void)
@@ -1140,6 +1212,7 @@ static void test_trailing_gap_names_the_file(void)
 }
 
 TFA_TEST_MAIN(T(test_valid_bundle), T(test_bad_arguments), T(test_partial_range_export),
-	      T(test_layer1_manifest), T(test_forged_reseal_needs_the_pin), T(test_layer2_files),
-	      T(test_layer3_chain), T(test_layer4_signatures), T(test_layers_are_reported_in_order),
-	      T(test_thread_counts_agree), T(test_trailing_gap_names_the_file))
+	      T(test_export_stopped), T(test_layer1_manifest), T(test_forged_reseal_needs_the_pin),
+	      T(test_layer2_files), T(test_layer3_chain), T(test_layer4_signatures),
+	      T(test_layers_are_reported_in_order), T(test_thread_counts_agree),
+	      T(test_trailing_gap_names_the_file))
