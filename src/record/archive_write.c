@@ -328,8 +328,7 @@ static tfa_err arc_file(arc_writer *w, const char *path)
 	int fd = -1;
 	struct stat st;
 
-	TFA_ENSURE(w->stop == NULL || *w->stop == 0, TFA_EUSAGE,
-		   "interrupted: the export was stopped and nothing was written");
+	TFA_GUARD(tfa_export_check_stop(w->stop));
 	TFA_ENSURE(tfa_bundle_path_allowed(path) && strlen(path) <= TFA_ARCHIVE_NAME_MAX,
 		   TFA_EINTERNAL, "%s is not a bundle path", path);
 	TFA_GUARD(tfa_path_open(&fd, w->dirfd, path));
@@ -663,6 +662,8 @@ tfa_err tfa_export_write_archive(const char *dir, const char *dest, tfa_export_a
 	fd = -1;
 	/* Read back through the verifier's reader: exactly the verified files, byte for byte. */
 	TFA_GUARD(arc_check(tmp, w.dirfd, nfiles));
+	/* A stop raised while the archive was read back: it does not get its name. */
+	TFA_GUARD(tfa_export_check_stop(stop));
 	TFA_GUARD(tfa_fs_rename_noreplace(tmp, dest));
 	tfa_fs_sync_parent(dest);
 	free(tmp);

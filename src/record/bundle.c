@@ -19,19 +19,22 @@
 
 #include <openssl/evp.h>
 
+tfa_err tfa_export_check_stop(const volatile sig_atomic_t *stop)
+{
+	if (stop == NULL || *stop == 0)
+		return TFA_OK;
+	return tfa_error_set(TFA_EUSAGE,
+			     "interrupted: the export was stopped and nothing was written");
+}
+
 /* verify's on_record during an export: ends the check once the export is stopped. */
 static tfa_err stop_on_record(void *ud, const tfa_verify_record *r)
 {
 	const tfa_export_opts *o = ud;
 
 	(void)r;
-	return *o->stop == 0 ? TFA_OK : tfa_error_set(TFA_EUSAGE, "interrupted");
+	return tfa_export_check_stop(o->stop);
 }
-
-/* Ends an export whose stop flag was raised. */
-#define STOP_CHECK(o)                                                                              \
-	TFA_ENSURE((o)->stop == NULL || *(o)->stop == 0, TFA_EUSAGE,                               \
-		   "interrupted: the export was stopped and nothing was written")
 
 /* Narrows [from, to] to the records whose time lies in [since, until]. */
 static tfa_err time_range(tfa_store *st, const tfa_export_opts *o, uint64_t *from, uint64_t *to)
@@ -225,7 +228,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 	for (uint64_t s = from; s <= to; s++) {
 		tfa_artifact art;
 
-		STOP_CHECK(o);
+		TFA_GUARD(tfa_export_check_stop(o->stop));
 		tfa_buf_clear(&bytes);
 		tfa_buf_clear(&sig);
 		TFA_GUARD(tfa_store_get(st, s, &bytes, &sig));
@@ -305,7 +308,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		res->files = (size_t)ex.nfiles;
 	TFA_GUARD(tfa_fs_sync_tree(ex.dirfd));
 
-	STOP_CHECK(o);
+	TFA_GUARD(tfa_export_check_stop(o->stop));
 	/* What we hand over must verify: check it before it gets its name. */
 	memset(&vo, 0, sizeof(vo));
 	vo.expect_fpr = anchor_fpr;
@@ -317,7 +320,7 @@ tfa_err tfa_bundle_export(tfa_export_result *res, tfa_store *st, tfa_signer *sig
 		vo.record_ud = (void *)o;
 	}
 	rc = tfa_verify_bundle(&rep, tmpdir, &vo);
-	STOP_CHECK(o);
+	TFA_GUARD(tfa_export_check_stop(o->stop));
 	if (rc != TFA_OK)
 		TFA_BAIL(rc == TFA_EVERIFY ? TFA_EVERIFY : rc,
 			 "the exported bundle does not verify: %s", rep.message);

@@ -95,6 +95,12 @@ typedef enum {
 	TFA_EXPORT_ARC_ZIP
 } tfa_export_arc_kind;
 
+/*
+ * TFA_EUSAGE, "interrupted", once *stop (tfa_export_opts.stop, when given)
+ * is non-zero; else TFA_OK.
+ */
+TFA_WUR tfa_err tfa_export_check_stop(const volatile sig_atomic_t *stop);
+
 /* The archive format a path's suffix asks for. */
 tfa_export_arc_kind tfa_export_archive_kind(const char *path);
 #if TFATTEST_WITH_ARCHIVE

@@ -48,7 +48,6 @@ stopped() {
 	env --default-signal="$sig" "$T" export --store s --key file:k.pem "$@" > stop.out 2> stop.err &
 	pid=$!
 	for i in $(seq 1 2400); do
-		# shellcheck disable=SC2086 # a glob
 		compgen -G "$pat" > /dev/null && break
 		sleep 0.025
 	done
