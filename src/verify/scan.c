@@ -191,7 +191,12 @@ static void l3_fail(tfa_vfy_ctx *v, const char *path, uint64_t seq, bool explain
 	va_end(ap);
 }
 
-/* Starts the workers on the array being filled; the scan goes on with the other. */
+/*
+ * Starts the workers on the array being filled; the scan goes on with the
+ * other. The scanning thread is worker 0: once it has filled the next array
+ * it takes what jobs are left (finish), so there is one thread a core and
+ * no core waits while the scan runs ahead.
+ */
 static void launch(tfa_vfy_ctx *v)
 {
 	v->busy = v->fill;
@@ -201,11 +206,9 @@ static void launch(tfa_vfy_ctx *v)
 	atomic_store(&v->next_job, 0);
 	v->started = 0;
 	if (v->njobs[v->busy] > 1)
-		for (unsigned t = 0; t < v->nthreads; t++)
+		for (unsigned t = 1; t < v->nthreads; t++)
 			if (pthread_create(&v->tids[v->started], NULL, worker_main, &v->ws[t]) == 0)
 				v->started++;
-	if (v->started == 0)
-		worker_main(&v->ws[0]);
 }
 
 /* Waits for the workers, if any are running. */
@@ -263,6 +266,7 @@ static tfa_err finish(tfa_vfy_ctx *v)
 
 	if (batch < 0)
 		return TFA_OK;
+	worker_main(&v->ws[0]);
 	drain(v);
 	v->busy = -1;
 	rc = judge(v, batch);
