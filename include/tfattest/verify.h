@@ -55,7 +55,7 @@ typedef struct tfa_verify_opts {
 	const char *expect_fpr;
 	/* Fail unless the bundle starts at seq 1 (completeness from genesis). */
 	bool require_genesis;
-	/* Worker threads for layers 2-4; 0 picks the number of online CPUs. */
+	/* Worker threads for layers 2-4; 0 picks the number of online CPUs; at most 16 run. */
 	unsigned threads;
 	/* Trusted checkpoint files (obtained out of band) the bundle must reach. */
 	const char *const *checkpoints;
