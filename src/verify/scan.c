@@ -1,10 +1,11 @@
 /*
  * Layers 2-4: the manifest is scanned once more in path order. Artifacts are
  * queued in fixed-size batches, two arrays of them: a few threads read, hash,
- * parse and check the signatures of one while the scan fills the other. Each
- * batch is then judged in seq order (file hashes, then links, then
- * signatures), so the first failure reported is the one a layer-by-layer run
- * would report. Other files are hashed in turn as the scan reaches them.
+ * parse and check the signatures of one while the scan fills the other, and
+ * the scanning thread joins them once it has filled it. Each batch is then
+ * judged in seq order (file hashes, then links, then signatures), so the
+ * first failure reported is the one a layer-by-layer run would report.
+ * Other files are hashed in turn as the scan reaches them.
  */
 #include <errno.h>
 #include <inttypes.h>
